@@ -1,0 +1,126 @@
+# trit - plain GNU make. `make` builds everything into $(BUILD); `make test` runs the suite.
+# Missing Debian -dev packages are installed by tools/ensure-deps.sh before the first compile.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 30
+TRIT_FIXTURES ?= $(abspath ../shared/fixtures)
+
+LIB_PKGS := libzstd libxxhash
+APP_PKGS := libzstd libxxhash libcjson libarchive
+
+# Recursive (=) so pkg-config runs after the deps step, not when the Makefile is parsed.
+PKG_CFLAGS = $(shell pkg-config --cflags $(APP_PKGS) 2>/dev/null)
+LIB_LIBS   = $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lzstd -lxxhash)
+APP_LIBS   = $(shell pkg-config --libs $(APP_PKGS) 2>/dev/null || echo -lzstd -lxxhash -lcjson -larchive) -lm -lpthread
+
+WARN := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Wstrict-prototypes \
+        -Wmissing-prototypes -Wformat=2 -Wcast-qual -Wundef -Wvla -Wwrite-strings \
+        -Wpointer-arith -Wold-style-definition
+OPT    ?= -O2 -g
+CFLAGS ?=
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) $(EXTRA_CFLAGS) \
+             $(CFLAGS) -Iformat -Iconvert -Iinspect -Iverify -Ipack -Irunner -Itests $(PKG_CFLAGS)
+ALL_LDFLAGS = $(EXTRA_LDFLAGS) $(LDFLAGS)
+
+FORMAT_SRC := $(wildcard format/*.c)
+APP_SRC    := $(wildcard convert/*.c inspect/*.c verify/*.c pack/*.c) \
+              $(filter-out runner/main.c,$(wildcard runner/*.c))
+CLI_SRC    := $(wildcard cli/*.c)
+GEN_SRC    := $(filter-out tests/gen/main.c,$(wildcard tests/gen/*.c))
+TEST_SRC   := $(wildcard tests/*.c) $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+PUB_HDRS   := format/trit.h format/trit_limits.h format/trit_cursor.h format/trit_safemath.h
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+FORMAT_OBJ := $(call obj,$(FORMAT_SRC))
+FORMAT_PIC := $(patsubst %.c,$(BUILD)/pic/%.o,$(FORMAT_SRC))
+APP_OBJ    := $(call obj,$(APP_SRC))
+CLI_OBJ    := $(call obj,$(CLI_SRC))
+GEN_OBJ    := $(call obj,$(GEN_SRC))
+TEST_OBJ   := $(call obj,$(TEST_SRC))
+DEPS_OK    := $(BUILD)/.deps-ok
+
+.PHONY: all lib test asan fuzz install demo clean deps dev check
+all: lib $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests
+lib: $(BUILD)/libtrit.a $(BUILD)/libtrit.so $(BUILD)/libtrit.pc
+
+deps: $(DEPS_OK)
+$(DEPS_OK):
+	@mkdir -p $(@D)
+	@sh tools/ensure-deps.sh
+	@touch $@
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/pic/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DTRIT_BUILD_SHARED -MMD -MP -c $< -o $@
+
+$(BUILD)/libtrit.a: $(FORMAT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libtrit.so: $(FORMAT_PIC)
+	$(CC) -shared -Wl,-soname,libtrit.so.1 $(ALL_LDFLAGS) -o $@ $^ $(LIB_LIBS)
+$(BUILD)/libtrit.pc: format/libtrit.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define TRIT_VERSION_STRING "\(.*\)"/\1/p' format/trit.h)|g' $< > $@
+
+$(BUILD)/trit: $(CLI_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a $(APP_LIBS)
+
+$(BUILD)/trit-gen: $(BUILD)/obj/tests/gen/main.o $(GEN_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(APP_LIBS)
+
+# Test registry: every TEST(name) and FUZZ_TARGET(name) in the sources, as X-macro lists.
+$(BUILD)/gen/test_list.h: $(TEST_SRC) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	@grep -h '^TEST(' $(filter tests/%.c,$(TEST_SRC)) | sed 's/^TEST(\([A-Za-z0-9_]*\)).*/X(\1)/' > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/fuzz_list.h: $(FUZZ_SRC) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	@grep -h '^FUZZ_TARGET(' $(FUZZ_SRC) /dev/null | sed 's/^FUZZ_TARGET(\([A-Za-z0-9_]*\)).*/X(\1)/' > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/tests/runner.o: $(BUILD)/gen/test_list.h
+$(BUILD)/obj/tests/test_fuzz_replay.o: $(BUILD)/gen/fuzz_list.h
+$(TEST_OBJ): EXTRA_CFLAGS += -I$(BUILD)/gen
+
+$(BUILD)/trit-tests: $(TEST_OBJ) $(GEN_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(APP_LIBS)
+
+# The suite: one runner, last line "N passed, N failed".
+test check: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests lib
+	TRIT_BIN=$(BUILD)/trit TRIT_GEN=$(BUILD)/trit-gen TRIT_FIXTURES=$(TRIT_FIXTURES) \
+	TRIT_CORPUS=tests/fuzz/corpus TRIT_TMP=$(BUILD)/tmp $(BUILD)/trit-tests $(T)
+
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test
+
+dev:
+	$(MAKE) EXTRA_CFLAGS=-Werror all
+
+# libFuzzer builds of every fuzz target, each run for FUZZ_SECONDS on a scratch copy of its corpus.
+fuzz:
+	@sh tools/ensure-deps.sh --fuzz
+	FUZZ_CC=$(FUZZ_CC) FUZZ_SECONDS=$(FUZZ_SECONDS) APP_LIBS="$(APP_LIBS)" sh tools/fuzz.sh $(F)
+
+demo: $(BUILD)/trit $(BUILD)/trit-gen
+	@sh tools/demo.sh $(BUILD)
+
+install: lib $(BUILD)/trit
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/trit $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(BUILD)/libtrit.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libtrit.so $(DESTDIR)$(PREFIX)/lib/libtrit.so.1
+	ln -sf libtrit.so.1 $(DESTDIR)$(PREFIX)/lib/libtrit.so
+	install -m 644 $(PUB_HDRS) $(DESTDIR)$(PREFIX)/include/trit/
+	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/libtrit.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libtrit.pc
+	install -m 755 $(BUILD)/trit $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)

@@ -1,0 +1,399 @@
+/*
+ * trit.h - libtrit, the .trit on-device model container: reader, writer and errors.
+ *
+ * The container (normative text: spec/container.md) in short:
+ *
+ *   [0, 128)              header: magic, version, feature bits, file size, where the index is,
+ *                         the page and tensor alignments, object counts, xxh3 of the header
+ *   [128, 128+index_size) index: typed KV metadata, section records, expert-unit records,
+ *                         tensor records; xxh3 of the whole index is in the header
+ *   [data_off, file_size) data: dense tensors (raw, tensor_align aligned, mmap zero-copy),
+ *                         expert units (raw or one zstd frame, page_align aligned, one pread
+ *                         each), sections (tokenizer, config, activation scales ...).
+ *                         Every object carries an xxh3-64 of its bytes; padding is zero.
+ *
+ * Conventions of this API:
+ *   - Every fallible function returns TRIT_OK (0) or a negative TRIT_E_* code, and fills the
+ *     trit_err passed as its last argument (which may be NULL).
+ *   - Ownership of every returned pointer is stated on the function: "borrowed" pointers stay
+ *     valid until the handle they came from is closed; "caller frees" means trit_free().
+ *   - A trit_reader is immutable after open: all const accessors and trit_reader_unit_read()
+ *     may be called from several threads at once. A trit_writer is single-threaded.
+ */
+#ifndef TRIT_H
+#define TRIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TRIT_BUILD_SHARED) && (defined(__GNUC__) || defined(__clang__))
+#define TRIT_API __attribute__((visibility("default")))
+#else
+#define TRIT_API
+#endif
+
+/* Library version (also the converter version recorded in provenance). */
+#define TRIT_VERSION_STRING "0.1.0"
+/* Container format version this library writes, and the highest it reads. */
+#define TRIT_FORMAT_MAJOR 1
+#define TRIT_FORMAT_MINOR 0
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors (spec/errors.md). Values are stable once released.                                  */
+
+enum {
+    TRIT_OK = 0,
+    TRIT_E_IO = -1,          /* open/read/write/mmap/fsync/rename failed */
+    TRIT_E_NOMEM = -2,       /* allocation failed */
+    TRIT_E_TRUNCATED = -3,   /* input ends before a declared object does */
+    TRIT_E_CORRUPT = -4,     /* structure is invalid: bad magic, overlap, misalignment ... */
+    TRIT_E_UNSUPPORTED = -5, /* valid but not for this reader: future major, required feature */
+    TRIT_E_LIMIT = -6,       /* a declared size or count exceeds a hard cap (trit_limits.h) */
+    TRIT_E_CHECKSUM = -7,    /* a stored xxh3 does not match the bytes */
+    TRIT_E_USAGE = -8,       /* API misuse or bad argument */
+    TRIT_E_NOTFOUND = -9,    /* no such tensor, key or section */
+    TRIT_E_EXISTS = -10      /* output exists and overwrite was not asked for */
+};
+
+#define TRIT_NO_OFFSET UINT64_MAX
+
+typedef struct trit_err {
+    int code;            /* TRIT_E_* */
+    uint64_t offset;     /* byte offset in the input, or TRIT_NO_OFFSET */
+    char file[128];      /* file the error is about ("" when none) */
+    char where[96];      /* object being processed: "tensor 'blk.0.attn_q.weight'" */
+    char msg[256];       /* lowercase, no trailing period */
+} trit_err;
+
+/* Static description of a code: "checksum mismatch". Never NULL; borrowed, static storage. */
+TRIT_API const char *trit_strerror(int code);
+
+/* Fill err (if non-NULL) and return code. `where` may be NULL. printf-style message. */
+TRIT_API int trit_err_set(trit_err *err, int code, uint64_t offset, const char *where,
+                          const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+/* Reset err to TRIT_OK with empty strings. */
+TRIT_API void trit_err_clear(trit_err *err);
+/* Set err->file if it is still empty (callers add the file name on the way up). */
+TRIT_API void trit_err_file(trit_err *err, const char *file);
+/* Format as "file: offset 0x1a0: where: msg" into buf (always NUL-terminated). Returns buf. */
+TRIT_API char *trit_err_format(const trit_err *err, char *buf, size_t n);
+
+/* Release memory that a function documented as "caller frees with trit_free()". NULL is ok. */
+TRIT_API void trit_free(void *p);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Element types. Unknown ids are allowed in files: they are sized by their recorded geometry. */
+
+typedef enum trit_type {
+    TRIT_TYPE_F32 = 0,
+    TRIT_TYPE_F16 = 1,
+    TRIT_TYPE_BF16 = 2,
+    TRIT_TYPE_T2 = 3,    /* ternary, 2 bits per weight, 128 per 32-byte block, scales after codes */
+    TRIT_TYPE_I8 = 4,
+    TRIT_TYPE_I32 = 5,
+    TRIT_TYPE_U8 = 6,
+    TRIT_TYPE_COUNT_     /* first id this library does not know */
+} trit_type;
+
+/* How a tensor's scales are laid out (ternary types; must be NONE for others). */
+typedef enum trit_scale_layout {
+    TRIT_SCALE_NONE = 0,
+    TRIT_SCALE_TENSOR = 1,  /* one scale */
+    TRIT_SCALE_ROW = 2,     /* one per row */
+    TRIT_SCALE_GROUP = 3    /* one per group of group_size consecutive weights of a row */
+} trit_scale_layout;
+
+#define TRIT_SCALE_TYPE_NONE 0
+#define TRIT_SCALE_TYPE_F32 1
+
+/* Name of a known type ("t2"), or NULL for an unknown id. Static storage. */
+TRIT_API const char *trit_type_name(uint32_t type);
+/* Block geometry of a known type: elements and bytes per block. TRIT_E_NOTFOUND if unknown. */
+TRIT_API int trit_type_geometry(uint32_t type, uint32_t *block_elems, uint32_t *block_bytes);
+
+/* Ternary T2 code values: weight = (code - 1) * scale; code 3 is invalid. */
+#define TRIT_T2_BLOCK_ELEMS 128u
+#define TRIT_T2_BLOCK_BYTES 32u
+
+/* Pack n ternary values (-1/0/+1) of one row into T2 blocks; the tail of the last block is
+ * padded with code 1 (zero). dst must hold ceil(n/128)*32 bytes. */
+TRIT_API void trit_t2_pack_row(const int8_t *vals, uint64_t n, uint8_t *dst);
+/* Unpack n values of one T2 row into vals (-1/0/+1). Returns the number of invalid codes (3),
+ * which decode as 0. */
+TRIT_API uint64_t trit_t2_unpack_row(const uint8_t *src, uint64_t n, int8_t *vals);
+
+/* Half-precision conversions (exact; f32->f16/bf16 round to nearest even). */
+TRIT_API float trit_f16_to_f32(uint16_t h);
+TRIT_API uint16_t trit_f32_to_f16(float f);
+TRIT_API float trit_bf16_to_f32(uint16_t h);
+TRIT_API uint16_t trit_f32_to_bf16(float f);
+
+/* xxh3-64 of a buffer (the checksum used everywhere in the container). */
+TRIT_API uint64_t trit_xxh3(const void *p, size_t n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tensor description, shared by the writer (input) and the reader (output).                  */
+
+#define TRIT_NONE32 UINT32_MAX   /* "no layer", "no expert", "dense (no unit)" */
+
+typedef struct trit_tensor_info {
+    const char *name;          /* NUL-terminated; reader: borrowed, valid until close */
+    uint32_t type;             /* trit_type or unknown id */
+    uint32_t block_elems;      /* elements per block (recorded in the file) */
+    uint32_t block_bytes;      /* bytes per block (recorded in the file) */
+    uint32_t n_dims;           /* 0..TRIT_MAX_DIMS */
+    uint64_t dims[8];          /* outermost first; dims[n_dims-1] is contiguous */
+    uint32_t scale_layout;     /* trit_scale_layout */
+    uint32_t scale_type;       /* TRIT_SCALE_TYPE_* */
+    uint32_t group_size;       /* weights per scale for TRIT_SCALE_GROUP, else 0 */
+    uint32_t layer;            /* transformer layer, or TRIT_NONE32 */
+    uint32_t expert;           /* expert number, or TRIT_NONE32 for dense tensors */
+    uint32_t unit;             /* index of the expert unit holding it, or TRIT_NONE32 */
+    uint32_t storage;          /* TRIT_STORAGE_* (dense: RAW; member: its unit's) */
+    uint64_t offset;           /* dense: file offset; member: offset inside the decoded unit */
+    uint64_t size;             /* bytes (codes + scales for ternary) */
+    uint64_t scales_off;       /* offset of the scales relative to the tensor start */
+    uint64_t n_scales;         /* number of scales (0 if none) */
+    uint64_t xxh3;             /* xxh3-64 of the tensor's (decoded) bytes */
+} trit_tensor_info;
+
+/* Compute size, scales_off and n_scales of a tensor from type geometry, shape and scale
+ * layout (spec/container.md "Tensor byte size"). Fails with TRIT_E_LIMIT on overflow and
+ * TRIT_E_CORRUPT on an inconsistent layout. */
+TRIT_API int trit_tensor_layout(trit_tensor_info *t, trit_err *err);
+/* Elements in a tensor (product of dims; 1 for 0-d). Returns 0 on success, 1 on overflow. */
+TRIT_API int trit_tensor_nelems(const trit_tensor_info *t, uint64_t *out);
+
+#define TRIT_STORAGE_RAW 0u
+#define TRIT_STORAGE_ZSTD 1u
+
+/* Feature bits (header). A reader refuses a file with an unknown *required* bit. */
+#define TRIT_FEAT_REQ_ZSTD (1ull << 0)      /* some expert unit is zstd-compressed */
+#define TRIT_FEAT_REQ_KNOWN (TRIT_FEAT_REQ_ZSTD)
+#define TRIT_FEAT_OPT_ACT_SCALES (1ull << 0) /* an activation-scale section is present */
+
+/* Section kinds (blobs in the data area). */
+typedef enum trit_section_kind {
+    TRIT_SECTION_TOKENIZER_JSON = 1,   /* HF tokenizer.json, verbatim */
+    TRIT_SECTION_TOKENIZER_SPM = 2,    /* SentencePiece tokenizer.model, verbatim */
+    TRIT_SECTION_TOKENIZER_KV = 3,     /* GGUF tokenizer.* KVs, in the container's KV encoding */
+    TRIT_SECTION_CONFIG_JSON = 4,      /* source config.json, verbatim */
+    TRIT_SECTION_ACT_SCALES = 5,       /* per-layer activation scales (spec "Activation scales") */
+    TRIT_SECTION_GOLDEN_LOGITS = 6,    /* reference logits for a smoke test */
+    TRIT_SECTION_OTHER = 255           /* any other file carried from the source */
+} trit_section_kind;
+
+typedef struct trit_section_info {
+    const char *name;          /* borrowed */
+    uint32_t kind;             /* trit_section_kind (unknown kinds are kept, not interpreted) */
+    uint64_t offset;           /* file offset */
+    uint64_t size;             /* bytes */
+    uint64_t xxh3;             /* of the bytes */
+} trit_section_info;
+
+typedef struct trit_unit_info {
+    uint32_t layer;            /* layer of the expert */
+    uint32_t expert;           /* expert number within the layer */
+    uint32_t storage;          /* TRIT_STORAGE_RAW or TRIT_STORAGE_ZSTD */
+    uint32_t n_members;        /* tensors in the unit */
+    uint64_t offset;           /* file offset of the stored bytes (page_align aligned) */
+    uint64_t stored_size;      /* bytes on disk */
+    uint64_t decoded_size;     /* bytes after decoding */
+    uint64_t xxh3;             /* of the stored bytes */
+} trit_unit_info;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Typed metadata values.                                                                     */
+
+typedef enum trit_kv_type {
+    TRIT_KV_U8 = 0, TRIT_KV_I8 = 1, TRIT_KV_U16 = 2, TRIT_KV_I16 = 3,
+    TRIT_KV_U32 = 4, TRIT_KV_I32 = 5, TRIT_KV_U64 = 6, TRIT_KV_I64 = 7,
+    TRIT_KV_F32 = 8, TRIT_KV_F64 = 9, TRIT_KV_BOOL = 10, TRIT_KV_STRING = 11,
+    TRIT_KV_ARRAY = 12
+} trit_kv_type;
+
+/* Name of a KV type ("u32"), or "?" for unknown. Static storage. */
+TRIT_API const char *trit_kv_type_name(uint32_t type);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reader.                                                                                    */
+
+typedef struct trit_reader trit_reader;
+
+#define TRIT_OPEN_VERIFY 1u   /* at open, also hash every object, decode every unit and check
+                                 that padding is zero (reads the whole file) */
+
+typedef struct trit_open_opts {
+    uint32_t flags;           /* TRIT_OPEN_* */
+} trit_open_opts;
+
+/* Open and validate a file: mmap it, check header, index, layout and the header and index
+ * checksums (spec "What a reader must refuse"). opts may be NULL. On success *out owns the
+ * mapping; close it with trit_reader_close(). On failure *out is NULL and err says why. */
+TRIT_API int trit_reader_open(const char *path, const trit_open_opts *opts, trit_reader **out,
+                              trit_err *err);
+/* The same over a caller buffer (borrowed: it must outlive the reader). */
+TRIT_API int trit_reader_open_mem(const void *buf, size_t len, const char *name,
+                                  const trit_open_opts *opts, trit_reader **out, trit_err *err);
+/* Close; NULL is ok. Invalidates every borrowed pointer from this reader. */
+TRIT_API void trit_reader_close(trit_reader *r);
+
+/* Whole-file checks beyond open: every object's checksum, every unit decoded and sized, every
+ * padding byte zero, every T2 code valid. Stops at the first failure. */
+TRIT_API int trit_reader_verify(const trit_reader *r, trit_err *err);
+
+/* Header facts. */
+typedef struct trit_file_info {
+    uint16_t major, minor;
+    uint64_t required_features, optional_features;
+    uint64_t file_size;
+    uint64_t index_off, index_size, index_xxh3;
+    uint64_t data_off;
+    uint32_t page_align, tensor_align;
+    uint32_t n_kv, n_sections, n_units, n_tensors;
+    uint64_t header_xxh3;
+} trit_file_info;
+/* Borrowed, valid until close. */
+TRIT_API const trit_file_info *trit_reader_file_info(const trit_reader *r);
+/* File name given at open. Borrowed. */
+TRIT_API const char *trit_reader_path(const trit_reader *r);
+
+TRIT_API uint32_t trit_reader_n_tensors(const trit_reader *r);
+/* Tensor i (< n_tensors). Borrowed, valid until close. */
+TRIT_API const trit_tensor_info *trit_reader_tensor(const trit_reader *r, uint32_t i);
+/* Index of the tensor called name, or -1. O(log n). */
+TRIT_API int64_t trit_reader_find_tensor(const trit_reader *r, const char *name);
+/* Zero-copy view of a dense tensor's bytes: *data is borrowed (points into the mapping),
+ * valid until close. Fails with TRIT_E_USAGE for an expert member (use the unit calls). */
+TRIT_API int trit_reader_tensor_data(const trit_reader *r, uint32_t i, const void **data,
+                                     uint64_t *size, trit_err *err);
+
+TRIT_API uint32_t trit_reader_n_units(const trit_reader *r);
+/* Unit u. Borrowed, valid until close. */
+TRIT_API const trit_unit_info *trit_reader_unit(const trit_reader *r, uint32_t u);
+/* Index of the unit for (layer, expert), or -1. */
+TRIT_API int64_t trit_reader_find_unit(const trit_reader *r, uint32_t layer, uint32_t expert);
+/* Tensor indices of unit u's members, in offset order. Borrowed, *n set to the count. */
+TRIT_API const uint32_t *trit_reader_unit_members(const trit_reader *r, uint32_t u, uint32_t *n);
+/* Read unit u with one pread, verify the stored checksum, decode into dst (cap >= decoded_size)
+ * and check the decoded size. Thread-safe. Member tensors sit at their .offset in dst. */
+TRIT_API int trit_reader_unit_read(const trit_reader *r, uint32_t u, void *dst, uint64_t cap,
+                                   trit_err *err);
+/* Same, into a new buffer: *out caller frees with trit_free(). */
+TRIT_API int trit_reader_unit_load(const trit_reader *r, uint32_t u, void **out,
+                                   uint64_t *size, trit_err *err);
+
+TRIT_API uint32_t trit_reader_n_sections(const trit_reader *r);
+/* Section i. Borrowed, valid until close. */
+TRIT_API const trit_section_info *trit_reader_section(const trit_reader *r, uint32_t i);
+/* First section of the given kind, or -1. */
+TRIT_API int64_t trit_reader_find_section(const trit_reader *r, uint32_t kind);
+/* Zero-copy view of section i after checking its checksum. *data borrowed until close. */
+TRIT_API int trit_reader_section_data(const trit_reader *r, uint32_t i, const void **data,
+                                      uint64_t *size, trit_err *err);
+
+/* Metadata. A KV value is read through the typed getters below. */
+TRIT_API uint32_t trit_reader_n_kv(const trit_reader *r);
+/* Key of KV i. Borrowed, valid until close. */
+TRIT_API const char *trit_reader_kv_key(const trit_reader *r, uint32_t i);
+/* Type of KV i (trit_kv_type); for arrays *elem_type and *count are set (else may be NULL). */
+TRIT_API uint32_t trit_reader_kv_type(const trit_reader *r, uint32_t i, uint32_t *elem_type,
+                                      uint64_t *count);
+/* Index of the KV called key, or -1. */
+TRIT_API int64_t trit_reader_find_kv(const trit_reader *r, const char *key);
+/* Scalar KV i as the widest type of its kind. TRIT_E_USAGE if it is not of that kind. */
+TRIT_API int trit_reader_kv_u64(const trit_reader *r, uint32_t i, uint64_t *out);  /* u8..u64, bool */
+TRIT_API int trit_reader_kv_i64(const trit_reader *r, uint32_t i, int64_t *out);   /* any integer that fits */
+TRIT_API int trit_reader_kv_f64(const trit_reader *r, uint32_t i, double *out);    /* f32, f64, integers */
+/* String KV i, or element j of a string array: *s borrowed (NOT NUL-terminated), *n its length. */
+TRIT_API int trit_reader_kv_str(const trit_reader *r, uint32_t i, const char **s, uint64_t *n);
+TRIT_API int trit_reader_kv_arr_str(const trit_reader *r, uint32_t i, uint64_t j, const char **s,
+                                    uint64_t *n);
+/* Element j of a numeric array, converted like the scalar getters. */
+TRIT_API int trit_reader_kv_arr_f64(const trit_reader *r, uint32_t i, uint64_t j, double *out);
+TRIT_API int trit_reader_kv_arr_i64(const trit_reader *r, uint32_t i, uint64_t j, int64_t *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Writer. Lifecycle: open -> set KVs and declare every section, unit and tensor -> write the
+ * data of each declared object (any order; the order of writes is the order on disk) ->
+ * finish. Memory is bounded by the index, never by tensor data: tensor data is streamed.
+ * The output appears at `path` only when finish succeeds (temp file, fsync, rename). */
+
+typedef struct trit_writer trit_writer;
+
+typedef struct trit_write_opts {
+    uint32_t page_align;      /* 0 = 16384 (covers 4 KiB and 16 KiB pages) */
+    uint32_t tensor_align;    /* 0 = 64 */
+    int zstd_level;           /* for zstd units; 0 = library default (3) */
+    int overwrite;            /* replace an existing file at path */
+} trit_write_opts;
+
+/* Create the temporary file beside path. opts may be NULL. *out caller closes with
+ * trit_writer_finish() or trit_writer_abort(). */
+TRIT_API int trit_writer_open(const char *path, const trit_write_opts *opts, trit_writer **out,
+                              trit_err *err);
+
+/* Metadata; keys must be unique. Values are copied. */
+TRIT_API int trit_writer_kv_u32(trit_writer *w, const char *key, uint32_t v, trit_err *err);
+TRIT_API int trit_writer_kv_i32(trit_writer *w, const char *key, int32_t v, trit_err *err);
+TRIT_API int trit_writer_kv_u64(trit_writer *w, const char *key, uint64_t v, trit_err *err);
+TRIT_API int trit_writer_kv_f32(trit_writer *w, const char *key, float v, trit_err *err);
+TRIT_API int trit_writer_kv_f64(trit_writer *w, const char *key, double v, trit_err *err);
+TRIT_API int trit_writer_kv_bool(trit_writer *w, const char *key, int v, trit_err *err);
+TRIT_API int trit_writer_kv_str(trit_writer *w, const char *key, const char *s, uint64_t n,
+                                trit_err *err);
+/* Array of fixed-size elements (elem_type a scalar kv type), count elements at vals (host
+ * order, native layout of that C type). */
+TRIT_API int trit_writer_kv_arr(trit_writer *w, const char *key, uint32_t elem_type,
+                                const void *vals, uint64_t count, trit_err *err);
+/* Array of strings; lens may be NULL for NUL-terminated strings. */
+TRIT_API int trit_writer_kv_arr_str(trit_writer *w, const char *key, const char *const *strs,
+                                    const uint64_t *lens, uint64_t count, trit_err *err);
+
+/* Declare a section; *id receives its handle for trit_writer_write_section(). */
+TRIT_API int trit_writer_add_section(trit_writer *w, const char *name, uint32_t kind, uint32_t *id,
+                                     trit_err *err);
+/* Declare an expert unit; *id receives its index. */
+TRIT_API int trit_writer_add_unit(trit_writer *w, uint32_t layer, uint32_t expert, uint32_t storage,
+                                  uint32_t *id, trit_err *err);
+/* Declare a tensor. Fields used: name, type, n_dims, dims, scale_layout, scale_type, group_size,
+ * layer, unit (TRIT_NONE32 = dense) and, for unknown types only, block_elems/block_bytes.
+ * Expert members take their unit's layer/expert. The name is copied. *id receives its index. */
+TRIT_API int trit_writer_add_tensor(trit_writer *w, const trit_tensor_info *t, uint32_t *id,
+                                    trit_err *err);
+
+/* Data. A dense tensor or section is streamed with begin/append.../end; a unit with
+ * unit_begin, then for each member in declaration order tensor_begin/append/end, then unit_end.
+ * The appended byte counts must add up to the declared size exactly. */
+TRIT_API int trit_writer_tensor_begin(trit_writer *w, uint32_t tensor, trit_err *err);
+TRIT_API int trit_writer_section_begin(trit_writer *w, uint32_t section, trit_err *err);
+TRIT_API int trit_writer_append(trit_writer *w, const void *p, uint64_t n, trit_err *err);
+TRIT_API int trit_writer_end(trit_writer *w, trit_err *err);
+TRIT_API int trit_writer_unit_begin(trit_writer *w, uint32_t unit, trit_err *err);
+TRIT_API int trit_writer_unit_end(trit_writer *w, trit_err *err);
+/* Convenience: begin + append(all) + end. */
+TRIT_API int trit_writer_write_tensor(trit_writer *w, uint32_t tensor, const void *p, uint64_t n,
+                                      trit_err *err);
+TRIT_API int trit_writer_write_section(trit_writer *w, uint32_t section, const void *p, uint64_t n,
+                                       trit_err *err);
+
+/* Write the index and header, fsync, rename into place, fsync the directory, and free w.
+ * On failure the temp file is removed and nothing appears at path; w is freed either way. */
+TRIT_API int trit_writer_finish(trit_writer *w, trit_err *err);
+/* Remove the temp file and free w. NULL is ok. */
+TRIT_API void trit_writer_abort(trit_writer *w);
+/* Path of the temporary file (for signal handlers that must unlink it). Borrowed. */
+TRIT_API const char *trit_writer_temp_path(const trit_writer *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRIT_H */

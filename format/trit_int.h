@@ -1,0 +1,90 @@
+/*
+ * trit_int.h - private layouts shared by the files of libtrit (not installed).
+ *
+ * On-disk constants live here next to the structs that hold them; spec/container.md is the
+ * normative description of every offset below.
+ */
+#ifndef TRIT_INT_H
+#define TRIT_INT_H
+
+#include <stdint.h>
+
+#include "trit.h"
+
+#define TRIT__MAGIC "\x89TRIT\r\n\x1a"
+#define TRIT__MAGIC_LEN 8u
+#define TRIT__HEADER_SIZE 128u
+#define TRIT__HEADER_SUM_OFF 120u      /* header xxh3 covers bytes [0, 120) */
+#define TRIT__UNIT_REC_SIZE 48u
+#define TRIT__TENSOR_FIXED 56u         /* tensor record bytes after the name, before dims */
+#define TRIT__SECTION_FIXED 32u        /* section record bytes after the name */
+#define TRIT__SCALE_ALIGN 16u          /* scales start at this alignment inside a tensor */
+
+/* Header field offsets. */
+enum {
+    TRIT__H_MAJOR = 8, TRIT__H_MINOR = 10, TRIT__H_HSIZE = 12, TRIT__H_REQ = 16, TRIT__H_OPT = 24,
+    TRIT__H_FSIZE = 32, TRIT__H_IOFF = 40, TRIT__H_ISIZE = 48, TRIT__H_ISUM = 56, TRIT__H_DOFF = 64,
+    TRIT__H_PALIGN = 72, TRIT__H_TALIGN = 76, TRIT__H_NKV = 80, TRIT__H_NSEC = 84, TRIT__H_NUNIT = 88,
+    TRIT__H_NTEN = 92
+};
+
+/* Tensor record field offsets, relative to the end of the name. */
+enum {
+    TRIT__T_TYPE = 0, TRIT__T_BELEMS = 4, TRIT__T_BBYTES = 8, TRIT__T_NDIMS = 12, TRIT__T_SLAYOUT = 13,
+    TRIT__T_STYPE = 14, TRIT__T_STORAGE = 15, TRIT__T_GROUP = 16, TRIT__T_LAYER = 20, TRIT__T_EXPERT = 24,
+    TRIT__T_UNIT = 28, TRIT__T_OFFSET = 32, TRIT__T_SIZE = 40, TRIT__T_SUM = 48, TRIT__T_DIMS = 56
+};
+
+typedef struct trit__kv {
+    const char *key;           /* NUL-terminated copy in the reader's name arena */
+    uint32_t type, elem_type;  /* trit_kv_type; elem_type for arrays */
+    uint64_t count;            /* array elements */
+    const uint8_t *val;        /* value bytes in the mapping (after the type byte) */
+    uint64_t *str_offs;        /* string arrays: offset of each element's length field from val */
+} trit__kv;
+
+/* One object placed in the data area, for the overlap and padding checks. */
+typedef struct trit__placed {
+    uint64_t start, end, size;
+    uint64_t rec_off;          /* file offset of the record field holding its offset (errors) */
+    const char *kind;          /* "tensor", "section", "expert unit" */
+    const char *name;          /* NULL for units */
+    uint32_t idx;
+} trit__placed;
+
+typedef struct trit__unit_key { uint32_t layer, expert, idx; } trit__unit_key;
+
+struct trit_reader {
+    char *path;                /* owned */
+    int fd;                    /* -1 for memory readers */
+    const uint8_t *map;        /* whole file */
+    size_t len;
+    int mapped;                /* 1 if map must be munmapped */
+    trit_file_info info;
+    trit__kv *kvs;
+    uint32_t *kv_sorted;       /* kv indices sorted by key */
+    trit_section_info *sections;
+    trit_unit_info *units;
+    uint32_t *unit_members;    /* member tensor indices, grouped by unit */
+    uint32_t *unit_first;      /* unit u's members: unit_members[unit_first[u] .. +n_members) */
+    trit_tensor_info *tensors;
+    uint64_t *tensor_rec_off;  /* file offset of each tensor record's fixed part */
+    uint32_t *tensor_sorted;   /* tensor indices sorted by name */
+    char *arena;               /* NUL-terminated names */
+    trit__placed *placed;      /* file-level objects sorted by offset */
+    size_t n_placed;
+    trit__unit_key *unit_sorted; /* units sorted by (layer, expert) */
+    uint64_t *kv_rec_off;      /* file offset of each KV record */
+    uint64_t *section_rec_off; /* file offset of each section record's fixed part */
+    uint64_t *section_name_off;/* file offset of each section record */
+    uint64_t *unit_rec_off;    /* file offset of each unit record */
+    uint64_t *tensor_name_off; /* file offset of each tensor record */
+};
+
+/* Record the object name for an error: "tensor 'x'", "expert unit 3/7", ... */
+const char *trit__where_tensor(char *buf, size_t n, const char *name);
+
+/* Size in bytes of a scalar KV type, 0 for string/array/unknown. */
+uint32_t trit__kv_scalar_size(uint32_t type);
+
+#endif /* TRIT_INT_H */

@@ -1,0 +1,231 @@
+/* types.c - element types and their geometry, the T2 ternary packing, half floats, xxh3,
+ * and the one function that computes a tensor's byte size (spec "Tensor byte size"). */
+#include <stdio.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "trit.h"
+#include "trit_limits.h"
+#include "trit_safemath.h"
+
+static const struct {
+    const char *name;
+    uint32_t block_elems, block_bytes;
+} type_table[TRIT_TYPE_COUNT_] = {
+    [TRIT_TYPE_F32] = {"f32", 1, 4},
+    [TRIT_TYPE_F16] = {"f16", 1, 2},
+    [TRIT_TYPE_BF16] = {"bf16", 1, 2},
+    [TRIT_TYPE_T2] = {"t2", TRIT_T2_BLOCK_ELEMS, TRIT_T2_BLOCK_BYTES},
+    [TRIT_TYPE_I8] = {"i8", 1, 1},
+    [TRIT_TYPE_I32] = {"i32", 1, 4},
+    [TRIT_TYPE_U8] = {"u8", 1, 1},
+};
+
+const char *trit_type_name(uint32_t type)
+{
+    return type < TRIT_TYPE_COUNT_ ? type_table[type].name : NULL;
+}
+
+int trit_type_geometry(uint32_t type, uint32_t *block_elems, uint32_t *block_bytes)
+{
+    if (type >= TRIT_TYPE_COUNT_) return TRIT_E_NOTFOUND;
+    *block_elems = type_table[type].block_elems;
+    *block_bytes = type_table[type].block_bytes;
+    return TRIT_OK;
+}
+
+const char *trit_kv_type_name(uint32_t type)
+{
+    static const char *const names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "u64",
+                                        "i64", "f32", "f64", "bool", "string", "array"};
+    return type < sizeof names / sizeof names[0] ? names[type] : "?";
+}
+
+/* T2: within each 128-weight block (32 bytes), byte m holds weights m, m+32, m+64, m+96 in
+ * bits 1:0, 3:2, 5:4, 7:6. One 32-byte load and four shift/mask steps give 4 x 32 consecutive
+ * weights: the TQ2_0 qs layout, so export to GGUF TQ2_0 is a copy. */
+void trit_t2_pack_row(const int8_t *vals, uint64_t n, uint8_t *dst)
+{
+    uint64_t const nblk = trit_div_ceil(n, TRIT_T2_BLOCK_ELEMS);
+    for (uint64_t b = 0; b < nblk; b++) {
+        uint8_t *q = dst + b * TRIT_T2_BLOCK_BYTES;
+        for (unsigned m = 0; m < 32; m++) {
+            unsigned byte = 0;
+            for (unsigned k = 0; k < 4; k++) {
+                uint64_t const e = b * TRIT_T2_BLOCK_ELEMS + m + 32u * k;
+                unsigned const code = e < n ? (unsigned)(vals[e] + 1) & 3u : 1u;
+                byte |= code << (2 * k);
+            }
+            q[m] = (uint8_t)byte;
+        }
+    }
+}
+
+uint64_t trit_t2_unpack_row(const uint8_t *src, uint64_t n, int8_t *vals)
+{
+    uint64_t bad = 0;
+    for (uint64_t e = 0; e < n; e++) {
+        uint64_t const b = e / TRIT_T2_BLOCK_ELEMS, r = e % TRIT_T2_BLOCK_ELEMS;
+        unsigned const code = (src[b * TRIT_T2_BLOCK_BYTES + r % 32] >> (2 * (r / 32))) & 3u;
+        if (code == 3) {
+            bad++;
+            vals[e] = 0;
+        } else {
+            vals[e] = (int8_t)((int)code - 1);
+        }
+    }
+    return bad;
+}
+
+float trit_f16_to_f32(uint16_t h)
+{
+    uint32_t const sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {
+            /* subnormal: normalise */
+            exp = 1;
+            while (!(mant & 0x400u)) { mant <<= 1; exp--; }
+            mant &= 0x3ffu;
+            bits = sign | ((exp + 112u) << 23) | (mant << 13);
+        }
+    } else {
+        bits = sign | ((exp + 112u) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+uint16_t trit_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint32_t const sign = (x >> 16) & 0x8000u;
+    uint32_t const absx = x & 0x7fffffffu;
+    if (absx > 0x7f800000u) return (uint16_t)(sign | 0x7e00u); /* NaN */
+    if (absx >= 0x47800000u) {                                  /* >= 65536: inf (after rounding) */
+        return (uint16_t)(sign | 0x7c00u);
+    }
+    if (absx < 0x38800000u) { /* below smallest normal half: subnormal or zero */
+        if (absx < 0x33000000u) return (uint16_t)sign; /* < 2^-25 rounds to 0 */
+        uint32_t const e = absx >> 23;
+        uint32_t const m = (absx & 0x7fffffu) | 0x800000u;
+        uint32_t const shift = 126u - e; /* value / 2^-24 = m * 2^(e - 126); 14 <= shift <= 24 */
+        uint32_t v = m >> shift;
+        uint32_t const rem = m & ((1u << shift) - 1u);
+        uint32_t const half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (v & 1u))) v++;
+        return (uint16_t)(sign | v);
+    }
+    uint32_t v = ((absx >> 13) - (112u << 10));
+    uint32_t const rem = absx & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (v & 1u))) v++; /* may carry into inf: correct */
+    return (uint16_t)(sign | v);
+}
+
+float trit_bf16_to_f32(uint16_t h)
+{
+    uint32_t const bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+uint16_t trit_f32_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
+uint64_t trit_xxh3(const void *p, size_t n) { return XXH3_64bits(p, n); }
+
+int trit_tensor_nelems(const trit_tensor_info *t, uint64_t *out)
+{
+    uint64_t n = 1;
+    if (t->n_dims > TRIT_MAX_DIMS) return 1;
+    for (uint32_t i = 0; i < t->n_dims; i++)
+        if (trit_mul_u64(n, t->dims[i], &n)) return 1;
+    *out = n;
+    return 0;
+}
+
+int trit_tensor_layout(trit_tensor_info *t, trit_err *err)
+{
+    const char *const nm = t->name ? t->name : "?";
+    char where[96];
+    snprintf(where, sizeof where, "tensor '%.80s'", nm);
+    if (t->n_dims > TRIT_MAX_DIMS)
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, where, "%u dimensions, limit %u",
+                            t->n_dims, TRIT_MAX_DIMS);
+    if (t->block_elems == 0 || t->block_bytes == 0)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where,
+                            "block geometry %u elements / %u bytes is invalid", t->block_elems,
+                            t->block_bytes);
+    uint32_t be, bb;
+    int const known = trit_type_geometry(t->type, &be, &bb) == TRIT_OK;
+    if (known && (be != t->block_elems || bb != t->block_bytes))
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where,
+                            "type %s has blocks of %u elements / %u bytes, file says %u / %u",
+                            trit_type_name(t->type), be, bb, t->block_elems, t->block_bytes);
+    int const ternary = t->type == TRIT_TYPE_T2;
+    if (t->scale_layout > TRIT_SCALE_GROUP)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where, "unknown scale layout %u",
+                            t->scale_layout);
+    if (known && ternary && t->scale_layout == TRIT_SCALE_NONE)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "ternary tensor without scales");
+    if (known && !ternary && t->scale_layout != TRIT_SCALE_NONE)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where,
+                            "type %s cannot carry scales", trit_type_name(t->type));
+    if ((t->scale_layout == TRIT_SCALE_NONE) != (t->scale_type == TRIT_SCALE_TYPE_NONE))
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where,
+                            "scale type %u does not match scale layout %u", t->scale_type,
+                            t->scale_layout);
+    if (t->scale_type > TRIT_SCALE_TYPE_F32)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where, "unknown scale type %u",
+                            t->scale_type);
+    if ((t->scale_layout == TRIT_SCALE_GROUP) != (t->group_size != 0))
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where,
+                            "group size %u does not match scale layout %u", t->group_size,
+                            t->scale_layout);
+
+    uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
+    uint64_t rows = 1, row_bytes, codes, n_scales = 0, scales_off, size;
+    for (uint32_t i = 0; i + 1 < t->n_dims; i++)
+        if (trit_mul_u64(rows, t->dims[i], &rows)) goto overflow;
+    if (trit_mul_u64(trit_div_ceil(cols, t->block_elems), t->block_bytes, &row_bytes) ||
+        trit_mul_u64(rows, row_bytes, &codes))
+        goto overflow;
+    switch (t->scale_layout) {
+    case TRIT_SCALE_TENSOR: n_scales = 1; break;
+    case TRIT_SCALE_ROW: n_scales = rows; break;
+    case TRIT_SCALE_GROUP:
+        if (trit_mul_u64(rows, trit_div_ceil(cols, t->group_size), &n_scales)) goto overflow;
+        break;
+    default: break;
+    }
+    if (n_scales) {
+        uint64_t sb;
+        if (trit_align_up(codes, 16, &scales_off) || trit_mul_u64(n_scales, 4, &sb) ||
+            trit_add_u64(scales_off, sb, &size))
+            goto overflow;
+    } else {
+        scales_off = codes;
+        size = codes;
+    }
+    t->scales_off = scales_off;
+    t->n_scales = n_scales;
+    t->size = size;
+    return TRIT_OK;
+overflow:
+    return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, where, "byte size overflows 64 bits");
+}
