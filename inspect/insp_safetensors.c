@@ -1,0 +1,162 @@
+/*
+ * insp_safetensors.c - `trit inspect` for safetensors inputs (a file, a directory or a sharded
+ * index), built on convert/cvt_safetensors.h.
+ *
+ * BitNet b1.58 packed weights (U8 [out/4, in] + weight_scale) are shown as what they mean:
+ * type "U8(bitnet-packed)", the logical shape [out, in], and --stats decode (code-1)/scale, so
+ * the ternary check sees -1/0/+1 times one magnitude instead of raw bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cvt_safetensors.h"
+#include "insp.h"
+#include "trit_safemath.h"
+
+typedef struct st_ctx {
+    cvt_st *h;
+    uint64_t n_rows;
+    cvt_st_bitnet *bn;     /* per row (row i is cvt tensor i) */
+    uint8_t *is_bn;        /* 1 if row i is read through bn[i] */
+} st_ctx;
+
+static void st_ctx_free(void *p)
+{
+    st_ctx *c = p;
+    if (!c) return;
+    cvt_st_close(c->h);
+    free(c->bn);
+    free(c->is_bn);
+    free(c);
+}
+
+static int st_read_f32(void *p, uint64_t i, uint64_t first, uint64_t n, float *out, trit_err *err)
+{
+    const st_ctx *c = p;
+    if (i >= c->n_rows) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "no tensor %llu",
+                                            (unsigned long long)i);
+    if (c->is_bn[i]) return cvt_st_bitnet_to_f32(c->h, &c->bn[i], first, n, out, err);
+    return cvt_st_to_f32(c->h, (uint32_t)i, first, n, out, err);
+}
+
+static int fill_header(const cvt_st *h, insp_model *m, uint64_t n_bitnet)
+{
+    cJSON *hd = m->header = cJSON_CreateObject();
+    if (!hd) return TRIT_E_NOMEM;
+    const cvt_st_shard_info *s0 = cvt_st_shard(h, 0);
+    cJSON_AddNumberToObject(hd, "header_size", s0 ? (double)s0->header_size : 0.0);
+    cJSON *shards = cJSON_AddArrayToObject(hd, "shards");
+    for (uint32_t s = 0; shards && s < cvt_st_n_shards(h); s++) {
+        const cvt_st_shard_info *si = cvt_st_shard(h, s);
+        cJSON *o = cJSON_CreateObject();
+        if (!o) return TRIT_E_NOMEM;
+        cJSON_AddStringToObject(o, "file", si->name);
+        cJSON_AddNumberToObject(o, "bytes", (double)si->file_size);
+        cJSON_AddNumberToObject(o, "header_size", (double)si->header_size);
+        cJSON_AddNumberToObject(o, "data_offset", (double)si->data_off);
+        cJSON_AddNumberToObject(o, "tensors", (double)si->n_tensors);
+        if (si->metadata_null) cJSON_AddNullToObject(o, "__metadata__");
+        cJSON_AddItemToArray(shards, o);
+        m->file_bytes += si->file_size;
+    }
+    cJSON_AddNumberToObject(hd, "total_size", (double)cvt_st_data_size(h));
+    if (cvt_st_index_path(h)) {
+        const char *ip = cvt_st_index_path(h), *slash = strrchr(ip, '/');
+        uint64_t declared;
+        cJSON_AddStringToObject(hd, "index", slash ? slash + 1 : ip);
+        if (cvt_st_declared_total_size(h, &declared) == TRIT_OK)
+            cJSON_AddNumberToObject(hd, "index_total_size", (double)declared);
+    }
+    cJSON *side = cJSON_AddArrayToObject(hd, "side_files");
+    for (uint32_t k = 0; side && k < CVT_ST_SIDE_COUNT_; k++)
+        if (cvt_st_side_path(h, k)) cJSON_AddItemToArray(side, cJSON_CreateString(cvt_st_side_name(k)));
+    if (cvt_st_config_is_bitnet(h)) cJSON_AddStringToObject(hd, "quantization", "bitnet");
+    if (n_bitnet) cJSON_AddNumberToObject(hd, "bitnet_packed_tensors", (double)n_bitnet);
+    return TRIT_OK;
+}
+
+static int fill_metadata(const cvt_st *h, insp_model *m)
+{
+    cJSON *md = m->metadata = cJSON_CreateObject();
+    if (!md) return TRIT_E_NOMEM;
+    for (uint32_t i = 0; i < cvt_st_n_meta(h); i++) {
+        const char *k, *v;
+        cvt_st_meta_at(h, i, &k, &v);
+        if (!cJSON_AddStringToObject(md, k, v)) return TRIT_E_NOMEM;
+    }
+    m->kv_count = cvt_st_n_meta(h);
+    if (cvt_st_config(h)) {
+        cJSON *cfg = cJSON_Duplicate(cvt_st_config(h), 1);
+        if (!cfg) return TRIT_E_NOMEM;
+        cJSON_AddItemToObject(md, "config", cfg);
+    }
+    return TRIT_OK;
+}
+
+int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
+{
+    cvt_st *h = NULL;
+    int rc = cvt_st_open(path, NULL, &h, err);
+    if (rc) return rc;
+    st_ctx *c = calloc(1, sizeof *c);
+    uint32_t const n = cvt_st_n_tensors(h);
+    uint64_t n_bitnet = 0;
+    if (c) {
+        c->h = h;
+        c->n_rows = n;
+        c->bn = trit_mallocarray(n ? n : 1, sizeof *c->bn);
+        c->is_bn = calloc(n ? n : 1, 1);
+    }
+    if (!c || !c->bn || !c->is_bn) {
+        if (c) st_ctx_free(c); else cvt_st_close(h);
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    }
+    m->ctx = c;
+    m->ctx_free = st_ctx_free;
+    m->read_f32 = st_read_f32;
+    snprintf(m->format, sizeof m->format, "safetensors");
+    m->version[0] = '\0';
+    if (!(m->path = strdup(path))) { rc = TRIT_E_NOMEM; goto nomem; }
+
+    for (uint32_t i = 0; i < n; i++) {
+        const cvt_st_tensor *t = cvt_st_tensor_at(h, i);
+        insp_tensor *row = insp_model_add_tensor(m, t->name);
+        if (!row) { rc = TRIT_E_NOMEM; goto nomem; }
+        snprintf(row->type, sizeof row->type, "%s", cvt_st_dtype_name(t->dtype));
+        row->n_dims = t->n_dims;
+        memcpy(row->dims, t->dims, sizeof row->dims);
+        row->nbytes = t->nbytes;
+        row->offset = t->offset;
+        row->file_index = (int)t->shard;
+        row->readable = cvt_st_dtype_decodable(t->dtype);
+        cvt_st_name_layer_expert(t->name, &row->layer, &row->expert);
+        rc = cvt_st_bitnet_view(h, i, &c->bn[i], err);
+        if (rc == TRIT_OK) {
+            c->is_bn[i] = 1;
+            n_bitnet++;
+            snprintf(row->type, sizeof row->type, "U8(bitnet-packed)");
+            row->n_dims = 2;
+            row->dims[0] = c->bn[i].rows;
+            row->dims[1] = c->bn[i].cols;
+            row->readable = 1;
+        } else if (rc != TRIT_E_NOTFOUND) {
+            trit_err_file(err, cvt_st_shard(h, t->shard)->path);
+            insp_model_free(m);   /* releases h through ctx_free; leaves m zeroed */
+            return rc;
+        }
+        rc = TRIT_OK;
+    }
+    if (fill_metadata(h, m) != TRIT_OK || fill_header(h, m, n_bitnet) != TRIT_OK) {
+        rc = TRIT_E_NOMEM;
+        goto nomem;
+    }
+    return TRIT_OK;
+nomem:
+    insp_model_free(m);
+    trit_err_set(err, rc, TRIT_NO_OFFSET, NULL, "out of memory while building the report");
+    trit_err_file(err, path);
+    return rc;
+}
