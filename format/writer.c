@@ -772,7 +772,7 @@ static void put_name(uint8_t **q, const char *name)
 static void build_index(const trit_writer *w, uint8_t *idx)
 {
     uint8_t *q = idx;
-    memcpy(q, w->kv, w->kv_len);
+    if (w->kv_len) memcpy(q, w->kv, w->kv_len);
     q += w->kv_len;
     for (uint32_t i = 0; i < w->n_sec; i++) {
         trit_section_info const *s = &w->sec[i].info;

@@ -33,6 +33,7 @@ typedef struct insp_tensor {
     uint32_t layer, expert;    /* TRIT_NONE32 when not applicable */
     char storage[16];          /* "" or "raw"/"zstd" (trit expert units) */
     int readable;              /* 1 if read_f32 can decode it */
+    uint32_t unit;             /* .trit expert unit holding it, TRIT_NONE32 otherwise */
 } insp_tensor;
 
 typedef struct insp_model {
@@ -44,6 +45,7 @@ typedef struct insp_model {
     uint64_t kv_count;         /* metadata records as the file declares them */
     insp_tensor *tensors;      /* owned array */
     uint64_t n_tensors;
+    uint64_t cap_tensors;      /* allocated rows (insp_model_add_tensor) */
     uint64_t file_bytes;       /* total bytes of all files read */
 
     /* --stats: decode n values of tensor i starting at flat element `first` into out, in
@@ -65,13 +67,19 @@ int insp_open_trit(const char *path, insp_model *m, trit_err *err);
 int insp_open_gguf(const char *path, insp_model *m, trit_err *err);
 int insp_open_safetensors(const char *path, insp_model *m, trit_err *err);
 
+/* Summarise a JSON array for metadata output: arrays longer than 16 elements become
+ * {"type":"array","elem_type":T,"count":N,"head":[first 8]}. Takes ownership of arr and returns
+ * the value to store (arr itself when short). */
+struct cJSON *insp_summarize_array(struct cJSON *arr, const char *elem_type, uint64_t count);
+
 /* Detect the format of path (file or directory) and open it with the right opener. */
 int insp_open(const char *path, insp_model *m, trit_err *err);
 /* Free everything a model owns (not m itself). */
 void insp_model_free(insp_model *m);
 
 /* Add one tensor row (name copied); returns its pointer (borrowed, valid until the next add)
- * or NULL on allocation failure. */
+ * or NULL on allocation failure. Defaults: offset TRIT_NO_OFFSET, layer/expert/unit
+ * TRIT_NONE32, everything else zero. */
 insp_tensor *insp_model_add_tensor(insp_model *m, const char *name);
 
 /* Render. Returns TRIT_OK or an error (I/O, or a --stats read failure). */

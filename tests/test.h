@@ -1,7 +1,7 @@
 /*
  * test.h - the plain-C test harness (style R14).
  *
- * A test is `TEST(name) { ... }` at the start of a line in any tests/*.c file; the Makefile
+ * A test is `TEST(name) { ... }` at the start of a line in any tests/test_*.c file; the Makefile
  * collects them into build/gen/test_list.h. Checks record file, line and expression and let
  * the test continue; a test with any failed check fails. SKIP("why") ends a test as skipped
  * (used when ../shared/fixtures is absent). The runner prints "N passed, N failed, N skipped".

@@ -1,0 +1,275 @@
+/* insp_trit.c - a .trit container as an insp_model: header facts, bytes per section and per
+ * storage, typed metadata, the tensor table, and value decoding for --stats. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "insp.h"
+#include "trit_safemath.h"
+
+typedef struct trit_ctx {
+    trit_reader *r;
+    uint32_t cached_unit;      /* unit held in unit_buf, TRIT_NONE32 if none */
+    void *unit_buf;
+} trit_ctx;
+
+static void trit_ctx_free(void *p)
+{
+    trit_ctx *c = p;
+    if (!c) return;
+    trit_reader_close(c->r);
+    free(c->unit_buf);
+    free(c);
+}
+
+static cJSON *kv_scalar_json(const trit_reader *r, uint32_t i, uint32_t type)
+{
+    double d;
+    uint64_t u;
+    if (type == TRIT_KV_BOOL) {
+        trit_reader_kv_u64(r, i, &u);
+        return cJSON_CreateBool(u != 0);
+    }
+    if (type == TRIT_KV_STRING) {
+        const char *s;
+        uint64_t n;
+        trit_reader_kv_str(r, i, &s, &n);
+        char *z = malloc((size_t)n + 1);
+        if (!z) return NULL;
+        memcpy(z, s, (size_t)n);
+        z[n] = '\0';
+        cJSON *j = cJSON_CreateString(z);
+        free(z);
+        return j;
+    }
+    trit_reader_kv_f64(r, i, &d);
+    return cJSON_CreateNumber(d);
+}
+
+static cJSON *kv_json(const trit_reader *r, uint32_t i)
+{
+    uint32_t et;
+    uint64_t count;
+    uint32_t const type = trit_reader_kv_type(r, i, &et, &count);
+    if (type != TRIT_KV_ARRAY) return kv_scalar_json(r, i, type);
+    cJSON *arr = cJSON_CreateArray();
+    uint64_t const shown = count > 16 ? 8 : count; /* only what the summary keeps */
+    for (uint64_t j = 0; arr && j < shown; j++) {
+        cJSON *e = NULL;
+        if (et == TRIT_KV_STRING) {
+            const char *s;
+            uint64_t n;
+            trit_reader_kv_arr_str(r, i, j, &s, &n);
+            char *z = malloc((size_t)n + 1);
+            if (z) {
+                memcpy(z, s, (size_t)n);
+                z[n] = '\0';
+                e = cJSON_CreateString(z);
+                free(z);
+            }
+        } else {
+            double d = 0;
+            trit_reader_kv_arr_f64(r, i, j, &d);
+            e = et == TRIT_KV_BOOL ? cJSON_CreateBool(d != 0) : cJSON_CreateNumber(d);
+        }
+        if (e) cJSON_AddItemToArray(arr, e);
+    }
+    if (count > 16) {
+        /* pad so the summariser sees the declared count; it keeps the first 8 */
+        return insp_summarize_array(arr, trit_kv_type_name(et), count);
+    }
+    return arr;
+}
+
+static const char *section_kind_name(uint32_t k)
+{
+    switch (k) {
+    case TRIT_SECTION_TOKENIZER_JSON: return "tokenizer.json";
+    case TRIT_SECTION_TOKENIZER_SPM: return "tokenizer.model";
+    case TRIT_SECTION_TOKENIZER_KV: return "tokenizer-kv";
+    case TRIT_SECTION_CONFIG_JSON: return "config.json";
+    case TRIT_SECTION_ACT_SCALES: return "activation-scales";
+    case TRIT_SECTION_GOLDEN_LOGITS: return "golden-logits";
+    default: return "other";
+    }
+}
+
+static void add_u64(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
+
+static cJSON *header_json(const trit_reader *r)
+{
+    trit_file_info const *fi = trit_reader_file_info(r);
+    cJSON *h = cJSON_CreateObject();
+    char hex[32];
+    add_u64(h, "file_size", fi->file_size);
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fi->header_xxh3);
+    cJSON_AddStringToObject(h, "header_xxh3", hex);
+    add_u64(h, "index_offset", fi->index_off);
+    add_u64(h, "index_size", fi->index_size);
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fi->index_xxh3);
+    cJSON_AddStringToObject(h, "index_xxh3", hex);
+    add_u64(h, "data_offset", fi->data_off);
+    add_u64(h, "page_align", fi->page_align);
+    add_u64(h, "tensor_align", fi->tensor_align);
+    snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)fi->required_features);
+    cJSON_AddStringToObject(h, "required_features", hex);
+    snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)fi->optional_features);
+    cJSON_AddStringToObject(h, "optional_features", hex);
+    add_u64(h, "expert_units", fi->n_units);
+
+    /* bytes per section of the file: they add up to file_size */
+    uint64_t dense = 0, unit_stored = 0, unit_decoded = 0, blobs = 0, zstd_units = 0;
+    for (uint32_t i = 0; i < fi->n_tensors; i++) {
+        trit_tensor_info const *t = trit_reader_tensor(r, i);
+        if (t->unit == TRIT_NONE32) dense += t->size;
+    }
+    for (uint32_t u = 0; u < fi->n_units; u++) {
+        trit_unit_info const *un = trit_reader_unit(r, u);
+        unit_stored += un->stored_size;
+        unit_decoded += un->decoded_size;
+        zstd_units += un->storage == TRIT_STORAGE_ZSTD;
+    }
+    cJSON *secs = cJSON_CreateArray();
+    for (uint32_t s = 0; s < fi->n_sections; s++) {
+        trit_section_info const *si = trit_reader_section(r, s);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", si->name);
+        cJSON_AddStringToObject(o, "kind", section_kind_name(si->kind));
+        add_u64(o, "offset", si->offset);
+        add_u64(o, "size", si->size);
+        cJSON_AddItemToArray(secs, o);
+        blobs += si->size;
+    }
+    cJSON_AddItemToObject(h, "sections", secs);
+    cJSON *b = cJSON_CreateObject();
+    add_u64(b, "header", 128);
+    add_u64(b, "index", fi->index_size);
+    add_u64(b, "dense_tensors", dense);
+    add_u64(b, "expert_units_stored", unit_stored);
+    add_u64(b, "expert_units_decoded", unit_decoded);
+    add_u64(b, "zstd_units", zstd_units);
+    add_u64(b, "sections", blobs);
+    add_u64(b, "padding", fi->file_size - 128 - fi->index_size - dense - unit_stored - blobs);
+    cJSON_AddItemToObject(h, "bytes", b);
+    return h;
+}
+
+/* Value of element e of a decoded tensor image p (whole tensor bytes). */
+static float elem_f32(const trit_tensor_info *t, const uint8_t *p, uint64_t e)
+{
+    switch (t->type) {
+    case TRIT_TYPE_F32: {
+        float f;
+        memcpy(&f, p + 4 * e, 4);
+        return f;
+    }
+    case TRIT_TYPE_F16: return trit_f16_to_f32((uint16_t)(p[2 * e] | (p[2 * e + 1] << 8)));
+    case TRIT_TYPE_BF16: return trit_bf16_to_f32((uint16_t)(p[2 * e] | (p[2 * e + 1] << 8)));
+    case TRIT_TYPE_I8: return (float)(int8_t)p[e];
+    case TRIT_TYPE_U8: return (float)p[e];
+    case TRIT_TYPE_I32: {
+        int32_t v;
+        memcpy(&v, p + 4 * e, 4);
+        return (float)v;
+    }
+    case TRIT_TYPE_T2: {
+        uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
+        uint64_t const row = cols ? e / cols : 0, col = cols ? e % cols : 0;
+        uint64_t const row_bytes = trit_div_ceil(cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
+        uint64_t const blk = col / TRIT_T2_BLOCK_ELEMS, r = col % TRIT_T2_BLOCK_ELEMS;
+        unsigned const code = (p[row * row_bytes + blk * 32 + r % 32] >> (2 * (r / 32))) & 3u;
+        uint64_t si = 0;
+        if (t->scale_layout == TRIT_SCALE_ROW) si = row;
+        else if (t->scale_layout == TRIT_SCALE_GROUP) si = row * trit_div_ceil(cols, t->group_size) + col / t->group_size;
+        float s;
+        memcpy(&s, p + t->scales_off + 4 * si, 4);
+        return code == 3 ? NAN : (float)((int)code - 1) * s;
+    }
+    default: return NAN;
+    }
+}
+
+static int trit_read_f32(void *vctx, uint64_t i, uint64_t first, uint64_t n, float *out, trit_err *err)
+{
+    trit_ctx *c = vctx;
+    trit_tensor_info const *t = trit_reader_tensor(c->r, (uint32_t)i);
+    const uint8_t *p;
+    if (t->unit == TRIT_NONE32) {
+        const void *d;
+        uint64_t sz;
+        int const rc = trit_reader_tensor_data(c->r, (uint32_t)i, &d, &sz, err);
+        if (rc) return rc;
+        p = d;
+    } else {
+        if (c->cached_unit != t->unit) {
+            free(c->unit_buf);
+            c->unit_buf = NULL;
+            c->cached_unit = TRIT_NONE32;
+            uint64_t sz;
+            int const rc = trit_reader_unit_load(c->r, t->unit, &c->unit_buf, &sz, err);
+            if (rc) return rc;
+            c->cached_unit = t->unit;
+        }
+        p = (const uint8_t *)c->unit_buf + t->offset;
+    }
+    for (uint64_t k = 0; k < n; k++) out[k] = elem_f32(t, p, first + k);
+    return TRIT_OK;
+}
+
+int insp_open_trit(const char *path, insp_model *m, trit_err *err)
+{
+    trit_reader *r;
+    int rc = trit_reader_open(path, NULL, &r, err);
+    if (rc) return rc;
+    trit_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        trit_reader_close(r);
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    }
+    c->r = r;
+    c->cached_unit = TRIT_NONE32;
+    m->ctx = c;
+    m->ctx_free = trit_ctx_free;
+    m->read_f32 = trit_read_f32;
+    trit_file_info const *fi = trit_reader_file_info(r);
+    snprintf(m->format, sizeof m->format, "trit");
+    snprintf(m->version, sizeof m->version, "%u.%u", fi->major, fi->minor);
+    m->path = strdup(path);
+    m->file_bytes = fi->file_size;
+    m->kv_count = fi->n_kv;
+    m->metadata = cJSON_CreateObject();
+    m->header = header_json(r);
+    if (!m->path || !m->metadata || !m->header) goto nomem;
+    for (uint32_t i = 0; i < fi->n_kv; i++) {
+        cJSON *v = kv_json(r, i);
+        if (!v) goto nomem;
+        cJSON_AddItemToObject(m->metadata, trit_reader_kv_key(r, i), v);
+    }
+    for (uint32_t i = 0; i < fi->n_tensors; i++) {
+        trit_tensor_info const *t = trit_reader_tensor(r, i);
+        insp_tensor *row = insp_model_add_tensor(m, t->name);
+        if (!row) goto nomem;
+        char const *tn = trit_type_name(t->type);
+        if (tn) snprintf(row->type, sizeof row->type, "%s", tn);
+        else snprintf(row->type, sizeof row->type, "type%u", t->type);
+        row->n_dims = t->n_dims;
+        memcpy(row->dims, t->dims, sizeof row->dims);
+        row->nbytes = t->size;
+        row->layer = t->layer;
+        row->expert = t->expert;
+        row->unit = t->unit;
+        if (t->unit == TRIT_NONE32) {
+            row->offset = t->offset;
+        } else {
+            snprintf(row->storage, sizeof row->storage, "%s",
+                     t->storage == TRIT_STORAGE_ZSTD ? "zstd" : "raw");
+        }
+        row->readable = tn != NULL;
+    }
+    return TRIT_OK;
+nomem:
+    return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+}
