@@ -23,7 +23,7 @@ WARN := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Wstrict-protot
 OPT    ?= -O2 -g
 CFLAGS ?=
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) $(EXTRA_CFLAGS) \
-             $(CFLAGS) -Iformat -Iconvert -Iinspect -Iverify -Ipack -Irunner -Itests $(PKG_CFLAGS)
+             $(CFLAGS) -Iformat -Iconvert -Iinspect -Iverify -Ipack -Irunner -Itests -Icli $(PKG_CFLAGS)
 ALL_LDFLAGS = $(EXTRA_LDFLAGS) $(LDFLAGS)
 
 FORMAT_SRC := $(wildcard format/*.c)
