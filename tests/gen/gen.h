@@ -1,0 +1,194 @@
+/*
+ * gen.h - trit-gen: deterministic synthetic checkpoints in the real release layouts.
+ *
+ * Used by the tests (tiny models, a few KB), and by `make demo` / `make bench` (realistic
+ * sizes via presets). Every byte is a pure function of (gen_opts, tensor name, element index):
+ *
+ *   tensor seed  = mix(opts.seed ^ fnv1a64(logical tensor name))
+ *   element i    = mix(tensor seed + (i + 1) * golden gamma)      (splitmix64 finaliser)
+ *
+ * so the same options always give the same bytes, any element can be recomputed by a test
+ * without generating the file (gen_value()), and writers stream tensor by tensor with memory
+ * bounded by one row, never by the model.
+ *
+ * Layouts (formats.md section in brackets):
+ *   bitnet    BitNet b1.58 2B4T [3.3]: U8 [out/4, in] packed codes + BF16 weight_scale [1]
+ *             (real weight = ternary / weight_scale), SubLN norms, relu2, tied embeddings
+ *   latent    1bitLLM [3.4]: F16 latent (not ternary) weights, BitnetForCausalLM
+ *   bitcpm    BitCPM4 [3.5]: BF16 values = ternary x group scale (groups along each row)
+ *   mixtral   Mixtral MoE [4.1], BF16, sharded with model.safetensors.index.json
+ *   qwen3moe  Qwen3-MoE [4.1], BF16, sharded with model.safetensors.index.json
+ *   gguf      GGUF v3 arch "bitnet" [1], projections TQ1_0/TQ2_0, F16 token_embd, F32 norms
+ *   gguf-moe  GGUF v3 arch "qwen3moe", 3-D TQ expert tensors ffn_{gate,up,down}_exps
+ * Directory outputs (safetensors layouts) hold config.json, tokenizer.json (byte-level BPE)
+ * and the weights; gguf layouts write one file. Outputs appear atomically (temp + fsync +
+ * rename) and an existing output is only replaced when opts.overwrite is set.
+ *
+ * Ternary tensors in MoE/bitcpm/gguf layouts hold exactly {-s, 0, +s} per scale group with s
+ * representable in BF16 and F16, so a lossless converter reproduces them bit for bit.
+ */
+#ifndef TRIT_GEN_H
+#define TRIT_GEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trit.h"
+
+typedef enum gen_layout {
+    GEN_LAYOUT_BITNET = 0,
+    GEN_LAYOUT_LATENT,
+    GEN_LAYOUT_BITCPM,
+    GEN_LAYOUT_MIXTRAL,
+    GEN_LAYOUT_QWEN3MOE,
+    GEN_LAYOUT_GGUF,
+    GEN_LAYOUT_GGUF_MOE,
+    /* New layouts go here (e.g. a .trit container written through libtrit), plus a row in
+     * the table of gen_opts.c. */
+    GEN_LAYOUT_COUNT_
+} gen_layout;
+
+/* GGUF ternary type choice. */
+enum {
+    GEN_TQ_MIXED = 0,   /* attention projections TQ2_0, FFN / experts TQ1_0 (both exercised) */
+    GEN_TQ_1 = 1,       /* every projection TQ1_0 */
+    GEN_TQ_2 = 2        /* every projection TQ2_0 */
+};
+
+typedef struct gen_opts {
+    gen_layout layout;      /* what to write */
+    uint64_t seed;          /* same seed -> same bytes */
+    uint32_t n_layer;       /* transformer blocks */
+    uint32_t n_embd;        /* hidden size */
+    uint32_t n_ff;          /* FFN width (MoE: per-expert width) */
+    uint32_t n_head;        /* attention heads (head_dim = n_embd / n_head) */
+    uint32_t n_head_kv;     /* KV heads (GQA); divides n_head */
+    uint32_t n_vocab;       /* vocabulary: 256 byte tokens + merges + special tokens */
+    uint32_t n_expert;      /* MoE experts per layer (0 for dense layouts) */
+    uint32_t n_expert_used; /* experts per token */
+    uint32_t group_size;    /* bitcpm: weights per scale group along a row */
+    uint32_t n_shards;      /* safetensors files (MoE default 2; 1 = single model.safetensors) */
+    uint32_t n_ctx;         /* max_position_embeddings / context_length */
+    uint32_t gguf_align;    /* general.alignment (power of two, multiple of 8; default 32) */
+    uint32_t gguf_tq;       /* GEN_TQ_* */
+    int latent;             /* MoE and gguf layouts: random float projections, not ternary */
+    int overwrite;          /* replace an existing output */
+} gen_opts;
+
+/* Fill o with the tiny defaults of a layout (a few KB to a few hundred KB of output). */
+void gen_opts_default(gen_opts *o, gen_layout layout);
+/* Apply a named preset on top of o (keeps o->layout and o->seed). "2b4t": hidden 2560,
+ * 30 layers, ff 6912, vocab 128256, 20 heads, 5 KV heads, ctx 4096; "tiny": the defaults.
+ * TRIT_E_NOTFOUND for an unknown name. */
+int gen_opts_preset(gen_opts *o, const char *name, trit_err *err);
+/* Check that the dimensions suit the layout (divisibility, GGUF rows % 256 ...). */
+int gen_opts_check(const gen_opts *o, trit_err *err);
+
+/* Layout by CLI name ("bitnet", "gguf-moe" ...): TRIT_OK or TRIT_E_NOTFOUND. */
+int gen_layout_from_name(const char *name, gen_layout *out);
+/* CLI name of a layout, or NULL. Static storage. */
+const char *gen_layout_name(gen_layout l);
+
+/* The layout table: one row per layout. Rows are static storage. */
+typedef int (*gen_write_fn)(const gen_opts *o, const char *out_path, trit_err *err);
+typedef struct gen_layout_desc {
+    const char *name;       /* CLI name */
+    gen_layout layout;      /* enum value */
+    gen_write_fn fn;        /* writer */
+    int is_dir;             /* output is a directory (1) or one file (0) */
+    const char *summary;    /* one line for --list */
+} gen_layout_desc;
+/* Borrowed pointer to the static table; *n receives the row count. */
+const gen_layout_desc *gen_layout_table(size_t *n);
+
+/* Check o and write the model of o->layout at out_path (a directory for safetensors
+ * layouts, a file for gguf layouts). Nothing appears at out_path on failure. */
+int gen_write(const gen_opts *o, const char *out_path, trit_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The tensor plan: what a layout contains, and the value of any element.                      */
+
+typedef enum gen_dtype {
+    GEN_DT_F32 = 0, GEN_DT_F16, GEN_DT_BF16, GEN_DT_U8, GEN_DT_TQ1_0, GEN_DT_TQ2_0
+} gen_dtype;
+
+typedef enum gen_kind {
+    GEN_K_TERNARY = 0,  /* t(i) * s, one s per tensor (3-D: per expert slice) */
+    GEN_K_GROUP,        /* t(i) * s(row, col / group) */
+    GEN_K_PACKED,       /* HF BitNet U8 [out/4, in] codes of t(i) over the logical [out, in] */
+    GEN_K_INVSCALE,     /* HF BitNet weight_scale [1] of the packed tensor with the same seed */
+    GEN_K_FLOAT,        /* random float, spread `std`, rounded to the storage dtype */
+    GEN_K_NORM          /* norm weight: 1 + small noise, rounded to the storage dtype */
+} gen_kind;
+
+#define GEN_NONE UINT32_MAX
+
+typedef struct gen_tensor {
+    char name[96];          /* file name of the tensor (HF or GGUF naming) */
+    uint32_t dtype;         /* gen_dtype as stored */
+    uint32_t kind;          /* gen_kind */
+    uint32_t n_dims;        /* 1..3 */
+    uint64_t shape[3];      /* stored shape, outermost first (torch order; GGUF ne reversed) */
+    uint64_t nbytes;        /* stored bytes */
+    uint64_t seed;          /* element stream (shared by a packed weight and its scale) */
+    uint32_t group;         /* GEN_K_GROUP: weights per group */
+    float std;              /* GEN_K_FLOAT spread */
+    uint32_t layer;         /* block index or GEN_NONE */
+    uint32_t expert;        /* expert index (per-expert HF tensors) or GEN_NONE */
+    uint32_t file;          /* 0-based output file (shard) */
+} gen_tensor;
+
+typedef struct gen_plan {
+    gen_tensor *t;          /* owned; release with gen_plan_release() */
+    uint32_t n;             /* tensors, in state-dict (generation) order */
+    uint32_t n_files;       /* shards (1 for gguf and unsharded layouts) */
+    uint32_t split_layer;   /* MoE: the layer whose experts straddle a shard boundary, or GEN_NONE */
+} gen_plan;
+
+/* Build the plan of o (checked with gen_opts_check). p->t caller releases with
+ * gen_plan_release(). */
+int gen_plan_build(const gen_opts *o, gen_plan *p, trit_err *err);
+void gen_plan_release(gen_plan *p);
+/* Tensor by name, or NULL. Borrowed from p. */
+const gen_tensor *gen_plan_find(const gen_plan *p, const char *name);
+
+/* Elements of the logical tensor (PACKED: out x in, i.e. 4x the stored rows). */
+uint64_t gen_logical_nelems(const gen_tensor *t);
+/* Ternary value (-1/0/+1) of logical element i (flat row-major) of a TERNARY, GROUP or
+ * PACKED tensor; 0 for other kinds. */
+int gen_ternary(const gen_tensor *t, uint64_t i);
+/* The scale that applies to logical element i: TERNARY/GROUP the multiplier s, PACKED and
+ * INVSCALE the stored weight_scale (a divisor). 0 for other kinds. */
+float gen_scale(const gen_tensor *t, uint64_t i);
+/* Real value of logical element i: TERNARY/GROUP t*s, PACKED t/weight_scale, INVSCALE the
+ * scale, FLOAT/NORM the random value rounded to the storage dtype (for TQ storage: the value
+ * before quantization, which is exact unless opts.latent). */
+float gen_value(const gen_tensor *t, uint64_t i);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Pieces shared with tests.                                                                   */
+
+/* Quantize one block of 256 floats like ggml's quantize_row_tq{1,2}_0_ref (d = absmax,
+ * code = lroundf(x/d) + 1). TQ1_0 writes 54 bytes, TQ2_0 66 bytes. */
+void gen_quantize_tq1_0(const float *x, uint8_t *out);
+void gen_quantize_tq2_0(const float *x, uint8_t *out);
+
+/* Tokenizer: token id's string in byte-level form (GPT-2 byte-to-unicode alphabet) into buf
+ * (NUL-terminated). Ids: 0..255 single bytes, then merged lowercase words, then the special
+ * tokens <|begin_of_text|>, <|end_of_text|>, <|reserved_special_token_k|>. Returns the length,
+ * or 0 if id >= n_vocab or the buffer is too small (cap >= 64 always suffices). */
+size_t gen_token(uint32_t n_vocab, uint32_t id, char *buf, size_t cap);
+/* Number of special tokens at the end of the vocabulary (2, or 256 for vocab >= 4096). */
+uint32_t gen_tok_n_special(uint32_t n_vocab);
+/* bos = first special token, eos = the next one. */
+uint32_t gen_tok_bos(uint32_t n_vocab);
+uint32_t gen_tok_eos(uint32_t n_vocab);
+/* Merge rule that creates token id (a merged word): "left right" into buf; 0 if id is not a
+ * merged token. */
+size_t gen_token_merge(uint32_t n_vocab, uint32_t id, char *buf, size_t cap);
+
+/* Shard file name "model-0000i-of-0000N.safetensors" (i 0-based here, 1-based in the name),
+ * or "model.safetensors" when n == 1. */
+void gen_shard_name(uint32_t i, uint32_t n, char *buf, size_t cap);
+
+#endif /* TRIT_GEN_H */

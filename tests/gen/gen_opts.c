@@ -1,0 +1,182 @@
+/* gen_opts.c - the layout table, per-layout defaults, presets, option checks and gen_write. */
+#include <string.h>
+
+#include "gen_int.h"
+#include "trit_limits.h"
+#include "trit_safemath.h"
+
+/* One row per layout. To add a layout: a gen_layout value, a row here, a writer, and its
+ * defaults in gen_opts_default(). */
+static const gen_layout_desc layouts[] = {
+    {"bitnet", GEN_LAYOUT_BITNET, gen__write_safetensors_dir, 1,
+     "BitNet b1.58 2B4T: U8 packed ternary + BF16 weight_scale, SubLN, relu2 (safetensors dir)"},
+    {"latent", GEN_LAYOUT_LATENT, gen__write_safetensors_dir, 1,
+     "1bitLLM: F16 latent float weights needing absmean ternarization (safetensors dir)"},
+    {"bitcpm", GEN_LAYOUT_BITCPM, gen__write_safetensors_dir, 1,
+     "BitCPM4: BF16 ternary x per-group scale, fake-quant MiniCPM (safetensors dir)"},
+    {"mixtral", GEN_LAYOUT_MIXTRAL, gen__write_safetensors_dir, 1,
+     "Mixtral MoE, BF16 ternary x scale experts, sharded with index.json (safetensors dir)"},
+    {"qwen3moe", GEN_LAYOUT_QWEN3MOE, gen__write_safetensors_dir, 1,
+     "Qwen3-MoE, BF16 ternary x scale experts, sharded with index.json (safetensors dir)"},
+    {"gguf", GEN_LAYOUT_GGUF, gen__write_gguf, 0,
+     "GGUF v3 arch bitnet: TQ1_0/TQ2_0 projections, F16 token_embd, F32 norms (file)"},
+    {"gguf-moe", GEN_LAYOUT_GGUF_MOE, gen__write_gguf, 0,
+     "GGUF v3 arch qwen3moe: 3-D TQ expert tensors ffn_*_exps (file)"},
+};
+
+const gen_layout_desc *gen_layout_table(size_t *n)
+{
+    *n = sizeof layouts / sizeof layouts[0];
+    return layouts;
+}
+
+static const gen_layout_desc *desc_of(gen_layout l)
+{
+    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
+        if (layouts[i].layout == l) return &layouts[i];
+    return NULL;
+}
+
+int gen_layout_from_name(const char *name, gen_layout *out)
+{
+    for (size_t i = 0; name && i < sizeof layouts / sizeof layouts[0]; i++)
+        if (!strcmp(layouts[i].name, name)) {
+            *out = layouts[i].layout;
+            return TRIT_OK;
+        }
+    return TRIT_E_NOTFOUND;
+}
+
+const char *gen_layout_name(gen_layout l)
+{
+    const gen_layout_desc *d = desc_of(l);
+    return d ? d->name : NULL;
+}
+
+void gen_opts_default(gen_opts *o, gen_layout layout)
+{
+    memset(o, 0, sizeof *o);
+    o->layout = layout;
+    o->seed = 1;
+    o->n_layer = 2;
+    o->n_embd = 64;
+    o->n_ff = 128;
+    o->n_head = 4;
+    o->n_head_kv = 2;
+    o->n_vocab = 384;
+    o->group_size = 128;
+    o->n_shards = 1;
+    o->n_ctx = 4096;
+    o->gguf_align = 32;
+    o->gguf_tq = GEN_TQ_MIXED;
+    switch (layout) {
+    case GEN_LAYOUT_LATENT:
+        /* 1bitLLM sizes are not multiples of 256 (3B: ff 8640); no GQA. */
+        o->n_ff = 176;
+        o->n_head_kv = 4;
+        o->n_ctx = 2048;
+        break;
+    case GEN_LAYOUT_BITCPM:
+        o->n_embd = 128;
+        o->n_ff = 256;
+        break;
+    case GEN_LAYOUT_MIXTRAL:
+    case GEN_LAYOUT_QWEN3MOE:
+        o->n_ff = 32;
+        o->n_expert = 4;
+        o->n_expert_used = 2;
+        o->n_shards = 2;
+        break;
+    case GEN_LAYOUT_GGUF:
+        o->n_embd = 256;
+        o->n_ff = 512;
+        break;
+    case GEN_LAYOUT_GGUF_MOE:
+        o->n_embd = 256;
+        o->n_ff = 256;
+        o->n_expert = 4;
+        o->n_expert_used = 2;
+        break;
+    default: break;
+    }
+}
+
+int gen_opts_preset(gen_opts *o, const char *name, trit_err *err)
+{
+    gen_layout const l = o->layout;
+    uint64_t const seed = o->seed;
+    if (!strcmp(name, "tiny")) {
+        gen_opts_default(o, l);
+    } else if (!strcmp(name, "2b4t")) {
+        /* microsoft/bitnet-b1.58-2B-4T (formats.md 3.3). */
+        o->n_layer = 30;
+        o->n_embd = 2560;
+        o->n_ff = 6912;
+        o->n_vocab = 128256;
+        o->n_head = 20;
+        o->n_head_kv = 5;
+        o->n_ctx = 4096;
+    } else {
+        return trit_err_set(err, TRIT_E_NOTFOUND, TRIT_NO_OFFSET, NULL,
+                            "unknown preset '%s' (known: tiny, 2b4t)", name);
+    }
+    o->seed = seed;
+    return TRIT_OK;
+}
+
+#define BAD(...) trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, __VA_ARGS__)
+
+int gen_opts_check(const gen_opts *o, trit_err *err)
+{
+    if (!desc_of(o->layout)) return BAD("unknown layout %d", (int)o->layout);
+    int const moe = o->layout == GEN_LAYOUT_MIXTRAL || o->layout == GEN_LAYOUT_QWEN3MOE ||
+                    o->layout == GEN_LAYOUT_GGUF_MOE;
+    int const gguf = o->layout == GEN_LAYOUT_GGUF || o->layout == GEN_LAYOUT_GGUF_MOE;
+    if (o->n_layer < 1 || o->n_layer > 4096) return BAD("layers must be 1..4096 (got %u)", o->n_layer);
+    if (o->n_embd < 1 || o->n_embd > (1u << 20)) return BAD("embd must be 1..1048576 (got %u)", o->n_embd);
+    if (o->n_ff < 1 || o->n_ff > (1u << 22)) return BAD("ff must be 1..4194304 (got %u)", o->n_ff);
+    if (o->n_head < 1 || o->n_embd % o->n_head)
+        return BAD("embd %u is not a multiple of heads %u", o->n_embd, o->n_head);
+    if ((o->n_embd / o->n_head) % 2) return BAD("head_dim %u must be even (rope)", o->n_embd / o->n_head);
+    if (o->n_head_kv < 1 || o->n_head % o->n_head_kv)
+        return BAD("heads %u is not a multiple of kv heads %u", o->n_head, o->n_head_kv);
+    uint32_t const need = 256 + gen_tok_n_special(o->n_vocab);
+    if (o->n_vocab < need || o->n_vocab > (1u << 22))
+        return BAD("vocab must be %u..4194304 (got %u)", need, o->n_vocab);
+    if (o->n_ctx < 1) return BAD("context length must be >= 1");
+    if (moe) {
+        if (o->n_expert < 2 || o->n_expert > 1024) return BAD("experts must be 2..1024 (got %u)", o->n_expert);
+        if (o->n_expert_used < 1 || o->n_expert_used > o->n_expert)
+            return BAD("experts-used must be 1..%u (got %u)", o->n_expert, o->n_expert_used);
+    } else if (o->n_expert) {
+        return BAD("layout '%s' has no experts", gen_layout_name(o->layout));
+    }
+    if (o->latent && !moe && o->layout != GEN_LAYOUT_GGUF)
+        return BAD("--latent applies to mixtral, qwen3moe, gguf and gguf-moe only");
+    if (o->layout == GEN_LAYOUT_BITNET) {
+        uint32_t const kv = o->n_embd / o->n_head * o->n_head_kv;
+        if (o->n_embd % 4 || o->n_ff % 4 || kv % 4)
+            return BAD("bitnet packs 4 rows per byte: embd, ff and kv width (%u) must be multiples of 4", kv);
+    }
+    if (o->layout == GEN_LAYOUT_BITCPM && (o->group_size < 1 || o->group_size > (1u << 20)))
+        return BAD("group size must be 1..1048576 (got %u)", o->group_size);
+    if (gguf) {
+        if (o->n_embd % 256 || o->n_ff % 256)
+            return BAD("TQ rows need multiples of 256: embd %u, ff %u", o->n_embd, o->n_ff);
+        if (!trit_is_pow2(o->gguf_align) || o->gguf_align < 8 || o->gguf_align > (1u << 16))
+            return BAD("alignment must be a power of two in 8..65536 (got %u)", o->gguf_align);
+        if (o->gguf_tq > GEN_TQ_2) return BAD("unknown TQ choice %u", o->gguf_tq);
+        if (o->n_shards > 1) return BAD("gguf layouts write one file (no --shards)");
+    } else if (o->n_shards < 1 || o->n_shards > TRIT_MAX_SHARDS) {
+        return BAD("shards must be 1..%u (got %u)", TRIT_MAX_SHARDS, o->n_shards);
+    }
+    return TRIT_OK;
+}
+
+int gen_write(const gen_opts *o, const char *out_path, trit_err *err)
+{
+    const gen_layout_desc *d = desc_of(o->layout);
+    if (!d) return BAD("unknown layout %d", (int)o->layout);
+    int const rc = gen_opts_check(o, err);
+    return rc ? rc : d->fn(o, out_path, err);
+}

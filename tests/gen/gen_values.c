@@ -1,0 +1,241 @@
+/* gen_values.c - the value of every element (counter-based splitmix64), the streaming
+ * emitter that turns a tensor into its stored bytes, and the TQ1_0/TQ2_0 quantizers. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_int.h"
+#include "trit_safemath.h"
+
+#define GEN_GAMMA 0x9e3779b97f4a7c15ull
+#define GEN_SCALE_SALT 0x5ca1ab1e0ddba11ull
+
+/* splitmix64 finaliser: a bijective 64-bit mixer. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Element i of the stream `seed`: random access, so packed layouts can visit rows in any order. */
+static uint64_t elem_hash(uint64_t seed, uint64_t i) { return mix64(seed + (i + 1) * GEN_GAMMA); }
+
+uint32_t gen__dtype_size(uint32_t dtype)
+{
+    switch (dtype) {
+    case GEN_DT_F32: return 4;
+    case GEN_DT_F16:
+    case GEN_DT_BF16: return 2;
+    case GEN_DT_U8: return 1;
+    default: return 0;
+    }
+}
+
+uint64_t gen_logical_nelems(const gen_tensor *t)
+{
+    uint64_t n = 1;
+    for (uint32_t d = 0; d < t->n_dims; d++) n *= t->shape[d];
+    return t->kind == GEN_K_PACKED ? n * 4 : n;
+}
+
+static uint64_t row_len(const gen_tensor *t) { return t->shape[t->n_dims - 1]; }
+
+int gen_ternary(const gen_tensor *t, uint64_t i)
+{
+    if (t->kind != GEN_K_TERNARY && t->kind != GEN_K_GROUP && t->kind != GEN_K_PACKED) return 0;
+    uint64_t const h = elem_hash(t->seed, i);
+    return (int)(((h >> 32) * 3u) >> 32) - 1;  /* uniform over {-1, 0, +1} */
+}
+
+/* A scale of the form (64 + k) * 2^e, k < 64: 7 significant bits, so it, its negation and
+ * zero are exact in BF16 (8 bits) and F16 (11 bits). */
+static float scale_of(uint64_t seed, uint64_t k, float unit)
+{
+    uint64_t const h = elem_hash(seed ^ GEN_SCALE_SALT, k);
+    return (float)(64u + (unsigned)(h & 63u)) * unit;
+}
+
+float gen_scale(const gen_tensor *t, uint64_t i)
+{
+    switch (t->kind) {
+    case GEN_K_TERNARY: {
+        /* 3-D tensors (stacked experts): one scale per expert slice, as a converter that
+         * stacked per-expert tensors would have. */
+        uint64_t const slice = t->n_dims == 3 ? t->shape[1] * t->shape[2] : UINT64_MAX;
+        return scale_of(t->seed, t->n_dims == 3 ? i / slice : 0, 1.0f / 4096.0f);
+    }
+    case GEN_K_GROUP: {
+        uint64_t const cols = row_len(t), row = i / cols;
+        uint64_t const n_groups = trit_div_ceil(cols, t->group);
+        return scale_of(t->seed, row * n_groups + (i % cols) / t->group, 1.0f / 4096.0f);
+    }
+    case GEN_K_PACKED:
+    case GEN_K_INVSCALE: return scale_of(t->seed, 0, 1.0f / 32.0f);  /* [2, 4) */
+    default: return 0.0f;
+    }
+}
+
+static float round_to(uint32_t dtype, float v)
+{
+    switch (dtype) {
+    case GEN_DT_F16: return trit_f16_to_f32(trit_f32_to_f16(v));
+    case GEN_DT_BF16: return trit_bf16_to_f32(trit_f32_to_bf16(v));
+    default: return v;
+    }
+}
+
+float gen_value(const gen_tensor *t, uint64_t i)
+{
+    switch (t->kind) {
+    case GEN_K_TERNARY:
+    case GEN_K_GROUP: return (float)gen_ternary(t, i) * gen_scale(t, i);
+    case GEN_K_PACKED: return (float)gen_ternary(t, i) / gen_scale(t, i);
+    case GEN_K_INVSCALE: return gen_scale(t, 0);
+    case GEN_K_FLOAT: {
+        /* Irwin-Hall of four 16-bit uniforms: bell-shaped, variance 1/3, no libm involved,
+         * so the bytes are identical on every IEEE-754 host. */
+        uint64_t const h = elem_hash(t->seed, i);
+        float s = 0.0f;
+        for (int k = 0; k < 4; k++) s += (float)((h >> (16 * k)) & 0xffffu) * (1.0f / 65536.0f);
+        return round_to(t->dtype, (s - 2.0f) * 1.7320508f * t->std);
+    }
+    case GEN_K_NORM: {
+        uint64_t const h = elem_hash(t->seed, i);
+        float const u = (float)(h >> 40) * (1.0f / 16777216.0f);
+        return round_to(t->dtype, 0.9f + 0.2f * u);
+    }
+    default: return 0.0f;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* TQ quantizers, exactly ggml's quantize_row_tq{1,2}_0_ref for one 256-weight block.         */
+
+static float block_absmax(const float *x)
+{
+    float d = 0.0f;
+    for (int j = 0; j < 256; j++) d = fabsf(x[j]) > d ? fabsf(x[j]) : d;
+    return d;
+}
+
+static int tq_code(float x, float id) { return (int)lroundf(x * id) + 1; }
+
+static void store_f16(uint8_t *p, float d)
+{
+    uint16_t const h = trit_f32_to_f16(d);
+    p[0] = (uint8_t)h;
+    p[1] = (uint8_t)(h >> 8);
+}
+
+void gen_quantize_tq1_0(const float *x, uint8_t *out)
+{
+    float const d = block_absmax(x), id = d != 0.0f ? 1.0f / d : 0.0f;
+    /* qs[0..31]: elements m + 32n; qs[32..47]: 160 + m + 16n; five trits, first most
+     * significant, stored as ceil(q * 256 / 243). */
+    for (int m = 0; m < 32; m++) {
+        unsigned q = 0;
+        for (int n = 0; n < 5; n++) q = q * 3u + (unsigned)tq_code(x[m + 32 * n], id);
+        out[m] = (uint8_t)((q * 256u + 242u) / 243u);
+    }
+    for (int m = 0; m < 16; m++) {
+        unsigned q = 0;
+        for (int n = 0; n < 5; n++) q = q * 3u + (unsigned)tq_code(x[160 + m + 16 * n], id);
+        out[32 + m] = (uint8_t)((q * 256u + 242u) / 243u);
+    }
+    /* qh[0..3]: elements 240 + j + 4n, four trits then one zero trit. */
+    for (int j = 0; j < 4; j++) {
+        unsigned q = 0;
+        for (int n = 0; n < 4; n++) q = q * 3u + (unsigned)tq_code(x[240 + j + 4 * n], id);
+        q *= 3u;
+        out[48 + j] = (uint8_t)((q * 256u + 242u) / 243u);
+    }
+    store_f16(out + 52, d);
+}
+
+void gen_quantize_tq2_0(const float *x, uint8_t *out)
+{
+    float const d = block_absmax(x), id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int h = 0; h < 2; h++)
+        for (int m = 0; m < 32; m++) {
+            unsigned q = 0;
+            for (int n = 0; n < 4; n++)
+                q |= ((unsigned)tq_code(x[128 * h + m + 32 * n], id) & 3u) << (2 * n);
+            out[32 * h + m] = (uint8_t)q;
+        }
+    store_f16(out + 64, d);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Streaming emitter: one stored row at a time, so memory is bounded by the widest row.       */
+
+static void put_elem(uint32_t dtype, float v, uint8_t *p)
+{
+    uint32_t bits;
+    switch (dtype) {
+    case GEN_DT_F32:
+        memcpy(&bits, &v, 4);
+        for (int k = 0; k < 4; k++) p[k] = (uint8_t)(bits >> (8 * k));
+        break;
+    case GEN_DT_F16:
+        bits = trit_f32_to_f16(v);
+        p[0] = (uint8_t)bits;
+        p[1] = (uint8_t)(bits >> 8);
+        break;
+    default: /* BF16 */
+        bits = trit_f32_to_bf16(v);
+        p[0] = (uint8_t)bits;
+        p[1] = (uint8_t)(bits >> 8);
+        break;
+    }
+}
+
+int gen__emit_tensor(const gen_tensor *t, gen_out *o, trit_err *err)
+{
+    uint64_t const cols = row_len(t);
+    uint64_t rows = 1;
+    for (uint32_t d = 0; d + 1 < t->n_dims; d++) rows *= t->shape[d];
+    int const tq = t->dtype == GEN_DT_TQ1_0 || t->dtype == GEN_DT_TQ2_0;
+    uint64_t const block_bytes = t->dtype == GEN_DT_TQ1_0 ? 54 : 66;
+    uint64_t const row_bytes = tq ? cols / 256 * block_bytes : cols * gen__dtype_size(t->dtype);
+    size_t rb, ncols;
+    if (trit_to_size(row_bytes, &rb) || trit_to_size(cols, &ncols))
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, t->name, "row too large");
+    uint8_t *buf = malloc(rb ? rb : 1);
+    float *vals = tq ? trit_mallocarray(ncols, sizeof *vals) : NULL;
+    if (!buf || (tq && !vals)) {
+        free(buf);
+        free(vals);
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, t->name, "no memory for a row");
+    }
+    int rc = TRIT_OK;
+    for (uint64_t r = 0; r < rows && rc == TRIT_OK; r++) {
+        uint64_t const base = r * cols;
+        if (t->kind == GEN_K_PACKED) {
+            /* Stored row r holds logical rows r + q*rows (q = 0..3) in bits 2q+1:2q. */
+            for (uint64_t c = 0; c < cols; c++) {
+                unsigned byte = 0;
+                for (unsigned q = 0; q < 4; q++)
+                    byte |= (unsigned)(gen_ternary(t, (r + q * rows) * cols + c) + 1) << (2 * q);
+                buf[c] = (uint8_t)byte;
+            }
+        } else if (t->kind == GEN_K_INVSCALE) {
+            put_elem(t->dtype, gen_scale(t, 0), buf);
+        } else if (tq) {
+            for (uint64_t c = 0; c < cols; c++) vals[c] = gen_value(t, base + c);
+            for (uint64_t b = 0; b < cols / 256; b++) {
+                if (t->dtype == GEN_DT_TQ1_0) gen_quantize_tq1_0(vals + b * 256, buf + b * block_bytes);
+                else gen_quantize_tq2_0(vals + b * 256, buf + b * block_bytes);
+            }
+        } else {
+            uint32_t const es = gen__dtype_size(t->dtype);
+            for (uint64_t c = 0; c < cols; c++) put_elem(t->dtype, gen_value(t, base + c), buf + c * es);
+        }
+        rc = gen__out_write(o, buf, rb, err);
+    }
+    free(buf);
+    free(vals);
+    if (rc && err) snprintf(err->where, sizeof err->where, "tensor '%.80s'", t->name);
+    return rc;
+}
