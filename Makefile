@@ -85,7 +85,9 @@ $(BUILD)/gen/fuzz_list.h: $(FUZZ_SRC) | $(DEPS_OK)
 	@grep -h '^FUZZ_TARGET(' $(FUZZ_SRC) /dev/null | sed 's/^FUZZ_TARGET(\([A-Za-z0-9_]*\)).*/X(\1)/' > $@.tmp && mv $@.tmp $@
 $(BUILD)/obj/tests/runner.o: $(BUILD)/gen/test_list.h
 $(BUILD)/obj/tests/test_fuzz_replay.o: $(BUILD)/gen/fuzz_list.h
-$(TEST_OBJ): EXTRA_CFLAGS += -I$(BUILD)/gen
+# ALL_CFLAGS, not EXTRA_CFLAGS: `make asan` sets EXTRA_CFLAGS on the command line, which would
+# override a target-specific EXTRA_CFLAGS.
+$(TEST_OBJ): ALL_CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/trit-tests: $(TEST_OBJ) $(GEN_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(APP_LIBS)

@@ -67,7 +67,7 @@ TEST(gen_cli_preset_dry_run)
 TEST(gen_cli_matches_library)
 {
     if (access(gen_bin(), X_OK) != 0) SKIP("trit-gen binary not built");
-    char args[4096], *out = NULL;
+    char args[8192], *out = NULL;
     char cli[4096], lib[4096];
     snprintf(cli, sizeof cli, "%s/cli-qwen", test_tmpdir());
     snprintf(args, sizeof args, "qwen3moe -o '%s' --seed 99 --layers 3 --experts 6 --experts-used 2 "
