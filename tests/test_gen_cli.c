@@ -16,8 +16,9 @@ static const char *gen_bin(void)
 
 static int run(const char *args, char **out)
 {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", gen_bin(), args);
+    char cmd[16384];
+    int const n = snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", gen_bin(), args);
+    if (n < 0 || (size_t)n >= sizeof cmd) return -1;
     return test_run(cmd, out);
 }
 
@@ -70,8 +71,9 @@ TEST(gen_cli_matches_library)
     char args[8192], *out = NULL;
     char cli[4096], lib[4096];
     snprintf(cli, sizeof cli, "%s/cli-qwen", test_tmpdir());
-    snprintf(args, sizeof args, "qwen3moe -o '%s' --seed 99 --layers 3 --experts 6 --experts-used 2 "
-             "--shards 3 --vocab 300 --ff 16", cli);
+    int const len = snprintf(args, sizeof args, "qwen3moe -o '%s' --seed 99 --layers 3 --experts 6 "
+                            "--experts-used 2 --shards 3 --vocab 300 --ff 16", cli);
+    CHECK(len > 0 && (size_t)len < sizeof args - 16);
     CHECK_EQ_INT(run(args, &out), 0);
     free(out);
     gen_opts o;
