@@ -82,9 +82,10 @@ int insp_tensor_stats(insp_model *m, uint64_t i, insp_stats *st, trit_err *err)
     if (n == 0) { st->min = st->max = 0; }
     st->mean_abs = n ? sum_abs / (double)n : 0;
     st->all_zero = n > 0 && st->n_zero == n;
-    /* ternary when the finest scope holds (groups of 16, or the row when rows are short) */
+    /* ternary when the finest scope holds (groups of 16, or the row when rows are short) and
+     * there are enough values for that to mean something */
     scope const *finest = nsc > 2 ? &sc[2] : &sc[1];
-    st->ternary = !st->all_zero && n > 0 && finest->ok;
+    st->ternary = !st->all_zero && n >= 16 && finest->ok; /* too few values say nothing */
     if (st->ternary) {
         if (sc[0].ok) {
             snprintf(st->granularity, sizeof st->granularity, "tensor");
