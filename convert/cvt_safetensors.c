@@ -136,6 +136,7 @@ int cvt_st_load_json_file(const char *path, uint64_t max_bytes, cJSON **out, tri
     uint8_t *buf;
     size_t len;
     *out = NULL;
+    trit_err_clear(err);
     int rc = read_small_file(path, max_bytes, &buf, &len, err);
     if (rc) return rc;
     /* Nodes are bounded by the bytes: every JSON value takes at least one. */
@@ -496,6 +497,7 @@ int cvt_st_open(const char *path, const cvt_st_opts *opts, cvt_st **out, trit_er
     int rc;
     struct stat st;
     *out = NULL;
+    trit_err_clear(err);
     cvt_st *h = calloc(1, sizeof *h);
     if (!h) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     if (stat(path, &st) != 0) {
@@ -539,6 +541,7 @@ int cvt_st_open_mem(const void *buf, size_t len, const char *name, cvt_st **out,
     uint64_t hlen = 0;
     trit_cur c;
     *out = NULL;
+    trit_err_clear(err);
     cvt_st *h = calloc(1, sizeof *h);
     if (!h) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     int rc = add_shard(h, nm, err);

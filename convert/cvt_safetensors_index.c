@@ -79,6 +79,7 @@ int cvt_st_index_parse(const void *buf, size_t len, const char *name, cvt_st_ind
     const ix_entry **sorted = NULL;
     int rc = TRIT_OK;
     *out = NULL;
+    trit_err_clear(err);
     if (len > TRIT_MAX_ST_HEADER) {
         trit_err_file(err, file);
         return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL,

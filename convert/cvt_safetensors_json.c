@@ -156,8 +156,8 @@ static int scan_number(jscan *s)
         s->i++;
     } else {
         while (s->i < s->n && is_digit(s->p[s->i])) {
-            uint64_t const d = (uint64_t)(s->p[s->i] - '0');
-            if (v >= CVT__JSON_MAX_INT / 10) big = 1; else v = v * 10 + d;
+            /* v < 2^53 here, so v * 10 + 9 cannot overflow 64 bits */
+            if (!big && (v = v * 10 + (uint64_t)(s->p[s->i] - '0')) >= CVT__JSON_MAX_INT) big = 1;
             s->i++;
         }
     }
