@@ -676,6 +676,8 @@ TEST(gen_atomic_outputs)
     snprintf(p, sizeof p, "%s", out_path("atomic-bitnet"));
     write_ok(&o, p);
     CHECK_EQ_INT(gen_write(&o, p, &err), TRIT_E_EXISTS);
+    struct stat st;
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0755);  /* not mkdtemp's 0700 */
     o.seed = 2;
     o.overwrite = 1;
     write_ok(&o, p);
@@ -689,7 +691,6 @@ TEST(gen_atomic_outputs)
     /* A directory holding a foreign file is not replaced. */
     CHECK_EQ_INT(test_write_file(test_path(p, "notes.txt"), "x", 1), 0);
     CHECK_EQ_INT(gen_write(&o, p, &err), TRIT_E_USAGE);
-    struct stat st;
     CHECK(stat(test_path(p, "notes.txt"), &st) == 0);
     /* Missing parent directory: an I/O error and no output. */
     const char *bad = out_path("no-such-dir/model");

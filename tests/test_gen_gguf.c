@@ -408,6 +408,8 @@ TEST(gen_gguf_determinism)
     o.n_layer = 1;
     CHECK_OK_E(gen_write(&o, gpath("det-a.gguf"), &err), &err);
     CHECK_OK_E(gen_write(&o, gpath("det-b.gguf"), &err), &err);
+    struct stat st;
+    CHECK(stat(gpath("det-a.gguf"), &st) == 0 && (st.st_mode & 0777) == 0644);  /* not mkstemp's 0600 */
     o.seed = 78;
     CHECK_OK_E(gen_write(&o, gpath("det-c.gguf"), &err), &err);
     size_t na, nb, nc;

@@ -202,6 +202,13 @@ int gen__tmpfile_open(const char *final_path, gen_out *o, char *tmp, size_t cap,
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "output path too long");
     int const fd = mkstemp(tmp);
     if (fd < 0) return path_err(final_path, "create temporary file", err);
+    /* mkstemp makes it 0600; the output should look like any other file. */
+    if (fchmod(fd, 0644) != 0) {
+        int const rc = path_err(tmp, "chmod", err);
+        close(fd);
+        unlink(tmp);
+        return rc;
+    }
     snprintf(o->path, sizeof o->path, "%s", final_path);
     o->f = fdopen(fd, "wb");
     if (!o->f) {

@@ -90,7 +90,10 @@ float gen_value(const gen_tensor *t, uint64_t i)
 {
     switch (t->kind) {
     case GEN_K_TERNARY:
-    case GEN_K_GROUP: return (float)gen_ternary(t, i) * gen_scale(t, i);
+    case GEN_K_GROUP: {
+        int const v = gen_ternary(t, i);
+        return v ? (float)v * gen_scale(t, i) : 0.0f;  /* skip the scale hash for zeros */
+    }
     case GEN_K_PACKED: return (float)gen_ternary(t, i) / gen_scale(t, i);
     case GEN_K_INVSCALE: return gen_scale(t, 0);
     case GEN_K_FLOAT: {
