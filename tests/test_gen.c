@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 
@@ -692,6 +693,13 @@ TEST(gen_atomic_outputs)
     CHECK_EQ_INT(test_write_file(test_path(p, "notes.txt"), "x", 1), 0);
     CHECK_EQ_INT(gen_write(&o, p, &err), TRIT_E_USAGE);
     CHECK(stat(test_path(p, "notes.txt"), &st) == 0);
+    /* A trailing slash names the same directory (the temp dir goes beside it, not inside). */
+    char slash[4200];
+    snprintf(slash, sizeof slash, "%s/", p);
+    CHECK_EQ_INT(gen_write(&o, slash, &err), TRIT_E_USAGE);
+    CHECK_EQ_INT(unlink(test_path(p, "notes.txt")), 0);
+    CHECK_OK_E(gen_write(&o, slash, &err), &err);
+    CHECK(stat(test_path(p, "config.json"), &st) == 0);
     /* Missing parent directory: an I/O error and no output. */
     const char *bad = out_path("no-such-dir/model");
     CHECK_EQ_INT(gen_write(&o, bad, &err), TRIT_E_IO);

@@ -69,6 +69,8 @@ uint32_t gen__dtype_size(uint32_t dtype);
 /* Writers behind the layout table. */
 int gen__write_safetensors_dir(const gen_opts *o, const char *out_path, trit_err *err);
 int gen__write_gguf(const gen_opts *o, const char *out_path, trit_err *err);
+/* The lead's .trit container layout (gen_trit.c); not in the layout table yet. */
+int gen__write_trit(const gen_opts *o, const char *out_path, trit_err *err);
 /* config.json of a safetensors layout into o. */
 int gen__write_config(const gen_opts *op, gen_out *o, trit_err *err);
 /* tokenizer.json (byte-level BPE) into o. */

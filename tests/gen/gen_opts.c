@@ -178,5 +178,13 @@ int gen_write(const gen_opts *o, const char *out_path, trit_err *err)
     const gen_layout_desc *d = desc_of(o->layout);
     if (!d) return BAD("unknown layout %d", (int)o->layout);
     int const rc = gen_opts_check(o, err);
-    return rc ? rc : d->fn(o, out_path, err);
+    if (rc) return rc;
+    /* "out/" would put the temp directory inside the target: drop trailing slashes. */
+    char path[GEN_PATH_MAX];
+    size_t n = out_path ? strlen(out_path) : 0;
+    if (n == 0 || n >= sizeof path) return BAD("output path is empty or too long");
+    while (n > 1 && out_path[n - 1] == '/') n--;
+    memcpy(path, out_path, n);
+    path[n] = '\0';
+    return d->fn(o, path, err);
 }

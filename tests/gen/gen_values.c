@@ -203,14 +203,16 @@ int gen__emit_tensor(const gen_tensor *t, gen_out *o, trit_err *err)
     uint64_t const block_bytes = t->dtype == GEN_DT_TQ1_0 ? 54 : 66;
     uint64_t const row_bytes = tq ? cols / 256 * block_bytes : cols * gen__dtype_size(t->dtype);
     size_t rb, ncols;
+    char where[96];
+    snprintf(where, sizeof where, "tensor '%.80s'", t->name);
     if (trit_to_size(row_bytes, &rb) || trit_to_size(cols, &ncols))
-        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, t->name, "row too large");
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, where, "row too large");
     uint8_t *buf = malloc(rb ? rb : 1);
     float *vals = tq ? trit_mallocarray(ncols, sizeof *vals) : NULL;
     if (!buf || (tq && !vals)) {
         free(buf);
         free(vals);
-        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, t->name, "no memory for a row");
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, where, "no memory for a row");
     }
     int rc = TRIT_OK;
     for (uint64_t r = 0; r < rows && rc == TRIT_OK; r++) {
@@ -239,6 +241,6 @@ int gen__emit_tensor(const gen_tensor *t, gen_out *o, trit_err *err)
     }
     free(buf);
     free(vals);
-    if (rc && err) snprintf(err->where, sizeof err->where, "tensor '%.80s'", t->name);
+    if (rc && err) snprintf(err->where, sizeof err->where, "%s", where);
     return rc;
 }
