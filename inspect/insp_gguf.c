@@ -1,0 +1,305 @@
+/* insp_gguf.c - `trit inspect` for GGUF: turns a cvt_gguf handle into an insp_model.
+ *
+ * Metadata becomes a JSON object key -> value; arrays longer than INSP_GGUF_ARRAY_INLINE
+ * elements are summarised as {"type":"array","elem_type":...,"count":N,"head":[first 8]} so a
+ * 256k-token vocabulary does not flood the report. Shapes are shown outermost-first (reversed
+ * ne), with ne kept in ne_native. The handle stays open as the model's ctx for --stats. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "cvt_gguf.h"
+#include "insp.h"
+
+#define INSP_GGUF_ARRAY_INLINE 16u   /* arrays up to this many elements are shown whole */
+#define INSP_GGUF_ARRAY_HEAD 8u      /* elements shown of a longer array */
+#define JSON_EXACT_INT (1ull << 53)  /* larger integers are given as strings (doubles would round) */
+
+/* Copy n bytes of a GGUF string into a NUL-terminated UTF-8 string, replacing NUL bytes and
+ * invalid sequences with U+FFFD so the JSON output stays valid. Caller frees. */
+static char *utf8_copy(const uint8_t *s, uint64_t n)
+{
+    if (n > (SIZE_MAX - 1) / 3) return NULL;
+    char *out = malloc((size_t)n * 3 + 1);   /* each bad byte grows to 3 */
+    if (!out) return NULL;
+    size_t o = 0;
+    for (uint64_t i = 0; i < n;) {
+        uint8_t const c = s[i];
+        unsigned len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = c != 0 && len > 0 && (uint64_t)len <= n - i;
+        for (unsigned k = 1; ok && k < len; k++) ok = (s[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2) ok = c >= 0xC2;                                     /* overlong */
+        if (ok && len == 3) {
+            uint8_t const c1 = s[i + 1];
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);       /* overlong, surrogates */
+        }
+        if (ok && len == 4) {
+            uint8_t const c1 = s[i + 1];
+            ok = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+        }
+        if (ok) {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static cJSON *json_of_val(const cvt_gguf_val *v);
+
+static cJSON *json_array(const cvt_gguf_val *v)
+{
+    int const summary = v->count > INSP_GGUF_ARRAY_INLINE;
+    uint64_t const shown = summary ? INSP_GGUF_ARRAY_HEAD : v->count;
+    cJSON *items = cJSON_CreateArray();
+    cvt_gguf_iter it;
+    cvt_gguf_val e;
+    if (!items) return NULL;
+    cvt_gguf_iter_init(&it, v);
+    for (uint64_t j = 0; j < shown && cvt_gguf_iter_next(&it, &e); j++) {
+        cJSON *x = json_of_val(&e);
+        if (!x || !cJSON_AddItemToArray(items, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(items);
+            return NULL;
+        }
+    }
+    if (!summary) return items;
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "type", "array") ||
+        !cJSON_AddStringToObject(o, "elem_type", cvt_gguf_type_name(v->elem_type)) ||
+        !cJSON_AddNumberToObject(o, "count", (double)v->count) || !cJSON_AddItemToObject(o, "head", items)) {
+        cJSON_Delete(o);
+        cJSON_Delete(items);
+        return NULL;
+    }
+    return o;
+}
+
+/* JSON for one value. Caller owns the result (cJSON_Delete); NULL on allocation failure. */
+static cJSON *json_of_val(const cvt_gguf_val *v)
+{
+    uint64_t u;
+    int64_t s;
+    double d;
+    int b;
+    char num[32];
+    switch (v->type) {
+    case CVT_GGUF_BOOL:
+        cvt_gguf_val_bool(v, &b);
+        return cJSON_CreateBool(b);
+    case CVT_GGUF_FLOAT32: case CVT_GGUF_FLOAT64:
+        cvt_gguf_val_f64(v, &d);
+        return cJSON_CreateNumber(d);
+    case CVT_GGUF_STRING: {
+        char *c = utf8_copy(v->p, v->count);
+        cJSON *x = c ? cJSON_CreateString(c) : NULL;
+        free(c);
+        return x;
+    }
+    case CVT_GGUF_ARRAY:
+        return json_array(v);
+    default:
+        break;
+    }
+    if (cvt_gguf_val_i64(v, &s) == TRIT_OK) {
+        if (s >= -(int64_t)JSON_EXACT_INT && s <= (int64_t)JSON_EXACT_INT) return cJSON_CreateNumber((double)s);
+        snprintf(num, sizeof num, "%lld", (long long)s);
+        return cJSON_CreateString(num);
+    }
+    if (cvt_gguf_val_u64(v, &u) == TRIT_OK) {   /* uint64 above INT64_MAX */
+        snprintf(num, sizeof num, "%llu", (unsigned long long)u);
+        return cJSON_CreateString(num);
+    }
+    return cJSON_CreateNull();
+}
+
+/* "blk.12.attn_q.weight" -> 12; TRIT_NONE32 when the name has no layer. */
+static uint32_t layer_of(const char *name, const char **rest)
+{
+    if (strncmp(name, "blk.", 4) != 0 || name[4] < '0' || name[4] > '9') return TRIT_NONE32;
+    uint64_t n = 0;
+    const char *p = name + 4;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        n = n * 10 + (uint64_t)(*p - '0');
+        if (n >= TRIT_NONE32) return TRIT_NONE32;
+    }
+    if (*p != '.') return TRIT_NONE32;
+    *rest = p + 1;
+    return (uint32_t)n;
+}
+
+/* Pre-2024 per-expert tensors "blk.N.ffn_gate.E.weight" (formats.md 1.11) carry expert E. */
+static uint32_t expert_of(const char *rest)
+{
+    static const char *const heads[] = {"ffn_gate.", "ffn_up.", "ffn_down."};
+    for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) {
+        size_t const l = strlen(heads[k]);
+        if (strncmp(rest, heads[k], l) != 0) continue;
+        const char *p = rest + l;
+        uint64_t e = 0;
+        if (*p < '0' || *p > '9') return TRIT_NONE32;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            e = e * 10 + (uint64_t)(*p - '0');
+            if (e >= TRIT_NONE32) return TRIT_NONE32;
+        }
+        return *p == '.' ? (uint32_t)e : TRIT_NONE32;
+    }
+    return TRIT_NONE32;
+}
+
+static int gguf_read_f32(void *ctx, uint64_t i, uint64_t first, uint64_t n, float *out, trit_err *err)
+{
+    return cvt_gguf_to_f32((const cvt_gguf *)ctx, i, first, n, out, err);
+}
+
+static void gguf_ctx_free(void *ctx) { cvt_gguf_close((cvt_gguf *)ctx); }
+
+static int fill_metadata(const cvt_gguf *h, insp_model *m)
+{
+    if (!(m->metadata = cJSON_CreateObject())) return TRIT_E_NOMEM;
+    for (uint64_t i = 0; i < cvt_gguf_n_kv(h); i++) {
+        cvt_gguf_val v;
+        cvt_gguf_kv_val(h, i, &v);
+        cJSON *x = json_of_val(&v);
+        char *key = utf8_copy((const uint8_t *)cvt_gguf_kv_key(h, i), strlen(cvt_gguf_kv_key(h, i)));
+        int const ok = x && key && cJSON_AddItemToObject(m->metadata, key, x);
+        free(key);
+        if (!ok) {
+            cJSON_Delete(x);
+            return TRIT_E_NOMEM;
+        }
+    }
+    return TRIT_OK;
+}
+
+/* Expert counts from "{arch}.expert_count" style keys, if present. */
+static void add_arch_u64(const cvt_gguf *h, cJSON *o, const char *suffix, const char *field)
+{
+    char key[160];
+    uint64_t v;
+    snprintf(key, sizeof key, "%s.%s", cvt_gguf_arch(h), suffix);
+    int64_t const i = cvt_gguf_find_kv(h, key);
+    if (i >= 0 && cvt_gguf_kv_u64(h, (uint64_t)i, &v) == TRIT_OK) cJSON_AddNumberToObject(o, field, (double)v);
+}
+
+static int fill_header(const cvt_gguf *h, insp_model *m, uint64_t n_exps, uint64_t n_per_expert)
+{
+    cJSON *hd = m->header = cJSON_CreateObject();
+    cJSON *files = cJSON_CreateArray();
+    if (!hd || !files) {
+        cJSON_Delete(files);
+        return TRIT_E_NOMEM;
+    }
+    cJSON_AddItemToObject(hd, "files", files);
+    cJSON_AddNumberToObject(hd, "alignment", (double)cvt_gguf_alignment(h));
+    cJSON_AddNumberToObject(hd, "data_offset", (double)cvt_gguf_data_offset(h, 0));
+    cJSON_AddNumberToObject(hd, "tensor_count", (double)cvt_gguf_n_tensors(h));
+    if (cvt_gguf_arch(h)[0]) cJSON_AddStringToObject(hd, "architecture", cvt_gguf_arch(h));
+    if (cvt_gguf_is_bitnet_fork(h)) cJSON_AddBoolToObject(hd, "bitnet_fork_types", 1);
+    cJSON_AddNumberToObject(hd, "split_count", (double)cvt_gguf_n_files(h));
+    for (uint32_t f = 0; f < cvt_gguf_n_files(h); f++) {
+        cJSON *fo = cJSON_CreateObject();
+        if (!fo || !cJSON_AddItemToArray(files, fo)) {
+            cJSON_Delete(fo);
+            return TRIT_E_NOMEM;
+        }
+        cJSON_AddStringToObject(fo, "path", cvt_gguf_file_path(h, f));
+        cJSON_AddNumberToObject(fo, "bytes", (double)cvt_gguf_file_size(h, f));
+        cJSON_AddNumberToObject(fo, "data_offset", (double)cvt_gguf_data_offset(h, f));
+    }
+    if (n_exps || n_per_expert) {
+        cJSON *moe = cJSON_CreateObject();
+        if (!moe) return TRIT_E_NOMEM;
+        cJSON_AddItemToObject(hd, "moe", moe);
+        cJSON_AddNumberToObject(moe, "expert_tensors", (double)n_exps);
+        if (n_per_expert) cJSON_AddNumberToObject(moe, "per_expert_tensors", (double)n_per_expert);
+        add_arch_u64(h, moe, "expert_count", "expert_count");
+        add_arch_u64(h, moe, "expert_used_count", "expert_used_count");
+    }
+    return TRIT_OK;
+}
+
+static int fill_tensors(const cvt_gguf *h, insp_model *m, uint64_t *n_exps, uint64_t *n_per_expert)
+{
+    uint64_t const n = cvt_gguf_n_tensors(h);
+    m->tensors = calloc(n ? (size_t)n : 1, sizeof *m->tensors);
+    if (!m->tensors) return TRIT_E_NOMEM;
+    for (uint64_t i = 0; i < n; i++) {
+        const cvt_gguf_tensor_info *t = cvt_gguf_tensor(h, i);
+        insp_tensor *r = &m->tensors[i];
+        size_t const nl = strlen(t->name) + 1;
+        if (!(r->name = malloc(nl))) return TRIT_E_NOMEM;
+        memcpy(r->name, t->name, nl);
+        m->n_tensors = i + 1;
+        snprintf(r->type, sizeof r->type, "%s", t->type_name);
+        r->n_dims = t->n_dims;
+        r->has_ne = 1;
+        for (uint32_t d = 0; d < t->n_dims; d++) {
+            r->ne_native[d] = t->ne[d];
+            r->dims[d] = t->ne[t->n_dims - 1 - d];
+        }
+        r->nbytes = t->nbytes;
+        r->offset = t->offset;
+        r->file_index = (int)t->file;
+        const char *rest = NULL;
+        r->layer = layer_of(t->name, &rest);
+        r->expert = rest ? expert_of(rest) : TRIT_NONE32;
+        if (r->expert != TRIT_NONE32) (*n_per_expert)++;
+        /* 3-D stacks of experts: one tensor per projection per layer, expert left NONE */
+        if (rest && t->n_dims == 3 && strstr(rest, "_exps")) (*n_exps)++;
+        r->readable = cvt_gguf_can_decode(h, i);
+    }
+    return TRIT_OK;
+}
+
+/* Undo a partial fill (the lead's insp_model_free would do the same on success paths). */
+static void unfill(insp_model *m)
+{
+    for (uint64_t i = 0; i < m->n_tensors; i++) free(m->tensors[i].name);
+    free(m->tensors);
+    free(m->path);
+    cJSON_Delete(m->metadata);
+    cJSON_Delete(m->header);
+    m->tensors = NULL;
+    m->n_tensors = 0;
+    m->path = NULL;
+    m->metadata = m->header = NULL;
+}
+
+int insp_open_gguf(const char *path, insp_model *m, trit_err *err)
+{
+    cvt_gguf *h;
+    int rc = cvt_gguf_open(path, NULL, &h, err);
+    if (rc) return rc;
+    uint64_t n_exps = 0, n_per_expert = 0;
+    snprintf(m->format, sizeof m->format, "gguf");
+    snprintf(m->version, sizeof m->version, "%u", cvt_gguf_version(h));
+    m->kv_count = cvt_gguf_n_kv(h);
+    for (uint32_t f = 0; f < cvt_gguf_n_files(h); f++) m->file_bytes += cvt_gguf_file_size(h, f);
+    size_t const pl = strlen(path) + 1;
+    if ((m->path = malloc(pl)) != NULL) memcpy(m->path, path, pl);
+    rc = m->path ? TRIT_OK : TRIT_E_NOMEM;
+    if (rc == TRIT_OK) rc = fill_metadata(h, m);
+    if (rc == TRIT_OK) rc = fill_tensors(h, m, &n_exps, &n_per_expert);
+    if (rc == TRIT_OK) rc = fill_header(h, m, n_exps, n_per_expert);
+    if (rc) {
+        unfill(m);
+        cvt_gguf_close(h);
+        trit_err_set(err, rc, TRIT_NO_OFFSET, NULL, "out of memory while building the report");
+        trit_err_file(err, path);
+        return rc;
+    }
+    m->read_f32 = gguf_read_f32;
+    m->ctx = h;
+    m->ctx_free = gguf_ctx_free;
+    return TRIT_OK;
+}
