@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+#include <zstd.h>
+
 #include "trit_int.h"
 #include "trit_safemath.h"
 
@@ -27,70 +31,163 @@ static int check_zero(const trit_reader *r, const uint8_t *base, uint64_t file_o
     return TRIT_OK;
 }
 
-/* Ternary codes: no code 3 anywhere, padding codes past the row end are 1 (zero), and the gap
- * between codes and scales is zero. `p` is the tensor's bytes, `off` its file offset (or the
- * unit's, for members). */
-static int check_t2(const trit_tensor_info *t, const uint8_t *p, uint64_t off, trit_err *err)
+/* Ternary codes in bytes [q0, q0+n) of a t2 tensor (p points at byte q0): no code 3, padding
+ * codes past the row end are 1 (zero), and the gap between codes and scales is zero. Works on
+ * any sub-range, so expert units can be checked while they stream through the decoder.
+ * `off` is the file offset reported for byte q0. */
+static int check_t2_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off,
+                          trit_err *err)
 {
-    char where[96];
     uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
-    uint64_t const row_blocks = trit_div_ceil(cols, TRIT_T2_BLOCK_ELEMS);
-    uint64_t const row_bytes = row_blocks * TRIT_T2_BLOCK_BYTES;
+    uint64_t const row_bytes = trit_div_ceil(cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
     uint64_t const rows = row_bytes ? t->scales_off / row_bytes : 0;
     uint64_t const codes = rows * row_bytes;
-    for (uint64_t r = 0; r < rows; r++) {
-        const uint8_t *row = p + r * row_bytes;
-        for (uint64_t b = 0; b < row_bytes; b++) {
-            unsigned const byte = row[b];
-            for (unsigned k = 0; k < 4; k++) {
-                unsigned const code = (byte >> (2 * k)) & 3u;
-                uint64_t const e = (b / 32) * 128 + (b % 32) + 32u * k;
-                if (code == 3 || (e >= cols && code != 1)) {
-                    trit__where_tensor(where, sizeof where, t->name);
-                    return trit_err_set(err, TRIT_E_CORRUPT, off + r * row_bytes + b, where,
-                                        code == 3 ? "invalid ternary code 3 at row %llu element %llu"
-                                                  : "row padding code is not zero at row %llu element %llu",
-                                        (unsigned long long)r, (unsigned long long)e);
-                }
-            }
+    char where[96];
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t const q = q0 + k;
+        if (q >= t->scales_off) break;
+        unsigned const byte = p[k];
+        if (q >= codes) {
+            if (byte)
+                return trit_err_set(err, TRIT_E_CORRUPT, off + k, trit__where_tensor(where, sizeof where, t->name),
+                                    "padding before the scales is not zero");
+            continue;
+        }
+        uint64_t const b = q % row_bytes;
+        for (unsigned s = 0; s < 4; s++) {
+            unsigned const code = (byte >> (2 * s)) & 3u;
+            uint64_t const e = (b / 32) * 128 + (b % 32) + 32u * s;
+            if (code == 3 || (e >= cols && code != 1))
+                return trit_err_set(err, TRIT_E_CORRUPT, off + k, trit__where_tensor(where, sizeof where, t->name),
+                                    code == 3 ? "invalid ternary code 3 at row %llu element %llu"
+                                              : "row padding code is not zero at row %llu element %llu",
+                                    (unsigned long long)(q / row_bytes), (unsigned long long)e);
         }
     }
-    trit__where_tensor(where, sizeof where, t->name);
-    return check_zero(NULL, p, off, codes, t->scales_off, where, err);
+    return TRIT_OK;
+}
+
+static int sum_mismatch(const trit_tensor_info *t, uint64_t sum, uint64_t off, trit_err *err)
+{
+    char where[96];
+    return trit_err_set(err, TRIT_E_CHECKSUM, off, trit__where_tensor(where, sizeof where, t->name),
+                        "checksum %016llx, computed %016llx", (unsigned long long)t->xxh3, (unsigned long long)sum);
 }
 
 static int check_tensor_sum(const trit_tensor_info *t, const uint8_t *p, uint64_t off, trit_err *err)
 {
     uint64_t const sum = trit_xxh3(p, (size_t)t->size);
-    if (sum != t->xxh3) {
-        char where[96];
-        return trit_err_set(err, TRIT_E_CHECKSUM, off, trit__where_tensor(where, sizeof where, t->name),
-                            "checksum %016llx, computed %016llx", (unsigned long long)t->xxh3,
-                            (unsigned long long)sum);
+    if (sum != t->xxh3) return sum_mismatch(t, sum, off, err);
+    return t->type == TRIT_TYPE_T2 ? check_t2_range(t, p, 0, t->size, off, err) : TRIT_OK;
+}
+
+/* Walks a unit's decoded image as it arrives in pieces: member checksums, t2 codes, zero gaps.
+ * Memory stays bounded by the decoder's window, whatever the unit's size. */
+typedef struct unit_walk {
+    const trit_reader *r;
+    const uint32_t *m;
+    uint32_t n, k;             /* members, current member */
+    uint64_t pos;              /* decoded bytes seen */
+    uint64_t off;              /* file offset reported for errors (the unit's) */
+    XXH3_state_t *xs;
+    char where[64];
+} unit_walk;
+
+static int walk_feed(unit_walk *w, const uint8_t *p, uint64_t n, trit_err *err)
+{
+    while (n) {
+        trit_tensor_info const *t = w->k < w->n ? &w->r->tensors[w->m[w->k]] : NULL;
+        uint64_t const start = t ? t->offset : UINT64_MAX;
+        if (w->pos < start) { /* padding before the next member, or after the last */
+            uint64_t const gap = start - w->pos < n ? start - w->pos : n;
+            int const rc = check_zero(w->r, p, w->off, 0, gap, w->where, err);
+            if (rc) return rc;
+            p += gap;
+            n -= gap;
+            w->pos += gap;
+            continue;
+        }
+        uint64_t const in = w->pos - start;
+        uint64_t const take = t->size - in < n ? t->size - in : n;
+        if (in == 0) XXH3_64bits_reset(w->xs);
+        XXH3_64bits_update(w->xs, p, (size_t)take);
+        if (t->type == TRIT_TYPE_T2) {
+            int const rc = check_t2_range(t, p, in, take, w->off, err);
+            if (rc) return rc;
+        }
+        p += take;
+        n -= take;
+        w->pos += take;
+        if (in + take == t->size) {
+            uint64_t const sum = XXH3_64bits_digest(w->xs);
+            if (sum != t->xxh3) return sum_mismatch(t, sum, w->off, err);
+            w->k++;
+        }
     }
-    return t->type == TRIT_TYPE_T2 ? check_t2(t, p, off, err) : TRIT_OK;
+    return TRIT_OK;
 }
 
 static int verify_unit(const trit_reader *r, uint32_t u, trit_err *err)
 {
-    void *buf = NULL;
-    uint64_t size = 0;
-    int rc = trit_reader_unit_load(r, u, &buf, &size, err);
-    if (rc != TRIT_OK) return rc;
     trit_unit_info const *un = &r->units[u];
-    uint32_t n;
-    const uint32_t *m = trit_reader_unit_members(r, u, &n);
-    uint64_t pos = 0;
-    char where[64];
-    snprintf(where, sizeof where, "expert unit %u (layer %u expert %u)", u, un->layer, un->expert);
-    for (uint32_t k = 0; k < n && rc == TRIT_OK; k++) {
-        trit_tensor_info const *t = &r->tensors[m[k]];
-        rc = check_zero(r, buf, un->offset, pos, t->offset, where, err);
-        if (rc == TRIT_OK) rc = check_tensor_sum(t, (const uint8_t *)buf + t->offset, un->offset, err);
-        pos = t->offset + t->size;
+    const uint8_t *stored = r->map + un->offset;
+    unit_walk w;
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    w.off = un->offset;
+    snprintf(w.where, sizeof w.where, "expert unit %u (layer %u expert %u)", u, un->layer, un->expert);
+    uint64_t const sum = trit_xxh3(stored, (size_t)un->stored_size);
+    if (sum != un->xxh3)
+        return trit_err_set(err, TRIT_E_CHECKSUM, un->offset, w.where, "checksum %016llx, computed %016llx",
+                            (unsigned long long)un->xxh3, (unsigned long long)sum);
+    w.m = trit_reader_unit_members(r, u, &w.n);
+    w.xs = XXH3_createState();
+    if (!w.xs) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    int rc = TRIT_OK;
+    if (un->storage == TRIT_STORAGE_RAW) {
+        rc = walk_feed(&w, stored, un->stored_size, err);
+    } else {
+        unsigned long long const csize = ZSTD_getFrameContentSize(stored, (size_t)un->stored_size);
+        ZSTD_DCtx *dc = ZSTD_createDCtx();
+        size_t const cap = ZSTD_DStreamOutSize();
+        uint8_t *buf = malloc(cap);
+        if (csize != un->decoded_size) {
+            rc = trit_err_set(err, TRIT_E_CORRUPT, un->offset, w.where,
+                              "zstd frame declares %llu decoded bytes, the index says %llu", csize,
+                              (unsigned long long)un->decoded_size);
+        } else if (!dc || !buf) {
+            rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+        } else {
+            ZSTD_inBuffer in = {stored, (size_t)un->stored_size, 0};
+            size_t left = 1;
+            while (rc == TRIT_OK && left) {
+                ZSTD_outBuffer o = {buf, cap, 0};
+                left = ZSTD_decompressStream(dc, &o, &in);
+                if (ZSTD_isError(left)) {
+                    rc = trit_err_set(err, TRIT_E_CORRUPT, un->offset, w.where, "zstd: %s", ZSTD_getErrorName(left));
+                    break;
+                }
+                if (w.pos + o.pos > un->decoded_size) {
+                    rc = trit_err_set(err, TRIT_E_CORRUPT, un->offset, w.where, "decodes to more than %llu bytes",
+                                      (unsigned long long)un->decoded_size);
+                    break;
+                }
+                rc = walk_feed(&w, buf, o.pos, err);
+                if (left && o.pos == 0 && in.pos == in.size) {
+                    rc = trit_err_set(err, TRIT_E_CORRUPT, un->offset, w.where, "zstd frame is incomplete");
+                    break;
+                }
+            }
+            if (rc == TRIT_OK && in.pos != in.size)
+                rc = trit_err_set(err, TRIT_E_CORRUPT, un->offset, w.where, "bytes after the zstd frame");
+        }
+        ZSTD_freeDCtx(dc);
+        free(buf);
     }
-    if (rc == TRIT_OK) rc = check_zero(r, buf, un->offset, pos, size, where, err);
-    free(buf);
+    if (rc == TRIT_OK && w.pos != un->decoded_size)
+        rc = trit_err_set(err, TRIT_E_CORRUPT, un->offset, w.where, "decoded %llu bytes, expected %llu",
+                          (unsigned long long)w.pos, (unsigned long long)un->decoded_size);
+    XXH3_freeState(w.xs);
     return rc;
 }
 
