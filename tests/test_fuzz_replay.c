@@ -1,4 +1,4 @@
-/* test_fuzz_replay.c - replays every fuzz target's corpus (tests/fuzz/corpus/<name>/*) without
+/* test_fuzz_replay.c - replays every fuzz target's corpus (tests/fuzz/corpus/NAME/) without
  * libFuzzer, so past crashes and seeds are re-run in every `make test` (style R16). */
 #include <dirent.h>
 #include <stdlib.h>
@@ -13,7 +13,8 @@
 static void replay(const char *name, int (*fn)(const uint8_t *, size_t))
 {
     const char *root = getenv("TRIT_CORPUS");
-    const char *dir = test_path(root && *root ? root : "tests/fuzz/corpus", name);
+    char dir[4096];   /* own copy: test_path's ring is 8 deep and the loop below reuses it */
+    snprintf(dir, sizeof dir, "%s", test_path(root && *root ? root : "tests/fuzz/corpus", name));
     DIR *d = opendir(dir);
     if (!d) {
         test_fail_(__FILE__, __LINE__, "fuzz target '%s' has no corpus at %s", name, dir);
