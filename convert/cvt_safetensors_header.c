@@ -240,15 +240,21 @@ static int check_dup_names(cvt_st *h, uint32_t first, uint32_t cnt, trit_err *er
 static int check_ranges(cvt_st *h, uint32_t first, uint32_t cnt, uint64_t data_off,
                         uint64_t data_len, trit_err *err)
 {
-    cvt__st_rec *r = h->recs + first;
     char where[96];
+    if (cnt == 0) {
+        if (data_len == 0) return TRIT_OK;
+        return trit_err_set(err, TRIT_E_CORRUPT, data_off, NULL,
+                            "%llu bytes after the last tensor are not covered by the header",
+                            (unsigned long long)data_len);
+    }
+    cvt__st_rec *r = h->recs + first;   /* recs is non-NULL once a tensor exists */
     qsort(r, cnt, sizeof *r, cmp_rec_off);
     uint64_t prev_end = 0;
     for (uint32_t i = 0; i < cnt; i++) {
         if (r[i].begin > prev_end) {
             where_tensor(where, sizeof where, r[i].name);
             return trit_err_set(err, TRIT_E_CORRUPT, data_off + prev_end, where,
-                                "gap of %llu bytes before data_offsets [%llu, %llu] (data must be contiguous)",
+                                "gap of %llu byte(s) before data_offsets [%llu, %llu] (data must be contiguous)",
                                 (unsigned long long)(r[i].begin - prev_end),
                                 (unsigned long long)r[i].begin, (unsigned long long)r[i].end);
         }

@@ -278,7 +278,7 @@ static uint8_t *build(st_case c, size_t *len, expect *ex)
     case ST_GAP:
         snprintf(h, sizeof h, "{\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]},"
                  "\"b\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[8,12]}}");
-        *ex = (expect){TRIT_E_CORRUPT, data_off_of(h) + 4, "gap of 4 bytes"};
+        *ex = (expect){TRIT_E_CORRUPT, data_off_of(h) + 4, "gap of 4 byte(s)"};
         return img(h, d, 12, len);
     case ST_OVERLAP:
         snprintf(h, sizeof h, "{\"b\":{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[4,12]},"
@@ -287,7 +287,7 @@ static uint8_t *build(st_case c, size_t *len, expect *ex)
         return img(h, d, 12, len);
     case ST_FIRST_NOT_ZERO:
         snprintf(h, sizeof h, "{\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[4,8]}}");
-        *ex = (expect){TRIT_E_CORRUPT, data_off_of(h), "gap of 4 bytes"};
+        *ex = (expect){TRIT_E_CORRUPT, data_off_of(h), "gap of 4 byte(s)"};
         return img(h, d, 8, len);
     case ST_TRAILING_DATA:
         snprintf(h, sizeof h, "{\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]}}");
