@@ -6,6 +6,11 @@
  * Only headers are read at open; each shard keeps one O_RDONLY descriptor so later reads are
  * single preads (thread-safe, no shared file position).
  */
+/* 64-bit file offsets on 32-bit hosts too (shards are routinely > 2 GiB); no off_t crosses
+ * the public API. */
+#ifndef _FILE_OFFSET_BITS
+#define _FILE_OFFSET_BITS 64
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -95,7 +100,7 @@ static int read_small_file(const char *path, uint64_t max_bytes, uint8_t **buf, 
 {
     *buf = NULL;
     *len = 0;
-    int const fd = open(path, O_RDONLY | O_CLOEXEC);
+    int const fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block */
     if (fd < 0) {
         trit_err_file(err, path);
         return trit_err_set(err, errno_code(errno), TRIT_NO_OFFSET, NULL, "cannot open: %s", strerror(errno));
@@ -209,7 +214,7 @@ static int open_shard_file(cvt_st *h, uint32_t s, trit_err *err)
     struct stat st;
     int rc = TRIT_OK;
 
-    sh->fd = open(sh->path, O_RDONLY | O_CLOEXEC);
+    sh->fd = open(sh->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block */
     if (sh->fd < 0) {
         rc = trit_err_set(err, errno_code(errno), TRIT_NO_OFFSET, NULL, "cannot open: %s", strerror(errno));
         goto out;

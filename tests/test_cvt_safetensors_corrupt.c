@@ -58,6 +58,8 @@ typedef enum st_case {
     ST_DATA_PAST_EOF,              /* last tensor runs 4 bytes past EOF */
     ST_LFS_POINTER,
     ST_HTML_PAGE,
+    ST_OK_NO_TENSORS,              /* fuzz: {} with no data opens (was NULL + 0 under UBSan) */
+    ST_NO_TENSORS_TRAILING_DATA,   /* {} followed by 5 data bytes */
     ST_CASE_COUNT_
 } st_case;
 
@@ -317,6 +319,12 @@ static uint8_t *build(st_case c, size_t *len, expect *ex)
         *ex = (expect){TRIT_E_CORRUPT, 0, "HTML page"};
         return b;
     }
+    case ST_OK_NO_TENSORS:
+        *ex = (expect){TRIT_OK, 0, NULL};
+        return img("{}", NULL, 0, len);
+    case ST_NO_TENSORS_TRAILING_DATA:
+        *ex = (expect){TRIT_E_CORRUPT, 16, "5 bytes after the last tensor"};
+        return img("{}", d, 5, len);
     case ST_CASE_COUNT_: break;
     }
     return NULL;

@@ -2,6 +2,7 @@
  * resolution and side files of the safetensors reader. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -229,6 +230,12 @@ TEST(cvt_st_dir_resolution)
     CHECK_OK_E(cvt_st_open(one, NULL, &h, &err), &err);
     CHECK(h && cvt_st_n_tensors(h) == 0 && !strcmp(cvt_st_shard(h, 0)->name, "model.safetensors"));
     cvt_st_close(h);
+
+    /* A FIFO under a model's name is refused, not waited on. */
+    const char *fifo = test_path(stt_dir("dir_fifo"), "model.safetensors");
+    CHECK_EQ_INT(mkfifo(fifo, 0600), 0);
+    CHECK_EQ_INT(cvt_st_open(fifo, NULL, &h, &err), TRIT_E_IO);
+    CHECK(strstr(err.msg, "not a regular file") != NULL);
 }
 
 TEST(cvt_st_side_files_and_config)
