@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "cvt_gguf.h"
 #include "insp.h"
@@ -199,13 +199,13 @@ static int fill_header(const cvt_gguf *h, insp_model *m, uint64_t n_exps, uint64
         cJSON_Delete(files);
         return TRIT_E_NOMEM;
     }
-    cJSON_AddItemToObject(hd, "files", files);
     cJSON_AddNumberToObject(hd, "alignment", (double)cvt_gguf_alignment(h));
     cJSON_AddNumberToObject(hd, "data_offset", (double)cvt_gguf_data_offset(h, 0));
     cJSON_AddNumberToObject(hd, "tensor_count", (double)cvt_gguf_n_tensors(h));
     if (cvt_gguf_arch(h)[0]) cJSON_AddStringToObject(hd, "architecture", cvt_gguf_arch(h));
     if (cvt_gguf_is_bitnet_fork(h)) cJSON_AddBoolToObject(hd, "bitnet_fork_types", 1);
     cJSON_AddNumberToObject(hd, "split_count", (double)cvt_gguf_n_files(h));
+    cJSON_AddItemToObject(hd, "files", files);
     for (uint32_t f = 0; f < cvt_gguf_n_files(h); f++) {
         cJSON *fo = cJSON_CreateObject();
         if (!fo || !cJSON_AddItemToArray(files, fo)) {
@@ -230,16 +230,10 @@ static int fill_header(const cvt_gguf *h, insp_model *m, uint64_t n_exps, uint64
 
 static int fill_tensors(const cvt_gguf *h, insp_model *m, uint64_t *n_exps, uint64_t *n_per_expert)
 {
-    uint64_t const n = cvt_gguf_n_tensors(h);
-    m->tensors = calloc(n ? (size_t)n : 1, sizeof *m->tensors);
-    if (!m->tensors) return TRIT_E_NOMEM;
-    for (uint64_t i = 0; i < n; i++) {
+    for (uint64_t i = 0; i < cvt_gguf_n_tensors(h); i++) {
         const cvt_gguf_tensor_info *t = cvt_gguf_tensor(h, i);
-        insp_tensor *r = &m->tensors[i];
-        size_t const nl = strlen(t->name) + 1;
-        if (!(r->name = malloc(nl))) return TRIT_E_NOMEM;
-        memcpy(r->name, t->name, nl);
-        m->n_tensors = i + 1;
+        insp_tensor *r = insp_model_add_tensor(m, t->name);
+        if (!r) return TRIT_E_NOMEM;
         snprintf(r->type, sizeof r->type, "%s", t->type_name);
         r->n_dims = t->n_dims;
         r->has_ne = 1;
@@ -261,20 +255,6 @@ static int fill_tensors(const cvt_gguf *h, insp_model *m, uint64_t *n_exps, uint
     return TRIT_OK;
 }
 
-/* Undo a partial fill (the lead's insp_model_free would do the same on success paths). */
-static void unfill(insp_model *m)
-{
-    for (uint64_t i = 0; i < m->n_tensors; i++) free(m->tensors[i].name);
-    free(m->tensors);
-    free(m->path);
-    cJSON_Delete(m->metadata);
-    cJSON_Delete(m->header);
-    m->tensors = NULL;
-    m->n_tensors = 0;
-    m->path = NULL;
-    m->metadata = m->header = NULL;
-}
-
 int insp_open_gguf(const char *path, insp_model *m, trit_err *err)
 {
     cvt_gguf *h;
@@ -292,7 +272,7 @@ int insp_open_gguf(const char *path, insp_model *m, trit_err *err)
     if (rc == TRIT_OK) rc = fill_tensors(h, m, &n_exps, &n_per_expert);
     if (rc == TRIT_OK) rc = fill_header(h, m, n_exps, n_per_expert);
     if (rc) {
-        unfill(m);
+        insp_model_free(m);    /* ctx is not set yet: the handle is closed here */
         cvt_gguf_close(h);
         trit_err_set(err, rc, TRIT_NO_OFFSET, NULL, "out of memory while building the report");
         trit_err_file(err, path);

@@ -3,25 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "cvt_gguf.h"
 #include "ggml_types.h"
 #include "insp.h"
 #include "test.h"
 #include "test_cvt_gguf_build.h"
-
-/* Free what insp_open_gguf filled (kept local: the tests do not depend on the printer module). */
-static void model_release(insp_model *m)
-{
-    for (uint64_t i = 0; i < m->n_tensors; i++) free(m->tensors[i].name);
-    free(m->tensors);
-    free(m->path);
-    cJSON_Delete(m->metadata);
-    cJSON_Delete(m->header);
-    if (m->ctx_free) m->ctx_free(m->ctx);
-    memset(m, 0, sizeof *m);
-}
 
 TEST(cvt_gguf_insp_small)
 {
@@ -95,7 +83,7 @@ TEST(cvt_gguf_insp_small)
             CHECK(f[0] == 7.0f && f[1] == 7.5f && f[2] == 8.0f && f[3] == 7.5f);
         }
     }
-    model_release(&m);
+    insp_model_free(&m);
     tg_free(&b);
 
     /* a refused file leaves the model empty and says why */
@@ -136,7 +124,7 @@ TEST(cvt_gguf_insp_moe)
         CHECK_EQ_U64(m.tensors[2].layer, 4);
         CHECK_EQ_U64(m.tensors[2].expert, 2);
     }
-    model_release(&m);
+    insp_model_free(&m);
     tg_free(&b);
 }
 
@@ -157,5 +145,5 @@ TEST(cvt_gguf_insp_fixture_stories)
     CHECK(back != NULL);   /* valid JSON */
     cJSON_Delete(back);
     free(js);
-    model_release(&m);
+    insp_model_free(&m);
 }
