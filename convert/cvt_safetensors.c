@@ -66,6 +66,7 @@ static char *path_dir(const char *path)
     return d;
 }
 
+/* Base name of path: points into path (borrowed). */
 static const char *path_base(const char *path)
 {
     const char *slash = strrchr(path, '/');

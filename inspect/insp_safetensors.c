@@ -104,6 +104,7 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
     st_ctx *c = calloc(1, sizeof *c);
     uint32_t const n = cvt_st_n_tensors(h);
     uint64_t n_bitnet = 0;
+    cJSON *warnings = NULL;   /* owned until attached to the header */
     if (c) {
         c->h = h;
         c->n_rows = n;
@@ -143,9 +144,14 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
             row->dims[1] = c->bn[i].cols;
             row->readable = 1;
         } else if (rc != TRIT_E_NOTFOUND) {
+            /* An inconsistent pairing (a scale that is not one finite non-zero float) is shown
+             * as its raw U8 bytes with a warning, so the file can still be inspected. */
+            char msg[512];
             trit_err_file(err, cvt_st_shard(h, t->shard)->path);
-            insp_model_free(m);   /* releases h through ctx_free; leaves m zeroed */
-            return rc;
+            trit_err_format(err, msg, sizeof msg);
+            if (!warnings && !(warnings = cJSON_CreateArray())) { rc = TRIT_E_NOMEM; goto nomem; }
+            cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
+            trit_err_clear(err);
         }
         rc = TRIT_OK;
     }
@@ -153,8 +159,10 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
         rc = TRIT_E_NOMEM;
         goto nomem;
     }
+    if (warnings) cJSON_AddItemToObject(m->header, "bitnet_warnings", warnings);
     return TRIT_OK;
 nomem:
+    cJSON_Delete(warnings);
     insp_model_free(m);
     trit_err_set(err, rc, TRIT_NO_OFFSET, NULL, "out of memory while building the report");
     trit_err_file(err, path);

@@ -185,3 +185,26 @@ TEST(cvt_safetensors_insp_refusal_leaves_model_empty)
     CHECK(m.n_tensors == 0 && m.tensors == NULL && m.ctx == NULL && m.metadata == NULL);
     insp_model_free(&m);
 }
+
+TEST(cvt_safetensors_insp_bad_bitnet_scale_is_a_warning)
+{
+    /* U8 weight + a two-element weight_scale: not a valid pairing. inspect still opens the
+     * file, shows the raw U8 row and says why in header.bitnet_warnings. */
+    const char *dir = stt_dir("insp_bitnet_bad");
+    stt_writer *w = malloc(sizeof *w);
+    uint8_t pk[4] = {0x55, 0x55, 0x55, 0x55}, sc[4] = {0x80, 0x40, 0x80, 0x40};
+    stt_init(w, NULL);
+    stt_add(w, "l.weight", "U8", "[2, 2]", pk, 4);
+    stt_add(w, "l.weight_scale", "BF16", "[2]", sc, 4);
+    CHECK_EQ_INT(stt_finish_file(w, test_path(dir, "model.safetensors")), 0);
+    free(w);
+    insp_model m;
+    memset(&m, 0, sizeof m);
+    trit_err err;
+    CHECK_OK_E(insp_open_safetensors(dir, &m, &err), &err);
+    const insp_tensor *r = row(&m, "l.weight");
+    CHECK(r && !strcmp(r->type, "U8") && r->dims[0] == 2 && r->dims[1] == 2);
+    const cJSON *wa = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m.header, "bitnet_warnings"), 0);
+    CHECK(cJSON_IsString(wa) && strstr(wa->valuestring, "weight_scale") != NULL);
+    insp_model_free(&m);
+}
