@@ -81,6 +81,11 @@ int insp_open(const char *path, insp_model *m, trit_err *err)
         return TRIT_E_IO;
     }
     if (S_ISDIR(st.st_mode)) return insp_open_safetensors(path, m, err);
+    if (!S_ISREG(st.st_mode)) { /* a FIFO or device would block or never end */
+        trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "not a regular file or directory");
+        trit_err_file(err, path);
+        return TRIT_E_IO;
+    }
     uint8_t head[16] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) {
