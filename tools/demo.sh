@@ -7,7 +7,7 @@ B=${1:-build}
 OUT="$B/demo"
 mkdir -p "$OUT"
 echo "== writing a ternary MoE container through libtrit: $OUT/demo.trit"
-"$B/trit-gen" trit -o "$OUT/demo.trit" --layers 2 --experts 8 --experts-used 2 --overwrite
+"$B/trit-gen" trit -o "$OUT/demo.trit" --layers 2 --experts 8 --experts-used 2 --force
 echo
 echo "== trit inspect $OUT/demo.trit"
 "$B/trit" inspect "$OUT/demo.trit"

@@ -43,6 +43,7 @@ typedef enum gen_layout {
     GEN_LAYOUT_QWEN3MOE,
     GEN_LAYOUT_GGUF,
     GEN_LAYOUT_GGUF_MOE,
+    GEN_LAYOUT_TRIT,        /* .trit container through libtrit, Qwen3-MoE plan (gen_trit.c) */
     /* New layouts go here (e.g. a .trit container written through libtrit), plus a row in
      * the table of gen_opts.c. */
     GEN_LAYOUT_COUNT_

@@ -22,6 +22,8 @@ static const gen_layout_desc layouts[] = {
      "GGUF v3 arch bitnet: TQ1_0/TQ2_0 projections, F16 token_embd, F32 norms (file)"},
     {"gguf-moe", GEN_LAYOUT_GGUF_MOE, gen__write_gguf, 0,
      "GGUF v3 arch qwen3moe: 3-D TQ expert tensors ffn_*_exps (file)"},
+    {"trit", GEN_LAYOUT_TRIT, gen__write_trit, 0,
+     ".trit container written through libtrit: ternary MoE, zstd expert units (file)"},
 };
 
 const gen_layout_desc *gen_layout_table(size_t *n)
@@ -82,6 +84,7 @@ void gen_opts_default(gen_opts *o, gen_layout layout)
         break;
     case GEN_LAYOUT_MIXTRAL:
     case GEN_LAYOUT_QWEN3MOE:
+    case GEN_LAYOUT_TRIT:
         o->n_ff = 32;
         o->n_expert = 4;
         o->n_expert_used = 2;
@@ -130,7 +133,7 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
 {
     if (!desc_of(o->layout)) return BAD("unknown layout %d", (int)o->layout);
     int const moe = o->layout == GEN_LAYOUT_MIXTRAL || o->layout == GEN_LAYOUT_QWEN3MOE ||
-                    o->layout == GEN_LAYOUT_GGUF_MOE;
+                    o->layout == GEN_LAYOUT_GGUF_MOE || o->layout == GEN_LAYOUT_TRIT;
     int const gguf = o->layout == GEN_LAYOUT_GGUF || o->layout == GEN_LAYOUT_GGUF_MOE;
     if (o->n_layer < 1 || o->n_layer > 4096) return BAD("layers must be 1..4096 (got %u)", o->n_layer);
     if (o->n_embd < 1 || o->n_embd > (1u << 20)) return BAD("embd must be 1..1048576 (got %u)", o->n_embd);
