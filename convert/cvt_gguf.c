@@ -19,6 +19,7 @@
 #define FIRST_WINDOW (64u << 10)      /* first read of a file's front; doubled while needed */
 #define DECODE_CHUNK (64u << 10)      /* raw bytes decoded per step in cvt_gguf_to_f32 */
 
+/* Copy of s; caller frees. NULL when out of memory. */
 static char *dup_str(const char *s)
 {
     size_t const n = strlen(s) + 1;
@@ -65,7 +66,7 @@ static void part_free(gguf_part *p)
 }
 
 /* Open path and parse its front, growing the window until the whole header fits. */
-static int part_open(gguf_part *p, const char *path, int inherit_fork, trit_err *err)
+static int part_open(gguf_part *p, const char *path, int inherit_fork, uint32_t first_read, trit_err *err)
 {
     struct stat st;
     memset(p, 0, sizeof *p);
@@ -84,7 +85,8 @@ static int part_open(gguf_part *p, const char *path, int inherit_fork, trit_err 
         return TRIT_E_IO;
     }
     p->file_size = (uint64_t)st.st_size;
-    uint64_t win = p->file_size < FIRST_WINDOW ? p->file_size : FIRST_WINDOW;
+    uint64_t const first = first_read ? first_read : FIRST_WINDOW;
+    uint64_t win = p->file_size < first ? p->file_size : first;
     for (;;) {
         size_t sz;
         uint64_t need = 0;
@@ -128,7 +130,7 @@ static char *split_part_path(const char *path, uint64_t no1, uint64_t count, uin
     return out;
 }
 
-static int open_other_parts(cvt_gguf *h, trit_err *err)
+static int open_other_parts(cvt_gguf *h, uint32_t first_read, trit_err *err)
 {
     const gguf_part *p0 = &h->parts[0];
     uint64_t const count = p0->split_count;
@@ -157,7 +159,7 @@ static int open_other_parts(cvt_gguf *h, trit_err *err)
             return TRIT_E_NOTFOUND;
         }
         gguf_part *p = &h->parts[i];
-        int rc = part_open(p, name, h->parts[0].fork, err);
+        int rc = part_open(p, name, h->parts[0].fork, first_read, err);
         h->n_parts = (uint32_t)(i + 1);   /* so close frees the part even on failure */
         if (rc == TRIT_E_NOTFOUND && p->fd < 0) {
             /* err->file already names the missing part */
@@ -256,10 +258,11 @@ int cvt_gguf_open(const char *path, const cvt_gguf_opts *opts, cvt_gguf **out, t
     trit_err_clear(err);
     cvt_gguf *h = handle_new();
     if (!h) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-    int rc = part_open(&h->parts[0], path, -1, err);
+    uint32_t const first_read = opts ? opts->first_read : 0;
+    int rc = part_open(&h->parts[0], path, -1, first_read, err);
     int const follow = !(opts && (opts->flags & CVT_GGUF_OPEN_SINGLE)) && h->parts[0].has_split &&
                        h->parts[0].split_count > 1;
-    if (rc == TRIT_OK && follow) rc = open_other_parts(h, err);
+    if (rc == TRIT_OK && follow) rc = open_other_parts(h, first_read, err);
     if (rc == TRIT_OK) rc = gather(h, follow, err);
     if (rc) {
         trit_err_file(err, path);

@@ -57,6 +57,8 @@ const char *cvt_gguf_type_name(uint32_t type);
 
 typedef struct cvt_gguf_opts {
     uint32_t flags;            /* CVT_GGUF_OPEN_* */
+    uint32_t first_read;       /* bytes read first from the front of each file, doubled until
+                                  the header fits; 0 = 64 KiB */
 } cvt_gguf_opts;
 
 /* Open and validate a GGUF file (and, for the first part of a split, every other part). opts

@@ -55,6 +55,8 @@ static char *utf8_copy(const uint8_t *s, uint64_t n)
 
 static cJSON *json_of_val(const cvt_gguf_val *v);
 
+/* JSON for an array value: the elements, or the summary object for long arrays. Caller owns
+ * the result (cJSON_Delete); NULL on allocation failure. */
 static cJSON *json_array(const cvt_gguf_val *v)
 {
     int const summary = v->count > INSP_GGUF_ARRAY_INLINE;

@@ -382,3 +382,24 @@ TEST(cvt_gguf_fuzz_seeds_in_sync)
         tg_free(&b);
     }
 }
+
+/* Tiny first reads force the window to grow many times, at every kind of field boundary. */
+TEST(cvt_gguf_small_first_reads)
+{
+    tg_buf b = {0};
+    tg_small_off o;
+    tg_small(&b, 3, NULL, &o);
+    const char *p = test_path(test_tmpdir(), "small_win.gguf");
+    char path[4096];
+    snprintf(path, sizeof path, "%s", p);
+    CHECK(test_write_file(path, b.p, b.len) == 0);
+    for (uint32_t w = 1; w <= 96; w++) {
+        cvt_gguf_opts const opts = {0, w};
+        cvt_gguf *h = NULL;
+        trit_err err;
+        CHECK_OK_E(cvt_gguf_open(path, &opts, &h, &err), &err);
+        if (h) check_small(h, 3, &o);
+        cvt_gguf_close(h);
+    }
+    tg_free(&b);
+}

@@ -310,3 +310,26 @@ TEST(cvt_gguf_nested_at_cap_ok)
     cvt_gguf_close(h);
     tg_free(&b);
 }
+
+/* Cut files read through the growing file window fail exactly as the same bytes in memory. */
+TEST(cvt_gguf_truncated_file_window_matches_memory)
+{
+    tg_buf b = {0};
+    tg_small(&b, 3, NULL, NULL);
+    char path[4096];
+    snprintf(path, sizeof path, "%s", test_path(test_tmpdir(), "cut_win.gguf"));
+    cvt_gguf_opts const opts = {0, 8};
+    for (size_t k = 0; k < b.len; k += 7) {
+        cvt_gguf *h = NULL;
+        trit_err em, ef;
+        int const rm = cvt_gguf_open_mem(b.p, k, "m", &h, &em);
+        CHECK(test_write_file(path, b.p, k) == 0);
+        int const rf = cvt_gguf_open(path, &opts, &h, &ef);
+        if (rm != rf || em.offset != ef.offset || strcmp(em.msg, ef.msg) != 0) {
+            test_fail_(__FILE__, __LINE__, "cut at %zu: memory %d@%llu '%s', file %d@%llu '%s'", k, rm,
+                       (unsigned long long)em.offset, em.msg, rf, (unsigned long long)ef.offset, ef.msg);
+            break;
+        }
+    }
+    tg_free(&b);
+}

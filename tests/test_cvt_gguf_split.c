@@ -99,7 +99,7 @@ TEST(cvt_gguf_split_errors)
     /* a later part: refused, naming the first; with OPEN_SINGLE it opens alone */
     CHECK_EQ_INT(cvt_gguf_open(second, NULL, &h, &err), TRIT_E_USAGE);
     CHECK(strstr(err.msg, "m-00001-of-00003.gguf") != NULL);
-    cvt_gguf_opts const single = {CVT_GGUF_OPEN_SINGLE};
+    cvt_gguf_opts const single = {CVT_GGUF_OPEN_SINGLE, 0};
     CHECK_OK_E(cvt_gguf_open(second, &single, &h, &err), &err);
     if (h) CHECK_EQ_U64(cvt_gguf_n_tensors(h), 1);
     cvt_gguf_close(h);
