@@ -10,12 +10,12 @@ FUZZ_SECONDS ?= 30
 TRIT_FIXTURES ?= $(abspath ../shared/fixtures)
 
 LIB_PKGS := libzstd libxxhash
-APP_PKGS := libzstd libxxhash libcjson libarchive
+APP_PKGS := libzstd libxxhash libcjson libarchive libsodium
 
 # Recursive (=) so pkg-config runs after the deps step, not when the Makefile is parsed.
 PKG_CFLAGS = $(shell pkg-config --cflags $(APP_PKGS) 2>/dev/null)
 LIB_LIBS   = $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lzstd -lxxhash)
-APP_LIBS   = $(shell pkg-config --libs $(APP_PKGS) 2>/dev/null || echo -lzstd -lxxhash -lcjson -larchive) -lm -lpthread
+APP_LIBS   = $(shell pkg-config --libs $(APP_PKGS) 2>/dev/null || echo -lzstd -lxxhash -lcjson -larchive -lsodium) -lm -lpthread
 
 WARN := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wcast-qual -Wundef -Wvla -Wwrite-strings \

@@ -2,8 +2,8 @@
 # Install the Debian packages trit builds against, if any is missing.
 # Called by the Makefile before the first compile; a no-op when everything is present.
 set -u
-need_pc="libzstd libxxhash libcjson libarchive"
-debs="pkg-config libzstd-dev libxxhash-dev libcjson-dev libarchive-dev zstd"
+need_pc="libzstd libxxhash libcjson libarchive libsodium"
+debs="pkg-config libzstd-dev libxxhash-dev libcjson-dev libarchive-dev libsodium-dev zstd"
 [ "${1:-}" = "--fuzz" ] && debs="$debs clang libclang-rt-14-dev"
 
 missing=0
