@@ -53,17 +53,6 @@ int64_t trit_reader_find_tensor(const trit_reader *r, const char *name)
     return -1;
 }
 
-int64_t trit_reader_find_kv(const trit_reader *r, const char *key)
-{
-    size_t lo = 0, hi = r->info.n_kv;
-    while (lo < hi) {
-        size_t const mid = lo + (hi - lo) / 2;
-        int const c = strcmp(r->kvs[r->kv_sorted[mid]].key, key);
-        if (c == 0) return r->kv_sorted[mid];
-        if (c < 0) lo = mid + 1; else hi = mid;
-    }
-    return -1;
-}
 
 int64_t trit_reader_find_unit(const trit_reader *r, uint32_t layer, uint32_t expert)
 {
@@ -212,135 +201,41 @@ int trit_reader_unit_load(const trit_reader *r, uint32_t u, void **out, uint64_t
     return TRIT_OK;
 }
 
-/* ---- metadata ---- */
+/* ---- metadata: the index's KV records are a trit_kvset ---- */
 
-const char *trit_reader_kv_key(const trit_reader *r, uint32_t i)
-{
-    return i < r->info.n_kv ? r->kvs[i].key : NULL;
-}
-
+const trit_kvset *trit_reader_kv(const trit_reader *r) { return r->kv; }
+const char *trit_reader_kv_key(const trit_reader *r, uint32_t i) { return trit_kvset_key(r->kv, i); }
 uint32_t trit_reader_kv_type(const trit_reader *r, uint32_t i, uint32_t *elem_type, uint64_t *count)
 {
-    if (i >= r->info.n_kv) return UINT32_MAX;
-    if (elem_type) *elem_type = r->kvs[i].elem_type;
-    if (count) *count = r->kvs[i].count;
-    return r->kvs[i].type;
+    return trit_kvset_type(r->kv, i, elem_type, count);
 }
-
-/* Read a scalar of the given type at p as integer / float. Returns 0 if type is not numeric. */
-static int scalar_i64(uint32_t type, const uint8_t *p, int64_t *i, uint64_t *u, int *is_unsigned)
-{
-    *is_unsigned = 0;
-    switch (type) {
-    case TRIT_KV_U8: case TRIT_KV_BOOL: *u = p[0]; *is_unsigned = 1; return 1;
-    case TRIT_KV_I8: *i = (int8_t)p[0]; return 1;
-    case TRIT_KV_U16: *u = trit_load_le16(p); *is_unsigned = 1; return 1;
-    case TRIT_KV_I16: *i = (int16_t)trit_load_le16(p); return 1;
-    case TRIT_KV_U32: *u = trit_load_le32(p); *is_unsigned = 1; return 1;
-    case TRIT_KV_I32: *i = (int32_t)trit_load_le32(p); return 1;
-    case TRIT_KV_U64: *u = trit_load_le64(p); *is_unsigned = 1; return 1;
-    case TRIT_KV_I64: *i = (int64_t)trit_load_le64(p); return 1;
-    default: return 0;
-    }
-}
-
-static int value_u64(uint32_t type, const uint8_t *p, uint64_t *out)
-{
-    int64_t i = 0;
-    uint64_t u = 0;
-    int uns;
-    if (!scalar_i64(type, p, &i, &u, &uns)) return TRIT_E_USAGE;
-    if (!uns && i < 0) return TRIT_E_USAGE;
-    *out = uns ? u : (uint64_t)i;
-    return TRIT_OK;
-}
-
-static int value_i64(uint32_t type, const uint8_t *p, int64_t *out)
-{
-    int64_t i = 0;
-    uint64_t u = 0;
-    int uns;
-    if (!scalar_i64(type, p, &i, &u, &uns)) return TRIT_E_USAGE;
-    if (uns && u > (uint64_t)INT64_MAX) return TRIT_E_USAGE;
-    *out = uns ? (int64_t)u : i;
-    return TRIT_OK;
-}
-
-static int value_f64(uint32_t type, const uint8_t *p, double *out)
-{
-    if (type == TRIT_KV_F32) {
-        uint32_t const b = trit_load_le32(p);
-        float f;
-        memcpy(&f, &b, sizeof f);
-        *out = f;
-        return TRIT_OK;
-    }
-    if (type == TRIT_KV_F64) {
-        uint64_t const b = trit_load_le64(p);
-        memcpy(out, &b, sizeof *out);
-        return TRIT_OK;
-    }
-    int64_t i = 0;
-    uint64_t u = 0;
-    int uns;
-    if (!scalar_i64(type, p, &i, &u, &uns)) return TRIT_E_USAGE;
-    *out = uns ? (double)u : (double)i;
-    return TRIT_OK;
-}
-
-int trit_reader_kv_u64(const trit_reader *r, uint32_t i, uint64_t *out)
-{
-    return i < r->info.n_kv ? value_u64(r->kvs[i].type, r->kvs[i].val, out) : TRIT_E_USAGE;
-}
-
-int trit_reader_kv_i64(const trit_reader *r, uint32_t i, int64_t *out)
-{
-    return i < r->info.n_kv ? value_i64(r->kvs[i].type, r->kvs[i].val, out) : TRIT_E_USAGE;
-}
-
-int trit_reader_kv_f64(const trit_reader *r, uint32_t i, double *out)
-{
-    return i < r->info.n_kv ? value_f64(r->kvs[i].type, r->kvs[i].val, out) : TRIT_E_USAGE;
-}
-
+int64_t trit_reader_find_kv(const trit_reader *r, const char *key) { return trit_kvset_find(r->kv, key); }
+int trit_reader_kv_u64(const trit_reader *r, uint32_t i, uint64_t *out) { return trit_kvset_u64(r->kv, i, out); }
+int trit_reader_kv_i64(const trit_reader *r, uint32_t i, int64_t *out) { return trit_kvset_i64(r->kv, i, out); }
+int trit_reader_kv_f64(const trit_reader *r, uint32_t i, double *out) { return trit_kvset_f64(r->kv, i, out); }
 int trit_reader_kv_str(const trit_reader *r, uint32_t i, const char **s, uint64_t *n)
 {
-    if (i >= r->info.n_kv || r->kvs[i].type != TRIT_KV_STRING) return TRIT_E_USAGE;
-    *n = trit_load_le32(r->kvs[i].val);
-    *s = (const char *)r->kvs[i].val + 4;
-    return TRIT_OK;
+    return trit_kvset_str(r->kv, i, s, n);
 }
-
 int trit_reader_kv_arr_str(const trit_reader *r, uint32_t i, uint64_t j, const char **s, uint64_t *n)
 {
-    if (i >= r->info.n_kv) return TRIT_E_USAGE;
-    trit__kv const *kv = &r->kvs[i];
-    if (kv->type != TRIT_KV_ARRAY || kv->elem_type != TRIT_KV_STRING || j >= kv->count) return TRIT_E_USAGE;
-    const uint8_t *p = kv->val + kv->str_offs[j];
-    *n = trit_load_le32(p);
-    *s = (const char *)p + 4;
-    return TRIT_OK;
+    return trit_kvset_arr_str(r->kv, i, j, s, n);
 }
-
-static const uint8_t *arr_elem(const trit_reader *r, uint32_t i, uint64_t j, uint32_t *type)
-{
-    if (i >= r->info.n_kv) return NULL;
-    trit__kv const *kv = &r->kvs[i];
-    if (kv->type != TRIT_KV_ARRAY || kv->elem_type == TRIT_KV_STRING || j >= kv->count) return NULL;
-    *type = kv->elem_type;
-    return kv->val + j * trit__kv_scalar_size(kv->elem_type);
-}
-
 int trit_reader_kv_arr_f64(const trit_reader *r, uint32_t i, uint64_t j, double *out)
 {
-    uint32_t type;
-    const uint8_t *p = arr_elem(r, i, j, &type);
-    return p ? value_f64(type, p, out) : TRIT_E_USAGE;
+    return trit_kvset_arr_f64(r->kv, i, j, out);
 }
-
 int trit_reader_kv_arr_i64(const trit_reader *r, uint32_t i, uint64_t j, int64_t *out)
 {
-    uint32_t type;
-    const uint8_t *p = arr_elem(r, i, j, &type);
-    return p ? value_i64(type, p, out) : TRIT_E_USAGE;
+    return trit_kvset_arr_i64(r->kv, i, j, out);
+}
+
+int trit_reader_section_kv(const trit_reader *r, uint32_t i, trit_kvset **out, trit_err *err)
+{
+    const void *d;
+    uint64_t n;
+    *out = NULL;
+    int const rc = trit_reader_section_data(r, i, &d, &n, err);
+    if (rc != TRIT_OK) return rc;
+    return trit_kvset_parse(d, n, r->sections[i].offset, r->path, out, err);
 }

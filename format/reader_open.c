@@ -26,17 +26,6 @@ const char *trit__where_tensor(char *buf, size_t n, const char *name)
     return buf;
 }
 
-uint32_t trit__kv_scalar_size(uint32_t type)
-{
-    switch (type) {
-    case TRIT_KV_U8: case TRIT_KV_I8: case TRIT_KV_BOOL: return 1;
-    case TRIT_KV_U16: case TRIT_KV_I16: return 2;
-    case TRIT_KV_U32: case TRIT_KV_I32: case TRIT_KV_F32: return 4;
-    case TRIT_KV_U64: case TRIT_KV_I64: case TRIT_KV_F64: return 8;
-    default: return 0;
-    }
-}
-
 /* libFuzzer cannot forge xxh3: fuzz builds (tools/fuzz.sh) skip the header and index checksums
  * so that the structural checks behind them get explored. Never set in a product build. */
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
@@ -48,112 +37,6 @@ uint32_t trit__kv_scalar_size(uint32_t type)
 #define FAIL(code, off, where, ...) do { rc = trit_err_set(err, code, off, where, __VA_ARGS__); goto out; } while (0)
 #define TRY(expr) do { if ((rc = (expr)) != TRIT_OK) goto out; } while (0)
 
-/* Copy a name of n bytes into the arena; refuses empty names and embedded NULs. */
-static int take_name(trit_reader *r, size_t *arena_used, const uint8_t *p, uint16_t n,
-                     uint64_t off, const char *what, const char **out, trit_err *err)
-{
-    if (n == 0) return trit_err_set(err, TRIT_E_CORRUPT, off, what, "empty name");
-    if (n > TRIT_MAX_NAME_LEN)
-        return trit_err_set(err, TRIT_E_LIMIT, off, what, "name of %u bytes, limit %u", n,
-                            TRIT_MAX_NAME_LEN);
-    if (memchr(p, 0, n)) return trit_err_set(err, TRIT_E_CORRUPT, off, what, "name contains a NUL byte");
-    char *dst = r->arena + *arena_used;
-    memcpy(dst, p, n);
-    dst[n] = '\0';
-    *arena_used += (size_t)n + 1;
-    *out = dst;
-    return TRIT_OK;
-}
-
-static int read_name(trit_cur *c, trit_reader *r, size_t *arena_used, const char *what,
-                     const char **out, trit_err *err)
-{
-    uint64_t const off = trit_cur_pos(c);
-    uint16_t n;
-    const uint8_t *p;
-    int rc = trit_cur_u16(c, &n, what, err);
-    if (rc == TRIT_OK && n > TRIT_MAX_NAME_LEN)
-        return trit_err_set(err, TRIT_E_LIMIT, off, what, "name of %u bytes, limit %u", n,
-                            TRIT_MAX_NAME_LEN);
-    if (rc == TRIT_OK) rc = trit_cur_bytes(c, n, &p, what, err);
-    if (rc == TRIT_OK) rc = take_name(r, arena_used, p, n, off, what, out, err);
-    return rc;
-}
-
-static int parse_kv(trit_cur *c, trit_reader *r, size_t *arena_used, uint32_t idx, trit_err *err)
-{
-    int rc;
-    uint8_t type;
-    char where[96];
-    trit__kv *kv = &r->kvs[idx];
-    r->kv_rec_off[idx] = trit_cur_pos(c);
-    TRY(read_name(c, r, arena_used, "metadata key", &kv->key, err));
-    snprintf(where, sizeof where, "metadata '%.80s'", kv->key);
-    uint64_t const type_off = trit_cur_pos(c);
-    TRY(trit_cur_u8(c, &type, where, err));
-    kv->type = type;
-    kv->val = c->base + c->off;
-    if (type == TRIT_KV_STRING) {
-        uint32_t n;
-        uint64_t const loff = trit_cur_pos(c);
-        TRY(trit_cur_u32(c, &n, where, err));
-        if (n > TRIT_MAX_STRING_LEN)
-            FAIL(TRIT_E_LIMIT, loff, where, "string of %u bytes, limit %u", n, TRIT_MAX_STRING_LEN);
-        TRY(trit_cur_skip(c, n, where, err));
-    } else if (type == TRIT_KV_ARRAY) {
-        uint8_t et;
-        uint64_t count;
-        uint64_t const et_off = trit_cur_pos(c);
-        TRY(trit_cur_u8(c, &et, where, err));
-        uint64_t const count_off = trit_cur_pos(c);
-        TRY(trit_cur_u64(c, &count, where, err));
-        if (et == TRIT_KV_ARRAY || (et != TRIT_KV_STRING && trit__kv_scalar_size(et) == 0))
-            FAIL(TRIT_E_CORRUPT, et_off, where, "invalid array element type %u", et);
-        if (count > TRIT_MAX_ARRAY_LEN)
-            FAIL(TRIT_E_LIMIT, count_off, where, "array of %llu elements, limit %u",
-                 (unsigned long long)count, TRIT_MAX_ARRAY_LEN);
-        kv->elem_type = et;
-        kv->count = count;
-        kv->val = c->base + c->off;
-        if (et == TRIT_KV_STRING) {
-            /* each element needs at least its 4-byte length: check before allocating */
-            uint64_t minb;
-            if (trit_mul_u64(count, 4, &minb) || !trit_cur_need(c, minb))
-                FAIL(TRIT_E_TRUNCATED, count_off, where, "array of %llu strings does not fit in %llu bytes",
-                     (unsigned long long)count, (unsigned long long)trit_cur_left(c));
-            kv->str_offs = trit_mallocarray(count ? count : 1, sizeof *kv->str_offs);
-            if (!kv->str_offs) FAIL(TRIT_E_NOMEM, count_off, where, "cannot index %llu strings",
-                                    (unsigned long long)count);
-            size_t const start = c->off;
-            for (uint64_t j = 0; j < count; j++) {
-                uint32_t n;
-                kv->str_offs[j] = c->off - start;
-                uint64_t const loff = trit_cur_pos(c);
-                TRY(trit_cur_u32(c, &n, where, err));
-                if (n > TRIT_MAX_STRING_LEN)
-                    FAIL(TRIT_E_LIMIT, loff, where, "string of %u bytes, limit %u", n, TRIT_MAX_STRING_LEN);
-                TRY(trit_cur_skip(c, n, where, err));
-            }
-        } else {
-            uint64_t nb;
-            if (trit_mul_u64(count, trit__kv_scalar_size(et), &nb))
-                FAIL(TRIT_E_LIMIT, count_off, where, "array size overflows");
-            if (!trit_cur_need(c, nb))
-                FAIL(TRIT_E_TRUNCATED, count_off, where, "array of %llu bytes, %llu left in index",
-                     (unsigned long long)nb, (unsigned long long)trit_cur_left(c));
-            TRY(trit_cur_skip(c, nb, where, err));
-        }
-    } else {
-        uint32_t const sz = trit__kv_scalar_size(type);
-        if (sz == 0) FAIL(TRIT_E_CORRUPT, type_off, where, "unknown value type %u", type);
-        if (type == TRIT_KV_BOOL && trit_cur_need(c, 1) && c->base[c->off] > 1)
-            FAIL(TRIT_E_CORRUPT, trit_cur_pos(c), where, "bool value %u is not 0 or 1", c->base[c->off]);
-        TRY(trit_cur_skip(c, sz, where, err));
-    }
-out:
-    return rc;
-}
-
 static int parse_section(trit_cur *c, trit_reader *r, size_t *arena_used, uint32_t idx, trit_err *err)
 {
     int rc;
@@ -161,7 +44,7 @@ static int parse_section(trit_cur *c, trit_reader *r, size_t *arena_used, uint32
     char where[96];
     trit_section_info *s = &r->sections[idx];
     r->section_name_off[idx] = trit_cur_pos(c);
-    TRY(read_name(c, r, arena_used, "section name", &s->name, err));
+    TRY(trit__read_name(c, r->arena, arena_used, "section name", &s->name, err));
     snprintf(where, sizeof where, "section '%.80s'", s->name);
     r->section_rec_off[idx] = trit_cur_pos(c);
     TRY(trit_cur_u32(c, &s->kind, where, err));
@@ -220,7 +103,7 @@ static int parse_tensor(trit_cur *c, trit_reader *r, size_t *arena_used, uint32_
     char where[96];
     trit_tensor_info *t = &r->tensors[idx];
     r->tensor_name_off[idx] = trit_cur_pos(c);
-    TRY(read_name(c, r, arena_used, "tensor name", &t->name, err));
+    TRY(trit__read_name(c, r->arena, arena_used, "tensor name", &t->name, err));
     trit__where_tensor(where, sizeof where, t->name);
     uint64_t const f = trit_cur_pos(c);
     r->tensor_rec_off[idx] = f;
@@ -427,9 +310,7 @@ static int validate_layout(trit_reader *r, trit_err *err)
     r->unit_members = trit_mallocarray((size_t)fi->n_tensors + 1, sizeof *r->unit_members);
     r->unit_sorted = trit_mallocarray((size_t)fi->n_units + 1, sizeof *r->unit_sorted);
     r->tensor_sorted = trit_mallocarray((size_t)fi->n_tensors + 1, sizeof *r->tensor_sorted);
-    r->kv_sorted = trit_mallocarray((size_t)fi->n_kv + 1, sizeof *r->kv_sorted);
-    if (!nm || !r->placed || !r->unit_first || !r->unit_members || !r->unit_sorted || !r->tensor_sorted ||
-        !r->kv_sorted)
+    if (!nm || !r->placed || !r->unit_first || !r->unit_members || !r->unit_sorted || !r->tensor_sorted)
         FAIL(TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate the layout tables");
 
     TRY(validate_members(r, err));
@@ -472,9 +353,6 @@ static int validate_layout(trit_reader *r, trit_err *err)
     for (uint32_t i = 0; i < fi->n_tensors; i++) nm[i] = (named){r->tensors[i].name, i};
     TRY(check_unique(nm, fi->n_tensors, r->tensor_name_off, "tensor", err));
     for (uint32_t i = 0; i < fi->n_tensors; i++) r->tensor_sorted[i] = nm[i].idx;
-    for (uint32_t i = 0; i < fi->n_kv; i++) nm[i] = (named){r->kvs[i].key, i};
-    TRY(check_unique(nm, fi->n_kv, r->kv_rec_off, "metadata", err));
-    for (uint32_t i = 0; i < fi->n_kv; i++) r->kv_sorted[i] = nm[i].idx;
     for (uint32_t i = 0; i < fi->n_sections; i++) nm[i] = (named){r->sections[i].name, i};
     TRY(check_unique(nm, fi->n_sections, r->section_name_off, "section", err));
     for (uint32_t u = 0; u < fi->n_units; u++)
@@ -599,8 +477,6 @@ static int parse_index(trit_reader *r, trit_err *err)
     trit_cur_init(&c, r->map + fi->index_off, (size_t)fi->index_size, fi->index_off, NULL);
     /* names are at most index_size bytes in total, plus one NUL per record */
     r->arena = malloc((size_t)fi->index_size + fi->n_kv + fi->n_sections + fi->n_tensors + 1);
-    r->kvs = calloc((size_t)fi->n_kv + 1, sizeof *r->kvs);
-    r->kv_rec_off = trit_mallocarray((size_t)fi->n_kv + 1, sizeof *r->kv_rec_off);
     r->sections = calloc((size_t)fi->n_sections + 1, sizeof *r->sections);
     r->section_rec_off = trit_mallocarray((size_t)fi->n_sections + 1, sizeof(uint64_t));
     r->section_name_off = trit_mallocarray((size_t)fi->n_sections + 1, sizeof(uint64_t));
@@ -609,10 +485,10 @@ static int parse_index(trit_reader *r, trit_err *err)
     r->tensors = calloc((size_t)fi->n_tensors + 1, sizeof *r->tensors);
     r->tensor_rec_off = trit_mallocarray((size_t)fi->n_tensors + 1, sizeof(uint64_t));
     r->tensor_name_off = trit_mallocarray((size_t)fi->n_tensors + 1, sizeof(uint64_t));
-    if (!r->arena || !r->kvs || !r->kv_rec_off || !r->sections || !r->section_rec_off || !r->section_name_off ||
+    if (!r->arena || !r->sections || !r->section_rec_off || !r->section_name_off ||
         !r->units || !r->unit_rec_off || !r->tensors || !r->tensor_rec_off || !r->tensor_name_off)
         FAIL(TRIT_E_NOMEM, TRIT_NO_OFFSET, "index", "cannot allocate index tables");
-    for (uint32_t i = 0; i < fi->n_kv; i++) TRY(parse_kv(&c, r, &arena_used, i, err));
+    TRY(trit__kvset_parse_cur(&c, fi->n_kv, 0, &r->kv, err));
     if (c.off > TRIT_MAX_META_BYTES)
         FAIL(TRIT_E_LIMIT, fi->index_off, "metadata", "metadata of %zu bytes, limit %u", c.off,
              TRIT_MAX_META_BYTES);
@@ -699,11 +575,7 @@ void trit_reader_close(trit_reader *r)
     if (!r) return;
     if (r->mapped) munmap((void *)(uintptr_t)r->map, r->len);
     if (r->fd >= 0) close(r->fd);
-    if (r->kvs)
-        for (uint32_t i = 0; i < r->info.n_kv; i++) free(r->kvs[i].str_offs);
-    free(r->kvs);
-    free(r->kv_sorted);
-    free(r->kv_rec_off);
+    trit_kvset_free(r->kv);
     free(r->sections);
     free(r->section_rec_off);
     free(r->section_name_off);

@@ -224,6 +224,59 @@ typedef enum trit_kv_type {
 TRIT_API const char *trit_kv_type_name(uint32_t type);
 
 /* ------------------------------------------------------------------------------------------ */
+/* KV records (spec 5.1) outside the index: a parsed set, and a builder.                      */
+
+/* A parsed, immutable set of KV records (the index's metadata, or a section of kind 3). */
+typedef struct trit_kvset trit_kvset;
+
+/* Parse a blob of KV records laid end to end (a TRIT_SECTION_TOKENIZER_KV section). buf is
+ * borrowed and must outlive the set; base_off is buf's file offset and file its name (both for
+ * error messages only). Duplicate keys are refused. *out caller frees with trit_kvset_free(). */
+TRIT_API int trit_kvset_parse(const void *buf, uint64_t len, uint64_t base_off, const char *file,
+                              trit_kvset **out, trit_err *err);
+TRIT_API void trit_kvset_free(trit_kvset *s);  /* NULL is ok */
+TRIT_API uint32_t trit_kvset_n(const trit_kvset *s);
+/* Key of record i (NUL-terminated). Borrowed, valid until the set is freed. */
+TRIT_API const char *trit_kvset_key(const trit_kvset *s, uint32_t i);
+/* Type of record i (trit_kv_type); arrays also give *elem_type and *count (may be NULL). */
+TRIT_API uint32_t trit_kvset_type(const trit_kvset *s, uint32_t i, uint32_t *elem_type, uint64_t *count);
+/* Index of the record with this key, or -1. O(log n). */
+TRIT_API int64_t trit_kvset_find(const trit_kvset *s, const char *key);
+/* Typed getters; TRIT_E_USAGE when the record is not of a compatible type. Strings are
+ * borrowed from the blob and NOT NUL-terminated (*n is the length). */
+TRIT_API int trit_kvset_u64(const trit_kvset *s, uint32_t i, uint64_t *out);  /* unsigned ints, bool, non-negative ints */
+TRIT_API int trit_kvset_i64(const trit_kvset *s, uint32_t i, int64_t *out);   /* any integer that fits */
+TRIT_API int trit_kvset_f64(const trit_kvset *s, uint32_t i, double *out);    /* f32, f64, integers */
+TRIT_API int trit_kvset_str(const trit_kvset *s, uint32_t i, const char **str, uint64_t *n);
+TRIT_API int trit_kvset_arr_str(const trit_kvset *s, uint32_t i, uint64_t j, const char **str, uint64_t *n);
+TRIT_API int trit_kvset_arr_f64(const trit_kvset *s, uint32_t i, uint64_t j, double *out);
+TRIT_API int trit_kvset_arr_i64(const trit_kvset *s, uint32_t i, uint64_t j, int64_t *out);
+
+/* A growable buffer of encoded KV records: build a kind-3 section with it, then write
+ * trit_kvbuf_data() with trit_writer_write_section(). Keys must be unique (checked by
+ * trit_kvbuf_data). */
+typedef struct trit_kvbuf trit_kvbuf;
+/* New empty buffer, or NULL when out of memory. Caller frees with trit_kvbuf_free(). */
+TRIT_API trit_kvbuf *trit_kvbuf_new(void);
+TRIT_API void trit_kvbuf_free(trit_kvbuf *b);  /* NULL is ok */
+TRIT_API int trit_kvbuf_u32(trit_kvbuf *b, const char *key, uint32_t v, trit_err *err);
+TRIT_API int trit_kvbuf_i32(trit_kvbuf *b, const char *key, int32_t v, trit_err *err);
+TRIT_API int trit_kvbuf_u64(trit_kvbuf *b, const char *key, uint64_t v, trit_err *err);
+TRIT_API int trit_kvbuf_f32(trit_kvbuf *b, const char *key, float v, trit_err *err);
+TRIT_API int trit_kvbuf_f64(trit_kvbuf *b, const char *key, double v, trit_err *err);
+TRIT_API int trit_kvbuf_bool(trit_kvbuf *b, const char *key, int v, trit_err *err);
+TRIT_API int trit_kvbuf_str(trit_kvbuf *b, const char *key, const char *s, uint64_t n, trit_err *err);
+/* Array of scalars (elem_type a scalar trit_kv_type; vals in the host layout of that C type). */
+TRIT_API int trit_kvbuf_arr(trit_kvbuf *b, const char *key, uint32_t elem_type, const void *vals,
+                            uint64_t count, trit_err *err);
+/* Array of strings; lens may be NULL for NUL-terminated strings. */
+TRIT_API int trit_kvbuf_arr_str(trit_kvbuf *b, const char *key, const char *const *strs,
+                                const uint64_t *lens, uint64_t count, trit_err *err);
+/* Encoded bytes (borrowed, valid until the next add or free) after checking keys are unique. */
+TRIT_API int trit_kvbuf_data(const trit_kvbuf *b, const void **data, uint64_t *len, trit_err *err);
+TRIT_API uint32_t trit_kvbuf_count(const trit_kvbuf *b);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Reader.                                                                                    */
 
 typedef struct trit_reader trit_reader;
@@ -300,7 +353,12 @@ TRIT_API int64_t trit_reader_find_section(const trit_reader *r, uint32_t kind);
 TRIT_API int trit_reader_section_data(const trit_reader *r, uint32_t i, const void **data,
                                       uint64_t *size, trit_err *err);
 
-/* Metadata. A KV value is read through the typed getters below. */
+/* Metadata. A KV value is read through the typed getters below, or through the reader's
+ * metadata as a kvset (borrowed, valid until close). */
+TRIT_API const trit_kvset *trit_reader_kv(const trit_reader *r);
+/* Section i (checksum verified) parsed as KV records (kind 3). *out caller frees with
+ * trit_kvset_free(), and it borrows the reader's mapping: free it before closing r. */
+TRIT_API int trit_reader_section_kv(const trit_reader *r, uint32_t i, trit_kvset **out, trit_err *err);
 TRIT_API uint32_t trit_reader_n_kv(const trit_reader *r);
 /* Key of KV i. Borrowed, valid until close. */
 TRIT_API const char *trit_reader_kv_key(const trit_reader *r, uint32_t i);

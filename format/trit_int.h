@@ -43,6 +43,21 @@ typedef struct trit__kv {
     uint64_t *str_offs;        /* string arrays: offset of each element's length field from val */
 } trit__kv;
 
+struct trit_kvset {
+    uint32_t n;
+    trit__kv *kvs;
+    uint32_t *sorted;          /* indices sorted by key */
+    uint64_t *rec_off;         /* file offset of each record */
+    char *arena;               /* NUL-terminated keys */
+};
+
+struct trit_cur;
+/* Parse count KV records (or, with until_end, records until the cursor is empty). */
+int trit__kvset_parse_cur(struct trit_cur *c, uint32_t count, int until_end, trit_kvset **out, trit_err *err);
+/* u16 length + name into the arena (NUL-terminated); refuses empty, over-long and NUL names. */
+int trit__read_name(struct trit_cur *c, char *arena, size_t *arena_used, const char *what, const char **out,
+                    trit_err *err);
+
 /* One object placed in the data area, for the overlap and padding checks. */
 typedef struct trit__placed {
     uint64_t start, end, size;
@@ -61,8 +76,7 @@ struct trit_reader {
     size_t len;
     int mapped;                /* 1 if map must be munmapped */
     trit_file_info info;
-    trit__kv *kvs;
-    uint32_t *kv_sorted;       /* kv indices sorted by key */
+    trit_kvset *kv;            /* metadata records of the index */
     trit_section_info *sections;
     trit_unit_info *units;
     uint32_t *unit_members;    /* member tensor indices, grouped by unit */
@@ -74,7 +88,6 @@ struct trit_reader {
     trit__placed *placed;      /* file-level objects sorted by offset */
     size_t n_placed;
     trit__unit_key *unit_sorted; /* units sorted by (layer, expert) */
-    uint64_t *kv_rec_off;      /* file offset of each KV record */
     uint64_t *section_rec_off; /* file offset of each section record's fixed part */
     uint64_t *section_name_off;/* file offset of each section record */
     uint64_t *unit_rec_off;    /* file offset of each unit record */

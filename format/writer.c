@@ -52,12 +52,10 @@ struct trit_writer {
     int fd;
     trit_write_opts o;
     int state;
-    /* metadata, already serialised in the on-disk KV encoding */
-    uint8_t *kv;
-    size_t kv_len, kv_cap;
+    trit_kvbuf *kvb;           /* metadata, already in the on-disk KV encoding */
+    const void *kv;            /* its bytes, fixed when data starts */
+    uint64_t kv_len;
     uint32_t n_kv;
-    char **kv_keys;
-    size_t kv_keys_cap;
     w_section *sec;
     uint32_t n_sec, cap_sec;
     w_unit *unit;
@@ -189,7 +187,8 @@ int trit_writer_open(const char *path, const trit_write_opts *opts, trit_writer 
     w->buf = malloc(OUTBUF_SIZE);
     w->xs = XXH3_createState();
     w->xu = XXH3_createState();
-    if (!w->path || !w->tmp || !w->buf || !w->xs || !w->xu) {
+    w->kvb = trit_kvbuf_new();
+    if (!w->kvb || !w->path || !w->tmp || !w->buf || !w->xs || !w->xu) {
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate writer");
         goto fail;
     }
@@ -233,9 +232,7 @@ void trit_writer_abort(trit_writer *w)
     if (!w) return;
     if (w->fd >= 0) close(w->fd);
     if (w->tmp && w->tmp[0]) unlink(w->tmp);
-    for (uint32_t i = 0; i < w->n_kv; i++) free(w->kv_keys[i]);
-    free(w->kv_keys);
-    free(w->kv);
+    trit_kvbuf_free(w->kvb);
     for (uint32_t i = 0; i < w->n_sec; i++) free(w->sec[i].name);
     free(w->sec);
     free(w->unit);
@@ -260,147 +257,34 @@ static int name_ok(trit_writer *w, const char *name, const char *what, trit_err 
     return TRIT_OK;
 }
 
-static int kv_put(trit_writer *w, const void *p, size_t n)
-{
-    if (w->kv_len + n > w->kv_cap) {
-        size_t nc = w->kv_cap ? w->kv_cap : 4096;
-        while (nc < w->kv_len + n) nc *= 2;
-        uint8_t *nb = realloc(w->kv, nc);
-        if (!nb) return -1;
-        w->kv = nb;
-        w->kv_cap = nc;
-    }
-    memcpy(w->kv + w->kv_len, p, n);
-    w->kv_len += n;
-    return 0;
-}
+/* Metadata goes to the index's KV buffer; only before data, since it sizes the index. */
+#define KV_WRAP(call)                                                                              \
+    do {                                                                                           \
+        if (w->state != ST_DECLARE) return USAGE(w, err, "metadata must be set before any data is written"); \
+        int const rc_ = (call);                                                                    \
+        if (rc_) trit_err_file(err, w->path);                                                      \
+        return rc_;                                                                                \
+    } while (0)
 
-/* Start a KV record: key and type byte. Rolls back on failure via the returned length. */
-static int kv_begin(trit_writer *w, const char *key, uint8_t type, trit_err *err)
-{
-    if (w->state != ST_DECLARE) return USAGE(w, err, "metadata must be set before any data is written");
-    int rc = name_ok(w, key, "metadata key", err);
-    if (rc) return rc;
-    if (w->n_kv >= TRIT_MAX_KV) return werr(w, err, TRIT_E_LIMIT, key, "%s", "too many metadata records");
-    uint32_t cap = (uint32_t)w->kv_keys_cap;
-    if (grow((void **)&w->kv_keys, &cap, w->n_kv, sizeof *w->kv_keys)) goto nomem;
-    w->kv_keys_cap = cap;
-    w->kv_keys[w->n_kv] = strdup(key);
-    if (!w->kv_keys[w->n_kv]) goto nomem;
-    uint8_t hdr[2];
-    uint16_t const kl = (uint16_t)strlen(key);
-    trit_store_le16(hdr, kl);
-    if (kv_put(w, hdr, 2) || kv_put(w, key, kl) || kv_put(w, &type, 1)) {
-        free(w->kv_keys[w->n_kv]);
-        goto nomem;
-    }
-    w->n_kv++;
-    return TRIT_OK;
-nomem:
-    return werr(w, err, TRIT_E_NOMEM, key, "%s", "cannot store metadata");
-}
-
-static int kv_scalar(trit_writer *w, const char *key, uint8_t type, uint64_t bits, trit_err *err)
-{
-    int rc = kv_begin(w, key, type, err);
-    if (rc) return rc;
-    uint8_t b[8];
-    trit_store_le64(b, bits);
-    if (kv_put(w, b, trit__kv_scalar_size(type))) return werr(w, err, TRIT_E_NOMEM, key, "%s", "cannot store metadata");
-    return TRIT_OK;
-}
-
-int trit_writer_kv_u32(trit_writer *w, const char *key, uint32_t v, trit_err *err)
-{
-    return kv_scalar(w, key, TRIT_KV_U32, v, err);
-}
-
-int trit_writer_kv_i32(trit_writer *w, const char *key, int32_t v, trit_err *err)
-{
-    return kv_scalar(w, key, TRIT_KV_I32, (uint32_t)v, err);
-}
-
-int trit_writer_kv_u64(trit_writer *w, const char *key, uint64_t v, trit_err *err)
-{
-    return kv_scalar(w, key, TRIT_KV_U64, v, err);
-}
-
-int trit_writer_kv_f32(trit_writer *w, const char *key, float v, trit_err *err)
-{
-    uint32_t b;
-    memcpy(&b, &v, sizeof b);
-    return kv_scalar(w, key, TRIT_KV_F32, b, err);
-}
-
-int trit_writer_kv_f64(trit_writer *w, const char *key, double v, trit_err *err)
-{
-    uint64_t b;
-    memcpy(&b, &v, sizeof b);
-    return kv_scalar(w, key, TRIT_KV_F64, b, err);
-}
-
-int trit_writer_kv_bool(trit_writer *w, const char *key, int v, trit_err *err)
-{
-    return kv_scalar(w, key, TRIT_KV_BOOL, v ? 1 : 0, err);
-}
-
-static int kv_string_body(trit_writer *w, const char *key, const char *s, uint64_t n, trit_err *err)
-{
-    if (n > TRIT_MAX_STRING_LEN) return werr(w, err, TRIT_E_LIMIT, key, "%s", "string value too long");
-    uint8_t b[4];
-    trit_store_le32(b, (uint32_t)n);
-    if (kv_put(w, b, 4) || kv_put(w, s, (size_t)n)) return werr(w, err, TRIT_E_NOMEM, key, "%s", "cannot store metadata");
-    return TRIT_OK;
-}
-
+int trit_writer_kv_u32(trit_writer *w, const char *key, uint32_t v, trit_err *err) { KV_WRAP(trit_kvbuf_u32(w->kvb, key, v, err)); }
+int trit_writer_kv_i32(trit_writer *w, const char *key, int32_t v, trit_err *err) { KV_WRAP(trit_kvbuf_i32(w->kvb, key, v, err)); }
+int trit_writer_kv_u64(trit_writer *w, const char *key, uint64_t v, trit_err *err) { KV_WRAP(trit_kvbuf_u64(w->kvb, key, v, err)); }
+int trit_writer_kv_f32(trit_writer *w, const char *key, float v, trit_err *err) { KV_WRAP(trit_kvbuf_f32(w->kvb, key, v, err)); }
+int trit_writer_kv_f64(trit_writer *w, const char *key, double v, trit_err *err) { KV_WRAP(trit_kvbuf_f64(w->kvb, key, v, err)); }
+int trit_writer_kv_bool(trit_writer *w, const char *key, int v, trit_err *err) { KV_WRAP(trit_kvbuf_bool(w->kvb, key, v, err)); }
 int trit_writer_kv_str(trit_writer *w, const char *key, const char *s, uint64_t n, trit_err *err)
 {
-    int rc = kv_begin(w, key, TRIT_KV_STRING, err);
-    return rc ? rc : kv_string_body(w, key, s, n, err);
+    KV_WRAP(trit_kvbuf_str(w->kvb, key, s, n, err));
 }
-
-static int kv_arr_head(trit_writer *w, const char *key, uint32_t elem_type, uint64_t count, trit_err *err)
-{
-    if (count > TRIT_MAX_ARRAY_LEN) return werr(w, err, TRIT_E_LIMIT, key, "%s", "array too long");
-    int rc = kv_begin(w, key, TRIT_KV_ARRAY, err);
-    if (rc) return rc;
-    uint8_t b[9];
-    b[0] = (uint8_t)elem_type;
-    trit_store_le64(b + 1, count);
-    if (kv_put(w, b, 9)) return werr(w, err, TRIT_E_NOMEM, key, "%s", "cannot store metadata");
-    return TRIT_OK;
-}
-
 int trit_writer_kv_arr(trit_writer *w, const char *key, uint32_t elem_type, const void *vals, uint64_t count,
                        trit_err *err)
 {
-    uint32_t const es = trit__kv_scalar_size(elem_type);
-    if (es == 0) return USAGE(w, err, "array element type must be a scalar type");
-    int rc = kv_arr_head(w, key, elem_type, count, err);
-    const uint8_t *p = vals;
-    for (uint64_t i = 0; rc == TRIT_OK && i < count; i++) {
-        uint8_t b[8];
-        uint64_t bits = 0;
-        switch (es) {
-        case 1: bits = p[i]; break;
-        case 2: { uint16_t v; memcpy(&v, p + i * 2, 2); bits = v; break; }
-        case 4: { uint32_t v; memcpy(&v, p + i * 4, 4); bits = v; break; }
-        default: memcpy(&bits, p + i * 8, 8); break;
-        }
-        if (elem_type == TRIT_KV_BOOL) bits = bits != 0;
-        trit_store_le64(b, bits);
-        if (kv_put(w, b, es)) rc = werr(w, err, TRIT_E_NOMEM, key, "%s", "cannot store metadata");
-    }
-    return rc;
+    KV_WRAP(trit_kvbuf_arr(w->kvb, key, elem_type, vals, count, err));
 }
-
 int trit_writer_kv_arr_str(trit_writer *w, const char *key, const char *const *strs, const uint64_t *lens,
                            uint64_t count, trit_err *err)
 {
-    int rc = kv_arr_head(w, key, TRIT_KV_STRING, count, err);
-    for (uint64_t i = 0; rc == TRIT_OK && i < count; i++)
-        rc = kv_string_body(w, key, strs[i], lens ? lens[i] : strlen(strs[i]), err);
-    return rc;
+    KV_WRAP(trit_kvbuf_arr_str(w->kvb, key, strs, lens, count, err));
 }
 
 /* ---- declarations ---- */
@@ -501,16 +385,14 @@ static int cmp_ukey(const void *a, const void *b)
 /* Names must be unique per kind: checked once, when declarations end. */
 static int check_unique_names(trit_writer *w, trit_err *err)
 {
-    size_t const n = (size_t)w->n_ten + w->n_kv + w->n_sec + 1;
+    size_t const n = (size_t)w->n_ten + w->n_sec + 1;
     const char **v = trit_mallocarray(n, sizeof *v);
     trit__unit_key *uk = trit_mallocarray((size_t)w->n_unit + 1, sizeof *uk);
     int rc = TRIT_OK;
     if (!v || !uk) { rc = werr(w, err, TRIT_E_NOMEM, NULL, "%s", "cannot check names"); goto out; }
-    struct { uint32_t n; const char *kind; } groups[3] = {{w->n_ten, "tensor"}, {w->n_kv, "metadata key"},
-                                                          {w->n_sec, "section"}};
-    for (int g = 0; g < 3 && rc == TRIT_OK; g++) {
-        for (uint32_t i = 0; i < groups[g].n; i++)
-            v[i] = g == 0 ? w->ten[i].info.name : g == 1 ? w->kv_keys[i] : w->sec[i].name;
+    struct { uint32_t n; const char *kind; } groups[2] = {{w->n_ten, "tensor"}, {w->n_sec, "section"}};
+    for (int g = 0; g < 2 && rc == TRIT_OK; g++) {
+        for (uint32_t i = 0; i < groups[g].n; i++) v[i] = g == 0 ? w->ten[i].info.name : w->sec[i].name;
         qsort(v, groups[g].n, sizeof *v, cmp_str);
         for (uint32_t i = 1; i < groups[g].n; i++)
             if (strcmp(v[i], v[i - 1]) == 0) {
@@ -548,6 +430,8 @@ static int begin_data(trit_writer *w, trit_err *err)
     if (w->state != ST_DECLARE) return TRIT_OK;
     int rc = check_unique_names(w, err);
     if (rc) return rc;
+    if ((rc = trit_kvbuf_data(w->kvb, &w->kv, &w->kv_len, err))) { trit_err_file(err, w->path); return rc; }
+    w->n_kv = trit_kvbuf_count(w->kvb);
     if (w->kv_len > TRIT_MAX_META_BYTES) return werr(w, err, TRIT_E_LIMIT, NULL, "%s", "metadata too large");
     w->index_size = index_bytes(w);
     if (w->index_size > TRIT_MAX_INDEX_BYTES) return werr(w, err, TRIT_E_LIMIT, NULL, "%s", "index too large");

@@ -129,7 +129,7 @@ static expect mutate(const sample *s, corrupt_case c, uint8_t *b, size_t *len)
     }
     case BAD_BOOL: {
         uint32_t const kb = (uint32_t)trit_reader_find_kv(r, "test.bool");
-        uint64_t const vo = r->kv_rec_off[kb] + 2 + 9 + 1;
+        uint64_t const vo = r->kv->rec_off[kb] + 2 + 9 + 1;
         b[vo] = 2;
         resign(b);
         return (expect){TRIT_E_CORRUPT, vo};
