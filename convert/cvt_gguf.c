@@ -408,7 +408,9 @@ int cvt_gguf_to_f32(const cvt_gguf *h, uint64_t i, uint64_t first, uint64_t n, f
         memcpy(&scale, &u, sizeof scale);
     }
     uint64_t const b0 = first / B, b1 = (end - 1) / B + 1;
-    uint64_t const chunk = DECODE_CHUNK / S ? DECODE_CHUNK / S : 1;
+    /* at most 64 KiB of raw bytes and 64 Ki floats per step */
+    uint64_t chunk = DECODE_CHUNK / S < DECODE_CHUNK / B ? DECODE_CHUNK / S : DECODE_CHUNK / B;
+    if (chunk == 0) chunk = 1;
     uint8_t *raw = malloc((size_t)(chunk * S));
     float *fl = malloc((size_t)(chunk * B) * sizeof *fl);
     rc = TRIT_OK;

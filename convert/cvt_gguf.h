@@ -180,8 +180,8 @@ int cvt_gguf_can_decode(const cvt_gguf *h, uint64_t i);
 int cvt_gguf_read(const cvt_gguf *h, uint64_t i, uint64_t byte_off, void *buf, uint64_t n,
                   trit_err *err);
 /* Decode elements [first, first+n) of tensor i (flat, ne[0] fastest) to float. Any range is
- * accepted: partial blocks are decoded whole into a scratch buffer. Memory used is bounded
- * (a few hundred KiB) whatever n is. TRIT_E_UNSUPPORTED for types without a decoder. */
+ * accepted: partial blocks are decoded whole into a scratch buffer. Scratch memory is bounded
+ * (64 KiB raw + 256 KiB floats) whatever n is. TRIT_E_UNSUPPORTED for types without a decoder. */
 int cvt_gguf_to_f32(const cvt_gguf *h, uint64_t i, uint64_t first, uint64_t n, float *out,
                     trit_err *err);
 

@@ -180,8 +180,9 @@ static int parse_value(gp *g, uint32_t type, unsigned depth, cvt_gguf_val *v, ui
     v->off = gp_pos(g);
     size_t const start = g->c.off;
     if (et_fixed) {
-        if ((rc = gp_need(g, cnt * min, "array elements", where))) return rc;  /* no overflow: <= file left */
-        g->c.off += (size_t)(cnt * min);
+        /* cnt * min <= bytes left in the file: no overflow */
+        if ((rc = gp_need(g, cnt * min, "array elements", where))) return rc;
+        if ((rc = trit_cur_skip(&g->c, cnt * min, "array elements", g->err))) return rc;
     } else if (et == CVT_GGUF_STRING) {
         uint64_t *pos = NULL;
         if (str_pos && !(pos = trit_mallocarray((size_t)cnt, sizeof *pos)))
