@@ -12,6 +12,7 @@ static const struct cmd {
     int (*fn)(int argc, char **argv);
     const char *summary;
 } cmds[] = {
+    {"convert", cmd_convert, "convert a safetensors or GGUF checkpoint into a .trit container"},
     {"inspect", cmd_inspect, "show the header, metadata and tensors of a .trit, .gguf or .safetensors"},
     {"version", cmd_version, "print the trit and container format versions"},
     {"help", cmd_help, "list the commands, or show one command's help"},

@@ -1,0 +1,212 @@
+/* cmd_convert.c - `trit convert`: argument parsing, progress on a TTY, the summary; the work is
+ * in convert/ (cvt_convert). Ctrl-C or a kill removes the writer's temp file, so no partial
+ * output is ever left behind. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "cli.h"
+#include "cvt.h"
+
+/* The temp file a signal must unlink: a signal handler can only reach it through a global. */
+static char g_temp[4096];
+static volatile sig_atomic_t g_have_temp;
+
+static void on_signal(int sig)
+{
+    if (g_have_temp) unlink(g_temp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void on_temp(void *ctx, const char *path)
+{
+    (void)ctx;
+    g_have_temp = 0;
+    snprintf(g_temp, sizeof g_temp, "%s", path ? path : "");
+    g_have_temp = path != NULL;
+}
+
+typedef struct progress { int tty; double t0, last; } progress;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total, const char *name)
+{
+    progress *p = ctx;
+    if (!p->tty) return;
+    double const t = now();
+    if (t - p->last < 0.1 && done < total) return;
+    p->last = t;
+    int const width = 30;
+    int const fill = total ? (int)((double)done / (double)total * width) : width;
+    fprintf(stderr, "\r[%.*s%*s] %5.1f%% %6.1fs %-40.40s", fill, "##############################", width - fill, "",
+            total ? 100.0 * (double)done / (double)total : 100.0, t - p->t0, name);
+    if (done >= total) fputc('\n', stderr);
+}
+
+static void convert_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trit convert [options] SRC -o OUT.trit\n"
+            "\n"
+            "Convert a released checkpoint into a .trit container. SRC: a .safetensors file, a directory,\n"
+            "a model.safetensors.index.json, or a .gguf (the first part of a split). Ternary projections\n"
+            "are stored losslessly as t2 (per tensor, row or group scales, detected from the values);\n"
+            "each MoE expert becomes one zstd-compressed unit; everything else stays float.\n"
+            "\n"
+            "options:\n"
+            "  -o, --output FILE     the container to write (required)\n"
+            "  --zstd-level N        zstd level for expert units (default %d; 1..19)\n"
+            "  --raw-experts         store expert units uncompressed\n"
+            "  --ternarize           absmean-ternarize projections that are not exactly ternary (lossy)\n"
+            "  --dry-run             print the plan and sizes; read no tensor data, write nothing\n"
+            "  -f, --force           replace OUT if it exists\n"
+            "  --json                print a JSON summary on stdout\n"
+            "  -q, --quiet           no progress bar\n"
+            "  -h, --help            this help\n",
+            CVT_DEFAULT_ZSTD_LEVEL);
+}
+
+static cJSON *report_json(const cvt_report *r, const char *src, const char *out, int dry)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "source", src);
+    cJSON_AddStringToObject(j, "output", out);
+    cJSON_AddBoolToObject(j, "dry_run", dry);
+    cJSON_AddStringToObject(j, "architecture", r->arch);
+    cJSON_AddStringToObject(j, "source_format", r->source_format);
+    cJSON_AddNumberToObject(j, "tensors", (double)r->n_tensors);
+    cJSON_AddNumberToObject(j, "expert_units", (double)r->n_units);
+    cJSON_AddNumberToObject(j, "parameters", (double)r->n_params);
+    cJSON_AddNumberToObject(j, "source_bytes", (double)r->source_bytes);
+    cJSON_AddNumberToObject(j, "output_bytes", (double)r->out_bytes);
+    cJSON_AddNumberToObject(j, "dense_bytes", (double)r->dense_bytes);
+    cJSON_AddNumberToObject(j, "expert_stored_bytes", (double)r->expert_stored_bytes);
+    cJSON_AddNumberToObject(j, "expert_decoded_bytes", (double)r->expert_decoded_bytes);
+    cJSON_AddNumberToObject(j, "expert_bits_per_weight", r->expert_bits_per_weight);
+    cJSON_AddNumberToObject(j, "expert_code_entropy_bits", r->expert_code_entropy);
+    cJSON_AddBoolToObject(j, "lossless", r->lossless);
+    cJSON_AddNumberToObject(j, "max_abs_error", r->max_abs_err);
+    cJSON *ts = cJSON_AddArrayToObject(j, "tensor_report");
+    for (uint64_t i = 0; r->tensors && i < r->n_tensors; i++) {
+        cvt_tensor_report const *t = &r->tensors[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", t->name);
+        cJSON_AddStringToObject(e, "source_type", t->src_type);
+        cJSON_AddStringToObject(e, "type", t->out_type);
+        if (t->granularity[0]) cJSON_AddStringToObject(e, "granularity", t->granularity);
+        if (t->group_size) cJSON_AddNumberToObject(e, "group_size", t->group_size);
+        cJSON_AddBoolToObject(e, "ternarized", t->ternarized);
+        cJSON_AddNumberToObject(e, "max_abs_error", t->max_abs_err);
+        cJSON_AddNumberToObject(e, "rms_error", t->rms_err);
+        cJSON_AddNumberToObject(e, "bytes", (double)t->out_bytes);
+        cJSON_AddItemToArray(ts, e);
+    }
+    return j;
+}
+
+static void report_text(const cvt_report *r, const char *out, int dry)
+{
+    printf("%s %s (%s, %s): %llu tensors, %llu parameters\n", dry ? "plan for" : "wrote", out, r->arch,
+           r->source_format, (unsigned long long)r->n_tensors, (unsigned long long)r->n_params);
+    if (dry) {
+        for (uint64_t i = 0; r->tensors && i < r->n_tensors; i++)
+            printf("  %-44s %-12s -> %-5s %12llu bytes\n", r->tensors[i].name, r->tensors[i].src_type,
+                   r->tensors[i].out_type, (unsigned long long)r->tensors[i].out_bytes);
+        printf("dense bytes %llu (t2 sizes assume per-tensor scales; the scan may pick rows or groups)\n",
+               (unsigned long long)r->dense_bytes);
+        return;
+    }
+    printf("  source %llu bytes -> container %llu bytes (%.2fx)\n", (unsigned long long)r->source_bytes,
+           (unsigned long long)r->out_bytes, r->out_bytes ? (double)r->source_bytes / (double)r->out_bytes : 0);
+    if (r->n_units)
+        printf("  %llu expert units: %llu bytes stored, %llu decoded; %.3f bits/weight vs %.3f bits entropy of the codes\n",
+               (unsigned long long)r->n_units, (unsigned long long)r->expert_stored_bytes,
+               (unsigned long long)r->expert_decoded_bytes, r->expert_bits_per_weight, r->expert_code_entropy);
+    uint64_t tern = 0, lossy = 0;
+    for (uint64_t i = 0; r->tensors && i < r->n_tensors; i++) {
+        tern += !strcmp(r->tensors[i].out_type, "t2");
+        lossy += r->tensors[i].ternarized;
+    }
+    printf("  %llu ternary tensors (%llu ternarized), quantization error: %s (max abs %.3g)\n",
+           (unsigned long long)tern, (unsigned long long)lossy, r->lossless ? "none, lossless" : "lossy",
+           r->max_abs_err);
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'}, {"zstd-level", required_argument, NULL, 'z'},
+        {"raw-experts", no_argument, NULL, 'r'},  {"ternarize", no_argument, NULL, 't'},
+        {"dry-run", no_argument, NULL, 'n'},      {"force", no_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'},         {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    cvt_opts o;
+    memset(&o, 0, sizeof o);
+    const char *out = NULL;
+    int json = 0, quiet = 0, c;
+    uint64_t v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:fqh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'z':
+            if (cli_parse_u64(optarg, 1, 19, &v)) {
+                fprintf(stderr, "trit convert: --zstd-level must be 1..19\n");
+                return CLI_EXIT_USAGE;
+            }
+            o.zstd_level = (int)v;
+            break;
+        case 'r': o.raw_experts = 1; break;
+        case 't': o.ternarize = 1; break;
+        case 'n': o.dry_run = 1; break;
+        case 'f': o.overwrite = 1; break;
+        case 'j': json = 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': convert_usage(stdout); return CLI_EXIT_OK;
+        default: convert_usage(stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc || (!out && !o.dry_run)) {
+        fprintf(stderr, "trit convert: expected one SRC and -o OUT\n");
+        convert_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *src = argv[optind];
+    progress p = {!quiet && isatty(2), now(), 0};
+    o.progress = on_progress;
+    o.progress_ctx = &p;
+    o.temp_path = on_temp;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+    trit_err err;
+    cvt_report rep;
+    int const rc = cvt_convert(src, out ? out : "", &o, &rep, &err);
+    g_have_temp = 0;
+    if (rc != TRIT_OK) return cli_report("convert", &err);
+    if (json) {
+        cJSON *j = report_json(&rep, src, out ? out : "", o.dry_run);
+        char *s = cJSON_Print(j);
+        if (s) puts(s);
+        free(s);
+        cJSON_Delete(j);
+    } else {
+        report_text(&rep, out ? out : src, o.dry_run);
+    }
+    cvt_report_free(&rep);
+    return CLI_EXIT_OK;
+}

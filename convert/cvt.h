@@ -1,0 +1,110 @@
+/*
+ * cvt.h - `trit convert`: a released checkpoint (safetensors file/directory/index, GGUF incl.
+ * splits) into a .trit container (spec/container.md), streaming, with experts as paged units.
+ *
+ * The pipeline, one file each:
+ *   cvt_src.c      one view over both source formats: logical tensors (GGUF dims reversed,
+ *                  BitNet packed U8 unpacked) decoded to float in bounded chunks
+ *   cvt_arch.c     config.json / GGUF keys -> the container's typed model description
+ *                  (spec 10.1), source tensor names -> canonical names (spec 10.2)
+ *   cvt_ternary.c  exact-ternary detection per tensor/row/group, absmean ternarization, t2 rows
+ *   cvt_convert.c  the plan (what each output tensor is made of) and the streaming writer
+ * Every source tensor is read at most twice (detect, then pack), a chunk of rows at a time, so
+ * peak memory is bounded by the largest row chunk and the index, not by the model.
+ */
+#ifndef CVT_H
+#define CVT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "trit.h"
+
+struct cvt_src;
+
+/* ---- the unified source ------------------------------------------------------------------- */
+
+typedef struct cvt_src_tensor {
+    const char *name;          /* source name (borrowed from the source reader) */
+    uint32_t n_dims;           /* logical dims, outermost first */
+    uint64_t dims[8];
+    uint64_t n_elems;
+    const char *type;          /* source type name ("BF16", "TQ2_0", "U8(bitnet)") */
+    uint32_t float_type;       /* TRIT_TYPE_F32/F16/BF16: how to store it if it stays float */
+    int ternary_hint;          /* 1 if the source encodes it as ternary (TQ1_0/TQ2_0/I2_S/BitNet U8) */
+    int skip;                  /* consumed by another tensor (a BitNet weight_scale) */
+    uint64_t src_bytes;        /* bytes it occupies in the source */
+} cvt_src_tensor;
+
+/* Open path as safetensors (file, directory or index) or GGUF (first part of a split).
+ * *out caller closes with cvt_src_close(). */
+int cvt_src_open(const char *path, struct cvt_src **out, trit_err *err);
+void cvt_src_close(struct cvt_src *s);
+const char *cvt_src_format(const struct cvt_src *s);         /* "safetensors" | "gguf" */
+uint32_t cvt_src_n(const struct cvt_src *s);
+/* Tensor i. Borrowed, valid until close. */
+const cvt_src_tensor *cvt_src_at(const struct cvt_src *s, uint32_t i);
+int64_t cvt_src_find(const struct cvt_src *s, const char *name);
+/* Decode logical elements [first, first+n) of tensor i to float. */
+int cvt_src_f32(const struct cvt_src *s, uint32_t i, uint64_t first, uint64_t n, float *out, trit_err *err);
+/* Source files for provenance: count, base name and path of file k (borrowed). */
+uint32_t cvt_src_n_files(const struct cvt_src *s);
+const char *cvt_src_file_path(const struct cvt_src *s, uint32_t k);
+/* xxh3-64 of a whole file, read sequentially (provenance). */
+int cvt_hash_file(const char *path, uint64_t *out, trit_err *err);
+/* The underlying readers (borrowed; NULL for the other format). */
+const struct cvt_gguf *cvt_src_gguf(const struct cvt_src *s);
+const struct cvt_st *cvt_src_st(const struct cvt_src *s);
+
+/* ---- options and report ------------------------------------------------------------------- */
+
+typedef struct cvt_opts {
+    int zstd_level;            /* expert units; 0 = default (CVT_DEFAULT_ZSTD_LEVEL) */
+    int raw_experts;           /* store expert units raw instead of zstd */
+    int ternarize;             /* absmean-ternarize projections that are not ternary */
+    int dry_run;               /* plan and sizes only; write nothing */
+    int overwrite;             /* replace an existing output */
+    uint32_t page_align;       /* 0 = libtrit default */
+    /* progress: called after each output tensor (done of total source bytes) */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total, const char *name);
+    void *progress_ctx;
+    /* the writer's temp file, published for a signal handler that must unlink it */
+    void (*temp_path)(void *ctx, const char *path);
+} cvt_opts;
+
+#define CVT_DEFAULT_ZSTD_LEVEL 3
+
+typedef struct cvt_tensor_report {
+    char name[128];            /* canonical name */
+    char src_type[24];
+    char out_type[8];          /* "t2", "f16" ... */
+    char granularity[8];       /* t2: "tensor" | "row" | "group" */
+    uint32_t group_size;
+    int ternarized;            /* 1 if absmean-ternarized (lossy) */
+    double max_abs_err;        /* against the source values (0 on lossless paths) */
+    double rms_err;
+    uint64_t out_bytes;
+    uint32_t layer, expert;
+} cvt_tensor_report;
+
+typedef struct cvt_report {
+    char arch[32];
+    char source_format[16];
+    uint64_t n_tensors, n_units, n_params;
+    uint64_t source_bytes, out_bytes;
+    uint64_t dense_bytes, expert_decoded_bytes, expert_stored_bytes;
+    uint64_t expert_weights;   /* ternary weights inside experts */
+    double expert_code_entropy;  /* bits per weight of the experts' codes (order-0 entropy) */
+    double expert_bits_per_weight; /* stored expert bytes * 8 / expert weights */
+    double max_abs_err;
+    int lossless;
+    cvt_tensor_report *tensors; /* owned; n_tensors entries */
+} cvt_report;
+
+/* Convert src_path into out_path. rep (may be NULL) receives the report; free it with
+ * cvt_report_free(). Nothing appears at out_path unless the conversion succeeds. */
+int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts, cvt_report *rep,
+                trit_err *err);
+void cvt_report_free(cvt_report *rep);
+
+#endif /* CVT_H */

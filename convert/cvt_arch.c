@@ -1,0 +1,441 @@
+/*
+ * cvt_arch.c - what the source says about the model, as the container's typed description
+ * (spec/container.md 10.1), and source tensor names as canonical names (10.2).
+ *
+ * HF checkpoints are described by config.json (model_type, architectures, quantization_config);
+ * GGUF files by their {arch}.* keys. Routing conventions are written out explicitly per
+ * architecture here, so the runner never infers them from a name.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "cvt_arch.h"
+#include "cvt_gguf.h"
+#include "cvt_safetensors.h"
+
+/* ---- HF config.json ---- */
+
+static double jnum(const cJSON *o, const char *k, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (cJSON_IsNumber(v)) return v->valuedouble;
+    if (cJSON_IsArray(v) && cJSON_IsNumber(v->child)) return v->child->valuedouble; /* eos lists */
+    return dflt;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int jbool(const cJSON *o, const char *k, int dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
+}
+
+static uint32_t ju32(const cJSON *o, const char *k, uint32_t dflt)
+{
+    double const d = jnum(o, k, -1);
+    return d >= 0 && d <= 4294967295.0 && d == floor(d) ? (uint32_t)d : dflt;
+}
+
+static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
+{
+    const char *mt = jstr(c, "model_type");
+    const cJSON *archs = cJSON_GetObjectItemCaseSensitive(c, "architectures");
+    const char *a0 = cJSON_IsArray(archs) && cJSON_IsString(archs->child) ? archs->child->valuestring : "";
+    if (!mt) return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json", "no model_type");
+    m->n_layer = ju32(c, "num_hidden_layers", 0);
+    m->n_embd = ju32(c, "hidden_size", 0);
+    m->n_ff = ju32(c, "intermediate_size", 0);
+    m->n_head = ju32(c, "num_attention_heads", 0);
+    m->n_head_kv = ju32(c, "num_key_value_heads", m->n_head);
+    m->head_dim = ju32(c, "head_dim", m->n_head ? m->n_embd / m->n_head : 0);
+    m->n_vocab = ju32(c, "vocab_size", 0);
+    m->n_ctx = ju32(c, "max_position_embeddings", 0);
+    m->norm_eps = (float)jnum(c, "rms_norm_eps", 1e-6);
+    m->rope_theta = (float)jnum(c, "rope_theta", 10000.0);
+    m->rope_dim = m->head_dim;
+    m->tied = jbool(c, "tie_word_embeddings", 0);
+    m->bos = (int64_t)jnum(c, "bos_token_id", -1);
+    m->eos = (int64_t)jnum(c, "eos_token_id", -1);
+    const char *act = jstr(c, "hidden_act");
+    snprintf(m->hidden_act, sizeof m->hidden_act, "%s", act ? act : "silu");
+    if (!strcmp(m->hidden_act, "swish")) snprintf(m->hidden_act, sizeof m->hidden_act, "silu");
+
+    const cJSON *qc = cJSON_GetObjectItemCaseSensitive(c, "quantization_config");
+    const char *qm = qc ? jstr(qc, "quant_method") : NULL;
+    int const bitnet = !strcmp(mt, "bitnet") || strstr(a0, "Bitnet") || strstr(a0, "BitNet") ||
+                       (qm && !strcmp(qm, "bitnet")) || ju32(c, "weight_bits", 0) == 1;
+    m->ternary_model = bitnet;
+    snprintf(m->act_quant, sizeof m->act_quant, "%s", bitnet ? "int8_per_token" : "none");
+
+    /* MoE */
+    m->n_expert = ju32(c, "num_local_experts", ju32(c, "num_experts", ju32(c, "n_routed_experts", 0)));
+    m->n_expert_used = ju32(c, "num_experts_per_tok", 0);
+    m->n_ff_expert = ju32(c, "moe_intermediate_size", m->n_expert ? m->n_ff : 0);
+    m->routed_scale = (float)jnum(c, "routed_scaling_factor", 1.0);
+    m->first_dense = ju32(c, "first_k_dense_replace", 0);
+    snprintf(m->gating, sizeof m->gating, "softmax");
+    snprintf(m->shared_gate, sizeof m->shared_gate, "none");
+    const char *arch = "llama";
+    if (!strcmp(mt, "bitnet") || (bitnet && !strcmp(mt, "llama"))) {
+        arch = "bitnet";
+    } else if (!strcmp(mt, "mixtral")) {
+        arch = "mixtral";
+        m->norm_topk = 1; /* softmax over the selected logits = renormalised top-k */
+    } else if (!strcmp(mt, "qwen2_moe")) {
+        arch = "qwen2moe";
+        m->norm_topk = jbool(c, "norm_topk_prob", 0);
+        uint32_t const sh = ju32(c, "shared_expert_intermediate_size", 0);
+        m->n_shared_expert = sh ? 1 : 0;
+        if (sh) snprintf(m->shared_gate, sizeof m->shared_gate, "sigmoid");
+    } else if (!strcmp(mt, "qwen3_moe")) {
+        arch = "qwen3moe";
+        m->norm_topk = jbool(c, "norm_topk_prob", 1);
+    } else if (!strcmp(mt, "olmoe")) {
+        arch = "olmoe";
+        m->norm_topk = jbool(c, "norm_topk_prob", 0);
+    } else if (!strncmp(mt, "deepseek", 8)) {
+        arch = "deepseek2";
+        const char *sf = jstr(c, "scoring_func");
+        if (sf && !strcmp(sf, "sigmoid")) snprintf(m->gating, sizeof m->gating, "sigmoid");
+        m->norm_topk = jbool(c, "norm_topk_prob", 0);
+        m->n_shared_expert = ju32(c, "n_shared_experts", 0);
+    } else if (!strcmp(mt, "minicpm")) {
+        arch = "minicpm";
+        double const se = jnum(c, "scale_emb", 1), sd = jnum(c, "scale_depth", 0), base = jnum(c, "dim_model_base", 0);
+        m->embd_scale = (float)se;
+        if (sd > 0 && m->n_layer) m->residual_scale = (float)(sd / sqrt((double)m->n_layer));
+        if (base > 0 && m->n_embd) m->logit_scale = (float)(base / (double)m->n_embd);
+    } else if (!strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2") || !strcmp(mt, "qwen3")) {
+        arch = mt;
+    } else {
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
+                            "model_type '%.40s' is not supported (llama, mistral, qwen2/3, bitnet, minicpm, mixtral, "
+                            "qwen2_moe, qwen3_moe, olmoe, deepseek)", mt);
+    }
+    snprintf(m->arch, sizeof m->arch, "%s", arch);
+    if (m->n_expert && !m->n_expert_used)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, "config.json", "MoE model without num_experts_per_tok");
+    return TRIT_OK;
+}
+
+/* ---- GGUF keys ---- */
+
+static int64_t gkv(const cvt_gguf *g, const char *arch, const char *suffix)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return cvt_gguf_find_kv(g, key);
+}
+
+static uint32_t gu32(const cvt_gguf *g, const char *arch, const char *suffix, uint32_t dflt)
+{
+    int64_t const i = gkv(g, arch, suffix);
+    uint64_t v;
+    if (i < 0 || cvt_gguf_kv_u64(g, (uint64_t)i, &v) != TRIT_OK || v > UINT32_MAX) return dflt;
+    return (uint32_t)v;
+}
+
+static double gf64(const cvt_gguf *g, const char *arch, const char *suffix, double dflt)
+{
+    int64_t const i = gkv(g, arch, suffix);
+    double v;
+    return i >= 0 && cvt_gguf_kv_f64(g, (uint64_t)i, &v) == TRIT_OK ? v : dflt;
+}
+
+static int gbool(const cvt_gguf *g, const char *arch, const char *suffix, int dflt)
+{
+    int64_t const i = gkv(g, arch, suffix);
+    int v;
+    return i >= 0 && cvt_gguf_kv_bool(g, (uint64_t)i, &v) == TRIT_OK ? v : dflt;
+}
+
+static int from_gguf(const cvt_gguf *g, const struct cvt_src *s, cvt_model *m, trit_err *err)
+{
+    const char *arch = cvt_gguf_arch(g);
+    if (!arch) return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "no general.architecture");
+    m->n_layer = gu32(g, arch, "block_count", 0);
+    m->n_embd = gu32(g, arch, "embedding_length", 0);
+    m->n_ff = gu32(g, arch, "feed_forward_length", 0);
+    m->n_head = gu32(g, arch, "attention.head_count", 0);
+    m->n_head_kv = gu32(g, arch, "attention.head_count_kv", m->n_head);
+    m->head_dim = gu32(g, arch, "attention.key_length", m->n_head ? m->n_embd / m->n_head : 0);
+    m->n_ctx = gu32(g, arch, "context_length", 0);
+    m->norm_eps = (float)gf64(g, arch, "attention.layer_norm_rms_epsilon", 1e-5);
+    m->rope_theta = (float)gf64(g, arch, "rope.freq_base", 10000.0);
+    m->rope_dim = gu32(g, arch, "rope.dimension_count", m->head_dim);
+    m->n_expert = gu32(g, arch, "expert_count", 0);
+    m->n_expert_used = gu32(g, arch, "expert_used_count", 0);
+    m->n_ff_expert = gu32(g, arch, "expert_feed_forward_length", m->n_expert ? m->n_ff : 0);
+    m->n_shared_expert = gu32(g, arch, "expert_shared_count", 0);
+    m->first_dense = gu32(g, arch, "leading_dense_block_count", 0);
+    m->routed_scale = (float)gf64(g, arch, "expert_weights_scale", 1.0);
+    snprintf(m->gating, sizeof m->gating, "%s", gu32(g, arch, "expert_gating_func", 1) == 2 ? "sigmoid" : "softmax");
+    snprintf(m->shared_gate, sizeof m->shared_gate, "none");
+    int64_t const vi = cvt_gguf_find_kv(g, "tokenizer.ggml.tokens");
+    uint32_t et;
+    uint64_t count = 0;
+    if (vi >= 0) cvt_gguf_kv_type(g, (uint64_t)vi, &et, &count);
+    m->n_vocab = gu32(g, arch, "vocab_size", (uint32_t)count);
+    int64_t const te = cvt_src_find(s, "token_embd.weight");
+    if (!m->n_vocab && te >= 0) m->n_vocab = (uint32_t)cvt_src_at(s, (uint32_t)te)->dims[0];
+    uint64_t v;
+    int64_t k = cvt_gguf_find_kv(g, "tokenizer.ggml.bos_token_id");
+    m->bos = k >= 0 && cvt_gguf_kv_u64(g, (uint64_t)k, &v) == TRIT_OK ? (int64_t)v : -1;
+    k = cvt_gguf_find_kv(g, "tokenizer.ggml.eos_token_id");
+    m->eos = k >= 0 && cvt_gguf_kv_u64(g, (uint64_t)k, &v) == TRIT_OK ? (int64_t)v : -1;
+    m->tied = cvt_src_find(s, "output.weight") < 0;
+    snprintf(m->hidden_act, sizeof m->hidden_act, "silu");
+    m->ternary_model = 0;
+    for (uint32_t i = 0; i < cvt_src_n(s); i++) m->ternary_model |= cvt_src_at(s, i)->ternary_hint;
+    snprintf(m->act_quant, sizeof m->act_quant, "%s", m->ternary_model ? "int8_per_token" : "none");
+
+    if (!strcmp(arch, "bitnet") || !strcmp(arch, "bitnet-b1.58") || !strcmp(arch, "bitnet-25")) {
+        snprintf(m->arch, sizeof m->arch, "bitnet");
+        /* the 2B4T release declares relu2; mainline's default for older files is silu */
+        int64_t const ha = gkv(g, arch, "hidden_act");
+        const char *s_act;
+        uint64_t n;
+        if (!strcmp(arch, "bitnet-b1.58") || !strcmp(arch, "bitnet-25")) snprintf(m->hidden_act, sizeof m->hidden_act, "relu2");
+        if (ha >= 0 && cvt_gguf_kv_str(g, (uint64_t)ha, &s_act, &n) == TRIT_OK && n < sizeof m->hidden_act) {
+            memcpy(m->hidden_act, s_act, (size_t)n);
+            m->hidden_act[n] = '\0';
+        }
+        m->ternary_model = 1;
+        snprintf(m->act_quant, sizeof m->act_quant, "int8_per_token");
+    } else {
+        snprintf(m->arch, sizeof m->arch, "%s", arch);
+        /* llama.cpp's "normal" rope archs store Q/K permuted relative to HF (formats.md 1.10) */
+        m->gguf_unpermute = !strcmp(arch, "llama") || !strcmp(arch, "mistral") || !strcmp(arch, "granite") ||
+                            !strcmp(arch, "deci") || !strcmp(arch, "minicpm");
+        if (!strcmp(arch, "qwen3moe")) m->norm_topk = 1;
+        else if (!strcmp(arch, "qwen2moe")) {
+            m->norm_topk = 0;
+            if (cvt_src_find(s, "blk.0.ffn_gate_inp_shexp.weight") >= 0) {
+                snprintf(m->shared_gate, sizeof m->shared_gate, "sigmoid");
+                if (!m->n_shared_expert) m->n_shared_expert = 1;
+            }
+        } else if (!strcmp(arch, "llama") && m->n_expert) m->norm_topk = 1; /* Mixtral as llama */
+        else m->norm_topk = gbool(g, arch, "expert_weights_norm", 0);
+    }
+    return TRIT_OK;
+}
+
+int cvt_arch_describe(const struct cvt_src *s, cvt_model *m, trit_err *err)
+{
+    memset(m, 0, sizeof *m);
+    m->embd_scale = m->residual_scale = m->logit_scale = 0;
+    m->routed_scale = 1;
+    int rc;
+    if (cvt_src_gguf(s)) {
+        rc = from_gguf(cvt_src_gguf(s), s, m, err);
+    } else {
+        const cJSON *c = cvt_st_config(cvt_src_st(s));
+        if (!c) return trit_err_set(err, TRIT_E_NOTFOUND, TRIT_NO_OFFSET, "config.json",
+                                    "no config.json beside the weights: the architecture is unknown");
+        rc = from_config(c, m, err);
+    }
+    if (rc) return rc;
+    if (!m->n_layer || !m->n_embd || !m->n_head || !m->head_dim || !m->n_vocab)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL,
+                            "incomplete model description (layers %u, embd %u, heads %u, head_dim %u, vocab %u)",
+                            m->n_layer, m->n_embd, m->n_head, m->head_dim, m->n_vocab);
+    if (m->n_head_kv == 0 || m->n_head % m->n_head_kv)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "%u heads are not a multiple of %u KV heads",
+                            m->n_head, m->n_head_kv);
+    return TRIT_OK;
+}
+
+int cvt_arch_write(const cvt_model *m, trit_writer *w, trit_err *err)
+{
+    int rc = TRIT_OK;
+#define K(x) do { if ((rc = (x)) != TRIT_OK) return rc; } while (0)
+    K(trit_writer_kv_str(w, "general.architecture", m->arch, strlen(m->arch), err));
+    K(trit_writer_kv_u32(w, "model.n_layer", m->n_layer, err));
+    K(trit_writer_kv_u32(w, "model.n_embd", m->n_embd, err));
+    K(trit_writer_kv_u32(w, "model.n_ff", m->n_ff, err));
+    K(trit_writer_kv_u32(w, "model.n_head", m->n_head, err));
+    K(trit_writer_kv_u32(w, "model.n_head_kv", m->n_head_kv, err));
+    K(trit_writer_kv_u32(w, "model.head_dim", m->head_dim, err));
+    K(trit_writer_kv_u32(w, "model.n_vocab", m->n_vocab, err));
+    K(trit_writer_kv_u32(w, "model.n_ctx", m->n_ctx, err));
+    K(trit_writer_kv_f32(w, "model.norm_eps", m->norm_eps, err));
+    K(trit_writer_kv_f32(w, "model.rope_theta", m->rope_theta, err));
+    K(trit_writer_kv_u32(w, "model.rope_dim", m->rope_dim, err));
+    K(trit_writer_kv_str(w, "model.rope_layout", "neox", 4, err));
+    K(trit_writer_kv_str(w, "model.hidden_act", m->hidden_act, strlen(m->hidden_act), err));
+    K(trit_writer_kv_bool(w, "model.tied_embeddings", m->tied, err));
+    K(trit_writer_kv_str(w, "model.act_quant", m->act_quant, strlen(m->act_quant), err));
+    if (m->bos >= 0 && m->bos <= UINT32_MAX) K(trit_writer_kv_u32(w, "model.bos_token_id", (uint32_t)m->bos, err));
+    if (m->eos >= 0 && m->eos <= UINT32_MAX) K(trit_writer_kv_u32(w, "model.eos_token_id", (uint32_t)m->eos, err));
+    if (m->embd_scale > 0) K(trit_writer_kv_f32(w, "model.embd_scale", m->embd_scale, err));
+    if (m->residual_scale > 0) K(trit_writer_kv_f32(w, "model.residual_scale", m->residual_scale, err));
+    if (m->logit_scale > 0) K(trit_writer_kv_f32(w, "model.logit_scale", m->logit_scale, err));
+    K(trit_writer_kv_u32(w, "moe.n_expert", m->n_expert, err));
+    K(trit_writer_kv_u32(w, "moe.n_expert_used", m->n_expert_used, err));
+    if (m->n_expert) {
+        K(trit_writer_kv_u32(w, "moe.n_ff_expert", m->n_ff_expert, err));
+        K(trit_writer_kv_str(w, "moe.gating", m->gating, strlen(m->gating), err));
+        K(trit_writer_kv_bool(w, "moe.norm_topk", m->norm_topk, err));
+        K(trit_writer_kv_f32(w, "moe.routed_scale", m->routed_scale, err));
+        K(trit_writer_kv_u32(w, "moe.n_shared_expert", m->n_shared_expert, err));
+        K(trit_writer_kv_str(w, "moe.shared_gate", m->shared_gate, strlen(m->shared_gate), err));
+        K(trit_writer_kv_u32(w, "moe.first_dense_layers", m->first_dense, err));
+    }
+#undef K
+    return rc;
+}
+
+/* ---- names ---- */
+
+typedef struct name_map { const char *src, *dst; int role; } name_map;
+
+/* Per-layer HF suffixes (after "model.layers.L."). */
+static const name_map hf_layer[] = {
+    {"input_layernorm.weight", "attn_norm.weight", CVT_ROLE_FLOAT},
+    {"self_attn.q_proj.weight", "attn_q.weight", CVT_ROLE_PROJ},
+    {"self_attn.k_proj.weight", "attn_k.weight", CVT_ROLE_PROJ},
+    {"self_attn.v_proj.weight", "attn_v.weight", CVT_ROLE_PROJ},
+    {"self_attn.o_proj.weight", "attn_output.weight", CVT_ROLE_PROJ},
+    {"self_attn.q_proj.bias", "attn_q.bias", CVT_ROLE_FLOAT},
+    {"self_attn.k_proj.bias", "attn_k.bias", CVT_ROLE_FLOAT},
+    {"self_attn.v_proj.bias", "attn_v.bias", CVT_ROLE_FLOAT},
+    {"self_attn.q_norm.weight", "attn_q_norm.weight", CVT_ROLE_FLOAT},
+    {"self_attn.k_norm.weight", "attn_k_norm.weight", CVT_ROLE_FLOAT},
+    {"self_attn.attn_sub_norm.weight", "attn_sub_norm.weight", CVT_ROLE_FLOAT},
+    {"self_attn.inner_attn_ln.weight", "attn_sub_norm.weight", CVT_ROLE_FLOAT},
+    {"post_attention_layernorm.weight", "ffn_norm.weight", CVT_ROLE_FLOAT},
+    {"mlp.gate_proj.weight", "ffn_gate.weight", CVT_ROLE_PROJ},
+    {"mlp.up_proj.weight", "ffn_up.weight", CVT_ROLE_PROJ},
+    {"mlp.down_proj.weight", "ffn_down.weight", CVT_ROLE_PROJ},
+    {"mlp.ffn_sub_norm.weight", "ffn_sub_norm.weight", CVT_ROLE_FLOAT},
+    {"mlp.ffn_layernorm.weight", "ffn_sub_norm.weight", CVT_ROLE_FLOAT},
+    {"block_sparse_moe.gate.weight", "ffn_gate_inp.weight", CVT_ROLE_FLOAT},
+    {"mlp.gate.weight", "ffn_gate_inp.weight", CVT_ROLE_FLOAT},
+    {"mlp.gate.e_score_correction_bias", "exp_probs_b.bias", CVT_ROLE_FLOAT},
+    {"mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight", CVT_ROLE_PROJ},
+    {"mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight", CVT_ROLE_PROJ},
+    {"mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight", CVT_ROLE_PROJ},
+    {"mlp.shared_experts.gate_proj.weight", "ffn_gate_shexp.weight", CVT_ROLE_PROJ},
+    {"mlp.shared_experts.up_proj.weight", "ffn_up_shexp.weight", CVT_ROLE_PROJ},
+    {"mlp.shared_experts.down_proj.weight", "ffn_down_shexp.weight", CVT_ROLE_PROJ},
+    {"mlp.shared_expert_gate.weight", "ffn_gate_inp_shexp.weight", CVT_ROLE_FLOAT},
+    {"self_attn.rotary_emb.inv_freq", NULL, CVT_ROLE_SKIP},
+};
+
+/* Expert projections: (HF suffix after "experts.E.", canonical stem). */
+static const name_map hf_expert[] = {
+    {"w1.weight", "ffn_gate", CVT_ROLE_EXPERT}, {"w3.weight", "ffn_up", CVT_ROLE_EXPERT},
+    {"w2.weight", "ffn_down", CVT_ROLE_EXPERT}, {"gate_proj.weight", "ffn_gate", CVT_ROLE_EXPERT},
+    {"up_proj.weight", "ffn_up", CVT_ROLE_EXPERT}, {"down_proj.weight", "ffn_down", CVT_ROLE_EXPERT},
+};
+
+static int parse_uint(const char **p, uint32_t *out)
+{
+    uint64_t v = 0;
+    const char *s = *p;
+    if (*s < '0' || *s > '9') return -1;
+    while (*s >= '0' && *s <= '9') {
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > 0xffffff) return -1;
+        s++;
+    }
+    *p = s;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int map_hf(const char *src, cvt_name *n)
+{
+    static const name_map top[] = {
+        {"model.embed_tokens.weight", "token_embd.weight", CVT_ROLE_FLOAT},
+        {"model.norm.weight", "output_norm.weight", CVT_ROLE_FLOAT},
+        {"lm_head.weight", "output.weight", CVT_ROLE_FLOAT},
+    };
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++)
+        if (!strcmp(src, top[i].src)) {
+            snprintf(n->name, sizeof n->name, "%s", top[i].dst);
+            n->role = top[i].role;
+            return 0;
+        }
+    const char *p = src;
+    if (strncmp(p, "model.layers.", 13) != 0) return -1;
+    p += 13;
+    if (parse_uint(&p, &n->layer) || *p++ != '.') return -1;
+    for (size_t i = 0; i < sizeof hf_layer / sizeof *hf_layer; i++)
+        if (!strcmp(p, hf_layer[i].src)) {
+            n->role = hf_layer[i].role;
+            if (hf_layer[i].dst) snprintf(n->name, sizeof n->name, "blk.%u.%s", n->layer, hf_layer[i].dst);
+            return 0;
+        }
+    const char *e = strstr(p, "experts.");
+    if (e && (e == p || e[-1] == '.') && strncmp(p, "mlp.shared", 10) != 0) {
+        e += 8;
+        if (parse_uint(&e, &n->expert) || *e++ != '.') return -1;
+        for (size_t i = 0; i < sizeof hf_expert / sizeof *hf_expert; i++)
+            if (!strcmp(e, hf_expert[i].src)) {
+                n->role = CVT_ROLE_EXPERT;
+                snprintf(n->name, sizeof n->name, "blk.%u.%s.%u.weight", n->layer, hf_expert[i].dst, n->expert);
+                return 0;
+            }
+    }
+    return -1;
+}
+
+static int map_gguf(const char *src, cvt_name *n)
+{
+    static const char *const top[] = {"token_embd.weight", "output_norm.weight", "output.weight"};
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++)
+        if (!strcmp(src, top[i])) {
+            snprintf(n->name, sizeof n->name, "%s", src);
+            n->role = CVT_ROLE_FLOAT;
+            return 0;
+        }
+    if (!strcmp(src, "rope_freqs.weight")) { n->role = CVT_ROLE_SKIP; return 0; }
+    const char *p = src;
+    if (strncmp(p, "blk.", 4) != 0) return -1;
+    p += 4;
+    if (parse_uint(&p, &n->layer) || *p++ != '.') return -1;
+    snprintf(n->name, sizeof n->name, "%s", src);
+    static const char *const proj[] = {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+                                       "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
+                                       "ffn_gate_shexp.weight", "ffn_up_shexp.weight", "ffn_down_shexp.weight"};
+    for (size_t i = 0; i < sizeof proj / sizeof *proj; i++)
+        if (!strcmp(p, proj[i])) { n->role = CVT_ROLE_PROJ; return 0; }
+    static const char *const exps[][2] = {{"ffn_gate_exps.weight", "ffn_gate"}, {"ffn_up_exps.weight", "ffn_up"},
+                                          {"ffn_down_exps.weight", "ffn_down"}};
+    for (size_t i = 0; i < sizeof exps / sizeof *exps; i++)
+        if (!strcmp(p, exps[i][0])) {
+            /* a 3-D stack [E, out, in]: split into blk.L.<stem>.E.weight, one per expert */
+            n->role = CVT_ROLE_EXPERT_STACK;
+            snprintf(n->name, sizeof n->name, "blk.%u.%s", n->layer, exps[i][1]);
+            return 0;
+        }
+    /* older per-expert GGUFs: blk.L.ffn_gate.E.weight (already canonical) */
+    const char *stems[] = {"ffn_gate.", "ffn_up.", "ffn_down."};
+    for (size_t i = 0; i < 3; i++)
+        if (!strncmp(p, stems[i], strlen(stems[i]))) {
+            const char *q = p + strlen(stems[i]);
+            if (parse_uint(&q, &n->expert) == 0 && !strcmp(q, ".weight")) { n->role = CVT_ROLE_EXPERT; return 0; }
+        }
+    /* a projection's optional {name}.scale (mainline bitnet): folded into the projection */
+    size_t const pl = strlen(p);
+    if (pl > 6 && !strcmp(p + pl - 6, ".scale")) { n->role = CVT_ROLE_SCALE; return 0; }
+    n->role = CVT_ROLE_FLOAT; /* norms, biases, router, sub norms, exp_probs_b ... keep the name */
+    return 0;
+}
+
+int cvt_arch_map_name(const char *src, int gguf, cvt_name *n)
+{
+    memset(n, 0, sizeof *n);
+    n->layer = n->expert = TRIT_NONE32;
+    return gguf ? map_gguf(src, n) : map_hf(src, n);
+}

@@ -1,0 +1,50 @@
+/* cvt_arch.h - model description and canonical names for the converter (cvt_arch.c). */
+#ifndef CVT_ARCH_H
+#define CVT_ARCH_H
+
+#include <stdint.h>
+
+#include "cvt.h"
+
+typedef struct cvt_model {
+    char arch[32];
+    uint32_t n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_vocab, n_ctx, rope_dim;
+    float norm_eps, rope_theta;
+    char hidden_act[16];
+    int tied;
+    int64_t bos, eos;              /* -1 when unknown */
+    char act_quant[24];
+    uint32_t n_expert, n_expert_used, n_ff_expert, n_shared_expert, first_dense;
+    char gating[16];
+    int norm_topk;
+    float routed_scale;
+    char shared_gate[16];
+    float embd_scale, residual_scale, logit_scale; /* MiniCPM scaling; 0 = not used */
+    int ternary_model;             /* the source declares (or stores) ternary projections */
+    int gguf_unpermute;            /* GGUF Q/K rows are in llama.cpp's permuted rope order */
+} cvt_model;
+
+/* Fill m from the source's config.json or GGUF keys. */
+int cvt_arch_describe(const struct cvt_src *s, cvt_model *m, trit_err *err);
+/* Write m as the container's metadata (spec 10.1). */
+int cvt_arch_write(const cvt_model *m, trit_writer *w, trit_err *err);
+
+enum {
+    CVT_ROLE_FLOAT = 1,            /* stays float: embeddings, norms, router, biases */
+    CVT_ROLE_PROJ,                 /* a dense projection: ternary when the model is */
+    CVT_ROLE_EXPERT,               /* one expert's projection (a unit member) */
+    CVT_ROLE_EXPERT_STACK,         /* GGUF 3-D [E, out, in]: split per expert */
+    CVT_ROLE_SCALE,                /* GGUF bitnet {name}.scale: folded into its projection */
+    CVT_ROLE_SKIP                  /* carries nothing the container needs (rotary inv_freq) */
+};
+
+typedef struct cvt_name {
+    char name[128];                /* canonical name; for EXPERT_STACK the stem "blk.L.ffn_gate" */
+    int role;
+    uint32_t layer, expert;        /* TRIT_NONE32 when not applicable */
+} cvt_name;
+
+/* Map a source tensor name. 0 on success, -1 if the name is not understood. */
+int cvt_arch_map_name(const char *src, int gguf, cvt_name *n);
+
+#endif

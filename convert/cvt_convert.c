@@ -1,0 +1,627 @@
+/*
+ * cvt_convert.c - the conversion: plan every output tensor, scan projections for exact ternary
+ * structure (pass 1), declare the container, then stream every tensor into it (pass 2).
+ *
+ * Memory: one chunk of rows (CHUNK_VALUES floats) per pass, the scales of the tensor being
+ * written (at most 1/16 of its values, only for per-row/per-group t2), and the plan/index.
+ * Nothing grows with the number of tensors' bytes, so peak RSS stays flat with model size.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cvt.h"
+#include "cvt_arch.h"
+#include "cvt_safetensors.h"
+#include "cvt_ternary.h"
+#include "trit_safemath.h"
+
+#define CHUNK_VALUES (1u << 18)
+
+typedef struct plan_t {
+    char name[128];
+    uint32_t src;              /* source tensor */
+    int role;
+    uint32_t layer, expert;
+    uint32_t n_dims;
+    uint64_t dims[8];          /* output shape */
+    uint64_t rows, cols;       /* 2-D view of the output */
+    uint64_t src_row0;         /* first source row (expert slice of a 3-D stack) */
+    uint32_t permute_heads;    /* GGUF rope un-permute: heads in this tensor, 0 = none */
+    float mult;                /* folded GGUF bitnet .scale (1 = none) */
+    int ternary;               /* stored as t2 */
+    int ternarize;             /* absmean (lossy) */
+    uint32_t layout, group;
+    float tensor_scale;
+    uint32_t out_type;
+    uint32_t unit, id;
+    double max_err, rms_err;
+} plan_t;
+
+typedef struct conv {
+    const cvt_opts *o;
+    struct cvt_src *src;
+    cvt_model m;
+    plan_t *p;
+    uint32_t n;
+    float *buf;                /* CHUNK_VALUES floats */
+    trit_writer *w;
+    uint64_t done, total;
+    uint64_t code_hist[3];     /* experts' -1/0/+1 counts */
+} conv;
+
+static int nomem(trit_err *err) { return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); }
+
+static int is_projection(int role) { return role == CVT_ROLE_PROJ || role == CVT_ROLE_EXPERT || role == CVT_ROLE_EXPERT_STACK; }
+
+/* Source row that holds output row r of p (rope un-permute and expert slicing). */
+static uint64_t src_row(const plan_t *p, uint64_t r)
+{
+    if (!p->permute_heads) return p->src_row0 + r;
+    /* GGUF stores head h's row (i2, j) [i2 in {0,1}, j < hd/2] at h*hd + 2j + i2; the neox (HF)
+     * order puts it at h*hd + i2*hd/2 + j (convert_hf_to_gguf.py permute, inverted). */
+    uint64_t const hd = p->rows / p->permute_heads;
+    uint64_t const h = r / hd, w = r % hd, half = hd / 2;
+    uint64_t const i2 = w / half, j = w % half;
+    return p->src_row0 + h * hd + 2 * j + i2;
+}
+
+/* Read output rows [r0, r0+nr) of p as floats into buf (nr * cols values). */
+static int read_rows(conv *c, const plan_t *p, uint64_t r0, uint64_t nr, float *buf, trit_err *err)
+{
+    int rc = TRIT_OK;
+    if (!p->permute_heads) {
+        rc = cvt_src_f32(c->src, p->src, (p->src_row0 + r0) * p->cols, nr * p->cols, buf, err);
+    } else {
+        for (uint64_t r = 0; r < nr && rc == TRIT_OK; r++)
+            rc = cvt_src_f32(c->src, p->src, src_row(p, r0 + r) * p->cols, p->cols, buf + r * p->cols, err);
+    }
+    if (rc == TRIT_OK && p->mult != 1.0f)
+        for (uint64_t k = 0; k < nr * p->cols; k++) buf[k] *= p->mult;
+    return rc;
+}
+
+static uint64_t chunk_rows(const plan_t *p)
+{
+    uint64_t const r = CHUNK_VALUES / (p->cols ? p->cols : 1);
+    return r ? r : 1;
+}
+
+/* ---- planning ---- */
+
+static int add_plan(conv *c, const plan_t *t, trit_err *err)
+{
+    if ((c->n & (c->n + 1)) == 0 || c->n == 0) { /* grow at 0, 1, 3, 7 ... */
+        size_t const cap = (size_t)(c->n + 1) * 2;
+        plan_t *np = realloc(c->p, cap * sizeof *np);
+        if (!np) return nomem(err);
+        c->p = np;
+    }
+    c->p[c->n++] = *t;
+    return TRIT_OK;
+}
+
+static int plan(conv *c, trit_err *err)
+{
+    int const gguf = cvt_src_gguf(c->src) != NULL;
+    uint32_t const ns = cvt_src_n(c->src);
+    for (uint32_t i = 0; i < ns; i++) {
+        cvt_src_tensor const *s = cvt_src_at(c->src, i);
+        if (s->skip) continue;
+        cvt_name nm;
+        if (cvt_arch_map_name(s->name, gguf, &nm) != 0)
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, s->name,
+                                "tensor name not understood for architecture %s", c->m.arch);
+        if (nm.role == CVT_ROLE_SKIP || nm.role == CVT_ROLE_SCALE) continue;
+        plan_t t;
+        memset(&t, 0, sizeof t);
+        t.src = i;
+        t.role = nm.role;
+        t.layer = nm.layer;
+        t.expert = nm.expert;
+        t.mult = 1.0f;
+        t.unit = TRIT_NONE32;
+        t.n_dims = s->n_dims;
+        memcpy(t.dims, s->dims, sizeof t.dims);
+        t.cols = s->n_dims ? s->dims[s->n_dims - 1] : 1;
+        t.rows = t.cols ? s->n_elems / t.cols : 0;
+        if (gguf && is_projection(nm.role)) {
+            /* mainline bitnet GGUFs may carry {name}.scale: the real weight is value * scale */
+            char sn[160];
+            snprintf(sn, sizeof sn, "%.*s.scale", (int)(strlen(s->name) - 7), s->name);
+            int64_t const si = strlen(s->name) > 7 ? cvt_src_find(c->src, sn) : -1;
+            if (si >= 0) {
+                float v;
+                int const rc = cvt_src_f32(c->src, (uint32_t)si, 0, 1, &v, err);
+                if (rc) return rc;
+                t.mult = v;
+            }
+        }
+        if (c->m.gguf_unpermute && (strstr(nm.name, ".attn_q.") || strstr(nm.name, ".attn_k."))) {
+            t.permute_heads = strstr(nm.name, ".attn_q.") ? c->m.n_head : c->m.n_head_kv;
+            if (!t.permute_heads || t.rows % t.permute_heads || (t.rows / t.permute_heads) % 2)
+                return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name,
+                                    "%llu rows do not split into %u heads of even size",
+                                    (unsigned long long)t.rows, t.permute_heads);
+            if (t.n_dims == 1) t.cols = 1, t.rows = s->n_elems; /* a bias: one value per row */
+        }
+        if (nm.role == CVT_ROLE_EXPERT_STACK) {
+            if (s->n_dims != 3 || s->dims[0] == 0)
+                return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name, "expert stack is not 3-D");
+            uint64_t const E = s->dims[0], out = s->dims[1];
+            for (uint64_t e = 0; e < E; e++) {
+                plan_t x = t;
+                snprintf(x.name, sizeof x.name, "%.100s.%llu.weight", nm.name, (unsigned long long)e);
+                x.role = CVT_ROLE_EXPERT;
+                x.expert = (uint32_t)e;
+                x.n_dims = 2;
+                x.dims[0] = out;
+                x.dims[1] = s->dims[2];
+                x.rows = out;
+                x.cols = s->dims[2];
+                x.src_row0 = e * out;
+                int const rc = add_plan(c, &x, err);
+                if (rc) return rc;
+            }
+            continue;
+        }
+        snprintf(t.name, sizeof t.name, "%s", nm.name);
+        int const rc = add_plan(c, &t, err);
+        if (rc) return rc;
+    }
+    /* a Qwen2-MoE shared-expert gate [1, n_embd] is stored as [n_embd] in every layer */
+    for (uint32_t i = 0; i < c->n; i++) {
+        plan_t *t = &c->p[i];
+        if (strstr(t->name, ".ffn_gate_inp_shexp.") && t->n_dims == 2 && t->dims[0] == 1) {
+            t->n_dims = 1;
+            t->dims[0] = t->dims[1];
+        }
+    }
+    return TRIT_OK;
+}
+
+/* ---- pass 1: which projections are ternary, at which granularity ---- */
+
+static int scan(conv *c, trit_err *err)
+{
+    int any_ternary = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        plan_t *p = &c->p[i];
+        cvt_src_tensor const *s = cvt_src_at(c->src, p->src);
+        if (!is_projection(p->role)) {
+            p->out_type = s->float_type;
+            continue;
+        }
+        cvt_tscan sc;
+        cvt_tscan_init(&sc, p->cols);
+        uint64_t const cr = chunk_rows(p);
+        for (uint64_t r = 0; r < p->rows; r += cr) {
+            uint64_t const nr = p->rows - r < cr ? p->rows - r : cr;
+            int const rc = read_rows(c, p, r, nr, c->buf, err);
+            if (rc) return rc;
+            cvt_tscan_feed(&sc, c->buf, nr * p->cols);
+        }
+        if (sc.n_nonfinite)
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name, "%llu NaN or infinite values",
+                                (unsigned long long)sc.n_nonfinite);
+        cvt_tscan_result r;
+        cvt_tscan_result_get(&sc, &r);
+        if (r.ternary) {
+            p->ternary = 1;
+            p->layout = (uint32_t)r.layout;
+            p->group = (uint32_t)r.group;
+            p->tensor_scale = r.tensor_mag;
+            any_ternary = 1;
+        } else {
+            p->tensor_scale = (float)(r.mean_abs + 1e-8); /* absmean gamma, if ternarized */
+            p->out_type = s->float_type;
+        }
+    }
+    /* A ternary model's projections must all be ternary (or be ternarized on request). */
+    int const want_ternary = c->m.ternary_model || any_ternary || c->o->ternarize;
+    for (uint32_t i = 0; i < c->n && want_ternary; i++) {
+        plan_t *p = &c->p[i];
+        if (!is_projection(p->role) || p->ternary) continue;
+        if (!c->o->ternarize)
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, cvt_src_at(c->src, p->src)->name,
+                                "projection should be ternary but is not (%s values of a %s model): "
+                                "use --ternarize for absmean ternarization",
+                                cvt_src_at(c->src, p->src)->type, c->m.ternary_model ? "ternary" : "partly ternary");
+        p->ternary = 1;
+        p->ternarize = 1;
+        p->layout = TRIT_SCALE_TENSOR;
+    }
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->p[i].ternary) c->p[i].out_type = TRIT_TYPE_T2;
+    return TRIT_OK;
+}
+
+/* ---- declaration ---- */
+
+static void describe(const plan_t *p, trit_tensor_info *t)
+{
+    memset(t, 0, sizeof *t);
+    t->name = p->name;
+    t->type = p->out_type;
+    trit_type_geometry(t->type, &t->block_elems, &t->block_bytes);
+    t->n_dims = p->n_dims;
+    memcpy(t->dims, p->dims, sizeof t->dims);
+    t->layer = p->layer;
+    t->unit = p->unit;
+    if (p->ternary) {
+        t->scale_layout = p->layout;
+        t->scale_type = TRIT_SCALE_TYPE_F32;
+        t->group_size = p->layout == TRIT_SCALE_GROUP ? p->group : 0;
+    }
+}
+
+static int cmp_expert(const void *a, const void *b)
+{
+    const plan_t *const *x = a, *const *y = b;
+    if ((*x)->layer != (*y)->layer) return (*x)->layer < (*y)->layer ? -1 : 1;
+    if ((*x)->expert != (*y)->expert) return (*x)->expert < (*y)->expert ? -1 : 1;
+    return strcmp((*x)->name, (*y)->name); /* ffn_down < ffn_gate < ffn_up: fixed order */
+}
+
+/* Experts, sorted by (layer, expert): each distinct pair becomes one unit. *out caller frees. */
+static int experts_sorted(conv *c, plan_t ***out, uint32_t *n, trit_err *err)
+{
+    uint32_t k = 0;
+    plan_t **v = calloc((size_t)c->n + 1, sizeof *v);
+    if (!v) return nomem(err);
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->p[i].role == CVT_ROLE_EXPERT) v[k++] = &c->p[i];
+    qsort(v, k, sizeof *v, cmp_expert);
+    *out = v;
+    *n = k;
+    return TRIT_OK;
+}
+
+/* ---- pass 2: writing ---- */
+
+static int write_float(conv *c, const plan_t *p, trit_err *err)
+{
+    uint64_t const cr = chunk_rows(p);
+    size_t const es = p->out_type == TRIT_TYPE_F32 ? 4 : 2;
+    uint8_t *out = malloc(CHUNK_VALUES * es + es);
+    if (!out) return nomem(err);
+    int rc = TRIT_OK;
+    for (uint64_t r = 0; r < p->rows && rc == TRIT_OK; r += cr) {
+        uint64_t const nr = p->rows - r < cr ? p->rows - r : cr, nv = nr * p->cols;
+        rc = read_rows(c, p, r, nr, c->buf, err);
+        for (uint64_t k = 0; rc == TRIT_OK && k < nv; k++) {
+            if (es == 4) {
+                memcpy(out + 4 * k, &c->buf[k], 4);
+            } else {
+                /* f16/bf16 sources decode exactly to f32, so this round trip is exact */
+                uint16_t const h = p->out_type == TRIT_TYPE_F16 ? trit_f32_to_f16(c->buf[k]) : trit_f32_to_bf16(c->buf[k]);
+                out[2 * k] = (uint8_t)h;
+                out[2 * k + 1] = (uint8_t)(h >> 8);
+            }
+        }
+        if (rc == TRIT_OK) rc = trit_writer_append(c->w, out, nv * es, err);
+    }
+    free(out);
+    return rc;
+}
+
+/* t2: codes row by row, collecting scales; then the zero gap and the scales. */
+static int write_t2(conv *c, plan_t *p, const trit_tensor_info *ti, trit_err *err)
+{
+    uint64_t const row_bytes = trit_div_ceil(p->cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
+    uint64_t const cr = chunk_rows(p);
+    uint64_t const gpr = p->layout == TRIT_SCALE_GROUP ? trit_div_ceil(p->cols, p->group) : 1;
+    float *scales = trit_mallocarray((size_t)(ti->n_scales ? ti->n_scales : 1), sizeof *scales);
+    int8_t *codes = malloc((size_t)p->cols + 1);
+    uint8_t *packed = malloc((size_t)row_bytes + 1);
+    if (!scales || !codes || !packed) {
+        free(scales);
+        free(codes);
+        free(packed);
+        return nomem(err);
+    }
+    for (uint64_t k = 0; k < ti->n_scales; k++) scales[k] = 0;
+    if (p->layout == TRIT_SCALE_TENSOR) scales[0] = p->tensor_scale;
+    double sq = 0, maxe = 0;
+    int rc = TRIT_OK;
+    for (uint64_t r = 0; r < p->rows && rc == TRIT_OK; r += cr) {
+        uint64_t const nr = p->rows - r < cr ? p->rows - r : cr;
+        rc = read_rows(c, p, r, nr, c->buf, err);
+        for (uint64_t rr = 0; rc == TRIT_OK && rr < nr; rr++) {
+            const float *x = c->buf + rr * p->cols;
+            uint64_t const row = r + rr;
+            for (uint64_t k = 0; k < p->cols; k++) {
+                int8_t q;
+                if (p->ternarize) {
+                    float const v = roundf(x[k] / p->tensor_scale);
+                    q = (int8_t)(v > 1 ? 1 : v < -1 ? -1 : v);
+                    double const e = fabs((double)x[k] - (double)q * p->tensor_scale);
+                    sq += e * e;
+                    if (e > maxe) maxe = e;
+                } else {
+                    q = (int8_t)(x[k] > 0 ? 1 : x[k] < 0 ? -1 : 0);
+                    uint64_t si = 0;
+                    if (p->layout == TRIT_SCALE_ROW) si = row;
+                    else if (p->layout == TRIT_SCALE_GROUP) si = row * gpr + k / p->group;
+                    if (q && p->layout != TRIT_SCALE_TENSOR) scales[si] = fabsf(x[k]);
+                }
+                codes[k] = q;
+                if (p->role == CVT_ROLE_EXPERT) c->code_hist[q + 1]++;
+            }
+            trit_t2_pack_row(codes, p->cols, packed);
+            rc = trit_writer_append(c->w, packed, row_bytes, err);
+        }
+    }
+    /* a scope with no non-zero weight has no magnitude: give it 1 so every scale is usable */
+    for (uint64_t k = 0; k < ti->n_scales; k++)
+        if (scales[k] == 0) scales[k] = 1.0f;
+    static const uint8_t zeros[16];
+    if (rc == TRIT_OK) rc = trit_writer_append(c->w, zeros, ti->scales_off - p->rows * row_bytes, err);
+    if (rc == TRIT_OK) rc = trit_writer_append(c->w, scales, ti->n_scales * 4, err);
+    uint64_t const n = p->rows * p->cols;
+    p->max_err = maxe;
+    p->rms_err = n ? sqrt(sq / (double)n) : 0;
+    free(scales);
+    free(codes);
+    free(packed);
+    return rc;
+}
+
+static int write_one(conv *c, plan_t *p, trit_err *err)
+{
+    trit_tensor_info ti;
+    describe(p, &ti);
+    trit_tensor_layout(&ti, NULL);
+    int rc = trit_writer_tensor_begin(c->w, p->id, err);
+    if (rc == TRIT_OK) rc = p->ternary ? write_t2(c, p, &ti, err) : write_float(c, p, err);
+    if (rc == TRIT_OK) rc = trit_writer_end(c->w, err);
+    c->done += p->rows * p->cols;
+    if (c->o->progress) c->o->progress(c->o->progress_ctx, c->done, c->total, p->name);
+    return rc;
+}
+
+/* ---- sections and provenance ---- */
+
+static int read_small_file(const char *path, uint64_t cap, uint8_t **out, uint64_t *n, trit_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot open");
+    uint64_t len = 0, alloc = 1 << 16;
+    uint8_t *b = malloc(alloc);
+    int rc = b ? TRIT_OK : nomem(err);
+    while (rc == TRIT_OK) {
+        if (len == alloc) {
+            if (alloc >= cap) { rc = trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, path, "larger than %llu bytes", (unsigned long long)cap); break; }
+            uint8_t *nb = realloc(b, (size_t)alloc * 2);
+            if (!nb) { rc = nomem(err); break; }
+            b = nb;
+            alloc *= 2;
+        }
+        size_t const k = fread(b + len, 1, (size_t)(alloc - len), f);
+        if (k == 0) {
+            if (ferror(f)) rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "read failed");
+            break;
+        }
+        len += k;
+    }
+    fclose(f);
+    if (rc) { free(b); return rc; }
+    *out = b;
+    *n = len;
+    return TRIT_OK;
+}
+
+typedef struct side_file { const char *path; const char *name; uint32_t kind; uint32_t id; } side_file;
+
+#define SIDE_MAX 8
+#define SIDE_CAP (64ull << 20) /* tokenizer.json of a 256k vocab is ~ 20 MB */
+
+static uint32_t side_files(conv *c, side_file *sf)
+{
+    const struct cvt_st *st = cvt_src_st(c->src);
+    uint32_t n = 0;
+    if (!st) return 0;
+    static const struct { uint32_t which; const char *name; uint32_t kind; } wanted[] = {
+        {CVT_ST_SIDE_CONFIG, "config.json", TRIT_SECTION_CONFIG_JSON},
+        {CVT_ST_SIDE_TOKENIZER_JSON, "tokenizer.json", TRIT_SECTION_TOKENIZER_JSON},
+        {CVT_ST_SIDE_TOKENIZER_MODEL, "tokenizer.model", TRIT_SECTION_TOKENIZER_SPM},
+        {CVT_ST_SIDE_TOKENIZER_CONFIG, "tokenizer_config.json", TRIT_SECTION_OTHER},
+        {CVT_ST_SIDE_GENERATION_CONFIG, "generation_config.json", TRIT_SECTION_OTHER},
+    };
+    for (size_t i = 0; i < sizeof wanted / sizeof *wanted && n < SIDE_MAX; i++) {
+        const char *p = cvt_st_side_path(st, wanted[i].which);
+        if (p) sf[n++] = (side_file){p, wanted[i].name, wanted[i].kind, 0};
+    }
+    return n;
+}
+
+static int write_provenance(conv *c, trit_err *err)
+{
+    uint32_t const nf = cvt_src_n_files(c->src);
+    const char **names = calloc((size_t)nf + 1, sizeof *names);
+    uint64_t *sums = calloc((size_t)nf + 1, sizeof *sums);
+    int rc = names && sums ? TRIT_OK : nomem(err);
+    for (uint32_t k = 0; rc == TRIT_OK && k < nf; k++) {
+        const char *p = cvt_src_file_path(c->src, k);
+        const char *slash = strrchr(p, '/');
+        names[k] = slash ? slash + 1 : p;
+        rc = cvt_hash_file(p, &sums[k], err);
+    }
+    const char *ver = "trit " TRIT_VERSION_STRING;
+    if (rc == TRIT_OK) rc = trit_writer_kv_str(c->w, "provenance.converter", ver, strlen(ver), err);
+    if (rc == TRIT_OK) rc = trit_writer_kv_str(c->w, "provenance.source_format", cvt_src_format(c->src),
+                                               strlen(cvt_src_format(c->src)), err);
+    if (rc == TRIT_OK) rc = trit_writer_kv_arr_str(c->w, "provenance.source_files", names, NULL, nf, err);
+    if (rc == TRIT_OK) rc = trit_writer_kv_arr(c->w, "provenance.source_xxh3", TRIT_KV_U64, sums, nf, err);
+    free(names);
+    free(sums);
+    return rc;
+}
+
+/* ---- the whole conversion ---- */
+
+static void fill_report(conv *c, cvt_report *rep, const char *out_path)
+{
+    memset(rep, 0, sizeof *rep);
+    snprintf(rep->arch, sizeof rep->arch, "%s", c->m.arch);
+    snprintf(rep->source_format, sizeof rep->source_format, "%s", cvt_src_format(c->src));
+    rep->n_tensors = c->n;
+    rep->tensors = calloc((size_t)c->n + 1, sizeof *rep->tensors);
+    rep->lossless = 1;
+    for (uint32_t i = 0; i < cvt_src_n(c->src); i++) rep->source_bytes += cvt_src_at(c->src, i)->src_bytes;
+    for (uint32_t i = 0; i < c->n; i++) {
+        plan_t const *p = &c->p[i];
+        rep->n_params += p->rows * p->cols;
+        if (p->ternarize) rep->lossless = 0;
+        if (p->max_err > rep->max_abs_err) rep->max_abs_err = p->max_err;
+        if (p->role == CVT_ROLE_EXPERT) rep->expert_weights += p->rows * p->cols;
+        if (!rep->tensors) continue;
+        cvt_tensor_report *t = &rep->tensors[i];
+        snprintf(t->name, sizeof t->name, "%s", p->name);
+        snprintf(t->src_type, sizeof t->src_type, "%s", cvt_src_at(c->src, p->src)->type);
+        snprintf(t->out_type, sizeof t->out_type, "%s", trit_type_name(p->out_type));
+        static const char *const g[] = {"", "tensor", "row", "group"};
+        if (p->ternary) snprintf(t->granularity, sizeof t->granularity, "%s", g[p->layout & 3]);
+        t->group_size = p->group;
+        t->ternarized = p->ternarize;
+        t->max_abs_err = p->max_err;
+        t->rms_err = p->rms_err;
+        t->layer = p->layer;
+        t->expert = p->expert;
+        trit_tensor_info ti;
+        describe(p, &ti);
+        trit_tensor_layout(&ti, NULL);
+        t->out_bytes = ti.size;
+        if (p->unit == TRIT_NONE32) rep->dense_bytes += ti.size;
+    }
+    uint64_t const tot = c->code_hist[0] + c->code_hist[1] + c->code_hist[2];
+    for (int k = 0; k < 3 && tot; k++)
+        if (c->code_hist[k]) {
+            double const q = (double)c->code_hist[k] / (double)tot;
+            rep->expert_code_entropy -= q * log2(q);
+        }
+    trit_reader *r;
+    if (out_path && trit_reader_open(out_path, NULL, &r, NULL) == TRIT_OK) {
+        rep->out_bytes = trit_reader_file_info(r)->file_size;
+        rep->n_units = trit_reader_n_units(r);
+        for (uint32_t u = 0; u < rep->n_units; u++) {
+            rep->expert_stored_bytes += trit_reader_unit(r, u)->stored_size;
+            rep->expert_decoded_bytes += trit_reader_unit(r, u)->decoded_size;
+        }
+        trit_reader_close(r);
+    }
+    if (rep->expert_weights)
+        rep->expert_bits_per_weight = (double)rep->expert_stored_bytes * 8.0 / (double)rep->expert_weights;
+}
+
+static int run(conv *c, const char *out_path, trit_err *err)
+{
+    int rc;
+    plan_t **ex = NULL;
+    uint32_t n_ex = 0;
+    side_file sf[SIDE_MAX];
+    uint32_t const n_sf = side_files(c, sf);
+    if ((rc = experts_sorted(c, &ex, &n_ex, err))) return rc;
+    trit_write_opts wo = {0};
+    wo.overwrite = c->o->overwrite;
+    wo.page_align = c->o->page_align;
+    wo.zstd_level = c->o->zstd_level ? c->o->zstd_level : CVT_DEFAULT_ZSTD_LEVEL;
+    if ((rc = trit_writer_open(out_path, &wo, &c->w, err))) goto out;
+    if (c->o->temp_path) c->o->temp_path(c->o->progress_ctx, trit_writer_temp_path(c->w));
+    if ((rc = cvt_arch_write(&c->m, c->w, err)) || (rc = write_provenance(c, err))) goto out;
+    for (uint32_t k = 0; k < n_sf; k++)
+        if ((rc = trit_writer_add_section(c->w, sf[k].name, sf[k].kind, &sf[k].id, err))) goto out;
+    /* units: one per (layer, expert), members in a fixed order */
+    uint32_t units = 0;
+    for (uint32_t k = 0; k < n_ex; k++) {
+        if (k == 0 || ex[k]->layer != ex[k - 1]->layer || ex[k]->expert != ex[k - 1]->expert) {
+            uint32_t id;
+            rc = trit_writer_add_unit(c->w, ex[k]->layer, ex[k]->expert,
+                                      c->o->raw_experts ? TRIT_STORAGE_RAW : TRIT_STORAGE_ZSTD, &id, err);
+            if (rc) goto out;
+            units = id + 1;
+        }
+        ex[k]->unit = units - 1;
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->p[i].role == CVT_ROLE_EXPERT) continue;
+        trit_tensor_info ti;
+        describe(&c->p[i], &ti);
+        if ((rc = trit_writer_add_tensor(c->w, &ti, &c->p[i].id, err))) goto out;
+    }
+    for (uint32_t k = 0; k < n_ex; k++) {
+        trit_tensor_info ti;
+        describe(ex[k], &ti);
+        if ((rc = trit_writer_add_tensor(c->w, &ti, &ex[k]->id, err))) goto out;
+    }
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->p[i].role != CVT_ROLE_EXPERT && (rc = write_one(c, &c->p[i], err))) goto out;
+    for (uint32_t k = 0; k < n_ex; k++) {
+        int const first = k == 0 || ex[k]->unit != ex[k - 1]->unit;
+        int const last = k + 1 == n_ex || ex[k + 1]->unit != ex[k]->unit;
+        if (first && (rc = trit_writer_unit_begin(c->w, ex[k]->unit, err))) goto out;
+        if ((rc = write_one(c, ex[k], err))) goto out;
+        if (last && (rc = trit_writer_unit_end(c->w, err))) goto out;
+    }
+    for (uint32_t k = 0; k < n_sf; k++) {
+        uint8_t *b = NULL;
+        uint64_t n = 0;
+        if ((rc = read_small_file(sf[k].path, SIDE_CAP, &b, &n, err))) goto out;
+        rc = trit_writer_write_section(c->w, sf[k].id, b, n, err);
+        free(b);
+        if (rc) goto out;
+    }
+    rc = trit_writer_finish(c->w, err);
+    c->w = NULL;
+out:
+    trit_writer_abort(c->w);
+    c->w = NULL;
+    free(ex);
+    return rc;
+}
+
+int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts, cvt_report *rep, trit_err *err)
+{
+    conv c;
+    memset(&c, 0, sizeof c);
+    cvt_opts const dflt = {0};
+    c.o = opts ? opts : &dflt;
+    if (rep) memset(rep, 0, sizeof *rep);
+    trit_err_clear(err);
+    int rc = cvt_src_open(src_path, &c.src, err);
+    if (rc) return rc;
+    c.buf = malloc(CHUNK_VALUES * sizeof *c.buf);
+    if (!c.buf) { rc = nomem(err); goto out; }
+    if ((rc = cvt_arch_describe(c.src, &c.m, err))) goto out;
+    if ((rc = plan(&c, err))) goto out;
+    for (uint32_t i = 0; i < c.n; i++) c.total += c.p[i].rows * c.p[i].cols;
+    if (c.o->dry_run) {
+        /* no data read: projections of a ternary model are shown as t2 per tensor */
+        for (uint32_t i = 0; i < c.n; i++) {
+            plan_t *p = &c.p[i];
+            int const t = is_projection(p->role) && (c.m.ternary_model || c.o->ternarize);
+            p->ternary = t;
+            p->layout = t ? TRIT_SCALE_TENSOR : 0;
+            p->out_type = t ? TRIT_TYPE_T2 : cvt_src_at(c.src, p->src)->float_type;
+        }
+        if (rep) fill_report(&c, rep, NULL);
+        goto out;
+    }
+    if ((rc = scan(&c, err))) goto out;
+    if ((rc = run(&c, out_path, err))) goto out;
+    if (rep) fill_report(&c, rep, out_path);
+out:
+    if (rc && src_path) trit_err_file(err, src_path);
+    cvt_src_close(c.src);
+    free(c.p);
+    free(c.buf);
+    return rc;
+}
+
+void cvt_report_free(cvt_report *rep)
+{
+    if (!rep) return;
+    free(rep->tensors);
+    rep->tensors = NULL;
+}
