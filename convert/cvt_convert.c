@@ -152,7 +152,7 @@ static int plan(conv *c, trit_err *err)
             uint64_t const E = s->dims[0], out = s->dims[1];
             for (uint64_t e = 0; e < E; e++) {
                 plan_t x = t;
-                snprintf(x.name, sizeof x.name, "%.100s.%llu.weight", nm.name, (unsigned long long)e);
+                snprintf(x.name, sizeof x.name, "%.90s.%llu.weight", nm.name, (unsigned long long)e);
                 x.role = CVT_ROLE_EXPERT;
                 x.expert = (uint32_t)e;
                 x.n_dims = 2;
@@ -232,8 +232,11 @@ static int scan(conv *c, trit_err *err)
         p->ternarize = 1;
         p->layout = TRIT_SCALE_TENSOR;
     }
+    int n_t2 = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (c->p[i].ternary) c->p[i].out_type = TRIT_TYPE_T2;
+        if (c->p[i].ternary) c->p[i].out_type = TRIT_TYPE_T2, n_t2++;
+    /* ternary weights are computed against int8 activations (the BitNet way) */
+    if (n_t2) snprintf(c->m.act_quant, sizeof c->m.act_quant, "int8_per_token");
     return TRIT_OK;
 }
 

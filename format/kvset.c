@@ -354,3 +354,10 @@ int trit_kvset_arr_i64(const trit_kvset *s, uint32_t i, uint64_t j, int64_t *out
     const uint8_t *p = arr_elem(s, i, j, &type);
     return p ? value_i64(type, p, out) : TRIT_E_USAGE;
 }
+
+int trit_kvset_arr_u64(const trit_kvset *s, uint32_t i, uint64_t j, uint64_t *out)
+{
+    uint32_t type;
+    const uint8_t *p = arr_elem(s, i, j, &type);
+    return p ? value_u64(type, p, out) : TRIT_E_USAGE;
+}

@@ -251,6 +251,7 @@ TRIT_API int trit_kvset_str(const trit_kvset *s, uint32_t i, const char **str, u
 TRIT_API int trit_kvset_arr_str(const trit_kvset *s, uint32_t i, uint64_t j, const char **str, uint64_t *n);
 TRIT_API int trit_kvset_arr_f64(const trit_kvset *s, uint32_t i, uint64_t j, double *out);
 TRIT_API int trit_kvset_arr_i64(const trit_kvset *s, uint32_t i, uint64_t j, int64_t *out);
+TRIT_API int trit_kvset_arr_u64(const trit_kvset *s, uint32_t i, uint64_t j, uint64_t *out);
 
 /* A growable buffer of encoded KV records: build a kind-3 section with it, then write
  * trit_kvbuf_data() with trit_writer_write_section(). Keys must be unique (checked by
@@ -266,6 +267,9 @@ TRIT_API int trit_kvbuf_f32(trit_kvbuf *b, const char *key, float v, trit_err *e
 TRIT_API int trit_kvbuf_f64(trit_kvbuf *b, const char *key, double v, trit_err *err);
 TRIT_API int trit_kvbuf_bool(trit_kvbuf *b, const char *key, int v, trit_err *err);
 TRIT_API int trit_kvbuf_str(trit_kvbuf *b, const char *key, const char *s, uint64_t n, trit_err *err);
+/* Scalar of any type (type a scalar trit_kv_type; bits the value's little-endian bits, zero-
+ * extended: copying typed values from another format, e.g. GGUF u8/i16/i64 keys). */
+TRIT_API int trit_kvbuf_scalar(trit_kvbuf *b, const char *key, uint32_t type, uint64_t bits, trit_err *err);
 /* Array of scalars (elem_type a scalar trit_kv_type; vals in the host layout of that C type). */
 TRIT_API int trit_kvbuf_arr(trit_kvbuf *b, const char *key, uint32_t elem_type, const void *vals,
                             uint64_t count, trit_err *err);

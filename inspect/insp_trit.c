@@ -25,6 +25,28 @@ static void trit_ctx_free(void *p)
     free(c);
 }
 
+/* 64-bit integers beyond 2^53 do not survive a JSON number: they become decimal strings. */
+static cJSON *int_json(uint32_t type, const trit_kvset *s, uint32_t i, uint64_t j, double d)
+{
+    char buf[32];
+    if (type == TRIT_KV_U64) {
+        uint64_t u = 0;
+        if ((j == UINT64_MAX ? trit_kvset_u64(s, i, &u) : trit_kvset_arr_u64(s, i, j, &u)) == TRIT_OK &&
+            u > (1ull << 53)) {
+            snprintf(buf, sizeof buf, "%llu", (unsigned long long)u);
+            return cJSON_CreateString(buf);
+        }
+    } else if (type == TRIT_KV_I64) {
+        int64_t v = 0;
+        if ((j == UINT64_MAX ? trit_kvset_i64(s, i, &v) : trit_kvset_arr_i64(s, i, j, &v)) == TRIT_OK &&
+            (v > (1ll << 53) || v < -(1ll << 53))) {
+            snprintf(buf, sizeof buf, "%lld", (long long)v);
+            return cJSON_CreateString(buf);
+        }
+    }
+    return cJSON_CreateNumber(d);
+}
+
 static cJSON *kv_scalar_json(const trit_reader *r, uint32_t i, uint32_t type)
 {
     double d;
@@ -46,7 +68,7 @@ static cJSON *kv_scalar_json(const trit_reader *r, uint32_t i, uint32_t type)
         return j;
     }
     trit_reader_kv_f64(r, i, &d);
-    return cJSON_CreateNumber(d);
+    return int_json(type, trit_reader_kv(r), i, UINT64_MAX, d);
 }
 
 static cJSON *kv_json(const trit_reader *r, uint32_t i)
@@ -73,7 +95,7 @@ static cJSON *kv_json(const trit_reader *r, uint32_t i)
         } else {
             double d = 0;
             trit_reader_kv_arr_f64(r, i, j, &d);
-            e = et == TRIT_KV_BOOL ? cJSON_CreateBool(d != 0) : cJSON_CreateNumber(d);
+            e = et == TRIT_KV_BOOL ? cJSON_CreateBool(d != 0) : int_json(et, trit_reader_kv(r), i, j, d);
         }
         if (e) cJSON_AddItemToArray(arr, e);
     }
