@@ -1,0 +1,155 @@
+/* test_tok_util.c - the GGUF source of a run_vocab and the llama.cpp .inp/.out reader. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+#include "test_tok.h"
+
+static int64_t g_find(const void *ctx, const char *key) { return cvt_gguf_find_kv(ctx, key); }
+
+static int g_is_array(const void *ctx, int64_t i, uint64_t *count)
+{
+    uint32_t et = 0;
+    return cvt_gguf_kv_type(ctx, (uint64_t)i, &et, count) == CVT_GGUF_ARRAY;
+}
+
+static int g_str(const void *ctx, int64_t i, const char **s, uint64_t *n)
+{
+    return cvt_gguf_kv_str(ctx, (uint64_t)i, s, n);
+}
+
+static int g_u64(const void *ctx, int64_t i, uint64_t *out) { return cvt_gguf_kv_u64(ctx, (uint64_t)i, out); }
+
+static int g_arr_str(const void *ctx, int64_t i, uint64_t j, const char **s, uint64_t *n)
+{
+    return cvt_gguf_kv_arr_str(ctx, (uint64_t)i, j, s, n);
+}
+
+static int g_arr_f64(const void *ctx, int64_t i, uint64_t j, double *out)
+{
+    return cvt_gguf_kv_arr_f64(ctx, (uint64_t)i, j, out);
+}
+
+static int g_arr_i64(const void *ctx, int64_t i, uint64_t j, int64_t *out)
+{
+    return cvt_gguf_kv_arr_i64(ctx, (uint64_t)i, j, out);
+}
+
+int test_tok_vocab_from_gguf(const cvt_gguf *g, run_vocab *v, trit_err *err)
+{
+    run_kv_src const src = { g, cvt_gguf_file_path(g, 0), g_find, g_is_array, g_str, g_u64,
+                             g_arr_str, g_arr_f64, g_arr_i64 };
+    int const rc = run_vocab_load(&src, v, err);
+    int64_t const ni = cvt_gguf_find_kv(g, "general.name");
+    const char *s;
+    uint64_t n;
+    if (rc == TRIT_OK && ni >= 0 && cvt_gguf_kv_str(g, (uint64_t)ni, &s, &n) == TRIT_OK &&
+        n < sizeof v->name) {
+        memcpy(v->name, s, (size_t)n);
+        v->name[n] = '\0';
+    }
+    return rc;
+}
+
+void test_tok_cases_free(test_tok_cases *c)
+{
+    for (size_t i = 0; c->v && i < c->n; i++) free(c->v[i].ids);
+    free(c->v);
+    free(c->inp);
+    memset(c, 0, sizeof *c);
+}
+
+static int parse_ids(const char *line, size_t len, test_tok_case *tc)
+{
+    size_t cap = 0;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && line[i] == ' ') i++;
+        if (i >= len) break;
+        long v = 0;
+        size_t d = 0;
+        while (i < len && line[i] >= '0' && line[i] <= '9') v = v * 10 + (line[i++] - '0'), d++;
+        if (d == 0 || v > INT32_MAX) return -1;
+        if (tc->n_ids == cap) {
+            cap = cap ? cap * 2 : 16;
+            int32_t *nv = realloc(tc->ids, cap * sizeof *nv);
+            if (!nv) return -1;
+            tc->ids = nv;
+        }
+        tc->ids[tc->n_ids++] = (int32_t)v;
+    }
+    return 0;
+}
+
+int test_tok_read_cases(const char *gguf_path, test_tok_cases *c)
+{
+    static const char sep[] = "\n__ggml_vocab_test__\n";
+    size_t const sl = sizeof sep - 1;
+    char p_inp[1024], p_out[1024];
+    size_t il = 0, ol = 0;
+    memset(c, 0, sizeof *c);
+    snprintf(p_inp, sizeof p_inp, "%s.inp", gguf_path);
+    snprintf(p_out, sizeof p_out, "%s.out", gguf_path);
+    c->inp = (char *)test_read_file(p_inp, &il);
+    char *out = (char *)test_read_file(p_out, &ol);
+    if (!c->inp || !out) {
+        free(out);
+        test_tok_cases_free(c);
+        return -1;
+    }
+    /* inputs: split on the separator, as llama.cpp's test-tokenizer-0 does */
+    size_t cap = 0;
+    size_t pos = 0;
+    while (pos < il) {
+        const char *m = NULL;
+        for (size_t k = pos; k + sl <= il; k++)
+            if (memcmp(c->inp + k, sep, sl) == 0) {
+                m = c->inp + k;
+                break;
+            }
+        size_t const end = m ? (size_t)(m - c->inp) : il;
+        if (c->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            test_tok_case *nv = realloc(c->v, cap * sizeof *nv);
+            if (!nv) break;
+            c->v = nv;
+        }
+        memset(&c->v[c->n], 0, sizeof c->v[c->n]);
+        c->v[c->n].text = c->inp + pos;
+        c->v[c->n].len = end - pos;
+        c->n++;
+        if (!m) break;
+        pos = end + sl;
+    }
+    /* outputs: one line each */
+    size_t line = 0, ls = 0;
+    int bad = 0;
+    for (size_t k = 0; k <= ol && !bad; k++) {
+        if (k < ol && out[k] != '\n') continue;
+        if (k == ol && k == ls) break;   /* no text after the last newline */
+        if (line >= c->n || parse_ids(out + ls, k - ls, &c->v[line]) != 0) bad = 1;
+        line++;
+        ls = k + 1;
+    }
+    free(out);
+    if (bad || line != c->n) {
+        test_tok_cases_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+run_tok *test_tok_open(const char *path, cvt_gguf **g)
+{
+    trit_err err;
+    run_vocab v;
+    run_tok *t = NULL;
+    *g = NULL;
+    run_vocab_init(&v);
+    CHECK_OK_E(cvt_gguf_open(path, NULL, g, &err), &err);
+    if (!*g) return NULL;
+    CHECK_OK_E(test_tok_vocab_from_gguf(*g, &v, &err), &err);
+    if (v.n_tokens) CHECK_OK_E(run_tok_new(&v, &t, &err), &err);
+    run_vocab_release(&v);
+    return t;
+}
