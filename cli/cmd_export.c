@@ -1,0 +1,237 @@
+/* cmd_export.c - `trit export`: argument parsing and reporting; the work is in convert/export*. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "export.h"
+#include "ggml_types.h"
+
+static void export_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trit export IN.trit -o OUT.gguf [options]\n"
+            "\n"
+            "Write a GGUF v3 file that llama.cpp loads: metadata mapped to the architecture's\n"
+            "GGUF keys, the tokenizer KVs the container carries, ternary tensors as TQ2_0 (or\n"
+            "TQ1_0), per-expert tensors stacked into 3-D ffn_*_exps tensors, Q/K rows permuted\n"
+            "for llama.cpp's RoPE where the architecture needs it. A ternary tensor whose rows\n"
+            "are not multiples of 256, or whose scale groups split a 256-weight block, is written\n"
+            "dequantized as F16 (spec/export.md). The output appears only when complete.\n"
+            "\n"
+            "options:\n"
+            "  -o, --out PATH   output GGUF file (required)\n"
+            "  --tq1            ternary tensors as TQ1_0 (1.69 bits/weight) instead of TQ2_0 (2.06)\n"
+            "  --dequant        ternary tensors dequantized instead of TQ (for comparisons)\n"
+            "  --f32            dequantized tensors as F32 instead of F16\n"
+            "  --align N        general.alignment, a power of two >= 8 (default 32)\n"
+            "  --force          replace an existing output\n"
+            "  --dry-run        print the plan (every tensor, its GGUF type and size), write nothing\n"
+            "  --json           print a JSON summary on stdout\n"
+            "  -q, --quiet      no progress bar, no warnings\n"
+            "  -h, --help       this help\n");
+}
+
+static volatile sig_atomic_t g_cancel;   /* set by the signal handler only */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_cancel = 1;
+}
+
+static void progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    int const pct = total ? (int)(done * 100 / total) : 100;
+    fprintf(stderr, "\rtrit export: %3d%% (%llu / %llu MiB)", pct, (unsigned long long)(done >> 20),
+            (unsigned long long)(total >> 20));
+    if (done == total) fputc('\n', stderr);
+}
+
+static const char *type_name(uint32_t id)
+{
+    const cvt_ggml_type *t = cvt_ggml_type_get(id);
+    return t ? t->name : "?";
+}
+
+static const char *how_name(uint32_t how)
+{
+    static const char *const n[] = {"copy", "ternary", "dequant", "convert", "scale"};
+    return how < sizeof n / sizeof n[0] ? n[how] : "?";
+}
+
+static void print_plan(const cvt_export_plan *p)
+{
+    printf("#     %-40s %-6s %-8s %-28s %12s\n", "name", "type", "how", "ne", "bytes");
+    for (uint32_t i = 0; i < cvt_export_plan_n_tensors(p); i++) {
+        const cvt_export_tensor *t = cvt_export_plan_tensor(p, i);
+        char ne[96];
+        int k = snprintf(ne, sizeof ne, "{");
+        for (uint32_t d = 0; d < t->n_dims && k > 0 && (size_t)k < sizeof ne; d++)
+            k += snprintf(ne + k, sizeof ne - (size_t)k, "%s%llu", d ? ", " : "", (unsigned long long)t->ne[d]);
+        if (k > 0 && (size_t)k < sizeof ne) snprintf(ne + k, sizeof ne - (size_t)k, "}");
+        printf("%-5u %-40s %-6s %-8s %-28s %12llu%s%s%s\n", i, t->name, type_name(t->ggml_type), how_name(t->how),
+               ne, (unsigned long long)t->nbytes, t->permuted ? "  (rows permuted)" : "",
+               t->note ? "  fallback: " : "", t->note ? t->note : "");
+    }
+}
+
+static cJSON *json_summary(const char *in, const char *out, const cvt_export_plan *p,
+                           const cvt_export_stats *st, int dry_run)
+{
+    const cvt_export_summary *s = cvt_export_plan_summary(p);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "input", in);
+    cJSON_AddStringToObject(j, "output", out);
+    cJSON_AddBoolToObject(j, "dry_run", dry_run);
+    cJSON_AddStringToObject(j, "arch", s->arch);
+    cJSON_AddStringToObject(j, "source_arch", s->src_arch);
+    cJSON_AddNumberToObject(j, "n_kv", (double)s->n_kv);
+    cJSON_AddNumberToObject(j, "n_tokenizer_kv", (double)s->n_tokenizer_kv);
+    cJSON_AddNumberToObject(j, "n_tensors", s->n_tensors);
+    cJSON_AddNumberToObject(j, "n_ternary", s->n_ternary);
+    cJSON_AddNumberToObject(j, "n_fallback", s->n_fallback);
+    cJSON_AddNumberToObject(j, "n_stacked", s->n_stacked);
+    cJSON_AddNumberToObject(j, "n_permuted", s->n_permuted);
+    cJSON_AddNumberToObject(j, "data_offset", (double)s->data_off);
+    cJSON_AddNumberToObject(j, "file_size", (double)s->file_size);
+    if (st) {
+        cJSON_AddNumberToObject(j, "max_scale_rel_err", st->max_scale_rel_err);
+        cJSON_AddNumberToObject(j, "units_read", (double)st->n_units_read);
+    }
+    cJSON *w = cJSON_AddArrayToObject(j, "warnings");
+    for (uint32_t i = 0; i < cvt_export_plan_n_warnings(p); i++)
+        cJSON_AddItemToArray(w, cJSON_CreateString(cvt_export_plan_warning(p, i)));
+    cJSON *ts = cJSON_AddArrayToObject(j, "tensors");
+    for (uint32_t i = 0; i < cvt_export_plan_n_tensors(p); i++) {
+        const cvt_export_tensor *t = cvt_export_plan_tensor(p, i);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", t->name);
+        cJSON_AddStringToObject(o, "type", type_name(t->ggml_type));
+        cJSON_AddStringToObject(o, "how", how_name(t->how));
+        cJSON *ne = cJSON_AddArrayToObject(o, "ne");
+        for (uint32_t d = 0; d < t->n_dims; d++) cJSON_AddItemToArray(ne, cJSON_CreateNumber((double)t->ne[d]));
+        cJSON_AddNumberToObject(o, "bytes", (double)t->nbytes);
+        cJSON_AddNumberToObject(o, "offset", (double)(s->data_off + t->offset));
+        cJSON_AddNumberToObject(o, "experts", strstr(t->name, "_exps.") ? t->n_src : 0);
+        cJSON_AddBoolToObject(o, "permuted", t->permuted);
+        if (t->note) cJSON_AddStringToObject(o, "note", t->note);
+        else cJSON_AddNullToObject(o, "note");
+        cJSON_AddItemToArray(ts, o);
+    }
+    return j;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"out", required_argument, NULL, 'o'}, {"tq1", no_argument, NULL, '1'},
+        {"dequant", no_argument, NULL, 'd'},   {"f32", no_argument, NULL, 'f'},
+        {"align", required_argument, NULL, 'a'}, {"force", no_argument, NULL, 'F'},
+        {"dry-run", no_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cvt_export_opts o;
+    memset(&o, 0, sizeof o);
+    const char *out = NULL;
+    int dry_run = 0, json = 0, quiet = 0, c;
+    uint64_t v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case '1': o.flags |= CVT_EXPORT_TQ1; break;
+        case 'd': o.flags |= CVT_EXPORT_DEQUANT; break;
+        case 'f': o.flags |= CVT_EXPORT_F32; break;
+        case 'F': o.flags |= CVT_EXPORT_OVERWRITE; break;
+        case 'n': dry_run = 1; break;
+        case 'j': json = 1; break;
+        case 'q': quiet = 1; break;
+        case 'a':
+            if (cli_parse_size(optarg, &v) || v < 8 || v > (1u << 20) || (v & (v - 1))) {
+                fprintf(stderr, "trit export: --align '%s': expected a power of two from 8 to 1M\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            o.alignment = (uint32_t)v;
+            break;
+        case 'h': export_usage(stdout); return CLI_EXIT_OK;
+        default: export_usage(stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc || !out) {
+        fprintf(stderr, "trit export: expected one input .trit and -o OUT.gguf\n");
+        export_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if ((o.flags & CVT_EXPORT_TQ1) && (o.flags & CVT_EXPORT_DEQUANT)) {
+        fprintf(stderr, "trit export: --tq1 and --dequant exclude each other\n");
+        return CLI_EXIT_USAGE;
+    }
+    const char *in = argv[optind];
+    trit_err err;
+    trit_err_clear(&err);
+    trit_reader *r = NULL;
+    cvt_export_plan *p = NULL;
+    cvt_export_stats st;
+    memset(&st, 0, sizeof st);
+    int rc = trit_reader_open(in, NULL, &r, &err);
+    if (rc == TRIT_OK) rc = cvt_export_plan_new(r, &o, &p, &err);
+    if (rc != TRIT_OK) {
+        trit_reader_close(r);
+        return cli_report("export", &err);
+    }
+    if (!quiet)
+        for (uint32_t i = 0; i < cvt_export_plan_n_warnings(p); i++)
+            fprintf(stderr, "trit export: warning: %s\n", cvt_export_plan_warning(p, i));
+    const cvt_export_summary *s = cvt_export_plan_summary(p);
+    if (dry_run && !json) print_plan(p);
+    if (!dry_run) {
+        struct sigaction sa, old_int, old_term, old_hup;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        g_cancel = 0;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        sigaction(SIGHUP, &sa, &old_hup);
+        o.cancel = &g_cancel;
+        if (!quiet && !json && isatty(STDERR_FILENO)) o.progress = progress;
+        rc = cvt_export_write(p, out, &o, &st, &err);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGHUP, &old_hup, NULL);
+    }
+    int code = CLI_EXIT_OK;
+    if (rc != TRIT_OK) {
+        code = g_cancel ? 130 : cli_report("export", &err);
+        if (g_cancel) fprintf(stderr, "trit export: interrupted; no output written\n");
+    } else if (json) {
+        cJSON *j = json_summary(in, out, p, dry_run ? NULL : &st, dry_run);
+        char *txt = j ? cJSON_Print(j) : NULL;
+        if (txt) printf("%s\n", txt);
+        else code = CLI_EXIT_INTERNAL;
+        cJSON_free(txt);
+        cJSON_Delete(j);
+    } else if (!dry_run) {
+        printf("wrote %s: GGUF v3 '%s', %u tensors (%u ternary, %u dequantized, %u expert stacks, %u permuted), "
+               "%llu KVs (%llu tokenizer), %llu bytes\n",
+               out, s->arch, s->n_tensors, s->n_ternary, s->n_fallback, s->n_stacked, s->n_permuted,
+               (unsigned long long)s->n_kv, (unsigned long long)s->n_tokenizer_kv, (unsigned long long)s->file_size);
+    } else {
+        printf("would write %s: GGUF v3 '%s', %u tensors, %llu KVs, %llu bytes\n", out, s->arch, s->n_tensors,
+               (unsigned long long)s->n_kv, (unsigned long long)s->file_size);
+    }
+    cvt_export_plan_free(p);
+    trit_reader_close(r);
+    if (fflush(stdout) != 0 && code == CLI_EXIT_OK) {
+        fprintf(stderr, "trit export: cannot write output\n");
+        return CLI_EXIT_IO;
+    }
+    return code;
+}
