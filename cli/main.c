@@ -15,6 +15,7 @@ static const struct cmd {
     {"convert", cmd_convert, "convert a safetensors or GGUF checkpoint into a .trit container"},
     {"export", cmd_export, "write a .trit container as a GGUF file that llama.cpp loads"},
     {"inspect", cmd_inspect, "show the header, metadata and tensors of a .trit, .gguf or .safetensors"},
+    {"verify", cmd_verify, "check a model file before it ships: integrity, values, metadata, runtime"},
     {"version", cmd_version, "print the trit and container format versions"},
     {"help", cmd_help, "list the commands, or show one command's help"},
 };

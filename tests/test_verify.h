@@ -1,0 +1,48 @@
+/* test_verify.h - a small spec-conformant .trit model (dense layer 0, MoE layer 1 with zstd
+ * and raw expert units) written through libtrit's writer, with switches that plant one defect
+ * each, for the verify tests (tests/test_verify*.c only). */
+#ifndef TEST_VERIFY_H
+#define TEST_VERIFY_H
+
+#include <stdint.h>
+
+#include "trit.h"
+#include "vfy.h"
+
+typedef struct vt_defects {
+    int nan_float;         /* NaN in blk.0.attn_norm.weight */
+    int inf_float;         /* +Inf in token_embd.weight (f16) */
+    int zero_scale;        /* scale 1 of blk.0.attn_k.weight (per row) is 0 */
+    int nan_scale;         /* scale 2 of blk.0.attn_v.weight (per group) is NaN */
+    int zero_proj;         /* blk.0.ffn_up.weight: every code 1 (all zero) */
+    int zero_expert;       /* blk.1.ffn_down.2.weight all zero, inside a zstd unit */
+    int code3;             /* a code 3 in blk.0.attn_k.weight */
+    uint32_t n_layer;      /* model.n_layer as stated (0 = 2, the truth) */
+    uint32_t n_expert;     /* moe.n_expert as stated (0 = 4, the truth) */
+    int drop_expert;       /* leave out the unit of (layer 1, expert 3) */
+    int bad_shape;         /* blk.1.attn_q.weight declared [48, 64] instead of [64, 64] */
+    int unknown_type;      /* extra tensor rope_freqs.weight of element type 9 */
+    int no_head_dim;       /* leave out model.head_dim */
+    int hf_names;          /* HF tensor names instead of the canonical ones */
+    int golden;            /* a golden-logits section (kind 6) for prompt {1, 2, 3} */
+    int bad_golden;        /* golden-logits section one byte short of its header's size */
+    uint32_t page_align;   /* 0 = 4096 */
+} vt_defects;
+
+/* Write the model with the defects of d (NULL = none) to path (overwriting). */
+int vt_build(const char *path, const vt_defects *d, trit_err *err);
+/* Patch the header of the .trit at path: set major/minor (if major != 0) and OR req_bits into
+ * the required features, then recompute the header checksum, so only the compatibility check
+ * can object. Returns 0 on success. */
+int vt_patch_header(const char *path, uint16_t major, uint16_t minor, uint64_t req_bits);
+/* Verify path with default options into rep (the caller releases it). Returns the exit code. */
+int vt_verify(const char *path, const vfy_opts *o, vfy_report *rep);
+/* Number of findings in rep of class cls (errors and warnings) whose object contains
+ * `object` and message contains `msg` (either may be NULL). */
+int vt_count(const vfy_report *rep, int cls, const char *object, const char *msg);
+/* The golden logit the tests' fake runner and the golden section agree on, for vocab id i. */
+float vt_golden(uint32_t i);
+
+#define VT_N_VOCAB 128u
+
+#endif

@@ -1,0 +1,236 @@
+/* vfy_report.c - the verification report: findings by class, exit code, text and JSON output. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "vfy.h"
+
+static const char *const class_names[VFY_C_COUNT_] = {
+    "io", "integrity", "limit", "compat", "tensor", "metadata", "smoke",
+};
+
+const char *vfy_class_name(int cls)
+{
+    return cls >= 0 && cls < VFY_C_COUNT_ ? class_names[cls] : "?";
+}
+
+void vfy_report_init(vfy_report *r, const char *file, uint32_t max_issues)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->file, sizeof r->file, "%s", file ? file : "");
+    r->max_issues = max_issues ? max_issues : 1000;
+}
+
+void vfy_report_release(vfy_report *r)
+{
+    if (!r) return;
+    free(r->issues);
+    r->issues = NULL;
+    r->n_issues = r->cap_issues = 0;
+}
+
+/* Replace bytes that are not valid UTF-8 (names come from untrusted files) and control
+ * characters with '?', so text lines stay one line and the JSON stays valid. */
+static void sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        unsigned const c = *p;
+        unsigned const len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = len > 0 && (len > 1 || c >= 0x20) && c != 0x7f;
+        for (unsigned k = 1; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
+        if (ok && len == 2) ok = c >= 0xC2;
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += len;
+    }
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 6, 0)))
+#endif
+static void add_v(vfy_report *r, int cls, int warning, uint64_t offset, const char *object, const char *fmt,
+                  va_list ap)
+{
+    if (cls < 0 || cls >= VFY_C_COUNT_) cls = VFY_C_INTEGRITY;
+    if (warning) r->n_warnings++;
+    else r->n_errors[cls]++;
+    if (r->n_issues >= r->max_issues) {
+        r->n_dropped++;
+        return;
+    }
+    if (r->n_issues == r->cap_issues) {
+        uint32_t const cap = r->cap_issues ? r->cap_issues * 2 : 16;
+        vfy_issue *ni = realloc(r->issues, (size_t)cap * sizeof *ni);
+        if (!ni) {
+            r->n_dropped++;
+            return;
+        }
+        r->issues = ni;
+        r->cap_issues = cap;
+    }
+    vfy_issue *is = &r->issues[r->n_issues++];
+    is->cls = cls;
+    is->warning = warning;
+    is->offset = offset;
+    snprintf(is->object, sizeof is->object, "%s", object && *object ? object : "file");
+    vsnprintf(is->msg, sizeof is->msg, fmt, ap);
+    sanitize(is->object);
+    sanitize(is->msg);
+}
+
+void vfy_report_add(vfy_report *r, int cls, int warning, uint64_t offset, const char *object, const char *fmt,
+                    ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_v(r, cls, warning, offset, object, fmt, ap);
+    va_end(ap);
+}
+
+void vfy_report_add_err(vfy_report *r, int cls, const char *object, const trit_err *err)
+{
+    const char *obj = object && *object ? object : err->where[0] ? err->where : "file";
+    vfy_report_add(r, cls, 0, err->offset, obj, "%s", err->msg[0] ? err->msg : trit_strerror(err->code));
+}
+
+uint64_t vfy_report_n_errors(const vfy_report *r)
+{
+    uint64_t n = 0;
+    for (int c = 0; c < VFY_C_COUNT_; c++) n += r->n_errors[c];
+    return n;
+}
+
+int vfy_report_exit(const vfy_report *r)
+{
+    /* The most basic failure decides: a file that cannot be read says nothing about its
+     * content; a corrupt one cannot be judged for compatibility; an incompatible one need not
+     * be judged for its values. spec/errors.md "trit verify". */
+    if (r->n_errors[VFY_C_IO]) return 3;
+    if (r->n_errors[VFY_C_INTEGRITY]) return 4;
+    if (r->n_errors[VFY_C_LIMIT]) return 6;
+    if (r->n_errors[VFY_C_COMPAT]) return 5;
+    if (r->n_errors[VFY_C_TENSOR] || r->n_errors[VFY_C_METADATA] || r->n_errors[VFY_C_SMOKE]) return 1;
+    return 0;
+}
+
+/* "integrity" or "integrity+tensor" for the issues of one object. */
+static void object_classes(const vfy_report *r, const char *object, int warning, char *buf, size_t n)
+{
+    int seen[VFY_C_COUNT_] = {0};
+    for (uint32_t i = 0; i < r->n_issues; i++)
+        if (r->issues[i].warning == warning && strcmp(r->issues[i].object, object) == 0) seen[r->issues[i].cls] = 1;
+    buf[0] = '\0';
+    for (int c = 0; c < VFY_C_COUNT_; c++)
+        if (seen[c]) {
+            size_t const l = strlen(buf);
+            snprintf(buf + l, n - l, "%s%s", l ? "+" : "", class_names[c]);
+        }
+}
+
+/* One line per object: every finding about it joined with "; ". Errors first, then warnings.
+ * Objects appear in the order they were first reported (file order for the integrity pass). */
+static int print_objects(const vfy_report *r, FILE *out, int warning)
+{
+    uint8_t *done = calloc(r->n_issues ? r->n_issues : 1, 1);
+    if (!done) return -1;
+    for (uint32_t i = 0; i < r->n_issues; i++) {
+        vfy_issue const *is = &r->issues[i];
+        if (done[i] || is->warning != warning) continue;
+        char cls[96];
+        object_classes(r, is->object, warning, cls, sizeof cls);
+        fprintf(out, "%s %s: %s: %s", warning ? "WARN" : "FAIL", cls, r->file, is->object);
+        int first = 1;
+        for (uint32_t j = i; j < r->n_issues; j++) {
+            vfy_issue const *js = &r->issues[j];
+            if (done[j] || js->warning != warning || strcmp(js->object, is->object) != 0) continue;
+            done[j] = 1;
+            fprintf(out, "%s", first ? ": " : "; ");
+            if (js->offset != TRIT_NO_OFFSET) fprintf(out, "offset 0x%llx: ", (unsigned long long)js->offset);
+            fprintf(out, "%s", js->msg);
+            first = 0;
+        }
+        fputc('\n', out);
+    }
+    free(done);
+    return 0;
+}
+
+int vfy_report_print(const vfy_report *r, FILE *out, int verbose)
+{
+    if (print_objects(r, out, 0) != 0 || print_objects(r, out, 1) != 0) return -1;
+    if (r->n_dropped) fprintf(out, "... %llu more findings not shown\n", (unsigned long long)r->n_dropped);
+    uint64_t const n_err = vfy_report_n_errors(r);
+    fprintf(out, "%s: %s", r->file, n_err ? "FAILED" : "OK");
+    if (r->format[0]) fprintf(out, " (%s%s%s", r->format, r->version[0] ? " " : "", r->version);
+    if (r->format[0] && r->runtime[0]) fprintf(out, ", runtime %s", r->runtime);
+    if (r->format[0]) fputc(')', out);
+    if (n_err) {
+        fprintf(out, ": %llu error%s (", (unsigned long long)n_err, n_err == 1 ? "" : "s");
+        int first = 1;
+        for (int c = 0; c < VFY_C_COUNT_; c++)
+            if (r->n_errors[c]) {
+                fprintf(out, "%s%s %llu", first ? "" : ", ", class_names[c], (unsigned long long)r->n_errors[c]);
+                first = 0;
+            }
+        fputc(')', out);
+    }
+    if (r->n_warnings) fprintf(out, ", %llu warning%s", (unsigned long long)r->n_warnings, r->n_warnings == 1 ? "" : "s");
+    if (r->stopped) fprintf(out, "; checking stopped: the file's structure could not be read");
+    fputc('\n', out);
+    if (verbose)
+        fprintf(out, "checked: %llu tensors, %llu expert units, %llu sections, %llu metadata keys, %llu bytes%s\n",
+                (unsigned long long)r->n_tensors, (unsigned long long)r->n_units, (unsigned long long)r->n_sections,
+                (unsigned long long)r->n_kv, (unsigned long long)r->bytes_hashed,
+                r->smoke_ran ? ", smoke run" : "");
+    return ferror(out) ? -1 : 0;
+}
+
+char *vfy_report_json(const vfy_report *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    uint64_t const n_err = vfy_report_n_errors(r);
+    cJSON_AddStringToObject(o, "file", r->file);
+    cJSON_AddStringToObject(o, "format", r->format);
+    cJSON_AddStringToObject(o, "version", r->version);
+    if (r->runtime[0]) cJSON_AddStringToObject(o, "runtime", r->runtime);
+    else cJSON_AddNullToObject(o, "runtime");
+    cJSON_AddBoolToObject(o, "ok", n_err == 0);
+    cJSON_AddNumberToObject(o, "exit", vfy_report_exit(r));
+    cJSON *errs = cJSON_AddObjectToObject(o, "errors");
+    for (int c = 0; errs && c < VFY_C_COUNT_; c++) cJSON_AddNumberToObject(errs, class_names[c], (double)r->n_errors[c]);
+    cJSON_AddNumberToObject(o, "warnings", (double)r->n_warnings);
+    cJSON *chk = cJSON_AddObjectToObject(o, "checked");
+    if (chk) {
+        cJSON_AddNumberToObject(chk, "tensors", (double)r->n_tensors);
+        cJSON_AddNumberToObject(chk, "expert_units", (double)r->n_units);
+        cJSON_AddNumberToObject(chk, "sections", (double)r->n_sections);
+        cJSON_AddNumberToObject(chk, "metadata_keys", (double)r->n_kv);
+        cJSON_AddNumberToObject(chk, "bytes", (double)r->bytes_hashed);
+        cJSON_AddBoolToObject(chk, "smoke", r->smoke_ran);
+        cJSON_AddBoolToObject(chk, "stopped_early", r->stopped);
+    }
+    cJSON *list = cJSON_AddArrayToObject(o, "findings");
+    for (uint32_t i = 0; list && i < r->n_issues; i++) {
+        vfy_issue const *is = &r->issues[i];
+        cJSON *f = cJSON_CreateObject();
+        if (!f) break;
+        cJSON_AddStringToObject(f, "class", class_names[is->cls]);
+        cJSON_AddStringToObject(f, "severity", is->warning ? "warning" : "error");
+        cJSON_AddStringToObject(f, "object", is->object);
+        if (is->offset != TRIT_NO_OFFSET) cJSON_AddNumberToObject(f, "offset", (double)is->offset);
+        else cJSON_AddNullToObject(f, "offset");
+        cJSON_AddStringToObject(f, "message", is->msg);
+        cJSON_AddItemToArray(list, f);
+    }
+    cJSON_AddNumberToObject(o, "findings_not_listed", (double)r->n_dropped);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}

@@ -1,0 +1,348 @@
+/* vfy_trit.c - `trit verify` for .trit containers: object by object, never stopping at the
+ * first failure once the index is readable.
+ *
+ * Order: (1) the raw header, read here with the cursor, for the runtime-compatibility verdict
+ * (it must be given even when this build's libtrit refuses the file, e.g. a future major);
+ * (2) libtrit's open-time validation (structure, bounds, header and index checksums): if the
+ * index cannot be trusted nothing else can be located, so a failure here is the one finding;
+ * (3) every object of the data area in file order - dense tensors, expert units (decoded,
+ * sized, member checksums), sections - with the zero padding between them, and the value
+ * invariants of every tensor whose bytes are intact; (4) metadata against tensors; (5) the
+ * smoke run. libtrit's own trit_reader_verify() does (3)'s integrity part but stops at the
+ * first failure, so the walk is done here through the public reader API. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "trit_cursor.h"
+#include "trit_safemath.h"
+#include "vfy_int.h"
+#include "vfy_trit_int.h"
+
+/* ---- (1) raw header ---------------------------------------------------------------------- */
+
+/* Version and required features from the header, if its checksum holds (a flipped byte must
+ * not be read as "format 3.0 needs a newer runtime"). Returns 1 when the header is trusted. */
+static int raw_header(const uint8_t *buf, size_t len, unsigned *major, unsigned *minor, uint64_t *required)
+{
+    if (len < 128 || memcmp(buf, "\x89TRIT\r\n\x1a", 8) != 0) return 0;
+    trit_cur c;
+    trit_cur_init(&c, buf, 128, 0, NULL);
+    uint16_t ma = 0, mi = 0;
+    uint64_t req = 0, sum = 0;
+    if (trit_cur_skip(&c, 8, "magic", NULL) || trit_cur_u16(&c, &ma, "major", NULL) ||
+        trit_cur_u16(&c, &mi, "minor", NULL) || trit_cur_skip(&c, 4, "header size", NULL) ||
+        trit_cur_u64(&c, &req, "required features", NULL) || trit_cur_skip(&c, 120 - 24, "header", NULL) ||
+        trit_cur_u64(&c, &sum, "header checksum", NULL))
+        return 0;
+    if (trit_xxh3(buf, 120) != sum) return 0;
+    *major = ma;
+    *minor = mi;
+    *required = req;
+    return 1;
+}
+
+static int class_of(int code)
+{
+    switch (code) {
+    case TRIT_E_IO: case TRIT_E_NOMEM: return VFY_C_IO;
+    case TRIT_E_LIMIT: return VFY_C_LIMIT;
+    case TRIT_E_UNSUPPORTED: return VFY_C_COMPAT;
+    default: return VFY_C_INTEGRITY;
+    }
+}
+
+/* ---- (3) the data area ------------------------------------------------------------------- */
+
+typedef struct obj {
+    uint64_t start, end;
+    int kind;                  /* 't' dense tensor, 'u' unit, 's' section */
+    uint32_t idx;
+} obj;
+
+static int cmp_obj(const void *a, const void *b)
+{
+    obj const *x = a, *y = b;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* Bytes [from, to) of buf must be zero: one finding for the region, at its first bad byte. */
+static void check_gap(vfy__tctx *c, const uint8_t *base, uint64_t base_off, uint64_t from, uint64_t to,
+                      const char *what)
+{
+    for (uint64_t k = from; k < to; k++)
+        if (base[k]) {
+            char obj_name[96];
+            snprintf(obj_name, sizeof obj_name, "%s [0x%llx, 0x%llx)", what, (unsigned long long)(base_off + from),
+                     (unsigned long long)(base_off + to));
+            vfy_report_add(c->rep, VFY_C_INTEGRITY, 0, base_off + k, obj_name, "padding byte is 0x%02x, must be 0",
+                           base[k]);
+            return;
+        }
+}
+
+/* Padding [from, to) inside a unit's decoded image: the finding is the unit's (at its file
+ * offset: decoded bytes have none), naming the decoded byte. */
+static void unit_gap(vfy__tctx *c, const uint8_t *img, uint64_t from, uint64_t to, uint64_t unit_off,
+                     const char *unit_name)
+{
+    for (uint64_t k = from; k < to; k++)
+        if (img[k]) {
+            vfy_report_add(c->rep, VFY_C_INTEGRITY, 0, unit_off, unit_name,
+                           "padding byte %llu of the decoded unit is 0x%02x, must be 0", (unsigned long long)k, img[k]);
+            return;
+        }
+}
+
+/* Checksum and values of one tensor's bytes p (dense: in the mapping; member: in its decoded
+ * unit). off is the file offset for messages. */
+static void tensor_bytes(vfy__tctx *c, uint32_t i, const uint8_t *p, uint64_t off, int dense)
+{
+    trit_tensor_info const *t = trit_reader_tensor(c->r, i);
+    char obj_name[224];
+    vfy__obj_tensor(obj_name, sizeof obj_name, t->name);
+    c->rep->n_tensors++;
+    c->rep->bytes_hashed += t->size;
+    uint64_t const sum = trit_xxh3(p, (size_t)t->size);
+    if (sum != t->xxh3) {
+        /* bytes that fail their checksum say nothing about the values: skip value checks */
+        vfy_report_add(c->rep, VFY_C_INTEGRITY, 0, off, obj_name, "checksum %016llx, computed %016llx",
+                       (unsigned long long)t->xxh3, (unsigned long long)sum);
+        return;
+    }
+    vfy__compat_tensor(c->rep, c->rt, t, obj_name);
+    vfy__trit_values(c->rep, t, p, off, dense, obj_name, vfy__is_projection(c->model.t[i].canon));
+}
+
+static void check_unit(vfy__tctx *c, uint32_t u)
+{
+    trit_unit_info const *un = trit_reader_unit(c->r, u);
+    char obj_name[96];
+    snprintf(obj_name, sizeof obj_name, "expert unit %u (layer %u expert %u)", u, un->layer, un->expert);
+    c->rep->n_units++;
+    c->rep->bytes_hashed += un->stored_size;
+    void *img = NULL;
+    uint64_t n = 0;
+    trit_err e;
+    trit_err_clear(&e);
+    int const rc = trit_reader_unit_load(c->r, u, &img, &n, &e);
+    if (rc != TRIT_OK) {
+        /* checksum of the stored bytes, the zstd frame, or the decoded size: the members cannot
+         * be checked, the finding is the unit's */
+        vfy_report_add(c->rep, class_of(rc), 0, e.offset, obj_name, "%s", e.msg);
+        return;
+    }
+    uint32_t n_members = 0;
+    const uint32_t *m = trit_reader_unit_members(c->r, u, &n_members);
+    uint64_t pos = 0;
+    for (uint32_t k = 0; k < n_members; k++) {
+        trit_tensor_info const *t = trit_reader_tensor(c->r, m[k]);
+        if (t->offset > pos) unit_gap(c, img, pos, t->offset, un->offset, obj_name);
+        tensor_bytes(c, m[k], (const uint8_t *)img + t->offset, un->offset, 0);
+        pos = t->offset + t->size;
+    }
+    if (n > pos) unit_gap(c, img, pos, n, un->offset, obj_name);
+    free(img);
+}
+
+static void check_section(vfy__tctx *c, uint32_t s)
+{
+    trit_section_info const *si = trit_reader_section(c->r, s);
+    char obj_name[300];
+    snprintf(obj_name, sizeof obj_name, "section '%s'", si->name);
+    c->rep->n_sections++;
+    c->rep->bytes_hashed += si->size;
+    const void *d;
+    uint64_t n;
+    trit_err e;
+    trit_err_clear(&e);
+    int const rc = trit_reader_section_data(c->r, s, &d, &n, &e);
+    if (rc != TRIT_OK) {
+        vfy_report_add(c->rep, class_of(rc), 0, e.offset, obj_name, "%s", e.msg);
+        return;
+    }
+    vfy__section_content(c, si, d, n, obj_name);
+}
+
+static int walk_data(vfy__tctx *c, const uint8_t *buf)
+{
+    trit_file_info const *fi = trit_reader_file_info(c->r);
+    uint64_t const n_obj = (uint64_t)fi->n_tensors + fi->n_units + fi->n_sections;
+    obj *o = trit_mallocarray((size_t)(n_obj ? n_obj : 1), sizeof *o);
+    if (!o) return TRIT_E_NOMEM;
+    uint64_t k = 0;
+    for (uint32_t i = 0; i < fi->n_tensors; i++) {
+        trit_tensor_info const *t = trit_reader_tensor(c->r, i);
+        if (t->unit == TRIT_NONE32) o[k++] = (obj){t->offset, t->offset + t->size, 't', i};
+    }
+    for (uint32_t u = 0; u < fi->n_units; u++) {
+        trit_unit_info const *un = trit_reader_unit(c->r, u);
+        o[k++] = (obj){un->offset, un->offset + un->stored_size, 'u', u};
+    }
+    for (uint32_t s = 0; s < fi->n_sections; s++) {
+        trit_section_info const *si = trit_reader_section(c->r, s);
+        o[k++] = (obj){si->offset, si->offset + si->size, 's', s};
+    }
+    qsort(o, (size_t)k, sizeof *o, cmp_obj);
+    /* the reader validated placement: objects lie in [data_off, file_size) and do not overlap */
+    uint64_t pos = fi->index_off + fi->index_size;
+    for (uint64_t j = 0; j < k; j++) {
+        if (o[j].start > pos) check_gap(c, buf, 0, pos, o[j].start, "padding");
+        if (o[j].kind == 't') {
+            const void *d;
+            uint64_t n;
+            if (trit_reader_tensor_data(c->r, o[j].idx, &d, &n, NULL) == TRIT_OK)
+                tensor_bytes(c, o[j].idx, d, o[j].start, 1);
+        } else if (o[j].kind == 'u') {
+            check_unit(c, o[j].idx);
+        } else {
+            check_section(c, o[j].idx);
+        }
+        if (o[j].end > pos) pos = o[j].end;
+    }
+    if (fi->file_size > pos) check_gap(c, buf, 0, pos, fi->file_size, "padding");
+    free(o);
+    return TRIT_OK;
+}
+
+/* ---- entry points ------------------------------------------------------------------------ */
+
+static void verify_trit(const uint8_t *buf, size_t len, const vfy_runtime *rt, int newer, const vfy_opts *opts,
+                        vfy_report *rep)
+{
+    snprintf(rep->format, sizeof rep->format, "trit");
+    snprintf(rep->runtime, sizeof rep->runtime, "%s", opts && opts->runtime_version ? opts->runtime_version : rt->version);
+    unsigned major = 0, minor = 0;
+    uint64_t required = 0;
+    int const trusted = raw_header(buf, len, &major, &minor, &required);
+    if (trusted) {
+        snprintf(rep->version, sizeof rep->version, "%u.%u", major, minor);
+        vfy__compat_header(rep, rt, newer, major, minor, required);
+    }
+    trit_reader *r = NULL;
+    trit_err e;
+    trit_err_clear(&e);
+    int const rc = trit_reader_open_mem(buf, len, rep->file, NULL, &r, &e);
+    if (rc != TRIT_OK) {
+        int const cls = class_of(rc);
+        /* this build refusing a future format is the compat finding already made above */
+        if (!(cls == VFY_C_COMPAT && rep->n_errors[VFY_C_COMPAT]))
+            vfy_report_add(rep, cls, 0, e.offset, e.where[0] ? e.where : e.offset < 128 ? "header" : "index", "%s",
+                           e.msg);
+        rep->stopped = 1;
+        return;
+    }
+    vfy__tctx c;
+    memset(&c, 0, sizeof c);
+    c.r = r;
+    c.rep = rep;
+    c.rt = rt;
+    c.opts = opts;
+    if (vfy__tctx_init(&c) != TRIT_OK || walk_data(&c, buf) != TRIT_OK) {
+        vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "out of memory");
+    } else {
+        vfy__trit_metadata(&c);
+        vfy__smoke(&c);
+    }
+    vfy__tctx_release(&c);
+    trit_reader_close(r);
+}
+
+static int resolve_runtime(const vfy_opts *opts, const vfy_runtime **rt, int *newer, trit_err *err)
+{
+    size_t n_tab = 0;
+    const vfy_runtime *tab = opts && opts->runtimes ? opts->runtimes : vfy_runtime_table(&n_tab);
+    if (opts && opts->runtimes) n_tab = opts->n_runtimes;
+    if (!n_tab) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "empty runtime table");
+    const char *want = opts && opts->runtime_version ? opts->runtime_version : tab[n_tab - 1].version;
+    return vfy_runtime_find(want, tab, n_tab, rt, newer, err);
+}
+
+int vfy_verify_trit_mem(const void *buf, size_t len, const char *name, const vfy_opts *opts, vfy_report *rep,
+                        trit_err *err)
+{
+    const vfy_runtime *rt;
+    int newer;
+    vfy_report_init(rep, name ? name : "(memory)", opts ? opts->max_issues : 0);
+    int const rc = resolve_runtime(opts, &rt, &newer, err);
+    if (rc != TRIT_OK) return rc;
+    verify_trit(buf, len, rt, newer, opts, rep);
+    return TRIT_OK;
+}
+
+/* Map a regular file read-only. *map is NULL for an empty file. */
+static int map_file(const char *path, const uint8_t **map, size_t *len, trit_err *err)
+{
+    *map = NULL;
+    *len = 0;
+    int const fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot open: %s", strerror(errno));
+    struct stat st;
+    int rc = TRIT_OK;
+    if (fstat(fd, &st) != 0) {
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot stat: %s", strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "not a regular file");
+    } else if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
+        rc = trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "file too large for this host");
+    } else if (st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot map: %s", strerror(errno));
+        else {
+            *map = p;
+            *len = (size_t)st.st_size;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+static int is_trit(const char *path)
+{
+    uint8_t head[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t const n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    size_t const l = strlen(path);
+    return (n >= 4 && memcmp(head, "\x89TRI", 4) == 0) || (l >= 5 && strcmp(path + l - 5, ".trit") == 0);
+}
+
+int vfy_verify(const char *path, const vfy_opts *opts, vfy_report *rep, trit_err *err)
+{
+    const vfy_runtime *rt;
+    int newer;
+    vfy_report_init(rep, path, opts ? opts->max_issues : 0);
+    int rc = resolve_runtime(opts, &rt, &newer, err);
+    if (rc != TRIT_OK) return rc;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "cannot open: %s", strerror(errno));
+        return TRIT_OK;
+    }
+    if (S_ISDIR(st.st_mode) || !is_trit(path)) {
+        vfy__foreign(path, rep);
+        return TRIT_OK;
+    }
+    const uint8_t *map;
+    size_t len;
+    trit_err e;
+    trit_err_clear(&e);
+    rc = map_file(path, &map, &len, &e);
+    if (rc != TRIT_OK) {
+        vfy_report_add(rep, class_of(rc), 0, TRIT_NO_OFFSET, "file", "%s", e.msg);
+        return TRIT_OK;
+    }
+    static const uint8_t empty[1];
+    verify_trit(map ? map : empty, len, rt, newer, opts, rep);
+    if (map) munmap((void *)(uintptr_t)map, len);
+    return TRIT_OK;
+}

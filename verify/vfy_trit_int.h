@@ -1,0 +1,27 @@
+/* vfy_trit_int.h - state of one .trit verification, shared by vfy_trit*.c and vfy_smoke.c. */
+#ifndef VFY_TRIT_INT_H
+#define VFY_TRIT_INT_H
+
+#include "vfy_int.h"
+
+typedef struct vfy__tctx {
+    const trit_reader *r;      /* borrowed */
+    vfy_report *rep;           /* borrowed */
+    const vfy_runtime *rt;     /* borrowed */
+    const vfy_opts *opts;      /* may be NULL */
+    vfy__model model;          /* normalized description; model.t[i] is tensor i; owned */
+    struct cJSON *meta;        /* metadata as JSON (scalars; arrays as {"count": n}); owned */
+} vfy__tctx;
+
+/* The normalized model (canonical names, hyperparameters) and the metadata JSON. TRIT_E_NOMEM on failure. */
+int vfy__tctx_init(vfy__tctx *c);
+void vfy__tctx_release(vfy__tctx *c);
+/* Content checks of a section whose checksum holds (golden logits, activation scales). */
+void vfy__section_content(vfy__tctx *c, const trit_section_info *si, const void *d, uint64_t n,
+                          const char *object);
+/* Metadata: spec 10.1 key types and values, names, units, then vfy__check_model(). */
+void vfy__trit_metadata(vfy__tctx *c);
+/* --smoke (vfy_smoke.c): nothing when opts->smoke_tokens is 0. */
+void vfy__smoke(vfy__tctx *c);
+
+#endif /* VFY_TRIT_INT_H */

@@ -1,0 +1,393 @@
+/* vfy_trit_meta.c - .trit metadata and sections against spec/container.md sections 5.2, 9, 10:
+ * the keys the spec defines have its types and values, required keys are present, tensor names
+ * are canonical and their record fields agree with the name, every MoE layer has moe.n_expert
+ * units, sections of known kinds hold what their kind says. Then the format-independent model
+ * checks (vfy_model.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "trit_cursor.h"
+#include "trit_safemath.h"
+#include "vfy_trit_int.h"
+
+/* ---- context ----------------------------------------------------------------------------- */
+
+/* KV i as JSON: scalars as themselves, arrays as {"count": n} (the checks never need the
+ * elements, and a 256k-entry vocabulary should not be copied). Caller owns the result. */
+static cJSON *kv_json(const trit_reader *r, uint32_t i)
+{
+    uint32_t et = 0;
+    uint64_t count = 0;
+    uint32_t const type = trit_reader_kv_type(r, i, &et, &count);
+    if (type == TRIT_KV_ARRAY) {
+        cJSON *o = cJSON_CreateObject();
+        if (o) cJSON_AddNumberToObject(o, "count", (double)count);
+        return o;
+    }
+    if (type == TRIT_KV_STRING) {
+        const char *s;
+        uint64_t n;
+        if (trit_reader_kv_str(r, i, &s, &n) != TRIT_OK) return cJSON_CreateNull();
+        char *z = malloc((size_t)n + 1);
+        if (!z) return NULL;
+        memcpy(z, s, (size_t)n);
+        z[n] = '\0';
+        cJSON *j = cJSON_CreateString(z);
+        free(z);
+        return j;
+    }
+    if (type == TRIT_KV_BOOL) {
+        uint64_t u = 0;
+        trit_reader_kv_u64(r, i, &u);
+        return cJSON_CreateBool(u != 0);
+    }
+    double d = 0;
+    if (trit_reader_kv_f64(r, i, &d) != TRIT_OK) return cJSON_CreateNull();
+    return cJSON_CreateNumber(d);
+}
+
+int vfy__tctx_init(vfy__tctx *c)
+{
+    uint32_t const n_kv = trit_reader_n_kv(c->r);
+    uint32_t const n = trit_reader_n_tensors(c->r);
+    c->meta = cJSON_CreateObject();
+    if (!c->meta) return TRIT_E_NOMEM;
+    for (uint32_t i = 0; i < n_kv; i++) {
+        cJSON *v = kv_json(c->r, i);
+        if (!v || !cJSON_AddItemToObject(c->meta, trit_reader_kv_key(c->r, i), v)) {
+            cJSON_Delete(v);
+            return TRIT_E_NOMEM;
+        }
+    }
+    c->rep->n_kv = n_kv;
+    c->model.format = "trit";
+    c->model.t = calloc(n ? n : 1, sizeof *c->model.t);
+    if (!c->model.t) return TRIT_E_NOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        trit_tensor_info const *t = trit_reader_tensor(c->r, i);
+        vfy__tref *x = &c->model.t[i];
+        x->name = t->name;
+        x->n_dims = t->n_dims;
+        memcpy(x->dims, t->dims, sizeof x->dims);
+        x->unit = t->unit;
+        x->rec_layer = t->layer;
+        x->rec_expert = t->expert;
+        c->model.n = i + 1;
+        if (vfy__tref_name(x) != TRIT_OK) return TRIT_E_NOMEM;
+    }
+    c->model.hp = vfy_norm_meta("trit", c->meta, NULL);
+    c->model.derived = c->model.hp ? vfy__derive(c->model.hp, c->model.t, c->model.n) : NULL;
+    return c->model.hp && c->model.derived ? TRIT_OK : TRIT_E_NOMEM;
+}
+
+void vfy__tctx_release(vfy__tctx *c)
+{
+    vfy__model_release(&c->model);
+    cJSON_Delete(c->meta);
+    c->meta = NULL;
+}
+
+/* ---- sections ---------------------------------------------------------------------------- */
+
+static void golden_logits(vfy__tctx *c, const uint8_t *d, uint64_t n, uint64_t off, const char *object)
+{
+    trit_cur cur;
+    trit_cur_init(&cur, d, (size_t)n, off, NULL);
+    uint32_t n_tok = 0, n_vocab = 0;
+    uint64_t want = 0, a = 0, b = 0;
+    if (trit_cur_u32(&cur, &n_tok, "n_tokens", NULL) || trit_cur_u32(&cur, &n_vocab, "n_vocab", NULL) || trit_mul_u64(n_tok, 4, &a) ||
+        trit_mul_u64(n_vocab, 4, &b) || trit_add_u64(a, b, &want) || trit_add_u64(want, 8, &want) || want != n) {
+        vfy_report_add(c->rep, VFY_C_METADATA, 0, off, object,
+                       "golden logits section holds %llu bytes; its header (n_tokens %u, n_vocab %u) needs %llu",
+                       (unsigned long long)n, n_tok, n_vocab, (unsigned long long)want);
+        return;
+    }
+    double nv;
+    if (vfy__num(c->model.hp, "model.n_vocab", &nv) && nv != (double)n_vocab)
+        vfy_report_add(c->rep, VFY_C_METADATA, 0, off + 4, object, "n_vocab is %u, model.n_vocab is %.0f", n_vocab, nv);
+    for (uint32_t i = 0; i < n_tok; i++) {
+        uint32_t tok = 0;
+        trit_cur_u32(&cur, &tok, "token", NULL);
+        if (tok >= n_vocab) {
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, off + 8 + 4ull * i, object, "token %u of the prompt is id %u, "
+                           "not below n_vocab %u", i, tok, n_vocab);
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < n_vocab; i++) {
+        float f = 0;
+        trit_cur_f32(&cur, &f, "logit", NULL);
+        if (!isfinite(f)) {
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, off + 8 + 4ull * n_tok + 4ull * i, object,
+                           "golden logit %u is not finite", i);
+            return;
+        }
+    }
+}
+
+/* Activation scales (spec 9): entries inside the section, fields consistent, scales finite. */
+static void act_scales(vfy__tctx *c, const uint8_t *d, uint64_t n, uint64_t off, const char *object)
+{
+    trit_cur cur;
+    trit_cur_init(&cur, d, (size_t)n, off, NULL);
+    uint32_t n_entries = 0;
+    trit_err e;
+    trit_err_clear(&e);
+    if (trit_cur_u32(&cur, &n_entries, "n_entries", &e)) goto bad;
+    for (uint32_t k = 0; k < n_entries; k++) {
+        uint64_t const at = off + cur.off;
+        uint32_t tensor, group, n_scales, bits;
+        uint8_t gran, r0, r1, r2;
+        if (trit_cur_u32(&cur, &tensor, "entry tensor", &e) || trit_cur_u8(&cur, &gran, "granularity", &e) ||
+            trit_cur_u8(&cur, &r0, "reserved", &e) || trit_cur_u8(&cur, &r1, "reserved", &e) ||
+            trit_cur_u8(&cur, &r2, "reserved", &e) || trit_cur_u32(&cur, &group, "group size", &e) ||
+            trit_cur_u32(&cur, &n_scales, "n_scales", &e) || trit_cur_u32(&cur, &bits, "bits", &e))
+            goto bad;
+        const char *why = NULL;
+        uint64_t in = 0;
+        if (tensor >= trit_reader_n_tensors(c->r)) why = "names no tensor";
+        else {
+            trit_tensor_info const *t = trit_reader_tensor(c->r, tensor);
+            in = t->n_dims ? t->dims[t->n_dims - 1] : 1;
+        }
+        if (!why && (gran < 1 || gran > 3)) why = "has an unknown granularity";
+        if (!why && (r0 || r1 || r2)) why = "has non-zero reserved bytes";
+        if (!why && (gran == 3) != (group != 0)) why = "has a group size that does not match its granularity";
+        if (!why && bits != 8) why = "has bits other than 8";
+        if (!why) {
+            uint64_t const expect = gran == 1 ? 1 : gran == 2 ? in : trit_div_ceil(in, group);
+            if (n_scales != expect) why = "has a scale count that does not match its tensor's input features";
+        }
+        if (why) {
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, at, object, "activation-scale entry %u %s", k, why);
+            return;
+        }
+        for (uint32_t s = 0; s < n_scales; s++) {
+            float f = 0;
+            if (trit_cur_f32(&cur, &f, "scale", &e)) goto bad;
+            if (!isfinite(f) || f <= 0) {
+                vfy_report_add(c->rep, VFY_C_METADATA, 0, off + cur.off - 4, object,
+                               "activation-scale entry %u: scale %u is not a finite positive number", k, s);
+                return;
+            }
+        }
+    }
+    if (cur.off != cur.len)
+        vfy_report_add(c->rep, VFY_C_METADATA, 0, off + cur.off, object, "%llu bytes after the last entry",
+                       (unsigned long long)(cur.len - cur.off));
+    if (!(trit_reader_file_info(c->r)->optional_features & TRIT_FEAT_OPT_ACT_SCALES))
+        vfy_report_add(c->rep, VFY_C_METADATA, 1, 24, object,
+                       "activation scales are present but the ACT_SCALES optional feature bit is not set");
+    return;
+bad:
+    vfy_report_add(c->rep, VFY_C_METADATA, 0, e.offset, object, "activation-scale section: %s", e.msg);
+}
+
+void vfy__section_content(vfy__tctx *c, const trit_section_info *si, const void *d, uint64_t n,
+                          const char *object)
+{
+    switch (si->kind) {
+    case TRIT_SECTION_TOKENIZER_JSON:
+    case TRIT_SECTION_CONFIG_JSON: {
+        cJSON *j = cJSON_ParseWithLength(d, (size_t)n);
+        if (!j) vfy_report_add(c->rep, VFY_C_METADATA, 0, si->offset, object, "is not valid JSON");
+        cJSON_Delete(j);
+        break;
+    }
+    case TRIT_SECTION_GOLDEN_LOGITS: golden_logits(c, d, n, si->offset, object); break;
+    case TRIT_SECTION_ACT_SCALES: act_scales(c, d, n, si->offset, object); break;
+    case TRIT_SECTION_TOKENIZER_SPM: case TRIT_SECTION_TOKENIZER_KV: case TRIT_SECTION_OTHER: break;
+    default:
+        vfy_report_add(c->rep, VFY_C_METADATA, 1, si->offset, object,
+                       "unknown section kind %u: kept by tools, not interpreted", si->kind);
+    }
+}
+
+/* ---- metadata ---------------------------------------------------------------------------- */
+
+/* The keys spec 10.1 defines, with their types; `values` lists the allowed strings. */
+static const struct spec_key {
+    const char *key;
+    uint32_t type, elem;       /* trit_kv_type; elem for arrays */
+    int required;
+    const char *values;        /* "a|b|c" or NULL */
+} spec_keys[] = {
+    {"general.architecture", TRIT_KV_STRING, 0, 0, NULL},
+    {"general.name", TRIT_KV_STRING, 0, 0, NULL},
+    {"model.n_layer", TRIT_KV_U32, 0, 1, NULL},
+    {"model.n_embd", TRIT_KV_U32, 0, 1, NULL},
+    {"model.n_ff", TRIT_KV_U32, 0, 0, NULL},
+    {"model.n_head", TRIT_KV_U32, 0, 1, NULL},
+    {"model.n_head_kv", TRIT_KV_U32, 0, 1, NULL},
+    {"model.head_dim", TRIT_KV_U32, 0, 1, NULL},
+    {"model.n_vocab", TRIT_KV_U32, 0, 1, NULL},
+    {"model.n_ctx", TRIT_KV_U32, 0, 0, NULL},
+    {"model.norm_eps", TRIT_KV_F32, 0, 1, NULL},
+    {"model.rope_theta", TRIT_KV_F32, 0, 1, NULL},
+    {"model.rope_dim", TRIT_KV_U32, 0, 0, NULL},
+    {"model.rope_layout", TRIT_KV_STRING, 0, 0, "neox"},
+    {"model.hidden_act", TRIT_KV_STRING, 0, 0, "silu|relu2|gelu"},
+    {"model.tied_embeddings", TRIT_KV_BOOL, 0, 0, NULL},
+    {"model.bos_token_id", TRIT_KV_U32, 0, 0, NULL},
+    {"model.eos_token_id", TRIT_KV_U32, 0, 0, NULL},
+    {"model.act_quant", TRIT_KV_STRING, 0, 0, "none|int8_per_token"},
+    {"moe.n_expert", TRIT_KV_U32, 0, 0, NULL},
+    {"moe.n_expert_used", TRIT_KV_U32, 0, 0, NULL},
+    {"moe.n_ff_expert", TRIT_KV_U32, 0, 0, NULL},
+    {"moe.gating", TRIT_KV_STRING, 0, 0, "softmax|sigmoid"},
+    {"moe.norm_topk", TRIT_KV_BOOL, 0, 0, NULL},
+    {"moe.routed_scale", TRIT_KV_F32, 0, 0, NULL},
+    {"moe.n_shared_expert", TRIT_KV_U32, 0, 0, NULL},
+    {"moe.shared_gate", TRIT_KV_STRING, 0, 0, "none|sigmoid"},
+    {"moe.first_dense_layers", TRIT_KV_U32, 0, 0, NULL},
+    {"tokenizer.kind", TRIT_KV_STRING, 0, 0, "bpe|spm|gguf"},
+    {"provenance.converter", TRIT_KV_STRING, 0, 0, NULL},
+    {"provenance.source_format", TRIT_KV_STRING, 0, 0, "safetensors|gguf"},
+    {"provenance.source_files", TRIT_KV_ARRAY, TRIT_KV_STRING, 0, NULL},
+    {"provenance.source_xxh3", TRIT_KV_ARRAY, TRIT_KV_U64, 0, NULL},
+    {"quant.max_abs_error", TRIT_KV_F32, 0, 0, NULL},
+};
+
+static int value_allowed(const char *values, const char *s, uint64_t n)
+{
+    for (const char *p = values;;) {
+        size_t const l = strcspn(p, "|");
+        if (l == n && memcmp(p, s, l) == 0) return 1;
+        if (!p[l]) return 0;
+        p += l + 1;
+    }
+}
+
+static void check_keys(vfy__tctx *c)
+{
+    for (size_t k = 0; k < sizeof spec_keys / sizeof spec_keys[0]; k++) {
+        struct spec_key const *sk = &spec_keys[k];
+        char obj[96];
+        snprintf(obj, sizeof obj, "metadata '%s'", sk->key);
+        int64_t const i = trit_reader_find_kv(c->r, sk->key);
+        if (i < 0) {
+            if (sk->required)
+                vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj, "missing; spec 10.1 requires it");
+            continue;
+        }
+        uint32_t et = 0;
+        uint64_t count = 0;
+        uint32_t const type = trit_reader_kv_type(c->r, (uint32_t)i, &et, &count);
+        if (type != sk->type || (type == TRIT_KV_ARRAY && et != sk->elem)) {
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj, "has type %s%s%s, spec 10.1 says %s%s%s",
+                           trit_kv_type_name(type), type == TRIT_KV_ARRAY ? " of " : "",
+                           type == TRIT_KV_ARRAY ? trit_kv_type_name(et) : "", trit_kv_type_name(sk->type),
+                           sk->type == TRIT_KV_ARRAY ? " of " : "",
+                           sk->type == TRIT_KV_ARRAY ? trit_kv_type_name(sk->elem) : "");
+            continue;
+        }
+        if (sk->values) {
+            const char *s;
+            uint64_t n;
+            if (trit_reader_kv_str(c->r, (uint32_t)i, &s, &n) == TRIT_OK && !value_allowed(sk->values, s, n))
+                vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj, "is '%.*s', not one of %s",
+                               (int)(n > 64 ? 64 : n), s, sk->values);
+        }
+    }
+    /* values a runner divides by or takes logs of */
+    static const char *const positive[] = {"model.n_layer", "model.n_embd", "model.n_head", "model.n_head_kv",
+                                           "model.head_dim", "model.n_vocab", "model.norm_eps", "model.rope_theta"};
+    for (size_t k = 0; k < sizeof positive / sizeof positive[0]; k++) {
+        double v;
+        if (vfy__num(c->model.hp, positive[k], &v) && !(v > 0 && isfinite(v))) {
+            char obj[96];
+            snprintf(obj, sizeof obj, "metadata '%s'", positive[k]);
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj, "is %g, must be a positive number", v);
+        }
+    }
+    double h, kv, hd, rd;
+    if (vfy__num(c->model.hp, "model.n_head", &h) && vfy__num(c->model.hp, "model.n_head_kv", &kv) && kv > 0 &&
+        h > 0 && fmod(h, kv) != 0)
+        vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, "metadata 'model.n_head_kv'",
+                       "%g does not divide model.n_head (%g)", kv, h);
+    if (vfy__num(c->model.hp, "model.rope_dim", &rd) && vfy__num(c->model.hp, "model.head_dim", &hd) &&
+        (rd > hd || fmod(rd, 2) != 0))
+        vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, "metadata 'model.rope_dim'",
+                       "%g must be even and at most model.head_dim (%g)", rd, hd);
+    const cJSON *tk = cJSON_GetObjectItemCaseSensitive(c->meta, "tokenizer.kind");
+    if (cJSON_IsString(tk)) {
+        uint32_t const kind = strcmp(tk->valuestring, "bpe") == 0   ? TRIT_SECTION_TOKENIZER_JSON
+                              : strcmp(tk->valuestring, "spm") == 0 ? TRIT_SECTION_TOKENIZER_SPM
+                              : strcmp(tk->valuestring, "gguf") == 0 ? TRIT_SECTION_TOKENIZER_KV
+                                                                     : 0;
+        if (kind && trit_reader_find_section(c->r, kind) < 0)
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, "metadata 'tokenizer.kind'",
+                           "is '%s' but the file has no section of kind %u", tk->valuestring, kind);
+    }
+}
+
+/* Names canonical, record layer/expert fields agreeing with the name, experts in units. */
+static void check_names(vfy__tctx *c)
+{
+    for (uint64_t i = 0; i < c->model.n; i++) {
+        vfy__tref const *t = &c->model.t[i];
+        char obj[224];
+        vfy__obj_tensor(obj, sizeof obj, t->name);
+        if (!t->known) {
+            vfy_report_add(c->rep, VFY_C_METADATA, 1, TRIT_NO_OFFSET, obj,
+                           "not a tensor name of spec 10.2: a runner will not use it");
+            continue;
+        }
+        if (strcmp(t->canon, t->name) != 0)
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj,
+                           "not the canonical name; spec 10.2 calls it '%s'", t->canon);
+        if (t->layer != t->rec_layer)
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj, "record says layer %d, the name says %d",
+                           t->rec_layer == TRIT_NONE32 ? -1 : (int)t->rec_layer,
+                           t->layer == TRIT_NONE32 ? -1 : (int)t->layer);
+        if (t->expert != TRIT_NONE32 && t->unit == TRIT_NONE32)
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj,
+                           "expert %u is stored as a dense tensor; spec 10.2 puts it in expert unit (%u, %u)",
+                           t->expert, t->layer, t->expert);
+        else if (t->expert != TRIT_NONE32 && t->expert != t->rec_expert)
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj,
+                           "is in the unit of expert %u, the name says expert %u", t->rec_expert, t->expert);
+    }
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t const x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every layer with expert units has moe.n_expert of them. */
+static void check_units(vfy__tctx *c)
+{
+    uint32_t const n_units = trit_reader_n_units(c->r);
+    double nx;
+    if (!n_units || !vfy__num(c->model.hp, "moe.n_expert", &nx)) return;
+    uint32_t *layers = malloc((size_t)n_units * sizeof *layers);
+    if (!layers) return;
+    for (uint32_t u = 0; u < n_units; u++) layers[u] = trit_reader_unit(c->r, u)->layer;
+    qsort(layers, n_units, sizeof *layers, cmp_u32);
+    for (uint32_t u = 0; u < n_units;) {
+        uint32_t v = u;
+        while (v < n_units && layers[v] == layers[u]) v++;
+        if ((double)(v - u) != nx) {
+            char obj[64];
+            snprintf(obj, sizeof obj, "layer %u", layers[u]);
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj, "%u expert units, moe.n_expert is %.0f",
+                           v - u, nx);
+        }
+        u = v;
+    }
+    free(layers);
+}
+
+void vfy__trit_metadata(vfy__tctx *c)
+{
+    check_keys(c);
+    check_names(c);
+    check_units(c);
+    vfy__check_model(c->rep, &c->model, 1);
+}
