@@ -160,9 +160,11 @@ int trit__kvset_parse_cur(trit_cur *c, uint32_t count, int until_end, trit_kvset
     size_t arena_used = 0;
     *out = NULL;
     /* A record is at least 5 bytes (u16 key length, 1 key byte, type, 1 value byte): that bounds
-     * the record count of a blob before anything is allocated. */
+     * the record count of a blob before anything is allocated. A blob (a kind-3 section holds a
+     * whole vocabulary: megabytes in a few dozen records) is only refused when it really has
+     * more than TRIT_MAX_KV records. */
     size_t const left = trit_cur_left(c);
-    size_t const cap = until_end ? left / 5 : count;
+    size_t const cap = until_end ? (left / 5 < TRIT_MAX_KV ? left / 5 : TRIT_MAX_KV) : count;
     if (cap > TRIT_MAX_KV)
         return trit_err_set(err, TRIT_E_LIMIT, trit_cur_pos(c), "metadata", "up to %zu records, limit %u", cap,
                             TRIT_MAX_KV);
@@ -176,6 +178,8 @@ int trit__kvset_parse_cur(trit_cur *c, uint32_t count, int until_end, trit_kvset
     if (!s->kvs || !s->rec_off || !s->sorted || !s->arena || !nm)
         FAIL(TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate %zu metadata records", cap);
     while (until_end ? trit_cur_left(c) > 0 : s->n < count) {
+        if (s->n == cap && cap == TRIT_MAX_KV)
+            FAIL(TRIT_E_LIMIT, trit_cur_pos(c), "metadata", "more than %u records", TRIT_MAX_KV);
         if (s->n == cap) FAIL(TRIT_E_CORRUPT, trit_cur_pos(c), "metadata", "more records than fit");
         s->n++; /* counted before parsing so a half-parsed record is freed */
         TRY(parse_kv(c, s, &arena_used, s->n - 1, err));
