@@ -36,4 +36,8 @@ void test_tok_cases_free(test_tok_cases *c);
  * closed by the caller with cvt_gguf_close(); the tokenizer with run_tok_free(). */
 run_tok *test_tok_open(const char *path, cvt_gguf **g);
 
+/* Encode every tokenizer.* key of a GGUF into b as .trit KV records (what a kind-3 section
+ * holds): strings, string arrays, f32/i32/u32/bool/u8/i8 scalars and numeric arrays. */
+int test_tok_kvbuf_from_gguf(const cvt_gguf *g, trit_kvbuf *b, trit_err *err);
+
 #endif /* TEST_TOK_H */

@@ -153,3 +153,101 @@ run_tok *test_tok_open(const char *path, cvt_gguf **g)
     run_vocab_release(&v);
     return t;
 }
+
+/* GGUF value type -> .trit KV type for the scalars a tokenizer uses; -1 if not carried. */
+static int kv_type_of(uint32_t gt)
+{
+    switch (gt) {
+    case CVT_GGUF_UINT8: return TRIT_KV_U8;
+    case CVT_GGUF_INT8: return TRIT_KV_I8;
+    case CVT_GGUF_UINT32: return TRIT_KV_U32;
+    case CVT_GGUF_INT32: return TRIT_KV_I32;
+    case CVT_GGUF_FLOAT32: return TRIT_KV_F32;
+    case CVT_GGUF_BOOL: return TRIT_KV_BOOL;
+    default: return -1;
+    }
+}
+
+static int kvbuf_array(const cvt_gguf *g, uint64_t i, const char *key, trit_kvbuf *b, trit_err *err)
+{
+    uint32_t et = 0;
+    uint64_t count = 0;
+    int rc = TRIT_OK;
+    cvt_gguf_kv_type(g, i, &et, &count);
+    if (et == CVT_GGUF_STRING) {
+        const char **strs = calloc(count ? count : 1, sizeof *strs);
+        uint64_t *lens = calloc(count ? count : 1, sizeof *lens);
+        for (uint64_t j = 0; strs && lens && j < count && rc == TRIT_OK; j++)
+            rc = cvt_gguf_kv_arr_str(g, i, j, &strs[j], &lens[j]);
+        if (!strs || !lens) rc = TRIT_E_NOMEM;
+        if (rc == TRIT_OK) rc = trit_kvbuf_arr_str(b, key, strs, lens, count, err);
+        free(strs);
+        free(lens);
+        return rc;
+    }
+    int const kt = kv_type_of(et);
+    if (kt < 0) return TRIT_OK;
+    /* host layout of the element type: 1 or 4 bytes */
+    size_t const es = (kt == TRIT_KV_U8 || kt == TRIT_KV_I8 || kt == TRIT_KV_BOOL) ? 1 : 4;
+    uint8_t *vals = malloc(count ? count * es : 1);
+    if (!vals) return TRIT_E_NOMEM;
+    for (uint64_t j = 0; j < count && rc == TRIT_OK; j++) {
+        double d = 0;
+        int64_t x = 0;
+        if (kt == TRIT_KV_F32) {
+            rc = cvt_gguf_kv_arr_f64(g, i, j, &d);
+            float const f = (float)d;
+            memcpy(vals + j * 4, &f, 4);
+        } else {
+            rc = cvt_gguf_kv_arr_i64(g, i, j, &x);
+            if (es == 1) vals[j] = (uint8_t)x;
+            else {
+                uint32_t const u = (uint32_t)x;
+                memcpy(vals + j * 4, &u, 4);
+            }
+        }
+    }
+    if (rc == TRIT_OK) rc = trit_kvbuf_arr(b, key, (uint32_t)kt, vals, count, err);
+    free(vals);
+    return rc;
+}
+
+int test_tok_kvbuf_from_gguf(const cvt_gguf *g, trit_kvbuf *b, trit_err *err)
+{
+    int rc = TRIT_OK;
+    for (uint64_t i = 0; i < cvt_gguf_n_kv(g) && rc == TRIT_OK; i++) {
+        const char *const key = cvt_gguf_kv_key(g, i);
+        if (strncmp(key, "tokenizer.", 10) != 0) continue;
+        uint32_t const type = cvt_gguf_kv_type(g, i, NULL, NULL);
+        const char *s;
+        uint64_t n, u;
+        int64_t x;
+        double d;
+        int bl;
+        switch (type) {
+        case CVT_GGUF_STRING:
+            rc = cvt_gguf_kv_str(g, i, &s, &n);
+            if (rc == TRIT_OK) rc = trit_kvbuf_str(b, key, s, n, err);
+            break;
+        case CVT_GGUF_ARRAY: rc = kvbuf_array(g, i, key, b, err); break;
+        case CVT_GGUF_BOOL:
+            rc = cvt_gguf_kv_bool(g, i, &bl);
+            if (rc == TRIT_OK) rc = trit_kvbuf_bool(b, key, bl, err);
+            break;
+        case CVT_GGUF_UINT32:
+            rc = cvt_gguf_kv_u64(g, i, &u);
+            if (rc == TRIT_OK) rc = trit_kvbuf_u32(b, key, (uint32_t)u, err);
+            break;
+        case CVT_GGUF_INT32:
+            rc = cvt_gguf_kv_i64(g, i, &x);
+            if (rc == TRIT_OK) rc = trit_kvbuf_i32(b, key, (int32_t)x, err);
+            break;
+        case CVT_GGUF_FLOAT32:
+            rc = cvt_gguf_kv_f64(g, i, &d);
+            if (rc == TRIT_OK) rc = trit_kvbuf_f32(b, key, (float)d, err);
+            break;
+        default: break;
+        }
+    }
+    return rc;
+}
