@@ -1,0 +1,535 @@
+/* test_export.c - `trit export` (convert/export.h) on containers written through libtrit
+ * (tests/test_export_build.c): every exported tensor is read back with the project's GGUF
+ * reader and decoded by its ggml dequantizers, and compared with the container's values. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cvt_gguf.h"
+#include "export.h"
+#include "ggml_types.h"
+#include "test.h"
+#include "test_export_build.h"
+
+static const char *tpath(const char *name) { return test_path(test_tmpdir(), name); }
+
+/* Export in -> out with flags; returns the code. st may be NULL. */
+static int do_export(const char *in, const char *out, uint32_t flags, cvt_export_stats *st, trit_err *err)
+{
+    trit_reader *r = NULL;
+    int rc = trit_reader_open(in, NULL, &r, err);
+    if (rc) return rc;
+    cvt_export_opts o = {0};
+    o.flags = flags | CVT_EXPORT_OVERWRITE;
+    rc = cvt_export_gguf(r, out, &o, st, err);
+    trit_reader_close(r);
+    return rc;
+}
+
+/* Which container row output row r of a permuted Q/K tensor holds (whole head rotated). */
+static uint64_t perm_src(uint64_t r, uint64_t hd)
+{
+    uint64_t const j = r % hd;
+    return r - j + (j % 2) * (hd / 2) + j / 2;
+}
+
+/* Every GGUF tensor equals the container's values: singles by name (rows permuted for
+ * permute_hd > 0 on attn_q/attn_k), stacks expert by expert. Returns tensors checked. */
+static uint32_t check_values(const char *trit_path, const char *gguf_path, uint64_t permute_hd, int exact)
+{
+    trit_err err;
+    trit_reader *r = NULL;
+    cvt_gguf *g = NULL;
+    uint32_t checked = 0;
+    CHECK_OK_E(trit_reader_open(trit_path, NULL, &r, &err), &err);
+    CHECK_OK_E(cvt_gguf_open(gguf_path, NULL, &g, &err), &err);
+    if (!r || !g) goto out;
+    for (uint64_t i = 0; i < cvt_gguf_n_tensors(g); i++) {
+        const cvt_gguf_tensor_info *gt = cvt_gguf_tensor(g, i);
+        uint64_t const n = gt->n_elems;
+        float *gv = malloc((size_t)n * sizeof *gv + 4);
+        CHECK_OK_E(cvt_gguf_to_f32(g, i, 0, n, gv, &err), &err);
+        unsigned L;
+        char proj[8];
+        int k = 0;
+        if (sscanf(gt->name, "blk.%u.ffn_%7[a-z]_exps.weight%n", &L, proj, &k) == 2 && gt->name[k] == '\0') {
+            uint64_t const slice = gt->ne[0] * gt->ne[1];
+            for (uint64_t e = 0; e < gt->ne[2]; e++) {
+                char nm[96];
+                snprintf(nm, sizeof nm, "blk.%u.ffn_%s.%llu.weight", L, proj, (unsigned long long)e);
+                int64_t const ti = trit_reader_find_tensor(r, nm);
+                CHECK(ti >= 0);
+                float *cv = NULL;
+                uint64_t cn = 0;
+                if (ti >= 0) CHECK_OK_E(txb_tensor_f32(r, (uint32_t)ti, &cv, &cn, &err), &err);
+                CHECK_EQ_U64(cn, slice);
+                for (uint64_t j = 0; cv && j < slice && j < cn; j++)
+                    if (gv[e * slice + j] != cv[j]) {
+                        CHECK(gv[e * slice + j] == cv[j]);
+                        break;
+                    }
+                free(cv);
+            }
+            checked++;
+            free(gv);
+            continue;
+        }
+        size_t const nl = strlen(gt->name);
+        if (nl > 6 && !strcmp(gt->name + nl - 6, ".scale")) { free(gv); continue; }   /* checked by the caller */
+        int64_t const ti = trit_reader_find_tensor(r, gt->name);
+        CHECK(ti >= 0);
+        float *cv = NULL;
+        uint64_t cn = 0;
+        if (ti >= 0) CHECK_OK_E(txb_tensor_f32(r, (uint32_t)ti, &cv, &cn, &err), &err);
+        CHECK_EQ_U64(cn, n);
+        int const perm = permute_hd && (strstr(gt->name, ".attn_q.weight") || strstr(gt->name, ".attn_k.weight"));
+        uint64_t const cols = gt->ne[0];
+        /* a tensor with a .scale companion carries d = 1: its values are codes only */
+        char sn[128];
+        snprintf(sn, sizeof sn, "%.*s.scale", (int)(nl > 7 ? nl - 7 : 0), gt->name);
+        int64_t const si = cvt_gguf_find_tensor(g, sn);
+        float sc = 1.0f;
+        if (si >= 0) CHECK_OK_E(cvt_gguf_to_f32(g, (uint64_t)si, 0, 1, &sc, &err), &err);
+        for (uint64_t j = 0; cv && j < n && j < cn; j++) {
+            uint64_t const row = j / cols, col = j % cols;
+            uint64_t const src = perm ? perm_src(row, permute_hd) * cols + col : j;
+            float const want = cv[src], got = gv[j] * sc;
+            if (exact ? got != want : !(got - want < 1e-6f * (1.0f + want) && want - got < 1e-6f * (1.0f + want))) {
+                test_fail_(__FILE__, __LINE__, "%s[%llu]: gguf %g, container %g", gt->name, (unsigned long long)j,
+                           (double)got, (double)want);
+                break;
+            }
+        }
+        free(cv);
+        free(gv);
+        checked++;
+    }
+out:
+    cvt_gguf_close(g);
+    trit_reader_close(r);
+    return checked;
+}
+
+static const cvt_gguf_tensor_info *gtensor(cvt_gguf *g, const char *name)
+{
+    int64_t const i = cvt_gguf_find_tensor(g, name);
+    return i < 0 ? NULL : cvt_gguf_tensor(g, (uint64_t)i);
+}
+
+static uint64_t gkv_u64(cvt_gguf *g, const char *key)
+{
+    uint64_t v = UINT64_MAX;
+    int64_t const i = cvt_gguf_find_kv(g, key);
+    if (i >= 0) cvt_gguf_kv_u64(g, (uint64_t)i, &v);
+    return v;
+}
+
+static uint32_t gkv_type(cvt_gguf *g, const char *key)
+{
+    int64_t const i = cvt_gguf_find_kv(g, key);
+    return i < 0 ? UINT32_MAX : cvt_gguf_kv_type(g, (uint64_t)i, NULL, NULL);
+}
+
+TEST(export_tq_encoders_match_ggml_decoders)
+{
+    /* independent check: our encoders against the project's ggml dequantizers */
+    int8_t v[512];
+    uint8_t t2[128], tq2[2 * 66], tq1[2 * 54];
+    float d[2] = {0.375f, -2.5f}, out[512];
+    uint64_t x = 12345;
+    for (int i = 0; i < 512; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        v[i] = (int8_t)((x >> 33) % 3) - 1;
+    }
+    v[0] = v[255] = v[256] = -1;
+    v[511] = 1;
+    trit_t2_pack_row(v, 512, t2);
+    cvt_export_tq2_row(t2, 512, d, tq2);
+    trit_err err;
+    CHECK_OK_E(cvt_ggml_dequant(CVT_GGML_TQ2_0, tq2, 2, out, &err), &err);
+    for (int i = 0; i < 512; i++)
+        if (out[i] != (float)v[i] * d[i / 256]) { CHECK_EQ_INT(i, -1); break; }
+    cvt_export_tq1_row(v, 512, d, tq1);
+    CHECK_OK_E(cvt_ggml_dequant(CVT_GGML_TQ1_0, tq1, 2, out, &err), &err);
+    for (int i = 0; i < 512; i++)
+        if (out[i] != (float)v[i] * d[i / 256]) { CHECK_EQ_INT(i, -2); break; }
+}
+
+TEST(export_arch_table)
+{
+    int norm = -1;
+    CHECK_STR(cvt_export_arch("mixtral", &norm), "llama");
+    CHECK_EQ_INT(norm, 1);
+    CHECK_STR(cvt_export_arch("bitnet-b1.58", &norm), "bitnet");
+    CHECK_EQ_INT(norm, 0);
+    CHECK_STR(cvt_export_arch("qwen3moe", &norm), "qwen3moe");
+    CHECK_EQ_INT(norm, 0);
+    CHECK(cvt_export_arch("deepseek2", NULL) == NULL);
+}
+
+TEST(export_stories260k_round_trip_is_byte_identical)
+{
+    const char *fx = test_fixtures();
+    if (!fx) SKIP("no fixtures");
+    char src[1024];
+    snprintf(src, sizeof src, "%s/gguf/stories260K.gguf", fx);
+    const char *tr = tpath("exp_stories.trit"), *out = tpath("exp_stories.gguf");
+    trit_err err;
+    CHECK_OK_E(txb_from_gguf(src, tr, &err), &err);
+    cvt_export_stats st;
+    CHECK_OK_E(do_export(tr, out, 0, &st, &err), &err);
+    cvt_gguf *a = NULL, *b = NULL;
+    CHECK_OK_E(cvt_gguf_open(src, NULL, &a, &err), &err);
+    CHECK_OK_E(cvt_gguf_open(out, NULL, &b, &err), &err);
+    if (!a || !b) goto out;
+    CHECK_EQ_U64(cvt_gguf_n_tensors(b), cvt_gguf_n_tensors(a));
+    /* every tensor: same type, shape and bytes (the permute undoes the builder's un-permute) */
+    for (uint64_t i = 0; i < cvt_gguf_n_tensors(a); i++) {
+        const cvt_gguf_tensor_info *ta = cvt_gguf_tensor(a, i), *tb = gtensor(b, ta->name);
+        CHECK(tb != NULL);
+        if (!tb) continue;
+        CHECK_EQ_U64(tb->ggml_type, ta->ggml_type);
+        CHECK_EQ_U64(tb->n_dims, ta->n_dims);
+        for (int d = 0; d < 4; d++) CHECK_EQ_U64(tb->ne[d], ta->ne[d]);
+        uint8_t *x = malloc((size_t)ta->nbytes), *y = malloc((size_t)ta->nbytes);
+        CHECK_OK_E(cvt_gguf_read(a, i, 0, x, ta->nbytes, &err), &err);
+        CHECK_OK_E(cvt_gguf_read(b, (uint64_t)cvt_gguf_find_tensor(b, ta->name), 0, y, ta->nbytes, &err), &err);
+        if (memcmp(x, y, (size_t)ta->nbytes) != 0) test_fail_(__FILE__, __LINE__, "tensor '%s' differs", ta->name);
+        free(x);
+        free(y);
+    }
+    /* every tokenizer KV: same type and the same encoded bytes */
+    uint32_t n_tok = 0;
+    for (uint64_t i = 0; i < cvt_gguf_n_kv(a); i++) {
+        const char *key = cvt_gguf_kv_key(a, i);
+        if (strncmp(key, "tokenizer.", 10)) continue;
+        n_tok++;
+        int64_t const j = cvt_gguf_find_kv(b, key);
+        CHECK(j >= 0);
+        if (j < 0) continue;
+        cvt_gguf_val va, vb;
+        cvt_gguf_kv_val(a, i, &va);
+        cvt_gguf_kv_val(b, (uint64_t)j, &vb);
+        CHECK_EQ_U64(vb.type, va.type);
+        CHECK_EQ_U64(vb.elem_type, va.elem_type);
+        CHECK_EQ_U64(vb.nbytes, va.nbytes);
+        if (va.nbytes == vb.nbytes && memcmp(va.p, vb.p, (size_t)va.nbytes))
+            test_fail_(__FILE__, __LINE__, "tokenizer key '%s' differs", key);
+    }
+    CHECK(n_tok >= 5);
+    /* hyperparameters, with llama.cpp's types */
+    static const char *const keys[] = {"llama.context_length", "llama.embedding_length", "llama.block_count",
+                                       "llama.feed_forward_length", "llama.attention.head_count",
+                                       "llama.attention.head_count_kv", "llama.rope.dimension_count"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        CHECK_EQ_U64(gkv_u64(b, keys[k]), gkv_u64(a, keys[k]));
+        CHECK_EQ_U64(gkv_type(b, keys[k]), CVT_GGUF_UINT32);
+    }
+    double ea = 0, eb = 1;
+    cvt_gguf_kv_f64(a, (uint64_t)cvt_gguf_find_kv(a, "llama.attention.layer_norm_rms_epsilon"), &ea);
+    cvt_gguf_kv_f64(b, (uint64_t)cvt_gguf_find_kv(b, "llama.attention.layer_norm_rms_epsilon"), &eb);
+    CHECK(ea == eb);
+    CHECK_STR(cvt_gguf_arch(b), "llama");
+out:
+    cvt_gguf_close(a);
+    cvt_gguf_close(b);
+}
+
+TEST(export_bitnet_dense_tq2_tq1_dequant)
+{
+    txb_synth s;
+    txb_synth_default(&s, "bitnet");
+    const char *tr = tpath("exp_bitnet.trit"), *out = tpath("exp_bitnet.gguf");
+    trit_err err;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    static const uint32_t flags[] = {0, CVT_EXPORT_TQ1, CVT_EXPORT_DEQUANT, CVT_EXPORT_DEQUANT | CVT_EXPORT_F32};
+    static const char *const want[] = {"TQ2_0", "TQ1_0", "F16", "F32"};
+    for (int k = 0; k < 4; k++) {
+        cvt_export_stats st;
+        CHECK_OK_E(do_export(tr, out, flags[k], &st, &err), &err);
+        CHECK(st.max_scale_rel_err == 0.0);
+        CHECK_EQ_U64(check_values(tr, out, 0, 1), 2 + 2 * 11);
+        cvt_gguf *g = NULL;
+        CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
+        if (!g) continue;
+        const cvt_gguf_tensor_info *q = gtensor(g, "blk.1.ffn_down.weight");
+        CHECK(q && !strcmp(q->type_name, want[k]));
+        CHECK(q && q->ne[0] == 512 && q->ne[1] == 256);
+        CHECK(gtensor(g, "output.weight") == NULL);
+        CHECK_STR(cvt_gguf_arch(g), "bitnet");
+        CHECK_EQ_U64(gkv_u64(g, "general.file_type"), k == 0 ? 37 : k == 1 ? 36 : k == 2 ? 1 : 1);
+        CHECK_EQ_U64(gkv_u64(g, "general.quantization_version"), k < 2 ? 2 : UINT64_MAX);
+        /* tokenizer ids stored as u64 / i32 in the container come out as GGUF u32 */
+        CHECK_EQ_U64(gkv_type(g, "tokenizer.ggml.eos_token_id"), CVT_GGUF_UINT32);
+        CHECK_EQ_U64(gkv_type(g, "tokenizer.ggml.padding_token_id"), CVT_GGUF_UINT32);
+        CHECK_EQ_U64(gkv_u64(g, "tokenizer.ggml.bos_token_id"), 1);   /* from model.bos_token_id */
+        CHECK_EQ_U64(gkv_type(g, "tokenizer.ggml.token_type"), CVT_GGUF_ARRAY);
+        cvt_gguf_close(g);
+    }
+}
+
+TEST(export_llama_permutes_qk_rows_per_row_scales)
+{
+    txb_synth s;
+    txb_synth_default(&s, "llama");
+    s.scale_layout = TRIT_SCALE_ROW;
+    const char *tr = tpath("exp_llama.trit"), *out = tpath("exp_llama.gguf");
+    trit_err err;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    trit_reader *r = NULL;
+    CHECK_OK_E(trit_reader_open(tr, NULL, &r, &err), &err);
+    cvt_export_plan *p = NULL;
+    if (r) CHECK_OK_E(cvt_export_plan_new(r, NULL, &p, &err), &err);
+    if (p) {
+        const cvt_export_summary *sm = cvt_export_plan_summary(p);
+        CHECK_EQ_U64(sm->n_permuted, 4);   /* attn_q and attn_k of 2 layers */
+        CHECK_EQ_U64(sm->n_ternary, 14);
+        CHECK_EQ_U64(sm->n_fallback, 0);
+        CHECK_STR(sm->arch, "llama");
+        cvt_export_stats st;
+        CHECK_OK_E(cvt_export_write(p, out, NULL, &st, &err), &err);
+        struct stat sb;
+        CHECK(stat(out, &sb) == 0 && (uint64_t)sb.st_size == sm->file_size);
+    }
+    cvt_export_plan_free(p);
+    trit_reader_close(r);
+    CHECK_EQ_U64(check_values(tr, out, 64, 1), 3 + 2 * 9);
+}
+
+TEST(export_moe_stacks_experts_from_units)
+{
+    for (int raw = 0; raw < 2; raw++) {
+        txb_synth s;
+        txb_synth_default(&s, "qwen3moe");
+        s.raw_units = raw;
+        s.scale_layout = TRIT_SCALE_GROUP;
+        s.group_size = 256;
+        const char *tr = tpath("exp_moe.trit"), *out = tpath("exp_moe.gguf");
+        trit_err err;
+        CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+        cvt_export_stats st;
+        CHECK_OK_E(do_export(tr, out, raw ? CVT_EXPORT_TQ1 : 0, &st, &err), &err);
+        CHECK_EQ_U64(st.n_units_read, 3 * 2 * 4);   /* each unit once per stacked projection */
+        /* 3 singles + per layer 4 attn + 2 q/k norms + 2 norms + router + 3 stacks */
+        CHECK_EQ_U64(check_values(tr, out, 0, 1), 3 + 2 * 12);
+        cvt_gguf *g = NULL;
+        CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
+        if (!g) continue;
+        const cvt_gguf_tensor_info *d = gtensor(g, "blk.1.ffn_down_exps.weight");
+        CHECK(d && d->n_dims == 3 && d->ne[0] == 512 && d->ne[1] == 256 && d->ne[2] == 4);
+        CHECK(d && !strcmp(d->type_name, raw ? "TQ1_0" : "TQ2_0"));
+        CHECK(gtensor(g, "blk.0.ffn_gate.0.weight") == NULL);
+        CHECK_EQ_U64(gkv_u64(g, "qwen3moe.expert_count"), 4);
+        CHECK_EQ_U64(gkv_u64(g, "qwen3moe.expert_used_count"), 2);
+        CHECK_EQ_U64(gkv_u64(g, "qwen3moe.expert_feed_forward_length"), 512);
+        CHECK_EQ_U64(gkv_u64(g, "qwen3moe.expert_gating_func"), 1);
+        CHECK_EQ_U64(gkv_type(g, "qwen3moe.expert_weights_norm"), CVT_GGUF_BOOL);
+        cvt_gguf_close(g);
+    }
+}
+
+TEST(export_fallbacks_rows_and_groups)
+{
+    /* rows of 384 weights (q/k/v/gate/up: n_embd 384) and groups of 128: F16, exact values */
+    txb_synth s;
+    txb_synth_default(&s, "qwen3moe");
+    s.n_embd = 384;
+    s.n_head = 4;
+    s.scale_layout = TRIT_SCALE_GROUP;
+    s.group_size = 128;
+    const char *tr = tpath("exp_fb.trit"), *out = tpath("exp_fb.gguf");
+    trit_err err;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    trit_reader *r = NULL;
+    cvt_export_plan *p = NULL;
+    CHECK_OK_E(trit_reader_open(tr, NULL, &r, &err), &err);
+    if (r) CHECK_OK_E(cvt_export_plan_new(r, NULL, &p, &err), &err);
+    for (uint32_t i = 0; p && i < cvt_export_plan_n_tensors(p); i++) {
+        const cvt_export_tensor *t = cvt_export_plan_tensor(p, i);
+        if (!strstr(t->name, "attn_") && !strstr(t->name, "_exps")) continue;
+        if (strstr(t->name, "_norm")) continue;
+        CHECK_EQ_U64(t->ggml_type, 1);   /* F16 */
+        CHECK_EQ_U64(t->how, CVT_EXPORT_BY_DEQUANT);
+        CHECK(t->note != NULL);
+    }
+    if (p) CHECK_EQ_U64(cvt_export_plan_summary(p)->n_ternary, 0);
+    cvt_export_plan_free(p);
+    trit_reader_close(r);
+    CHECK_OK_E(do_export(tr, out, 0, NULL, &err), &err);
+    CHECK(check_values(tr, out, 0, 1) > 0);
+    /* groups as long as the row: one scale per block after all, so TQ2_0 */
+    s.n_embd = 256;
+    s.group_size = 1024;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    CHECK_OK_E(do_export(tr, out, 0, NULL, &err), &err);
+    cvt_gguf *g = NULL;
+    CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
+    const cvt_gguf_tensor_info *q = g ? gtensor(g, "blk.0.attn_q.weight") : NULL;
+    CHECK(q && !strcmp(q->type_name, "TQ2_0"));
+    cvt_gguf_close(g);
+    CHECK(check_values(tr, out, 0, 1) > 0);
+}
+
+TEST(export_scales_not_exact_in_f16)
+{
+    /* bitnet: an exact f32 {name}.scale beside TQ codes with d = 1; llama: d rounded to f16 */
+    txb_synth s;
+    txb_synth_default(&s, "bitnet");
+    s.scale = 0.1f;
+    const char *tr = tpath("exp_sc.trit"), *out = tpath("exp_sc.gguf");
+    trit_err err;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    cvt_export_stats st;
+    CHECK_OK_E(do_export(tr, out, 0, &st, &err), &err);
+    CHECK(st.max_scale_rel_err == 0.0);
+    cvt_gguf *g = NULL;
+    CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
+    const cvt_gguf_tensor_info *sc = g ? gtensor(g, "blk.0.attn_q.scale") : NULL;
+    CHECK(sc && sc->ggml_type == 0 && sc->n_elems == 1);
+    float v = 0;
+    if (sc) CHECK_OK_E(cvt_gguf_to_f32(g, (uint64_t)cvt_gguf_find_tensor(g, "blk.0.attn_q.scale"), 0, 1, &v, &err), &err);
+    CHECK(v == 0.1f);
+    CHECK(gtensor(g, "blk.0.ffn_down.scale") != NULL);
+    cvt_gguf_close(g);
+    CHECK(check_values(tr, out, 0, 1) > 0);
+
+    txb_synth_default(&s, "llama");
+    s.scale = 0.1f;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    CHECK_OK_E(do_export(tr, out, 0, &st, &err), &err);
+    CHECK(st.max_scale_rel_err > 0.0 && st.max_scale_rel_err < 1.0 / 2048);
+}
+
+static int count_tmp(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, prefix, strlen(prefix)) && strstr(e->d_name, ".tmp.")) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+TEST(export_refusals_leave_nothing)
+{
+    txb_synth s;
+    txb_synth_default(&s, "qwen3moe");
+    s.bad_code = "blk.1.ffn_up.3.weight";
+    const char *tr = tpath("exp_bad.trit"), *out = tpath("exp_bad.gguf");
+    trit_err err;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    remove(out);
+    CHECK_EQ_INT(do_export(tr, out, 0, NULL, &err), TRIT_E_CORRUPT);
+    CHECK(strstr(err.where, "blk.1.ffn_up.3.weight") != NULL);
+    struct stat sb;
+    CHECK(stat(out, &sb) != 0);
+    CHECK_EQ_INT(count_tmp(test_tmpdir(), "exp_bad.gguf"), 0);
+    /* the same in a dense tensor: the error carries its file offset */
+    txb_synth_default(&s, "bitnet");
+    s.bad_code = "blk.0.attn_k.weight";
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    CHECK_EQ_INT(do_export(tr, out, 0, NULL, &err), TRIT_E_CORRUPT);
+    CHECK(err.offset != TRIT_NO_OFFSET);
+    CHECK(stat(out, &sb) != 0);
+    /* an existing output is kept without overwrite */
+    s.bad_code = NULL;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    test_write_file(out, "keep", 4);
+    trit_reader *r = NULL;
+    CHECK_OK_E(trit_reader_open(tr, NULL, &r, &err), &err);
+    CHECK_EQ_INT(cvt_export_gguf(r, out, NULL, NULL, &err), TRIT_E_EXISTS);
+    size_t n = 0;
+    uint8_t *b = test_read_file(out, &n);
+    CHECK(b && n == 4 && !memcmp(b, "keep", 4));
+    free(b);
+    /* cancellation: nothing appears */
+    volatile sig_atomic_t stop = 1;
+    cvt_export_opts o = {0};
+    o.flags = CVT_EXPORT_OVERWRITE;
+    o.cancel = &stop;
+    remove(out);
+    CHECK_EQ_INT(cvt_export_gguf(r, out, &o, NULL, &err), TRIT_E_IO);
+    CHECK(stat(out, &sb) != 0);
+    CHECK_EQ_INT(count_tmp(test_tmpdir(), "exp_bad.gguf"), 0);
+    trit_reader_close(r);
+    /* an architecture export does not know */
+    txb_synth_default(&s, "qwen3moe");
+    s.arch = "deepseek2";
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    CHECK_EQ_INT(do_export(tr, out, 0, NULL, &err), TRIT_E_UNSUPPORTED);
+    CHECK(strstr(err.msg, "deepseek2") != NULL);
+}
+
+TEST(export_missing_tokenizer_warns)
+{
+    txb_synth s;
+    txb_synth_default(&s, "bitnet");
+    s.no_tokenizer = 1;
+    const char *tr = tpath("exp_notok.trit");
+    trit_err err;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    trit_reader *r = NULL;
+    cvt_export_plan *p = NULL;
+    CHECK_OK_E(trit_reader_open(tr, NULL, &r, &err), &err);
+    if (r) CHECK_OK_E(cvt_export_plan_new(r, NULL, &p, &err), &err);
+    int found = 0;
+    for (uint32_t i = 0; p && i < cvt_export_plan_n_warnings(p); i++)
+        found |= strstr(cvt_export_plan_warning(p, i), "tokenizer") != NULL;
+    CHECK(found);
+    if (p) CHECK_EQ_U64(cvt_export_plan_summary(p)->n_tokenizer_kv, 0);
+    cvt_export_plan_free(p);
+    trit_reader_close(r);
+}
+
+TEST(export_is_deterministic)
+{
+    txb_synth s;
+    txb_synth_default(&s, "qwen3moe");
+    const char *tr = tpath("exp_det.trit"), *a = tpath("exp_det_a.gguf"), *b = tpath("exp_det_b.gguf");
+    trit_err err;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    CHECK_OK_E(do_export(tr, a, 0, NULL, &err), &err);
+    CHECK_OK_E(do_export(tr, b, 0, NULL, &err), &err);
+    size_t na = 0, nb = 0;
+    uint8_t *x = test_read_file(a, &na), *y = test_read_file(b, &nb);
+    CHECK(x && y && na == nb && na > 0 && !memcmp(x, y, na));
+    free(x);
+    free(y);
+}
+
+TEST(export_cli)
+{
+    txb_synth s;
+    txb_synth_default(&s, "qwen3moe");
+    const char *tr = tpath("exp_cli.trit"), *out = tpath("exp_cli.gguf");
+    trit_err err;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    char cmd[4096];
+    char *o = NULL;
+    snprintf(cmd, sizeof cmd, "%s export --help", test_trit_bin());
+    CHECK_EQ_INT(test_run(cmd, &o), 0);
+    CHECK(o && strstr(o, "--tq1"));
+    free(o);
+    snprintf(cmd, sizeof cmd, "%s export %s 2>/dev/null", test_trit_bin(), tr);
+    CHECK_EQ_INT(test_run(cmd, NULL), 2);
+    remove(out);
+    snprintf(cmd, sizeof cmd, "%s export %s -o %s --dry-run", test_trit_bin(), tr, out);
+    o = NULL;
+    CHECK_EQ_INT(test_run(cmd, &o), 0);
+    CHECK(o && strstr(o, "blk.1.ffn_up_exps.weight") && strstr(o, "TQ2_0"));
+    free(o);
+    struct stat sb;
+    CHECK(stat(out, &sb) != 0);
+    snprintf(cmd, sizeof cmd, "%s export %s -o %s --json", test_trit_bin(), tr, out);
+    o = NULL;
+    CHECK_EQ_INT(test_run(cmd, &o), 0);
+    CHECK(o && strstr(o, "\"n_stacked\":\t6") && strstr(o, "\"arch\":\t\"qwen3moe\""));
+    free(o);
+    CHECK(stat(out, &sb) == 0);
+    snprintf(cmd, sizeof cmd, "%s export %s -o %s 2>/dev/null", test_trit_bin(), tr, out);
+    CHECK_EQ_INT(test_run(cmd, NULL), 3);   /* exists: i/o class */
+    snprintf(cmd, sizeof cmd, "%s export %s.missing -o %s --force 2>/dev/null", test_trit_bin(), tr, out);
+    CHECK(test_run(cmd, NULL) != 0);
+}
