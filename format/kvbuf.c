@@ -92,6 +92,13 @@ static int scalar(trit_kvbuf *b, const char *key, uint8_t type, uint64_t bits, t
 }
 
 int trit_kvbuf_u32(trit_kvbuf *b, const char *key, uint32_t v, trit_err *err) { return scalar(b, key, TRIT_KV_U32, v, err); }
+int trit_kvbuf_scalar(trit_kvbuf *b, const char *key, uint32_t type, uint64_t bits, trit_err *err)
+{
+    if (trit__kv_scalar_size(type) == 0)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, key, "type %u is not a scalar", type);
+    if (type == TRIT_KV_BOOL) bits = bits != 0;
+    return scalar(b, key, (uint8_t)type, bits, err);
+}
 int trit_kvbuf_i32(trit_kvbuf *b, const char *key, int32_t v, trit_err *err)
 {
     return scalar(b, key, TRIT_KV_I32, (uint32_t)v, err);

@@ -270,6 +270,9 @@ TRIT_API int trit_kvbuf_str(trit_kvbuf *b, const char *key, const char *s, uint6
 /* Scalar of any type (type a scalar trit_kv_type; bits the value's little-endian bits, zero-
  * extended: copying typed values from another format, e.g. GGUF u8/i16/i64 keys). */
 TRIT_API int trit_kvbuf_scalar(trit_kvbuf *b, const char *key, uint32_t type, uint64_t bits, trit_err *err);
+/* Scalar of any type (type a scalar trit_kv_type; bits the value's little-endian bits, zero-
+ * extended: copying typed values from another format, e.g. GGUF u8/i16/i64 keys). */
+TRIT_API int trit_kvbuf_scalar(trit_kvbuf *b, const char *key, uint32_t type, uint64_t bits, trit_err *err);
 /* Array of scalars (elem_type a scalar trit_kv_type; vals in the host layout of that C type). */
 TRIT_API int trit_kvbuf_arr(trit_kvbuf *b, const char *key, uint32_t elem_type, const void *vals,
                             uint64_t count, trit_err *err);

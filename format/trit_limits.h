@@ -32,5 +32,9 @@
 #define TRIT_MAX_GGUF_ARRAY_DEPTH  8u            /* nested GGUF arrays */
 #define TRIT_MAX_GGUF_HEADER       (256u << 20)  /* GGUF header + KVs + tensor infos, bytes */
 #define TRIT_MAX_SHARDS            4096u         /* files of one sharded checkpoint */
+#define TRIT_MAX_TOKENIZER_FILE    (64u << 20)   /* tokenizer.json / .model / _config.json, bytes */
+#define TRIT_MAX_TOKENIZER_NODES   (1u << 22)    /* JSON values in one tokenizer.json */
+#define TRIT_MAX_VOCAB             (1u << 22)    /* tokens of one vocabulary (real ones: <= 256k) */
+#define TRIT_MAX_TOKEN_LEN         65536u        /* bytes of one token, piece or merge */
 
 #endif /* TRIT_LIMITS_H */
