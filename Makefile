@@ -44,7 +44,7 @@ GEN_OBJ    := $(call obj,$(GEN_SRC))
 TEST_OBJ   := $(call obj,$(TEST_SRC))
 DEPS_OK    := $(BUILD)/.deps-ok
 
-.PHONY: all lib test asan fuzz install demo clean deps dev check
+.PHONY: all lib test asan fuzz install demo clean deps dev check conformance
 all: lib $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests
 lib: $(BUILD)/libtrit.a $(BUILD)/libtrit.so $(BUILD)/libtrit.pc
 
@@ -112,6 +112,14 @@ fuzz:
 
 demo: $(BUILD)/trit $(BUILD)/trit-gen
 	@sh tools/demo.sh $(BUILD)
+
+# llama.cpp conformance of `trit export` (tools/conformance/run.sh; npm installs node-llama-cpp
+# into $(BUILD)/conformance). Not part of `make test`.
+$(BUILD)/conformance/mkfixture: tools/conformance/mkfixture.c $(BUILD)/obj/tests/test_export_build.o $(APP_OBJ) $(BUILD)/libtrit.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(APP_LIBS)
+conformance: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/conformance/mkfixture
+	TRIT_FIXTURES=$(TRIT_FIXTURES) sh tools/conformance/run.sh $(BUILD)
 
 install: lib $(BUILD)/trit
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/trit $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
