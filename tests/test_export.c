@@ -1,6 +1,7 @@
 /* test_export.c - `trit export` (convert/export.h) on containers written through libtrit
  * (tests/test_export_build.c): every exported tensor is read back with the project's GGUF
  * reader and decoded by its ggml dequantizers, and compared with the container's values. */
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -532,4 +533,56 @@ TEST(export_cli)
     CHECK_EQ_INT(test_run(cmd, NULL), 3);   /* exists: i/o class */
     snprintf(cmd, sizeof cmd, "%s export %s.missing -o %s --force 2>/dev/null", test_trit_bin(), tr, out);
     CHECK(test_run(cmd, NULL) != 0);
+}
+
+/* llama.cpp itself, when `make conformance` has installed it (never required: skipped
+ * otherwise). The exported stories260K must reproduce the fixture's reference logits. */
+static float *json_logits(const char *path, int *n)
+{
+    size_t len = 0;
+    uint8_t *b = test_read_file(path, &len);
+    float *out = NULL;
+    *n = 0;
+    cJSON *j = b ? cJSON_ParseWithLength((const char *)b, len) : NULL;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "logits");
+    int const m = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
+    if (m > 0 && (out = malloc((size_t)m * sizeof *out))) {
+        for (int i = 0; i < m; i++) out[i] = (float)cJSON_GetArrayItem(a, i)->valuedouble;
+        *n = m;
+    }
+    cJSON_Delete(j);
+    free(b);
+    return out;
+}
+
+TEST(export_llamacpp_logits_stories260k)
+{
+    const char *fx = test_fixtures();
+    const char *conf = getenv("TRIT_CONFORMANCE") ? getenv("TRIT_CONFORMANCE") : "build/conformance";
+    char mod[1024], script[1024], src[1024], ref[1024], cmd[4096];
+    snprintf(mod, sizeof mod, "%s/node_modules/node-llama-cpp/package.json", conf);
+    snprintf(script, sizeof script, "%s/logits.mjs", conf);
+    struct stat sb;
+    if (!fx) SKIP("no fixtures");
+    if (stat(mod, &sb) != 0 || stat(script, &sb) != 0) SKIP("llama.cpp not installed (make conformance installs it)");
+    if (test_run("node --version >/dev/null 2>&1", NULL) != 0) SKIP("no node");
+    snprintf(src, sizeof src, "%s/gguf/stories260K.gguf", fx);
+    snprintf(ref, sizeof ref, "%s/ref-logits/stories260K.logits.json", fx);
+    const char *tr = tpath("exp_ll.trit"), *out = tpath("exp_ll.gguf"), *js = tpath("exp_ll.json");
+    trit_err err;
+    CHECK_OK_E(txb_from_gguf(src, tr, &err), &err);
+    CHECK_OK_E(do_export(tr, out, 0, NULL, &err), &err);
+    snprintf(cmd, sizeof cmd, "node %s %s 1,403,407,261,378 > %s 2>/dev/null", script, out, js);
+    CHECK_EQ_INT(test_run(cmd, NULL), 0);
+    int na = 0, nb = 0;
+    float *a = json_logits(ref, &na), *b = json_logits(js, &nb);
+    CHECK(na == 512 && nb == 512);
+    float md = 0;
+    for (int i = 0; a && b && i < na && i < nb; i++) {
+        float const d = a[i] > b[i] ? a[i] - b[i] : b[i] - a[i];
+        if (d > md) md = d;
+    }
+    if (!(md <= 1e-3f)) test_fail_(__FILE__, __LINE__, "max |logit difference| %g > 1e-3", (double)md);
+    free(a);
+    free(b);
 }
