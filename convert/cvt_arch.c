@@ -254,41 +254,41 @@ int cvt_arch_describe(const struct cvt_src *s, cvt_model *m, trit_err *err)
     return TRIT_OK;
 }
 
-int cvt_arch_write(const cvt_model *m, trit_writer *w, trit_err *err)
+int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
 {
     int rc = TRIT_OK;
 #define K(x) do { if ((rc = (x)) != TRIT_OK) return rc; } while (0)
-    K(trit_writer_kv_str(w, "general.architecture", m->arch, strlen(m->arch), err));
-    K(trit_writer_kv_u32(w, "model.n_layer", m->n_layer, err));
-    K(trit_writer_kv_u32(w, "model.n_embd", m->n_embd, err));
-    K(trit_writer_kv_u32(w, "model.n_ff", m->n_ff, err));
-    K(trit_writer_kv_u32(w, "model.n_head", m->n_head, err));
-    K(trit_writer_kv_u32(w, "model.n_head_kv", m->n_head_kv, err));
-    K(trit_writer_kv_u32(w, "model.head_dim", m->head_dim, err));
-    K(trit_writer_kv_u32(w, "model.n_vocab", m->n_vocab, err));
-    K(trit_writer_kv_u32(w, "model.n_ctx", m->n_ctx, err));
-    K(trit_writer_kv_f32(w, "model.norm_eps", m->norm_eps, err));
-    K(trit_writer_kv_f32(w, "model.rope_theta", m->rope_theta, err));
-    K(trit_writer_kv_u32(w, "model.rope_dim", m->rope_dim, err));
-    K(trit_writer_kv_str(w, "model.rope_layout", "neox", 4, err));
-    K(trit_writer_kv_str(w, "model.hidden_act", m->hidden_act, strlen(m->hidden_act), err));
-    K(trit_writer_kv_bool(w, "model.tied_embeddings", m->tied, err));
-    K(trit_writer_kv_str(w, "model.act_quant", m->act_quant, strlen(m->act_quant), err));
-    if (m->bos >= 0 && m->bos <= UINT32_MAX) K(trit_writer_kv_u32(w, "model.bos_token_id", (uint32_t)m->bos, err));
-    if (m->eos >= 0 && m->eos <= UINT32_MAX) K(trit_writer_kv_u32(w, "model.eos_token_id", (uint32_t)m->eos, err));
-    if (m->embd_scale > 0) K(trit_writer_kv_f32(w, "model.embd_scale", m->embd_scale, err));
-    if (m->residual_scale > 0) K(trit_writer_kv_f32(w, "model.residual_scale", m->residual_scale, err));
-    if (m->logit_scale > 0) K(trit_writer_kv_f32(w, "model.logit_scale", m->logit_scale, err));
-    K(trit_writer_kv_u32(w, "moe.n_expert", m->n_expert, err));
-    K(trit_writer_kv_u32(w, "moe.n_expert_used", m->n_expert_used, err));
+    K(trit_kvbuf_str(w, "general.architecture", m->arch, strlen(m->arch), err));
+    K(trit_kvbuf_u32(w, "model.n_layer", m->n_layer, err));
+    K(trit_kvbuf_u32(w, "model.n_embd", m->n_embd, err));
+    K(trit_kvbuf_u32(w, "model.n_ff", m->n_ff, err));
+    K(trit_kvbuf_u32(w, "model.n_head", m->n_head, err));
+    K(trit_kvbuf_u32(w, "model.n_head_kv", m->n_head_kv, err));
+    K(trit_kvbuf_u32(w, "model.head_dim", m->head_dim, err));
+    K(trit_kvbuf_u32(w, "model.n_vocab", m->n_vocab, err));
+    K(trit_kvbuf_u32(w, "model.n_ctx", m->n_ctx, err));
+    K(trit_kvbuf_f32(w, "model.norm_eps", m->norm_eps, err));
+    K(trit_kvbuf_f32(w, "model.rope_theta", m->rope_theta, err));
+    K(trit_kvbuf_u32(w, "model.rope_dim", m->rope_dim, err));
+    K(trit_kvbuf_str(w, "model.rope_layout", "neox", 4, err));
+    K(trit_kvbuf_str(w, "model.hidden_act", m->hidden_act, strlen(m->hidden_act), err));
+    K(trit_kvbuf_bool(w, "model.tied_embeddings", m->tied, err));
+    K(trit_kvbuf_str(w, "model.act_quant", m->act_quant, strlen(m->act_quant), err));
+    if (m->bos >= 0 && m->bos <= UINT32_MAX) K(trit_kvbuf_u32(w, "model.bos_token_id", (uint32_t)m->bos, err));
+    if (m->eos >= 0 && m->eos <= UINT32_MAX) K(trit_kvbuf_u32(w, "model.eos_token_id", (uint32_t)m->eos, err));
+    if (m->embd_scale > 0) K(trit_kvbuf_f32(w, "model.embd_scale", m->embd_scale, err));
+    if (m->residual_scale > 0) K(trit_kvbuf_f32(w, "model.residual_scale", m->residual_scale, err));
+    if (m->logit_scale > 0) K(trit_kvbuf_f32(w, "model.logit_scale", m->logit_scale, err));
+    K(trit_kvbuf_u32(w, "moe.n_expert", m->n_expert, err));
+    K(trit_kvbuf_u32(w, "moe.n_expert_used", m->n_expert_used, err));
     if (m->n_expert) {
-        K(trit_writer_kv_u32(w, "moe.n_ff_expert", m->n_ff_expert, err));
-        K(trit_writer_kv_str(w, "moe.gating", m->gating, strlen(m->gating), err));
-        K(trit_writer_kv_bool(w, "moe.norm_topk", m->norm_topk, err));
-        K(trit_writer_kv_f32(w, "moe.routed_scale", m->routed_scale, err));
-        K(trit_writer_kv_u32(w, "moe.n_shared_expert", m->n_shared_expert, err));
-        K(trit_writer_kv_str(w, "moe.shared_gate", m->shared_gate, strlen(m->shared_gate), err));
-        K(trit_writer_kv_u32(w, "moe.first_dense_layers", m->first_dense, err));
+        K(trit_kvbuf_u32(w, "moe.n_ff_expert", m->n_ff_expert, err));
+        K(trit_kvbuf_str(w, "moe.gating", m->gating, strlen(m->gating), err));
+        K(trit_kvbuf_bool(w, "moe.norm_topk", m->norm_topk, err));
+        K(trit_kvbuf_f32(w, "moe.routed_scale", m->routed_scale, err));
+        K(trit_kvbuf_u32(w, "moe.n_shared_expert", m->n_shared_expert, err));
+        K(trit_kvbuf_str(w, "moe.shared_gate", m->shared_gate, strlen(m->shared_gate), err));
+        K(trit_kvbuf_u32(w, "moe.first_dense_layers", m->first_dense, err));
     }
 #undef K
     return rc;

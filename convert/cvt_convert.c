@@ -2,7 +2,7 @@
  * cvt_convert.c - the conversion: plan every output tensor, scan projections for exact ternary
  * structure (pass 1), declare the container, then stream every tensor into it (pass 2).
  *
- * Memory: one chunk of rows (CHUNK_VALUES floats) per pass, the scales of the tensor being
+ * Memory: one chunk of rows (CVT_CHUNK_VALUES floats) per pass, the scales of the tensor being
  * written (at most 1/16 of its values, only for per-row/per-group t2), and the plan/index.
  * Nothing grows with the number of tensors' bytes, so peak RSS stays flat with model size.
  */
@@ -13,50 +13,18 @@
 
 #include "cvt.h"
 #include "cvt_arch.h"
+#include "cvt_conv_int.h"
 #include "cvt_safetensors.h"
 #include "cvt_ternary.h"
 #include "trit_safemath.h"
 
-#define CHUNK_VALUES (1u << 18)
-
-typedef struct plan_t {
-    char name[128];
-    uint32_t src;              /* source tensor */
-    int role;
-    uint32_t layer, expert;
-    uint32_t n_dims;
-    uint64_t dims[8];          /* output shape */
-    uint64_t rows, cols;       /* 2-D view of the output */
-    uint64_t src_row0;         /* first source row (expert slice of a 3-D stack) */
-    uint32_t permute_heads;    /* GGUF rope un-permute: heads in this tensor, 0 = none */
-    float mult;                /* folded GGUF bitnet .scale (1 = none) */
-    int ternary;               /* stored as t2 */
-    int ternarize;             /* absmean (lossy) */
-    uint32_t layout, group;
-    float tensor_scale;
-    uint32_t out_type;
-    uint32_t unit, id;
-    double max_err, rms_err;
-} plan_t;
-
-typedef struct conv {
-    const cvt_opts *o;
-    struct cvt_src *src;
-    cvt_model m;
-    plan_t *p;
-    uint32_t n;
-    float *buf;                /* CHUNK_VALUES floats */
-    trit_writer *w;
-    uint64_t done, total;
-    uint64_t code_hist[3];     /* experts' -1/0/+1 counts */
-} conv;
 
 static int nomem(trit_err *err) { return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); }
 
 static int is_projection(int role) { return role == CVT_ROLE_PROJ || role == CVT_ROLE_EXPERT || role == CVT_ROLE_EXPERT_STACK; }
 
 /* Source row that holds output row r of p (rope un-permute and expert slicing). */
-static uint64_t src_row(const plan_t *p, uint64_t r)
+static uint64_t src_row(const cvt_plan_t *p, uint64_t r)
 {
     if (!p->permute_heads) return p->src_row0 + r;
     /* GGUF stores head h's row (i2, j) [i2 in {0,1}, j < hd/2] at h*hd + 2j + i2; the neox (HF)
@@ -68,7 +36,7 @@ static uint64_t src_row(const plan_t *p, uint64_t r)
 }
 
 /* Read output rows [r0, r0+nr) of p as floats into buf (nr * cols values). */
-static int read_rows(conv *c, const plan_t *p, uint64_t r0, uint64_t nr, float *buf, trit_err *err)
+static int read_rows(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *buf, trit_err *err)
 {
     int rc = TRIT_OK;
     if (!p->permute_heads) {
@@ -82,19 +50,19 @@ static int read_rows(conv *c, const plan_t *p, uint64_t r0, uint64_t nr, float *
     return rc;
 }
 
-static uint64_t chunk_rows(const plan_t *p)
+static uint64_t chunk_rows(const cvt_plan_t *p)
 {
-    uint64_t const r = CHUNK_VALUES / (p->cols ? p->cols : 1);
+    uint64_t const r = CVT_CHUNK_VALUES / (p->cols ? p->cols : 1);
     return r ? r : 1;
 }
 
 /* ---- planning ---- */
 
-static int add_plan(conv *c, const plan_t *t, trit_err *err)
+static int add_plan(cvt_conv *c, const cvt_plan_t *t, trit_err *err)
 {
     if ((c->n & (c->n + 1)) == 0 || c->n == 0) { /* grow at 0, 1, 3, 7 ... */
         size_t const cap = (size_t)(c->n + 1) * 2;
-        plan_t *np = realloc(c->p, cap * sizeof *np);
+        cvt_plan_t *np = realloc(c->p, cap * sizeof *np);
         if (!np) return nomem(err);
         c->p = np;
     }
@@ -102,7 +70,7 @@ static int add_plan(conv *c, const plan_t *t, trit_err *err)
     return TRIT_OK;
 }
 
-static int plan(conv *c, trit_err *err)
+static int plan(cvt_conv *c, trit_err *err)
 {
     int const gguf = cvt_src_gguf(c->src) != NULL;
     uint32_t const ns = cvt_src_n(c->src);
@@ -114,7 +82,7 @@ static int plan(conv *c, trit_err *err)
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, s->name,
                                 "tensor name not understood for architecture %s", c->m.arch);
         if (nm.role == CVT_ROLE_SKIP || nm.role == CVT_ROLE_SCALE) continue;
-        plan_t t;
+        cvt_plan_t t;
         memset(&t, 0, sizeof t);
         t.src = i;
         t.role = nm.role;
@@ -151,7 +119,7 @@ static int plan(conv *c, trit_err *err)
                 return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name, "expert stack is not 3-D");
             uint64_t const E = s->dims[0], out = s->dims[1];
             for (uint64_t e = 0; e < E; e++) {
-                plan_t x = t;
+                cvt_plan_t x = t;
                 snprintf(x.name, sizeof x.name, "%.90s.%llu.weight", nm.name, (unsigned long long)e);
                 x.role = CVT_ROLE_EXPERT;
                 x.expert = (uint32_t)e;
@@ -172,7 +140,7 @@ static int plan(conv *c, trit_err *err)
     }
     /* a Qwen2-MoE shared-expert gate [1, n_embd] is stored as [n_embd] in every layer */
     for (uint32_t i = 0; i < c->n; i++) {
-        plan_t *t = &c->p[i];
+        cvt_plan_t *t = &c->p[i];
         if (strstr(t->name, ".ffn_gate_inp_shexp.") && t->n_dims == 2 && t->dims[0] == 1) {
             t->n_dims = 1;
             t->dims[0] = t->dims[1];
@@ -183,11 +151,11 @@ static int plan(conv *c, trit_err *err)
 
 /* ---- pass 1: which projections are ternary, at which granularity ---- */
 
-static int scan(conv *c, trit_err *err)
+static int scan(cvt_conv *c, trit_err *err)
 {
     int any_ternary = 0;
     for (uint32_t i = 0; i < c->n; i++) {
-        plan_t *p = &c->p[i];
+        cvt_plan_t *p = &c->p[i];
         cvt_src_tensor const *s = cvt_src_at(c->src, p->src);
         if (!is_projection(p->role)) {
             p->out_type = s->float_type;
@@ -221,7 +189,7 @@ static int scan(conv *c, trit_err *err)
     /* A ternary model's projections must all be ternary (or be ternarized on request). */
     int const want_ternary = c->m.ternary_model || any_ternary || c->o->ternarize;
     for (uint32_t i = 0; i < c->n && want_ternary; i++) {
-        plan_t *p = &c->p[i];
+        cvt_plan_t *p = &c->p[i];
         if (!is_projection(p->role) || p->ternary) continue;
         if (!c->o->ternarize)
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, cvt_src_at(c->src, p->src)->name,
@@ -242,7 +210,7 @@ static int scan(conv *c, trit_err *err)
 
 /* ---- declaration ---- */
 
-static void describe(const plan_t *p, trit_tensor_info *t)
+void cvt__describe(const cvt_plan_t *p, trit_tensor_info *t)
 {
     memset(t, 0, sizeof *t);
     t->name = p->name;
@@ -251,27 +219,29 @@ static void describe(const plan_t *p, trit_tensor_info *t)
     t->n_dims = p->n_dims;
     memcpy(t->dims, p->dims, sizeof t->dims);
     t->layer = p->layer;
+    t->expert = p->expert;
     t->unit = p->unit;
     if (p->ternary) {
         t->scale_layout = p->layout;
         t->scale_type = TRIT_SCALE_TYPE_F32;
         t->group_size = p->layout == TRIT_SCALE_GROUP ? p->group : 0;
     }
+    trit_tensor_layout(t, NULL);
 }
 
 static int cmp_expert(const void *a, const void *b)
 {
-    const plan_t *const *x = a, *const *y = b;
+    const cvt_plan_t *const *x = a, *const *y = b;
     if ((*x)->layer != (*y)->layer) return (*x)->layer < (*y)->layer ? -1 : 1;
     if ((*x)->expert != (*y)->expert) return (*x)->expert < (*y)->expert ? -1 : 1;
     return strcmp((*x)->name, (*y)->name); /* ffn_down < ffn_gate < ffn_up: fixed order */
 }
 
 /* Experts, sorted by (layer, expert): each distinct pair becomes one unit. *out caller frees. */
-static int experts_sorted(conv *c, plan_t ***out, uint32_t *n, trit_err *err)
+int cvt__experts_sorted(cvt_conv *c, cvt_plan_t ***out, uint32_t *n, trit_err *err)
 {
     uint32_t k = 0;
-    plan_t **v = calloc((size_t)c->n + 1, sizeof *v);
+    cvt_plan_t **v = calloc((size_t)c->n + 1, sizeof *v);
     if (!v) return nomem(err);
     for (uint32_t i = 0; i < c->n; i++)
         if (c->p[i].role == CVT_ROLE_EXPERT) v[k++] = &c->p[i];
@@ -283,11 +253,11 @@ static int experts_sorted(conv *c, plan_t ***out, uint32_t *n, trit_err *err)
 
 /* ---- pass 2: writing ---- */
 
-static int write_float(conv *c, const plan_t *p, trit_err *err)
+static int write_float(cvt_conv *c, const cvt_plan_t *p, trit_err *err)
 {
     uint64_t const cr = chunk_rows(p);
     size_t const es = p->out_type == TRIT_TYPE_F32 ? 4 : 2;
-    uint8_t *out = malloc(CHUNK_VALUES * es + es);
+    uint8_t *out = malloc(CVT_CHUNK_VALUES * es + es);
     if (!out) return nomem(err);
     int rc = TRIT_OK;
     for (uint64_t r = 0; r < p->rows && rc == TRIT_OK; r += cr) {
@@ -303,14 +273,14 @@ static int write_float(conv *c, const plan_t *p, trit_err *err)
                 out[2 * k + 1] = (uint8_t)(h >> 8);
             }
         }
-        if (rc == TRIT_OK) rc = trit_writer_append(c->w, out, nv * es, err);
+        if (rc == TRIT_OK) rc = c->sink(c->sink_ctx, out, nv * es, err);
     }
     free(out);
     return rc;
 }
 
 /* t2: codes row by row, collecting scales; then the zero gap and the scales. */
-static int write_t2(conv *c, plan_t *p, const trit_tensor_info *ti, trit_err *err)
+static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit_err *err)
 {
     uint64_t const row_bytes = trit_div_ceil(p->cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
     uint64_t const cr = chunk_rows(p);
@@ -353,15 +323,15 @@ static int write_t2(conv *c, plan_t *p, const trit_tensor_info *ti, trit_err *er
                 if (p->role == CVT_ROLE_EXPERT) c->code_hist[q + 1]++;
             }
             trit_t2_pack_row(codes, p->cols, packed);
-            rc = trit_writer_append(c->w, packed, row_bytes, err);
+            rc = c->sink(c->sink_ctx, packed, row_bytes, err);
         }
     }
     /* a scope with no non-zero weight has no magnitude: give it 1 so every scale is usable */
     for (uint64_t k = 0; k < ti->n_scales; k++)
         if (scales[k] == 0) scales[k] = 1.0f;
     static const uint8_t zeros[16];
-    if (rc == TRIT_OK) rc = trit_writer_append(c->w, zeros, ti->scales_off - p->rows * row_bytes, err);
-    if (rc == TRIT_OK) rc = trit_writer_append(c->w, scales, ti->n_scales * 4, err);
+    if (rc == TRIT_OK) rc = c->sink(c->sink_ctx, zeros, ti->scales_off - p->rows * row_bytes, err);
+    if (rc == TRIT_OK) rc = c->sink(c->sink_ctx, scales, ti->n_scales * 4, err);
     uint64_t const n = p->rows * p->cols;
     p->max_err = maxe;
     p->rms_err = n ? sqrt(sq / (double)n) : 0;
@@ -371,13 +341,24 @@ static int write_t2(conv *c, plan_t *p, const trit_tensor_info *ti, trit_err *er
     return rc;
 }
 
-static int write_one(conv *c, plan_t *p, trit_err *err)
+int cvt__emit(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit_err *err)
+{
+    return p->ternary ? write_t2(c, p, ti, err) : write_float(c, p, err);
+}
+
+static int writer_sink(void *ctx, const void *p, uint64_t n, trit_err *err)
+{
+    return trit_writer_append(ctx, p, n, err);
+}
+
+static int write_one(cvt_conv *c, cvt_plan_t *p, trit_err *err)
 {
     trit_tensor_info ti;
-    describe(p, &ti);
-    trit_tensor_layout(&ti, NULL);
+    cvt__describe(p, &ti);
+    c->sink = writer_sink;
+    c->sink_ctx = c->w;
     int rc = trit_writer_tensor_begin(c->w, p->id, err);
-    if (rc == TRIT_OK) rc = p->ternary ? write_t2(c, p, &ti, err) : write_float(c, p, err);
+    if (rc == TRIT_OK) rc = cvt__emit(c, p, &ti, err);
     if (rc == TRIT_OK) rc = trit_writer_end(c->w, err);
     c->done += p->rows * p->cols;
     if (c->o->progress) c->o->progress(c->o->progress_ctx, c->done, c->total, p->name);
@@ -420,7 +401,7 @@ typedef struct side_file { const char *path; const char *name; uint32_t kind; ui
 #define SIDE_MAX 8
 #define SIDE_CAP (64ull << 20) /* tokenizer.json of a 256k vocab is ~ 20 MB */
 
-static uint32_t side_files(conv *c, side_file *sf)
+static uint32_t side_files(cvt_conv *c, side_file *sf)
 {
     const struct cvt_st *st = cvt_src_st(c->src);
     uint32_t n = 0;
@@ -439,7 +420,7 @@ static uint32_t side_files(conv *c, side_file *sf)
     return n;
 }
 
-static int write_provenance(conv *c, trit_err *err)
+static int write_provenance(cvt_conv *c, trit_err *err)
 {
     uint32_t const nf = cvt_src_n_files(c->src);
     const char **names = calloc((size_t)nf + 1, sizeof *names);
@@ -464,7 +445,7 @@ static int write_provenance(conv *c, trit_err *err)
 
 /* ---- the whole conversion ---- */
 
-static void fill_report(conv *c, cvt_report *rep, const char *out_path)
+static void fill_report(cvt_conv *c, cvt_report *rep, const char *out_path)
 {
     memset(rep, 0, sizeof *rep);
     snprintf(rep->arch, sizeof rep->arch, "%s", c->m.arch);
@@ -474,7 +455,7 @@ static void fill_report(conv *c, cvt_report *rep, const char *out_path)
     rep->lossless = 1;
     for (uint32_t i = 0; i < cvt_src_n(c->src); i++) rep->source_bytes += cvt_src_at(c->src, i)->src_bytes;
     for (uint32_t i = 0; i < c->n; i++) {
-        plan_t const *p = &c->p[i];
+        cvt_plan_t const *p = &c->p[i];
         rep->n_params += p->rows * p->cols;
         if (p->ternarize) rep->lossless = 0;
         if (p->max_err > rep->max_abs_err) rep->max_abs_err = p->max_err;
@@ -493,8 +474,7 @@ static void fill_report(conv *c, cvt_report *rep, const char *out_path)
         t->layer = p->layer;
         t->expert = p->expert;
         trit_tensor_info ti;
-        describe(p, &ti);
-        trit_tensor_layout(&ti, NULL);
+        cvt__describe(p, &ti);
         t->out_bytes = ti.size;
         if (p->unit == TRIT_NONE32) rep->dense_bytes += ti.size;
     }
@@ -518,21 +498,26 @@ static void fill_report(conv *c, cvt_report *rep, const char *out_path)
         rep->expert_bits_per_weight = (double)rep->expert_stored_bytes * 8.0 / (double)rep->expert_weights;
 }
 
-static int run(conv *c, const char *out_path, trit_err *err)
+static int run(cvt_conv *c, const char *out_path, trit_err *err)
 {
     int rc;
-    plan_t **ex = NULL;
+    cvt_plan_t **ex = NULL;
     uint32_t n_ex = 0;
     side_file sf[SIDE_MAX];
     uint32_t const n_sf = side_files(c, sf);
-    if ((rc = experts_sorted(c, &ex, &n_ex, err))) return rc;
+    if ((rc = cvt__experts_sorted(c, &ex, &n_ex, err))) return rc;
     trit_write_opts wo = {0};
     wo.overwrite = c->o->overwrite;
     wo.page_align = c->o->page_align;
     wo.zstd_level = c->o->zstd_level ? c->o->zstd_level : CVT_DEFAULT_ZSTD_LEVEL;
     if ((rc = trit_writer_open(out_path, &wo, &c->w, err))) goto out;
     if (c->o->temp_path) c->o->temp_path(c->o->progress_ctx, trit_writer_temp_path(c->w));
-    if ((rc = cvt_arch_write(&c->m, c->w, err)) || (rc = write_provenance(c, err))) goto out;
+    trit_kvbuf *kb = trit_kvbuf_new();
+    if (!kb) { rc = nomem(err); goto out; }
+    rc = cvt_arch_write(&c->m, kb, err);
+    if (rc == TRIT_OK) rc = trit_writer_kv_import(c->w, kb, err);
+    trit_kvbuf_free(kb);
+    if (rc || (rc = write_provenance(c, err))) goto out;
     for (uint32_t k = 0; k < n_sf; k++)
         if ((rc = trit_writer_add_section(c->w, sf[k].name, sf[k].kind, &sf[k].id, err))) goto out;
     /* units: one per (layer, expert), members in a fixed order */
@@ -550,12 +535,12 @@ static int run(conv *c, const char *out_path, trit_err *err)
     for (uint32_t i = 0; i < c->n; i++) {
         if (c->p[i].role == CVT_ROLE_EXPERT) continue;
         trit_tensor_info ti;
-        describe(&c->p[i], &ti);
+        cvt__describe(&c->p[i], &ti);
         if ((rc = trit_writer_add_tensor(c->w, &ti, &c->p[i].id, err))) goto out;
     }
     for (uint32_t k = 0; k < n_ex; k++) {
         trit_tensor_info ti;
-        describe(ex[k], &ti);
+        cvt__describe(ex[k], &ti);
         if ((rc = trit_writer_add_tensor(c->w, &ti, &ex[k]->id, err))) goto out;
     }
     for (uint32_t i = 0; i < c->n; i++)
@@ -584,25 +569,42 @@ out:
     return rc;
 }
 
+int cvt__conv_prepare(cvt_conv *c, const char *src_path, const cvt_opts *o, int do_scan, trit_err *err)
+{
+    static const cvt_opts dflt = {0};
+    memset(c, 0, sizeof *c);
+    c->o = o ? o : &dflt;
+    int rc = cvt_src_open(src_path, &c->src, err);
+    if (rc) return rc;
+    c->buf = malloc(CVT_CHUNK_VALUES * sizeof *c->buf);
+    if (!c->buf) return nomem(err);
+    if ((rc = cvt_arch_describe(c->src, &c->m, err))) return rc;
+    if ((rc = plan(c, err))) return rc;
+    for (uint32_t i = 0; i < c->n; i++) c->total += c->p[i].rows * c->p[i].cols;
+    return do_scan ? scan(c, err) : TRIT_OK;
+}
+
+void cvt__conv_release(cvt_conv *c)
+{
+    trit_writer_abort(c->w);
+    cvt_src_close(c->src);
+    free(c->p);
+    free(c->buf);
+    memset(c, 0, sizeof *c);
+}
+
 int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts, cvt_report *rep, trit_err *err)
 {
-    conv c;
-    memset(&c, 0, sizeof c);
-    cvt_opts const dflt = {0};
-    c.o = opts ? opts : &dflt;
+    cvt_conv c;
     if (rep) memset(rep, 0, sizeof *rep);
     trit_err_clear(err);
-    int rc = cvt_src_open(src_path, &c.src, err);
-    if (rc) return rc;
-    c.buf = malloc(CHUNK_VALUES * sizeof *c.buf);
-    if (!c.buf) { rc = nomem(err); goto out; }
-    if ((rc = cvt_arch_describe(c.src, &c.m, err))) goto out;
-    if ((rc = plan(&c, err))) goto out;
-    for (uint32_t i = 0; i < c.n; i++) c.total += c.p[i].rows * c.p[i].cols;
-    if (c.o->dry_run) {
+    int const dry = opts && opts->dry_run;
+    int rc = cvt__conv_prepare(&c, src_path, opts, !dry, err);
+    if (rc) goto out;
+    if (dry) {
         /* no data read: projections of a ternary model are shown as t2 per tensor */
         for (uint32_t i = 0; i < c.n; i++) {
-            plan_t *p = &c.p[i];
+            cvt_plan_t *p = &c.p[i];
             int const t = is_projection(p->role) && (c.m.ternary_model || c.o->ternarize);
             p->ternary = t;
             p->layout = t ? TRIT_SCALE_TENSOR : 0;
@@ -611,14 +613,11 @@ int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts
         if (rep) fill_report(&c, rep, NULL);
         goto out;
     }
-    if ((rc = scan(&c, err))) goto out;
     if ((rc = run(&c, out_path, err))) goto out;
     if (rep) fill_report(&c, rep, out_path);
 out:
     if (rc && src_path) trit_err_file(err, src_path);
-    cvt_src_close(c.src);
-    free(c.p);
-    free(c.buf);
+    cvt__conv_release(&c);
     return rc;
 }
 

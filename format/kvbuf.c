@@ -206,3 +206,29 @@ int trit_kvbuf_data(const trit_kvbuf *b, const void **data, uint64_t *len, trit_
     *len = b->len;
     return TRIT_OK;
 }
+
+int trit__kvbuf_append(trit_kvbuf *dst, const trit_kvbuf *src, trit_err *err)
+{
+    /* records are self-delimiting: copy the bytes, then the keys for the uniqueness check */
+    if (src->n > TRIT_MAX_KV - dst->n)
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "more than %u metadata records", TRIT_MAX_KV);
+    size_t const save_len = dst->len;
+    uint32_t const save_n = dst->n;
+    if (put(dst, src->buf, src->len)) return nomem(NULL, err);
+    for (uint32_t i = 0; i < src->n; i++) {
+        if (dst->n == dst->keys_cap) {
+            uint32_t const nc = dst->keys_cap ? dst->keys_cap * 2 : 32;
+            char **nk = realloc(dst->keys, (size_t)nc * sizeof *nk);
+            if (!nk) goto fail;
+            dst->keys = nk;
+            dst->keys_cap = nc;
+        }
+        if (!(dst->keys[dst->n] = strdup(src->keys[i]))) goto fail;
+        dst->n++;
+    }
+    return TRIT_OK;
+fail:
+    while (dst->n > save_n) free(dst->keys[--dst->n]);
+    dst->len = save_len;
+    return nomem(NULL, err);
+}

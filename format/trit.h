@@ -270,9 +270,6 @@ TRIT_API int trit_kvbuf_str(trit_kvbuf *b, const char *key, const char *s, uint6
 /* Scalar of any type (type a scalar trit_kv_type; bits the value's little-endian bits, zero-
  * extended: copying typed values from another format, e.g. GGUF u8/i16/i64 keys). */
 TRIT_API int trit_kvbuf_scalar(trit_kvbuf *b, const char *key, uint32_t type, uint64_t bits, trit_err *err);
-/* Scalar of any type (type a scalar trit_kv_type; bits the value's little-endian bits, zero-
- * extended: copying typed values from another format, e.g. GGUF u8/i16/i64 keys). */
-TRIT_API int trit_kvbuf_scalar(trit_kvbuf *b, const char *key, uint32_t type, uint64_t bits, trit_err *err);
 /* Array of scalars (elem_type a scalar trit_kv_type; vals in the host layout of that C type). */
 TRIT_API int trit_kvbuf_arr(trit_kvbuf *b, const char *key, uint32_t elem_type, const void *vals,
                             uint64_t count, trit_err *err);
@@ -422,6 +419,9 @@ TRIT_API int trit_writer_kv_arr(trit_writer *w, const char *key, uint32_t elem_t
 /* Array of strings; lens may be NULL for NUL-terminated strings. */
 TRIT_API int trit_writer_kv_arr_str(trit_writer *w, const char *key, const char *const *strs,
                                     const uint64_t *lens, uint64_t count, trit_err *err);
+
+/* Append every record of b (built with trit_kvbuf_*) to the metadata. */
+TRIT_API int trit_writer_kv_import(trit_writer *w, const trit_kvbuf *b, trit_err *err);
 
 /* Declare a section; *id receives its handle for trit_writer_write_section(). */
 TRIT_API int trit_writer_add_section(trit_writer *w, const char *name, uint32_t kind, uint32_t *id,

@@ -54,6 +54,8 @@ struct trit_kvset {
 struct trit_cur;
 /* Parse count KV records (or, with until_end, records until the cursor is empty). */
 int trit__kvset_parse_cur(struct trit_cur *c, uint32_t count, int until_end, trit_kvset **out, trit_err *err);
+/* Append src's records to dst. */
+int trit__kvbuf_append(trit_kvbuf *dst, const trit_kvbuf *src, trit_err *err);
 /* u16 length + name into the arena (NUL-terminated); refuses empty, over-long and NUL names. */
 int trit__read_name(struct trit_cur *c, char *arena, size_t *arena_used, const char *what, const char **out,
                     trit_err *err);

@@ -286,6 +286,10 @@ int trit_writer_kv_arr_str(trit_writer *w, const char *key, const char *const *s
 {
     KV_WRAP(trit_kvbuf_arr_str(w->kvb, key, strs, lens, count, err));
 }
+int trit_writer_kv_import(trit_writer *w, const trit_kvbuf *b, trit_err *err)
+{
+    KV_WRAP(trit__kvbuf_append(w->kvb, b, err));
+}
 
 /* ---- declarations ---- */
 
