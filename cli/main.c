@@ -13,6 +13,7 @@ static const struct cmd {
     const char *summary;
 } cmds[] = {
     {"convert", cmd_convert, "convert a safetensors or GGUF checkpoint into a .trit container"},
+    {"diff", cmd_diff, "compare two model files of any formats: metadata, tensors, values"},
     {"export", cmd_export, "write a .trit container as a GGUF file that llama.cpp loads"},
     {"inspect", cmd_inspect, "show the header, metadata and tensors of a .trit, .gguf or .safetensors"},
     {"verify", cmd_verify, "check a model file before it ships: integrity, values, metadata, runtime"},

@@ -38,6 +38,10 @@ void vfy__model_release(vfy__model *m);
  * checked, what they leave out is derived or skipped). */
 void vfy__check_model(vfy_report *rep, const vfy__model *m, int strict);
 
+/* 1 if files of `format` have a key that maps to the canonical key (vfy_norm_meta's table):
+ * when they have none, its absence from such a file is not a difference. */
+int vfy__norm_has_source(const char *format, const char *canon);
+
 /* Numeric value of key in o (numbers, bools, digit strings); 1 if found. */
 int vfy__num(const struct cJSON *o, const char *key, double *out);
 /* Hyperparameters derived from the tensors where hp lacks them: head_dim = n_embd / n_head,
@@ -73,6 +77,10 @@ void vfy__fstat_report(vfy_report *rep, const vfy__fstat *s, const char *object,
 
 /* Verify a .gguf or safetensors input (vfy_foreign.c). */
 void vfy__foreign(const char *path, vfy_report *rep);
+
+/* Replace bytes of s that are not valid UTF-8, and control characters, with '?' in place
+ * (names come from untrusted files; text lines and JSON must stay valid). */
+void vfy__sanitize(char *s);
 
 /* "tensor 'name'" into buf. Returns buf. */
 const char *vfy__obj_tensor(char *buf, size_t n, const char *name);

@@ -359,6 +359,17 @@ static void check_shapes(vfy_report *rep, const vfy__model *m)
     }
 }
 
+/* spec 10.1: model.n_ff is the dense FFN width, 0 when every layer is MoE. A non-zero value
+ * with no dense FFN anywhere misleads a runner sizing its buffers: a warning. */
+static void check_n_ff(vfy_report *rep, const vfy__model *m)
+{
+    double n_ff;
+    if (!vfy__num(m->hp, "model.n_ff", &n_ff) || n_ff == 0) return;
+    if (model_has(m, "ffn_down.weight") || model_has(m, "ffn_up.weight") || !model_has(m, "ffn_down.")) return;
+    vfy_report_add(rep, VFY_C_METADATA, 1, TRIT_NO_OFFSET, "metadata 'model.n_ff'",
+                   "is %.0f, but no layer has a dense FFN (spec 10.1: 0 when every layer is MoE)", n_ff);
+}
+
 void vfy__check_model(vfy_report *rep, const vfy__model *m, int strict)
 {
     uint64_t n_layers = 0;
@@ -372,5 +383,6 @@ void vfy__check_model(vfy_report *rep, const vfy__model *m, int strict)
     check_top(rep, m, strict);
     check_experts(rep, m, layers, n_layers);
     check_shapes(rep, m);
+    if (strict) check_n_ff(rep, m);
     free(layers);
 }

@@ -297,6 +297,33 @@ static const cJSON *lookup(const char *format, const cJSON *meta, const norm_key
     return NULL;
 }
 
+/* The FFN widths of MoE sources, in spec 10.1's terms. HF configs and GGUF files of MoE
+ * models keep intermediate_size / feed_forward_length even when no layer is dense (Qwen-MoE),
+ * and Mixtral uses it for the experts' width (it has no moe_intermediate_size). The spec's
+ * model.n_ff is the dense width, 0 when every layer is MoE. */
+static int moe_ff(const char *format, const cJSON *meta, cJSON *out)
+{
+    double n_expert = 0, ff = 0, x = 0;
+    if (!vfy__num(out, "moe.n_expert", &n_expert) || n_expert <= 0) return TRIT_OK;
+    int const has_ff = vfy__num(out, "model.n_ff", &ff);
+    if (has_ff && !cJSON_GetObjectItemCaseSensitive(out, "moe.n_ff_expert") &&
+        !cJSON_AddNumberToObject(out, "moe.n_ff_expert", ff))
+        return TRIT_E_NOMEM;
+    int dense = vfy__num(out, "moe.first_dense_layers", &x) && x > 0;
+    const cJSON *cfg = strcmp(format, "safetensors") == 0 ? cJSON_GetObjectItemCaseSensitive(meta, "config") : NULL;
+    const cJSON *only = cJSON_GetObjectItemCaseSensitive(cfg, "mlp_only_layers");
+    if (cJSON_IsArray(only) && cJSON_GetArraySize(only) > 0) dense = 1;   /* Qwen2-MoE dense layers */
+    if (vfy__num(cfg, "decoder_sparse_step", &x) && x > 1) dense = 1;
+    if (has_ff && !dense) {
+        cJSON *zero = cJSON_CreateNumber(0);
+        if (!zero || !cJSON_ReplaceItemInObjectCaseSensitive(out, "model.n_ff", zero)) {
+            cJSON_Delete(zero);
+            return TRIT_E_NOMEM;
+        }
+    }
+    return TRIT_OK;
+}
+
 cJSON *vfy_norm_meta(const char *format, const cJSON *meta, cJSON **consumed)
 {
     cJSON *out = cJSON_CreateObject();
@@ -316,6 +343,7 @@ cJSON *vfy_norm_meta(const char *format, const cJSON *meta, cJSON **consumed)
         }
         if (used && !cJSON_AddStringToObject(used, src, keys[i].canon)) goto fail;
     }
+    if (strcmp(format, "trit") != 0 && moe_ff(format, meta, out) != TRIT_OK) goto fail;
     if (consumed) *consumed = used;
     return out;
 fail:
@@ -323,6 +351,17 @@ fail:
     cJSON_Delete(used);
     if (consumed) *consumed = NULL;
     return NULL;
+}
+
+int vfy__norm_has_source(const char *format, const char *canon)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(keys[i].canon, canon) != 0) continue;
+        if (strcmp(format, "trit") == 0) return 1;
+        if (strcmp(format, "gguf") == 0) return keys[i].gguf || keys[i].gguf_abs;
+        return keys[i].hf[0] != NULL;
+    }
+    return 0;
 }
 
 /* ---- derived hyperparameters ------------------------------------------------------------- */
@@ -346,26 +385,81 @@ int vfy__num(const cJSON *o, const char *key, double *out)
     return 0;
 }
 
+/* First tensor whose canonical layer-relative name starts with `mod` ("ffn_up."), or NULL. */
+static const vfy__tref *find_layer_mod(const vfy__tref *t, uint64_t n, const char *mod)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        if (!t[i].canon || strncmp(t[i].canon, "blk.", 4) != 0) continue;
+        const char *p = t[i].canon + 4;
+        while (*p >= '0' && *p <= '9') p++;
+        if (*p == '.' && strncmp(p + 1, mod, strlen(mod)) == 0) return &t[i];
+    }
+    return NULL;
+}
+
+static int absent(const cJSON *hp, const char *key) { return cJSON_GetObjectItemCaseSensitive(hp, key) == NULL; }
+
 cJSON *vfy__derive(const cJSON *hp, const vfy__tref *t, uint64_t n)
 {
     cJSON *d = cJSON_CreateObject();
     if (!d) return NULL;
     double n_embd, n_head, x;
-    if (!cJSON_GetObjectItemCaseSensitive(hp, "model.head_dim") && vfy__num(hp, "model.n_embd", &n_embd) &&
+    if (absent(hp, "model.head_dim") && vfy__num(hp, "model.n_embd", &n_embd) &&
         vfy__num(hp, "model.n_head", &n_head) && n_head > 0 && n_embd > 0 &&
         (uint64_t)n_embd % (uint64_t)n_head == 0)
         cJSON_AddNumberToObject(d, "model.head_dim", (double)((uint64_t)n_embd / (uint64_t)n_head));
-    if (!cJSON_GetObjectItemCaseSensitive(hp, "model.n_head_kv") && vfy__num(hp, "model.n_head", &x))
+    if (absent(hp, "model.n_head_kv") && vfy__num(hp, "model.n_head", &x))
         cJSON_AddNumberToObject(d, "model.n_head_kv", x);   /* no GQA key: as many KV heads as heads */
-    int has_output = 0;
+    /* spec 10.1: rope_dim defaults to head_dim (stated or derived) */
+    if (absent(hp, "model.rope_dim") &&
+        (vfy__num(hp, "model.head_dim", &x) || vfy__num(d, "model.head_dim", &x)))
+        cJSON_AddNumberToObject(d, "model.rope_dim", x);
     const vfy__tref *embd = NULL;
+    int has_output = 0;
     for (uint64_t i = 0; i < n; i++) {
+        if (!t[i].canon) continue;
         if (strcmp(t[i].canon, "output.weight") == 0) has_output = 1;
         if (strcmp(t[i].canon, "token_embd.weight") == 0) embd = &t[i];
     }
-    if (!cJSON_GetObjectItemCaseSensitive(hp, "model.tied_embeddings") && embd)
-        cJSON_AddBoolToObject(d, "model.tied_embeddings", !has_output);
-    if (!cJSON_GetObjectItemCaseSensitive(hp, "model.n_vocab") && embd && embd->n_dims == 2)
+    if (absent(hp, "model.tied_embeddings") && embd) cJSON_AddBoolToObject(d, "model.tied_embeddings", !has_output);
+    if (absent(hp, "model.n_vocab") && embd && embd->n_dims == 2)
         cJSON_AddNumberToObject(d, "model.n_vocab", (double)embd->dims[0]);
+    /* RoPE base: 10000 is both transformers' and llama.cpp's default when a file omits it */
+    if (absent(hp, "model.rope_theta")) cJSON_AddNumberToObject(d, "model.rope_theta", 10000);
+    /* MoE defaults of spec 10.1: 0 experts for a dense model, routed scale 1, no shared expert,
+     * no leading dense layer unless the first layers have no experts */
+    const vfy__tref *exp = find_layer_mod(t, n, "ffn_up.");
+    if (exp && exp->expert == TRIT_NONE32) exp = NULL;   /* the dense ffn_up.weight */
+    const vfy__tref *stack = find_layer_mod(t, n, "ffn_up_exps.");
+    if (!stack) stack = find_layer_mod(t, n, "ffn_gate_up_exps.");
+    int const moe = exp || stack;
+    if (!moe) {
+        if (absent(hp, "moe.n_expert")) cJSON_AddNumberToObject(d, "moe.n_expert", 0);
+        if (absent(hp, "moe.n_expert_used")) cJSON_AddNumberToObject(d, "moe.n_expert_used", 0);
+        return d;
+    }
+    if (absent(hp, "moe.n_ff_expert") && exp && exp->n_dims == 2)
+        cJSON_AddNumberToObject(d, "moe.n_ff_expert", (double)exp->dims[0]);
+    if (absent(hp, "moe.n_ff_expert") && !exp && stack && stack->n_dims == 3 && strstr(stack->canon, "ffn_up_exps"))
+        cJSON_AddNumberToObject(d, "moe.n_ff_expert", (double)stack->dims[1]);
+    if (absent(hp, "moe.routed_scale")) cJSON_AddNumberToObject(d, "moe.routed_scale", 1);
+    if (absent(hp, "moe.n_shared_expert") && !find_layer_mod(t, n, "ffn_up_shexp."))
+        cJSON_AddNumberToObject(d, "moe.n_shared_expert", 0);
+    if (absent(hp, "moe.first_dense_layers")) {
+        uint32_t first = TRIT_NONE32;
+        for (uint64_t i = 0; i < n; i++)
+            if (t[i].canon && t[i].layer < first &&
+                (t[i].expert != TRIT_NONE32 || strstr(t[i].canon, "_exps.")))
+                first = t[i].layer;
+        if (first != TRIT_NONE32) cJSON_AddNumberToObject(d, "moe.first_dense_layers", first);
+    }
+    /* router scoring: softmax for every family but DeepSeek-V3, which states sigmoid
+     * (formats.md 4.2); top-k renormalization: always for Mixtral, hard-coded for qwen3moe
+     * in llama.cpp */
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(hp, "general.architecture");
+    if (absent(hp, "moe.gating")) cJSON_AddStringToObject(d, "moe.gating", "softmax");
+    if (absent(hp, "moe.norm_topk") && cJSON_IsString(arch) &&
+        (strcmp(arch->valuestring, "mixtral") == 0 || strcmp(arch->valuestring, "qwen3moe") == 0))
+        cJSON_AddBoolToObject(d, "moe.norm_topk", 1);
     return d;
 }

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "vfy.h"
+#include "vfy_int.h"
 
 static const char *const class_names[VFY_C_COUNT_] = {
     "io", "integrity", "limit", "compat", "tensor", "metadata", "smoke",
@@ -34,7 +35,7 @@ void vfy_report_release(vfy_report *r)
 
 /* Replace bytes that are not valid UTF-8 (names come from untrusted files) and control
  * characters with '?', so text lines stay one line and the JSON stays valid. */
-static void sanitize(char *s)
+void vfy__sanitize(char *s)
 {
     unsigned char *p = (unsigned char *)s;
     while (*p) {
@@ -80,8 +81,8 @@ static void add_v(vfy_report *r, int cls, int warning, uint64_t offset, const ch
     is->offset = offset;
     snprintf(is->object, sizeof is->object, "%s", object && *object ? object : "file");
     vsnprintf(is->msg, sizeof is->msg, fmt, ap);
-    sanitize(is->object);
-    sanitize(is->msg);
+    vfy__sanitize(is->object);
+    vfy__sanitize(is->msg);
 }
 
 void vfy_report_add(vfy_report *r, int cls, int warning, uint64_t offset, const char *object, const char *fmt,
