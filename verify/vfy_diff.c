@@ -15,6 +15,7 @@
  * Values stream in chunks of opts.chunk floats per side: memory is bounded whatever the
  * model's size. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,10 +350,16 @@ static int compare_pair(vfy_diff *d, side *sa, const view *va, side *sb, const v
     return rc;
 }
 
-static int note(vfy_diff *d, const char *fmt, const char *a, const char *b)
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int note(vfy_diff *d, const char *fmt, ...)
 {
     char buf[512];
-    snprintf(buf, sizeof buf, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
     return cJSON_AddItemToArray(d->notes, cJSON_CreateString(buf)) ? TRIT_OK : TRIT_E_NOMEM;
 }
 

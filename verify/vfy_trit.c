@@ -233,14 +233,14 @@ static void verify_trit(const uint8_t *buf, size_t len, const vfy_runtime *rt, i
     int const rc = trit_reader_open_mem(buf, len, rep->file, NULL, &r, &e);
     if (rc != TRIT_OK) {
         int cls = class_of(rc);
-        const char *obj = e.where[0] ? e.where : e.offset < 128 ? "header" : "index";
+        const char *what = e.where[0] ? e.where : e.offset < 128 ? "header" : "index";
         if (!trusted && len >= 128 && memcmp(buf, "\x89TRIT\r\n\x1a", 8) == 0 && cls != VFY_C_INTEGRITY) {
             /* libtrit checks the version before the header checksum (spec 11): a flipped
              * version byte reads as "newer major"; the checksum says it is damage */
             vfy_report_add(rep, VFY_C_INTEGRITY, 0, 120, "header", "header checksum does not match (%s)", e.msg);
         } else if (!(cls == VFY_C_COMPAT && rep->n_errors[VFY_C_COMPAT])) {
             /* this build refusing a future format is the compat finding already made above */
-            vfy_report_add(rep, cls, 0, e.offset, obj, "%s", e.msg);
+            vfy_report_add(rep, cls, 0, e.offset, what, "%s", e.msg);
         }
         rep->stopped = 1;
         return;
