@@ -16,6 +16,8 @@ static const struct cmd {
     {"diff", cmd_diff, "compare two model files of any formats: metadata, tensors, values"},
     {"export", cmd_export, "write a .trit container as a GGUF file that llama.cpp loads"},
     {"inspect", cmd_inspect, "show the header, metadata and tensors of a .trit, .gguf or .safetensors"},
+    {"pack", cmd_pack, "make a signed OTA bundle (or a delta) of .trit containers"},
+    {"unpack", cmd_unpack, "check an OTA bundle and install it atomically"},
     {"verify", cmd_verify, "check a model file before it ships: integrity, values, metadata, runtime"},
     {"version", cmd_version, "print the trit and container format versions"},
     {"help", cmd_help, "list the commands, or show one command's help"},

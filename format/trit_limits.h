@@ -37,4 +37,12 @@
 #define TRIT_MAX_VOCAB             (1u << 22)    /* tokens of one vocabulary (real ones: <= 256k) */
 #define TRIT_MAX_TOKEN_LEN         65536u        /* bytes of one token, piece or merge */
 
+/* OTA bundles (pack/, spec/manifest.md). */
+#define TRIT_MAX_MANIFEST_BYTES    (16u << 20)   /* manifest.json */
+#define TRIT_MAX_BUNDLE_FILES      256u          /* files in one bundle */
+#define TRIT_MAX_BUNDLE_MEMBER     (1ull << 40)  /* one file or member, bytes (exact in a JSON double) */
+#define TRIT_MAX_DELTA_EXTENTS     (1u << 22)    /* extents of one delta file */
+#define TRIT_MIN_BUNDLE_CHUNK      4096u         /* chunk size of the per-chunk digests */
+#define TRIT_MAX_BUNDLE_CHUNK      (1u << 30)
+
 #endif /* TRIT_LIMITS_H */

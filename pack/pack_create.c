@@ -1,0 +1,407 @@
+/* pack_create.c - `trit pack`: containers in, one signed, deterministic bundle out.
+ *
+ * 1. Every input is opened with full verification (a bundle never ships a broken container).
+ * 2. With a base bundle, each input that has a file of the same name in the base gets a delta
+ *    plan (pack_delta.c).
+ * 3. One streaming pass per input computes its SHA-256 and chunk digests and, for a delta,
+ *    writes the carried bytes to an unlinked temp file while checking that every copied and
+ *    zero range still holds what the plan says.
+ * 4. The manifest is serialized and signed, then the tar is written: manifest.json,
+ *    manifest.sig, then the members in name order, with fixed mode, owner and mtime, so the
+ *    same inputs give the same bytes. Full members are re-hashed as they are copied, so an
+ *    input that changes during the run fails the run instead of shipping.
+ * 5. The bundle is written to a temp file beside the output, fsynced, and renamed. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "pack_int.h"
+
+typedef struct in_file {
+    const char *path;          /* as given (borrowed) */
+    trit_reader *r;
+    int fd;                    /* for streaming */
+    uint64_t size;
+    int pfd;                   /* delta: unlinked temp file with the carried bytes, or -1 */
+} in_file;
+
+typedef struct cctx {
+    const pack_create_opts *o;
+    trit_err *err;
+    uint32_t n;
+    in_file *in;               /* sorted like m->files */
+    pack_manifest *m;
+    pack_base *base;
+    uint8_t *buf;              /* PACK_IO_BUF */
+    char tmp[4096];            /* bundle temp path ("" when none) */
+} cctx;
+
+static int cmp_name(const void *a, const void *b)
+{
+    const in_file *const x = a, *const y = b;
+    return strcmp(pack_basename(x->path), pack_basename(y->path));
+}
+
+static int check_opts(const pack_create_opts *o, trit_err *err)
+{
+    if (!o->n_inputs || o->n_inputs > TRIT_MAX_BUNDLE_FILES)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "give 1 to %u containers", (unsigned)TRIT_MAX_BUNDLE_FILES);
+    if (!o->out || !o->model_id || !o->version)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "an output, a model id and a version >= 1 are required");
+    uint64_t const cs = o->chunk_size ? o->chunk_size : PACK_DEFAULT_CHUNK;
+    if (!trit_is_pow2(cs) || cs < TRIT_MIN_BUNDLE_CHUNK || cs > TRIT_MAX_BUNDLE_CHUNK)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "chunk size %llu is not a power of two in [4 KiB, 1 GiB]",
+                            (unsigned long long)cs);
+    if (!o->force && !o->dry_run && access(o->out, F_OK) == 0)
+        return trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, o->out, "already exists (use --force to replace it)");
+    return TRIT_OK;
+}
+
+/* Fill the manifest's fixed fields and open every input. */
+static int open_inputs(cctx *c)
+{
+    const pack_create_opts *const o = c->o;
+    trit_err *const err = c->err;
+    pack_manifest *const m = c->m;
+    uint32_t rt[3];
+    if (pack_parse_semver(o->min_runtime ? o->min_runtime : TRIT_VERSION_STRING, rt) != 0)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "minimum runtime '%s' is not MAJOR.MINOR.PATCH", o->min_runtime);
+    memcpy(m->min_runtime, rt, sizeof rt);
+    if (!(m->model_id = strdup(o->model_id))) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    m->version = o->version;
+    m->chunk_size = o->chunk_size ? o->chunk_size : PACK_DEFAULT_CHUNK;
+    qsort(c->in, c->n, sizeof *c->in, cmp_name);
+    for (uint32_t i = 0; i < c->n; i++) {
+        in_file *const f = &c->in[i];
+        const char *const name = pack_basename(f->path);
+        if (!pack_name_ok(name))
+            return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, f->path,
+                                "'%s' cannot be a bundle file name (1 to 128 bytes of [A-Za-z0-9._-], starting with a letter or digit)", name);
+        if (i && strcmp(name, pack_basename(c->in[i - 1].path)) == 0)
+            return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, f->path, "two inputs are called '%s'", name);
+        if (!(m->files[i].file.name = strdup(name))) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+        trit_open_opts const oo = {TRIT_OPEN_VERIFY};
+        int rc = trit_reader_open(f->path, &oo, &f->r, err);
+        if (rc != TRIT_OK) return rc;
+        trit_file_info const *const fi = trit_reader_file_info(f->r);
+        if (fi->major > m->fmt_major || (fi->major == m->fmt_major && fi->minor > m->fmt_minor)) {
+            m->fmt_major = fi->major;
+            m->fmt_minor = fi->minor;
+        }
+        f->size = fi->file_size;
+        if (f->size > TRIT_MAX_BUNDLE_MEMBER)
+            return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, f->path, "larger than a bundle member may be (1 TiB)");
+        if ((f->fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0)
+            return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, f->path, "cannot open: %s", strerror(errno));
+    }
+    return TRIT_OK;
+}
+
+static int alloc_chunks(pack_blob *b, uint64_t chunk_size, trit_err *err)
+{
+    b->n_chunks = pack_n_chunks(b->size, chunk_size);
+    b->chunks = trit_mallocarray((size_t)(b->n_chunks ? b->n_chunks : 1), PACK_SHA256_BYTES);
+    return b->chunks ? TRIT_OK : trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+}
+
+/* Plan a delta for file i if the base has a file of that name and shares any object with it. */
+static int plan(cctx *c, uint32_t i)
+{
+    pack_file *const pf = &c->m->files[i];
+    int64_t const bi = pack_base_find(c->base, pf->file.name);
+    if (bi < 0) return TRIT_OK;
+    pack_extent *ex = NULL;
+    uint64_t n = 0, data = 0, copied = 0;
+    int rc = pack_delta_plan(c->in[i].r, c->base->r[bi], &ex, &n, c->err);
+    if (rc != TRIT_OK) return rc;
+    for (uint64_t k = 0; k < n; k++) {
+        if (ex[k].op == PACK_EXT_DATA) data += ex[k].len;
+        if (ex[k].op == PACK_EXT_COPY) copied += ex[k].len;
+    }
+    if (!copied) { /* nothing in common: ship the file whole */
+        free(ex);
+        return TRIT_OK;
+    }
+    pack_file const *const bf = &c->base->m->files[bi];
+    char name[PACK_MAX_NAME + 16];
+    snprintf(name, sizeof name, "%s.delta", pf->file.name);
+    if (!pack_name_ok(name)) snprintf(name, sizeof name, "delta-%u", i); /* too long with the suffix */
+    pf->is_delta = 1;
+    pf->extents = ex;
+    pf->n_extents = n;
+    pf->delta.size = data;
+    pf->base_size = bf->file.size;
+    memcpy(pf->base_sha256, bf->file.sha256, PACK_SHA256_BYTES);
+    if (!(pf->delta.name = strdup(name)) || !(pf->base_path = strdup(bf->file.name)))
+        return trit_err_set(c->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    c->m->has_base = 1;
+    c->m->base_version = c->base->m->version;
+    return alloc_chunks(&pf->delta, c->m->chunk_size, c->err);
+}
+
+/* The input changed between its verification and now (or is being written to). */
+static int changed(cctx *c, uint32_t i, uint64_t at)
+{
+    return trit_err_set(c->err, TRIT_E_IO, at, c->in[i].path, "the file changed while it was being packed");
+}
+
+/* Walk k bytes at file offset pos through the delta extents. */
+typedef struct walk {
+    uint64_t ext, ext_off;
+    XXH3_state_t *xs;
+    pack_hasher hd;
+} walk;
+
+static int walk_bytes(cctx *c, uint32_t i, walk *w, const uint8_t *p, size_t k, uint64_t pos)
+{
+    pack_file const *const pf = &c->m->files[i];
+    size_t q = 0;
+    while (q < k) {
+        if (w->ext >= pf->n_extents) return changed(c, i, pos + q);
+        pack_extent const *const x = &pf->extents[w->ext];
+        size_t const take = x->len - w->ext_off < k - q ? (size_t)(x->len - w->ext_off) : k - q;
+        if (w->ext_off == 0 && x->op == PACK_EXT_COPY) XXH3_64bits_reset(w->xs);
+        if (x->op == PACK_EXT_DATA) {
+            if (pack_write_all(c->in[i].pfd, p + q, take) != 0)
+                return trit_err_set(c->err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot write a temp file: %s", strerror(errno));
+            int const rc = pack_hasher_update(&w->hd, p + q, take, pf->delta.name, c->err);
+            if (rc != TRIT_OK) return rc;
+        } else if (x->op == PACK_EXT_ZERO) {
+            for (size_t z = 0; z < take; z++)
+                if (p[q + z]) return changed(c, i, pos + q + z);
+        } else {
+            XXH3_64bits_update(w->xs, p + q, take);
+        }
+        q += take;
+        w->ext_off += take;
+        if (w->ext_off == x->len) {
+            if (x->op == PACK_EXT_COPY && XXH3_64bits_digest(w->xs) != x->xxh3) return changed(c, i, pos + q - x->len);
+            w->ext++;
+            w->ext_off = 0;
+        }
+    }
+    return TRIT_OK;
+}
+
+/* Pass 1 over input i: digests, and the carried bytes of a delta. */
+static int hash_input(cctx *c, uint32_t i)
+{
+    in_file *const f = &c->in[i];
+    pack_file *const pf = &c->m->files[i];
+    pf->file.size = f->size;
+    int rc = alloc_chunks(&pf->file, c->m->chunk_size, c->err);
+    if (rc != TRIT_OK) return rc;
+    pack_hasher hf;
+    pack_hasher_init(&hf, c->m->chunk_size, NULL, pf->file.chunks, pf->file.n_chunks);
+    walk w;
+    memset(&w, 0, sizeof w);
+    if (pf->is_delta) {
+        char tmpl[4096];
+        if (snprintf(tmpl, sizeof tmpl, "%s.delta-XXXXXX", c->o->out) >= (int)sizeof tmpl)
+            return trit_err_set(c->err, TRIT_E_USAGE, TRIT_NO_OFFSET, c->o->out, "path too long");
+        if ((f->pfd = mkstemp(tmpl)) < 0)
+            return trit_err_set(c->err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create a temp file: %s", strerror(errno));
+        unlink(tmpl); /* only the descriptor is needed: nothing is left behind on a crash */
+        if (!(w.xs = XXH3_createState())) return trit_err_set(c->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+        pack_hasher_init(&w.hd, c->m->chunk_size, NULL, pf->delta.chunks, pf->delta.n_chunks);
+    }
+    uint64_t pos = 0;
+    for (;;) {
+        ssize_t const k = read(f->fd, c->buf, PACK_IO_BUF);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            rc = trit_err_set(c->err, TRIT_E_IO, pos, f->path, "cannot read: %s", strerror(errno));
+            break;
+        }
+        if (k == 0) break;
+        if (pos + (uint64_t)k > f->size) {
+            rc = changed(c, i, pos);
+            break;
+        }
+        rc = pack_hasher_update(&hf, c->buf, (size_t)k, pf->file.name, c->err);
+        if (rc == TRIT_OK && pf->is_delta) rc = walk_bytes(c, i, &w, c->buf, (size_t)k, pos);
+        if (rc != TRIT_OK) break;
+        pos += (uint64_t)k;
+    }
+    if (rc == TRIT_OK && (pos != f->size || (pf->is_delta && w.ext != pf->n_extents))) rc = changed(c, i, pos);
+    if (rc == TRIT_OK) rc = pack_hasher_final(&hf, pf->file.sha256, pf->file.name, c->err);
+    if (rc == TRIT_OK && pf->is_delta) rc = pack_hasher_final(&w.hd, pf->delta.sha256, pf->delta.name, c->err);
+    XXH3_freeState(w.xs);
+    return rc;
+}
+
+/* A tar entry with the fixed metadata that makes bundles reproducible. */
+static int put_header(cctx *c, struct archive *a, const char *name, uint64_t size)
+{
+    struct archive_entry *const e = archive_entry_new();
+    if (!e) return trit_err_set(c->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)size);
+    archive_entry_set_mtime(e, 0, 0);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    int const r = archive_write_header(a, e);
+    archive_entry_free(e);
+    if (r != ARCHIVE_OK)
+        return trit_err_set(c->err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot write member '%s': %s", name, archive_error_string(a));
+    return TRIT_OK;
+}
+
+static int put_data(cctx *c, struct archive *a, const void *p, size_t n)
+{
+    if (archive_write_data(a, p, n) != (la_ssize_t)n)
+        return trit_err_set(c->err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot write: %s", archive_error_string(a));
+    return TRIT_OK;
+}
+
+/* Copy member i into the archive: the input itself (re-hashed on the way) or the delta bytes. */
+static int put_member(cctx *c, struct archive *a, uint32_t i)
+{
+    in_file *const f = &c->in[i];
+    pack_file const *const pf = &c->m->files[i];
+    pack_blob const *const b = pack_manifest_member(c->m, i);
+    int rc = put_header(c, a, b->name, b->size);
+    int const fd = pf->is_delta ? f->pfd : f->fd;
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    for (uint64_t pos = 0; rc == TRIT_OK && pos < b->size;) {
+        size_t const k = b->size - pos < PACK_IO_BUF ? (size_t)(b->size - pos) : PACK_IO_BUF;
+        if (pack_pread_all(fd, c->buf, k, pos) != 0) return changed(c, i, pos);
+        crypto_hash_sha256_update(&st, c->buf, k);
+        rc = put_data(c, a, c->buf, k);
+        pos += k;
+    }
+    uint8_t d[PACK_SHA256_BYTES];
+    crypto_hash_sha256_final(&st, d);
+    if (rc == TRIT_OK && sodium_memcmp(d, b->sha256, sizeof d) != 0) return changed(c, i, 0);
+    return rc;
+}
+
+static int write_bundle(cctx *c, const char *raw, size_t raw_len, const uint8_t *sig, pack_create_info *info)
+{
+    trit_err *const err = c->err;
+    if (snprintf(c->tmp, sizeof c->tmp, "%s.tmp-XXXXXX", c->o->out) >= (int)sizeof c->tmp)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, c->o->out, "path too long");
+    int const fd = mkstemp(c->tmp);
+    if (fd < 0) {
+        c->tmp[0] = '\0';
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create: %s", strerror(errno));
+    }
+    struct archive *const a = archive_write_new();
+    int rc = a ? TRIT_OK : trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    if (rc == TRIT_OK && (fchmod(fd, 0644) != 0 || archive_write_set_format_pax(a) != ARCHIVE_OK ||
+                          archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK))
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot start the archive: %s",
+                          archive_error_string(a) ? archive_error_string(a) : strerror(errno));
+    if (rc == TRIT_OK) rc = put_header(c, a, PACK_MANIFEST_NAME, raw_len);
+    if (rc == TRIT_OK) rc = put_data(c, a, raw, raw_len);
+    if (rc == TRIT_OK && sig) rc = put_header(c, a, PACK_SIG_NAME, PACK_SIG_BYTES);
+    if (rc == TRIT_OK && sig) rc = put_data(c, a, sig, PACK_SIG_BYTES);
+    for (uint32_t i = 0; rc == TRIT_OK && i < c->n; i++) rc = put_member(c, a, i);
+    if (rc == TRIT_OK && archive_write_close(a) != ARCHIVE_OK)
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot finish the archive: %s", archive_error_string(a));
+    if (a) archive_write_free(a);
+    struct stat st;
+    if (rc == TRIT_OK && (fsync(fd) != 0 || fstat(fd, &st) != 0))
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "fsync failed: %s", strerror(errno));
+    close(fd);
+    if (rc != TRIT_OK) return rc;
+    if (!c->o->force && link(c->tmp, c->o->out) != 0) /* link: never replaces, even in a race */
+        return trit_err_set(err, errno == EEXIST ? TRIT_E_EXISTS : TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create: %s",
+                            strerror(errno));
+    if (c->o->force && rename(c->tmp, c->o->out) != 0)
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot rename into place: %s", strerror(errno));
+    if (!c->o->force) unlink(c->tmp);
+    c->tmp[0] = '\0';
+    if (pack_fsync_parent(c->o->out) != 0)
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot fsync its directory: %s", strerror(errno));
+    if (info) info->bundle_size = (uint64_t)st.st_size;
+    return TRIT_OK;
+}
+
+static int sign(const uint8_t *seed, const char *raw, size_t n, uint8_t sig[PACK_SIG_BYTES], trit_err *err)
+{
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    int rc = pack_sodium_init(err);
+    if (rc == TRIT_OK && (crypto_sign_seed_keypair(pk, sk, seed) != 0 ||
+                          crypto_sign_detached(sig, NULL, (const unsigned char *)raw, n, sk) != 0))
+        rc = trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "cannot sign the manifest");
+    sodium_memzero(sk, sizeof sk);
+    return rc;
+}
+
+static int run(cctx *c, pack_create_info *info)
+{
+    int rc = open_inputs(c);
+    if (rc == TRIT_OK && c->o->base) {
+        rc = pack_base_open(c->o->base, &c->base, c->err);
+        if (rc == TRIT_OK && strcmp(c->base->m->model_id, c->m->model_id) != 0)
+            rc = trit_err_set(c->err, TRIT_E_USAGE, TRIT_NO_OFFSET, c->o->base, "is a bundle of '%s', not '%s'",
+                              c->base->m->model_id, c->m->model_id);
+        if (rc == TRIT_OK && c->base->m->version >= c->m->version)
+            rc = trit_err_set(c->err, TRIT_E_USAGE, TRIT_NO_OFFSET, c->o->base, "has version %llu; the new version %llu must be newer",
+                              (unsigned long long)c->base->m->version, (unsigned long long)c->m->version);
+        for (uint32_t i = 0; rc == TRIT_OK && i < c->n; i++) rc = plan(c, i);
+    }
+    for (uint32_t i = 0; rc == TRIT_OK && i < c->n; i++) rc = hash_input(c, i);
+    char *raw = NULL;
+    size_t raw_len = 0;
+    uint8_t sig[PACK_SIG_BYTES];
+    if (rc == TRIT_OK) rc = pack_manifest_write(c->m, &raw, &raw_len, c->err);
+    if (rc == TRIT_OK) { /* never ship a manifest our own reader would refuse */
+        pack_manifest *check = NULL;
+        rc = pack_manifest_parse(raw, raw_len, &check, c->err);
+        pack_manifest_free(check);
+    }
+    if (rc == TRIT_OK && c->o->seed) rc = sign(c->o->seed, raw, raw_len, sig, c->err);
+    if (rc == TRIT_OK && !c->o->dry_run) rc = write_bundle(c, raw, raw_len, c->o->seed ? sig : NULL, info);
+    free(raw);
+    if (rc == TRIT_OK && info) {
+        for (uint32_t i = 0; i < c->n; i++) {
+            pack_file const *const pf = &c->m->files[i];
+            info->carried += pack_manifest_member(c->m, i)->size;
+            for (uint64_t k = 0; pf->is_delta && k < pf->n_extents; k++)
+                if (pf->extents[k].op == PACK_EXT_COPY) info->copied += pf->extents[k].len;
+        }
+    }
+    return rc;
+}
+
+int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err)
+{
+    if (info) memset(info, 0, sizeof *info);
+    int rc = check_opts(o, err);
+    if (rc != TRIT_OK) return rc;
+    if ((rc = pack_sodium_init(err)) != TRIT_OK) return rc;
+    cctx c = {o, err, o->n_inputs, NULL, NULL, NULL, NULL, ""};
+    c.in = calloc(o->n_inputs, sizeof *c.in);
+    c.m = calloc(1, sizeof *c.m);
+    c.buf = malloc(PACK_IO_BUF);
+    if (c.m) c.m->files = calloc(o->n_inputs, sizeof *c.m->files);
+    for (uint32_t i = 0; c.in && i < c.n; i++) c.in[i] = (in_file){o->inputs[i], NULL, -1, 0, -1};
+    if (!c.in || !c.m || !c.m->files || !c.buf) rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    else {
+        c.m->n_files = o->n_inputs;
+        rc = run(&c, info);
+    }
+    if (c.tmp[0]) unlink(c.tmp);
+    for (uint32_t i = 0; c.in && i < c.n; i++) {
+        trit_reader_close(c.in[i].r);
+        if (c.in[i].fd >= 0) close(c.in[i].fd);
+        if (c.in[i].pfd >= 0) close(c.in[i].pfd);
+    }
+    free(c.in);
+    free(c.buf);
+    pack_base_close(c.base);
+    pack_manifest_free(c.m);
+    return rc;
+}

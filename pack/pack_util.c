@@ -1,0 +1,252 @@
+/* pack_util.c - error classes, hex, names, version strings and file-system helpers of pack/. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pack_int.h"
+
+int pack_exit_code(int code)
+{
+    if (code <= PACK_E_TRAVERSAL && code >= PACK_E_BASE) return 10 + (PACK_E_TRAVERSAL - code);
+    switch (code) {
+    case TRIT_OK: return 0;
+    case TRIT_E_USAGE: return 2;
+    case TRIT_E_IO: case TRIT_E_EXISTS: case TRIT_E_NOTFOUND: return 3;
+    case TRIT_E_TRUNCATED: case TRIT_E_CORRUPT: case TRIT_E_CHECKSUM: return 4;
+    case TRIT_E_UNSUPPORTED: return 5;
+    case TRIT_E_LIMIT: return 6;
+    default: return 70;
+    }
+}
+
+const char *pack_strerror(int code)
+{
+    switch (code) {
+    case PACK_E_TRAVERSAL: return "member path escapes the target directory";
+    case PACK_E_LINK: return "link member";
+    case PACK_E_SPECIAL: return "member is not a regular file";
+    case PACK_E_OVERSIZE: return "oversize member";
+    case PACK_E_DIGEST: return "digest mismatch";
+    case PACK_E_SIGNATURE: return "bad signature";
+    case PACK_E_ROLLBACK: return "version rollback";
+    case PACK_E_TRUNCATED: return "truncated bundle";
+    case PACK_E_BOMB: return "possible decompression bomb";
+    case PACK_E_MANIFEST: return "invalid manifest";
+    case PACK_E_BASE: return "delta base mismatch";
+    default: return trit_strerror(code);
+    }
+}
+
+int pack_sodium_init(trit_err *err)
+{
+    if (sodium_init() < 0) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot initialise libsodium");
+    return TRIT_OK;
+}
+
+void pack_hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1; /* uppercase is refused: one spelling per digest keeps manifests comparable */
+}
+
+int pack_unhex(const char *s, uint8_t *out, size_t n)
+{
+    if (strlen(s) != 2 * n) return -1;
+    for (size_t i = 0; i < n; i++) {
+        int const hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+void pack_hex_u64(uint64_t v, char out[17])
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (56 - 8 * i));
+    pack_hex(b, 8, out);
+}
+
+int pack_unhex_u64(const char *s, uint64_t *out)
+{
+    uint8_t b[8];
+    if (pack_unhex(s, b, 8)) return -1;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | b[i];
+    *out = v;
+    return 0;
+}
+
+int pack_name_ok(const char *s)
+{
+    size_t const n = strlen(s);
+    if (n == 0 || n > PACK_MAX_NAME) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char const c = s[i];
+        int const alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (i == 0 && !alnum) return 0;   /* no ".x", "-x": hidden files and option look-alikes */
+        if (!alnum && c != '.' && c != '_' && c != '-') return 0;
+    }
+    return strcmp(s, PACK_MANIFEST_NAME) != 0 && strcmp(s, PACK_SIG_NAME) != 0;
+}
+
+int pack_name_escapes(const char *s)
+{
+    if (s[0] == '/' || s[0] == '\\') return 1;
+    const char *p = s;
+    while (*p) {
+        size_t const len = strcspn(p, "/\\");
+        if (len == 2 && p[0] == '.' && p[1] == '.') return 1;
+        p += len;
+        if (*p) p++;
+    }
+    return 0;
+}
+
+int pack_parse_dec(const char *s, uint64_t *out)
+{
+    if (!s || !*s || (s[0] == '0' && s[1])) return -1;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        if (trit_mul_u64(v, 10, &v) || trit_add_u64(v, (uint64_t)(*p - '0'), &v)) return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int pack_parse_semver(const char *s, uint32_t out[3])
+{
+    char buf[32];
+    if (!s || strlen(s) >= sizeof buf) return -1;
+    memcpy(buf, s, strlen(s) + 1);
+    char *p = buf;
+    for (int i = 0; i < 3; i++) {
+        char *const dot = strchr(p, '.');
+        if (i < 2) {
+            if (!dot) return -1;
+            *dot = '\0';
+        } else if (dot) {
+            return -1;
+        }
+        uint64_t v;
+        if (pack_parse_dec(p, &v) || v > 65535) return -1;
+        out[i] = (uint32_t)v;
+        if (dot) p = dot + 1;
+    }
+    return 0;
+}
+
+int pack_semver_cmp(const uint32_t a[3], const uint32_t b[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+    return 0;
+}
+
+int pack_write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t const k = write(fd, b, n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (k == 0) {
+            errno = EIO;
+            return -1;
+        }
+        b += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int pack_pread_all(int fd, void *p, size_t n, uint64_t off)
+{
+    uint8_t *b = p;
+    while (n) {
+        ssize_t const k = pread(fd, b, n, (off_t)off);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (k == 0) {
+            errno = 0;
+            return -1;
+        }
+        b += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return 0;
+}
+
+int pack_dirname(const char *path, char *out, size_t cap)
+{
+    const char *const slash = strrchr(path, '/');
+    int k;
+    if (!slash) k = snprintf(out, cap, ".");
+    else if (slash == path) k = snprintf(out, cap, "/");
+    else k = snprintf(out, cap, "%.*s", (int)(slash - path), path);
+    return k < 0 || (size_t)k >= cap ? -1 : 0;
+}
+
+const char *pack_basename(const char *path)
+{
+    const char *const slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+int pack_fsync_path(const char *dir)
+{
+    int const fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int const rc = fsync(fd);
+    int const e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int pack_fsync_parent(const char *path)
+{
+    char dir[4096];
+    if (pack_dirname(path, dir, sizeof dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return pack_fsync_path(dir);
+}
+
+int pack_remove_flat_dir(const char *dir)
+{
+    DIR *const d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : -1;
+    int const dfd = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        /* unlinkat without AT_REMOVEDIR never descends and never follows a link: anything
+         * that is not a plain file stays, and the rmdir below then fails visibly. */
+        (void)unlinkat(dfd, e->d_name, 0);
+    }
+    closedir(d);
+    return rmdir(dir);
+}
