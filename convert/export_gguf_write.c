@@ -94,7 +94,22 @@ static int cancelled(const wctx *c, trit_err *err)
     return TRIT_OK;
 }
 
-/* Bytes of tensor idx: a view of the mapping (dense) or of the decoded unit (member). */
+/* The tensor's recorded xxh3 against its bytes: open does not hash dense tensors, and a
+ * flipped bit must not travel silently into the GGUF. */
+static int check_sum(const trit_tensor_info *t, const uint8_t *data, trit_err *err)
+{
+    size_t n;
+    if (trit_to_size(t->size, &n)) return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, t->name, "too large");
+    uint64_t const h = trit_xxh3(data, n);
+    if (h == t->xxh3) return TRIT_OK;
+    char where[300];
+    snprintf(where, sizeof where, "tensor '%s'", t->name);
+    return trit_err_set(err, TRIT_E_CHECKSUM, t->unit == TRIT_NONE32 ? t->offset : TRIT_NO_OFFSET, where,
+                        "xxh3 %016llx, recorded %016llx", (unsigned long long)h, (unsigned long long)t->xxh3);
+}
+
+/* Bytes of tensor idx: a view of the mapping (dense) or of the decoded unit (member),
+ * checked against the tensor's recorded xxh3. */
 static int src_bytes(wctx *c, uint32_t idx, const uint8_t **data, trit_err *err)
 {
     const trit_reader *r = c->p->r;
@@ -104,7 +119,7 @@ static int src_bytes(wctx *c, uint32_t idx, const uint8_t **data, trit_err *err)
         uint64_t size;
         int const rc = trit_reader_tensor_data(r, idx, &v, &size, err);
         *data = v;
-        return rc;
+        return rc ? rc : check_sum(t, *data, err);
     }
     if (c->cur_unit != t->unit) {
         if (!c->unit) {
@@ -121,7 +136,7 @@ static int src_bytes(wctx *c, uint32_t idx, const uint8_t **data, trit_err *err)
         c->st.n_units_read++;
     }
     *data = c->unit + t->offset;
-    return TRIT_OK;
+    return check_sum(t, *data, err);
 }
 
 /* Row r of the output comes from this source row: for normal RoPE, output row 2i+k of a

@@ -455,6 +455,25 @@ TEST(export_refusals_leave_nothing)
     CHECK(stat(out, &sb) != 0);
     CHECK_EQ_INT(count_tmp(test_tmpdir(), "exp_bad.gguf"), 0);
     trit_reader_close(r);
+    /* a flipped bit in a dense tensor's bytes: refused by its xxh3, nothing written */
+    txb_synth_default(&s, "bitnet");
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    uint64_t off = 0;
+    CHECK_OK_E(trit_reader_open(tr, NULL, &r, &err), &err);
+    if (r) off = trit_reader_tensor(r, (uint32_t)trit_reader_find_tensor(r, "blk.0.attn_v.weight"))->offset + 5;
+    trit_reader_close(r);
+    size_t fl = 0;
+    uint8_t *fb = test_read_file(tr, &fl);
+    CHECK(fb && off > 0 && off < fl);
+    if (fb && off < fl) {
+        fb[off] ^= 0x10;
+        test_write_file(tr, fb, fl);
+    }
+    free(fb);
+    remove(out);
+    CHECK_EQ_INT(do_export(tr, out, 0, NULL, &err), TRIT_E_CHECKSUM);
+    CHECK(strstr(err.where, "blk.0.attn_v.weight") != NULL);
+    CHECK(stat(out, &sb) != 0);
     /* an architecture export does not know */
     txb_synth_default(&s, "qwen3moe");
     s.arch = "deepseek2";
