@@ -267,6 +267,15 @@ TEST(verify_sections_golden_and_json)
     CHECK_EQ_INT(run("golden-bad.trit", &d, NULL, &rep), 1);
     CHECK_EQ_INT(vt_count(&rep, VFY_C_METADATA, "section 'golden'", "golden logits section holds 531 bytes"), 1);
     vfy_report_release(&rep);
+    d.bad_golden = 0;
+    d.tok_kv = 1;
+    CHECK_EQ_INT(run("tok-kv.trit", &d, NULL, &rep), 0);
+    CHECK_EQ_U64(rep.n_sections, 2);
+    vfy_report_release(&rep);
+    d.tok_kv = 2;
+    CHECK_EQ_INT(run("tok-kv-bad.trit", &d, NULL, &rep), 1);
+    CHECK_EQ_INT(vt_count(&rep, VFY_C_METADATA, "section 'tokenizer.kv'", "tokenizer KV records:"), 1);
+    vfy_report_release(&rep);
 }
 
 /* A fake runner for --smoke: returns the golden logits, or NaN when ctx says so. */

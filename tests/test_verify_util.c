@@ -156,9 +156,10 @@ int vt_build(const char *path, const vt_defects *din, trit_err *err)
     T(trit_writer_kv_u32(w, "moe.n_ff_expert", N_FF_EXP, err));
     T(trit_writer_kv_str(w, "moe.gating", "softmax", 7, err));
     T(trit_writer_kv_u32(w, "moe.first_dense_layers", 1, err));
-    uint32_t s_cfg, s_gold = 0;
+    uint32_t s_cfg, s_gold = 0, s_tok = 0;
     T(trit_writer_add_section(w, "config.json", TRIT_SECTION_CONFIG_JSON, &s_cfg, err));
     if (d->golden || d->bad_golden) T(trit_writer_add_section(w, "golden", TRIT_SECTION_GOLDEN_LOGITS, &s_gold, err));
+    if (d->tok_kv) T(trit_writer_add_section(w, "tokenizer.kv", TRIT_SECTION_TOKENIZER_KV, &s_tok, err));
     for (uint32_t e = 0; e < N_EXPERT; e++) {
         unit_ids[e] = TRIT_NONE32;
         if (e == 3 && d->drop_expert) continue;
@@ -247,6 +248,19 @@ int vt_build(const char *path, const vt_defects *din, trit_err *err)
             memcpy(g + 20 + 4 * i, &f, 4);
         }
         T(trit_writer_write_section(w, s_gold, g, sizeof g - (d->bad_golden ? 1 : 0), err));
+    }
+    if (d->tok_kv) {
+        static const char *const toks[3] = {"<s>", "a", "b"};
+        trit_kvbuf *kb = trit_kvbuf_new();
+        const void *kd;
+        uint64_t kn;
+        if (!kb) { rc = TRIT_E_NOMEM; goto out; }
+        rc = trit_kvbuf_str(kb, "tokenizer.ggml.model", "llama", 5, err);
+        if (rc == TRIT_OK) rc = trit_kvbuf_arr_str(kb, "tokenizer.ggml.tokens", toks, NULL, 3, err);
+        if (rc == TRIT_OK) rc = trit_kvbuf_data(kb, &kd, &kn, err);
+        if (rc == TRIT_OK) rc = trit_writer_write_section(w, s_tok, kd, kn - (d->tok_kv == 2 ? 1 : 0), err);
+        trit_kvbuf_free(kb);
+        if (rc) goto out;
     }
 #undef T
     rc = trit_writer_finish(w, err);

@@ -200,7 +200,19 @@ void vfy__section_content(vfy__tctx *c, const trit_section_info *si, const void 
     }
     case TRIT_SECTION_GOLDEN_LOGITS: golden_logits(c, d, n, si->offset, object); break;
     case TRIT_SECTION_ACT_SCALES: act_scales(c, d, n, si->offset, object); break;
-    case TRIT_SECTION_TOKENIZER_SPM: case TRIT_SECTION_TOKENIZER_KV: case TRIT_SECTION_OTHER: break;
+    case TRIT_SECTION_TOKENIZER_KV: {
+        /* GGUF tokenizer.* keys in the container's KV encoding, delimited by the section size */
+        trit_kvset *kv = NULL;
+        trit_err e;
+        trit_err_clear(&e);
+        if (trit_kvset_parse(d, n, si->offset, c->rep->file, &kv, &e) != TRIT_OK)
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, e.offset, object, "tokenizer KV records: %s", e.msg);
+        else if (trit_kvset_find(kv, "tokenizer.ggml.tokens") < 0)
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, si->offset, object, "has no tokenizer.ggml.tokens");
+        trit_kvset_free(kv);
+        break;
+    }
+    case TRIT_SECTION_TOKENIZER_SPM: case TRIT_SECTION_OTHER: break;
     default:
         vfy_report_add(c->rep, VFY_C_METADATA, 1, si->offset, object,
                        "unknown section kind %u: kept by tools, not interpreted", si->kind);
