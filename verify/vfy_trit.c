@@ -89,22 +89,9 @@ static void check_gap(vfy__tctx *c, const uint8_t *base, uint64_t base_off, uint
         }
 }
 
-/* Padding [from, to) inside a unit's decoded image: the finding is the unit's (at its file
- * offset: decoded bytes have none), naming the decoded byte. */
-static void unit_gap(vfy__tctx *c, const uint8_t *img, uint64_t from, uint64_t to, uint64_t unit_off,
-                     const char *unit_name)
-{
-    for (uint64_t k = from; k < to; k++)
-        if (img[k]) {
-            vfy_report_add(c->rep, VFY_C_INTEGRITY, 0, unit_off, unit_name,
-                           "padding byte %llu of the decoded unit is 0x%02x, must be 0", (unsigned long long)k, img[k]);
-            return;
-        }
-}
-
 /* Checksum and values of one tensor's bytes p (dense: in the mapping; member: in its decoded
  * unit). off is the file offset for messages. */
-static void tensor_bytes(vfy__tctx *c, uint32_t i, const uint8_t *p, uint64_t off, int dense)
+void vfy__tensor_bytes(vfy__tctx *c, uint32_t i, const uint8_t *p, uint64_t off, int dense)
 {
     trit_tensor_info const *t = trit_reader_tensor(c->r, i);
     char obj_name[224];
@@ -120,37 +107,6 @@ static void tensor_bytes(vfy__tctx *c, uint32_t i, const uint8_t *p, uint64_t of
     }
     vfy__compat_tensor(c->rep, c->rt, t, obj_name);
     vfy__trit_values(c->rep, t, p, off, dense, obj_name, vfy__is_projection(c->model.t[i].canon));
-}
-
-static void check_unit(vfy__tctx *c, uint32_t u)
-{
-    trit_unit_info const *un = trit_reader_unit(c->r, u);
-    char obj_name[96];
-    snprintf(obj_name, sizeof obj_name, "expert unit %u (layer %u expert %u)", u, un->layer, un->expert);
-    c->rep->n_units++;
-    c->rep->bytes_hashed += un->stored_size;
-    void *img = NULL;
-    uint64_t n = 0;
-    trit_err e;
-    trit_err_clear(&e);
-    int const rc = trit_reader_unit_load(c->r, u, &img, &n, &e);
-    if (rc != TRIT_OK) {
-        /* checksum of the stored bytes, the zstd frame, or the decoded size: the members cannot
-         * be checked, the finding is the unit's */
-        vfy_report_add(c->rep, class_of(rc), 0, e.offset, obj_name, "%s", e.msg);
-        return;
-    }
-    uint32_t n_members = 0;
-    const uint32_t *m = trit_reader_unit_members(c->r, u, &n_members);
-    uint64_t pos = 0;
-    for (uint32_t k = 0; k < n_members; k++) {
-        trit_tensor_info const *t = trit_reader_tensor(c->r, m[k]);
-        if (t->offset > pos) unit_gap(c, img, pos, t->offset, un->offset, obj_name);
-        tensor_bytes(c, m[k], (const uint8_t *)img + t->offset, un->offset, 0);
-        pos = t->offset + t->size;
-    }
-    if (n > pos) unit_gap(c, img, pos, n, un->offset, obj_name);
-    free(img);
 }
 
 static void check_section(vfy__tctx *c, uint32_t s)
@@ -200,9 +156,9 @@ static int walk_data(vfy__tctx *c, const uint8_t *buf)
             const void *d;
             uint64_t n;
             if (trit_reader_tensor_data(c->r, o[j].idx, &d, &n, NULL) == TRIT_OK)
-                tensor_bytes(c, o[j].idx, d, o[j].start, 1);
+                vfy__tensor_bytes(c, o[j].idx, d, o[j].start, 1);
         } else if (o[j].kind == 'u') {
-            check_unit(c, o[j].idx);
+            vfy__check_unit(c, o[j].idx);
         } else {
             check_section(c, o[j].idx);
         }
@@ -251,6 +207,7 @@ static void verify_trit(const uint8_t *buf, size_t len, const vfy_runtime *rt, i
     c.rep = rep;
     c.rt = rt;
     c.opts = opts;
+    c.buf = buf;
     if (vfy__tctx_init(&c) != TRIT_OK || walk_data(&c, buf) != TRIT_OK) {
         vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "out of memory");
     } else {

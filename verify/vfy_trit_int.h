@@ -9,6 +9,7 @@ typedef struct vfy__tctx {
     vfy_report *rep;           /* borrowed */
     const vfy_runtime *rt;     /* borrowed */
     const vfy_opts *opts;      /* may be NULL */
+    const uint8_t *buf;        /* the whole file (mapping or caller buffer); borrowed */
     vfy__model model;          /* normalized description; model.t[i] is tensor i; owned */
     struct cJSON *meta;        /* metadata as JSON (scalars; arrays as {"count": n}); owned */
 } vfy__tctx;
@@ -16,6 +17,11 @@ typedef struct vfy__tctx {
 /* The normalized model (canonical names, hyperparameters) and the metadata JSON. TRIT_E_NOMEM on failure. */
 int vfy__tctx_init(vfy__tctx *c);
 void vfy__tctx_release(vfy__tctx *c);
+/* Checksum and value checks of tensor i whose bytes are p; off is its file offset (dense = 1)
+ * or its unit's (dense = 0). */
+void vfy__tensor_bytes(vfy__tctx *c, uint32_t i, const uint8_t *p, uint64_t off, int dense);
+/* Expert unit u: stored checksum, streamed decode, members, padding (vfy_unit.c). */
+void vfy__check_unit(vfy__tctx *c, uint32_t u);
 /* Content checks of a section whose checksum holds (golden logits, activation scales). */
 void vfy__section_content(vfy__tctx *c, const trit_section_info *si, const void *d, uint64_t n,
                           const char *object);
