@@ -1,0 +1,214 @@
+/*
+ * run.h - the runner: executes a model described by spec/container.md section 10 (metadata
+ * keys, canonical tensor names, forward pass), with lazy expert paging.
+ *
+ * Layers of the design:
+ *   run_weights   a weight SOURCE behind a small vtable: metadata getters, dense tensors by
+ *                 canonical name, and MoE experts as decoded images. The .trit provider
+ *                 (run_weights_open_trit) serves dense tensors as zero-copy views of the mmap
+ *                 and experts with one trit_reader_unit_read each; a second provider (the
+ *                 source checkpoint through the converter, for `trit run --reference`) plugs in
+ *                 by filling the same vtable.
+ *   run_ctx       the executable model: hyperparameters, resolved tensors, the expert cache
+ *                 (byte budget, eviction policy), a KV cache, a thread pool and scratch.
+ *                 run_ctx_eval() appends tokens and returns the last position's logits.
+ *
+ * Compute: float tensors (f32/f16/bf16) in float; t2 tensors the BitNet way (activations
+ * quantized to int8 per token, absmax 127/max|x|; integer dot products; scaled once per row, or
+ * once per group for per-group scales). Every output element is computed by one thread in a
+ * fixed order, so logits do not depend on the thread count or on the expert budget.
+ *
+ * Thread-safety: a run_ctx is used by one thread at a time (it owns its worker pool).
+ */
+#ifndef RUN_H
+#define RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "trit.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Weight sources.                                                                            */
+
+/* A matrix or vector as the forward pass consumes it. Dense tensors from the .trit provider
+ * point into the mapping; expert members point into a decoded unit image. */
+typedef struct run_tensor {
+    uint32_t type;             /* TRIT_TYPE_F32, F16, BF16 or T2 */
+    uint32_t n_dims;           /* 1..8 */
+    uint64_t dims[8];          /* outermost first; dims[n_dims-1] is the row length */
+    uint64_t rows, cols;       /* rows = product of all dims but the last */
+    const void *data;          /* codes (t2) or values, row-major; borrowed */
+    const float *scales;       /* t2: n_scales f32 scales; else NULL. Borrowed */
+    uint32_t scale_layout;     /* TRIT_SCALE_* (t2), else TRIT_SCALE_NONE */
+    uint32_t group_size;       /* TRIT_SCALE_GROUP: weights per scale */
+    uint64_t n_scales;         /* number of scales */
+    uint64_t data_off;         /* experts only: offset of the data in the unit image */
+    uint64_t scales_off;       /* experts only: offset of the scales in the unit image */
+} run_tensor;
+
+/* What the forward pass needs to know about one expert before loading it. */
+typedef struct run_expert_desc {
+    uint64_t size;             /* bytes of the decoded image */
+    uint64_t stored_size;      /* bytes read from the source for it (0 if unknown) */
+    run_tensor gate, up, down; /* data/scales NULL; data_off/scales_off locate them in the image */
+} run_expert_desc;
+
+/* A metadata value. */
+typedef struct run_kv {
+    int kind;                  /* RUN_KV_UINT, RUN_KV_FLOAT, RUN_KV_STR, RUN_KV_BOOL */
+    uint64_t u;                /* RUN_KV_UINT, RUN_KV_BOOL */
+    double f;                  /* RUN_KV_FLOAT (integers also fill f) */
+    const char *s;             /* RUN_KV_STR: borrowed, NOT NUL-terminated */
+    uint64_t n;                /* RUN_KV_STR: bytes */
+} run_kv;
+enum { RUN_KV_UINT = 1, RUN_KV_FLOAT = 2, RUN_KV_STR = 3, RUN_KV_BOOL = 4 };
+
+/* The provider vtable. Every function returns TRIT_OK or a TRIT_E_* code and fills err.
+ * Pointers handed out stay valid until close. Calls come from one thread at a time, except
+ * expert_read which may be called from several threads at once. */
+typedef struct run_weights_vt {
+    /* Metadata value of key (spec 10.1): TRIT_E_NOTFOUND when absent. */
+    int (*get_kv)(void *self, const char *key, run_kv *out, trit_err *err);
+    /* Dense tensor by canonical name (spec 10.2): TRIT_E_NOTFOUND when absent. */
+    int (*get_dense)(void *self, const char *name, run_tensor *out, trit_err *err);
+    /* Describe expert (layer, expert) without reading it: TRIT_E_NOTFOUND when absent. */
+    int (*expert_desc)(void *self, uint32_t layer, uint32_t expert, run_expert_desc *out,
+                       trit_err *err);
+    /* Read and decode expert (layer, expert) into dst (cap >= desc.size). A corrupt expert is
+     * an error (checksum, size), never data. */
+    int (*expert_read)(void *self, uint32_t layer, uint32_t expert, void *dst, uint64_t cap,
+                       trit_err *err);
+    /* Release everything. */
+    void (*close)(void *self);
+} run_weights_vt;
+
+typedef struct run_weights {
+    const run_weights_vt *vt;  /* the provider's functions */
+    void *self;                /* the provider's state */
+    const char *name;          /* for messages (file name); borrowed from the provider */
+} run_weights;
+
+/* Open the .trit provider on path. flags: TRIT_OPEN_* (TRIT_OPEN_VERIFY checks every byte at
+ * open). On success *out is filled; release it with run_weights_close(). */
+int run_weights_open_trit(const char *path, uint32_t flags, run_weights *out, trit_err *err);
+/* The same over an already open reader (borrowed: it must outlive the provider). */
+int run_weights_from_reader(const trit_reader *r, run_weights *out, trit_err *err);
+/* Close a provider (a zeroed run_weights is ok). */
+void run_weights_close(run_weights *w);
+/* The reader behind a .trit provider, or NULL for other providers. Borrowed. */
+const trit_reader *run_weights_trit_reader(const run_weights *w);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Execution.                                                                                 */
+
+/* Expert eviction policies (run_cache.c). */
+typedef enum run_policy {
+    RUN_POLICY_LRU = 0,        /* least recently used */
+    RUN_POLICY_LFU = 1,        /* least (aged) frequency, LRU among equals */
+    RUN_POLICY_LAYER = 2,      /* largest expected time to next use: aged frequency of the
+                                  expert and the cyclic distance to its layer */
+    RUN_POLICY_COUNT_
+} run_policy;
+#define RUN_POLICY_DEFAULT RUN_POLICY_LAYER
+
+/* Name of a policy ("lru"), or NULL. Static storage. */
+const char *run_policy_name(uint32_t p);
+/* Policy by name; TRIT_E_NOTFOUND if unknown. */
+int run_policy_from_name(const char *name, run_policy *out);
+
+/* Kernels. */
+typedef enum run_kernel_choice {
+    RUN_KERNEL_AUTO = 0,       /* best available on this CPU */
+    RUN_KERNEL_REF = 1,        /* portable C reference */
+    RUN_KERNEL_AVX2 = 2,       /* x86-64 AVX2 (TRIT_E_UNSUPPORTED where absent) */
+    RUN_KERNEL_NEON = 3        /* aarch64 NEON */
+} run_kernel_choice;
+
+#define RUN_DEFAULT_EXPERT_CACHE (256ull << 20)   /* phone-class budget for decoded experts */
+
+typedef struct run_opts {
+    uint32_t n_threads;        /* workers including the caller; 0 = 1 */
+    uint64_t expert_cache;     /* byte budget for decoded experts (0 = keep none) */
+    uint32_t policy;           /* run_policy */
+    uint32_t kernel;           /* run_kernel_choice */
+    uint32_t n_ctx;            /* positions the KV cache holds; 0 = model.n_ctx (capped 4096) */
+    FILE *trace;               /* if set, one line "layer expert" per expert access */
+} run_opts;
+
+/* Fill o with the defaults (1 thread, RUN_DEFAULT_EXPERT_CACHE, default policy, auto kernels). */
+void run_opts_default(run_opts *o);
+
+typedef struct run_ctx run_ctx;
+
+/* Build an executable model over w (borrowed: it must outlive the context). Reads and checks
+ * the metadata and every dense tensor's shape and type; loads no expert. *out caller frees
+ * with run_ctx_free(). */
+int run_ctx_new(const run_weights *w, const run_opts *o, run_ctx **out, trit_err *err);
+void run_ctx_free(run_ctx *c);
+
+/* Evaluate n tokens at the next positions; with logits non-NULL, write the last position's
+ * n_vocab logits there. TRIT_E_LIMIT when the KV cache is full; TRIT_E_USAGE for a token id
+ * out of range; expert read errors pass through. */
+int run_ctx_eval(run_ctx *c, const uint32_t *tokens, uint32_t n, float *logits, trit_err *err);
+/* Forget every position (the expert cache and statistics stay). */
+void run_ctx_reset(run_ctx *c);
+
+/* Model facts. */
+uint32_t run_ctx_n_vocab(const run_ctx *c);
+uint32_t run_ctx_n_pos(const run_ctx *c);          /* positions evaluated so far */
+uint32_t run_ctx_n_ctx(const run_ctx *c);          /* KV capacity */
+/* Kernel set in use ("ref", "avx2", "neon"). Static storage. */
+const char *run_ctx_kernel_name(const run_ctx *c);
+/* bos/eos from metadata, or UINT32_MAX. */
+uint32_t run_ctx_bos(const run_ctx *c);
+uint32_t run_ctx_eos(const run_ctx *c);
+
+/* Statistics. */
+typedef struct run_stats {
+    uint32_t n_layer;          /* entries of the per-layer arrays */
+    const uint64_t *hits;      /* expert cache hits per layer (borrowed, valid until free) */
+    const uint64_t *misses;    /* expert cache misses per layer */
+    uint64_t total_hits, total_misses;
+    uint64_t bytes_paged;      /* decoded bytes loaded into the cache */
+    uint64_t bytes_read;       /* bytes read from the source for them (stored, maybe compressed) */
+    uint64_t evictions;
+    uint64_t resident_bytes, peak_resident_bytes;
+    uint64_t budget;
+    double load_p50_ms, load_p99_ms;   /* expert load latency (read + decode + check) */
+    uint64_t n_loads;
+    uint64_t prefill_tokens, decode_tokens;
+    double prefill_s, decode_s;         /* wall time spent in eval, by kind */
+    uint64_t dense_bytes;      /* bytes of dense weights touched per token (mmap views) */
+    uint64_t peak_rss;         /* bytes, from getrusage */
+} run_stats;
+
+/* Snapshot of the statistics. Evaluations of more than one token count as prefill, single
+ * tokens as decode. */
+void run_ctx_stats(const run_ctx *c, run_stats *out);
+/* Print stats as text or JSON (json non-zero). */
+void run_stats_print(const run_stats *s, const run_ctx *c, int json, FILE *f);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sampling.                                                                                  */
+
+typedef struct run_sampler {
+    float temp;                /* <= 0: greedy */
+    uint32_t top_k;            /* 0 = all */
+    float top_p;               /* 1 = off */
+    uint64_t state;            /* RNG state (splitmix64), seeded by run_sampler_init */
+} run_sampler;
+
+void run_sampler_init(run_sampler *s, float temp, uint32_t top_k, float top_p, uint64_t seed);
+/* Pick a token from n logits. scratch must hold n floats and n uint32 (or NULL: allocates). */
+uint32_t run_sample(run_sampler *s, const float *logits, uint32_t n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Command line shared by `trit run` and the standalone `trit-run`. */
+
+/* Parse argv, run, print; returns the process exit code (0 ok, 2 usage, 3 i/o, 4 corrupt,
+ * 5 unsupported, 6 limit). prog is the name used in messages ("trit run"). */
+int run_cli_main(const char *prog, int argc, char **argv);
+
+#endif /* RUN_H */

@@ -1,0 +1,300 @@
+/*
+ * run_cache.c - the expert cache: decoded expert images under a byte budget.
+ *
+ * Nothing is resident at start. acquire() pins an expert, loading it on a miss with one call
+ * of the provider's reader (one pread + decode + checksum for a .trit); release() unpins it and
+ * evicts down to the budget. An expert larger than the whole budget is still loaded, used and
+ * dropped again, so any budget (even 0) runs the model, only slower.
+ *
+ * Access pattern of an MoE forward pass: layers 0..L-1 in order, then again for the next
+ * token. That cycle is LRU's worst case once the budget holds less than one token's working
+ * set: the least recently used experts are the early layers', exactly the ones the next token
+ * needs first. Policies (chosen by measurement, see tests/test_run_cache.c):
+ *   LRU    evict the least recently used;
+ *   LFU    evict the lowest aged frequency (tokens routed to the expert, halved every
+ *          RUN_AGE_WINDOW passes through its layer), LRU among equals;
+ *   LAYER  evict the largest expected time to next use, in layer steps:
+ *            dist(layer) + n_layer * (1/p - 1)
+ *          where dist is how many layers the cycle runs before reaching the expert's layer
+ *          again and p the expert's smoothed aged routing frequency; experts the current
+ *          layer still needs for this batch are kept.
+ * Frequency bookkeeping is the same for every policy, so only the victim choice differs.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "run_int.h"
+#include "trit_safemath.h"
+
+#define RUN_AGE_WINDOW 256u      /* token passes through a layer between halvings */
+#define RUN_LAT_CAP (1u << 20)   /* load latencies kept for the percentiles */
+
+typedef struct run_centry {
+    void *image;               /* decoded expert, NULL when not resident */
+    uint64_t size;
+    uint64_t last_use;         /* access clock at the last acquire */
+    double freq;               /* aged count of tokens routed to this expert */
+    uint32_t pins;
+    uint32_t pos;              /* index in resident[] */
+    uint64_t want;             /* == batch: still needed by the current layer's batch */
+} run_centry;
+
+struct run_cache {
+    uint32_t n_layer, n_expert, policy;
+    uint64_t budget, used, peak;
+    run_centry *e;             /* [n_layer * n_expert] */
+    uint32_t *resident;        /* indices of resident entries */
+    uint32_t n_resident;
+    uint64_t clock;
+    uint32_t cur_layer;
+    uint64_t batch;            /* begin_layer calls so far */
+    double *passes;            /* aged token passes per layer */
+    uint64_t *hits, *misses;
+    uint64_t evictions, bytes_paged, n_loads;
+    uint64_t *lat_ns;
+    uint64_t n_lat;
+};
+
+static const char *const policy_names[RUN_POLICY_COUNT_] = {"lru", "lfu", "layer"};
+
+const char *run_policy_name(uint32_t p) { return p < RUN_POLICY_COUNT_ ? policy_names[p] : NULL; }
+
+int run_policy_from_name(const char *name, run_policy *out)
+{
+    for (uint32_t i = 0; name && i < RUN_POLICY_COUNT_; i++)
+        if (!strcmp(policy_names[i], name)) {
+            *out = (run_policy)i;
+            return TRIT_OK;
+        }
+    return TRIT_E_NOTFOUND;
+}
+
+int run_cache_new(uint32_t n_layer, uint32_t n_expert, uint64_t budget, uint32_t policy, run_cache **out,
+                  trit_err *err)
+{
+    *out = NULL;
+    if (policy >= RUN_POLICY_COUNT_)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "unknown cache policy %u", policy);
+    uint64_t n;
+    if (trit_mul_u64(n_layer, n_expert, &n) || n > (uint64_t)RUN_MAX_LAYERS * RUN_MAX_EXPERTS)
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "too many experts");
+    run_cache *c = calloc(1, sizeof *c);
+    if (!c) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    c->n_layer = n_layer;
+    c->n_expert = n_expert;
+    c->budget = budget;
+    c->policy = policy;
+    c->e = calloc(n ? n : 1, sizeof *c->e);
+    c->resident = calloc(n ? n : 1, sizeof *c->resident);
+    c->passes = calloc(n_layer ? n_layer : 1, sizeof *c->passes);
+    c->hits = calloc(n_layer ? n_layer : 1, sizeof *c->hits);
+    c->misses = calloc(n_layer ? n_layer : 1, sizeof *c->misses);
+    c->lat_ns = malloc(sizeof *c->lat_ns * 1024);
+    if (!c->e || !c->resident || !c->passes || !c->hits || !c->misses || !c->lat_ns) {
+        run_cache_free(c);
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    }
+    *out = c;
+    return TRIT_OK;
+}
+
+void run_cache_free(run_cache *c)
+{
+    if (!c) return;
+    for (uint32_t i = 0; i < c->n_resident; i++) free(c->e[c->resident[i]].image);
+    free(c->e);
+    free(c->resident);
+    free(c->passes);
+    free(c->hits);
+    free(c->misses);
+    free(c->lat_ns);
+    free(c);
+}
+
+void run_cache_begin_layer(run_cache *c, uint32_t layer, uint32_t n_tokens, const uint32_t *experts, uint32_t n)
+{
+    if (layer >= c->n_layer) return;
+    c->cur_layer = layer;
+    c->batch++;
+    c->passes[layer] += n_tokens;
+    if (c->passes[layer] > RUN_AGE_WINDOW) {
+        c->passes[layer] *= 0.5;
+        for (uint32_t e = 0; e < c->n_expert; e++) c->e[(uint64_t)layer * c->n_expert + e].freq *= 0.5;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (experts[i] < c->n_expert) c->e[(uint64_t)layer * c->n_expert + experts[i]].want = c->batch;
+}
+
+/* Expected layer steps until entry idx is used again (LAYER policy). */
+static double next_use(const run_cache *c, uint32_t idx)
+{
+    uint32_t const layer = idx / c->n_expert, L = c->n_layer;
+    uint32_t dist = (layer + L - c->cur_layer) % L;
+    if (dist == 0) dist = L; /* the current layer's batch is done with it: next pass */
+    /* Smoothed routing probability: a prior of one pass at the uniform rate keeps fresh
+     * experts from looking either certain or useless. */
+    double const k = c->n_expert ? 1.0 / c->n_expert : 1.0;
+    double const p = (c->e[idx].freq + k) / (c->passes[layer] + 1.0);
+    double const pc = p < 1e-6 ? 1e-6 : p > 1.0 ? 1.0 : p;
+    return (double)dist + (double)L * (1.0 / pc - 1.0);
+}
+
+/* 1 if entry a should be evicted before entry b under the cache's policy. */
+static int evict_first(const run_cache *c, uint32_t a, uint32_t b)
+{
+    run_centry const *ea = &c->e[a], *eb = &c->e[b];
+    if (c->policy == RUN_POLICY_LFU && ea->freq != eb->freq) return ea->freq < eb->freq;
+    if (c->policy == RUN_POLICY_LAYER) {
+        int const wa = ea->want == c->batch, wb = eb->want == c->batch;
+        if (wa != wb) return wb;
+        double const na = next_use(c, a), nb = next_use(c, b);
+        if (na != nb) return na > nb;
+    }
+    return ea->last_use < eb->last_use;
+}
+
+/* Pick the unpinned resident entry to evict, or UINT32_MAX if all are pinned. */
+static uint32_t victim(const run_cache *c)
+{
+    uint32_t best = UINT32_MAX;
+    for (uint32_t i = 0; i < c->n_resident; i++) {
+        uint32_t const idx = c->resident[i];
+        if (c->e[idx].pins) continue;
+        if (best == UINT32_MAX || evict_first(c, idx, best)) best = idx;
+    }
+    return best;
+}
+
+static void evict(run_cache *c, uint32_t idx)
+{
+    run_centry *e = &c->e[idx];
+    free(e->image);
+    e->image = NULL;
+    c->used -= e->size;
+    uint32_t const last = c->resident[--c->n_resident];
+    c->resident[e->pos] = last;
+    c->e[last].pos = e->pos;
+    c->evictions++;
+}
+
+static void shrink_to(run_cache *c, uint64_t target)
+{
+    while (c->used > target) {
+        uint32_t const v = victim(c);
+        if (v == UINT32_MAX) return;
+        evict(c, v);
+    }
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void record_latency(run_cache *c, uint64_t ns)
+{
+    if (c->n_lat >= RUN_LAT_CAP) return;
+    if (c->n_lat >= 1024 && (c->n_lat & (c->n_lat - 1)) == 0) {
+        uint64_t *const nl = realloc(c->lat_ns, sizeof *nl * c->n_lat * 2);
+        if (!nl) return;
+        c->lat_ns = nl;
+    }
+    c->lat_ns[c->n_lat++] = ns;
+}
+
+int run_cache_acquire(run_cache *c, uint32_t layer, uint32_t expert, uint64_t size, uint32_t weight,
+                      run_cache_load_fn load, void *arg, const void **image, trit_err *err)
+{
+    *image = NULL;
+    if (layer >= c->n_layer || expert >= c->n_expert)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "expert %u of layer %u out of range", expert, layer);
+    uint32_t const idx = layer * c->n_expert + expert;
+    run_centry *e = &c->e[idx];
+    c->clock++;
+    e->last_use = c->clock;
+    e->freq += weight;
+    e->want = 0;
+    if (e->image) {
+        c->hits[layer]++;
+        e->pins++;
+        *image = e->image;
+        return TRIT_OK;
+    }
+    c->misses[layer]++;
+    uint64_t room = 0;
+    if (c->budget >= size) room = c->budget - size;
+    shrink_to(c, room);
+    size_t sz;
+    if (trit_to_size(size, &sz))
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "expert of %llu bytes", (unsigned long long)size);
+    void *buf = NULL;
+    if (posix_memalign(&buf, 64, sz ? sz : 1) != 0)
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate %llu bytes for expert %u of layer %u",
+                            (unsigned long long)size, expert, layer);
+    uint64_t const t0 = now_ns();
+    int const rc = load(arg, layer, expert, buf, size, err);
+    if (rc != TRIT_OK) {
+        free(buf);
+        return rc;
+    }
+    record_latency(c, now_ns() - t0);
+    c->n_loads++;
+    c->bytes_paged += size;
+    e->image = buf;
+    e->size = size;
+    e->pins = 1;
+    e->pos = c->n_resident;
+    c->resident[c->n_resident++] = idx;
+    c->used += size;
+    if (c->used > c->peak) c->peak = c->used;
+    *image = buf;
+    return TRIT_OK;
+}
+
+uint32_t run_cache_policy(const run_cache *c) { return c->policy; }
+
+void run_cache_release(run_cache *c, uint32_t layer, uint32_t expert)
+{
+    if (layer >= c->n_layer || expert >= c->n_expert) return;
+    run_centry *e = &c->e[layer * c->n_expert + expert];
+    if (e->pins) e->pins--;
+    shrink_to(c, c->budget);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t const x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void run_cache_stats(const run_cache *c, run_stats *s)
+{
+    s->n_layer = c->n_layer;
+    s->hits = c->hits;
+    s->misses = c->misses;
+    s->total_hits = s->total_misses = 0;
+    for (uint32_t l = 0; l < c->n_layer; l++) {
+        s->total_hits += c->hits[l];
+        s->total_misses += c->misses[l];
+    }
+    s->bytes_paged = c->bytes_paged;
+    s->evictions = c->evictions;
+    s->resident_bytes = c->used;
+    s->peak_resident_bytes = c->peak;
+    s->budget = c->budget;
+    s->n_loads = c->n_loads;
+    s->load_p50_ms = s->load_p99_ms = 0;
+    if (c->n_lat) {
+        uint64_t *const v = malloc(sizeof *v * c->n_lat);
+        if (v) {
+            memcpy(v, c->lat_ns, sizeof *v * c->n_lat);
+            qsort(v, c->n_lat, sizeof *v, cmp_u64);
+            s->load_p50_ms = (double)v[(c->n_lat - 1) / 2] / 1e6;
+            s->load_p99_ms = (double)v[(c->n_lat - 1) * 99 / 100] / 1e6;
+            free(v);
+        }
+    }
+}

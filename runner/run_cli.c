@@ -1,0 +1,440 @@
+/*
+ * run_cli.c - the command line of `trit run` and of the standalone device binary `trit-run`
+ * (both call run_cli_main, so they behave the same). Links only libtrit: the number parsing
+ * and exit-code mapping of cli/ are repeated here on purpose.
+ *
+ * Output: with --tokens the generated ids, space-separated, on one stdout line; with --prompt
+ * the prompt and the generated text. --json replaces both with one JSON object on stdout
+ * ({"prompt_tokens":[..],"tokens":[..],"stats":{..}}). Messages and text stats go to stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run_int.h"
+#include "trit_safemath.h"
+
+#if defined(__has_include)
+#if __has_include("tok.h")
+#include "tok.h"
+#define RUN_HAVE_TOK 1
+#endif
+#endif
+
+enum { EXIT_OK_ = 0, EXIT_USAGE_ = 2, EXIT_IO_ = 3, EXIT_CORRUPT_ = 4, EXIT_UNSUP_ = 5, EXIT_LIMIT_ = 6, EXIT_INTERNAL_ = 70 };
+
+static int exit_code(int code)
+{
+    switch (code) {
+    case TRIT_OK: return EXIT_OK_;
+    case TRIT_E_USAGE: return EXIT_USAGE_;
+    case TRIT_E_IO: case TRIT_E_EXISTS: case TRIT_E_NOTFOUND: return EXIT_IO_;
+    case TRIT_E_TRUNCATED: case TRIT_E_CORRUPT: case TRIT_E_CHECKSUM: return EXIT_CORRUPT_;
+    case TRIT_E_UNSUPPORTED: return EXIT_UNSUP_;
+    case TRIT_E_LIMIT: return EXIT_LIMIT_;
+    default: return EXIT_INTERNAL_;
+    }
+}
+
+static int report(const char *prog, const trit_err *err)
+{
+    char buf[768];
+    fprintf(stderr, "%s: %s\n", prog, trit_err_format(err, buf, sizeof buf));
+    return exit_code(err->code);
+}
+
+static void usage(const char *prog, FILE *f)
+{
+    fprintf(f,
+            "usage: %s [options] MODEL.trit\n"
+            "\n"
+            "Run a .trit model: evaluate the input, then generate tokens. Experts of MoE models are\n"
+            "paged in on demand under a byte budget; dense weights are used in place (mmap).\n"
+            "\n"
+            "input (one of):\n"
+            "  --tokens LIST        comma-separated token ids, e.g. 1,403,407\n"
+            "  --prompt TEXT        text, tokenized with the model's tokenizer section\n"
+            "generation:\n"
+            "  -n N                 tokens to generate (default 16; 0 = only evaluate the input)\n"
+            "  --temp T             sampling temperature (default 0 = greedy)\n"
+            "  --top-k K            sample among the K most likely tokens (default 40, 0 = all)\n"
+            "  --top-p P            ... within probability mass P (default 0.95)\n"
+            "  --seed S             random seed for sampling (default 1)\n"
+            "  --ignore-eos         do not stop at the end-of-sequence token\n"
+            "execution:\n"
+            "  --threads N          worker threads (default: online CPUs, at most 4)\n"
+            "  --expert-cache SIZE  budget for decoded experts, K/M/G suffixes (default 256M)\n"
+            "  --cache-policy P     expert eviction: layer (default), lru, lfu\n"
+            "  --ctx N              KV cache positions (default: input + generated tokens)\n"
+            "  --kernel K           auto (default), ref, avx2, neon\n"
+            "  --verify             check every byte of the file before running\n"
+            "output:\n"
+            "  --logits FILE        write the last evaluated position's logits (n_vocab\n"
+            "                       little-endian float32; with -n 0, the input's last position)\n"
+            "  --stats              print speed, expert cache hits/misses per layer, bytes paged,\n"
+            "                       load latency p50/p99 and peak RSS (stderr; stdout with --json)\n"
+            "  --json               print one JSON object with tokens and stats on stdout\n"
+            "  --trace FILE         write every expert access as 'layer expert n_tokens'\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "Exit codes: 0 ok, 2 usage, 3 i/o, 4 corrupt input, 5 unsupported, 6 limit.\n",
+            prog);
+}
+
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    errno = 0;
+    char *end;
+    unsigned long long const v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    errno = 0;
+    char *end;
+    unsigned long long const v = strtoull(s, &end, 10);
+    if (errno || end == s) return -1;
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k') shift = 10;
+    else if (*end == 'M' || *end == 'm') shift = 20;
+    else if (*end == 'G' || *end == 'g') shift = 30;
+    if (shift) {
+        end++;
+        if (!strcmp(end, "iB") || !strcmp(end, "B")) end += strlen(end);
+    } else if (!strcmp(end, "B")) {
+        end++;
+    }
+    if (*end || (shift && v > (~0ull >> shift))) return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static int parse_float(const char *s, float lo, float hi, float *out)
+{
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    float const v = strtof(s, &end);
+    if (errno || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* "1,2,3" -> ids (caller frees *ids). */
+static int parse_tokens(const char *s, uint32_t **ids, uint32_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    uint32_t cap = 0;
+    while (*s) {
+        char *end;
+        if (*s < '0' || *s > '9') return -1;
+        errno = 0;
+        unsigned long long const v = strtoull(s, &end, 10);
+        if (errno || v > UINT32_MAX || (*end && *end != ',')) return -1;
+        if (*n == cap) {
+            if (cap >= RUN_MAX_CTX) return -1;
+            cap = cap ? cap * 2 : 64;
+            uint32_t *nid = realloc(*ids, sizeof *nid * cap);
+            if (!nid) return -1;
+            *ids = nid;
+        }
+        (*ids)[(*n)++] = (uint32_t)v;
+        s = *end ? end + 1 : end;
+        if (*end && !*s) return -1; /* trailing comma */
+    }
+    return *n ? 0 : -1;
+}
+
+typedef struct cli_opts {
+    const char *model, *tokens, *prompt, *logits_path, *trace_path;
+    uint64_t n_gen, threads, budget, n_ctx, seed, top_k;
+    float temp, top_p;
+    int stats, json, verify, ignore_eos;
+    uint32_t policy, kernel;
+} cli_opts;
+
+static int write_logits(const char *path, const float *x, uint32_t n, trit_err *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot create: %s", strerror(errno));
+    int ok = 1;
+    for (uint32_t i = 0; i < n && ok; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        uint8_t const b[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+        ok = fwrite(b, 1, 4, f) == 4;
+    }
+    if (fclose(f) != 0) ok = 0;
+    return ok ? TRIT_OK : trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "write failed");
+}
+
+#ifdef RUN_HAVE_TOK
+/* The tokenizer carried in the model's kind-3 section, or NULL (err says why). */
+static run_tok *open_tokenizer(const run_weights *w, trit_err *err)
+{
+    const trit_reader *r = run_weights_trit_reader(w);
+    if (!r) {
+        trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL, "this weight source has no tokenizer");
+        return NULL;
+    }
+    int64_t const s = trit_reader_find_section(r, TRIT_SECTION_TOKENIZER_KV);
+    if (s < 0) {
+        trit_err_set(err, TRIT_E_NOTFOUND, TRIT_NO_OFFSET, NULL, "the model carries no tokenizer section (kind 3); use --tokens");
+        trit_err_file(err, w->name);
+        return NULL;
+    }
+    trit_kvset *kv = NULL;
+    run_vocab v;
+    run_vocab_init(&v);
+    run_tok *t = NULL;
+    int rc = trit_reader_section_kv(r, (uint32_t)s, &kv, err);
+    if (!rc) rc = run_vocab_from_kvset(kv, w->name, &v, err);
+    if (!rc) rc = run_tok_new(&v, &t, err);
+    run_vocab_release(&v);
+    trit_kvset_free(kv);
+    return rc ? NULL : t;
+}
+#endif
+
+static void print_ids_json(FILE *f, const char *key, const uint32_t *ids, uint32_t n)
+{
+    fprintf(f, "\"%s\":[", key);
+    for (uint32_t i = 0; i < n; i++) fprintf(f, "%s%u", i ? "," : "", ids[i]);
+    fprintf(f, "]");
+}
+
+static int run_main(const char *prog, const cli_opts *o)
+{
+    trit_err err;
+    trit_err_clear(&err);
+    run_weights w;
+    memset(&w, 0, sizeof w);
+    run_ctx *c = NULL;
+    uint32_t *in = NULL, *gen = NULL, n_in = 0, n_out = 0;
+    float *logits = NULL;
+    FILE *trace = NULL;
+    int rc = run_weights_open_trit(o->model, o->verify ? TRIT_OPEN_VERIFY : 0, &w, &err);
+#ifdef RUN_HAVE_TOK
+    run_tok *tok = NULL;
+#endif
+    if (rc) goto out;
+    if (o->tokens) {
+        if (parse_tokens(o->tokens, &in, &n_in)) {
+            fprintf(stderr, "%s: --tokens: expected comma-separated token ids, e.g. 1,2,3\n", prog);
+            rc = TRIT_E_USAGE;
+            err.code = rc;
+            goto out_quiet;
+        }
+    } else {
+#ifdef RUN_HAVE_TOK
+        if (!(tok = open_tokenizer(&w, &err))) {
+            rc = err.code ? err.code : TRIT_E_NOTFOUND;
+            goto out;
+        }
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if ((rc = run_tok_encode(tok, o->prompt, strlen(o->prompt), RUN_TOK_ADD_SPECIAL, &ids, &n, &err))) goto out;
+        if (n == 0 || n > RUN_MAX_CTX) {
+            free(ids);
+            rc = trit_err_set(&err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "the prompt gives %zu tokens", n);
+            goto out;
+        }
+        in = malloc(sizeof *in * n);
+        if (!in) {
+            free(ids);
+            rc = trit_err_set(&err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) in[i] = (uint32_t)ids[i];
+        n_in = (uint32_t)n;
+        free(ids);
+#else
+        rc = trit_err_set(&err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL, "--prompt: tokenizer not available in this build; use --tokens");
+        goto out;
+#endif
+    }
+    if (o->trace_path && !(trace = fopen(o->trace_path, "w"))) {
+        rc = trit_err_set(&err, TRIT_E_IO, TRIT_NO_OFFSET, o->trace_path, "cannot create: %s", strerror(errno));
+        goto out;
+    }
+    run_opts ro;
+    run_opts_default(&ro);
+    ro.n_threads = (uint32_t)o->threads;
+    ro.expert_cache = o->budget;
+    ro.policy = o->policy;
+    ro.kernel = o->kernel;
+    ro.trace = trace;
+    uint64_t need = (uint64_t)n_in + o->n_gen;
+    ro.n_ctx = (uint32_t)(o->n_ctx ? o->n_ctx : need > RUN_MAX_CTX ? RUN_MAX_CTX : need);
+    if (need > ro.n_ctx) {
+        rc = trit_err_set(&err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "%llu input + generated tokens do not fit a context of %u",
+                          (unsigned long long)need, ro.n_ctx);
+        goto out;
+    }
+    if ((rc = run_ctx_new(&w, &ro, &c, &err))) goto out;
+    uint32_t const V = run_ctx_n_vocab(c);
+    logits = malloc(sizeof *logits * V);
+    gen = malloc(sizeof *gen * (o->n_gen + 1));
+    if (!logits || !gen) {
+        rc = trit_err_set(&err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+        goto out;
+    }
+    if ((rc = run_ctx_eval(c, in, n_in, logits, &err))) goto out;
+    run_sampler smp;
+    run_sampler_init(&smp, o->temp, (uint32_t)o->top_k, o->top_p, o->seed);
+    uint32_t const eos = run_ctx_eos(c);
+#ifdef RUN_HAVE_TOK
+    if (tok && !o->json) fputs(o->prompt, stdout);
+#endif
+    for (uint64_t i = 0; i < o->n_gen; i++) {
+        uint32_t const t = run_sample(&smp, logits, V);
+        gen[n_out++] = t;
+#ifdef RUN_HAVE_TOK
+        if (tok && !o->json) {
+            char piece[256];
+            size_t const pn = run_tok_piece(tok, (int32_t)t, 0, piece, sizeof piece);
+            fwrite(piece, 1, pn < sizeof piece ? pn : sizeof piece, stdout);
+            fflush(stdout);
+        }
+        int const stop = tok ? run_tok_is_eog(tok, (int32_t)t) : t == eos;
+#else
+        int const stop = t == eos;
+#endif
+        if ((stop && !o->ignore_eos) || i + 1 == o->n_gen) break;
+        if ((rc = run_ctx_eval(c, &t, 1, logits, &err))) goto out;
+    }
+    if (o->logits_path && (rc = write_logits(o->logits_path, logits, V, &err))) goto out;
+    run_stats st;
+    run_ctx_stats(c, &st);
+    if (o->json) {
+        printf("{");
+        print_ids_json(stdout, "prompt_tokens", in, n_in);
+        printf(",");
+        print_ids_json(stdout, "tokens", gen, n_out);
+        if (o->stats) {
+            printf(",\"stats\":");
+            run_stats_print(&st, c, 1, stdout);
+        } else {
+            printf("}\n");
+        }
+        if (o->stats) printf("}\n");
+    } else {
+#ifdef RUN_HAVE_TOK
+        if (tok) printf("\n");
+        else
+#endif
+        {
+            for (uint32_t i = 0; i < n_out; i++) printf("%s%u", i ? " " : "", gen[i]);
+            printf("\n");
+        }
+        if (o->stats) run_stats_print(&st, c, 0, stderr);
+    }
+    if (fflush(stdout) != 0) rc = trit_err_set(&err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot write output");
+out:
+    if (rc) report(prog, &err);
+out_quiet:
+    if (trace) fclose(trace);
+    run_ctx_free(c);
+    run_weights_close(&w);
+#ifdef RUN_HAVE_TOK
+    run_tok_free(tok);
+#endif
+    free(in);
+    free(gen);
+    free(logits);
+    return exit_code(rc);
+}
+
+int run_cli_main(const char *prog, int argc, char **argv)
+{
+    enum { O_TOKENS = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_THREADS, O_LOGITS, O_STATS, O_JSON, O_CACHE,
+           O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_TRACE, O_NOEOS };
+    static const struct option longopts[] = {
+        {"tokens", required_argument, NULL, O_TOKENS}, {"prompt", required_argument, NULL, O_PROMPT},
+        {"temp", required_argument, NULL, O_TEMP},     {"top-k", required_argument, NULL, O_TOPK},
+        {"top-p", required_argument, NULL, O_TOPP},    {"seed", required_argument, NULL, O_SEED},
+        {"threads", required_argument, NULL, O_THREADS}, {"logits", required_argument, NULL, O_LOGITS},
+        {"stats", no_argument, NULL, O_STATS},         {"json", no_argument, NULL, O_JSON},
+        {"expert-cache", required_argument, NULL, O_CACHE}, {"cache-policy", required_argument, NULL, O_POLICY},
+        {"ctx", required_argument, NULL, O_CTX},       {"kernel", required_argument, NULL, O_KERNEL},
+        {"verify", no_argument, NULL, O_VERIFY},       {"trace", required_argument, NULL, O_TRACE},
+        {"ignore-eos", no_argument, NULL, O_NOEOS},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cli_opts o;
+    memset(&o, 0, sizeof o);
+    o.n_gen = 16;
+    o.budget = RUN_DEFAULT_EXPERT_CACHE;
+    o.policy = RUN_POLICY_DEFAULT;
+    o.seed = 1;
+    o.top_k = 40;
+    o.top_p = 0.95f;
+    long const ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o.threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (uint64_t)ncpu;
+    int ch;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "hn:", longopts, NULL)) != -1) {
+        const char *bad = NULL;
+        switch (ch) {
+        case O_TOKENS: o.tokens = optarg; break;
+        case O_PROMPT: o.prompt = optarg; break;
+        case 'n': if (parse_u64(optarg, 0, RUN_MAX_CTX, &o.n_gen)) bad = "-n"; break;
+        case O_TEMP: if (parse_float(optarg, 0, 100, &o.temp)) bad = "--temp"; break;
+        case O_TOPK: if (parse_u64(optarg, 0, UINT32_MAX, &o.top_k)) bad = "--top-k"; break;
+        case O_TOPP: if (parse_float(optarg, 0, 1, &o.top_p)) bad = "--top-p"; break;
+        case O_SEED: if (parse_u64(optarg, 0, UINT64_MAX, &o.seed)) bad = "--seed"; break;
+        case O_THREADS: if (parse_u64(optarg, 1, RUN_MAX_THREADS, &o.threads)) bad = "--threads"; break;
+        case O_LOGITS: o.logits_path = optarg; break;
+        case O_STATS: o.stats = 1; break;
+        case O_JSON: o.json = 1; break;
+        case O_CACHE: if (parse_size(optarg, &o.budget)) bad = "--expert-cache"; break;
+        case O_POLICY: {
+            run_policy p;
+            if (run_policy_from_name(optarg, &p)) bad = "--cache-policy";
+            else o.policy = p;
+            break;
+        }
+        case O_CTX: if (parse_u64(optarg, 1, RUN_MAX_CTX, &o.n_ctx)) bad = "--ctx"; break;
+        case O_KERNEL:
+            if (!strcmp(optarg, "auto")) o.kernel = RUN_KERNEL_AUTO;
+            else if (!strcmp(optarg, "ref")) o.kernel = RUN_KERNEL_REF;
+            else if (!strcmp(optarg, "avx2")) o.kernel = RUN_KERNEL_AVX2;
+            else if (!strcmp(optarg, "neon")) o.kernel = RUN_KERNEL_NEON;
+            else bad = "--kernel";
+            break;
+        case O_VERIFY: o.verify = 1; break;
+        case O_TRACE: o.trace_path = optarg; break;
+        case O_NOEOS: o.ignore_eos = 1; break;
+        case 'h': usage(prog, stdout); return EXIT_OK_;
+        default:
+            fprintf(stderr, "%s: unknown option or missing value: '%s'\n", prog, argv[optind - 1]);
+            usage(prog, stderr);
+            return EXIT_USAGE_;
+        }
+        if (bad) {
+            fprintf(stderr, "%s: invalid value for %s: '%s'\n", prog, bad, optarg);
+            return EXIT_USAGE_;
+        }
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "%s: expected exactly one MODEL.trit\n", prog);
+        usage(prog, stderr);
+        return EXIT_USAGE_;
+    }
+    if (!o.tokens == !o.prompt) {
+        fprintf(stderr, "%s: give exactly one of --tokens and --prompt\n", prog);
+        return EXIT_USAGE_;
+    }
+    o.model = argv[optind];
+    return run_main(prog, &o);
+}

@@ -1,0 +1,331 @@
+/*
+ * run_forward.c - the forward pass of spec 10.2 for up to RUN_UBATCH tokens:
+ *
+ *   h = token_embd[tok]
+ *   per layer:  x = rmsnorm(h) * attn_norm
+ *               q, k, v = x Wq, x Wk, x Wv (+ bias); q/k norm; RoPE (neox); append k, v to the cache
+ *               a = causal GQA attention; a = rmsnorm(a) * attn_sub_norm (BitNet); h += a Wo
+ *               x = rmsnorm(h) * ffn_norm
+ *               dense: h += down(sub_norm(act(gate x) * up x))
+ *               MoE:   scores = softmax|sigmoid(router x); top-k by score + exp_probs_b;
+ *                      weights = scores (renormalised if norm_topk) * routed_scale;
+ *                      h += sum_j w_j expert_j(x) + shared(x) [* sigmoid(x . gate_inp_shexp)]
+ *   logits = (rmsnorm(h_last) * output_norm) Wout
+ *
+ * Determinism: every output element is produced by one thread in a fixed order; experts run in
+ * increasing expert order and their outputs are kept per (token, slot) and summed in slot
+ * order afterwards, so neither the thread count nor which experts happened to be resident can
+ * change a bit of the result.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_int.h"
+
+static int is_t2(const run_tensor *t) { return t->data && t->type == TRIT_TYPE_T2; }
+
+static void embed_row(const run_tensor *emb, uint32_t tok, float *out)
+{
+    uint64_t const n = emb->cols;
+    if (emb->type == TRIT_TYPE_F32) {
+        memcpy(out, (const float *)emb->data + (uint64_t)tok * n, n * sizeof *out);
+        return;
+    }
+    const uint16_t *row = (const uint16_t *)emb->data + (uint64_t)tok * n;
+    for (uint64_t i = 0; i < n; i++) out[i] = emb->type == TRIT_TYPE_F16 ? trit_f16_to_f32(row[i]) : trit_bf16_to_f32(row[i]);
+}
+
+static void add_bias(float *y, const float *b, uint32_t T, uint64_t n)
+{
+    if (!b) return;
+    for (uint32_t t = 0; t < T; t++)
+        for (uint64_t i = 0; i < n; i++) y[t * n + i] += b[i];
+}
+
+/* Per-head (or whole-vector) RMSNorm of q or k. */
+static void qk_norm(float *x, const float *w, int full, uint32_t T, uint32_t n_heads, uint32_t hd, float eps)
+{
+    if (!w) return;
+    uint64_t const width = (uint64_t)n_heads * hd;
+    for (uint32_t t = 0; t < T; t++) {
+        if (full) run__rmsnorm(x + t * width, x + t * width, w, width, eps);
+        else
+            for (uint32_t h = 0; h < n_heads; h++) run__rmsnorm(x + t * width + (uint64_t)h * hd, x + t * width + (uint64_t)h * hd, w, hd, eps);
+    }
+}
+
+/* neox RoPE: dimension i pairs with i + rope_dim/2, angle pos * theta^(-2i/rope_dim). */
+static void rope(float *x, uint32_t T, uint32_t n_heads, uint32_t hd, uint32_t rope_dim, float theta, uint32_t pos0)
+{
+    uint32_t const half = rope_dim / 2;
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t i = 0; i < half; i++) {
+            double const freq = pow((double)theta, -2.0 * (double)i / (double)rope_dim);
+            double const ang = (double)(pos0 + t) * freq;
+            float const cs = (float)cos(ang), sn = (float)sin(ang);
+            for (uint32_t h = 0; h < n_heads; h++) {
+                float *v = x + ((uint64_t)t * n_heads + h) * hd;
+                float const a = v[i], b = v[i + half];
+                v[i] = a * cs - b * sn;
+                v[i + half] = a * sn + b * cs;
+            }
+        }
+}
+
+typedef struct att_job {
+    run_ctx *c;
+    uint32_t L, T;
+} att_job;
+
+static void att_task(void *arg, uint32_t wi, uint32_t nw)
+{
+    att_job const *j = arg;
+    run_ctx *c = j->c;
+    run_hparams const *hp = &c->hp;
+    uint32_t const hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    uint64_t const qd = (uint64_t)hp->n_head * hd, kvd = (uint64_t)hp->n_head_kv * hd;
+    float const scale = 1.0f / sqrtf((float)hd);
+    const float *kc = c->k_cache + (uint64_t)j->L * c->n_ctx * kvd, *vc = c->v_cache + (uint64_t)j->L * c->n_ctx * kvd;
+    float *s = c->att_scratch + (uint64_t)wi * c->n_ctx;
+    uint64_t lo, hi;
+    run__split((uint64_t)j->T * hp->n_head, wi, nw, &lo, &hi);
+    for (uint64_t task = lo; task < hi; task++) {
+        uint32_t const t = (uint32_t)(task / hp->n_head), h = (uint32_t)(task % hp->n_head), kvh = h / group;
+        uint32_t const pos = c->n_pos + t;
+        const float *qv = c->q + t * qd + (uint64_t)h * hd;
+        float mx = -INFINITY;
+        for (uint32_t p = 0; p <= pos; p++) {
+            s[p] = c->kern->dot_f32(qv, kc + p * kvd + (uint64_t)kvh * hd, hd) * scale;
+            if (s[p] > mx) mx = s[p];
+        }
+        float sum = 0;
+        for (uint32_t p = 0; p <= pos; p++) {
+            s[p] = expf(s[p] - mx);
+            sum += s[p];
+        }
+        float const inv = 1.0f / sum;
+        float *out = c->att + t * qd + (uint64_t)h * hd;
+        memset(out, 0, hd * sizeof *out);
+        for (uint32_t p = 0; p <= pos; p++) {
+            float const wgt = s[p] * inv;
+            const float *vv = vc + p * kvd + (uint64_t)kvh * hd;
+            for (uint32_t d = 0; d < hd; d++) out[d] += wgt * vv[d];
+        }
+    }
+}
+
+static void attention(run_ctx *c, uint32_t L, uint32_t T)
+{
+    run_hparams const *hp = &c->hp;
+    run_layer const *ly = &c->layers[L];
+    uint64_t const E = hp->n_embd, qd = (uint64_t)hp->n_head * hp->head_dim, kvd = (uint64_t)hp->n_head_kv * hp->head_dim;
+    for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->xn + t * E, c->h + t * E, ly->attn_norm, E, hp->norm_eps);
+    if (is_t2(&ly->wq) || is_t2(&ly->wk) || is_t2(&ly->wv)) run__quantize(&c->qa, c->xn, E, E, T);
+    run__linear(c, &ly->wq, c->xn, E, &c->qa, T, c->q, qd);
+    run__linear(c, &ly->wk, c->xn, E, &c->qa, T, c->k, kvd);
+    run__linear(c, &ly->wv, c->xn, E, &c->qa, T, c->v, kvd);
+    add_bias(c->q, ly->bq, T, qd);
+    add_bias(c->k, ly->bk, T, kvd);
+    add_bias(c->v, ly->bv, T, kvd);
+    qk_norm(c->q, ly->q_norm, ly->q_norm_full, T, hp->n_head, hp->head_dim, hp->norm_eps);
+    qk_norm(c->k, ly->k_norm, ly->k_norm_full, T, hp->n_head_kv, hp->head_dim, hp->norm_eps);
+    rope(c->q, T, hp->n_head, hp->head_dim, hp->rope_dim, hp->rope_theta, c->n_pos);
+    rope(c->k, T, hp->n_head_kv, hp->head_dim, hp->rope_dim, hp->rope_theta, c->n_pos);
+    float *kc = c->k_cache + (uint64_t)L * c->n_ctx * kvd, *vc = c->v_cache + (uint64_t)L * c->n_ctx * kvd;
+    memcpy(kc + (uint64_t)c->n_pos * kvd, c->k, T * kvd * sizeof *kc);
+    memcpy(vc + (uint64_t)c->n_pos * kvd, c->v, T * kvd * sizeof *vc);
+    att_job j = {c, L, T};
+    if (T * hp->n_head * (c->n_pos + T) < 4096) att_task(&j, 0, 1);
+    else run_pool_run(c->pool, att_task, &j);
+    if (ly->attn_sub_norm)
+        for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->att + t * qd, c->att + t * qd, ly->attn_sub_norm, qd, hp->norm_eps);
+    if (is_t2(&ly->wo)) run__quantize(&c->qa, c->att, qd, qd, T);
+    run__linear(c, &ly->wo, c->att, qd, &c->qa, T, c->o, E);
+    for (uint64_t i = 0; i < T * E; i++) c->h[i] += c->o[i];
+}
+
+/* a = act(a) * b over n values. */
+static void glu(float *a, const float *b, uint64_t n, int act)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        float const g = a[i];
+        float v;
+        if (act == RUN_ACT_RELU2) v = g > 0 ? g * g : 0.0f;
+        else if (act == RUN_ACT_GELU) v = 0.5f * g * (1.0f + erff(g * 0.70710678118654752f));
+        else v = g / (1.0f + expf(-g));
+        a[i] = v * b[i];
+    }
+}
+
+/* down(sub_norm(act(gate x) * up x)) for n tokens of x (already quantized in qx when needed);
+ * out [n][n_embd]. Uses ffa/ffb as the hidden buffers (width = gate rows) and qb. */
+static void ffn(run_ctx *c, const run_tensor *gate, const run_tensor *up, const run_tensor *down, const float *sub_norm,
+                const float *x, const run_qbuf *qx, uint32_t n, float *ha, float *hb, float *out)
+{
+    uint64_t const E = c->hp.n_embd, F = gate->rows;
+    run__linear(c, gate, x, E, qx, n, ha, F);
+    run__linear(c, up, x, E, qx, n, hb, F);
+    glu(ha, hb, n * F, c->hp.act);
+    if (sub_norm)
+        for (uint32_t t = 0; t < n; t++) run__rmsnorm(ha + t * F, ha + t * F, sub_norm, F, c->hp.norm_eps);
+    if (is_t2(down)) run__quantize(&c->qb, ha, F, F, n);
+    run__linear(c, down, ha, F, &c->qb, n, out, E);
+}
+
+typedef struct load_arg {
+    run_ctx *c;
+} load_arg;
+
+static int load_expert(void *arg, uint32_t layer, uint32_t expert, void *dst, uint64_t size, trit_err *err)
+{
+    run_ctx *c = ((load_arg *)arg)->c;
+    int const rc = c->w->vt->expert_read(c->w->self, layer, expert, dst, size, err);
+    if (rc == TRIT_OK) c->bytes_read += c->layers[layer].experts[expert].stored_size;
+    return rc;
+}
+
+static void bind(run_tensor *t, const run_tensor *desc, const void *image)
+{
+    *t = *desc;
+    t->data = (const uint8_t *)image + desc->data_off;
+    t->scales = desc->type == TRIT_TYPE_T2 ? (const float *)(const void *)((const uint8_t *)image + desc->scales_off) : NULL;
+}
+
+/* Router: scores, top-k selection and weights for T tokens into slot_e / slot_w. */
+static void route(run_ctx *c, const run_layer *ly, uint32_t T)
+{
+    run_hparams const *hp = &c->hp;
+    uint32_t const NE = hp->n_expert, K = hp->n_expert_used;
+    if (is_t2(&ly->router)) run__quantize(&c->qa, c->xn, hp->n_embd, hp->n_embd, T);
+    run__linear(c, &ly->router, c->xn, hp->n_embd, &c->qa, T, c->router, NE);
+    for (uint32_t t = 0; t < T; t++) {
+        float *p = c->router + (uint64_t)t * NE;
+        if (hp->gating == RUN_GATING_SIGMOID) {
+            for (uint32_t e = 0; e < NE; e++) p[e] = 1.0f / (1.0f + expf(-p[e]));
+        } else {
+            float mx = -INFINITY, sum = 0;
+            for (uint32_t e = 0; e < NE; e++) mx = p[e] > mx ? p[e] : mx;
+            for (uint32_t e = 0; e < NE; e++) {
+                p[e] = expf(p[e] - mx);
+                sum += p[e];
+            }
+            for (uint32_t e = 0; e < NE; e++) p[e] /= sum;
+        }
+        uint32_t *sel = c->slot_e + (uint64_t)t * K;
+        float *w = c->slot_w + (uint64_t)t * K;
+        float wsum = 0;
+        for (uint32_t j = 0; j < K; j++) {
+            /* best not yet chosen by biased score; ties go to the lower index */
+            uint32_t best = UINT32_MAX;
+            float bs = 0;
+            for (uint32_t e = 0; e < NE; e++) {
+                int taken = 0;
+                for (uint32_t i = 0; i < j; i++) taken |= sel[i] == e;
+                if (taken) continue;
+                float const sc = p[e] + (ly->exp_probs_b ? ly->exp_probs_b[e] : 0.0f);
+                if (best == UINT32_MAX || sc > bs) {
+                    best = e;
+                    bs = sc;
+                }
+            }
+            sel[j] = best;
+            w[j] = p[best];
+            wsum += w[j];
+        }
+        for (uint32_t j = 0; j < K; j++) {
+            if (hp->norm_topk && wsum > 0) w[j] /= wsum;
+            w[j] *= hp->routed_scale;
+        }
+    }
+}
+
+static int moe(run_ctx *c, uint32_t L, uint32_t T, trit_err *err)
+{
+    run_hparams const *hp = &c->hp;
+    run_layer const *ly = &c->layers[L];
+    uint32_t const NE = hp->n_expert, K = hp->n_expert_used;
+    uint64_t const E = hp->n_embd;
+    route(c, ly, T);
+    /* which experts this batch needs, in increasing order */
+    uint32_t n_need = 0;
+    for (uint32_t e = 0; e < NE; e++) {
+        int used = 0;
+        for (uint64_t i = 0; i < (uint64_t)T * K && !used; i++) used = c->slot_e[i] == e;
+        if (used) c->need[n_need++] = e;
+    }
+    run_cache_begin_layer(c->cache, L, T, c->need, n_need);
+    load_arg la = {c};
+    for (uint32_t ni = 0; ni < n_need; ni++) {
+        uint32_t const e = c->need[ni];
+        uint32_t n = 0;
+        for (uint32_t t = 0; t < T; t++)
+            for (uint32_t j = 0; j < K; j++)
+                if (c->slot_e[t * K + j] == e) {
+                    c->ex_tok[n] = t;
+                    c->ex_slot[n] = j;
+                    memcpy(c->ex_x + n * E, c->xn + t * E, E * sizeof *c->ex_x);
+                    n++;
+                }
+        run_expert_desc const *d = &ly->experts[e];
+        const void *image;
+        int const rc = run_cache_acquire(c->cache, L, e, d->size, n, load_expert, &la, &image, err);
+        if (rc) return rc;
+        if (c->trace) fprintf(c->trace, "%u %u %u\n", L, e, n);
+        run_tensor g, u, dn;
+        bind(&g, &d->gate, image);
+        bind(&u, &d->up, image);
+        bind(&dn, &d->down, image);
+        if (is_t2(&g) || is_t2(&u)) run__quantize(&c->qb, c->ex_x, E, E, n);
+        ffn(c, &g, &u, &dn, NULL, c->ex_x, &c->qb, n, c->ex_a, c->ex_b, c->ffo);
+        run_cache_release(c->cache, L, e);
+        for (uint32_t i = 0; i < n; i++)
+            memcpy(c->slot_out + ((uint64_t)c->ex_tok[i] * K + c->ex_slot[i]) * E, c->ffo + i * E, E * sizeof *c->ffo);
+    }
+    int const shared = ly->gate_sh.data != NULL;
+    if (shared) {
+        if (is_t2(&ly->gate_sh) || is_t2(&ly->up_sh)) run__quantize(&c->qa, c->xn, E, E, T);
+        ffn(c, &ly->gate_sh, &ly->up_sh, &ly->down_sh, NULL, c->xn, &c->qa, T, c->ffa, c->ffb, c->sh_out);
+        if (hp->shared_gate && ly->gate_inp_sh)
+            for (uint32_t t = 0; t < T; t++) {
+                float const gl = c->kern->dot_f32(ly->gate_inp_sh, c->xn + t * E, E);
+                float const g = 1.0f / (1.0f + expf(-gl));
+                for (uint64_t i = 0; i < E; i++) c->sh_out[t * E + i] *= g;
+            }
+    }
+    for (uint32_t t = 0; t < T; t++)
+        for (uint64_t i = 0; i < E; i++) {
+            float acc = 0;
+            for (uint32_t j = 0; j < K; j++) acc += c->slot_w[t * K + j] * c->slot_out[((uint64_t)t * K + j) * E + i];
+            if (shared) acc += c->sh_out[t * E + i];
+            c->h[t * E + i] += acc;
+        }
+    return TRIT_OK;
+}
+
+int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, trit_err *err)
+{
+    run_hparams const *hp = &c->hp;
+    uint64_t const E = hp->n_embd;
+    for (uint32_t t = 0; t < T; t++) embed_row(&c->token_embd, tokens[t], c->h + t * E);
+    for (uint32_t L = 0; L < hp->n_layer; L++) {
+        run_layer const *ly = &c->layers[L];
+        attention(c, L, T);
+        for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->xn + t * E, c->h + t * E, ly->ffn_norm, E, hp->norm_eps);
+        if (ly->moe) {
+            int const rc = moe(c, L, T, err);
+            if (rc) return rc;
+        } else {
+            if (is_t2(&ly->ffn_gate) || is_t2(&ly->ffn_up)) run__quantize(&c->qa, c->xn, E, E, T);
+            ffn(c, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, ly->ffn_sub_norm, c->xn, &c->qa, T, c->ffa, c->ffb, c->ffo);
+            for (uint64_t i = 0; i < T * E; i++) c->h[i] += c->ffo[i];
+        }
+    }
+    if (logits) {
+        run__rmsnorm(c->xn, c->h + (uint64_t)(T - 1) * E, c->output_norm, E, hp->norm_eps);
+        if (is_t2(&c->output)) run__quantize(&c->qa, c->xn, E, E, 1);
+        run__linear(c, &c->output, c->xn, E, &c->qa, 1, logits, hp->n_vocab);
+    }
+    c->n_pos += T;
+    return TRIT_OK;
+}

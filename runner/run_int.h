@@ -1,0 +1,157 @@
+/*
+ * run_int.h - private to runner/: the context layout, the expert cache, the worker pool and
+ * the compute helpers shared by the runner's files.
+ */
+#ifndef RUN_INT_H
+#define RUN_INT_H
+
+#include <stdint.h>
+
+#include "run.h"
+#include "run_kern.h"
+
+/* Caps on what a model may declare (checked at run_ctx_new, before any allocation). */
+#define RUN_MAX_LAYERS     4096u
+#define RUN_MAX_EMBD       (1u << 16)
+#define RUN_MAX_HEADS      4096u
+#define RUN_MAX_HEAD_DIM   4096u
+#define RUN_MAX_VOCAB      (1u << 22)
+#define RUN_MAX_FF         (1u << 20)
+#define RUN_MAX_EXPERTS    4096u
+#define RUN_MAX_EXPERT_USED 64u
+#define RUN_MAX_CTX        (1u << 20)
+#define RUN_MAX_COLS       (1u << 22)       /* t2 int32 sums stay exact (run_kern.h) */
+#define RUN_MAX_THREADS    256u
+#define RUN_DEFAULT_CTX    4096u
+#define RUN_UBATCH         32u               /* tokens per forward step (bounds scratch) */
+
+/* ---- worker pool (run_pool.c) ---- */
+typedef struct run_pool run_pool;
+typedef void (*run_task_fn)(void *arg, uint32_t i, uint32_t n);
+int run_pool_new(uint32_t n_threads, run_pool **out, trit_err *err);
+void run_pool_free(run_pool *p);
+void run_pool_run(run_pool *p, run_task_fn fn, void *arg);
+uint32_t run_pool_size(const run_pool *p);
+/* Contiguous share [*lo, *hi) of n items for worker i of n_workers. */
+static inline void run__split(uint64_t n, uint32_t i, uint32_t n_workers, uint64_t *lo, uint64_t *hi)
+{
+    *lo = n * i / n_workers;
+    *hi = n * (i + 1) / n_workers;
+}
+
+/* ---- expert cache (run_cache.c) ---- */
+typedef struct run_cache run_cache;
+/* Loader the cache calls on a miss: read expert (layer, expert) into dst. */
+typedef int (*run_cache_load_fn)(void *arg, uint32_t layer, uint32_t expert, void *dst, uint64_t size,
+                                 trit_err *err);
+int run_cache_new(uint32_t n_layer, uint32_t n_expert, uint64_t budget, uint32_t policy, run_cache **out,
+                  trit_err *err);
+void run_cache_free(run_cache *c);
+/* Pin expert (layer, expert) of `size` bytes, loading it on a miss; *image borrowed until
+ * run_cache_release. `weight` is the number of tokens routed to it (frequency estimate). */
+int run_cache_acquire(run_cache *c, uint32_t layer, uint32_t expert, uint64_t size, uint32_t weight,
+                      run_cache_load_fn load, void *arg, const void **image, trit_err *err);
+void run_cache_release(run_cache *c, uint32_t layer, uint32_t expert);
+/* A batch enters layer: n_tokens pass through it and experts[0..n) will be acquired next
+ * (frequency aging; the LAYER policy keeps those until they are used). */
+void run_cache_begin_layer(run_cache *c, uint32_t layer, uint32_t n_tokens, const uint32_t *experts, uint32_t n);
+uint32_t run_cache_policy(const run_cache *c);
+/* Statistics into s (the cache's fields only). */
+void run_cache_stats(const run_cache *c, run_stats *s);
+
+/* ---- the model ---- */
+typedef struct run_hparams {
+    uint32_t n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_vocab, n_ctx_train, rope_dim;
+    float norm_eps, rope_theta;
+    int act;                   /* RUN_ACT_* */
+    int tied;                  /* output projection is token_embd */
+    uint32_t bos, eos;         /* UINT32_MAX when unknown */
+    uint32_t n_expert, n_expert_used, n_ff_expert, n_shared, first_dense;
+    int gating;                /* RUN_GATING_* */
+    int norm_topk;
+    float routed_scale;
+    int shared_gate;           /* 1 = sigmoid */
+} run_hparams;
+
+enum { RUN_ACT_SILU = 0, RUN_ACT_RELU2 = 1, RUN_ACT_GELU = 2 };
+enum { RUN_GATING_SOFTMAX = 0, RUN_GATING_SIGMOID = 1 };
+
+/* A vector weight (norm, bias) converted to f32 once at open (they are tiny). NULL = absent. */
+typedef struct run_layer {
+    float *attn_norm, *bq, *bk, *bv, *q_norm, *k_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;
+    int q_norm_full, k_norm_full;          /* norm over the whole q/k vector, not per head */
+    run_tensor wq, wk, wv, wo;
+    run_tensor ffn_gate, ffn_up, ffn_down; /* dense FFN (data NULL when the layer is MoE) */
+    int moe;
+    run_tensor router;
+    float *exp_probs_b;
+    run_tensor gate_sh, up_sh, down_sh;    /* shared experts (data NULL when none) */
+    float *gate_inp_sh;
+    run_expert_desc *experts;              /* n_expert descriptions (owned) */
+} run_layer;
+
+/* Activations of up to RUN_UBATCH tokens quantized to int8 (t2 inputs). */
+typedef struct run_qbuf {
+    int8_t *q;                 /* [n_tok][padded], zero past cols */
+    float *d;                  /* per token: dequant step (max|x| / 127), 0 for a zero row */
+    int32_t *sum;              /* per token: sum of q */
+    int32_t *csum;             /* [n_tok][padded / 32]: sums of q per 32-wide chunk */
+    uint64_t cols, padded;     /* of the last quantized input; padded = ceil(cols / 128) * 128 */
+    uint64_t cap_padded;       /* widest padded row the buffers hold */
+    uint32_t n_tok;
+} run_qbuf;
+
+struct run_ctx {
+    const run_weights *w;
+    run_hparams hp;
+    run_layer *layers;
+    run_tensor token_embd, output;
+    float *output_norm;
+    const run_kern *kern;
+    run_pool *pool;
+    run_cache *cache;
+    FILE *trace;
+    uint32_t n_ctx, n_pos;
+    float *k_cache, *v_cache;  /* [n_layer][n_ctx][n_head_kv * head_dim] */
+    /* scratch, sized for RUN_UBATCH tokens */
+    float *h, *xn, *q, *k, *v, *att, *o, *ffa, *ffb, *ffo, *logits_tmp;
+    float *router, *slot_out, *slot_w, *ex_x, *ex_a, *ex_b, *sh_out;
+    uint32_t *slot_e;          /* [ubatch][n_expert_used] selected experts */
+    uint32_t *need;            /* experts the current batch needs, increasing */
+    uint32_t *ex_tok;          /* token list of the current expert */
+    uint32_t *ex_slot;         /* the slot of each listed token */
+    float *att_scratch;        /* [n_threads][n_ctx] attention scores */
+    int32_t *chunk_scratch;    /* [n_threads][max padded / 32] */
+    run_qbuf qa, qb;           /* two quantized inputs alive at once */
+    uint64_t max_cols;
+    /* stats */
+    uint64_t prefill_tokens, decode_tokens;
+    double prefill_s, decode_s;
+    uint64_t dense_bytes;      /* bytes of dense matrices read per token */
+    uint64_t bytes_read;       /* stored bytes read for experts */
+    uint64_t max_ff;           /* widest FFN hidden layer (dense, expert or shared) */
+};
+
+/* ---- compute helpers (run_ops.c) ---- */
+int run__qbuf_init(run_qbuf *b, uint32_t n_tok, uint64_t cols, trit_err *err);
+void run__qbuf_release(run_qbuf *b);
+/* Quantize n rows of x (row stride ldx) into b (BitNet absmax per token). */
+void run__quantize(run_qbuf *b, const float *x, uint64_t ldx, uint64_t cols, uint32_t n);
+/* y[t * ldy + r] = W row r . x_t for t < n and every row of W, split over the pool. qb must
+ * hold x quantized when W is t2 (else may be NULL). */
+void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, const run_qbuf *qb,
+                 uint32_t n, float *y, uint64_t ldy);
+/* One row of W against one token (the kernel of run__linear; chunks: scratch for group scales). */
+float run__row_dot(const run_kern *k, const run_tensor *w, uint64_t r, const float *x, const run_qbuf *qb,
+                   uint32_t t, int32_t *chunks);
+/* x = rmsnorm(x) * w over n values (w NULL: no weight). Sum of squares in double. */
+void run__rmsnorm(float *out, const float *x, const float *w, uint64_t n, float eps);
+
+/* The forward pass (run_forward.c): T <= RUN_UBATCH tokens at positions n_pos.. */
+int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, trit_err *err);
+
+/* Model loading (run_model.c). */
+int run__load_model(run_ctx *c, trit_err *err);
+void run__free_model(run_ctx *c);
+
+#endif /* RUN_INT_H */

@@ -1,0 +1,45 @@
+/*
+ * run_kern.h - compute kernels of the runner: one table of function pointers per instruction
+ * set (portable C reference, AVX2, NEON), chosen at run time.
+ *
+ * t2 kernels work on the container's block layout (spec 6.1): a block is 32 bytes holding 128
+ * weights; byte m has weight m in bits 1:0, m+32 in 3:2, m+64 in 5:4, m+96 in 7:6. So the
+ * 2-bit "plane" k of a block is the 32 consecutive weights [32k, 32k+32), and one 32-byte load
+ * yields 4 x 32 weights with shifts and masks only.
+ *
+ * The integer kernels return sums of code * q with the raw code (0..3); the caller subtracts
+ * the sum of q to get sum((code - 1) * q). Doing it this way lets x86 use maddubs (unsigned x
+ * signed bytes) and costs one precomputed sum per token. Results are exact integers, so every
+ * kernel set returns bit-identical t2 results; float dot products may differ in the last bits
+ * between kernel sets (different summation order), never between runs of one set.
+ *
+ * Bounds: q values are in [-127, 127] and rows have at most RUN_MAX_COLS weights, so sums fit
+ * int32 (3 * 127 * 2^22 < 2^31).
+ */
+#ifndef RUN_KERN_H
+#define RUN_KERN_H
+
+#include <stdint.h>
+
+typedef struct run_kern {
+    const char *name;          /* "ref", "avx2", "neon" */
+    /* sum over n_blocks blocks of code * q (code 0..3 as stored). q holds 128 * n_blocks. */
+    int32_t (*t2_dot)(const uint8_t *codes, const int8_t *q, uint64_t n_blocks);
+    /* Per plane: out[4 * b + k] = sum over weights [32k, 32k+32) of block b of code * q. */
+    void (*t2_dot_chunks)(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out);
+    /* Float dot products of a stored row with f32 activations. */
+    float (*dot_f32)(const float *w, const float *x, uint64_t n);
+    float (*dot_f16)(const uint16_t *w, const float *x, uint64_t n);
+    float (*dot_bf16)(const uint16_t *w, const float *x, uint64_t n);
+} run_kern;
+
+/* The portable reference. Static storage. */
+const run_kern *run_kern_ref(void);
+/* AVX2 (+FMA, F16C) table if this build has it and the CPU supports it, else NULL. */
+const run_kern *run_kern_avx2(void);
+/* NEON table on aarch64 builds, else NULL. */
+const run_kern *run_kern_neon(void);
+/* The best available table (AVX2 or NEON, else the reference). Static storage. */
+const run_kern *run_kern_best(void);
+
+#endif /* RUN_KERN_H */

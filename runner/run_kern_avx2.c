@@ -1,0 +1,132 @@
+/* run_kern_avx2.c - AVX2 kernels (x86-64). Compiled with per-function target attributes so the
+ * rest of the program keeps the baseline ISA; used only when the CPU reports AVX2, FMA and
+ * F16C at run time. */
+#include <stddef.h>
+
+#include "run_kern.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define RUN_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+RUN_AVX2 static inline int32_t hsum_i32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+RUN_AVX2 static inline float hsum_f32(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55));
+    return _mm_cvtss_f32(s);
+}
+
+/* codes (0..3, unsigned) x q (signed): maddubs pairs stay within int16 (2 * 3 * 127). */
+RUN_AVX2 static int32_t avx2_t2_dot(const uint8_t *codes, const int8_t *q, uint64_t n_blocks)
+{
+    __m256i const m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    for (uint64_t b = 0; b < n_blocks; b++, codes += 32, q += 128) {
+        __m256i const v = _mm256_loadu_si256((const __m256i *)(const void *)codes);
+        __m256i const c0 = _mm256_and_si256(v, m3);
+        __m256i const c1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+        __m256i const c2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
+        __m256i const c3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+        __m256i p0 = _mm256_maddubs_epi16(c0, _mm256_loadu_si256((const __m256i *)(const void *)q));
+        __m256i p1 = _mm256_maddubs_epi16(c1, _mm256_loadu_si256((const __m256i *)(const void *)(q + 32)));
+        __m256i p2 = _mm256_maddubs_epi16(c2, _mm256_loadu_si256((const __m256i *)(const void *)(q + 64)));
+        __m256i p3 = _mm256_maddubs_epi16(c3, _mm256_loadu_si256((const __m256i *)(const void *)(q + 96)));
+        /* four int16 pair sums per lane: |sum| <= 4 * 762, still int16 */
+        __m256i const s = _mm256_add_epi16(_mm256_add_epi16(p0, p1), _mm256_add_epi16(p2, p3));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, ones));
+    }
+    return hsum_i32(acc);
+}
+
+RUN_AVX2 static void avx2_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)
+{
+    __m256i const m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    for (uint64_t b = 0; b < n_blocks; b++, codes += 32, q += 128, out += 4) {
+        __m256i const v = _mm256_loadu_si256((const __m256i *)(const void *)codes);
+        for (int k = 0; k < 4; k++) {
+            __m256i const sh = k == 0 ? v : _mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * k));
+            __m256i const c = _mm256_and_si256(sh, m3);
+            __m256i const p = _mm256_maddubs_epi16(c, _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * k)));
+            out[k] = hsum_i32(_mm256_madd_epi16(p, ones));
+        }
+    }
+}
+
+RUN_AVX2 static float avx2_dot_f32(const float *w, const float *x, uint64_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    uint64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    float s = hsum_f32(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += w[i] * x[i];
+    return s;
+}
+
+RUN_AVX2 static float avx2_dot_f16(const uint16_t *w, const float *x, uint64_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    uint64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 const w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(w + i)));
+        __m256 const w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(w + i + 8)));
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 const w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(w + i)));
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
+    }
+    float s = hsum_f32(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += _cvtsh_ss(w[i]) * x[i];
+    return s;
+}
+
+RUN_AVX2 static inline __m256 bf16x8(const uint16_t *w)
+{
+    __m256i const v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)w));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+RUN_AVX2 static float avx2_dot_bf16(const uint16_t *w, const float *x, uint64_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    uint64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
+    float s = hsum_f32(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) {
+        union { uint32_t u; float f; } const c = {(uint32_t)w[i] << 16};
+        s += c.f * x[i];
+    }
+    return s;
+}
+
+static const run_kern avx2_kern = {"avx2", avx2_t2_dot, avx2_t2_dot_chunks, avx2_dot_f32, avx2_dot_f16, avx2_dot_bf16};
+
+const run_kern *run_kern_avx2(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2_kern;
+    return NULL;
+}
+
+#else
+const run_kern *run_kern_avx2(void) { return NULL; }
+#endif

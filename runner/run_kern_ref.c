@@ -1,0 +1,62 @@
+/* run_kern_ref.c - the portable C kernels: the definition every SIMD kernel is tested against,
+ * and the fallback on CPUs without one. */
+#include <string.h>
+
+#include "run_kern.h"
+#include "trit.h"
+
+static int32_t ref_t2_dot(const uint8_t *codes, const int8_t *q, uint64_t n_blocks)
+{
+    int32_t acc = 0;
+    for (uint64_t b = 0; b < n_blocks; b++, codes += 32, q += 128)
+        for (unsigned m = 0; m < 32; m++) {
+            unsigned const v = codes[m];
+            acc += (int32_t)(v & 3) * q[m] + (int32_t)((v >> 2) & 3) * q[m + 32] +
+                   (int32_t)((v >> 4) & 3) * q[m + 64] + (int32_t)(v >> 6) * q[m + 96];
+        }
+    return acc;
+}
+
+static void ref_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)
+{
+    for (uint64_t b = 0; b < n_blocks; b++, codes += 32, q += 128, out += 4) {
+        int32_t s[4] = {0, 0, 0, 0};
+        for (unsigned m = 0; m < 32; m++) {
+            unsigned const v = codes[m];
+            for (unsigned k = 0; k < 4; k++) s[k] += (int32_t)((v >> (2 * k)) & 3) * q[m + 32 * k];
+        }
+        memcpy(out, s, sizeof s);
+    }
+}
+
+static float ref_dot_f32(const float *w, const float *x, uint64_t n)
+{
+    float s = 0;
+    for (uint64_t i = 0; i < n; i++) s += w[i] * x[i];
+    return s;
+}
+
+static float ref_dot_f16(const uint16_t *w, const float *x, uint64_t n)
+{
+    float s = 0;
+    for (uint64_t i = 0; i < n; i++) s += trit_f16_to_f32(w[i]) * x[i];
+    return s;
+}
+
+static float ref_dot_bf16(const uint16_t *w, const float *x, uint64_t n)
+{
+    float s = 0;
+    for (uint64_t i = 0; i < n; i++) s += trit_bf16_to_f32(w[i]) * x[i];
+    return s;
+}
+
+static const run_kern ref_kern = {"ref", ref_t2_dot, ref_t2_dot_chunks, ref_dot_f32, ref_dot_f16, ref_dot_bf16};
+
+const run_kern *run_kern_ref(void) { return &ref_kern; }
+
+const run_kern *run_kern_best(void)
+{
+    const run_kern *k = run_kern_avx2();
+    if (!k) k = run_kern_neon();
+    return k ? k : &ref_kern;
+}

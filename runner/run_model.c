@@ -1,0 +1,392 @@
+/*
+ * run_model.c - from a weight provider to an executable model: hyperparameters from the
+ * metadata keys of spec 10.1, every dense tensor of spec 10.2 resolved and its type and shape
+ * checked against them, every expert described (not loaded), then the KV cache and scratch.
+ *
+ * All of it is untrusted input: each dimension is capped (run_int.h) before anything is sized
+ * from it, sizes are computed with the overflow-checked helpers, and a tensor of the wrong
+ * type or shape is refused naming the tensor and both shapes.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_int.h"
+#include "trit_safemath.h"
+
+static int fail_file(const run_ctx *c, trit_err *err, int rc)
+{
+    if (c->w->name) trit_err_file(err, c->w->name);
+    return rc;
+}
+
+/* Unsigned metadata: absent -> def (or an error when required); capped at max. */
+static int kv_u32(run_ctx *c, const char *key, int required, uint32_t def, uint32_t max, uint32_t *out, trit_err *err)
+{
+    run_kv v;
+    trit_err e2;
+    int rc = c->w->vt->get_kv(c->w->self, key, &v, &e2);
+    if (rc == TRIT_E_NOTFOUND && !required) {
+        *out = def;
+        return TRIT_OK;
+    }
+    if (rc == TRIT_E_NOTFOUND) return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "required metadata '%s' is missing", key);
+    if (rc) {
+        *err = e2;
+        return rc;
+    }
+    if (v.kind != RUN_KV_UINT && v.kind != RUN_KV_BOOL)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "metadata '%s' is not an unsigned integer", key);
+    if (v.u > max)
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "metadata '%s' is %llu, the runner supports at most %u", key,
+                            (unsigned long long)v.u, max);
+    *out = (uint32_t)v.u;
+    return TRIT_OK;
+}
+
+static int kv_f32(run_ctx *c, const char *key, int required, float def, float *out, trit_err *err)
+{
+    run_kv v;
+    trit_err e2;
+    int rc = c->w->vt->get_kv(c->w->self, key, &v, &e2);
+    if (rc == TRIT_E_NOTFOUND && !required) {
+        *out = def;
+        return TRIT_OK;
+    }
+    if (rc == TRIT_E_NOTFOUND) return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "required metadata '%s' is missing", key);
+    if (rc) {
+        *err = e2;
+        return rc;
+    }
+    if (v.kind != RUN_KV_FLOAT && v.kind != RUN_KV_UINT)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "metadata '%s' is not a number", key);
+    if (!isfinite(v.f)) return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "metadata '%s' is not finite", key);
+    *out = (float)v.f;
+    return TRIT_OK;
+}
+
+static int kv_bool(run_ctx *c, const char *key, int def, int *out, trit_err *err)
+{
+    run_kv v;
+    trit_err e2;
+    int rc = c->w->vt->get_kv(c->w->self, key, &v, &e2);
+    if (rc == TRIT_E_NOTFOUND) {
+        *out = def;
+        return TRIT_OK;
+    }
+    if (rc) {
+        *err = e2;
+        return rc;
+    }
+    if (v.kind != RUN_KV_BOOL && v.kind != RUN_KV_UINT)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "metadata '%s' is not a bool", key);
+    *out = v.u != 0;
+    return TRIT_OK;
+}
+
+/* String metadata matched against a list of accepted values; *out = index in the list. */
+static int kv_enum(run_ctx *c, const char *key, const char *const *vals, int n_vals, int def, int *out, trit_err *err)
+{
+    run_kv v;
+    trit_err e2;
+    int rc = c->w->vt->get_kv(c->w->self, key, &v, &e2);
+    if (rc == TRIT_E_NOTFOUND) {
+        *out = def;
+        return TRIT_OK;
+    }
+    if (rc) {
+        *err = e2;
+        return rc;
+    }
+    if (v.kind != RUN_KV_STR) return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "metadata '%s' is not a string", key);
+    for (int i = 0; i < n_vals; i++)
+        if (strlen(vals[i]) == v.n && memcmp(vals[i], v.s, v.n) == 0) {
+            *out = i;
+            return TRIT_OK;
+        }
+    return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL, "metadata '%s' is '%.*s', the runner knows %s%s%s%s%s", key,
+                        (int)(v.n > 64 ? 64 : v.n), v.s, vals[0], n_vals > 1 ? ", " : "", n_vals > 1 ? vals[1] : "",
+                        n_vals > 2 ? ", " : "", n_vals > 2 ? vals[2] : "");
+}
+
+static int read_hparams(run_ctx *c, trit_err *err)
+{
+    run_hparams *hp = &c->hp;
+    int rc;
+#define U(key, req, def, max, dst) if ((rc = kv_u32(c, key, req, def, max, dst, err))) return rc
+    U("model.n_layer", 1, 0, RUN_MAX_LAYERS, &hp->n_layer);
+    U("model.n_embd", 1, 0, RUN_MAX_EMBD, &hp->n_embd);
+    U("model.n_ff", 0, 0, RUN_MAX_FF, &hp->n_ff);
+    U("model.n_head", 1, 0, RUN_MAX_HEADS, &hp->n_head);
+    U("model.n_head_kv", 1, 0, RUN_MAX_HEADS, &hp->n_head_kv);
+    U("model.head_dim", 1, 0, RUN_MAX_HEAD_DIM, &hp->head_dim);
+    U("model.n_vocab", 1, 0, RUN_MAX_VOCAB, &hp->n_vocab);
+    U("model.n_ctx", 0, 0, UINT32_MAX, &hp->n_ctx_train);
+    U("model.rope_dim", 0, hp->head_dim, RUN_MAX_HEAD_DIM, &hp->rope_dim);
+    U("model.bos_token_id", 0, UINT32_MAX, UINT32_MAX, &hp->bos);
+    U("model.eos_token_id", 0, UINT32_MAX, UINT32_MAX, &hp->eos);
+    U("moe.n_expert", 0, 0, RUN_MAX_EXPERTS, &hp->n_expert);
+    U("moe.n_expert_used", 0, 0, RUN_MAX_EXPERT_USED, &hp->n_expert_used);
+    U("moe.n_ff_expert", 0, 0, RUN_MAX_FF, &hp->n_ff_expert);
+    U("moe.n_shared_expert", 0, 0, RUN_MAX_EXPERTS, &hp->n_shared);
+    U("moe.first_dense_layers", 0, 0, RUN_MAX_LAYERS, &hp->first_dense);
+#undef U
+    if ((rc = kv_f32(c, "model.norm_eps", 1, 0, &hp->norm_eps, err))) return rc;
+    if ((rc = kv_f32(c, "model.rope_theta", 1, 0, &hp->rope_theta, err))) return rc;
+    if ((rc = kv_f32(c, "moe.routed_scale", 0, 1.0f, &hp->routed_scale, err))) return rc;
+    if ((rc = kv_bool(c, "model.tied_embeddings", 0, &hp->tied, err))) return rc;
+    if ((rc = kv_bool(c, "moe.norm_topk", 0, &hp->norm_topk, err))) return rc;
+    static const char *const acts[] = {"silu", "relu2", "gelu"}, *const gates[] = {"softmax", "sigmoid"};
+    static const char *const shg[] = {"none", "sigmoid"}, *const rope[] = {"neox"};
+    int layout;
+    if ((rc = kv_enum(c, "model.hidden_act", acts, 3, RUN_ACT_SILU, &hp->act, err))) return rc;
+    if ((rc = kv_enum(c, "moe.gating", gates, 2, RUN_GATING_SOFTMAX, &hp->gating, err))) return rc;
+    if ((rc = kv_enum(c, "moe.shared_gate", shg, 2, 0, &hp->shared_gate, err))) return rc;
+    if ((rc = kv_enum(c, "model.rope_layout", rope, 1, 0, &layout, err))) return rc;
+
+    /* Consistency the forward pass relies on. */
+    if (!hp->n_layer || !hp->n_embd || !hp->n_head || !hp->n_head_kv || !hp->head_dim || !hp->n_vocab)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "a required model dimension is 0");
+    if (hp->n_head % hp->n_head_kv)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "model.n_head %u is not a multiple of model.n_head_kv %u",
+                            hp->n_head, hp->n_head_kv);
+    if (hp->rope_dim % 2 || hp->rope_dim > hp->head_dim)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "model.rope_dim %u must be even and at most head_dim %u",
+                            hp->rope_dim, hp->head_dim);
+    if (!(hp->norm_eps >= 0) || !(hp->rope_theta > 0))
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "model.norm_eps must be >= 0 and model.rope_theta > 0");
+    if ((uint64_t)hp->n_head * hp->head_dim > RUN_MAX_COLS)
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "n_head * head_dim is too large");
+    if (hp->n_expert) {
+        if (!hp->n_expert_used || hp->n_expert_used > hp->n_expert || !hp->n_ff_expert)
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL,
+                                "moe.n_expert %u needs 1 <= moe.n_expert_used (%u) <= n_expert and moe.n_ff_expert > 0",
+                                hp->n_expert, hp->n_expert_used);
+    } else if (hp->n_expert_used) {
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "moe.n_expert_used is %u without experts", hp->n_expert_used);
+    }
+    return TRIT_OK;
+}
+
+static const char *type_name(uint32_t t)
+{
+    const char *n = trit_type_name(t);
+    return n ? n : "unknown";
+}
+
+/* A matrix [rows, cols]: f32/f16/bf16/t2. Absent and optional: out->data stays NULL. */
+static int get_mat(run_ctx *c, const char *name, uint64_t rows, uint64_t cols, int optional, run_tensor *out, trit_err *err)
+{
+    memset(out, 0, sizeof *out);
+    trit_err e2;
+    int rc = c->w->vt->get_dense(c->w->self, name, out, &e2);
+    if (rc == TRIT_E_NOTFOUND) {
+        memset(out, 0, sizeof *out);
+        if (optional) return TRIT_OK;
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, name, "required tensor is missing");
+    }
+    if (rc) {
+        *err = e2;
+        return rc;
+    }
+    if (out->type != TRIT_TYPE_F32 && out->type != TRIT_TYPE_F16 && out->type != TRIT_TYPE_BF16 && out->type != TRIT_TYPE_T2)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, name, "type %s, the runner computes f32, f16, bf16 and t2",
+                            type_name(out->type));
+    if (out->n_dims != 2 || out->dims[0] != rows || out->dims[1] != cols)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, name, "shape %s[%llu, %llu], expected [%llu, %llu]",
+                            out->n_dims == 2 ? "" : "(not 2-d) ", (unsigned long long)out->dims[0],
+                            (unsigned long long)(out->n_dims > 1 ? out->dims[1] : 0), (unsigned long long)rows,
+                            (unsigned long long)cols);
+    if (out->type == TRIT_TYPE_T2 && (out->scale_layout < TRIT_SCALE_TENSOR || out->scale_layout > TRIT_SCALE_GROUP ||
+                                      (out->scale_layout == TRIT_SCALE_GROUP && !out->group_size) || !out->scales))
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, name, "t2 tensor without valid scales");
+    if (cols > RUN_MAX_COLS) return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, name, "rows of %llu weights", (unsigned long long)cols);
+    if (cols > c->max_cols) c->max_cols = cols;
+    return TRIT_OK;
+}
+
+/* Bytes of a matrix's codes or values (for the bytes-per-token statistic). */
+static uint64_t mat_bytes(const run_tensor *t)
+{
+    if (!t->data && !t->data_off) return 0;
+    uint64_t const row = t->type == TRIT_TYPE_T2 ? trit_div_ceil(t->cols, 128) * 32 : t->cols * (t->type == TRIT_TYPE_F32 ? 4u : 2u);
+    return row * t->rows;
+}
+
+/* A vector [n] (or one of two accepted lengths) converted to a new f32 array. */
+static int get_vec2(run_ctx *c, const char *name, uint64_t n, uint64_t n_alt, int optional, float **out, uint64_t *got, trit_err *err)
+{
+    *out = NULL;
+    run_tensor t;
+    trit_err e2;
+    int rc = c->w->vt->get_dense(c->w->self, name, &t, &e2);
+    if (rc == TRIT_E_NOTFOUND) {
+        if (optional) return TRIT_OK;
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, name, "required tensor is missing");
+    }
+    if (rc) {
+        *err = e2;
+        return rc;
+    }
+    if (t.type != TRIT_TYPE_F32 && t.type != TRIT_TYPE_F16 && t.type != TRIT_TYPE_BF16)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, name, "type %s, expected f32, f16 or bf16", type_name(t.type));
+    /* A [1, n] or [n, 1] vector (as some converters write biases and gates) is accepted too. */
+    uint64_t len = t.n_dims == 1 ? t.dims[0] : 0;
+    if (t.n_dims == 2 && (t.dims[0] == 1 || t.dims[1] == 1)) len = t.dims[0] * t.dims[1];
+    if (len != n && (n_alt == 0 || len != n_alt))
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, name, "has %llu values (%u dims), expected %llu",
+                            (unsigned long long)len, t.n_dims, (unsigned long long)n);
+    float *v = trit_mallocarray(len ? len : 1, sizeof *v);
+    if (!v) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, name, "out of memory");
+    for (uint64_t i = 0; i < len; i++) {
+        if (t.type == TRIT_TYPE_F32) memcpy(&v[i], (const uint8_t *)t.data + 4 * i, 4);
+        else {
+            uint16_t h;
+            memcpy(&h, (const uint8_t *)t.data + 2 * i, 2);
+            v[i] = t.type == TRIT_TYPE_F16 ? trit_f16_to_f32(h) : trit_bf16_to_f32(h);
+        }
+    }
+    *out = v;
+    if (got) *got = len;
+    return TRIT_OK;
+}
+
+static int get_vec(run_ctx *c, const char *name, uint64_t n, int optional, float **out, trit_err *err)
+{
+    return get_vec2(c, name, n, 0, optional, out, NULL, err);
+}
+
+/* Check an expert member against its expected shape and the image it lives in. */
+static int check_member(const run_expert_desc *d, const run_tensor *t, const char *what, uint32_t L, uint32_t E,
+                        uint64_t rows, uint64_t cols, trit_err *err)
+{
+    char where[96];
+    snprintf(where, sizeof where, "expert %u of layer %u: %s", E, L, what);
+    if (t->type != TRIT_TYPE_F32 && t->type != TRIT_TYPE_F16 && t->type != TRIT_TYPE_BF16 && t->type != TRIT_TYPE_T2)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where, "type %s", type_name(t->type));
+    if (t->n_dims != 2 || t->dims[0] != rows || t->dims[1] != cols)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "shape [%llu, %llu], expected [%llu, %llu]",
+                            (unsigned long long)t->dims[0], (unsigned long long)(t->n_dims > 1 ? t->dims[1] : 0),
+                            (unsigned long long)rows, (unsigned long long)cols);
+    uint64_t const bytes = mat_bytes(t);
+    uint64_t end;
+    if ((t->type != TRIT_TYPE_T2 && t->data_off % 4) || trit_add_u64(t->data_off, bytes, &end) || end > d->size)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "data outside the expert image or misaligned");
+    if (t->type == TRIT_TYPE_T2) {
+        uint64_t sb;
+        if (t->scale_layout < TRIT_SCALE_TENSOR || t->scale_layout > TRIT_SCALE_GROUP ||
+            (t->scale_layout == TRIT_SCALE_GROUP && !t->group_size) || t->scales_off % 4 ||
+            trit_mul_u64(t->n_scales, 4, &sb) || trit_add_u64(t->scales_off, sb, &end) || end > d->size)
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "t2 scales invalid or outside the expert image");
+    }
+    return TRIT_OK;
+}
+
+static int load_layer(run_ctx *c, uint32_t L, trit_err *err)
+{
+    run_hparams const *hp = &c->hp;
+    run_layer *ly = &c->layers[L];
+    uint64_t const E = hp->n_embd, qd = (uint64_t)hp->n_head * hp->head_dim, kvd = (uint64_t)hp->n_head_kv * hp->head_dim;
+    char nm[128];
+    int rc;
+#define NAME(fmt) (snprintf(nm, sizeof nm, "blk.%u." fmt, L), nm)
+    if ((rc = get_vec(c, NAME("attn_norm.weight"), E, 0, &ly->attn_norm, err))) return rc;
+    if ((rc = get_mat(c, NAME("attn_q.weight"), qd, E, 0, &ly->wq, err))) return rc;
+    if ((rc = get_mat(c, NAME("attn_k.weight"), kvd, E, 0, &ly->wk, err))) return rc;
+    if ((rc = get_mat(c, NAME("attn_v.weight"), kvd, E, 0, &ly->wv, err))) return rc;
+    if ((rc = get_mat(c, NAME("attn_output.weight"), E, qd, 0, &ly->wo, err))) return rc;
+    if ((rc = get_vec(c, NAME("attn_q.bias"), qd, 1, &ly->bq, err))) return rc;
+    if ((rc = get_vec(c, NAME("attn_k.bias"), kvd, 1, &ly->bk, err))) return rc;
+    if ((rc = get_vec(c, NAME("attn_v.bias"), kvd, 1, &ly->bv, err))) return rc;
+    uint64_t got = 0;
+    /* q/k norms: per head ([head_dim], Qwen3) or over the whole vector (OLMoE style). */
+    if ((rc = get_vec2(c, NAME("attn_q_norm.weight"), hp->head_dim, qd, 1, &ly->q_norm, &got, err))) return rc;
+    ly->q_norm_full = ly->q_norm && got == qd && qd != hp->head_dim;
+    if ((rc = get_vec2(c, NAME("attn_k_norm.weight"), hp->head_dim, kvd, 1, &ly->k_norm, &got, err))) return rc;
+    ly->k_norm_full = ly->k_norm && got == kvd && kvd != hp->head_dim;
+    if ((rc = get_vec(c, NAME("attn_sub_norm.weight"), qd, 1, &ly->attn_sub_norm, err))) return rc;
+    if ((rc = get_vec(c, NAME("ffn_norm.weight"), E, 0, &ly->ffn_norm, err))) return rc;
+    ly->moe = hp->n_expert > 0 && L >= hp->first_dense;
+    if (!ly->moe) {
+        uint64_t const F = hp->n_ff;
+        if (!F) return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "layer %u has a dense FFN but model.n_ff is 0", L);
+        if ((rc = get_mat(c, NAME("ffn_gate.weight"), F, E, 0, &ly->ffn_gate, err))) return rc;
+        if ((rc = get_mat(c, NAME("ffn_up.weight"), F, E, 0, &ly->ffn_up, err))) return rc;
+        if ((rc = get_mat(c, NAME("ffn_down.weight"), E, F, 0, &ly->ffn_down, err))) return rc;
+        if ((rc = get_vec(c, NAME("ffn_sub_norm.weight"), F, 1, &ly->ffn_sub_norm, err))) return rc;
+        c->dense_bytes += mat_bytes(&ly->ffn_gate) + mat_bytes(&ly->ffn_up) + mat_bytes(&ly->ffn_down);
+    } else {
+        uint64_t const NE = hp->n_expert, FE = hp->n_ff_expert;
+        if ((rc = get_mat(c, NAME("ffn_gate_inp.weight"), NE, E, 0, &ly->router, err))) return rc;
+        if ((rc = get_vec(c, NAME("exp_probs_b.bias"), NE, 1, &ly->exp_probs_b, err))) return rc;
+        /* shared experts: width from the tensor itself (all shared experts concatenated) */
+        run_tensor probe;
+        trit_err e2;
+        if (c->w->vt->get_dense(c->w->self, NAME("ffn_gate_shexp.weight"), &probe, &e2) == TRIT_OK) {
+            uint64_t const FS = probe.n_dims == 2 ? probe.dims[0] : 0;
+            if (!FS || FS > RUN_MAX_FF)
+                return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, nm, "bad shared-expert width");
+            if ((rc = get_mat(c, NAME("ffn_gate_shexp.weight"), FS, E, 0, &ly->gate_sh, err))) return rc;
+            if ((rc = get_mat(c, NAME("ffn_up_shexp.weight"), FS, E, 0, &ly->up_sh, err))) return rc;
+            if ((rc = get_mat(c, NAME("ffn_down_shexp.weight"), E, FS, 0, &ly->down_sh, err))) return rc;
+            c->dense_bytes += mat_bytes(&ly->gate_sh) + mat_bytes(&ly->up_sh) + mat_bytes(&ly->down_sh);
+        } else if (hp->n_shared) {
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, nm, "moe.n_shared_expert is %u but the tensor is missing", hp->n_shared);
+        }
+        if ((rc = get_vec(c, NAME("ffn_gate_inp_shexp.weight"), E, !(hp->shared_gate && ly->gate_sh.data), &ly->gate_inp_sh, err)))
+            return rc;
+        ly->experts = calloc(NE, sizeof *ly->experts);
+        if (!ly->experts) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+        for (uint32_t e = 0; e < NE; e++) {
+            run_expert_desc *d = &ly->experts[e];
+            rc = c->w->vt->expert_desc(c->w->self, L, e, d, err);
+            if (rc == TRIT_E_NOTFOUND)
+                return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "expert %u of layer %u is missing", e, L);
+            if (rc) return rc;
+            if ((rc = check_member(d, &d->gate, "gate", L, e, FE, E, err)) || (rc = check_member(d, &d->up, "up", L, e, FE, E, err)) ||
+                (rc = check_member(d, &d->down, "down", L, e, E, FE, err)))
+                return rc;
+        }
+        if (FE > c->max_cols) c->max_cols = FE;
+        c->dense_bytes += mat_bytes(&ly->router);
+    }
+#undef NAME
+    c->dense_bytes += mat_bytes(&ly->wq) + mat_bytes(&ly->wk) + mat_bytes(&ly->wv) + mat_bytes(&ly->wo);
+    return TRIT_OK;
+}
+
+int run__load_model(run_ctx *c, trit_err *err)
+{
+    int rc = read_hparams(c, err);
+    if (rc) return fail_file(c, err, rc);
+    run_hparams const *hp = &c->hp;
+    c->layers = calloc(hp->n_layer, sizeof *c->layers);
+    if (!c->layers) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    /* token_embd is read one row per token, any float type */
+    if ((rc = get_mat(c, "token_embd.weight", hp->n_vocab, hp->n_embd, 0, &c->token_embd, err))) return fail_file(c, err, rc);
+    if (c->token_embd.type == TRIT_TYPE_T2)
+        return fail_file(c, err, trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "token_embd.weight", "t2 embeddings"));
+    if ((rc = get_vec(c, "output_norm.weight", hp->n_embd, 0, &c->output_norm, err))) return fail_file(c, err, rc);
+    if ((rc = get_mat(c, "output.weight", hp->n_vocab, hp->n_embd, hp->tied, &c->output, err))) return fail_file(c, err, rc);
+    /* tied (or absent, as llama.cpp's qwen3moe falls back to): project with the embeddings */
+    if (!c->output.data) c->output = c->token_embd;
+    c->dense_bytes += mat_bytes(&c->output);
+    for (uint32_t L = 0; L < hp->n_layer; L++)
+        if ((rc = load_layer(c, L, err))) return fail_file(c, err, rc);
+    return TRIT_OK;
+}
+
+void run__free_model(run_ctx *c)
+{
+    if (c->layers)
+        for (uint32_t L = 0; L < c->hp.n_layer; L++) {
+            run_layer *ly = &c->layers[L];
+            free(ly->attn_norm); free(ly->bq); free(ly->bk); free(ly->bv); free(ly->q_norm); free(ly->k_norm);
+            free(ly->attn_sub_norm); free(ly->ffn_norm); free(ly->ffn_sub_norm); free(ly->exp_probs_b);
+            free(ly->gate_inp_sh); free(ly->experts);
+        }
+    free(c->layers);
+    free(c->output_norm);
+    c->layers = NULL;
+    c->output_norm = NULL;
+}

@@ -1,0 +1,176 @@
+/*
+ * run_ops.c - the compute steps the forward pass is made of: BitNet activation quantization,
+ * matrix x activations for every weight type (split over the pool by rows), RMSNorm.
+ *
+ * Activation quantization (BitNet b1.58, absmax per token):
+ *   amax = max |x_i| over the token's finite values;  s = 127 / amax
+ *   q_i  = clamp(nearbyint(x_i * s), -127, 127)       (0 for a zero row or a non-finite x_i)
+ *   d    = amax / 127                                  (the dequantization step)
+ * t2 row r against token t:
+ *   per tensor / per row:  y = (float)(sum_i (code_i - 1) q_i) * scale * d
+ *   per group (size G):    y = (sum over groups g, in order, of (float)(sum_{i in g} (code_i - 1) q_i) * scale_g) * d
+ * The integer sums are exact, so every kernel set gives the same bits; the few float steps
+ * are in a fixed order.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_int.h"
+#include "trit_safemath.h"
+
+int run__qbuf_init(run_qbuf *b, uint32_t n_tok, uint64_t cols, trit_err *err)
+{
+    memset(b, 0, sizeof *b);
+    b->cols = cols;
+    b->padded = trit_div_ceil(cols, 128) * 128;
+    b->cap_padded = b->padded;
+    b->n_tok = n_tok;
+    uint64_t nq;
+    if (trit_mul_u64(b->padded, n_tok, &nq)) return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "activation buffer too large");
+    b->q = trit_mallocarray(nq ? nq : 1, 1);
+    b->csum = trit_mallocarray(nq / 32 + 1, sizeof *b->csum);
+    b->d = trit_mallocarray(n_tok + 1u, sizeof *b->d);
+    b->sum = trit_mallocarray(n_tok + 1u, sizeof *b->sum);
+    if (!b->q || !b->csum || !b->d || !b->sum) {
+        run__qbuf_release(b);
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    }
+    return TRIT_OK;
+}
+
+void run__qbuf_release(run_qbuf *b)
+{
+    free(b->q);
+    free(b->csum);
+    free(b->d);
+    free(b->sum);
+    memset(b, 0, sizeof *b);
+}
+
+void run__quantize(run_qbuf *b, const float *x, uint64_t ldx, uint64_t cols, uint32_t n)
+{
+    uint64_t const padded = trit_div_ceil(cols, 128) * 128;
+    if (padded > b->cap_padded) return; /* sized at open for the widest input; never reached */
+    b->cols = cols;
+    b->padded = padded;
+    for (uint32_t t = 0; t < n && t < b->n_tok; t++) {
+        const float *xt = x + t * ldx;
+        int8_t *q = b->q + t * padded;
+        float amax = 0;
+        for (uint64_t i = 0; i < cols; i++) {
+            float const a = fabsf(xt[i]);
+            if (a > amax && isfinite(a)) amax = a;
+        }
+        float const s = amax > 0 ? 127.0f / amax : 0.0f;
+        int32_t total = 0;
+        for (uint64_t i = 0; i < cols; i++) {
+            float r = nearbyintf(xt[i] * s);
+            if (r != r) r = 0;                 /* NaN input: contribute nothing */
+            if (r > 127) r = 127;
+            if (r < -127) r = -127;
+            q[i] = (int8_t)r;
+            total += q[i];
+        }
+        memset(q + cols, 0, padded - cols);
+        b->d[t] = amax / 127.0f;
+        b->sum[t] = total;
+        int32_t *cs = b->csum + t * (padded / 32);
+        for (uint64_t ch = 0; ch < padded / 32; ch++) {
+            int32_t s32 = 0;
+            for (unsigned j = 0; j < 32; j++) s32 += q[ch * 32 + j];
+            cs[ch] = s32;
+        }
+    }
+}
+
+/* Generic group path for group sizes that are not a multiple of 32 (element by element). */
+static float t2_groups_generic(const run_tensor *w, const uint8_t *codes, const int8_t *q, const float *sc)
+{
+    uint64_t const G = w->group_size, cols = w->cols, ng = trit_div_ceil(cols, G);
+    float y = 0;
+    for (uint64_t g = 0; g < ng; g++) {
+        uint64_t const end = (g + 1) * G < cols ? (g + 1) * G : cols;
+        int32_t acc = 0;
+        for (uint64_t i = g * G; i < end; i++) {
+            unsigned const code = (codes[(i / 128) * 32 + (i % 32)] >> (2 * ((i % 128) / 32))) & 3u;
+            acc += ((int32_t)code - 1) * q[i];
+        }
+        y += (float)acc * sc[g];
+    }
+    return y;
+}
+
+float run__row_dot(const run_kern *k, const run_tensor *w, uint64_t r, const float *x, const run_qbuf *qb, uint32_t t,
+                   int32_t *chunks)
+{
+    uint64_t const cols = w->cols;
+    switch (w->type) {
+    case TRIT_TYPE_F32: return k->dot_f32((const float *)w->data + r * cols, x, cols);
+    case TRIT_TYPE_F16: return k->dot_f16((const uint16_t *)w->data + r * cols, x, cols);
+    case TRIT_TYPE_BF16: return k->dot_bf16((const uint16_t *)w->data + r * cols, x, cols);
+    default: break;
+    }
+    uint64_t const nb = trit_div_ceil(cols, 128);
+    const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
+    const int8_t *q = qb->q + t * qb->padded;
+    if (w->scale_layout != TRIT_SCALE_GROUP) {
+        int32_t const acc = k->t2_dot(codes, q, nb) - qb->sum[t];
+        float const sc = w->scale_layout == TRIT_SCALE_ROW ? w->scales[r] : w->scales[0];
+        return (float)acc * sc * qb->d[t];
+    }
+    uint64_t const G = w->group_size, ng = trit_div_ceil(cols, G);
+    const float *sc = w->scales + r * ng;
+    if (G % 32) return t2_groups_generic(w, codes, q, sc) * qb->d[t];
+    k->t2_dot_chunks(codes, q, nb, chunks);
+    const int32_t *cs = qb->csum + t * (qb->padded / 32);
+    uint64_t const per = G / 32, nch = nb * 4;
+    float y = 0;
+    for (uint64_t g = 0; g < ng; g++) {
+        uint64_t const c0 = g * per, c1 = c0 + per < nch ? c0 + per : nch;
+        int32_t acc = 0;
+        for (uint64_t ch = c0; ch < c1; ch++) acc += chunks[ch] - cs[ch];
+        y += (float)acc * sc[g];
+    }
+    return y * qb->d[t];
+}
+
+typedef struct lin_job {
+    run_ctx *c;
+    const run_tensor *w;
+    const float *x;
+    uint64_t ldx;
+    const run_qbuf *qb;
+    uint32_t n;
+    float *y;
+    uint64_t ldy;
+} lin_job;
+
+static void lin_task(void *arg, uint32_t i, uint32_t nw)
+{
+    lin_job const *j = arg;
+    uint64_t lo, hi;
+    run__split(j->w->rows, i, nw, &lo, &hi);
+    int32_t *chunks = j->c->chunk_scratch + (uint64_t)i * (j->c->max_cols / 32 + 4);
+    for (uint64_t r = lo; r < hi; r++)
+        for (uint32_t t = 0; t < j->n; t++)
+            j->y[t * j->ldy + r] = run__row_dot(j->c->kern, j->w, r, j->x + t * j->ldx, j->qb, t, chunks);
+}
+
+void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, const run_qbuf *qb, uint32_t n, float *y,
+                 uint64_t ldy)
+{
+    lin_job j = {c, w, x, ldx, qb, n, y, ldy};
+    /* Tiny products are not worth waking the workers; the result is the same either way. */
+    if (w->rows * w->cols * n < 16384) lin_task(&j, 0, 1);
+    else run_pool_run(c->pool, lin_task, &j);
+}
+
+void run__rmsnorm(float *out, const float *x, const float *w, uint64_t n, float eps)
+{
+    double sum = 0;
+    for (uint64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    float const mean = (float)(sum / (double)n);
+    float const scale = 1.0f / sqrtf(mean + eps);
+    for (uint64_t i = 0; i < n; i++) out[i] = w ? (x[i] * scale) * w[i] : x[i] * scale;
+}
