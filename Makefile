@@ -45,7 +45,7 @@ TEST_OBJ   := $(call obj,$(TEST_SRC))
 DEPS_OK    := $(BUILD)/.deps-ok
 
 .PHONY: all lib test asan fuzz install demo clean deps dev check conformance
-all: lib $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests
+all: lib $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run
 lib: $(BUILD)/libtrit.a $(BUILD)/libtrit.so $(BUILD)/libtrit.pc
 
 deps: $(DEPS_OK)
@@ -73,6 +73,11 @@ $(BUILD)/libtrit.pc: format/libtrit.pc.in Makefile
 $(BUILD)/trit: $(CLI_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a $(APP_LIBS)
 
+# The standalone device runner: runner/ and libtrit only (no cJSON, no libarchive, no convert/).
+RUN_OBJ := $(call obj,$(filter-out runner/main.c,$(wildcard runner/*.c)))
+$(BUILD)/trit-run: $(BUILD)/obj/runner/main.o $(RUN_OBJ) $(BUILD)/libtrit.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LIBS) -lm -lpthread
+
 $(BUILD)/trit-gen: $(BUILD)/obj/tests/gen/main.o $(GEN_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(APP_LIBS)
 
@@ -93,8 +98,8 @@ $(BUILD)/trit-tests: $(TEST_OBJ) $(GEN_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(APP_LIBS)
 
 # The suite: one runner, last line "N passed, N failed".
-test check: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests lib
-	TRIT_BIN=$(BUILD)/trit TRIT_GEN=$(BUILD)/trit-gen TRIT_FIXTURES=$(TRIT_FIXTURES) \
+test check: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run lib
+	TRIT_BIN=$(BUILD)/trit TRIT_GEN=$(BUILD)/trit-gen TRIT_RUN=$(BUILD)/trit-run TRIT_FIXTURES=$(TRIT_FIXTURES) \
 	TRIT_CORPUS=tests/fuzz/corpus TRIT_TMP=$(BUILD)/tmp $(BUILD)/trit-tests $(T)
 
 asan:

@@ -30,11 +30,12 @@ int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* Subcommands: each parses its own arguments and calls its module. */
 int cmd_inspect(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
-int cmd_export(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct cmd {
     {"inspect", cmd_inspect, "show the header, metadata and tensors of a .trit, .gguf or .safetensors"},
     {"pack", cmd_pack, "make a signed OTA bundle (or a delta) of .trit containers"},
     {"unpack", cmd_unpack, "check an OTA bundle and install it atomically"},
+    {"run", cmd_run, "run a .trit model: generate tokens, expert paging under a memory budget"},
     {"verify", cmd_verify, "check a model file before it ships: integrity, values, metadata, runtime"},
     {"version", cmd_version, "print the trit and container format versions"},
     {"help", cmd_help, "list the commands, or show one command's help"},
