@@ -2,10 +2,13 @@
  * gen_trit.c - the `trit` layout: a .trit container written directly through libtrit from the
  * Qwen3-MoE plan (same tensors and values as `trit-gen qwen3moe` with the same options).
  *
- * It exists so `make demo` and the tests have a real MoE container before the converter does;
- * tensor names stay in HF naming. Ternary tensors become t2 with their exact scales (per tensor
- * or per group), floats become f16 (embeddings, router) or f32 (norms), and each expert's
- * gate/up/down become one zstd unit. config.json and tokenizer.json travel as sections.
+ * It exists so `make demo` and the tests have a real MoE container that the runner executes
+ * without the converter: tensors carry the canonical names of spec/container.md 10.2 and the
+ * metadata keys of 10.1. Element values (and the seeds they come from) are those of the HF plan,
+ * so a conversion of `trit-gen qwen3moe` must give the same numbers. Ternary tensors become t2
+ * with their exact scales (per tensor or per group), floats become f16 (embeddings, router,
+ * output) or f32 (norms), and each expert's gate/up/down become one zstd unit.
+ * config.json and tokenizer.json travel as sections.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +38,39 @@ static int render(const gen_opts *op, int tokenizer, uint8_t **out, size_t *n, t
     return rc;
 }
 
-static void describe(const gen_tensor *g, uint32_t unit, trit_tensor_info *t)
+/* Canonical name (spec 10.2) of a Qwen3-MoE HF tensor name into buf; 0 if it has none. */
+static int canonical_name(const char *hf, char *buf, size_t cap)
+{
+    static const struct { const char *hf, *canon; } fixed[] = {
+        {"model.embed_tokens.weight", "token_embd.weight"},
+        {"model.norm.weight", "output_norm.weight"},
+        {"lm_head.weight", "output.weight"},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (!strcmp(hf, fixed[i].hf)) return snprintf(buf, cap, "%s", fixed[i].canon) > 0;
+    static const struct { const char *hf, *canon; } per_layer[] = {
+        {"self_attn.q_proj.weight", "attn_q.weight"},     {"self_attn.k_proj.weight", "attn_k.weight"},
+        {"self_attn.v_proj.weight", "attn_v.weight"},     {"self_attn.o_proj.weight", "attn_output.weight"},
+        {"self_attn.q_norm.weight", "attn_q_norm.weight"}, {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+        {"input_layernorm.weight", "attn_norm.weight"},   {"post_attention_layernorm.weight", "ffn_norm.weight"},
+        {"mlp.gate.weight", "ffn_gate_inp.weight"},
+    };
+    unsigned L, E;
+    int n = 0;
+    if (sscanf(hf, "model.layers.%u.%n", &L, &n) != 1 || n <= 0) return 0;
+    const char *rest = hf + n;
+    for (size_t i = 0; i < sizeof per_layer / sizeof per_layer[0]; i++)
+        if (!strcmp(rest, per_layer[i].hf)) return snprintf(buf, cap, "blk.%u.%s", L, per_layer[i].canon) > 0;
+    char proj[16];
+    if (sscanf(rest, "mlp.experts.%u.%15[a-z]_proj.weight", &E, proj) == 2)
+        return snprintf(buf, cap, "blk.%u.ffn_%s.%u.weight", L, proj, E) > 0;
+    return 0;
+}
+
+static void describe(const gen_tensor *g, const char *name, uint32_t unit, trit_tensor_info *t)
 {
     memset(t, 0, sizeof *t);
-    t->name = g->name;
+    t->name = name;
     t->n_dims = g->n_dims;
     for (uint32_t d = 0; d < g->n_dims; d++) t->dims[d] = g->shape[d];
     t->layer = g->layer == GEN_NONE ? TRIT_NONE32 : g->layer;
@@ -108,28 +140,45 @@ int gen__write_trit(const gen_opts *o_in, const char *out_path, trit_err *err)
     trit_writer *w = NULL;
     uint32_t *ids = calloc(p.n + 1, sizeof *ids), *unit_of = calloc(p.n + 1, sizeof *unit_of);
     trit_tensor_info *ti = calloc(p.n + 1, sizeof *ti);
-    if (!ids || !unit_of || !ti) { rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); goto out; }
+    char (*names)[96] = calloc(p.n + 1, sizeof *names);
+    if (!ids || !unit_of || !ti || !names) { rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); goto out; }
     if ((rc = render(&op, 0, &cfg, &ncfg, err)) || (rc = render(&op, 1, &tok, &ntok, err))) goto out;
     trit_write_opts wo = {0};
     wo.overwrite = op.overwrite;
     if ((rc = trit_writer_open(out_path, &wo, &w, err))) goto out;
 #define T(x) do { if ((rc = (x)) != TRIT_OK) goto out; } while (0)
-    T(trit_writer_kv_str(w, "general.architecture", "qwen3moe", 8, err));
+    /* spec 10.1: everything the runner needs, nothing implied by the architecture name */
+#define S(k, v) T(trit_writer_kv_str(w, k, v, strlen(v), err))
+    S("general.architecture", "qwen3moe");
+    S("general.name", "trit-gen qwen3moe");
     T(trit_writer_kv_u32(w, "model.n_layer", op.n_layer, err));
     T(trit_writer_kv_u32(w, "model.n_embd", op.n_embd, err));
+    T(trit_writer_kv_u32(w, "model.n_ff", 0, err));
     T(trit_writer_kv_u32(w, "model.n_head", op.n_head, err));
     T(trit_writer_kv_u32(w, "model.n_head_kv", op.n_head_kv, err));
+    T(trit_writer_kv_u32(w, "model.head_dim", op.n_embd / op.n_head, err));
     T(trit_writer_kv_u32(w, "model.n_vocab", op.n_vocab, err));
     T(trit_writer_kv_u32(w, "model.n_ctx", op.n_ctx, err));
     T(trit_writer_kv_f32(w, "model.norm_eps", 1e-6f, err));
     T(trit_writer_kv_f32(w, "model.rope_theta", 1000000.0f, err));
-    T(trit_writer_kv_str(w, "model.rope_layout", "neox", 4, err));
-    T(trit_writer_kv_str(w, "model.hidden_act", "silu", 4, err));
+    T(trit_writer_kv_u32(w, "model.rope_dim", op.n_embd / op.n_head, err));
+    S("model.rope_layout", "neox");
+    S("model.hidden_act", "silu");
+    T(trit_writer_kv_bool(w, "model.tied_embeddings", 0, err));
+    T(trit_writer_kv_u32(w, "model.bos_token_id", gen_tok_bos(op.n_vocab), err));
+    T(trit_writer_kv_u32(w, "model.eos_token_id", gen_tok_eos(op.n_vocab), err));
+    S("model.act_quant", "none");
     T(trit_writer_kv_u32(w, "moe.n_expert", op.n_expert, err));
     T(trit_writer_kv_u32(w, "moe.n_expert_used", op.n_expert_used, err));
     T(trit_writer_kv_u32(w, "moe.n_ff_expert", op.n_ff, err));
-    T(trit_writer_kv_str(w, "moe.gating", "softmax", 7, err));
+    S("moe.gating", "softmax");
     T(trit_writer_kv_bool(w, "moe.norm_topk", 1, err));
+    T(trit_writer_kv_f32(w, "moe.routed_scale", 1.0f, err));
+    T(trit_writer_kv_u32(w, "moe.n_shared_expert", 0, err));
+    S("moe.shared_gate", "none");
+    T(trit_writer_kv_u32(w, "moe.first_dense_layers", 0, err));
+    S("tokenizer.kind", "bpe");
+#undef S
     T(trit_writer_kv_str(w, "provenance.converter", "trit-gen " TRIT_VERSION_STRING, strlen("trit-gen " TRIT_VERSION_STRING), err));
     uint32_t s_cfg, s_tok;
     T(trit_writer_add_section(w, "config.json", TRIT_SECTION_CONFIG_JSON, &s_cfg, err));
@@ -148,7 +197,11 @@ int gen__write_trit(const gen_opts *o_in, const char *out_path, trit_err *err)
         }
     }
     for (uint32_t i = 0; i < p.n; i++) {
-        describe(&p.t[i], unit_of[i], &ti[i]);
+        if (!canonical_name(p.t[i].name, names[i], sizeof names[i])) {
+            rc = trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, p.t[i].name, "no canonical name for this tensor");
+            goto out;
+        }
+        describe(&p.t[i], names[i], unit_of[i], &ti[i]);
         T(trit_writer_add_tensor(w, &ti[i], &ids[i], err));
     }
     for (uint32_t i = 0; i < p.n; i++)
@@ -172,5 +225,6 @@ out:
     free(ids);
     free(unit_of);
     free(ti);
+    free(names);
     return rc;
 }
