@@ -5,6 +5,8 @@ set -u
 need_pc="libzstd libxxhash libcjson libarchive libsodium"
 debs="pkg-config libzstd-dev libxxhash-dev libcjson-dev libarchive-dev libsodium-dev zstd"
 [ "${1:-}" = "--fuzz" ] && debs="$debs clang libclang-rt-14-dev"
+# --cross: the aarch64 toolchain and qemu-user, for the runner's NEON kernel test under emulation
+[ "${1:-}" = "--cross" ] && debs="$debs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 
 missing=0
 command -v pkg-config >/dev/null 2>&1 || missing=1
@@ -13,6 +15,11 @@ if [ $missing -eq 0 ]; then
 fi
 if [ "${1:-}" = "--fuzz" ]; then
     command -v clang >/dev/null 2>&1 || missing=1
+fi
+if [ "${1:-}" = "--cross" ]; then
+    command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing=1
+    command -v qemu-aarch64 >/dev/null 2>&1 || missing=1
+    [ -e /usr/aarch64-linux-gnu/lib/libc.a ] || missing=1
 fi
 [ $missing -eq 0 ] && exit 0
 

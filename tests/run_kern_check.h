@@ -1,0 +1,170 @@
+/*
+ * run_kern_check.h - kernel-set checks shared by the host test (tests/test_run_kern.c) and the
+ * aarch64 program run under qemu-user (tests/cross/run_kern_main.c). Header-only on purpose:
+ * the cross program is built from it without the test harness.
+ *
+ * Every check runs a kernel set against the portable reference on pseudo-random inputs of odd
+ * sizes: t2 dot products and per-plane sums must be equal (integers), whole t2 rows through
+ * run__row_dot (per-tensor, per-row and group scales with G = 32, 64, 128 and 48; rows not a
+ * multiple of 128) must be bit-identical, and float dot products (f32, f16, bf16) must agree
+ * to rounding.
+ */
+#ifndef RUN_KERN_CHECK_H
+#define RUN_KERN_CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_int.h"
+#include "run_kern.h"
+
+typedef struct kc_state {
+    uint64_t rng;
+    unsigned checks, failures;
+    char first[256];
+} kc_state;
+
+static uint64_t kc_next(kc_state *s)
+{
+    uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float kc_unit(kc_state *s) { return (float)((double)(kc_next(s) >> 11) / 4503599627370496.0 - 1.0); }
+
+static void kc_fail(kc_state *s, const char *fmt, const char *what, double a, double b, unsigned n)
+{
+    s->failures++;
+    if (!s->first[0]) snprintf(s->first, sizeof s->first, fmt, what, a, b, n);
+}
+
+static void kc_t2(kc_state *s, const run_kern *ref, const run_kern *k)
+{
+    static const unsigned blocks[] = {1, 2, 3, 5, 7, 13, 33};
+    for (unsigned bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++) {
+        unsigned const nb = blocks[bi];
+        uint8_t *codes = malloc(32u * nb);
+        int8_t *q = malloc(128u * nb);
+        int32_t *c1 = malloc(sizeof *c1 * 4 * nb), *c2 = malloc(sizeof *c2 * 4 * nb);
+        for (unsigned rep = 0; rep < 8; rep++) {
+            for (unsigned i = 0; i < 32 * nb; i++) codes[i] = (uint8_t)kc_next(s);  /* codes 0..3, 3 included */
+            for (unsigned i = 0; i < 128 * nb; i++) {
+                int v = (int)(kc_next(s) % 255) - 127;
+                if (rep == 0) v = i % 2 ? 127 : -127;  /* extremes: int16 headroom of the SIMD paths */
+                q[i] = (int8_t)v;
+            }
+            if (rep == 1) memset(codes, 0xaa, 32u * nb); /* all +1 */
+            s->checks++;
+            int32_t const a = ref->t2_dot(codes, q, nb), b = k->t2_dot(codes, q, nb);
+            if (a != b) kc_fail(s, "%s: t2_dot %g vs %g (%u blocks)", k->name, a, b, nb);
+            ref->t2_dot_chunks(codes, q, nb, c1);
+            k->t2_dot_chunks(codes, q, nb, c2);
+            s->checks++;
+            if (memcmp(c1, c2, sizeof *c1 * 4 * nb)) kc_fail(s, "%s: t2_dot_chunks differ (%g %g, %u blocks)", k->name, c1[0], c2[0], nb);
+        }
+        free(codes);
+        free(q);
+        free(c1);
+        free(c2);
+    }
+}
+
+static void kc_float(kc_state *s, const run_kern *ref, const run_kern *k)
+{
+    static const unsigned lens[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 63, 100, 129, 255, 1001};
+    for (unsigned li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        unsigned const n = lens[li];
+        float *w = malloc(sizeof *w * n), *x = malloc(sizeof *x * n);
+        uint16_t *h = malloc(sizeof *h * n), *bf = malloc(sizeof *bf * n);
+        double mag = 0;
+        for (unsigned i = 0; i < n; i++) {
+            w[i] = kc_unit(s);
+            x[i] = kc_unit(s) * 3.0f;
+            h[i] = trit_f32_to_f16(w[i]);
+            bf[i] = trit_f32_to_bf16(w[i]);
+            mag += fabs((double)w[i] * x[i]);
+        }
+        double const tol = 1e-5 * mag + 1e-6;
+        float a = ref->dot_f32(w, x, n), b = k->dot_f32(w, x, n);
+        s->checks += 3;
+        if (fabs((double)a - b) > tol) kc_fail(s, "%s: dot_f32 %g vs %g (n %u)", k->name, a, b, n);
+        a = ref->dot_f16(h, x, n);
+        b = k->dot_f16(h, x, n);
+        if (fabs((double)a - b) > tol) kc_fail(s, "%s: dot_f16 %g vs %g (n %u)", k->name, a, b, n);
+        a = ref->dot_bf16(bf, x, n);
+        b = k->dot_bf16(bf, x, n);
+        if (fabs((double)a - b) > tol) kc_fail(s, "%s: dot_bf16 %g vs %g (n %u)", k->name, a, b, n);
+        free(w);
+        free(x);
+        free(h);
+        free(bf);
+    }
+}
+
+/* Whole t2 rows (codes + scales) through run__row_dot with each kernel set: bit-identical. */
+static void kc_rows(kc_state *s, const run_kern *ref, const run_kern *k)
+{
+    static const uint64_t colss[] = {37, 128, 200, 333, 389};
+    static const uint32_t layouts[][2] = {{TRIT_SCALE_TENSOR, 0}, {TRIT_SCALE_ROW, 0},  {TRIT_SCALE_GROUP, 32},
+                                          {TRIT_SCALE_GROUP, 64}, {TRIT_SCALE_GROUP, 128}, {TRIT_SCALE_GROUP, 48}};
+    uint32_t const rows = 5, ntok = 3;
+    for (unsigned ci = 0; ci < sizeof colss / sizeof colss[0]; ci++)
+        for (unsigned li = 0; li < sizeof layouts / sizeof layouts[0]; li++) {
+            uint64_t const cols = colss[ci], nb = (cols + 127) / 128;
+            run_tensor w;
+            memset(&w, 0, sizeof w);
+            w.type = TRIT_TYPE_T2;
+            w.rows = rows;
+            w.cols = cols;
+            w.scale_layout = layouts[li][0];
+            w.group_size = layouts[li][1];
+            uint64_t const ns = w.scale_layout == TRIT_SCALE_TENSOR ? 1 : w.scale_layout == TRIT_SCALE_ROW ? rows : rows * ((cols + w.group_size - 1) / w.group_size);
+            uint8_t *codes = malloc(rows * nb * 32);
+            float *sc = malloc(sizeof *sc * ns), *x = malloc(sizeof *x * ntok * cols);
+            int8_t *vals = malloc(cols);
+            for (uint32_t r = 0; r < rows; r++) {
+                for (uint64_t i = 0; i < cols; i++) vals[i] = (int8_t)((int)(kc_next(s) % 3) - 1);
+                trit_t2_pack_row(vals, cols, codes + r * nb * 32);
+            }
+            for (uint64_t i = 0; i < ns; i++) sc[i] = 0.01f + fabsf(kc_unit(s));
+            for (uint64_t i = 0; i < ntok * cols; i++) x[i] = kc_unit(s) * 2.0f;
+            w.data = codes;
+            w.scales = sc;
+            w.n_scales = ns;
+            run_qbuf qb;
+            int32_t *chunks = malloc(sizeof *chunks * (nb * 4 + 4));
+            if (run__qbuf_init(&qb, ntok, cols, NULL) == TRIT_OK) {
+                run__quantize(&qb, x, cols, cols, ntok);
+                for (uint32_t t = 0; t < ntok; t++)
+                    for (uint32_t r = 0; r < rows; r++) {
+                        float const a = run__row_dot(ref, &w, r, x + t * cols, &qb, t, chunks);
+                        float const b = run__row_dot(k, &w, r, x + t * cols, &qb, t, chunks);
+                        s->checks++;
+                        if (memcmp(&a, &b, sizeof a)) kc_fail(s, "%s: t2 row %g vs %g (cols %u)", k->name, a, b, (unsigned)cols);
+                    }
+                run__qbuf_release(&qb);
+            }
+            free(chunks);
+            free(codes);
+            free(sc);
+            free(x);
+            free(vals);
+        }
+}
+
+/* Run every check of kernel set k against ref; returns the number of failures. */
+static unsigned kern_check_all(const run_kern *ref, const run_kern *k, kc_state *s)
+{
+    memset(s, 0, sizeof *s);
+    s->rng = 20261121;
+    kc_t2(s, ref, k);
+    kc_float(s, ref, k);
+    kc_rows(s, ref, k);
+    return s->failures;
+}
+
+#endif /* RUN_KERN_CHECK_H */

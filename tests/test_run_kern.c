@@ -1,0 +1,82 @@
+/* test_run_kern.c - every kernel set available on this host against the portable reference
+ * (run_kern_check.h), and the NEON set built with an aarch64 cross compiler and run under
+ * qemu-user (skipped, saying what is missing, when the cross toolchain is absent). */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "run_kern_check.h"
+#include "test.h"
+
+static void check_set(const run_kern *k)
+{
+    kc_state s;
+    unsigned const bad = kern_check_all(run_kern_ref(), k, &s);
+    if (bad) test_fail_(__FILE__, __LINE__, "%u of %u checks failed; first: %s", bad, s.checks, s.first);
+    CHECK(s.checks > 500);
+}
+
+TEST(run_kern_avx2_vs_ref)
+{
+    const run_kern *k = run_kern_avx2();
+    if (!k) SKIP("no AVX2 on this CPU or build");
+    check_set(k);
+}
+
+TEST(run_kern_neon_vs_ref_native)
+{
+    const run_kern *k = run_kern_neon();
+    if (!k) SKIP("not an aarch64 build (the qemu test covers NEON)");
+    check_set(k);
+}
+
+/* The checks must be able to fail: a kernel set with a wrong t2 dot is caught. */
+static int32_t broken_dot(const uint8_t *codes, const int8_t *q, uint64_t n_blocks)
+{
+    return run_kern_ref()->t2_dot(codes, q, n_blocks) + (n_blocks > 2);
+}
+
+TEST(run_kern_check_catches_errors)
+{
+    run_kern bad = *run_kern_ref();
+    bad.name = "broken";
+    bad.t2_dot = broken_dot;
+    kc_state s;
+    CHECK(kern_check_all(run_kern_ref(), &bad, &s) > 0);
+}
+
+static int have(const char *tool)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+    return test_run(cmd, NULL) == 0;
+}
+
+TEST(run_kern_neon_qemu)
+{
+    if (!have("aarch64-linux-gnu-gcc") || !have("qemu-aarch64"))
+        SKIP("aarch64 cross toolchain or qemu-user missing: run 'sh tools/ensure-deps.sh --cross' "
+             "(gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user)");
+    if (access("runner/run_kern_neon.c", R_OK) != 0) SKIP("not run from the source tree");
+    const char *dir = test_tmpdir();
+    /* xxhash.h is header-only: expose just that header to the cross compiler */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/xinc && ln -sf /usr/include/xxhash.h %s/xinc/xxhash.h", dir, dir);
+    CHECK_EQ_INT(test_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd,
+             "aarch64-linux-gnu-gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -static -Wall -Werror "
+             "-I%s/xinc -Iformat -Irunner -Itests -o %s/kern_aarch64 tests/cross/run_kern_main.c runner/run_kern_ref.c "
+             "runner/run_kern_neon.c runner/run_kern_avx2.c runner/run_ops.c runner/run_pool.c format/types.c format/err.c "
+             "-lm -lpthread 2>&1",
+             dir, dir);
+    char *out = NULL;
+    int rc = test_run(cmd, &out);
+    if (rc != 0) test_fail_(__FILE__, __LINE__, "cross build failed: %s", out ? out : "");
+    free(out);
+    if (rc != 0) return;
+    snprintf(cmd, sizeof cmd, "qemu-aarch64 %s/kern_aarch64", dir);
+    out = NULL;
+    rc = test_run(cmd, &out);
+    if (rc != 0 || !out || !strstr(out, "kernel set neon:") || !strstr(out, " 0 failed"))
+        test_fail_(__FILE__, __LINE__, "qemu run: status %d, output: %s", rc, out ? out : "(none)");
+    free(out);
+}
