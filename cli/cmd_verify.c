@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "run.h"
 #include "vfy.h"
 
 static void verify_usage(FILE *f)
@@ -35,12 +36,31 @@ static void verify_usage(FILE *f)
             n_rt ? rt[n_rt - 1].version : "?");
 }
 
-/* The runner's smoke entry point, when this build has one. The runner (runner/) is not in
- * the tree yet; when it lands, return its vfy_smoke_fn here. */
-static vfy_smoke_fn smoke_provider(void **ctx)
+/* --smoke: verify/ does not depend on the runner (the device runner links verify, not the
+ * other way round); the CLI, which links both, connects them here. Runs the prompt through a
+ * runner over the reader verify already holds, one thread, no expert cache, and returns the
+ * last position's logits. */
+static int smoke_run(void *ctx, const trit_reader *r, const char *path, const uint32_t *tokens, uint32_t n_tokens,
+                     float *logits, uint64_t n_vocab, trit_err *err)
 {
-    *ctx = NULL;
-    return NULL;
+    (void)ctx;
+    (void)path;
+    run_weights w;
+    memset(&w, 0, sizeof w);
+    run_ctx *c = NULL;
+    int rc = run_weights_from_reader(r, &w, err);
+    if (rc != TRIT_OK) return rc;
+    run_opts o;
+    run_opts_default(&o);
+    o.n_ctx = n_tokens;
+    rc = run_ctx_new(&w, &o, &c, err);
+    if (rc == TRIT_OK && run_ctx_n_vocab(c) != n_vocab)
+        rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "the runner has %u logits, model.n_vocab is %llu",
+                          run_ctx_n_vocab(c), (unsigned long long)n_vocab);
+    if (rc == TRIT_OK) rc = run_ctx_eval(c, tokens, n_tokens, logits, err);
+    run_ctx_free(c);
+    run_weights_close(&w);
+    return rc;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -87,13 +107,7 @@ int cmd_verify(int argc, char **argv)
         verify_usage(stderr);
         return CLI_EXIT_USAGE;
     }
-    if (o.smoke_tokens) {
-        o.smoke_fn = smoke_provider(&o.smoke_ctx);
-        if (!o.smoke_fn) {
-            fprintf(stderr, "trit verify: --smoke needs the runner, which this build does not have yet\n");
-            return CLI_EXIT_USAGE;
-        }
-    }
+    if (o.smoke_tokens) o.smoke_fn = smoke_run;
     vfy_report rep;
     trit_err err;
     trit_err_clear(&err);

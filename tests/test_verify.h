@@ -26,6 +26,7 @@ typedef struct vt_defects {
     int hf_names;          /* HF tensor names instead of the canonical ones */
     int golden;            /* a golden-logits section (kind 6) for prompt {1, 2, 3} */
     int bad_golden;        /* golden-logits section one byte short of its header's size */
+    const float *golden_values; /* VT_N_VOCAB logits for the golden section (NULL: vt_golden) */
     int tok_kv;            /* a tokenizer-KV section (kind 3): 1 valid, 2 cut one byte short */
     uint32_t page_align;   /* 0 = 4096 */
 } vt_defects;

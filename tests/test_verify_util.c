@@ -244,7 +244,7 @@ int vt_build(const char *path, const vt_defects *din, trit_err *err)
         trit_store_le32(g + 4, VT_N_VOCAB);
         for (uint32_t k = 0; k < 3; k++) trit_store_le32(g + 8 + 4 * k, k + 1);
         for (uint32_t i = 0; i < VT_N_VOCAB; i++) {
-            float const f = vt_golden(i);
+            float const f = d->golden_values ? d->golden_values[i] : vt_golden(i);
             memcpy(g + 20 + 4 * i, &f, 4);
         }
         T(trit_writer_write_section(w, s_gold, g, sizeof g - (d->bad_golden ? 1 : 0), err));
