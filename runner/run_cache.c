@@ -9,16 +9,20 @@
  * Access pattern of an MoE forward pass: layers 0..L-1 in order, then again for the next
  * token. That cycle is LRU's worst case once the budget holds less than one token's working
  * set: the least recently used experts are the early layers', exactly the ones the next token
- * needs first. Policies (chosen by measurement, see tests/test_run_cache.c):
+ * needs first. Policies (chosen by measurement: tests/test_run_paging.c prints the table):
  *   LRU    evict the least recently used;
  *   LFU    evict the lowest aged frequency (tokens routed to the expert, halved every
  *          RUN_AGE_WINDOW passes through its layer), LRU among equals;
  *   LAYER  evict the largest expected time to next use, in layer steps:
  *            dist(layer) + n_layer * (1/p - 1)
- *          where dist is how many layers the cycle runs before reaching the expert's layer
- *          again and p the expert's smoothed aged routing frequency; experts the current
- *          layer still needs for this batch are kept.
- * Frequency bookkeeping is the same for every policy, so only the victim choice differs.
+ *          dist: layers the cycle runs through before it reaches the expert's layer again;
+ *          p: probability that the expert is used at its layer's next pass, learned online
+ *          from what happened so far, as a table over (passes since the expert was last used,
+ *          aged routing frequency) buckets. Routing with temporal locality teaches the table
+ *          that recently used experts come back (LRU's strength), popular experts keep a high
+ *          p (LFU's), and the cyclic distance protects the experts needed soonest (which LRU
+ *          gets backwards). Experts the current batch still needs are never chosen.
+ * Frequency and reuse bookkeeping are the same for every policy; only the victim differs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +33,16 @@
 
 #define RUN_AGE_WINDOW 256u      /* token passes through a layer between halvings */
 #define RUN_LAT_CAP (1u << 20)   /* load latencies kept for the percentiles */
+#define RUN_AGE_BUCKETS 8u        /* passes since last use: 1, 2, 3-4, 5-8, 9-16, 17-64, >64, never */
+#define RUN_FREQ_BUCKETS 6u       /* routing frequency: <1/64, <1/32, <1/16, <1/8, <1/4, more */
+#define RUN_TABLE_AGE 4096.0      /* observations between halvings of the reuse table */
 
 typedef struct run_centry {
     void *image;               /* decoded expert, NULL when not resident */
     uint64_t size;
     uint64_t last_use;         /* access clock at the last acquire */
     double freq;               /* aged count of tokens routed to this expert */
+    uint64_t last_pass;        /* pass of its layer that last used it (0 = never) */
     uint32_t pins;
     uint32_t pos;              /* index in resident[] */
     uint64_t want;             /* == batch: still needed by the current layer's batch */
@@ -50,6 +58,10 @@ struct run_cache {
     uint32_t cur_layer;
     uint64_t batch;            /* begin_layer calls so far */
     double *passes;            /* aged token passes per layer */
+    uint64_t *pass;            /* batches that went through each layer */
+    double num[RUN_AGE_BUCKETS][RUN_FREQ_BUCKETS];  /* reuse table: used at a pass ... */
+    double den[RUN_AGE_BUCKETS][RUN_FREQ_BUCKETS];  /* ... out of observed */
+    double table_n;
     uint64_t *hits, *misses;
     uint64_t evictions, bytes_paged, n_loads;
     uint64_t *lat_ns;
@@ -88,10 +100,11 @@ int run_cache_new(uint32_t n_layer, uint32_t n_expert, uint64_t budget, uint32_t
     c->e = calloc(n ? n : 1, sizeof *c->e);
     c->resident = calloc(n ? n : 1, sizeof *c->resident);
     c->passes = calloc(n_layer ? n_layer : 1, sizeof *c->passes);
+    c->pass = calloc(n_layer ? n_layer : 1, sizeof *c->pass);
     c->hits = calloc(n_layer ? n_layer : 1, sizeof *c->hits);
     c->misses = calloc(n_layer ? n_layer : 1, sizeof *c->misses);
     c->lat_ns = malloc(sizeof *c->lat_ns * 1024);
-    if (!c->e || !c->resident || !c->passes || !c->hits || !c->misses || !c->lat_ns) {
+    if (!c->e || !c->resident || !c->passes || !c->pass || !c->hits || !c->misses || !c->lat_ns) {
         run_cache_free(c);
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     }
@@ -106,10 +119,24 @@ void run_cache_free(run_cache *c)
     free(c->e);
     free(c->resident);
     free(c->passes);
+    free(c->pass);
     free(c->hits);
     free(c->misses);
     free(c->lat_ns);
     free(c);
+}
+
+static uint32_t age_bucket(uint64_t pass, uint64_t last)
+{
+    if (!last) return RUN_AGE_BUCKETS - 1;
+    uint64_t const a = pass - last;
+    return a <= 1 ? 0 : a <= 2 ? 1 : a <= 4 ? 2 : a <= 8 ? 3 : a <= 16 ? 4 : a <= 64 ? 5 : 6;
+}
+
+static uint32_t freq_bucket(const run_cache *c, uint32_t layer, double freq)
+{
+    double const f = c->passes[layer] > 0 ? freq / c->passes[layer] : 0;
+    return f < 1.0 / 64 ? 0 : f < 1.0 / 32 ? 1 : f < 1.0 / 16 ? 2 : f < 1.0 / 8 ? 3 : f < 1.0 / 4 ? 4 : 5;
 }
 
 void run_cache_begin_layer(run_cache *c, uint32_t layer, uint32_t n_tokens, const uint32_t *experts, uint32_t n)
@@ -117,13 +144,33 @@ void run_cache_begin_layer(run_cache *c, uint32_t layer, uint32_t n_tokens, cons
     if (layer >= c->n_layer) return;
     c->cur_layer = layer;
     c->batch++;
+    uint64_t const pass = ++c->pass[layer];
+    run_centry *const row = &c->e[(uint64_t)layer * c->n_expert];
+    for (uint32_t i = 0; i < n; i++)
+        if (experts[i] < c->n_expert) row[experts[i]].want = c->batch;
+    /* teach the reuse table what this pass did, for every expert of the layer */
+    for (uint32_t e = 0; e < c->n_expert; e++) {
+        uint32_t const ab = age_bucket(pass, row[e].last_pass), fb = freq_bucket(c, layer, row[e].freq);
+        c->den[ab][fb] += 1;
+        if (row[e].want == c->batch) {
+            c->num[ab][fb] += 1;
+            row[e].last_pass = pass;
+        }
+    }
+    c->table_n += c->n_expert;
+    if (c->table_n > RUN_TABLE_AGE) {
+        for (uint32_t a = 0; a < RUN_AGE_BUCKETS; a++)
+            for (uint32_t f = 0; f < RUN_FREQ_BUCKETS; f++) {
+                c->num[a][f] *= 0.5;
+                c->den[a][f] *= 0.5;
+            }
+        c->table_n *= 0.5;
+    }
     c->passes[layer] += n_tokens;
     if (c->passes[layer] > RUN_AGE_WINDOW) {
         c->passes[layer] *= 0.5;
-        for (uint32_t e = 0; e < c->n_expert; e++) c->e[(uint64_t)layer * c->n_expert + e].freq *= 0.5;
+        for (uint32_t e = 0; e < c->n_expert; e++) row[e].freq *= 0.5;
     }
-    for (uint32_t i = 0; i < n; i++)
-        if (experts[i] < c->n_expert) c->e[(uint64_t)layer * c->n_expert + experts[i]].want = c->batch;
 }
 
 /* Expected layer steps until entry idx is used again (LAYER policy). */
@@ -132,10 +179,11 @@ static double next_use(const run_cache *c, uint32_t idx)
     uint32_t const layer = idx / c->n_expert, L = c->n_layer;
     uint32_t dist = (layer + L - c->cur_layer) % L;
     if (dist == 0) dist = L; /* the current layer's batch is done with it: next pass */
-    /* Smoothed routing probability: a prior of one pass at the uniform rate keeps fresh
-     * experts from looking either certain or useless. */
-    double const k = c->n_expert ? 1.0 / c->n_expert : 1.0;
-    double const p = (c->e[idx].freq + k) / (c->passes[layer] + 1.0);
+    run_centry const *e = &c->e[idx];
+    uint32_t const ab = age_bucket(c->pass[layer] + 1, e->last_pass), fb = freq_bucket(c, layer, e->freq);
+    /* a prior of one observation at the uniform rate for buckets not seen yet */
+    double const p0 = c->n_expert ? 1.0 / c->n_expert : 1.0;
+    double const p = (c->num[ab][fb] + p0) / (c->den[ab][fb] + 1.0);
     double const pc = p < 1e-6 ? 1e-6 : p > 1.0 ? 1.0 : p;
     return (double)dist + (double)L * (1.0 / pc - 1.0);
 }
