@@ -19,7 +19,7 @@ static const struct arch_map {
     int norm_rope;
 } arch_tab[] = {
     {"llama", "llama", 1},       {"mistral", "llama", 1},     {"mixtral", "llama", 1},
-    {"deepseek", "deepseek", 1},
+    {"deepseek", "deepseek", 1}, {"minicpm", "minicpm", 1},
     {"bitnet", "bitnet", 0},     {"bitnet-b1.58", "bitnet", 0}, {"bitnet-25", "bitnet", 0},
     {"qwen2", "qwen2", 0},       {"qwen3", "qwen3", 0},
     {"qwen2moe", "qwen2moe", 0}, {"qwen3moe", "qwen3moe", 0}, {"olmoe", "olmoe", 0},
@@ -104,7 +104,7 @@ int cvt_export_plan_new(const trit_reader *r, const cvt_export_opts *opts, cvt_e
     if (!arch) {
         rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
                           "architecture '%s' is not known to export (known: llama, mistral, mixtral, "
-                          "deepseek, bitnet, qwen2, qwen3, qwen2moe, qwen3moe, olmoe)", p->src_arch);
+                          "deepseek, minicpm, bitnet, qwen2, qwen3, qwen2moe, qwen3moe, olmoe)", p->src_arch);
         goto out;
     }
     snprintf(p->arch, sizeof p->arch, "%s", arch);

@@ -236,6 +236,22 @@ static int arch_keys(cvt_export_plan *p, kvw *w, trit_err *err)
         TRY(opt_u32(r, "moe.first_dense_layers", &v, &has, err));
         if (has && v) k_u32(w, ak(k, sizeof k, a, "leading_dense_block_count"), v);
     }
+    /* MiniCPM's scalings (spec 10.1: absent = 1). llama.cpp's minicpm graph (granite's)
+     * multiplies by embedding_scale and residual_scale but divides the logits by
+     * logit_scale, and its defaults are not 1, so all three are always written. */
+    static const char *const scal[3][2] = {{"model.embd_scale", "embedding_scale"},
+                                           {"model.residual_scale", "residual_scale"},
+                                           {"model.logit_scale", "logit_scale"}};
+    for (int q = 0; q < 3; q++) {
+        f = 1.0f;
+        if ((rc = cvt_export__kv_f32(r, scal[q][0], &f, err)) != TRIT_OK && rc != TRIT_E_NOTFOUND) goto out;
+        if (!strcmp(a, "minicpm")) {
+            if (f == 0.0f) f = 1.0f;
+            k_f32(w, ak(k, sizeof k, a, scal[q][1]), q == 2 ? 1.0f / f : f);
+        } else if (f != 1.0f) {
+            cvt_export__warn(p, "%s is %g but llama.cpp's '%s' graph does not apply it", scal[q][0], (double)f, a);
+        }
+    }
     if ((rc = cvt_export__kv_str(r, "model.hidden_act", s, sizeof s, err)) == TRIT_OK) {
         if (strcmp(s, "silu")) {
             k_str(w, ak(k, sizeof k, a, "hidden_activation"), s);

@@ -605,3 +605,27 @@ TEST(export_llamacpp_logits_stories260k)
     free(a);
     free(b);
 }
+
+TEST(export_minicpm_scalings_always_written)
+{
+    /* llama.cpp's minicpm defaults are 12, 1.4/sqrt(L), 256/n_embd: absent container keys
+     * mean 1, so export must write 1 explicitly; Q/K are permuted (normal RoPE) */
+    txb_synth s;
+    txb_synth_default(&s, "minicpm");
+    const char *tr = tpath("exp_cpm.trit"), *out = tpath("exp_cpm.gguf");
+    trit_err err;
+    CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
+    CHECK_OK_E(do_export(tr, out, 0, NULL, &err), &err);
+    cvt_gguf *g = NULL;
+    CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
+    static const char *const keys[] = {"minicpm.embedding_scale", "minicpm.residual_scale", "minicpm.logit_scale"};
+    for (int k = 0; g && k < 3; k++) {
+        double v = 0;
+        int64_t const i = cvt_gguf_find_kv(g, keys[k]);
+        CHECK(i >= 0);
+        if (i >= 0) CHECK(cvt_gguf_kv_f64(g, (uint64_t)i, &v) == TRIT_OK);
+        CHECK(v == 1.0);
+    }
+    cvt_gguf_close(g);
+    CHECK_EQ_U64(check_values(tr, out, 64, 1), 3 + 2 * 9);
+}
