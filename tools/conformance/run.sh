@@ -52,7 +52,7 @@ ko() { fail=$((fail + 1)); }
 logits() {
     if node "$W/logits.mjs" "$1" "$2" >"$3" 2>"$3.err"; then return 0; fi
     echo "FAIL  llama.cpp could not evaluate $1:"
-    grep -v '^ *at \|^ *$\|^Node.js\|^ *\^' "$3.err" | head -4 | sed 's/^/      /'
+    grep -v '^ *at \|^ *$\|^Node.js\|^ *\^' "$3.err" | sort -u | head -3 | sed 's/^/      /'
     ko
     return 1
 }
@@ -64,7 +64,10 @@ compare() { if node "$W/compare.mjs" "$@"; then ok; else ko; fi; }
 step() {
     label=$1
     shift
-    if "$@" >"$W/step.out" 2>"$W/step.err"; then return 0; fi
+    if "$@" >"$W/step.out" 2>"$W/step.err"; then
+        grep 'warning' "$W/step.err" | sed "s/^/      ($label) /"
+        return 0
+    fi
     echo "FAIL  $label: $*"
     sed 's/^/      /' "$W/step.err" | tail -5
     ko
