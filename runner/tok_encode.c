@@ -356,17 +356,31 @@ static int cut_special(const run_tok *t, const char *text, int32_t id, const fra
 static int partition(const run_tok *t, const char *text, size_t len, int parse_special, fragv *out)
 {
     fragv tmp = { NULL, 0, 0 };
+    /* Byte pairs present in the text: a special token whose first two bytes never occur is
+     * skipped without a scan, so a vocabulary with many added tokens stays cheap. */
+    uint8_t *const pairs = calloc(65536 / 8, 1);
+    if (!pairs) return TRIT_E_NOMEM;
+    for (size_t i = 0; i + 1 < len; i++) {
+        unsigned const pr = (unsigned)(uint8_t)text[i] << 8 | (uint8_t)text[i + 1];
+        pairs[pr >> 3] |= (uint8_t)(1u << (pr & 7));
+    }
     int rc = fv_push(out, -1, 0, len);
     for (uint32_t k = 0; k < t->n_special && rc == TRIT_OK; k++) {
         int32_t const id = t->special[k];
         /* control and unknown tokens only when asked; user-defined ones always */
         if (!parse_special && (t->attr[id] & (RUN_TOK_A_CONTROL | RUN_TOK_A_UNKNOWN))) continue;
+        if (t->tok_len[id] >= 2) {
+            const uint8_t *const st = (const uint8_t *)t->text + t->tok_off[id];
+            unsigned const pr = (unsigned)st[0] << 8 | st[1];
+            if (!(pairs[pr >> 3] & (1u << (pr & 7)))) continue;
+        }
         rc = cut_special(t, text, id, out, &tmp);
         fragv const sw = *out;
         *out = tmp;
         tmp = sw;
     }
     free(tmp.v);
+    free(pairs);
     return rc;
 }
 
