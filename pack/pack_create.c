@@ -55,6 +55,9 @@ static int check_opts(const pack_create_opts *o, trit_err *err)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "give 1 to %u containers", (unsigned)TRIT_MAX_BUNDLE_FILES);
     if (!o->out || !o->model_id || !o->version)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "an output, a model id and a version >= 1 are required");
+    if (!pack_model_id_ok(o->model_id))
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "model id '%.40s' is not 1 to 128 bytes of [A-Za-z0-9._:/+-]",
+                            o->model_id);
     uint64_t const cs = o->chunk_size ? o->chunk_size : PACK_DEFAULT_CHUNK;
     if (!trit_is_pow2(cs) || cs < TRIT_MIN_BUNDLE_CHUNK || cs > TRIT_MAX_BUNDLE_CHUNK)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "chunk size %llu is not a power of two in [4 KiB, 1 GiB]",

@@ -31,6 +31,8 @@ int pack_unhex_u64(const char *s, uint64_t *out);
 /* A file or member name: 1..128 bytes of [A-Za-z0-9._-], starting with a letter or digit, not
  * "manifest.json" / "manifest.sig". */
 int pack_name_ok(const char *s);
+/* A model id: 1..128 bytes of [A-Za-z0-9._:/+-]. */
+int pack_model_id_ok(const char *s);
 /* A name that would escape the target directory: absolute, or with a ".." component. */
 int pack_name_escapes(const char *s);
 

@@ -227,19 +227,6 @@ static int get_version2(pctx *c, const cJSON *o, const char *key, uint32_t *majo
     return TRIT_OK;
 }
 
-static int model_id_ok(const char *s)
-{
-    size_t const n = strlen(s);
-    if (n == 0 || n > PACK_MAX_MODEL_ID) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char const ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              strchr("._:/+-", ch)))
-            return 0;
-    }
-    return 1;
-}
-
 /* Member names are unique across the bundle, and a delta member never shares a name with an
  * installed file (both live in the staging directory for a moment). Files are sorted. */
 static int check_names(pctx *c, const pack_manifest *m)
@@ -273,7 +260,7 @@ static int parse_tree(pctx *c, const cJSON *root, pack_manifest *m)
                             TRIT_NO_OFFSET, c->where, "schema '%.40s' is not '" PACK_SCHEMA "'", s);
     rc = get_str(c, root, "model_id", &s);
     if (rc != TRIT_OK) return rc;
-    if (!model_id_ok(s)) return bad(c, "'model_id' is not 1 to 128 bytes of [A-Za-z0-9._:/+-]");
+    if (!pack_model_id_ok(s)) return bad(c, "'model_id' is not 1 to 128 bytes of [A-Za-z0-9._:/+-]");
     if (!(m->model_id = strdup(s))) return trit_err_set(c->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     rc = get_dec(c, root, "version", &m->version);
     if (rc == TRIT_OK && m->version == 0) rc = bad(c, "'version' must be at least 1");
@@ -333,7 +320,7 @@ int pack_manifest_parse(const void *json, size_t n, pack_manifest **out, trit_er
                             (unsigned)TRIT_MAX_MANIFEST_BYTES);
     size_t off = 0;
     if (!raw_text_ok(json, n, &off))
-        return trit_err_set(err, PACK_E_MANIFEST, off, "manifest", "control character or escaped NUL in the JSON text");
+        return trit_err_set(err, PACK_E_MANIFEST, off, "manifest", "control character (raw or escaped) in the JSON text");
     const char *end = NULL;
     cJSON *const root = cJSON_ParseWithLengthOpts(json, n, &end, 0);
     if (!root) {

@@ -105,6 +105,19 @@ int pack_name_ok(const char *s)
     return strcmp(s, PACK_MANIFEST_NAME) != 0 && strcmp(s, PACK_SIG_NAME) != 0;
 }
 
+int pack_model_id_ok(const char *s)
+{
+    size_t const n = strlen(s);
+    if (n == 0 || n > PACK_MAX_MODEL_ID) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char const ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              strchr("._:/+-", ch)))
+            return 0;
+    }
+    return 1;
+}
+
 int pack_name_escapes(const char *s)
 {
     if (s[0] == '/' || s[0] == '\\') return 1;
