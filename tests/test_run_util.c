@@ -482,6 +482,8 @@ static int ref_expert(const trit_reader *r, uint32_t L, uint32_t e, rmat m[3])
     return TRIT_OK;
 }
 
+int trm_ref_kv_f16;
+
 int trm_ref_logits(const char *path, const uint32_t *tok, uint32_t n, float *out, trit_err *err)
 {
     trit_reader *r = NULL;
@@ -563,6 +565,11 @@ int trm_ref_logits(const char *path, const uint32_t *tok, uint32_t n, float *out
                 }
             }
             memcpy(qall + (uint64_t)t * qd, q, sizeof *q * qd);
+            if (trm_ref_kv_f16)
+                for (uint32_t i = 0; i < kvd; i++) {
+                    k[i] = trit_f16_to_f32(trit_f32_to_f16(k[i]));
+                    v[i] = trit_f16_to_f32(trit_f32_to_f16(v[i]));
+                }
             memcpy(kc + ((uint64_t)L * n + t) * kvd, k, sizeof *k * kvd);
             memcpy(vc + ((uint64_t)L * n + t) * kvd, v, sizeof *v * kvd);
         }
@@ -574,7 +581,8 @@ int trm_ref_logits(const char *path, const uint32_t *tok, uint32_t n, float *out
                 for (uint32_t p = 0; p <= t; p++) {
                     const float *kk = kc + ((uint64_t)L * n + p) * kvd + kh * hd;
                     float s = 0;
-                    for (uint32_t d = 0; d < hd; d++) s += qq[d] * kk[d];
+                    for (uint32_t d = 0; d < hd; d++)
+                        s += (trm_ref_kv_f16 ? trit_f16_to_f32(trit_f32_to_f16(qq[d])) : qq[d]) * kk[d];
                     sc[p] = s * (1.0f / sqrtf((float)hd));
                     mx = sc[p] > mx ? sc[p] : mx;
                 }
@@ -584,9 +592,37 @@ int trm_ref_logits(const char *path, const uint32_t *tok, uint32_t n, float *out
                 }
                 float *oh = att + hh * hd;
                 for (uint32_t d = 0; d < hd; d++) oh[d] = 0;
+                if (trm_ref_kv_f16 == 2) {
+                    /* llama.cpp's CPU flash attention with an f16 V: online softmax over the
+                     * raw scores, the V sum kept in f16 (ggml_vec_mad_f16 / _scale_f16) */
+                    float M = -INFINITY, S = 0;
+                    uint16_t acc16[512];
+                    for (uint32_t d = 0; d < hd; d++) acc16[d] = trit_f32_to_f16(0);
+                    for (uint32_t p = 0; p <= t; p++) {
+                        const float *kk = kc + ((uint64_t)L * n + p) * kvd + kh * hd;
+                        float s = 0;
+                        for (uint32_t d = 0; d < hd; d++) s += trit_f16_to_f32(trit_f32_to_f16(qq[d])) * kk[d];
+                        s *= 1.0f / sqrtf((float)hd);
+                        float const Mold = M;
+                        float ms = 1.0f, vs = 1.0f;
+                        if (s > M) {
+                            M = s;
+                            ms = expf(Mold - M);
+                            for (uint32_t d = 0; d < hd; d++) acc16[d] = trit_f32_to_f16(trit_f16_to_f32(acc16[d]) * ms);
+                        } else {
+                            vs = expf(s - M);
+                        }
+                        const float *vv = vc + ((uint64_t)L * n + p) * kvd + kh * hd;
+                        for (uint32_t d = 0; d < hd; d++) acc16[d] = trit_f32_to_f16(trit_f16_to_f32(acc16[d]) + vv[d] * vs);
+                        S = S * ms + vs;
+                    }
+                    for (uint32_t d = 0; d < hd; d++) oh[d] = trit_f16_to_f32(acc16[d]) * (1.0f / S);
+                    continue;
+                }
                 for (uint32_t p = 0; p <= t; p++) {
                     const float *vv = vc + ((uint64_t)L * n + p) * kvd + kh * hd;
-                    float const wgt = sc[p] * (1.0f / sum);
+                    float wgt = sc[p] * (1.0f / sum);
+                    if (trm_ref_kv_f16) wgt = trit_f16_to_f32(trit_f32_to_f16(wgt));
                     for (uint32_t d = 0; d < hd; d++) oh[d] += wgt * vv[d];
                 }
             }

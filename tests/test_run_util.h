@@ -42,6 +42,9 @@ int trm_write(const trm_cfg *c, const char *path, trit_err *err);
 
 /* The naive reference: logits of the last of n tokens evaluated from position 0. out holds
  * n_vocab floats. Reads everything through trit_reader (including expert units). */
+/* Round K and V to f16 in the reference's cache, as llama.cpp's default KV cache does (to
+ * explain the differences to llama.cpp's logits; the runner keeps f32). */
+extern int trm_ref_kv_f16;
 int trm_ref_logits(const char *path, const uint32_t *tokens, uint32_t n, float *out, trit_err *err);
 
 /* Run the runner over path with the given options fields; logits of the last of n tokens.
