@@ -9,6 +9,7 @@
  * tokenizer keys travel as a kind-3 section so --prompt works on it too. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 
@@ -255,4 +256,31 @@ TEST(run_stories260k_matches_llamacpp)
     fprintf(stderr, "  naive reference vs llama.cpp: KV f32 %.3g, KV f16 %.3g, KV f16 + flash attention %.3g\n", d32, d16, dfa);
     /* emulating llama.cpp's f16 attention explains most of the difference */
     CHECK(dfa < d32 / 3);
+}
+
+/* --prompt end to end: the tokenizer section (SentencePiece), generation and detokenized text. */
+TEST(run_stories260k_prompt_cli)
+{
+    const char *trit = stories_trit();
+    if (!trit) SKIP("fixtures absent");
+    const char *e = getenv("TRIT_RUN");
+    const char *bin = e && *e ? e : "build/trit-run";
+    if (access(bin, X_OK) != 0) SKIP("trit-run not built");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s --prompt 'Once upon a time' -n 12 %s 2>&1", bin, trit);
+    char *out = NULL;
+    int const rc = test_run(cmd, &out);
+    if (out && strstr(out, "tokenizer not available")) {
+        free(out);
+        SKIP("built without the tokenizer");
+    }
+    CHECK_EQ_INT(rc, 0);
+    CHECK(out && strncmp(out, "Once upon a time", 16) == 0 && strlen(out) > 30);
+    free(out);
+    /* the greedy continuation of llama.cpp's reference tokens starts with its argmax, 432 */
+    snprintf(cmd, sizeof cmd, "%s --tokens 1,403,407,261,378 -n 1 %s", bin, trit);
+    out = NULL;
+    CHECK_EQ_INT(test_run(cmd, &out), 0);
+    CHECK(out && strncmp(out, "432", 3) == 0);
+    free(out);
 }
