@@ -17,6 +17,7 @@
  * The gpt2 and llama3 walkers are ports of llama.cpp's unicode_regex_split_custom_gpt2/
  * _llama3; \s is the White_Space property, \p{..} the general category.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "tok_int.h"
@@ -25,8 +26,9 @@
 int run_tok__svec_push(run_tok__svec *s, size_t x)
 {
     if (s->n == s->cap) {
-        size_t const cap = s->cap ? s->cap * 2 : 16;
-        size_t *nv = realloc(s->v, cap * sizeof *nv);   /* cap <= 2 * word count <= 2 * text */
+        size_t const cap = s->cap ? s->cap * 2 : 16;   /* <= 2 * words <= 2 * text bytes */
+        if (cap > SIZE_MAX / sizeof *s->v) return TRIT_E_NOMEM;
+        size_t *nv = realloc(s->v, cap * sizeof *nv);
         if (!nv) return TRIT_E_NOMEM;
         s->v = nv;
         s->cap = cap;
