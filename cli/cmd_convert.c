@@ -98,6 +98,9 @@ static cJSON *report_json(const cvt_report *r, const char *src, const char *out,
     cJSON_AddNumberToObject(j, "expert_bits_per_weight", r->expert_bits_per_weight);
     cJSON_AddNumberToObject(j, "expert_code_entropy_bits", r->expert_code_entropy);
     cJSON_AddBoolToObject(j, "lossless", r->lossless);
+    cJSON_AddStringToObject(j, "tokenizer", r->tokenizer);
+    cJSON_AddNumberToObject(j, "tokenizer_tokens", r->tokenizer_tokens);
+    if (r->warning[0]) cJSON_AddStringToObject(j, "warning", r->warning);
     cJSON_AddNumberToObject(j, "max_abs_error", r->max_abs_err);
     cJSON *ts = cJSON_AddArrayToObject(j, "tensor_report");
     for (uint64_t i = 0; r->tensors && i < r->n_tensors; i++) {
@@ -140,6 +143,8 @@ static void report_text(const cvt_report *r, const char *out, int dry)
         tern += !strcmp(r->tensors[i].out_type, "t2");
         lossy += r->tensors[i].ternarized;
     }
+    printf("  tokenizer: %s (%u tokens)\n", r->tokenizer, r->tokenizer_tokens);
+    if (r->warning[0]) fprintf(stderr, "trit convert: warning: %s\n", r->warning);
     printf("  %llu ternary tensors (%llu ternarized), quantization error: %s (max abs %.3g)\n",
            (unsigned long long)tern, (unsigned long long)lossy, r->lossless ? "none, lossless" : "lossy",
            r->max_abs_err);

@@ -101,6 +101,9 @@ typedef struct cvt_report {
     double expert_bits_per_weight; /* stored expert bytes * 8 / expert weights */
     double max_abs_err;
     int lossless;
+    char tokenizer[8];         /* "bpe", "spm", "gguf" or "none" */
+    uint32_t tokenizer_tokens;
+    char warning[224];         /* first warning, "" if none */
     cvt_tensor_report *tensors; /* owned; n_tensors entries */
 } cvt_report;
 

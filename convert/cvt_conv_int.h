@@ -7,6 +7,7 @@
 
 #include "cvt.h"
 #include "cvt_arch.h"
+#include "cvt_tok.h"
 
 #define CVT_CHUNK_VALUES (1u << 18)
 
@@ -43,6 +44,7 @@ typedef struct cvt_conv {
     /* where tensor bytes go: the writer, or memory for the reference provider */
     int (*sink)(void *ctx, const void *p, uint64_t n, trit_err *err);
     void *sink_ctx;
+    cvt_tok_info tok;          /* what the tokenizer import found */
 } cvt_conv;
 
 

@@ -15,6 +15,7 @@
 #include "cvt_arch.h"
 #include "cvt_conv_int.h"
 #include "cvt_safetensors.h"
+#include "cvt_tok.h"
 #include "cvt_ternary.h"
 #include "trit_safemath.h"
 
@@ -453,6 +454,9 @@ static void fill_report(cvt_conv *c, cvt_report *rep, const char *out_path)
     rep->n_tensors = c->n;
     rep->tensors = calloc((size_t)c->n + 1, sizeof *rep->tensors);
     rep->lossless = 1;
+    snprintf(rep->tokenizer, sizeof rep->tokenizer, "%s", c->tok.kind ? c->tok.kind : "none");
+    rep->tokenizer_tokens = c->tok.n_tokens;
+    snprintf(rep->warning, sizeof rep->warning, "%s", c->tok.n_warnings ? c->tok.warning : "");
     for (uint32_t i = 0; i < cvt_src_n(c->src); i++) rep->source_bytes += cvt_src_at(c->src, i)->src_bytes;
     for (uint32_t i = 0; i < c->n; i++) {
         cvt_plan_t const *p = &c->p[i];
@@ -498,6 +502,29 @@ static void fill_report(cvt_conv *c, cvt_report *rep, const char *out_path)
         rep->expert_bits_per_weight = (double)rep->expert_stored_bytes * 8.0 / (double)rep->expert_weights;
 }
 
+/* The tokenizer as GGUF-style tokenizer.* records (section kind 3), from whatever the source
+ * carries. A checkpoint without tokenizer files converts, with a warning in the report. */
+static int build_tokenizer(cvt_conv *c, trit_kvbuf *kb, cvt_tok_info *info, trit_err *err)
+{
+    int rc;
+    memset(info, 0, sizeof *info);
+    if (cvt_src_gguf(c->src)) {
+        rc = cvt_tok_from_gguf(cvt_src_gguf(c->src), kb, info, err);
+    } else {
+        const struct cvt_st *st = cvt_src_st(c->src);
+        const char *tj = cvt_st_side_path(st, CVT_ST_SIDE_TOKENIZER_JSON);
+        const char *tm = cvt_st_side_path(st, CVT_ST_SIDE_TOKENIZER_MODEL);
+        const char *tc = cvt_st_side_path(st, CVT_ST_SIDE_TOKENIZER_CONFIG);
+        cvt_tok_opts to;
+        memset(&to, 0, sizeof to);
+        to.pad_to = c->m.n_vocab;
+        to.config_json = cvt_st_side_path(st, CVT_ST_SIDE_CONFIG);
+        to.unknown_pre_ok = 1;
+        rc = tj || tm ? cvt_tok_from_hf_dir(tj, tm, tc, &to, kb, info, err) : TRIT_E_NOTFOUND;
+    }
+    return rc;
+}
+
 static int run(cvt_conv *c, const char *out_path, trit_err *err)
 {
     int rc;
@@ -505,6 +532,8 @@ static int run(cvt_conv *c, const char *out_path, trit_err *err)
     uint32_t n_ex = 0;
     side_file sf[SIDE_MAX];
     uint32_t const n_sf = side_files(c, sf);
+    trit_kvbuf *tok = NULL;
+    uint32_t tok_id = 0;
     if ((rc = cvt__experts_sorted(c, &ex, &n_ex, err))) return rc;
     trit_write_opts wo = {0};
     wo.overwrite = c->o->overwrite;
@@ -518,6 +547,22 @@ static int run(cvt_conv *c, const char *out_path, trit_err *err)
     if (rc == TRIT_OK) rc = trit_writer_kv_import(c->w, kb, err);
     trit_kvbuf_free(kb);
     if (rc || (rc = write_provenance(c, err))) goto out;
+    /* tokenizer: records for the runner and the exporter, plus the verbatim files below */
+    tok = trit_kvbuf_new();
+    if (!tok) { rc = nomem(err); goto out; }
+    rc = build_tokenizer(c, tok, &c->tok, err);
+    if (rc == TRIT_E_NOTFOUND) {
+        snprintf(c->tok.warning, sizeof c->tok.warning, "the source has no tokenizer: the container carries none");
+        c->tok.n_warnings++;
+        trit_kvbuf_free(tok);
+        tok = NULL;
+        rc = TRIT_OK;
+    }
+    if (rc) goto out;
+    if (tok) {
+        if ((rc = trit_writer_kv_str(c->w, "tokenizer.kind", c->tok.kind, strlen(c->tok.kind), err))) goto out;
+        if ((rc = trit_writer_add_section(c->w, "tokenizer.kv", TRIT_SECTION_TOKENIZER_KV, &tok_id, err))) goto out;
+    }
     for (uint32_t k = 0; k < n_sf; k++)
         if ((rc = trit_writer_add_section(c->w, sf[k].name, sf[k].kind, &sf[k].id, err))) goto out;
     /* units: one per (layer, expert), members in a fixed order */
@@ -552,6 +597,12 @@ static int run(cvt_conv *c, const char *out_path, trit_err *err)
         if ((rc = write_one(c, ex[k], err))) goto out;
         if (last && (rc = trit_writer_unit_end(c->w, err))) goto out;
     }
+    if (tok) {
+        const void *td;
+        uint64_t tn;
+        if ((rc = trit_kvbuf_data(tok, &td, &tn, err)) || (rc = trit_writer_write_section(c->w, tok_id, td, tn, err)))
+            goto out;
+    }
     for (uint32_t k = 0; k < n_sf; k++) {
         uint8_t *b = NULL;
         uint64_t n = 0;
@@ -565,6 +616,7 @@ static int run(cvt_conv *c, const char *out_path, trit_err *err)
 out:
     trit_writer_abort(c->w);
     c->w = NULL;
+    trit_kvbuf_free(tok);
     free(ex);
     return rc;
 }
