@@ -13,6 +13,7 @@
 #define RUN_KERN_CHECK_H
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +37,19 @@ static uint64_t kc_next(kc_state *s)
 
 static float kc_unit(kc_state *s) { return (float)((double)(kc_next(s) >> 11) / 4503599627370496.0 - 1.0); }
 
-static void kc_fail(kc_state *s, const char *fmt, const char *what, double a, double b, unsigned n)
+static void kc_fail(kc_state *s, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void kc_fail(kc_state *s, const char *fmt, ...)
 {
     s->failures++;
-    if (!s->first[0]) snprintf(s->first, sizeof s->first, fmt, what, a, b, n);
+    if (s->first[0]) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->first, sizeof s->first, fmt, ap);
+    va_end(ap);
 }
 
 static void kc_t2(kc_state *s, const run_kern *ref, const run_kern *k)
@@ -60,11 +70,11 @@ static void kc_t2(kc_state *s, const run_kern *ref, const run_kern *k)
             if (rep == 1) memset(codes, 0xaa, 32u * nb); /* all +1 */
             s->checks++;
             int32_t const a = ref->t2_dot(codes, q, nb), b = k->t2_dot(codes, q, nb);
-            if (a != b) kc_fail(s, "%s: t2_dot %g vs %g (%u blocks)", k->name, a, b, nb);
+            if (a != b) kc_fail(s, "%s: t2_dot %d vs %d (%u blocks)", k->name, (int)a, (int)b, nb);
             ref->t2_dot_chunks(codes, q, nb, c1);
             k->t2_dot_chunks(codes, q, nb, c2);
             s->checks++;
-            if (memcmp(c1, c2, sizeof *c1 * 4 * nb)) kc_fail(s, "%s: t2_dot_chunks differ (%g %g, %u blocks)", k->name, c1[0], c2[0], nb);
+            if (memcmp(c1, c2, sizeof *c1 * 4 * nb)) kc_fail(s, "%s: t2_dot_chunks differ (%d %d, %u blocks)", k->name, (int)c1[0], (int)c2[0], nb);
         }
         free(codes);
         free(q);
@@ -91,13 +101,13 @@ static void kc_float(kc_state *s, const run_kern *ref, const run_kern *k)
         double const tol = 1e-5 * mag + 1e-6;
         float a = ref->dot_f32(w, x, n), b = k->dot_f32(w, x, n);
         s->checks += 3;
-        if (fabs((double)a - b) > tol) kc_fail(s, "%s: dot_f32 %g vs %g (n %u)", k->name, a, b, n);
+        if (fabs((double)a - b) > tol) kc_fail(s, "%s: dot_f32 %g vs %g (n %u)", k->name, (double)a, (double)b, n);
         a = ref->dot_f16(h, x, n);
         b = k->dot_f16(h, x, n);
-        if (fabs((double)a - b) > tol) kc_fail(s, "%s: dot_f16 %g vs %g (n %u)", k->name, a, b, n);
+        if (fabs((double)a - b) > tol) kc_fail(s, "%s: dot_f16 %g vs %g (n %u)", k->name, (double)a, (double)b, n);
         a = ref->dot_bf16(bf, x, n);
         b = k->dot_bf16(bf, x, n);
-        if (fabs((double)a - b) > tol) kc_fail(s, "%s: dot_bf16 %g vs %g (n %u)", k->name, a, b, n);
+        if (fabs((double)a - b) > tol) kc_fail(s, "%s: dot_bf16 %g vs %g (n %u)", k->name, (double)a, (double)b, n);
         free(w);
         free(x);
         free(h);
@@ -144,7 +154,7 @@ static void kc_rows(kc_state *s, const run_kern *ref, const run_kern *k)
                         float const a = run__row_dot(ref, &w, r, x + t * cols, &qb, t, chunks);
                         float const b = run__row_dot(k, &w, r, x + t * cols, &qb, t, chunks);
                         s->checks++;
-                        if (memcmp(&a, &b, sizeof a)) kc_fail(s, "%s: t2 row %g vs %g (cols %u)", k->name, a, b, (unsigned)cols);
+                        if (memcmp(&a, &b, sizeof a)) kc_fail(s, "%s: t2 row %g vs %g (cols %u)", k->name, (double)a, (double)b, (unsigned)cols);
                     }
                 run__qbuf_release(&qb);
             }

@@ -1,6 +1,7 @@
 /* test_run_cli.c - `trit-run` and `trit run`: help, usage errors and exit codes, token output,
  * --logits bytes, --json --stats, sampling reproducibility, and the same results under a tiny
  * expert budget. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,10 +19,18 @@ static const char *run_bin(void)
 }
 
 /* Run "<bin> args", capture stdout; returns the exit status. */
-static int sh(char **out, const char *fmt, const char *a1, const char *a2)
+static int sh(char **out, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int sh(char **out, const char *fmt, ...)
 {
     char args[2048], cmd[4096];
-    snprintf(args, sizeof args, fmt, a1 ? a1 : "", a2 ? a2 : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
     snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", run_bin(), args);
     return test_run(cmd, out);
 }
@@ -50,7 +59,7 @@ TEST(run_cli_help_and_usage)
 {
     if (access(run_bin(), X_OK) != 0) SKIP("trit-run not built");
     char *out = NULL;
-    CHECK_EQ_INT(sh(&out, "--help", NULL, NULL), 0);
+    CHECK_EQ_INT(sh(&out, "--help"), 0);
     CHECK(out && strstr(out, "--expert-cache") && strstr(out, "--tokens"));
     free(out);
     char cmd[4096];
@@ -62,20 +71,20 @@ TEST(run_cli_help_and_usage)
         free(out);
     }
     const char *m = moe_model();
-    CHECK_EQ_INT(sh(NULL, "--tokens 1,2", NULL, NULL), 2);                      /* no model */
-    CHECK_EQ_INT(sh(NULL, "%s", m, NULL), 2);                                   /* no input */
-    CHECK_EQ_INT(sh(NULL, "--tokens 1 --prompt hi %s", m, NULL), 2);            /* both */
-    CHECK_EQ_INT(sh(NULL, "--tokens 1,,2 %s", m, NULL), 2);
-    CHECK_EQ_INT(sh(NULL, "--tokens 1, %s", m, NULL), 2);
-    CHECK_EQ_INT(sh(NULL, "--tokens 1 --expert-cache 12Q %s", m, NULL), 2);
-    CHECK_EQ_INT(sh(NULL, "--tokens 1 --threads 0 %s", m, NULL), 2);
-    CHECK_EQ_INT(sh(NULL, "--tokens 1 --cache-policy mru %s", m, NULL), 2);
-    CHECK_EQ_INT(sh(NULL, "--tokens 1 --bogus %s", m, NULL), 2);
-    CHECK_EQ_INT(sh(NULL, "--tokens 1,100000 -n 1 %s", m, NULL), 2);           /* token out of vocabulary */
-    CHECK_EQ_INT(sh(NULL, "--tokens 1 %s/does-not-exist.trit", test_tmpdir(), NULL), 3);
-    CHECK_EQ_INT(sh(NULL, "--tokens 1 --ctx 1 -n 3 %s", m, NULL), 6);           /* does not fit the context */
+    CHECK_EQ_INT(sh(NULL, "--tokens 1,2"), 2);                      /* no model */
+    CHECK_EQ_INT(sh(NULL, "%s", m), 2);                                   /* no input */
+    CHECK_EQ_INT(sh(NULL, "--tokens 1 --prompt hi %s", m), 2);            /* both */
+    CHECK_EQ_INT(sh(NULL, "--tokens 1,,2 %s", m), 2);
+    CHECK_EQ_INT(sh(NULL, "--tokens 1, %s", m), 2);
+    CHECK_EQ_INT(sh(NULL, "--tokens 1 --expert-cache 12Q %s", m), 2);
+    CHECK_EQ_INT(sh(NULL, "--tokens 1 --threads 0 %s", m), 2);
+    CHECK_EQ_INT(sh(NULL, "--tokens 1 --cache-policy mru %s", m), 2);
+    CHECK_EQ_INT(sh(NULL, "--tokens 1 --bogus %s", m), 2);
+    CHECK_EQ_INT(sh(NULL, "--tokens 1,100000 -n 1 %s", m), 2);           /* token out of vocabulary */
+    CHECK_EQ_INT(sh(NULL, "--tokens 1 %s/does-not-exist.trit", test_tmpdir()), 3);
+    CHECK_EQ_INT(sh(NULL, "--tokens 1 --ctx 1 -n 3 %s", m), 6);           /* does not fit the context */
 #if !defined(__aarch64__)
-    CHECK_EQ_INT(sh(NULL, "--tokens 1 --kernel neon %s", m, NULL), 5);
+    CHECK_EQ_INT(sh(NULL, "--tokens 1 --kernel neon %s", m), 5);
 #endif
     /* a truncated container is refused as corrupt input */
     size_t n = 0;
@@ -83,7 +92,7 @@ TEST(run_cli_help_and_usage)
     const char *cut = test_path(test_tmpdir(), "cli_cut.trit");
     CHECK(b && test_write_file(cut, b, n / 2) == 0);
     free(b);
-    CHECK_EQ_INT(sh(NULL, "--tokens 1 %s", cut, NULL), 4);
+    CHECK_EQ_INT(sh(NULL, "--tokens 1 %s", cut), 4);
 }
 
 TEST(run_cli_tokens_logits_json)
@@ -92,9 +101,9 @@ TEST(run_cli_tokens_logits_json)
     const char *m = moe_model();
     const char *lp = test_path(test_tmpdir(), "cli.logits");
     char *a = NULL, *b = NULL;
-    CHECK_EQ_INT(sh(&a, "--tokens 5,17,3,96 -n 6 --ignore-eos %s", m, NULL), 0);
+    CHECK_EQ_INT(sh(&a, "--tokens 5,17,3,96 -n 6 --ignore-eos %s", m), 0);
     /* the same greedy tokens with no expert kept between uses, 1 thread, LRU */
-    CHECK_EQ_INT(sh(&b, "--tokens 5,17,3,96 -n 6 --ignore-eos --expert-cache 0 --threads 1 --cache-policy lru %s", m, NULL), 0);
+    CHECK_EQ_INT(sh(&b, "--tokens 5,17,3,96 -n 6 --ignore-eos --expert-cache 0 --threads 1 --cache-policy lru %s", m), 0);
     CHECK(a && b && strcmp(a, b) == 0);
     int count = 0;
     for (char *p = a; p && *p; p++) count += *p == ' ';
@@ -102,9 +111,7 @@ TEST(run_cli_tokens_logits_json)
     free(a);
     free(b);
     /* --logits with -n 0: the input's last position, bit-equal to the library call */
-    char args[4096];
-    snprintf(args, sizeof args, "--tokens 5,17,3,96 -n 0 --logits %s %s", lp, m);
-    CHECK_EQ_INT(sh(NULL, "%s", args, NULL), 0);
+    CHECK_EQ_INT(sh(NULL, "--tokens 5,17,3,96 -n 0 --logits %s %s", lp, m), 0);
     size_t n = 0;
     uint8_t *bytes = test_read_file(lp, &n);
     CHECK_EQ_U64(n, 97 * 4);
@@ -116,7 +123,7 @@ TEST(run_cli_tokens_logits_json)
     free(bytes);
     /* --json --stats */
     char *js = NULL;
-    CHECK_EQ_INT(sh(&js, "--tokens 5,17,3,96 -n 3 --ignore-eos --json --stats --expert-cache 10K %s", m, NULL), 0);
+    CHECK_EQ_INT(sh(&js, "--tokens 5,17,3,96 -n 3 --ignore-eos --json --stats --expert-cache 10K %s", m), 0);
     cJSON *j = js ? cJSON_Parse(js) : NULL;
     CHECK(j != NULL);
     if (j) {
@@ -145,8 +152,8 @@ TEST(run_cli_sampling_reproducible)
     if (access(run_bin(), X_OK) != 0) SKIP("trit-run not built");
     const char *m = moe_model();
     char *a = NULL, *b = NULL;
-    CHECK_EQ_INT(sh(&a, "--tokens 5,17 -n 12 --ignore-eos --temp 0.9 --top-k 20 --top-p 0.9 --seed 42 %s", m, NULL), 0);
-    CHECK_EQ_INT(sh(&b, "--tokens 5,17 -n 12 --ignore-eos --temp 0.9 --top-k 20 --top-p 0.9 --seed 42 --threads 3 %s", m, NULL), 0);
+    CHECK_EQ_INT(sh(&a, "--tokens 5,17 -n 12 --ignore-eos --temp 0.9 --top-k 20 --top-p 0.9 --seed 42 %s", m), 0);
+    CHECK_EQ_INT(sh(&b, "--tokens 5,17 -n 12 --ignore-eos --temp 0.9 --top-k 20 --top-p 0.9 --seed 42 --threads 3 %s", m), 0);
     CHECK(a && b && strcmp(a, b) == 0);
     free(a);
     free(b);

@@ -48,8 +48,8 @@ static int tokenizer_section(const cvt_gguf *g, trit_kvbuf *b, trit_err *err)
     int32_t *types = calloc(n, sizeof *types);
     int rc = TRIT_OK;
     for (uint64_t i = 0; i < n && rc == TRIT_OK; i++) {
-        double f;
-        int64_t v;
+        double f = 0;
+        int64_t v = 0;
         rc = cvt_gguf_kv_arr_str(g, (uint64_t)it, i, &strs[i], &lens[i]);
         if (!rc) rc = cvt_gguf_kv_arr_f64(g, (uint64_t)is, i, &f);
         if (!rc) rc = cvt_gguf_kv_arr_i64(g, (uint64_t)ty, i, &v);

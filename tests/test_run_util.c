@@ -595,7 +595,7 @@ int trm_ref_logits(const char *path, const uint32_t *tok, uint32_t n, float *out
                 if (trm_ref_kv_f16 == 2) {
                     /* llama.cpp's CPU flash attention with an f16 V: online softmax over the
                      * raw scores, the V sum kept in f16 (ggml_vec_mad_f16 / _scale_f16) */
-                    float M = -INFINITY, S = 0;
+                    float Mx = -INFINITY, S = 0;
                     uint16_t acc16[512];
                     for (uint32_t d = 0; d < hd; d++) acc16[d] = trit_f32_to_f16(0);
                     for (uint32_t p = 0; p <= t; p++) {
@@ -603,14 +603,14 @@ int trm_ref_logits(const char *path, const uint32_t *tok, uint32_t n, float *out
                         float s = 0;
                         for (uint32_t d = 0; d < hd; d++) s += trit_f16_to_f32(trit_f32_to_f16(qq[d])) * kk[d];
                         s *= 1.0f / sqrtf((float)hd);
-                        float const Mold = M;
+                        float const Mold = Mx;
                         float ms = 1.0f, vs = 1.0f;
-                        if (s > M) {
-                            M = s;
-                            ms = expf(Mold - M);
+                        if (s > Mx) {
+                            Mx = s;
+                            ms = expf(Mold - Mx);
                             for (uint32_t d = 0; d < hd; d++) acc16[d] = trit_f32_to_f16(trit_f16_to_f32(acc16[d]) * ms);
                         } else {
-                            vs = expf(s - M);
+                            vs = expf(s - Mx);
                         }
                         const float *vv = vc + ((uint64_t)L * n + p) * kvd + kh * hd;
                         for (uint32_t d = 0; d < hd; d++) acc16[d] = trit_f32_to_f16(trit_f16_to_f32(acc16[d]) + vv[d] * vs);
