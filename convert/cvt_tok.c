@@ -21,6 +21,7 @@ int cvt_tok_load_file(const char *path, uint64_t cap, uint8_t **buf, size_t *len
 {
     *buf = NULL;
     *len = 0;
+    trit_err_clear(err);
     if (cap == 0) cap = TRIT_MAX_TOKENIZER_FILE;
     int const fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;

@@ -94,7 +94,7 @@ static int add_one(cvt__added_list *l, const cJSON *o, uint32_t id, const char *
                    trit_err *err)
 {
     const char *c = cvt__jstr(o, "content");
-    if (!c || !c[0]) return jerr(err, file, TRIT_E_CORRUPT, where, "added token %s has no content", "");
+    if (!c || !c[0]) return jerr(err, file, TRIT_E_CORRUPT, where, "added token has no content");
     size_t const len = strlen(c);
     if (len > TRIT_MAX_TOKEN_LEN)
         return jerr(err, file, TRIT_E_LIMIT, where, "added token longer than the token limit");

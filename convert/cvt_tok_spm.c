@@ -224,6 +224,7 @@ void cvt_tok_spm_release(cvt_tok_spm *m)
 int cvt_tok_spm_parse(const void *buf, size_t len, const char *file, cvt_tok_spm *out, trit_err *err)
 {
     const char *name = file ? file : "tokenizer.model";
+    trit_err_clear(err);   /* err->file is only filled when empty */
     memset(out, 0, sizeof *out);
     out->unk_id = 0;
     out->bos_id = 1;

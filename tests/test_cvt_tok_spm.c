@@ -304,3 +304,26 @@ TEST(cvt_tok_spm_truncations_and_bitflips)
         }
     free(copy);
 }
+
+/* The fuzz seeds are what they claim: every one but the truncated one is a valid model. */
+TEST(cvt_tok_spm_fuzz_seeds_parse)
+{
+    static const char *const seeds[] = {"seed-min.model", "seed-llama.model", "seed-unigram.model",
+                                        "seed-types.model", "seed-truncated.model"};
+    const char *root = getenv("TRIT_CORPUS");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/spm_model", root && *root ? root : "tests/fuzz/corpus");
+    for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++) {
+        size_t len = 0;
+        uint8_t *buf = test_read_file(test_path(dir, seeds[i]), &len);
+        CHECK(buf != NULL);
+        if (!buf) continue;
+        cvt_tok_spm spm;
+        trit_err err;
+        int const rc = cvt_tok_spm_parse(buf, len, seeds[i], &spm, &err);
+        if (strstr(seeds[i], "truncated")) CHECK_EQ_INT(rc, TRIT_E_TRUNCATED);
+        else CHECK_OK_E(rc, &err);
+        cvt_tok_spm_release(&spm);
+        free(buf);
+    }
+}
