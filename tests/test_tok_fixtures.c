@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cvt_tok.h"
 #include "test.h"
 #include "test_tok.h"
 
@@ -117,8 +118,9 @@ TEST(tok_vectors_command_r) { if (!test_fixtures()) SKIP("fixtures absent"); che
 
 /* The .trit path: the tokenizer keys re-encoded as a kind-3 section (KV records), parsed with
  * trit_kvset_parse and read by run_vocab_from_kvset, tokenize the vectors exactly as from
- * the GGUF. One SentencePiece and one BPE vocab. */
-static void check_kvset_path(const char *vocab)
+ * the GGUF. The section is built by this test's own encoder, or (with_converter) by the
+ * converter's cvt_tok_from_gguf, which is what `trit convert` stores. */
+static void check_kvset_path(const char *vocab, int with_converter)
 {
     const char *fx = test_fixtures();
     char name[256];
@@ -140,7 +142,8 @@ static void check_kvset_path(const char *vocab)
         return;
     }
     CHECK_OK_E(cvt_gguf_open(path, NULL, &g, &err), &err);
-    if (g) CHECK_OK_E(test_tok_kvbuf_from_gguf(g, b, &err), &err);
+    if (g && with_converter) CHECK_OK_E(cvt_tok_from_gguf(g, b, NULL, &err), &err);
+    else if (g) CHECK_OK_E(test_tok_kvbuf_from_gguf(g, b, &err), &err);
     cvt_gguf_close(g);   /* the section must not borrow from the GGUF */
     CHECK_OK_E(trit_kvbuf_data(b, &data, &len, &err), &err);
     if (data) CHECK_OK_E(trit_kvset_parse(data, len, 4096, "model.trit", &set, &err), &err);
@@ -166,6 +169,8 @@ static void check_kvset_path(const char *vocab)
 TEST(tok_vectors_kvset_section)
 {
     if (!test_fixtures()) SKIP("fixtures absent");
-    check_kvset_path("llama-spm");
-    check_kvset_path("qwen2");
+    check_kvset_path("llama-spm", 0);
+    check_kvset_path("qwen2", 0);
+    check_kvset_path("phi-3", 1);
+    check_kvset_path("llama-bpe", 1);
 }
