@@ -127,6 +127,19 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
     return TRIT_OK;
 }
 
+/* spec 10.1: model.n_ff is the width of dense FFN layers; a model whose every layer routes to
+ * experts has none, whatever the config's intermediate_size says (Qwen-MoE configs keep one for
+ * mlp_only_layers). */
+static void normalise_dense_ff(cvt_model *m, const struct cvt_src *s, int gguf)
+{
+    if (!m->n_expert) return;
+    for (uint32_t i = 0; i < cvt_src_n(s); i++) {
+        const char *n = cvt_src_at(s, i)->name;
+        if (gguf ? strstr(n, ".ffn_up.weight") != NULL : strstr(n, ".mlp.up_proj.weight") != NULL) return;
+    }
+    m->n_ff = 0;
+}
+
 /* ---- GGUF keys ---- */
 
 static int64_t gkv(const cvt_gguf *g, const char *arch, const char *suffix)
@@ -244,6 +257,7 @@ int cvt_arch_describe(const struct cvt_src *s, cvt_model *m, trit_err *err)
         rc = from_config(c, m, err);
     }
     if (rc) return rc;
+    normalise_dense_ff(m, s, cvt_src_gguf(s) != NULL);
     if (!m->n_layer || !m->n_embd || !m->n_head || !m->head_dim || !m->n_vocab)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL,
                             "incomplete model description (layers %u, embd %u, heads %u, head_dim %u, vocab %u)",
