@@ -39,7 +39,8 @@
  * Scores of a SentencePiece-style BPE tokenizer.json (it carries merges, not scores): the
  * token made by merge rank r scores -r, so llama.cpp's score-driven SPM merging picks merges
  * in the JSON's rank order; other tokens score -(n_merges + 1) (never preferred) and special,
- * byte and unknown tokens 0.
+ * byte and unknown tokens 0. Added tokens that are not pieces of the model score -1000 in every
+ * SentencePiece vocabulary, as llama.cpp's converter writes them.
  *
  * tokenizer.ggml.pre from the HF pre_tokenizer (exact regex text, documented in cvt_tok_pre.c):
  *   ByteLevel(use_regex) alone, or Split(GPT-2 regex) + ByteLevel   -> "gpt-2"

@@ -161,9 +161,10 @@ int cvt__tok_chat_template(cvt__tok *t, trit_kvbuf *out, const struct cJSON *tok
 /* ---- JSON helpers ---- */
 /* Parse a JSON document with the strict scanner (cvt_safetensors_json.c). *out: cJSON_Delete. */
 int cvt__tok_json_parse(const cvt_tok_buf *b, uint64_t max_nodes, struct cJSON **out, trit_err *err);
-/* Member of an object by exact key, or NULL. */
+/* Member of an object by exact key, or NULL (also when obj is not an object). Borrowed from
+ * the tree, valid until cJSON_Delete. */
 const struct cJSON *cvt__jget(const struct cJSON *obj, const char *key);
-/* String value of member key, or NULL (absent or not a string). */
+/* String value of member key, or NULL (absent or not a string). Borrowed from the tree. */
 const char *cvt__jstr(const struct cJSON *obj, const char *key);
 /* 1 if v is an integer number in [0, max]; *out receives it. */
 int cvt__juint(const struct cJSON *v, uint64_t max, uint64_t *out);

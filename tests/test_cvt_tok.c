@@ -1,7 +1,7 @@
 /* test_cvt_tok.c - the tokenizer converter end to end: trit-gen's tokenizer.json (byte-level
  * BPE) through cvt_tok_from_hf_dir, every llama.cpp vocab GGUF fixture (and trit-gen's GGUFs)
  * copied through cvt_tok_from_gguf and compared key by key, element by element, with the
- * source; file-level refusals. */
+ * source; every GGUF value type kept; file-level refusals. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +11,7 @@
 #include "cvt_tok.h"
 #include "gen/gen.h"
 #include "test.h"
+#include "test_cvt_gguf_build.h"
 #include "test_cvt_tok.h"
 
 /* Generate a safetensors layout with vocabulary n_vocab into tmp/<name>; returns the dir. */
@@ -318,4 +319,127 @@ TEST(cvt_tok_file_refusals)
     CHECK_EQ_INT(cvt_tok_from_hf_dir(empty, NULL, NULL, NULL, b, NULL, &err), TRIT_E_CORRUPT);
     CHECK_STR(err.file, empty);
     trit_kvbuf_free(b);
+}
+
+/* ---- GGUF value types -------------------------------------------------------------------------- */
+
+
+/* A vocab-only GGUF with a key of every scalar type, a numeric array and a nested array. When
+ * n_scores != 3 the scores array does not match the 3 tokens; *scores_off receives its record. */
+static void build_typed_gguf(tg_buf *b, uint64_t n_scores, size_t *scores_off)
+{
+    tg_header(b, 3, 0, 15);
+    tg_kv_str(b, "general.name", "typed");
+    tg_kv_str(b, "tokenizer.ggml.model", "llama");
+    tg_kv(b, "tokenizer.ggml.tokens", CVT_GGUF_ARRAY);
+    tg_u32(b, CVT_GGUF_STRING);
+    tg_u64(b, 3);
+    tg_str(b, "a");
+    tg_str(b, "b\xe2\x96\x81");
+    tg_str(b, "<s>");
+    *scores_off = b->len;
+    tg_kv(b, "tokenizer.ggml.scores", CVT_GGUF_ARRAY);
+    tg_u32(b, CVT_GGUF_FLOAT32);
+    tg_u64(b, n_scores);
+    for (uint64_t i = 0; i < n_scores; i++) tg_f32(b, -0.5f * (float)i);
+    tg_kv(b, "tokenizer.x.u8", CVT_GGUF_UINT8);
+    tg_u8(b, 200);
+    tg_kv(b, "tokenizer.x.i8", CVT_GGUF_INT8);
+    tg_u8(b, (uint8_t)-3);
+    tg_kv(b, "tokenizer.x.u16", CVT_GGUF_UINT16);
+    tg_u16(b, 65535);
+    tg_kv(b, "tokenizer.x.i16", CVT_GGUF_INT16);
+    tg_u16(b, (uint16_t)-300);
+    tg_kv(b, "tokenizer.x.i64", CVT_GGUF_INT64);
+    tg_u64(b, (uint64_t)-5000000000000ll);
+    tg_kv(b, "tokenizer.x.u64", CVT_GGUF_UINT64);
+    tg_u64(b, (1ull << 63) + 5);
+    tg_kv(b, "tokenizer.x.f64", CVT_GGUF_FLOAT64);
+    tg_f64(b, 0.1);
+    tg_kv(b, "tokenizer.x.bool", CVT_GGUF_BOOL);
+    tg_u8(b, 1);
+    tg_kv(b, "tokenizer.x.i16s", CVT_GGUF_ARRAY);
+    tg_u32(b, CVT_GGUF_INT16);
+    tg_u64(b, 2);
+    tg_u16(b, (uint16_t)-1);
+    tg_u16(b, 7);
+    tg_kv(b, "tokenizer.x.nested", CVT_GGUF_ARRAY);
+    tg_u32(b, CVT_GGUF_ARRAY);
+    tg_u64(b, 1);
+    tg_u32(b, CVT_GGUF_UINT8);
+    tg_u64(b, 1);
+    tg_u8(b, 9);
+    tg_kv_u32(b, "tokenizer.ggml.bos_token_id", 2);
+}
+
+TEST(cvt_tok_gguf_value_types)
+{
+    tg_buf b = {0};
+    size_t scores_off;
+    build_typed_gguf(&b, 3, &scores_off);
+    trit_err err;
+    cvt_gguf *g = NULL;
+    CHECK_OK_E(cvt_gguf_open_mem(b.p, b.len, "typed.gguf", &g, &err), &err);
+    if (!g) {
+        tg_free(&b);
+        return;
+    }
+    trit_kvbuf *kb = trit_kvbuf_new();
+    cvt_tok_info info;
+    CHECK_OK_E(cvt_tok_from_gguf(g, kb, &info, &err), &err);
+    CHECK_EQ_U64(info.n_skipped, 1);
+    CHECK(strstr(info.warning, "tokenizer.x.nested") != NULL);
+    CHECK_EQ_U64(info.bos, 2);
+    CHECK_EQ_U64(info.eos, CVT_TOK_NONE);
+    CHECK_STR(info.model, "llama");
+    trit_kvset *s = tt_parse(kb);
+    if (s) {
+        static const struct { const char *key; uint32_t type; int64_t i; } want[] = {
+            {"tokenizer.x.u8", TRIT_KV_U8, 200}, {"tokenizer.x.i8", TRIT_KV_I8, -3},
+            {"tokenizer.x.u16", TRIT_KV_U16, 65535}, {"tokenizer.x.i16", TRIT_KV_I16, -300},
+            {"tokenizer.x.i64", TRIT_KV_I64, -5000000000000ll}, {"tokenizer.x.bool", TRIT_KV_BOOL, 1}};
+        for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+            int64_t const i = trit_kvset_find(s, want[k].key);
+            int64_t v = 0;
+            CHECK(i >= 0);
+            if (i < 0) continue;
+            CHECK_EQ_U64(trit_kvset_type(s, (uint32_t)i, NULL, NULL), want[k].type);
+            CHECK_EQ_INT(trit_kvset_i64(s, (uint32_t)i, &v), TRIT_OK);
+            CHECK_EQ_INT(v, want[k].i);
+        }
+        CHECK_EQ_U64(tt_u64(s, "tokenizer.x.u64"), (1ull << 63) + 5);
+        double d = 0;
+        int64_t const fi = trit_kvset_find(s, "tokenizer.x.f64");
+        CHECK(fi >= 0 && trit_kvset_type(s, (uint32_t)fi, NULL, NULL) == TRIT_KV_F64);
+        CHECK(fi >= 0 && trit_kvset_f64(s, (uint32_t)fi, &d) == TRIT_OK && d == 0.1);
+        uint32_t et = 0;
+        uint64_t c = 0;
+        int64_t const ai = trit_kvset_find(s, "tokenizer.x.i16s");
+        CHECK(ai >= 0 && trit_kvset_type(s, (uint32_t)ai, &et, &c) == TRIT_KV_ARRAY && et == TRIT_KV_I16 && c == 2);
+        CHECK_EQ_INT(tt_arr_i64(s, "tokenizer.x.i16s", 0), -1);
+        CHECK_EQ_INT(tt_arr_i64(s, "tokenizer.x.i16s", 1), 7);
+        CHECK_EQ_INT(trit_kvset_find(s, "tokenizer.x.nested"), -1);
+        CHECK_EQ_INT(trit_kvset_find(s, "general.name"), -1);
+        CHECK_EQ_U64(trit_kvset_n(s), 13);
+    }
+    trit_kvset_free(s);
+    trit_kvbuf_free(kb);
+    cvt_gguf_close(g);
+    tg_free(&b);
+
+    /* scores that do not match the tokens: refused at the scores record */
+    tg_buf bad = {0};
+    build_typed_gguf(&bad, 2, &scores_off);
+    CHECK_OK_E(cvt_gguf_open_mem(bad.p, bad.len, "bad.gguf", &g, &err), &err);
+    if (g) {
+        kb = trit_kvbuf_new();
+        CHECK_EQ_INT(cvt_tok_from_gguf(g, kb, NULL, &err), TRIT_E_CORRUPT);
+        CHECK_EQ_U64(err.offset, scores_off);
+        CHECK_STR(err.file, "bad.gguf");
+        CHECK_STR(err.where, "tokenizer.ggml.scores");
+        CHECK(strstr(err.msg, "2 entries for 3 tokens") != NULL);
+        trit_kvbuf_free(kb);
+        cvt_gguf_close(g);
+    }
+    tg_free(&bad);
 }

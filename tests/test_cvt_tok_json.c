@@ -281,6 +281,7 @@ TEST(cvt_tok_json_malformed)
     static const json_case cases[] = {
         {"gap in ids", MODEL("{\"a\": 0, \"b\": 2}", "[]"), TRIT_E_CORRUPT, "model.vocab", "go up to 2", 0},
         {"shared id", MODEL("{\"a\": 0, \"b\": 0}", "[]"), TRIT_E_CORRUPT, "model.vocab 'b'", "also token 'a'", 0},
+        {"token twice", MODEL("{\"a\": 0, \"a\": 1}", "[]"), TRIT_E_CORRUPT, "vocabulary", "appears twice (ids 0 and 1)", 0},
         {"fractional id", MODEL("{\"a\": 0.5}", "[]"), TRIT_E_CORRUPT, "model.vocab 'a'", "integer", 0},
         {"negative id", MODEL("{\"a\": -1}", "[]"), TRIT_E_CORRUPT, "model.vocab 'a'", "integer", 0},
         {"huge id", MODEL("{\"a\": 4294967296}", "[]"), TRIT_E_CORRUPT, "model.vocab 'a'", "integer", 0},
