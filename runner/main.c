@@ -4,5 +4,5 @@
 
 int main(int argc, char **argv)
 {
-    return run_cli_main("trit-run", argc, argv);
+    return run_cli_main("trit-run", argc, argv, NULL);
 }

@@ -207,8 +207,16 @@ uint32_t run_sample(run_sampler *s, const float *logits, uint32_t n);
 /* ------------------------------------------------------------------------------------------ */
 /* Command line shared by `trit run` and the standalone `trit-run`. */
 
-/* Parse argv, run, print; returns the process exit code (0 ok, 2 usage, 3 i/o, 4 corrupt,
- * 5 unsupported, 6 limit). prog is the name used in messages ("trit run"). */
-int run_cli_main(const char *prog, int argc, char **argv);
+/* What the host binary adds to the shared command line. trit-run passes none; `trit run`
+ * gives open_reference (the source checkpoint through the converter's readers). */
+typedef struct run_cli_hooks {
+    /* Open src as a weight provider for --reference SRC; release with run_weights_close(). */
+    int (*open_reference)(const char *src, run_weights *out, trit_err *err);
+} run_cli_hooks;
+
+/* Parse argv, run, print; returns the process exit code (0 ok, 1 --reference mismatch,
+ * 2 usage, 3 i/o, 4 corrupt, 5 unsupported, 6 limit). prog is the name used in messages
+ * ("trit run"). hooks may be NULL. */
+int run_cli_main(const char *prog, int argc, char **argv, const run_cli_hooks *hooks);
 
 #endif /* RUN_H */

@@ -24,7 +24,7 @@
 #endif
 #endif
 
-enum { EXIT_OK_ = 0, EXIT_USAGE_ = 2, EXIT_IO_ = 3, EXIT_CORRUPT_ = 4, EXIT_UNSUP_ = 5, EXIT_LIMIT_ = 6, EXIT_INTERNAL_ = 70 };
+enum { EXIT_OK_ = 0, EXIT_MISMATCH_ = 1, EXIT_USAGE_ = 2, EXIT_IO_ = 3, EXIT_CORRUPT_ = 4, EXIT_UNSUP_ = 5, EXIT_LIMIT_ = 6, EXIT_INTERNAL_ = 70 };
 
 static int exit_code(int code)
 {
@@ -71,6 +71,9 @@ static void usage(const char *prog, FILE *f)
             "  --ctx N              KV cache positions (default: input + generated tokens)\n"
             "  --kernel K           auto (default), ref, avx2, neon\n"
             "  --verify             check every byte of the file before running\n"
+            "  --reference SRC      also run SRC, the source checkpoint read through the\n"
+            "                       converter's readers, and require bit-identical logits at\n"
+            "                       every evaluated position (exit 1 if not; `trit run` only)\n"
             "output:\n"
             "  --logits FILE        write the last evaluated position's logits (n_vocab\n"
             "                       little-endian float32; with -n 0, the input's last position)\n"
@@ -155,7 +158,8 @@ static int parse_tokens(const char *s, uint32_t **ids, uint32_t *n)
 }
 
 typedef struct cli_opts {
-    const char *model, *tokens, *prompt, *logits_path, *trace_path;
+    const char *model, *tokens, *prompt, *logits_path, *trace_path, *reference;
+    const run_cli_hooks *hooks;
     uint64_t n_gen, threads, budget, n_ctx, seed, top_k;
     float temp, top_p;
     int stats, json, verify, ignore_eos;
@@ -205,6 +209,31 @@ static run_tok *open_tokenizer(const run_weights *w, trit_err *err)
 }
 #endif
 
+/* --reference: the same evaluation on the source provider, compared bit for bit. */
+typedef struct ref_run {
+    run_weights w;
+    run_ctx *c;
+    float *logits;
+    uint32_t n_checked;        /* positions compared */
+    int mismatch;
+} ref_run;
+
+static int ref_eval(ref_run *rr, const uint32_t *t, uint32_t n, const float *want, uint32_t V, uint32_t pos, trit_err *err)
+{
+    if (!rr->c) return TRIT_OK;
+    int const rc = run_ctx_eval(rr->c, t, n, rr->logits, err);
+    if (rc) return rc;
+    rr->n_checked++;
+    if (!rr->mismatch && memcmp(rr->logits, want, sizeof *want * V) != 0) {
+        uint32_t i = 0;
+        while (i < V && !memcmp(&rr->logits[i], &want[i], sizeof *want)) i++;
+        fprintf(stderr, "reference: logits differ at position %u: logit %u is %.9g in the container, %.9g in the source\n", pos,
+                i, (double)want[i], (double)rr->logits[i]);
+        rr->mismatch = 1;
+    }
+    return TRIT_OK;
+}
+
 static void print_ids_json(FILE *f, const char *key, const uint32_t *ids, uint32_t n)
 {
     fprintf(f, "\"%s\":[", key);
@@ -222,6 +251,8 @@ static int run_main(const char *prog, const cli_opts *o)
     uint32_t *in = NULL, *gen = NULL, n_in = 0, n_out = 0;
     float *logits = NULL;
     FILE *trace = NULL;
+    ref_run rr;
+    memset(&rr, 0, sizeof rr);
     int rc = run_weights_open_trit(o->model, o->verify ? TRIT_OPEN_VERIFY : 0, &w, &err);
 #ifdef RUN_HAVE_TOK
     run_tok *tok = NULL;
@@ -282,6 +313,25 @@ static int run_main(const char *prog, const cli_opts *o)
     }
     if ((rc = run_ctx_new(&w, &ro, &c, &err))) goto out;
     uint32_t const V = run_ctx_n_vocab(c);
+    if (o->reference) {
+        if (!o->hooks || !o->hooks->open_reference) {
+            rc = trit_err_set(&err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
+                              "--reference needs the converter's readers: use 'trit run', not the device binary");
+            goto out;
+        }
+        ro.trace = NULL;
+        if ((rc = o->hooks->open_reference(o->reference, &rr.w, &err))) goto out;
+        if ((rc = run_ctx_new(&rr.w, &ro, &rr.c, &err))) goto out;
+        if (run_ctx_n_vocab(rr.c) != V) {
+            rc = trit_err_set(&err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, o->reference, "vocabulary of %u, the container has %u",
+                              run_ctx_n_vocab(rr.c), V);
+            goto out;
+        }
+        if (!(rr.logits = malloc(sizeof *rr.logits * V))) {
+            rc = trit_err_set(&err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+            goto out;
+        }
+    }
     logits = malloc(sizeof *logits * V);
     gen = malloc(sizeof *gen * (o->n_gen + 1));
     if (!logits || !gen) {
@@ -289,6 +339,7 @@ static int run_main(const char *prog, const cli_opts *o)
         goto out;
     }
     if ((rc = run_ctx_eval(c, in, n_in, logits, &err))) goto out;
+    if ((rc = ref_eval(&rr, in, n_in, logits, V, n_in - 1, &err))) goto out;
     run_sampler smp;
     run_sampler_init(&smp, o->temp, (uint32_t)o->top_k, o->top_p, o->seed);
     uint32_t const eos = run_ctx_eos(c);
@@ -311,6 +362,7 @@ static int run_main(const char *prog, const cli_opts *o)
 #endif
         if ((stop && !o->ignore_eos) || i + 1 == o->n_gen) break;
         if ((rc = run_ctx_eval(c, &t, 1, logits, &err))) goto out;
+        if ((rc = ref_eval(&rr, &t, 1, logits, V, run_ctx_n_pos(c) - 1, &err))) goto out;
     }
     if (o->logits_path && (rc = write_logits(o->logits_path, logits, V, &err))) goto out;
     run_stats st;
@@ -339,10 +391,19 @@ static int run_main(const char *prog, const cli_opts *o)
         if (o->stats) run_stats_print(&st, c, 0, stderr);
     }
     if (fflush(stdout) != 0) rc = trit_err_set(&err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot write output");
+    if (rc == TRIT_OK && rr.c) {
+        if (rr.mismatch) fprintf(stderr, "%s: the container's logits differ from the source's (%s)\n", prog, o->reference);
+        else
+            fprintf(stderr, "reference: logits bit-identical to %s at %u evaluated positions (%u values each)\n",
+                    o->reference, rr.n_checked, V);
+    }
 out:
     if (rc) report(prog, &err);
 out_quiet:
     if (trace) fclose(trace);
+    run_ctx_free(rr.c);
+    run_weights_close(&rr.w);
+    free(rr.logits);
     run_ctx_free(c);
     run_weights_close(&w);
 #ifdef RUN_HAVE_TOK
@@ -351,13 +412,13 @@ out_quiet:
     free(in);
     free(gen);
     free(logits);
-    return exit_code(rc);
+    return rc == TRIT_OK && rr.mismatch ? EXIT_MISMATCH_ : exit_code(rc);
 }
 
-int run_cli_main(const char *prog, int argc, char **argv)
+int run_cli_main(const char *prog, int argc, char **argv, const run_cli_hooks *hooks)
 {
     enum { O_TOKENS = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_THREADS, O_LOGITS, O_STATS, O_JSON, O_CACHE,
-           O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_TRACE, O_NOEOS };
+           O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_TRACE, O_NOEOS, O_REF };
     static const struct option longopts[] = {
         {"tokens", required_argument, NULL, O_TOKENS}, {"prompt", required_argument, NULL, O_PROMPT},
         {"temp", required_argument, NULL, O_TEMP},     {"top-k", required_argument, NULL, O_TOPK},
@@ -367,7 +428,8 @@ int run_cli_main(const char *prog, int argc, char **argv)
         {"expert-cache", required_argument, NULL, O_CACHE}, {"cache-policy", required_argument, NULL, O_POLICY},
         {"ctx", required_argument, NULL, O_CTX},       {"kernel", required_argument, NULL, O_KERNEL},
         {"verify", no_argument, NULL, O_VERIFY},       {"trace", required_argument, NULL, O_TRACE},
-        {"ignore-eos", no_argument, NULL, O_NOEOS},    {"help", no_argument, NULL, 'h'},
+        {"ignore-eos", no_argument, NULL, O_NOEOS},    {"reference", required_argument, NULL, O_REF},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cli_opts o;
@@ -415,6 +477,7 @@ int run_cli_main(const char *prog, int argc, char **argv)
         case O_VERIFY: o.verify = 1; break;
         case O_TRACE: o.trace_path = optarg; break;
         case O_NOEOS: o.ignore_eos = 1; break;
+        case O_REF: o.reference = optarg; break;
         case 'h': usage(prog, stdout); return EXIT_OK_;
         default:
             fprintf(stderr, "%s: unknown option or missing value: '%s'\n", prog, argv[optind - 1]);
@@ -436,5 +499,6 @@ int run_cli_main(const char *prog, int argc, char **argv)
         return EXIT_USAGE_;
     }
     o.model = argv[optind];
+    o.hooks = hooks;
     return run_main(prog, &o);
 }

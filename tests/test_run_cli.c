@@ -181,3 +181,32 @@ TEST(run_sample_distribution)
         CHECK(t == 1 || t == 2);
     }
 }
+
+/* --reference: `trit run` runs the source checkpoint through the converter's readers beside
+ * the container and requires bit-identical logits; the device binary refuses the option. */
+TEST(run_cli_reference_round_trip)
+{
+    const char *gen = getenv("TRIT_GEN");
+    if (!gen || !*gen) gen = "build/trit-gen";
+    if (access(run_bin(), X_OK) != 0 || access(test_trit_bin(), X_OK) != 0 || access(gen, X_OK) != 0)
+        SKIP("trit, trit-run or trit-gen not built");
+    const char *dir = test_tmpdir();
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "%s qwen3moe -o %s/ref_src --force >/dev/null 2>&1 && %s qwen3moe --seed 2 -o %s/ref_other --force >/dev/null 2>&1 && "
+             "%s convert %s/ref_src -o %s/ref.trit --force >/dev/null 2>&1",
+             gen, dir, gen, dir, test_trit_bin(), dir, dir);
+    CHECK_EQ_INT(test_run(cmd, NULL), 0);
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s run --tokens 1,2,3,4 -n 5 --ignore-eos --expert-cache 8K --reference %s/ref_src %s/ref.trit 2>&1",
+             test_trit_bin(), dir, dir);
+    CHECK_EQ_INT(test_run(cmd, &out), 0);
+    CHECK(out && strstr(out, "bit-identical") && strstr(out, "at 5 evaluated positions"));
+    free(out);
+    out = NULL;
+    snprintf(cmd, sizeof cmd, "%s run --tokens 1,2,3,4 -n 2 --reference %s/ref_other %s/ref.trit 2>&1", test_trit_bin(), dir, dir);
+    CHECK_EQ_INT(test_run(cmd, &out), 1);
+    CHECK(out && strstr(out, "logits differ at position 3"));
+    free(out);
+    CHECK_EQ_INT(sh(NULL, "--tokens 1 --reference %s/ref_src %s/ref.trit", dir, dir), 5);
+}
