@@ -25,6 +25,10 @@ typedef struct run_kern {
     const char *name;          /* "ref", "avx2", "neon" */
     /* sum over n_blocks blocks of code * q (code 0..3 as stored). q holds 128 * n_blocks. */
     int32_t (*t2_dot)(const uint8_t *codes, const int8_t *q, uint64_t n_blocks);
+    /* The same row against n_tok <= 4 tokens at once (token j's q at q + j * q_stride): the
+     * codes are unpacked once per block for all of them. out[j] = t2_dot(codes, q_j, n_blocks). */
+    void (*t2_dot_n)(const uint8_t *codes, const int8_t *q, uint64_t q_stride, uint32_t n_tok, uint64_t n_blocks,
+                     int32_t *out);
     /* Per plane: out[4 * b + k] = sum over weights [32k, 32k+32) of block b of code * q. */
     void (*t2_dot_chunks)(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out);
     /* Float dot products of a stored row with f32 activations. */

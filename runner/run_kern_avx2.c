@@ -48,6 +48,42 @@ RUN_AVX2 static int32_t avx2_t2_dot(const uint8_t *codes, const int8_t *q, uint6
     return hsum_i32(acc);
 }
 
+/* n tokens (a compile-time constant after inlining) against one row. */
+RUN_AVX2 static inline __attribute__((always_inline)) void t2_dot_n_impl(const uint8_t *codes, const int8_t *q, uint64_t q_stride,
+                                                                        uint64_t n_blocks, int32_t *out, const int n)
+{
+    __m256i const m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (uint64_t b = 0; b < n_blocks; b++, codes += 32) {
+        __m256i const v = _mm256_loadu_si256((const __m256i *)(const void *)codes);
+        __m256i const c0 = _mm256_and_si256(v, m3);
+        __m256i const c1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+        __m256i const c2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
+        __m256i const c3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+        for (int j = 0; j < n; j++) {
+            const int8_t *qj = q + j * q_stride + b * 128;
+            __m256i const p0 = _mm256_maddubs_epi16(c0, _mm256_loadu_si256((const __m256i *)(const void *)qj));
+            __m256i const p1 = _mm256_maddubs_epi16(c1, _mm256_loadu_si256((const __m256i *)(const void *)(qj + 32)));
+            __m256i const p2 = _mm256_maddubs_epi16(c2, _mm256_loadu_si256((const __m256i *)(const void *)(qj + 64)));
+            __m256i const p3 = _mm256_maddubs_epi16(c3, _mm256_loadu_si256((const __m256i *)(const void *)(qj + 96)));
+            __m256i const s = _mm256_add_epi16(_mm256_add_epi16(p0, p1), _mm256_add_epi16(p2, p3));
+            acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(s, ones));
+        }
+    }
+    for (int j = 0; j < n; j++) out[j] = hsum_i32(acc[j]);
+}
+
+RUN_AVX2 static void avx2_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t q_stride, uint32_t n_tok, uint64_t n_blocks,
+                                   int32_t *out)
+{
+    switch (n_tok) {
+    case 1: t2_dot_n_impl(codes, q, q_stride, n_blocks, out, 1); break;
+    case 2: t2_dot_n_impl(codes, q, q_stride, n_blocks, out, 2); break;
+    case 3: t2_dot_n_impl(codes, q, q_stride, n_blocks, out, 3); break;
+    default: t2_dot_n_impl(codes, q, q_stride, n_blocks, out, 4); break;
+    }
+}
+
 RUN_AVX2 static void avx2_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)
 {
     __m256i const m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
@@ -118,7 +154,7 @@ RUN_AVX2 static float avx2_dot_bf16(const uint16_t *w, const float *x, uint64_t 
     return s;
 }
 
-static const run_kern avx2_kern = {"avx2", avx2_t2_dot, avx2_t2_dot_chunks, avx2_dot_f32, avx2_dot_f16, avx2_dot_bf16};
+static const run_kern avx2_kern = {"avx2", avx2_t2_dot, avx2_t2_dot_n, avx2_t2_dot_chunks, avx2_dot_f32, avx2_dot_f16, avx2_dot_bf16};
 
 const run_kern *run_kern_avx2(void)
 {

@@ -35,6 +35,30 @@ static int32_t neon_t2_dot(const uint8_t *codes, const int8_t *q, uint64_t n_blo
     return vaddvq_s32(acc);
 }
 
+static void neon_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t q_stride, uint32_t n_tok, uint64_t n_blocks,
+                          int32_t *out)
+{
+    uint8x16_t const m3 = vdupq_n_u8(3);
+    int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    uint32_t const n = n_tok > 4 ? 4 : n_tok;
+    for (uint64_t b = 0; b < n_blocks; b++, codes += 32) {
+        uint8x16_t const v0 = vld1q_u8(codes), v1 = vld1q_u8(codes + 16);
+        uint8x16_t const a0 = vandq_u8(v0, m3), a1 = vandq_u8(v1, m3);
+        uint8x16_t const b0 = vandq_u8(vshrq_n_u8(v0, 2), m3), b1 = vandq_u8(vshrq_n_u8(v1, 2), m3);
+        uint8x16_t const c0 = vandq_u8(vshrq_n_u8(v0, 4), m3), c1 = vandq_u8(vshrq_n_u8(v1, 4), m3);
+        uint8x16_t const d0 = vshrq_n_u8(v0, 6), d1 = vshrq_n_u8(v1, 6);
+        for (uint32_t j = 0; j < n; j++) {
+            const int8_t *qj = q + j * q_stride + b * 128;
+            int16x8_t s = plane(a0, a1, qj);
+            s = vaddq_s16(s, plane(b0, b1, qj + 32));
+            s = vaddq_s16(s, plane(c0, c1, qj + 64));
+            s = vaddq_s16(s, plane(d0, d1, qj + 96));
+            acc[j] = vpadalq_s16(acc[j], s);
+        }
+    }
+    for (uint32_t j = 0; j < n; j++) out[j] = vaddvq_s32(acc[j]);
+}
+
 static void neon_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)
 {
     uint8x16_t const m3 = vdupq_n_u8(3);
@@ -96,7 +120,7 @@ static float neon_dot_bf16(const uint16_t *w, const float *x, uint64_t n)
     return s;
 }
 
-static const run_kern neon_kern = {"neon", neon_t2_dot, neon_t2_dot_chunks, neon_dot_f32, neon_dot_f16, neon_dot_bf16};
+static const run_kern neon_kern = {"neon", neon_t2_dot, neon_t2_dot_n, neon_t2_dot_chunks, neon_dot_f32, neon_dot_f16, neon_dot_bf16};
 
 const run_kern *run_kern_neon(void) { return &neon_kern; }
 

@@ -65,10 +65,12 @@ void run__quantize(run_qbuf *b, const float *x, uint64_t ldx, uint64_t cols, uin
         float const s = amax > 0 ? 127.0f / amax : 0.0f;
         int32_t total = 0;
         for (uint64_t i = 0; i < cols; i++) {
-            float r = nearbyintf(xt[i] * s);
-            if (r != r) r = 0;                 /* NaN input: contribute nothing */
-            if (r > 127) r = 127;
-            if (r < -127) r = -127;
+            float v = xt[i] * s;
+            if (!(v >= -127.0f)) v = v != v ? 0.0f : -127.0f;  /* NaN contributes nothing */
+            if (v > 127.0f) v = 127.0f;
+            /* round half to even without a libm call: for |v| <= 127, adding and removing
+             * 1.5 * 2^23 leaves exactly nearbyintf(v) in the default rounding mode */
+            float const r = (v + 12582912.0f) - 12582912.0f;
             q[i] = (int8_t)r;
             total += q[i];
         }
@@ -146,11 +148,35 @@ typedef struct lin_job {
     uint64_t ldy;
 } lin_job;
 
+/* t2 rows with one scale per tensor or row: up to 4 tokens per kernel call share the unpacked
+ * codes. Same integer sums and the same float steps as run__row_dot, so the same bits. */
+static void lin_t2_rows(const lin_job *j, uint64_t lo, uint64_t hi)
+{
+    run_tensor const *w = j->w;
+    run_qbuf const *qb = j->qb;
+    uint64_t const nb = trit_div_ceil(w->cols, 128);
+    for (uint64_t r = lo; r < hi; r++) {
+        const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
+        float const sc = w->scale_layout == TRIT_SCALE_ROW ? w->scales[r] : w->scales[0];
+        for (uint32_t t0 = 0; t0 < j->n; t0 += 4) {
+            uint32_t const m = j->n - t0 < 4 ? j->n - t0 : 4;
+            int32_t acc[4];
+            j->c->kern->t2_dot_n(codes, qb->q + t0 * qb->padded, qb->padded, m, nb, acc);
+            for (uint32_t k = 0; k < m; k++)
+                j->y[(t0 + k) * j->ldy + r] = (float)(acc[k] - qb->sum[t0 + k]) * sc * qb->d[t0 + k];
+        }
+    }
+}
+
 static void lin_task(void *arg, uint32_t i, uint32_t nw)
 {
     lin_job const *j = arg;
     uint64_t lo, hi;
     run__split(j->w->rows, i, nw, &lo, &hi);
+    if (j->w->type == TRIT_TYPE_T2 && j->w->scale_layout != TRIT_SCALE_GROUP) {
+        lin_t2_rows(j, lo, hi);
+        return;
+    }
     int32_t *chunks = j->c->chunk_scratch + (uint64_t)i * (j->c->max_cols / 32 + 4);
     for (uint64_t r = lo; r < hi; r++)
         for (uint32_t t = 0; t < j->n; t++)
@@ -162,7 +188,7 @@ void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, 
 {
     lin_job j = {c, w, x, ldx, qb, n, y, ldy};
     /* Tiny products are not worth waking the workers; the result is the same either way. */
-    if (w->rows * w->cols * n < 16384) lin_task(&j, 0, 1);
+    if (w->rows * w->cols * n < (1u << 19)) lin_task(&j, 0, 1);
     else run_pool_run(c->pool, lin_task, &j);
 }
 

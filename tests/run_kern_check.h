@@ -71,6 +71,16 @@ static void kc_t2(kc_state *s, const run_kern *ref, const run_kern *k)
             s->checks++;
             int32_t const a = ref->t2_dot(codes, q, nb), b = k->t2_dot(codes, q, nb);
             if (a != b) kc_fail(s, "%s: t2_dot %d vs %d (%u blocks)", k->name, (int)a, (int)b, nb);
+            for (uint32_t m = 1; m <= 4 && nb >= 2; m++) {
+                /* m tokens: token j's q starts 32 * j bytes in (overlapping, within the buffer) */
+                int32_t o1[4], o2[4];
+                ref->t2_dot_n(codes, q, 32, m, nb - 1, o1);
+                k->t2_dot_n(codes, q, 32, m, nb - 1, o2);
+                s->checks++;
+                for (uint32_t j = 0; j < m; j++)
+                    if (o1[j] != o2[j] || o1[j] != ref->t2_dot(codes, q + 32 * j, nb - 1))
+                        kc_fail(s, "%s: t2_dot_n token %u of %u: %d vs %d (%u blocks)", k->name, j, m, (int)o1[j], (int)o2[j], nb - 1);
+            }
             ref->t2_dot_chunks(codes, q, nb, c1);
             k->t2_dot_chunks(codes, q, nb, c2);
             s->checks++;
