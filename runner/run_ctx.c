@@ -170,6 +170,7 @@ int run_ctx_eval(run_ctx *c, const uint32_t *tokens, uint32_t n, float *logits, 
             return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "token %u at index %u is outside the vocabulary (%u)", tokens[i],
                                 i, c->hp.n_vocab);
     double const t0 = now_s();
+    uint64_t const used0 = c->expert_bytes_used;
     for (uint32_t done = 0; done < n;) {
         uint32_t const T = n - done < RUN_UBATCH ? n - done : RUN_UBATCH;
         int const rc = run__forward(c, tokens + done, T, done + T == n ? logits : NULL, err);
@@ -186,6 +187,7 @@ int run_ctx_eval(run_ctx *c, const uint32_t *tokens, uint32_t n, float *logits, 
     } else {
         c->decode_tokens += n;
         c->decode_s += dt;
+        c->expert_bytes_decode += c->expert_bytes_used - used0;
     }
     return TRIT_OK;
 }
@@ -208,6 +210,8 @@ void run_ctx_stats(const run_ctx *c, run_stats *s)
     s->prefill_s = c->prefill_s;
     s->decode_s = c->decode_s;
     s->dense_bytes = c->dense_bytes;
+    s->expert_bytes_used = c->expert_bytes_used;
+    s->expert_bytes_decode = c->expert_bytes_decode;
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) s->peak_rss = (uint64_t)ru.ru_maxrss * 1024u;
 }

@@ -271,6 +271,7 @@ static int moe(run_ctx *c, uint32_t L, uint32_t T, trit_err *err)
         const void *image;
         int const rc = run_cache_acquire(c->cache, L, e, d->size, n, load_expert, &la, &image, err);
         if (rc) return rc;
+        c->expert_bytes_used += d->size;
         if (c->trace) fprintf(c->trace, "%u %u %u\n", L, e, n);
         run_tensor g, u, dn;
         bind(&g, &d->gate, image);

@@ -129,6 +129,8 @@ struct run_ctx {
     double prefill_s, decode_s;
     uint64_t dense_bytes;      /* bytes of dense matrices read per token */
     uint64_t bytes_read;       /* stored bytes read for experts */
+    uint64_t expert_bytes_used;          /* decoded bytes of every expert use (hit or miss) */
+    uint64_t expert_bytes_decode;        /* ... during single-token evaluations */
     uint64_t max_ff;           /* widest FFN hidden layer (dense, expert or shared) */
 };
 

@@ -12,13 +12,15 @@ void run_stats_print(const run_stats *s, const run_ctx *c, int json, FILE *f)
     double const mib = 1024.0 * 1024.0;
     uint64_t const toks = s->prefill_tokens + s->decode_tokens;
     double const exp_per_tok = toks ? (double)s->bytes_paged / (double)toks : 0;
+    double const exp_dec = s->decode_tokens ? (double)s->expert_bytes_decode / (double)s->decode_tokens : 0;
     if (json) {
         fprintf(f, "{\"kernel\":\"%s\",\"threads\":%u,", run_ctx_kernel_name(c), run_pool_size(c->pool));
         fprintf(f, "\"prefill_tokens\":%llu,\"prefill_seconds\":%.6f,\"prefill_tok_s\":%.3f,",
                 (unsigned long long)s->prefill_tokens, s->prefill_s, rate(s->prefill_tokens, s->prefill_s));
         fprintf(f, "\"decode_tokens\":%llu,\"decode_seconds\":%.6f,\"decode_tok_s\":%.3f,", (unsigned long long)s->decode_tokens,
                 s->decode_s, rate(s->decode_tokens, s->decode_s));
-        fprintf(f, "\"dense_bytes_per_token\":%llu,", (unsigned long long)s->dense_bytes);
+        fprintf(f, "\"dense_bytes_per_token\":%llu,\"expert_bytes_per_decode_token\":%.0f,\"weight_bytes_per_decode_token\":%.0f,",
+                (unsigned long long)s->dense_bytes, exp_dec, (double)s->dense_bytes + exp_dec);
         fprintf(f, "\"expert_cache\":{\"policy\":\"%s\",\"budget\":%llu,\"hits\":%llu,\"misses\":%llu,\"hit_rate\":%.4f,",
                 run_policy_name(c->cache ? run_cache_policy(c->cache) : 0), (unsigned long long)s->budget,
                 (unsigned long long)s->total_hits, (unsigned long long)s->total_misses, pct(s->total_hits, s->total_misses) / 100.0);
@@ -37,8 +39,8 @@ void run_stats_print(const run_stats *s, const run_ctx *c, int json, FILE *f)
             rate(s->prefill_tokens, s->prefill_s));
     fprintf(f, "decode:  %llu tokens in %.3f s, %.2f tokens/s\n", (unsigned long long)s->decode_tokens, s->decode_s,
             rate(s->decode_tokens, s->decode_s));
-    fprintf(f, "dense weights read per token: %.2f MiB; experts paged per token: %.2f MiB\n", (double)s->dense_bytes / mib,
-            exp_per_tok / mib);
+    fprintf(f, "weights read per decode token: %.2f MiB (dense %.2f, experts %.2f); experts paged per token: %.2f MiB\n",
+            ((double)s->dense_bytes + exp_dec) / mib, (double)s->dense_bytes / mib, exp_dec / mib, exp_per_tok / mib);
     if (s->n_layer && c->hp.n_expert) {
         fprintf(f, "expert cache: policy %s, budget %.1f MiB, peak resident %.1f MiB\n", run_policy_name(run_cache_policy(c->cache)),
                 (double)s->budget / mib, (double)s->peak_resident_bytes / mib);

@@ -93,6 +93,20 @@ TEST(run_cli_help_and_usage)
     CHECK(b && test_write_file(cut, b, n / 2) == 0);
     free(b);
     CHECK_EQ_INT(sh(NULL, "--tokens 1 %s", cut), 4);
+    /* one flipped byte inside an expert unit: --verify refuses the file before running */
+    b = test_read_file(m, &n);
+    const char *flip = test_path(test_tmpdir(), "cli_flip.trit");
+    trit_reader *r = NULL;
+    trit_err err;
+    CHECK_OK_E(trit_reader_open(m, NULL, &r, &err), &err);
+    if (b && r) {
+        trit_unit_info const *u = trit_reader_unit(r, trit_reader_n_units(r) - 1);
+        b[u->offset + u->stored_size / 2] ^= 1;
+        CHECK(test_write_file(flip, b, n) == 0);
+        CHECK_EQ_INT(sh(NULL, "--tokens 1 -n 1 --verify %s", flip), 4);
+    }
+    trit_reader_close(r);
+    free(b);
 }
 
 TEST(run_cli_tokens_logits_json)
