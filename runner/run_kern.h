@@ -29,6 +29,8 @@ typedef struct run_kern {
      * codes are unpacked once per block for all of them. out[j] = t2_dot(codes, q_j, n_blocks). */
     void (*t2_dot_n)(const uint8_t *codes, const int8_t *q, uint64_t q_stride, uint32_t n_tok, uint64_t n_blocks,
                      int32_t *out);
+    /* n_rows consecutive rows (n_blocks blocks each) against one token: out[r] = t2_dot(row r). */
+    void (*t2_gemv)(const uint8_t *codes, uint64_t n_rows, const int8_t *q, uint64_t n_blocks, int32_t *out);
     /* Per plane: out[4 * b + k] = sum over weights [32k, 32k+32) of block b of code * q. */
     void (*t2_dot_chunks)(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out);
     /* Float dot products of a stored row with f32 activations. */

@@ -59,6 +59,11 @@ static void neon_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t q_stri
     for (uint32_t j = 0; j < n; j++) out[j] = vaddvq_s32(acc[j]);
 }
 
+static void neon_t2_gemv(const uint8_t *codes, uint64_t n_rows, const int8_t *q, uint64_t n_blocks, int32_t *out)
+{
+    for (uint64_t r = 0; r < n_rows; r++) out[r] = neon_t2_dot(codes + r * n_blocks * 32, q, n_blocks);
+}
+
 static void neon_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)
 {
     uint8x16_t const m3 = vdupq_n_u8(3);
@@ -120,7 +125,7 @@ static float neon_dot_bf16(const uint16_t *w, const float *x, uint64_t n)
     return s;
 }
 
-static const run_kern neon_kern = {"neon", neon_t2_dot, neon_t2_dot_n, neon_t2_dot_chunks, neon_dot_f32, neon_dot_f16, neon_dot_bf16};
+static const run_kern neon_kern = {"neon", neon_t2_dot, neon_t2_dot_n, neon_t2_gemv, neon_t2_dot_chunks, neon_dot_f32, neon_dot_f16, neon_dot_bf16};
 
 const run_kern *run_kern_neon(void) { return &neon_kern; }
 

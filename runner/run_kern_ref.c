@@ -23,6 +23,11 @@ static void ref_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t q_strid
     for (uint32_t j = 0; j < n_tok; j++) out[j] = ref_t2_dot(codes, q + j * q_stride, n_blocks);
 }
 
+static void ref_t2_gemv(const uint8_t *codes, uint64_t n_rows, const int8_t *q, uint64_t n_blocks, int32_t *out)
+{
+    for (uint64_t r = 0; r < n_rows; r++) out[r] = ref_t2_dot(codes + r * n_blocks * 32, q, n_blocks);
+}
+
 static void ref_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)
 {
     for (uint64_t b = 0; b < n_blocks; b++, codes += 32, q += 128, out += 4) {
@@ -56,7 +61,7 @@ static float ref_dot_bf16(const uint16_t *w, const float *x, uint64_t n)
     return s;
 }
 
-static const run_kern ref_kern = {"ref", ref_t2_dot, ref_t2_dot_n, ref_t2_dot_chunks, ref_dot_f32, ref_dot_f16, ref_dot_bf16};
+static const run_kern ref_kern = {"ref", ref_t2_dot, ref_t2_dot_n, ref_t2_gemv, ref_t2_dot_chunks, ref_dot_f32, ref_dot_f16, ref_dot_bf16};
 
 const run_kern *run_kern_ref(void) { return &ref_kern; }
 

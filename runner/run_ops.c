@@ -155,6 +155,19 @@ static void lin_t2_rows(const lin_job *j, uint64_t lo, uint64_t hi)
     run_tensor const *w = j->w;
     run_qbuf const *qb = j->qb;
     uint64_t const nb = trit_div_ceil(w->cols, 128);
+    if (j->n == 1) {
+        /* one token (decode): rows in runs through the multi-row kernel */
+        int32_t acc[64];
+        for (uint64_t r0 = lo; r0 < hi; r0 += 64) {
+            uint64_t const m = hi - r0 < 64 ? hi - r0 : 64;
+            j->c->kern->t2_gemv((const uint8_t *)w->data + r0 * nb * 32, m, qb->q, nb, acc);
+            for (uint64_t k = 0; k < m; k++) {
+                float const sc = w->scale_layout == TRIT_SCALE_ROW ? w->scales[r0 + k] : w->scales[0];
+                j->y[r0 + k] = (float)(acc[k] - qb->sum[0]) * sc * qb->d[0];
+            }
+        }
+        return;
+    }
     for (uint64_t r = lo; r < hi; r++) {
         const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
         float const sc = w->scale_layout == TRIT_SCALE_ROW ? w->scales[r] : w->scales[0];

@@ -81,6 +81,18 @@ static void kc_t2(kc_state *s, const run_kern *ref, const run_kern *k)
                     if (o1[j] != o2[j] || o1[j] != ref->t2_dot(codes, q + 32 * j, nb - 1))
                         kc_fail(s, "%s: t2_dot_n token %u of %u: %d vs %d (%u blocks)", k->name, j, m, (int)o1[j], (int)o2[j], nb - 1);
             }
+            {
+                /* rows: the same buffer seen as nb rows of 1 block, and as 1 row of nb blocks */
+                int32_t *g1 = malloc(sizeof *g1 * nb), *g2 = malloc(sizeof *g2 * nb);
+                ref->t2_gemv(codes, nb, q, 1, g1);
+                k->t2_gemv(codes, nb, q, 1, g2);
+                s->checks++;
+                if (memcmp(g1, g2, sizeof *g1 * nb)) kc_fail(s, "%s: t2_gemv of %u rows differs", k->name, nb);
+                k->t2_gemv(codes, 1, q, nb, g2);
+                if (g2[0] != ref->t2_dot(codes, q, nb)) kc_fail(s, "%s: t2_gemv of one row differs", k->name);
+                free(g1);
+                free(g2);
+            }
             ref->t2_dot_chunks(codes, q, nb, c1);
             k->t2_dot_chunks(codes, q, nb, c2);
             s->checks++;
