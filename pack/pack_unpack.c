@@ -85,8 +85,19 @@ static int load_installed(const char *dir, pack_manifest **m, trit_err *err)
     return rc;
 }
 
-/* The target may be absent, an empty directory, or a previous install: a directory holding
- * manifest.json and only regular files. Anything else is refused rather than replaced. */
+/* Is name part of the install described by m? */
+static int in_install(const pack_manifest *m, const char *name)
+{
+    if (strcmp(name, PACK_MANIFEST_NAME) == 0 || strcmp(name, PACK_SIG_NAME) == 0) return 1;
+    for (uint32_t i = 0; i < m->n_files; i++)
+        if (strcmp(m->files[i].file.name, name) == 0) return 1;
+    return 0;
+}
+
+/* The target may be absent, an empty directory, or a previous install: a directory holding a
+ * manifest.json that parses, its signature, and regular files the manifest names, nothing
+ * else. Anything else (someone's home directory, a download folder) is refused, never
+ * replaced: replacing the target deletes what was in it. */
 static int check_target(uctx *u, trit_err *err)
 {
     struct stat st;
@@ -97,24 +108,32 @@ static int check_target(uctx *u, trit_err *err)
     if (!S_ISDIR(st.st_mode))
         return trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, u->dir, "exists and is not a directory; refusing to replace it");
     u->dir_exists = 1;
+    char p[4096];
+    int rc = path_join(p, sizeof p, u->dir, PACK_MANIFEST_NAME, err);
+    if (rc != TRIT_OK) return rc;
+    int const has_manifest = lstat(p, &st) == 0;
+    if (has_manifest && (rc = load_installed(u->dir, &u->installed, err)) != TRIT_OK) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "");
+        return trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, u->dir,
+                            "its manifest.json is not a valid manifest (%s); refusing to replace it", why);
+    }
     DIR *const d = opendir(u->dir);
     if (!d) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->dir, "cannot list: %s", strerror(errno));
-    int n = 0, has_manifest = 0, other = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+    while (rc == TRIT_OK && (e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        n++;
         struct stat es;
-        if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(es.st_mode)) other = 1;
-        if (strcmp(e->d_name, PACK_MANIFEST_NAME) == 0) has_manifest = 1;
+        if (!has_manifest)
+            rc = trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, u->dir,
+                              "is not empty and not a trit install (no manifest.json); refusing to replace it");
+        else if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(es.st_mode) ||
+                 !in_install(u->installed, e->d_name))
+            rc = trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, u->dir,
+                              "holds '%.60s', which is not part of the install; refusing to replace it", e->d_name);
     }
     closedir(d);
-    if (n && (!has_manifest || other))
-        return trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, u->dir,
-                            "exists and is not a trit install (%s); refusing to replace it",
-                            other ? "it holds something other than regular files" : "no manifest.json");
-    if (has_manifest) return load_installed(u->dir, &u->installed, err);
-    return TRIT_OK;
+    return rc;
 }
 
 /* A delta needs the release it was made against, as installed in base_dir. */

@@ -199,6 +199,15 @@ TEST(pack_unpack_refuses_foreign_target)
     CHECK_EQ_INT(tpk_count_prefix(keep, ""), 1);
     /* nor is a file */
     CHECK_EQ_INT(unpack_to(b1, c1, NULL, 0, 0, NULL, &err), TRIT_E_EXISTS);
+    /* nor an install with a stranger in it, nor one whose manifest does not parse */
+    char inst[4200];
+    snprintf(inst, sizeof inst, "%s", pathf(d, "inst"));
+    CHECK_OK_E(unpack_to(b1, inst, NULL, 0, 0, NULL, &err), &err);
+    test_write_file(pathf(inst, "photo.jpg"), "x", 1);
+    CHECK_EQ_INT(unpack_to(b1, inst, NULL, 1, 0, NULL, &err), TRIT_E_EXISTS);
+    test_write_file(pathf(keep, "manifest.json"), "{}", 2);
+    CHECK_EQ_INT(unpack_to(b1, keep, NULL, 1, 0, NULL, &err), TRIT_E_EXISTS);
+    CHECK_EQ_INT(tpk_count_prefix(keep, ""), 2);
     /* an empty directory is fine */
     mkdir(pathf(d, "empty"), 0755);
     CHECK_OK_E(unpack_to(b1, pathf(d, "empty"), NULL, 0, 0, NULL, &err), &err);
