@@ -189,8 +189,9 @@ typedef struct pack_unpack_opts {
 } pack_unpack_opts;
 
 /* Install a bundle into dir atomically. dir must not exist, be empty, or be a previous
- * install (holds manifest.json and only regular files); it is replaced as a whole. On
- * failure dir is unchanged. *out (optional) receives the manifest (pack_manifest_free). */
+ * install (a valid manifest.json, manifest.sig and only the files that manifest names); it is
+ * replaced as a whole. On failure dir is unchanged. *out (optional) receives the manifest
+ * (caller frees with pack_manifest_free). */
 int pack_unpack(const char *bundle, const char *dir, const pack_unpack_opts *o,
                 pack_manifest **out, trit_err *err);
 
