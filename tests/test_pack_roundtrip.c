@@ -289,6 +289,21 @@ TEST(pack_delta_roundtrip)
     CHECK_EQ_INT(unpack_to(delta, pathf(d, "fresh"), inst, 0, 0, NULL, &err), PACK_E_BASE);
     /* no base given */
     CHECK_EQ_INT(unpack_to(delta, pathf(d, "fresh"), NULL, 0, 0, NULL, &err), PACK_E_BASE);
+    /* pack refuses a base that is not an older full bundle of the same model */
+    char bad[4200];
+    snprintf(bad, sizeof bad, "%s", pathf(d, "bad.bundle"));
+    CHECK_EQ_INT(tpk_pack(bad, in2, 1, 1, 1, full1, &err), TRIT_E_USAGE);  /* not newer */
+    CHECK_EQ_INT(tpk_pack(bad, in2, 1, 3, 1, delta, &err), TRIT_E_USAGE);  /* a delta base */
+    pack_create_opts o;
+    memset(&o, 0, sizeof o);
+    o.inputs = in2;
+    o.n_inputs = 1;
+    o.out = bad;
+    o.model_id = "other/model";
+    o.version = 5;
+    o.base = full1;
+    CHECK_EQ_INT(pack_create(&o, NULL, &err), TRIT_E_USAGE);              /* another model */
+    CHECK_EQ_INT(tpk_count_prefix(d, "bad.bundle"), 0);
 }
 
 TEST(pack_delta_refuses_modified_base)
