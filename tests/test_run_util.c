@@ -208,6 +208,7 @@ int trm_write(const trm_cfg *c, const char *path, trit_err *err)
     plan(c, &l, &n_units);
     trit_write_opts wo = {0};
     wo.overwrite = 1;
+    wo.page_align = 4096;  /* small files; units still page-aligned */
     trit_writer *w = NULL;
     trit_tensor_info *ti = calloc(l.n, sizeof *ti);
     uint32_t *ids = calloc(l.n, sizeof *ids);
