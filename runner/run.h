@@ -149,8 +149,9 @@ int run_ctx_new(const run_weights *w, const run_opts *o, run_ctx **out, trit_err
 void run_ctx_free(run_ctx *c);
 
 /* Evaluate n tokens at the next positions; with logits non-NULL, write the last position's
- * n_vocab logits there. TRIT_E_LIMIT when the KV cache is full; TRIT_E_USAGE for a token id
- * out of range; expert read errors pass through. */
+ * n_vocab logits there. TRIT_E_LIMIT when the KV cache is full and TRIT_E_USAGE for a token
+ * id out of range (both before anything is computed); expert read errors (TRIT_E_CHECKSUM,
+ * TRIT_E_IO ...) pass through, after which the positions are undefined: run_ctx_reset(). */
 int run_ctx_eval(run_ctx *c, const uint32_t *tokens, uint32_t n, float *logits, trit_err *err);
 /* Forget every position (the expert cache and statistics stay). */
 void run_ctx_reset(run_ctx *c);
