@@ -281,6 +281,7 @@ static int compare_values(vfy_diff *d, side *sa, const view *va, side *sb, const
 
 /* ---- rows -------------------------------------------------------------------------------- */
 
+/* Append a zeroed row named canon. Borrowed (d owns it; valid until the next new_row). */
 static vfy_drow *new_row(vfy_diff *d, const char *canon)
 {
     if (d->n_rows == d->cap_rows) {
@@ -363,7 +364,8 @@ static int note(vfy_diff *d, const char *fmt, ...)
     return cJSON_AddItemToArray(d->notes, cJSON_CreateString(buf)) ? TRIT_OK : TRIT_E_NOMEM;
 }
 
-/* Derived hyperparameters of a side (vfy__derive over its canonical tensor names). */
+/* Derived hyperparameters of a side (vfy__derive over its canonical tensor names). Caller
+ * frees with cJSON_Delete(); NULL on allocation failure. */
 static cJSON *derive(const side *s, const cJSON *hp)
 {
     vfy__tref *t = calloc((size_t)(s->n ? s->n : 1), sizeof *t);

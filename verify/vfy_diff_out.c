@@ -128,12 +128,13 @@ int vfy_diff_print(const vfy_diff *d, FILE *out)
     return ferror(out) ? -1 : 0;
 }
 
-/* JSON number, or null for NaN/Inf (JSON has neither). */
+/* JSON number, or null for NaN/Inf (JSON has neither). Caller owns the item. */
 static cJSON *num(double v)
 {
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
+/* [d0, d1, ...]. Caller owns the item (NULL on allocation failure). */
 static cJSON *shape_json(uint32_t n_dims, const uint64_t *dims)
 {
     cJSON *a = cJSON_CreateArray();
@@ -141,6 +142,7 @@ static cJSON *shape_json(uint32_t n_dims, const uint64_t *dims)
     return a;
 }
 
+/* One tensor row of the JSON report. Caller owns the item (NULL on allocation failure). */
 static cJSON *row_json(const vfy_drow *r)
 {
     cJSON *o = cJSON_CreateObject();

@@ -53,7 +53,8 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Module of a canonical layer tensor name: "blk.3.attn_q.weight" -> "attn_q.weight". */
+/* Module of a canonical layer tensor name: "blk.3.attn_q.weight" -> "attn_q.weight". Borrowed:
+ * points into canon (NULL when canon is not a layer tensor). */
 static const char *layer_rest(const char *canon)
 {
     if (strncmp(canon, "blk.", 4) != 0) return NULL;
@@ -62,7 +63,8 @@ static const char *layer_rest(const char *canon)
     return *p == '.' ? p + 1 : NULL;
 }
 
-/* Sorted distinct layer numbers of the tensors. *out caller frees (free()). */
+/* Sorted distinct layer numbers of the tensors (*n_out of them). Caller frees with free();
+ * NULL on allocation failure. */
 static uint32_t *layers_present(const vfy__model *m, uint64_t *n_out)
 {
     uint32_t *l = malloc((size_t)(m->n ? m->n : 1) * sizeof *l);
@@ -157,6 +159,7 @@ static void check_layer_contents(vfy_report *rep, const vfy__model *m, const uin
     }
 }
 
+/* Tensor with this canonical name, or NULL. Borrowed from m. */
 static const vfy__tref *find_canon(const vfy__model *m, const char *canon)
 {
     for (uint64_t i = 0; i < m->n; i++)
@@ -258,6 +261,7 @@ static const struct { const char *rest, *shape; } rules[] = {
     {"ffn_gate_inp_shexp.weight", "E|1E"},
 };
 
+/* Name of a shape symbol. Static storage. */
 static const char *sym_name(char s)
 {
     switch (s) {

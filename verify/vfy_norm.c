@@ -265,7 +265,8 @@ static cJSON *convert(const norm_key *k, const cJSON *v)
     return cJSON_Duplicate(v, 1);
 }
 
-/* Source key -> value for one format. */
+/* Source key -> value for one format, or NULL. Borrowed from meta; the source key is written
+ * to src. */
 static const cJSON *lookup(const char *format, const cJSON *meta, const norm_key *k, const char *arch,
                            char *src, size_t cap)
 {
@@ -385,7 +386,8 @@ int vfy__num(const cJSON *o, const char *key, double *out)
     return 0;
 }
 
-/* First tensor whose canonical layer-relative name starts with `mod` ("ffn_up."), or NULL. */
+/* First tensor whose canonical layer-relative name starts with `mod` ("ffn_up."), or NULL.
+ * Borrowed from t. */
 static const vfy__tref *find_layer_mod(const vfy__tref *t, uint64_t n, const char *mod)
 {
     for (uint64_t i = 0; i < n; i++) {

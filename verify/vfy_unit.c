@@ -27,7 +27,8 @@ typedef struct ustream {
     size_t last;               /* last ZSTD_decompressStream hint (0: frame complete) */
 } ustream;
 
-/* Decode exactly n bytes into dst. Returns NULL or a message about the frame. */
+/* Decode exactly n bytes into dst. Returns NULL, or a message about the frame (static
+ * storage). */
 static const char *dec_exact(ustream *s, uint8_t *dst, size_t n)
 {
     ZSTD_outBuffer o = {dst, n, 0};
@@ -41,7 +42,8 @@ static const char *dec_exact(ustream *s, uint8_t *dst, size_t n)
     return NULL;
 }
 
-/* Padding [pos, to) of the image must decode to zeros. */
+/* Padding [pos, to) of the image must decode to zeros; the first non-zero byte goes to *bad.
+ * Returns NULL or a message about the frame (static storage). */
 static const char *dec_zero(ustream *s, uint8_t *scratch, uint64_t to, uint64_t *bad)
 {
     while (s->produced < to) {

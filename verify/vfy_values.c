@@ -10,6 +10,7 @@
 #include "trit_safemath.h"
 #include "vfy_int.h"
 
+/* Returns buf (the caller's). */
 const char *vfy__obj_tensor(char *buf, size_t n, const char *name)
 {
     snprintf(buf, n, "tensor '%s'", name);
