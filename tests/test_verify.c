@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "test.h"
 #include "test_verify.h"
@@ -351,5 +352,15 @@ TEST(verify_every_failing_object_reported)
     CHECK_EQ_INT(vt_count(&rep, VFY_C_METADATA, "blk.1.attn_q.weight", "shape"), 1);
     CHECK_EQ_INT(vt_count(&rep, VFY_C_METADATA, "layer 2", "no tensors"), 1);
     CHECK_EQ_U64(vfy_report_n_errors(&rep), 5);
+    vfy_report_release(&rep);
+}
+
+TEST(verify_refuses_fifo_without_blocking)
+{
+    const char *p = test_path(test_tmpdir(), "fifo.trit");
+    if (mkfifo(p, 0600) != 0) SKIP("cannot make a FIFO here");
+    vfy_report rep;
+    CHECK_EQ_INT(vt_verify(p, NULL, &rep), 3);
+    CHECK_EQ_INT(vt_count(&rep, VFY_C_IO, "file", "not a regular file"), 1);
     vfy_report_release(&rep);
 }

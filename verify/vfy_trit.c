@@ -290,6 +290,11 @@ int vfy_verify(const char *path, const vfy_opts *opts, vfy_report *rep, trit_err
         vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "cannot open: %s", strerror(errno));
         return TRIT_OK;
     }
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+        /* a FIFO or device would block the magic sniff below, or never end */
+        vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "not a regular file or directory");
+        return TRIT_OK;
+    }
     if (S_ISDIR(st.st_mode) || !is_trit(path)) {
         vfy__foreign(path, rep);
         return TRIT_OK;
