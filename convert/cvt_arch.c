@@ -65,6 +65,8 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
     m->tied = jbool(c, "tie_word_embeddings", 0);
     m->bos = (int64_t)jnum(c, "bos_token_id", -1);
     m->eos = (int64_t)jnum(c, "eos_token_id", -1);
+    const char *nm = jstr(c, "_name_or_path");
+    if (nm) snprintf(m->name, sizeof m->name, "%s", nm);
     const char *act = jstr(c, "hidden_act");
     snprintf(m->hidden_act, sizeof m->hidden_act, "%s", act ? act : "silu");
     if (!strcmp(m->hidden_act, "swish")) snprintf(m->hidden_act, sizeof m->hidden_act, "silu");
@@ -174,6 +176,13 @@ static int gbool(const cvt_gguf *g, const char *arch, const char *suffix, int df
 static int from_gguf(const cvt_gguf *g, const struct cvt_src *s, cvt_model *m, trit_err *err)
 {
     const char *arch = cvt_gguf_arch(g);
+    int64_t const ni = cvt_gguf_find_kv(g, "general.name");
+    const char *name;
+    uint64_t nl;
+    if (ni >= 0 && cvt_gguf_kv_str(g, (uint64_t)ni, &name, &nl) == TRIT_OK && nl < sizeof m->name) {
+        memcpy(m->name, name, (size_t)nl);
+        m->name[nl] = '\0';
+    }
     if (!arch) return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "no general.architecture");
     m->n_layer = gu32(g, arch, "block_count", 0);
     m->n_embd = gu32(g, arch, "embedding_length", 0);
@@ -273,6 +282,7 @@ int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
     int rc = TRIT_OK;
 #define K(x) do { if ((rc = (x)) != TRIT_OK) return rc; } while (0)
     K(trit_kvbuf_str(w, "general.architecture", m->arch, strlen(m->arch), err));
+    if (m->name[0]) K(trit_kvbuf_str(w, "general.name", m->name, strlen(m->name), err));
     K(trit_kvbuf_u32(w, "model.n_layer", m->n_layer, err));
     K(trit_kvbuf_u32(w, "model.n_embd", m->n_embd, err));
     K(trit_kvbuf_u32(w, "model.n_ff", m->n_ff, err));

@@ -8,6 +8,7 @@
 
 typedef struct cvt_model {
     char arch[32];
+    char name[128];                /* general.name, "" when the source has none */
     uint32_t n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_vocab, n_ctx, rope_dim;
     float norm_eps, rope_theta;
     char hidden_act[16];

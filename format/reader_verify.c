@@ -212,6 +212,19 @@ int trit_reader_verify(const trit_reader *r, trit_err *err)
         pos = p->end;
     }
     if (rc == TRIT_OK) rc = check_zero(r, r->map, 0, pos, fi->file_size, "padding", err);
+    /* objects of size 0 occupy no bytes (so they are not in r->placed) but still carry a
+     * checksum, which must be the xxh3 of nothing */
+    uint64_t const empty = trit_xxh3("", 0);
+    for (uint32_t i = 0; rc == TRIT_OK && i < fi->n_tensors; i++) {
+        trit_tensor_info const *t = &r->tensors[i];
+        if (t->unit == TRIT_NONE32 && t->size == 0 && t->xxh3 != empty) rc = sum_mismatch(t, empty, t->offset, err);
+    }
+    for (uint32_t s = 0; rc == TRIT_OK && s < fi->n_sections; s++)
+        if (r->sections[s].size == 0 && r->sections[s].xxh3 != empty) {
+            const void *d;
+            uint64_t n;
+            rc = trit_reader_section_data(r, s, &d, &n, err);
+        }
     if (rc != TRIT_OK) trit_err_file(err, r->path);
     return rc;
 }
