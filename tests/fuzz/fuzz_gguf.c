@@ -50,7 +50,7 @@ static void check_val(const cvt_gguf_val *v, unsigned depth)
         FUZZ_ASSERT(k == v->count);
         break;
     }
-    default: FUZZ_ASSERT(!"value of unknown type survived open");
+    default: FUZZ_ASSERT(0 && "value of unknown type survived open");
     }
 }
 

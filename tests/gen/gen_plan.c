@@ -35,6 +35,12 @@ static uint64_t mix64(uint64_t z)
  * weight_scale, so both describe the same ternary matrix). Returns the new tensor or NULL. */
 static gen_tensor *add(builder *b, uint32_t dtype, uint32_t kind, uint32_t layer, uint32_t expert,
                        uint32_t n_dims, uint64_t d0, uint64_t d1, uint64_t d2, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 10, 11)))
+#endif
+    ;
+static gen_tensor *add(builder *b, uint32_t dtype, uint32_t kind, uint32_t layer, uint32_t expert,
+                       uint32_t n_dims, uint64_t d0, uint64_t d1, uint64_t d2, const char *fmt, ...)
 {
     if (b->rc) return NULL;
     if (b->p->n == b->cap) {
