@@ -201,7 +201,7 @@ void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, 
 {
     lin_job j = {c, w, x, ldx, qb, n, y, ldy};
     /* Tiny products are not worth waking the workers; the result is the same either way. */
-    if (w->rows * w->cols * n < (1u << 19)) lin_task(&j, 0, 1);
+    if (w->rows * w->cols * n < (1u << 16)) lin_task(&j, 0, 1);
     else run_pool_run(c->pool, lin_task, &j);
 }
 
