@@ -126,14 +126,14 @@ $(BUILD)/conformance/mkfixture: tools/conformance/mkfixture.c $(BUILD)/obj/tests
 conformance: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/conformance/mkfixture
 	TRIT_FIXTURES=$(TRIT_FIXTURES) sh tools/conformance/run.sh $(BUILD)
 
-install: lib $(BUILD)/trit
+install: lib $(BUILD)/trit $(BUILD)/trit-run
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/trit $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(BUILD)/libtrit.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libtrit.so $(DESTDIR)$(PREFIX)/lib/libtrit.so.1
 	ln -sf libtrit.so.1 $(DESTDIR)$(PREFIX)/lib/libtrit.so
 	install -m 644 $(PUB_HDRS) $(DESTDIR)$(PREFIX)/include/trit/
 	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/libtrit.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libtrit.pc
-	install -m 755 $(BUILD)/trit $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/trit $(BUILD)/trit-run $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf build
