@@ -388,7 +388,10 @@ static int run_main(const char *prog, const cli_opts *o)
             for (uint32_t i = 0; i < n_out; i++) printf("%s%u", i ? " " : "", gen[i]);
             printf("\n");
         }
-        if (o->stats) run_stats_print(&st, c, 0, stderr);
+        if (o->stats) {
+            fflush(stdout); /* the text first, then the stats (stderr is unbuffered) */
+            run_stats_print(&st, c, 0, stderr);
+        }
     }
     if (fflush(stdout) != 0) rc = trit_err_set(&err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot write output");
     if (rc == TRIT_OK && rr.c) {
