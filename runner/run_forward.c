@@ -109,8 +109,7 @@ static void att_task(void *arg, uint32_t wi, uint32_t nw)
         memset(out, 0, hd * sizeof *out);
         for (uint32_t p = 0; p <= pos; p++) {
             float const wgt = s[p] * inv;
-            const float *vv = vc + p * kvd + (uint64_t)kvh * hd;
-            for (uint32_t d = 0; d < hd; d++) out[d] += wgt * vv[d];
+            c->kern->axpy_f32(out, wgt, vc + p * kvd + (uint64_t)kvh * hd, hd);
         }
     }
 }

@@ -37,6 +37,8 @@ typedef struct run_kern {
     float (*dot_f32)(const float *w, const float *x, uint64_t n);
     float (*dot_f16)(const uint16_t *w, const float *x, uint64_t n);
     float (*dot_bf16)(const uint16_t *w, const float *x, uint64_t n);
+    /* y[i] += a * x[i] (attention's weighted sum of values). */
+    void (*axpy_f32)(float *y, float a, const float *x, uint64_t n);
 } run_kern;
 
 /* The portable reference. Static storage. */

@@ -198,7 +198,15 @@ RUN_AVX2 static float avx2_dot_bf16(const uint16_t *w, const float *x, uint64_t 
     return s;
 }
 
-static const run_kern avx2_kern = {"avx2", avx2_t2_dot, avx2_t2_dot_n, avx2_t2_gemv, avx2_t2_dot_chunks, avx2_dot_f32, avx2_dot_f16, avx2_dot_bf16};
+RUN_AVX2 static void avx2_axpy_f32(float *y, float a, const float *x, uint64_t n)
+{
+    __m256 const va = _mm256_set1_ps(a);
+    uint64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+static const run_kern avx2_kern = {"avx2", avx2_t2_dot, avx2_t2_dot_n, avx2_t2_gemv, avx2_t2_dot_chunks, avx2_dot_f32, avx2_dot_f16, avx2_dot_bf16, avx2_axpy_f32};
 
 const run_kern *run_kern_avx2(void)
 {

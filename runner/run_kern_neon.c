@@ -125,7 +125,14 @@ static float neon_dot_bf16(const uint16_t *w, const float *x, uint64_t n)
     return s;
 }
 
-static const run_kern neon_kern = {"neon", neon_t2_dot, neon_t2_dot_n, neon_t2_gemv, neon_t2_dot_chunks, neon_dot_f32, neon_dot_f16, neon_dot_bf16};
+static void neon_axpy_f32(float *y, float a, const float *x, uint64_t n)
+{
+    uint64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+static const run_kern neon_kern = {"neon", neon_t2_dot, neon_t2_dot_n, neon_t2_gemv, neon_t2_dot_chunks, neon_dot_f32, neon_dot_f16, neon_dot_bf16, neon_axpy_f32};
 
 const run_kern *run_kern_neon(void) { return &neon_kern; }
 

@@ -61,7 +61,12 @@ static float ref_dot_bf16(const uint16_t *w, const float *x, uint64_t n)
     return s;
 }
 
-static const run_kern ref_kern = {"ref", ref_t2_dot, ref_t2_dot_n, ref_t2_gemv, ref_t2_dot_chunks, ref_dot_f32, ref_dot_f16, ref_dot_bf16};
+static void ref_axpy_f32(float *y, float a, const float *x, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static const run_kern ref_kern = {"ref", ref_t2_dot, ref_t2_dot_n, ref_t2_gemv, ref_t2_dot_chunks, ref_dot_f32, ref_dot_f16, ref_dot_bf16, ref_axpy_f32};
 
 const run_kern *run_kern_ref(void) { return &ref_kern; }
 

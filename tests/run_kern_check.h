@@ -130,6 +130,18 @@ static void kc_float(kc_state *s, const run_kern *ref, const run_kern *k)
         a = ref->dot_bf16(bf, x, n);
         b = k->dot_bf16(bf, x, n);
         if (fabs((double)a - b) > tol) kc_fail(s, "%s: dot_bf16 %g vs %g (n %u)", k->name, (double)a, (double)b, n);
+        float *y1 = malloc(sizeof *y1 * n), *y2 = malloc(sizeof *y2 * n);
+        for (unsigned i = 0; i < n; i++) y1[i] = y2[i] = x[i];
+        ref->axpy_f32(y1, 0.37f, w, n);
+        k->axpy_f32(y2, 0.37f, w, n);
+        s->checks++;
+        for (unsigned i = 0; i < n; i++)
+            if (fabs((double)y1[i] - y2[i]) > 1e-6 * (fabs((double)y1[i]) + 1)) {
+                kc_fail(s, "%s: axpy_f32 %g vs %g (n %u)", k->name, (double)y1[i], (double)y2[i], n);
+                break;
+            }
+        free(y1);
+        free(y2);
         free(w);
         free(x);
         free(h);
