@@ -11,6 +11,8 @@
  *                      weights = scores (renormalised if norm_topk) * routed_scale;
  *                      h += sum_j w_j expert_j(x) + shared(x) [* sigmoid(x . gate_inp_shexp)]
  *   logits = (rmsnorm(h_last) * output_norm) Wout
+ *   MiniCPM (spec 10.1): h0 *= model.embd_scale; every block output is multiplied by
+ *   model.residual_scale before its residual add; the final normed state by model.logit_scale.
  *
  * Determinism: every output element is produced by one thread in a fixed order; experts run in
  * increasing expert order and their outputs are kept per (token, slot) and summed in slot
@@ -141,7 +143,8 @@ static void attention(run_ctx *c, uint32_t L, uint32_t T)
         for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->att + t * qd, c->att + t * qd, ly->attn_sub_norm, qd, hp->norm_eps);
     if (is_t2(&ly->wo)) run__quantize(&c->qa, c->att, qd, qd, T);
     run__linear(c, &ly->wo, c->att, qd, &c->qa, T, c->o, E);
-    for (uint64_t i = 0; i < T * E; i++) c->h[i] += c->o[i];
+    float const rs = c->hp.residual_scale; /* 1 except MiniCPM: x * 1.0f is exact */
+    for (uint64_t i = 0; i < T * E; i++) c->h[i] += rs * c->o[i];
 }
 
 /* a = act(a) * b over n values. */
@@ -298,7 +301,7 @@ static int moe(run_ctx *c, uint32_t L, uint32_t T, trit_err *err)
             float acc = 0;
             for (uint32_t j = 0; j < K; j++) acc += c->slot_w[t * K + j] * c->slot_out[((uint64_t)t * K + j) * E + i];
             if (shared) acc += c->sh_out[t * E + i];
-            c->h[t * E + i] += acc;
+            c->h[t * E + i] += c->hp.residual_scale * acc;
         }
     return TRIT_OK;
 }
@@ -308,6 +311,8 @@ int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, 
     run_hparams const *hp = &c->hp;
     uint64_t const E = hp->n_embd;
     for (uint32_t t = 0; t < T; t++) embed_row(&c->token_embd, tokens[t], c->h + t * E);
+    if (hp->embd_scale != 1.0f)
+        for (uint64_t i = 0; i < (uint64_t)T * E; i++) c->h[i] *= hp->embd_scale;
     for (uint32_t L = 0; L < hp->n_layer; L++) {
         run_layer const *ly = &c->layers[L];
         attention(c, L, T);
@@ -318,11 +323,13 @@ int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, 
         } else {
             if (is_t2(&ly->ffn_gate) || is_t2(&ly->ffn_up)) run__quantize(&c->qa, c->xn, E, E, T);
             ffn(c, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, ly->ffn_sub_norm, c->xn, &c->qa, T, c->ffa, c->ffb, c->ffo);
-            for (uint64_t i = 0; i < T * E; i++) c->h[i] += c->ffo[i];
+            for (uint64_t i = 0; i < T * E; i++) c->h[i] += hp->residual_scale * c->ffo[i];
         }
     }
     if (logits) {
         run__rmsnorm(c->xn, c->h + (uint64_t)(T - 1) * E, c->output_norm, E, hp->norm_eps);
+        if (hp->logit_scale != 1.0f)
+            for (uint64_t i = 0; i < E; i++) c->xn[i] *= hp->logit_scale;
         if (is_t2(&c->output)) run__quantize(&c->qa, c->xn, E, E, 1);
         run__linear(c, &c->output, c->xn, E, &c->qa, 1, logits, hp->n_vocab);
     }

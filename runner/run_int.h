@@ -71,6 +71,9 @@ typedef struct run_hparams {
     int norm_topk;
     float routed_scale;
     int shared_gate;           /* 1 = sigmoid */
+    float embd_scale;          /* MiniCPM: token embedding multiplier (1 = none) */
+    float residual_scale;      /* MiniCPM: block output multiplier before the residual add */
+    float logit_scale;         /* MiniCPM: final hidden state multiplier before the output */
 } run_hparams;
 
 enum { RUN_ACT_SILU = 0, RUN_ACT_RELU2 = 1, RUN_ACT_GELU = 2 };

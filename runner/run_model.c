@@ -134,6 +134,9 @@ static int read_hparams(run_ctx *c, trit_err *err)
     if ((rc = kv_f32(c, "model.norm_eps", 1, 0, &hp->norm_eps, err))) return rc;
     if ((rc = kv_f32(c, "model.rope_theta", 1, 0, &hp->rope_theta, err))) return rc;
     if ((rc = kv_f32(c, "moe.routed_scale", 0, 1.0f, &hp->routed_scale, err))) return rc;
+    if ((rc = kv_f32(c, "model.embd_scale", 0, 1.0f, &hp->embd_scale, err))) return rc;
+    if ((rc = kv_f32(c, "model.residual_scale", 0, 1.0f, &hp->residual_scale, err))) return rc;
+    if ((rc = kv_f32(c, "model.logit_scale", 0, 1.0f, &hp->logit_scale, err))) return rc;
     if ((rc = kv_bool(c, "model.tied_embeddings", 0, &hp->tied, err))) return rc;
     if ((rc = kv_bool(c, "moe.norm_topk", 0, &hp->norm_topk, err))) return rc;
     static const char *const acts[] = {"silu", "relu2", "gelu"}, *const gates[] = {"softmax", "sigmoid"};
