@@ -110,5 +110,8 @@ fi
 step "trit-gen gguf" "$GEN" gguf -o "$W/bitnet.gguf" --force && roundtrip bitnet "$W/bitnet.gguf" 1,17,42,200,7 1
 step "trit-gen gguf-moe" "$GEN" gguf-moe -o "$W/moe.gguf" --force && roundtrip moe "$W/moe.gguf" 1,17,42,200,7 1
 
+# the runner against llama.cpp on generated ternary models (its own PASS/FAIL/NOTE lines)
+sh "$HERE/agree.sh" "$BUILD" || fail=$((fail + 1))
+
 echo "conformance: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,96 @@
+#!/bin/sh
+# agree.sh BUILD - part of `make conformance` (called by run.sh after node-llama-cpp is
+# installed): the runner (`trit run`) against llama.cpp on generated ternary models.
+#
+# Each model: trit-gen -> trit convert -> .trit; `trit run --tokens T -n 0 --logits F` for
+# every sequence T; llama.cpp (logits.mjs) on `trit export` (TQ2_0) and on
+# `trit export --dequant --f32` (float weights), with an F32 KV cache and flash attention off
+# (LOGITS_KV=F32) so that llama.cpp's float run rounds nothing to F16 but the input of the F16
+# output projection. agree.mjs compares and explains the checks (a) top-5 sets, (b) runner vs
+# llama float within llama's own TQ2_0-vs-float spread, (c)/(d) attribution: ref_forward.mjs,
+# an independent plain forward pass (bitnet, qwen3moe) of the float export whose activation
+# quantization is a parameter, reproduces the runner (per-token int8), llama.cpp TQ2_0 (q8_K
+# blocks) and llama.cpp F32 (float) each, so a difference between them is attributed to the
+# quantizations and not guessed.
+#
+# Models (all projections ternary, rows multiples of 256 as TQ2_0 needs):
+#   dense-1blk  trit-gen gguf, arch bitnet, hidden 256, FFN 256: every quantized activation
+#               row is ONE 256-value block, so BitNet's per-token absmax scale and llama.cpp's
+#               q8_K block scale coincide and the comparison tests the implementation itself.
+#               The GGUF-sourced bitnet has hidden_act silu, which is what mainline llama.cpp's
+#               bitnet graph computes (a relu2 model would differ by design, spec/export.md).
+#   moe-1blk    trit-gen gguf-moe, arch qwen3moe (q/k norms, softmax router, top-2 of 4
+#               renormalized), hidden 256, expert FFN 256.
+#   dense-wide  bitnet, hidden 512, FFN 1024 (2 and 4 blocks per row): BitNet's per-token
+#               scale is coarser than q8_K's, so (b) compares two quantizations, not code.
+#   moe-wide    qwen3moe, hidden 512, expert FFN 512, 8 experts, top-2.
+# Sequences: 9 fixed token lists of 1 to 16 tokens (prefill of several positions, GQA, RoPE).
+# Prints PASS/FAIL/NOTE lines and "agreement: N failed"; exit 1 on any FAIL. NOTE: the issue's
+# criterion (b) does not hold on a wide model (see agree.mjs); CONF_AGREE_STRICT=1 fails it.
+set -u
+BUILD=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+TRIT=$BUILD/trit
+GEN=$BUILD/trit-gen
+W=$BUILD/conformance/agree
+mkdir -p "$W"
+cp "$HERE/logits.mjs" "$HERE/agree.mjs" "$HERE/ref_forward.mjs" "$BUILD/conformance/"
+SEQS="1,17,42,200,7;1;5,6,7,8,9,10,11,12;100,3,250,77;1,2,3;300,301,302,303,304,305;9,99,199;42,42,42,42"
+SEQS="$SEQS;11,22,33,44,55,66,77,88,99,110,121,132,143,154,165,176"
+NSEQ=9
+fails=0
+
+# model MODE LABEL REF LAYOUT trit-gen-options...
+model() {
+    mode=$1 label=$2 ref=$3 layout=$4
+    shift 4
+    p=$W/$label
+    if ! "$GEN" "$layout" "$@" -o "$p.src.gguf" --force >"$p.log" 2>&1 ||
+       ! "$TRIT" convert "$p.src.gguf" -o "$p.trit" -f -q >>"$p.log" 2>&1 ||
+       ! "$TRIT" export "$p.trit" -o "$p.tq2.gguf" --force -q >>"$p.log" 2>&1 ||
+       ! "$TRIT" export "$p.trit" -o "$p.f32.gguf" --force -q --dequant --f32 >>"$p.log" 2>&1; then
+        echo "FAIL  $label: could not build the model:"
+        tail -3 "$p.log" | sed 's/^/      /'
+        fails=$((fails + 1))
+        return
+    fi
+    k=0
+    for toks in $(echo "$SEQS" | tr ';' ' '); do
+        if ! "$TRIT" run "$p.trit" --tokens "$toks" -n 0 --logits "$p.run.$k.f32" >>"$p.log" 2>&1; then
+            echo "FAIL  $label: trit run --tokens $toks:"
+            tail -3 "$p.log" | sed 's/^/      /'
+            fails=$((fails + 1))
+            return
+        fi
+        k=$((k + 1))
+    done
+    for g in tq2 f32; do
+        if ! LOGITS_KV=F32 node "$BUILD/conformance/logits.mjs" "$p.$g.gguf" "$SEQS" >"$p.$g.jsonl" 2>"$p.$g.err"; then
+            echo "FAIL  $label: llama.cpp could not evaluate $p.$g.gguf:"
+            grep -v '^ *at \|^ *$' "$p.$g.err" | head -3 | sed 's/^/      /'
+            fails=$((fails + 1))
+            return
+        fi
+    done
+    if [ "$ref" = ref ]; then
+        R=$BUILD/conformance/ref_forward.mjs
+        node "$R" "$p.f32.gguf" "$SEQS" token >"$p.ref-token.jsonl" &&
+        node "$R" "$p.f32.gguf" "$SEQS" q8k f16out >"$p.ref-q8k.jsonl" &&
+        node "$R" "$p.f32.gguf" "$SEQS" float f16out >"$p.ref-float.jsonl" &&
+        node "$R" "$p.f32.gguf" "$SEQS" float >"$p.ref-float0.jsonl" || {
+            echo "FAIL  $label: ref_forward.mjs failed"
+            fails=$((fails + 1))
+            return
+        }
+    fi
+    node "$BUILD/conformance/agree.mjs" "$mode" "$label" "$W" "$NSEQ" $ref
+    fails=$((fails + $?))
+}
+
+model same dense-1blk ref gguf --ff 256
+model same moe-1blk ref gguf-moe
+model wide dense-wide ref gguf --embd 512 --ff 1024 --heads 8 --kv-heads 4
+model wide moe-wide ref gguf-moe --embd 512 --ff 512 --heads 8 --kv-heads 4 --experts 8 --experts-used 2
+
+echo "agreement: $fails failed"
+[ "$fails" -eq 0 ]
