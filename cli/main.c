@@ -12,6 +12,7 @@ static const struct cmd {
     int (*fn)(int argc, char **argv);
     const char *summary;
 } cmds[] = {
+    {"calibrate", cmd_calibrate, "choose static activation scales per layer from calibration data"},
     {"convert", cmd_convert, "convert a safetensors or GGUF checkpoint into a .trit container"},
     {"diff", cmd_diff, "compare two model files of any formats: metadata, tensors, values"},
     {"export", cmd_export, "write a .trit container as a GGUF file that llama.cpp loads"},

@@ -384,6 +384,52 @@ TRIT_API int trit_reader_kv_arr_f64(const trit_reader *r, uint32_t i, uint64_t j
 TRIT_API int trit_reader_kv_arr_i64(const trit_reader *r, uint32_t i, uint64_t j, int64_t *out);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Activation scales: the kind-5 section (spec section 9), static int8 scales for the input   */
+/* activations of projections, written by `trit calibrate`.                                   */
+
+typedef enum trit_act_granularity {
+    TRIT_ACT_TENSOR = 1,       /* one scale for every input channel */
+    TRIT_ACT_CHANNEL = 2,      /* one scale per input channel */
+    TRIT_ACT_GROUP = 3         /* one scale per group_size consecutive input channels */
+} trit_act_granularity;
+
+typedef struct trit_act_entry {
+    uint32_t tensor;           /* index of the tensor record whose input activations these scale */
+    uint32_t granularity;      /* trit_act_granularity */
+    uint32_t group_size;       /* TRIT_ACT_GROUP: channels per scale, else 0 */
+    uint32_t n_scales;         /* 1, in_features, or ceil(in_features / group_size) */
+    uint32_t bits;             /* quantized width: 8 */
+    const float *scales;       /* n_scales finite scales > 0: q = clamp(round(x / scale), -127, 127) */
+} trit_act_entry;
+
+/* A parsed activation-scale section. */
+typedef struct trit_act_scales trit_act_scales;
+
+/* Parse a kind-5 section from buf (borrowed during the call; entries are copied). base_off and
+ * file place errors. With r non-NULL, each entry is also checked against r's tensor records
+ * (index in range, n_scales matching the tensor's last dimension). Refusals: TRIT_E_TRUNCATED,
+ * TRIT_E_CORRUPT, TRIT_E_LIMIT, TRIT_E_UNSUPPORTED (bits other than 8), with the offset and
+ * the entry. *out caller frees with trit_act_scales_free(). */
+TRIT_API int trit_act_scales_parse(const void *buf, uint64_t len, uint64_t base_off, const char *file,
+                                   const trit_reader *r, trit_act_scales **out, trit_err *err);
+/* The first kind-5 section of r, checksum-verified and parsed against r's tensors.
+ * TRIT_E_NOTFOUND when there is none. *out caller frees with trit_act_scales_free(); it does
+ * not borrow from r. */
+TRIT_API int trit_reader_act_scales(const trit_reader *r, trit_act_scales **out, trit_err *err);
+TRIT_API void trit_act_scales_free(trit_act_scales *s);  /* NULL is ok */
+TRIT_API uint32_t trit_act_scales_n(const trit_act_scales *s);
+/* Entry i (increasing tensor order), or NULL. Borrowed, valid until the set is freed. */
+TRIT_API const trit_act_entry *trit_act_scales_at(const trit_act_scales *s, uint32_t i);
+/* The entry of tensor index `tensor`, or NULL. O(log n). Borrowed like trit_act_scales_at. */
+TRIT_API const trit_act_entry *trit_act_scales_find(const trit_act_scales *s, uint32_t tensor);
+/* "tensor", "channel", "group", or NULL. Static storage. */
+TRIT_API const char *trit_act_granularity_name(uint32_t g);
+/* Encode n entries (strictly increasing tensor, each valid; checked: TRIT_E_USAGE) as the
+ * bytes of a kind-5 section. *out caller frees with trit_free(). */
+TRIT_API int trit_act_scales_encode(const trit_act_entry *e, uint32_t n, void **out, uint64_t *len,
+                                    trit_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Writer. Lifecycle: open -> set KVs and declare every section, unit and tensor -> write the
  * data of each declared object (any order; the order of writes is the order on disk) ->
  * finish. Memory is bounded by the index, never by tensor data: tensor data is streamed.

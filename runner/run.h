@@ -128,6 +128,46 @@ typedef enum run_kernel_choice {
 
 #define RUN_DEFAULT_EXPERT_CACHE (256ull << 20)   /* phone-class budget for decoded experts */
 
+/* Activation quantization of t2 inputs (spec section 9). A "site" is one activation vector the
+ * forward pass quantizes, read by the tensors run_act_site_tensors() names. */
+typedef enum run_site_kind {
+    RUN_SITE_ATTN_IN = 0,      /* attn_q, attn_k, attn_v */
+    RUN_SITE_ATTN_OUT,         /* attn_output */
+    RUN_SITE_FFN_IN,           /* ffn_gate, ffn_up (dense FFN) */
+    RUN_SITE_FFN_DOWN,         /* ffn_down */
+    RUN_SITE_ROUTER,           /* ffn_gate_inp (when t2) */
+    RUN_SITE_SHEXP_IN,         /* ffn_gate_shexp, ffn_up_shexp */
+    RUN_SITE_SHEXP_DOWN,       /* ffn_down_shexp */
+    RUN_SITE_EXP_IN,           /* ffn_gate.E, ffn_up.E */
+    RUN_SITE_EXP_DOWN,         /* ffn_down.E */
+    RUN_SITE_OUTPUT,           /* output (no layer) */
+    RUN_SITE_COUNT_
+} run_site_kind;
+
+typedef struct run_act_site {
+    uint32_t kind;             /* run_site_kind */
+    uint32_t layer;            /* transformer layer; UINT32_MAX for RUN_SITE_OUTPUT */
+    uint32_t expert;           /* the expert for RUN_SITE_EXP_*, else UINT32_MAX */
+} run_act_site;
+
+/* Short name of a site kind ("attn_in"), or NULL. Static storage. */
+const char *run_site_kind_name(uint32_t kind);
+/* Canonical names (spec 10.2) of the tensors that read site s's activations, into names[0..n)
+ * (n <= 3, each NUL-terminated). Returns n (0 for an unknown kind). */
+uint32_t run_act_site_tensors(const run_act_site *s, char names[3][96]);
+
+typedef enum run_act_mode {
+    RUN_ACT_SCALES_DYNAMIC = 0,  /* absmax per token (BitNet): the default and the reference */
+    RUN_ACT_SCALES_STATIC = 1    /* the model's activation-scale section; values beyond the
+                                    static range are clipped (counted in run_stats) */
+} run_act_mode;
+
+/* Observer (calibration): called on the evaluating thread with every activation vector just
+ * before it is quantized for a t2 projection: rows x + t * ldx for t < n, cols values each,
+ * borrowed for the call. */
+typedef void (*run_act_observe_fn)(void *arg, const run_act_site *site, const float *x, uint64_t ldx, uint64_t cols,
+                                   uint32_t n);
+
 typedef struct run_opts {
     uint32_t n_threads;        /* workers including the caller; 0 = 1 */
     uint64_t expert_cache;     /* byte budget for decoded experts (0 = keep none) */
@@ -135,6 +175,9 @@ typedef struct run_opts {
     uint32_t kernel;           /* run_kernel_choice */
     uint32_t n_ctx;            /* positions the KV cache holds; 0 = model.n_ctx (capped 4096) */
     FILE *trace;               /* if set, one line "layer expert" per expert access */
+    uint32_t act_scales;       /* run_act_mode (static needs a .trit with a kind-5 section) */
+    run_act_observe_fn act_observe;  /* NULL, or called with every t2 input (calibration) */
+    void *act_arg;             /* passed to act_observe */
 } run_opts;
 
 /* Fill o with the defaults (1 thread, RUN_DEFAULT_EXPERT_CACHE, default policy, auto kernels). */
@@ -185,6 +228,11 @@ typedef struct run_stats {
     uint64_t expert_bytes_used;   /* decoded bytes of all expert uses, hits and misses */
     uint64_t expert_bytes_decode; /* ... in single-token (decode) evaluations */
     uint64_t peak_rss;         /* bytes, from getrusage */
+    /* static activation scales only (else n_act_layers = 0 and the arrays NULL): per layer,
+     * index n_layer for the output head; borrowed, valid until free */
+    uint32_t n_act_layers;
+    const uint64_t *act_values;   /* activation values quantized */
+    const uint64_t *act_clipped;  /* ... of which beyond the static range (clipped) */
 } run_stats;
 
 /* Snapshot of the statistics. Evaluations of more than one token count as prefill, single

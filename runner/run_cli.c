@@ -71,6 +71,10 @@ static void usage(const char *prog, FILE *f)
             "  --ctx N              KV cache positions (default: input + generated tokens)\n"
             "  --kernel K           auto (default), ref, avx2, neon\n"
             "  --verify             check every byte of the file before running\n"
+            "  --act-scales MODE    int8 activations of t2 projections: dynamic (default; absmax\n"
+            "                       per token) or static (the model's calibrated scales from\n"
+            "                       'trit calibrate'; values beyond them are clipped, --stats\n"
+            "                       gives the clipping rate per layer)\n"
             "  --reference SRC      also run SRC, the source checkpoint read through the\n"
             "                       converter's readers, and require bit-identical logits at\n"
             "                       every evaluated position (exit 1 if not; `trit run` only)\n"
@@ -164,6 +168,7 @@ typedef struct cli_opts {
     float temp, top_p;
     int stats, json, verify, ignore_eos;
     uint32_t policy, kernel;
+    uint32_t act_scales;       /* run_act_mode */
 } cli_opts;
 
 static int write_logits(const char *path, const float *x, uint32_t n, trit_err *err)
@@ -304,6 +309,7 @@ static int run_main(const char *prog, const cli_opts *o)
     ro.policy = o->policy;
     ro.kernel = o->kernel;
     ro.trace = trace;
+    ro.act_scales = o->act_scales;
     uint64_t need = (uint64_t)n_in + o->n_gen;
     ro.n_ctx = (uint32_t)(o->n_ctx ? o->n_ctx : need > RUN_MAX_CTX ? RUN_MAX_CTX : need);
     if (need > ro.n_ctx) {
@@ -421,7 +427,7 @@ out_quiet:
 int run_cli_main(const char *prog, int argc, char **argv, const run_cli_hooks *hooks)
 {
     enum { O_TOKENS = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_THREADS, O_LOGITS, O_STATS, O_JSON, O_CACHE,
-           O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_TRACE, O_NOEOS, O_REF };
+           O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_TRACE, O_NOEOS, O_REF, O_ACT };
     static const struct option longopts[] = {
         {"tokens", required_argument, NULL, O_TOKENS}, {"prompt", required_argument, NULL, O_PROMPT},
         {"temp", required_argument, NULL, O_TEMP},     {"top-k", required_argument, NULL, O_TOPK},
@@ -432,6 +438,7 @@ int run_cli_main(const char *prog, int argc, char **argv, const run_cli_hooks *h
         {"ctx", required_argument, NULL, O_CTX},       {"kernel", required_argument, NULL, O_KERNEL},
         {"verify", no_argument, NULL, O_VERIFY},       {"trace", required_argument, NULL, O_TRACE},
         {"ignore-eos", no_argument, NULL, O_NOEOS},    {"reference", required_argument, NULL, O_REF},
+        {"act-scales", required_argument, NULL, O_ACT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -481,6 +488,11 @@ int run_cli_main(const char *prog, int argc, char **argv, const run_cli_hooks *h
         case O_TRACE: o.trace_path = optarg; break;
         case O_NOEOS: o.ignore_eos = 1; break;
         case O_REF: o.reference = optarg; break;
+        case O_ACT:
+            if (!strcmp(optarg, "dynamic")) o.act_scales = RUN_ACT_SCALES_DYNAMIC;
+            else if (!strcmp(optarg, "static")) o.act_scales = RUN_ACT_SCALES_STATIC;
+            else bad = "--act-scales";
+            break;
         case 'h': usage(prog, stdout); return EXIT_OK_;
         default:
             fprintf(stderr, "%s: unknown option or missing value: '%s'\n", prog, argv[optind - 1]);
@@ -495,6 +507,10 @@ int run_cli_main(const char *prog, int argc, char **argv, const run_cli_hooks *h
     if (optind + 1 != argc) {
         fprintf(stderr, "%s: expected exactly one MODEL.trit\n", prog);
         usage(prog, stderr);
+        return EXIT_USAGE_;
+    }
+    if (o.reference && o.act_scales == RUN_ACT_SCALES_STATIC) {
+        fprintf(stderr, "%s: --reference compares dynamic-mode logits; drop --act-scales static\n", prog);
         return EXIT_USAGE_;
     }
     if (!o.tokens == !o.prompt) {

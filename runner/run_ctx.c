@@ -125,6 +125,7 @@ int run_ctx_new(const run_weights *w, const run_opts *o_in, run_ctx **out, trit_
     if (!rc) rc = run_pool_new(n_threads, &c->pool, err);
     if (!rc) rc = run_cache_new(c->hp.n_layer, c->hp.n_expert, o.expert_cache, o.policy, &c->cache, err);
     if (!rc) rc = alloc_state(c, n_threads, err);
+    if (!rc) rc = run__act_new(c, &o, err);
     if (rc) {
         run_ctx_free(c);
         return rc;
@@ -139,6 +140,7 @@ void run_ctx_free(run_ctx *c)
     run_pool_free(c->pool);
     run_cache_free(c->cache);
     run__free_model(c);
+    run__act_free(c->act);
     float *const fl[] = {c->k_cache, c->v_cache, c->h, c->xn, c->q, c->k, c->v, c->att, c->o, c->ffa, c->ffb, c->ffo,
                          c->router, c->slot_out, c->slot_w, c->ex_x, c->ex_a, c->ex_b, c->sh_out, c->att_scratch};
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) free(fl[i]);
@@ -214,4 +216,5 @@ void run_ctx_stats(const run_ctx *c, run_stats *s)
     s->expert_bytes_decode = c->expert_bytes_decode;
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) s->peak_rss = (uint64_t)ru.ru_maxrss * 1024u;
+    run__act_stats(c, s);
 }

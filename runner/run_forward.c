@@ -27,6 +27,8 @@
 
 static int is_t2(const run_tensor *t) { return t->data && t->type == TRIT_TYPE_T2; }
 
+#define NO_EXPERT UINT32_MAX   /* activation sites outside experts */
+
 static void embed_row(const run_tensor *emb, uint32_t tok, float *out)
 {
     uint64_t const n = emb->cols;
@@ -122,7 +124,7 @@ static void attention(run_ctx *c, uint32_t L, uint32_t T)
     run_layer const *ly = &c->layers[L];
     uint64_t const E = hp->n_embd, qd = (uint64_t)hp->n_head * hp->head_dim, kvd = (uint64_t)hp->n_head_kv * hp->head_dim;
     for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->xn + t * E, c->h + t * E, ly->attn_norm, E, hp->norm_eps);
-    if (is_t2(&ly->wq) || is_t2(&ly->wk) || is_t2(&ly->wv)) run__quantize(&c->qa, c->xn, E, E, T);
+    if (is_t2(&ly->wq) || is_t2(&ly->wk) || is_t2(&ly->wv)) run__act_quant(c, RUN_SITE_ATTN_IN, L, NO_EXPERT, &c->qa, c->xn, E, E, T);
     run__linear(c, &ly->wq, c->xn, E, &c->qa, T, c->q, qd);
     run__linear(c, &ly->wk, c->xn, E, &c->qa, T, c->k, kvd);
     run__linear(c, &ly->wv, c->xn, E, &c->qa, T, c->v, kvd);
@@ -141,7 +143,7 @@ static void attention(run_ctx *c, uint32_t L, uint32_t T)
     else run_pool_run(c->pool, att_task, &j);
     if (ly->attn_sub_norm)
         for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->att + t * qd, c->att + t * qd, ly->attn_sub_norm, qd, hp->norm_eps);
-    if (is_t2(&ly->wo)) run__quantize(&c->qa, c->att, qd, qd, T);
+    if (is_t2(&ly->wo)) run__act_quant(c, RUN_SITE_ATTN_OUT, L, NO_EXPERT, &c->qa, c->att, qd, qd, T);
     run__linear(c, &ly->wo, c->att, qd, &c->qa, T, c->o, E);
     float const rs = c->hp.residual_scale; /* 1 except MiniCPM: x * 1.0f is exact */
     for (uint64_t i = 0; i < T * E; i++) c->h[i] += rs * c->o[i];
@@ -161,9 +163,11 @@ static void glu(float *a, const float *b, uint64_t n, int act)
 }
 
 /* down(sub_norm(act(gate x) * up x)) for n tokens of x (already quantized in qx when needed);
- * out [n][n_embd]. Uses ffa/ffb as the hidden buffers (width = gate rows) and qb. */
+ * out [n][n_embd]. Uses ffa/ffb as the hidden buffers (width = gate rows) and qb. The down
+ * projection's input is activation site (down_site, L, e). */
 static void ffn(run_ctx *c, const run_tensor *gate, const run_tensor *up, const run_tensor *down, const float *sub_norm,
-                const float *x, const run_qbuf *qx, uint32_t n, float *ha, float *hb, float *out)
+                const float *x, const run_qbuf *qx, uint32_t n, float *ha, float *hb, float *out, uint32_t down_site,
+                uint32_t L, uint32_t e)
 {
     uint64_t const E = c->hp.n_embd, F = gate->rows;
     run__linear(c, gate, x, E, qx, n, ha, F);
@@ -171,7 +175,7 @@ static void ffn(run_ctx *c, const run_tensor *gate, const run_tensor *up, const 
     glu(ha, hb, n * F, c->hp.act);
     if (sub_norm)
         for (uint32_t t = 0; t < n; t++) run__rmsnorm(ha + t * F, ha + t * F, sub_norm, F, c->hp.norm_eps);
-    if (is_t2(down)) run__quantize(&c->qb, ha, F, F, n);
+    if (is_t2(down)) run__act_quant(c, down_site, L, e, &c->qb, ha, F, F, n);
     run__linear(c, down, ha, F, &c->qb, n, out, E);
 }
 
@@ -195,11 +199,11 @@ static void bind(run_tensor *t, const run_tensor *desc, const void *image)
 }
 
 /* Router: scores, top-k selection and weights for T tokens into slot_e / slot_w. */
-static void route(run_ctx *c, const run_layer *ly, uint32_t T)
+static void route(run_ctx *c, const run_layer *ly, uint32_t L, uint32_t T)
 {
     run_hparams const *hp = &c->hp;
     uint32_t const NE = hp->n_expert, K = hp->n_expert_used;
-    if (is_t2(&ly->router)) run__quantize(&c->qa, c->xn, hp->n_embd, hp->n_embd, T);
+    if (is_t2(&ly->router)) run__act_quant(c, RUN_SITE_ROUTER, L, NO_EXPERT, &c->qa, c->xn, hp->n_embd, hp->n_embd, T);
     run__linear(c, &ly->router, c->xn, hp->n_embd, &c->qa, T, c->router, NE);
     for (uint32_t t = 0; t < T; t++) {
         float *p = c->router + (uint64_t)t * NE;
@@ -248,7 +252,7 @@ static int moe(run_ctx *c, uint32_t L, uint32_t T, trit_err *err)
     run_layer const *ly = &c->layers[L];
     uint32_t const NE = hp->n_expert, K = hp->n_expert_used;
     uint64_t const E = hp->n_embd;
-    route(c, ly, T);
+    route(c, ly, L, T);
     /* which experts this batch needs, in increasing order */
     uint32_t n_need = 0;
     for (uint32_t e = 0; e < NE; e++) {
@@ -279,16 +283,17 @@ static int moe(run_ctx *c, uint32_t L, uint32_t T, trit_err *err)
         bind(&g, &d->gate, image);
         bind(&u, &d->up, image);
         bind(&dn, &d->down, image);
-        if (is_t2(&g) || is_t2(&u)) run__quantize(&c->qb, c->ex_x, E, E, n);
-        ffn(c, &g, &u, &dn, NULL, c->ex_x, &c->qb, n, c->ex_a, c->ex_b, c->ffo);
+        if (is_t2(&g) || is_t2(&u)) run__act_quant(c, RUN_SITE_EXP_IN, L, e, &c->qb, c->ex_x, E, E, n);
+        ffn(c, &g, &u, &dn, NULL, c->ex_x, &c->qb, n, c->ex_a, c->ex_b, c->ffo, RUN_SITE_EXP_DOWN, L, e);
         run_cache_release(c->cache, L, e);
         for (uint32_t i = 0; i < n; i++)
             memcpy(c->slot_out + ((uint64_t)c->ex_tok[i] * K + c->ex_slot[i]) * E, c->ffo + i * E, E * sizeof *c->ffo);
     }
     int const shared = ly->gate_sh.data != NULL;
     if (shared) {
-        if (is_t2(&ly->gate_sh) || is_t2(&ly->up_sh)) run__quantize(&c->qa, c->xn, E, E, T);
-        ffn(c, &ly->gate_sh, &ly->up_sh, &ly->down_sh, NULL, c->xn, &c->qa, T, c->ffa, c->ffb, c->sh_out);
+        if (is_t2(&ly->gate_sh) || is_t2(&ly->up_sh)) run__act_quant(c, RUN_SITE_SHEXP_IN, L, NO_EXPERT, &c->qa, c->xn, E, E, T);
+        ffn(c, &ly->gate_sh, &ly->up_sh, &ly->down_sh, NULL, c->xn, &c->qa, T, c->ffa, c->ffb, c->sh_out, RUN_SITE_SHEXP_DOWN, L,
+            NO_EXPERT);
         if (hp->shared_gate && ly->gate_inp_sh)
             for (uint32_t t = 0; t < T; t++) {
                 float const gl = c->kern->dot_f32(ly->gate_inp_sh, c->xn + t * E, E);
@@ -321,8 +326,9 @@ int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, 
             int const rc = moe(c, L, T, err);
             if (rc) return rc;
         } else {
-            if (is_t2(&ly->ffn_gate) || is_t2(&ly->ffn_up)) run__quantize(&c->qa, c->xn, E, E, T);
-            ffn(c, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, ly->ffn_sub_norm, c->xn, &c->qa, T, c->ffa, c->ffb, c->ffo);
+            if (is_t2(&ly->ffn_gate) || is_t2(&ly->ffn_up)) run__act_quant(c, RUN_SITE_FFN_IN, L, NO_EXPERT, &c->qa, c->xn, E, E, T);
+            ffn(c, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, ly->ffn_sub_norm, c->xn, &c->qa, T, c->ffa, c->ffb, c->ffo,
+                RUN_SITE_FFN_DOWN, L, NO_EXPERT);
             for (uint64_t i = 0; i < T * E; i++) c->h[i] += hp->residual_scale * c->ffo[i];
         }
     }
@@ -330,7 +336,7 @@ int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, 
         run__rmsnorm(c->xn, c->h + (uint64_t)(T - 1) * E, c->output_norm, E, hp->norm_eps);
         if (hp->logit_scale != 1.0f)
             for (uint64_t i = 0; i < E; i++) c->xn[i] *= hp->logit_scale;
-        if (is_t2(&c->output)) run__quantize(&c->qa, c->xn, E, E, 1);
+        if (is_t2(&c->output)) run__act_quant(c, RUN_SITE_OUTPUT, UINT32_MAX, NO_EXPERT, &c->qa, c->xn, E, E, 1);
         run__linear(c, &c->output, c->xn, E, &c->qa, 1, logits, hp->n_vocab);
     }
     c->n_pos += T;

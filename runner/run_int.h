@@ -102,6 +102,8 @@ typedef struct run_qbuf {
     uint64_t cols, padded;     /* of the last quantized input; padded = ceil(cols / 128) * 128 */
     uint64_t cap_padded;       /* widest padded row the buffers hold */
     uint32_t n_tok;
+    const trit_act_entry *act; /* static per-channel/group scales of the quantized rows (then d is
+                                  unused and run__linear goes to run__act_linear); else NULL */
 } run_qbuf;
 
 struct run_ctx {
@@ -135,6 +137,7 @@ struct run_ctx {
     uint64_t expert_bytes_used;          /* decoded bytes of every expert use (hit or miss) */
     uint64_t expert_bytes_decode;        /* ... during single-token evaluations */
     uint64_t max_ff;           /* widest FFN hidden layer (dense, expert or shared) */
+    struct run_act *act;       /* static scales / observer (run_act.c); NULL: plain dynamic */
 };
 
 /* ---- compute helpers (run_ops.c) ---- */
@@ -151,6 +154,22 @@ float run__row_dot(const run_kern *k, const run_tensor *w, uint64_t r, const flo
                    uint32_t t, int32_t *chunks);
 /* x = rmsnorm(x) * w over n values (w NULL: no weight). Sum of squares in double. */
 void run__rmsnorm(float *out, const float *x, const float *w, uint64_t n, float eps);
+
+/* ---- activation quantization sites and static scales (run_act.c, run_act_lin.c) ---- */
+/* Set up c->act for o's act_scales mode and observer (after the model is loaded). */
+int run__act_new(run_ctx *c, const run_opts *o, trit_err *err);
+void run__act_free(struct run_act *a);
+/* Quantize n rows of x (stride ldx, cols values) for site (kind, layer, expert) into b:
+ * dynamic absmax per token, or the site's static scales; the observer sees x first. */
+void run__act_quant(run_ctx *c, uint32_t kind, uint32_t layer, uint32_t expert, run_qbuf *b, const float *x,
+                    uint64_t ldx, uint64_t cols, uint32_t n);
+/* y[t * ldy + r] = W row r . x_t for a t2 W and x quantized with static per-channel or
+ * per-group scales (qb->act set), split over the pool. */
+void run__act_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32_t n, float *y, uint64_t ldy);
+/* The static-scale counters into s (nothing in dynamic mode). */
+void run__act_stats(const run_ctx *c, run_stats *s);
+/* Print the clipping counters of s (text or JSON member "act_clipping"; nothing when absent). */
+void run__act_stats_print(const run_stats *s, int json, FILE *f);
 
 /* The forward pass (run_forward.c): T <= RUN_UBATCH tokens at positions n_pos.. */
 int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, trit_err *err);

@@ -199,6 +199,10 @@ static void lin_task(void *arg, uint32_t i, uint32_t nw)
 void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, const run_qbuf *qb, uint32_t n, float *y,
                  uint64_t ldy)
 {
+    if (qb && qb->act && w->type == TRIT_TYPE_T2) {
+        run__act_linear(c, w, qb, n, y, ldy); /* static per-channel/group activation scales */
+        return;
+    }
     lin_job j = {c, w, x, ldx, qb, n, y, ldy};
     /* Tiny products are not worth waking the workers; the result is the same either way. */
     if (w->rows * w->cols * n < (1u << 16)) lin_task(&j, 0, 1);

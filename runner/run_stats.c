@@ -31,7 +31,9 @@ void run_stats_print(const run_stats *s, const run_ctx *c, int json, FILE *f)
         for (uint32_t l = 0; l < s->n_layer; l++)
             fprintf(f, "%s{\"layer\":%u,\"hits\":%llu,\"misses\":%llu}", l ? "," : "", l, (unsigned long long)s->hits[l],
                     (unsigned long long)s->misses[l]);
-        fprintf(f, "]},\"peak_rss_bytes\":%llu}\n", (unsigned long long)s->peak_rss);
+        fprintf(f, "]},");
+        run__act_stats_print(s, 1, f);
+        fprintf(f, "\"peak_rss_bytes\":%llu}\n", (unsigned long long)s->peak_rss);
         return;
     }
     fprintf(f, "kernel %s, %u thread%s\n", run_ctx_kernel_name(c), run_pool_size(c->pool), run_pool_size(c->pool) == 1 ? "" : "s");
@@ -54,5 +56,6 @@ void run_stats_print(const run_stats *s, const run_ctx *c, int json, FILE *f)
             fprintf(f, "%s %u:%llu/%llu", l % 8 == 0 ? "\n   " : "", l, (unsigned long long)s->hits[l], (unsigned long long)s->misses[l]);
         fprintf(f, "\n");
     }
+    run__act_stats_print(s, 0, f);
     fprintf(f, "peak RSS: %.1f MiB\n", (double)s->peak_rss / mib);
 }

@@ -1,0 +1,251 @@
+/* cmd_calibrate.c - `trit calibrate`: argument parsing and the report; the work is in
+ * convert/cvt_calib*.c. Ctrl-C or a kill removes the writer's temp file. */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "cli.h"
+#include "cvt.h"
+#include "cvt_calib.h"
+
+/* The temp file a signal must unlink: a signal handler can only reach it through a global. */
+static char g_temp[4096];
+static volatile sig_atomic_t g_have_temp;
+
+static void on_signal(int sig)
+{
+    if (g_have_temp) unlink(g_temp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void on_temp(void *ctx, const char *path)
+{
+    (void)ctx;
+    g_have_temp = 0;
+    snprintf(g_temp, sizeof g_temp, "%s", path ? path : "");
+    g_have_temp = path != NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trit calibrate MODEL.trit (--data TEXT | --tokens-file IDS) -o OUT.trit [options]\n"
+            "\n"
+            "Choose static int8 activation scales for every t2 projection from calibration data and write\n"
+            "a copy of MODEL with them (activation-scale section, spec section 9). Per layer, the coarsest\n"
+            "granularity (tensor, group of 128, group of 32, channel) whose output error on held-out\n"
+            "calibration tokens is within the tolerance of the best is kept. Run the result with\n"
+            "'trit run --act-scales static'.\n"
+            "\n"
+            "options:\n"
+            "  --data FILE          calibration text, tokenized with the model's tokenizer\n"
+            "  --tokens-file FILE   calibration token ids (decimal, separated by spaces/commas/newlines)\n"
+            "  -o, --output FILE    the container to write (required unless --dry-run)\n"
+            "  --eval FILE          then compare static with dynamic scales on this held-out text:\n"
+            "                       top-1 agreement and KL(dynamic || static) at every position\n"
+            "  --eval-tokens FILE   ... on these token ids\n"
+            "  --max-tokens N       use the first N calibration tokens only\n"
+            "  --seq N              tokens per calibration sequence (default 128)\n"
+            "  --holdout K          every K-th sequence is held out to measure errors (default 4)\n"
+            "  --rows N             output rows sampled per projection for the error (default 64)\n"
+            "  --min-rows N         experts that saw fewer rows use pooled statistics (default 32)\n"
+            "  --tolerance X        keep the coarsest granularity with error <= (1+X) * best (default 1)\n"
+            "  --threads N          runner threads (default 1; results do not depend on it)\n"
+            "  --zstd-level N       re-encoding level of zstd expert units (default %d)\n"
+            "  --dry-run            measure and report; write nothing\n"
+            "  -f, --force          replace OUT if it exists\n"
+            "  --json               print the report as JSON on stdout\n"
+            "  -h, --help           this help\n",
+            CVT_DEFAULT_ZSTD_LEVEL);
+}
+
+static void print_text(const cvt_calib_report *r, const char *model, const char *out, int dry)
+{
+    printf("%s %s from %s: %llu calibration tokens (%llu fit, %llu held out, sequences of %u), tolerance %.2f\n",
+           dry ? "would write" : "wrote", dry ? "nothing" : out, model, (unsigned long long)r->n_tokens,
+           (unsigned long long)r->fit_tokens, (unsigned long long)r->eval_tokens, r->seq_len, r->tolerance);
+    printf("  %u activation sites, %u entries (%llu bytes)\n", r->n_sites, r->n_entries, (unsigned long long)r->section_bytes);
+    printf("  %-6s %-10s %-13s %-10s %-10s %9s %9s %9s %8s %s\n", "layer", "site", "granularity", "scale", "absmax", "err",
+           "err_dyn", "vs_dyn", "clip", "tensors");
+    for (uint32_t i = 0; i < r->n_sites; i++) {
+        cvt_calib_site const *s = &r->sites[i];
+        char layer[16], gran[24];
+        if (s->layer == UINT32_MAX) snprintf(layer, sizeof layer, "out");
+        else snprintf(layer, sizeof layer, "%u", s->layer);
+        snprintf(gran, sizeof gran, "%s", cvt_calib_cand_name(s->choice));
+        printf("  %-6s %-10s %-13s %-10.4g %-10.4g %8.3f%% %8.3f%% %8.3f%% %7.4f%% %s%s\n", layer, s->site, gran, s->scale,
+               s->absmax, 100 * s->err[s->choice], 100 * s->err_dynamic, 100 * s->err_vs_dynamic, 100 * s->clip_rate, s->tensors,
+               s->n_pooled ? " (some experts pooled)" : "");
+    }
+}
+
+static cJSON *report_json(const cvt_calib_report *r, const char *model, const char *out, int dry)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", model);
+    if (!dry) cJSON_AddStringToObject(j, "output", out);
+    cJSON_AddBoolToObject(j, "dry_run", dry);
+    cJSON_AddNumberToObject(j, "tokens", (double)r->n_tokens);
+    cJSON_AddNumberToObject(j, "fit_tokens", (double)r->fit_tokens);
+    cJSON_AddNumberToObject(j, "held_out_tokens", (double)r->eval_tokens);
+    cJSON_AddNumberToObject(j, "seq_len", r->seq_len);
+    cJSON_AddNumberToObject(j, "tolerance", r->tolerance);
+    cJSON_AddNumberToObject(j, "entries", r->n_entries);
+    cJSON_AddNumberToObject(j, "section_bytes", (double)r->section_bytes);
+    cJSON *sites = cJSON_AddArrayToObject(j, "sites");
+    for (uint32_t i = 0; i < r->n_sites; i++) {
+        cvt_calib_site const *s = &r->sites[i];
+        cJSON *o = cJSON_CreateObject();
+        if (s->layer == UINT32_MAX) cJSON_AddStringToObject(o, "layer", "output");
+        else cJSON_AddNumberToObject(o, "layer", s->layer);
+        cJSON_AddStringToObject(o, "site", s->site);
+        cJSON_AddStringToObject(o, "tensors", s->tensors);
+        cJSON_AddStringToObject(o, "granularity", trit_act_granularity_name(s->granularity));
+        if (s->group_size) cJSON_AddNumberToObject(o, "group_size", s->group_size);
+        cJSON_AddStringToObject(o, "choice", cvt_calib_cand_name(s->choice));
+        cJSON_AddNumberToObject(o, "scale", s->scale);
+        cJSON_AddNumberToObject(o, "scale_min", s->scale_min);
+        cJSON_AddNumberToObject(o, "error", s->err[s->choice]);
+        cJSON_AddNumberToObject(o, "error_dynamic", s->err_dynamic);
+        cJSON_AddNumberToObject(o, "error_vs_dynamic", s->err_vs_dynamic);
+        cJSON_AddNumberToObject(o, "clip_rate", s->clip_rate);
+        cJSON *errs = cJSON_AddObjectToObject(o, "candidate_errors");
+        for (int c = 0; c < CVT_CAL_N_CAND; c++) cJSON_AddNumberToObject(errs, cvt_calib_cand_name(c), s->err[c]);
+        cJSON_AddNumberToObject(o, "channels", s->cols);
+        cJSON_AddNumberToObject(o, "absmax", s->absmax);
+        cJSON_AddNumberToObject(o, "p99", s->p99);
+        cJSON_AddNumberToObject(o, "p99_9", s->p999);
+        cJSON_AddNumberToObject(o, "p99_99", s->p9999);
+        cJSON_AddNumberToObject(o, "fit_rows", (double)s->fit_rows);
+        cJSON_AddNumberToObject(o, "held_out_rows", (double)s->eval_rows);
+        if (s->n_members > 1) {
+            cJSON_AddNumberToObject(o, "experts", s->n_members);
+            cJSON_AddNumberToObject(o, "experts_pooled", s->n_pooled);
+        }
+        cJSON_AddItemToArray(sites, o);
+    }
+    return j;
+}
+
+static int load_tokens(const char *model, const char *text, const char *ids, uint32_t **tok, uint64_t *n, trit_err *err)
+{
+    return text ? cvt_calib_tokens_text(model, text, tok, n, err) : cvt_calib_tokens_ids(ids, tok, n, err);
+}
+
+int cmd_calibrate(int argc, char **argv)
+{
+    enum { O_DATA = 256, O_TOKS, O_EVAL, O_EVALTOK, O_MAXTOK, O_SEQ, O_HOLD, O_ROWS, O_MINROWS, O_TOL, O_THREADS, O_ZSTD, O_DRY, O_JSON };
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, O_DATA},          {"tokens-file", required_argument, NULL, O_TOKS},
+        {"output", required_argument, NULL, 'o'},           {"eval", required_argument, NULL, O_EVAL},
+        {"eval-tokens", required_argument, NULL, O_EVALTOK}, {"max-tokens", required_argument, NULL, O_MAXTOK},
+        {"seq", required_argument, NULL, O_SEQ},            {"holdout", required_argument, NULL, O_HOLD},
+        {"rows", required_argument, NULL, O_ROWS},          {"min-rows", required_argument, NULL, O_MINROWS},
+        {"tolerance", required_argument, NULL, O_TOL},      {"threads", required_argument, NULL, O_THREADS},
+        {"zstd-level", required_argument, NULL, O_ZSTD},    {"dry-run", no_argument, NULL, O_DRY},
+        {"force", no_argument, NULL, 'f'},                  {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},                   {NULL, 0, NULL, 0},
+    };
+    cvt_calib_opts o;
+    memset(&o, 0, sizeof o);
+    o.tolerance = -1;
+    const char *out = NULL, *data = NULL, *toks = NULL, *eval = NULL, *eval_toks = NULL;
+    uint64_t max_tok = 0, v;
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:fh", longopts, NULL)) != -1) {
+        const char *bad = NULL;
+        switch (c) {
+        case 'o': out = optarg; break;
+        case O_DATA: data = optarg; break;
+        case O_TOKS: toks = optarg; break;
+        case O_EVAL: eval = optarg; break;
+        case O_EVALTOK: eval_toks = optarg; break;
+        case O_MAXTOK: if (cli_parse_u64(optarg, 1, UINT64_MAX, &max_tok)) bad = "--max-tokens"; break;
+        case O_SEQ: if (cli_parse_u64(optarg, 1, 1u << 20, &v)) bad = "--seq"; else o.seq_len = (uint32_t)v; break;
+        case O_HOLD: if (cli_parse_u64(optarg, 2, 1000, &v)) bad = "--holdout"; else o.holdout_every = (uint32_t)v; break;
+        case O_ROWS: if (cli_parse_u64(optarg, 1, 1u << 20, &v)) bad = "--rows"; else o.eval_rows = (uint32_t)v; break;
+        case O_MINROWS: if (cli_parse_u64(optarg, 1, 1u << 30, &v)) bad = "--min-rows"; else o.min_rows = (uint32_t)v; break;
+        case O_TOL: {
+            char *end;
+            double const t = strtod(optarg, &end);
+            if (*end || !(t >= 0 && t <= 100)) bad = "--tolerance";
+            else o.tolerance = t;
+            break;
+        }
+        case O_THREADS: if (cli_parse_u64(optarg, 1, 256, &v)) bad = "--threads"; else o.threads = (uint32_t)v; break;
+        case O_ZSTD: if (cli_parse_u64(optarg, 1, 19, &v)) bad = "--zstd-level"; else o.zstd_level = (int)v; break;
+        case O_DRY: o.dry_run = 1; break;
+        case 'f': o.overwrite = 1; break;
+        case O_JSON: json = 1; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        default: usage(stderr); return CLI_EXIT_USAGE;
+        }
+        if (bad) {
+            fprintf(stderr, "trit calibrate: invalid value for %s: '%s'\n", bad, optarg);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc || (!out && !o.dry_run) || !data == !toks || (eval && eval_toks) || (o.dry_run && (eval || eval_toks))) {
+        fprintf(stderr, "trit calibrate: expected MODEL.trit, exactly one of --data and --tokens-file, and -o OUT"
+                        " (--eval needs a written OUT)\n");
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *model = argv[optind];
+    trit_err err;
+    trit_err_clear(&err);
+    uint32_t *tok = NULL;
+    uint64_t n = 0;
+    int rc = load_tokens(model, data, toks, &tok, &n, &err);
+    if (rc) return cli_report("calibrate", &err);
+    if (max_tok && n > max_tok) n = max_tok;
+    o.temp_path = on_temp;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+    cvt_calib_report rep;
+    rc = cvt_calibrate(model, tok, n, out ? out : "", &o, &rep, &err);
+    g_have_temp = 0;
+    free(tok);
+    if (rc) return cli_report("calibrate", &err);
+    cvt_calib_agree ag;
+    int const have_eval = eval || eval_toks;
+    if (have_eval) {
+        rc = load_tokens(out, eval, eval_toks, &tok, &n, &err);
+        if (!rc) rc = cvt_calib_compare(out, tok, n, o.seq_len, o.threads, &ag, &err);
+        free(tok);
+        if (rc) {
+            cvt_calib_report_free(&rep);
+            return cli_report("calibrate", &err);
+        }
+    }
+    if (json) {
+        cJSON *j = report_json(&rep, model, out ? out : "", o.dry_run);
+        if (have_eval) {
+            cJSON *e = cJSON_AddObjectToObject(j, "eval");
+            cJSON_AddNumberToObject(e, "positions", (double)ag.positions);
+            cJSON_AddNumberToObject(e, "top1_agreement", ag.agreement);
+            cJSON_AddNumberToObject(e, "kl_mean", ag.kl_mean);
+            cJSON_AddNumberToObject(e, "kl_max", ag.kl_max);
+        }
+        char *s = cJSON_Print(j);
+        if (s) puts(s);
+        free(s);
+        cJSON_Delete(j);
+    } else {
+        print_text(&rep, model, out ? out : "", o.dry_run);
+        if (have_eval)
+            printf("static vs dynamic on %llu held-out positions: top-1 agreement %.2f%% (%llu), KL(dynamic || static) mean %.3g, max %.3g nats\n",
+                   (unsigned long long)ag.positions, 100 * ag.agreement, (unsigned long long)ag.agree, ag.kl_mean, ag.kl_max);
+    }
+    cvt_calib_report_free(&rep);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,285 @@
+/*
+ * run_act.c - where the forward pass quantizes activations for t2 projections ("sites"), and
+ * the static activation scales of spec section 9 (`--act-scales static`).
+ *
+ * Dynamic mode (the default and the reference) is BitNet's absmax per token (run_ops.c).
+ * Static mode takes each site's scales from the model's kind-5 section, read through libtrit:
+ *   q_i = clamp(nearbyint(x_i / s(i)), -127, 127)      (binary32 division, NaN -> 0)
+ * Per tensor, s goes where the dynamic step max|x|/127 went, so the same integer kernels run;
+ * per channel or per group the rows carry their entry and run__linear hands them to
+ * run__act_linear (run_act_lin.c). Values whose quotient rounds beyond +-127 are clipped and
+ * counted per layer for --stats.
+ *
+ * A site's tensors (q/k/v, gate/up) share one quantized vector, so their entries must be
+ * identical (spec 9 allows a runner to refuse otherwise, which this one does at load). Every t2
+ * projection needs an entry in static mode: a missing one is refused at load, never guessed.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_int.h"
+#include "trit_safemath.h"
+
+struct run_act {
+    uint32_t mode;                 /* run_act_mode */
+    run_act_observe_fn observe;    /* calibration observer, or NULL */
+    void *arg;
+    trit_act_scales *tab;          /* static: the parsed section (owned) */
+    uint32_t n_layer, n_expert;
+    const trit_act_entry **site;   /* [(n_layer + 1) * RUN_SITE_COUNT_]; row n_layer: output head */
+    const trit_act_entry **exp;    /* [n_layer * n_expert * 2]: EXP_IN, EXP_DOWN of each expert */
+    uint64_t *values, *clipped;    /* [n_layer + 1] counters */
+};
+
+static const char *const k_site_names[RUN_SITE_COUNT_] = {
+    "attn_in", "attn_out", "ffn_in", "ffn_down", "router", "shexp_in", "shexp_down", "exp_in", "exp_down", "output",
+};
+
+const char *run_site_kind_name(uint32_t kind) { return kind < RUN_SITE_COUNT_ ? k_site_names[kind] : NULL; }
+
+uint32_t run_act_site_tensors(const run_act_site *s, char names[3][96])
+{
+    static const char *const pat[RUN_SITE_COUNT_][3] = {
+        [RUN_SITE_ATTN_IN] = {"attn_q", "attn_k", "attn_v"},
+        [RUN_SITE_ATTN_OUT] = {"attn_output"},
+        [RUN_SITE_FFN_IN] = {"ffn_gate", "ffn_up"},
+        [RUN_SITE_FFN_DOWN] = {"ffn_down"},
+        [RUN_SITE_ROUTER] = {"ffn_gate_inp"},
+        [RUN_SITE_SHEXP_IN] = {"ffn_gate_shexp", "ffn_up_shexp"},
+        [RUN_SITE_SHEXP_DOWN] = {"ffn_down_shexp"},
+        [RUN_SITE_EXP_IN] = {"ffn_gate", "ffn_up"},
+        [RUN_SITE_EXP_DOWN] = {"ffn_down"},
+        [RUN_SITE_OUTPUT] = {"output"},
+    };
+    if (s->kind >= RUN_SITE_COUNT_) return 0;
+    uint32_t n = 0;
+    for (; n < 3 && pat[s->kind][n]; n++) {
+        if (s->kind == RUN_SITE_OUTPUT) snprintf(names[n], 96, "%s.weight", pat[s->kind][n]);
+        else if (s->kind == RUN_SITE_EXP_IN || s->kind == RUN_SITE_EXP_DOWN)
+            snprintf(names[n], 96, "blk.%u.%s.%u.weight", s->layer, pat[s->kind][n], s->expert);
+        else snprintf(names[n], 96, "blk.%u.%s.weight", s->layer, pat[s->kind][n]);
+    }
+    return n;
+}
+
+void run__act_free(struct run_act *a)
+{
+    if (!a) return;
+    trit_act_scales_free(a->tab);
+    free(a->site);
+    free(a->exp);
+    free(a->values);
+    free(a->clipped);
+    free(a);
+}
+
+static int same_entry(const trit_act_entry *a, const trit_act_entry *b)
+{
+    return a->granularity == b->granularity && a->group_size == b->group_size && a->n_scales == b->n_scales &&
+           memcmp(a->scales, b->scales, (size_t)a->n_scales * sizeof *a->scales) == 0;
+}
+
+/* The entry every t2 tensor of site s shares, into *out (NULL when no tensor of s is t2). */
+static int resolve(const trit_reader *r, const trit_act_scales *tab, const run_act_site *s, const trit_act_entry **out,
+                   trit_err *err)
+{
+    char names[3][96];
+    uint32_t const n = run_act_site_tensors(s, names);
+    const char *first = NULL;
+    *out = NULL;
+    for (uint32_t k = 0; k < n; k++) {
+        int64_t const ti = trit_reader_find_tensor(r, names[k]);
+        if (ti < 0 || trit_reader_tensor(r, (uint32_t)ti)->type != TRIT_TYPE_T2) continue;
+        const trit_act_entry *e = trit_act_scales_find(tab, (uint32_t)ti);
+        if (!e)
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, names[k],
+                                "no static activation scales for this t2 tensor in the kind-5 section; re-run 'trit calibrate'");
+        if (!*out) {
+            *out = e;
+            first = names[k];
+        } else if (!same_entry(*out, e)) {
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, names[k],
+                                "its activation scales differ from those of '%s', which reads the same activations", first);
+        }
+    }
+    return TRIT_OK;
+}
+
+static int load_static(run_ctx *c, struct run_act *a, trit_err *err)
+{
+    const trit_reader *r = run_weights_trit_reader(c->w);
+    if (!r)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL, "static activation scales need a .trit weight source");
+    int rc = trit_reader_act_scales(r, &a->tab, err);
+    if (rc == TRIT_E_NOTFOUND)
+        return trit_err_set(err, TRIT_E_NOTFOUND, TRIT_NO_OFFSET, NULL,
+                            "--act-scales static: the model has no activation-scale section (kind 5); make one with 'trit calibrate'");
+    if (rc) return rc;
+    uint64_t const n_site = ((uint64_t)a->n_layer + 1) * RUN_SITE_COUNT_, n_exp = (uint64_t)a->n_layer * a->n_expert * 2;
+    a->site = calloc(n_site, sizeof *a->site);
+    a->exp = calloc(n_exp ? n_exp : 1, sizeof *a->exp);
+    a->values = calloc(a->n_layer + 1u, sizeof *a->values);
+    a->clipped = calloc(a->n_layer + 1u, sizeof *a->clipped);
+    if (!a->site || !a->exp || !a->values || !a->clipped) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    for (uint32_t L = 0; L < a->n_layer && !rc; L++) {
+        for (uint32_t k = 0; k < RUN_SITE_COUNT_ && !rc; k++) {
+            if (k == RUN_SITE_EXP_IN || k == RUN_SITE_EXP_DOWN || k == RUN_SITE_OUTPUT) continue;
+            run_act_site const s = {k, L, UINT32_MAX};
+            rc = resolve(r, a->tab, &s, &a->site[(uint64_t)L * RUN_SITE_COUNT_ + k], err);
+        }
+        for (uint32_t e = 0; e < a->n_expert && c->layers[L].moe && !rc; e++)
+            for (uint32_t d = 0; d < 2 && !rc; d++) {
+                run_act_site const s = {d ? RUN_SITE_EXP_DOWN : RUN_SITE_EXP_IN, L, e};
+                rc = resolve(r, a->tab, &s, &a->exp[((uint64_t)L * a->n_expert + e) * 2 + d], err);
+            }
+    }
+    run_act_site const out = {RUN_SITE_OUTPUT, UINT32_MAX, UINT32_MAX};
+    if (!rc && c->output.data != c->token_embd.data)
+        rc = resolve(r, a->tab, &out, &a->site[(uint64_t)a->n_layer * RUN_SITE_COUNT_ + RUN_SITE_OUTPUT], err);
+    return rc;
+}
+
+int run__act_new(run_ctx *c, const run_opts *o, trit_err *err)
+{
+    c->act = NULL;
+    if (o->act_scales > RUN_ACT_SCALES_STATIC)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "unknown activation-scale mode %u", o->act_scales);
+    if (o->act_scales == RUN_ACT_SCALES_DYNAMIC && !o->act_observe) return TRIT_OK;
+    struct run_act *a = calloc(1, sizeof *a);
+    if (!a) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    a->mode = o->act_scales;
+    a->observe = o->act_observe;
+    a->arg = o->act_arg;
+    a->n_layer = c->hp.n_layer;
+    a->n_expert = c->hp.n_expert;
+    int rc = a->mode == RUN_ACT_SCALES_STATIC ? load_static(c, a, err) : TRIT_OK;
+    if (rc) {
+        if (c->w->name) trit_err_file(err, c->w->name);
+        run__act_free(a);
+        return rc;
+    }
+    c->act = a;
+    return TRIT_OK;
+}
+
+static const trit_act_entry *lookup(const struct run_act *a, uint32_t kind, uint32_t layer, uint32_t expert)
+{
+    if (!a->tab) return NULL;
+    if (kind == RUN_SITE_OUTPUT) return a->site[(uint64_t)a->n_layer * RUN_SITE_COUNT_ + kind];
+    if (layer >= a->n_layer) return NULL;
+    if (kind == RUN_SITE_EXP_IN || kind == RUN_SITE_EXP_DOWN)
+        return expert < a->n_expert ? a->exp[((uint64_t)layer * a->n_expert + expert) * 2 + (kind == RUN_SITE_EXP_DOWN)] : NULL;
+    return kind < RUN_SITE_COUNT_ ? a->site[(uint64_t)layer * RUN_SITE_COUNT_ + kind] : NULL;
+}
+
+static inline float entry_scale(const trit_act_entry *e, uint64_t i)
+{
+    if (e->granularity == TRIT_ACT_CHANNEL) return e->scales[i];
+    if (e->granularity == TRIT_ACT_GROUP) return e->scales[i / e->group_size];
+    return e->scales[0];
+}
+
+/* Static quantization of n rows into b; returns the number of clipped values. */
+static uint64_t quant_static(run_qbuf *b, const trit_act_entry *e, const float *x, uint64_t ldx, uint64_t cols, uint32_t n)
+{
+    uint64_t const padded = trit_div_ceil(cols, 128) * 128;
+    if (padded > b->cap_padded) return 0; /* sized at open for the widest input; never reached */
+    b->cols = cols;
+    b->padded = padded;
+    b->act = e->granularity == TRIT_ACT_TENSOR ? NULL : e;
+    uint64_t clipped = 0;
+    for (uint32_t t = 0; t < n && t < b->n_tok; t++) {
+        const float *xt = x + t * ldx;
+        int8_t *q = b->q + t * padded;
+        int32_t total = 0;
+        for (uint64_t i = 0; i < cols; i++) {
+            float v = xt[i] / entry_scale(e, i);
+            clipped += fabsf(v) >= 127.5f;   /* rounds beyond +-127 (infinities too, not NaN) */
+            if (!(v >= -127.0f)) v = v != v ? 0.0f : -127.0f;
+            if (v > 127.0f) v = 127.0f;
+            /* round half to even, as run__quantize does: exact for |v| <= 127 */
+            float const r = (v + 12582912.0f) - 12582912.0f;
+            q[i] = (int8_t)r;
+            total += q[i];
+        }
+        memset(q + cols, 0, padded - cols);
+        b->d[t] = e->granularity == TRIT_ACT_TENSOR ? e->scales[0] : 1.0f;
+        b->sum[t] = total;
+        int32_t *cs = b->csum + t * (padded / 32);
+        for (uint64_t ch = 0; ch < padded / 32; ch++) {
+            int32_t s32 = 0;
+            for (unsigned j = 0; j < 32; j++) s32 += q[ch * 32 + j];
+            cs[ch] = s32;
+        }
+    }
+    return clipped;
+}
+
+void run__act_quant(run_ctx *c, uint32_t kind, uint32_t layer, uint32_t expert, run_qbuf *b, const float *x, uint64_t ldx,
+                    uint64_t cols, uint32_t n)
+{
+    struct run_act *a = c->act;
+    if (a && a->observe) {
+        run_act_site const s = {kind, layer, expert};
+        a->observe(a->arg, &s, x, ldx, cols, n);
+    }
+    const trit_act_entry *e = a ? lookup(a, kind, layer, expert) : NULL;
+    if (!e) {
+        b->act = NULL;
+        run__quantize(b, x, ldx, cols, n);
+        return;
+    }
+    uint64_t const li = layer < a->n_layer ? layer : a->n_layer;
+    a->clipped[li] += quant_static(b, e, x, ldx, cols, n);
+    a->values[li] += (uint64_t)n * cols;
+}
+
+void run__act_stats(const run_ctx *c, run_stats *s)
+{
+    struct run_act const *a = c->act;
+    if (!a || !a->tab) return;
+    s->n_act_layers = a->n_layer + 1;
+    s->act_values = a->values;
+    s->act_clipped = a->clipped;
+}
+
+void run__act_stats_print(const run_stats *s, int json, FILE *f)
+{
+    if (!s->n_act_layers || !s->act_values || !s->act_clipped) return;
+    uint64_t tv = 0, tc = 0;
+    for (uint32_t l = 0; l < s->n_act_layers; l++) {
+        tv += s->act_values[l];
+        tc += s->act_clipped[l];
+    }
+    uint32_t const out = s->n_act_layers - 1;
+    if (json) {
+        fprintf(f, "\"act_clipping\":{\"mode\":\"static\",\"values\":%llu,\"clipped\":%llu,\"rate\":%.6g,\"per_layer\":[",
+                (unsigned long long)tv, (unsigned long long)tc, tv ? (double)tc / (double)tv : 0.0);
+        int first = 1;
+        for (uint32_t l = 0; l < s->n_act_layers; l++) {
+            if (l == out && !s->act_values[l]) continue;
+            char lname[16];
+            if (l == out) snprintf(lname, sizeof lname, "\"output\"");
+            else snprintf(lname, sizeof lname, "%u", l);
+            fprintf(f, "%s{\"layer\":%s,\"values\":%llu,\"clipped\":%llu,\"rate\":%.6g}", first ? "" : ",", lname,
+                    (unsigned long long)s->act_values[l], (unsigned long long)s->act_clipped[l],
+                    s->act_values[l] ? (double)s->act_clipped[l] / (double)s->act_values[l] : 0.0);
+            first = 0;
+        }
+        fprintf(f, "]},");
+        return;
+    }
+    fprintf(f, "activation clipping (static scales): %llu of %llu values (%.4f%%)\n  per layer:", (unsigned long long)tc,
+            (unsigned long long)tv, tv ? 100.0 * (double)tc / (double)tv : 0.0);
+    uint32_t k = 0;
+    for (uint32_t l = 0; l < s->n_act_layers; l++) {
+        if (l == out && !s->act_values[l]) continue;
+        double const pct = s->act_values[l] ? 100.0 * (double)s->act_clipped[l] / (double)s->act_values[l] : 0.0;
+        if (l == out) fprintf(f, "%s output:%.4f%%", k % 6 == 0 ? "\n   " : "", pct);
+        else fprintf(f, "%s %u:%.4f%%", k % 6 == 0 ? "\n   " : "", l, pct);
+        k++;
+    }
+    fprintf(f, "\n");
+}

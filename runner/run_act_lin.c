@@ -1,0 +1,112 @@
+/*
+ * run_act_lin.c - t2 projections of activations quantized with static per-channel or
+ * per-group scales (spec section 9):  y_r = sum_i (code_ri - 1) * wscale(r, i) * q_i * s(i).
+ *
+ * Two paths, each row computed by one thread in a fixed order (so results do not depend on
+ * the thread count):
+ *   chunks    activation groups and weight groups (if any) are multiples of 32: the kernel's
+ *             exact integer sums per 32 inputs, merged while the product of the two scales
+ *             stays the same, one float multiply-add per merged run
+ *   elements  per channel (or group sizes that are not multiples of 32): q_i * s(i) in float,
+ *             summed per weight-scale segment, then scaled
+ */
+#include <stdlib.h>
+
+#include "run_int.h"
+#include "trit_safemath.h"
+
+typedef struct act_job {
+    run_ctx *c;
+    const run_tensor *w;
+    const run_qbuf *qb;
+    uint32_t n;
+    float *y;
+    uint64_t ldy;
+} act_job;
+
+static inline float weight_scale(const run_tensor *w, uint64_t r, uint64_t i)
+{
+    if (w->scale_layout == TRIT_SCALE_GROUP) return w->scales[r * trit_div_ceil(w->cols, w->group_size) + i / w->group_size];
+    return w->scale_layout == TRIT_SCALE_ROW ? w->scales[r] : w->scales[0];
+}
+
+static inline float act_scale(const trit_act_entry *e, uint64_t i)
+{
+    if (e->granularity == TRIT_ACT_CHANNEL) return e->scales[i];
+    if (e->granularity == TRIT_ACT_GROUP) return e->scales[i / e->group_size];
+    return e->scales[0];
+}
+
+static float row_chunks(const run_kern *k, const run_tensor *w, uint64_t r, const run_qbuf *qb, uint32_t t, int32_t *chunks)
+{
+    uint64_t const cols = w->cols, nb = trit_div_ceil(cols, 128), nch = trit_div_ceil(cols, 32);
+    const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
+    k->t2_dot_chunks(codes, qb->q + t * qb->padded, nb, chunks);
+    const int32_t *cs = qb->csum + t * (qb->padded / 32);
+    float y = 0, cur = 0;
+    int32_t run = 0;
+    int open = 0;
+    for (uint64_t ch = 0; ch < nch; ch++) {
+        float const sc = weight_scale(w, r, ch * 32) * act_scale(qb->act, ch * 32);
+        int32_t const acc = chunks[ch] - cs[ch];
+        if (open && sc == cur) {
+            run += acc;
+            continue;
+        }
+        if (open) y += (float)run * cur;
+        cur = sc;
+        run = acc;
+        open = 1;
+    }
+    if (open) y += (float)run * cur;
+    return y;
+}
+
+static float row_elems(const run_tensor *w, uint64_t r, const run_qbuf *qb, uint32_t t)
+{
+    uint64_t const cols = w->cols, nb = trit_div_ceil(cols, 128);
+    const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
+    const int8_t *q = qb->q + t * qb->padded;
+    int const grouped = w->scale_layout == TRIT_SCALE_GROUP;
+    uint64_t const G = grouped ? w->group_size : cols;
+    float y = 0, seg = 0;
+    uint64_t seg_start = 0;
+    /* i = 128 b + 32 k + m runs in increasing order (spec 6.1: plane k of block b) */
+    for (uint64_t b = 0; b < nb; b++)
+        for (unsigned k = 0; k < 4; k++)
+            for (unsigned m = 0; m < 32; m++) {
+                uint64_t const i = b * 128 + k * 32 + m;
+                if (i >= cols) break;
+                if (i - seg_start >= G) {
+                    y += seg * weight_scale(w, r, seg_start);
+                    seg = 0;
+                    seg_start = i - i % G;
+                }
+                int const code = (codes[b * 32 + m] >> (2 * k)) & 3;
+                seg += (float)(code - 1) * ((float)q[i] * act_scale(qb->act, i));
+            }
+    if (cols) y += seg * weight_scale(w, r, seg_start);
+    return y;
+}
+
+static void act_task(void *arg, uint32_t wi, uint32_t nw)
+{
+    act_job const *j = arg;
+    run_tensor const *w = j->w;
+    trit_act_entry const *e = j->qb->act;
+    uint64_t lo, hi;
+    run__split(w->rows, wi, nw, &lo, &hi);
+    int const chunked = e->granularity == TRIT_ACT_GROUP && e->group_size % 32 == 0 &&
+                        (w->scale_layout != TRIT_SCALE_GROUP || w->group_size % 32 == 0);
+    int32_t *chunks = j->c->chunk_scratch + (uint64_t)wi * (j->c->max_cols / 32 + 4);
+    for (uint64_t r = lo; r < hi; r++)
+        for (uint32_t t = 0; t < j->n; t++)
+            j->y[t * j->ldy + r] = chunked ? row_chunks(j->c->kern, w, r, j->qb, t, chunks) : row_elems(w, r, j->qb, t);
+}
+
+void run__act_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32_t n, float *y, uint64_t ldy)
+{
+    act_job j = {c, w, qb, n, y, ldy};
+    if (w->rows * w->cols * n < (1u << 16)) act_task(&j, 0, 1);
+    else run_pool_run(c->pool, act_task, &j);
+}
