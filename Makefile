@@ -44,7 +44,7 @@ GEN_OBJ    := $(call obj,$(GEN_SRC))
 TEST_OBJ   := $(call obj,$(TEST_SRC))
 DEPS_OK    := $(BUILD)/.deps-ok
 
-.PHONY: all lib test asan fuzz install demo clean deps dev check conformance
+.PHONY: all lib test asan fuzz install demo clean deps dev check conformance bench
 all: lib $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run
 lib: $(BUILD)/libtrit.a $(BUILD)/libtrit.so $(BUILD)/libtrit.pc
 
@@ -133,6 +133,17 @@ $(BUILD)/conformance/mkfixture: tools/conformance/mkfixture.c $(BUILD)/obj/tests
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(APP_LIBS)
 conformance: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/conformance/mkfixture
 	TRIT_FIXTURES=$(TRIT_FIXTURES) sh tools/conformance/run.sh $(BUILD)
+
+# make bench: the runner vs llama.cpp (node-llama-cpp) on a generated ~0.9 B-parameter BitNet
+# model at 1 and 2 threads, memory bandwidth, expert unit decode vs zstd -b (tools/bench/bench.sh).
+$(BUILD)/bench/membw: tools/bench/membw.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -lpthread
+$(BUILD)/bench/unitbench: tools/bench/unitbench.c $(BUILD)/libtrit.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libtrit.a $(LIB_LIBS)
+bench: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/bench/membw $(BUILD)/bench/unitbench
+	sh tools/bench/bench.sh $(BUILD)
 
 install: lib $(BUILD)/trit $(BUILD)/trit-run
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/trit $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
