@@ -38,5 +38,11 @@ int cmd_diff(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+/* Calibrate model into out from a text file (data) or token ids (tokens_file): `trit convert
+ * --calib` runs it on the container it has just converted. */
+struct cvt_calib_opts;
+struct cvt_calib_report;
+int cli_calibrate(const char *model, const char *out, const char *data, const char *tokens_file,
+                  const struct cvt_calib_opts *o, struct cvt_calib_report *rep, trit_err *err);
 
 #endif

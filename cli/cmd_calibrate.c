@@ -139,6 +139,17 @@ static int load_tokens(const char *model, const char *text, const char *ids, uin
     return text ? cvt_calib_tokens_text(model, text, tok, n, err) : cvt_calib_tokens_ids(ids, tok, n, err);
 }
 
+int cli_calibrate(const char *model, const char *out, const char *data, const char *tokens_file, const cvt_calib_opts *o,
+                  cvt_calib_report *rep, trit_err *err)
+{
+    uint32_t *tok = NULL;
+    uint64_t n = 0;
+    int rc = load_tokens(model, data, tokens_file, &tok, &n, err);
+    if (!rc) rc = cvt_calibrate(model, tok, n, out, o, rep, err);
+    free(tok);
+    return rc;
+}
+
 int cmd_calibrate(int argc, char **argv)
 {
     enum { O_DATA = 256, O_TOKS, O_EVAL, O_EVALTOK, O_MAXTOK, O_SEQ, O_HOLD, O_ROWS, O_MINROWS, O_TOL, O_THREADS, O_ZSTD, O_DRY, O_JSON };

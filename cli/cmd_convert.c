@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,14 +14,19 @@
 
 #include "cli.h"
 #include "cvt.h"
+#include "cvt_calib.h"
 
 /* The temp file a signal must unlink: a signal handler can only reach it through a global. */
 static char g_temp[4096];
 static volatile sig_atomic_t g_have_temp;
+/* --calib: the converted container before calibration, removed on a signal too */
+static char g_precal[4096];
+static volatile sig_atomic_t g_have_precal;
 
 static void on_signal(int sig)
 {
     if (g_have_temp) unlink(g_temp);
+    if (g_have_precal) unlink(g_precal);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -71,6 +77,9 @@ static void convert_usage(FILE *f)
             "  --zstd-level N        zstd level for expert units (default %d; 1..19)\n"
             "  --raw-experts         store expert units uncompressed\n"
             "  --ternarize           absmean-ternarize projections that are not exactly ternary (lossy)\n"
+            "  --calib FILE          then calibrate static activation scales on this text (as\n"
+            "                        'trit calibrate --data FILE'): OUT carries them\n"
+            "  --calib-tokens FILE   ... on these token ids (as 'trit calibrate --tokens-file')\n"
             "  --dry-run             print the plan and sizes; read no tensor data, write nothing\n"
             "  -f, --force           replace OUT if it exists\n"
             "  --json                print a JSON summary on stdout\n"
@@ -150,6 +159,34 @@ static void report_text(const cvt_report *r, const char *out, int dry)
            r->max_abs_err);
 }
 
+/* --calib: granularities chosen (the per-layer table is `trit calibrate --dry-run`'s). */
+static void calib_count(const cvt_calib_report *c, uint32_t n[4])
+{
+    memset(n, 0, 4 * sizeof *n);
+    for (uint32_t i = 0; i < c->n_sites; i++) n[c->sites[i].granularity & 3]++;
+}
+
+static void calib_text(const cvt_calib_report *c)
+{
+    uint32_t n[4];
+    calib_count(c, n);
+    printf("  activation scales: %u sites calibrated on %llu tokens: %u per tensor, %u per group, %u per channel (%u entries)\n",
+           c->n_sites, (unsigned long long)c->n_tokens, n[TRIT_ACT_TENSOR], n[TRIT_ACT_GROUP], n[TRIT_ACT_CHANNEL], c->n_entries);
+}
+
+static void calib_json(cJSON *j, const cvt_calib_report *c)
+{
+    uint32_t n[4];
+    calib_count(c, n);
+    cJSON *o = cJSON_AddObjectToObject(j, "calibration");
+    cJSON_AddNumberToObject(o, "tokens", (double)c->n_tokens);
+    cJSON_AddNumberToObject(o, "sites", c->n_sites);
+    cJSON_AddNumberToObject(o, "entries", c->n_entries);
+    cJSON_AddNumberToObject(o, "per_tensor", n[TRIT_ACT_TENSOR]);
+    cJSON_AddNumberToObject(o, "per_group", n[TRIT_ACT_GROUP]);
+    cJSON_AddNumberToObject(o, "per_channel", n[TRIT_ACT_CHANNEL]);
+}
+
 int cmd_convert(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -157,8 +194,10 @@ int cmd_convert(int argc, char **argv)
         {"raw-experts", no_argument, NULL, 'r'},  {"ternarize", no_argument, NULL, 't'},
         {"dry-run", no_argument, NULL, 'n'},      {"force", no_argument, NULL, 'f'},
         {"json", no_argument, NULL, 'j'},         {"quiet", no_argument, NULL, 'q'},
+        {"calib", required_argument, NULL, 'C'},  {"calib-tokens", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
+    const char *calib = NULL, *calib_tokens = NULL;
     cvt_opts o;
     memset(&o, 0, sizeof o);
     const char *out = NULL;
@@ -181,6 +220,8 @@ int cmd_convert(int argc, char **argv)
         case 'f': o.overwrite = 1; break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
+        case 'C': calib = optarg; break;
+        case 'T': calib_tokens = optarg; break;
         case 'h': convert_usage(stdout); return CLI_EXIT_OK;
         default: convert_usage(stderr); return CLI_EXIT_USAGE;
         }
@@ -190,7 +231,29 @@ int cmd_convert(int argc, char **argv)
         convert_usage(stderr);
         return CLI_EXIT_USAGE;
     }
+    if ((calib && calib_tokens) || ((calib || calib_tokens) && o.dry_run)) {
+        fprintf(stderr, "trit convert: give at most one of --calib and --calib-tokens, and not with --dry-run\n");
+        return CLI_EXIT_USAGE;
+    }
     const char *src = argv[optind];
+    /* --calib: convert into a temp file beside OUT, then calibrate it into OUT */
+    const char *conv_out = out;
+    if ((calib || calib_tokens) && !o.overwrite && access(out, F_OK) == 0) {
+        fprintf(stderr, "trit convert: '%s' exists; use --force to replace it\n", out);
+        return CLI_EXIT_IO;
+    }
+    if (calib || calib_tokens) {
+        snprintf(g_precal, sizeof g_precal, "%s.precal.XXXXXX", out);
+        int const fd = mkstemp(g_precal);
+        if (fd < 0) {
+            fprintf(stderr, "trit convert: cannot create a temp file beside '%s'\n", out);
+            return CLI_EXIT_IO;
+        }
+        close(fd);
+        g_have_precal = 1;
+        conv_out = g_precal;
+        o.overwrite = 1;   /* the temp file just made; OUT itself was checked above */
+    }
     progress p = {!quiet && isatty(2), now(), 0};
     o.progress = on_progress;
     o.progress_ctx = &p;
@@ -200,18 +263,40 @@ int cmd_convert(int argc, char **argv)
     signal(SIGHUP, on_signal);
     trit_err err;
     cvt_report rep;
-    int const rc = cvt_convert(src, out ? out : "", &o, &rep, &err);
+    int rc = cvt_convert(src, conv_out ? conv_out : "", &o, &rep, &err);
     g_have_temp = 0;
+    cvt_calib_report crep;
+    memset(&crep, 0, sizeof crep);
+    if (rc == TRIT_OK && (calib || calib_tokens)) {
+        cvt_calib_opts co;
+        memset(&co, 0, sizeof co);
+        co.tolerance = -1;
+        co.overwrite = 1;
+        co.zstd_level = o.zstd_level;
+        co.temp_path = on_temp;
+        rc = cli_calibrate(conv_out, out, calib, calib_tokens, &co, &crep, &err);
+        g_have_temp = 0;
+        struct stat sb;
+        if (rc == TRIT_OK && stat(out, &sb) == 0) rep.out_bytes = (uint64_t)sb.st_size;  /* with the scales */
+        if (rc != TRIT_OK) cvt_report_free(&rep);
+    }
+    if (g_have_precal) {
+        unlink(g_precal);
+        g_have_precal = 0;
+    }
     if (rc != TRIT_OK) return cli_report("convert", &err);
     if (json) {
         cJSON *j = report_json(&rep, src, out ? out : "", o.dry_run);
+        if (crep.n_sites) calib_json(j, &crep);
         char *s = cJSON_Print(j);
         if (s) puts(s);
         free(s);
         cJSON_Delete(j);
     } else {
         report_text(&rep, out ? out : src, o.dry_run);
+        if (crep.n_sites) calib_text(&crep);
     }
     cvt_report_free(&rep);
+    cvt_calib_report_free(&crep);
     return CLI_EXIT_OK;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cvt.h"
 #include "cvt_calib_int.h"
@@ -181,6 +182,8 @@ int cvt_calibrate(const char *model_path, const uint32_t *tokens, uint64_t n_tok
     if (n_tokens < 2ull * every)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "calibration data too short: %llu tokens, need at least %u",
                             (unsigned long long)n_tokens, 2 * every);
+    if (!o.dry_run && !o.overwrite && access(out_path, F_OK) == 0)
+        return trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, out_path, "output exists; use --force to replace it");
     /* at least `every` sequences, so that one is held out */
     if (trit_div_ceil(n_tokens, seq) < every) seq = (uint32_t)trit_div_ceil(n_tokens, every);
 

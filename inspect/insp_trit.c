@@ -121,6 +121,48 @@ static const char *section_kind_name(uint32_t k)
 
 static void add_u64(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
 
+/* Summary of the activation-scale section (kind 5, spec 9): entries per granularity, the
+ * group sizes and the scale range; {"error": ...} when the section does not parse. */
+static cJSON *act_scales_json(const trit_reader *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    trit_act_scales *s = NULL;
+    trit_err e;
+    trit_err_clear(&e);
+    if (trit_reader_act_scales(r, &s, &e) != TRIT_OK) {
+        char buf[512];
+        cJSON_AddStringToObject(o, "error", trit_err_format(&e, buf, sizeof buf));
+        return o;
+    }
+    uint64_t n_g[4] = {0}, n_scales = 0;
+    double lo = INFINITY, hi = 0;
+    cJSON *groups = cJSON_CreateArray();
+    for (uint32_t i = 0; i < trit_act_scales_n(s); i++) {
+        trit_act_entry const *a = trit_act_scales_at(s, i);
+        n_g[a->granularity & 3]++;
+        n_scales += a->n_scales;
+        for (uint32_t k = 0; k < a->n_scales; k++) {
+            lo = fmin(lo, (double)a->scales[k]);
+            hi = fmax(hi, (double)a->scales[k]);
+        }
+        int seen = 0;
+        for (int k = 0; k < cJSON_GetArraySize(groups); k++) seen |= cJSON_GetArrayItem(groups, k)->valuedouble == a->group_size;
+        if (a->granularity == TRIT_ACT_GROUP && !seen) cJSON_AddItemToArray(groups, cJSON_CreateNumber(a->group_size));
+    }
+    add_u64(o, "entries", trit_act_scales_n(s));
+    add_u64(o, "per_tensor", n_g[TRIT_ACT_TENSOR]);
+    add_u64(o, "per_channel", n_g[TRIT_ACT_CHANNEL]);
+    add_u64(o, "per_group", n_g[TRIT_ACT_GROUP]);
+    cJSON_AddItemToObject(o, "group_sizes", groups);
+    add_u64(o, "scales", n_scales);
+    if (n_scales) {
+        cJSON_AddNumberToObject(o, "scale_min", lo);
+        cJSON_AddNumberToObject(o, "scale_max", hi);
+    }
+    trit_act_scales_free(s);
+    return o;
+}
+
 static cJSON *header_json(const trit_reader *r)
 {
     trit_file_info const *fi = trit_reader_file_info(r);
@@ -166,6 +208,7 @@ static cJSON *header_json(const trit_reader *r)
         blobs += si->size;
     }
     cJSON_AddItemToObject(h, "sections", secs);
+    if (trit_reader_find_section(r, TRIT_SECTION_ACT_SCALES) >= 0) cJSON_AddItemToObject(h, "activation_scales", act_scales_json(r));
     cJSON *b = cJSON_CreateObject();
     add_u64(b, "header", 128);
     add_u64(b, "index", fi->index_size);
