@@ -7,9 +7,12 @@
 #            its 30 layers: 0.88 B parameters, ~0.8 GB. `trit convert` -> model.trit; `trit
 #            export` -> model.tq2.gguf (TQ2_0) for llama.cpp. Arch bitnet with SiLU, which is
 #            what mainline llama.cpp computes, so both run the same network.
-#   speed    for THREADS in 1 2: RUNS timed runs after one warm-up, medians reported:
+#   speed    for THREADS in 1 2: RUNS rounds, each one run of each (interleaved, so that load
+#            from other work hits both alike), medians reported:
 #              runner     trit run model.trit --tokens P -n GEN --ignore-eos --threads T --json --stats
-#              llama.cpp  llama_bench.mjs (node-llama-cpp's CPU build, offline) on model.tq2.gguf
+#                         (one warm-up run per thread count first)
+#              llama.cpp  llama_bench.mjs (node-llama-cpp's CPU build, offline) on model.tq2.gguf,
+#                         one warm-up + one timed run per round
 #            prefill = PROMPT tokens in one evaluation; decode = GEN - 1 tokens one at a time.
 #   memory   membw (C): streaming read (64-bit sum) and memcpy of 1 GiB at 1 and 2 threads,
 #            median of 5; against it the runner's weight bytes per decoded token (--json).
@@ -18,14 +21,14 @@
 #            Qwen3-MoE container: pread + xxh3 + zstd decode) vs zstd -b1 on the same decoded
 #            bytes cut at the unit size (the container's level and frame size).
 # Results: a table on stdout and in BUILD/bench/results.txt (raw JSON beside it).
-# Environment: BENCH_RUNS (5), BENCH_PROMPT (128), BENCH_GEN (33), BENCH_LAYERS (8).
+# Environment: BENCH_RUNS (7), BENCH_PROMPT (128), BENCH_GEN (33), BENCH_LAYERS (8).
 set -eu
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
 B=$BUILD/bench
 TRIT=$BUILD/trit
 GEN=$BUILD/trit-gen
-RUNS=${BENCH_RUNS:-5}
+RUNS=${BENCH_RUNS:-7}
 PROMPT=${BENCH_PROMPT:-128}
 NGEN=${BENCH_GEN:-33}
 LAYERS=${BENCH_LAYERS:-8}
@@ -94,17 +97,23 @@ unit=$(sed 's/.*"max_unit":\([0-9]*\).*/\1/' "$B/unitbench.json")
 zstd -b1 -B"$unit" -i3 "$B/units.bin" 2>&1 | tr '\r' '\n' | grep 'MB/s, *[0-9.]* MB/s' | tail -1 >"$B/zstd.txt"
 rm -f "$B/units.bin"
 
+# Rounds interleave the two (runner run, then a llama.cpp run) so that load from other work on
+# this machine hits both alike; the load average is recorded with the results.
+uptime | sed 's/.*load average/load average at start/' >"$B/load.txt"
 for T in 1 2; do
-    echo "bench: runner, $T thread(s): 1 warm-up + $RUNS runs (prompt $PROMPT, generate $NGEN)"
+    echo "bench: $T thread(s): runner warm-up, then $RUNS rounds of runner + llama.cpp (prompt $PROMPT, generate $NGEN)"
+    "$TRIT" run "$B/model.trit" --tokens "$P" -n "$NGEN" --ignore-eos --threads "$T" --json >/dev/null
     : >"$B/runner.$T.jsonl"
-    for i in $(seq 0 "$RUNS"); do
+    : >"$B/llama.$T.jsonl"
+    for i in $(seq 1 "$RUNS"); do
         out=$("$TRIT" run "$B/model.trit" --tokens "$P" -n "$NGEN" --ignore-eos --threads "$T" --json --stats)
         # one line per run (trit run --json spreads its object over lines)
-        [ "$i" -eq 0 ] || printf '%s\n' "$(printf '%s' "$out" | tr -d '\n')" >>"$B/runner.$T.jsonl"
+        printf '%s\n' "$(printf '%s' "$out" | tr -d '\n')" >>"$B/runner.$T.jsonl"
+        # one timed run after its own warm-up run, per round
+        node "$NODE_DIR/llama_bench.mjs" "$B/model.tq2.gguf" "$T" "$P" "$NGEN" 1 >>"$B/llama.$T.jsonl"
     done
-    echo "bench: llama.cpp, $T thread(s): 1 warm-up + $RUNS runs"
-    node "$NODE_DIR/llama_bench.mjs" "$B/model.tq2.gguf" "$T" "$P" "$NGEN" "$RUNS" >"$B/llama.$T.json"
 done
+uptime | sed 's/.*load average/load average at end/' >>"$B/load.txt"
 
 zcmd="zstd -b1 -B$unit -i3 units.bin"
 node "$NODE_DIR/report.mjs" "$B" "$(( $(date +%s) - t_start ))" "$P" "$NGEN" "$RUNS" "$zcmd" | tee "$B/results.txt"

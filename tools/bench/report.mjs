@@ -31,24 +31,35 @@ const bw = {1: json("membw.1.json"), 2: json("membw.2.json")};
 const speed = {};
 for (const t of [1, 2]) {
     const rs = read(`runner.${t}.jsonl`).trim().split("\n").map((l) => JSON.parse(l).stats);
-    const ll = json(`llama.${t}.json`);
+    const ll = {runs: [], system: ""};
+    for (const l of read(`llama.${t}.jsonl`).trim().split("\n")) {
+        const o = JSON.parse(l);
+        ll.runs.push(...o.runs);
+        ll.system = o.system;
+    }
     speed[t] = {
         rPre: median(rs.map((s) => s.prefill_tok_s)), rDec: median(rs.map((s) => s.decode_tok_s)),
         lPre: median(ll.runs.map((r) => r.prefill_tok_s)), lDec: median(ll.runs.map((r) => r.decode_tok_s)),
+        range: {rPre: rs.map((s) => s.prefill_tok_s), rDec: rs.map((s) => s.decode_tok_s),
+                lPre: ll.runs.map((r) => r.prefill_tok_s), lDec: ll.runs.map((r) => r.decode_tok_s)},
         bytes: rs[0].weight_bytes_per_decode_token, kernel: rs[0].kernel, n: rs.length, nl: ll.runs.length,
         prompt: rs[0].prefill_tokens, dec: rs[0].decode_tokens, system: ll.system
     };
 }
 const s1 = speed[1];
 out(`  prompt ${s1.prompt} tokens (prefill, one evaluation), then ${s1.dec} decoded tokens one at a time; ` +
-    `medians of ${s1.n} runs each after a warm-up run`);
+    `medians of ${s1.n} runner and ${s1.nl} llama.cpp runs, interleaved, after warm-up runs`);
+out(`  ${read("load.txt").trim().split("\n").join("; ")} (2 cores; other work shares them)`);
 out(`  runner kernels: ${s1.kernel}; llama.cpp (node-llama-cpp 3.22.1 CPU build): ${(s1.system || "").replace(/\s*\|\s*$/, "")}`);
 out();
-out("speed (tokens/s)       threads   runner   llama.cpp   runner/llama.cpp");
+const mm = (v) => `${f1(Math.min(...v))}-${f1(Math.max(...v))}`;
+out("speed (tokens/s)       threads   runner   llama.cpp   runner/llama.cpp   range runner | llama.cpp");
 for (const t of [1, 2]) {
     const s = speed[t];
-    out(`  prefill                  ${t}    ${f1(s.rPre).padStart(6)}   ${f1(s.lPre).padStart(9)}   ${f2(s.rPre / s.lPre).padStart(16)}`);
-    out(`  decode                   ${t}    ${f1(s.rDec).padStart(6)}   ${f1(s.lDec).padStart(9)}   ${f2(s.rDec / s.lDec).padStart(16)}`);
+    out(`  prefill                  ${t}    ${f1(s.rPre).padStart(6)}   ${f1(s.lPre).padStart(9)}   ${f2(s.rPre / s.lPre).padStart(16)}` +
+        `   ${mm(s.range.rPre)} | ${mm(s.range.lPre)}`);
+    out(`  decode                   ${t}    ${f1(s.rDec).padStart(6)}   ${f1(s.lDec).padStart(9)}   ${f2(s.rDec / s.lDec).padStart(16)}` +
+        `   ${mm(s.range.rDec)} | ${mm(s.range.lDec)}`);
 }
 out();
 out("decode vs memory bandwidth  threads   bytes/token   runner GB/s   membw read GB/s   share   bound tok/s");
@@ -86,9 +97,9 @@ if (z) {
 }
 out();
 const ids = promptIds.split(","), idText = `${ids[0]},...,${ids[ids.length - 1]}`;
-out("commands (in build/bench; T = 1, 2; one warm-up run first, not counted)");
-out(`  trit run model.trit --tokens ${idText} -n ${nGen} --ignore-eos --threads T --json --stats     (x ${runs})`);
-out(`  node llama_bench.mjs model.tq2.gguf T ${idText} ${nGen} ${runs}`);
+out(`commands (in build/bench; T = 1, 2; ${runs} rounds of the first two, interleaved; warm-up runs not counted)`);
+out(`  trit run model.trit --tokens ${idText} -n ${nGen} --ignore-eos --threads T --json --stats`);
+out(`  node llama_bench.mjs model.tq2.gguf T ${idText} ${nGen} 1`);
 out("  membw T;  unitbench moe.trit units.bin 5;  " + zstdCmd);
 out("  cat model.trit > /dev/null;  cp model.trit copy.tmp     (x 3)");
 out(`elapsed ${elapsed} s`);
