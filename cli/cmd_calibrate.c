@@ -51,6 +51,9 @@ static void usage(FILE *f)
             "  --eval FILE          then compare static with dynamic scales on this held-out text:\n"
             "                       top-1 agreement and KL(dynamic || static) at every position\n"
             "  --eval-tokens FILE   ... on these token ids\n"
+            "  --eval-floor         with --eval: also compare dynamic scales with themselves under\n"
+            "                       the reference kernels (float sums in another order): the\n"
+            "                       agreement this model allows any change of rounding\n"
             "  --max-tokens N       use the first N calibration tokens only\n"
             "  --seq N              tokens per calibration sequence (default 128)\n"
             "  --holdout K          every K-th sequence is held out to measure errors (default 4)\n"
@@ -152,7 +155,7 @@ int cli_calibrate(const char *model, const char *out, const char *data, const ch
 
 int cmd_calibrate(int argc, char **argv)
 {
-    enum { O_DATA = 256, O_TOKS, O_EVAL, O_EVALTOK, O_MAXTOK, O_SEQ, O_HOLD, O_ROWS, O_MINROWS, O_TOL, O_THREADS, O_ZSTD, O_DRY, O_JSON };
+    enum { O_DATA = 256, O_TOKS, O_EVAL, O_EVALTOK, O_FLOOR, O_MAXTOK, O_SEQ, O_HOLD, O_ROWS, O_MINROWS, O_TOL, O_THREADS, O_ZSTD, O_DRY, O_JSON };
     static const struct option longopts[] = {
         {"data", required_argument, NULL, O_DATA},          {"tokens-file", required_argument, NULL, O_TOKS},
         {"output", required_argument, NULL, 'o'},           {"eval", required_argument, NULL, O_EVAL},
@@ -162,14 +165,15 @@ int cmd_calibrate(int argc, char **argv)
         {"tolerance", required_argument, NULL, O_TOL},      {"threads", required_argument, NULL, O_THREADS},
         {"zstd-level", required_argument, NULL, O_ZSTD},    {"dry-run", no_argument, NULL, O_DRY},
         {"force", no_argument, NULL, 'f'},                  {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, 'h'},                   {NULL, 0, NULL, 0},
+        {"eval-floor", no_argument, NULL, O_FLOOR},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     cvt_calib_opts o;
     memset(&o, 0, sizeof o);
     o.tolerance = -1;
     const char *out = NULL, *data = NULL, *toks = NULL, *eval = NULL, *eval_toks = NULL;
     uint64_t max_tok = 0, v;
-    int json = 0, c;
+    int json = 0, floor_ = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:fh", longopts, NULL)) != -1) {
         const char *bad = NULL;
@@ -179,6 +183,7 @@ int cmd_calibrate(int argc, char **argv)
         case O_TOKS: toks = optarg; break;
         case O_EVAL: eval = optarg; break;
         case O_EVALTOK: eval_toks = optarg; break;
+        case O_FLOOR: floor_ = 1; break;
         case O_MAXTOK: if (cli_parse_u64(optarg, 1, UINT64_MAX, &max_tok)) bad = "--max-tokens"; break;
         case O_SEQ: if (cli_parse_u64(optarg, 1, 1u << 20, &v)) bad = "--seq"; else o.seq_len = (uint32_t)v; break;
         case O_HOLD: if (cli_parse_u64(optarg, 2, 1000, &v)) bad = "--holdout"; else o.holdout_every = (uint32_t)v; break;
@@ -204,7 +209,8 @@ int cmd_calibrate(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    if (optind + 1 != argc || (!out && !o.dry_run) || !data == !toks || (eval && eval_toks) || (o.dry_run && (eval || eval_toks))) {
+    if (optind + 1 != argc || (!out && !o.dry_run) || !data == !toks || (eval && eval_toks) || (o.dry_run && (eval || eval_toks)) ||
+        (floor_ && !eval && !eval_toks)) {
         fprintf(stderr, "trit calibrate: expected MODEL.trit, exactly one of --data and --tokens-file, and -o OUT"
                         " (--eval needs a written OUT)\n");
         usage(stderr);
@@ -227,11 +233,20 @@ int cmd_calibrate(int argc, char **argv)
     g_have_temp = 0;
     free(tok);
     if (rc) return cli_report("calibrate", &err);
-    cvt_calib_agree ag;
+    cvt_calib_agree ag, fl;
     int const have_eval = eval || eval_toks;
     if (have_eval) {
         rc = load_tokens(out, eval, eval_toks, &tok, &n, &err);
         if (!rc) rc = cvt_calib_compare(out, tok, n, o.seq_len, o.threads, &ag, &err);
+        if (!rc && floor_) {
+            run_opts a, b;
+            run_opts_default(&a);
+            a.n_threads = o.threads ? o.threads : 1;
+            a.kernel = RUN_KERNEL_REF;
+            b = a;
+            b.kernel = RUN_KERNEL_AUTO;
+            rc = cvt_calib_compare_runs(out, tok, n, o.seq_len, &a, &b, &fl, &err);
+        }
         free(tok);
         if (rc) {
             cvt_calib_report_free(&rep);
@@ -246,6 +261,12 @@ int cmd_calibrate(int argc, char **argv)
             cJSON_AddNumberToObject(e, "top1_agreement", ag.agreement);
             cJSON_AddNumberToObject(e, "kl_mean", ag.kl_mean);
             cJSON_AddNumberToObject(e, "kl_max", ag.kl_max);
+            if (floor_) {
+                cJSON *f = cJSON_AddObjectToObject(e, "floor_dynamic_ref_vs_best_kernels");
+                cJSON_AddNumberToObject(f, "top1_agreement", fl.agreement);
+                cJSON_AddNumberToObject(f, "kl_mean", fl.kl_mean);
+                cJSON_AddNumberToObject(f, "kl_max", fl.kl_max);
+            }
         }
         char *s = cJSON_Print(j);
         if (s) puts(s);
@@ -256,6 +277,9 @@ int cmd_calibrate(int argc, char **argv)
         if (have_eval)
             printf("static vs dynamic on %llu held-out positions: top-1 agreement %.2f%% (%llu), KL(dynamic || static) mean %.3g, max %.3g nats\n",
                    (unsigned long long)ag.positions, 100 * ag.agreement, (unsigned long long)ag.agree, ag.kl_mean, ag.kl_max);
+        if (have_eval && floor_)
+            printf("floor: dynamic, reference vs best kernels: top-1 agreement %.2f%%, KL mean %.3g, max %.3g nats\n", 100 * fl.agreement,
+                   fl.kl_mean, fl.kl_max);
     }
     cvt_calib_report_free(&rep);
     return CLI_EXIT_OK;

@@ -48,6 +48,7 @@
 
 #include <stdint.h>
 
+#include "run.h"
 #include "trit.h"
 
 /* ---- copying a container ------------------------------------------------------------------ */
@@ -160,5 +161,10 @@ typedef struct cvt_calib_agree {
  * mode on the container at model_path and compare every position's logits. */
 int cvt_calib_compare(const char *model_path, const uint32_t *tok, uint64_t n, uint32_t seq_len, uint32_t threads,
                       cvt_calib_agree *out, trit_err *err);
+/* The same between any two run configurations, a the reference (n_ctx is set to seq_len).
+ * The noise floor of a model: dynamic mode with the reference kernels against the best ones
+ * (t2 sums are exact either way; float dot products round in another order). */
+int cvt_calib_compare_runs(const char *model_path, const uint32_t *tok, uint64_t n, uint32_t seq_len, const run_opts *a,
+                           const run_opts *b, cvt_calib_agree *out, trit_err *err);
 
 #endif /* CVT_CALIB_H */

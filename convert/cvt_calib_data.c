@@ -177,6 +177,17 @@ static uint32_t argmax(const float *x, uint32_t n)
 int cvt_calib_compare(const char *model_path, const uint32_t *tok, uint64_t n, uint32_t seq_len, uint32_t threads,
                       cvt_calib_agree *out, trit_err *err)
 {
+    run_opts a, b;
+    run_opts_default(&a);
+    a.n_threads = threads ? threads : 1;
+    b = a;
+    b.act_scales = RUN_ACT_SCALES_STATIC;
+    return cvt_calib_compare_runs(model_path, tok, n, seq_len, &a, &b, out, err);
+}
+
+int cvt_calib_compare_runs(const char *model_path, const uint32_t *tok, uint64_t n, uint32_t seq_len, const run_opts *a,
+                           const run_opts *b, cvt_calib_agree *out, trit_err *err)
+{
     memset(out, 0, sizeof *out);
     uint32_t const seq = seq_len ? seq_len : 128;
     run_weights w;
@@ -184,13 +195,10 @@ int cvt_calib_compare(const char *model_path, const uint32_t *tok, uint64_t n, u
     run_ctx *cd = NULL, *cs = NULL;
     float *ld = NULL, *ls = NULL;
     int rc = run_weights_open_trit(model_path, 0, &w, err);
-    run_opts ro;
-    run_opts_default(&ro);
-    ro.n_threads = threads ? threads : 1;
-    ro.n_ctx = seq;
-    if (!rc) rc = run_ctx_new(&w, &ro, &cd, err);
-    ro.act_scales = RUN_ACT_SCALES_STATIC;
-    if (!rc) rc = run_ctx_new(&w, &ro, &cs, err);
+    run_opts ra = *a, rb = *b;
+    ra.n_ctx = rb.n_ctx = seq;
+    if (!rc) rc = run_ctx_new(&w, &ra, &cd, err);
+    if (!rc) rc = run_ctx_new(&w, &rb, &cs, err);
     uint32_t const V = rc ? 0 : run_ctx_n_vocab(cd);
     if (!rc && (!(ld = malloc(sizeof *ld * V)) || !(ls = malloc(sizeof *ls * V))))
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
