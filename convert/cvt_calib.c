@@ -20,7 +20,7 @@
 #define DEF_MIN_ROWS 32u
 #define DEF_TOLERANCE 1.0
 
-static const char *const k_cand_names[CVT_CAL_N_CAND] = {"tensor", "tensor@p99.99", "tensor@p99.9", "group128", "group32", "channel"};
+static const char *const k_cand_names[CVT_CAL_N_CAND] = {"tensor", "tensor@p99.99", "tensor@mse", "group128", "group32", "channel"};
 
 const char *cvt_calib_cand_name(int c) { return c >= 0 && c < CVT_CAL_N_CAND ? k_cand_names[c] : NULL; }
 
@@ -45,7 +45,7 @@ static int choose(const cal_group *g, double tol)
 {
     if (!g->eval_rows || !(g->ref2 > 0)) return CVT_CAL_TENSOR;
     int tensor = CVT_CAL_TENSOR;
-    for (int c = CVT_CAL_TENSOR_P9999; c <= CVT_CAL_TENSOR_P999; c++)
+    for (int c = CVT_CAL_TENSOR_P9999; c <= CVT_CAL_TENSOR_MSE; c++)
         if (cal_group_err(g, c) < cal_group_err(g, tensor)) tensor = c;
     int const order[4] = {tensor, CVT_CAL_GROUP128, CVT_CAL_GROUP32, CVT_CAL_CHANNEL};
     double best = INFINITY;

@@ -27,8 +27,10 @@
  *                       sampled rows of each) with the activations quantized that way, against
  *                       the output with unquantized activations
  *
- * Candidates and the rule. Per tensor with the scale at the absmax, at the 99.99th and at the
- * 99.9th percentile of |x| (clipping); per group of 128 and of 32 channels (group absmax); per
+ * Candidates and the rule. Per tensor with the scale at the absmax, at the 99.99th percentile of
+ * |x|, and at the clip c minimizing the activations' own int8 error estimated from the |x|
+ * histogram (min(x^2, step^2/12) below c, (x - c)^2 above, step = c/127; searched over six
+ * octaves below the absmax); per group of 128 and of 32 channels (group absmax); per
  * channel (channel absmax); scale = value / 127. err(c) = sqrt(sum (y_c - y)^2 / sum y^2) over
  * held-out tokens and sampled outputs, y the output with unquantized activations. The per-tensor
  * error is the best of its three clipping levels. The choice is the COARSEST granularity (tensor,
@@ -94,13 +96,14 @@ typedef struct cvt_calib_opts {
 enum {
     CVT_CAL_TENSOR = 0,        /* per tensor, scale at the absmax */
     CVT_CAL_TENSOR_P9999,      /* per tensor, at the 99.99th percentile of |x| */
-    CVT_CAL_TENSOR_P999,       /* per tensor, at the 99.9th percentile */
+    CVT_CAL_TENSOR_MSE,        /* per tensor, at the clip minimizing the activations' own
+                                  quantization error (rounding below, clipping above) */
     CVT_CAL_GROUP128,          /* per group of 128 channels */
     CVT_CAL_GROUP32,           /* per group of 32 channels */
     CVT_CAL_CHANNEL,           /* per channel */
     CVT_CAL_N_CAND
 };
-/* "tensor", "tensor@p99.99", "tensor@p99.9", "group128", "group32", "channel". Static. */
+/* "tensor", "tensor@p99.99", "tensor@mse", "group128", "group32", "channel". Static. */
 const char *cvt_calib_cand_name(int cand);
 
 typedef struct cvt_calib_site {
