@@ -28,6 +28,13 @@ int cli_parse_size(const char *s, uint64_t *out);
 /* Parse an unsigned integer in [lo, hi]; 0 on success. */
 int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
+/* Temp files removed on SIGINT/SIGTERM/SIGHUP, so a kill never leaves a partial output.
+ * Slot 0 is the writer's temp file (cli_temp_writer_cb fits the temp_path callbacks of the
+ * convert and calibrate options); slot 1 any other intermediate. path NULL stops tracking. */
+void cli_temp_track(int slot, const char *path);
+void cli_temp_writer_cb(void *ctx, const char *path);
+void cli_temp_install_signals(void);
+
 /* Subcommands: each parses its own arguments and calls its module. */
 int cmd_inspect(int argc, char **argv);
 int cmd_export(int argc, char **argv);

@@ -1,8 +1,10 @@
 /* cli_util.c - exit codes, the error printer and number parsing shared by every subcommand. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -59,4 +61,39 @@ int cli_parse_size(const char *s, uint64_t *out)
     if (shift && v > (~0ull >> shift)) return -1;
     *out = v << shift;
     return 0;
+}
+
+/* Files a fatal signal must remove: a signal handler can reach them only through globals, so
+ * they live here, once, for every subcommand that writes through a temp file. */
+#define CLI_TEMP_SLOTS 2
+static char g_temp[CLI_TEMP_SLOTS][4096];
+static volatile sig_atomic_t g_have_temp[CLI_TEMP_SLOTS];
+
+static void on_fatal_signal(int sig)
+{
+    for (int i = 0; i < CLI_TEMP_SLOTS; i++)
+        if (g_have_temp[i]) unlink(g_temp[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void cli_temp_track(int slot, const char *path)
+{
+    if (slot < 0 || slot >= CLI_TEMP_SLOTS) return;
+    g_have_temp[slot] = 0;
+    snprintf(g_temp[slot], sizeof g_temp[slot], "%s", path ? path : "");
+    g_have_temp[slot] = path != NULL;
+}
+
+void cli_temp_writer_cb(void *ctx, const char *path)
+{
+    (void)ctx;
+    cli_temp_track(0, path);
+}
+
+void cli_temp_install_signals(void)
+{
+    signal(SIGINT, on_fatal_signal);
+    signal(SIGTERM, on_fatal_signal);
+    signal(SIGHUP, on_fatal_signal);
 }

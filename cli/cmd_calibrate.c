@@ -14,25 +14,6 @@
 #include "cvt.h"
 #include "cvt_calib.h"
 
-/* The temp file a signal must unlink: a signal handler can only reach it through a global. */
-static char g_temp[4096];
-static volatile sig_atomic_t g_have_temp;
-
-static void on_signal(int sig)
-{
-    if (g_have_temp) unlink(g_temp);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void on_temp(void *ctx, const char *path)
-{
-    (void)ctx;
-    g_have_temp = 0;
-    snprintf(g_temp, sizeof g_temp, "%s", path ? path : "");
-    g_have_temp = path != NULL;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -224,13 +205,11 @@ int cmd_calibrate(int argc, char **argv)
     int rc = load_tokens(model, data, toks, &tok, &n, &err);
     if (rc) return cli_report("calibrate", &err);
     if (max_tok && n > max_tok) n = max_tok;
-    o.temp_path = on_temp;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
+    o.temp_path = cli_temp_writer_cb;
+    cli_temp_install_signals();
     cvt_calib_report rep;
     rc = cvt_calibrate(model, tok, n, out ? out : "", &o, &rep, &err);
-    g_have_temp = 0;
+    cli_temp_track(0, NULL);
     free(tok);
     if (rc) return cli_report("calibrate", &err);
     cvt_calib_agree ag, fl;

@@ -16,29 +16,6 @@
 #include "cvt.h"
 #include "cvt_calib.h"
 
-/* The temp file a signal must unlink: a signal handler can only reach it through a global. */
-static char g_temp[4096];
-static volatile sig_atomic_t g_have_temp;
-/* --calib: the converted container before calibration, removed on a signal too */
-static char g_precal[4096];
-static volatile sig_atomic_t g_have_precal;
-
-static void on_signal(int sig)
-{
-    if (g_have_temp) unlink(g_temp);
-    if (g_have_precal) unlink(g_precal);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void on_temp(void *ctx, const char *path)
-{
-    (void)ctx;
-    g_have_temp = 0;
-    snprintf(g_temp, sizeof g_temp, "%s", path ? path : "");
-    g_have_temp = path != NULL;
-}
-
 typedef struct progress { int tty; double t0, last; } progress;
 
 static double now(void)
@@ -238,33 +215,32 @@ int cmd_convert(int argc, char **argv)
     const char *src = argv[optind];
     /* --calib: convert into a temp file beside OUT, then calibrate it into OUT */
     const char *conv_out = out;
+    char precal[4096] = "";
     if ((calib || calib_tokens) && !o.overwrite && access(out, F_OK) == 0) {
         fprintf(stderr, "trit convert: '%s' exists; use --force to replace it\n", out);
         return CLI_EXIT_IO;
     }
     if (calib || calib_tokens) {
-        snprintf(g_precal, sizeof g_precal, "%s.precal.XXXXXX", out);
-        int const fd = mkstemp(g_precal);
+        snprintf(precal, sizeof precal, "%s.precal.XXXXXX", out);
+        int const fd = mkstemp(precal);
         if (fd < 0) {
             fprintf(stderr, "trit convert: cannot create a temp file beside '%s'\n", out);
             return CLI_EXIT_IO;
         }
         close(fd);
-        g_have_precal = 1;
-        conv_out = g_precal;
+        cli_temp_track(1, precal);
+        conv_out = precal;
         o.overwrite = 1;   /* the temp file just made; OUT itself was checked above */
     }
     progress p = {!quiet && isatty(2), now(), 0};
     o.progress = on_progress;
     o.progress_ctx = &p;
-    o.temp_path = on_temp;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
+    o.temp_path = cli_temp_writer_cb;
+    cli_temp_install_signals();
     trit_err err;
     cvt_report rep;
     int rc = cvt_convert(src, conv_out ? conv_out : "", &o, &rep, &err);
-    g_have_temp = 0;
+    cli_temp_track(0, NULL);
     cvt_calib_report crep;
     memset(&crep, 0, sizeof crep);
     if (rc == TRIT_OK && (calib || calib_tokens)) {
@@ -273,16 +249,16 @@ int cmd_convert(int argc, char **argv)
         co.tolerance = -1;
         co.overwrite = 1;
         co.zstd_level = o.zstd_level;
-        co.temp_path = on_temp;
+        co.temp_path = cli_temp_writer_cb;
         rc = cli_calibrate(conv_out, out, calib, calib_tokens, &co, &crep, &err);
-        g_have_temp = 0;
+        cli_temp_track(0, NULL);
         struct stat sb;
         if (rc == TRIT_OK && stat(out, &sb) == 0) rep.out_bytes = (uint64_t)sb.st_size;  /* with the scales */
         if (rc != TRIT_OK) cvt_report_free(&rep);
     }
-    if (g_have_precal) {
-        unlink(g_precal);
-        g_have_precal = 0;
+    if (precal[0]) {
+        unlink(precal);
+        cli_temp_track(1, NULL);
     }
     if (rc != TRIT_OK) return cli_report("convert", &err);
     if (json) {
