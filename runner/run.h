@@ -158,8 +158,10 @@ uint32_t run_act_site_tensors(const run_act_site *s, char names[3][96]);
 
 typedef enum run_act_mode {
     RUN_ACT_SCALES_DYNAMIC = 0,  /* absmax per token (BitNet): the default and the reference */
-    RUN_ACT_SCALES_STATIC = 1    /* the model's activation-scale section; values beyond the
+    RUN_ACT_SCALES_STATIC = 1,   /* the model's activation-scale section; values beyond the
                                     static range are clipped (counted in run_stats) */
+    RUN_ACT_SCALES_BLOCK = 2     /* absmax per 256 consecutive values of a token (llama.cpp's
+                                    q8_K grain): finer than per token on rows of several blocks */
 } run_act_mode;
 
 /* Observer (calibration): called on the evaluating thread with every activation vector just

@@ -2,7 +2,8 @@
  * run_act.c - where the forward pass quantizes activations for t2 projections ("sites"), and
  * the static activation scales of spec section 9 (`--act-scales static`).
  *
- * Dynamic mode (the default and the reference) is BitNet's absmax per token (run_ops.c).
+ * Dynamic mode (the default and the reference) is BitNet's absmax per token (run_ops.c);
+ * block mode is the same with one absmax per 256 values (llama.cpp's q8_K grain, run_ops.c).
  * Static mode takes each site's scales from the model's kind-5 section, read through libtrit:
  *   q_i = clamp(nearbyint(x_i / s(i)), -127, 127)      (binary32 division, NaN -> 0)
  * Per tensor, s goes where the dynamic step max|x|/127 went, so the same integer kernels run;
@@ -144,7 +145,7 @@ static int load_static(run_ctx *c, struct run_act *a, trit_err *err)
 int run__act_new(run_ctx *c, const run_opts *o, trit_err *err)
 {
     c->act = NULL;
-    if (o->act_scales > RUN_ACT_SCALES_STATIC)
+    if (o->act_scales > RUN_ACT_SCALES_BLOCK)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "unknown activation-scale mode %u", o->act_scales);
     if (o->act_scales == RUN_ACT_SCALES_DYNAMIC && !o->act_observe) return TRIT_OK;
     struct run_act *a = calloc(1, sizeof *a);
@@ -189,6 +190,7 @@ static uint64_t quant_static(run_qbuf *b, const trit_act_entry *e, const float *
     b->cols = cols;
     b->padded = padded;
     b->act = e->granularity == TRIT_ACT_TENSOR ? NULL : e;
+    b->blocked = 0;
     uint64_t clipped = 0;
     for (uint32_t t = 0; t < n && t < b->n_tok; t++) {
         const float *xt = x + t * ldx;
@@ -207,12 +209,7 @@ static uint64_t quant_static(run_qbuf *b, const trit_act_entry *e, const float *
         memset(q + cols, 0, padded - cols);
         b->d[t] = e->granularity == TRIT_ACT_TENSOR ? e->scales[0] : 1.0f;
         b->sum[t] = total;
-        int32_t *cs = b->csum + t * (padded / 32);
-        for (uint64_t ch = 0; ch < padded / 32; ch++) {
-            int32_t s32 = 0;
-            for (unsigned j = 0; j < 32; j++) s32 += q[ch * 32 + j];
-            cs[ch] = s32;
-        }
+        run__qbuf_chunk_sums(b, t);
     }
     return clipped;
 }
@@ -224,6 +221,11 @@ void run__act_quant(run_ctx *c, uint32_t kind, uint32_t layer, uint32_t expert, 
     if (a && a->observe) {
         run_act_site const s = {kind, layer, expert};
         a->observe(a->arg, &s, x, ldx, cols, n);
+    }
+    if (a && a->mode == RUN_ACT_SCALES_BLOCK) {
+        b->act = NULL;
+        run__quantize_blocks(b, x, ldx, cols, n);
+        return;
     }
     const trit_act_entry *e = a ? lookup(a, kind, layer, expert) : NULL;
     if (!e) {

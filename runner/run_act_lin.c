@@ -1,6 +1,7 @@
 /*
  * run_act_lin.c - t2 projections of activations quantized with static per-channel or
- * per-group scales (spec section 9):  y_r = sum_i (code_ri - 1) * wscale(r, i) * q_i * s(i).
+ * per-group scales (spec section 9), or dynamically per 256-value block (--act-scales block):
+ *   y_r = sum_i (code_ri - 1) * wscale(r, i) * q_i * s(t, i).
  *
  * Two paths, each row computed by one thread in a fixed order (so results do not depend on
  * the thread count):
@@ -30,8 +31,11 @@ static inline float weight_scale(const run_tensor *w, uint64_t r, uint64_t i)
     return w->scale_layout == TRIT_SCALE_ROW ? w->scales[r] : w->scales[0];
 }
 
-static inline float act_scale(const trit_act_entry *e, uint64_t i)
+/* The step of input i of token t: the static entry's, or token t's block step. */
+static inline float act_scale(const run_qbuf *qb, uint32_t t, uint64_t i)
 {
+    const trit_act_entry *e = qb->act;
+    if (!e) return qb->bd[t * trit_div_ceil(qb->padded, RUN_ACT_BLOCK) + i / RUN_ACT_BLOCK];
     if (e->granularity == TRIT_ACT_CHANNEL) return e->scales[i];
     if (e->granularity == TRIT_ACT_GROUP) return e->scales[i / e->group_size];
     return e->scales[0];
@@ -47,7 +51,7 @@ static float row_chunks(const run_kern *k, const run_tensor *w, uint64_t r, cons
     int32_t run = 0;
     int open = 0;
     for (uint64_t ch = 0; ch < nch; ch++) {
-        float const sc = weight_scale(w, r, ch * 32) * act_scale(qb->act, ch * 32);
+        float const sc = weight_scale(w, r, ch * 32) * act_scale(qb, t, ch * 32);
         int32_t const acc = chunks[ch] - cs[ch];
         if (open && sc == cur) {
             run += acc;
@@ -83,7 +87,7 @@ static float row_elems(const run_tensor *w, uint64_t r, const run_qbuf *qb, uint
                     seg_start = i - i % G;
                 }
                 int const code = (codes[b * 32 + m] >> (2 * k)) & 3;
-                seg += (float)(code - 1) * ((float)q[i] * act_scale(qb->act, i));
+                seg += (float)(code - 1) * ((float)q[i] * act_scale(qb, t, i));
             }
     if (cols) y += seg * weight_scale(w, r, seg_start);
     return y;
@@ -96,7 +100,8 @@ static void act_task(void *arg, uint32_t wi, uint32_t nw)
     trit_act_entry const *e = j->qb->act;
     uint64_t lo, hi;
     run__split(w->rows, wi, nw, &lo, &hi);
-    int const chunked = e->granularity == TRIT_ACT_GROUP && e->group_size % 32 == 0 &&
+    /* blocks (256) are whole chunks; static groups must be */
+    int const chunked = (!e || (e->granularity == TRIT_ACT_GROUP && e->group_size % 32 == 0)) &&
                         (w->scale_layout != TRIT_SCALE_GROUP || w->group_size % 32 == 0);
     int32_t *chunks = j->c->chunk_scratch + (uint64_t)wi * (j->c->max_cols / 32 + 4);
     for (uint64_t r = lo; r < hi; r++)

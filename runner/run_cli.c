@@ -72,9 +72,11 @@ static void usage(const char *prog, FILE *f)
             "  --kernel K           auto (default), ref, avx2, neon\n"
             "  --verify             check every byte of the file before running\n"
             "  --act-scales MODE    int8 activations of t2 projections: dynamic (default; absmax\n"
-            "                       per token) or static (the model's calibrated scales from\n"
-            "                       'trit calibrate'; values beyond them are clipped, --stats\n"
-            "                       gives the clipping rate per layer)\n"
+            "                       per token, as BitNet trains), block (absmax per 256 values,\n"
+            "                       llama.cpp's q8_K grain: closer to float on wide rows), or\n"
+            "                       static (the model's calibrated scales from 'trit calibrate';\n"
+            "                       values beyond them are clipped, --stats gives the clipping\n"
+            "                       rate per layer)\n"
             "  --reference SRC      also run SRC, the source checkpoint read through the\n"
             "                       converter's readers, and require bit-identical logits at\n"
             "                       every evaluated position (exit 1 if not; `trit run` only)\n"
@@ -491,6 +493,7 @@ int run_cli_main(const char *prog, int argc, char **argv, const run_cli_hooks *h
         case O_ACT:
             if (!strcmp(optarg, "dynamic")) o.act_scales = RUN_ACT_SCALES_DYNAMIC;
             else if (!strcmp(optarg, "static")) o.act_scales = RUN_ACT_SCALES_STATIC;
+            else if (!strcmp(optarg, "block")) o.act_scales = RUN_ACT_SCALES_BLOCK;
             else bad = "--act-scales";
             break;
         case 'h': usage(prog, stdout); return EXIT_OK_;

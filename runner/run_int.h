@@ -104,7 +104,12 @@ typedef struct run_qbuf {
     uint32_t n_tok;
     const trit_act_entry *act; /* static per-channel/group scales of the quantized rows (then d is
                                   unused and run__linear goes to run__act_linear); else NULL */
+    float *bd;                 /* [n_tok][ceil(padded / RUN_ACT_BLOCK)]: per-block steps */
+    int blocked;               /* the rows were quantized per block (run__quantize_blocks): d is
+                                  unused, bd holds the steps, run__linear goes to run__act_linear */
 } run_qbuf;
+
+#define RUN_ACT_BLOCK 256u     /* values per scale in RUN_ACT_SCALES_BLOCK (ggml's QK_K) */
 
 struct run_ctx {
     const run_weights *w;
@@ -145,6 +150,10 @@ int run__qbuf_init(run_qbuf *b, uint32_t n_tok, uint64_t cols, trit_err *err);
 void run__qbuf_release(run_qbuf *b);
 /* Quantize n rows of x (row stride ldx) into b (BitNet absmax per token). */
 void run__quantize(run_qbuf *b, const float *x, uint64_t ldx, uint64_t cols, uint32_t n);
+/* Fill b->csum for token t from its quantized row (b->padded set). */
+void run__qbuf_chunk_sums(run_qbuf *b, uint32_t t);
+/* The same with one absmax per RUN_ACT_BLOCK values of each row (q8_K's scheme, run_ops.c). */
+void run__quantize_blocks(run_qbuf *b, const float *x, uint64_t ldx, uint64_t cols, uint32_t n);
 /* y[t * ldy + r] = W row r . x_t for t < n and every row of W, split over the pool. qb must
  * hold x quantized when W is t2 (else may be NULL). */
 void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, const run_qbuf *qb,

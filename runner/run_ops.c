@@ -11,6 +11,15 @@
  *   per group (size G):    y = (sum over groups g, in order, of (float)(sum_{i in g} (code_i - 1) q_i) * scale_g) * d
  * The integer sums are exact, so every kernel set gives the same bits; the few float steps
  * are in a fixed order.
+ *
+ * Block mode (--act-scales block) takes the absmax per RUN_ACT_BLOCK = 256 values instead,
+ * which is the grain of ggml's q8_K, the activation format llama.cpp pairs with TQ1_0/TQ2_0:
+ *   s = 127 / amax_blk;  q_i = nearbyint(x_i * s);  d_blk = amax_blk / 127
+ * q8_K computes iscale = -127 / x_max with x_max the signed value of largest magnitude, which
+ * only flips the signs of q and d together, so q is the same; its d = 1 / iscale may differ
+ * from amax / 127 in the last bit. Keeping the per-token formula makes a row of one block give
+ * the same bits in both modes. On rows of several blocks the steps are finer than one per
+ * token; run_act_lin.c does the products.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -32,7 +41,8 @@ int run__qbuf_init(run_qbuf *b, uint32_t n_tok, uint64_t cols, trit_err *err)
     b->csum = trit_mallocarray(nq / 32 + 1, sizeof *b->csum);
     b->d = trit_mallocarray(n_tok + 1u, sizeof *b->d);
     b->sum = trit_mallocarray(n_tok + 1u, sizeof *b->sum);
-    if (!b->q || !b->csum || !b->d || !b->sum) {
+    b->bd = trit_mallocarray(nq / RUN_ACT_BLOCK + n_tok + 1u, sizeof *b->bd);
+    if (!b->q || !b->csum || !b->d || !b->sum || !b->bd) {
         run__qbuf_release(b);
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     }
@@ -45,7 +55,43 @@ void run__qbuf_release(run_qbuf *b)
     free(b->csum);
     free(b->d);
     free(b->sum);
+    free(b->bd);
     memset(b, 0, sizeof *b);
+}
+
+void run__qbuf_chunk_sums(run_qbuf *b, uint32_t t)
+{
+    const int8_t *q = b->q + t * b->padded;
+    int32_t *cs = b->csum + t * (b->padded / 32);
+    for (uint64_t ch = 0; ch < b->padded / 32; ch++) {
+        int32_t s32 = 0;
+        for (unsigned j = 0; j < 32; j++) s32 += q[ch * 32 + j];
+        cs[ch] = s32;
+    }
+}
+
+/* Absmax-quantize x[0..n) into q (returns max|x| over the finite values; adds the q to *total). */
+static float quant_span(const float *x, int8_t *q, uint64_t n, int32_t *total)
+{
+    float amax = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        float const a = fabsf(x[i]);
+        if (a > amax && isfinite(a)) amax = a;
+    }
+    float const s = amax > 0 ? 127.0f / amax : 0.0f;
+    int32_t sum = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        float v = x[i] * s;
+        if (!(v >= -127.0f)) v = v != v ? 0.0f : -127.0f;  /* NaN contributes nothing */
+        if (v > 127.0f) v = 127.0f;
+        /* round half to even without a libm call: for |v| <= 127, adding and removing
+         * 1.5 * 2^23 leaves exactly nearbyintf(v) in the default rounding mode */
+        float const r = (v + 12582912.0f) - 12582912.0f;
+        q[i] = (int8_t)r;
+        sum += q[i];
+    }
+    *total += sum;
+    return amax;
 }
 
 void run__quantize(run_qbuf *b, const float *x, uint64_t ldx, uint64_t cols, uint32_t n)
@@ -54,35 +100,40 @@ void run__quantize(run_qbuf *b, const float *x, uint64_t ldx, uint64_t cols, uin
     if (padded > b->cap_padded) return; /* sized at open for the widest input; never reached */
     b->cols = cols;
     b->padded = padded;
+    b->blocked = 0;
     for (uint32_t t = 0; t < n && t < b->n_tok; t++) {
-        const float *xt = x + t * ldx;
         int8_t *q = b->q + t * padded;
-        float amax = 0;
-        for (uint64_t i = 0; i < cols; i++) {
-            float const a = fabsf(xt[i]);
-            if (a > amax && isfinite(a)) amax = a;
-        }
-        float const s = amax > 0 ? 127.0f / amax : 0.0f;
         int32_t total = 0;
-        for (uint64_t i = 0; i < cols; i++) {
-            float v = xt[i] * s;
-            if (!(v >= -127.0f)) v = v != v ? 0.0f : -127.0f;  /* NaN contributes nothing */
-            if (v > 127.0f) v = 127.0f;
-            /* round half to even without a libm call: for |v| <= 127, adding and removing
-             * 1.5 * 2^23 leaves exactly nearbyintf(v) in the default rounding mode */
-            float const r = (v + 12582912.0f) - 12582912.0f;
-            q[i] = (int8_t)r;
-            total += q[i];
-        }
+        float const amax = quant_span(x + t * ldx, q, cols, &total);
         memset(q + cols, 0, padded - cols);
         b->d[t] = amax / 127.0f;
         b->sum[t] = total;
-        int32_t *cs = b->csum + t * (padded / 32);
-        for (uint64_t ch = 0; ch < padded / 32; ch++) {
-            int32_t s32 = 0;
-            for (unsigned j = 0; j < 32; j++) s32 += q[ch * 32 + j];
-            cs[ch] = s32;
+        run__qbuf_chunk_sums(b, t);
+    }
+}
+
+void run__quantize_blocks(run_qbuf *b, const float *x, uint64_t ldx, uint64_t cols, uint32_t n)
+{
+    uint64_t const padded = trit_div_ceil(cols, 128) * 128, nblk = trit_div_ceil(padded, RUN_ACT_BLOCK);
+    if (nblk <= 1) {
+        run__quantize(b, x, ldx, cols, n); /* one block per row: exactly the per-token mode */
+        return;
+    }
+    if (padded > b->cap_padded) return; /* sized at open for the widest input; never reached */
+    b->cols = cols;
+    b->padded = padded;
+    b->blocked = 1;
+    for (uint32_t t = 0; t < n && t < b->n_tok; t++) {
+        int8_t *q = b->q + t * padded;
+        int32_t total = 0;
+        for (uint64_t k = 0; k < nblk; k++) {
+            uint64_t const i0 = k * RUN_ACT_BLOCK, i1 = i0 + RUN_ACT_BLOCK < cols ? i0 + RUN_ACT_BLOCK : cols;
+            b->bd[t * nblk + k] = i1 > i0 ? quant_span(x + t * ldx + i0, q + i0, i1 - i0, &total) / 127.0f : 0.0f;
         }
+        memset(q + cols, 0, padded - cols);
+        b->d[t] = 1.0f;
+        b->sum[t] = total;
+        run__qbuf_chunk_sums(b, t);
     }
 }
 
@@ -199,8 +250,8 @@ static void lin_task(void *arg, uint32_t i, uint32_t nw)
 void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, const run_qbuf *qb, uint32_t n, float *y,
                  uint64_t ldy)
 {
-    if (qb && qb->act && w->type == TRIT_TYPE_T2) {
-        run__act_linear(c, w, qb, n, y, ldy); /* static per-channel/group activation scales */
+    if (qb && (qb->act || qb->blocked) && w->type == TRIT_TYPE_T2) {
+        run__act_linear(c, w, qb, n, y, ldy); /* static per-channel/group or per-block scales */
         return;
     }
     lin_job j = {c, w, x, ldx, qb, n, y, ldy};

@@ -348,6 +348,65 @@ static int rm_get(const trit_reader *r, const char *name, rmat *m)
     return 1;
 }
 
+int trm_ref_act_block;
+
+/* t2 with int8 activations quantized per 256 values (s = 127 / max|x| of the block,
+ * d = max|x| / 127), with the float steps run_act_lin.c states: weight scales per tensor/row or in
+ * groups of a multiple of 32: exact integer sums per 32 inputs, runs of equal
+ * weight-scale x step merged, one float multiply-add per run; other groups: per group, the
+ * float sum of (w * (q * d)) in index order, times the group's scale. */
+static void rm_matvec_blocks(const rmat *m, const float *x, float *y)
+{
+    int32_t *q = malloc(sizeof *q * m->cols);
+    float *d = malloc(sizeof *d * m->cols);
+    for (uint64_t b0 = 0; b0 < m->cols; b0 += 256) {
+        uint64_t const b1 = b0 + 256 < m->cols ? b0 + 256 : m->cols;
+        float amax = 0;
+        for (uint64_t i = b0; i < b1; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+        float const s = amax > 0 ? 127.0f / amax : 0.0f;
+        for (uint64_t i = b0; i < b1; i++) {
+            float const v = nearbyintf(x[i] * s);
+            q[i] = (int32_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            d[i] = amax / 127.0f;
+        }
+    }
+    int const grouped = m->layout == TRIT_SCALE_GROUP;
+    uint64_t const ng = grouped ? trit_div_ceil(m->cols, m->G) : 1;
+    for (uint64_t r = 0; r < m->rows; r++) {
+        const int8_t *w = m->t + r * m->cols;
+        const float *ws = grouped ? m->sc + r * ng : m->layout == TRIT_SCALE_ROW ? m->sc + r : m->sc;
+        float out = 0;
+        if (!grouped || m->G % 32 == 0) {
+            float cur = 0;
+            int32_t run = 0;
+            int open = 0;
+            for (uint64_t c0 = 0; c0 < m->cols; c0 += 32) {
+                int32_t acc = 0;
+                for (uint64_t i = c0; i < c0 + 32 && i < m->cols; i++) acc += w[i] * q[i];
+                float const p = ws[grouped ? c0 / m->G : 0] * d[c0];
+                if (open && p == cur) {
+                    run += acc;
+                    continue;
+                }
+                if (open) out += (float)run * cur;
+                cur = p;
+                run = acc;
+                open = 1;
+            }
+            if (open) out += (float)run * cur;
+        } else {
+            for (uint64_t g = 0; g < ng; g++) {
+                float seg = 0;
+                for (uint64_t i = g * m->G; i < (g + 1) * m->G && i < m->cols; i++) seg += (float)w[i] * ((float)q[i] * d[i]);
+                out += seg * ws[g];
+            }
+        }
+        y[r] = out;
+    }
+    free(q);
+    free(d);
+}
+
 /* y[r] = W x for one token: floats summed in index order, t2 with int8 activations. */
 static void rm_matvec(const rmat *m, const float *x, float *y)
 {
@@ -357,6 +416,10 @@ static void rm_matvec(const rmat *m, const float *x, float *y)
             for (uint64_t i = 0; i < m->cols; i++) s += m->f[r * m->cols + i] * x[i];
             y[r] = s;
         }
+        return;
+    }
+    if (trm_ref_act_block && m->cols > 256) {
+        rm_matvec_blocks(m, x, y);
         return;
     }
     /* BitNet absmax int8: s = 127 / max|x|, q = round half to even, d = max|x| / 127 */
@@ -732,6 +795,8 @@ int trm_ref_logits(const char *path, const uint32_t *tok, uint32_t n, float *out
     return rc;
 }
 
+uint32_t trm_run_act_scales;
+
 int trm_run_logits(const char *path, const uint32_t *tokens, uint32_t n, uint32_t threads, uint32_t kernel, uint64_t budget,
                    uint32_t policy, uint32_t chunk, float *out, trit_err *err)
 {
@@ -745,6 +810,7 @@ int trm_run_logits(const char *path, const uint32_t *tokens, uint32_t n, uint32_
     o.expert_cache = budget;
     o.policy = policy;
     o.n_ctx = n;
+    o.act_scales = trm_run_act_scales;
     run_ctx *c = NULL;
     rc = run_ctx_new(&w, &o, &c, err);
     for (uint32_t done = 0; rc == TRIT_OK && done < n;) {

@@ -45,11 +45,15 @@ int trm_write(const trm_cfg *c, const char *path, trit_err *err);
 /* Round K and V to f16 in the reference's cache, as llama.cpp's default KV cache does (to
  * explain the differences to llama.cpp's logits; the runner keeps f32). */
 extern int trm_ref_kv_f16;
+/* Quantize t2 inputs per 256 values (the runner's --act-scales block) instead of per token. */
+extern int trm_ref_act_block;
 int trm_ref_logits(const char *path, const uint32_t *tokens, uint32_t n, float *out, trit_err *err);
 
 /* Run the runner over path with the given options fields; logits of the last of n tokens.
  * kernel: RUN_KERNEL_*; budget: expert cache bytes. Evaluates the tokens in chunks of
  * `chunk` (0 = all at once) so the KV cache path is exercised. */
+/* run_opts.act_scales for trm_run_logits (RUN_ACT_SCALES_DYNAMIC unless a test sets it). */
+extern uint32_t trm_run_act_scales;
 int trm_run_logits(const char *path, const uint32_t *tokens, uint32_t n, uint32_t threads, uint32_t kernel,
                    uint64_t budget, uint32_t policy, uint32_t chunk, float *out, trit_err *err);
 

@@ -73,6 +73,7 @@ typedef struct gen_opts {
     uint32_t gguf_align;    /* general.alignment (power of two, multiple of 8; default 32) */
     uint32_t gguf_tq;       /* GEN_TQ_* */
     int latent;             /* MoE and gguf layouts: random float projections, not ternary */
+    float embd_std;         /* spread of the token embedding (0: 0.02, the HF initializer_range) */
     int overwrite;          /* replace an existing output */
 } gen_opts;
 

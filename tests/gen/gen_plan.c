@@ -71,6 +71,9 @@ static gen_tensor *add(builder *b, uint32_t dtype, uint32_t kind, uint32_t layer
     t->expert = expert;
     t->group = b->o->group_size;
     t->std = 0.02f;
+    if (kind == GEN_K_FLOAT && b->o->embd_std > 0 &&
+        (!strcmp(t->name, "model.embed_tokens.weight") || !strcmp(t->name, "token_embd.weight")))
+        t->std = b->o->embd_std;
     t->seed = mix64(b->o->seed ^ fnv1a64(t->name));
     uint64_t n = 1;
     int bad = 0;

@@ -55,6 +55,9 @@ static void usage(FILE *f)
     fprintf(f,
             "  --tq mixed|1|2        GGUF projection types (default mixed: attention TQ2_0, FFN TQ1_0)\n"
             "  --latent              MoE/gguf: random float projections instead of ternary x scale\n"
+            "  --embd-std X          spread of the token embedding (default 0.02, the layers'\n"
+            "                        own; larger makes the residual stream dominate each layer's\n"
+            "                        update, so the logits are decisive as a trained model's are)\n"
             "  --force               replace an existing output\n"
             "  --dry-run             print the tensor plan, write nothing\n"
             "  --list                list layouts\n"
@@ -116,8 +119,8 @@ static void print_plan(const gen_plan *p)
 
 int main(int argc, char **argv)
 {
-    enum { O_SEED = 256, O_PRESET, O_TQ, O_LATENT, O_FORCE, O_DRY, O_LIST, O_DIM0 };
-    struct option lopts[N_DIMS + 10];
+    enum { O_SEED = 256, O_PRESET, O_TQ, O_LATENT, O_EMBD_STD, O_FORCE, O_DRY, O_LIST, O_DIM0 };
+    struct option lopts[N_DIMS + 12];
     size_t k = 0;
     lopts[k++] = (struct option){"out", required_argument, NULL, 'o'};
     lopts[k++] = (struct option){"help", no_argument, NULL, 'h'};
@@ -125,6 +128,7 @@ int main(int argc, char **argv)
     lopts[k++] = (struct option){"preset", required_argument, NULL, O_PRESET};
     lopts[k++] = (struct option){"tq", required_argument, NULL, O_TQ};
     lopts[k++] = (struct option){"latent", no_argument, NULL, O_LATENT};
+    lopts[k++] = (struct option){"embd-std", required_argument, NULL, O_EMBD_STD};
     lopts[k++] = (struct option){"force", no_argument, NULL, O_FORCE};
     lopts[k++] = (struct option){"dry-run", no_argument, NULL, O_DRY};
     lopts[k++] = (struct option){"list", no_argument, NULL, O_LIST};
@@ -134,6 +138,7 @@ int main(int argc, char **argv)
     const char *out = NULL, *preset = NULL;
     uint64_t seed = 0, dim_val[N_DIMS] = {0};
     int have_seed = 0, have_dim[N_DIMS] = {0}, tq = -1, latent = 0, force = 0, dry = 0, c;
+    float embd_std = 0;
     while ((c = getopt_long(argc, argv, "o:h", lopts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
@@ -157,6 +162,15 @@ int main(int argc, char **argv)
             }
             break;
         case O_LATENT: latent = 1; break;
+        case O_EMBD_STD: {
+            char *end = NULL;
+            embd_std = strtof(optarg, &end);
+            if (!end || *end || !(embd_std > 0 && embd_std <= 100)) {
+                fprintf(stderr, "trit-gen: --embd-std: expected a number in (0, 100], got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case O_FORCE: force = 1; break;
         case O_DRY: dry = 1; break;
         case O_LIST: list_layouts(); return 0;
@@ -204,6 +218,7 @@ int main(int argc, char **argv)
         if (have_dim[i]) memcpy((char *)&o + dims[i].off, &(uint32_t){(uint32_t)dim_val[i]}, sizeof(uint32_t));
     if (tq >= 0) o.gguf_tq = (uint32_t)tq;
     o.latent = latent;
+    o.embd_std = embd_std;
     o.overwrite = force;
 
     int rc;
