@@ -711,3 +711,38 @@ TEST(gen_atomic_outputs)
     g.overwrite = 1;
     CHECK_EQ_INT(gen_write(&g, p, &err), TRIT_E_USAGE);
 }
+
+/* --embd-std: only the token embedding's spread changes (HF and GGUF names), and the CLI
+ * refuses a spread it cannot use. */
+TEST(gen_embd_std)
+{
+    static const struct { gen_layout l; const char *emb, *other; } cs[] = {
+        {GEN_LAYOUT_QWEN3MOE, "model.embed_tokens.weight", "lm_head.weight"},
+        {GEN_LAYOUT_GGUF, "token_embd.weight", "output.weight"},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        gen_opts o = tiny(cs[i].l, 5);
+        o.embd_std = 0.16f;
+        gen_plan p;
+        trit_err err;
+        CHECK_OK_E(gen_plan_build(&o, &p, &err), &err);
+        const gen_tensor *e = gen_plan_find(&p, cs[i].emb), *x = gen_plan_find(&p, cs[i].other);
+        CHECK(e && e->std == 0.16f);
+        CHECK(x == NULL || x->std == 0.02f);
+        gen_plan_release(&p);
+        o.embd_std = 0;
+        CHECK_OK_E(gen_plan_build(&o, &p, &err), &err);
+        e = gen_plan_find(&p, cs[i].emb);
+        CHECK(e && e->std == 0.02f);
+        gen_plan_release(&p);
+    }
+    const char *bin = getenv("TRIT_GEN") && *getenv("TRIT_GEN") ? getenv("TRIT_GEN") : "build/trit-gen";
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' gguf -o /dev/null --dry-run --embd-std -1 2>&1", bin);
+    char *out = NULL;
+    if (access(bin, X_OK) == 0) {
+        CHECK_EQ_INT(test_run(cmd, &out), 2);
+        CHECK(out && strstr(out, "--embd-std"));
+    }
+    free(out);
+}
