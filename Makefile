@@ -106,7 +106,7 @@ $(CROSS_OK):
 	@sh tools/ensure-deps.sh --cross || echo "trit: warning: aarch64 cross toolchain/qemu-user not installed; the NEON test will skip" >&2
 	@touch $@
 
-test check: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run lib | $(CROSS_OK)
+test check: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run $(BUILD)/conformance/mkfixture lib | $(CROSS_OK)
 	TRIT_BIN=$(BUILD)/trit TRIT_GEN=$(BUILD)/trit-gen TRIT_RUN=$(BUILD)/trit-run TRIT_FIXTURES=$(TRIT_FIXTURES) \
 	TRIT_CORPUS=tests/fuzz/corpus TRIT_TMP=$(BUILD)/tmp $(BUILD)/trit-tests $(T)
 
