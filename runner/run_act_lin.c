@@ -3,8 +3,10 @@
  * per-group scales (spec section 9), or dynamically per 256-value block (--act-scales block):
  *   y_r = sum_i (code_ri - 1) * wscale(r, i) * q_i * s(t, i).
  *
- * Two paths, each row computed by one thread in a fixed order (so results do not depend on
+ * Three paths, each row computed by one thread in a fixed order (so results do not depend on
  * the thread count):
+ *   blocks    block mode, weight scale per tensor or row: per 256-value block, an exact
+ *             integer sum times (weight scale x step), in block order
  *   chunks    activation groups and weight groups (if any) are multiples of 32: the kernel's
  *             exact integer sums per 32 inputs, merged while the product of the two scales
  *             stays the same, one float multiply-add per merged run
@@ -93,6 +95,38 @@ static float row_elems(const run_tensor *w, uint64_t r, const run_qbuf *qb, uint
     return y;
 }
 
+/* Block mode with one weight scale per tensor or row (the common case): per 256-value block,
+ * the kernel's exact sum over its two t2 blocks minus the block's sum of q, times (weight
+ * scale x step), added in block order. Up to 4 tokens share each kernel call. */
+static void rows_blocks(const act_job *j, uint64_t lo, uint64_t hi)
+{
+    run_tensor const *w = j->w;
+    run_qbuf const *qb = j->qb;
+    run_kern const *k = j->c->kern;
+    uint64_t const nb = trit_div_ceil(w->cols, 128), nblk = trit_div_ceil(qb->padded, RUN_ACT_BLOCK);
+    uint64_t const nch = qb->padded / 32, per = RUN_ACT_BLOCK / 32;
+    for (uint64_t r = lo; r < hi; r++) {
+        const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
+        float const ws = w->scale_layout == TRIT_SCALE_ROW ? w->scales[r] : w->scales[0];
+        for (uint32_t t0 = 0; t0 < j->n; t0 += 4) {
+            uint32_t const m = j->n - t0 < 4 ? j->n - t0 : 4;
+            float y[4] = {0, 0, 0, 0};
+            for (uint64_t kb = 0; kb < nblk; kb++) {
+                uint64_t const b0 = kb * (RUN_ACT_BLOCK / 128), nbk = nb - b0 < RUN_ACT_BLOCK / 128 ? nb - b0 : RUN_ACT_BLOCK / 128;
+                int32_t acc[4];
+                k->t2_dot_n(codes + b0 * 32, qb->q + t0 * qb->padded + kb * RUN_ACT_BLOCK, qb->padded, m, nbk, acc);
+                for (uint32_t i = 0; i < m; i++) {
+                    const int32_t *cs = qb->csum + (t0 + i) * nch;
+                    int32_t bs = 0;
+                    for (uint64_t ch = kb * per; ch < (kb + 1) * per && ch < nch; ch++) bs += cs[ch];
+                    y[i] += (float)(acc[i] - bs) * (ws * qb->bd[(t0 + i) * nblk + kb]);
+                }
+            }
+            for (uint32_t i = 0; i < m; i++) j->y[(t0 + i) * j->ldy + r] = y[i];
+        }
+    }
+}
+
 static void act_task(void *arg, uint32_t wi, uint32_t nw)
 {
     act_job const *j = arg;
@@ -100,6 +134,10 @@ static void act_task(void *arg, uint32_t wi, uint32_t nw)
     trit_act_entry const *e = j->qb->act;
     uint64_t lo, hi;
     run__split(w->rows, wi, nw, &lo, &hi);
+    if (!e && w->scale_layout != TRIT_SCALE_GROUP) {
+        rows_blocks(j, lo, hi);
+        return;
+    }
     /* blocks (256) are whole chunks; static groups must be */
     int const chunked = (!e || (e->granularity == TRIT_ACT_GROUP && e->group_size % 32 == 0)) &&
                         (w->scale_layout != TRIT_SCALE_GROUP || w->group_size % 32 == 0);

@@ -351,10 +351,11 @@ static int rm_get(const trit_reader *r, const char *name, rmat *m)
 int trm_ref_act_block;
 
 /* t2 with int8 activations quantized per 256 values (s = 127 / max|x| of the block,
- * d = max|x| / 127), with the float steps run_act_lin.c states: weight scales per tensor/row or in
- * groups of a multiple of 32: exact integer sums per 32 inputs, runs of equal
- * weight-scale x step merged, one float multiply-add per run; other groups: per group, the
- * float sum of (w * (q * d)) in index order, times the group's scale. */
+ * d = max|x| / 127), with the float steps run_act_lin.c states: weight scale per tensor/row:
+ * per block, (float) exact integer sum x (scale x d), in block order; groups of a multiple of
+ * 32: exact integer sums per 32 inputs, runs of equal weight-scale x step merged, one float
+ * multiply-add per run; other groups: per group, the float sum of (w * (q * d)) in index
+ * order, times the group's scale. */
 static void rm_matvec_blocks(const rmat *m, const float *x, float *y)
 {
     int32_t *q = malloc(sizeof *q * m->cols);
@@ -376,7 +377,13 @@ static void rm_matvec_blocks(const rmat *m, const float *x, float *y)
         const int8_t *w = m->t + r * m->cols;
         const float *ws = grouped ? m->sc + r * ng : m->layout == TRIT_SCALE_ROW ? m->sc + r : m->sc;
         float out = 0;
-        if (!grouped || m->G % 32 == 0) {
+        if (!grouped) {
+            for (uint64_t b0 = 0; b0 < m->cols; b0 += 256) {
+                int32_t acc = 0;
+                for (uint64_t i = b0; i < b0 + 256 && i < m->cols; i++) acc += w[i] * q[i];
+                out += (float)acc * (ws[0] * d[b0]);
+            }
+        } else if (m->G % 32 == 0) {
             float cur = 0;
             int32_t run = 0;
             int open = 0;
