@@ -104,7 +104,6 @@ static void rows_blocks(const act_job *j, uint64_t lo, uint64_t hi)
     run_qbuf const *qb = j->qb;
     run_kern const *k = j->c->kern;
     uint64_t const nb = trit_div_ceil(w->cols, 128), nblk = trit_div_ceil(qb->padded, RUN_ACT_BLOCK);
-    uint64_t const nch = qb->padded / 32, per = RUN_ACT_BLOCK / 32;
     for (uint64_t r = lo; r < hi; r++) {
         const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
         float const ws = w->scale_layout == TRIT_SCALE_ROW ? w->scales[r] : w->scales[0];
@@ -116,10 +115,8 @@ static void rows_blocks(const act_job *j, uint64_t lo, uint64_t hi)
                 int32_t acc[4];
                 k->t2_dot_n(codes + b0 * 32, qb->q + t0 * qb->padded + kb * RUN_ACT_BLOCK, qb->padded, m, nbk, acc);
                 for (uint32_t i = 0; i < m; i++) {
-                    const int32_t *cs = qb->csum + (t0 + i) * nch;
-                    int32_t bs = 0;
-                    for (uint64_t ch = kb * per; ch < (kb + 1) * per && ch < nch; ch++) bs += cs[ch];
-                    y[i] += (float)(acc[i] - bs) * (ws * qb->bd[(t0 + i) * nblk + kb]);
+                    uint64_t const at = (t0 + i) * nblk + kb;
+                    y[i] += (float)(acc[i] - qb->bsum[at]) * (ws * qb->bd[at]);
                 }
             }
             for (uint32_t i = 0; i < m; i++) j->y[(t0 + i) * j->ldy + r] = y[i];

@@ -105,6 +105,7 @@ typedef struct run_qbuf {
     const trit_act_entry *act; /* static per-channel/group scales of the quantized rows (then d is
                                   unused and run__linear goes to run__act_linear); else NULL */
     float *bd;                 /* [n_tok][ceil(padded / RUN_ACT_BLOCK)]: per-block steps */
+    int32_t *bsum;             /* the same shape: per-block sums of q */
     int blocked;               /* the rows were quantized per block (run__quantize_blocks): d is
                                   unused, bd holds the steps, run__linear goes to run__act_linear */
 } run_qbuf;

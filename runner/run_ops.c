@@ -42,7 +42,8 @@ int run__qbuf_init(run_qbuf *b, uint32_t n_tok, uint64_t cols, trit_err *err)
     b->d = trit_mallocarray(n_tok + 1u, sizeof *b->d);
     b->sum = trit_mallocarray(n_tok + 1u, sizeof *b->sum);
     b->bd = trit_mallocarray(nq / RUN_ACT_BLOCK + n_tok + 1u, sizeof *b->bd);
-    if (!b->q || !b->csum || !b->d || !b->sum || !b->bd) {
+    b->bsum = trit_mallocarray(nq / RUN_ACT_BLOCK + n_tok + 1u, sizeof *b->bsum);
+    if (!b->q || !b->csum || !b->d || !b->sum || !b->bd || !b->bsum) {
         run__qbuf_release(b);
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     }
@@ -56,6 +57,7 @@ void run__qbuf_release(run_qbuf *b)
     free(b->d);
     free(b->sum);
     free(b->bd);
+    free(b->bsum);
     memset(b, 0, sizeof *b);
 }
 
@@ -128,7 +130,10 @@ void run__quantize_blocks(run_qbuf *b, const float *x, uint64_t ldx, uint64_t co
         int32_t total = 0;
         for (uint64_t k = 0; k < nblk; k++) {
             uint64_t const i0 = k * RUN_ACT_BLOCK, i1 = i0 + RUN_ACT_BLOCK < cols ? i0 + RUN_ACT_BLOCK : cols;
-            b->bd[t * nblk + k] = i1 > i0 ? quant_span(x + t * ldx + i0, q + i0, i1 - i0, &total) / 127.0f : 0.0f;
+            int32_t bs = 0;
+            b->bd[t * nblk + k] = i1 > i0 ? quant_span(x + t * ldx + i0, q + i0, i1 - i0, &bs) / 127.0f : 0.0f;
+            b->bsum[t * nblk + k] = bs;
+            total += bs;
         }
         memset(q + cols, 0, padded - cols);
         b->d[t] = 1.0f;

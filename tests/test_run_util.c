@@ -390,7 +390,7 @@ static void rm_matvec_blocks(const rmat *m, const float *x, float *y)
             for (uint64_t c0 = 0; c0 < m->cols; c0 += 32) {
                 int32_t acc = 0;
                 for (uint64_t i = c0; i < c0 + 32 && i < m->cols; i++) acc += w[i] * q[i];
-                float const p = ws[grouped ? c0 / m->G : 0] * d[c0];
+                float const p = ws[c0 / m->G] * d[c0];
                 if (open && p == cur) {
                     run += acc;
                     continue;
