@@ -23,28 +23,36 @@ WARN := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Wstrict-protot
 OPT    ?= -O2 -g
 CFLAGS ?=
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) $(EXTRA_CFLAGS) \
-             $(CFLAGS) -Iformat -Iconvert -Iinspect -Iverify -Ipack -Irunner -Itests -Icli $(PKG_CFLAGS)
+             $(CFLAGS) $(PKG_CFLAGS)
 ALL_LDFLAGS = $(EXTRA_LDFLAGS) $(LDFLAGS)
 
+include layers.mk
+
+# Each module is compiled with the include folders its layer allows (layers.mk), so a header
+# from above it does not even resolve; `make layers` checks the same table header by header.
 FORMAT_SRC := $(wildcard format/*.c)
-APP_SRC    := $(wildcard convert/*.c inspect/*.c verify/*.c pack/*.c) \
-              $(filter-out runner/main.c,$(wildcard runner/*.c))
+RUNNER_MAIN := runner/main.c
+mod_src = $(filter-out $(RUNNER_MAIN),$(wildcard $(1)/*.c))
+LIB_MODS   := $(filter-out cli,$(MODULES))
 CLI_SRC    := $(wildcard cli/*.c)
 GEN_SRC    := $(filter-out tests/gen/main.c,$(wildcard tests/gen/*.c))
 TEST_SRC   := $(wildcard tests/*.c) $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 PUB_HDRS   := format/trit.h format/trit_limits.h format/trit_cursor.h format/trit_safemath.h
+ALL_INC    := $(addprefix -I,format $(MODULES))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 FORMAT_OBJ := $(call obj,$(FORMAT_SRC))
 FORMAT_PIC := $(patsubst %.c,$(BUILD)/pic/%.o,$(FORMAT_SRC))
-APP_OBJ    := $(call obj,$(APP_SRC))
 CLI_OBJ    := $(call obj,$(CLI_SRC))
 GEN_OBJ    := $(call obj,$(GEN_SRC))
 TEST_OBJ   := $(call obj,$(TEST_SRC))
 DEPS_OK    := $(BUILD)/.deps-ok
+# One archive per module; linked top-down (the CLI's order in layers.mk), libtrit last.
+mod_lib = $(BUILD)/lib/lib$(1).a
+APP_LIBS_A := $(foreach m,verify pack inspect export calibrate convert runner source,$(call mod_lib,$(m)))
 
-.PHONY: all lib test asan fuzz install demo clean deps dev check conformance bench
+.PHONY: all lib test asan fuzz install demo clean deps dev check conformance bench layers
 all: lib $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run
 lib: $(BUILD)/libtrit.a $(BUILD)/libtrit.so $(BUILD)/libtrit.pc
 
@@ -54,12 +62,18 @@ $(DEPS_OK):
 	@sh tools/ensure-deps.sh
 	@touch $@
 
+# MOD_INC is set per folder below; tests and tools see every module.
+MOD_INC = $(ALL_INC) -Itests
+$(BUILD)/obj/format/%.o: MOD_INC = -Iformat
+$(BUILD)/pic/format/%.o: MOD_INC = -Iformat
+$(foreach m,$(MODULES),$(eval $(BUILD)/obj/$(m)/%.o: MOD_INC = $(addprefix -I,$(LAYER_$(m)))))
+
 $(BUILD)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(MOD_INC) -MMD -MP -c $< -o $@
 $(BUILD)/pic/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DTRIT_BUILD_SHARED -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(MOD_INC) -fPIC -fvisibility=hidden -DTRIT_BUILD_SHARED -MMD -MP -c $< -o $@
 
 $(BUILD)/libtrit.a: $(FORMAT_OBJ)
 	@rm -f $@
@@ -70,16 +84,28 @@ $(BUILD)/libtrit.pc: format/libtrit.pc.in Makefile
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define TRIT_VERSION_STRING "\(.*\)"/\1/p' format/trit.h)|g' $< > $@
 
-$(BUILD)/trit: $(CLI_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a $(APP_LIBS)
+define mod_archive
+$(call mod_lib,$(1)): $(call obj,$(call mod_src,$(1)))
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach m,$(LIB_MODS),$(eval $(call mod_archive,$(m))))
+
+APP_LINK = $(APP_LIBS_A) $(BUILD)/libtrit.a $(APP_LIBS)
+$(BUILD)/trit: $(CLI_OBJ) $(APP_LIBS_A) $(BUILD)/libtrit.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(APP_LINK)
 
 # The standalone device runner: runner/ and libtrit only (no cJSON, no libarchive, no convert/).
-RUN_OBJ := $(call obj,$(filter-out runner/main.c,$(wildcard runner/*.c)))
-$(BUILD)/trit-run: $(BUILD)/obj/runner/main.o $(RUN_OBJ) $(BUILD)/libtrit.a
+$(BUILD)/trit-run: $(BUILD)/obj/runner/main.o $(call mod_lib,runner) $(BUILD)/libtrit.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LIBS) -lm -lpthread
 
-$(BUILD)/trit-gen: $(BUILD)/obj/tests/gen/main.o $(GEN_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(APP_LIBS)
+# make layers: every include of every module against layers.mk (tools/layers.sh).
+layers:
+	@sh tools/layers.sh
+
+$(BUILD)/trit-gen: $(BUILD)/obj/tests/gen/main.o $(GEN_OBJ) $(APP_LIBS_A) $(BUILD)/libtrit.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(BUILD)/obj/tests/gen/main.o $(GEN_OBJ) $(APP_LINK)
 
 # Test registry: every TEST(name) and FUZZ_TARGET(name) in the sources, as X-macro lists.
 $(BUILD)/gen/test_list.h: $(TEST_SRC) | $(DEPS_OK)
@@ -94,8 +120,8 @@ $(BUILD)/obj/tests/test_fuzz_replay.o: $(BUILD)/gen/fuzz_list.h
 # override a target-specific EXTRA_CFLAGS.
 $(TEST_OBJ): ALL_CFLAGS += -I$(BUILD)/gen
 
-$(BUILD)/trit-tests: $(TEST_OBJ) $(GEN_OBJ) $(APP_OBJ) $(BUILD)/libtrit.a
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(APP_LIBS)
+$(BUILD)/trit-tests: $(TEST_OBJ) $(GEN_OBJ) $(APP_LIBS_A) $(BUILD)/libtrit.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(GEN_OBJ) $(APP_LINK)
 
 # The suite: one runner, last line "N passed, N failed".
 # The NEON kernels are tested under qemu-user with an aarch64 cross compiler: the suite installs
@@ -106,7 +132,7 @@ $(CROSS_OK):
 	@sh tools/ensure-deps.sh --cross || echo "trit: warning: aarch64 cross toolchain/qemu-user not installed; the NEON test will skip" >&2
 	@touch $@
 
-test check: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run $(BUILD)/conformance/mkfixture lib | $(CROSS_OK)
+test check: layers $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run $(BUILD)/conformance/mkfixture lib | $(CROSS_OK)
 	TRIT_BIN=$(BUILD)/trit TRIT_GEN=$(BUILD)/trit-gen TRIT_RUN=$(BUILD)/trit-run TRIT_FIXTURES=$(TRIT_FIXTURES) \
 	TRIT_CORPUS=tests/fuzz/corpus TRIT_TMP=$(BUILD)/tmp $(BUILD)/trit-tests $(T)
 
@@ -128,9 +154,9 @@ demo: $(BUILD)/trit $(BUILD)/trit-gen
 
 # llama.cpp conformance of `trit export` (tools/conformance/run.sh; npm installs node-llama-cpp
 # into $(BUILD)/conformance). Not part of `make test`.
-$(BUILD)/conformance/mkfixture: tools/conformance/mkfixture.c $(BUILD)/obj/tests/test_export_build.o $(APP_OBJ) $(BUILD)/libtrit.a
+$(BUILD)/conformance/mkfixture: tools/conformance/mkfixture.c $(BUILD)/obj/tests/test_export_build.o $(APP_LIBS_A) $(BUILD)/libtrit.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(APP_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_INC) -Itests $(ALL_LDFLAGS) -o $@ tools/conformance/mkfixture.c $(BUILD)/obj/tests/test_export_build.o $(APP_LINK)
 conformance: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/conformance/mkfixture
 	TRIT_FIXTURES=$(TRIT_FIXTURES) sh tools/conformance/run.sh $(BUILD)
 
@@ -141,7 +167,7 @@ $(BUILD)/bench/membw: tools/bench/membw.c | $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -lpthread
 $(BUILD)/bench/unitbench: tools/bench/unitbench.c $(BUILD)/libtrit.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libtrit.a $(LIB_LIBS)
+	$(CC) $(ALL_CFLAGS) -Iformat $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libtrit.a $(LIB_LIBS)
 bench: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/bench/membw $(BUILD)/bench/unitbench
 	sh tools/bench/bench.sh $(BUILD)
 

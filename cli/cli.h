@@ -47,9 +47,9 @@ int cmd_run(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 /* Calibrate model into out from a text file (data) or token ids (tokens_file): `trit convert
  * --calib` runs it on the container it has just converted. */
-struct cvt_calib_opts;
-struct cvt_calib_report;
+struct cal_opts;
+struct cal_report;
 int cli_calibrate(const char *model, const char *out, const char *data, const char *tokens_file,
-                  const struct cvt_calib_opts *o, struct cvt_calib_report *rep, trit_err *err);
+                  const struct cal_opts *o, struct cal_report *rep, trit_err *err);
 
 #endif

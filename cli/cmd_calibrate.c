@@ -1,5 +1,5 @@
 /* cmd_calibrate.c - `trit calibrate`: argument parsing and the report; the work is in
- * convert/cvt_calib*.c. Ctrl-C or a kill removes the writer's temp file. */
+ * calibrate/cal*.c. Ctrl-C or a kill removes the writer's temp file. */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "cvt.h"
-#include "cvt_calib.h"
+#include "cal.h"
 
 static void usage(FILE *f)
 {
@@ -50,7 +50,7 @@ static void usage(FILE *f)
             CVT_DEFAULT_ZSTD_LEVEL);
 }
 
-static void print_text(const cvt_calib_report *r, const char *model, const char *out, int dry)
+static void print_text(const cal_report *r, const char *model, const char *out, int dry)
 {
     printf("%s %s from %s: %llu calibration tokens (%llu fit, %llu held out, sequences of %u), tolerance %.2f\n",
            dry ? "would write" : "wrote", dry ? "nothing" : out, model, (unsigned long long)r->n_tokens,
@@ -59,18 +59,18 @@ static void print_text(const cvt_calib_report *r, const char *model, const char 
     printf("  %-6s %-10s %-13s %-10s %-10s %9s %9s %9s %8s %s\n", "layer", "site", "granularity", "scale", "absmax", "err",
            "err_dyn", "vs_dyn", "clip", "tensors");
     for (uint32_t i = 0; i < r->n_sites; i++) {
-        cvt_calib_site const *s = &r->sites[i];
+        cal_site const *s = &r->sites[i];
         char layer[16], gran[24];
         if (s->layer == UINT32_MAX) snprintf(layer, sizeof layer, "out");
         else snprintf(layer, sizeof layer, "%u", s->layer);
-        snprintf(gran, sizeof gran, "%s", cvt_calib_cand_name(s->choice));
+        snprintf(gran, sizeof gran, "%s", cal_cand_name(s->choice));
         printf("  %-6s %-10s %-13s %-10.4g %-10.4g %8.3f%% %8.3f%% %8.3f%% %7.4f%% %s%s\n", layer, s->site, gran, s->scale,
                s->absmax, 100 * s->err[s->choice], 100 * s->err_dynamic, 100 * s->err_vs_dynamic, 100 * s->clip_rate, s->tensors,
                s->n_pooled ? " (some experts pooled)" : "");
     }
 }
 
-static cJSON *report_json(const cvt_calib_report *r, const char *model, const char *out, int dry)
+static cJSON *report_json(const cal_report *r, const char *model, const char *out, int dry)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", model);
@@ -85,7 +85,7 @@ static cJSON *report_json(const cvt_calib_report *r, const char *model, const ch
     cJSON_AddNumberToObject(j, "section_bytes", (double)r->section_bytes);
     cJSON *sites = cJSON_AddArrayToObject(j, "sites");
     for (uint32_t i = 0; i < r->n_sites; i++) {
-        cvt_calib_site const *s = &r->sites[i];
+        cal_site const *s = &r->sites[i];
         cJSON *o = cJSON_CreateObject();
         if (s->layer == UINT32_MAX) cJSON_AddStringToObject(o, "layer", "output");
         else cJSON_AddNumberToObject(o, "layer", s->layer);
@@ -93,7 +93,7 @@ static cJSON *report_json(const cvt_calib_report *r, const char *model, const ch
         cJSON_AddStringToObject(o, "tensors", s->tensors);
         cJSON_AddStringToObject(o, "granularity", trit_act_granularity_name(s->granularity));
         if (s->group_size) cJSON_AddNumberToObject(o, "group_size", s->group_size);
-        cJSON_AddStringToObject(o, "choice", cvt_calib_cand_name(s->choice));
+        cJSON_AddStringToObject(o, "choice", cal_cand_name(s->choice));
         cJSON_AddNumberToObject(o, "scale", s->scale);
         cJSON_AddNumberToObject(o, "scale_min", s->scale_min);
         cJSON_AddNumberToObject(o, "error", s->err[s->choice]);
@@ -101,7 +101,7 @@ static cJSON *report_json(const cvt_calib_report *r, const char *model, const ch
         cJSON_AddNumberToObject(o, "error_vs_dynamic", s->err_vs_dynamic);
         cJSON_AddNumberToObject(o, "clip_rate", s->clip_rate);
         cJSON *errs = cJSON_AddObjectToObject(o, "candidate_errors");
-        for (int c = 0; c < CVT_CAL_N_CAND; c++) cJSON_AddNumberToObject(errs, cvt_calib_cand_name(c), s->err[c]);
+        for (int c = 0; c < CAL_N_CAND; c++) cJSON_AddNumberToObject(errs, cal_cand_name(c), s->err[c]);
         cJSON_AddNumberToObject(o, "channels", s->cols);
         cJSON_AddNumberToObject(o, "absmax", s->absmax);
         cJSON_AddNumberToObject(o, "p99", s->p99);
@@ -120,16 +120,16 @@ static cJSON *report_json(const cvt_calib_report *r, const char *model, const ch
 
 static int load_tokens(const char *model, const char *text, const char *ids, uint32_t **tok, uint64_t *n, trit_err *err)
 {
-    return text ? cvt_calib_tokens_text(model, text, tok, n, err) : cvt_calib_tokens_ids(ids, tok, n, err);
+    return text ? cal_tokens_text(model, text, tok, n, err) : cal_tokens_ids(ids, tok, n, err);
 }
 
-int cli_calibrate(const char *model, const char *out, const char *data, const char *tokens_file, const cvt_calib_opts *o,
-                  cvt_calib_report *rep, trit_err *err)
+int cli_calibrate(const char *model, const char *out, const char *data, const char *tokens_file, const cal_opts *o,
+                  cal_report *rep, trit_err *err)
 {
     uint32_t *tok = NULL;
     uint64_t n = 0;
     int rc = load_tokens(model, data, tokens_file, &tok, &n, err);
-    if (!rc) rc = cvt_calibrate(model, tok, n, out, o, rep, err);
+    if (!rc) rc = cal_calibrate(model, tok, n, out, o, rep, err);
     free(tok);
     return rc;
 }
@@ -149,7 +149,7 @@ int cmd_calibrate(int argc, char **argv)
         {"eval-floor", no_argument, NULL, O_FLOOR},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cvt_calib_opts o;
+    cal_opts o;
     memset(&o, 0, sizeof o);
     o.tolerance = -1;
     const char *out = NULL, *data = NULL, *toks = NULL, *eval = NULL, *eval_toks = NULL;
@@ -207,16 +207,16 @@ int cmd_calibrate(int argc, char **argv)
     if (max_tok && n > max_tok) n = max_tok;
     o.temp_path = cli_temp_writer_cb;
     cli_temp_install_signals();
-    cvt_calib_report rep;
-    rc = cvt_calibrate(model, tok, n, out ? out : "", &o, &rep, &err);
+    cal_report rep;
+    rc = cal_calibrate(model, tok, n, out ? out : "", &o, &rep, &err);
     cli_temp_track(0, NULL);
     free(tok);
     if (rc) return cli_report("calibrate", &err);
-    cvt_calib_agree ag, fl;
+    cal_agree ag, fl;
     int const have_eval = eval || eval_toks;
     if (have_eval) {
         rc = load_tokens(out, eval, eval_toks, &tok, &n, &err);
-        if (!rc) rc = cvt_calib_compare(out, tok, n, o.seq_len, o.threads, &ag, &err);
+        if (!rc) rc = cal_compare(out, tok, n, o.seq_len, o.threads, &ag, &err);
         if (!rc && floor_) {
             run_opts a, b;
             run_opts_default(&a);
@@ -224,11 +224,11 @@ int cmd_calibrate(int argc, char **argv)
             a.kernel = RUN_KERNEL_REF;
             b = a;
             b.kernel = RUN_KERNEL_AUTO;
-            rc = cvt_calib_compare_runs(out, tok, n, o.seq_len, &a, &b, &fl, &err);
+            rc = cal_compare_runs(out, tok, n, o.seq_len, &a, &b, &fl, &err);
         }
         free(tok);
         if (rc) {
-            cvt_calib_report_free(&rep);
+            cal_report_free(&rep);
             return cli_report("calibrate", &err);
         }
     }
@@ -260,6 +260,6 @@ int cmd_calibrate(int argc, char **argv)
             printf("floor: dynamic, reference vs best kernels: top-1 agreement %.2f%%, KL mean %.3g, max %.3g nats\n", 100 * fl.agreement,
                    fl.kl_mean, fl.kl_max);
     }
-    cvt_calib_report_free(&rep);
+    cal_report_free(&rep);
     return CLI_EXIT_OK;
 }

@@ -14,7 +14,7 @@
 
 #include "cli.h"
 #include "cvt.h"
-#include "cvt_calib.h"
+#include "cal.h"
 
 typedef struct progress { int tty; double t0, last; } progress;
 
@@ -137,13 +137,13 @@ static void report_text(const cvt_report *r, const char *out, int dry)
 }
 
 /* --calib: granularities chosen (the per-layer table is `trit calibrate --dry-run`'s). */
-static void calib_count(const cvt_calib_report *c, uint32_t n[4])
+static void calib_count(const cal_report *c, uint32_t n[4])
 {
     memset(n, 0, 4 * sizeof *n);
     for (uint32_t i = 0; i < c->n_sites; i++) n[c->sites[i].granularity & 3]++;
 }
 
-static void calib_text(const cvt_calib_report *c)
+static void calib_text(const cal_report *c)
 {
     uint32_t n[4];
     calib_count(c, n);
@@ -151,7 +151,7 @@ static void calib_text(const cvt_calib_report *c)
            c->n_sites, (unsigned long long)c->n_tokens, n[TRIT_ACT_TENSOR], n[TRIT_ACT_GROUP], n[TRIT_ACT_CHANNEL], c->n_entries);
 }
 
-static void calib_json(cJSON *j, const cvt_calib_report *c)
+static void calib_json(cJSON *j, const cal_report *c)
 {
     uint32_t n[4];
     calib_count(c, n);
@@ -241,10 +241,10 @@ int cmd_convert(int argc, char **argv)
     cvt_report rep;
     int rc = cvt_convert(src, conv_out ? conv_out : "", &o, &rep, &err);
     cli_temp_track(0, NULL);
-    cvt_calib_report crep;
+    cal_report crep;
     memset(&crep, 0, sizeof crep);
     if (rc == TRIT_OK && (calib || calib_tokens)) {
-        cvt_calib_opts co;
+        cal_opts co;
         memset(&co, 0, sizeof co);
         co.tolerance = -1;
         co.overwrite = 1;
@@ -273,6 +273,6 @@ int cmd_convert(int argc, char **argv)
         if (crep.n_sites) calib_text(&crep);
     }
     cvt_report_free(&rep);
-    cvt_calib_report_free(&crep);
+    cal_report_free(&crep);
     return CLI_EXIT_OK;
 }

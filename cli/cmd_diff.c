@@ -1,4 +1,4 @@
-/* cmd_diff.c - `trit diff A B`: argument parsing only; the comparison is in verify/vfy_diff.c. */
+/* cmd_diff.c - `trit diff A B`: argument parsing only; the comparison is in inspect/insp_diff.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "vfy.h"
+#include "insp.h"
 
 /* diff(1) exit status: 0 same, 1 different, 2 trouble. */
 enum { DIFF_SAME = 0, DIFF_DIFFERENT = 1, DIFF_TROUBLE = 2 };
@@ -45,7 +45,7 @@ int cmd_diff(int argc, char **argv)
         {"no-unpermute", no_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    vfy_diff_opts o;
+    insp_diff_opts o;
     memset(&o, 0, sizeof o);
     int json = 0, c;
     optind = 1;
@@ -76,14 +76,14 @@ int cmd_diff(int argc, char **argv)
     }
     trit_err err;
     trit_err_clear(&err);
-    vfy_diff *d = NULL;
-    if (vfy_diff_run(argv[optind], argv[optind + 1], &o, &d, &err) != TRIT_OK) {
+    insp_diff *d = NULL;
+    if (insp_diff_run(argv[optind], argv[optind + 1], &o, &d, &err) != TRIT_OK) {
         cli_report("diff", &err);
         return DIFF_TROUBLE;
     }
-    int rc = vfy_diff_differs(d) ? DIFF_DIFFERENT : DIFF_SAME;
+    int rc = insp_diff_differs(d) ? DIFF_DIFFERENT : DIFF_SAME;
     if (json) {
-        char *s = vfy_diff_json(d);
+        char *s = insp_diff_json(d);
         if (!s) {
             fprintf(stderr, "trit diff: out of memory\n");
             rc = DIFF_TROUBLE;
@@ -91,10 +91,10 @@ int cmd_diff(int argc, char **argv)
             printf("%s\n", s);
             free(s);
         }
-    } else if (vfy_diff_print(d, stdout) != 0) {
+    } else if (insp_diff_print(d, stdout) != 0) {
         rc = DIFF_TROUBLE;
     }
-    vfy_diff_free(d);
+    insp_diff_free(d);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "trit diff: cannot write output\n");
         return DIFF_TROUBLE;

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "export.h"
-#include "ggml_types.h"
+#include "exg.h"
+#include "src_ggml_types.h"
 
 static void export_usage(FILE *f)
 {
@@ -55,7 +55,7 @@ static void progress(void *ctx, uint64_t done, uint64_t total)
 
 static const char *type_name(uint32_t id)
 {
-    const cvt_ggml_type *t = cvt_ggml_type_get(id);
+    const src_ggml_type *t = src_ggml_type_get(id);
     return t ? t->name : "?";
 }
 
@@ -65,11 +65,11 @@ static const char *how_name(uint32_t how)
     return how < sizeof n / sizeof n[0] ? n[how] : "?";
 }
 
-static void print_plan(const cvt_export_plan *p)
+static void print_plan(const exg_plan *p)
 {
     printf("#     %-40s %-6s %-8s %-28s %12s\n", "name", "type", "how", "ne", "bytes");
-    for (uint32_t i = 0; i < cvt_export_plan_n_tensors(p); i++) {
-        const cvt_export_tensor *t = cvt_export_plan_tensor(p, i);
+    for (uint32_t i = 0; i < exg_plan_n_tensors(p); i++) {
+        const exg_tensor *t = exg_plan_tensor(p, i);
         char ne[96];
         int k = snprintf(ne, sizeof ne, "{");
         for (uint32_t d = 0; d < t->n_dims && k > 0 && (size_t)k < sizeof ne; d++)
@@ -81,10 +81,10 @@ static void print_plan(const cvt_export_plan *p)
     }
 }
 
-static cJSON *json_summary(const char *in, const char *out, const cvt_export_plan *p,
-                           const cvt_export_stats *st, int dry_run)
+static cJSON *json_summary(const char *in, const char *out, const exg_plan *p,
+                           const exg_stats *st, int dry_run)
 {
-    const cvt_export_summary *s = cvt_export_plan_summary(p);
+    const exg_summary *s = exg_plan_summary(p);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "input", in);
     cJSON_AddStringToObject(j, "output", out);
@@ -105,11 +105,11 @@ static cJSON *json_summary(const char *in, const char *out, const cvt_export_pla
         cJSON_AddNumberToObject(j, "units_read", (double)st->n_units_read);
     }
     cJSON *w = cJSON_AddArrayToObject(j, "warnings");
-    for (uint32_t i = 0; i < cvt_export_plan_n_warnings(p); i++)
-        cJSON_AddItemToArray(w, cJSON_CreateString(cvt_export_plan_warning(p, i)));
+    for (uint32_t i = 0; i < exg_plan_n_warnings(p); i++)
+        cJSON_AddItemToArray(w, cJSON_CreateString(exg_plan_warning(p, i)));
     cJSON *ts = cJSON_AddArrayToObject(j, "tensors");
-    for (uint32_t i = 0; i < cvt_export_plan_n_tensors(p); i++) {
-        const cvt_export_tensor *t = cvt_export_plan_tensor(p, i);
+    for (uint32_t i = 0; i < exg_plan_n_tensors(p); i++) {
+        const exg_tensor *t = exg_plan_tensor(p, i);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", t->name);
         cJSON_AddStringToObject(o, "type", type_name(t->ggml_type));
@@ -137,7 +137,7 @@ int cmd_export(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},     {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cvt_export_opts o;
+    exg_opts o;
     memset(&o, 0, sizeof o);
     const char *out = NULL;
     int dry_run = 0, json = 0, quiet = 0, c;
@@ -146,10 +146,10 @@ int cmd_export(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
-        case '1': o.flags |= CVT_EXPORT_TQ1; break;
-        case 'd': o.flags |= CVT_EXPORT_DEQUANT; break;
-        case 'f': o.flags |= CVT_EXPORT_F32; break;
-        case 'F': o.flags |= CVT_EXPORT_OVERWRITE; break;
+        case '1': o.flags |= EXG_TQ1; break;
+        case 'd': o.flags |= EXG_DEQUANT; break;
+        case 'f': o.flags |= EXG_DEQUANT_F32; break;
+        case 'F': o.flags |= EXG_OVERWRITE; break;
         case 'n': dry_run = 1; break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
@@ -169,7 +169,7 @@ int cmd_export(int argc, char **argv)
         export_usage(stderr);
         return CLI_EXIT_USAGE;
     }
-    if ((o.flags & CVT_EXPORT_TQ1) && (o.flags & CVT_EXPORT_DEQUANT)) {
+    if ((o.flags & EXG_TQ1) && (o.flags & EXG_DEQUANT)) {
         fprintf(stderr, "trit export: --tq1 and --dequant exclude each other\n");
         return CLI_EXIT_USAGE;
     }
@@ -177,19 +177,19 @@ int cmd_export(int argc, char **argv)
     trit_err err;
     trit_err_clear(&err);
     trit_reader *r = NULL;
-    cvt_export_plan *p = NULL;
-    cvt_export_stats st;
+    exg_plan *p = NULL;
+    exg_stats st;
     memset(&st, 0, sizeof st);
     int rc = trit_reader_open(in, NULL, &r, &err);
-    if (rc == TRIT_OK) rc = cvt_export_plan_new(r, &o, &p, &err);
+    if (rc == TRIT_OK) rc = exg_plan_new(r, &o, &p, &err);
     if (rc != TRIT_OK) {
         trit_reader_close(r);
         return cli_report("export", &err);
     }
     if (!quiet)
-        for (uint32_t i = 0; i < cvt_export_plan_n_warnings(p); i++)
-            fprintf(stderr, "trit export: warning: %s\n", cvt_export_plan_warning(p, i));
-    const cvt_export_summary *s = cvt_export_plan_summary(p);
+        for (uint32_t i = 0; i < exg_plan_n_warnings(p); i++)
+            fprintf(stderr, "trit export: warning: %s\n", exg_plan_warning(p, i));
+    const exg_summary *s = exg_plan_summary(p);
     if (dry_run && !json) print_plan(p);
     if (!dry_run) {
         struct sigaction sa, old_int, old_term, old_hup;
@@ -202,7 +202,7 @@ int cmd_export(int argc, char **argv)
         sigaction(SIGHUP, &sa, &old_hup);
         o.cancel = &g_cancel;
         if (!quiet && !json && isatty(STDERR_FILENO)) o.progress = progress;
-        rc = cvt_export_write(p, out, &o, &st, &err);
+        rc = exg_write(p, out, &o, &st, &err);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         sigaction(SIGHUP, &old_hup, NULL);
@@ -227,7 +227,7 @@ int cmd_export(int argc, char **argv)
         printf("would write %s: GGUF v3 '%s', %u tensors, %llu KVs, %llu bytes\n", out, s->arch, s->n_tensors,
                (unsigned long long)s->n_kv, (unsigned long long)s->file_size);
     }
-    cvt_export_plan_free(p);
+    exg_plan_free(p);
     trit_reader_close(r);
     if (fflush(stdout) != 0 && code == CLI_EXIT_OK) {
         fprintf(stderr, "trit export: cannot write output\n");

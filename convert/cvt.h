@@ -2,9 +2,8 @@
  * cvt.h - `trit convert`: a released checkpoint (safetensors file/directory/index, GGUF incl.
  * splits) into a .trit container (spec/container.md), streaming, with experts as paged units.
  *
+ * The source checkpoint is read through source/src.h (one view over every source format).
  * The pipeline, one file each:
- *   cvt_src.c      one view over both source formats: logical tensors (GGUF dims reversed,
- *                  BitNet packed U8 unpacked) decoded to float in bounded chunks
  *   cvt_arch.c     config.json / GGUF keys -> the container's typed model description
  *                  (spec 10.1), source tensor names -> canonical names (spec 10.2)
  *   cvt_ternary.c  exact-ternary detection per tensor/row/group, absmean ternarization, t2 rows
@@ -19,42 +18,7 @@
 #include <stdio.h>
 
 #include "trit.h"
-
-struct cvt_src;
-
-/* ---- the unified source ------------------------------------------------------------------- */
-
-typedef struct cvt_src_tensor {
-    const char *name;          /* source name (borrowed from the source reader) */
-    uint32_t n_dims;           /* logical dims, outermost first */
-    uint64_t dims[8];
-    uint64_t n_elems;
-    const char *type;          /* source type name ("BF16", "TQ2_0", "U8(bitnet)") */
-    uint32_t float_type;       /* TRIT_TYPE_F32/F16/BF16: how to store it if it stays float */
-    int ternary_hint;          /* 1 if the source encodes it as ternary (TQ1_0/TQ2_0/I2_S/BitNet U8) */
-    int skip;                  /* consumed by another tensor (a BitNet weight_scale) */
-    uint64_t src_bytes;        /* bytes it occupies in the source */
-} cvt_src_tensor;
-
-/* Open path as safetensors (file, directory or index) or GGUF (first part of a split).
- * *out caller closes with cvt_src_close(). */
-int cvt_src_open(const char *path, struct cvt_src **out, trit_err *err);
-void cvt_src_close(struct cvt_src *s);
-const char *cvt_src_format(const struct cvt_src *s);         /* "safetensors" | "gguf" */
-uint32_t cvt_src_n(const struct cvt_src *s);
-/* Tensor i. Borrowed, valid until close. */
-const cvt_src_tensor *cvt_src_at(const struct cvt_src *s, uint32_t i);
-int64_t cvt_src_find(const struct cvt_src *s, const char *name);
-/* Decode logical elements [first, first+n) of tensor i to float. */
-int cvt_src_f32(const struct cvt_src *s, uint32_t i, uint64_t first, uint64_t n, float *out, trit_err *err);
-/* Source files for provenance: count, base name and path of file k (borrowed). */
-uint32_t cvt_src_n_files(const struct cvt_src *s);
-const char *cvt_src_file_path(const struct cvt_src *s, uint32_t k);
-/* xxh3-64 of a whole file, read sequentially (provenance). */
-int cvt_hash_file(const char *path, uint64_t *out, trit_err *err);
-/* The underlying readers (borrowed; NULL for the other format). */
-const struct cvt_gguf *cvt_src_gguf(const struct cvt_src *s);
-const struct cvt_st *cvt_src_st(const struct cvt_src *s);
+#include "src.h"
 
 /* ---- options and report ------------------------------------------------------------------- */
 

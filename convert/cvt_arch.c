@@ -14,8 +14,8 @@
 #include <cJSON.h>
 
 #include "cvt_arch.h"
-#include "cvt_gguf.h"
-#include "cvt_safetensors.h"
+#include "src_gguf.h"
+#include "src_safetensors.h"
 
 /* ---- HF config.json ---- */
 
@@ -132,11 +132,11 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
 /* spec 10.1: model.n_ff is the width of dense FFN layers; a model whose every layer routes to
  * experts has none, whatever the config's intermediate_size says (Qwen-MoE configs keep one for
  * mlp_only_layers). */
-static void normalise_dense_ff(cvt_model *m, const struct cvt_src *s, int gguf)
+static void normalise_dense_ff(cvt_model *m, const struct src_ckpt *s, int gguf)
 {
     if (!m->n_expert) return;
-    for (uint32_t i = 0; i < cvt_src_n(s); i++) {
-        const char *n = cvt_src_at(s, i)->name;
+    for (uint32_t i = 0; i < src_n(s); i++) {
+        const char *n = src_at(s, i)->name;
         if (gguf ? strstr(n, ".ffn_up.weight") != NULL : strstr(n, ".mlp.up_proj.weight") != NULL) return;
     }
     m->n_ff = 0;
@@ -144,42 +144,42 @@ static void normalise_dense_ff(cvt_model *m, const struct cvt_src *s, int gguf)
 
 /* ---- GGUF keys ---- */
 
-static int64_t gkv(const cvt_gguf *g, const char *arch, const char *suffix)
+static int64_t gkv(const src_gguf *g, const char *arch, const char *suffix)
 {
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    return cvt_gguf_find_kv(g, key);
+    return src_gguf_find_kv(g, key);
 }
 
-static uint32_t gu32(const cvt_gguf *g, const char *arch, const char *suffix, uint32_t dflt)
+static uint32_t gu32(const src_gguf *g, const char *arch, const char *suffix, uint32_t dflt)
 {
     int64_t const i = gkv(g, arch, suffix);
     uint64_t v;
-    if (i < 0 || cvt_gguf_kv_u64(g, (uint64_t)i, &v) != TRIT_OK || v > UINT32_MAX) return dflt;
+    if (i < 0 || src_gguf_kv_u64(g, (uint64_t)i, &v) != TRIT_OK || v > UINT32_MAX) return dflt;
     return (uint32_t)v;
 }
 
-static double gf64(const cvt_gguf *g, const char *arch, const char *suffix, double dflt)
+static double gf64(const src_gguf *g, const char *arch, const char *suffix, double dflt)
 {
     int64_t const i = gkv(g, arch, suffix);
     double v;
-    return i >= 0 && cvt_gguf_kv_f64(g, (uint64_t)i, &v) == TRIT_OK ? v : dflt;
+    return i >= 0 && src_gguf_kv_f64(g, (uint64_t)i, &v) == TRIT_OK ? v : dflt;
 }
 
-static int gbool(const cvt_gguf *g, const char *arch, const char *suffix, int dflt)
+static int gbool(const src_gguf *g, const char *arch, const char *suffix, int dflt)
 {
     int64_t const i = gkv(g, arch, suffix);
     int v;
-    return i >= 0 && cvt_gguf_kv_bool(g, (uint64_t)i, &v) == TRIT_OK ? v : dflt;
+    return i >= 0 && src_gguf_kv_bool(g, (uint64_t)i, &v) == TRIT_OK ? v : dflt;
 }
 
-static int from_gguf(const cvt_gguf *g, const struct cvt_src *s, cvt_model *m, trit_err *err)
+static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, trit_err *err)
 {
-    const char *arch = cvt_gguf_arch(g);
-    int64_t const ni = cvt_gguf_find_kv(g, "general.name");
+    const char *arch = src_gguf_arch(g);
+    int64_t const ni = src_gguf_find_kv(g, "general.name");
     const char *name;
     uint64_t nl;
-    if (ni >= 0 && cvt_gguf_kv_str(g, (uint64_t)ni, &name, &nl) == TRIT_OK && nl < sizeof m->name) {
+    if (ni >= 0 && src_gguf_kv_str(g, (uint64_t)ni, &name, &nl) == TRIT_OK && nl < sizeof m->name) {
         memcpy(m->name, name, (size_t)nl);
         m->name[nl] = '\0';
     }
@@ -202,22 +202,22 @@ static int from_gguf(const cvt_gguf *g, const struct cvt_src *s, cvt_model *m, t
     m->routed_scale = (float)gf64(g, arch, "expert_weights_scale", 1.0);
     snprintf(m->gating, sizeof m->gating, "%s", gu32(g, arch, "expert_gating_func", 1) == 2 ? "sigmoid" : "softmax");
     snprintf(m->shared_gate, sizeof m->shared_gate, "none");
-    int64_t const vi = cvt_gguf_find_kv(g, "tokenizer.ggml.tokens");
+    int64_t const vi = src_gguf_find_kv(g, "tokenizer.ggml.tokens");
     uint32_t et;
     uint64_t count = 0;
-    if (vi >= 0) cvt_gguf_kv_type(g, (uint64_t)vi, &et, &count);
+    if (vi >= 0) src_gguf_kv_type(g, (uint64_t)vi, &et, &count);
     m->n_vocab = gu32(g, arch, "vocab_size", (uint32_t)count);
-    int64_t const te = cvt_src_find(s, "token_embd.weight");
-    if (!m->n_vocab && te >= 0) m->n_vocab = (uint32_t)cvt_src_at(s, (uint32_t)te)->dims[0];
+    int64_t const te = src_find(s, "token_embd.weight");
+    if (!m->n_vocab && te >= 0) m->n_vocab = (uint32_t)src_at(s, (uint32_t)te)->dims[0];
     uint64_t v;
-    int64_t k = cvt_gguf_find_kv(g, "tokenizer.ggml.bos_token_id");
-    m->bos = k >= 0 && cvt_gguf_kv_u64(g, (uint64_t)k, &v) == TRIT_OK ? (int64_t)v : -1;
-    k = cvt_gguf_find_kv(g, "tokenizer.ggml.eos_token_id");
-    m->eos = k >= 0 && cvt_gguf_kv_u64(g, (uint64_t)k, &v) == TRIT_OK ? (int64_t)v : -1;
-    m->tied = cvt_src_find(s, "output.weight") < 0;
+    int64_t k = src_gguf_find_kv(g, "tokenizer.ggml.bos_token_id");
+    m->bos = k >= 0 && src_gguf_kv_u64(g, (uint64_t)k, &v) == TRIT_OK ? (int64_t)v : -1;
+    k = src_gguf_find_kv(g, "tokenizer.ggml.eos_token_id");
+    m->eos = k >= 0 && src_gguf_kv_u64(g, (uint64_t)k, &v) == TRIT_OK ? (int64_t)v : -1;
+    m->tied = src_find(s, "output.weight") < 0;
     snprintf(m->hidden_act, sizeof m->hidden_act, "silu");
     m->ternary_model = 0;
-    for (uint32_t i = 0; i < cvt_src_n(s); i++) m->ternary_model |= cvt_src_at(s, i)->ternary_hint;
+    for (uint32_t i = 0; i < src_n(s); i++) m->ternary_model |= src_at(s, i)->ternary_hint;
     snprintf(m->act_quant, sizeof m->act_quant, "%s", m->ternary_model ? "int8_per_token" : "none");
 
     if (!strcmp(arch, "bitnet") || !strcmp(arch, "bitnet-b1.58") || !strcmp(arch, "bitnet-25")) {
@@ -227,7 +227,7 @@ static int from_gguf(const cvt_gguf *g, const struct cvt_src *s, cvt_model *m, t
         const char *s_act;
         uint64_t n;
         if (!strcmp(arch, "bitnet-b1.58") || !strcmp(arch, "bitnet-25")) snprintf(m->hidden_act, sizeof m->hidden_act, "relu2");
-        if (ha >= 0 && cvt_gguf_kv_str(g, (uint64_t)ha, &s_act, &n) == TRIT_OK && n < sizeof m->hidden_act) {
+        if (ha >= 0 && src_gguf_kv_str(g, (uint64_t)ha, &s_act, &n) == TRIT_OK && n < sizeof m->hidden_act) {
             memcpy(m->hidden_act, s_act, (size_t)n);
             m->hidden_act[n] = '\0';
         }
@@ -241,7 +241,7 @@ static int from_gguf(const cvt_gguf *g, const struct cvt_src *s, cvt_model *m, t
         if (!strcmp(arch, "qwen3moe")) m->norm_topk = 1;
         else if (!strcmp(arch, "qwen2moe")) {
             m->norm_topk = 0;
-            if (cvt_src_find(s, "blk.0.ffn_gate_inp_shexp.weight") >= 0) {
+            if (src_find(s, "blk.0.ffn_gate_inp_shexp.weight") >= 0) {
                 snprintf(m->shared_gate, sizeof m->shared_gate, "sigmoid");
                 if (!m->n_shared_expert) m->n_shared_expert = 1;
             }
@@ -251,22 +251,22 @@ static int from_gguf(const cvt_gguf *g, const struct cvt_src *s, cvt_model *m, t
     return TRIT_OK;
 }
 
-int cvt_arch_describe(const struct cvt_src *s, cvt_model *m, trit_err *err)
+int cvt_arch_describe(const struct src_ckpt *s, cvt_model *m, trit_err *err)
 {
     memset(m, 0, sizeof *m);
     m->embd_scale = m->residual_scale = m->logit_scale = 0;
     m->routed_scale = 1;
     int rc;
-    if (cvt_src_gguf(s)) {
-        rc = from_gguf(cvt_src_gguf(s), s, m, err);
+    if (src_ckpt_gguf(s)) {
+        rc = from_gguf(src_ckpt_gguf(s), s, m, err);
     } else {
-        const cJSON *c = cvt_st_config(cvt_src_st(s));
+        const cJSON *c = src_st_config(src_ckpt_st(s));
         if (!c) return trit_err_set(err, TRIT_E_NOTFOUND, TRIT_NO_OFFSET, "config.json",
                                     "no config.json beside the weights: the architecture is unknown");
         rc = from_config(c, m, err);
     }
     if (rc) return rc;
-    normalise_dense_ff(m, s, cvt_src_gguf(s) != NULL);
+    normalise_dense_ff(m, s, src_ckpt_gguf(s) != NULL);
     if (!m->n_layer || !m->n_embd || !m->n_head || !m->head_dim || !m->n_vocab)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL,
                             "incomplete model description (layers %u, embd %u, heads %u, head_dim %u, vocab %u)",

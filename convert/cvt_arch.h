@@ -26,7 +26,7 @@ typedef struct cvt_model {
 } cvt_model;
 
 /* Fill m from the source's config.json or GGUF keys. */
-int cvt_arch_describe(const struct cvt_src *s, cvt_model *m, trit_err *err);
+int cvt_arch_describe(const struct src_ckpt *s, cvt_model *m, trit_err *err);
 /* Write m as the container's metadata (spec 10.1). */
 int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err);
 

@@ -33,7 +33,7 @@ typedef struct cvt_plan_t {
 
 typedef struct cvt_conv {
     const cvt_opts *o;
-    struct cvt_src *src;
+    struct src_ckpt *src;
     cvt_model m;
     cvt_plan_t *p;
     uint32_t n;

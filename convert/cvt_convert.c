@@ -14,7 +14,7 @@
 #include "cvt.h"
 #include "cvt_arch.h"
 #include "cvt_conv_int.h"
-#include "cvt_safetensors.h"
+#include "src_safetensors.h"
 #include "cvt_tok.h"
 #include "cvt_ternary.h"
 #include "trit_safemath.h"
@@ -41,10 +41,10 @@ static int read_rows(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr,
 {
     int rc = TRIT_OK;
     if (!p->permute_heads) {
-        rc = cvt_src_f32(c->src, p->src, (p->src_row0 + r0) * p->cols, nr * p->cols, buf, err);
+        rc = src_f32(c->src, p->src, (p->src_row0 + r0) * p->cols, nr * p->cols, buf, err);
     } else {
         for (uint64_t r = 0; r < nr && rc == TRIT_OK; r++)
-            rc = cvt_src_f32(c->src, p->src, src_row(p, r0 + r) * p->cols, p->cols, buf + r * p->cols, err);
+            rc = src_f32(c->src, p->src, src_row(p, r0 + r) * p->cols, p->cols, buf + r * p->cols, err);
     }
     if (rc == TRIT_OK && p->mult != 1.0f)
         for (uint64_t k = 0; k < nr * p->cols; k++) buf[k] *= p->mult;
@@ -73,10 +73,10 @@ static int add_plan(cvt_conv *c, const cvt_plan_t *t, trit_err *err)
 
 static int plan(cvt_conv *c, trit_err *err)
 {
-    int const gguf = cvt_src_gguf(c->src) != NULL;
-    uint32_t const ns = cvt_src_n(c->src);
+    int const gguf = src_ckpt_gguf(c->src) != NULL;
+    uint32_t const ns = src_n(c->src);
     for (uint32_t i = 0; i < ns; i++) {
-        cvt_src_tensor const *s = cvt_src_at(c->src, i);
+        src_tensor const *s = src_at(c->src, i);
         if (s->skip) continue;
         cvt_name nm;
         if (cvt_arch_map_name(s->name, gguf, &nm) != 0)
@@ -99,10 +99,10 @@ static int plan(cvt_conv *c, trit_err *err)
             /* mainline bitnet GGUFs may carry {name}.scale: the real weight is value * scale */
             char sn[160];
             snprintf(sn, sizeof sn, "%.*s.scale", (int)(strlen(s->name) - 7), s->name);
-            int64_t const si = strlen(s->name) > 7 ? cvt_src_find(c->src, sn) : -1;
+            int64_t const si = strlen(s->name) > 7 ? src_find(c->src, sn) : -1;
             if (si >= 0) {
                 float v;
-                int const rc = cvt_src_f32(c->src, (uint32_t)si, 0, 1, &v, err);
+                int const rc = src_f32(c->src, (uint32_t)si, 0, 1, &v, err);
                 if (rc) return rc;
                 t.mult = v;
             }
@@ -157,7 +157,7 @@ static int scan(cvt_conv *c, trit_err *err)
     int any_ternary = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         cvt_plan_t *p = &c->p[i];
-        cvt_src_tensor const *s = cvt_src_at(c->src, p->src);
+        src_tensor const *s = src_at(c->src, p->src);
         if (!is_projection(p->role)) {
             p->out_type = s->float_type;
             continue;
@@ -193,10 +193,10 @@ static int scan(cvt_conv *c, trit_err *err)
         cvt_plan_t *p = &c->p[i];
         if (!is_projection(p->role) || p->ternary) continue;
         if (!c->o->ternarize)
-            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, cvt_src_at(c->src, p->src)->name,
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, src_at(c->src, p->src)->name,
                                 "projection should be ternary but is not (%s values of a %s model): "
                                 "use --ternarize for absmean ternarization",
-                                cvt_src_at(c->src, p->src)->type, c->m.ternary_model ? "ternary" : "partly ternary");
+                                src_at(c->src, p->src)->type, c->m.ternary_model ? "ternary" : "partly ternary");
         p->ternary = 1;
         p->ternarize = 1;
         p->layout = TRIT_SCALE_TENSOR;
@@ -404,18 +404,18 @@ typedef struct side_file { const char *path; const char *name; uint32_t kind; ui
 
 static uint32_t side_files(cvt_conv *c, side_file *sf)
 {
-    const struct cvt_st *st = cvt_src_st(c->src);
+    const struct src_st *st = src_ckpt_st(c->src);
     uint32_t n = 0;
     if (!st) return 0;
     static const struct { uint32_t which; const char *name; uint32_t kind; } wanted[] = {
-        {CVT_ST_SIDE_CONFIG, "config.json", TRIT_SECTION_CONFIG_JSON},
-        {CVT_ST_SIDE_TOKENIZER_JSON, "tokenizer.json", TRIT_SECTION_TOKENIZER_JSON},
-        {CVT_ST_SIDE_TOKENIZER_MODEL, "tokenizer.model", TRIT_SECTION_TOKENIZER_SPM},
-        {CVT_ST_SIDE_TOKENIZER_CONFIG, "tokenizer_config.json", TRIT_SECTION_OTHER},
-        {CVT_ST_SIDE_GENERATION_CONFIG, "generation_config.json", TRIT_SECTION_OTHER},
+        {SRC_ST_SIDE_CONFIG, "config.json", TRIT_SECTION_CONFIG_JSON},
+        {SRC_ST_SIDE_TOKENIZER_JSON, "tokenizer.json", TRIT_SECTION_TOKENIZER_JSON},
+        {SRC_ST_SIDE_TOKENIZER_MODEL, "tokenizer.model", TRIT_SECTION_TOKENIZER_SPM},
+        {SRC_ST_SIDE_TOKENIZER_CONFIG, "tokenizer_config.json", TRIT_SECTION_OTHER},
+        {SRC_ST_SIDE_GENERATION_CONFIG, "generation_config.json", TRIT_SECTION_OTHER},
     };
     for (size_t i = 0; i < sizeof wanted / sizeof *wanted && n < SIDE_MAX; i++) {
-        const char *p = cvt_st_side_path(st, wanted[i].which);
+        const char *p = src_st_side_path(st, wanted[i].which);
         if (p) sf[n++] = (side_file){p, wanted[i].name, wanted[i].kind, 0};
     }
     return n;
@@ -423,20 +423,20 @@ static uint32_t side_files(cvt_conv *c, side_file *sf)
 
 static int write_provenance(cvt_conv *c, trit_err *err)
 {
-    uint32_t const nf = cvt_src_n_files(c->src);
+    uint32_t const nf = src_n_files(c->src);
     const char **names = calloc((size_t)nf + 1, sizeof *names);
     uint64_t *sums = calloc((size_t)nf + 1, sizeof *sums);
     int rc = names && sums ? TRIT_OK : nomem(err);
     for (uint32_t k = 0; rc == TRIT_OK && k < nf; k++) {
-        const char *p = cvt_src_file_path(c->src, k);
+        const char *p = src_file_path(c->src, k);
         const char *slash = strrchr(p, '/');
         names[k] = slash ? slash + 1 : p;
-        rc = cvt_hash_file(p, &sums[k], err);
+        rc = src_hash_file(p, &sums[k], err);
     }
     const char *ver = "trit " TRIT_VERSION_STRING;
     if (rc == TRIT_OK) rc = trit_writer_kv_str(c->w, "provenance.converter", ver, strlen(ver), err);
-    if (rc == TRIT_OK) rc = trit_writer_kv_str(c->w, "provenance.source_format", cvt_src_format(c->src),
-                                               strlen(cvt_src_format(c->src)), err);
+    if (rc == TRIT_OK) rc = trit_writer_kv_str(c->w, "provenance.source_format", src_format(c->src),
+                                               strlen(src_format(c->src)), err);
     if (rc == TRIT_OK) rc = trit_writer_kv_arr_str(c->w, "provenance.source_files", names, NULL, nf, err);
     if (rc == TRIT_OK) rc = trit_writer_kv_arr(c->w, "provenance.source_xxh3", TRIT_KV_U64, sums, nf, err);
     free(names);
@@ -450,14 +450,14 @@ static void fill_report(cvt_conv *c, cvt_report *rep, const char *out_path)
 {
     memset(rep, 0, sizeof *rep);
     snprintf(rep->arch, sizeof rep->arch, "%s", c->m.arch);
-    snprintf(rep->source_format, sizeof rep->source_format, "%s", cvt_src_format(c->src));
+    snprintf(rep->source_format, sizeof rep->source_format, "%s", src_format(c->src));
     rep->n_tensors = c->n;
     rep->tensors = calloc((size_t)c->n + 1, sizeof *rep->tensors);
     rep->lossless = 1;
     snprintf(rep->tokenizer, sizeof rep->tokenizer, "%s", c->tok.kind ? c->tok.kind : "none");
     rep->tokenizer_tokens = c->tok.n_tokens;
     snprintf(rep->warning, sizeof rep->warning, "%s", c->tok.n_warnings ? c->tok.warning : "");
-    for (uint32_t i = 0; i < cvt_src_n(c->src); i++) rep->source_bytes += cvt_src_at(c->src, i)->src_bytes;
+    for (uint32_t i = 0; i < src_n(c->src); i++) rep->source_bytes += src_at(c->src, i)->src_bytes;
     for (uint32_t i = 0; i < c->n; i++) {
         cvt_plan_t const *p = &c->p[i];
         rep->n_params += p->rows * p->cols;
@@ -467,7 +467,7 @@ static void fill_report(cvt_conv *c, cvt_report *rep, const char *out_path)
         if (!rep->tensors) continue;
         cvt_tensor_report *t = &rep->tensors[i];
         snprintf(t->name, sizeof t->name, "%s", p->name);
-        snprintf(t->src_type, sizeof t->src_type, "%s", cvt_src_at(c->src, p->src)->type);
+        snprintf(t->src_type, sizeof t->src_type, "%s", src_at(c->src, p->src)->type);
         snprintf(t->out_type, sizeof t->out_type, "%s", trit_type_name(p->out_type));
         static const char *const g[] = {"", "tensor", "row", "group"};
         if (p->ternary) snprintf(t->granularity, sizeof t->granularity, "%s", g[p->layout & 3]);
@@ -508,17 +508,17 @@ static int build_tokenizer(cvt_conv *c, trit_kvbuf *kb, cvt_tok_info *info, trit
 {
     int rc;
     memset(info, 0, sizeof *info);
-    if (cvt_src_gguf(c->src)) {
-        rc = cvt_tok_from_gguf(cvt_src_gguf(c->src), kb, info, err);
+    if (src_ckpt_gguf(c->src)) {
+        rc = cvt_tok_from_gguf(src_ckpt_gguf(c->src), kb, info, err);
     } else {
-        const struct cvt_st *st = cvt_src_st(c->src);
-        const char *tj = cvt_st_side_path(st, CVT_ST_SIDE_TOKENIZER_JSON);
-        const char *tm = cvt_st_side_path(st, CVT_ST_SIDE_TOKENIZER_MODEL);
-        const char *tc = cvt_st_side_path(st, CVT_ST_SIDE_TOKENIZER_CONFIG);
+        const struct src_st *st = src_ckpt_st(c->src);
+        const char *tj = src_st_side_path(st, SRC_ST_SIDE_TOKENIZER_JSON);
+        const char *tm = src_st_side_path(st, SRC_ST_SIDE_TOKENIZER_MODEL);
+        const char *tc = src_st_side_path(st, SRC_ST_SIDE_TOKENIZER_CONFIG);
         cvt_tok_opts to;
         memset(&to, 0, sizeof to);
         to.pad_to = c->m.n_vocab;
-        to.config_json = cvt_st_side_path(st, CVT_ST_SIDE_CONFIG);
+        to.config_json = src_st_side_path(st, SRC_ST_SIDE_CONFIG);
         to.unknown_pre_ok = 1;
         rc = tj || tm ? cvt_tok_from_hf_dir(tj, tm, tc, &to, kb, info, err) : TRIT_E_NOTFOUND;
     }
@@ -626,7 +626,7 @@ int cvt__conv_prepare(cvt_conv *c, const char *src_path, const cvt_opts *o, int 
     static const cvt_opts dflt = {0};
     memset(c, 0, sizeof *c);
     c->o = o ? o : &dflt;
-    int rc = cvt_src_open(src_path, &c->src, err);
+    int rc = src_open(src_path, &c->src, err);
     if (rc) return rc;
     c->buf = malloc(CVT_CHUNK_VALUES * sizeof *c->buf);
     if (!c->buf) return nomem(err);
@@ -639,7 +639,7 @@ int cvt__conv_prepare(cvt_conv *c, const char *src_path, const cvt_opts *o, int 
 void cvt__conv_release(cvt_conv *c)
 {
     trit_writer_abort(c->w);
-    cvt_src_close(c->src);
+    src_close(c->src);
     free(c->p);
     free(c->buf);
     memset(c, 0, sizeof *c);
@@ -660,7 +660,7 @@ int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts
             int const t = is_projection(p->role) && (c.m.ternary_model || c.o->ternarize);
             p->ternary = t;
             p->layout = t ? TRIT_SCALE_TENSOR : 0;
-            p->out_type = t ? TRIT_TYPE_T2 : cvt_src_at(c.src, p->src)->float_type;
+            p->out_type = t ? TRIT_TYPE_T2 : src_at(c.src, p->src)->float_type;
         }
         if (rep) fill_report(&c, rep, NULL);
         goto out;

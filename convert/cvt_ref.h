@@ -3,7 +3,7 @@
 #define CVT_REF_H
 
 #include "cvt.h"
-#include "run.h"
+#include "run_weights.h"
 
 /* Open src_path (anything `trit convert` reads) as a run_weights provider that serves every
  * tensor encoded as `trit convert` with the same opts would store it. Release with

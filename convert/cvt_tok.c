@@ -147,7 +147,7 @@ static int build(state *s, const cvt_tok_src *src, trit_err *err)
                                     : cvt__added_from_config(s->tc, tcname, &s->al, err);
     if (rc) return rc;
 
-    if (s->json && style == CVT__JSON_BYTE_BPE) {
+    if (s->json && style == SRC_JSON_BYTE_BPE) {
         t->info->kind = "bpe";
         t->info->source = "tokenizer.json";
         snprintf(t->model, sizeof t->model, "gpt2");

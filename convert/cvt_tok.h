@@ -59,7 +59,7 @@
  * llama.cpp calls the GPT-2 one "gpt-2" (its vocab files say so), hence not "gpt2".
  *
  * Untrusted input: every file is size-capped (TRIT_MAX_TOKENIZER_FILE) and refused unless it is
- * a regular file; JSON goes through the strict scanner of cvt_safetensors_json.c (depth, node
+ * a regular file; JSON goes through the strict scanner of src_safetensors_json.c (depth, node
  * cap, UTF-8) before cJSON; the protobuf reader uses trit_cur (bounds-checked, varints
  * overflow-checked, counts and lengths capped). Errors name the file, the byte offset where one
  * is known (protobuf, JSON syntax; JSON semantic errors give the JSON path instead) and the
@@ -73,7 +73,7 @@
 
 #include "trit.h"
 
-struct cvt_gguf;
+struct src_gguf;
 
 #define CVT_TOK_NONE UINT32_MAX            /* "no such token" in cvt_tok_info */
 #define CVT_TOK_SECTION_NAME "tokenizer.kv" /* name for the kind-3 section */
@@ -111,7 +111,7 @@ typedef struct cvt_tok_info {
  * their types; arrays of arrays are skipped and counted in info->n_skipped). Checks that
  * tokenizer.ggml.tokens exists (TRIT_E_NOTFOUND otherwise: the GGUF has no vocabulary) and that
  * scores/token_type have one entry per token (TRIT_E_CORRUPT). info may be NULL. */
-int cvt_tok_from_gguf(const struct cvt_gguf *g, trit_kvbuf *out, cvt_tok_info *info, trit_err *err);
+int cvt_tok_from_gguf(const struct src_gguf *g, trit_kvbuf *out, cvt_tok_info *info, trit_err *err);
 
 /* Read the tokenizer files of a Hugging Face checkpoint (any path may be NULL; at least one of
  * tokenizer_json / tokenizer_model is needed: TRIT_E_NOTFOUND otherwise) and append the keys

@@ -129,7 +129,7 @@ int cvt__added_from_config(const struct cJSON *cfg, const char *file, cvt__added
 void cvt__added_release(cvt__added_list *l);
 
 /* ---- tokenizer.json (cvt_tok_json.c) ---- */
-enum { CVT__JSON_BYTE_BPE = 1, CVT__JSON_SPM_BPE = 2, CVT__JSON_UNIGRAM = 3 };
+enum { SRC_JSON_BYTE_BPE = 1, SRC_JSON_SPM_BPE = 2, SRC_JSON_UNIGRAM = 3 };
 /* What kind of tokenizer.json this is (TRIT_E_UNSUPPORTED for WordPiece, WordLevel ...). */
 int cvt__json_style(const struct cJSON *root, const char *file, int *style, trit_err *err);
 /* Fill t from model.vocab (+ merges) and the added tokens. */
@@ -159,7 +159,7 @@ int cvt__tok_chat_template(cvt__tok *t, trit_kvbuf *out, const struct cJSON *tok
                            const cvt_tok_buf *jinja, const char *tc_name);
 
 /* ---- JSON helpers ---- */
-/* Parse a JSON document with the strict scanner (cvt_safetensors_json.c). *out: cJSON_Delete. */
+/* Parse a JSON document with the strict scanner (src_safetensors_json.c). *out: cJSON_Delete. */
 int cvt__tok_json_parse(const cvt_tok_buf *b, uint64_t max_nodes, struct cJSON **out, trit_err *err);
 /* Member of an object by exact key, or NULL (also when obj is not an object). Borrowed from
  * the tree, valid until cJSON_Delete. */

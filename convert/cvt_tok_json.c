@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "cvt_safetensors_int.h"
+#include "src_json.h"
 #include "cvt_tok_int.h"
 #include "trit_limits.h"
 
@@ -24,7 +24,7 @@ int cvt__tok_json_parse(const cvt_tok_buf *b, uint64_t max_nodes, cJSON **out, t
         return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "file of %zu bytes, limit %u", b->n,
                             TRIT_MAX_TOKENIZER_FILE);
     }
-    return cvt__json_parse_doc(b->p, b->n, b->name, "JSON", max_nodes, out, err);
+    return src_json_parse_doc(b->p, b->n, b->name, "JSON", max_nodes, out, err);
 }
 
 const cJSON *cvt__jget(const cJSON *obj, const char *key)
@@ -223,7 +223,7 @@ int cvt__json_style(const cJSON *root, const char *file, int *style, trit_err *e
     if (!type) /* files from old tokenizers versions omit the type: infer it from the vocab */
         type = cJSON_IsObject(vocab) && cvt__jget(model, "merges") ? "BPE" : cJSON_IsArray(vocab) ? "Unigram" : "";
     if (!strcmp(type, "Unigram")) {
-        *style = CVT__JSON_UNIGRAM;
+        *style = SRC_JSON_UNIGRAM;
         return TRIT_OK;
     }
     if (strcmp(type, "BPE") != 0)
@@ -231,12 +231,12 @@ int cvt__json_style(const cJSON *root, const char *file, int *style, trit_err *e
                     "(only BPE and Unigram)", type);
     const cJSON *pt = cvt__jget(root, "pre_tokenizer");
     if (any_of(pt, "pretokenizers", is_byte_level)) {
-        *style = CVT__JSON_BYTE_BPE;
+        *style = SRC_JSON_BYTE_BPE;
         return TRIT_OK;
     }
     if (cJSON_IsTrue(cvt__jget(model, "byte_fallback")) || any_of(pt, "pretokenizers", is_metaspace) ||
         any_of(cvt__jget(root, "normalizer"), "normalizers", is_spm_normalizer)) {
-        *style = CVT__JSON_SPM_BPE;
+        *style = SRC_JSON_SPM_BPE;
         return TRIT_OK;
     }
     return jerr(err, file, TRIT_E_UNSUPPORTED, "model", "BPE tokenizer with neither a ByteLevel "
@@ -443,22 +443,22 @@ static int do_merges(cvt__tok *t, const cJSON *model, const char *file, int spm)
 int cvt__json_vocab(cvt__tok *t, const cJSON *root, const char *file, int style, const cvt__added_list *al)
 {
     const cJSON *model = cvt__jget(root, "model");
-    int const spm = style != CVT__JSON_BYTE_BPE;
-    int rc = style == CVT__JSON_UNIGRAM ? unigram_vocab(t, model, file, al)
+    int const spm = style != SRC_JSON_BYTE_BPE;
+    int rc = style == SRC_JSON_UNIGRAM ? unigram_vocab(t, model, file, al)
                                         : bpe_vocab(t, cvt__jget(model, "vocab"), file, spm, al);
     if (rc == TRIT_OK) rc = cvt__tok_overlay(t, al, spm);
     if (rc == TRIT_OK) rc = cvt__tok_check_gaps(t, file, "model.vocab");
     if (rc == TRIT_OK) rc = cvt__tok_index(t, file);
     if (rc) return rc;
     t->has_scores = spm;
-    if (style == CVT__JSON_SPM_BPE) {
+    if (style == SRC_JSON_SPM_BPE) {
         /* tokens no merge makes are never preferred; special, byte and unknown ones score 0 */
         const cJSON *merges = cvt__jget(model, "merges");
         float const low = -(float)((cJSON_IsArray(merges) ? (uint32_t)cJSON_GetArraySize(merges) : 0u) + 1u);
         for (uint32_t id = 0; id < t->n; id++)
             if (t->type[id] == CVT_TOK_NORMAL) t->score[id] = low;
     }
-    if (style != CVT__JSON_UNIGRAM) rc = do_merges(t, model, file, spm);
+    if (style != SRC_JSON_UNIGRAM) rc = do_merges(t, model, file, spm);
     if (rc) return rc;
 
     /* the unknown token: "unk_token" (BPE) or "unk_id" (Unigram) */

@@ -100,4 +100,32 @@ typedef struct insp_stats {
 
 int insp_tensor_stats(insp_model *m, uint64_t i, insp_stats *st, trit_err *err);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Diff.                                                                                      */
+
+typedef struct insp_diff_opts {
+    double atol;               /* values within atol count as equal (default 0: bitwise) */
+    int all;                   /* text: list identical tensors too */
+    int no_values;             /* compare names, shapes and types only */
+    int no_unpermute;          /* compare GGUF llama Q/K rows as stored */
+    uint64_t chunk;            /* values per read (0 = 65536); memory is O(chunk) */
+} insp_diff_opts;
+
+typedef struct insp_diff insp_diff;
+
+/* Compare the models at path_a and path_b. On success *out holds the result (free with
+ * insp_diff_free()); on failure (a file cannot be opened or read) *out is NULL and err says
+ * which file and why. opts may be NULL. */
+int insp_diff_run(const char *path_a, const char *path_b, const insp_diff_opts *opts,
+                 insp_diff **out, trit_err *err);
+void insp_diff_free(insp_diff *d);
+/* 1 if the models differ (metadata, tensor set, shapes or values), else 0. Type changes alone
+ * (same values in another encoding) do not count; they are reported. */
+int insp_diff_differs(const insp_diff *d);
+/* git diff --stat style text. Returns 0, or -1 on a write error. */
+int insp_diff_print(const insp_diff *d, FILE *out);
+/* JSON (schema: spec/errors.md "diff --json"). Caller frees with free(); NULL on failure. */
+char *insp_diff_json(const insp_diff *d);
+
+
 #endif /* INSP_H */

@@ -1,4 +1,4 @@
-/* insp_gguf.c - `trit inspect` for GGUF: turns a cvt_gguf handle into an insp_model.
+/* insp_gguf.c - `trit inspect` for GGUF: turns a src_gguf handle into an insp_model.
  *
  * Metadata becomes a JSON object key -> value; arrays longer than INSP_GGUF_ARRAY_INLINE
  * elements are summarised as {"type":"array","elem_type":...,"count":N,"head":[first 8]} so a
@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "cvt_gguf.h"
+#include "src_gguf.h"
 #include "insp.h"
 
 #define INSP_GGUF_ARRAY_INLINE 16u   /* arrays up to this many elements are shown whole */
@@ -53,20 +53,20 @@ static char *utf8_copy(const uint8_t *s, uint64_t n)
     return out;
 }
 
-static cJSON *json_of_val(const cvt_gguf_val *v);
+static cJSON *json_of_val(const src_gguf_val *v);
 
 /* JSON for an array value: the elements, or the summary object for long arrays. Caller owns
  * the result (cJSON_Delete); NULL on allocation failure. */
-static cJSON *json_array(const cvt_gguf_val *v)
+static cJSON *json_array(const src_gguf_val *v)
 {
     int const summary = v->count > INSP_GGUF_ARRAY_INLINE;
     uint64_t const shown = summary ? INSP_GGUF_ARRAY_HEAD : v->count;
     cJSON *items = cJSON_CreateArray();
-    cvt_gguf_iter it;
-    cvt_gguf_val e;
+    src_gguf_iter it;
+    src_gguf_val e;
     if (!items) return NULL;
-    cvt_gguf_iter_init(&it, v);
-    for (uint64_t j = 0; j < shown && cvt_gguf_iter_next(&it, &e); j++) {
+    src_gguf_iter_init(&it, v);
+    for (uint64_t j = 0; j < shown && src_gguf_iter_next(&it, &e); j++) {
         cJSON *x = json_of_val(&e);
         if (!x || !cJSON_AddItemToArray(items, x)) {
             cJSON_Delete(x);
@@ -77,7 +77,7 @@ static cJSON *json_array(const cvt_gguf_val *v)
     if (!summary) return items;
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddStringToObject(o, "type", "array") ||
-        !cJSON_AddStringToObject(o, "elem_type", cvt_gguf_type_name(v->elem_type)) ||
+        !cJSON_AddStringToObject(o, "elem_type", src_gguf_type_name(v->elem_type)) ||
         !cJSON_AddNumberToObject(o, "count", (double)v->count) || !cJSON_AddItemToObject(o, "head", items)) {
         cJSON_Delete(o);
         cJSON_Delete(items);
@@ -87,7 +87,7 @@ static cJSON *json_array(const cvt_gguf_val *v)
 }
 
 /* JSON for one value. Caller owns the result (cJSON_Delete); NULL on allocation failure. */
-static cJSON *json_of_val(const cvt_gguf_val *v)
+static cJSON *json_of_val(const src_gguf_val *v)
 {
     uint64_t u;
     int64_t s;
@@ -95,29 +95,29 @@ static cJSON *json_of_val(const cvt_gguf_val *v)
     int b;
     char num[32];
     switch (v->type) {
-    case CVT_GGUF_BOOL:
-        cvt_gguf_val_bool(v, &b);
+    case SRC_GGUF_BOOL:
+        src_gguf_val_bool(v, &b);
         return cJSON_CreateBool(b);
-    case CVT_GGUF_FLOAT32: case CVT_GGUF_FLOAT64:
-        cvt_gguf_val_f64(v, &d);
+    case SRC_GGUF_FLOAT32: case SRC_GGUF_FLOAT64:
+        src_gguf_val_f64(v, &d);
         return cJSON_CreateNumber(d);
-    case CVT_GGUF_STRING: {
+    case SRC_GGUF_STRING: {
         char *c = utf8_copy(v->p, v->count);
         cJSON *x = c ? cJSON_CreateString(c) : NULL;
         free(c);
         return x;
     }
-    case CVT_GGUF_ARRAY:
+    case SRC_GGUF_ARRAY:
         return json_array(v);
     default:
         break;
     }
-    if (cvt_gguf_val_i64(v, &s) == TRIT_OK) {
+    if (src_gguf_val_i64(v, &s) == TRIT_OK) {
         if (s >= -(int64_t)JSON_EXACT_INT && s <= (int64_t)JSON_EXACT_INT) return cJSON_CreateNumber((double)s);
         snprintf(num, sizeof num, "%lld", (long long)s);
         return cJSON_CreateString(num);
     }
-    if (cvt_gguf_val_u64(v, &u) == TRIT_OK) {   /* uint64 above INT64_MAX */
+    if (src_gguf_val_u64(v, &u) == TRIT_OK) {   /* uint64 above INT64_MAX */
         snprintf(num, sizeof num, "%llu", (unsigned long long)u);
         return cJSON_CreateString(num);
     }
@@ -160,19 +160,19 @@ static uint32_t expert_of(const char *rest)
 
 static int gguf_read_f32(void *ctx, uint64_t i, uint64_t first, uint64_t n, float *out, trit_err *err)
 {
-    return cvt_gguf_to_f32((const cvt_gguf *)ctx, i, first, n, out, err);
+    return src_gguf_to_f32((const src_gguf *)ctx, i, first, n, out, err);
 }
 
-static void gguf_ctx_free(void *ctx) { cvt_gguf_close((cvt_gguf *)ctx); }
+static void gguf_ctx_free(void *ctx) { src_gguf_close((src_gguf *)ctx); }
 
-static int fill_metadata(const cvt_gguf *h, insp_model *m)
+static int fill_metadata(const src_gguf *h, insp_model *m)
 {
     if (!(m->metadata = cJSON_CreateObject())) return TRIT_E_NOMEM;
-    for (uint64_t i = 0; i < cvt_gguf_n_kv(h); i++) {
-        cvt_gguf_val v;
-        cvt_gguf_kv_val(h, i, &v);
+    for (uint64_t i = 0; i < src_gguf_n_kv(h); i++) {
+        src_gguf_val v;
+        src_gguf_kv_val(h, i, &v);
         cJSON *x = json_of_val(&v);
-        char *key = utf8_copy((const uint8_t *)cvt_gguf_kv_key(h, i), strlen(cvt_gguf_kv_key(h, i)));
+        char *key = utf8_copy((const uint8_t *)src_gguf_kv_key(h, i), strlen(src_gguf_kv_key(h, i)));
         int const ok = x && key && cJSON_AddItemToObject(m->metadata, key, x);
         free(key);
         if (!ok) {
@@ -184,16 +184,16 @@ static int fill_metadata(const cvt_gguf *h, insp_model *m)
 }
 
 /* Expert counts from "{arch}.expert_count" style keys, if present. */
-static void add_arch_u64(const cvt_gguf *h, cJSON *o, const char *suffix, const char *field)
+static void add_arch_u64(const src_gguf *h, cJSON *o, const char *suffix, const char *field)
 {
     char key[160];
     uint64_t v;
-    snprintf(key, sizeof key, "%s.%s", cvt_gguf_arch(h), suffix);
-    int64_t const i = cvt_gguf_find_kv(h, key);
-    if (i >= 0 && cvt_gguf_kv_u64(h, (uint64_t)i, &v) == TRIT_OK) cJSON_AddNumberToObject(o, field, (double)v);
+    snprintf(key, sizeof key, "%s.%s", src_gguf_arch(h), suffix);
+    int64_t const i = src_gguf_find_kv(h, key);
+    if (i >= 0 && src_gguf_kv_u64(h, (uint64_t)i, &v) == TRIT_OK) cJSON_AddNumberToObject(o, field, (double)v);
 }
 
-static int fill_header(const cvt_gguf *h, insp_model *m, uint64_t n_exps, uint64_t n_per_expert)
+static int fill_header(const src_gguf *h, insp_model *m, uint64_t n_exps, uint64_t n_per_expert)
 {
     cJSON *hd = m->header = cJSON_CreateObject();
     cJSON *files = cJSON_CreateArray();
@@ -201,22 +201,22 @@ static int fill_header(const cvt_gguf *h, insp_model *m, uint64_t n_exps, uint64
         cJSON_Delete(files);
         return TRIT_E_NOMEM;
     }
-    cJSON_AddNumberToObject(hd, "alignment", (double)cvt_gguf_alignment(h));
-    cJSON_AddNumberToObject(hd, "data_offset", (double)cvt_gguf_data_offset(h, 0));
-    cJSON_AddNumberToObject(hd, "tensor_count", (double)cvt_gguf_n_tensors(h));
-    if (cvt_gguf_arch(h)[0]) cJSON_AddStringToObject(hd, "architecture", cvt_gguf_arch(h));
-    if (cvt_gguf_is_bitnet_fork(h)) cJSON_AddBoolToObject(hd, "bitnet_fork_types", 1);
-    cJSON_AddNumberToObject(hd, "split_count", (double)cvt_gguf_n_files(h));
+    cJSON_AddNumberToObject(hd, "alignment", (double)src_gguf_alignment(h));
+    cJSON_AddNumberToObject(hd, "data_offset", (double)src_gguf_data_offset(h, 0));
+    cJSON_AddNumberToObject(hd, "tensor_count", (double)src_gguf_n_tensors(h));
+    if (src_gguf_arch(h)[0]) cJSON_AddStringToObject(hd, "architecture", src_gguf_arch(h));
+    if (src_gguf_is_bitnet_fork(h)) cJSON_AddBoolToObject(hd, "bitnet_fork_types", 1);
+    cJSON_AddNumberToObject(hd, "split_count", (double)src_gguf_n_files(h));
     cJSON_AddItemToObject(hd, "files", files);
-    for (uint32_t f = 0; f < cvt_gguf_n_files(h); f++) {
+    for (uint32_t f = 0; f < src_gguf_n_files(h); f++) {
         cJSON *fo = cJSON_CreateObject();
         if (!fo || !cJSON_AddItemToArray(files, fo)) {
             cJSON_Delete(fo);
             return TRIT_E_NOMEM;
         }
-        cJSON_AddStringToObject(fo, "path", cvt_gguf_file_path(h, f));
-        cJSON_AddNumberToObject(fo, "bytes", (double)cvt_gguf_file_size(h, f));
-        cJSON_AddNumberToObject(fo, "data_offset", (double)cvt_gguf_data_offset(h, f));
+        cJSON_AddStringToObject(fo, "path", src_gguf_file_path(h, f));
+        cJSON_AddNumberToObject(fo, "bytes", (double)src_gguf_file_size(h, f));
+        cJSON_AddNumberToObject(fo, "data_offset", (double)src_gguf_data_offset(h, f));
     }
     if (n_exps || n_per_expert) {
         cJSON *moe = cJSON_CreateObject();
@@ -230,10 +230,10 @@ static int fill_header(const cvt_gguf *h, insp_model *m, uint64_t n_exps, uint64
     return TRIT_OK;
 }
 
-static int fill_tensors(const cvt_gguf *h, insp_model *m, uint64_t *n_exps, uint64_t *n_per_expert)
+static int fill_tensors(const src_gguf *h, insp_model *m, uint64_t *n_exps, uint64_t *n_per_expert)
 {
-    for (uint64_t i = 0; i < cvt_gguf_n_tensors(h); i++) {
-        const cvt_gguf_tensor_info *t = cvt_gguf_tensor(h, i);
+    for (uint64_t i = 0; i < src_gguf_n_tensors(h); i++) {
+        const src_gguf_tensor_info *t = src_gguf_tensor(h, i);
         insp_tensor *r = insp_model_add_tensor(m, t->name);
         if (!r) return TRIT_E_NOMEM;
         snprintf(r->type, sizeof r->type, "%s", t->type_name);
@@ -252,21 +252,21 @@ static int fill_tensors(const cvt_gguf *h, insp_model *m, uint64_t *n_exps, uint
         if (r->expert != TRIT_NONE32) (*n_per_expert)++;
         /* 3-D stacks of experts: one tensor per projection per layer, expert left NONE */
         if (rest && t->n_dims == 3 && strstr(rest, "_exps")) (*n_exps)++;
-        r->readable = cvt_gguf_can_decode(h, i);
+        r->readable = src_gguf_can_decode(h, i);
     }
     return TRIT_OK;
 }
 
 int insp_open_gguf(const char *path, insp_model *m, trit_err *err)
 {
-    cvt_gguf *h;
-    int rc = cvt_gguf_open(path, NULL, &h, err);
+    src_gguf *h;
+    int rc = src_gguf_open(path, NULL, &h, err);
     if (rc) return rc;
     uint64_t n_exps = 0, n_per_expert = 0;
     snprintf(m->format, sizeof m->format, "gguf");
-    snprintf(m->version, sizeof m->version, "%u", cvt_gguf_version(h));
-    m->kv_count = cvt_gguf_n_kv(h);
-    for (uint32_t f = 0; f < cvt_gguf_n_files(h); f++) m->file_bytes += cvt_gguf_file_size(h, f);
+    snprintf(m->version, sizeof m->version, "%u", src_gguf_version(h));
+    m->kv_count = src_gguf_n_kv(h);
+    for (uint32_t f = 0; f < src_gguf_n_files(h); f++) m->file_bytes += src_gguf_file_size(h, f);
     size_t const pl = strlen(path) + 1;
     if ((m->path = malloc(pl)) != NULL) memcpy(m->path, path, pl);
     rc = m->path ? TRIT_OK : TRIT_E_NOMEM;
@@ -275,7 +275,7 @@ int insp_open_gguf(const char *path, insp_model *m, trit_err *err)
     if (rc == TRIT_OK) rc = fill_header(h, m, n_exps, n_per_expert);
     if (rc) {
         insp_model_free(m);    /* ctx is not set yet: the handle is closed here */
-        cvt_gguf_close(h);
+        src_gguf_close(h);
         trit_err_set(err, rc, TRIT_NO_OFFSET, NULL, "out of memory while building the report");
         trit_err_file(err, path);
         return rc;

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "insp.h"
+#include "src.h"
 #include "trit_safemath.h"
 
 insp_tensor *insp_model_add_tensor(insp_model *m, const char *name)
@@ -66,12 +67,6 @@ cJSON *insp_summarize_array(cJSON *arr, const char *elem_type, uint64_t count)
     return o;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t const n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 int insp_open(const char *path, insp_model *m, trit_err *err)
 {
     struct stat st;
@@ -80,30 +75,15 @@ int insp_open(const char *path, insp_model *m, trit_err *err)
         trit_err_file(err, path);
         return TRIT_E_IO;
     }
-    if (S_ISDIR(st.st_mode)) return insp_open_safetensors(path, m, err);
-    if (!S_ISREG(st.st_mode)) { /* a FIFO or device would block or never end */
-        trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "not a regular file or directory");
-        trit_err_file(err, path);
-        return TRIT_E_IO;
+    src_format_id fmt;
+    int const rc = src_probe(path, &fmt, err);
+    if (rc != TRIT_OK) return rc;
+    switch (fmt) {
+    case SRC_FMT_GGUF: return insp_open_gguf(path, m, err);
+    case SRC_FMT_TRIT: return insp_open_trit(path, m, err);
+    case SRC_FMT_SAFETENSORS: return insp_open_safetensors(path, m, err);
+    case SRC_FMT_UNKNOWN: break;
     }
-    uint8_t head[16] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot open for reading");
-        trit_err_file(err, path);
-        return TRIT_E_IO;
-    }
-    size_t const n = fread(head, 1, sizeof head, f);
-    fclose(f);
-    if (n >= 4 && memcmp(head, "GGUF", 4) == 0) return insp_open_gguf(path, m, err);
-    if (n >= 4 && memcmp(head, "\x89TRI", 4) == 0) return insp_open_trit(path, m, err);
-    if (ends_with(path, ".gguf")) return insp_open_gguf(path, m, err);
-    if (ends_with(path, ".trit")) return insp_open_trit(path, m, err);
-    /* safetensors has no magic: its opener recognises the header, and names what a
-     * mis-saved file is instead (a Git LFS pointer, an HTML page). */
-    if (ends_with(path, ".safetensors") || ends_with(path, ".json") || (n >= 9 && head[8] == '{') ||
-        (n >= 8 && (memcmp(head, "version ", 8) == 0 || head[0] == '<')))
-        return insp_open_safetensors(path, m, err);
     trit_err_set(err, TRIT_E_UNSUPPORTED, 0, NULL,
                  "unrecognised format: not a .trit, GGUF or safetensors file");
     trit_err_file(err, path);

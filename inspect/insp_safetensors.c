@@ -1,6 +1,6 @@
 /*
  * insp_safetensors.c - `trit inspect` for safetensors inputs (a file, a directory or a sharded
- * index), built on convert/cvt_safetensors.h.
+ * index), built on source/src_safetensors.h.
  *
  * BitNet b1.58 packed weights (U8 [out/4, in] + weight_scale) are shown as what they mean:
  * type "U8(bitnet-packed)", the logical shape [out, in], and --stats decode (code-1)/scale, so
@@ -12,14 +12,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "cvt_safetensors.h"
+#include "src_safetensors.h"
 #include "insp.h"
 #include "trit_safemath.h"
 
 typedef struct st_ctx {
-    cvt_st *h;
+    src_st *h;
     uint64_t n_rows;
-    cvt_st_bitnet *bn;     /* per row (row i is cvt tensor i) */
+    src_st_bitnet *bn;     /* per row (row i is cvt tensor i) */
     uint8_t *is_bn;        /* 1 if row i is read through bn[i] */
 } st_ctx;
 
@@ -27,7 +27,7 @@ static void st_ctx_free(void *p)
 {
     st_ctx *c = p;
     if (!c) return;
-    cvt_st_close(c->h);
+    src_st_close(c->h);
     free(c->bn);
     free(c->is_bn);
     free(c);
@@ -38,19 +38,19 @@ static int st_read_f32(void *p, uint64_t i, uint64_t first, uint64_t n, float *o
     const st_ctx *c = p;
     if (i >= c->n_rows) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "no tensor %llu",
                                             (unsigned long long)i);
-    if (c->is_bn[i]) return cvt_st_bitnet_to_f32(c->h, &c->bn[i], first, n, out, err);
-    return cvt_st_to_f32(c->h, (uint32_t)i, first, n, out, err);
+    if (c->is_bn[i]) return src_st_bitnet_to_f32(c->h, &c->bn[i], first, n, out, err);
+    return src_st_to_f32(c->h, (uint32_t)i, first, n, out, err);
 }
 
-static int fill_header(const cvt_st *h, insp_model *m, uint64_t n_bitnet)
+static int fill_header(const src_st *h, insp_model *m, uint64_t n_bitnet)
 {
     cJSON *hd = m->header = cJSON_CreateObject();
     if (!hd) return TRIT_E_NOMEM;
-    const cvt_st_shard_info *s0 = cvt_st_shard(h, 0);
+    const src_st_shard_info *s0 = src_st_shard(h, 0);
     cJSON_AddNumberToObject(hd, "header_size", s0 ? (double)s0->header_size : 0.0);
     cJSON *shards = cJSON_AddArrayToObject(hd, "shards");
-    for (uint32_t s = 0; shards && s < cvt_st_n_shards(h); s++) {
-        const cvt_st_shard_info *si = cvt_st_shard(h, s);
+    for (uint32_t s = 0; shards && s < src_st_n_shards(h); s++) {
+        const src_st_shard_info *si = src_st_shard(h, s);
         cJSON *o = cJSON_CreateObject();
         if (!o) return TRIT_E_NOMEM;
         cJSON_AddStringToObject(o, "file", si->name);
@@ -62,34 +62,34 @@ static int fill_header(const cvt_st *h, insp_model *m, uint64_t n_bitnet)
         cJSON_AddItemToArray(shards, o);
         m->file_bytes += si->file_size;
     }
-    cJSON_AddNumberToObject(hd, "total_size", (double)cvt_st_data_size(h));
-    if (cvt_st_index_path(h)) {
-        const char *ip = cvt_st_index_path(h), *slash = strrchr(ip, '/');
+    cJSON_AddNumberToObject(hd, "total_size", (double)src_st_data_size(h));
+    if (src_st_index_path(h)) {
+        const char *ip = src_st_index_path(h), *slash = strrchr(ip, '/');
         uint64_t declared;
         cJSON_AddStringToObject(hd, "index", slash ? slash + 1 : ip);
-        if (cvt_st_declared_total_size(h, &declared) == TRIT_OK)
+        if (src_st_declared_total_size(h, &declared) == TRIT_OK)
             cJSON_AddNumberToObject(hd, "index_total_size", (double)declared);
     }
     cJSON *side = cJSON_AddArrayToObject(hd, "side_files");
-    for (uint32_t k = 0; side && k < CVT_ST_SIDE_COUNT_; k++)
-        if (cvt_st_side_path(h, k)) cJSON_AddItemToArray(side, cJSON_CreateString(cvt_st_side_name(k)));
-    if (cvt_st_config_is_bitnet(h)) cJSON_AddStringToObject(hd, "quantization", "bitnet");
+    for (uint32_t k = 0; side && k < SRC_ST_SIDE_COUNT_; k++)
+        if (src_st_side_path(h, k)) cJSON_AddItemToArray(side, cJSON_CreateString(src_st_side_name(k)));
+    if (src_st_config_is_bitnet(h)) cJSON_AddStringToObject(hd, "quantization", "bitnet");
     if (n_bitnet) cJSON_AddNumberToObject(hd, "bitnet_packed_tensors", (double)n_bitnet);
     return TRIT_OK;
 }
 
-static int fill_metadata(const cvt_st *h, insp_model *m)
+static int fill_metadata(const src_st *h, insp_model *m)
 {
     cJSON *md = m->metadata = cJSON_CreateObject();
     if (!md) return TRIT_E_NOMEM;
-    for (uint32_t i = 0; i < cvt_st_n_meta(h); i++) {
+    for (uint32_t i = 0; i < src_st_n_meta(h); i++) {
         const char *k, *v;
-        cvt_st_meta_at(h, i, &k, &v);
+        src_st_meta_at(h, i, &k, &v);
         if (!cJSON_AddStringToObject(md, k, v)) return TRIT_E_NOMEM;
     }
-    m->kv_count = cvt_st_n_meta(h);
-    if (cvt_st_config(h)) {
-        cJSON *cfg = cJSON_Duplicate(cvt_st_config(h), 1);
+    m->kv_count = src_st_n_meta(h);
+    if (src_st_config(h)) {
+        cJSON *cfg = cJSON_Duplicate(src_st_config(h), 1);
         if (!cfg) return TRIT_E_NOMEM;
         cJSON_AddItemToObject(md, "config", cfg);
     }
@@ -98,11 +98,11 @@ static int fill_metadata(const cvt_st *h, insp_model *m)
 
 int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
 {
-    cvt_st *h = NULL;
-    int rc = cvt_st_open(path, NULL, &h, err);
+    src_st *h = NULL;
+    int rc = src_st_open(path, NULL, &h, err);
     if (rc) return rc;
     st_ctx *c = calloc(1, sizeof *c);
-    uint32_t const n = cvt_st_n_tensors(h);
+    uint32_t const n = src_st_n_tensors(h);
     uint64_t n_bitnet = 0;
     cJSON *warnings = NULL;   /* owned until attached to the header */
     if (c) {
@@ -112,7 +112,7 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
         c->is_bn = calloc(n ? n : 1, 1);
     }
     if (!c || !c->bn || !c->is_bn) {
-        if (c) st_ctx_free(c); else cvt_st_close(h);
+        if (c) st_ctx_free(c); else src_st_close(h);
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     }
     m->ctx = c;
@@ -123,18 +123,18 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
     if (!(m->path = strdup(path))) { rc = TRIT_E_NOMEM; goto nomem; }
 
     for (uint32_t i = 0; i < n; i++) {
-        const cvt_st_tensor *t = cvt_st_tensor_at(h, i);
+        const src_st_tensor *t = src_st_tensor_at(h, i);
         insp_tensor *row = insp_model_add_tensor(m, t->name);
         if (!row) { rc = TRIT_E_NOMEM; goto nomem; }
-        snprintf(row->type, sizeof row->type, "%s", cvt_st_dtype_name(t->dtype));
+        snprintf(row->type, sizeof row->type, "%s", src_st_dtype_name(t->dtype));
         row->n_dims = t->n_dims;
         memcpy(row->dims, t->dims, sizeof row->dims);
         row->nbytes = t->nbytes;
         row->offset = t->offset;
         row->file_index = (int)t->shard;
-        row->readable = cvt_st_dtype_decodable(t->dtype);
-        cvt_st_name_layer_expert(t->name, &row->layer, &row->expert);
-        rc = cvt_st_bitnet_view(h, i, &c->bn[i], err);
+        row->readable = src_st_dtype_decodable(t->dtype);
+        src_st_name_layer_expert(t->name, &row->layer, &row->expert);
+        rc = src_st_bitnet_view(h, i, &c->bn[i], err);
         if (rc == TRIT_OK) {
             c->is_bn[i] = 1;
             n_bitnet++;
@@ -147,7 +147,7 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
             /* An inconsistent pairing (a scale that is not one finite non-zero float) is shown
              * as its raw U8 bytes with a warning, so the file can still be inspected. */
             char msg[512];
-            trit_err_file(err, cvt_st_shard(h, t->shard)->path);
+            trit_err_file(err, src_st_shard(h, t->shard)->path);
             trit_err_format(err, msg, sizeof msg);
             if (!warnings && !(warnings = cJSON_CreateArray())) { rc = TRIT_E_NOMEM; goto nomem; }
             cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));

@@ -82,7 +82,7 @@ void run_vocab_init(run_vocab *v);
 void run_vocab_release(run_vocab *v);
 
 /* Read the tokenizer keys from any KV store through these callbacks (index-based, like
- * trit_kvset and cvt_gguf). Every getter returns TRIT_OK or non-zero when the value is not of
+ * trit_kvset and src_gguf). Every getter returns TRIT_OK or non-zero when the value is not of
  * that kind; strings are borrowed and not NUL-terminated. */
 typedef struct run_kv_src {
     const void *ctx;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cvt_calib.h"
+#include "cal.h"
 #include "run.h"
 #include "test.h"
 #include "test_run_util.h"
@@ -180,12 +180,12 @@ static int with_scales(const char *src, const char *dst, uint32_t g, uint32_t G,
     void *bytes = NULL;
     uint64_t len = 0;
     rc = trit_act_scales_encode(es, n, &bytes, &len, e);
-    cvt_copy_opts co;
+    cal_copy_opts co;
     memset(&co, 0, sizeof co);
     co.overwrite = 1;
     co.act_section = bytes;
     co.act_section_len = len;
-    if (!rc) rc = cvt_copy_container(r, dst, &co, e);
+    if (!rc) rc = cal_copy_container(r, dst, &co, e);
     for (uint32_t i = 0; i < n; i++) free(sc[i]);
     free(sc);
     free(es);
@@ -263,12 +263,12 @@ TEST(act_static_paths_agree)
         /* calibrated scales (token ids: trm models carry no tokenizer): close to dynamic */
         uint32_t cal[512];
         for (uint32_t i = 0; i < 512; i++) cal[i] = (i * 37u + (i >> 3) * 11u) % V;
-        cvt_calib_opts co;
+        cal_opts co;
         memset(&co, 0, sizeof co);
         co.tolerance = -1;
         co.overwrite = 1;
         const char *pcal = test_path(dir, "as_cal.trit");
-        CHECK_OK_E(cvt_calibrate(src, cal, 512, pcal, &co, NULL, &e), &e);
+        CHECK_OK_E(cal_calibrate(src, cal, 512, pcal, &co, NULL, &e), &e);
         CHECK_OK_E(logits_of(pcal, RUN_ACT_SCALES_STATIC, 1, got, NULL, NULL, NULL, &e), &e);
         double const dc = rel_diff(dyn, got, V);
         if (!(dc > 0 && dc < 0.05)) test_fail_(__FILE__, __LINE__, "%s: calibrated static vs dynamic: %g", wls[m].name, dc);
@@ -350,13 +350,13 @@ TEST(act_static_clipping_and_refusals)
         void *bytes = NULL;
         uint64_t len = 0;
         CHECK_OK_E(trit_act_scales_encode(&bad, 1, &bytes, &len, &e), &e);
-        cvt_copy_opts co;
+        cal_copy_opts co;
         memset(&co, 0, sizeof co);
         co.overwrite = 1;
         co.act_section = bytes;
         co.act_section_len = len;
         const char *pb = test_path(dir, "ar_bad.trit");
-        CHECK_OK_E(cvt_copy_container(r, pb, &co, &e), &e);
+        CHECK_OK_E(cal_copy_container(r, pb, &co, &e), &e);
         trit_free(bytes);
         CHECK_EQ_INT(logits_of(pb, RUN_ACT_SCALES_STATIC, 1, out, NULL, NULL, NULL, &e), TRIT_E_CORRUPT);
         CHECK(strstr(e.where, "blk.0.attn_output.weight") && strstr(e.msg, "expected 72"));

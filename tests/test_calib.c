@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cvt_calib.h"
+#include "cal.h"
 #include "run.h"
 #include "test.h"
 #include "test_calib_util.h"
@@ -30,17 +30,17 @@ static void calib_tokens(const char *dir, const char *model, uint64_t seed, uint
     CHECK(txt != NULL);
     *tok = NULL;
     *n = 0;
-    if (txt) CHECK_OK_E(cvt_calib_tokens_text(model, txt, tok, n, &e), &e);
+    if (txt) CHECK_OK_E(cal_tokens_text(model, txt, tok, n, &e), &e);
 }
 
-static const cvt_calib_site *find_site(const cvt_calib_report *r, uint32_t layer, const char *site)
+static const cal_site *find_site(const cal_report *r, uint32_t layer, const char *site)
 {
     for (uint32_t i = 0; i < r->n_sites; i++)
         if (r->sites[i].layer == layer && !strcmp(r->sites[i].site, site)) return &r->sites[i];
     return NULL;
 }
 
-static void calib_default(cvt_calib_opts *o)
+static void calib_default(cal_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->tolerance = -1;
@@ -59,14 +59,14 @@ TEST(calib_agreement_qwen3moe_held_out)
     calib_tokens(dir, model, 2, 25, &held, &n_held);  /* different text, ~1100 tokens */
     CHECK(n_cal > 2000 && n_held > 800);
     const char *out = test_path(dir, "agree.cal.trit");
-    cvt_calib_opts o;
+    cal_opts o;
     calib_default(&o);
-    cvt_calib_report rep;
-    CHECK_OK_E(cvt_calibrate(model, cal, n_cal, out, &o, &rep, &e), &e);
+    cal_report rep;
+    CHECK_OK_E(cal_calibrate(model, cal, n_cal, out, &o, &rep, &e), &e);
     CHECK(rep.n_sites == 8);   /* 2 layers x attn_in, attn_out, exp_in, exp_down */
     for (uint32_t i = 0; i < rep.n_sites; i++) CHECK(rep.sites[i].eval_rows > 0 && rep.sites[i].err[rep.sites[i].choice] < 0.05);
-    cvt_calib_agree ag;
-    CHECK_OK_E(cvt_calib_compare(out, held, n_held, 0, 1, &ag, &e), &e);
+    cal_agree ag;
+    CHECK_OK_E(cal_compare(out, held, n_held, 0, 1, &ag, &e), &e);
     printf("  static vs dynamic, %llu held-out positions: top-1 agreement %.2f%%, KL(dyn||static) mean %.3g max %.3g nats\n",
            (unsigned long long)ag.positions, 100 * ag.agreement, ag.kl_mean, ag.kl_max);
     CHECK(ag.positions == n_held);
@@ -76,11 +76,11 @@ TEST(calib_agreement_qwen3moe_held_out)
      * must notice (so the agreement above is a measurement, not a given) */
     const char *bad = test_path(dir, "agree.bad.trit");
     CHECK_OK_E(tcal_rescale_copy(out, bad, 1.0f / 16, &e), &e);
-    cvt_calib_agree ab;
-    CHECK_OK_E(cvt_calib_compare(bad, held, n_held, 0, 1, &ab, &e), &e);
+    cal_agree ab;
+    CHECK_OK_E(cal_compare(bad, held, n_held, 0, 1, &ab, &e), &e);
     printf("  negative control (scales / 16): agreement %.2f%%, KL mean %.3g\n", 100 * ab.agreement, ab.kl_mean);
     CHECK(ab.agreement < 0.99 && ab.kl_mean > 10 * ag.kl_mean);
-    cvt_calib_report_free(&rep);
+    cal_report_free(&rep);
     free(cal);
     free(held);
 }
@@ -97,25 +97,25 @@ TEST(calib_outlier_channel_gets_finer_granularity)
     uint64_t n_cal;
     calib_tokens(dir, model, 3, 50, &cal, &n_cal);
     const char *out = test_path(dir, "outlier.cal.trit");
-    cvt_calib_opts o;
+    cal_opts o;
     calib_default(&o);
-    cvt_calib_report rep;
-    CHECK_OK_E(cvt_calibrate(model, cal, n_cal, out, &o, &rep, &e), &e);
-    const cvt_calib_site *s = find_site(&rep, 0, "attn_in"), *s1 = find_site(&rep, 1, "attn_in");
+    cal_report rep;
+    CHECK_OK_E(cal_calibrate(model, cal, n_cal, out, &o, &rep, &e), &e);
+    const cal_site *s = find_site(&rep, 0, "attn_in"), *s1 = find_site(&rep, 1, "attn_in");
     CHECK(s != NULL && s1 != NULL);
     if (s && s1) {
         printf("  outlier site: %s, error %.3f%% (per tensor %.3f%%, dynamic %.3f%%), absmax %.3g (layer 1: %.3g)\n",
-               cvt_calib_cand_name(s->choice), 100 * s->err[s->choice], 100 * s->err[CVT_CAL_TENSOR], 100 * s->err_dynamic,
+               cal_cand_name(s->choice), 100 * s->err[s->choice], 100 * s->err[CAL_TENSOR], 100 * s->err_dynamic,
                s->absmax, s1->absmax);
         CHECK(s->granularity == TRIT_ACT_CHANNEL || s->granularity == TRIT_ACT_GROUP);
-        CHECK(s->err[s->choice] * 2 < s->err[CVT_CAL_TENSOR]);
+        CHECK(s->err[s->choice] * 2 < s->err[CAL_TENSOR]);
         CHECK(s->absmax > 10 * s1->absmax);   /* the statistics saw the outlier */
     }
     for (uint32_t i = 0; i < rep.n_sites; i++) {
         if (&rep.sites[i] == s) continue;
         if (rep.sites[i].granularity != TRIT_ACT_TENSOR)
             test_fail_(__FILE__, __LINE__, "layer %u %s: %s, expected per tensor", rep.sites[i].layer, rep.sites[i].site,
-                       cvt_calib_cand_name(rep.sites[i].choice));
+                       cal_cand_name(rep.sites[i].choice));
     }
     /* the file says so too, and the runner takes the per-channel path */
     trit_reader *r = NULL;
@@ -132,12 +132,12 @@ TEST(calib_outlier_channel_gets_finer_granularity)
     uint32_t *held;
     uint64_t n_held;
     calib_tokens(dir, model, 4, 4, &held, &n_held);
-    cvt_calib_agree ag;
-    CHECK_OK_E(cvt_calib_compare(out, held, n_held, 0, 2, &ag, &e), &e);
+    cal_agree ag;
+    CHECK_OK_E(cal_compare(out, held, n_held, 0, 2, &ag, &e), &e);
     CHECK(ag.positions == n_held && isfinite(ag.kl_mean));
     trit_act_scales_free(as);
     trit_reader_close(r);
-    cvt_calib_report_free(&rep);
+    cal_report_free(&rep);
     free(cal);
     free(held);
 }
@@ -153,21 +153,21 @@ TEST(calib_bitnet_dense_sites)
     calib_tokens(dir, model, 5, 40, &cal, &n_cal);
     calib_tokens(dir, model, 6, 12, &held, &n_held);
     const char *out = test_path(dir, "bitnet.cal.trit");
-    cvt_calib_opts o;
+    cal_opts o;
     calib_default(&o);
-    cvt_calib_report rep;
-    CHECK_OK_E(cvt_calibrate(model, cal, n_cal, out, &o, &rep, &e), &e);
+    cal_report rep;
+    CHECK_OK_E(cal_calibrate(model, cal, n_cal, out, &o, &rep, &e), &e);
     /* dense layers: attn_in, attn_out (after attn_sub_norm), ffn_in, ffn_down (after ffn_sub_norm) */
     CHECK(rep.n_sites == 8);
     CHECK(find_site(&rep, 1, "ffn_down") != NULL);
     CHECK(rep.n_entries == 2 * 7);   /* q k v o gate up down per layer */
-    cvt_calib_agree ag;
-    CHECK_OK_E(cvt_calib_compare(out, held, n_held, 0, 1, &ag, &e), &e);
+    cal_agree ag;
+    CHECK_OK_E(cal_compare(out, held, n_held, 0, 1, &ag, &e), &e);
     /* the generated BitNet's layers outweigh its 0.02 embeddings by ~100x, so near-ties are
      * common (see k_decisive); this only guards against a broken static path */
     printf("  bitnet (unmodified): agreement %.2f%%, KL mean %.3g\n", 100 * ag.agreement, ag.kl_mean);
     CHECK(ag.agreement > 0.6 && ag.kl_mean < 0.01);
-    cvt_calib_report_free(&rep);
+    cal_report_free(&rep);
     free(cal);
     free(held);
 }
@@ -182,11 +182,11 @@ TEST(calib_deterministic_and_copy_keeps_everything)
     uint64_t n_cal;
     calib_tokens(dir, model, 7, 12, &cal, &n_cal);   /* ~700 tokens */
     const char *a = test_path(dir, "det.a.trit"), *b = test_path(dir, "det.b.trit");
-    cvt_calib_opts o;
+    cal_opts o;
     calib_default(&o);
-    CHECK_OK_E(cvt_calibrate(model, cal, n_cal, a, &o, NULL, &e), &e);
+    CHECK_OK_E(cal_calibrate(model, cal, n_cal, a, &o, NULL, &e), &e);
     o.threads = 2;   /* the runner's thread count must not matter */
-    CHECK_OK_E(cvt_calibrate(model, cal, n_cal, b, &o, NULL, &e), &e);
+    CHECK_OK_E(cal_calibrate(model, cal, n_cal, b, &o, NULL, &e), &e);
     size_t la = 0, lb = 0;
     uint8_t *ba = test_read_file(a, &la), *bb = test_read_file(b, &lb);
     CHECK(ba && bb && la == lb && memcmp(ba, bb, la) == 0);
@@ -194,7 +194,7 @@ TEST(calib_deterministic_and_copy_keeps_everything)
     /* calibrating the calibrated file replaces its section (dynamic mode ignores the old
      * scales), giving the same bytes again */
     o.threads = 1;
-    CHECK_OK_E(cvt_calibrate(a, cal, n_cal, b, &o, NULL, &e), &e);
+    CHECK_OK_E(cal_calibrate(a, cal, n_cal, b, &o, NULL, &e), &e);
     bb = test_read_file(b, &lb);
     CHECK(ba && bb && la == lb && memcmp(ba, bb, la) == 0);
     free(ba);
@@ -233,16 +233,16 @@ TEST(calib_deterministic_and_copy_keeps_everything)
     /* nothing is written on a dry run, and an existing output is not replaced without overwrite */
     const char *dry = test_path(dir, "det.dry.trit");
     o.dry_run = 1;
-    CHECK_OK_E(cvt_calibrate(model, cal, n_cal, dry, &o, NULL, &e), &e);
+    CHECK_OK_E(cal_calibrate(model, cal, n_cal, dry, &o, NULL, &e), &e);
     size_t ld = 0;
     uint8_t *bd = test_read_file(dry, &ld);
     CHECK(bd == NULL);
     free(bd);
     o.dry_run = 0;
     o.overwrite = 0;
-    CHECK_EQ_INT(cvt_calibrate(model, cal, n_cal, a, &o, NULL, &e), TRIT_E_EXISTS);
+    CHECK_EQ_INT(cal_calibrate(model, cal, n_cal, a, &o, NULL, &e), TRIT_E_EXISTS);
     /* too little data is a clear usage error */
-    CHECK_EQ_INT(cvt_calibrate(model, cal, 5, b, &o, NULL, &e), TRIT_E_USAGE);
+    CHECK_EQ_INT(cal_calibrate(model, cal, 5, b, &o, NULL, &e), TRIT_E_USAGE);
     CHECK(strstr(e.msg, "too short") != NULL);
     free(cal);
 }

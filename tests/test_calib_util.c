@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cvt.h"
-#include "cvt_calib.h"
+#include "cal.h"
 #include "test.h"
 #include "test_calib_util.h"
 
@@ -71,12 +71,12 @@ int tcal_model(const char *dir, const char *name, gen_layout layout, uint32_t n_
     trit_reader *r = NULL;
     if (!rc) rc = trit_reader_open(conv, NULL, &r, err);
     edit_set es = {edits, n};
-    cvt_copy_opts cp;
+    cal_copy_opts cp;
     memset(&cp, 0, sizeof cp);
     cp.overwrite = 1;
     cp.edit = apply;
     cp.edit_arg = &es;
-    if (!rc) rc = cvt_copy_container(r, fin, &cp, err);
+    if (!rc) rc = cal_copy_container(r, fin, &cp, err);
     trit_reader_close(r);
     snprintf(out, cap, "%s", fin);
     return rc;
@@ -130,12 +130,12 @@ int tcal_rescale_copy(const char *src, const char *dst, float factor, trit_err *
     void *bytes = NULL;
     uint64_t len = 0;
     if (!rc) rc = trit_act_scales_encode(e, n, &bytes, &len, err);
-    cvt_copy_opts cp;
+    cal_copy_opts cp;
     memset(&cp, 0, sizeof cp);
     cp.overwrite = 1;
     cp.act_section = bytes;
     cp.act_section_len = len;
-    if (!rc) rc = cvt_copy_container(r, dst, &cp, err);
+    if (!rc) rc = cal_copy_container(r, dst, &cp, err);
     for (uint32_t i = 0; i < n; i++) free(sc[i]);
     free(sc);
     free(e);

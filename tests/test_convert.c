@@ -36,16 +36,16 @@ static int make_src(gen_layout l, const char *name, char *path, size_t cap)
 static void check_lossless(const char *src_path, const char *trit_path)
 {
     trit_err err;
-    struct cvt_src *s = NULL;
+    struct src_ckpt *s = NULL;
     insp_model m;
     memset(&m, 0, sizeof m);
-    CHECK_OK_E(cvt_src_open(src_path, &s, &err), &err);
+    CHECK_OK_E(src_open(src_path, &s, &err), &err);
     CHECK_OK_E(insp_open_trit(trit_path, &m, &err), &err);
     if (!s || !m.n_tensors) goto out;
-    int const gguf = !strcmp(cvt_src_format(s), "gguf");
+    int const gguf = !strcmp(src_format(s), "gguf");
     uint64_t checked = 0, mismatched = 0;
-    for (uint32_t i = 0; i < cvt_src_n(s); i++) {
-        cvt_src_tensor const *st = cvt_src_at(s, i);
+    for (uint32_t i = 0; i < src_n(s); i++) {
+        src_tensor const *st = src_at(s, i);
         cvt_name nm;
         if (st->skip || cvt_arch_map_name(st->name, gguf, &nm) || nm.role == CVT_ROLE_SKIP || nm.role == CVT_ROLE_SCALE)
             continue;
@@ -62,7 +62,7 @@ static void check_lossless(const char *src_path, const char *trit_path)
                 continue;
             }
             float *a = malloc(per * sizeof *a), *b = malloc(per * sizeof *b);
-            CHECK_OK_E(cvt_src_f32(s, i, e * per, per, a, &err), &err);
+            CHECK_OK_E(src_f32(s, i, e * per, per, a, &err), &err);
             CHECK_OK_E(m.read_f32(m.ctx, k, 0, per, b, &err), &err);
             for (uint64_t v = 0; v < per; v++)
                 if (a[v] != b[v] && mismatched++ < 3)
@@ -76,7 +76,7 @@ static void check_lossless(const char *src_path, const char *trit_path)
     CHECK_EQ_U64(mismatched, 0);
 out:
     insp_model_free(&m);
-    cvt_src_close(s);
+    src_close(s);
 }
 
 static void convert_layout(gen_layout l, const char *name, int expect_units)
@@ -171,12 +171,12 @@ TEST(convert_stories260k_float_llama_unpermuted)
     CHECK(rep.lossless);
     CHECK_EQ_U64(rep.n_tensors, 48);
     /* Q rows are un-permuted: container row h*hd + i2*hd/2 + j holds GGUF row h*hd + 2j + i2 */
-    struct cvt_src *s;
+    struct src_ckpt *s;
     insp_model m;
     memset(&m, 0, sizeof m);
-    CHECK_OK_E(cvt_src_open(src, &s, &err), &err);
+    CHECK_OK_E(src_open(src, &s, &err), &err);
     CHECK_OK_E(insp_open_trit(out, &m, &err), &err);
-    int64_t const qi = cvt_src_find(s, "blk.0.attn_q.weight");
+    int64_t const qi = src_find(s, "blk.0.attn_q.weight");
     uint64_t k = 0;
     while (k < m.n_tensors && strcmp(m.tensors[k].name, "blk.0.attn_q.weight")) k++;
     CHECK(qi >= 0 && k < m.n_tensors);
@@ -187,14 +187,14 @@ TEST(convert_stories260k_float_llama_unpermuted)
         for (uint64_t r = 0; r < 64; r++) {
             uint64_t const h = r / hd, w = r % hd, i2 = w / (hd / 2), j = w % (hd / 2);
             uint64_t const gr = h * hd + 2 * j + i2;
-            cvt_src_f32(s, (uint32_t)qi, gr * cols, cols, a, &err);
+            src_f32(s, (uint32_t)qi, gr * cols, cols, a, &err);
             m.read_f32(m.ctx, k, r * cols, cols, b, &err);
             bad += memcmp(a, b, sizeof a) != 0;
         }
         CHECK_EQ_INT(bad, 0);
     }
     insp_model_free(&m);
-    cvt_src_close(s);
+    src_close(s);
     cvt_report_free(&rep);
 }
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cvt_gguf.h"
-#include "ggml_types.h"
+#include "src_gguf.h"
+#include "src_ggml_types.h"
 #include "test_cvt_gguf_build.h"
 
 void tg_free(tg_buf *b)
@@ -97,12 +97,12 @@ void tg_kv(tg_buf *b, const char *key, uint32_t type)
 }
 void tg_kv_str(tg_buf *b, const char *key, const char *val)
 {
-    tg_kv(b, key, CVT_GGUF_STRING);
+    tg_kv(b, key, SRC_GGUF_STRING);
     tg_str(b, val);
 }
 void tg_kv_u32(tg_buf *b, const char *key, uint32_t val)
 {
-    tg_kv(b, key, CVT_GGUF_UINT32);
+    tg_kv(b, key, SRC_GGUF_UINT32);
     tg_u32(b, val);
 }
 
@@ -128,26 +128,26 @@ void tg_small(tg_buf *b, uint32_t version, const char *arch, tg_small_off *o)
     tg_small_off x;
     memset(&x, 0, sizeof x);
     tg_header(b, version, 3, 18);
-    tg_kv(b, "general.architecture", CVT_GGUF_STRING);
+    tg_kv(b, "general.architecture", SRC_GGUF_STRING);
     x.kv_arch_val = b->len + 8;
     tg_str(b, arch ? arch : "llama");
-    tg_kv(b, "general.alignment", CVT_GGUF_UINT32);
+    tg_kv(b, "general.alignment", SRC_GGUF_UINT32);
     x.kv_align_val = b->len;
     tg_u32(b, 64);
-    tg_kv(b, "t.u8", CVT_GGUF_UINT8);   tg_u8(b, 200);
-    tg_kv(b, "t.i8", CVT_GGUF_INT8);    tg_u8(b, (uint8_t)-5);
-    tg_kv(b, "t.u16", CVT_GGUF_UINT16); tg_u16(b, 60000);
-    tg_kv(b, "t.i16", CVT_GGUF_INT16);  tg_u16(b, (uint16_t)-30000);
-    tg_kv(b, "t.u32", CVT_GGUF_UINT32); tg_u32(b, 4000000000u);
-    tg_kv(b, "t.i32", CVT_GGUF_INT32);  tg_u32(b, (uint32_t)-2000000000);
-    tg_kv(b, "t.f32", CVT_GGUF_FLOAT32); tg_f32(b, 1.5f);
-    tg_kv(b, "t.bool", CVT_GGUF_BOOL);  tg_u8(b, 1);
-    tg_kv(b, "t.u64", CVT_GGUF_UINT64); tg_u64(b, 18000000000000000000ull);
-    tg_kv(b, "t.i64", CVT_GGUF_INT64);  tg_u64(b, (uint64_t)-9000000000000000000ll);
-    tg_kv(b, "t.f64", CVT_GGUF_FLOAT64); tg_f64(b, -2.25);
+    tg_kv(b, "t.u8", SRC_GGUF_UINT8);   tg_u8(b, 200);
+    tg_kv(b, "t.i8", SRC_GGUF_INT8);    tg_u8(b, (uint8_t)-5);
+    tg_kv(b, "t.u16", SRC_GGUF_UINT16); tg_u16(b, 60000);
+    tg_kv(b, "t.i16", SRC_GGUF_INT16);  tg_u16(b, (uint16_t)-30000);
+    tg_kv(b, "t.u32", SRC_GGUF_UINT32); tg_u32(b, 4000000000u);
+    tg_kv(b, "t.i32", SRC_GGUF_INT32);  tg_u32(b, (uint32_t)-2000000000);
+    tg_kv(b, "t.f32", SRC_GGUF_FLOAT32); tg_f32(b, 1.5f);
+    tg_kv(b, "t.bool", SRC_GGUF_BOOL);  tg_u8(b, 1);
+    tg_kv(b, "t.u64", SRC_GGUF_UINT64); tg_u64(b, 18000000000000000000ull);
+    tg_kv(b, "t.i64", SRC_GGUF_INT64);  tg_u64(b, (uint64_t)-9000000000000000000ll);
+    tg_kv(b, "t.f64", SRC_GGUF_FLOAT64); tg_f64(b, -2.25);
     tg_kv_str(b, "t.str", "h\xc3\xa9llo");
-    tg_kv(b, "tokenizer.ggml.tokens", CVT_GGUF_ARRAY);
-    tg_u32(b, CVT_GGUF_STRING);
+    tg_kv(b, "tokenizer.ggml.tokens", SRC_GGUF_ARRAY);
+    tg_u32(b, SRC_GGUF_STRING);
     x.kv_strarr_count = b->len;
     tg_u64(b, 20);
     for (int i = 0; i < 20; i++) {
@@ -155,29 +155,29 @@ void tg_small(tg_buf *b, uint32_t version, const char *arch, tg_small_off *o)
         snprintf(t, sizeof t, "tok%d", i);
         tg_str(b, t);
     }
-    tg_kv(b, "t.f32arr", CVT_GGUF_ARRAY);
-    tg_u32(b, CVT_GGUF_FLOAT32);
+    tg_kv(b, "t.f32arr", SRC_GGUF_ARRAY);
+    tg_u32(b, SRC_GGUF_FLOAT32);
     tg_u64(b, 3);
     tg_f32(b, 0.25f); tg_f32(b, -1.0f); tg_f32(b, 8.0f);
     /* nested: [[1, 2], [], [3]] as arrays of uint16, then [["a"], ["bc", "d"]] */
     x.kv_nested = b->len;
-    tg_kv(b, "t.nested", CVT_GGUF_ARRAY);
-    tg_u32(b, CVT_GGUF_ARRAY);
+    tg_kv(b, "t.nested", SRC_GGUF_ARRAY);
+    tg_u32(b, SRC_GGUF_ARRAY);
     tg_u64(b, 3);
-    tg_u32(b, CVT_GGUF_UINT16); tg_u64(b, 2); tg_u16(b, 1); tg_u16(b, 2);
-    tg_u32(b, CVT_GGUF_UINT16); tg_u64(b, 0);
-    tg_u32(b, CVT_GGUF_UINT16); tg_u64(b, 1); tg_u16(b, 3);
+    tg_u32(b, SRC_GGUF_UINT16); tg_u64(b, 2); tg_u16(b, 1); tg_u16(b, 2);
+    tg_u32(b, SRC_GGUF_UINT16); tg_u64(b, 0);
+    tg_u32(b, SRC_GGUF_UINT16); tg_u64(b, 1); tg_u16(b, 3);
     x.kv_last = b->len;
-    tg_kv(b, "t.nested_str", CVT_GGUF_ARRAY);
-    tg_u32(b, CVT_GGUF_ARRAY);
+    tg_kv(b, "t.nested_str", SRC_GGUF_ARRAY);
+    tg_u32(b, SRC_GGUF_ARRAY);
     tg_u64(b, 2);
-    tg_u32(b, CVT_GGUF_STRING); tg_u64(b, 1); tg_str(b, "a");
-    tg_u32(b, CVT_GGUF_STRING); tg_u64(b, 2); tg_str(b, "bc"); tg_str(b, "d");
+    tg_u32(b, SRC_GGUF_STRING); tg_u64(b, 1); tg_str(b, "a");
+    tg_u32(b, SRC_GGUF_STRING); tg_u64(b, 2); tg_str(b, "bc"); tg_str(b, "d");
 
     uint64_t const ne0[1] = {4}, ne1[2] = {2, 2}, ne2[2] = {32, 2};
-    tg_tinfo(b, "t0.weight", 1, ne0, CVT_GGML_F32, 0, &x.t[0]);
-    tg_tinfo(b, "blk.0.t1.weight", 2, ne1, CVT_GGML_F16, 64, &x.t[1]);
-    tg_tinfo(b, "blk.1.t2.weight", 2, ne2, CVT_GGML_Q8_0, 128, &x.t[2]);
+    tg_tinfo(b, "t0.weight", 1, ne0, SRC_GGML_F32, 0, &x.t[0]);
+    tg_tinfo(b, "blk.0.t1.weight", 2, ne1, SRC_GGML_F16, 64, &x.t[1]);
+    tg_tinfo(b, "blk.1.t2.weight", 2, ne2, SRC_GGML_Q8_0, 128, &x.t[2]);
     tg_pad(b, 64);
     x.data = b->len;
     tg_f32(b, 1); tg_f32(b, 2); tg_f32(b, 3); tg_f32(b, 4);

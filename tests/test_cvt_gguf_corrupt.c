@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cvt_gguf.h"
-#include "ggml_types.h"
+#include "src_gguf.h"
+#include "src_ggml_types.h"
 #include "test.h"
 #include "test_cvt_gguf_build.h"
 #include "trit_limits.h"
@@ -55,14 +55,14 @@ static void make_case(int c, tg_buf *b, expect *e)
         memset(key, 'a', 300);
         key[300] = '\0';
         tg_header(b, 3, 0, 1);
-        tg_kv(b, key, CVT_GGUF_UINT8);
+        tg_kv(b, key, SRC_GGUF_UINT8);
         tg_u8(b, 1);
         *e = (expect){TRIT_E_LIMIT, 24, "cap"};
         return;
     }
     case C_EMPTY_KEY:
         tg_header(b, 3, 0, 1);
-        tg_kv(b, "", CVT_GGUF_UINT32);
+        tg_kv(b, "", SRC_GGUF_UINT32);
         tg_u32(b, 1);
         *e = (expect){TRIT_E_CORRUPT, 24, "empty key"};
         return;
@@ -70,7 +70,7 @@ static void make_case(int c, tg_buf *b, expect *e)
         tg_header(b, 3, 0, 1);
         tg_u64(b, 3);
         tg_bytes(b, "a\0b", 3);
-        tg_u32(b, CVT_GGUF_UINT32);
+        tg_u32(b, SRC_GGUF_UINT32);
         tg_u32(b, 1);
         *e = (expect){TRIT_E_CORRUPT, 24, "NUL"};
         return;
@@ -82,17 +82,17 @@ static void make_case(int c, tg_buf *b, expect *e)
         return;
     case C_ARRAY_COUNT_HUGE:
         tg_header(b, 3, 0, 1);
-        tg_kv(b, "a", CVT_GGUF_ARRAY);
-        tg_u32(b, CVT_GGUF_UINT64);
+        tg_kv(b, "a", SRC_GGUF_ARRAY);
+        tg_u32(b, SRC_GGUF_UINT64);
         tg_u64(b, 1ull << 61);
         tg_zero(b, 64);
         *e = (expect){TRIT_E_TRUNCATED, 41, "array"};
         return;
     case C_NESTED_TOO_DEEP:
         tg_header(b, 3, 0, 1);
-        tg_kv(b, "a", CVT_GGUF_ARRAY);
+        tg_kv(b, "a", SRC_GGUF_ARRAY);
         for (unsigned d = 1; d <= TRIT_MAX_GGUF_ARRAY_DEPTH; d++) {
-            tg_u32(b, CVT_GGUF_ARRAY);
+            tg_u32(b, SRC_GGUF_ARRAY);
             tg_u64(b, 1);
         }
         tg_zero(b, 64);
@@ -100,16 +100,16 @@ static void make_case(int c, tg_buf *b, expect *e)
         return;
     case C_STRING_OVER_CAP:
         tg_header(b, 3, 0, 1);
-        tg_kv(b, "s", CVT_GGUF_STRING);
+        tg_kv(b, "s", SRC_GGUF_STRING);
         tg_u64(b, (uint64_t)TRIT_MAX_STRING_LEN + 1);
         tg_zero(b, (size_t)TRIT_MAX_STRING_LEN + 1);
         *e = (expect){TRIT_E_LIMIT, 37, "cap"};
         return;
     case C_SPLIT_NO_GE_COUNT:
         tg_header(b, 3, 0, 2);
-        tg_kv(b, "split.count", CVT_GGUF_UINT16);
+        tg_kv(b, "split.count", SRC_GGUF_UINT16);
         tg_u16(b, 2);
-        tg_kv(b, "split.no", CVT_GGUF_UINT16);
+        tg_kv(b, "split.no", SRC_GGUF_UINT16);
         tg_u16(b, 5);
         *e = (expect){TRIT_E_CORRUPT, 24 + 8 + 11 + 4 + 2 + 8 + 8 + 4, "split"};
         return;
@@ -130,7 +130,7 @@ static void make_case(int c, tg_buf *b, expect *e)
         memset(name, 'n', 300);
         name[300] = '\0';
         tg_header(b, 3, 1, 0);
-        tg_tinfo(b, name, 1, ne, CVT_GGML_F32, 0, NULL);
+        tg_tinfo(b, name, 1, ne, SRC_GGML_F32, 0, NULL);
         tg_pad(b, 32);
         tg_zero(b, 4);
         *e = (expect){TRIT_E_LIMIT, 24, "cap"};
@@ -170,7 +170,7 @@ static void make_case(int c, tg_buf *b, expect *e)
     case C_ALIGN_ZERO: tg_put_u32_at(b, o.kv_align_val, 0); *e = (expect){TRIT_E_CORRUPT, o.kv_align_val, "power of two"}; break;
     case C_ALIGN_TOO_BIG: tg_put_u32_at(b, o.kv_align_val, 1u << 30); *e = (expect){TRIT_E_LIMIT, o.kv_align_val, "cap"}; break;
     case C_ALIGN_WRONG_TYPE:
-        tg_put_u32_at(b, o.kv_align_val - 4, CVT_GGUF_FLOAT32);
+        tg_put_u32_at(b, o.kv_align_val - 4, SRC_GGUF_FLOAT32);
         *e = (expect){TRIT_E_CORRUPT, o.kv_align_val, "float32"};
         break;
     case C_N_DIMS_5: tg_put_u32_at(b, o.t[0].n_dims, 5); *e = (expect){TRIT_E_CORRUPT, o.t[0].n_dims, "dimensions"}; break;
@@ -214,42 +214,42 @@ static void check_err(const char *how, int c, int rc, const trit_err *err, const
     }
 }
 
-TEST(cvt_gguf_corrupt_cases)
+TEST(src_gguf_corrupt_cases)
 {
     for (int c = 0; c < C_COUNT_; c++) {
         tg_buf b = {0};
         expect e;
         trit_err err;
-        cvt_gguf *h = (cvt_gguf *)&b;    /* must be reset to NULL on failure */
+        src_gguf *h = (src_gguf *)&b;    /* must be reset to NULL on failure */
         make_case(c, &b, &e);
         CHECK(!b.oom);
-        int rc = cvt_gguf_open_mem(b.p, b.len, "corrupt.gguf", &h, &err);
+        int rc = src_gguf_open_mem(b.p, b.len, "corrupt.gguf", &h, &err);
         check_err("memory", c, rc, &err, &e, "corrupt.gguf");
         CHECK(h == NULL);
-        cvt_gguf_close(rc == TRIT_OK ? h : NULL);
+        src_gguf_close(rc == TRIT_OK ? h : NULL);
         /* the same bytes through the file path (pread window) */
         const char *path = test_path(test_tmpdir(), "corrupt.gguf");
         CHECK(test_write_file(path, b.p, b.len) == 0);
-        h = (cvt_gguf *)&b;
-        rc = cvt_gguf_open(path, NULL, &h, &err);
+        h = (src_gguf *)&b;
+        rc = src_gguf_open(path, NULL, &h, &err);
         check_err("file", c, rc, &err, &e, path);
         CHECK(h == NULL);
-        cvt_gguf_close(rc == TRIT_OK ? h : NULL);
+        src_gguf_close(rc == TRIT_OK ? h : NULL);
         tg_free(&b);
     }
 }
 
 /* The valid small file cut at every length: always TRUNCATED, at an offset inside what is there
  * (header cuts) or at the offset field of the tensor whose data is cut. */
-TEST(cvt_gguf_truncated_every_byte)
+TEST(src_gguf_truncated_every_byte)
 {
     tg_buf b = {0};
     tg_small_off o;
     tg_small(&b, 3, NULL, &o);
     for (size_t k = 0; k < b.len; k++) {
-        cvt_gguf *h = NULL;
+        src_gguf *h = NULL;
         trit_err err;
-        int const rc = cvt_gguf_open_mem(b.p, k, "cut.gguf", &h, &err);
+        int const rc = src_gguf_open_mem(b.p, k, "cut.gguf", &h, &err);
         uint64_t want_off = TRIT_NO_OFFSET;
         /* tensors end at data+16 (F32), data+72 (F16), data+196 (Q8_0); the first cut one
          * in file order is reported */
@@ -261,70 +261,70 @@ TEST(cvt_gguf_truncated_every_byte)
             char buf[512];
             test_fail_(__FILE__, __LINE__, "cut at %zu: rc %d offset %llu (%s)", k, rc,
                        (unsigned long long)err.offset, trit_err_format(&err, buf, sizeof buf));
-            cvt_gguf_close(h);
+            src_gguf_close(h);
             break;
         }
     }
-    cvt_gguf *h = NULL;
+    src_gguf *h = NULL;
     trit_err err;
-    CHECK_OK_E(cvt_gguf_open_mem(b.p, b.len, "whole.gguf", &h, &err), &err);
-    cvt_gguf_close(h);
+    CHECK_OK_E(src_gguf_open_mem(b.p, b.len, "whole.gguf", &h, &err), &err);
+    src_gguf_close(h);
     tg_free(&b);
 }
 
 /* Nesting right at the cap is accepted and readable. */
-TEST(cvt_gguf_nested_at_cap_ok)
+TEST(src_gguf_nested_at_cap_ok)
 {
     tg_buf b = {0};
     tg_header(&b, 3, 0, 1);
-    tg_kv(&b, "a", CVT_GGUF_ARRAY);
+    tg_kv(&b, "a", SRC_GGUF_ARRAY);
     for (unsigned d = 1; d < TRIT_MAX_GGUF_ARRAY_DEPTH; d++) {
-        tg_u32(&b, CVT_GGUF_ARRAY);
+        tg_u32(&b, SRC_GGUF_ARRAY);
         tg_u64(&b, 1);
     }
-    tg_u32(&b, CVT_GGUF_INT8);
+    tg_u32(&b, SRC_GGUF_INT8);
     tg_u64(&b, 2);
     tg_u8(&b, 7);
     tg_u8(&b, (uint8_t)-7);
-    cvt_gguf *h = NULL;
+    src_gguf *h = NULL;
     trit_err err;
-    CHECK_OK_E(cvt_gguf_open_mem(b.p, b.len, "deep.gguf", &h, &err), &err);
+    CHECK_OK_E(src_gguf_open_mem(b.p, b.len, "deep.gguf", &h, &err), &err);
     if (h) {
-        cvt_gguf_val v, e;
-        cvt_gguf_kv_val(h, 0, &v);
+        src_gguf_val v, e;
+        src_gguf_kv_val(h, 0, &v);
         for (unsigned d = 1; d < TRIT_MAX_GGUF_ARRAY_DEPTH; d++) {
-            cvt_gguf_iter it;
-            cvt_gguf_iter_init(&it, &v);
-            CHECK(cvt_gguf_iter_next(&it, &e));
+            src_gguf_iter it;
+            src_gguf_iter_init(&it, &v);
+            CHECK(src_gguf_iter_next(&it, &e));
             v = e;
         }
         int64_t x = 0;
-        CHECK_EQ_INT(v.elem_type, CVT_GGUF_INT8);
+        CHECK_EQ_INT(v.elem_type, SRC_GGUF_INT8);
         CHECK_EQ_U64(v.count, 2);
-        cvt_gguf_iter it;
-        cvt_gguf_iter_init(&it, &v);
-        CHECK(cvt_gguf_iter_next(&it, &e) && cvt_gguf_val_i64(&e, &x) == TRIT_OK && x == 7);
-        CHECK(cvt_gguf_iter_next(&it, &e) && cvt_gguf_val_i64(&e, &x) == TRIT_OK && x == -7);
-        CHECK(!cvt_gguf_iter_next(&it, &e));
+        src_gguf_iter it;
+        src_gguf_iter_init(&it, &v);
+        CHECK(src_gguf_iter_next(&it, &e) && src_gguf_val_i64(&e, &x) == TRIT_OK && x == 7);
+        CHECK(src_gguf_iter_next(&it, &e) && src_gguf_val_i64(&e, &x) == TRIT_OK && x == -7);
+        CHECK(!src_gguf_iter_next(&it, &e));
     }
-    cvt_gguf_close(h);
+    src_gguf_close(h);
     tg_free(&b);
 }
 
 /* Cut files read through the growing file window fail exactly as the same bytes in memory. */
-TEST(cvt_gguf_truncated_file_window_matches_memory)
+TEST(src_gguf_truncated_file_window_matches_memory)
 {
     tg_buf b = {0};
     tg_small(&b, 3, NULL, NULL);
     char path[4096];
     snprintf(path, sizeof path, "%s", test_path(test_tmpdir(), "cut_win.gguf"));
-    cvt_gguf_opts const opts = {0, 8};
+    src_gguf_opts const opts = {0, 8};
     for (size_t k = 0; k < b.len; k += 7) {
-        cvt_gguf *h = NULL;
+        src_gguf *h = NULL;
         trit_err em, ef;
-        int const rm = cvt_gguf_open_mem(b.p, k, "m", &h, &em);
+        int const rm = src_gguf_open_mem(b.p, k, "m", &h, &em);
         CHECK(test_write_file(path, b.p, k) == 0);
-        int const rf = cvt_gguf_open(path, &opts, &h, &ef);
+        int const rf = src_gguf_open(path, &opts, &h, &ef);
         if (rm != rf || em.offset != ef.offset || strcmp(em.msg, ef.msg) != 0) {
             test_fail_(__FILE__, __LINE__, "cut at %zu: memory %d@%llu '%s', file %d@%llu '%s'", k, rm,
                        (unsigned long long)em.offset, em.msg, rf, (unsigned long long)ef.offset, ef.msg);

@@ -5,13 +5,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "cvt_gguf.h"
-#include "ggml_types.h"
+#include "src_gguf.h"
+#include "src_ggml_types.h"
 #include "insp.h"
 #include "test.h"
 #include "test_cvt_gguf_build.h"
 
-TEST(cvt_gguf_insp_small)
+TEST(src_gguf_insp_small)
 {
     tg_buf b = {0};
     tg_small_off o;
@@ -92,7 +92,7 @@ TEST(cvt_gguf_insp_small)
     CHECK(m.tensors == NULL && m.metadata == NULL && m.ctx == NULL);
 }
 
-TEST(cvt_gguf_insp_moe)
+TEST(src_gguf_insp_moe)
 {
     tg_buf b = {0};
     uint64_t const ne3[3] = {32, 8, 4}, ne2[2] = {32, 4}, ne_old[2] = {32, 8};
@@ -100,9 +100,9 @@ TEST(cvt_gguf_insp_moe)
     tg_kv_str(&b, "general.architecture", "qwen3moe");
     tg_kv_u32(&b, "qwen3moe.expert_count", 4);
     tg_kv_u32(&b, "qwen3moe.expert_used_count", 2);
-    tg_tinfo(&b, "blk.3.ffn_gate_exps.weight", 3, ne3, CVT_GGML_F16, 0, NULL);
-    tg_tinfo(&b, "blk.3.ffn_gate_inp.weight", 2, ne2, CVT_GGML_F32, 2048, NULL);
-    tg_tinfo(&b, "blk.4.ffn_up.2.weight", 2, ne_old, CVT_GGML_F16, 2560, NULL);
+    tg_tinfo(&b, "blk.3.ffn_gate_exps.weight", 3, ne3, SRC_GGML_F16, 0, NULL);
+    tg_tinfo(&b, "blk.3.ffn_gate_inp.weight", 2, ne2, SRC_GGML_F32, 2048, NULL);
+    tg_tinfo(&b, "blk.4.ffn_up.2.weight", 2, ne_old, SRC_GGML_F16, 2560, NULL);
     tg_pad(&b, 32);
     tg_zero(&b, 2560 + 512);
     const char *path = test_path(test_tmpdir(), "insp_moe.gguf");
@@ -128,7 +128,7 @@ TEST(cvt_gguf_insp_moe)
     tg_free(&b);
 }
 
-TEST(cvt_gguf_insp_fixture_stories)
+TEST(src_gguf_insp_fixture_stories)
 {
     const char *fx = test_fixtures();
     if (!fx) SKIP("fixtures absent");

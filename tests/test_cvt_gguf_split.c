@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cvt_gguf.h"
-#include "ggml_types.h"
+#include "src_gguf.h"
+#include "src_ggml_types.h"
 #include "test.h"
 #include "test_cvt_gguf_build.h"
 
@@ -22,14 +22,14 @@ static void build_part(tg_buf *b, int no, int count, uint32_t total, const char 
 {
     tg_header(b, 3, (uint64_t)n, no == 0 ? 4 : 3);
     if (no == 0) tg_kv_str(b, "general.architecture", "llama");
-    tg_kv(b, "split.no", CVT_GGUF_UINT16);
+    tg_kv(b, "split.no", SRC_GGUF_UINT16);
     tg_u16(b, (uint16_t)no);
-    tg_kv(b, "split.count", CVT_GGUF_UINT16);
+    tg_kv(b, "split.count", SRC_GGUF_UINT16);
     tg_u16(b, (uint16_t)count);
-    tg_kv(b, "split.tensors.count", CVT_GGUF_INT32);
+    tg_kv(b, "split.tensors.count", SRC_GGUF_INT32);
     tg_u32(b, total);
     uint64_t const ne[1] = {4};
-    for (int i = 0; i < n; i++) tg_tinfo(b, names[i], 1, ne, CVT_GGML_F32, (uint64_t)i * 32, NULL);
+    for (int i = 0; i < n; i++) tg_tinfo(b, names[i], 1, ne, SRC_GGML_F32, (uint64_t)i * 32, NULL);
     tg_pad(b, 32);
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < 4; k++) tg_f32(b, base + (float)(i * 4 + k));
@@ -62,77 +62,77 @@ static const char *write_split(const split_opts *so)
 
 static const split_opts good = {4, 2, "output.weight"};
 
-TEST(cvt_gguf_split_gathers_all_parts)
+TEST(src_gguf_split_gathers_all_parts)
 {
     const char *first = write_split(&good);
-    cvt_gguf *h = NULL;
+    src_gguf *h = NULL;
     trit_err err;
-    CHECK_OK_E(cvt_gguf_open(first, NULL, &h, &err), &err);
+    CHECK_OK_E(src_gguf_open(first, NULL, &h, &err), &err);
     if (!h) return;
-    CHECK_EQ_U64(cvt_gguf_n_files(h), 3);
-    CHECK_EQ_U64(cvt_gguf_split_count(h), 3);
-    CHECK_EQ_U64(cvt_gguf_n_tensors(h), 4);
-    CHECK_EQ_U64(cvt_gguf_n_kv(h), 4);                 /* metadata of the first part */
-    CHECK_STR(cvt_gguf_arch(h), "llama");
-    CHECK(strstr(cvt_gguf_file_path(h, 2), "m-00003-of-00003.gguf") != NULL);
+    CHECK_EQ_U64(src_gguf_n_files(h), 3);
+    CHECK_EQ_U64(src_gguf_split_count(h), 3);
+    CHECK_EQ_U64(src_gguf_n_tensors(h), 4);
+    CHECK_EQ_U64(src_gguf_n_kv(h), 4);                 /* metadata of the first part */
+    CHECK_STR(src_gguf_arch(h), "llama");
+    CHECK(strstr(src_gguf_file_path(h, 2), "m-00003-of-00003.gguf") != NULL);
     static const uint32_t want_file[] = {0, 0, 1, 2};
-    for (uint64_t i = 0; i < 4; i++) CHECK_EQ_U64(cvt_gguf_tensor(h, i)->file, want_file[i]);
-    int64_t const o = cvt_gguf_find_tensor(h, "output.weight");
+    for (uint64_t i = 0; i < 4; i++) CHECK_EQ_U64(src_gguf_tensor(h, i)->file, want_file[i]);
+    int64_t const o = src_gguf_find_tensor(h, "output.weight");
     CHECK_EQ_INT(o, 3);
     float f[4];
-    CHECK_OK_E(cvt_gguf_to_f32(h, (uint64_t)o, 0, 4, f, &err), &err);
+    CHECK_OK_E(src_gguf_to_f32(h, (uint64_t)o, 0, 4, f, &err), &err);
     CHECK(f[0] == 200.0f && f[3] == 203.0f);
-    CHECK_OK_E(cvt_gguf_to_f32(h, 2, 1, 2, f, &err), &err);
+    CHECK_OK_E(src_gguf_to_f32(h, 2, 1, 2, f, &err), &err);
     CHECK(f[0] == 101.0f && f[1] == 102.0f);
-    CHECK_OK_E(cvt_gguf_to_f32(h, 1, 0, 4, f, &err), &err);
+    CHECK_OK_E(src_gguf_to_f32(h, 1, 0, 4, f, &err), &err);
     CHECK(f[0] == 4.0f);
-    cvt_gguf_close(h);
+    src_gguf_close(h);
 }
 
-TEST(cvt_gguf_split_errors)
+TEST(src_gguf_split_errors)
 {
     const char *first = write_split(&good);
     char second[4096];
     snprintf(second, sizeof second, "%s", test_path(test_tmpdir(), "m-00002-of-00003.gguf"));
-    cvt_gguf *h = NULL;
+    src_gguf *h = NULL;
     trit_err err;
     /* a later part: refused, naming the first; with OPEN_SINGLE it opens alone */
-    CHECK_EQ_INT(cvt_gguf_open(second, NULL, &h, &err), TRIT_E_USAGE);
+    CHECK_EQ_INT(src_gguf_open(second, NULL, &h, &err), TRIT_E_USAGE);
     CHECK(strstr(err.msg, "m-00001-of-00003.gguf") != NULL);
-    cvt_gguf_opts const single = {CVT_GGUF_OPEN_SINGLE, 0};
-    CHECK_OK_E(cvt_gguf_open(second, &single, &h, &err), &err);
-    if (h) CHECK_EQ_U64(cvt_gguf_n_tensors(h), 1);
-    cvt_gguf_close(h);
+    src_gguf_opts const single = {SRC_GGUF_OPEN_SINGLE, 0};
+    CHECK_OK_E(src_gguf_open(second, &single, &h, &err), &err);
+    if (h) CHECK_EQ_U64(src_gguf_n_tensors(h), 1);
+    src_gguf_close(h);
     h = NULL;
-    CHECK_OK_E(cvt_gguf_open(first, &single, &h, &err), &err);
-    if (h) CHECK_EQ_U64(cvt_gguf_n_tensors(h), 2);
-    cvt_gguf_close(h);
+    CHECK_OK_E(src_gguf_open(first, &single, &h, &err), &err);
+    if (h) CHECK_EQ_U64(src_gguf_n_tensors(h), 2);
+    src_gguf_close(h);
     h = NULL;
 
     /* split.tensors.count disagrees with the parts */
     split_opts so = good;
     so.tensors_count = 5;
     write_split(&so);
-    CHECK_EQ_INT(cvt_gguf_open(first, NULL, &h, &err), TRIT_E_CORRUPT);
+    CHECK_EQ_INT(src_gguf_open(first, NULL, &h, &err), TRIT_E_CORRUPT);
     CHECK(strstr(err.msg, "split.tensors.count") != NULL);
     /* part 3 says it is part 2 */
     so = good;
     so.part3_no = 1;
     write_split(&so);
-    CHECK_EQ_INT(cvt_gguf_open(first, NULL, &h, &err), TRIT_E_CORRUPT);
+    CHECK_EQ_INT(src_gguf_open(first, NULL, &h, &err), TRIT_E_CORRUPT);
     CHECK(strstr(err.file, "m-00003-of-00003.gguf") != NULL);
     /* a tensor name repeated in another part */
     so = good;
     so.part3_name = "blk.0.attn_q.weight";
     write_split(&so);
-    CHECK_EQ_INT(cvt_gguf_open(first, NULL, &h, &err), TRIT_E_CORRUPT);
+    CHECK_EQ_INT(src_gguf_open(first, NULL, &h, &err), TRIT_E_CORRUPT);
     CHECK(strstr(err.msg, "duplicate tensor name") != NULL);
     CHECK(strstr(err.file, "m-00003-of-00003.gguf") != NULL);
 
     /* a missing part is reported by name */
     write_split(&good);
     CHECK(unlink(second) == 0);
-    CHECK_EQ_INT(cvt_gguf_open(first, NULL, &h, &err), TRIT_E_NOTFOUND);
+    CHECK_EQ_INT(src_gguf_open(first, NULL, &h, &err), TRIT_E_NOTFOUND);
     CHECK(h == NULL);
     CHECK(strstr(err.file, "m-00002-of-00003.gguf") != NULL);
     CHECK(strstr(err.msg, "part 2 of 3") != NULL);
@@ -143,7 +143,7 @@ TEST(cvt_gguf_split_errors)
     build_part(&b, 0, 3, 4, names, 1, 0.0f);
     const char *odd = test_path(test_tmpdir(), "renamed.gguf");
     CHECK(test_write_file(odd, b.p, b.len) == 0);
-    CHECK_EQ_INT(cvt_gguf_open(odd, NULL, &h, &err), TRIT_E_NOTFOUND);
+    CHECK_EQ_INT(src_gguf_open(odd, NULL, &h, &err), TRIT_E_NOTFOUND);
     CHECK(strstr(err.msg, "-00001-of-00003.gguf") != NULL);
     tg_free(&b);
 }

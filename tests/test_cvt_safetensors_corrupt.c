@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cvt_safetensors.h"
+#include "src_safetensors.h"
 #include "test.h"
 #include "test_cvt_safetensors.h"
 #include "trit_cursor.h"
@@ -344,7 +344,7 @@ static void check_case(st_case c, const uint8_t *b, size_t len, const expect *ex
     (void)len;
 }
 
-TEST(cvt_safetensors_corrupt_cases)
+TEST(src_safetensors_corrupt_cases)
 {
     for (int c = 0; c < ST_CASE_COUNT_; c++) {
         size_t len = 0;
@@ -354,12 +354,12 @@ TEST(cvt_safetensors_corrupt_cases)
         if (!b) continue;
         trit_err err;
         trit_err_clear(&err);
-        cvt_st *h = NULL;
-        int rc = cvt_st_open_mem(b, len, "case", &h, &err);
+        src_st *h = NULL;
+        int rc = src_st_open_mem(b, len, "case", &h, &err);
         check_case((st_case)c, b, len, &ex, "memory", rc, &err);
         CHECK((rc == TRIT_OK) == (h != NULL));
         if (rc) CHECK_STR(err.file, "case");
-        cvt_st_close(h);
+        src_st_close(h);
         /* The file path gives the same answer and names the file. */
         char name[64];
         snprintf(name, sizeof name, "case%02d.safetensors", c);
@@ -367,15 +367,15 @@ TEST(cvt_safetensors_corrupt_cases)
         CHECK_EQ_INT(test_write_file(p, b, len), 0);
         trit_err_clear(&err);
         h = NULL;
-        rc = cvt_st_open(p, NULL, &h, &err);
+        rc = src_st_open(p, NULL, &h, &err);
         check_case((st_case)c, b, len, &ex, "file", rc, &err);
         if (rc) CHECK(strstr(err.file, name) != NULL);
-        cvt_st_close(h);
+        src_st_close(h);
         free(b);
     }
 }
 
-TEST(cvt_safetensors_corrupt_truncated_at_every_byte)
+TEST(src_safetensors_corrupt_truncated_at_every_byte)
 {
     /* Two tensors laid out in reverse JSON order plus metadata; every prefix must be refused
      * as truncated, at the length field while the header is incomplete, then at the first
@@ -391,15 +391,15 @@ TEST(cvt_safetensors_corrupt_truncated_at_every_byte)
     uint8_t *b = stt_finish(w, &len);
     uint64_t const data_off = len - 20;
     trit_err err;
-    cvt_st *h = NULL;
-    CHECK_OK_E(cvt_st_open_mem(b, len, "full", &h, &err), &err);
-    cvt_st_close(h);
+    src_st *h = NULL;
+    CHECK_OK_E(src_st_open_mem(b, len, "full", &h, &err), &err);
+    src_st_close(h);
     for (size_t k = 0; k < len; k++) {
         uint8_t *cut = malloc(k ? k : 1);
         memcpy(cut, b, k);
         h = NULL;
         trit_err_clear(&err);
-        int const rc = cvt_st_open_mem(cut, k, "cut", &h, &err);
+        int const rc = src_st_open_mem(cut, k, "cut", &h, &err);
         uint64_t want_off = 0;
         if (k >= data_off) want_off = k - data_off < 12 ? data_off : data_off + 12;
         if (rc != TRIT_E_TRUNCATED || err.offset != want_off || h != NULL) {
@@ -408,14 +408,14 @@ TEST(cvt_safetensors_corrupt_truncated_at_every_byte)
                        (unsigned long long)err.offset, trit_err_format(&err, msg, sizeof msg),
                        (unsigned long long)want_off);
         }
-        cvt_st_close(h);
+        src_st_close(h);
         free(cut);
     }
     free(b);
     free(w);
 }
 
-TEST(cvt_safetensors_corrupt_single_byte_flips_never_crash)
+TEST(src_safetensors_corrupt_single_byte_flips_never_crash)
 {
     /* Not a correctness oracle on its own: every flipped image must either open with tensors
      * inside the buffer or fail with a TRIT_E_* code (ASan/UBSan watch the rest). */
@@ -431,16 +431,16 @@ TEST(cvt_safetensors_corrupt_single_byte_flips_never_crash)
         for (int bit = 0; bit < 8; bit++) {
             b[i] ^= (uint8_t)(1u << bit);
             trit_err err;
-            cvt_st *h = NULL;
-            int const rc = cvt_st_open_mem(b, len, "flip", &h, &err);
+            src_st *h = NULL;
+            int const rc = src_st_open_mem(b, len, "flip", &h, &err);
             CHECK(rc <= 0 && rc >= TRIT_E_EXISTS);
             if (h) {
                 opened++;
-                for (uint32_t t = 0; t < cvt_st_n_tensors(h); t++) {
-                    const cvt_st_tensor *ti = cvt_st_tensor_at(h, t);
+                for (uint32_t t = 0; t < src_st_n_tensors(h); t++) {
+                    const src_st_tensor *ti = src_st_tensor_at(h, t);
                     CHECK(ti->offset + ti->nbytes <= len);
                 }
-                cvt_st_close(h);
+                src_st_close(h);
             }
             b[i] ^= (uint8_t)(1u << bit);
         }

@@ -18,7 +18,7 @@ static const insp_tensor *row(const insp_model *m, const char *name)
     return NULL;
 }
 
-TEST(cvt_safetensors_insp_fixture_overall)
+TEST(src_safetensors_insp_fixture_overall)
 {
     const char *fx = test_fixtures();
     char p[4096];
@@ -62,7 +62,7 @@ TEST(cvt_safetensors_insp_fixture_overall)
     insp_model_free(&m);
 }
 
-TEST(cvt_safetensors_insp_bitnet_logical_view)
+TEST(src_safetensors_insp_bitnet_logical_view)
 {
     /* Logical [8, 4] ternary, packed U8 [2, 4], weight_scale BF16 4.0 (divide). */
     int8_t L[8][4];
@@ -125,7 +125,7 @@ TEST(cvt_safetensors_insp_bitnet_logical_view)
     insp_model_free(&m);
 }
 
-TEST(cvt_safetensors_insp_moe_rows_and_shards)
+TEST(src_safetensors_insp_moe_rows_and_shards)
 {
     const char *dir = stt_dir("insp_moe");
     stt_writer *w = malloc(sizeof *w);
@@ -171,7 +171,7 @@ TEST(cvt_safetensors_insp_moe_rows_and_shards)
     insp_model_free(&m);
 }
 
-TEST(cvt_safetensors_insp_refusal_leaves_model_empty)
+TEST(src_safetensors_insp_refusal_leaves_model_empty)
 {
     const char *dir = stt_dir("insp_missing");
     static const char ix[] = "{\"weight_map\":{\"x\":\"model-00001-of-00001.safetensors\"}}";
@@ -186,7 +186,7 @@ TEST(cvt_safetensors_insp_refusal_leaves_model_empty)
     insp_model_free(&m);
 }
 
-TEST(cvt_safetensors_insp_bad_bitnet_scale_is_a_warning)
+TEST(src_safetensors_insp_bad_bitnet_scale_is_a_warning)
 {
     /* U8 weight + a two-element weight_scale: not a valid pairing. inspect still opens the
      * file, shows the raw U8 row and says why in header.bitnet_warnings. */

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cvt_gguf.h"
+#include "src_gguf.h"
 #include "cvt_tok.h"
 #include "gen/gen.h"
 #include "test.h"
@@ -124,14 +124,14 @@ static uint32_t expect_type(uint32_t gt)
     return gt < sizeof map / sizeof *map ? map[gt] : 99;
 }
 
-static int is_float(uint32_t gt) { return gt == CVT_GGUF_FLOAT32 || gt == CVT_GGUF_FLOAT64; }
+static int is_float(uint32_t gt) { return gt == SRC_GGUF_FLOAT32 || gt == SRC_GGUF_FLOAT64; }
 
 /* Every tokenizer.* KV of g equals its copy in s; returns how many were compared. */
-static uint32_t compare_gguf(const cvt_gguf *g, const trit_kvset *s, const char *file)
+static uint32_t compare_gguf(const src_gguf *g, const trit_kvset *s, const char *file)
 {
     uint32_t n = 0;
-    for (uint64_t i = 0; i < cvt_gguf_n_kv(g); i++) {
-        const char *key = cvt_gguf_kv_key(g, i);
+    for (uint64_t i = 0; i < src_gguf_n_kv(g); i++) {
+        const char *key = src_gguf_kv_key(g, i);
         if (strncmp(key, "tokenizer.", 10)) continue;
         n++;
         int64_t const k = trit_kvset_find(s, key);
@@ -141,29 +141,29 @@ static uint32_t compare_gguf(const cvt_gguf *g, const trit_kvset *s, const char 
         }
         uint32_t get, et;
         uint64_t gcount, tcount;
-        uint32_t const gt = cvt_gguf_kv_type(g, i, &get, &gcount);
+        uint32_t const gt = src_gguf_kv_type(g, i, &get, &gcount);
         uint32_t const tt = trit_kvset_type(s, (uint32_t)k, &et, &tcount);
         CHECK_EQ_U64(tt, expect_type(gt));
-        if (gt == CVT_GGUF_STRING) {
+        if (gt == SRC_GGUF_STRING) {
             const char *a, *b;
             uint64_t na, nb;
-            CHECK_EQ_INT(cvt_gguf_kv_str(g, i, &a, &na), TRIT_OK);
+            CHECK_EQ_INT(src_gguf_kv_str(g, i, &a, &na), TRIT_OK);
             CHECK_EQ_INT(trit_kvset_str(s, (uint32_t)k, &b, &nb), TRIT_OK);
             CHECK(na == nb && memcmp(a, b, (size_t)na) == 0);
-        } else if (gt != CVT_GGUF_ARRAY) {
+        } else if (gt != SRC_GGUF_ARRAY) {
             if (is_float(gt)) {
                 double a, b;
-                CHECK_EQ_INT(cvt_gguf_kv_f64(g, i, &a), TRIT_OK);
+                CHECK_EQ_INT(src_gguf_kv_f64(g, i, &a), TRIT_OK);
                 CHECK_EQ_INT(trit_kvset_f64(s, (uint32_t)k, &b), TRIT_OK);
                 CHECK(a == b);
-            } else if (gt == CVT_GGUF_BOOL || gt == CVT_GGUF_UINT64) {
+            } else if (gt == SRC_GGUF_BOOL || gt == SRC_GGUF_UINT64) {
                 uint64_t a, b;
-                CHECK_EQ_INT(cvt_gguf_kv_u64(g, i, &a), TRIT_OK);
+                CHECK_EQ_INT(src_gguf_kv_u64(g, i, &a), TRIT_OK);
                 CHECK_EQ_INT(trit_kvset_u64(s, (uint32_t)k, &b), TRIT_OK);
                 CHECK_EQ_U64(a, b);
             } else {
                 int64_t a, b;
-                CHECK_EQ_INT(cvt_gguf_kv_i64(g, i, &a), TRIT_OK);
+                CHECK_EQ_INT(src_gguf_kv_i64(g, i, &a), TRIT_OK);
                 CHECK_EQ_INT(trit_kvset_i64(s, (uint32_t)k, &b), TRIT_OK);
                 CHECK_EQ_INT(a, b);
             }
@@ -173,24 +173,24 @@ static uint32_t compare_gguf(const cvt_gguf *g, const trit_kvset *s, const char 
             uint64_t bad = 0;
             for (uint64_t j = 0; j < gcount && bad < 3; j++) {
                 int same;
-                if (get == CVT_GGUF_STRING) {
+                if (get == SRC_GGUF_STRING) {
                     const char *a = NULL, *b = NULL;
                     uint64_t na = 0, nb = 1;
-                    same = cvt_gguf_kv_arr_str(g, i, j, &a, &na) == TRIT_OK &&
+                    same = src_gguf_kv_arr_str(g, i, j, &a, &na) == TRIT_OK &&
                            trit_kvset_arr_str(s, (uint32_t)k, j, &b, &nb) == TRIT_OK && na == nb &&
                            memcmp(a, b, (size_t)na) == 0;
                 } else if (is_float(get)) {
                     double a = 0, b = 1;
-                    same = cvt_gguf_kv_arr_f64(g, i, j, &a) == TRIT_OK &&
+                    same = src_gguf_kv_arr_f64(g, i, j, &a) == TRIT_OK &&
                            trit_kvset_arr_f64(s, (uint32_t)k, j, &b) == TRIT_OK && a == b;
-                } else if (get == CVT_GGUF_BOOL || get == CVT_GGUF_UINT64) {
+                } else if (get == SRC_GGUF_BOOL || get == SRC_GGUF_UINT64) {
                     uint64_t a = 0;
                     int64_t b = 1;   /* (no tokenizer array holds values above 2^63) */
-                    same = cvt_gguf_kv_arr_u64(g, i, j, &a) == TRIT_OK &&
+                    same = src_gguf_kv_arr_u64(g, i, j, &a) == TRIT_OK &&
                            trit_kvset_arr_i64(s, (uint32_t)k, j, &b) == TRIT_OK && a == (uint64_t)b;
                 } else {
                     int64_t a = 0, b = 1;
-                    same = cvt_gguf_kv_arr_i64(g, i, j, &a) == TRIT_OK &&
+                    same = src_gguf_kv_arr_i64(g, i, j, &a) == TRIT_OK &&
                            trit_kvset_arr_i64(s, (uint32_t)k, j, &b) == TRIT_OK && a == b;
                 }
                 if (!same) {
@@ -207,8 +207,8 @@ static uint32_t compare_gguf(const cvt_gguf *g, const trit_kvset *s, const char 
 static void copy_gguf(const char *path, const char *name, int *tokens_seen)
 {
     trit_err err;
-    cvt_gguf *g = NULL;
-    CHECK_OK_E(cvt_gguf_open(path, NULL, &g, &err), &err);
+    src_gguf *g = NULL;
+    CHECK_OK_E(src_gguf_open(path, NULL, &g, &err), &err);
     if (!g) return;
     trit_kvbuf *b = trit_kvbuf_new();
     cvt_tok_info info;
@@ -230,7 +230,7 @@ static void copy_gguf(const char *path, const char *name, int *tokens_seen)
     }
     trit_kvset_free(s);
     trit_kvbuf_free(b);
-    cvt_gguf_close(g);
+    src_gguf_close(g);
 }
 
 TEST(cvt_tok_gguf_fixture_vocabs)
@@ -266,15 +266,15 @@ TEST(cvt_tok_gguf_gen_and_no_vocab)
 
     /* a GGUF with no tokenizer.ggml.tokens: NOTFOUND, and nothing written */
     static const uint8_t empty[] = {'G', 'G', 'U', 'F', 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    cvt_gguf *g = NULL;
-    CHECK_OK_E(cvt_gguf_open_mem(empty, sizeof empty, "empty.gguf", &g, &err), &err);
+    src_gguf *g = NULL;
+    CHECK_OK_E(src_gguf_open_mem(empty, sizeof empty, "empty.gguf", &g, &err), &err);
     if (g) {
         trit_kvbuf *b = trit_kvbuf_new();
         CHECK_EQ_INT(cvt_tok_from_gguf(g, b, NULL, &err), TRIT_E_NOTFOUND);
         CHECK_STR(err.file, "empty.gguf");
         CHECK_EQ_U64(trit_kvbuf_count(b), 0);
         trit_kvbuf_free(b);
-        cvt_gguf_close(g);
+        src_gguf_close(g);
     }
 }
 
@@ -331,42 +331,42 @@ static void build_typed_gguf(tg_buf *b, uint64_t n_scores, size_t *scores_off)
     tg_header(b, 3, 0, 15);
     tg_kv_str(b, "general.name", "typed");
     tg_kv_str(b, "tokenizer.ggml.model", "llama");
-    tg_kv(b, "tokenizer.ggml.tokens", CVT_GGUF_ARRAY);
-    tg_u32(b, CVT_GGUF_STRING);
+    tg_kv(b, "tokenizer.ggml.tokens", SRC_GGUF_ARRAY);
+    tg_u32(b, SRC_GGUF_STRING);
     tg_u64(b, 3);
     tg_str(b, "a");
     tg_str(b, "b\xe2\x96\x81");
     tg_str(b, "<s>");
     *scores_off = b->len;
-    tg_kv(b, "tokenizer.ggml.scores", CVT_GGUF_ARRAY);
-    tg_u32(b, CVT_GGUF_FLOAT32);
+    tg_kv(b, "tokenizer.ggml.scores", SRC_GGUF_ARRAY);
+    tg_u32(b, SRC_GGUF_FLOAT32);
     tg_u64(b, n_scores);
     for (uint64_t i = 0; i < n_scores; i++) tg_f32(b, -0.5f * (float)i);
-    tg_kv(b, "tokenizer.x.u8", CVT_GGUF_UINT8);
+    tg_kv(b, "tokenizer.x.u8", SRC_GGUF_UINT8);
     tg_u8(b, 200);
-    tg_kv(b, "tokenizer.x.i8", CVT_GGUF_INT8);
+    tg_kv(b, "tokenizer.x.i8", SRC_GGUF_INT8);
     tg_u8(b, (uint8_t)-3);
-    tg_kv(b, "tokenizer.x.u16", CVT_GGUF_UINT16);
+    tg_kv(b, "tokenizer.x.u16", SRC_GGUF_UINT16);
     tg_u16(b, 65535);
-    tg_kv(b, "tokenizer.x.i16", CVT_GGUF_INT16);
+    tg_kv(b, "tokenizer.x.i16", SRC_GGUF_INT16);
     tg_u16(b, (uint16_t)-300);
-    tg_kv(b, "tokenizer.x.i64", CVT_GGUF_INT64);
+    tg_kv(b, "tokenizer.x.i64", SRC_GGUF_INT64);
     tg_u64(b, (uint64_t)-5000000000000ll);
-    tg_kv(b, "tokenizer.x.u64", CVT_GGUF_UINT64);
+    tg_kv(b, "tokenizer.x.u64", SRC_GGUF_UINT64);
     tg_u64(b, (1ull << 63) + 5);
-    tg_kv(b, "tokenizer.x.f64", CVT_GGUF_FLOAT64);
+    tg_kv(b, "tokenizer.x.f64", SRC_GGUF_FLOAT64);
     tg_f64(b, 0.1);
-    tg_kv(b, "tokenizer.x.bool", CVT_GGUF_BOOL);
+    tg_kv(b, "tokenizer.x.bool", SRC_GGUF_BOOL);
     tg_u8(b, 1);
-    tg_kv(b, "tokenizer.x.i16s", CVT_GGUF_ARRAY);
-    tg_u32(b, CVT_GGUF_INT16);
+    tg_kv(b, "tokenizer.x.i16s", SRC_GGUF_ARRAY);
+    tg_u32(b, SRC_GGUF_INT16);
     tg_u64(b, 2);
     tg_u16(b, (uint16_t)-1);
     tg_u16(b, 7);
-    tg_kv(b, "tokenizer.x.nested", CVT_GGUF_ARRAY);
-    tg_u32(b, CVT_GGUF_ARRAY);
+    tg_kv(b, "tokenizer.x.nested", SRC_GGUF_ARRAY);
+    tg_u32(b, SRC_GGUF_ARRAY);
     tg_u64(b, 1);
-    tg_u32(b, CVT_GGUF_UINT8);
+    tg_u32(b, SRC_GGUF_UINT8);
     tg_u64(b, 1);
     tg_u8(b, 9);
     tg_kv_u32(b, "tokenizer.ggml.bos_token_id", 2);
@@ -378,8 +378,8 @@ TEST(cvt_tok_gguf_value_types)
     size_t scores_off;
     build_typed_gguf(&b, 3, &scores_off);
     trit_err err;
-    cvt_gguf *g = NULL;
-    CHECK_OK_E(cvt_gguf_open_mem(b.p, b.len, "typed.gguf", &g, &err), &err);
+    src_gguf *g = NULL;
+    CHECK_OK_E(src_gguf_open_mem(b.p, b.len, "typed.gguf", &g, &err), &err);
     if (!g) {
         tg_free(&b);
         return;
@@ -424,13 +424,13 @@ TEST(cvt_tok_gguf_value_types)
     }
     trit_kvset_free(s);
     trit_kvbuf_free(kb);
-    cvt_gguf_close(g);
+    src_gguf_close(g);
     tg_free(&b);
 
     /* scores that do not match the tokens: refused at the scores record */
     tg_buf bad = {0};
     build_typed_gguf(&bad, 2, &scores_off);
-    CHECK_OK_E(cvt_gguf_open_mem(bad.p, bad.len, "bad.gguf", &g, &err), &err);
+    CHECK_OK_E(src_gguf_open_mem(bad.p, bad.len, "bad.gguf", &g, &err), &err);
     if (g) {
         kb = trit_kvbuf_new();
         CHECK_EQ_INT(cvt_tok_from_gguf(g, kb, NULL, &err), TRIT_E_CORRUPT);
@@ -439,7 +439,7 @@ TEST(cvt_tok_gguf_value_types)
         CHECK_STR(err.where, "tokenizer.ggml.scores");
         CHECK(strstr(err.msg, "2 entries for 3 tokens") != NULL);
         trit_kvbuf_free(kb);
-        cvt_gguf_close(g);
+        src_gguf_close(g);
     }
     tg_free(&bad);
 }

@@ -10,36 +10,36 @@
 
 #include <cjson/cJSON.h>
 
-#include "cvt_gguf.h"
+#include "src_gguf.h"
 #include "cvt_tok.h"
 #include "test.h"
 #include "test_cvt_tok.h"
 
-static cvt_gguf *open_vocab(const char *name)
+static src_gguf *open_vocab(const char *name)
 {
     const char *fx = test_fixtures();
     if (!fx) return NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/gguf/llamacpp-vocab/ggml-vocab-%s.gguf", fx, name);
     trit_err err;
-    cvt_gguf *g = NULL;
-    CHECK_OK_E(cvt_gguf_open(path, NULL, &g, &err), &err);
+    src_gguf *g = NULL;
+    CHECK_OK_E(src_gguf_open(path, NULL, &g, &err), &err);
     return g;
 }
 
-static uint64_t kv_index(const cvt_gguf *g, const char *key)
+static uint64_t kv_index(const src_gguf *g, const char *key)
 {
-    int64_t const i = cvt_gguf_find_kv(g, key);
+    int64_t const i = src_gguf_find_kv(g, key);
     CHECK(i >= 0);
     return i < 0 ? 0 : (uint64_t)i;
 }
 
 /* NUL-terminated copy of element j of string array KV i into buf (cap >= 1). */
-static char *arr_cstr(const cvt_gguf *g, uint64_t i, uint64_t j, char *buf, size_t cap)
+static char *arr_cstr(const src_gguf *g, uint64_t i, uint64_t j, char *buf, size_t cap)
 {
     const char *s = "";
     uint64_t n = 0;
-    cvt_gguf_kv_arr_str(g, i, j, &s, &n);
+    src_gguf_kv_arr_str(g, i, j, &s, &n);
     if (n >= cap) n = cap - 1;
     memcpy(buf, s, (size_t)n);
     buf[n] = '\0';
@@ -47,11 +47,11 @@ static char *arr_cstr(const cvt_gguf *g, uint64_t i, uint64_t j, char *buf, size
 }
 
 /* Every token (and type, score when given) of the conversion equals the GGUF's. */
-static void compare_vocab(const cvt_gguf *g, const trit_kvset *s, int scores)
+static void compare_vocab(const src_gguf *g, const trit_kvset *s, int scores)
 {
     uint64_t const ti = kv_index(g, "tokenizer.ggml.tokens"), yi = kv_index(g, "tokenizer.ggml.token_type");
     uint64_t n = 0;
-    cvt_gguf_kv_type(g, ti, NULL, &n);
+    src_gguf_kv_type(g, ti, NULL, &n);
     CHECK_EQ_U64(tt_count(s, "tokenizer.ggml.tokens"), n);
     int64_t const kt = trit_kvset_find(s, "tokenizer.ggml.tokens");
     uint32_t bad = 0;
@@ -59,14 +59,14 @@ static void compare_vocab(const cvt_gguf *g, const trit_kvset *s, int scores)
         const char *a = NULL, *b = NULL;
         uint64_t na = 0, nb = 1;
         int64_t ta = 0, tb = -1;
-        cvt_gguf_kv_arr_str(g, ti, j, &a, &na);
+        src_gguf_kv_arr_str(g, ti, j, &a, &na);
         trit_kvset_arr_str(s, (uint32_t)kt, j, &b, &nb);
-        cvt_gguf_kv_arr_i64(g, yi, j, &ta);
+        src_gguf_kv_arr_i64(g, yi, j, &ta);
         tb = tt_arr_i64(s, "tokenizer.ggml.token_type", j);
         int ok = na == nb && !memcmp(a, b, (size_t)na) && ta == tb;
         if (scores) {
             double sa = 0;
-            cvt_gguf_kv_arr_f64(g, kv_index(g, "tokenizer.ggml.scores"), j, &sa);
+            src_gguf_kv_arr_f64(g, kv_index(g, "tokenizer.ggml.scores"), j, &sa);
             ok = ok && sa == tt_arr_f64(s, "tokenizer.ggml.scores", j);
         }
         if (!ok) {
@@ -79,13 +79,13 @@ static void compare_vocab(const cvt_gguf *g, const trit_kvset *s, int scores)
 
 TEST(cvt_tok_real_llama3_tokenizer_json)
 {
-    cvt_gguf *g = open_vocab("llama-bpe");
+    src_gguf *g = open_vocab("llama-bpe");
     if (!g) SKIP("no fixtures");
     uint64_t const ti = kv_index(g, "tokenizer.ggml.tokens"), yi = kv_index(g, "tokenizer.ggml.token_type");
     uint64_t const mi = kv_index(g, "tokenizer.ggml.merges");
     uint64_t n = 0, nm = 0;
-    cvt_gguf_kv_type(g, ti, NULL, &n);
-    cvt_gguf_kv_type(g, mi, NULL, &nm);
+    src_gguf_kv_type(g, ti, NULL, &n);
+    src_gguf_kv_type(g, mi, NULL, &nm);
     /* tokenizer.json as the Meta-Llama-3 release has it: normal tokens in model.vocab, the
      * control tokens as special added tokens, the Llama-3 Split regex + ByteLevel */
     cJSON *root = cJSON_CreateObject();
@@ -102,7 +102,7 @@ TEST(cvt_tok_real_llama3_tokenizer_json)
     char buf[1024];
     for (uint64_t j = 0; j < n; j++) {
         int64_t type = 0;
-        cvt_gguf_kv_arr_i64(g, yi, j, &type);
+        src_gguf_kv_arr_i64(g, yi, j, &type);
         arr_cstr(g, ti, j, buf, sizeof buf);
         if (type == 1) {
             cJSON_AddNumberToObject(vocab, buf, (double)j);
@@ -130,8 +130,8 @@ TEST(cvt_tok_real_llama3_tokenizer_json)
     CHECK_EQ_U64(info.n_tokens, n);
     CHECK_EQ_U64(info.n_merges, nm);
     uint64_t gb = 0, ge = 0;
-    cvt_gguf_kv_u64(g, kv_index(g, "tokenizer.ggml.bos_token_id"), &gb);
-    cvt_gguf_kv_u64(g, kv_index(g, "tokenizer.ggml.eos_token_id"), &ge);
+    src_gguf_kv_u64(g, kv_index(g, "tokenizer.ggml.bos_token_id"), &gb);
+    src_gguf_kv_u64(g, kv_index(g, "tokenizer.ggml.eos_token_id"), &ge);
     CHECK_EQ_U64(info.bos, gb);
     CHECK_EQ_U64(info.eos, ge);
     trit_kvset *s = tt_parse(b);
@@ -141,7 +141,7 @@ TEST(cvt_tok_real_llama3_tokenizer_json)
         for (uint64_t j = 0; j < nm && km >= 0; j++) {
             const char *x = NULL, *y = NULL;
             uint64_t nx = 0, ny = 1;
-            cvt_gguf_kv_arr_str(g, mi, j, &x, &nx);
+            src_gguf_kv_arr_str(g, mi, j, &x, &nx);
             trit_kvset_arr_str(s, (uint32_t)km, j, &y, &ny);
             if (nx != ny || memcmp(x, y, (size_t)nx)) {
                 test_fail_(__FILE__, __LINE__, "merge %llu differs", (unsigned long long)j);
@@ -151,7 +151,7 @@ TEST(cvt_tok_real_llama3_tokenizer_json)
     }
     trit_kvset_free(s);
     trit_kvbuf_free(b);
-    cvt_gguf_close(g);
+    src_gguf_close(g);
 }
 
 /* ---- SentencePiece ---------------------------------------------------------------------------- */
@@ -188,21 +188,21 @@ static void gb_varint(growbuf *g, uint64_t v)
 
 TEST(cvt_tok_real_llama2_tokenizer_model)
 {
-    cvt_gguf *g = open_vocab("llama-spm");
+    src_gguf *g = open_vocab("llama-spm");
     if (!g) SKIP("no fixtures");
     uint64_t const ti = kv_index(g, "tokenizer.ggml.tokens"), yi = kv_index(g, "tokenizer.ggml.token_type");
     uint64_t const si = kv_index(g, "tokenizer.ggml.scores");
     uint64_t n = 0;
-    cvt_gguf_kv_type(g, ti, NULL, &n);
+    src_gguf_kv_type(g, ti, NULL, &n);
     growbuf m = {0};
     for (uint64_t j = 0; j < n; j++) {
         const char *t;
         uint64_t tl;
         double sc;
         int64_t ty;
-        cvt_gguf_kv_arr_str(g, ti, j, &t, &tl);
-        cvt_gguf_kv_arr_f64(g, si, j, &sc);
-        cvt_gguf_kv_arr_i64(g, yi, j, &ty);
+        src_gguf_kv_arr_str(g, ti, j, &t, &tl);
+        src_gguf_kv_arr_f64(g, si, j, &sc);
+        src_gguf_kv_arr_i64(g, yi, j, &ty);
         tt_pb p = {.n = 0};
         tt_pb_bytes(&p, 1, t, (size_t)tl);
         tt_pb_f32(&p, 2, (float)sc);
@@ -238,12 +238,12 @@ TEST(cvt_tok_real_llama2_tokenizer_model)
                                           "tokenizer.ggml.unknown_token_id"};
         for (int k = 0; k < 3; k++) {
             uint64_t v = 0;
-            cvt_gguf_kv_u64(g, kv_index(g, ids[k]), &v);
+            src_gguf_kv_u64(g, kv_index(g, ids[k]), &v);
             CHECK_EQ_U64(tt_u64(s, ids[k]), v);
         }
         CHECK_EQ_U64(tt_u64(s, "tokenizer.ggml.add_space_prefix"), 1);   /* add_dummy_prefix default */
     }
     trit_kvset_free(s);
     trit_kvbuf_free(b);
-    cvt_gguf_close(g);
+    src_gguf_close(g);
 }

@@ -14,21 +14,22 @@
 #include "test_cvt_safetensors.h"
 #include "test_verify.h"
 #include "vfy.h"
-#include "vfy_diff_int.h"
+#include "insp_diff_int.h"
+#include "insp_norm.h"
 
-static const vfy_drow *row(const vfy_diff *d, const char *name)
+static const insp_drow *row(const insp_diff *d, const char *name)
 {
     for (uint64_t i = 0; i < d->n_rows; i++)
         if (strcmp(d->rows[i].name, name) == 0) return &d->rows[i];
     return NULL;
 }
 
-static vfy_diff *run_diff(const char *a, const char *b, const vfy_diff_opts *o)
+static insp_diff *run_diff(const char *a, const char *b, const insp_diff_opts *o)
 {
-    vfy_diff *d = NULL;
+    insp_diff *d = NULL;
     trit_err e;
     trit_err_clear(&e);
-    CHECK_OK_E(vfy_diff_run(a, b, o, &d, &e), &e);
+    CHECK_OK_E(insp_diff_run(a, b, o, &d, &e), &e);
     return d;
 }
 
@@ -61,7 +62,7 @@ TEST(diff_canonical_names)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[128];
         uint32_t layer = 0, expert = 0;
-        int const known = vfy_canon_name(cases[i].in, out, sizeof out, &layer, &expert);
+        int const known = insp_canon_name(cases[i].in, out, sizeof out, &layer, &expert);
         CHECK_STR(out, cases[i].out);
         CHECK_EQ_INT(known, cases[i].known);
         CHECK_EQ_U64(layer, cases[i].layer);
@@ -80,24 +81,24 @@ TEST(diff_metadata_normalization)
     cJSON *t = cJSON_Parse("{\"general.architecture\":\"llama\",\"model.n_layer\":5,\"model.norm_eps\":1e-06,"
                            "\"moe.gating\":\"sigmoid\",\"model.bos_token_id\":1}");
     cJSON *used = NULL;
-    cJSON *ng = vfy_norm_meta("gguf", g, &used);
-    cJSON *nh = vfy_norm_meta("safetensors", h, NULL);
-    cJSON *nt = vfy_norm_meta("trit", t, NULL);
+    cJSON *ng = insp_norm_meta("gguf", g, &used);
+    cJSON *nh = insp_norm_meta("safetensors", h, NULL);
+    cJSON *nt = insp_norm_meta("trit", t, NULL);
     CHECK(ng && nh && nt && used);
-    CHECK(vfy__json_equal(ng, nh));
-    CHECK(vfy__json_equal(nh, nt));
+    CHECK(insp__json_equal(ng, nh));
+    CHECK(insp__json_equal(nh, nt));
     CHECK_EQ_INT(cJSON_GetArraySize(ng), 5);
     CHECK(cJSON_GetObjectItemCaseSensitive(used, "llama.block_count") != NULL);
     CHECK(cJSON_GetObjectItemCaseSensitive(used, "tokenizer.ggml.bos_token_id") != NULL);
     /* HF "qwen3_moe" names GGUF's "qwen3moe"; f32 vs f64 is not a difference, 1e-5 vs 1e-6 is */
     cJSON *x = cJSON_Parse("{\"config\":{\"model_type\":\"qwen3_moe\"}}");
-    cJSON *nx = vfy_norm_meta("safetensors", x, NULL);
+    cJSON *nx = insp_norm_meta("safetensors", x, NULL);
     CHECK_STR(cJSON_GetObjectItemCaseSensitive(nx, "general.architecture")->valuestring, "qwen3moe");
     cJSON *a = cJSON_CreateNumber(1e-5), *b = cJSON_CreateNumber(1e-6), *c = cJSON_CreateNumber((double)1e-6f);
-    CHECK(!vfy__json_equal(a, b));
-    CHECK(vfy__json_equal(b, c));
+    CHECK(!insp__json_equal(a, b));
+    CHECK(insp__json_equal(b, c));
     cJSON *tr = cJSON_CreateTrue(), *one = cJSON_CreateNumber(1);
-    CHECK(vfy__json_equal(tr, one));
+    CHECK(insp__json_equal(tr, one));
     cJSON_Delete(tr);
     cJSON_Delete(one);
     cJSON_Delete(a);
@@ -125,14 +126,14 @@ TEST(diff_identical_files_each_format)
         const char *p = test_path(test_tmpdir(), names[k]);
         trit_err e;
         CHECK_OK_E(gen_write(&o, p, &e), &e);
-        vfy_diff *d = run_diff(p, p, NULL);
+        insp_diff *d = run_diff(p, p, NULL);
         if (!d) continue;
-        CHECK_EQ_INT(vfy_diff_differs(d), 0);
-        CHECK_EQ_U64(d->counts[VFY_D_SAME], d->n_rows);
+        CHECK_EQ_INT(insp_diff_differs(d), 0);
+        CHECK_EQ_U64(d->counts[INSP_D_SAME], d->n_rows);
         CHECK(d->n_rows > 10);
         CHECK_EQ_U64(d->n_type_changed, 0);
         CHECK_EQ_INT(cJSON_GetArraySize(d->meta_changed), 0);
-        vfy_diff_free(d);
+        insp_diff_free(d);
     }
 }
 
@@ -150,17 +151,17 @@ TEST(diff_safetensors_against_trit_layout)
     CHECK_OK_E(gen_write(&o, hf, &e), &e);
     o.layout = GEN_LAYOUT_TRIT;
     CHECK_OK_E(gen_write(&o, tr, &e), &e);
-    vfy_diff *d = run_diff(hf, tr, NULL);
+    insp_diff *d = run_diff(hf, tr, NULL);
     if (!d) return;
-    const vfy_drow *q = row(d, "blk.1.attn_q.weight");
-    CHECK(q && q->status == VFY_D_SAME && q->type_changed && q->ternary && q->flips == 0);
-    const vfy_drow *x = row(d, "blk.0.ffn_down.3.weight");
-    CHECK(x && x->status == VFY_D_SAME);
-    const vfy_drow *emb = row(d, "token_embd.weight");
-    CHECK(emb && emb->status == VFY_D_VALUES && emb->max_abs < 1e-6 && emb->cosine > 0.999999);
-    CHECK_EQ_U64(d->counts[VFY_D_ONLY_A] + d->counts[VFY_D_ONLY_B] + d->counts[VFY_D_SHAPE], 0);
+    const insp_drow *q = row(d, "blk.1.attn_q.weight");
+    CHECK(q && q->status == INSP_D_SAME && q->type_changed && q->ternary && q->flips == 0);
+    const insp_drow *x = row(d, "blk.0.ffn_down.3.weight");
+    CHECK(x && x->status == INSP_D_SAME);
+    const insp_drow *emb = row(d, "token_embd.weight");
+    CHECK(emb && emb->status == INSP_D_VALUES && emb->max_abs < 1e-6 && emb->cosine > 0.999999);
+    CHECK_EQ_U64(d->counts[INSP_D_ONLY_A] + d->counts[INSP_D_ONLY_B] + d->counts[INSP_D_SHAPE], 0);
     CHECK_EQ_INT(cJSON_GetArraySize(d->meta_changed), 0);   /* head_dim: stated 16 vs derived 64/4 */
-    vfy_diff_free(d);
+    insp_diff_free(d);
 }
 
 /* The handcrafted pair: a GGUF llama file (Q/K rows permuted per formats.md 1.10, a 3-D expert
@@ -244,41 +245,41 @@ TEST(diff_gguf_llama_unpermute_and_expert_slices)
     const char *st = stt_dir("pair-hf");
     write_pair(g, st, 0);
     /* small chunks: reads cross rows, heads and expert slices */
-    vfy_diff_opts o;
+    insp_diff_opts o;
     memset(&o, 0, sizeof o);
     o.chunk = 5;
-    vfy_diff *d = run_diff(g, st, &o);
+    insp_diff *d = run_diff(g, st, &o);
     if (!d) return;
     CHECK_EQ_U64(d->n_rows, 4);   /* attn_q, attn_k, ffn_up.0, ffn_up.1 */
-    CHECK_EQ_U64(d->counts[VFY_D_SAME], 4);
-    CHECK_EQ_INT(vfy_diff_differs(d), 0);
-    const vfy_drow *q = row(d, "blk.0.attn_q.weight");
+    CHECK_EQ_U64(d->counts[INSP_D_SAME], 4);
+    CHECK_EQ_INT(insp_diff_differs(d), 0);
+    const insp_drow *q = row(d, "blk.0.attn_q.weight");
     CHECK(q && strstr(q->note, "rows of a un-permuted") != NULL);
     CHECK(row(d, "blk.0.ffn_up.1.weight") && row(d, "blk.0.ffn_up.1.weight")->n == FF * EMBD);
     CHECK_EQ_INT(cJSON_GetArraySize(d->notes), 1);
     CHECK_EQ_INT(cJSON_GetArraySize(d->meta_changed), 0);
-    vfy_diff_free(d);
+    insp_diff_free(d);
     /* the other way round, and as stored: the permuted rows differ */
     d = run_diff(st, g, NULL);
-    if (d) CHECK_EQ_INT(vfy_diff_differs(d), 0);
-    vfy_diff_free(d);
+    if (d) CHECK_EQ_INT(insp_diff_differs(d), 0);
+    insp_diff_free(d);
     o.no_unpermute = 1;
     d = run_diff(g, st, &o);
     if (!d) return;
     q = row(d, "blk.0.attn_q.weight");
-    CHECK(q && q->status == VFY_D_VALUES && q->n_diff > 0);
-    CHECK(row(d, "blk.0.ffn_up.0.weight")->status == VFY_D_SAME);
-    vfy_diff_free(d);
+    CHECK(q && q->status == INSP_D_VALUES && q->n_diff > 0);
+    CHECK(row(d, "blk.0.ffn_up.0.weight")->status == INSP_D_SAME);
+    insp_diff_free(d);
     /* one value of expert 1 changed */
     write_pair(g, st, 1);
     o.no_unpermute = 0;
     d = run_diff(g, st, &o);
     if (!d) return;
-    const vfy_drow *u = row(d, "blk.0.ffn_up.1.weight");
-    CHECK(u && u->status == VFY_D_VALUES && u->n_diff == 1 && fabs(u->max_abs - 0.25) < 1e-9);
-    CHECK(row(d, "blk.0.ffn_up.0.weight")->status == VFY_D_SAME);
-    CHECK_EQ_INT(vfy_diff_differs(d), 1);
-    vfy_diff_free(d);
+    const insp_drow *u = row(d, "blk.0.ffn_up.1.weight");
+    CHECK(u && u->status == INSP_D_VALUES && u->n_diff == 1 && fabs(u->max_abs - 0.25) < 1e-9);
+    CHECK(row(d, "blk.0.ffn_up.0.weight")->status == INSP_D_SAME);
+    CHECK_EQ_INT(insp_diff_differs(d), 1);
+    insp_diff_free(d);
 }
 
 TEST(diff_ternary_flips_and_nan)
@@ -293,28 +294,28 @@ TEST(diff_ternary_flips_and_nan)
     CHECK_OK_E(vt_build(clean, &d0, &e), &e);
     CHECK_OK_E(vt_build(zero, &dz, &e), &e);
     CHECK_OK_E(vt_build(bad, &d3, &e), &e);
-    vfy_diff *d = run_diff(clean, zero, NULL);
+    insp_diff *d = run_diff(clean, zero, NULL);
     if (!d) return;
-    const vfy_drow *r = row(d, "blk.0.ffn_up.weight");
-    CHECK(r && r->status == VFY_D_VALUES && r->ternary);
+    const insp_drow *r = row(d, "blk.0.ffn_up.weight");
+    CHECK(r && r->status == INSP_D_VALUES && r->ternary);
     CHECK(r->n_diff > 0 && r->flips == r->n_diff && r->flips_nz_to_zero == r->n_diff);
     CHECK_EQ_U64(r->flips_sign + r->flips_zero_to_nz, 0);
-    CHECK_EQ_U64(d->counts[VFY_D_VALUES], 1);
+    CHECK_EQ_U64(d->counts[INSP_D_VALUES], 1);
     /* the zeroed tensor has a cosine of 0 with the original */
     CHECK(fabs(r->cosine) < 1e-12);
-    vfy_diff_free(d);
+    insp_diff_free(d);
     d = run_diff(zero, clean, NULL);
     if (d) {
         r = row(d, "blk.0.ffn_up.weight");
         CHECK(r && r->flips_zero_to_nz == r->n_diff);
     }
-    vfy_diff_free(d);
+    insp_diff_free(d);
     /* an invalid code reads as NaN: counted as a NaN on one side */
     d = run_diff(clean, bad, NULL);
     if (!d) return;
     r = row(d, "blk.0.attn_k.weight");
-    CHECK(r && r->status == VFY_D_VALUES && r->n_nan_mismatch == 1 && r->n_diff == 1);
-    vfy_diff_free(d);
+    CHECK(r && r->status == INSP_D_VALUES && r->n_nan_mismatch == 1 && r->n_diff == 1);
+    insp_diff_free(d);
 }
 
 TEST(diff_json_is_valid)
@@ -328,9 +329,9 @@ TEST(diff_json_is_valid)
     trit_err e;
     CHECK_OK_E(vt_build(clean, NULL, &e), &e);
     CHECK_OK_E(vt_build(other, &d1, &e), &e);
-    vfy_diff *d = run_diff(clean, other, NULL);
+    insp_diff *d = run_diff(clean, other, NULL);
     if (!d) return;
-    char *s = vfy_diff_json(d);
+    char *s = insp_diff_json(d);
     cJSON *j = s ? cJSON_Parse(s) : NULL;
     CHECK(j != NULL);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "differ")));
@@ -347,13 +348,13 @@ TEST(diff_json_is_valid)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    CHECK_EQ_INT(vfy_diff_print(d, f), 0);
+    CHECK_EQ_INT(insp_diff_print(d, f), 0);
     fclose(f);
     CHECK(buf && strstr(buf, " blk.1.attn_q.weight") && strstr(buf, "| shape [64, 64] -> [48, 64]"));
     CHECK(buf && strstr(buf, "| only in a (t2)"));
     CHECK(buf && strstr(buf, " ~ model.n_layer") && strstr(buf, "files differ"));
     free(buf);
-    vfy_diff_free(d);
+    insp_diff_free(d);
 }
 
 TEST(verify_json_is_valid)
@@ -469,13 +470,13 @@ TEST(diff_source_and_converted_container)
             test_fail_(__FILE__, __LINE__, "trit convert failed on %s", src);
             continue;
         }
-        vfy_diff *d = run_diff(src, dst, NULL);
+        insp_diff *d = run_diff(src, dst, NULL);
         if (!d) continue;
-        if (d->counts[VFY_D_VALUES] || d->counts[VFY_D_SHAPE] || d->counts[VFY_D_ONLY_A] || d->counts[VFY_D_ONLY_B] ||
-            d->counts[VFY_D_UNCOMPARED] || d->counts[VFY_D_SAME] != d->n_rows || d->n_rows < 20) {
+        if (d->counts[INSP_D_VALUES] || d->counts[INSP_D_SHAPE] || d->counts[INSP_D_ONLY_A] || d->counts[INSP_D_ONLY_B] ||
+            d->counts[INSP_D_UNCOMPARED] || d->counts[INSP_D_SAME] != d->n_rows || d->n_rows < 20) {
             test_fail_(__FILE__, __LINE__, "%s: not every tensor has equal values in its container", src);
-            vfy_diff_print(d, stderr);
+            insp_diff_print(d, stderr);
         }
-        vfy_diff_free(d);
+        insp_diff_free(d);
     }
 }

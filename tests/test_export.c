@@ -1,4 +1,4 @@
-/* test_export.c - `trit export` (convert/export.h) on containers written through libtrit
+/* test_export.c - `trit export` (export/exg.h) on containers written through libtrit
  * (tests/test_export_build.c): every exported tensor is read back with the project's GGUF
  * reader and decoded by its ggml dequantizers, and compared with the container's values. */
 #include <cjson/cJSON.h>
@@ -7,23 +7,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cvt_gguf.h"
-#include "export.h"
-#include "ggml_types.h"
+#include "src_gguf.h"
+#include "exg.h"
+#include "src_ggml_types.h"
 #include "test.h"
 #include "test_export_build.h"
 
 static const char *tpath(const char *name) { return test_path(test_tmpdir(), name); }
 
 /* Export in -> out with flags; returns the code. st may be NULL. */
-static int do_export(const char *in, const char *out, uint32_t flags, cvt_export_stats *st, trit_err *err)
+static int do_export(const char *in, const char *out, uint32_t flags, exg_stats *st, trit_err *err)
 {
     trit_reader *r = NULL;
     int rc = trit_reader_open(in, NULL, &r, err);
     if (rc) return rc;
-    cvt_export_opts o = {0};
-    o.flags = flags | CVT_EXPORT_OVERWRITE;
-    rc = cvt_export_gguf(r, out, &o, st, err);
+    exg_opts o = {0};
+    o.flags = flags | EXG_OVERWRITE;
+    rc = exg_gguf(r, out, &o, st, err);
     trit_reader_close(r);
     return rc;
 }
@@ -41,16 +41,16 @@ static uint32_t check_values(const char *trit_path, const char *gguf_path, uint6
 {
     trit_err err;
     trit_reader *r = NULL;
-    cvt_gguf *g = NULL;
+    src_gguf *g = NULL;
     uint32_t checked = 0;
     CHECK_OK_E(trit_reader_open(trit_path, NULL, &r, &err), &err);
-    CHECK_OK_E(cvt_gguf_open(gguf_path, NULL, &g, &err), &err);
+    CHECK_OK_E(src_gguf_open(gguf_path, NULL, &g, &err), &err);
     if (!r || !g) goto out;
-    for (uint64_t i = 0; i < cvt_gguf_n_tensors(g); i++) {
-        const cvt_gguf_tensor_info *gt = cvt_gguf_tensor(g, i);
+    for (uint64_t i = 0; i < src_gguf_n_tensors(g); i++) {
+        const src_gguf_tensor_info *gt = src_gguf_tensor(g, i);
         uint64_t const n = gt->n_elems;
         float *gv = malloc((size_t)n * sizeof *gv + 4);
-        CHECK_OK_E(cvt_gguf_to_f32(g, i, 0, n, gv, &err), &err);
+        CHECK_OK_E(src_gguf_to_f32(g, i, 0, n, gv, &err), &err);
         unsigned L;
         char proj[8];
         int k = 0;
@@ -89,9 +89,9 @@ static uint32_t check_values(const char *trit_path, const char *gguf_path, uint6
         /* a tensor with a .scale companion carries d = 1: its values are codes only */
         char sn[128];
         snprintf(sn, sizeof sn, "%.*s.scale", (int)(nl > 7 ? nl - 7 : 0), gt->name);
-        int64_t const si = cvt_gguf_find_tensor(g, sn);
+        int64_t const si = src_gguf_find_tensor(g, sn);
         float sc = 1.0f;
-        if (si >= 0) CHECK_OK_E(cvt_gguf_to_f32(g, (uint64_t)si, 0, 1, &sc, &err), &err);
+        if (si >= 0) CHECK_OK_E(src_gguf_to_f32(g, (uint64_t)si, 0, 1, &sc, &err), &err);
         for (uint64_t j = 0; cv && j < n && j < cn; j++) {
             uint64_t const row = j / cols, col = j % cols;
             uint64_t const src = perm ? perm_src(row, permute_hd) * cols + col : j;
@@ -107,29 +107,29 @@ static uint32_t check_values(const char *trit_path, const char *gguf_path, uint6
         checked++;
     }
 out:
-    cvt_gguf_close(g);
+    src_gguf_close(g);
     trit_reader_close(r);
     return checked;
 }
 
-static const cvt_gguf_tensor_info *gtensor(cvt_gguf *g, const char *name)
+static const src_gguf_tensor_info *gtensor(src_gguf *g, const char *name)
 {
-    int64_t const i = cvt_gguf_find_tensor(g, name);
-    return i < 0 ? NULL : cvt_gguf_tensor(g, (uint64_t)i);
+    int64_t const i = src_gguf_find_tensor(g, name);
+    return i < 0 ? NULL : src_gguf_tensor(g, (uint64_t)i);
 }
 
-static uint64_t gkv_u64(cvt_gguf *g, const char *key)
+static uint64_t gkv_u64(src_gguf *g, const char *key)
 {
     uint64_t v = UINT64_MAX;
-    int64_t const i = cvt_gguf_find_kv(g, key);
-    if (i >= 0) cvt_gguf_kv_u64(g, (uint64_t)i, &v);
+    int64_t const i = src_gguf_find_kv(g, key);
+    if (i >= 0) src_gguf_kv_u64(g, (uint64_t)i, &v);
     return v;
 }
 
-static uint32_t gkv_type(cvt_gguf *g, const char *key)
+static uint32_t gkv_type(src_gguf *g, const char *key)
 {
-    int64_t const i = cvt_gguf_find_kv(g, key);
-    return i < 0 ? UINT32_MAX : cvt_gguf_kv_type(g, (uint64_t)i, NULL, NULL);
+    int64_t const i = src_gguf_find_kv(g, key);
+    return i < 0 ? UINT32_MAX : src_gguf_kv_type(g, (uint64_t)i, NULL, NULL);
 }
 
 TEST(export_tq_encoders_match_ggml_decoders)
@@ -146,13 +146,13 @@ TEST(export_tq_encoders_match_ggml_decoders)
     v[0] = v[255] = v[256] = -1;
     v[511] = 1;
     trit_t2_pack_row(v, 512, t2);
-    cvt_export_tq2_row(t2, 512, d, tq2);
+    exg_tq2_row(t2, 512, d, tq2);
     trit_err err;
-    CHECK_OK_E(cvt_ggml_dequant(CVT_GGML_TQ2_0, tq2, 2, out, &err), &err);
+    CHECK_OK_E(src_ggml_dequant(SRC_GGML_TQ2_0, tq2, 2, out, &err), &err);
     for (int i = 0; i < 512; i++)
         if (out[i] != (float)v[i] * d[i / 256]) { CHECK_EQ_INT(i, -1); break; }
-    cvt_export_tq1_row(v, 512, d, tq1);
-    CHECK_OK_E(cvt_ggml_dequant(CVT_GGML_TQ1_0, tq1, 2, out, &err), &err);
+    exg_tq1_row(v, 512, d, tq1);
+    CHECK_OK_E(src_ggml_dequant(SRC_GGML_TQ1_0, tq1, 2, out, &err), &err);
     for (int i = 0; i < 512; i++)
         if (out[i] != (float)v[i] * d[i / 256]) { CHECK_EQ_INT(i, -2); break; }
 }
@@ -160,13 +160,13 @@ TEST(export_tq_encoders_match_ggml_decoders)
 TEST(export_arch_table)
 {
     int norm = -1;
-    CHECK_STR(cvt_export_arch("mixtral", &norm), "llama");
+    CHECK_STR(exg_arch("mixtral", &norm), "llama");
     CHECK_EQ_INT(norm, 1);
-    CHECK_STR(cvt_export_arch("bitnet-b1.58", &norm), "bitnet");
+    CHECK_STR(exg_arch("bitnet-b1.58", &norm), "bitnet");
     CHECK_EQ_INT(norm, 0);
-    CHECK_STR(cvt_export_arch("qwen3moe", &norm), "qwen3moe");
+    CHECK_STR(exg_arch("qwen3moe", &norm), "qwen3moe");
     CHECK_EQ_INT(norm, 0);
-    CHECK(cvt_export_arch("deepseek2", NULL) == NULL);
+    CHECK(exg_arch("deepseek2", NULL) == NULL);
 }
 
 TEST(export_stories260k_round_trip_is_byte_identical)
@@ -178,40 +178,40 @@ TEST(export_stories260k_round_trip_is_byte_identical)
     const char *tr = tpath("exp_stories.trit"), *out = tpath("exp_stories.gguf");
     trit_err err;
     CHECK_OK_E(txb_from_gguf(src, tr, &err), &err);
-    cvt_export_stats st;
+    exg_stats st;
     CHECK_OK_E(do_export(tr, out, 0, &st, &err), &err);
-    cvt_gguf *a = NULL, *b = NULL;
-    CHECK_OK_E(cvt_gguf_open(src, NULL, &a, &err), &err);
-    CHECK_OK_E(cvt_gguf_open(out, NULL, &b, &err), &err);
+    src_gguf *a = NULL, *b = NULL;
+    CHECK_OK_E(src_gguf_open(src, NULL, &a, &err), &err);
+    CHECK_OK_E(src_gguf_open(out, NULL, &b, &err), &err);
     if (!a || !b) goto out;
-    CHECK_EQ_U64(cvt_gguf_n_tensors(b), cvt_gguf_n_tensors(a));
+    CHECK_EQ_U64(src_gguf_n_tensors(b), src_gguf_n_tensors(a));
     /* every tensor: same type, shape and bytes (the permute undoes the builder's un-permute) */
-    for (uint64_t i = 0; i < cvt_gguf_n_tensors(a); i++) {
-        const cvt_gguf_tensor_info *ta = cvt_gguf_tensor(a, i), *tb = gtensor(b, ta->name);
+    for (uint64_t i = 0; i < src_gguf_n_tensors(a); i++) {
+        const src_gguf_tensor_info *ta = src_gguf_tensor(a, i), *tb = gtensor(b, ta->name);
         CHECK(tb != NULL);
         if (!tb) continue;
         CHECK_EQ_U64(tb->ggml_type, ta->ggml_type);
         CHECK_EQ_U64(tb->n_dims, ta->n_dims);
         for (int d = 0; d < 4; d++) CHECK_EQ_U64(tb->ne[d], ta->ne[d]);
         uint8_t *x = malloc((size_t)ta->nbytes), *y = malloc((size_t)ta->nbytes);
-        CHECK_OK_E(cvt_gguf_read(a, i, 0, x, ta->nbytes, &err), &err);
-        CHECK_OK_E(cvt_gguf_read(b, (uint64_t)cvt_gguf_find_tensor(b, ta->name), 0, y, ta->nbytes, &err), &err);
+        CHECK_OK_E(src_gguf_read(a, i, 0, x, ta->nbytes, &err), &err);
+        CHECK_OK_E(src_gguf_read(b, (uint64_t)src_gguf_find_tensor(b, ta->name), 0, y, ta->nbytes, &err), &err);
         if (memcmp(x, y, (size_t)ta->nbytes) != 0) test_fail_(__FILE__, __LINE__, "tensor '%s' differs", ta->name);
         free(x);
         free(y);
     }
     /* every tokenizer KV: same type and the same encoded bytes */
     uint32_t n_tok = 0;
-    for (uint64_t i = 0; i < cvt_gguf_n_kv(a); i++) {
-        const char *key = cvt_gguf_kv_key(a, i);
+    for (uint64_t i = 0; i < src_gguf_n_kv(a); i++) {
+        const char *key = src_gguf_kv_key(a, i);
         if (strncmp(key, "tokenizer.", 10)) continue;
         n_tok++;
-        int64_t const j = cvt_gguf_find_kv(b, key);
+        int64_t const j = src_gguf_find_kv(b, key);
         CHECK(j >= 0);
         if (j < 0) continue;
-        cvt_gguf_val va, vb;
-        cvt_gguf_kv_val(a, i, &va);
-        cvt_gguf_kv_val(b, (uint64_t)j, &vb);
+        src_gguf_val va, vb;
+        src_gguf_kv_val(a, i, &va);
+        src_gguf_kv_val(b, (uint64_t)j, &vb);
         CHECK_EQ_U64(vb.type, va.type);
         CHECK_EQ_U64(vb.elem_type, va.elem_type);
         CHECK_EQ_U64(vb.nbytes, va.nbytes);
@@ -225,16 +225,16 @@ TEST(export_stories260k_round_trip_is_byte_identical)
                                        "llama.attention.head_count_kv", "llama.rope.dimension_count"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         CHECK_EQ_U64(gkv_u64(b, keys[k]), gkv_u64(a, keys[k]));
-        CHECK_EQ_U64(gkv_type(b, keys[k]), CVT_GGUF_UINT32);
+        CHECK_EQ_U64(gkv_type(b, keys[k]), SRC_GGUF_UINT32);
     }
     double ea = 0, eb = 1;
-    cvt_gguf_kv_f64(a, (uint64_t)cvt_gguf_find_kv(a, "llama.attention.layer_norm_rms_epsilon"), &ea);
-    cvt_gguf_kv_f64(b, (uint64_t)cvt_gguf_find_kv(b, "llama.attention.layer_norm_rms_epsilon"), &eb);
+    src_gguf_kv_f64(a, (uint64_t)src_gguf_find_kv(a, "llama.attention.layer_norm_rms_epsilon"), &ea);
+    src_gguf_kv_f64(b, (uint64_t)src_gguf_find_kv(b, "llama.attention.layer_norm_rms_epsilon"), &eb);
     CHECK(ea == eb);
-    CHECK_STR(cvt_gguf_arch(b), "llama");
+    CHECK_STR(src_gguf_arch(b), "llama");
 out:
-    cvt_gguf_close(a);
-    cvt_gguf_close(b);
+    src_gguf_close(a);
+    src_gguf_close(b);
 }
 
 TEST(export_bitnet_dense_tq2_tq1_dequant)
@@ -244,29 +244,29 @@ TEST(export_bitnet_dense_tq2_tq1_dequant)
     const char *tr = tpath("exp_bitnet.trit"), *out = tpath("exp_bitnet.gguf");
     trit_err err;
     CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
-    static const uint32_t flags[] = {0, CVT_EXPORT_TQ1, CVT_EXPORT_DEQUANT, CVT_EXPORT_DEQUANT | CVT_EXPORT_F32};
+    static const uint32_t flags[] = {0, EXG_TQ1, EXG_DEQUANT, EXG_DEQUANT | EXG_DEQUANT_F32};
     static const char *const want[] = {"TQ2_0", "TQ1_0", "F16", "F32"};
     for (int k = 0; k < 4; k++) {
-        cvt_export_stats st;
+        exg_stats st;
         CHECK_OK_E(do_export(tr, out, flags[k], &st, &err), &err);
         CHECK(st.max_scale_rel_err == 0.0);
         CHECK_EQ_U64(check_values(tr, out, 0, 1), 2 + 2 * 11);
-        cvt_gguf *g = NULL;
-        CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
+        src_gguf *g = NULL;
+        CHECK_OK_E(src_gguf_open(out, NULL, &g, &err), &err);
         if (!g) continue;
-        const cvt_gguf_tensor_info *q = gtensor(g, "blk.1.ffn_down.weight");
+        const src_gguf_tensor_info *q = gtensor(g, "blk.1.ffn_down.weight");
         CHECK(q && !strcmp(q->type_name, want[k]));
         CHECK(q && q->ne[0] == 512 && q->ne[1] == 256);
         CHECK(gtensor(g, "output.weight") == NULL);
-        CHECK_STR(cvt_gguf_arch(g), "bitnet");
+        CHECK_STR(src_gguf_arch(g), "bitnet");
         CHECK_EQ_U64(gkv_u64(g, "general.file_type"), k == 0 ? 37 : k == 1 ? 36 : k == 2 ? 1 : 1);
         CHECK_EQ_U64(gkv_u64(g, "general.quantization_version"), k < 2 ? 2 : UINT64_MAX);
         /* tokenizer ids stored as u64 / i32 in the container come out as GGUF u32 */
-        CHECK_EQ_U64(gkv_type(g, "tokenizer.ggml.eos_token_id"), CVT_GGUF_UINT32);
-        CHECK_EQ_U64(gkv_type(g, "tokenizer.ggml.padding_token_id"), CVT_GGUF_UINT32);
+        CHECK_EQ_U64(gkv_type(g, "tokenizer.ggml.eos_token_id"), SRC_GGUF_UINT32);
+        CHECK_EQ_U64(gkv_type(g, "tokenizer.ggml.padding_token_id"), SRC_GGUF_UINT32);
         CHECK_EQ_U64(gkv_u64(g, "tokenizer.ggml.bos_token_id"), 1);   /* from model.bos_token_id */
-        CHECK_EQ_U64(gkv_type(g, "tokenizer.ggml.token_type"), CVT_GGUF_ARRAY);
-        cvt_gguf_close(g);
+        CHECK_EQ_U64(gkv_type(g, "tokenizer.ggml.token_type"), SRC_GGUF_ARRAY);
+        src_gguf_close(g);
     }
 }
 
@@ -280,20 +280,20 @@ TEST(export_llama_permutes_qk_rows_per_row_scales)
     CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
     trit_reader *r = NULL;
     CHECK_OK_E(trit_reader_open(tr, NULL, &r, &err), &err);
-    cvt_export_plan *p = NULL;
-    if (r) CHECK_OK_E(cvt_export_plan_new(r, NULL, &p, &err), &err);
+    exg_plan *p = NULL;
+    if (r) CHECK_OK_E(exg_plan_new(r, NULL, &p, &err), &err);
     if (p) {
-        const cvt_export_summary *sm = cvt_export_plan_summary(p);
+        const exg_summary *sm = exg_plan_summary(p);
         CHECK_EQ_U64(sm->n_permuted, 4);   /* attn_q and attn_k of 2 layers */
         CHECK_EQ_U64(sm->n_ternary, 14);
         CHECK_EQ_U64(sm->n_fallback, 0);
         CHECK_STR(sm->arch, "llama");
-        cvt_export_stats st;
-        CHECK_OK_E(cvt_export_write(p, out, NULL, &st, &err), &err);
+        exg_stats st;
+        CHECK_OK_E(exg_write(p, out, NULL, &st, &err), &err);
         struct stat sb;
         CHECK(stat(out, &sb) == 0 && (uint64_t)sb.st_size == sm->file_size);
     }
-    cvt_export_plan_free(p);
+    exg_plan_free(p);
     trit_reader_close(r);
     CHECK_EQ_U64(check_values(tr, out, 64, 1), 3 + 2 * 9);
 }
@@ -309,15 +309,15 @@ TEST(export_moe_stacks_experts_from_units)
         const char *tr = tpath("exp_moe.trit"), *out = tpath("exp_moe.gguf");
         trit_err err;
         CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
-        cvt_export_stats st;
-        CHECK_OK_E(do_export(tr, out, raw ? CVT_EXPORT_TQ1 : 0, &st, &err), &err);
+        exg_stats st;
+        CHECK_OK_E(do_export(tr, out, raw ? EXG_TQ1 : 0, &st, &err), &err);
         CHECK_EQ_U64(st.n_units_read, 3 * 2 * 4);   /* each unit once per stacked projection */
         /* 3 singles + per layer 4 attn + 2 q/k norms + 2 norms + router + 3 stacks */
         CHECK_EQ_U64(check_values(tr, out, 0, 1), 3 + 2 * 12);
-        cvt_gguf *g = NULL;
-        CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
+        src_gguf *g = NULL;
+        CHECK_OK_E(src_gguf_open(out, NULL, &g, &err), &err);
         if (!g) continue;
-        const cvt_gguf_tensor_info *d = gtensor(g, "blk.1.ffn_down_exps.weight");
+        const src_gguf_tensor_info *d = gtensor(g, "blk.1.ffn_down_exps.weight");
         CHECK(d && d->n_dims == 3 && d->ne[0] == 512 && d->ne[1] == 256 && d->ne[2] == 4);
         CHECK(d && !strcmp(d->type_name, raw ? "TQ1_0" : "TQ2_0"));
         CHECK(gtensor(g, "blk.0.ffn_gate.0.weight") == NULL);
@@ -325,8 +325,8 @@ TEST(export_moe_stacks_experts_from_units)
         CHECK_EQ_U64(gkv_u64(g, "qwen3moe.expert_used_count"), 2);
         CHECK_EQ_U64(gkv_u64(g, "qwen3moe.expert_feed_forward_length"), 512);
         CHECK_EQ_U64(gkv_u64(g, "qwen3moe.expert_gating_func"), 1);
-        CHECK_EQ_U64(gkv_type(g, "qwen3moe.expert_weights_norm"), CVT_GGUF_BOOL);
-        cvt_gguf_close(g);
+        CHECK_EQ_U64(gkv_type(g, "qwen3moe.expert_weights_norm"), SRC_GGUF_BOOL);
+        src_gguf_close(g);
     }
 }
 
@@ -343,19 +343,19 @@ TEST(export_fallbacks_rows_and_groups)
     trit_err err;
     CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
     trit_reader *r = NULL;
-    cvt_export_plan *p = NULL;
+    exg_plan *p = NULL;
     CHECK_OK_E(trit_reader_open(tr, NULL, &r, &err), &err);
-    if (r) CHECK_OK_E(cvt_export_plan_new(r, NULL, &p, &err), &err);
-    for (uint32_t i = 0; p && i < cvt_export_plan_n_tensors(p); i++) {
-        const cvt_export_tensor *t = cvt_export_plan_tensor(p, i);
+    if (r) CHECK_OK_E(exg_plan_new(r, NULL, &p, &err), &err);
+    for (uint32_t i = 0; p && i < exg_plan_n_tensors(p); i++) {
+        const exg_tensor *t = exg_plan_tensor(p, i);
         if (!strstr(t->name, "attn_") && !strstr(t->name, "_exps")) continue;
         if (strstr(t->name, "_norm")) continue;
         CHECK_EQ_U64(t->ggml_type, 1);   /* F16 */
-        CHECK_EQ_U64(t->how, CVT_EXPORT_BY_DEQUANT);
+        CHECK_EQ_U64(t->how, EXG_BY_DEQUANT);
         CHECK(t->note != NULL);
     }
-    if (p) CHECK_EQ_U64(cvt_export_plan_summary(p)->n_ternary, 0);
-    cvt_export_plan_free(p);
+    if (p) CHECK_EQ_U64(exg_plan_summary(p)->n_ternary, 0);
+    exg_plan_free(p);
     trit_reader_close(r);
     CHECK_OK_E(do_export(tr, out, 0, NULL, &err), &err);
     CHECK(check_values(tr, out, 0, 1) > 0);
@@ -364,11 +364,11 @@ TEST(export_fallbacks_rows_and_groups)
     s.group_size = 1024;
     CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
     CHECK_OK_E(do_export(tr, out, 0, NULL, &err), &err);
-    cvt_gguf *g = NULL;
-    CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
-    const cvt_gguf_tensor_info *q = g ? gtensor(g, "blk.0.attn_q.weight") : NULL;
+    src_gguf *g = NULL;
+    CHECK_OK_E(src_gguf_open(out, NULL, &g, &err), &err);
+    const src_gguf_tensor_info *q = g ? gtensor(g, "blk.0.attn_q.weight") : NULL;
     CHECK(q && !strcmp(q->type_name, "TQ2_0"));
-    cvt_gguf_close(g);
+    src_gguf_close(g);
     CHECK(check_values(tr, out, 0, 1) > 0);
 }
 
@@ -381,18 +381,18 @@ TEST(export_scales_not_exact_in_f16)
     const char *tr = tpath("exp_sc.trit"), *out = tpath("exp_sc.gguf");
     trit_err err;
     CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
-    cvt_export_stats st;
+    exg_stats st;
     CHECK_OK_E(do_export(tr, out, 0, &st, &err), &err);
     CHECK(st.max_scale_rel_err == 0.0);
-    cvt_gguf *g = NULL;
-    CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
-    const cvt_gguf_tensor_info *sc = g ? gtensor(g, "blk.0.attn_q.scale") : NULL;
+    src_gguf *g = NULL;
+    CHECK_OK_E(src_gguf_open(out, NULL, &g, &err), &err);
+    const src_gguf_tensor_info *sc = g ? gtensor(g, "blk.0.attn_q.scale") : NULL;
     CHECK(sc && sc->ggml_type == 0 && sc->n_elems == 1);
     float v = 0;
-    if (sc) CHECK_OK_E(cvt_gguf_to_f32(g, (uint64_t)cvt_gguf_find_tensor(g, "blk.0.attn_q.scale"), 0, 1, &v, &err), &err);
+    if (sc) CHECK_OK_E(src_gguf_to_f32(g, (uint64_t)src_gguf_find_tensor(g, "blk.0.attn_q.scale"), 0, 1, &v, &err), &err);
     CHECK(v == 0.1f);
     CHECK(gtensor(g, "blk.0.ffn_down.scale") != NULL);
-    cvt_gguf_close(g);
+    src_gguf_close(g);
     CHECK(check_values(tr, out, 0, 1) > 0);
 
     txb_synth_default(&s, "llama");
@@ -440,18 +440,18 @@ TEST(export_refusals_leave_nothing)
     test_write_file(out, "keep", 4);
     trit_reader *r = NULL;
     CHECK_OK_E(trit_reader_open(tr, NULL, &r, &err), &err);
-    CHECK_EQ_INT(cvt_export_gguf(r, out, NULL, NULL, &err), TRIT_E_EXISTS);
+    CHECK_EQ_INT(exg_gguf(r, out, NULL, NULL, &err), TRIT_E_EXISTS);
     size_t n = 0;
     uint8_t *b = test_read_file(out, &n);
     CHECK(b && n == 4 && !memcmp(b, "keep", 4));
     free(b);
     /* cancellation: nothing appears */
     volatile sig_atomic_t stop = 1;
-    cvt_export_opts o = {0};
-    o.flags = CVT_EXPORT_OVERWRITE;
+    exg_opts o = {0};
+    o.flags = EXG_OVERWRITE;
     o.cancel = &stop;
     remove(out);
-    CHECK_EQ_INT(cvt_export_gguf(r, out, &o, NULL, &err), TRIT_E_IO);
+    CHECK_EQ_INT(exg_gguf(r, out, &o, NULL, &err), TRIT_E_IO);
     CHECK(stat(out, &sb) != 0);
     CHECK_EQ_INT(count_tmp(test_tmpdir(), "exp_bad.gguf"), 0);
     trit_reader_close(r);
@@ -491,15 +491,15 @@ TEST(export_missing_tokenizer_warns)
     trit_err err;
     CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
     trit_reader *r = NULL;
-    cvt_export_plan *p = NULL;
+    exg_plan *p = NULL;
     CHECK_OK_E(trit_reader_open(tr, NULL, &r, &err), &err);
-    if (r) CHECK_OK_E(cvt_export_plan_new(r, NULL, &p, &err), &err);
+    if (r) CHECK_OK_E(exg_plan_new(r, NULL, &p, &err), &err);
     int found = 0;
-    for (uint32_t i = 0; p && i < cvt_export_plan_n_warnings(p); i++)
-        found |= strstr(cvt_export_plan_warning(p, i), "tokenizer") != NULL;
+    for (uint32_t i = 0; p && i < exg_plan_n_warnings(p); i++)
+        found |= strstr(exg_plan_warning(p, i), "tokenizer") != NULL;
     CHECK(found);
-    if (p) CHECK_EQ_U64(cvt_export_plan_summary(p)->n_tokenizer_kv, 0);
-    cvt_export_plan_free(p);
+    if (p) CHECK_EQ_U64(exg_plan_summary(p)->n_tokenizer_kv, 0);
+    exg_plan_free(p);
     trit_reader_close(r);
 }
 
@@ -616,16 +616,16 @@ TEST(export_minicpm_scalings_always_written)
     trit_err err;
     CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
     CHECK_OK_E(do_export(tr, out, 0, NULL, &err), &err);
-    cvt_gguf *g = NULL;
-    CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
+    src_gguf *g = NULL;
+    CHECK_OK_E(src_gguf_open(out, NULL, &g, &err), &err);
     static const char *const keys[] = {"minicpm.embedding_scale", "minicpm.residual_scale", "minicpm.logit_scale"};
     for (int k = 0; g && k < 3; k++) {
         double v = 0;
-        int64_t const i = cvt_gguf_find_kv(g, keys[k]);
+        int64_t const i = src_gguf_find_kv(g, keys[k]);
         CHECK(i >= 0);
-        if (i >= 0) CHECK(cvt_gguf_kv_f64(g, (uint64_t)i, &v) == TRIT_OK);
+        if (i >= 0) CHECK(src_gguf_kv_f64(g, (uint64_t)i, &v) == TRIT_OK);
         CHECK(v == 1.0);
     }
-    cvt_gguf_close(g);
+    src_gguf_close(g);
     CHECK_EQ_U64(check_values(tr, out, 64, 1), 3 + 2 * 9);
 }

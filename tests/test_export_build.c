@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cvt_gguf.h"
-#include "ggml_types.h"
+#include "src_gguf.h"
+#include "src_ggml_types.h"
 #include "test_export_build.h"
 #include "trit_safemath.h"
 
@@ -80,20 +80,20 @@ static int finish_t2(item *it, const uint8_t *codes, const float *scales, trit_e
 static float f16_at(const uint8_t *p) { return trit_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
 
 /* Slice e of n_slices of GGUF tensor gi as a container tensor (dims outermost first). */
-static int from_slice(cvt_gguf *g, uint64_t gi, uint64_t e, uint64_t n_slices, uint64_t perm_hd, item *it, trit_err *err)
+static int from_slice(src_gguf *g, uint64_t gi, uint64_t e, uint64_t n_slices, uint64_t perm_hd, item *it, trit_err *err)
 {
-    const cvt_gguf_tensor_info *gt = cvt_gguf_tensor(g, gi);
+    const src_gguf_tensor_info *gt = src_gguf_tensor(g, gi);
     trit_tensor_info *t = &it->ti;
     uint64_t const cols = gt->ne[0], rows = gt->n_elems / cols / n_slices, nbytes = gt->nbytes / n_slices;
     uint8_t *raw = malloc((size_t)nbytes + 1), *codes = NULL;
     float *d = NULL, *f = NULL;
     int8_t *tv = NULL;
-    int rc = raw ? cvt_gguf_read(g, gi, e * nbytes, raw, nbytes, err) : NOMEM();
+    int rc = raw ? src_gguf_read(g, gi, e * nbytes, raw, nbytes, err) : NOMEM();
     if (rc) goto out;
     t->n_dims = n_slices > 1 ? 2 : gt->n_dims;
     for (uint32_t k = 0; k < t->n_dims; k++) t->dims[k] = gt->ne[t->n_dims - 1 - k];
-    if (gt->type == CVT_GGML_F32 || gt->type == CVT_GGML_F16 || gt->type == CVT_GGML_BF16) {
-        t->type = gt->type == CVT_GGML_F32 ? TRIT_TYPE_F32 : gt->type == CVT_GGML_F16 ? TRIT_TYPE_F16 : TRIT_TYPE_BF16;
+    if (gt->type == SRC_GGML_F32 || gt->type == SRC_GGML_F16 || gt->type == SRC_GGML_BF16) {
+        t->type = gt->type == SRC_GGML_F32 ? TRIT_TYPE_F32 : gt->type == SRC_GGML_F16 ? TRIT_TYPE_F16 : TRIT_TYPE_BF16;
         uint64_t const rb = nbytes / (rows ? rows : 1);
         if (perm_hd) {
             uint8_t *p = malloc((size_t)nbytes + 1);
@@ -109,11 +109,11 @@ static int from_slice(cvt_gguf *g, uint64_t gi, uint64_t e, uint64_t n_slices, u
         raw = NULL;
         goto out;
     }
-    if (gt->type != CVT_GGML_TQ2_0 && gt->type != CVT_GGML_TQ1_0) {
+    if (gt->type != SRC_GGML_TQ2_0 && gt->type != SRC_GGML_TQ1_0) {
         rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, gt->name, "type %s", gt->type_name);
         goto out;
     }
-    uint64_t const nb = rows * cols / 256, bb = gt->type == CVT_GGML_TQ2_0 ? 66 : 54, row_bytes = cols / 128 * 32;
+    uint64_t const nb = rows * cols / 256, bb = gt->type == SRC_GGML_TQ2_0 ? 66 : 54, row_bytes = cols / 128 * 32;
     codes = malloc((size_t)(rows * row_bytes) + 1);
     d = malloc((size_t)nb * sizeof *d + 4);
     f = malloc(256 * sizeof *f);
@@ -125,10 +125,10 @@ static int from_slice(cvt_gguf *g, uint64_t gi, uint64_t e, uint64_t n_slices, u
         uint64_t const dst_b = dst_r * (cols / 256) + b % (cols / 256);
         const uint8_t *blk = raw + b * bb;
         d[dst_b] = f16_at(blk + bb - 2);
-        if (gt->type == CVT_GGML_TQ2_0) {
+        if (gt->type == SRC_GGML_TQ2_0) {
             memcpy(codes + dst_b * 64, blk, 64);
         } else {
-            if ((rc = cvt_ggml_dequant(CVT_GGML_TQ1_0, blk, 1, f, err))) goto out;
+            if ((rc = src_ggml_dequant(SRC_GGML_TQ1_0, blk, 1, f, err))) goto out;
             for (int k = 0; k < 256; k++) tv[k] = d[dst_b] != 0.0f ? (int8_t)lroundf(f[k] / d[dst_b]) : 0;
             trit_t2_pack_row(tv, 256, codes + dst_b * 64);
         }
@@ -157,9 +157,9 @@ static uint32_t trit_kv_of(uint32_t gguf_type)
 }
 
 /* Copy GGUF KV i into the kind-3 buffer, keeping its type as closely as the builder allows. */
-static int copy_kv(cvt_gguf *g, uint64_t i, trit_kvbuf *b, trit_err *err)
+static int copy_kv(src_gguf *g, uint64_t i, trit_kvbuf *b, trit_err *err)
 {
-    const char *key = cvt_gguf_kv_key(g, i);
+    const char *key = src_gguf_kv_key(g, i);
     uint32_t elem = 0;
     uint64_t count = 0, u;
     int64_t iv;
@@ -167,26 +167,26 @@ static int copy_kv(cvt_gguf *g, uint64_t i, trit_kvbuf *b, trit_err *err)
     const char *s;
     uint64_t n;
     int rc = TRIT_OK;
-    switch (cvt_gguf_kv_type(g, i, &elem, &count)) {
-    case CVT_GGUF_STRING: cvt_gguf_kv_str(g, i, &s, &n); return trit_kvbuf_str(b, key, s, n, err);
-    case CVT_GGUF_BOOL: cvt_gguf_kv_u64(g, i, &u); return trit_kvbuf_bool(b, key, (int)u, err);
-    case CVT_GGUF_FLOAT32: cvt_gguf_kv_f64(g, i, &fv); return trit_kvbuf_f32(b, key, (float)fv, err);
-    case CVT_GGUF_FLOAT64: cvt_gguf_kv_f64(g, i, &fv); return trit_kvbuf_f64(b, key, fv, err);
-    case CVT_GGUF_UINT64: cvt_gguf_kv_u64(g, i, &u); return trit_kvbuf_u64(b, key, u, err);
-    case CVT_GGUF_UINT8: case CVT_GGUF_UINT16: case CVT_GGUF_UINT32:
-        cvt_gguf_kv_u64(g, i, &u);
+    switch (src_gguf_kv_type(g, i, &elem, &count)) {
+    case SRC_GGUF_STRING: src_gguf_kv_str(g, i, &s, &n); return trit_kvbuf_str(b, key, s, n, err);
+    case SRC_GGUF_BOOL: src_gguf_kv_u64(g, i, &u); return trit_kvbuf_bool(b, key, (int)u, err);
+    case SRC_GGUF_FLOAT32: src_gguf_kv_f64(g, i, &fv); return trit_kvbuf_f32(b, key, (float)fv, err);
+    case SRC_GGUF_FLOAT64: src_gguf_kv_f64(g, i, &fv); return trit_kvbuf_f64(b, key, fv, err);
+    case SRC_GGUF_UINT64: src_gguf_kv_u64(g, i, &u); return trit_kvbuf_u64(b, key, u, err);
+    case SRC_GGUF_UINT8: case SRC_GGUF_UINT16: case SRC_GGUF_UINT32:
+        src_gguf_kv_u64(g, i, &u);
         return trit_kvbuf_u32(b, key, (uint32_t)u, err);
-    case CVT_GGUF_INT8: case CVT_GGUF_INT16: case CVT_GGUF_INT32: case CVT_GGUF_INT64:
-        cvt_gguf_kv_i64(g, i, &iv);
+    case SRC_GGUF_INT8: case SRC_GGUF_INT16: case SRC_GGUF_INT32: case SRC_GGUF_INT64:
+        src_gguf_kv_i64(g, i, &iv);
         return trit_kvbuf_i32(b, key, (int32_t)iv, err);
-    case CVT_GGUF_ARRAY: break;
+    case SRC_GGUF_ARRAY: break;
     default: return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, key, "type");
     }
-    if (elem == CVT_GGUF_STRING) {
+    if (elem == SRC_GGUF_STRING) {
         const char **strs = malloc((size_t)count * sizeof *strs + 1);
         uint64_t *lens = malloc((size_t)count * sizeof *lens + 1);
         if (!strs || !lens) rc = NOMEM();
-        for (uint64_t j = 0; rc == TRIT_OK && j < count; j++) cvt_gguf_kv_arr_str(g, i, j, &strs[j], &lens[j]);
+        for (uint64_t j = 0; rc == TRIT_OK && j < count; j++) src_gguf_kv_arr_str(g, i, j, &strs[j], &lens[j]);
         if (rc == TRIT_OK) rc = trit_kvbuf_arr_str(b, key, strs, lens, count, err);
         free(strs);
         free(lens);
@@ -198,13 +198,13 @@ static int copy_kv(cvt_gguf *g, uint64_t i, trit_kvbuf *b, trit_err *err)
     for (uint64_t j = 0; j < count; j++) {
         uint8_t *p = vals;
         if (te == TRIT_KV_F32 || te == TRIT_KV_F64) {
-            cvt_gguf_kv_arr_f64(g, i, j, &fv);
+            src_gguf_kv_arr_f64(g, i, j, &fv);
             float const ff = (float)fv;
             if (te == TRIT_KV_F32) memcpy(p + 4 * j, &ff, 4);
             else memcpy(p + 8 * j, &fv, 8);
             continue;
         }
-        cvt_gguf_kv_arr_i64(g, i, j, &iv);
+        src_gguf_kv_arr_i64(g, i, j, &iv);
         switch (te) {
         case TRIT_KV_U8: case TRIT_KV_I8: case TRIT_KV_BOOL: p[j] = (uint8_t)iv; break;
         case TRIT_KV_U16: case TRIT_KV_I16: { uint16_t const v = (uint16_t)iv; memcpy(p + 2 * j, &v, 2); break; }
@@ -217,20 +217,20 @@ static int copy_kv(cvt_gguf *g, uint64_t i, trit_kvbuf *b, trit_err *err)
     return rc;
 }
 
-static int gkv_u64(cvt_gguf *g, const char *arch, const char *suffix, uint64_t *v)
+static int gkv_u64(src_gguf *g, const char *arch, const char *suffix, uint64_t *v)
 {
     char k[128];
     snprintf(k, sizeof k, "%s.%s", arch, suffix);
-    int64_t const i = cvt_gguf_find_kv(g, k);
-    return i >= 0 && cvt_gguf_kv_u64(g, (uint64_t)i, v) == TRIT_OK;
+    int64_t const i = src_gguf_find_kv(g, k);
+    return i >= 0 && src_gguf_kv_u64(g, (uint64_t)i, v) == TRIT_OK;
 }
 
-static int gkv_f64(cvt_gguf *g, const char *arch, const char *suffix, double *v)
+static int gkv_f64(src_gguf *g, const char *arch, const char *suffix, double *v)
 {
     char k[128];
     snprintf(k, sizeof k, "%s.%s", arch, suffix);
-    int64_t const i = cvt_gguf_find_kv(g, k);
-    return i >= 0 && cvt_gguf_kv_f64(g, (uint64_t)i, v) == TRIT_OK;
+    int64_t const i = src_gguf_find_kv(g, k);
+    return i >= 0 && src_gguf_kv_f64(g, (uint64_t)i, v) == TRIT_OK;
 }
 
 /* Declare everything, then write dense tensors, units (members in list order), section. */
@@ -289,14 +289,14 @@ out:
 /* ---- GGUF -> container --------------------------------------------------------------------- */
 
 typedef struct gctx {
-    cvt_gguf *g;
+    src_gguf *g;
     const char *arch;
 } gctx;
 
 static int gguf_kvs(trit_writer *w, const void *ctx, trit_err *err)
 {
     const gctx *c = ctx;
-    cvt_gguf *g = c->g;
+    src_gguf *g = c->g;
     const char *a = c->arch;
     uint64_t v, n_embd = 0, n_head = 0;
     double f;
@@ -320,9 +320,9 @@ static int gguf_kvs(trit_writer *w, const void *ctx, trit_err *err)
     TRY(trit_writer_kv_f32(w, "model.rope_theta", (float)f, err));
     TRY(trit_writer_kv_str(w, "model.rope_layout", "neox", 4, err));
     TRY(trit_writer_kv_str(w, "model.hidden_act", "silu", 4, err));
-    int64_t const tk = cvt_gguf_find_kv(g, "tokenizer.ggml.tokens");
+    int64_t const tk = src_gguf_find_kv(g, "tokenizer.ggml.tokens");
     if (tk >= 0) {
-        cvt_gguf_kv_type(g, (uint64_t)tk, NULL, &v);
+        src_gguf_kv_type(g, (uint64_t)tk, NULL, &v);
         TRY(trit_writer_kv_u32(w, "model.n_vocab", (uint32_t)v, err));
     }
     if (gkv_u64(g, a, "expert_count", &v) && v) {
@@ -341,22 +341,22 @@ static int parse_exps(const char *name, unsigned *layer, char proj[8])
 
 int txb_from_gguf(const char *path, const char *out, trit_err *err)
 {
-    cvt_gguf *g = NULL;
+    src_gguf *g = NULL;
     list l = {0};
     trit_kvbuf *tok = trit_kvbuf_new();
-    int rc = tok ? cvt_gguf_open(path, NULL, &g, err) : NOMEM();
+    int rc = tok ? src_gguf_open(path, NULL, &g, err) : NOMEM();
     if (rc) goto out;
-    const char *arch = cvt_gguf_arch(g);
+    const char *arch = src_gguf_arch(g);
     uint64_t n_embd = 0, n_head = 0, hd;
     gkv_u64(g, arch, "embedding_length", &n_embd);
     gkv_u64(g, arch, "attention.head_count", &n_head);
     hd = n_head ? n_embd / n_head : 0;
     gkv_u64(g, arch, "attention.key_length", &hd);
     int const norm = !strcmp(arch, "llama");
-    for (uint64_t i = 0; i < cvt_gguf_n_kv(g); i++)
-        if (!strncmp(cvt_gguf_kv_key(g, i), "tokenizer.", 10)) TRY(copy_kv(g, i, tok, err));
-    for (uint64_t i = 0; i < cvt_gguf_n_tensors(g); i++) {
-        const cvt_gguf_tensor_info *gt = cvt_gguf_tensor(g, i);
+    for (uint64_t i = 0; i < src_gguf_n_kv(g); i++)
+        if (!strncmp(src_gguf_kv_key(g, i), "tokenizer.", 10)) TRY(copy_kv(g, i, tok, err));
+    for (uint64_t i = 0; i < src_gguf_n_tensors(g); i++) {
+        const src_gguf_tensor_info *gt = src_gguf_tensor(g, i);
         unsigned layer;
         char proj[8];
         if (gt->n_dims == 3 && parse_exps(gt->name, &layer, proj)) {
@@ -380,7 +380,7 @@ int txb_from_gguf(const char *path, const char *out, trit_err *err)
     gctx c = {g, arch};
     rc = write_container(out, &l, arch, gguf_kvs, &c, tok, 0, err);
 out:
-    cvt_gguf_close(g);
+    src_gguf_close(g);
     trit_kvbuf_free(tok);
     list_free(&l);
     return rc;

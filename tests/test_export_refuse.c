@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cvt_gguf.h"
-#include "export.h"
+#include "src_gguf.h"
+#include "exg.h"
 #include "test.h"
 
 enum {
@@ -138,8 +138,8 @@ TEST(export_refuses_hostile_content)
         CHECK_OK_E(trit_reader_open(tr, NULL, &r, &err), &err);
         if (!r) continue;
         remove(out);
-        cvt_export_opts o = {0};
-        int const rc = cvt_export_gguf(r, out, &o, NULL, &err);
+        exg_opts o = {0};
+        int const rc = exg_gguf(r, out, &o, NULL, &err);
         trit_reader_close(r);
         char msg[768];
         trit_err_format(&err, msg, sizeof msg);
@@ -153,26 +153,26 @@ TEST(export_refuses_hostile_content)
         CHECK_EQ_INT(stat(out, &sb) == 0, rc == TRIT_OK);
         if (rc != TRIT_OK) continue;
         /* accepted odd cases: what the GGUF holds */
-        cvt_gguf *g = NULL;
-        CHECK_OK_E(cvt_gguf_open(out, NULL, &g, &err), &err);
+        src_gguf *g = NULL;
+        CHECK_OK_E(src_gguf_open(out, NULL, &g, &err), &err);
         if (!g) continue;
-        int64_t const k = cvt_gguf_find_tensor(g, "blk.0.odd.weight");
-        const cvt_gguf_tensor_info *t = k >= 0 ? cvt_gguf_tensor(g, (uint64_t)k) : NULL;
+        int64_t const k = src_gguf_find_tensor(g, "blk.0.odd.weight");
+        const src_gguf_tensor_info *t = k >= 0 ? src_gguf_tensor(g, (uint64_t)k) : NULL;
         if (c == C_SCALAR) CHECK(t && t->n_dims == 1 && t->ne[0] == 1);
         if (c == C_DIMS5_UNIT) CHECK(t && t->n_dims == 4 && t->ne[0] == 8 && t->ne[1] == 4 && t->ne[2] == 1);
-        int64_t const s = cvt_gguf_find_kv(g, "tokenizer.ggml.scores");
+        int64_t const s = src_gguf_find_kv(g, "tokenizer.ggml.scores");
         if (c == C_SCORES_INTS) {
             uint32_t et = 0;
             double v = 0;
             CHECK(s >= 0);
             if (s >= 0) {
-                cvt_gguf_kv_type(g, (uint64_t)s, &et, NULL);
-                CHECK_EQ_U64(et, CVT_GGUF_FLOAT32);
-                cvt_gguf_kv_arr_f64(g, (uint64_t)s, 2, &v);
+                src_gguf_kv_type(g, (uint64_t)s, &et, NULL);
+                CHECK_EQ_U64(et, SRC_GGUF_FLOAT32);
+                src_gguf_kv_arr_f64(g, (uint64_t)s, 2, &v);
                 CHECK(v == 3.0);
             }
         }
-        if (c == C_ID_NEGATIVE) CHECK(cvt_gguf_find_kv(g, "tokenizer.ggml.padding_token_id") < 0);
-        cvt_gguf_close(g);
+        if (c == C_ID_NEGATIVE) CHECK(src_gguf_find_kv(g, "tokenizer.ggml.padding_token_id") < 0);
+        src_gguf_close(g);
     }
 }

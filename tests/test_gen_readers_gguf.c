@@ -1,10 +1,10 @@
 /* test_gen_readers_gguf.c - the trit-gen GGUF layouts opened with the project's GGUF reader
- * (convert/cvt_gguf.h): header facts, tensor table, and every weight decoded by
- * cvt_gguf_to_f32 (TQ1_0, TQ2_0, 3-D experts, F16, F32) equal to the source ternary x scale. */
+ * (source/src_gguf.h): header facts, tensor table, and every weight decoded by
+ * src_gguf_to_f32 (TQ1_0, TQ2_0, 3-D experts, F16, F32) equal to the source ternary x scale. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cvt_gguf.h"
+#include "src_gguf.h"
 #include "gen/gen.h"
 #include "test.h"
 
@@ -21,26 +21,26 @@ static void check_gguf_layout(const gen_opts *o, const char *name)
     CHECK_OK_E(gen_write(o, path, &err), &err);
     gen_plan p;
     CHECK_OK_E(gen_plan_build(o, &p, &err), &err);
-    cvt_gguf *h = NULL;
-    CHECK_OK_E(cvt_gguf_open(path, NULL, &h, &err), &err);
+    src_gguf *h = NULL;
+    CHECK_OK_E(src_gguf_open(path, NULL, &h, &err), &err);
     if (!h) {
         gen_plan_release(&p);
         return;
     }
-    CHECK_EQ_U64(cvt_gguf_version(h), 3);
-    CHECK_EQ_U64(cvt_gguf_alignment(h), o->gguf_align);
-    CHECK_STR(cvt_gguf_arch(h), o->layout == GEN_LAYOUT_GGUF_MOE ? "qwen3moe" : "bitnet");
-    CHECK_EQ_U64(cvt_gguf_n_tensors(h), p.n);
-    int64_t const kt = cvt_gguf_find_kv(h, "tokenizer.ggml.tokens");
+    CHECK_EQ_U64(src_gguf_version(h), 3);
+    CHECK_EQ_U64(src_gguf_alignment(h), o->gguf_align);
+    CHECK_STR(src_gguf_arch(h), o->layout == GEN_LAYOUT_GGUF_MOE ? "qwen3moe" : "bitnet");
+    CHECK_EQ_U64(src_gguf_n_tensors(h), p.n);
+    int64_t const kt = src_gguf_find_kv(h, "tokenizer.ggml.tokens");
     uint64_t count = 0;
     CHECK(kt >= 0);
     if (kt >= 0) {
-        cvt_gguf_kv_type(h, (uint64_t)kt, NULL, &count);
+        src_gguf_kv_type(h, (uint64_t)kt, NULL, &count);
         CHECK_EQ_U64(count, o->n_vocab);
         const char *s;
         uint64_t n;
         char want[64];
-        CHECK_EQ_INT(cvt_gguf_kv_arr_str(h, (uint64_t)kt, o->n_vocab - 1, &s, &n), TRIT_OK);
+        CHECK_EQ_INT(src_gguf_kv_arr_str(h, (uint64_t)kt, o->n_vocab - 1, &s, &n), TRIT_OK);
         size_t const wl = gen_token(o->n_vocab, o->n_vocab - 1, want, sizeof want);
         CHECK(n == wl && !memcmp(s, want, wl));
     }
@@ -49,10 +49,10 @@ static void check_gguf_layout(const gen_opts *o, const char *name)
     size_t cap = 0;
     for (uint32_t i = 0; i < p.n; i++) {
         const gen_tensor *t = &p.t[i];
-        int64_t const k = cvt_gguf_find_tensor(h, t->name);
+        int64_t const k = src_gguf_find_tensor(h, t->name);
         CHECK(k >= 0);
         if (k < 0) continue;
-        const cvt_gguf_tensor_info *ti = cvt_gguf_tensor(h, (uint64_t)k);
+        const src_gguf_tensor_info *ti = src_gguf_tensor(h, (uint64_t)k);
         CHECK_STR(ti->type_name, tname[t->dtype]);
         CHECK_EQ_U64(ti->n_dims, t->n_dims);
         for (uint32_t d = 0; d < t->n_dims; d++) CHECK_EQ_U64(ti->ne[d], t->shape[t->n_dims - 1 - d]);
@@ -65,7 +65,7 @@ static void check_gguf_layout(const gen_opts *o, const char *name)
         }
         CHECK(buf != NULL);
         if (!buf) break;
-        CHECK_OK_E(cvt_gguf_to_f32(h, (uint64_t)k, 0, n, buf, &err), &err);
+        CHECK_OK_E(src_gguf_to_f32(h, (uint64_t)k, 0, n, buf, &err), &err);
         /* TQ tensors: the decoded weights are the source ternary x scale, exactly. */
         uint64_t bad = 0;
         for (uint64_t e = 0; e < n; e++) bad += buf[e] != gen_value(t, e);
@@ -73,7 +73,7 @@ static void check_gguf_layout(const gen_opts *o, const char *name)
         CHECK_EQ_U64(bad, 0);
     }
     free(buf);
-    cvt_gguf_close(h);
+    src_gguf_close(h);
     gen_plan_release(&p);
 }
 

@@ -13,35 +13,35 @@
 
 #include <cJSON.h>
 
-#include "cvt_gguf.h"
+#include "src_gguf.h"
 #include "run.h"
 #include "test.h"
 #include "test_run_util.h"
 
-static int kv_u(const cvt_gguf *g, const char *key, uint64_t def, uint64_t *out)
+static int kv_u(const src_gguf *g, const char *key, uint64_t def, uint64_t *out)
 {
-    int64_t const i = cvt_gguf_find_kv(g, key);
+    int64_t const i = src_gguf_find_kv(g, key);
     *out = def;
-    return i < 0 ? TRIT_OK : cvt_gguf_kv_u64(g, (uint64_t)i, out);
+    return i < 0 ? TRIT_OK : src_gguf_kv_u64(g, (uint64_t)i, out);
 }
 
-static int kv_f(const cvt_gguf *g, const char *key, double def, double *out)
+static int kv_f(const src_gguf *g, const char *key, double def, double *out)
 {
-    int64_t const i = cvt_gguf_find_kv(g, key);
+    int64_t const i = src_gguf_find_kv(g, key);
     *out = def;
-    return i < 0 ? TRIT_OK : cvt_gguf_kv_f64(g, (uint64_t)i, out);
+    return i < 0 ? TRIT_OK : src_gguf_kv_f64(g, (uint64_t)i, out);
 }
 
 /* GGUF tokenizer.* keys into a kind-3 section buffer. */
-static int tokenizer_section(const cvt_gguf *g, trit_kvbuf *b, trit_err *err)
+static int tokenizer_section(const src_gguf *g, trit_kvbuf *b, trit_err *err)
 {
-    int64_t const it = cvt_gguf_find_kv(g, "tokenizer.ggml.tokens");
-    int64_t const is = cvt_gguf_find_kv(g, "tokenizer.ggml.scores");
-    int64_t const ty = cvt_gguf_find_kv(g, "tokenizer.ggml.token_type");
-    int64_t const im = cvt_gguf_find_kv(g, "tokenizer.ggml.model");
+    int64_t const it = src_gguf_find_kv(g, "tokenizer.ggml.tokens");
+    int64_t const is = src_gguf_find_kv(g, "tokenizer.ggml.scores");
+    int64_t const ty = src_gguf_find_kv(g, "tokenizer.ggml.token_type");
+    int64_t const im = src_gguf_find_kv(g, "tokenizer.ggml.model");
     if (it < 0 || is < 0 || ty < 0 || im < 0) return trit_err_set(err, TRIT_E_NOTFOUND, TRIT_NO_OFFSET, NULL, "tokenizer keys");
     uint64_t n = 0;
-    cvt_gguf_kv_type(g, (uint64_t)it, NULL, &n);
+    src_gguf_kv_type(g, (uint64_t)it, NULL, &n);
     const char **strs = calloc(n, sizeof *strs);
     uint64_t *lens = calloc(n, sizeof *lens);
     float *scores = calloc(n, sizeof *scores);
@@ -50,15 +50,15 @@ static int tokenizer_section(const cvt_gguf *g, trit_kvbuf *b, trit_err *err)
     for (uint64_t i = 0; i < n && rc == TRIT_OK; i++) {
         double f = 0;
         int64_t v = 0;
-        rc = cvt_gguf_kv_arr_str(g, (uint64_t)it, i, &strs[i], &lens[i]);
-        if (!rc) rc = cvt_gguf_kv_arr_f64(g, (uint64_t)is, i, &f);
-        if (!rc) rc = cvt_gguf_kv_arr_i64(g, (uint64_t)ty, i, &v);
+        rc = src_gguf_kv_arr_str(g, (uint64_t)it, i, &strs[i], &lens[i]);
+        if (!rc) rc = src_gguf_kv_arr_f64(g, (uint64_t)is, i, &f);
+        if (!rc) rc = src_gguf_kv_arr_i64(g, (uint64_t)ty, i, &v);
         scores[i] = (float)f;
         types[i] = (int32_t)v;
     }
     const char *model;
     uint64_t mn;
-    if (!rc) rc = cvt_gguf_kv_str(g, (uint64_t)im, &model, &mn);
+    if (!rc) rc = src_gguf_kv_str(g, (uint64_t)im, &model, &mn);
     if (!rc) rc = trit_kvbuf_str(b, "tokenizer.ggml.model", model, mn, err);
     if (!rc) rc = trit_kvbuf_arr_str(b, "tokenizer.ggml.tokens", strs, lens, n, err);
     if (!rc) rc = trit_kvbuf_arr(b, "tokenizer.ggml.scores", TRIT_KV_F32, scores, n, err);
@@ -66,8 +66,8 @@ static int tokenizer_section(const cvt_gguf *g, trit_kvbuf *b, trit_err *err)
     static const char *const ids[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id"};
     for (int k = 0; k < 3 && rc == TRIT_OK; k++) {
         uint64_t v;
-        int64_t const i = cvt_gguf_find_kv(g, ids[k]);
-        if (i >= 0 && cvt_gguf_kv_u64(g, (uint64_t)i, &v) == TRIT_OK) rc = trit_kvbuf_u32(b, ids[k], (uint32_t)v, err);
+        int64_t const i = src_gguf_find_kv(g, ids[k]);
+        if (i >= 0 && src_gguf_kv_u64(g, (uint64_t)i, &v) == TRIT_OK) rc = trit_kvbuf_u32(b, ids[k], (uint32_t)v, err);
     }
     free(strs);
     free(lens);
@@ -79,8 +79,8 @@ static int tokenizer_section(const cvt_gguf *g, trit_kvbuf *b, trit_err *err)
 /* stories260K.gguf -> .trit with canonical names, spec 10.1 keys, neox Q/K. */
 static int stories_to_trit(const char *src, const char *dst, trit_err *err)
 {
-    cvt_gguf *g = NULL;
-    int rc = cvt_gguf_open(src, NULL, &g, err);
+    src_gguf *g = NULL;
+    int rc = src_gguf_open(src, NULL, &g, err);
     if (rc) return rc;
     uint64_t n_layer, n_embd, n_ff, n_head, n_head_kv, rope_dim, n_ctx;
     double eps, theta;
@@ -94,13 +94,13 @@ static int stories_to_trit(const char *src, const char *dst, trit_err *err)
     kv_f(g, "llama.rope.freq_base", 10000.0, &theta);
     uint64_t const head_dim = n_embd / n_head;
     kv_u(g, "llama.rope.dimension_count", head_dim, &rope_dim);
-    int64_t const te = cvt_gguf_find_tensor(g, "token_embd.weight");
-    uint64_t const n_vocab = te >= 0 ? cvt_gguf_tensor(g, (uint64_t)te)->ne[1] : 0;
+    int64_t const te = src_gguf_find_tensor(g, "token_embd.weight");
+    uint64_t const n_vocab = te >= 0 ? src_gguf_tensor(g, (uint64_t)te)->ne[1] : 0;
     trit_write_opts wo = {0};
     wo.overwrite = 1;
     trit_writer *w = NULL;
     trit_kvbuf *kb = trit_kvbuf_new();
-    uint64_t const nt = cvt_gguf_n_tensors(g);
+    uint64_t const nt = src_gguf_n_tensors(g);
     uint32_t *ids = calloc(nt, sizeof *ids);
     if ((rc = trit_writer_open(dst, &wo, &w, err))) goto out;
 #define T(x) do { if (rc == TRIT_OK) rc = (x); } while (0)
@@ -118,7 +118,7 @@ static int stories_to_trit(const char *src, const char *dst, trit_err *err)
     T(trit_writer_kv_u32(w, "model.rope_dim", (uint32_t)rope_dim, err));
     T(trit_writer_kv_str(w, "model.rope_layout", "neox", 4, err));
     T(trit_writer_kv_str(w, "model.hidden_act", "silu", 4, err));
-    T(trit_writer_kv_bool(w, "model.tied_embeddings", cvt_gguf_find_tensor(g, "output.weight") < 0, err));
+    T(trit_writer_kv_bool(w, "model.tied_embeddings", src_gguf_find_tensor(g, "output.weight") < 0, err));
     T(trit_writer_kv_u32(w, "model.bos_token_id", 1, err));
     T(trit_writer_kv_u32(w, "model.eos_token_id", 2, err));
     T(trit_writer_kv_str(w, "tokenizer.kind", "gguf", 4, err));
@@ -126,7 +126,7 @@ static int stories_to_trit(const char *src, const char *dst, trit_err *err)
     T(tokenizer_section(g, kb, err));
     T(trit_writer_add_section(w, "tokenizer.gguf", TRIT_SECTION_TOKENIZER_KV, &sec, err));
     for (uint64_t i = 0; i < nt && rc == TRIT_OK; i++) {
-        cvt_gguf_tensor_info const *gi = cvt_gguf_tensor(g, i);
+        src_gguf_tensor_info const *gi = src_gguf_tensor(g, i);
         trit_tensor_info ti;
         memset(&ti, 0, sizeof ti);
         ti.name = gi->name;
@@ -140,9 +140,9 @@ static int stories_to_trit(const char *src, const char *dst, trit_err *err)
         T(trit_writer_add_tensor(w, &ti, &ids[i], err));
     }
     for (uint64_t i = 0; i < nt && rc == TRIT_OK; i++) {
-        cvt_gguf_tensor_info const *gi = cvt_gguf_tensor(g, i);
+        src_gguf_tensor_info const *gi = src_gguf_tensor(g, i);
         float *v = malloc(sizeof *v * gi->n_elems), *o = malloc(sizeof *o * gi->n_elems);
-        T(cvt_gguf_to_f32(g, i, 0, gi->n_elems, v, err));
+        T(src_gguf_to_f32(g, i, 0, gi->n_elems, v, err));
         memcpy(o, v, sizeof *v * gi->n_elems);
         int const q = strstr(gi->name, "attn_q.weight") != NULL, k = strstr(gi->name, "attn_k.weight") != NULL;
         if (rc == TRIT_OK && (q || k)) {
@@ -167,7 +167,7 @@ static int stories_to_trit(const char *src, const char *dst, trit_err *err)
 out:
     trit_kvbuf_free(kb);
     free(ids);
-    cvt_gguf_close(g);
+    src_gguf_close(g);
     return rc;
 }
 

@@ -5,12 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cvt_gguf.h"
+#include "src_gguf.h"
 #include "tok.h"
 
 /* Fill v from a GGUF file's tokenizer.ggml.* keys (and general.name), through the same
  * run_vocab_load() the .trit section goes through. Strings are borrowed from g. */
-int test_tok_vocab_from_gguf(const cvt_gguf *g, run_vocab *v, trit_err *err);
+int test_tok_vocab_from_gguf(const src_gguf *g, run_vocab *v, trit_err *err);
 
 /* One llama.cpp tokenizer test vector. */
 typedef struct test_tok_case {
@@ -33,11 +33,11 @@ int test_tok_read_cases(const char *gguf_path, test_tok_cases *c);
 void test_tok_cases_free(test_tok_cases *c);
 
 /* Open a fixture vocab and build its tokenizer; NULL (with a failed check) on error. *g is
- * closed by the caller with cvt_gguf_close(); the tokenizer with run_tok_free(). */
-run_tok *test_tok_open(const char *path, cvt_gguf **g);
+ * closed by the caller with src_gguf_close(); the tokenizer with run_tok_free(). */
+run_tok *test_tok_open(const char *path, src_gguf **g);
 
 /* Encode every tokenizer.* key of a GGUF into b as .trit KV records (what a kind-3 section
  * holds): strings, string arrays, f32/i32/u32/bool/u8/i8 scalars and numeric arrays. */
-int test_tok_kvbuf_from_gguf(const cvt_gguf *g, trit_kvbuf *b, trit_err *err);
+int test_tok_kvbuf_from_gguf(const src_gguf *g, trit_kvbuf *b, trit_err *err);
 
 #endif /* TEST_TOK_H */

@@ -66,7 +66,7 @@ static int run_vectors(const char *vocab, size_t *n_cases, size_t *n_cleaned)
     const char *fx = test_fixtures();
     char name[256];
     test_tok_cases cases;
-    cvt_gguf *g = NULL;
+    src_gguf *g = NULL;
     int pass = 0, shown = 0;
     *n_cases = *n_cleaned = 0;
     snprintf(name, sizeof name, "gguf/llamacpp-vocab/ggml-vocab-%s.gguf", vocab);
@@ -86,7 +86,7 @@ static int run_vectors(const char *vocab, size_t *n_cases, size_t *n_cleaned)
         *n_cleaned += check_decode_case(t, vocab, &cases.v[i]) == 2;
     }
     run_tok_free(t);
-    cvt_gguf_close(g);
+    src_gguf_close(g);
     test_tok_cases_free(&cases);
     return pass;
 }
@@ -125,7 +125,7 @@ static void check_kvset_path(const char *vocab, int with_converter)
     const char *fx = test_fixtures();
     char name[256];
     test_tok_cases cases;
-    cvt_gguf *g = NULL;
+    src_gguf *g = NULL;
     trit_err err;
     trit_kvbuf *b = trit_kvbuf_new();
     trit_kvset *set = NULL;
@@ -141,10 +141,10 @@ static void check_kvset_path(const char *vocab, int with_converter)
         trit_kvbuf_free(b);
         return;
     }
-    CHECK_OK_E(cvt_gguf_open(path, NULL, &g, &err), &err);
+    CHECK_OK_E(src_gguf_open(path, NULL, &g, &err), &err);
     if (g && with_converter) CHECK_OK_E(cvt_tok_from_gguf(g, b, NULL, &err), &err);
     else if (g) CHECK_OK_E(test_tok_kvbuf_from_gguf(g, b, &err), &err);
-    cvt_gguf_close(g);   /* the section must not borrow from the GGUF */
+    src_gguf_close(g);   /* the section must not borrow from the GGUF */
     CHECK_OK_E(trit_kvbuf_data(b, &data, &len, &err), &err);
     if (data) CHECK_OK_E(trit_kvset_parse(data, len, 4096, "model.trit", &set, &err), &err);
     if (set) CHECK_OK_E(run_vocab_from_kvset(set, "model.trit", &v, &err), &err);

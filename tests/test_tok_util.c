@@ -5,45 +5,45 @@
 #include "test.h"
 #include "test_tok.h"
 
-static int64_t g_find(const void *ctx, const char *key) { return cvt_gguf_find_kv(ctx, key); }
+static int64_t g_find(const void *ctx, const char *key) { return src_gguf_find_kv(ctx, key); }
 
 static int g_is_array(const void *ctx, int64_t i, uint64_t *count)
 {
     uint32_t et = 0;
-    return cvt_gguf_kv_type(ctx, (uint64_t)i, &et, count) == CVT_GGUF_ARRAY;
+    return src_gguf_kv_type(ctx, (uint64_t)i, &et, count) == SRC_GGUF_ARRAY;
 }
 
 static int g_str(const void *ctx, int64_t i, const char **s, uint64_t *n)
 {
-    return cvt_gguf_kv_str(ctx, (uint64_t)i, s, n);
+    return src_gguf_kv_str(ctx, (uint64_t)i, s, n);
 }
 
-static int g_u64(const void *ctx, int64_t i, uint64_t *out) { return cvt_gguf_kv_u64(ctx, (uint64_t)i, out); }
+static int g_u64(const void *ctx, int64_t i, uint64_t *out) { return src_gguf_kv_u64(ctx, (uint64_t)i, out); }
 
 static int g_arr_str(const void *ctx, int64_t i, uint64_t j, const char **s, uint64_t *n)
 {
-    return cvt_gguf_kv_arr_str(ctx, (uint64_t)i, j, s, n);
+    return src_gguf_kv_arr_str(ctx, (uint64_t)i, j, s, n);
 }
 
 static int g_arr_f64(const void *ctx, int64_t i, uint64_t j, double *out)
 {
-    return cvt_gguf_kv_arr_f64(ctx, (uint64_t)i, j, out);
+    return src_gguf_kv_arr_f64(ctx, (uint64_t)i, j, out);
 }
 
 static int g_arr_i64(const void *ctx, int64_t i, uint64_t j, int64_t *out)
 {
-    return cvt_gguf_kv_arr_i64(ctx, (uint64_t)i, j, out);
+    return src_gguf_kv_arr_i64(ctx, (uint64_t)i, j, out);
 }
 
-int test_tok_vocab_from_gguf(const cvt_gguf *g, run_vocab *v, trit_err *err)
+int test_tok_vocab_from_gguf(const src_gguf *g, run_vocab *v, trit_err *err)
 {
-    run_kv_src const src = { g, cvt_gguf_file_path(g, 0), g_find, g_is_array, g_str, g_u64,
+    run_kv_src const src = { g, src_gguf_file_path(g, 0), g_find, g_is_array, g_str, g_u64,
                              g_arr_str, g_arr_f64, g_arr_i64 };
     int const rc = run_vocab_load(&src, v, err);
-    int64_t const ni = cvt_gguf_find_kv(g, "general.name");
+    int64_t const ni = src_gguf_find_kv(g, "general.name");
     const char *s;
     uint64_t n;
-    if (rc == TRIT_OK && ni >= 0 && cvt_gguf_kv_str(g, (uint64_t)ni, &s, &n) == TRIT_OK &&
+    if (rc == TRIT_OK && ni >= 0 && src_gguf_kv_str(g, (uint64_t)ni, &s, &n) == TRIT_OK &&
         n < sizeof v->name) {
         memcpy(v->name, s, (size_t)n);
         v->name[n] = '\0';
@@ -139,14 +139,14 @@ int test_tok_read_cases(const char *gguf_path, test_tok_cases *c)
     return 0;
 }
 
-run_tok *test_tok_open(const char *path, cvt_gguf **g)
+run_tok *test_tok_open(const char *path, src_gguf **g)
 {
     trit_err err;
     run_vocab v;
     run_tok *t = NULL;
     *g = NULL;
     run_vocab_init(&v);
-    CHECK_OK_E(cvt_gguf_open(path, NULL, g, &err), &err);
+    CHECK_OK_E(src_gguf_open(path, NULL, g, &err), &err);
     if (!*g) return NULL;
     CHECK_OK_E(test_tok_vocab_from_gguf(*g, &v, &err), &err);
     if (v.n_tokens) CHECK_OK_E(run_tok_new(&v, &t, &err), &err);
@@ -158,27 +158,27 @@ run_tok *test_tok_open(const char *path, cvt_gguf **g)
 static int kv_type_of(uint32_t gt)
 {
     switch (gt) {
-    case CVT_GGUF_UINT8: return TRIT_KV_U8;
-    case CVT_GGUF_INT8: return TRIT_KV_I8;
-    case CVT_GGUF_UINT32: return TRIT_KV_U32;
-    case CVT_GGUF_INT32: return TRIT_KV_I32;
-    case CVT_GGUF_FLOAT32: return TRIT_KV_F32;
-    case CVT_GGUF_BOOL: return TRIT_KV_BOOL;
+    case SRC_GGUF_UINT8: return TRIT_KV_U8;
+    case SRC_GGUF_INT8: return TRIT_KV_I8;
+    case SRC_GGUF_UINT32: return TRIT_KV_U32;
+    case SRC_GGUF_INT32: return TRIT_KV_I32;
+    case SRC_GGUF_FLOAT32: return TRIT_KV_F32;
+    case SRC_GGUF_BOOL: return TRIT_KV_BOOL;
     default: return -1;
     }
 }
 
-static int kvbuf_array(const cvt_gguf *g, uint64_t i, const char *key, trit_kvbuf *b, trit_err *err)
+static int kvbuf_array(const src_gguf *g, uint64_t i, const char *key, trit_kvbuf *b, trit_err *err)
 {
     uint32_t et = 0;
     uint64_t count = 0;
     int rc = TRIT_OK;
-    cvt_gguf_kv_type(g, i, &et, &count);
-    if (et == CVT_GGUF_STRING) {
+    src_gguf_kv_type(g, i, &et, &count);
+    if (et == SRC_GGUF_STRING) {
         const char **strs = calloc(count ? count : 1, sizeof *strs);
         uint64_t *lens = calloc(count ? count : 1, sizeof *lens);
         for (uint64_t j = 0; strs && lens && j < count && rc == TRIT_OK; j++)
-            rc = cvt_gguf_kv_arr_str(g, i, j, &strs[j], &lens[j]);
+            rc = src_gguf_kv_arr_str(g, i, j, &strs[j], &lens[j]);
         if (!strs || !lens) rc = TRIT_E_NOMEM;
         if (rc == TRIT_OK) rc = trit_kvbuf_arr_str(b, key, strs, lens, count, err);
         free(strs);
@@ -195,11 +195,11 @@ static int kvbuf_array(const cvt_gguf *g, uint64_t i, const char *key, trit_kvbu
         double d = 0;
         int64_t x = 0;
         if (kt == TRIT_KV_F32) {
-            rc = cvt_gguf_kv_arr_f64(g, i, j, &d);
+            rc = src_gguf_kv_arr_f64(g, i, j, &d);
             float const f = (float)d;
             memcpy(vals + j * 4, &f, 4);
         } else {
-            rc = cvt_gguf_kv_arr_i64(g, i, j, &x);
+            rc = src_gguf_kv_arr_i64(g, i, j, &x);
             if (es == 1) vals[j] = (uint8_t)x;
             else {
                 uint32_t const u = (uint32_t)x;
@@ -212,38 +212,38 @@ static int kvbuf_array(const cvt_gguf *g, uint64_t i, const char *key, trit_kvbu
     return rc;
 }
 
-int test_tok_kvbuf_from_gguf(const cvt_gguf *g, trit_kvbuf *b, trit_err *err)
+int test_tok_kvbuf_from_gguf(const src_gguf *g, trit_kvbuf *b, trit_err *err)
 {
     int rc = TRIT_OK;
-    for (uint64_t i = 0; i < cvt_gguf_n_kv(g) && rc == TRIT_OK; i++) {
-        const char *const key = cvt_gguf_kv_key(g, i);
+    for (uint64_t i = 0; i < src_gguf_n_kv(g) && rc == TRIT_OK; i++) {
+        const char *const key = src_gguf_kv_key(g, i);
         if (strncmp(key, "tokenizer.", 10) != 0) continue;
-        uint32_t const type = cvt_gguf_kv_type(g, i, NULL, NULL);
+        uint32_t const type = src_gguf_kv_type(g, i, NULL, NULL);
         const char *s;
         uint64_t n, u;
         int64_t x;
         double d;
         int bl;
         switch (type) {
-        case CVT_GGUF_STRING:
-            rc = cvt_gguf_kv_str(g, i, &s, &n);
+        case SRC_GGUF_STRING:
+            rc = src_gguf_kv_str(g, i, &s, &n);
             if (rc == TRIT_OK) rc = trit_kvbuf_str(b, key, s, n, err);
             break;
-        case CVT_GGUF_ARRAY: rc = kvbuf_array(g, i, key, b, err); break;
-        case CVT_GGUF_BOOL:
-            rc = cvt_gguf_kv_bool(g, i, &bl);
+        case SRC_GGUF_ARRAY: rc = kvbuf_array(g, i, key, b, err); break;
+        case SRC_GGUF_BOOL:
+            rc = src_gguf_kv_bool(g, i, &bl);
             if (rc == TRIT_OK) rc = trit_kvbuf_bool(b, key, bl, err);
             break;
-        case CVT_GGUF_UINT32:
-            rc = cvt_gguf_kv_u64(g, i, &u);
+        case SRC_GGUF_UINT32:
+            rc = src_gguf_kv_u64(g, i, &u);
             if (rc == TRIT_OK) rc = trit_kvbuf_u32(b, key, (uint32_t)u, err);
             break;
-        case CVT_GGUF_INT32:
-            rc = cvt_gguf_kv_i64(g, i, &x);
+        case SRC_GGUF_INT32:
+            rc = src_gguf_kv_i64(g, i, &x);
             if (rc == TRIT_OK) rc = trit_kvbuf_i32(b, key, (int32_t)x, err);
             break;
-        case CVT_GGUF_FLOAT32:
-            rc = cvt_gguf_kv_f64(g, i, &d);
+        case SRC_GGUF_FLOAT32:
+            rc = src_gguf_kv_f64(g, i, &d);
             if (rc == TRIT_OK) rc = trit_kvbuf_f32(b, key, (float)d, err);
             break;
         default: break;

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cvt_gguf.h"
-#include "cvt_safetensors.h"
+#include "src_gguf.h"
+#include "src_safetensors.h"
 #include "gen/gen.h"
 #include "test.h"
 #include "test_verify.h"
@@ -60,18 +60,18 @@ TEST(verify_foreign_generated_layouts_pass)
 TEST(verify_foreign_bitnet_zero_mlp)
 {
     const char *p = gen(GEN_LAYOUT_BITNET, "vf-bitnet-zero");
-    cvt_st *h = NULL;
+    src_st *h = NULL;
     trit_err e;
-    CHECK_OK_E(cvt_st_open(p, NULL, &h, &e), &e);
+    CHECK_OK_E(src_st_open(p, NULL, &h, &e), &e);
     if (!h) return;
-    int64_t const i = cvt_st_find(h, "model.layers.1.mlp.up_proj.weight");
+    int64_t const i = src_st_find(h, "model.layers.1.mlp.up_proj.weight");
     CHECK(i >= 0);
-    const cvt_st_tensor *t = i >= 0 ? cvt_st_tensor_at(h, (uint32_t)i) : NULL;
-    const char *file = t ? cvt_st_shard(h, t->shard)->path : NULL;
+    const src_st_tensor *t = i >= 0 ? src_st_tensor_at(h, (uint32_t)i) : NULL;
+    const char *file = t ? src_st_shard(h, t->shard)->path : NULL;
     uint64_t const off = t ? t->offset : 0, n = t ? t->nbytes : 0;
     char shard[4096];
     snprintf(shard, sizeof shard, "%s", file ? file : "");
-    cvt_st_close(h);
+    src_st_close(h);
     if (!t) return;
     patch(shard, off, (size_t)n, 0x55, NULL);   /* every code 1: all four quarters are zero */
     vfy_report rep;
@@ -84,17 +84,17 @@ TEST(verify_foreign_bitnet_zero_mlp)
 TEST(verify_foreign_gguf_code3_and_nan)
 {
     const char *p = gen(GEN_LAYOUT_GGUF, "vf-defects.gguf");
-    cvt_gguf *g = NULL;
+    src_gguf *g = NULL;
     trit_err e;
-    CHECK_OK_E(cvt_gguf_open(p, NULL, &g, &e), &e);
+    CHECK_OK_E(src_gguf_open(p, NULL, &g, &e), &e);
     if (!g) return;
-    int64_t const q = cvt_gguf_find_tensor(g, "blk.0.attn_q.weight");   /* TQ2_0 */
-    int64_t const nrm = cvt_gguf_find_tensor(g, "blk.1.attn_norm.weight");   /* F32 */
+    int64_t const q = src_gguf_find_tensor(g, "blk.0.attn_q.weight");   /* TQ2_0 */
+    int64_t const nrm = src_gguf_find_tensor(g, "blk.1.attn_norm.weight");   /* F32 */
     CHECK(q >= 0 && nrm >= 0);
-    uint64_t const q_off = q >= 0 ? cvt_gguf_tensor(g, (uint64_t)q)->offset : 0;
-    uint64_t const n_off = nrm >= 0 ? cvt_gguf_tensor(g, (uint64_t)nrm)->offset : 0;
-    CHECK_STR(q >= 0 ? cvt_gguf_tensor(g, (uint64_t)q)->type_name : "", "TQ2_0");
-    cvt_gguf_close(g);
+    uint64_t const q_off = q >= 0 ? src_gguf_tensor(g, (uint64_t)q)->offset : 0;
+    uint64_t const n_off = nrm >= 0 ? src_gguf_tensor(g, (uint64_t)nrm)->offset : 0;
+    CHECK_STR(q >= 0 ? src_gguf_tensor(g, (uint64_t)q)->type_name : "", "TQ2_0");
+    src_gguf_close(g);
     if (q < 0 || nrm < 0) return;
     patch(p, q_off + 66 + 3, 1, 0x0c, NULL);   /* block 1, byte 3: slot 1 is code 3 */
     float const nan = NAN;

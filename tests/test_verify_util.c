@@ -8,6 +8,7 @@
 #include "test_verify.h"
 #include "trit_cursor.h"
 #include "trit_safemath.h"
+#include "insp_norm.h"
 
 enum { N_LAYER = 2, N_EMBD = 64, N_HEAD = 4, N_HEAD_KV = 2, HEAD_DIM = 16, N_FF = 128, N_EXPERT = 4, N_FF_EXP = 32 };
 
@@ -114,7 +115,7 @@ static uint8_t *content(const vt_t *t, const vt_defects *d, const char *canon)
 /* Canonical name of a planned tensor (the defects are keyed on it). */
 static void canon_of(const vt_t *t, char *buf, size_t cap)
 {
-    vfy_canon_name(t->name, buf, cap, NULL, NULL);
+    insp_canon_name(t->name, buf, cap, NULL, NULL);
 }
 
 int vt_build(const char *path, const vt_defects *din, trit_err *err)

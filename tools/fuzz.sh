@@ -9,10 +9,10 @@ SECS=${FUZZ_SECONDS:-30}
 LIBS=${APP_LIBS:-"-lzstd -lxxhash -lcjson -larchive -lm -lpthread"}
 B=build/fuzz
 mkdir -p "$B"
-SRCS=$(ls format/*.c convert/*.c inspect/*.c verify/*.c pack/*.c runner/*.c tests/gen/*.c 2>/dev/null |
+SRCS=$(ls format/*.c source/*.c convert/*.c calibrate/*.c export/*.c inspect/*.c verify/*.c pack/*.c runner/*.c tests/gen/*.c 2>/dev/null |
        grep -v -e '^runner/main.c$' -e '^tests/gen/main.c$' || true)
 FLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -O1 -g -fsanitize=fuzzer,address,undefined
-       -fno-sanitize-recover=all -Iformat -Iconvert -Iinspect -Iverify -Ipack -Irunner -Itests -Icli
+       -fno-sanitize-recover=all -Iformat -Isource -Iconvert -Icalibrate -Iexport -Iinspect -Iverify -Ipack -Irunner -Itests -Icli
        $(pkg-config --cflags libzstd libxxhash libcjson libarchive 2>/dev/null)"
 names=${*:-$(ls tests/fuzz/fuzz_*.c | sed 's|.*/fuzz_\(.*\)\.c|\1|')}
 for n in $names; do

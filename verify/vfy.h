@@ -16,12 +16,12 @@
  *              (this one, or an older one with --runtime-version)
  *   smoke      optional: run N tokens through a runner callback, logits finite, golden logits
  *
- * .gguf and .safetensors inputs get the structural checks of their readers (cvt_gguf.h,
- * cvt_safetensors.h: bounds, sizes, overlaps), the tensor checks on decoded values (plus raw
+ * .gguf and .safetensors inputs get the structural checks of their readers (src_gguf.h,
+ * src_safetensors.h: bounds, sizes, overlaps), the tensor checks on decoded values (plus raw
  * ternary code checks for TQ2_0 and I2_S), and the metadata checks on the normalized model
- * description (vfy_norm.c). They have no checksums and no runtime compatibility.
+ * description (insp_norm.c). They have no checksums and no runtime compatibility.
  *
- * diff (vfy_diff.c) compares two model files of any formats through the inspect model
+ * diff (insp_diff.c) compares two model files of any formats through the inspect model
  * (insp.h): metadata normalized to the .trit keys, tensor names normalized to the canonical
  * (GGUF) names, 3-D GGUF expert stacks compared slice by slice, GGUF llama Q/K rows
  * un-permuted, values streamed in bounded chunks.
@@ -155,53 +155,5 @@ int vfy_verify(const char *path, const vfy_opts *opts, vfy_report *rep, trit_err
 /* The same for a .trit image in memory (buf borrowed for the call). name is used in messages. */
 int vfy_verify_trit_mem(const void *buf, size_t len, const char *name, const vfy_opts *opts,
                         vfy_report *rep, trit_err *err);
-
-/* ------------------------------------------------------------------------------------------ */
-/* Normalization (shared by verify and diff).                                                 */
-
-/* Canonical (GGUF-style, spec 10.2) name of a tensor named in HF, GGUF or .trit style:
- * "model.layers.3.self_attn.q_proj.weight" -> "blk.3.attn_q.weight",
- * "model.layers.0.mlp.experts.5.up_proj.weight" -> "blk.0.ffn_up.5.weight",
- * "model.layers.1.block_sparse_moe.experts.2.w2.weight" -> "blk.1.ffn_down.2.weight".
- * Writes it to out (always NUL-terminated) and returns 1 if the name is a known tensor name
- * (already canonical or mapped), 0 if unknown (out = name unchanged). *layer and *expert (may
- * be NULL) receive the numbers or TRIT_NONE32. */
-int vfy_canon_name(const char *name, char *out, size_t cap, uint32_t *layer, uint32_t *expert);
-
-/* Normalize a format's metadata (as insp_model.metadata: GGUF keys, safetensors __metadata__
- * plus "config" (config.json), or .trit keys) into an object of canonical keys (spec 10.1
- * model.* / moe.* names, plus general.architecture). format is "gguf", "safetensors" or "trit".
- * Returns a new cJSON object (caller frees with cJSON_Delete) or NULL on allocation failure.
- * If consumed != NULL it receives a new object whose keys are the source keys used (caller
- * frees). */
-struct cJSON;
-struct cJSON *vfy_norm_meta(const char *format, const struct cJSON *meta, struct cJSON **consumed);
-
-/* ------------------------------------------------------------------------------------------ */
-/* Diff.                                                                                      */
-
-typedef struct vfy_diff_opts {
-    double atol;               /* values within atol count as equal (default 0: bitwise) */
-    int all;                   /* text: list identical tensors too */
-    int no_values;             /* compare names, shapes and types only */
-    int no_unpermute;          /* compare GGUF llama Q/K rows as stored */
-    uint64_t chunk;            /* values per read (0 = 65536); memory is O(chunk) */
-} vfy_diff_opts;
-
-typedef struct vfy_diff vfy_diff;
-
-/* Compare the models at path_a and path_b. On success *out holds the result (free with
- * vfy_diff_free()); on failure (a file cannot be opened or read) *out is NULL and err says
- * which file and why. opts may be NULL. */
-int vfy_diff_run(const char *path_a, const char *path_b, const vfy_diff_opts *opts,
-                 vfy_diff **out, trit_err *err);
-void vfy_diff_free(vfy_diff *d);
-/* 1 if the models differ (metadata, tensor set, shapes or values), else 0. Type changes alone
- * (same values in another encoding) do not count; they are reported. */
-int vfy_diff_differs(const vfy_diff *d);
-/* git diff --stat style text. Returns 0, or -1 on a write error. */
-int vfy_diff_print(const vfy_diff *d, FILE *out);
-/* JSON (schema: spec/errors.md "diff --json"). Caller frees with free(); NULL on failure. */
-char *vfy_diff_json(const vfy_diff *d);
 
 #endif /* VFY_H */

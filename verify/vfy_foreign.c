@@ -1,6 +1,6 @@
 /* vfy_foreign.c - `trit verify` for GGUF and safetensors inputs: the files trit converts from.
  *
- * Structure and bounds are what their readers validate at open (cvt_gguf.h, cvt_safetensors.h:
+ * Structure and bounds are what their readers validate at open (src_gguf.h, src_safetensors.h:
  * every tensor inside its file with the size its type and shape give, no overlaps, no gaps in
  * safetensors). Neither format has checksums. Then every tensor's values are decoded in
  * bounded chunks for NaN/Inf and all-zero projections, the 2-bit codes of TQ2_0 and I2_S are
@@ -13,8 +13,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "cvt_gguf.h"
-#include "ggml_types.h"
+#include "src_gguf.h"
+#include "src_ggml_types.h"
 #include "insp.h"
 #include "vfy_int.h"
 
@@ -32,16 +32,16 @@ static int class_of_read(int code)
 }
 
 /* Raw 2-bit code check of a GGUF TQ2_0 or I2_S tensor. */
-static void gguf_codes(vfy_report *rep, const cvt_gguf *h, uint64_t i, const char *object)
+static void gguf_codes(vfy_report *rep, const src_gguf *h, uint64_t i, const char *object)
 {
-    const cvt_gguf_tensor_info *t = cvt_gguf_tensor(h, i);
+    const src_gguf_tensor_info *t = src_gguf_tensor(h, i);
     uint64_t block, codes;        /* bytes per block, code bytes at its start */
     uint64_t n_code_bytes;
-    if (t->type == CVT_GGML_TQ2_0) {
+    if (t->type == SRC_GGML_TQ2_0) {
         block = 66;
         codes = 64;
         n_code_bytes = t->nbytes;
-    } else if (t->type == CVT_GGML_FORK_I2_S) {
+    } else if (t->type == SRC_GGML_FORK_I2_S) {
         block = 1;
         codes = 1;
         n_code_bytes = t->n_elems / 4;   /* then the 32-byte trailer (scale + padding) */
@@ -56,7 +56,7 @@ static void gguf_codes(vfy_report *rep, const cvt_gguf *h, uint64_t i, const cha
         uint64_t const n = n_code_bytes - off < step ? n_code_bytes - off : step;
         trit_err e;
         trit_err_clear(&e);
-        int const rc = cvt_gguf_read(h, i, off, buf, n, &e);
+        int const rc = src_gguf_read(h, i, off, buf, n, &e);
         if (rc != TRIT_OK) {
             vfy_report_add(rep, class_of_read(rc), 0, e.offset, object, "%s", e.msg);
             break;
@@ -137,8 +137,8 @@ void vfy__foreign(const char *path, vfy_report *rep)
     snprintf(rep->format, sizeof rep->format, "%s", m.format);
     snprintf(rep->version, sizeof rep->version, "%s", m.version);
     rep->n_kv = m.kv_count;
-    cvt_gguf *g = NULL;
-    if (strcmp(m.format, "gguf") == 0 && cvt_gguf_open(path, NULL, &g, NULL) != TRIT_OK) g = NULL;
+    src_gguf *g = NULL;
+    if (strcmp(m.format, "gguf") == 0 && src_gguf_open(path, NULL, &g, NULL) != TRIT_OK) g = NULL;
 
     vfy__model model;
     memset(&model, 0, sizeof model);
@@ -147,17 +147,17 @@ void vfy__foreign(const char *path, vfy_report *rep)
     int ok = model.t != NULL;
     for (uint64_t i = 0; ok && i < m.n_tensors; i++) {
         insp_tensor const *t = &m.tensors[i];
-        vfy__tref *x = &model.t[i];
+        insp_tref *x = &model.t[i];
         x->name = t->name;
         x->n_dims = t->n_dims;
         memcpy(x->dims, t->dims, sizeof x->dims);
         x->unit = x->rec_layer = x->rec_expert = TRIT_NONE32;
         model.n = i + 1;
-        ok = vfy__tref_name(x) == TRIT_OK;
+        ok = insp_tref_name(x) == TRIT_OK;
     }
     if (ok) {
-        model.hp = vfy_norm_meta(m.format, m.metadata, NULL);
-        model.derived = model.hp ? vfy__derive(model.hp, model.t, model.n) : NULL;
+        model.hp = insp_norm_meta(m.format, m.metadata, NULL);
+        model.derived = model.hp ? insp_derive(model.hp, model.t, model.n) : NULL;
         ok = model.hp && model.derived;
     }
     if (!ok) {
@@ -167,12 +167,12 @@ void vfy__foreign(const char *path, vfy_report *rep)
             char obj[224];
             vfy__obj_tensor(obj, sizeof obj, m.tensors[i].name);
             rep->n_tensors++;
-            if (g && i < cvt_gguf_n_tensors(g)) gguf_codes(rep, g, i, obj);
+            if (g && i < src_gguf_n_tensors(g)) gguf_codes(rep, g, i, obj);
             values(rep, &m, i, obj, vfy__is_projection(model.t[i].canon));
         }
         vfy__check_model(rep, &model, 0);
     }
     vfy__model_release(&model);
-    cvt_gguf_close(g);
+    src_gguf_close(g);
     insp_model_free(&m);
 }

@@ -4,50 +4,27 @@
 
 #include <stdint.h>
 
+#include "insp_norm.h"
 #include "vfy.h"
 
 struct cJSON;
 
-/* One tensor as the model checks see it: canonical name and logical shape. */
-typedef struct vfy__tref {
-    const char *name;          /* name in the file; borrowed from the reader / inspect model */
-    char *canon;               /* vfy_canon_name(); owned by the model (vfy__model_release) */
-    int known;                 /* canon is a known canonical name */
-    uint32_t layer, expert;    /* from the name, TRIT_NONE32 when none */
-    uint32_t n_dims;
-    uint64_t dims[8];          /* outermost first (logical shape) */
-    uint32_t unit;             /* .trit: expert unit holding it, else TRIT_NONE32 */
-    uint32_t rec_layer;        /* .trit: the record's layer field (TRIT_NONE32 elsewhere) */
-    uint32_t rec_expert;       /* .trit: the record's expert field */
-} vfy__tref;
-
 /* The normalized model description the metadata checks run on. */
 typedef struct vfy__model {
     const char *format;        /* "trit" | "gguf" | "safetensors" */
-    struct cJSON *hp;          /* canonical key -> value (vfy_norm_meta); owned */
+    struct cJSON *hp;          /* canonical key -> value (insp_norm_meta); owned */
     struct cJSON *derived;     /* canonical key -> value derived from the tensors; owned */
-    vfy__tref *t;              /* owned */
+    insp_tref *t;              /* owned */
     uint64_t n;
 } vfy__model;
 
-/* Fill t->canon (allocated), known, layer, expert from t->name. TRIT_E_NOMEM on failure. */
-int vfy__tref_name(vfy__tref *t);
 void vfy__model_release(vfy__model *m);
 /* Metadata checks of spec section 10 on a normalized model (vfy_model.c). strict: the file is a
  * .trit, whose metadata must state what the spec requires (other formats: what they state is
  * checked, what they leave out is derived or skipped). */
 void vfy__check_model(vfy_report *rep, const vfy__model *m, int strict);
 
-/* 1 if files of `format` have a key that maps to the canonical key (vfy_norm_meta's table):
- * when they have none, its absence from such a file is not a difference. */
-int vfy__norm_has_source(const char *format, const char *canon);
 
-/* Numeric value of key in o (numbers, bools, digit strings); 1 if found. */
-int vfy__num(const struct cJSON *o, const char *key, double *out);
-/* Hyperparameters derived from the tensors where hp lacks them: head_dim = n_embd / n_head,
- * n_head_kv = n_head, tied_embeddings = no output.weight, n_vocab = rows of token_embd.
- * New object (caller frees with cJSON_Delete), NULL on allocation failure. */
-struct cJSON *vfy__derive(const struct cJSON *hp, const vfy__tref *t, uint64_t n);
 
 /* 1 if the canonical name is a projection matrix (attention q/k/v/output, FFN gate/up/down,
  * experts, shared experts): the tensors that must never be all zero. */
@@ -80,7 +57,7 @@ void vfy__foreign(const char *path, vfy_report *rep);
 
 /* Replace bytes of s that are not valid UTF-8, and control characters, with '?' in place
  * (names come from untrusted files; text lines and JSON must stay valid). */
-void vfy__sanitize(char *s);
+void insp_sanitize(char *s);
 
 /* "tensor 'name'" into buf. Returns buf. */
 const char *vfy__obj_tensor(char *buf, size_t n, const char *name);

@@ -16,16 +16,6 @@
 
 #include "vfy_int.h"
 
-int vfy__tref_name(vfy__tref *t)
-{
-    /* a canonical name is never longer than its source name plus the longest expansion
-     * ("blk." + digits + "exp_probs_b.bias" from a shorter HF path); 64 bytes of slack */
-    size_t const cap = strlen(t->name) + 64;
-    t->canon = malloc(cap);
-    if (!t->canon) return TRIT_E_NOMEM;
-    t->known = vfy_canon_name(t->name, t->canon, cap, &t->layer, &t->expert);
-    return TRIT_OK;
-}
 
 void vfy__model_release(vfy__model *m)
 {
@@ -41,7 +31,7 @@ void vfy__model_release(vfy__model *m)
 static int hp_u64(const vfy__model *m, const char *key, uint64_t *out)
 {
     double v;
-    if (!vfy__num(m->hp, key, &v) && !vfy__num(m->derived, key, &v)) return 0;
+    if (!insp_num(m->hp, key, &v) && !insp_num(m->derived, key, &v)) return 0;
     if (!(v >= 0) || v > 9007199254740992.0 || v != (double)(uint64_t)v) return 0;
     *out = (uint64_t)v;
     return 1;
@@ -160,7 +150,7 @@ static void check_layer_contents(vfy_report *rep, const vfy__model *m, const uin
 }
 
 /* Tensor with this canonical name, or NULL. Borrowed from m. */
-static const vfy__tref *find_canon(const vfy__model *m, const char *canon)
+static const insp_tref *find_canon(const vfy__model *m, const char *canon)
 {
     for (uint64_t i = 0; i < m->n; i++)
         if (strcmp(m->t[i].canon, canon) == 0) return &m->t[i];
@@ -201,7 +191,7 @@ static void check_experts(vfy_report *rep, const vfy__model *m, const uint32_t *
         int stacked = 0;
         if (seen) memset(seen, 0, (size_t)(n_expert ? n_expert : 1));
         for (uint64_t i = 0; i < m->n; i++) {
-            vfy__tref const *t = &m->t[i];
+            insp_tref const *t = &m->t[i];
             if (t->layer != L || !t->known) continue;
             const char *r = layer_rest(t->canon);
             if (r && strstr(r, "_exps.")) stacked = 1;
@@ -311,7 +301,7 @@ static int rest_matches(const char *rest, const char *pat)
     return *rest == '\0';
 }
 
-static int shape_ok(const vfy__model *m, const vfy__tref *t, const char *alt, size_t len)
+static int shape_ok(const vfy__model *m, const insp_tref *t, const char *alt, size_t len)
 {
     if (t->n_dims != len) return 0;
     for (size_t d = 0; d < len; d++) {
@@ -324,7 +314,7 @@ static int shape_ok(const vfy__model *m, const vfy__tref *t, const char *alt, si
 static void check_shapes(vfy_report *rep, const vfy__model *m)
 {
     for (uint64_t i = 0; i < m->n; i++) {
-        vfy__tref const *t = &m->t[i];
+        insp_tref const *t = &m->t[i];
         if (!t->known) continue;
         const char *r = layer_rest(t->canon);
         if (!r) r = t->canon;
@@ -368,7 +358,7 @@ static void check_shapes(vfy_report *rep, const vfy__model *m)
 static void check_n_ff(vfy_report *rep, const vfy__model *m)
 {
     double n_ff;
-    if (!vfy__num(m->hp, "model.n_ff", &n_ff) || n_ff == 0) return;
+    if (!insp_num(m->hp, "model.n_ff", &n_ff) || n_ff == 0) return;
     if (model_has(m, "ffn_down.weight") || model_has(m, "ffn_up.weight") || !model_has(m, "ffn_down.")) return;
     vfy_report_add(rep, VFY_C_METADATA, 1, TRIT_NO_OFFSET, "metadata 'model.n_ff'",
                    "is %.0f, but no layer has a dense FFN (spec 10.1: 0 when every layer is MoE)", n_ff);

@@ -33,24 +33,6 @@ void vfy_report_release(vfy_report *r)
     r->n_issues = r->cap_issues = 0;
 }
 
-/* Replace bytes that are not valid UTF-8 (names come from untrusted files) and control
- * characters with '?', so text lines stay one line and the JSON stays valid. */
-void vfy__sanitize(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        unsigned const c = *p;
-        unsigned const len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len > 0 && (len > 1 || c >= 0x20) && c != 0x7f;
-        for (unsigned k = 1; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
-        if (ok && len == 2) ok = c >= 0xC2;
-        if (!ok) {
-            *p++ = '?';
-            continue;
-        }
-        p += len;
-    }
-}
 
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 6, 0)))
@@ -81,8 +63,8 @@ static void add_v(vfy_report *r, int cls, int warning, uint64_t offset, const ch
     is->offset = offset;
     snprintf(is->object, sizeof is->object, "%s", object && *object ? object : "file");
     vsnprintf(is->msg, sizeof is->msg, fmt, ap);
-    vfy__sanitize(is->object);
-    vfy__sanitize(is->msg);
+    insp_sanitize(is->object);
+    insp_sanitize(is->msg);
 }
 
 void vfy_report_add(vfy_report *r, int cls, int warning, uint64_t offset, const char *object, const char *fmt,

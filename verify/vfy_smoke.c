@@ -31,7 +31,7 @@ void vfy__smoke(vfy__tctx *c)
         return;
     }
     double nv = 0;
-    if (!vfy__num(c->model.hp, "model.n_vocab", &nv) || nv < 1 || nv > VFY_SMOKE_MAX_VOCAB) {
+    if (!insp_num(c->model.hp, "model.n_vocab", &nv) || nv < 1 || nv > VFY_SMOKE_MAX_VOCAB) {
         vfy_report_add(c->rep, VFY_C_SMOKE, 0, TRIT_NO_OFFSET, "smoke", "model.n_vocab is missing or out of range");
         return;
     }
@@ -60,7 +60,7 @@ void vfy__smoke(vfy__tctx *c)
         goto out;
     }
     double bos = 1;
-    vfy__num(c->model.hp, "model.bos_token_id", &bos);
+    insp_num(c->model.hp, "model.bos_token_id", &bos);
     for (uint32_t i = 0; i < n_tok; i++) {
         if (g) tok[i] = trit_load_le32(g + 8 + 4ull * i);
         else tok[i] = i == 0 && bos >= 0 && bos < nv ? (uint32_t)bos : (uint32_t)((7919ull * i) % n_vocab);

@@ -23,6 +23,7 @@
 
 #include "trit_cursor.h"
 #include "trit_safemath.h"
+#include "src.h"
 #include "vfy_int.h"
 #include "vfy_trit_int.h"
 
@@ -267,16 +268,6 @@ static int map_file(const char *path, const uint8_t **map, size_t *len, trit_err
     return rc;
 }
 
-static int is_trit(const char *path)
-{
-    uint8_t head[8] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t const n = fread(head, 1, sizeof head, f);
-    fclose(f);
-    size_t const l = strlen(path);
-    return (n >= 4 && memcmp(head, "\x89TRI", 4) == 0) || (l >= 5 && strcmp(path + l - 5, ".trit") == 0);
-}
 
 int vfy_verify(const char *path, const vfy_opts *opts, vfy_report *rep, trit_err *err)
 {
@@ -295,7 +286,14 @@ int vfy_verify(const char *path, const vfy_opts *opts, vfy_report *rep, trit_err
         vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "not a regular file or directory");
         return TRIT_OK;
     }
-    if (S_ISDIR(st.st_mode) || !is_trit(path)) {
+    src_format_id fmt = SRC_FMT_UNKNOWN;
+    trit_err pe;
+    trit_err_clear(&pe);
+    if (src_probe(path, &fmt, &pe) != TRIT_OK) {
+        vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "%s", pe.msg);
+        return TRIT_OK;
+    }
+    if (fmt != SRC_FMT_TRIT) {
         vfy__foreign(path, rep);
         return TRIT_OK;
     }

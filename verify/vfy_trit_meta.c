@@ -69,7 +69,7 @@ int vfy__tctx_init(vfy__tctx *c)
     if (!c->model.t) return TRIT_E_NOMEM;
     for (uint32_t i = 0; i < n; i++) {
         trit_tensor_info const *t = trit_reader_tensor(c->r, i);
-        vfy__tref *x = &c->model.t[i];
+        insp_tref *x = &c->model.t[i];
         x->name = t->name;
         x->n_dims = t->n_dims;
         memcpy(x->dims, t->dims, sizeof x->dims);
@@ -77,10 +77,10 @@ int vfy__tctx_init(vfy__tctx *c)
         x->rec_layer = t->layer;
         x->rec_expert = t->expert;
         c->model.n = i + 1;
-        if (vfy__tref_name(x) != TRIT_OK) return TRIT_E_NOMEM;
+        if (insp_tref_name(x) != TRIT_OK) return TRIT_E_NOMEM;
     }
-    c->model.hp = vfy_norm_meta("trit", c->meta, NULL);
-    c->model.derived = c->model.hp ? vfy__derive(c->model.hp, c->model.t, c->model.n) : NULL;
+    c->model.hp = insp_norm_meta("trit", c->meta, NULL);
+    c->model.derived = c->model.hp ? insp_derive(c->model.hp, c->model.t, c->model.n) : NULL;
     return c->model.hp && c->model.derived ? TRIT_OK : TRIT_E_NOMEM;
 }
 
@@ -107,7 +107,7 @@ static void golden_logits(vfy__tctx *c, const uint8_t *d, uint64_t n, uint64_t o
         return;
     }
     double nv;
-    if (vfy__num(c->model.hp, "model.n_vocab", &nv) && nv != (double)n_vocab)
+    if (insp_num(c->model.hp, "model.n_vocab", &nv) && nv != (double)n_vocab)
         vfy_report_add(c->rep, VFY_C_METADATA, 0, off + 4, object, "n_vocab is %u, model.n_vocab is %.0f", n_vocab, nv);
     for (uint32_t i = 0; i < n_tok; i++) {
         uint32_t tok = 0;
@@ -310,18 +310,18 @@ static void check_keys(vfy__tctx *c)
                                            "model.head_dim", "model.n_vocab", "model.norm_eps", "model.rope_theta"};
     for (size_t k = 0; k < sizeof positive / sizeof positive[0]; k++) {
         double v;
-        if (vfy__num(c->model.hp, positive[k], &v) && !(v > 0 && isfinite(v))) {
+        if (insp_num(c->model.hp, positive[k], &v) && !(v > 0 && isfinite(v))) {
             char obj[96];
             snprintf(obj, sizeof obj, "metadata '%s'", positive[k]);
             vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj, "is %g, must be a positive number", v);
         }
     }
     double h, kv, hd, rd;
-    if (vfy__num(c->model.hp, "model.n_head", &h) && vfy__num(c->model.hp, "model.n_head_kv", &kv) && kv > 0 &&
+    if (insp_num(c->model.hp, "model.n_head", &h) && insp_num(c->model.hp, "model.n_head_kv", &kv) && kv > 0 &&
         h > 0 && fmod(h, kv) != 0)
         vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, "metadata 'model.n_head_kv'",
                        "%g does not divide model.n_head (%g)", kv, h);
-    if (vfy__num(c->model.hp, "model.rope_dim", &rd) && vfy__num(c->model.hp, "model.head_dim", &hd) &&
+    if (insp_num(c->model.hp, "model.rope_dim", &rd) && insp_num(c->model.hp, "model.head_dim", &hd) &&
         (rd > hd || fmod(rd, 2) != 0))
         vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, "metadata 'model.rope_dim'",
                        "%g must be even and at most model.head_dim (%g)", rd, hd);
@@ -341,7 +341,7 @@ static void check_keys(vfy__tctx *c)
 static void check_names(vfy__tctx *c)
 {
     for (uint64_t i = 0; i < c->model.n; i++) {
-        vfy__tref const *t = &c->model.t[i];
+        insp_tref const *t = &c->model.t[i];
         char obj[224];
         vfy__obj_tensor(obj, sizeof obj, t->name);
         if (!t->known) {
@@ -377,7 +377,7 @@ static void check_units(vfy__tctx *c)
 {
     uint32_t const n_units = trit_reader_n_units(c->r);
     double nx;
-    if (!n_units || !vfy__num(c->model.hp, "moe.n_expert", &nx)) return;
+    if (!n_units || !insp_num(c->model.hp, "moe.n_expert", &nx)) return;
     uint32_t *layers = malloc((size_t)n_units * sizeof *layers);
     if (!layers) return;
     for (uint32_t u = 0; u < n_units; u++) layers[u] = trit_reader_unit(c->r, u)->layer;

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cvt_gguf.h"
+#include "src_gguf.h"
 #include "fuzz/fuzz.h"
 
-static void check_val(const cvt_gguf_val *v, unsigned depth)
+static void check_val(const src_gguf_val *v, unsigned depth)
 {
     uint64_t u;
     int64_t s;
@@ -17,18 +17,18 @@ static void check_val(const cvt_gguf_val *v, unsigned depth)
     const char *str;
     uint64_t n;
     switch (v->type) {
-    case CVT_GGUF_UINT8: case CVT_GGUF_UINT16: case CVT_GGUF_UINT32: case CVT_GGUF_UINT64:
-        FUZZ_ASSERT(cvt_gguf_val_u64(v, &u) == TRIT_OK);
-        FUZZ_ASSERT(cvt_gguf_val_f64(v, &d) == TRIT_OK);
+    case SRC_GGUF_UINT8: case SRC_GGUF_UINT16: case SRC_GGUF_UINT32: case SRC_GGUF_UINT64:
+        FUZZ_ASSERT(src_gguf_val_u64(v, &u) == TRIT_OK);
+        FUZZ_ASSERT(src_gguf_val_f64(v, &d) == TRIT_OK);
         break;
-    case CVT_GGUF_INT8: case CVT_GGUF_INT16: case CVT_GGUF_INT32: case CVT_GGUF_INT64:
-        FUZZ_ASSERT(cvt_gguf_val_i64(v, &s) == TRIT_OK);
-        FUZZ_ASSERT(cvt_gguf_val_f64(v, &d) == TRIT_OK);
+    case SRC_GGUF_INT8: case SRC_GGUF_INT16: case SRC_GGUF_INT32: case SRC_GGUF_INT64:
+        FUZZ_ASSERT(src_gguf_val_i64(v, &s) == TRIT_OK);
+        FUZZ_ASSERT(src_gguf_val_f64(v, &d) == TRIT_OK);
         break;
-    case CVT_GGUF_FLOAT32: case CVT_GGUF_FLOAT64: FUZZ_ASSERT(cvt_gguf_val_f64(v, &d) == TRIT_OK); break;
-    case CVT_GGUF_BOOL: FUZZ_ASSERT(cvt_gguf_val_bool(v, &b) == TRIT_OK); break;
-    case CVT_GGUF_STRING:
-        FUZZ_ASSERT(cvt_gguf_val_str(v, &str, &n) == TRIT_OK);
+    case SRC_GGUF_FLOAT32: case SRC_GGUF_FLOAT64: FUZZ_ASSERT(src_gguf_val_f64(v, &d) == TRIT_OK); break;
+    case SRC_GGUF_BOOL: FUZZ_ASSERT(src_gguf_val_bool(v, &b) == TRIT_OK); break;
+    case SRC_GGUF_STRING:
+        FUZZ_ASSERT(src_gguf_val_str(v, &str, &n) == TRIT_OK);
         FUZZ_ASSERT(n == v->count);
         if (n) {   /* both ends readable (ASan checks the loads) */
             volatile char const first = str[0], last = str[n - 1];
@@ -36,13 +36,13 @@ static void check_val(const cvt_gguf_val *v, unsigned depth)
             (void)last;
         }
         break;
-    case CVT_GGUF_ARRAY: {
-        cvt_gguf_iter it;
-        cvt_gguf_val e;
+    case SRC_GGUF_ARRAY: {
+        src_gguf_iter it;
+        src_gguf_val e;
         uint64_t k = 0;
         FUZZ_ASSERT(depth < 16);
-        cvt_gguf_iter_init(&it, v);
-        while (cvt_gguf_iter_next(&it, &e)) {
+        src_gguf_iter_init(&it, v);
+        while (src_gguf_iter_next(&it, &e)) {
             FUZZ_ASSERT(e.type == v->elem_type);
             check_val(&e, depth + 1);
             k++;
@@ -59,49 +59,49 @@ static float scratch[4096];
 FUZZ_TARGET(gguf)
 {
     if (size > FUZZ_MAX_INPUT) return 0;
-    cvt_gguf *h = NULL;
+    src_gguf *h = NULL;
     trit_err err;
-    if (cvt_gguf_open_mem(data, size, "fuzz.gguf", &h, &err) != TRIT_OK) {
+    if (src_gguf_open_mem(data, size, "fuzz.gguf", &h, &err) != TRIT_OK) {
         FUZZ_ASSERT(h == NULL && err.code < 0);
         return 0;
     }
-    uint32_t const v = cvt_gguf_version(h);
+    uint32_t const v = src_gguf_version(h);
     FUZZ_ASSERT(v == 2 || v == 3);
-    for (uint64_t i = 0; i < cvt_gguf_n_kv(h); i++) {
-        const char *key = cvt_gguf_kv_key(h, i);
+    for (uint64_t i = 0; i < src_gguf_n_kv(h); i++) {
+        const char *key = src_gguf_kv_key(h, i);
         FUZZ_ASSERT(key && key[0]);
-        FUZZ_ASSERT(cvt_gguf_find_kv(h, key) == (int64_t)i);
-        cvt_gguf_val val;
-        cvt_gguf_kv_val(h, i, &val);
+        FUZZ_ASSERT(src_gguf_find_kv(h, key) == (int64_t)i);
+        src_gguf_val val;
+        src_gguf_kv_val(h, i, &val);
         FUZZ_ASSERT(val.off <= size && val.nbytes <= size - val.off);
         check_val(&val, 0);
-        if (val.type == CVT_GGUF_ARRAY) {
+        if (val.type == SRC_GGUF_ARRAY) {
             for (uint64_t j = 0; j < val.count; j++) {
                 const char *s;
                 uint64_t n;
                 double d;
-                if (val.elem_type == CVT_GGUF_STRING)
-                    FUZZ_ASSERT(cvt_gguf_kv_arr_str(h, i, j, &s, &n) == TRIT_OK);
-                else if (val.elem_type != CVT_GGUF_ARRAY && val.elem_type != CVT_GGUF_BOOL)
-                    FUZZ_ASSERT(cvt_gguf_kv_arr_f64(h, i, j, &d) == TRIT_OK);
+                if (val.elem_type == SRC_GGUF_STRING)
+                    FUZZ_ASSERT(src_gguf_kv_arr_str(h, i, j, &s, &n) == TRIT_OK);
+                else if (val.elem_type != SRC_GGUF_ARRAY && val.elem_type != SRC_GGUF_BOOL)
+                    FUZZ_ASSERT(src_gguf_kv_arr_f64(h, i, j, &d) == TRIT_OK);
             }
         }
     }
-    for (uint64_t i = 0; i < cvt_gguf_n_tensors(h); i++) {
-        const cvt_gguf_tensor_info *t = cvt_gguf_tensor(h, i);
+    for (uint64_t i = 0; i < src_gguf_n_tensors(h); i++) {
+        const src_gguf_tensor_info *t = src_gguf_tensor(h, i);
         FUZZ_ASSERT(t && t->name && t->type_name);
         FUZZ_ASSERT(t->offset <= size && t->nbytes <= size - t->offset);
-        FUZZ_ASSERT(cvt_gguf_find_tensor(h, t->name) == (int64_t)i);
-        if (cvt_gguf_can_decode(h, i) && t->n_elems > 0) {
+        FUZZ_ASSERT(src_gguf_find_tensor(h, t->name) == (int64_t)i);
+        if (src_gguf_can_decode(h, i) && t->n_elems > 0) {
             uint64_t const n = t->n_elems < 4096 ? t->n_elems : 4096;
             uint64_t const first = t->n_elems - n;    /* the end: covers the last block */
-            FUZZ_ASSERT(cvt_gguf_to_f32(h, i, first, n, scratch, &err) == TRIT_OK);
+            FUZZ_ASSERT(src_gguf_to_f32(h, i, first, n, scratch, &err) == TRIT_OK);
         }
         if (t->nbytes > 0) {
             uint8_t byte;
-            FUZZ_ASSERT(cvt_gguf_read(h, i, t->nbytes - 1, &byte, 1, &err) == TRIT_OK);
+            FUZZ_ASSERT(src_gguf_read(h, i, t->nbytes - 1, &byte, 1, &err) == TRIT_OK);
         }
     }
-    cvt_gguf_close(h);
+    src_gguf_close(h);
     return 0;
 }

@@ -1,0 +1,173 @@
+/*
+ * cal.h - `trit calibrate`: static int8 activation scales for every t2 projection,
+ * chosen per layer from calibration tokens and stored in the activation-scale section
+ * (kind 5, spec/container.md section 9) of a copy of the container.
+ *
+ * The pipeline, one file each:
+ *   cal_copy.c   copy a container through libtrit's writer (every KV, section, unit and
+ *                      tensor; units decoded and re-encoded), replacing the kind-5 section
+ *   cal_stats.c  the runner's activation observer: statistics on the fit tokens, then
+ *                      the output error of every candidate on the held-out tokens
+ *   cal.c        the passes, the choice per layer, the entries, the report
+ *   cal_data.c   calibration tokens (text through the carried tokenizer, or ids) and the
+ *                      static-versus-dynamic comparison (top-1 agreement, KL divergence)
+ *
+ * Sites. The forward pass quantizes one activation vector per "site" (runner/run.h,
+ * run_site_kind): a layer's attention input (read by attn_q/k/v), attention output
+ * (attn_output), FFN input (ffn_gate/up), FFN hidden (ffn_down), and the same per expert and for
+ * the shared experts. Each site of each layer is calibrated as one unit; for experts, a layer's
+ * experts form one group (one granularity for the layer), each expert with its own scales when
+ * it saw at least min_rows fit rows, else the statistics of all the layer's experts pooled.
+ *
+ * Data. The calibration tokens are cut into sequences of seq_len tokens (fewer when the data
+ * is short, so that there are at least holdout_every sequences); every holdout_every-th
+ * sequence is HELD OUT. The model runs in dynamic mode (absmax per token, the reference).
+ *   fit sequences:      per site absmax per channel, absmax per tensor, percentiles of |x|
+ *   held-out sequences: for each candidate, the output of the site's projections (eval_rows
+ *                       sampled rows of each) with the activations quantized that way, against
+ *                       the output with unquantized activations
+ *
+ * Candidates and the rule. Per tensor with the scale at the absmax, at the 99.99th percentile of
+ * |x|, and at the clip c minimizing the activations' own int8 error estimated from the |x|
+ * histogram (min(x^2, step^2/12) below c, (x - c)^2 above, step = c/127; searched over six
+ * octaves below the absmax); per group of 128 and of 32 channels (group absmax); per
+ * channel (channel absmax); scale = value / 127. err(c) = sqrt(sum (y_c - y)^2 / sum y^2) over
+ * held-out tokens and sampled outputs, y the output with unquantized activations. The per-tensor
+ * error is the best of its three clipping levels. The choice is the COARSEST granularity (tensor,
+ * group 128, group 32, channel) with err <= (1 + tolerance) * min err, tolerance 1 by default: a
+ * finer granularity must at least halve the error to be kept, because it costs memory traffic
+ * and integer-pipeline work (per channel: a float rescale per input). Measured on generated
+ * models, sites without outliers come out within 1.6x of their best granularity, while an
+ * activation-outlier channel (one input 50x the others) costs per tensor 5-8x. Measuring
+ * against unquantized outputs, not against the dynamic per-token reference, is deliberate: an
+ * outlier channel makes the dynamic reference itself coarse (its per-token absmax is the
+ * outlier), and matching it would reward copying that flaw. The report gives both: each
+ * candidate's error, the dynamic scheme's own error on the same outputs, and the chosen scales'
+ * difference from the dynamic outputs.
+ */
+#ifndef CAL_H
+#define CAL_H
+
+#include <stdint.h>
+
+#include "run.h"
+#include "trit.h"
+
+/* ---- copying a container ------------------------------------------------------------------ */
+
+typedef struct cal_copy_opts {
+    const void *act_section;   /* kind-5 section bytes replacing the file's (NULL: keep it) */
+    uint64_t act_section_len;
+    int zstd_level;            /* for re-encoded zstd units; 0 = CVT_DEFAULT_ZSTD_LEVEL */
+    int overwrite;             /* replace an existing output */
+    /* Optional: change a dense tensor's bytes (a private copy) before they are written; the
+     * writer recomputes the checksum. Used by tests to inject activation outliers. */
+    int (*edit)(void *arg, uint32_t tensor, const trit_tensor_info *t, void *bytes, uint64_t size, trit_err *err);
+    void *edit_arg;
+    /* The writer's temp file, published for a signal handler that must unlink it. */
+    void (*temp_path)(void *ctx, const char *path);
+    void *temp_ctx;
+} cal_copy_opts;
+
+/* Copy every metadata record, section, expert unit and tensor of r into a new container at
+ * out_path, in the same index order with the same alignments, atomically (temp file + rename:
+ * nothing appears on failure). Units keep their storage (zstd units are decoded and compressed
+ * again). With o->act_section, the kind-5 section is replaced (or added, named "act_scales")
+ * and the ACT_SCALES feature bit is set. o may be NULL. */
+int cal_copy_container(const trit_reader *r, const char *out_path, const cal_copy_opts *o, trit_err *err);
+
+/* ---- calibration ------------------------------------------------------------------------- */
+
+typedef struct cal_opts {
+    uint32_t seq_len;          /* tokens per calibration sequence; 0 = 128 */
+    uint32_t holdout_every;    /* every k-th sequence is held out; 0 = 4 (k >= 2) */
+    uint32_t eval_rows;        /* output rows sampled per projection for the error; 0 = 64 */
+    uint32_t min_rows;         /* an expert with fewer fit rows uses pooled statistics; 0 = 32 */
+    double tolerance;          /* the rule's tolerance; < 0 = 1 */
+    uint32_t threads;          /* runner threads; 0 = 1 */
+    int zstd_level;            /* re-encoded expert units; 0 = CVT_DEFAULT_ZSTD_LEVEL */
+    int overwrite;             /* replace an existing output */
+    int dry_run;               /* measure and report; write nothing */
+    void (*temp_path)(void *ctx, const char *path);  /* see cal_copy_opts */
+    void *temp_ctx;
+} cal_opts;
+
+/* Candidates, coarse to fine (the order the rule scans). */
+enum {
+    CAL_TENSOR = 0,        /* per tensor, scale at the absmax */
+    CAL_TENSOR_P9999,      /* per tensor, at the 99.99th percentile of |x| */
+    CAL_TENSOR_MSE,        /* per tensor, at the clip minimizing the activations' own
+                                  quantization error (rounding below, clipping above) */
+    CAL_GROUP128,          /* per group of 128 channels */
+    CAL_GROUP32,           /* per group of 32 channels */
+    CAL_CHANNEL,           /* per channel */
+    CAL_N_CAND
+};
+/* "tensor", "tensor@p99.99", "tensor@mse", "group128", "group32", "channel". Static. */
+const char *cal_cand_name(int cand);
+
+typedef struct cal_site {
+    char site[16];             /* run_site_kind_name: "attn_in", "exp_down" ... */
+    uint32_t layer;            /* UINT32_MAX for the output head */
+    char tensors[160];         /* the projections reading it ("blk.0.attn_q.weight,..." or
+                                  "blk.0.ffn_down.*.weight" for experts) */
+    uint32_t n_members;        /* 1, or the layer's experts */
+    uint32_t n_pooled;         /* experts that fell back to pooled statistics */
+    uint32_t cols;             /* input channels */
+    uint64_t fit_rows, eval_rows;   /* activation vectors seen in each pass */
+    double absmax, p99, p999, p9999;  /* of |x| over the fit rows (pooled over experts) */
+    double err[CAL_N_CAND];/* relative output error of each candidate (held out) */
+    double err_dynamic;        /* the same for dynamic absmax per token */
+    int choice;                /* CAL_* chosen */
+    uint32_t granularity;      /* TRIT_ACT_* written */
+    uint32_t group_size;
+    double scale;              /* per tensor: the scale (largest over experts); else the largest */
+    double scale_min;          /* smallest scale written for this site */
+    double err_vs_dynamic;     /* chosen outputs against the dynamic ones: sqrt(sum d^2 / sum y_dyn^2) */
+    double clip_rate;          /* held-out values clipped by the chosen scales */
+} cal_site;
+
+typedef struct cal_report {
+    uint64_t n_tokens;         /* calibration tokens */
+    uint64_t fit_tokens, eval_tokens;
+    uint32_t seq_len, n_seq;
+    double tolerance;
+    uint32_t n_sites;
+    cal_site *sites;     /* owned: in layer order, then site order */
+    uint32_t n_entries;        /* kind-5 entries written (one per t2 tensor) */
+    uint64_t section_bytes;
+} cal_report;
+
+/* Calibrate the container at model_path over n_tokens tokens and write the copy with the
+ * scales to out_path (unless o->dry_run). rep (may be NULL) receives the report; free it with
+ * cal_report_free(). Deterministic: the same inputs give the same bytes. */
+int cal_calibrate(const char *model_path, const uint32_t *tokens, uint64_t n_tokens, const char *out_path,
+                  const cal_opts *o, cal_report *rep, trit_err *err);
+void cal_report_free(cal_report *rep);
+
+/* ---- data and evaluation ------------------------------------------------------------------ */
+
+/* Tokens of a text file through the tokenizer carried in the model (kind-3 section). *tok
+ * caller frees with free(). */
+int cal_tokens_text(const char *model_path, const char *text_path, uint32_t **tok, uint64_t *n, trit_err *err);
+/* Token ids from a file: decimal numbers separated by whitespace or commas. *tok caller frees. */
+int cal_tokens_ids(const char *path, uint32_t **tok, uint64_t *n, trit_err *err);
+
+typedef struct cal_agree {
+    uint64_t positions;        /* positions compared */
+    uint64_t agree;            /* ... where the static top-1 token equals the dynamic one */
+    double agreement;          /* agree / positions */
+    double kl_mean, kl_max;    /* KL(dynamic || static) per position, nats */
+} cal_agree;
+
+/* Evaluate n tokens (sequences of seq_len, 0 = 128, teacher-forced) in dynamic and in static
+ * mode on the container at model_path and compare every position's logits. */
+int cal_compare(const char *model_path, const uint32_t *tok, uint64_t n, uint32_t seq_len, uint32_t threads,
+                      cal_agree *out, trit_err *err);
+/* The same between any two run configurations, a the reference (n_ctx is set to seq_len).
+ * The noise floor of a model: dynamic mode with the reference kernels against the best ones
+ * (t2 sums are exact either way; float dot products round in another order). */
+int cal_compare_runs(const char *model_path, const uint32_t *tok, uint64_t n, uint32_t seq_len, const run_opts *a,
+                           const run_opts *b, cal_agree *out, trit_err *err);
+
+#endif /* CAL_H */

@@ -1,0 +1,176 @@
+/* src.c - one view over both source formats for the converter: logical tensors, outermost
+ * dims first (GGUF ne reversed), BitNet packed U8 weights unpacked to [out, in] with their
+ * weight_scale consumed, values decoded to float by the format readers in bounded chunks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src.h"
+#include "src_gguf.h"
+#include "src_safetensors.h"
+#include "src_ggml_types.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+struct src_ckpt {
+    src_gguf *g;
+    src_st *st;
+    src_tensor *t;
+    src_st_bitnet *bn;         /* per tensor; bn[i].rows == 0 when not a BitNet weight */
+    uint32_t n;
+};
+
+static uint32_t float_type_of_name(const char *t)
+{
+    if (!strcmp(t, "F16")) return TRIT_TYPE_F16;
+    if (!strcmp(t, "BF16")) return TRIT_TYPE_BF16;
+    return TRIT_TYPE_F32; /* f32 and everything dequantized (k-quants, q8_0, f64 ...) */
+}
+
+static int open_gguf(struct src_ckpt *s, const char *path, trit_err *err)
+{
+    int rc = src_gguf_open(path, NULL, &s->g, err);
+    if (rc) return rc;
+    uint64_t const n = src_gguf_n_tensors(s->g);
+    s->t = calloc(n + 1, sizeof *s->t);
+    if (!s->t) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    for (uint64_t i = 0; i < n; i++) {
+        src_gguf_tensor_info const *gi = src_gguf_tensor(s->g, i);
+        src_tensor *t = &s->t[i];
+        t->name = gi->name;
+        t->n_dims = gi->n_dims;
+        for (uint32_t d = 0; d < gi->n_dims; d++) t->dims[d] = gi->ne[gi->n_dims - 1 - d];
+        t->n_elems = gi->n_elems;
+        t->type = gi->type_name;
+        t->float_type = float_type_of_name(gi->type_name);
+        t->ternary_hint = gi->type == SRC_GGML_TQ1_0 || gi->type == SRC_GGML_TQ2_0 || gi->type == SRC_GGML_FORK_I2_S;
+        t->src_bytes = gi->nbytes;
+    }
+    s->n = (uint32_t)n;
+    return TRIT_OK;
+}
+
+static int open_st(struct src_ckpt *s, const char *path, trit_err *err)
+{
+    int rc = src_st_open(path, NULL, &s->st, err);
+    if (rc) return rc;
+    uint32_t const n = src_st_n_tensors(s->st);
+    s->t = calloc((size_t)n + 1, sizeof *s->t);
+    s->bn = calloc((size_t)n + 1, sizeof *s->bn);
+    if (!s->t || !s->bn) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        src_st_tensor const *si = src_st_tensor_at(s->st, i);
+        src_tensor *t = &s->t[i];
+        t->name = si->name;
+        t->n_dims = si->n_dims;
+        memcpy(t->dims, si->dims, sizeof t->dims);
+        t->n_elems = si->n_elems;
+        t->type = src_st_dtype_name(si->dtype);
+        t->float_type = float_type_of_name(t->type);
+        t->src_bytes = si->nbytes;
+    }
+    /* BitNet packed weights: the logical tensor is [out, in] ternary; the scale is consumed */
+    for (uint32_t i = 0; i < n; i++) {
+        src_st_bitnet v;
+        rc = src_st_bitnet_view(s->st, i, &v, err);
+        if (rc == TRIT_E_NOTFOUND) continue;
+        if (rc) return rc;
+        s->bn[i] = v;
+        src_tensor *t = &s->t[i];
+        t->n_dims = 2;
+        t->dims[0] = v.rows;
+        t->dims[1] = v.cols;
+        t->n_elems = v.rows * v.cols;
+        t->type = "U8(bitnet)";
+        t->float_type = TRIT_TYPE_F32;
+        t->ternary_hint = 1;
+        t->src_bytes += s->t[v.scale].src_bytes;
+        s->t[v.scale].skip = 1;
+    }
+    s->n = n;
+    return TRIT_OK;
+}
+
+int src_open(const char *path, struct src_ckpt **out, trit_err *err)
+{
+    *out = NULL;
+    struct src_ckpt *s = calloc(1, sizeof *s);
+    if (!s) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    /* anything that is not GGUF goes to the safetensors opener, which names what it is instead */
+    src_format_id fmt;
+    trit_err probe_err;
+    trit_err_clear(&probe_err);
+    int const is_gguf = src_probe(path, &fmt, &probe_err) == TRIT_OK && fmt == SRC_FMT_GGUF;
+    int const rc = is_gguf ? open_gguf(s, path, err) : open_st(s, path, err);
+    if (rc) {
+        trit_err_file(err, path);
+        src_close(s);
+        return rc;
+    }
+    *out = s;
+    return TRIT_OK;
+}
+
+void src_close(struct src_ckpt *s)
+{
+    if (!s) return;
+    src_gguf_close(s->g);
+    src_st_close(s->st);
+    free(s->t);
+    free(s->bn);
+    free(s);
+}
+
+const char *src_format(const struct src_ckpt *s) { return s->g ? "gguf" : "safetensors"; }
+uint32_t src_n(const struct src_ckpt *s) { return s->n; }
+const src_tensor *src_at(const struct src_ckpt *s, uint32_t i) { return i < s->n ? &s->t[i] : NULL; }
+const struct src_gguf *src_ckpt_gguf(const struct src_ckpt *s) { return s->g; }
+const struct src_st *src_ckpt_st(const struct src_ckpt *s) { return s->st; }
+
+int64_t src_find(const struct src_ckpt *s, const char *name)
+{
+    return s->g ? src_gguf_find_tensor(s->g, name) : src_st_find(s->st, name);
+}
+
+int src_f32(const struct src_ckpt *s, uint32_t i, uint64_t first, uint64_t n, float *out, trit_err *err)
+{
+    if (s->g) return src_gguf_to_f32(s->g, i, first, n, out, err);
+    if (s->bn[i].rows) return src_st_bitnet_to_f32(s->st, &s->bn[i], first, n, out, err);
+    return src_st_to_f32(s->st, i, first, n, out, err);
+}
+
+uint32_t src_n_files(const struct src_ckpt *s)
+{
+    return s->g ? src_gguf_n_files(s->g) : src_st_n_shards(s->st);
+}
+
+const char *src_file_path(const struct src_ckpt *s, uint32_t k)
+{
+    if (s->g) return src_gguf_file_path(s->g, k);
+    const src_st_shard_info *si = src_st_shard(s->st, k);
+    return si ? si->path : NULL;
+}
+
+int src_hash_file(const char *path, uint64_t *out, trit_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot open for hashing");
+    XXH3_state_t *st = XXH3_createState();
+    uint8_t *buf = malloc(1 << 20);
+    int rc = st && buf ? TRIT_OK : trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    if (rc == TRIT_OK) XXH3_64bits_reset(st);
+    while (rc == TRIT_OK) {
+        size_t const k = fread(buf, 1, 1 << 20, f);
+        if (k == 0) {
+            if (ferror(f)) rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "read failed");
+            break;
+        }
+        XXH3_64bits_update(st, buf, k);
+    }
+    if (rc == TRIT_OK) *out = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    free(buf);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * src.h - the source checkpoints trit reads (safetensors file/directory/index, GGUF incl. splits),
+ * behind one registry: each format bids on a file's first bytes (as libarchive's format bidders
+ * do), and src_open() gives one view over whichever wins: logical tensors, outermost dims first
+ * (GGUF ne reversed), BitNet packed U8 weights unpacked to [out, in] with their weight_scale
+ * consumed, values decoded to float by the format readers in bounded chunks.
+ *
+ * The format readers themselves are src_gguf.h, src_safetensors.h and src_ggml_types.h.
+ */
+#ifndef SRC_H
+#define SRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trit.h"
+
+/* ---- the format registry ------------------------------------------------------------------ */
+
+typedef enum src_format_id {
+    SRC_FMT_UNKNOWN = 0,
+    SRC_FMT_TRIT,              /* a .trit container (spec/container.md) */
+    SRC_FMT_GGUF,
+    SRC_FMT_SAFETENSORS        /* a .safetensors file, a directory of them or an index */
+} src_format_id;
+
+/* Which format path holds. A directory is safetensors; a regular file goes to the registered
+ * format with the highest bid on its first bytes (a magic beats a structural match beats a
+ * file name); SRC_FMT_UNKNOWN when nobody bids. A path that cannot be opened, or is not a
+ * regular file or directory (a FIFO would block), is an I/O error naming the path. */
+int src_probe(const char *path, src_format_id *out, trit_err *err);
+/* The bid itself, on the first n bytes of a file of file_size bytes called path (the name
+ * breaks ties only). Exposed for tests and for callers that already hold the bytes. */
+src_format_id src_probe_bytes(const uint8_t *head, size_t n, uint64_t file_size, const char *path);
+const char *src_format_name(src_format_id f);   /* "trit" | "gguf" | "safetensors" | "unknown" */
+
+/* ---- the unified source view -------------------------------------------------------------- */
+
+struct src_ckpt;
+
+typedef struct src_tensor {
+    const char *name;          /* source name (borrowed from the source reader) */
+    uint32_t n_dims;           /* logical dims, outermost first */
+    uint64_t dims[8];
+    uint64_t n_elems;
+    const char *type;          /* source type name ("BF16", "TQ2_0", "U8(bitnet)") */
+    uint32_t float_type;       /* TRIT_TYPE_F32/F16/BF16: how to store it if it stays float */
+    int ternary_hint;          /* 1 if the source encodes it as ternary (TQ1_0/TQ2_0/I2_S/BitNet U8) */
+    int skip;                  /* consumed by another tensor (a BitNet weight_scale) */
+    uint64_t src_bytes;        /* bytes it occupies in the source */
+} src_tensor;
+
+/* Open path as safetensors (file, directory or index) or GGUF (first part of a split).
+ * *out caller closes with src_close(). */
+int src_open(const char *path, struct src_ckpt **out, trit_err *err);
+void src_close(struct src_ckpt *s);
+const char *src_format(const struct src_ckpt *s);         /* "safetensors" | "gguf" */
+uint32_t src_n(const struct src_ckpt *s);
+/* Tensor i. Borrowed, valid until close. */
+const src_tensor *src_at(const struct src_ckpt *s, uint32_t i);
+int64_t src_find(const struct src_ckpt *s, const char *name);
+/* Decode logical elements [first, first+n) of tensor i to float. */
+int src_f32(const struct src_ckpt *s, uint32_t i, uint64_t first, uint64_t n, float *out, trit_err *err);
+/* Source files for provenance: count, base name and path of file k (borrowed). */
+uint32_t src_n_files(const struct src_ckpt *s);
+const char *src_file_path(const struct src_ckpt *s, uint32_t k);
+/* xxh3-64 of a whole file, read sequentially (provenance). */
+int src_hash_file(const char *path, uint64_t *out, trit_err *err);
+/* The underlying readers (borrowed; NULL for the other format). */
+const struct src_gguf *src_ckpt_gguf(const struct src_ckpt *s);
+const struct src_st *src_ckpt_st(const struct src_ckpt *s);
+
+#endif /* SRC_H */
