@@ -20,14 +20,15 @@ LAYER_cli       := cli verify pack inspect export calibrate convert runner sourc
 
 # convert serves `trit run --reference` through the runner's provider interface, nothing more.
 ONLY_convert_runner := run_weights.h
-# libtrit's private helpers (trit_sys.h, trit_int.h) are for format/ itself; the public headers
-# are what the modules above may use.
-ONLY_source_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h
-ONLY_runner_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h
-ONLY_convert_format   := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h
-ONLY_calibrate_format := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h
-ONLY_export_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h
-ONLY_inspect_format   := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h
-ONLY_verify_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h
-ONLY_pack_format      := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h
-ONLY_cli_format       := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h
+# The modules above may use libtrit's public headers and the private, uninstalled ones it shares
+# with them: trit_sys.h (file I/O, atomic writes) and trit_try.h (the FAIL/TRY error macros).
+# trit_int.h (on-disk layouts) is for format/ itself.
+ONLY_source_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
+ONLY_runner_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
+ONLY_convert_format   := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
+ONLY_calibrate_format := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
+ONLY_export_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
+ONLY_inspect_format   := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
+ONLY_verify_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
+ONLY_pack_format      := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
+ONLY_cli_format       := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h

@@ -11,6 +11,8 @@
  *   cal.c        the passes, the choice per layer, the entries, the report
  *   cal_data.c   calibration tokens (text through the carried tokenizer, or ids) and the
  *                      static-versus-dynamic comparison (top-1 agreement, KL divergence)
+ *   cal_pipeline.c  what the command line runs: calibration and evaluation from files, and
+ *                      `trit convert --calib` (convert, then calibrate the result)
  *
  * Sites. The forward pass quantizes one activation vector per "site" (runner/run.h,
  * run_site_kind): a layer's attention input (read by attn_q/k/v), attention output
@@ -50,6 +52,7 @@
 
 #include <stdint.h>
 
+#include "cvt.h"
 #include "run.h"
 #include "trit.h"
 
@@ -169,5 +172,37 @@ int cal_compare(const char *model_path, const uint32_t *tok, uint64_t n, uint32_
  * (t2 sums are exact either way; float dot products round in another order). */
 int cal_compare_runs(const char *model_path, const uint32_t *tok, uint64_t n, uint32_t seq_len, const run_opts *a,
                            const run_opts *b, cal_agree *out, trit_err *err);
+
+/* ---- pipelines: what `trit calibrate` and `trit convert --calib` run ----------------------- */
+
+/* Calibration tokens of a text file through model_path's tokenizer (text), or of a file of ids
+ * (ids, when text is NULL); only the first max_tokens when max_tokens > 0. *tok caller frees. */
+int cal_tokens_load(const char *model_path, const char *text, const char *ids, uint64_t max_tokens, uint32_t **tok,
+                    uint64_t *n, trit_err *err);
+/* cal_calibrate on the tokens of text or ids (cal_tokens_load). */
+int cal_calibrate_files(const char *model_path, const char *text, const char *ids, uint64_t max_tokens,
+                        const char *out_path, const cal_opts *o, cal_report *rep, trit_err *err);
+/* The held-out check of a calibrated container: static against dynamic scales on the tokens
+ * of text or ids (cal_compare) and, when floor is non-NULL, the model's noise floor: dynamic
+ * scales under the reference kernels against the best ones (cal_compare_runs). threads 0 = 1. */
+int cal_evaluate(const char *model_path, const char *text, const char *ids, uint32_t seq_len, uint32_t threads,
+                 cal_agree *agree, cal_agree *floor, trit_err *err);
+
+typedef struct cal_convert_opts {
+    const char *text;          /* calibration text (as `trit calibrate --data`), or */
+    const char *ids;           /* token ids (--tokens-file): exactly one of the two */
+    /* The intermediate container beside the output (OUT.precal.XXXXXX), published (NULL: gone)
+     * for a signal handler that must unlink it, like the writers' temp files. */
+    void (*intermediate_path)(void *ctx, const char *path);
+    void *intermediate_ctx;
+} cal_convert_opts;
+
+/* `trit convert --calib`: convert src_path (cvt_convert with co) into an intermediate beside
+ * out_path, calibrate that into out_path with the defaults of `trit calibrate` (co's zstd
+ * level), remove the intermediate. TRIT_E_EXISTS first if out_path exists without
+ * co->overwrite. co->temp_path publishes both writers' temp files. rep->out_bytes is the
+ * calibrated file's size; on failure rep is freed. Free crep with cal_report_free(). */
+int cal_convert_calibrated(const char *src_path, const char *out_path, const cvt_opts *co, const cal_convert_opts *o,
+                           cvt_report *rep, cal_report *crep, trit_err *err);
 
 #endif /* CAL_H */

@@ -7,33 +7,43 @@
 
 #include "trit.h"
 
-/* Exit codes by failure class (spec/errors.md). */
+/* Exit codes by failure class (spec/errors.md): libtrit's table (trit.h, TRIT_EXIT_*). */
 enum {
-    CLI_EXIT_OK = 0,
-    CLI_EXIT_MISMATCH = 1,     /* verification failed / files differ */
-    CLI_EXIT_USAGE = 2,
-    CLI_EXIT_IO = 3,
-    CLI_EXIT_CORRUPT = 4,      /* corrupt or truncated input, checksum mismatch */
-    CLI_EXIT_UNSUPPORTED = 5,  /* valid input this version cannot handle */
-    CLI_EXIT_LIMIT = 6,        /* input exceeds a hard limit */
-    CLI_EXIT_INTERNAL = 70
+    CLI_EXIT_OK = TRIT_EXIT_OK,
+    CLI_EXIT_MISMATCH = TRIT_EXIT_MISMATCH,       /* verification failed / files differ */
+    CLI_EXIT_USAGE = TRIT_EXIT_USAGE,
+    CLI_EXIT_IO = TRIT_EXIT_IO,
+    CLI_EXIT_CORRUPT = TRIT_EXIT_CORRUPT,         /* corrupt or truncated input, checksum mismatch */
+    CLI_EXIT_UNSUPPORTED = TRIT_EXIT_UNSUPPORTED, /* valid input this version cannot handle */
+    CLI_EXIT_LIMIT = TRIT_EXIT_LIMIT,             /* input exceeds a hard limit */
+    CLI_EXIT_INTERNAL = TRIT_EXIT_INTERNAL
 };
 
-/* Map a TRIT_E_* code to an exit code. */
-int cli_exit_code(int trit_code);
-/* Print "trit <cmd>: <formatted err>" to stderr and return the exit code for it. */
+/* What a subcommand's argument parser returns when the command should run; any other value
+ * is the exit code to return at once (help printed, usage error). */
+#define CLI_PARSED (-1)
+
+/* Print "trit <cmd>: <formatted err>" to stderr and return its exit code (trit_exit_code). */
 int cli_report(const char *cmd, const trit_err *err);
 /* Parse a byte size with an optional K/M/G (KiB/MiB/GiB) suffix; 0 on success. */
 int cli_parse_size(const char *s, uint64_t *out);
 /* Parse an unsigned integer in [lo, hi]; 0 on success. */
 int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
-/* Temp files removed on SIGINT/SIGTERM/SIGHUP, so a kill never leaves a partial output.
- * Slot 0 is the writer's temp file (cli_temp_writer_cb fits the temp_path callbacks of the
- * convert and calibrate options); slot 1 any other intermediate. path NULL stops tracking. */
-void cli_temp_track(int slot, const char *path);
-void cli_temp_writer_cb(void *ctx, const char *path);
-void cli_temp_install_signals(void);
+/* The one interrupt guard of the commands that write through a temp file (convert, calibrate,
+ * export), so a kill never leaves a partial output. Every writer publishes its temp file
+ * through cli_guard_temp_cb (the temp_path callback of cvt_opts, cal_opts and exg_opts), a
+ * pipeline its intermediate file through cli_guard_intermediate_cb; path NULL stops tracking.
+ * On SIGINT, SIGTERM or SIGHUP the handler unlinks the tracked files, then either dies of the
+ * signal (CLI_GUARD_RAISE) or prints "trit CMD: interrupted; no output written" and exits 130
+ * (CLI_GUARD_EXIT130); when the output is already complete (the tracked files are gone, or the
+ * writer has published NULL) it lets the command finish. cli_guard_end restores the previous
+ * handlers and forgets the files: call it before any long step that writes nothing. */
+enum { CLI_GUARD_RAISE = 0, CLI_GUARD_EXIT130 = 1 };
+void cli_guard_begin(const char *cmd, int mode);
+void cli_guard_end(void);
+void cli_guard_temp_cb(void *ctx, const char *path);
+void cli_guard_intermediate_cb(void *ctx, const char *path);
 
 /* Subcommands: each parses its own arguments and calls its module. */
 int cmd_inspect(int argc, char **argv);
@@ -45,11 +55,5 @@ int cmd_diff(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
-/* Calibrate model into out from a text file (data) or token ids (tokens_file): `trit convert
- * --calib` runs it on the container it has just converted. */
-struct cal_opts;
-struct cal_report;
-int cli_calibrate(const char *model, const char *out, const char *data, const char *tokens_file,
-                  const struct cal_opts *o, struct cal_report *rep, trit_err *err);
 
 #endif

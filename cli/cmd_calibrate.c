@@ -1,12 +1,10 @@
 /* cmd_calibrate.c - `trit calibrate`: argument parsing and the report; the work is in
- * calibrate/cal*.c. Ctrl-C or a kill removes the writer's temp file. */
+ * calibrate/ (cal_calibrate_files, cal_evaluate). Ctrl-C or a kill removes the writer's temp
+ * file (cli_guard_*). */
 #include <getopt.h>
-#include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cJSON.h>
 
@@ -118,25 +116,42 @@ static cJSON *report_json(const cal_report *r, const char *model, const char *ou
     return j;
 }
 
-static int load_tokens(const char *model, const char *text, const char *ids, uint32_t **tok, uint64_t *n, trit_err *err)
+typedef struct calibrate_args {
+    const char *model, *out;
+    const char *data, *toks;             /* --data / --tokens-file */
+    const char *eval, *eval_toks;        /* --eval / --eval-tokens */
+    uint64_t max_tok;
+    cal_opts o;
+    int json, floor_;
+} calibrate_args;
+
+enum { O_DATA = 256, O_TOKS, O_EVAL, O_EVALTOK, O_FLOOR, O_MAXTOK, O_SEQ, O_HOLD, O_ROWS, O_MINROWS, O_TOL, O_THREADS, O_ZSTD, O_DRY, O_JSON };
+
+/* One option's value into a; the option's name when the value is invalid, else NULL. */
+static const char *parse_value(int c, const char *arg, calibrate_args *a)
 {
-    return text ? cal_tokens_text(model, text, tok, n, err) : cal_tokens_ids(ids, tok, n, err);
+    uint64_t v;
+    switch (c) {
+    case O_MAXTOK: return cli_parse_u64(arg, 1, UINT64_MAX, &a->max_tok) ? "--max-tokens" : NULL;
+    case O_SEQ: if (cli_parse_u64(arg, 1, 1u << 20, &v)) return "--seq"; a->o.seq_len = (uint32_t)v; return NULL;
+    case O_HOLD: if (cli_parse_u64(arg, 2, 1000, &v)) return "--holdout"; a->o.holdout_every = (uint32_t)v; return NULL;
+    case O_ROWS: if (cli_parse_u64(arg, 1, 1u << 20, &v)) return "--rows"; a->o.eval_rows = (uint32_t)v; return NULL;
+    case O_MINROWS: if (cli_parse_u64(arg, 1, 1u << 30, &v)) return "--min-rows"; a->o.min_rows = (uint32_t)v; return NULL;
+    case O_TOL: {
+        char *end;
+        double const t = strtod(arg, &end);
+        if (*end || !(t >= 0 && t <= 100)) return "--tolerance";
+        a->o.tolerance = t;
+        return NULL;
+    }
+    case O_THREADS: if (cli_parse_u64(arg, 1, 256, &v)) return "--threads"; a->o.threads = (uint32_t)v; return NULL;
+    case O_ZSTD: if (cli_parse_u64(arg, 1, 19, &v)) return "--zstd-level"; a->o.zstd_level = (int)v; return NULL;
+    default: return NULL;
+    }
 }
 
-int cli_calibrate(const char *model, const char *out, const char *data, const char *tokens_file, const cal_opts *o,
-                  cal_report *rep, trit_err *err)
+static int parse_args(int argc, char **argv, calibrate_args *a)
 {
-    uint32_t *tok = NULL;
-    uint64_t n = 0;
-    int rc = load_tokens(model, data, tokens_file, &tok, &n, err);
-    if (!rc) rc = cal_calibrate(model, tok, n, out, o, rep, err);
-    free(tok);
-    return rc;
-}
-
-int cmd_calibrate(int argc, char **argv)
-{
-    enum { O_DATA = 256, O_TOKS, O_EVAL, O_EVALTOK, O_FLOOR, O_MAXTOK, O_SEQ, O_HOLD, O_ROWS, O_MINROWS, O_TOL, O_THREADS, O_ZSTD, O_DRY, O_JSON };
     static const struct option longopts[] = {
         {"data", required_argument, NULL, O_DATA},          {"tokens-file", required_argument, NULL, O_TOKS},
         {"output", required_argument, NULL, 'o'},           {"eval", required_argument, NULL, O_EVAL},
@@ -149,39 +164,25 @@ int cmd_calibrate(int argc, char **argv)
         {"eval-floor", no_argument, NULL, O_FLOOR},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cal_opts o;
-    memset(&o, 0, sizeof o);
-    o.tolerance = -1;
-    const char *out = NULL, *data = NULL, *toks = NULL, *eval = NULL, *eval_toks = NULL;
-    uint64_t max_tok = 0, v;
-    int json = 0, floor_ = 0, c;
+    memset(a, 0, sizeof *a);
+    a->o.tolerance = -1;
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:fh", longopts, NULL)) != -1) {
         const char *bad = NULL;
         switch (c) {
-        case 'o': out = optarg; break;
-        case O_DATA: data = optarg; break;
-        case O_TOKS: toks = optarg; break;
-        case O_EVAL: eval = optarg; break;
-        case O_EVALTOK: eval_toks = optarg; break;
-        case O_FLOOR: floor_ = 1; break;
-        case O_MAXTOK: if (cli_parse_u64(optarg, 1, UINT64_MAX, &max_tok)) bad = "--max-tokens"; break;
-        case O_SEQ: if (cli_parse_u64(optarg, 1, 1u << 20, &v)) bad = "--seq"; else o.seq_len = (uint32_t)v; break;
-        case O_HOLD: if (cli_parse_u64(optarg, 2, 1000, &v)) bad = "--holdout"; else o.holdout_every = (uint32_t)v; break;
-        case O_ROWS: if (cli_parse_u64(optarg, 1, 1u << 20, &v)) bad = "--rows"; else o.eval_rows = (uint32_t)v; break;
-        case O_MINROWS: if (cli_parse_u64(optarg, 1, 1u << 30, &v)) bad = "--min-rows"; else o.min_rows = (uint32_t)v; break;
-        case O_TOL: {
-            char *end;
-            double const t = strtod(optarg, &end);
-            if (*end || !(t >= 0 && t <= 100)) bad = "--tolerance";
-            else o.tolerance = t;
+        case 'o': a->out = optarg; break;
+        case O_DATA: a->data = optarg; break;
+        case O_TOKS: a->toks = optarg; break;
+        case O_EVAL: a->eval = optarg; break;
+        case O_EVALTOK: a->eval_toks = optarg; break;
+        case O_FLOOR: a->floor_ = 1; break;
+        case O_MAXTOK: case O_SEQ: case O_HOLD: case O_ROWS: case O_MINROWS: case O_TOL: case O_THREADS: case O_ZSTD:
+            bad = parse_value(c, optarg, a);
             break;
-        }
-        case O_THREADS: if (cli_parse_u64(optarg, 1, 256, &v)) bad = "--threads"; else o.threads = (uint32_t)v; break;
-        case O_ZSTD: if (cli_parse_u64(optarg, 1, 19, &v)) bad = "--zstd-level"; else o.zstd_level = (int)v; break;
-        case O_DRY: o.dry_run = 1; break;
-        case 'f': o.overwrite = 1; break;
-        case O_JSON: json = 1; break;
+        case O_DRY: a->o.dry_run = 1; break;
+        case 'f': a->o.overwrite = 1; break;
+        case O_JSON: a->json = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default: usage(stderr); return CLI_EXIT_USAGE;
         }
@@ -190,76 +191,81 @@ int cmd_calibrate(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    if (optind + 1 != argc || (!out && !o.dry_run) || !data == !toks || (eval && eval_toks) || (o.dry_run && (eval || eval_toks)) ||
-        (floor_ && !eval && !eval_toks)) {
+    int const have_eval = a->eval || a->eval_toks;
+    if (optind + 1 != argc || (!a->out && !a->o.dry_run) || !a->data == !a->toks || (a->eval && a->eval_toks) ||
+        (a->o.dry_run && have_eval) || (a->floor_ && !have_eval)) {
         fprintf(stderr, "trit calibrate: expected MODEL.trit, exactly one of --data and --tokens-file, and -o OUT"
                         " (--eval needs a written OUT)\n");
         usage(stderr);
         return CLI_EXIT_USAGE;
     }
-    const char *model = argv[optind];
+    a->model = argv[optind];
+    return CLI_PARSED;
+}
+
+/* Calibration and its write under the interrupt guard: a kill leaves no partial output. */
+static int calibrate(calibrate_args *a, cal_report *rep, trit_err *err)
+{
+    a->o.temp_path = cli_guard_temp_cb;
+    cli_guard_begin("calibrate", CLI_GUARD_RAISE);
+    int const rc = cal_calibrate_files(a->model, a->data, a->toks, a->max_tok, a->out ? a->out : "", &a->o, rep, err);
+    cli_guard_end();
+    return rc;
+}
+
+static void agree_json(cJSON *e, const cal_agree *ag)
+{
+    cJSON_AddNumberToObject(e, "top1_agreement", ag->agreement);
+    cJSON_AddNumberToObject(e, "kl_mean", ag->kl_mean);
+    cJSON_AddNumberToObject(e, "kl_max", ag->kl_max);
+}
+
+static void print_json(const calibrate_args *a, const cal_report *rep, const cal_agree *ag, const cal_agree *fl)
+{
+    cJSON *j = report_json(rep, a->model, a->out ? a->out : "", a->o.dry_run);
+    if (ag) {
+        cJSON *e = cJSON_AddObjectToObject(j, "eval");
+        cJSON_AddNumberToObject(e, "positions", (double)ag->positions);
+        agree_json(e, ag);
+        if (fl) agree_json(cJSON_AddObjectToObject(e, "floor_dynamic_ref_vs_best_kernels"), fl);
+    }
+    char *s = cJSON_Print(j);
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(j);
+}
+
+static void print_summary(const calibrate_args *a, const cal_report *rep, const cal_agree *ag, const cal_agree *fl)
+{
+    if (a->json) {
+        print_json(a, rep, ag, fl);
+        return;
+    }
+    print_text(rep, a->model, a->out ? a->out : "", a->o.dry_run);
+    if (ag)
+        printf("static vs dynamic on %llu held-out positions: top-1 agreement %.2f%% (%llu), KL(dynamic || static) mean %.3g, max %.3g nats\n",
+               (unsigned long long)ag->positions, 100 * ag->agreement, (unsigned long long)ag->agree, ag->kl_mean, ag->kl_max);
+    if (ag && fl)
+        printf("floor: dynamic, reference vs best kernels: top-1 agreement %.2f%%, KL mean %.3g, max %.3g nats\n", 100 * fl->agreement,
+               fl->kl_mean, fl->kl_max);
+}
+
+int cmd_calibrate(int argc, char **argv)
+{
+    calibrate_args a;
+    int const code = parse_args(argc, argv, &a);
+    if (code != CLI_PARSED) return code;
     trit_err err;
     trit_err_clear(&err);
-    uint32_t *tok = NULL;
-    uint64_t n = 0;
-    int rc = load_tokens(model, data, toks, &tok, &n, &err);
-    if (rc) return cli_report("calibrate", &err);
-    if (max_tok && n > max_tok) n = max_tok;
-    o.temp_path = cli_temp_writer_cb;
-    cli_temp_install_signals();
     cal_report rep;
-    rc = cal_calibrate(model, tok, n, out ? out : "", &o, &rep, &err);
-    cli_temp_track(0, NULL);
-    free(tok);
-    if (rc) return cli_report("calibrate", &err);
+    if (calibrate(&a, &rep, &err)) return cli_report("calibrate", &err);
     cal_agree ag, fl;
-    int const have_eval = eval || eval_toks;
-    if (have_eval) {
-        rc = load_tokens(out, eval, eval_toks, &tok, &n, &err);
-        if (!rc) rc = cal_compare(out, tok, n, o.seq_len, o.threads, &ag, &err);
-        if (!rc && floor_) {
-            run_opts a, b;
-            run_opts_default(&a);
-            a.n_threads = o.threads ? o.threads : 1;
-            a.kernel = RUN_KERNEL_REF;
-            b = a;
-            b.kernel = RUN_KERNEL_AUTO;
-            rc = cal_compare_runs(out, tok, n, o.seq_len, &a, &b, &fl, &err);
-        }
-        free(tok);
-        if (rc) {
-            cal_report_free(&rep);
-            return cli_report("calibrate", &err);
-        }
+    int const have_eval = a.eval || a.eval_toks;
+    if (have_eval && cal_evaluate(a.out, a.eval, a.eval_toks, a.o.seq_len, a.o.threads, &ag, a.floor_ ? &fl : NULL, &err)) {
+        cal_report_free(&rep);
+        return cli_report("calibrate", &err);
     }
-    if (json) {
-        cJSON *j = report_json(&rep, model, out ? out : "", o.dry_run);
-        if (have_eval) {
-            cJSON *e = cJSON_AddObjectToObject(j, "eval");
-            cJSON_AddNumberToObject(e, "positions", (double)ag.positions);
-            cJSON_AddNumberToObject(e, "top1_agreement", ag.agreement);
-            cJSON_AddNumberToObject(e, "kl_mean", ag.kl_mean);
-            cJSON_AddNumberToObject(e, "kl_max", ag.kl_max);
-            if (floor_) {
-                cJSON *f = cJSON_AddObjectToObject(e, "floor_dynamic_ref_vs_best_kernels");
-                cJSON_AddNumberToObject(f, "top1_agreement", fl.agreement);
-                cJSON_AddNumberToObject(f, "kl_mean", fl.kl_mean);
-                cJSON_AddNumberToObject(f, "kl_max", fl.kl_max);
-            }
-        }
-        char *s = cJSON_Print(j);
-        if (s) puts(s);
-        free(s);
-        cJSON_Delete(j);
-    } else {
-        print_text(&rep, model, out ? out : "", o.dry_run);
-        if (have_eval)
-            printf("static vs dynamic on %llu held-out positions: top-1 agreement %.2f%% (%llu), KL(dynamic || static) mean %.3g, max %.3g nats\n",
-                   (unsigned long long)ag.positions, 100 * ag.agreement, (unsigned long long)ag.agree, ag.kl_mean, ag.kl_max);
-        if (have_eval && floor_)
-            printf("floor: dynamic, reference vs best kernels: top-1 agreement %.2f%%, KL mean %.3g, max %.3g nats\n", 100 * fl.agreement,
-                   fl.kl_mean, fl.kl_max);
-    }
+    print_summary(&a, &rep, have_eval ? &ag : NULL, a.floor_ ? &fl : NULL);
     cal_report_free(&rep);
     return CLI_EXIT_OK;
 }

@@ -1,12 +1,10 @@
 /* cmd_convert.c - `trit convert`: argument parsing, progress on a TTY, the summary; the work is
- * in convert/ (cvt_convert). Ctrl-C or a kill removes the writer's temp file, so no partial
- * output is ever left behind. */
+ * in convert/ (cvt_convert), with --calib in calibrate/ (cal_convert_calibrated). Ctrl-C or a
+ * kill removes the temp files (cli_guard_*), so no partial output is ever left behind. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -164,7 +162,14 @@ static void calib_json(cJSON *j, const cal_report *c)
     cJSON_AddNumberToObject(o, "per_channel", n[TRIT_ACT_CHANNEL]);
 }
 
-int cmd_convert(int argc, char **argv)
+typedef struct convert_args {
+    const char *src, *out;
+    const char *calib, *calib_tokens;   /* --calib / --calib-tokens */
+    cvt_opts o;
+    int json, quiet;
+} convert_args;
+
+static int parse_args(int argc, char **argv, convert_args *a)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'}, {"zstd-level", required_argument, NULL, 'z'},
@@ -174,104 +179,91 @@ int cmd_convert(int argc, char **argv)
         {"calib", required_argument, NULL, 'C'},  {"calib-tokens", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    const char *calib = NULL, *calib_tokens = NULL;
-    cvt_opts o;
-    memset(&o, 0, sizeof o);
-    const char *out = NULL;
-    int json = 0, quiet = 0, c;
+    memset(a, 0, sizeof *a);
+    int c;
     uint64_t v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:fqh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o': out = optarg; break;
+        case 'o': a->out = optarg; break;
         case 'z':
             if (cli_parse_u64(optarg, 1, 19, &v)) {
                 fprintf(stderr, "trit convert: --zstd-level must be 1..19\n");
                 return CLI_EXIT_USAGE;
             }
-            o.zstd_level = (int)v;
+            a->o.zstd_level = (int)v;
             break;
-        case 'r': o.raw_experts = 1; break;
-        case 't': o.ternarize = 1; break;
-        case 'n': o.dry_run = 1; break;
-        case 'f': o.overwrite = 1; break;
-        case 'j': json = 1; break;
-        case 'q': quiet = 1; break;
-        case 'C': calib = optarg; break;
-        case 'T': calib_tokens = optarg; break;
+        case 'r': a->o.raw_experts = 1; break;
+        case 't': a->o.ternarize = 1; break;
+        case 'n': a->o.dry_run = 1; break;
+        case 'f': a->o.overwrite = 1; break;
+        case 'j': a->json = 1; break;
+        case 'q': a->quiet = 1; break;
+        case 'C': a->calib = optarg; break;
+        case 'T': a->calib_tokens = optarg; break;
         case 'h': convert_usage(stdout); return CLI_EXIT_OK;
         default: convert_usage(stderr); return CLI_EXIT_USAGE;
         }
     }
-    if (optind + 1 != argc || (!out && !o.dry_run)) {
+    if (optind + 1 != argc || (!a->out && !a->o.dry_run)) {
         fprintf(stderr, "trit convert: expected one SRC and -o OUT\n");
         convert_usage(stderr);
         return CLI_EXIT_USAGE;
     }
-    if ((calib && calib_tokens) || ((calib || calib_tokens) && o.dry_run)) {
+    if ((a->calib && a->calib_tokens) || ((a->calib || a->calib_tokens) && a->o.dry_run)) {
         fprintf(stderr, "trit convert: give at most one of --calib and --calib-tokens, and not with --dry-run\n");
         return CLI_EXIT_USAGE;
     }
-    const char *src = argv[optind];
-    /* --calib: convert into a temp file beside OUT, then calibrate it into OUT */
-    const char *conv_out = out;
-    char precal[4096] = "";
-    if ((calib || calib_tokens) && !o.overwrite && access(out, F_OK) == 0) {
-        fprintf(stderr, "trit convert: '%s' exists; use --force to replace it\n", out);
-        return CLI_EXIT_IO;
+    a->src = argv[optind];
+    return CLI_PARSED;
+}
+
+/* The conversion (with --calib the convert -> calibrate pipeline of calibrate/), under the
+ * interrupt guard: a kill removes the temp files and leaves no partial output. */
+static int convert(convert_args *a, cvt_report *rep, cal_report *crep, trit_err *err)
+{
+    progress p = {!a->quiet && isatty(2), now(), 0};
+    a->o.progress = on_progress;
+    a->o.progress_ctx = &p;
+    a->o.temp_path = cli_guard_temp_cb;
+    memset(crep, 0, sizeof *crep);
+    cli_guard_begin("convert", CLI_GUARD_RAISE);
+    int rc;
+    if (a->calib || a->calib_tokens) {
+        cal_convert_opts const co = {a->calib, a->calib_tokens, cli_guard_intermediate_cb, NULL};
+        rc = cal_convert_calibrated(a->src, a->out, &a->o, &co, rep, crep, err);
+    } else {
+        rc = cvt_convert(a->src, a->out ? a->out : "", &a->o, rep, err);
     }
-    if (calib || calib_tokens) {
-        snprintf(precal, sizeof precal, "%s.precal.XXXXXX", out);
-        int const fd = mkstemp(precal);
-        if (fd < 0) {
-            fprintf(stderr, "trit convert: cannot create a temp file beside '%s'\n", out);
-            return CLI_EXIT_IO;
-        }
-        close(fd);
-        cli_temp_track(1, precal);
-        conv_out = precal;
-        o.overwrite = 1;   /* the temp file just made; OUT itself was checked above */
-    }
-    progress p = {!quiet && isatty(2), now(), 0};
-    o.progress = on_progress;
-    o.progress_ctx = &p;
-    o.temp_path = cli_temp_writer_cb;
-    cli_temp_install_signals();
-    trit_err err;
-    cvt_report rep;
-    int rc = cvt_convert(src, conv_out ? conv_out : "", &o, &rep, &err);
-    cli_temp_track(0, NULL);
-    cal_report crep;
-    memset(&crep, 0, sizeof crep);
-    if (rc == TRIT_OK && (calib || calib_tokens)) {
-        cal_opts co;
-        memset(&co, 0, sizeof co);
-        co.tolerance = -1;
-        co.overwrite = 1;
-        co.zstd_level = o.zstd_level;
-        co.temp_path = cli_temp_writer_cb;
-        rc = cli_calibrate(conv_out, out, calib, calib_tokens, &co, &crep, &err);
-        cli_temp_track(0, NULL);
-        struct stat sb;
-        if (rc == TRIT_OK && stat(out, &sb) == 0) rep.out_bytes = (uint64_t)sb.st_size;  /* with the scales */
-        if (rc != TRIT_OK) cvt_report_free(&rep);
-    }
-    if (precal[0]) {
-        unlink(precal);
-        cli_temp_track(1, NULL);
-    }
-    if (rc != TRIT_OK) return cli_report("convert", &err);
-    if (json) {
-        cJSON *j = report_json(&rep, src, out ? out : "", o.dry_run);
-        if (crep.n_sites) calib_json(j, &crep);
+    cli_guard_end();
+    return rc;
+}
+
+static void print_summary(const convert_args *a, const cvt_report *rep, const cal_report *crep)
+{
+    if (a->json) {
+        cJSON *j = report_json(rep, a->src, a->out ? a->out : "", a->o.dry_run);
+        if (crep->n_sites) calib_json(j, crep);
         char *s = cJSON_Print(j);
         if (s) puts(s);
         free(s);
         cJSON_Delete(j);
     } else {
-        report_text(&rep, out ? out : src, o.dry_run);
-        if (crep.n_sites) calib_text(&crep);
+        report_text(rep, a->out ? a->out : a->src, a->o.dry_run);
+        if (crep->n_sites) calib_text(crep);
     }
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    convert_args a;
+    int const code = parse_args(argc, argv, &a);
+    if (code != CLI_PARSED) return code;
+    trit_err err;
+    cvt_report rep;
+    cal_report crep;
+    if (convert(&a, &rep, &crep, &err) != TRIT_OK) return cli_report("convert", &err);
+    print_summary(&a, &rep, &crep);
     cvt_report_free(&rep);
     cal_report_free(&crep);
     return CLI_EXIT_OK;

@@ -1,7 +1,6 @@
-/* cmd_export.c - `trit export`: argument parsing and reporting; the work is in convert/export*. */
+/* cmd_export.c - `trit export`: argument parsing and reporting; the work is in export/ (exg_*). */
 #include <cjson/cJSON.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +33,6 @@ static void export_usage(FILE *f)
             "  --json           print a JSON summary on stdout\n"
             "  -q, --quiet      no progress bar, no warnings\n"
             "  -h, --help       this help\n");
-}
-
-static volatile sig_atomic_t g_cancel;   /* set by the signal handler only */
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_cancel = 1;
 }
 
 static void progress(void *ctx, uint64_t done, uint64_t total)
@@ -127,7 +118,13 @@ static cJSON *json_summary(const char *in, const char *out, const exg_plan *p,
     return j;
 }
 
-int cmd_export(int argc, char **argv)
+typedef struct export_args {
+    const char *in, *out;
+    exg_opts o;
+    int dry_run, json, quiet;
+} export_args;
+
+static int parse_args(int argc, char **argv, export_args *a)
 {
     static const struct option longopts[] = {
         {"out", required_argument, NULL, 'o'}, {"tq1", no_argument, NULL, '1'},
@@ -137,96 +134,106 @@ int cmd_export(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},     {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    exg_opts o;
-    memset(&o, 0, sizeof o);
-    const char *out = NULL;
-    int dry_run = 0, json = 0, quiet = 0, c;
+    memset(a, 0, sizeof *a);
+    int c;
     uint64_t v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o': out = optarg; break;
-        case '1': o.flags |= EXG_TQ1; break;
-        case 'd': o.flags |= EXG_DEQUANT; break;
-        case 'f': o.flags |= EXG_DEQUANT_F32; break;
-        case 'F': o.flags |= EXG_OVERWRITE; break;
-        case 'n': dry_run = 1; break;
-        case 'j': json = 1; break;
-        case 'q': quiet = 1; break;
+        case 'o': a->out = optarg; break;
+        case '1': a->o.flags |= EXG_TQ1; break;
+        case 'd': a->o.flags |= EXG_DEQUANT; break;
+        case 'f': a->o.flags |= EXG_DEQUANT_F32; break;
+        case 'F': a->o.flags |= EXG_OVERWRITE; break;
+        case 'n': a->dry_run = 1; break;
+        case 'j': a->json = 1; break;
+        case 'q': a->quiet = 1; break;
         case 'a':
             if (cli_parse_size(optarg, &v) || v < 8 || v > (1u << 20) || (v & (v - 1))) {
                 fprintf(stderr, "trit export: --align '%s': expected a power of two from 8 to 1M\n", optarg);
                 return CLI_EXIT_USAGE;
             }
-            o.alignment = (uint32_t)v;
+            a->o.alignment = (uint32_t)v;
             break;
         case 'h': export_usage(stdout); return CLI_EXIT_OK;
         default: export_usage(stderr); return CLI_EXIT_USAGE;
         }
     }
-    if (optind + 1 != argc || !out) {
+    if (optind + 1 != argc || !a->out) {
         fprintf(stderr, "trit export: expected one input .trit and -o OUT.gguf\n");
         export_usage(stderr);
         return CLI_EXIT_USAGE;
     }
-    if ((o.flags & EXG_TQ1) && (o.flags & EXG_DEQUANT)) {
+    if ((a->o.flags & EXG_TQ1) && (a->o.flags & EXG_DEQUANT)) {
         fprintf(stderr, "trit export: --tq1 and --dequant exclude each other\n");
         return CLI_EXIT_USAGE;
     }
-    const char *in = argv[optind];
+    a->in = argv[optind];
+    return CLI_PARSED;
+}
+
+/* The write under the interrupt guard: Ctrl-C or a kill removes the temp file, prints
+ * "trit export: interrupted; no output written" and exits 130. */
+static int write_gguf(export_args *a, const exg_plan *p, exg_stats *st, trit_err *err)
+{
+    a->o.temp_path = cli_guard_temp_cb;
+    if (!a->quiet && !a->json && isatty(STDERR_FILENO)) a->o.progress = progress;
+    cli_guard_begin("export", CLI_GUARD_EXIT130);
+    int const rc = exg_write(p, a->out, &a->o, st, err);
+    cli_guard_end();
+    return rc;
+}
+
+static int print_summary(const export_args *a, const exg_plan *p, const exg_stats *st)
+{
+    const exg_summary *s = exg_plan_summary(p);
+    if (a->json) {
+        cJSON *j = json_summary(a->in, a->out, p, a->dry_run ? NULL : st, a->dry_run);
+        char *txt = j ? cJSON_Print(j) : NULL;
+        int const code = txt ? CLI_EXIT_OK : CLI_EXIT_INTERNAL;
+        if (txt) printf("%s\n", txt);
+        cJSON_free(txt);
+        cJSON_Delete(j);
+        return code;
+    }
+    if (!a->dry_run)
+        printf("wrote %s: GGUF v3 '%s', %u tensors (%u ternary, %u dequantized, %u expert stacks, %u permuted), "
+               "%llu KVs (%llu tokenizer), %llu bytes\n",
+               a->out, s->arch, s->n_tensors, s->n_ternary, s->n_fallback, s->n_stacked, s->n_permuted,
+               (unsigned long long)s->n_kv, (unsigned long long)s->n_tokenizer_kv, (unsigned long long)s->file_size);
+    else
+        printf("would write %s: GGUF v3 '%s', %u tensors, %llu KVs, %llu bytes\n", a->out, s->arch, s->n_tensors,
+               (unsigned long long)s->n_kv, (unsigned long long)s->file_size);
+    return CLI_EXIT_OK;
+}
+
+/* The warnings (and with --dry-run the plan), then the write and the summary. */
+static int export_planned(export_args *a, const exg_plan *p)
+{
+    if (!a->quiet)
+        for (uint32_t i = 0; i < exg_plan_n_warnings(p); i++)
+            fprintf(stderr, "trit export: warning: %s\n", exg_plan_warning(p, i));
+    if (a->dry_run && !a->json) print_plan(p);
+    trit_err err;
+    trit_err_clear(&err);
+    exg_stats st;
+    memset(&st, 0, sizeof st);
+    if (!a->dry_run && write_gguf(a, p, &st, &err) != TRIT_OK) return cli_report("export", &err);
+    return print_summary(a, p, &st);
+}
+
+int cmd_export(int argc, char **argv)
+{
+    export_args a;
+    int code = parse_args(argc, argv, &a);
+    if (code != CLI_PARSED) return code;
     trit_err err;
     trit_err_clear(&err);
     trit_reader *r = NULL;
     exg_plan *p = NULL;
-    exg_stats st;
-    memset(&st, 0, sizeof st);
-    int rc = trit_reader_open(in, NULL, &r, &err);
-    if (rc == TRIT_OK) rc = exg_plan_new(r, &o, &p, &err);
-    if (rc != TRIT_OK) {
-        trit_reader_close(r);
-        return cli_report("export", &err);
-    }
-    if (!quiet)
-        for (uint32_t i = 0; i < exg_plan_n_warnings(p); i++)
-            fprintf(stderr, "trit export: warning: %s\n", exg_plan_warning(p, i));
-    const exg_summary *s = exg_plan_summary(p);
-    if (dry_run && !json) print_plan(p);
-    if (!dry_run) {
-        struct sigaction sa, old_int, old_term, old_hup;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        g_cancel = 0;
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
-        sigaction(SIGHUP, &sa, &old_hup);
-        o.cancel = &g_cancel;
-        if (!quiet && !json && isatty(STDERR_FILENO)) o.progress = progress;
-        rc = exg_write(p, out, &o, &st, &err);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-        sigaction(SIGHUP, &old_hup, NULL);
-    }
-    int code = CLI_EXIT_OK;
-    if (rc != TRIT_OK) {
-        code = g_cancel ? 130 : cli_report("export", &err);
-        if (g_cancel) fprintf(stderr, "trit export: interrupted; no output written\n");
-    } else if (json) {
-        cJSON *j = json_summary(in, out, p, dry_run ? NULL : &st, dry_run);
-        char *txt = j ? cJSON_Print(j) : NULL;
-        if (txt) printf("%s\n", txt);
-        else code = CLI_EXIT_INTERNAL;
-        cJSON_free(txt);
-        cJSON_Delete(j);
-    } else if (!dry_run) {
-        printf("wrote %s: GGUF v3 '%s', %u tensors (%u ternary, %u dequantized, %u expert stacks, %u permuted), "
-               "%llu KVs (%llu tokenizer), %llu bytes\n",
-               out, s->arch, s->n_tensors, s->n_ternary, s->n_fallback, s->n_stacked, s->n_permuted,
-               (unsigned long long)s->n_kv, (unsigned long long)s->n_tokenizer_kv, (unsigned long long)s->file_size);
-    } else {
-        printf("would write %s: GGUF v3 '%s', %u tensors, %llu KVs, %llu bytes\n", out, s->arch, s->n_tensors,
-               (unsigned long long)s->n_kv, (unsigned long long)s->file_size);
-    }
+    int rc = trit_reader_open(a.in, NULL, &r, &err);
+    if (rc == TRIT_OK) rc = exg_plan_new(r, &a.o, &p, &err);
+    code = rc == TRIT_OK ? export_planned(&a, p) : cli_report("export", &err);
     exg_plan_free(p);
     trit_reader_close(r);
     if (fflush(stdout) != 0 && code == CLI_EXIT_OK) {

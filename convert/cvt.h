@@ -68,6 +68,8 @@ typedef struct cvt_report {
     char tokenizer[8];         /* "bpe", "spm", "gguf" or "none" */
     uint32_t tokenizer_tokens;
     char warning[224];         /* first warning, "" if none */
+    char ternarized_by[48];    /* why projections were absmean-ternarized: "--ternarize", the
+                                  config's "quantization_mode online" / "weight_bits 1"; "" if none */
     cvt_tensor_report *tensors; /* owned; n_tensors entries */
 } cvt_report;
 

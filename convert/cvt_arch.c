@@ -16,6 +16,7 @@
 #include "cvt_arch.h"
 #include "src_gguf.h"
 #include "src_safetensors.h"
+#include "trit_model.h"
 
 /* ---- HF config.json ---- */
 
@@ -45,6 +46,16 @@ static uint32_t ju32(const cJSON *o, const char *k, uint32_t dflt)
     return d >= 0 && d <= 4294967295.0 && d == floor(d) ? (uint32_t)d : dflt;
 }
 
+/* rms_norm_eps when config.json leaves it out: the default of the family's transformers
+ * configuration class (configuration_<family>.py), which is what the release computes with. */
+static double default_eps(const char *model_type)
+{
+    static const char *const e5[] = {"olmoe", "mixtral", "bitnet"};
+    for (size_t i = 0; i < sizeof e5 / sizeof e5[0]; i++)
+        if (!strcmp(model_type, e5[i])) return 1e-5;
+    return 1e-6;   /* llama, mistral, qwen2, qwen2_moe, qwen3, qwen3_moe, deepseek, minicpm */
+}
+
 static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
 {
     const char *mt = jstr(c, "model_type");
@@ -59,7 +70,7 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
     m->head_dim = ju32(c, "head_dim", m->n_head ? m->n_embd / m->n_head : 0);
     m->n_vocab = ju32(c, "vocab_size", 0);
     m->n_ctx = ju32(c, "max_position_embeddings", 0);
-    m->norm_eps = (float)jnum(c, "rms_norm_eps", 1e-6);
+    m->norm_eps = (float)jnum(c, "rms_norm_eps", default_eps(mt));
     m->rope_theta = (float)jnum(c, "rope_theta", 10000.0);
     m->rope_dim = m->head_dim;
     m->tied = jbool(c, "tie_word_embeddings", 0);
@@ -76,6 +87,14 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
     int const bitnet = !strcmp(mt, "bitnet") || strstr(a0, "Bitnet") || strstr(a0, "BitNet") ||
                        (qm && !strcmp(qm, "bitnet")) || ju32(c, "weight_bits", 0) == 1;
     m->ternary_model = bitnet;
+    /* Master weights of a model that quantizes them on the fly: the release computes with their
+     * absmean ternarization, so that is the conversion, not an option (2B-4T-bf16 says
+     * quantization_mode "online"; 1bitLLM's latent checkpoints say weight_bits 1). */
+    const char *qmode = qc ? jstr(qc, "quantization_mode") : NULL;
+    if (qmode && !strcmp(qmode, "online"))
+        snprintf(m->online_quant, sizeof m->online_quant, "quantization_mode online");
+    else if (ju32(c, "weight_bits", 0) == 1)
+        snprintf(m->online_quant, sizeof m->online_quant, "weight_bits 1");
     snprintf(m->act_quant, sizeof m->act_quant, "%s", bitnet ? "int8_per_token" : "none");
 
     /* MoE */
@@ -124,6 +143,8 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
                             "qwen2_moe, qwen3_moe, olmoe, deepseek)", mt);
     }
     snprintf(m->arch, sizeof m->arch, "%s", arch);
+    int const rc = cvt_keys_check_config(c, err);
+    if (rc != TRIT_OK) return rc;
     if (m->n_expert && !m->n_expert_used)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, "config.json", "MoE model without num_experts_per_tok");
     return TRIT_OK;
@@ -184,6 +205,19 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
         m->name[nl] = '\0';
     }
     if (!arch) return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "no general.architecture");
+    /* The architectures whose forward pass the runner computes exactly from the keys below.
+     * deepseek2 (MLA), granite/granitemoe (four multipliers, attention scale), phimoe
+     * (LayerNorm, biases) and any other are refused, not computed as the nearest llama. */
+    static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe",
+                                        "minicpm", "bitnet", "bitnet-b1.58", "bitnet-25"};
+    int arch_ok = 0;
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0] && !arch_ok; i++) arch_ok = !strcmp(arch, archs[i]);
+    if (!arch_ok)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "general.architecture",
+                            "architecture '%.40s' is not supported (llama, mistral, qwen2/3, qwen2moe, qwen3moe, "
+                            "olmoe, minicpm, bitnet); trit refuses rather than compute something close", arch);
+    int rc = cvt_keys_check_gguf(g, arch, err);
+    if (rc != TRIT_OK) return rc;
     m->n_layer = gu32(g, arch, "block_count", 0);
     m->n_embd = gu32(g, arch, "embedding_length", 0);
     m->n_ff = gu32(g, arch, "feed_forward_length", 0);
@@ -216,6 +250,11 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
     m->eos = k >= 0 && src_gguf_kv_u64(g, (uint64_t)k, &v) == TRIT_OK ? (int64_t)v : -1;
     m->tied = src_find(s, "output.weight") < 0;
     snprintf(m->hidden_act, sizeof m->hidden_act, "silu");
+    /* MiniCPM's muP scaling, as llama.cpp's converter writes it from scale_emb, scale_depth
+     * and dim_model_base (the same values from_config derives) */
+    m->embd_scale = (float)gf64(g, arch, "embedding_scale", 0);
+    m->residual_scale = (float)gf64(g, arch, "residual_scale", 0);
+    m->logit_scale = (float)gf64(g, arch, "logit_scale", 0);
     m->ternary_model = 0;
     for (uint32_t i = 0; i < src_n(s); i++) m->ternary_model |= src_at(s, i)->ternary_hint;
     snprintf(m->act_quant, sizeof m->act_quant, "%s", m->ternary_model ? "int8_per_token" : "none");
@@ -320,146 +359,36 @@ int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
 
 /* ---- names ---- */
 
-typedef struct name_map { const char *src, *dst; int role; } name_map;
-
-/* Per-layer HF suffixes (after "model.layers.L."). */
-static const name_map hf_layer[] = {
-    {"input_layernorm.weight", "attn_norm.weight", CVT_ROLE_FLOAT},
-    {"self_attn.q_proj.weight", "attn_q.weight", CVT_ROLE_PROJ},
-    {"self_attn.k_proj.weight", "attn_k.weight", CVT_ROLE_PROJ},
-    {"self_attn.v_proj.weight", "attn_v.weight", CVT_ROLE_PROJ},
-    {"self_attn.o_proj.weight", "attn_output.weight", CVT_ROLE_PROJ},
-    {"self_attn.q_proj.bias", "attn_q.bias", CVT_ROLE_FLOAT},
-    {"self_attn.k_proj.bias", "attn_k.bias", CVT_ROLE_FLOAT},
-    {"self_attn.v_proj.bias", "attn_v.bias", CVT_ROLE_FLOAT},
-    {"self_attn.q_norm.weight", "attn_q_norm.weight", CVT_ROLE_FLOAT},
-    {"self_attn.k_norm.weight", "attn_k_norm.weight", CVT_ROLE_FLOAT},
-    {"self_attn.attn_sub_norm.weight", "attn_sub_norm.weight", CVT_ROLE_FLOAT},
-    {"self_attn.inner_attn_ln.weight", "attn_sub_norm.weight", CVT_ROLE_FLOAT},
-    {"post_attention_layernorm.weight", "ffn_norm.weight", CVT_ROLE_FLOAT},
-    {"mlp.gate_proj.weight", "ffn_gate.weight", CVT_ROLE_PROJ},
-    {"mlp.up_proj.weight", "ffn_up.weight", CVT_ROLE_PROJ},
-    {"mlp.down_proj.weight", "ffn_down.weight", CVT_ROLE_PROJ},
-    {"mlp.ffn_sub_norm.weight", "ffn_sub_norm.weight", CVT_ROLE_FLOAT},
-    {"mlp.ffn_layernorm.weight", "ffn_sub_norm.weight", CVT_ROLE_FLOAT},
-    {"block_sparse_moe.gate.weight", "ffn_gate_inp.weight", CVT_ROLE_FLOAT},
-    {"mlp.gate.weight", "ffn_gate_inp.weight", CVT_ROLE_FLOAT},
-    {"mlp.gate.e_score_correction_bias", "exp_probs_b.bias", CVT_ROLE_FLOAT},
-    {"mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight", CVT_ROLE_PROJ},
-    {"mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight", CVT_ROLE_PROJ},
-    {"mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight", CVT_ROLE_PROJ},
-    {"mlp.shared_experts.gate_proj.weight", "ffn_gate_shexp.weight", CVT_ROLE_PROJ},
-    {"mlp.shared_experts.up_proj.weight", "ffn_up_shexp.weight", CVT_ROLE_PROJ},
-    {"mlp.shared_experts.down_proj.weight", "ffn_down_shexp.weight", CVT_ROLE_PROJ},
-    {"mlp.shared_expert_gate.weight", "ffn_gate_inp_shexp.weight", CVT_ROLE_FLOAT},
-    {"self_attn.rotary_emb.inv_freq", NULL, CVT_ROLE_SKIP},
-};
-
-/* Expert projections: (HF suffix after "experts.E.", canonical stem). */
-static const name_map hf_expert[] = {
-    {"w1.weight", "ffn_gate", CVT_ROLE_EXPERT}, {"w3.weight", "ffn_up", CVT_ROLE_EXPERT},
-    {"w2.weight", "ffn_down", CVT_ROLE_EXPERT}, {"gate_proj.weight", "ffn_gate", CVT_ROLE_EXPERT},
-    {"up_proj.weight", "ffn_up", CVT_ROLE_EXPERT}, {"down_proj.weight", "ffn_down", CVT_ROLE_EXPERT},
-};
-
-static int parse_uint(const char **p, uint32_t *out)
-{
-    uint64_t v = 0;
-    const char *s = *p;
-    if (*s < '0' || *s > '9') return -1;
-    while (*s >= '0' && *s <= '9') {
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v > 0xffffff) return -1;
-        s++;
-    }
-    *p = s;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-static int map_hf(const char *src, cvt_name *n)
-{
-    static const name_map top[] = {
-        {"model.embed_tokens.weight", "token_embd.weight", CVT_ROLE_FLOAT},
-        {"model.norm.weight", "output_norm.weight", CVT_ROLE_FLOAT},
-        {"lm_head.weight", "output.weight", CVT_ROLE_FLOAT},
-    };
-    for (size_t i = 0; i < sizeof top / sizeof *top; i++)
-        if (!strcmp(src, top[i].src)) {
-            snprintf(n->name, sizeof n->name, "%s", top[i].dst);
-            n->role = top[i].role;
-            return 0;
-        }
-    const char *p = src;
-    if (strncmp(p, "model.layers.", 13) != 0) return -1;
-    p += 13;
-    if (parse_uint(&p, &n->layer) || *p++ != '.') return -1;
-    for (size_t i = 0; i < sizeof hf_layer / sizeof *hf_layer; i++)
-        if (!strcmp(p, hf_layer[i].src)) {
-            n->role = hf_layer[i].role;
-            if (hf_layer[i].dst) snprintf(n->name, sizeof n->name, "blk.%u.%s", n->layer, hf_layer[i].dst);
-            return 0;
-        }
-    const char *e = strstr(p, "experts.");
-    if (e && (e == p || e[-1] == '.') && strncmp(p, "mlp.shared", 10) != 0) {
-        e += 8;
-        if (parse_uint(&e, &n->expert) || *e++ != '.') return -1;
-        for (size_t i = 0; i < sizeof hf_expert / sizeof *hf_expert; i++)
-            if (!strcmp(e, hf_expert[i].src)) {
-                n->role = CVT_ROLE_EXPERT;
-                snprintf(n->name, sizeof n->name, "blk.%u.%s.%u.weight", n->layer, hf_expert[i].dst, n->expert);
-                return 0;
-            }
-    }
-    return -1;
-}
-
-static int map_gguf(const char *src, cvt_name *n)
-{
-    static const char *const top[] = {"token_embd.weight", "output_norm.weight", "output.weight"};
-    for (size_t i = 0; i < sizeof top / sizeof *top; i++)
-        if (!strcmp(src, top[i])) {
-            snprintf(n->name, sizeof n->name, "%s", src);
-            n->role = CVT_ROLE_FLOAT;
-            return 0;
-        }
-    if (!strcmp(src, "rope_freqs.weight")) { n->role = CVT_ROLE_SKIP; return 0; }
-    const char *p = src;
-    if (strncmp(p, "blk.", 4) != 0) return -1;
-    p += 4;
-    if (parse_uint(&p, &n->layer) || *p++ != '.') return -1;
-    snprintf(n->name, sizeof n->name, "%s", src);
-    static const char *const proj[] = {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
-                                       "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
-                                       "ffn_gate_shexp.weight", "ffn_up_shexp.weight", "ffn_down_shexp.weight"};
-    for (size_t i = 0; i < sizeof proj / sizeof *proj; i++)
-        if (!strcmp(p, proj[i])) { n->role = CVT_ROLE_PROJ; return 0; }
-    static const char *const exps[][2] = {{"ffn_gate_exps.weight", "ffn_gate"}, {"ffn_up_exps.weight", "ffn_up"},
-                                          {"ffn_down_exps.weight", "ffn_down"}};
-    for (size_t i = 0; i < sizeof exps / sizeof *exps; i++)
-        if (!strcmp(p, exps[i][0])) {
-            /* a 3-D stack [E, out, in]: split into blk.L.<stem>.E.weight, one per expert */
-            n->role = CVT_ROLE_EXPERT_STACK;
-            snprintf(n->name, sizeof n->name, "blk.%u.%s", n->layer, exps[i][1]);
-            return 0;
-        }
-    /* older per-expert GGUFs: blk.L.ffn_gate.E.weight (already canonical) */
-    const char *stems[] = {"ffn_gate.", "ffn_up.", "ffn_down."};
-    for (size_t i = 0; i < 3; i++)
-        if (!strncmp(p, stems[i], strlen(stems[i]))) {
-            const char *q = p + strlen(stems[i]);
-            if (parse_uint(&q, &n->expert) == 0 && !strcmp(q, ".weight")) { n->role = CVT_ROLE_EXPERT; return 0; }
-        }
-    /* a projection's optional {name}.scale (mainline bitnet): folded into the projection */
-    size_t const pl = strlen(p);
-    if (pl > 6 && !strcmp(p + pl - 6, ".scale")) { n->role = CVT_ROLE_SCALE; return 0; }
-    n->role = CVT_ROLE_FLOAT; /* norms, biases, router, sub norms, exp_probs_b ... keep the name */
-    return 0;
-}
-
+/* The one table (format/trit_model.h) decides; this maps its roles onto the converter's. A name
+ * the table does not know, or knows but does not compute, is refused: whatever it holds would
+ * change the math, and dropping it would compute something close instead. */
 int cvt_arch_map_name(const char *src, int gguf, cvt_name *n)
 {
     memset(n, 0, sizeof *n);
     n->layer = n->expert = TRIT_NONE32;
-    return gguf ? map_gguf(src, n) : map_hf(src, n);
+    trit_mt_match m;
+    if (!trit_mt_map(src, gguf ? TRIT_MT_CANON : TRIT_MT_HF, n->name, sizeof n->name, &m)) return -1;
+    n->layer = m.layer;
+    n->expert = m.expert;
+    switch (m.role) {
+    case TRIT_MT_FLOAT: n->role = CVT_ROLE_FLOAT; return 0;
+    case TRIT_MT_PROJ: n->role = CVT_ROLE_PROJ; return 0;
+    case TRIT_MT_EXPERT: n->role = CVT_ROLE_EXPERT; return 0;
+    case TRIT_MT_SKIP: n->role = CVT_ROLE_SKIP; return 0;
+    case TRIT_MT_EXPERT_STACK: {
+        /* a 3-D stack [E, out, in]: split into blk.L.<stem>.E.weight, one per expert */
+        char *x = strstr(n->name, "_exps.weight");
+        if (!x) return -1;
+        *x = '\0';
+        n->role = CVT_ROLE_EXPERT_STACK;
+        return 0;
+    }
+    case TRIT_MT_SCALE:
+        /* GGUF BitNet {projection}.scale is folded into its projection; the HF weight_scale
+         * is consumed by the safetensors reader and never reaches here */
+        if (!gguf) return -1;
+        n->role = CVT_ROLE_SCALE;
+        return 0;
+    default: return -1;
+    }
 }

@@ -23,6 +23,8 @@ typedef struct cvt_model {
     float embd_scale, residual_scale, logit_scale; /* MiniCPM scaling; 0 = not used */
     int ternary_model;             /* the source declares (or stores) ternary projections */
     int gguf_unpermute;            /* GGUF Q/K rows are in llama.cpp's permuted rope order */
+    char online_quant[40];         /* why the config asks for absmean ternarization of float
+                                      master weights ("quantization_mode online"), "" if not */
 } cvt_model;
 
 /* Fill m from the source's config.json or GGUF keys. */
@@ -44,6 +46,13 @@ typedef struct cvt_name {
     int role;
     uint32_t layer, expert;        /* TRIT_NONE32 when not applicable */
 } cvt_name;
+
+/* Strict semantics (cvt_keys.c): every key of config.json, and every {arch}.* key of a GGUF,
+ * is read into the description, known not to change the math, or refused naming the key and
+ * its value (TRIT_E_UNSUPPORTED). */
+struct cJSON;
+int cvt_keys_check_config(const struct cJSON *config, trit_err *err);
+int cvt_keys_check_gguf(const struct src_gguf *g, const char *arch, trit_err *err);
 
 /* Map a source tensor name. 0 on success, -1 if the name is not understood. */
 int cvt_arch_map_name(const char *src, int gguf, cvt_name *n);

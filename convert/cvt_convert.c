@@ -18,6 +18,7 @@
 #include "cvt_tok.h"
 #include "cvt_ternary.h"
 #include "trit_safemath.h"
+#include "trit_sys.h"
 
 
 static int nomem(trit_err *err) { return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); }
@@ -187,12 +188,14 @@ static int scan(cvt_conv *c, trit_err *err)
             p->out_type = s->float_type;
         }
     }
-    /* A ternary model's projections must all be ternary (or be ternarized on request). */
-    int const want_ternary = c->m.ternary_model || any_ternary || c->o->ternarize;
+    /* A ternary model's projections must all be ternary (or be ternarized: on request, or
+     * because the config says the release quantizes its master weights online). */
+    int const ternarize = c->o->ternarize || c->m.online_quant[0];
+    int const want_ternary = c->m.ternary_model || any_ternary || ternarize;
     for (uint32_t i = 0; i < c->n && want_ternary; i++) {
         cvt_plan_t *p = &c->p[i];
         if (!is_projection(p->role) || p->ternary) continue;
-        if (!c->o->ternarize)
+        if (!ternarize)
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, src_at(c->src, p->src)->name,
                                 "projection should be ternary but is not (%s values of a %s model): "
                                 "use --ternarize for absmean ternarization",
@@ -368,35 +371,6 @@ static int write_one(cvt_conv *c, cvt_plan_t *p, trit_err *err)
 
 /* ---- sections and provenance ---- */
 
-static int read_small_file(const char *path, uint64_t cap, uint8_t **out, uint64_t *n, trit_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot open");
-    uint64_t len = 0, alloc = 1 << 16;
-    uint8_t *b = malloc(alloc);
-    int rc = b ? TRIT_OK : nomem(err);
-    while (rc == TRIT_OK) {
-        if (len == alloc) {
-            if (alloc >= cap) { rc = trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, path, "larger than %llu bytes", (unsigned long long)cap); break; }
-            uint8_t *nb = realloc(b, (size_t)alloc * 2);
-            if (!nb) { rc = nomem(err); break; }
-            b = nb;
-            alloc *= 2;
-        }
-        size_t const k = fread(b + len, 1, (size_t)(alloc - len), f);
-        if (k == 0) {
-            if (ferror(f)) rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "read failed");
-            break;
-        }
-        len += k;
-    }
-    fclose(f);
-    if (rc) { free(b); return rc; }
-    *out = b;
-    *n = len;
-    return TRIT_OK;
-}
-
 typedef struct side_file { const char *path; const char *name; uint32_t kind; uint32_t id; } side_file;
 
 #define SIDE_MAX 8
@@ -461,7 +435,11 @@ static void fill_report(cvt_conv *c, cvt_report *rep, const char *out_path)
     for (uint32_t i = 0; i < c->n; i++) {
         cvt_plan_t const *p = &c->p[i];
         rep->n_params += p->rows * p->cols;
-        if (p->ternarize) rep->lossless = 0;
+        if (p->ternarize) {
+            rep->lossless = 0;
+            snprintf(rep->ternarized_by, sizeof rep->ternarized_by, "%s",
+                     c->o->ternarize ? "--ternarize" : c->m.online_quant);
+        }
         if (p->max_err > rep->max_abs_err) rep->max_abs_err = p->max_err;
         if (p->role == CVT_ROLE_EXPERT) rep->expert_weights += p->rows * p->cols;
         if (!rep->tensors) continue;
@@ -605,8 +583,8 @@ static int run(cvt_conv *c, const char *out_path, trit_err *err)
     }
     for (uint32_t k = 0; k < n_sf; k++) {
         uint8_t *b = NULL;
-        uint64_t n = 0;
-        if ((rc = read_small_file(sf[k].path, SIDE_CAP, &b, &n, err))) goto out;
+        size_t n = 0;
+        if ((rc = trit_sys_read_small_file(sf[k].path, SIDE_CAP, &b, &n, err))) goto out;
         rc = trit_writer_write_section(c->w, sf[k].id, b, n, err);
         free(b);
         if (rc) goto out;
@@ -657,7 +635,7 @@ int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts
         /* no data read: projections of a ternary model are shown as t2 per tensor */
         for (uint32_t i = 0; i < c.n; i++) {
             cvt_plan_t *p = &c.p[i];
-            int const t = is_projection(p->role) && (c.m.ternary_model || c.o->ternarize);
+            int const t = is_projection(p->role) && (c.m.ternary_model || c.o->ternarize || c.m.online_quant[0]);
             p->ternary = t;
             p->layout = t ? TRIT_SCALE_TENSOR : 0;
             p->out_type = t ? TRIT_TYPE_T2 : src_at(c.src, p->src)->float_type;

@@ -13,7 +13,8 @@
  * Tensors: names are already llama.cpp's. t2 tensors become TQ2_0 (or TQ1_0) when every
  * 256-weight block has one scale and rows are multiples of 256, else F16 (F32 when a scale is
  * outside the f16 range): the fallback, documented per tensor in exg_tensor.note. Float
- * tensors keep their type. The per-expert members blk.L.ffn_{gate,up,down}.E.weight become the
+ * tensors keep their type, except that F16/BF16 1-D, norm, bias and router tensors are widened
+ * (exactly) to F32, as llama.cpp's elementwise ops require (spec/export.md). The per-expert members blk.L.ffn_{gate,up,down}.E.weight become the
  * 3-D blk.L.ffn_{gate,up,down}_exps.weight (ne {in, out, n_expert}), read one unit at a time.
  * Q/K rows are permuted from the container's neox layout into llama.cpp's "normal" RoPE layout
  * for the architectures that use it (llama, deepseek).
@@ -43,7 +44,12 @@ typedef struct exg_opts {
     uint32_t flags;                      /* EXG_* */
     uint32_t alignment;                  /* general.alignment: power of two >= 8; 0 = 32 */
     volatile sig_atomic_t *cancel;       /* polled while writing; non-zero stops the write
-                                            (TRIT_E_IO "interrupted", no output). May be NULL */
+                                            (TRIT_E_IO "interrupted", no output). May be NULL.
+                                            For library callers; the trit CLI uses temp_path */
+    /* The temp file, published (NULL: gone) for a signal handler that must unlink it: the same
+     * callback as cvt_opts.temp_path and cal_opts.temp_path. May be NULL. */
+    void (*temp_path)(void *ctx, const char *path);
+    void *temp_ctx;                      /* passed to temp_path */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);  /* data bytes; may be NULL */
     void *progress_ctx;                  /* passed to progress */
 } exg_opts;
@@ -53,7 +59,8 @@ enum {
     EXG_BY_COPY = 0,       /* bytes copied as they are (f32, f16, bf16, i8, i32) */
     EXG_BY_TERNARY = 1,    /* t2 codes re-blocked as TQ2_0 / TQ1_0 with f16 block scales */
     EXG_BY_DEQUANT = 2,    /* t2 dequantized to F16/F32 (the fallback; see note) */
-    EXG_BY_CONVERT = 3,    /* floats converted to another float type (mixed expert types) */
+    EXG_BY_CONVERT = 3,    /* floats converted to another float type (F16/BF16 -> F32: mixed
+                              expert types; 1-D, norm, bias and router tensors) */
     EXG_BY_SCALE = 4       /* BitNet {name}.scale [1]: the exact f32 per-tensor scale */
 };
 
@@ -116,7 +123,7 @@ uint32_t exg_plan_n_warnings(const exg_plan *p);
 const char *exg_plan_warning(const exg_plan *p, uint32_t i);
 
 /* Write the planned GGUF to out_path (atomically). opts may be NULL (flags are taken from the
- * plan; only cancel and progress are used here). st may be NULL. Errors: TRIT_E_EXISTS (output
+ * plan; only cancel, temp_path and progress are used here). st may be NULL. Errors: TRIT_E_EXISTS (output
  * exists, no EXG_OVERWRITE), TRIT_E_IO, TRIT_E_CORRUPT (an invalid t2 code or a unit
  * that does not decode), TRIT_E_UNSUPPORTED (an expert's scale outside the f16 range). */
 int exg_write(const exg_plan *p, const char *out_path, const exg_opts *opts,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "exg_int.h"
+#include "trit_try.h"
 
 /* ---- container KV lookups ------------------------------------------------------------------ */
 
@@ -107,8 +108,6 @@ static const char *ak(char *buf, size_t n, const char *arch, const char *suffix)
     snprintf(buf, n, "%s.%s", arch, suffix);
     return buf;
 }
-
-#define TRY(x) do { if ((rc = (x)) != TRIT_OK) goto out; } while (0)
 
 /* An optional u32 key: *present says whether it was there. Wrong types are errors. */
 static int opt_u32(const trit_reader *r, const char *key, uint32_t *v, int *present, trit_err *err)

@@ -5,8 +5,8 @@
  * Walks the container's tensor records in order. A per-expert member blk.L.ffn_P.E.weight
  * (P = gate, up, down) contributes to the 3-D blk.L.ffn_P_exps.weight, emitted where expert 0's
  * member is; every other tensor maps to one GGUF tensor of the same name. Each source gets a
- * choice (copy, TQ, dequantized fallback) and a stack takes the common choice, or F32 when its
- * experts differ.
+ * choice (copy, TQ, dequantized fallback, F16/BF16 widened to F32 where llama.cpp needs F32)
+ * and a stack takes the common choice, or F32 when its experts differ.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +14,14 @@
 
 #include "exg_int.h"
 #include "trit_safemath.h"
-
-#define FAIL(code, where, ...) do { rc = trit_err_set(err, code, TRIT_NO_OFFSET, where, __VA_ARGS__); goto out; } while (0)
+#include "trit_try.h"
 
 static const char NOTE_COLS[] = "row length is not a multiple of 256 (the TQ block)";
 static const char NOTE_GROUP[] = "scale groups do not cover whole 256-weight TQ blocks";
 static const char NOTE_RANGE[] = "a scale is outside the normal f16 range of TQ block scales";
 static const char NOTE_ASKED[] = "dequantized on request (--dequant)";
 static const char NOTE_MIXED[] = "experts differ in type; stacked as F32";
+static const char NOTE_ELEM[] = "llama.cpp's elementwise ops need F32 (1-D, norm and bias tensors)";
 
 /* "blk.L.ffn_P.E.weight" with P in gate/up/down: 1 and the parts, else 0. */
 static int parse_expert(const char *name, uint32_t *layer, const char **proj, uint32_t *expert)
@@ -70,6 +70,29 @@ static int bitnet_scalable(const char *name)
     return 0;
 }
 
+static int ends_with(const char *s, const char *sfx)
+{
+    size_t const n = strlen(s), k = strlen(sfx);
+    return n >= k && !memcmp(s + n - k, sfx, k);
+}
+
+/* Tensors llama.cpp only combines elementwise with F32 activations (ggml_mul / ggml_add of a
+ * norm weight, a bias, DeepSeek's exp_probs_b): its CPU binary ops take an F32 or same-typed
+ * src1 only, so an F16/BF16 one aborts the graph ("binary_op: unsupported types"). The rule is
+ * convert_hf_to_gguf.py's: 1-D tensors, `*_norm.weight`, and every name not ending in
+ * `.weight` are F32. */
+static int elementwise(const trit_tensor_info *t)
+{
+    return t->n_dims <= 1 || ends_with(t->name, "_norm.weight") || !ends_with(t->name, ".weight");
+}
+
+/* The MoE router: convert_hf_to_gguf.py always writes it F32 (a BF16/F16 one makes llama.cpp
+ * round the activations to that type before choosing experts). */
+static int router(const char *name)
+{
+    return strncmp(name, "blk.", 4) == 0 && ends_with(name, ".ffn_gate_inp.weight");
+}
+
 typedef struct choice {
     uint32_t type;             /* ggml type */
     uint32_t how;              /* EXG_* */
@@ -103,6 +126,11 @@ static int decide(const exg_plan *p, uint32_t idx, int alone, choice *c, trit_er
                                 "type %s (id %u) has no GGUF equivalent",
                                 trit_type_name(t->type) ? trit_type_name(t->type) : "unknown", t->type);
         c->how = EXG_BY_COPY;
+        /* F16/BF16 -> F32 is exact: every value widens unchanged */
+        if ((t->type == TRIT_TYPE_F16 || t->type == TRIT_TYPE_BF16) && alone && (elementwise(t) || router(t->name))) {
+            c->type = EXG_T_F32;
+            c->how = EXG_BY_CONVERT;
+        }
         return TRIT_OK;
     }
     uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
@@ -122,14 +150,16 @@ static int decide(const exg_plan *p, uint32_t idx, int alone, choice *c, trit_er
     }
     int const scale_tensor = alone && !strcmp(p->arch, "bitnet") &&
                              t->scale_layout == TRIT_SCALE_TENSOR && bitnet_scalable(t->name);
-    if (p->flags & EXG_DEQUANT) c->note = NOTE_ASKED;
+    int const elem = alone && elementwise(t);
+    if (elem) c->note = NOTE_ELEM;
+    else if (p->flags & EXG_DEQUANT) c->note = NOTE_ASKED;
     else if (cols % EXG_QK != 0) c->note = NOTE_COLS;
     else if (!exg__blocks_uniform(t)) c->note = NOTE_GROUP;
     else if (scale_tensor && !exact16) c->unit_d = 1;   /* exact f32 scale beside the codes */
     else if (!in_range) c->note = NOTE_RANGE;
     if (c->note) {
         c->how = EXG_BY_DEQUANT;
-        c->type = (p->flags & EXG_DEQUANT_F32) || !in_range ? EXG_T_F32 : EXG_T_F16;
+        c->type = (p->flags & EXG_DEQUANT_F32) || !in_range || elem ? EXG_T_F32 : EXG_T_F16;
     } else {
         c->how = EXG_BY_TERNARY;
         c->type = (p->flags & EXG_TQ1) ? EXG_T_TQ1_0 : EXG_T_TQ2_0;
@@ -182,16 +212,16 @@ static int plan_stack(exg_plan *p, uint32_t first, uint32_t layer, const char *p
     char nm[96], where[128];
     const trit_tensor_info *t0 = trit_reader_tensor(p->r, first);
     snprintf(where, sizeof where, "experts of 'blk.%u.ffn_%s'", layer, proj);
-    if (t0->n_dims != 2) FAIL(TRIT_E_UNSUPPORTED, where, "expert 0 has %u dims, expected 2", t0->n_dims);
+    if (t0->n_dims != 2) FAIL(TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where, "expert 0 has %u dims, expected 2", t0->n_dims);
     choice c0, c;
     int mixed = 0, any_t2 = 0;
     for (uint32_t e = 0; e < n_exp; e++) {
         snprintf(nm, sizeof nm, "blk.%u.ffn_%s.%u.weight", layer, proj, e);
         int64_t const k = trit_reader_find_tensor(p->r, nm);
-        if (k < 0) FAIL(TRIT_E_CORRUPT, where, "'%s' is missing (the layer has %u experts)", nm, n_exp);
+        if (k < 0) FAIL(TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "'%s' is missing (the layer has %u experts)", nm, n_exp);
         const trit_tensor_info *t = trit_reader_tensor(p->r, (uint32_t)k);
         if (t->n_dims != 2 || t->dims[0] != t0->dims[0] || t->dims[1] != t0->dims[1])
-            FAIL(TRIT_E_CORRUPT, where, "'%s' is not shaped like expert 0 [%llu, %llu]", nm,
+            FAIL(TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "'%s' is not shaped like expert 0 [%llu, %llu]", nm,
                  (unsigned long long)t0->dims[0], (unsigned long long)t0->dims[1]);
         if ((rc = decide(p, (uint32_t)k, 0, e ? &c : &c0, err))) goto out;
         if (e && (c.type != c0.type || c.how != c0.how)) mixed = 1;
@@ -203,7 +233,7 @@ static int plan_stack(exg_plan *p, uint32_t first, uint32_t layer, const char *p
             uint32_t ty = 0;
             const trit_tensor_info *t = trit_reader_tensor(p->r, srcs[e]);
             if (t->type != TRIT_TYPE_T2 && (!float_type(t->type, &ty) || ty == EXG_T_I8 || ty == EXG_T_I32))
-                FAIL(TRIT_E_UNSUPPORTED, where, "experts mix integer and other types");
+                FAIL(TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where, "experts mix integer and other types");
         }
         c0.type = EXG_T_F32;
         c0.how = any_t2 ? EXG_BY_DEQUANT : EXG_BY_CONVERT;
@@ -297,10 +327,10 @@ int exg__plan_tensors(exg_plan *p, trit_err *err)
         if (parse_expert(t->name, &layer, &proj, &expert)) {
             uint32_t const n_exp = count_experts(p, n_expert_kv, layer, proj);
             if (expert >= n_exp)
-                FAIL(TRIT_E_CORRUPT, NULL, "tensor '%s': expert %u, but the model has %u experts (moe.n_expert)",
+                FAIL(TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "tensor '%s': expert %u, but the model has %u experts (moe.n_expert)",
                      t->name, expert, n_exp);
             if (expert != 0) continue;
-            if (n_exp > n - used) FAIL(TRIT_E_CORRUPT, NULL, "more experts than tensors");
+            if (n_exp > n - used) FAIL(TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "more experts than tensors");
             if ((rc = add_out(p, &cap, &o, err))) goto out;
             if ((rc = plan_stack(p, i, layer, proj, n_exp, p->pool + used, o, err))) goto out;
             used += n_exp;
@@ -332,15 +362,15 @@ int exg__plan_tensors(exg_plan *p, trit_err *err)
         o->pub.name = o->name;
         uint64_t nel = 1;
         for (int d = 0; d < 4; d++)
-            if (trit_mul_u64(nel, o->pub.ne[d], &nel)) FAIL(TRIT_E_LIMIT, NULL, "tensor '%s': size overflows", o->name);
+            if (trit_mul_u64(nel, o->pub.ne[d], &nel)) FAIL(TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "tensor '%s': size overflows", o->name);
         uint64_t row_bytes;
         if (exg__nbytes(o->pub.ggml_type, nel, &o->pub.nbytes) ||
             exg__nbytes(o->pub.ggml_type, o->pub.ne[0], &row_bytes))
-            FAIL(TRIT_E_LIMIT, NULL, "tensor '%s': size overflows", o->name);
+            FAIL(TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "tensor '%s': size overflows", o->name);
         o->pub.offset = off;
         uint64_t padded;
         if (trit_align_up(o->pub.nbytes, p->alignment, &padded) || trit_add_u64(off, padded, &off))
-            FAIL(TRIT_E_LIMIT, NULL, "tensor '%s': file size overflows", o->name);
+            FAIL(TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "tensor '%s': file size overflows", o->name);
         if (row_bytes > p->max_row) p->max_row = row_bytes;
         if (o->pub.ne[0] > p->max_cols) p->max_cols = o->pub.ne[0];
         p->sum.n_ternary += o->pub.how == EXG_BY_TERNARY;

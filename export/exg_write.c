@@ -7,8 +7,6 @@
  * largest in the file): a stack of n experts reads its n units one after the other.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +16,14 @@
 
 #include "exg_int.h"
 #include "trit_safemath.h"
+#include "trit_sys.h"
 
 #define OUT_BUF (1u << 20)
 
 typedef struct wctx {
     const exg_plan *p;
     const exg_opts *o;
-    int fd;
-    char *tmp;
+    trit_sys_atomic at;        /* the temp file beside the output (trit_sys.h) */
     uint8_t *buf;              /* output buffer */
     size_t len;
     uint64_t pos;              /* bytes written so far */
@@ -44,13 +42,7 @@ static int io_err(wctx *c, trit_err *err, const char *what)
 
 static int flush_buf(wctx *c, trit_err *err)
 {
-    size_t off = 0;
-    while (off < c->len) {
-        ssize_t const k = write(c->fd, c->buf + off, c->len - off);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return io_err(c, err, "write failed");
-        off += (size_t)k;
-    }
+    if (trit_sys_write_full(c->at.fd, c->buf, c->len) != 0) return io_err(c, err, "write failed");
     c->len = 0;
     return TRIT_OK;
 }
@@ -85,6 +77,12 @@ static int pad_to(wctx *c, uint64_t target, trit_err *err)
         if (rc) return rc;
     }
     return TRIT_OK;
+}
+
+/* The temp file for a signal handler that must unlink it (exg_opts.temp_path); NULL: gone. */
+static void publish_temp(const wctx *c, const char *path)
+{
+    if (c->o && c->o->temp_path) c->o->temp_path(c->o->temp_ctx, path);
 }
 
 static int cancelled(const wctx *c, trit_err *err)
@@ -280,18 +278,6 @@ static int write_tensor(wctx *c, const exg__out *o, trit_err *err)
     return TRIT_OK;
 }
 
-static int fsync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy) return -1;
-    int const dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (dfd < 0) return -1;
-    int const rc = fsync(dfd);
-    close(dfd);
-    return rc;
-}
-
 int exg_write(const exg_plan *p, const char *out_path, const exg_opts *opts,
                      exg_stats *st, trit_err *err)
 {
@@ -299,7 +285,7 @@ int exg_write(const exg_plan *p, const char *out_path, const exg_opts *opts,
     memset(&c, 0, sizeof c);
     c.p = p;
     c.o = opts;
-    c.fd = -1;
+    trit_sys_atomic_init(&c.at);
     c.cur_unit = TRIT_NONE32;
     int rc = TRIT_OK;
     int const overwrite = (p->flags & EXG_OVERWRITE) != 0;
@@ -308,25 +294,24 @@ int exg_write(const exg_plan *p, const char *out_path, const exg_opts *opts,
         rc = trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, NULL, "output exists (use --force to replace it)");
         goto out;
     }
-    size_t const tl = strlen(out_path) + 16;
     size_t const cols = (size_t)p->max_cols + 1;
-    c.tmp = malloc(tl);
     c.buf = malloc(OUT_BUF);
     c.row = malloc((size_t)p->max_row + 4);
     c.vals = malloc(cols);
     c.d = trit_mallocarray(cols / EXG_QK + 1, sizeof *c.d);
-    if (!c.tmp || !c.buf || !c.row || !c.vals || !c.d) {
+    if (!c.buf || !c.row || !c.vals || !c.d) {
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
         goto out;
     }
-    snprintf(c.tmp, tl, "%s.tmp.XXXXXX", out_path);
-    c.fd = mkstemp(c.tmp);
-    if (c.fd < 0) {
-        c.tmp[0] = '\0';
+    int const step = trit_sys_atomic_open(&c.at, out_path, ".tmp.XXXXXX", 0644);
+    if (step == TRIT_SYS_TEMP) {
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot create a temporary file: %s", strerror(errno));
         goto out;
     }
-    if (fchmod(c.fd, 0644) != 0) { rc = io_err(&c, err, "cannot chmod the temporary file"); goto out; }
+    int const e = errno;
+    publish_temp(&c, c.at.tmp);
+    errno = e;
+    if (step == TRIT_SYS_CHMOD) { rc = io_err(&c, err, "cannot chmod the temporary file"); goto out; }
     if ((rc = put(&c, p->hdr, p->hdr_len, err))) goto out;
     uint64_t const total = p->sum.file_size - p->hdr_len;
     for (uint32_t i = 0; i < p->n_t; i++) {
@@ -348,30 +333,29 @@ int exg_write(const exg_plan *p, const char *out_path, const exg_opts *opts,
         if (opts && opts->progress) opts->progress(opts->progress_ctx, c.pos - p->hdr_len, total);
     }
     if ((rc = flush_buf(&c, err))) goto out;
-    if (fsync(c.fd) != 0) { rc = io_err(&c, err, "fsync failed"); goto out; }
-    int const fd = c.fd;
-    c.fd = -1;
-    if (close(fd) != 0) { rc = io_err(&c, err, "close failed"); goto out; }
-    if (overwrite) {
-        if (rename(c.tmp, out_path) != 0) { rc = io_err(&c, err, "rename failed"); goto out; }
-    } else {
-        /* link() refuses to replace a file, so one created meanwhile survives */
-        if (link(c.tmp, out_path) != 0) {
-            rc = errno == EEXIST ? trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, NULL, "output exists (use --force to replace it)")
-                                 : io_err(&c, err, "cannot create the output");
-            goto out;
-        }
-        unlink(c.tmp);
+    int const done = trit_sys_atomic_commit(&c.at, out_path, overwrite), e2 = errno;
+    if (!c.at.tmp[0]) publish_temp(&c, NULL);   /* renamed or linked: nothing left to remove */
+    errno = e2;
+    switch (done) {
+    case TRIT_SYS_OK: break;
+    case TRIT_SYS_SYNC: rc = io_err(&c, err, "fsync failed"); goto out;
+    case TRIT_SYS_CLOSE: rc = io_err(&c, err, "close failed"); goto out;
+    case TRIT_SYS_PUBLISH:
+        if (overwrite) rc = io_err(&c, err, "rename failed");
+        else if (errno == EEXIST) rc = trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, NULL, "output exists (use --force to replace it)");
+        else rc = io_err(&c, err, "cannot create the output");
+        goto out;
+    default: rc = io_err(&c, err, "cannot fsync the directory"); goto out;
     }
-    c.tmp[0] = '\0';
-    if (fsync_dir(out_path) != 0) { rc = io_err(&c, err, "cannot fsync the directory"); goto out; }
     c.st.bytes = c.pos;
 out:
-    if (c.fd >= 0) close(c.fd);
-    if (c.tmp && c.tmp[0]) unlink(c.tmp);
+    if (c.at.tmp && c.at.tmp[0]) {
+        trit_sys_atomic_abort(&c.at);   /* removes the temp file */
+        publish_temp(&c, NULL);
+    }
+    trit_sys_atomic_abort(&c.at);
     if (rc) trit_err_file(err, rc == TRIT_E_IO || rc == TRIT_E_EXISTS ? out_path : trit_reader_path(p->r));
     else if (st) *st = c.st;
-    free(c.tmp);
     free(c.buf);
     free(c.row);
     free(c.vals);

@@ -1,4 +1,5 @@
-/* err.c - error codes, the error detail struct, and its one formatter (style R5, R6). */
+/* err.c - error codes, the error detail struct, its one formatter (style R5, R6), and the one
+ * map from error codes to process exit codes. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,19 @@ const char *trit_strerror(int code)
     case TRIT_E_NOTFOUND: return "not found";
     case TRIT_E_EXISTS: return "already exists";
     default: return "unknown error";
+    }
+}
+
+int trit_exit_code(int code)
+{
+    switch (code) {
+    case TRIT_OK: return TRIT_EXIT_OK;
+    case TRIT_E_USAGE: return TRIT_EXIT_USAGE;
+    case TRIT_E_IO: case TRIT_E_EXISTS: case TRIT_E_NOTFOUND: return TRIT_EXIT_IO;
+    case TRIT_E_TRUNCATED: case TRIT_E_CORRUPT: case TRIT_E_CHECKSUM: return TRIT_EXIT_CORRUPT;
+    case TRIT_E_UNSUPPORTED: return TRIT_EXIT_UNSUPPORTED;
+    case TRIT_E_LIMIT: return TRIT_EXIT_LIMIT;
+    default: return TRIT_EXIT_INTERNAL;
     }
 }
 

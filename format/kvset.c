@@ -11,9 +11,8 @@
 #include "trit_int.h"
 #include "trit_limits.h"
 #include "trit_safemath.h"
+#include "trit_try.h"
 
-#define FAIL(code, off, where, ...) do { rc = trit_err_set(err, code, off, where, __VA_ARGS__); goto out; } while (0)
-#define TRY(expr) do { if ((rc = (expr)) != TRIT_OK) goto out; } while (0)
 
 uint32_t trit__kv_scalar_size(uint32_t type)
 {

@@ -19,6 +19,7 @@
 #include "trit_int.h"
 #include "trit_limits.h"
 #include "trit_safemath.h"
+#include "trit_try.h"
 
 const char *trit__where_tensor(char *buf, size_t n, const char *name)
 {
@@ -34,8 +35,6 @@ const char *trit__where_tensor(char *buf, size_t n, const char *name)
 #define TRIT__FUZZ_SKIP_SUMS 0
 #endif
 
-#define FAIL(code, off, where, ...) do { rc = trit_err_set(err, code, off, where, __VA_ARGS__); goto out; } while (0)
-#define TRY(expr) do { if ((rc = (expr)) != TRIT_OK) goto out; } while (0)
 
 static int parse_section(trit_cur *c, trit_reader *r, size_t *arena_used, uint32_t idx, trit_err *err)
 {

@@ -86,6 +86,21 @@ TRIT_API void trit_err_file(trit_err *err, const char *file);
 /* Format as "file: offset 0x1a0: where: msg" into buf (always NUL-terminated). Returns buf. */
 TRIT_API char *trit_err_format(const trit_err *err, char *buf, size_t n);
 
+/* Process exit codes by failure class (spec/errors.md), shared by `trit` and `trit-run`. */
+enum {
+    TRIT_EXIT_OK = 0,
+    TRIT_EXIT_MISMATCH = 1,      /* a check failed / files differ: the caller's verdict, no TRIT_E_* */
+    TRIT_EXIT_USAGE = 2,         /* TRIT_E_USAGE */
+    TRIT_EXIT_IO = 3,            /* TRIT_E_IO, TRIT_E_EXISTS, TRIT_E_NOTFOUND */
+    TRIT_EXIT_CORRUPT = 4,       /* TRIT_E_TRUNCATED, TRIT_E_CORRUPT, TRIT_E_CHECKSUM */
+    TRIT_EXIT_UNSUPPORTED = 5,   /* TRIT_E_UNSUPPORTED */
+    TRIT_EXIT_LIMIT = 6,         /* TRIT_E_LIMIT */
+    TRIT_EXIT_INTERNAL = 70,     /* TRIT_E_NOMEM and any other code */
+    TRIT_EXIT_INTERRUPTED = 130  /* stopped by SIGINT/SIGTERM/SIGHUP, nothing written */
+};
+/* The exit class of a TRIT_E_* code (the table above): the one mapping every binary uses. */
+TRIT_API int trit_exit_code(int code);
+
 /* Release memory that a function documented as "caller frees with trit_free()". NULL is ok. */
 TRIT_API void trit_free(void *p);
 
@@ -120,6 +135,7 @@ TRIT_API const char *trit_type_name(uint32_t type);
 TRIT_API int trit_type_geometry(uint32_t type, uint32_t *block_elems, uint32_t *block_bytes);
 
 /* Ternary T2 code values: weight = (code - 1) * scale; code 3 is invalid. */
+#define TRIT_HEADER_SIZE 128u    /* the fixed header at offset 0 (spec/container.md 3) */
 #define TRIT_T2_BLOCK_ELEMS 128u
 #define TRIT_T2_BLOCK_BYTES 32u
 
@@ -291,6 +307,14 @@ typedef struct trit_reader trit_reader;
 typedef struct trit_open_opts {
     uint32_t flags;           /* TRIT_OPEN_* */
 } trit_open_opts;
+
+/* Version and required feature bits of the .trit header in buf[0, len), read only if the magic
+ * and the header checksum hold (a flipped byte must not read as "needs a newer runtime"): what
+ * a verifier reports when trit_reader_open refuses the file. TRIT_OK (outputs filled);
+ * TRIT_E_CORRUPT (no magic), TRIT_E_TRUNCATED (short) or TRIT_E_CHECKSUM (magic, but the
+ * header is damaged), with err's offset at the checksum. No other field is validated. */
+TRIT_API int trit_header_peek(const void *buf, size_t len, unsigned *major, unsigned *minor, uint64_t *required,
+                              trit_err *err);
 
 /* Open and validate a file: mmap it, check header, index, layout and the header and index
  * checksums (spec "What a reader must refuse"). opts may be NULL. On success *out owns the

@@ -13,7 +13,7 @@
 
 #define TRIT__MAGIC "\x89TRIT\r\n\x1a"
 #define TRIT__MAGIC_LEN 8u
-#define TRIT__HEADER_SIZE 128u
+#define TRIT__HEADER_SIZE TRIT_HEADER_SIZE
 #define TRIT__HEADER_SUM_OFF 120u      /* header xxh3 covers bytes [0, 120) */
 #define TRIT__UNIT_REC_SIZE 48u
 #define TRIT__TENSOR_FIXED 56u         /* tensor record bytes after the name, before dims */

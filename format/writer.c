@@ -9,8 +9,6 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +23,7 @@
 #include "trit_int.h"
 #include "trit_limits.h"
 #include "trit_safemath.h"
+#include "trit_sys.h"
 
 #define OUTBUF_SIZE (1u << 20)
 
@@ -48,8 +47,8 @@ typedef struct w_tensor {
 } w_tensor;
 
 struct trit_writer {
-    char *path, *tmp;
-    int fd;
+    char *path;
+    trit_sys_atomic at;        /* the temp file beside path (trit_sys.h) */
     trit_write_opts o;
     int state;
     trit_kvbuf *kvb;           /* metadata, already in the on-disk KV encoding */
@@ -118,13 +117,8 @@ static int grow(void **p, uint32_t *cap, uint32_t n, size_t elem)
 
 static int flush_out(trit_writer *w, trit_err *err)
 {
-    size_t done = 0;
-    while (done < w->buf_len) {
-        ssize_t const k = write(w->fd, w->buf + done, w->buf_len - done);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return werr(w, err, TRIT_E_IO, NULL, "write failed: %s", strerror(errno));
-        done += (size_t)k;
-    }
+    if (trit_sys_write_full(w->at.fd, w->buf, w->buf_len) != 0)
+        return werr(w, err, TRIT_E_IO, NULL, "write failed: %s", strerror(errno));
     w->buf_len = 0;
     return TRIT_OK;
 }
@@ -175,20 +169,18 @@ int trit_writer_open(const char *path, const trit_write_opts *opts, trit_writer 
     trit_err_clear(err);
     trit_writer *w = calloc(1, sizeof *w);
     if (!w) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate writer");
-    w->fd = -1;
+    trit_sys_atomic_init(&w->at);
     if (opts) w->o = *opts;
     if (!w->o.page_align) w->o.page_align = 16384;
     if (!w->o.tensor_align) w->o.tensor_align = 64;
     if (!w->o.zstd_level) w->o.zstd_level = 3;
     int rc = TRIT_OK;
     w->path = strdup(path);
-    size_t const tl = strlen(path) + 16;
-    w->tmp = malloc(tl);
     w->buf = malloc(OUTBUF_SIZE);
     w->xs = XXH3_createState();
     w->xu = XXH3_createState();
     w->kvb = trit_kvbuf_new();
-    if (!w->kvb || !w->path || !w->tmp || !w->buf || !w->xs || !w->xu) {
+    if (!w->kvb || !w->path || !w->buf || !w->xs || !w->xu) {
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate writer");
         goto fail;
     }
@@ -207,14 +199,12 @@ int trit_writer_open(const char *path, const trit_write_opts *opts, trit_writer 
         rc = werr(w, err, TRIT_E_EXISTS, NULL, "%s", "output exists (use --force to replace it)");
         goto fail;
     }
-    snprintf(w->tmp, tl, "%s.tmp.XXXXXX", path);
-    w->fd = mkstemp(w->tmp);
-    if (w->fd < 0) {
+    int const step = trit_sys_atomic_open(&w->at, path, ".tmp.XXXXXX", 0644);
+    if (step == TRIT_SYS_TEMP) {
         rc = werr(w, err, TRIT_E_IO, NULL, "cannot create temp file: %s", strerror(errno));
-        w->tmp[0] = '\0';
         goto fail;
     }
-    if (fchmod(w->fd, 0644) != 0) { /* mkstemp makes 0600; outputs are ordinary files */
+    if (step == TRIT_SYS_CHMOD) {
         rc = werr(w, err, TRIT_E_IO, NULL, "cannot chmod temp file: %s", strerror(errno));
         goto fail;
     }
@@ -225,13 +215,12 @@ fail:
     return rc;
 }
 
-const char *trit_writer_temp_path(const trit_writer *w) { return w ? w->tmp : NULL; }
+const char *trit_writer_temp_path(const trit_writer *w) { return w ? w->at.tmp : NULL; }
 
 void trit_writer_abort(trit_writer *w)
 {
     if (!w) return;
-    if (w->fd >= 0) close(w->fd);
-    if (w->tmp && w->tmp[0]) unlink(w->tmp);
+    trit_sys_atomic_abort(&w->at);
     trit_kvbuf_free(w->kvb);
     for (uint32_t i = 0; i < w->n_sec; i++) free(w->sec[i].name);
     free(w->sec);
@@ -244,7 +233,6 @@ void trit_writer_abort(trit_writer *w)
     ZSTD_freeCCtx(w->cctx);
     free(w->zout);
     free(w->path);
-    free(w->tmp);
     free(w);
 }
 
@@ -441,7 +429,7 @@ static int begin_data(trit_writer *w, trit_err *err)
     if (w->index_size > TRIT_MAX_INDEX_BYTES) return werr(w, err, TRIT_E_LIMIT, NULL, "%s", "index too large");
     if (trit_align_up(TRIT__HEADER_SIZE + w->index_size, w->o.page_align, &w->data_off))
         return werr(w, err, TRIT_E_LIMIT, NULL, "%s", "index too large");
-    if (lseek(w->fd, (off_t)w->data_off, SEEK_SET) < 0)
+    if (lseek(w->at.fd, (off_t)w->data_off, SEEK_SET) < 0)
         return werr(w, err, TRIT_E_IO, NULL, "seek failed: %s", strerror(errno));
     w->pos = w->data_off;
     w->state = ST_DATA;
@@ -711,7 +699,7 @@ static int pwrite_all(trit_writer *w, const void *p, size_t n, uint64_t off, tri
 {
     const uint8_t *s = p;
     while (n) {
-        ssize_t const k = pwrite(w->fd, s, n, (off_t)off);
+        ssize_t const k = pwrite(w->at.fd, s, n, (off_t)off);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) return werr(w, err, TRIT_E_IO, NULL, "write failed: %s", strerror(errno));
         s += k;
@@ -719,18 +707,6 @@ static int pwrite_all(trit_writer *w, const void *p, size_t n, uint64_t off, tri
         off += (uint64_t)k;
     }
     return TRIT_OK;
-}
-
-static int fsync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy) return -1;
-    int const dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (dfd < 0) return -1;
-    int const rc = fsync(dfd);
-    close(dfd);
-    return rc;
 }
 
 int trit_writer_finish(trit_writer *w, trit_err *err)
@@ -777,23 +753,18 @@ int trit_writer_finish(trit_writer *w, trit_err *err)
     trit_store_le32(h + TRIT__H_NTEN, w->n_ten);
     trit_store_le64(h + TRIT__HEADER_SUM_OFF, trit_xxh3(h, TRIT__HEADER_SUM_OFF));
     if ((rc = pwrite_all(w, front, front_len, 0, err))) goto out;
-    if (ftruncate(w->fd, (off_t)w->pos) != 0) { rc = werr(w, err, TRIT_E_IO, NULL, "truncate failed: %s", strerror(errno)); goto out; }
-    if (fsync(w->fd) != 0) { rc = werr(w, err, TRIT_E_IO, NULL, "fsync failed: %s", strerror(errno)); goto out; }
-    if (close(w->fd) != 0) { w->fd = -1; rc = werr(w, err, TRIT_E_IO, NULL, "close failed: %s", strerror(errno)); goto out; }
-    w->fd = -1;
-    if (w->o.overwrite) {
-        if (rename(w->tmp, w->path) != 0) { rc = werr(w, err, TRIT_E_IO, NULL, "rename failed: %s", strerror(errno)); goto out; }
-    } else {
-        /* link() refuses to replace an existing file, so a file created meanwhile survives. */
-        if (link(w->tmp, w->path) != 0) {
-            rc = errno == EEXIST ? werr(w, err, TRIT_E_EXISTS, NULL, "%s", "output exists (use --force to replace it)")
-                                 : werr(w, err, TRIT_E_IO, NULL, "cannot create output: %s", strerror(errno));
-            goto out;
-        }
-        unlink(w->tmp);
+    if (ftruncate(w->at.fd, (off_t)w->pos) != 0) { rc = werr(w, err, TRIT_E_IO, NULL, "truncate failed: %s", strerror(errno)); goto out; }
+    switch (trit_sys_atomic_commit(&w->at, w->path, w->o.overwrite)) {
+    case TRIT_SYS_OK: break;
+    case TRIT_SYS_SYNC: rc = werr(w, err, TRIT_E_IO, NULL, "fsync failed: %s", strerror(errno)); goto out;
+    case TRIT_SYS_CLOSE: rc = werr(w, err, TRIT_E_IO, NULL, "close failed: %s", strerror(errno)); goto out;
+    case TRIT_SYS_PUBLISH:
+        if (w->o.overwrite) rc = werr(w, err, TRIT_E_IO, NULL, "rename failed: %s", strerror(errno));
+        else if (errno == EEXIST) rc = werr(w, err, TRIT_E_EXISTS, NULL, "%s", "output exists (use --force to replace it)");
+        else rc = werr(w, err, TRIT_E_IO, NULL, "cannot create output: %s", strerror(errno));
+        goto out;
+    default: rc = werr(w, err, TRIT_E_IO, NULL, "cannot fsync directory: %s", strerror(errno)); goto out;
     }
-    w->tmp[0] = '\0';
-    if (fsync_dir(w->path) != 0) { rc = werr(w, err, TRIT_E_IO, NULL, "cannot fsync directory: %s", strerror(errno)); goto out; }
 out:
     free(front);
     trit_writer_abort(w);

@@ -72,6 +72,14 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err);
  * the value to store (arr itself when short). */
 struct cJSON *insp_summarize_array(struct cJSON *arr, const char *elem_type, uint64_t count);
 
+/* KV record i of a .trit reader as JSON (caller owns it; NULL when out of memory). Scalars as
+ * themselves, integers beyond 2^53 as decimal strings (a JSON number would round them);
+ * arrays either as inspect shows them (INSP_KV_ARRAY_HEAD: the elements, summarised past 16)
+ * or as {"count": n} (INSP_KV_ARRAY_COUNT: for checks that never need the elements, so a
+ * 256k-entry vocabulary is not copied). */
+enum { INSP_KV_ARRAY_HEAD, INSP_KV_ARRAY_COUNT };
+struct cJSON *insp_trit_kv_json(const trit_reader *r, uint32_t i, int arrays);
+
 /* Detect the format of path (file or directory) and open it with the right opener. */
 int insp_open(const char *path, insp_model *m, trit_err *err);
 /* Free everything a model owns (not m itself). */

@@ -1,10 +1,8 @@
 /* insp_norm.c - one vocabulary for three formats: tensor names mapped to the canonical (GGUF,
- * spec/container.md 10.2) names, metadata mapped to the .trit keys (spec 10.1).
- *
- * Sources of the mappings: formats.md 1.10 (GGUF keys and the HF config field each comes
- * from; GGUF tensor names and their HF llama-style sources), 4.1 (MoE naming: Mixtral
- * block_sparse_moe.experts.E.w1/w3/w2 = gate/up/down, Qwen/DeepSeek mlp.experts.E.*_proj,
- * shared experts, DeepSeek e_score_correction_bias), 3.3/3.4 (BitNet SubLN norm names). */
+ * spec/container.md 10.2) names, metadata mapped to the .trit keys (spec 10.1), both through
+ * the one model-description table (format/trit_model.h).
+ * The rows and their sources are in format/model_table.c; this file applies them to the
+ * inspect model (cJSON metadata) and derives what the tensors imply. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,247 +10,39 @@
 #include <cjson/cJSON.h>
 
 #include "insp_norm.h"
+#include "trit_model.h"
 
 /* ---- tensor names ------------------------------------------------------------------------ */
 
-/* HF module path (inside a layer) -> canonical module. */
-static const struct { const char *hf, *canon; } layer_modules[] = {
-    {"input_layernorm", "attn_norm"},
-    {"post_attention_layernorm", "ffn_norm"},
-    {"self_attn.q_proj", "attn_q"},
-    {"self_attn.k_proj", "attn_k"},
-    {"self_attn.v_proj", "attn_v"},
-    {"self_attn.o_proj", "attn_output"},
-    {"self_attn.q_norm", "attn_q_norm"},
-    {"self_attn.k_norm", "attn_k_norm"},
-    {"self_attn.attn_sub_norm", "attn_sub_norm"},   /* BitNet 2B4T */
-    {"self_attn.inner_attn_ln", "attn_sub_norm"},   /* 1bitLLM */
-    {"mlp.gate_proj", "ffn_gate"},
-    {"mlp.up_proj", "ffn_up"},
-    {"mlp.down_proj", "ffn_down"},
-    {"mlp.ffn_sub_norm", "ffn_sub_norm"},           /* BitNet 2B4T */
-    {"mlp.ffn_layernorm", "ffn_sub_norm"},          /* 1bitLLM */
-    {"mlp.gate", "ffn_gate_inp"},                   /* Qwen-MoE, OLMoE, DeepSeek router */
-    {"block_sparse_moe.gate", "ffn_gate_inp"},      /* Mixtral router */
-    {"mlp.shared_expert.gate_proj", "ffn_gate_shexp"},
-    {"mlp.shared_expert.up_proj", "ffn_up_shexp"},
-    {"mlp.shared_expert.down_proj", "ffn_down_shexp"},
-    {"mlp.shared_experts.gate_proj", "ffn_gate_shexp"},
-    {"mlp.shared_experts.up_proj", "ffn_up_shexp"},
-    {"mlp.shared_experts.down_proj", "ffn_down_shexp"},
-    {"mlp.shared_expert_gate", "ffn_gate_inp_shexp"},
-};
-
-/* Per-expert HF modules: prefix, expert number, then one of three projection names. */
-static const struct { const char *prefix, *gate, *up, *down; } expert_modules[] = {
-    {"mlp.experts.", "gate_proj", "up_proj", "down_proj"},
-    {"block_sparse_moe.experts.", "w1", "w3", "w2"},
-};
-
-/* Canonical modules (spec 10.2 and GGUF names that .trit does not use but GGUF files carry). */
-static const char *const canon_layer_modules[] = {
-    "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "attn_q_norm", "attn_k_norm", "attn_sub_norm",
-    "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "ffn_sub_norm", "ffn_gate_inp", "exp_probs_b",
-    "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps", "ffn_gate_up_exps", "ffn_gate_shexp", "ffn_up_shexp",
-    "ffn_down_shexp", "ffn_gate_inp_shexp",
-};
-static const char *const canon_top[] = {"token_embd", "output_norm", "output", "rope_freqs"};
-
-/* Parse a decimal number at *p (no sign, no leading '+'), below TRIT_NONE32, followed by '.'.
- * Advances *p past the dot. 0 on success. */
-static int parse_num_dot(const char **p, uint32_t *out)
-{
-    const char *s = *p;
-    uint64_t v = 0;
-    if (*s < '0' || *s > '9') return -1;
-    for (; *s >= '0' && *s <= '9'; s++) {
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v >= TRIT_NONE32) return -1;
-    }
-    if (*s != '.') return -1;
-    *out = (uint32_t)v;
-    *p = s + 1;
-    return 0;
-}
-
-static int in_list(const char *s, size_t n, const char *const *list, size_t n_list)
-{
-    for (size_t i = 0; i < n_list; i++)
-        if (strlen(list[i]) == n && memcmp(list[i], s, n) == 0) return 1;
-    return 0;
-}
-
-static int known_suffix(const char *s)
-{
-    return strcmp(s, "weight") == 0 || strcmp(s, "bias") == 0 || strcmp(s, "scale") == 0 ||
-           strcmp(s, "weight_scale") == 0;
-}
-
-/* Map the module part `mod` (n bytes) of a layer tensor to its canonical module and expert.
- * Returns 1 and writes buf when known. */
-static int map_layer_module(const char *mod, size_t n, char *buf, size_t cap, uint32_t *expert)
-{
-    *expert = TRIT_NONE32;
-    if (in_list(mod, n, canon_layer_modules, sizeof canon_layer_modules / sizeof canon_layer_modules[0])) {
-        snprintf(buf, cap, "%.*s", (int)n, mod);
-        return 1;
-    }
-    /* canonical per-expert: ffn_gate.E / ffn_up.E / ffn_down.E */
-    static const char *const heads[] = {"ffn_gate.", "ffn_up.", "ffn_down."};
-    for (size_t k = 0; k < 3; k++) {
-        size_t const l = strlen(heads[k]);
-        if (n > l && memcmp(mod, heads[k], l) == 0) {
-            uint64_t e = 0;
-            size_t i = l;
-            for (; i < n && mod[i] >= '0' && mod[i] <= '9'; i++) {
-                e = e * 10 + (uint64_t)(mod[i] - '0');
-                if (e >= TRIT_NONE32) return 0;
-            }
-            if (i != n || i == l) return 0;
-            *expert = (uint32_t)e;
-            snprintf(buf, cap, "%.*s%u", (int)l, mod, *expert);
-            return 1;
-        }
-    }
-    for (size_t k = 0; k < sizeof layer_modules / sizeof layer_modules[0]; k++)
-        if (strlen(layer_modules[k].hf) == n && memcmp(layer_modules[k].hf, mod, n) == 0) {
-            snprintf(buf, cap, "%s", layer_modules[k].canon);
-            return 1;
-        }
-    for (size_t k = 0; k < sizeof expert_modules / sizeof expert_modules[0]; k++) {
-        size_t const l = strlen(expert_modules[k].prefix);
-        if (n <= l || memcmp(mod, expert_modules[k].prefix, l) != 0) continue;
-        char tmp[160];
-        snprintf(tmp, sizeof tmp, "%.*s", (int)(n - l), mod + l);
-        const char *p = tmp;
-        uint32_t e;
-        if (parse_num_dot(&p, &e) != 0) return 0;
-        const char *proj = strcmp(p, expert_modules[k].gate) == 0 ? "ffn_gate"
-                           : strcmp(p, expert_modules[k].up) == 0 ? "ffn_up"
-                           : strcmp(p, expert_modules[k].down) == 0 ? "ffn_down"
-                                                                   : NULL;
-        if (!proj) return 0;
-        *expert = e;
-        snprintf(buf, cap, "%s.%u", proj, e);
-        return 1;
-    }
-    return 0;
-}
-
 int insp_canon_name(const char *name, char *out, size_t cap, uint32_t *layer_out, uint32_t *expert_out)
 {
-    uint32_t layer = TRIT_NONE32, expert = TRIT_NONE32;
-    int known = 0;
-    const char *rest = NULL;
-    const char *p = name;
-    if (strncmp(p, "blk.", 4) == 0) {
-        p += 4;
-        if (parse_num_dot(&p, &layer) == 0) rest = p;
-    } else {
-        static const char *const prefixes[] = {"model.language_model.", "language_model.model.", "model.", ""};
-        for (size_t k = 0; k < sizeof prefixes / sizeof prefixes[0] && !rest; k++) {
-            size_t const l = strlen(prefixes[k]);
-            if (strncmp(name, prefixes[k], l) != 0 || strncmp(name + l, "layers.", 7) != 0) continue;
-            p = name + l + 7;
-            if (parse_num_dot(&p, &layer) == 0) rest = p;
-        }
-    }
-    char mod[160];
-    if (rest) {
-        const char *dot = strrchr(rest, '.');
-        if (dot && dot > rest) {
-            const char *suffix = dot + 1;
-            size_t const n = (size_t)(dot - rest);
-            if (strcmp(suffix, "e_score_correction_bias") == 0 && n == 8 && memcmp(rest, "mlp.gate", 8) == 0) {
-                snprintf(out, cap, "blk.%u.exp_probs_b.bias", layer);
-                known = 1;
-            } else if (known_suffix(suffix) && map_layer_module(rest, n, mod, sizeof mod, &expert)) {
-                snprintf(out, cap, "blk.%u.%s.%s", layer, mod, suffix);
-                known = 1;
-            }
-        }
-        if (!known) expert = TRIT_NONE32;
-    } else {
-        static const struct { const char *hf, *canon; } top[] = {
-            {"model.embed_tokens.weight", "token_embd.weight"}, {"embed_tokens.weight", "token_embd.weight"},
-            {"model.norm.weight", "output_norm.weight"},        {"lm_head.weight", "output.weight"},
-            {"model.language_model.embed_tokens.weight", "token_embd.weight"},
-            {"model.language_model.norm.weight", "output_norm.weight"},
-        };
-        for (size_t k = 0; k < sizeof top / sizeof top[0] && !known; k++)
-            if (strcmp(name, top[k].hf) == 0) {
-                snprintf(out, cap, "%s", top[k].canon);
-                known = 1;
-            }
-        const char *dot = strrchr(name, '.');
-        if (!known && dot && known_suffix(dot + 1) &&
-            in_list(name, (size_t)(dot - name), canon_top, sizeof canon_top / sizeof canon_top[0])) {
-            snprintf(out, cap, "%s", name);
-            known = 1;
-        }
-        layer = TRIT_NONE32;
-    }
-    if (!known) {
+    trit_mt_match m;
+    int known = trit_mt_map(name, TRIT_MT_HF | TRIT_MT_CANON | TRIT_MT_LOOSE, out, cap, &m);
+    if (known && m.role == TRIT_MT_SKIP && !out[0]) {
+        /* an HF-only table the container drops (rotary inv_freq): not a tensor of spec 10.2 */
         snprintf(out, cap, "%s", name);
-        /* keep the layer number of an unknown module inside a layer: the layer-count checks
-         * still see the tensor */
+        known = 0;
     }
-    if (layer_out) *layer_out = layer;
-    if (expert_out) *expert_out = expert;
+    /* an unknown module inside a layer keeps its layer number: the layer-count checks still
+     * see the tensor */
+    if (layer_out) *layer_out = m.layer;
+    if (expert_out) *expert_out = known ? m.expert : TRIT_NONE32;
     return known;
 }
 
 /* ---- metadata ---------------------------------------------------------------------------- */
 
-enum { NK_ANY = 0, NK_GATING, NK_ARCH };
-
-typedef struct norm_key {
-    const char *canon;         /* .trit key */
-    const char *gguf;          /* GGUF key after "{arch}.", or NULL */
-    const char *gguf_abs;      /* GGUF key without the arch prefix, or NULL */
-    const char *hf[3];         /* config.json fields, first found wins */
-    int conv;                  /* NK_*: value conversion */
-} norm_key;
-
-static const norm_key keys[] = {
-    {"general.architecture", NULL, "general.architecture", {"model_type"}, NK_ARCH},
-    {"general.name", NULL, "general.name", {NULL}, NK_ANY},
-    {"model.n_layer", "block_count", NULL, {"num_hidden_layers", "n_layer", "num_layers"}, NK_ANY},
-    {"model.n_embd", "embedding_length", NULL, {"hidden_size", "n_embd", "d_model"}, NK_ANY},
-    {"model.n_ff", "feed_forward_length", NULL, {"intermediate_size", "ffn_dim"}, NK_ANY},
-    {"model.n_head", "attention.head_count", NULL, {"num_attention_heads", "n_head"}, NK_ANY},
-    {"model.n_head_kv", "attention.head_count_kv", NULL, {"num_key_value_heads"}, NK_ANY},
-    {"model.head_dim", "attention.key_length", NULL, {"head_dim"}, NK_ANY},
-    {"model.n_vocab", "vocab_size", NULL, {"vocab_size"}, NK_ANY},
-    {"model.n_ctx", "context_length", NULL, {"max_position_embeddings", "n_positions"}, NK_ANY},
-    {"model.norm_eps", "attention.layer_norm_rms_epsilon", NULL, {"rms_norm_eps"}, NK_ANY},
-    {"model.rope_theta", "rope.freq_base", NULL, {"rope_theta"}, NK_ANY},
-    {"model.rope_dim", "rope.dimension_count", NULL, {NULL}, NK_ANY},
-    {"model.hidden_act", NULL, NULL, {"hidden_act"}, NK_ANY},
-    {"model.tied_embeddings", NULL, NULL, {"tie_word_embeddings"}, NK_ANY},
-    {"model.bos_token_id", NULL, "tokenizer.ggml.bos_token_id", {"bos_token_id"}, NK_ANY},
-    {"model.eos_token_id", NULL, "tokenizer.ggml.eos_token_id", {"eos_token_id"}, NK_ANY},
-    {"moe.n_expert", "expert_count", NULL, {"num_local_experts", "num_experts", "n_routed_experts"}, NK_ANY},
-    {"moe.n_expert_used", "expert_used_count", NULL, {"num_experts_per_tok"}, NK_ANY},
-    {"moe.n_ff_expert", "expert_feed_forward_length", NULL, {"moe_intermediate_size"}, NK_ANY},
-    {"moe.gating", "expert_gating_func", NULL, {"scoring_func"}, NK_GATING},
-    {"moe.norm_topk", "expert_weights_norm", NULL, {"norm_topk_prob"}, NK_ANY},
-    {"moe.routed_scale", "expert_weights_scale", NULL, {"routed_scaling_factor"}, NK_ANY},
-    {"moe.n_shared_expert", "expert_shared_count", NULL, {"n_shared_experts"}, NK_ANY},
-    {"moe.first_dense_layers", "leading_dense_block_count", NULL, {"first_k_dense_replace"}, NK_ANY},
-};
-
 /* Convert a source value to the .trit representation of key k. Returns a new item (caller
  * owns) or NULL when the value cannot be represented (it is then left unmapped). */
-static cJSON *convert(const norm_key *k, const cJSON *v)
+static cJSON *convert(const trit_mt_key *k, const cJSON *v)
 {
-    if (k->conv == NK_GATING && cJSON_IsNumber(v)) {
+    if (k->conv == TRIT_MT_GATING && cJSON_IsNumber(v)) {
         /* GGUF ExpertGatingFuncType: 1 softmax, 2 sigmoid (formats.md 1.10) */
         if (v->valuedouble == 1) return cJSON_CreateString("softmax");
         if (v->valuedouble == 2) return cJSON_CreateString("sigmoid");
         return NULL;
     }
-    if (k->conv == NK_ARCH && cJSON_IsString(v)) {
+    if (k->conv == TRIT_MT_ARCH && cJSON_IsString(v)) {
         /* HF model_type "qwen3_moe" names GGUF's "qwen3moe": drop '_' and lowercase */
         char buf[64];
         size_t o = 0;
@@ -266,12 +56,12 @@ static cJSON *convert(const norm_key *k, const cJSON *v)
 
 /* Source key -> value for one format, or NULL. Borrowed from meta; the source key is written
  * to src. */
-static const cJSON *lookup(const char *format, const cJSON *meta, const norm_key *k, const char *arch,
+static const cJSON *lookup(const char *format, const cJSON *meta, const trit_mt_key *k, const char *arch,
                            char *src, size_t cap)
 {
     if (strcmp(format, "trit") == 0) {
-        snprintf(src, cap, "%s", k->canon);
-        return cJSON_GetObjectItemCaseSensitive(meta, k->canon);
+        snprintf(src, cap, "%s", k->key);
+        return cJSON_GetObjectItemCaseSensitive(meta, k->key);
     }
     if (strcmp(format, "gguf") == 0) {
         if (k->gguf_abs) {
@@ -331,17 +121,19 @@ cJSON *insp_norm_meta(const char *format, const cJSON *meta, cJSON **consumed)
     if (!out || (consumed && !used)) goto fail;
     const cJSON *archv = cJSON_GetObjectItemCaseSensitive(meta, "general.architecture");
     const char *arch = cJSON_IsString(archv) ? archv->valuestring : NULL;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    size_t n_keys;
+    const trit_mt_key *keys = trit_mt_keys(&n_keys);
+    for (size_t i = 0; i < n_keys; i++) {
         char src[192];
         const cJSON *v = lookup(format, meta, &keys[i], arch, src, sizeof src);
         if (!v) continue;
         cJSON *c = convert(&keys[i], v);
         if (!c) continue;
-        if (!cJSON_AddItemToObject(out, keys[i].canon, c)) {
+        if (!cJSON_AddItemToObject(out, keys[i].key, c)) {
             cJSON_Delete(c);
             goto fail;
         }
-        if (used && !cJSON_AddStringToObject(used, src, keys[i].canon)) goto fail;
+        if (used && !cJSON_AddStringToObject(used, src, keys[i].key)) goto fail;
     }
     if (strcmp(format, "trit") != 0 && moe_ff(format, meta, out) != TRIT_OK) goto fail;
     if (consumed) *consumed = used;
@@ -355,8 +147,10 @@ fail:
 
 int insp_norm_has_source(const char *format, const char *canon)
 {
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if (strcmp(keys[i].canon, canon) != 0) continue;
+    size_t n_keys;
+    const trit_mt_key *keys = trit_mt_keys(&n_keys);
+    for (size_t i = 0; i < n_keys; i++) {
+        if (strcmp(keys[i].key, canon) != 0) continue;
         if (strcmp(format, "trit") == 0) return 1;
         if (strcmp(format, "gguf") == 0) return keys[i].gguf || keys[i].gguf_abs;
         return keys[i].hf[0] != NULL;

@@ -47,36 +47,47 @@ static cJSON *int_json(uint32_t type, const trit_kvset *s, uint32_t i, uint64_t 
     return cJSON_CreateNumber(d);
 }
 
+/* A KV string (not NUL-terminated in the file) as a JSON string; NULL when out of memory. */
+static cJSON *str_json(const char *s, uint64_t n)
+{
+    char *z = malloc((size_t)n + 1);
+    if (!z) return NULL;
+    memcpy(z, s, (size_t)n);
+    z[n] = '\0';
+    cJSON *j = cJSON_CreateString(z);
+    free(z);
+    return j;
+}
+
 static cJSON *kv_scalar_json(const trit_reader *r, uint32_t i, uint32_t type)
 {
-    double d;
-    uint64_t u;
     if (type == TRIT_KV_BOOL) {
+        uint64_t u = 0;
         trit_reader_kv_u64(r, i, &u);
         return cJSON_CreateBool(u != 0);
     }
     if (type == TRIT_KV_STRING) {
         const char *s;
         uint64_t n;
-        trit_reader_kv_str(r, i, &s, &n);
-        char *z = malloc((size_t)n + 1);
-        if (!z) return NULL;
-        memcpy(z, s, (size_t)n);
-        z[n] = '\0';
-        cJSON *j = cJSON_CreateString(z);
-        free(z);
-        return j;
+        if (trit_reader_kv_str(r, i, &s, &n) != TRIT_OK) return cJSON_CreateNull();
+        return str_json(s, n);
     }
-    trit_reader_kv_f64(r, i, &d);
+    double d = 0;
+    if (trit_reader_kv_f64(r, i, &d) != TRIT_OK) return cJSON_CreateNull();
     return int_json(type, trit_reader_kv(r), i, UINT64_MAX, d);
 }
 
-static cJSON *kv_json(const trit_reader *r, uint32_t i)
+cJSON *insp_trit_kv_json(const trit_reader *r, uint32_t i, int arrays)
 {
-    uint32_t et;
-    uint64_t count;
+    uint32_t et = 0;
+    uint64_t count = 0;
     uint32_t const type = trit_reader_kv_type(r, i, &et, &count);
     if (type != TRIT_KV_ARRAY) return kv_scalar_json(r, i, type);
+    if (arrays == INSP_KV_ARRAY_COUNT) {
+        cJSON *o = cJSON_CreateObject();
+        if (o) cJSON_AddNumberToObject(o, "count", (double)count);
+        return o;
+    }
     cJSON *arr = cJSON_CreateArray();
     uint64_t const shown = count > 16 ? 8 : count; /* only what the summary keeps */
     for (uint64_t j = 0; arr && j < shown; j++) {
@@ -84,14 +95,7 @@ static cJSON *kv_json(const trit_reader *r, uint32_t i)
         if (et == TRIT_KV_STRING) {
             const char *s;
             uint64_t n;
-            trit_reader_kv_arr_str(r, i, j, &s, &n);
-            char *z = malloc((size_t)n + 1);
-            if (z) {
-                memcpy(z, s, (size_t)n);
-                z[n] = '\0';
-                e = cJSON_CreateString(z);
-                free(z);
-            }
+            if (trit_reader_kv_arr_str(r, i, j, &s, &n) == TRIT_OK) e = str_json(s, n);
         } else {
             double d = 0;
             trit_reader_kv_arr_f64(r, i, j, &d);
@@ -309,7 +313,7 @@ int insp_open_trit(const char *path, insp_model *m, trit_err *err)
     m->header = header_json(r);
     if (!m->path || !m->metadata || !m->header) goto nomem;
     for (uint32_t i = 0; i < fi->n_kv; i++) {
-        cJSON *v = kv_json(r, i);
+        cJSON *v = insp_trit_kv_json(r, i, INSP_KV_ARRAY_HEAD);
         if (!v) goto nomem;
         cJSON_AddItemToObject(m->metadata, trit_reader_kv_key(r, i), v);
     }

@@ -3,13 +3,8 @@
  * mapped bundle and opens in place (zero copy) with trit_reader_open_mem. */
 #include <archive.h>
 #include <archive_entry.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "pack_int.h"
 
@@ -20,7 +15,7 @@ void pack_base_close(pack_base *b)
         for (uint32_t i = 0; b->m && i < b->m->n_files; i++) trit_reader_close(b->r[i]);
     free(b->r);
     pack_manifest_free(b->m);
-    if (b->map) munmap(b->map, b->len);
+    trit_sys_unmap(b->map, b->len);
     free(b);
 }
 
@@ -29,25 +24,6 @@ int64_t pack_base_find(const pack_base *b, const char *name)
     for (uint32_t i = 0; i < b->m->n_files; i++)
         if (strcmp(b->m->files[i].file.name, name) == 0) return i;
     return -1;
-}
-
-static int map_file(const char *path, pack_base *b, trit_err *err)
-{
-    int const fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot open: %s", strerror(errno));
-    struct stat st;
-    int rc = TRIT_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
-        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "not a non-empty regular file");
-    else if (trit_to_size((uint64_t)st.st_size, &b->len))
-        rc = trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, path, "too large to map on this host");
-    if (rc == TRIT_OK) {
-        void *const p = mmap(NULL, b->len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot map: %s", strerror(errno));
-        else b->map = p;
-    }
-    close(fd);
-    return rc;
 }
 
 /* Where each file's member data starts in the bundle: libarchive's consumed-byte count right
@@ -74,7 +50,9 @@ int pack_base_open(const char *path, pack_base **out, trit_err *err)
     pack_base *const b = calloc(1, sizeof *b);
     if (!b) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     pack_read_opts const ro = {.skip_signature = 1}; /* our own earlier output; its digests are still checked */
-    int rc = map_file(path, b, err);
+    int rc = trit_sys_map_file(path, &b->map, &b->len, err);
+    if (rc == TRIT_OK && b->len == 0)
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "not a non-empty regular file");
     if (rc == TRIT_OK) rc = pack_bundle_read_mem(b->map, b->len, path, &ro, NULL, &b->m, err);
     if (rc == TRIT_OK && b->m->has_base)
         rc = trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, path,

@@ -40,7 +40,7 @@ typedef struct cctx {
     pack_manifest *m;
     pack_base *base;
     uint8_t *buf;              /* PACK_IO_BUF */
-    char tmp[4096];            /* bundle temp path ("" when none) */
+    trit_sys_atomic at;        /* the bundle's temp file (trit_sys.h) */
 } cctx;
 
 static int cmp_name(const void *a, const void *b)
@@ -172,7 +172,7 @@ static int walk_bytes(cctx *c, uint32_t i, walk *w, const uint8_t *p, size_t k, 
         size_t const take = x->len - w->ext_off < k - q ? (size_t)(x->len - w->ext_off) : k - q;
         if (w->ext_off == 0 && x->op == PACK_EXT_COPY) XXH3_64bits_reset(w->xs);
         if (x->op == PACK_EXT_DATA) {
-            if (pack_write_all(c->in[i].pfd, p + q, take) != 0)
+            if (trit_sys_write_full(c->in[i].pfd, p + q, take) != 0)
                 return trit_err_set(c->err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot write a temp file: %s", strerror(errno));
             int const rc = pack_hasher_update(&w->hd, p + q, take, pf->delta.name, c->err);
             if (rc != TRIT_OK) return rc;
@@ -292,16 +292,16 @@ static int put_member(cctx *c, struct archive *a, uint32_t i)
 static int write_bundle(cctx *c, const char *raw, size_t raw_len, const uint8_t *sig, pack_create_info *info)
 {
     trit_err *const err = c->err;
-    if (snprintf(c->tmp, sizeof c->tmp, "%s.tmp-XXXXXX", c->o->out) >= (int)sizeof c->tmp)
-        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, c->o->out, "path too long");
-    int const fd = mkstemp(c->tmp);
-    if (fd < 0) {
-        c->tmp[0] = '\0';
+    int const step = trit_sys_atomic_open(&c->at, c->o->out, ".tmp-XXXXXX", 0644);
+    if (step == TRIT_SYS_TEMP)
         return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create: %s", strerror(errno));
-    }
+    int const chmod_errno = errno;
+    int const fd = c->at.fd;
     struct archive *const a = archive_write_new();
     int rc = a ? TRIT_OK : trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-    if (rc == TRIT_OK && (fchmod(fd, 0644) != 0 || archive_write_set_format_pax(a) != ARCHIVE_OK ||
+    if (rc == TRIT_OK && step == TRIT_SYS_CHMOD)
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot start the archive: %s", strerror(chmod_errno));
+    if (rc == TRIT_OK && (archive_write_set_format_pax(a) != ARCHIVE_OK ||
                           archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK))
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot start the archive: %s",
                           archive_error_string(a) ? archive_error_string(a) : strerror(errno));
@@ -314,19 +314,22 @@ static int write_bundle(cctx *c, const char *raw, size_t raw_len, const uint8_t 
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot finish the archive: %s", archive_error_string(a));
     if (a) archive_write_free(a);
     struct stat st;
-    if (rc == TRIT_OK && (fsync(fd) != 0 || fstat(fd, &st) != 0))
+    if (rc == TRIT_OK && fstat(fd, &st) != 0)
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "fsync failed: %s", strerror(errno));
-    close(fd);
-    if (rc != TRIT_OK) return rc;
-    if (!c->o->force && link(c->tmp, c->o->out) != 0) /* link: never replaces, even in a race */
+    if (rc != TRIT_OK) return rc;   /* pack_create removes the temp file */
+    switch (trit_sys_atomic_commit(&c->at, c->o->out, c->o->force)) { /* without force link: never replaces, even in a race */
+    case TRIT_SYS_OK: break;
+    case TRIT_SYS_SYNC:
+    case TRIT_SYS_CLOSE:
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "fsync failed: %s", strerror(errno));
+    case TRIT_SYS_PUBLISH:
+        if (c->o->force)
+            return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot rename into place: %s", strerror(errno));
         return trit_err_set(err, errno == EEXIST ? TRIT_E_EXISTS : TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create: %s",
                             strerror(errno));
-    if (c->o->force && rename(c->tmp, c->o->out) != 0)
-        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot rename into place: %s", strerror(errno));
-    if (!c->o->force) unlink(c->tmp);
-    c->tmp[0] = '\0';
-    if (pack_fsync_parent(c->o->out) != 0)
+    default:
         return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot fsync its directory: %s", strerror(errno));
+    }
     if (info) info->bundle_size = (uint64_t)st.st_size;
     return TRIT_OK;
 }
@@ -385,7 +388,7 @@ int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err
     int rc = check_opts(o, err);
     if (rc != TRIT_OK) return rc;
     if ((rc = pack_sodium_init(err)) != TRIT_OK) return rc;
-    cctx c = {o, err, o->n_inputs, NULL, NULL, NULL, NULL, ""};
+    cctx c = {o, err, o->n_inputs, NULL, NULL, NULL, NULL, {-1, NULL}};
     c.in = calloc(o->n_inputs, sizeof *c.in);
     c.m = calloc(1, sizeof *c.m);
     c.buf = malloc(PACK_IO_BUF);
@@ -396,7 +399,7 @@ int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err
         c.m->n_files = o->n_inputs;
         rc = run(&c, info);
     }
-    if (c.tmp[0]) unlink(c.tmp);
+    trit_sys_atomic_abort(&c.at);
     for (uint32_t i = 0; c.in && i < c.n; i++) {
         trit_reader_close(c.in[i].r);
         if (c.in[i].fd >= 0) close(c.in[i].fd);

@@ -131,7 +131,7 @@ out:
 /* Write n bytes to out_fd and hash them. */
 static int put(int out_fd, pack_hasher *h, const void *p, size_t n, const char *what, trit_err *err)
 {
-    if (pack_write_all(out_fd, p, n) != 0)
+    if (trit_sys_write_full(out_fd, p, n) != 0)
         return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, what, "cannot write: %s", strerror(errno));
     return pack_hasher_update(h, p, n, what, err);
 }

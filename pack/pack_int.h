@@ -9,6 +9,7 @@
 #include "pack.h"
 #include "trit_limits.h"
 #include "trit_safemath.h"
+#include "trit_sys.h"
 
 #define PACK_MANIFEST_NAME "manifest.json"
 #define PACK_SIG_NAME "manifest.sig"
@@ -42,14 +43,9 @@ int pack_parse_dec(const char *s, uint64_t *out);
 int pack_parse_semver(const char *s, uint32_t out[3]);
 int pack_semver_cmp(const uint32_t a[3], const uint32_t b[3]);
 
-/* write(2) all of p, retrying on EINTR and short writes. 0 on success (errno set otherwise). */
-int pack_write_all(int fd, const void *p, size_t n);
-/* pread(2) exactly n bytes at off, retrying on EINTR and short reads. 0 on success; -1 with
- * errno set, or with errno 0 at end of file. */
+/* trit_sys_pread_full of exactly n bytes at off. 0 on success; -1 with errno set, or with
+ * errno 0 at end of file. */
 int pack_pread_all(int fd, void *p, size_t n, uint64_t off);
-/* fsync the directory that holds path ("." if path has no slash). 0 on success. */
-int pack_fsync_parent(const char *path);
-int pack_fsync_path(const char *dir);
 /* Directory part of path into out ("." when none). 0 on success, -1 if it does not fit. */
 int pack_dirname(const char *path, char *out, size_t cap);
 /* Base name of path (borrowed: points into path). */
@@ -107,7 +103,7 @@ int pack_delta_apply(const pack_manifest *m, const pack_file *f, int base_fd, in
 /* A previous full bundle, for making a delta: mapped, fully checked (digests, and every
  * container opened with TRIT_OPEN_VERIFY), with a reader per file over the mapping. */
 typedef struct pack_base {
-    uint8_t *map;              /* the bundle, mmapped read-only */
+    const uint8_t *map;        /* the bundle, mmapped read-only */
     size_t len;
     pack_manifest *m;
     trit_reader **r;           /* m->n_files readers */

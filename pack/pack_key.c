@@ -35,28 +35,32 @@ int pack_key_public(const uint8_t seed[PACK_SEED_BYTES], uint8_t pk[PACK_PUBKEY_
  * atomically (no check-then-write race). */
 static int write_key_file(const char *path, const char *data, size_t n, mode_t mode, int force, trit_err *err)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp)
-        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, path, "path too long");
-    int const fd = mkstemp(tmp);
-    if (fd < 0) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot create: %s", strerror(errno));
+    trit_sys_atomic at;
+    int const step = trit_sys_atomic_open(&at, path, ".tmp-XXXXXX", mode);
     int rc = TRIT_OK;
-    if (fchmod(fd, mode) != 0 || pack_write_all(fd, data, n) != 0 || fsync(fd) != 0)
+    if (step == TRIT_SYS_TEMP) {
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot create: %s", strerror(errno));
+    } else if (step == TRIT_SYS_CHMOD || trit_sys_write_full(at.fd, data, n) != 0) {
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot write: %s", strerror(errno));
-    close(fd);
-    if (rc == TRIT_OK) {
-        if (force) {
-            if (rename(tmp, path) != 0)
-                rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot rename: %s", strerror(errno));
-        } else if (link(tmp, path) != 0) {
-            rc = errno == EEXIST
-                     ? trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, path, "already exists (use --force to replace it)")
-                     : trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot create: %s", strerror(errno));
+    } else {
+        switch (trit_sys_atomic_commit(&at, path, force)) {
+        case TRIT_SYS_OK: break;
+        case TRIT_SYS_SYNC:
+        case TRIT_SYS_CLOSE:
+            rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot write: %s", strerror(errno));
+            break;
+        case TRIT_SYS_PUBLISH:
+            if (force) rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot rename: %s", strerror(errno));
+            else if (errno == EEXIST)
+                rc = trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, path, "already exists (use --force to replace it)");
+            else rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot create: %s", strerror(errno));
+            break;
+        default:
+            rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot fsync its directory: %s", strerror(errno));
+            break;
         }
     }
-    unlink(tmp);
-    if (rc == TRIT_OK && pack_fsync_parent(path) != 0)
-        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot fsync its directory: %s", strerror(errno));
+    trit_sys_atomic_abort(&at);
     return rc;
 }
 

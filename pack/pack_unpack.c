@@ -38,10 +38,10 @@ typedef struct uctx {
     char cur[256];
 } uctx;
 
-static int path_join(char *out, size_t cap, const char *dir, const char *name, trit_err *err)
+/* *out = "dir/name" (trit_sys_path_join); caller frees. */
+static int join(const char *dir, const char *name, char **out, trit_err *err)
 {
-    int const k = snprintf(out, cap, "%s/%s", dir, name);
-    if (k < 0 || (size_t)k >= cap) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, dir, "path too long");
+    if (!(*out = trit_sys_path_join(dir, name))) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     return TRIT_OK;
 }
 
@@ -73,15 +73,17 @@ static int read_small(const char *path, uint8_t **out, size_t *n, trit_err *err)
 
 static int load_installed(const char *dir, pack_manifest **m, trit_err *err)
 {
-    char p[4096];
+    char *p = NULL;
     uint8_t *raw = NULL;
     size_t n = 0;
-    int rc = path_join(p, sizeof p, dir, PACK_MANIFEST_NAME, err);
+    int rc = join(dir, PACK_MANIFEST_NAME, &p, err);
     if (rc == TRIT_OK) rc = read_small(p, &raw, &n, err);
-    if (rc != TRIT_OK) return rc;
-    rc = pack_manifest_parse(raw, n, m, err);
+    if (rc == TRIT_OK) {
+        rc = pack_manifest_parse(raw, n, m, err);
+        if (rc != TRIT_OK) trit_err_file(err, p);
+    }
     free(raw);
-    if (rc != TRIT_OK) trit_err_file(err, p);
+    free(p);
     return rc;
 }
 
@@ -108,10 +110,11 @@ static int check_target(uctx *u, trit_err *err)
     if (!S_ISDIR(st.st_mode))
         return trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, u->dir, "exists and is not a directory; refusing to replace it");
     u->dir_exists = 1;
-    char p[4096];
-    int rc = path_join(p, sizeof p, u->dir, PACK_MANIFEST_NAME, err);
+    char *p;
+    int rc = join(u->dir, PACK_MANIFEST_NAME, &p, err);
     if (rc != TRIT_OK) return rc;
     int const has_manifest = lstat(p, &st) == 0;
+    free(p);
     if (has_manifest && (rc = load_installed(u->dir, &u->installed, err)) != TRIT_OK) {
         char why[sizeof err->msg];
         snprintf(why, sizeof why, "%s", err ? err->msg : "");
@@ -157,12 +160,13 @@ static int check_base(uctx *u, const pack_manifest *m, trit_err *err)
     for (uint32_t i = 0; rc == TRIT_OK && i < m->n_files; i++) {
         pack_file const *const f = &m->files[i];
         if (!f->is_delta) continue;
-        char p[4096];
+        char *p;
         struct stat st;
-        if ((rc = path_join(p, sizeof p, bd, f->base_path, err)) != TRIT_OK) break;
+        if ((rc = join(bd, f->base_path, &p, err)) != TRIT_OK) break;
         if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->base_size)
             rc = trit_err_set(err, PACK_E_BASE, TRIT_NO_OFFSET, p, "the delta needs a regular file of %llu bytes here",
                               (unsigned long long)f->base_size);
+        free(p);
     }
     return rc;
 }
@@ -195,12 +199,13 @@ static int on_manifest(void *ctx, const pack_manifest *m, trit_err *err)
 
 static int create_in_stage(uctx *u, const char *name, trit_err *err)
 {
-    char p[4096];
-    int rc = path_join(p, sizeof p, u->stage, name, err);
+    char *p;
+    int rc = join(u->stage, name, &p, err);
     if (rc != TRIT_OK) return rc;
     int const fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, p, "cannot create: %s", strerror(errno));
-    return fd;
+    if (fd < 0) rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, p, "cannot create: %s", strerror(errno));
+    free(p);
+    return fd < 0 ? rc : fd;
 }
 
 static int close_synced(int fd, const char *what, trit_err *err)
@@ -224,7 +229,7 @@ static int on_begin(void *ctx, uint32_t i, trit_err *err)
 static int on_write(void *ctx, const void *p, size_t n, trit_err *err)
 {
     uctx *const u = ctx;
-    if (pack_write_all(u->fd, p, n) != 0) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->cur, "cannot write: %s", strerror(errno));
+    if (trit_sys_write_full(u->fd, p, n) != 0) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->cur, "cannot write: %s", strerror(errno));
     return TRIT_OK;
 }
 
@@ -236,13 +241,11 @@ static int on_end(void *ctx, trit_err *err)
     return close_synced(fd, u->cur, err);
 }
 
-/* Rebuild delta file f in the staging directory, then drop its carried member. */
-static int rebuild(uctx *u, const pack_file *f, trit_err *err)
+/* Rebuild delta file f in the staging directory from base file bp and carried member mp, then
+ * drop the member. */
+static int rebuild_from(uctx *u, const pack_file *f, const char *bp, const char *mp, trit_err *err)
 {
-    char bp[4096], mp[4096];
-    int rc = path_join(bp, sizeof bp, u->o->base_dir, f->base_path, err);
-    if (rc == TRIT_OK) rc = path_join(mp, sizeof mp, u->stage, f->delta.name, err);
-    if (rc != TRIT_OK) return rc;
+    int rc = TRIT_OK;
     int const bfd = open(bp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (bfd < 0) return trit_err_set(err, PACK_E_BASE, TRIT_NO_OFFSET, bp, "cannot open the base: %s", strerror(errno));
     struct stat st;
@@ -264,11 +267,22 @@ static int rebuild(uctx *u, const pack_file *f, trit_err *err)
     return rc;
 }
 
+static int rebuild(uctx *u, const pack_file *f, trit_err *err)
+{
+    char *bp = NULL, *mp = NULL;
+    int rc = join(u->o->base_dir, f->base_path, &bp, err);
+    if (rc == TRIT_OK) rc = join(u->stage, f->delta.name, &mp, err);
+    if (rc == TRIT_OK) rc = rebuild_from(u, f, bp, mp, err);
+    free(bp);
+    free(mp);
+    return rc;
+}
+
 static int write_stage_file(uctx *u, const char *name, const void *p, size_t n, trit_err *err)
 {
     int const fd = create_in_stage(u, name, err);
     if (fd < 0) return fd;
-    if (pack_write_all(fd, p, n) != 0) {
+    if (trit_sys_write_full(fd, p, n) != 0) {
         trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, name, "cannot write: %s", strerror(errno));
         close(fd);
         return TRIT_E_IO;
@@ -284,12 +298,13 @@ static int finish(uctx *u, trit_err *err)
     for (uint32_t i = 0; rc == TRIT_OK && i < m->n_files; i++)
         if (m->files[i].is_delta) rc = rebuild(u, &m->files[i], err);
     for (uint32_t i = 0; rc == TRIT_OK && i < m->n_files; i++) {
-        char p[4096];
+        char *p;
         trit_open_opts const oo = {TRIT_OPEN_VERIFY};
         trit_reader *r = NULL;
-        if ((rc = path_join(p, sizeof p, u->stage, m->files[i].file.name, err)) != TRIT_OK) break;
+        if ((rc = join(u->stage, m->files[i].file.name, &p, err)) != TRIT_OK) break;
         rc = trit_reader_open(p, &oo, &r, err);
         trit_reader_close(r);
+        free(p);
         if (rc != TRIT_OK) {
             if (err) snprintf(err->file, sizeof err->file, "%s", m->files[i].file.name);
             return rc;
@@ -297,7 +312,7 @@ static int finish(uctx *u, trit_err *err)
     }
     if (rc == TRIT_OK) rc = write_stage_file(u, PACK_MANIFEST_NAME, m->raw, m->raw_len, err);
     if (rc == TRIT_OK && m->has_sig) rc = write_stage_file(u, PACK_SIG_NAME, m->sig, sizeof m->sig, err);
-    if (rc == TRIT_OK && (chmod(u->stage, 0755) != 0 || pack_fsync_path(u->stage) != 0))
+    if (rc == TRIT_OK && (chmod(u->stage, 0755) != 0 || trit_sys_fsync_path(u->stage) != 0))
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->stage, "cannot finish the staging directory: %s", strerror(errno));
     if (rc != TRIT_OK) return rc;
     if (!u->dir_exists) {
@@ -329,7 +344,7 @@ static int finish(uctx *u, trit_err *err)
         }
         /* u->stage now names the old install; it is removed below like a failed stage */
     }
-    if (pack_fsync_parent(u->dir) != 0)
+    if (trit_sys_fsync_dir(u->dir) != 0)
         return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->dir, "cannot fsync the parent directory: %s", strerror(errno));
     return TRIT_OK;
 }

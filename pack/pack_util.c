@@ -172,43 +172,10 @@ int pack_semver_cmp(const uint32_t a[3], const uint32_t b[3])
     return 0;
 }
 
-int pack_write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t const k = write(fd, b, n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (k == 0) {
-            errno = EIO;
-            return -1;
-        }
-        b += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 int pack_pread_all(int fd, void *p, size_t n, uint64_t off)
 {
-    uint8_t *b = p;
-    while (n) {
-        ssize_t const k = pread(fd, b, n, (off_t)off);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (k == 0) {
-            errno = 0;
-            return -1;
-        }
-        b += k;
-        n -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
+    errno = 0;   /* still 0 after a short read: the file ended */
+    return trit_sys_pread_full(fd, p, n, off) == (int64_t)n ? 0 : -1;
 }
 
 int pack_dirname(const char *path, char *out, size_t cap)
@@ -225,27 +192,6 @@ const char *pack_basename(const char *path)
 {
     const char *const slash = strrchr(path, '/');
     return slash ? slash + 1 : path;
-}
-
-int pack_fsync_path(const char *dir)
-{
-    int const fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int const rc = fsync(fd);
-    int const e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
-int pack_fsync_parent(const char *path)
-{
-    char dir[4096];
-    if (pack_dirname(path, dir, sizeof dir)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    return pack_fsync_path(dir);
 }
 
 int pack_remove_flat_dir(const char *dir)

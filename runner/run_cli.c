@@ -24,26 +24,11 @@
 #endif
 #endif
 
-enum { EXIT_OK_ = 0, EXIT_MISMATCH_ = 1, EXIT_USAGE_ = 2, EXIT_IO_ = 3, EXIT_CORRUPT_ = 4, EXIT_UNSUP_ = 5, EXIT_LIMIT_ = 6, EXIT_INTERNAL_ = 70 };
-
-static int exit_code(int code)
-{
-    switch (code) {
-    case TRIT_OK: return EXIT_OK_;
-    case TRIT_E_USAGE: return EXIT_USAGE_;
-    case TRIT_E_IO: case TRIT_E_EXISTS: case TRIT_E_NOTFOUND: return EXIT_IO_;
-    case TRIT_E_TRUNCATED: case TRIT_E_CORRUPT: case TRIT_E_CHECKSUM: return EXIT_CORRUPT_;
-    case TRIT_E_UNSUPPORTED: return EXIT_UNSUP_;
-    case TRIT_E_LIMIT: return EXIT_LIMIT_;
-    default: return EXIT_INTERNAL_;
-    }
-}
-
 static int report(const char *prog, const trit_err *err)
 {
     char buf[768];
     fprintf(stderr, "%s: %s\n", prog, trit_err_format(err, buf, sizeof buf));
-    return exit_code(err->code);
+    return trit_exit_code(err->code);
 }
 
 static void usage(const char *prog, FILE *f)
@@ -248,188 +233,316 @@ static void print_ids_json(FILE *f, const char *key, const uint32_t *ids, uint32
     fprintf(f, "]");
 }
 
-static int run_main(const char *prog, const cli_opts *o)
-{
-    trit_err err;
-    trit_err_clear(&err);
+/* One run: the model, its input, the context, the outputs; released by session_free. */
+typedef struct session {
     run_weights w;
-    memset(&w, 0, sizeof w);
-    run_ctx *c = NULL;
-    uint32_t *in = NULL, *gen = NULL, n_in = 0, n_out = 0;
-    float *logits = NULL;
-    FILE *trace = NULL;
+    run_ctx *c;
+#ifdef RUN_HAVE_TOK
+    run_tok *tok;              /* with --prompt */
+#endif
+    uint32_t *in, n_in;        /* the input tokens */
+    uint32_t *gen, n_out;      /* the generated ones */
+    float *logits;             /* n_vocab */
+    uint32_t V;
+    FILE *trace;
     ref_run rr;
-    memset(&rr, 0, sizeof rr);
-    int rc = run_weights_open_trit(o->model, o->verify ? TRIT_OPEN_VERIFY : 0, &w, &err);
+    int reported;              /* the error was printed already */
+} session;
+
+static void session_free(session *s)
+{
+    if (s->trace) fclose(s->trace);
+    run_ctx_free(s->rr.c);
+    run_weights_close(&s->rr.w);
+    free(s->rr.logits);
+    run_ctx_free(s->c);
+    run_weights_close(&s->w);
 #ifdef RUN_HAVE_TOK
-    run_tok *tok = NULL;
+    run_tok_free(s->tok);
 #endif
-    if (rc) goto out;
+    free(s->in);
+    free(s->gen);
+    free(s->logits);
+}
+
+static int nomem(trit_err *err) { return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); }
+
+#ifdef RUN_HAVE_TOK
+/* --prompt: the text through the model's tokenizer. */
+static int encode_prompt(const cli_opts *o, session *s, trit_err *err)
+{
+    if (!(s->tok = open_tokenizer(&s->w, err))) return err->code ? err->code : TRIT_E_NOTFOUND;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = run_tok_encode(s->tok, o->prompt, strlen(o->prompt), RUN_TOK_ADD_SPECIAL, &ids, &n, err);
+    if (rc == TRIT_OK && (n == 0 || n > RUN_MAX_CTX))
+        rc = trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "the prompt gives %zu tokens", n);
+    if (rc == TRIT_OK && !(s->in = malloc(sizeof *s->in * n))) rc = nomem(err);
+    for (size_t i = 0; rc == TRIT_OK && i < n; i++) s->in[i] = (uint32_t)ids[i];
+    if (rc == TRIT_OK) s->n_in = (uint32_t)n;
+    free(ids);
+    return rc;
+}
+#endif
+
+/* The input: --tokens as given, or --prompt tokenized. */
+static int read_input(const char *prog, const cli_opts *o, session *s, trit_err *err)
+{
     if (o->tokens) {
-        if (parse_tokens(o->tokens, &in, &n_in)) {
-            fprintf(stderr, "%s: --tokens: expected comma-separated token ids, e.g. 1,2,3\n", prog);
-            rc = TRIT_E_USAGE;
-            err.code = rc;
-            goto out_quiet;
-        }
-    } else {
+        if (!parse_tokens(o->tokens, &s->in, &s->n_in)) return TRIT_OK;
+        fprintf(stderr, "%s: --tokens: expected comma-separated token ids, e.g. 1,2,3\n", prog);
+        s->reported = 1;
+        err->code = TRIT_E_USAGE;
+        return TRIT_E_USAGE;
+    }
 #ifdef RUN_HAVE_TOK
-        if (!(tok = open_tokenizer(&w, &err))) {
-            rc = err.code ? err.code : TRIT_E_NOTFOUND;
-            goto out;
-        }
-        int32_t *ids = NULL;
-        size_t n = 0;
-        if ((rc = run_tok_encode(tok, o->prompt, strlen(o->prompt), RUN_TOK_ADD_SPECIAL, &ids, &n, &err))) goto out;
-        if (n == 0 || n > RUN_MAX_CTX) {
-            free(ids);
-            rc = trit_err_set(&err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "the prompt gives %zu tokens", n);
-            goto out;
-        }
-        in = malloc(sizeof *in * n);
-        if (!in) {
-            free(ids);
-            rc = trit_err_set(&err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++) in[i] = (uint32_t)ids[i];
-        n_in = (uint32_t)n;
-        free(ids);
+    return encode_prompt(o, s, err);
 #else
-        rc = trit_err_set(&err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL, "--prompt: tokenizer not available in this build; use --tokens");
-        goto out;
+    return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL, "--prompt: tokenizer not available in this build; use --tokens");
 #endif
-    }
-    if (o->trace_path && !(trace = fopen(o->trace_path, "w"))) {
-        rc = trit_err_set(&err, TRIT_E_IO, TRIT_NO_OFFSET, o->trace_path, "cannot create: %s", strerror(errno));
-        goto out;
-    }
+}
+
+/* The runner options of the command line; the context must hold input + generated tokens. */
+static int make_run_opts(const cli_opts *o, const session *s, run_opts *ro, trit_err *err)
+{
+    run_opts_default(ro);
+    ro->n_threads = (uint32_t)o->threads;
+    ro->expert_cache = o->budget;
+    ro->policy = o->policy;
+    ro->kernel = o->kernel;
+    ro->trace = s->trace;
+    ro->act_scales = o->act_scales;
+    uint64_t const need = (uint64_t)s->n_in + o->n_gen;
+    ro->n_ctx = (uint32_t)(o->n_ctx ? o->n_ctx : need > RUN_MAX_CTX ? RUN_MAX_CTX : need);
+    if (need > ro->n_ctx)
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "%llu input + generated tokens do not fit a context of %u",
+                            (unsigned long long)need, ro->n_ctx);
+    return TRIT_OK;
+}
+
+/* --reference: the source checkpoint as a second context with the same options (no trace). */
+static int open_reference(const cli_opts *o, run_opts ro, session *s, trit_err *err)
+{
+    ref_run *rr = &s->rr;
+    if (!o->hooks || !o->hooks->open_reference)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
+                            "--reference needs the converter's readers: use 'trit run', not the device binary");
+    ro.trace = NULL;
+    int rc = o->hooks->open_reference(o->reference, &rr->w, err);
+    if (!rc) rc = run_ctx_new(&rr->w, &ro, &rr->c, err);
+    if (rc) return rc;
+    if (run_ctx_n_vocab(rr->c) != s->V)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, o->reference, "vocabulary of %u, the container has %u",
+                            run_ctx_n_vocab(rr->c), s->V);
+    return (rr->logits = malloc(sizeof *rr->logits * s->V)) ? TRIT_OK : nomem(err);
+}
+
+/* Model, input, trace file, context(s) and buffers. */
+static int session_open(const char *prog, const cli_opts *o, session *s, trit_err *err)
+{
+    int rc = run_weights_open_trit(o->model, o->verify ? TRIT_OPEN_VERIFY : 0, &s->w, err);
+    if (!rc) rc = read_input(prog, o, s, err);
+    if (rc) return rc;
+    if (o->trace_path && !(s->trace = fopen(o->trace_path, "w")))
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, o->trace_path, "cannot create: %s", strerror(errno));
     run_opts ro;
-    run_opts_default(&ro);
-    ro.n_threads = (uint32_t)o->threads;
-    ro.expert_cache = o->budget;
-    ro.policy = o->policy;
-    ro.kernel = o->kernel;
-    ro.trace = trace;
-    ro.act_scales = o->act_scales;
-    uint64_t need = (uint64_t)n_in + o->n_gen;
-    ro.n_ctx = (uint32_t)(o->n_ctx ? o->n_ctx : need > RUN_MAX_CTX ? RUN_MAX_CTX : need);
-    if (need > ro.n_ctx) {
-        rc = trit_err_set(&err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "%llu input + generated tokens do not fit a context of %u",
-                          (unsigned long long)need, ro.n_ctx);
-        goto out;
+    if ((rc = make_run_opts(o, s, &ro, err)) || (rc = run_ctx_new(&s->w, &ro, &s->c, err))) return rc;
+    s->V = run_ctx_n_vocab(s->c);
+    if (o->reference && (rc = open_reference(o, ro, s, err))) return rc;
+    s->logits = malloc(sizeof *s->logits * s->V);
+    s->gen = malloc(sizeof *s->gen * (o->n_gen + 1));
+    return s->logits && s->gen ? TRIT_OK : nomem(err);
+}
+
+/* Print a generated token's text as it comes (--prompt without --json); 1 at end of generation. */
+static int emit(const cli_opts *o, const session *s, uint32_t t)
+{
+#ifdef RUN_HAVE_TOK
+    if (s->tok && !o->json) {
+        char piece[256];
+        size_t const pn = run_tok_piece(s->tok, (int32_t)t, 0, piece, sizeof piece);
+        fwrite(piece, 1, pn < sizeof piece ? pn : sizeof piece, stdout);
+        fflush(stdout);
     }
-    if ((rc = run_ctx_new(&w, &ro, &c, &err))) goto out;
-    uint32_t const V = run_ctx_n_vocab(c);
-    if (o->reference) {
-        if (!o->hooks || !o->hooks->open_reference) {
-            rc = trit_err_set(&err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
-                              "--reference needs the converter's readers: use 'trit run', not the device binary");
-            goto out;
-        }
-        ro.trace = NULL;
-        if ((rc = o->hooks->open_reference(o->reference, &rr.w, &err))) goto out;
-        if ((rc = run_ctx_new(&rr.w, &ro, &rr.c, &err))) goto out;
-        if (run_ctx_n_vocab(rr.c) != V) {
-            rc = trit_err_set(&err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, o->reference, "vocabulary of %u, the container has %u",
-                              run_ctx_n_vocab(rr.c), V);
-            goto out;
-        }
-        if (!(rr.logits = malloc(sizeof *rr.logits * V))) {
-            rc = trit_err_set(&err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-            goto out;
-        }
-    }
-    logits = malloc(sizeof *logits * V);
-    gen = malloc(sizeof *gen * (o->n_gen + 1));
-    if (!logits || !gen) {
-        rc = trit_err_set(&err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-        goto out;
-    }
-    if ((rc = run_ctx_eval(c, in, n_in, logits, &err))) goto out;
-    if ((rc = ref_eval(&rr, in, n_in, logits, V, n_in - 1, &err))) goto out;
+    return s->tok ? run_tok_is_eog(s->tok, (int32_t)t) : t == run_ctx_eos(s->c);
+#else
+    (void)o;
+    return t == run_ctx_eos(s->c);
+#endif
+}
+
+/* Evaluate the input, then sample up to n_gen tokens (each checked against --reference). */
+static int generate(const cli_opts *o, session *s, trit_err *err)
+{
+    int rc = run_ctx_eval(s->c, s->in, s->n_in, s->logits, err);
+    if (!rc) rc = ref_eval(&s->rr, s->in, s->n_in, s->logits, s->V, s->n_in - 1, err);
+    if (rc) return rc;
     run_sampler smp;
     run_sampler_init(&smp, o->temp, (uint32_t)o->top_k, o->top_p, o->seed);
-    uint32_t const eos = run_ctx_eos(c);
 #ifdef RUN_HAVE_TOK
-    if (tok && !o->json) fputs(o->prompt, stdout);
+    if (s->tok && !o->json) fputs(o->prompt, stdout);
 #endif
     for (uint64_t i = 0; i < o->n_gen; i++) {
-        uint32_t const t = run_sample(&smp, logits, V);
-        gen[n_out++] = t;
-#ifdef RUN_HAVE_TOK
-        if (tok && !o->json) {
-            char piece[256];
-            size_t const pn = run_tok_piece(tok, (int32_t)t, 0, piece, sizeof piece);
-            fwrite(piece, 1, pn < sizeof piece ? pn : sizeof piece, stdout);
-            fflush(stdout);
-        }
-        int const stop = tok ? run_tok_is_eog(tok, (int32_t)t) : t == eos;
-#else
-        int const stop = t == eos;
-#endif
+        uint32_t const t = run_sample(&smp, s->logits, s->V);
+        s->gen[s->n_out++] = t;
+        int const stop = emit(o, s, t);
         if ((stop && !o->ignore_eos) || i + 1 == o->n_gen) break;
-        if ((rc = run_ctx_eval(c, &t, 1, logits, &err))) goto out;
-        if ((rc = ref_eval(&rr, &t, 1, logits, V, run_ctx_n_pos(c) - 1, &err))) goto out;
+        if ((rc = run_ctx_eval(s->c, &t, 1, s->logits, err))) return rc;
+        if ((rc = ref_eval(&s->rr, &t, 1, s->logits, s->V, run_ctx_n_pos(s->c) - 1, err))) return rc;
     }
-    if (o->logits_path && (rc = write_logits(o->logits_path, logits, V, &err))) goto out;
+    return TRIT_OK;
+}
+
+/* The tokens (and stats) as one JSON object on stdout, or as text. */
+static void print_output(const cli_opts *o, const session *s)
+{
     run_stats st;
-    run_ctx_stats(c, &st);
+    run_ctx_stats(s->c, &st);
     if (o->json) {
         printf("{");
-        print_ids_json(stdout, "prompt_tokens", in, n_in);
+        print_ids_json(stdout, "prompt_tokens", s->in, s->n_in);
         printf(",");
-        print_ids_json(stdout, "tokens", gen, n_out);
+        print_ids_json(stdout, "tokens", s->gen, s->n_out);
         if (o->stats) {
             printf(",\"stats\":");
-            run_stats_print(&st, c, 1, stdout);
+            run_stats_print(&st, s->c, 1, stdout);
         } else {
             printf("}\n");
         }
         if (o->stats) printf("}\n");
-    } else {
-#ifdef RUN_HAVE_TOK
-        if (tok) printf("\n");
-        else
-#endif
-        {
-            for (uint32_t i = 0; i < n_out; i++) printf("%s%u", i ? " " : "", gen[i]);
-            printf("\n");
-        }
-        if (o->stats) {
-            fflush(stdout); /* the text first, then the stats (stderr is unbuffered) */
-            run_stats_print(&st, c, 0, stderr);
-        }
+        return;
     }
-    if (fflush(stdout) != 0) rc = trit_err_set(&err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot write output");
-    if (rc == TRIT_OK && rr.c) {
-        if (rr.mismatch) fprintf(stderr, "%s: the container's logits differ from the source's (%s)\n", prog, o->reference);
-        else
-            fprintf(stderr, "reference: logits bit-identical to %s at %u evaluated positions (%u values each)\n",
-                    o->reference, rr.n_checked, V);
-    }
-out:
-    if (rc) report(prog, &err);
-out_quiet:
-    if (trace) fclose(trace);
-    run_ctx_free(rr.c);
-    run_weights_close(&rr.w);
-    free(rr.logits);
-    run_ctx_free(c);
-    run_weights_close(&w);
 #ifdef RUN_HAVE_TOK
-    run_tok_free(tok);
+    if (s->tok) printf("\n");
+    else
 #endif
-    free(in);
-    free(gen);
-    free(logits);
-    return rc == TRIT_OK && rr.mismatch ? EXIT_MISMATCH_ : exit_code(rc);
+    {
+        for (uint32_t i = 0; i < s->n_out; i++) printf("%s%u", i ? " " : "", s->gen[i]);
+        printf("\n");
+    }
+    if (o->stats) {
+        fflush(stdout); /* the text first, then the stats (stderr is unbuffered) */
+        run_stats_print(&st, s->c, 0, stderr);
+    }
 }
 
-int run_cli_main(const char *prog, int argc, char **argv, const run_cli_hooks *hooks)
+static void print_reference(const char *prog, const cli_opts *o, const session *s)
 {
-    enum { O_TOKENS = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_THREADS, O_LOGITS, O_STATS, O_JSON, O_CACHE,
-           O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_TRACE, O_NOEOS, O_REF, O_ACT };
+    if (s->rr.mismatch) fprintf(stderr, "%s: the container's logits differ from the source's (%s)\n", prog, o->reference);
+    else
+        fprintf(stderr, "reference: logits bit-identical to %s at %u evaluated positions (%u values each)\n",
+                o->reference, s->rr.n_checked, s->V);
+}
+
+static int run_main(const char *prog, const cli_opts *o)
+{
+    trit_err err;
+    trit_err_clear(&err);
+    session s;
+    memset(&s, 0, sizeof s);
+    int rc = session_open(prog, o, &s, &err);
+    if (!rc) rc = generate(o, &s, &err);
+    if (!rc && o->logits_path) rc = write_logits(o->logits_path, s.logits, s.V, &err);
+    if (!rc) {
+        print_output(o, &s);
+        if (fflush(stdout) != 0) rc = trit_err_set(&err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot write output");
+    }
+    if (!rc && s.rr.c) print_reference(prog, o, &s);
+    if (rc && !s.reported) report(prog, &err);
+    int const mismatch = s.rr.mismatch;
+    session_free(&s);
+    return rc == TRIT_OK && mismatch ? TRIT_EXIT_MISMATCH : trit_exit_code(rc);
+}
+
+static void opts_default(cli_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->n_gen = 16;
+    o->budget = RUN_DEFAULT_EXPERT_CACHE;
+    o->policy = RUN_POLICY_DEFAULT;
+    o->seed = 1;
+    o->top_k = 40;
+    o->top_p = 0.95f;
+    long const ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (uint64_t)ncpu;
+}
+
+enum { O_TOKENS = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_THREADS, O_LOGITS, O_STATS, O_JSON, O_CACHE,
+       O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_TRACE, O_NOEOS, O_REF, O_ACT };
+
+static int parse_kernel(const char *s, uint32_t *k)
+{
+    if (!strcmp(s, "auto")) *k = RUN_KERNEL_AUTO;
+    else if (!strcmp(s, "ref")) *k = RUN_KERNEL_REF;
+    else if (!strcmp(s, "avx2")) *k = RUN_KERNEL_AVX2;
+    else if (!strcmp(s, "neon")) *k = RUN_KERNEL_NEON;
+    else return -1;
+    return 0;
+}
+
+static int parse_act_scales(const char *s, uint32_t *m)
+{
+    if (!strcmp(s, "dynamic")) *m = RUN_ACT_SCALES_DYNAMIC;
+    else if (!strcmp(s, "static")) *m = RUN_ACT_SCALES_STATIC;
+    else if (!strcmp(s, "block")) *m = RUN_ACT_SCALES_BLOCK;
+    else return -1;
+    return 0;
+}
+
+/* One option into o; the option's name when its value is invalid, else NULL. */
+static const char *parse_option(int ch, const char *arg, cli_opts *o)
+{
+    run_policy p;
+    switch (ch) {
+    case O_TOKENS: o->tokens = arg; return NULL;
+    case O_PROMPT: o->prompt = arg; return NULL;
+    case 'n': return parse_u64(arg, 0, RUN_MAX_CTX, &o->n_gen) ? "-n" : NULL;
+    case O_TEMP: return parse_float(arg, 0, 100, &o->temp) ? "--temp" : NULL;
+    case O_TOPK: return parse_u64(arg, 0, UINT32_MAX, &o->top_k) ? "--top-k" : NULL;
+    case O_TOPP: return parse_float(arg, 0, 1, &o->top_p) ? "--top-p" : NULL;
+    case O_SEED: return parse_u64(arg, 0, UINT64_MAX, &o->seed) ? "--seed" : NULL;
+    case O_THREADS: return parse_u64(arg, 1, RUN_MAX_THREADS, &o->threads) ? "--threads" : NULL;
+    case O_LOGITS: o->logits_path = arg; return NULL;
+    case O_STATS: o->stats = 1; return NULL;
+    case O_JSON: o->json = 1; return NULL;
+    case O_CACHE: return parse_size(arg, &o->budget) ? "--expert-cache" : NULL;
+    case O_POLICY:
+        if (run_policy_from_name(arg, &p)) return "--cache-policy";
+        o->policy = p;
+        return NULL;
+    case O_CTX: return parse_u64(arg, 1, RUN_MAX_CTX, &o->n_ctx) ? "--ctx" : NULL;
+    case O_KERNEL: return parse_kernel(arg, &o->kernel) ? "--kernel" : NULL;
+    case O_VERIFY: o->verify = 1; return NULL;
+    case O_TRACE: o->trace_path = arg; return NULL;
+    case O_NOEOS: o->ignore_eos = 1; return NULL;
+    case O_REF: o->reference = arg; return NULL;
+    case O_ACT: return parse_act_scales(arg, &o->act_scales) ? "--act-scales" : NULL;
+    default: return NULL;
+    }
+}
+
+/* The combinations getopt cannot check; 0 when fine, else the usage exit code (printed). */
+static int check_args(const char *prog, int argc, const cli_opts *o)
+{
+    if (optind + 1 != argc) {
+        fprintf(stderr, "%s: expected exactly one MODEL.trit\n", prog);
+        usage(prog, stderr);
+        return TRIT_EXIT_USAGE;
+    }
+    if (o->reference && o->act_scales == RUN_ACT_SCALES_STATIC) {
+        fprintf(stderr, "%s: --reference compares dynamic-mode logits; drop --act-scales static\n", prog);
+        return TRIT_EXIT_USAGE;
+    }
+    if (!o->tokens == !o->prompt) {
+        fprintf(stderr, "%s: give exactly one of --tokens and --prompt\n", prog);
+        return TRIT_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* argv into o; -1 when the run should go on, else the exit code (help, usage error). */
+static int parse_args(const char *prog, int argc, char **argv, cli_opts *o)
+{
     static const struct option longopts[] = {
         {"tokens", required_argument, NULL, O_TOKENS}, {"prompt", required_argument, NULL, O_PROMPT},
         {"temp", required_argument, NULL, O_TEMP},     {"top-k", required_argument, NULL, O_TOPK},
@@ -444,83 +557,37 @@ int run_cli_main(const char *prog, int argc, char **argv, const run_cli_hooks *h
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cli_opts o;
-    memset(&o, 0, sizeof o);
-    o.n_gen = 16;
-    o.budget = RUN_DEFAULT_EXPERT_CACHE;
-    o.policy = RUN_POLICY_DEFAULT;
-    o.seed = 1;
-    o.top_k = 40;
-    o.top_p = 0.95f;
-    long const ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    o.threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (uint64_t)ncpu;
+    opts_default(o);
     int ch;
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "hn:", longopts, NULL)) != -1) {
-        const char *bad = NULL;
-        switch (ch) {
-        case O_TOKENS: o.tokens = optarg; break;
-        case O_PROMPT: o.prompt = optarg; break;
-        case 'n': if (parse_u64(optarg, 0, RUN_MAX_CTX, &o.n_gen)) bad = "-n"; break;
-        case O_TEMP: if (parse_float(optarg, 0, 100, &o.temp)) bad = "--temp"; break;
-        case O_TOPK: if (parse_u64(optarg, 0, UINT32_MAX, &o.top_k)) bad = "--top-k"; break;
-        case O_TOPP: if (parse_float(optarg, 0, 1, &o.top_p)) bad = "--top-p"; break;
-        case O_SEED: if (parse_u64(optarg, 0, UINT64_MAX, &o.seed)) bad = "--seed"; break;
-        case O_THREADS: if (parse_u64(optarg, 1, RUN_MAX_THREADS, &o.threads)) bad = "--threads"; break;
-        case O_LOGITS: o.logits_path = optarg; break;
-        case O_STATS: o.stats = 1; break;
-        case O_JSON: o.json = 1; break;
-        case O_CACHE: if (parse_size(optarg, &o.budget)) bad = "--expert-cache"; break;
-        case O_POLICY: {
-            run_policy p;
-            if (run_policy_from_name(optarg, &p)) bad = "--cache-policy";
-            else o.policy = p;
-            break;
+        if (ch == 'h') {
+            usage(prog, stdout);
+            return TRIT_EXIT_OK;
         }
-        case O_CTX: if (parse_u64(optarg, 1, RUN_MAX_CTX, &o.n_ctx)) bad = "--ctx"; break;
-        case O_KERNEL:
-            if (!strcmp(optarg, "auto")) o.kernel = RUN_KERNEL_AUTO;
-            else if (!strcmp(optarg, "ref")) o.kernel = RUN_KERNEL_REF;
-            else if (!strcmp(optarg, "avx2")) o.kernel = RUN_KERNEL_AVX2;
-            else if (!strcmp(optarg, "neon")) o.kernel = RUN_KERNEL_NEON;
-            else bad = "--kernel";
-            break;
-        case O_VERIFY: o.verify = 1; break;
-        case O_TRACE: o.trace_path = optarg; break;
-        case O_NOEOS: o.ignore_eos = 1; break;
-        case O_REF: o.reference = optarg; break;
-        case O_ACT:
-            if (!strcmp(optarg, "dynamic")) o.act_scales = RUN_ACT_SCALES_DYNAMIC;
-            else if (!strcmp(optarg, "static")) o.act_scales = RUN_ACT_SCALES_STATIC;
-            else if (!strcmp(optarg, "block")) o.act_scales = RUN_ACT_SCALES_BLOCK;
-            else bad = "--act-scales";
-            break;
-        case 'h': usage(prog, stdout); return EXIT_OK_;
-        default:
+        if (ch == '?' || ch == ':') {
             fprintf(stderr, "%s: unknown option or missing value: '%s'\n", prog, argv[optind - 1]);
             usage(prog, stderr);
-            return EXIT_USAGE_;
+            return TRIT_EXIT_USAGE;
         }
+        const char *bad = parse_option(ch, optarg, o);
         if (bad) {
             fprintf(stderr, "%s: invalid value for %s: '%s'\n", prog, bad, optarg);
-            return EXIT_USAGE_;
+            return TRIT_EXIT_USAGE;
         }
     }
-    if (optind + 1 != argc) {
-        fprintf(stderr, "%s: expected exactly one MODEL.trit\n", prog);
-        usage(prog, stderr);
-        return EXIT_USAGE_;
-    }
-    if (o.reference && o.act_scales == RUN_ACT_SCALES_STATIC) {
-        fprintf(stderr, "%s: --reference compares dynamic-mode logits; drop --act-scales static\n", prog);
-        return EXIT_USAGE_;
-    }
-    if (!o.tokens == !o.prompt) {
-        fprintf(stderr, "%s: give exactly one of --tokens and --prompt\n", prog);
-        return EXIT_USAGE_;
-    }
-    o.model = argv[optind];
+    int const rc = check_args(prog, argc, o);
+    if (rc) return rc;
+    o->model = argv[optind];
+    return -1;
+}
+
+int run_cli_main(const char *prog, int argc, char **argv, const run_cli_hooks *hooks)
+{
+    cli_opts o;
+    int const rc = parse_args(prog, argc, argv, &o);
+    if (rc >= 0) return rc;
     o.hooks = hooks;
     return run_main(prog, &o);
 }

@@ -15,6 +15,7 @@
 #include "trit_cursor.h"
 #include "trit_limits.h"
 #include "trit_safemath.h"
+#include "trit_sys.h"
 
 #define FIRST_WINDOW (64u << 10)      /* first read of a file's front; doubled while needed */
 #define DECODE_CHUNK (64u << 10)      /* raw bytes decoded per step in src_gguf_to_f32 */
@@ -30,26 +31,18 @@ static char *dup_str(const char *s)
 
 /* Read exactly n bytes at off. TRIT_E_TRUNCATED when the file ends first (it shrank after
  * open), TRIT_E_IO on a read error. */
-static int pread_full(int fd, void *buf, uint64_t n, uint64_t off, const char *path, trit_err *err)
+static int read_exact(int fd, void *buf, uint64_t n, uint64_t off, const char *path, trit_err *err)
 {
-    uint8_t *b = buf;
-    while (n > 0) {
-        size_t const want = n > (1u << 30) ? (size_t)1 << 30 : (size_t)n;
-        ssize_t const k = pread(fd, b, want, (off_t)off);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) {
-            trit_err_set(err, TRIT_E_IO, off, NULL, "read failed: %s", strerror(errno));
-            trit_err_file(err, path);
-            return TRIT_E_IO;
-        }
-        if (k == 0) {
-            trit_err_set(err, TRIT_E_TRUNCATED, off, NULL, "file ended early (it changed since it was opened?)");
-            trit_err_file(err, path);
-            return TRIT_E_TRUNCATED;
-        }
-        b += k;
-        off += (uint64_t)k;
-        n -= (uint64_t)k;
+    int64_t const k = trit_sys_pread_full(fd, buf, n, off);
+    if (k < 0) {
+        trit_err_set(err, TRIT_E_IO, off, NULL, "read failed: %s", strerror(errno));
+        trit_err_file(err, path);
+        return TRIT_E_IO;
+    }
+    if ((uint64_t)k < n) {
+        trit_err_set(err, TRIT_E_TRUNCATED, off + (uint64_t)k, NULL, "file ended early (it changed since it was opened?)");
+        trit_err_file(err, path);
+        return TRIT_E_TRUNCATED;
     }
     return TRIT_OK;
 }
@@ -94,7 +87,7 @@ static int part_open(gguf_part *p, const char *path, int inherit_fork, uint32_t 
         uint8_t *nb = realloc(p->hdr, sz ? sz : 1);
         if (!nb) return trit_err_set(err, TRIT_E_NOMEM, 0, NULL, "out of memory for a %zu-byte header", sz);
         p->hdr = nb;
-        int rc = pread_full(p->fd, p->hdr, win, 0, path, err);
+        int rc = read_exact(p->fd, p->hdr, win, 0, path, err);
         if (rc) return rc;
         rc = src_gguf__parse(p, p->hdr, sz, inherit_fork, &need, err);
         if (rc != SRC_GGUF__NEED_MORE) return rc;
@@ -377,7 +370,7 @@ int src_gguf_read(const src_gguf *h, uint64_t i, uint64_t byte_off, void *buf, u
         memcpy(buf, p->mem + abs, (size_t)n);      /* n <= file size, which is a size_t */
         return TRIT_OK;
     }
-    return pread_full(p->fd, buf, n, abs, p->path, err);
+    return read_exact(p->fd, buf, n, abs, p->path, err);
 }
 
 int src_gguf_to_f32(const src_gguf *h, uint64_t i, uint64_t first, uint64_t n, float *out, trit_err *err)

@@ -29,9 +29,6 @@ typedef struct gp {
     gguf_part *p;
 } gp;
 
-#define FAIL(g, code, off, where, ...) \
-    (trit_err_set((g)->err, (code), (off), (where), __VA_ARGS__), trit_err_file((g)->err, (g)->file), (code))
-
 static uint64_t gp_pos(const gp *g) { return trit_cur_pos(&g->c); }
 static uint64_t gp_file_left(const gp *g) { return g->file_size - gp_pos(g); }
 
@@ -40,12 +37,12 @@ static uint64_t gp_file_left(const gp *g) { return g->file_size - gp_pos(g); }
 static int gp_need(gp *g, uint64_t n, const char *item, const char *where)
 {
     if (n > gp_file_left(g))
-        return FAIL(g, TRIT_E_TRUNCATED, gp_pos(g), where, "need %llu bytes for %s, %llu left in the file",
-                    (unsigned long long)n, item, (unsigned long long)gp_file_left(g));
+        return trit_err_set(g->err, TRIT_E_TRUNCATED, gp_pos(g), where, "need %llu bytes for %s, %llu left in the file",
+                            (unsigned long long)n, item, (unsigned long long)gp_file_left(g));
     uint64_t const end = gp_pos(g) + n;     /* <= file_size, cannot overflow */
     if (end > TRIT_MAX_GGUF_HEADER)
-        return FAIL(g, TRIT_E_LIMIT, gp_pos(g), where, "header is larger than the cap of %u bytes",
-                    (unsigned)TRIT_MAX_GGUF_HEADER);
+        return trit_err_set(g->err, TRIT_E_LIMIT, gp_pos(g), where, "header is larger than the cap of %u bytes",
+                            (unsigned)TRIT_MAX_GGUF_HEADER);
     if (trit_cur_need(&g->c, n)) return TRIT_OK;
     *g->need = end;
     return SRC_GGUF__NEED_MORE;
@@ -83,11 +80,11 @@ static int gp_str(gp *g, const uint8_t **s, uint64_t *n, uint64_t cap, const cha
     int rc = gp_u64(g, &len, item, where);
     if (rc) return rc;
     if (len > gp_file_left(g))
-        return FAIL(g, TRIT_E_TRUNCATED, at, where, "%s length %llu exceeds the %llu bytes left in the file",
-                    item, (unsigned long long)len, (unsigned long long)gp_file_left(g));
+        return trit_err_set(g->err, TRIT_E_TRUNCATED, at, where, "%s length %llu exceeds the %llu bytes left in the file",
+                            item, (unsigned long long)len, (unsigned long long)gp_file_left(g));
     if (len > cap)
-        return FAIL(g, TRIT_E_LIMIT, at, where, "%s length %llu exceeds the cap of %llu bytes", item,
-                    (unsigned long long)len, (unsigned long long)cap);
+        return trit_err_set(g->err, TRIT_E_LIMIT, at, where, "%s length %llu exceeds the cap of %llu bytes", item,
+                            (unsigned long long)len, (unsigned long long)cap);
     rc = gp_bytes(g, len, s, item, where);
     if (rc == TRIT_OK) *n = len;
     return rc;
@@ -158,23 +155,23 @@ static int parse_value(gp *g, uint32_t type, unsigned depth, src_gguf_val *v, ui
     uint64_t cnt;
     if ((rc = gp_u32(g, &et, "array element type", where))) return rc;
     if (et >= SRC_GGUF_TYPE_COUNT)
-        return FAIL(g, TRIT_E_CORRUPT, et_off, where, "unknown array element type %u", et);
+        return trit_err_set(g->err, TRIT_E_CORRUPT, et_off, where, "unknown array element type %u", et);
     if (et == SRC_GGUF_ARRAY && depth >= TRIT_MAX_GGUF_ARRAY_DEPTH)
-        return FAIL(g, TRIT_E_LIMIT, et_off, where, "arrays nested deeper than %u levels",
-                    (unsigned)TRIT_MAX_GGUF_ARRAY_DEPTH);
+        return trit_err_set(g->err, TRIT_E_LIMIT, et_off, where, "arrays nested deeper than %u levels",
+                            (unsigned)TRIT_MAX_GGUF_ARRAY_DEPTH);
     uint64_t const cnt_off = gp_pos(g);
     if ((rc = gp_u64(g, &cnt, "array count", where))) return rc;
     uint64_t const et_fixed = src_gguf__fixed_size(et);
     /* smallest encoding of one element: a string is at least its length, an array its header */
     uint64_t const min = et_fixed ? et_fixed : (et == SRC_GGUF_STRING ? 8u : 12u);
     if (cnt > gp_file_left(g) / min)
-        return FAIL(g, TRIT_E_TRUNCATED, cnt_off, where,
-                    "array of %llu %s elements needs at least %llu bytes per element, %llu left in the file",
-                    (unsigned long long)cnt, src_gguf_type_name(et), (unsigned long long)min,
-                    (unsigned long long)gp_file_left(g));
+        return trit_err_set(g->err, TRIT_E_TRUNCATED, cnt_off, where,
+                            "array of %llu %s elements needs at least %llu bytes per element, %llu left in the file",
+                            (unsigned long long)cnt, src_gguf_type_name(et), (unsigned long long)min,
+                            (unsigned long long)gp_file_left(g));
     if (cnt > TRIT_MAX_ARRAY_LEN)
-        return FAIL(g, TRIT_E_LIMIT, cnt_off, where, "array of %llu elements exceeds the cap of %u",
-                    (unsigned long long)cnt, (unsigned)TRIT_MAX_ARRAY_LEN);
+        return trit_err_set(g->err, TRIT_E_LIMIT, cnt_off, where, "array of %llu elements exceeds the cap of %u",
+                            (unsigned long long)cnt, (unsigned)TRIT_MAX_ARRAY_LEN);
     v->elem_type = et;
     v->count = cnt;
     v->off = gp_pos(g);
@@ -186,8 +183,8 @@ static int parse_value(gp *g, uint32_t type, unsigned depth, src_gguf_val *v, ui
     } else if (et == SRC_GGUF_STRING) {
         uint64_t *pos = NULL;
         if (str_pos && !(pos = trit_mallocarray((size_t)cnt, sizeof *pos)))
-            return FAIL(g, TRIT_E_NOMEM, cnt_off, where, "out of memory for %llu array elements",
-                        (unsigned long long)cnt);
+            return trit_err_set(g->err, TRIT_E_NOMEM, cnt_off, where, "out of memory for %llu array elements",
+                                (unsigned long long)cnt);
         for (uint64_t j = 0; j < cnt; j++) {
             const uint8_t *s;
             uint64_t n;
@@ -218,44 +215,44 @@ static int parse_header(gp *g)
     int rc;
     if ((rc = gp_bytes(g, 4, &m, "magic", NULL))) return rc;
     if (memcmp(m, "GGUF", 4) != 0)
-        return FAIL(g, TRIT_E_CORRUPT, 0, NULL, "bad magic %02x %02x %02x %02x, expected 'GGUF'", m[0],
-                    m[1], m[2], m[3]);
+        return trit_err_set(g->err, TRIT_E_CORRUPT, 0, NULL, "bad magic %02x %02x %02x %02x, expected 'GGUF'", m[0],
+                            m[1], m[2], m[3]);
     if ((rc = gp_u32(g, &v, "version", NULL))) return rc;
     if (v == 1)
-        return FAIL(g, TRIT_E_UNSUPPORTED, 4, NULL,
-                    "GGUF v1 is not supported (it used 32-bit counts); re-convert the model with a current llama.cpp");
+        return trit_err_set(g->err, TRIT_E_UNSUPPORTED, 4, NULL,
+                            "GGUF v1 is not supported (it used 32-bit counts); re-convert the model with a current llama.cpp");
     if (v != 0 && (v & 0xFFFFu) == 0) {
         /* A small version read with the wrong byte order: the file is big-endian. */
         uint32_t const sw = (v >> 24) | ((v >> 8) & 0xFF00u);
         if (sw >= 1 && sw <= 3)
-            return FAIL(g, TRIT_E_UNSUPPORTED, 4, NULL,
-                        "big-endian GGUF (version %u byte-swapped) is not supported; convert it to little-endian",
-                        sw);
+            return trit_err_set(g->err, TRIT_E_UNSUPPORTED, 4, NULL,
+                                "big-endian GGUF (version %u byte-swapped) is not supported; convert it to little-endian",
+                                sw);
     }
     if (v != 2 && v != 3)
-        return FAIL(g, TRIT_E_UNSUPPORTED, 4, NULL, "unsupported GGUF version %u (2 and 3 are supported)", v);
+        return trit_err_set(g->err, TRIT_E_UNSUPPORTED, 4, NULL, "unsupported GGUF version %u (2 and 3 are supported)", v);
     p->version = v;
     if ((rc = gp_u64(g, &nt, "tensor count", NULL))) return rc;
     if ((rc = gp_u64(g, &nkv, "KV count", NULL))) return rc;
     uint64_t const left = gp_file_left(g);
     if (nt > left / MIN_TINFO_BYTES)
-        return FAIL(g, TRIT_E_TRUNCATED, 8, NULL,
-                    "tensor count %llu needs at least %llu bytes per tensor, %llu left in the file",
-                    (unsigned long long)nt, (unsigned long long)MIN_TINFO_BYTES, (unsigned long long)left);
+        return trit_err_set(g->err, TRIT_E_TRUNCATED, 8, NULL,
+                            "tensor count %llu needs at least %llu bytes per tensor, %llu left in the file",
+                            (unsigned long long)nt, (unsigned long long)MIN_TINFO_BYTES, (unsigned long long)left);
     if (nt > TRIT_MAX_TENSORS)
-        return FAIL(g, TRIT_E_LIMIT, 8, NULL, "tensor count %llu exceeds the cap of %u", (unsigned long long)nt,
-                    (unsigned)TRIT_MAX_TENSORS);
+        return trit_err_set(g->err, TRIT_E_LIMIT, 8, NULL, "tensor count %llu exceeds the cap of %u", (unsigned long long)nt,
+                            (unsigned)TRIT_MAX_TENSORS);
     uint64_t const left_kv = left - nt * MIN_TINFO_BYTES;
     if (nkv > left_kv / MIN_KV_BYTES)
-        return FAIL(g, TRIT_E_TRUNCATED, 16, NULL,
-                    "KV count %llu needs at least %llu bytes per KV, %llu left in the file",
-                    (unsigned long long)nkv, (unsigned long long)MIN_KV_BYTES, (unsigned long long)left_kv);
+        return trit_err_set(g->err, TRIT_E_TRUNCATED, 16, NULL,
+                            "KV count %llu needs at least %llu bytes per KV, %llu left in the file",
+                            (unsigned long long)nkv, (unsigned long long)MIN_KV_BYTES, (unsigned long long)left_kv);
     if (nkv > TRIT_MAX_GGUF_KV)
-        return FAIL(g, TRIT_E_LIMIT, 16, NULL, "KV count %llu exceeds the cap of %u", (unsigned long long)nkv,
-                    (unsigned)TRIT_MAX_GGUF_KV);
+        return trit_err_set(g->err, TRIT_E_LIMIT, 16, NULL, "KV count %llu exceeds the cap of %u", (unsigned long long)nkv,
+                            (unsigned)TRIT_MAX_GGUF_KV);
     p->kvs = calloc(nkv ? (size_t)nkv : 1, sizeof *p->kvs);
     p->tensors = calloc(nt ? (size_t)nt : 1, sizeof *p->tensors);
-    if (!p->kvs || !p->tensors) return FAIL(g, TRIT_E_NOMEM, 8, NULL, "out of memory for the tensor and KV tables");
+    if (!p->kvs || !p->tensors) return trit_err_set(g->err, TRIT_E_NOMEM, 8, NULL, "out of memory for the tensor and KV tables");
     p->n_kv = nkv;
     p->n_tensors = nt;
     return TRIT_OK;
@@ -281,22 +278,22 @@ static int special_key(gp *g, const uint8_t *k, uint64_t kn, const src_gguf_val 
     int const is_stens = key_is(k, kn, "split.tensors.count");
     if (is_align || is_scount || is_sno || is_stens) {
         if (!is_int_type(v->type) || src_gguf_val_u64(v, &x) != TRIT_OK)
-            return FAIL(g, TRIT_E_CORRUPT, v->off, where, "value has type %s, expected an unsigned integer",
-                        v->type == SRC_GGUF_ARRAY ? "array" : src_gguf_type_name(v->type));
+            return trit_err_set(g->err, TRIT_E_CORRUPT, v->off, where, "value has type %s, expected an unsigned integer",
+                                v->type == SRC_GGUF_ARRAY ? "array" : src_gguf_type_name(v->type));
     }
     if (is_align) {
         if (!trit_is_pow2(x))
-            return FAIL(g, TRIT_E_CORRUPT, v->off, where, "alignment %llu is not a power of two",
-                        (unsigned long long)x);
+            return trit_err_set(g->err, TRIT_E_CORRUPT, v->off, where, "alignment %llu is not a power of two",
+                                (unsigned long long)x);
         if (x > TRIT_MAX_PAGE_ALIGN)
-            return FAIL(g, TRIT_E_LIMIT, v->off, where, "alignment %llu exceeds the cap of %u",
-                        (unsigned long long)x, (unsigned)TRIT_MAX_PAGE_ALIGN);
+            return trit_err_set(g->err, TRIT_E_LIMIT, v->off, where, "alignment %llu exceeds the cap of %u",
+                                (unsigned long long)x, (unsigned)TRIT_MAX_PAGE_ALIGN);
         p->alignment = x;
     } else if (is_scount) {
-        if (x == 0) return FAIL(g, TRIT_E_CORRUPT, v->off, where, "split count is 0");
+        if (x == 0) return trit_err_set(g->err, TRIT_E_CORRUPT, v->off, where, "split count is 0");
         if (x > TRIT_MAX_SHARDS)
-            return FAIL(g, TRIT_E_LIMIT, v->off, where, "split count %llu exceeds the cap of %u",
-                        (unsigned long long)x, (unsigned)TRIT_MAX_SHARDS);
+            return trit_err_set(g->err, TRIT_E_LIMIT, v->off, where, "split count %llu exceeds the cap of %u",
+                                (unsigned long long)x, (unsigned)TRIT_MAX_SHARDS);
         p->has_split = 1;
         p->split_count = x;
         p->split_off = v->off;
@@ -309,7 +306,7 @@ static int special_key(gp *g, const uint8_t *k, uint64_t kn, const src_gguf_val 
     } else if (key_is(k, kn, "general.architecture") && v->type == SRC_GGUF_STRING &&
                v->count <= TRIT_MAX_NAME_LEN && !memchr(v->p, 0, (size_t)v->count)) {
         if (arena_add(p, v->p, v->count, &p->arch_ar))
-            return FAIL(g, TRIT_E_NOMEM, v->off, where, "out of memory");
+            return trit_err_set(g->err, TRIT_E_NOMEM, v->off, where, "out of memory");
     }
     return TRIT_OK;
 }
@@ -339,14 +336,14 @@ static int parse_kvs(gp *g)
         snprintf(where, sizeof where, "KV %llu", (unsigned long long)i);
         kv->rec_off = gp_pos(g);
         if ((rc = gp_str(g, &k, &kn, TRIT_MAX_NAME_LEN, "key", where))) return rc;
-        if (kn == 0) return FAIL(g, TRIT_E_CORRUPT, kv->rec_off, where, "empty key");
-        if (memchr(k, 0, (size_t)kn)) return FAIL(g, TRIT_E_CORRUPT, kv->rec_off, where, "key contains a NUL byte");
-        if (arena_add(p, k, kn, &kv->key_ar)) return FAIL(g, TRIT_E_NOMEM, kv->rec_off, where, "out of memory");
+        if (kn == 0) return trit_err_set(g->err, TRIT_E_CORRUPT, kv->rec_off, where, "empty key");
+        if (memchr(k, 0, (size_t)kn)) return trit_err_set(g->err, TRIT_E_CORRUPT, kv->rec_off, where, "key contains a NUL byte");
+        if (arena_add(p, k, kn, &kv->key_ar)) return trit_err_set(g->err, TRIT_E_NOMEM, kv->rec_off, where, "out of memory");
         snprintf(where, sizeof where, "key '%.*s'", (int)kn, (const char *)k);
         uint64_t const type_off = gp_pos(g);
         if ((rc = gp_u32(g, &type, "value type", where))) return rc;
         if (type >= SRC_GGUF_TYPE_COUNT)
-            return FAIL(g, TRIT_E_CORRUPT, type_off, where, "unknown value type %u", type);
+            return trit_err_set(g->err, TRIT_E_CORRUPT, type_off, where, "unknown value type %u", type);
         if ((rc = parse_value(g, type, 1, &kv->val, &kv->str_pos, where))) return rc;
         if ((rc = special_key(g, k, kn, &kv->val, where))) return rc;
     }
@@ -355,7 +352,7 @@ static int parse_kvs(gp *g)
     p->kv_by_key = calloc(p->n_kv ? (size_t)p->n_kv : 1, sizeof *p->kv_by_key);
     if (!refs || !p->kv_by_key) {
         free(refs);
-        return FAIL(g, TRIT_E_NOMEM, 16, NULL, "out of memory for the KV index");
+        return trit_err_set(g->err, TRIT_E_NOMEM, 16, NULL, "out of memory for the KV index");
     }
     for (uint64_t i = 0; i < p->n_kv; i++) {
         p->kvs[i].key = p->arena + p->kvs[i].key_ar;
@@ -368,16 +365,16 @@ static int parse_kvs(gp *g)
         p->kv_by_key[i] = refs[i].idx;
         if (i && rc == TRIT_OK && strcmp(refs[i].s, refs[i - 1].s) == 0) {
             snprintf(where, sizeof where, "key '%s'", refs[i].s);
-            rc = FAIL(g, TRIT_E_CORRUPT, p->kvs[refs[i].idx].rec_off, where,
-                      "duplicate key (first at offset 0x%llx)",
-                      (unsigned long long)p->kvs[refs[i - 1].idx].rec_off);
+            rc = trit_err_set(g->err, TRIT_E_CORRUPT, p->kvs[refs[i].idx].rec_off, where,
+                              "duplicate key (first at offset 0x%llx)",
+                              (unsigned long long)p->kvs[refs[i - 1].idx].rec_off);
         }
     }
     free(refs);
     if (rc) return rc;
     if (p->has_split && p->split_no >= p->split_count)
-        return FAIL(g, TRIT_E_CORRUPT, p->split_no_off, "key 'split.no'", "split number %llu is not below split.count %llu",
-                    (unsigned long long)p->split_no, (unsigned long long)p->split_count);
+        return trit_err_set(g->err, TRIT_E_CORRUPT, p->split_no_off, "key 'split.no'", "split number %llu is not below split.count %llu",
+                            (unsigned long long)p->split_no, (unsigned long long)p->split_count);
     return TRIT_OK;
 }
 
@@ -390,12 +387,12 @@ static int resolve_type(gp *g, uint32_t id, uint64_t at, const char *where, uint
             *out = SRC_GGML_FORK_BASE + id;
             return TRIT_OK;
         case 37:
-            return FAIL(g, TRIT_E_UNSUPPORTED, at, where,
-                        "type id 37 is I8_S in BitNet-fork files, an activation type that is never stored");
+            return trit_err_set(g->err, TRIT_E_UNSUPPORTED, at, where,
+                                "type id 37 is I8_S in BitNet-fork files, an activation type that is never stored");
         case 39:
-            return FAIL(g, TRIT_E_UNSUPPORTED, at, where,
-                        "type id 39 is TL2 in BitNet-fork files (kernel-specific layout, not supported); "
-                        "mainline ggml would read it as MXFP4");
+            return trit_err_set(g->err, TRIT_E_UNSUPPORTED, at, where,
+                                "type id 39 is TL2 in BitNet-fork files (kernel-specific layout, not supported); "
+                                "mainline ggml would read it as MXFP4");
         default: break;
         }
     } else if (id == 36) {
@@ -403,7 +400,7 @@ static int resolve_type(gp *g, uint32_t id, uint64_t at, const char *where, uint
         return TRIT_OK;
     }
     if (!src_ggml_type_get(id))
-        return FAIL(g, TRIT_E_UNSUPPORTED, at, where, "unknown or removed ggml type id %u", id);
+        return trit_err_set(g->err, TRIT_E_UNSUPPORTED, at, where, "unknown or removed ggml type id %u", id);
     *out = id;
     return TRIT_OK;
 }
@@ -421,15 +418,15 @@ static int parse_tinfos(gp *g)
         snprintf(where, sizeof where, "tensor %llu", (unsigned long long)i);
         t->info.info_off = gp_pos(g);
         if ((rc = gp_str(g, &name, &nn, TRIT_MAX_NAME_LEN, "tensor name", where))) return rc;
-        if (nn == 0) return FAIL(g, TRIT_E_CORRUPT, t->info.info_off, where, "empty tensor name");
+        if (nn == 0) return trit_err_set(g->err, TRIT_E_CORRUPT, t->info.info_off, where, "empty tensor name");
         if (memchr(name, 0, (size_t)nn))
-            return FAIL(g, TRIT_E_CORRUPT, t->info.info_off, where, "tensor name contains a NUL byte");
-        if (arena_add(p, name, nn, &t->name_ar)) return FAIL(g, TRIT_E_NOMEM, t->info.info_off, where, "out of memory");
+            return trit_err_set(g->err, TRIT_E_CORRUPT, t->info.info_off, where, "tensor name contains a NUL byte");
+        if (arena_add(p, name, nn, &t->name_ar)) return trit_err_set(g->err, TRIT_E_NOMEM, t->info.info_off, where, "out of memory");
         snprintf(where, sizeof where, "tensor '%.*s'", (int)nn, (const char *)name);
         uint64_t const nd_off = gp_pos(g);
         if ((rc = gp_u32(g, &nd, "dimension count", where))) return rc;
         if (nd > GGUF_MAX_DIMS)
-            return FAIL(g, TRIT_E_CORRUPT, nd_off, where, "%u dimensions, at most %u are allowed", nd, GGUF_MAX_DIMS);
+            return trit_err_set(g->err, TRIT_E_CORRUPT, nd_off, where, "%u dimensions, at most %u are allowed", nd, GGUF_MAX_DIMS);
         t->info.n_dims = nd;
         t->ne_off = gp_pos(g);
         for (unsigned d = 0; d < GGUF_MAX_DIMS; d++) t->info.ne[d] = 1;
@@ -437,8 +434,8 @@ static int parse_tinfos(gp *g)
             uint64_t const at = gp_pos(g);
             if ((rc = gp_u64(g, &t->info.ne[d], "dimension", where))) return rc;
             if (t->info.ne[d] > (uint64_t)INT64_MAX)
-                return FAIL(g, TRIT_E_CORRUPT, at, where, "ne[%u] = %llu is negative as int64", d,
-                            (unsigned long long)t->info.ne[d]);
+                return trit_err_set(g->err, TRIT_E_CORRUPT, at, where, "ne[%u] = %llu is negative as int64", d,
+                                    (unsigned long long)t->info.ne[d]);
         }
         t->type_off = gp_pos(g);
         if ((rc = gp_u32(g, &id, "type", where))) return rc;
@@ -447,8 +444,8 @@ static int parse_tinfos(gp *g)
         t->off_off = gp_pos(g);
         if ((rc = gp_u64(g, &rel, "data offset", where))) return rc;
         if (rel % p->alignment != 0)
-            return FAIL(g, TRIT_E_CORRUPT, t->off_off, where, "data offset %llu is not a multiple of the alignment %llu",
-                        (unsigned long long)rel, (unsigned long long)p->alignment);
+            return trit_err_set(g->err, TRIT_E_CORRUPT, t->off_off, where, "data offset %llu is not a multiple of the alignment %llu",
+                                (unsigned long long)rel, (unsigned long long)p->alignment);
         t->rel_off = rel;
     }
     p->hdr_end = gp_pos(g);
@@ -481,13 +478,13 @@ static int judge_id36(gp *g, const gguf_tensor *t, const off_ref *sorted, const 
     uint64_t const need = t->info.n_elems / 4 + SRC_GGML_I2S_TRAILER;
     const char *arch = g->p->arch_ar != SIZE_MAX ? g->p->arena + g->p->arch_ar : "";
     if (t->info.n_elems % 4 == 0 && need <= avail)
-        return FAIL(g, TRIT_E_UNSUPPORTED, t->type_off, where,
-                    "type id 36 is ambiguous: I2_S in BitNet-fork files (its %llu bytes fit the %llu available), "
-                    "a removed type in mainline ggml; architecture '%s' is not bitnet-b1.58 or bitnet-25",
-                    (unsigned long long)need, (unsigned long long)avail, arch);
-    return FAIL(g, TRIT_E_UNSUPPORTED, t->type_off, where,
-                "type id 36 was removed from mainline ggml, and the %llu bytes available do not fit BitNet's "
-                "I2_S (%llu needed)", (unsigned long long)avail, (unsigned long long)need);
+        return trit_err_set(g->err, TRIT_E_UNSUPPORTED, t->type_off, where,
+                            "type id 36 is ambiguous: I2_S in BitNet-fork files (its %llu bytes fit the %llu available), "
+                            "a removed type in mainline ggml; architecture '%s' is not bitnet-b1.58 or bitnet-25",
+                            (unsigned long long)need, (unsigned long long)avail, arch);
+    return trit_err_set(g->err, TRIT_E_UNSUPPORTED, t->type_off, where,
+                        "type id 36 was removed from mainline ggml, and the %llu bytes available do not fit BitNet's "
+                        "I2_S (%llu needed)", (unsigned long long)avail, (unsigned long long)need);
 }
 
 static int validate_tensors(gp *g)
@@ -497,20 +494,20 @@ static int validate_tensors(gp *g)
     int rc = TRIT_OK;
     p->data_off = p->hdr_end;
     if (p->n_tensors > 0 && trit_align_up(p->hdr_end, p->alignment, &p->data_off))
-        return FAIL(g, TRIT_E_CORRUPT, p->hdr_end, NULL, "data section offset overflows");
+        return trit_err_set(g->err, TRIT_E_CORRUPT, p->hdr_end, NULL, "data section offset overflows");
     for (uint64_t i = 0; i < p->n_tensors; i++) {
         gguf_tensor *t = &p->tensors[i];
         uint64_t n = 1;
         snprintf(where, sizeof where, "tensor '%s'", t->info.name);
         for (unsigned d = 0; d < GGUF_MAX_DIMS; d++)
             if (trit_mul_u64(n, t->info.ne[d], &n))
-                return FAIL(g, TRIT_E_CORRUPT, t->ne_off, where, "element count overflows");
+                return trit_err_set(g->err, TRIT_E_CORRUPT, t->ne_off, where, "element count overflows");
         t->info.n_elems = n;
         if (trit_add_u64(p->data_off, t->rel_off, &t->info.offset))
-            return FAIL(g, TRIT_E_CORRUPT, t->off_off, where, "data offset overflows");
+            return trit_err_set(g->err, TRIT_E_CORRUPT, t->off_off, where, "data offset overflows");
     }
     off_ref *sorted = calloc(p->n_tensors ? (size_t)p->n_tensors : 1, sizeof *sorted);
-    if (!sorted) return FAIL(g, TRIT_E_NOMEM, 8, NULL, "out of memory for the tensor index");
+    if (!sorted) return trit_err_set(g->err, TRIT_E_NOMEM, 8, NULL, "out of memory for the tensor index");
     for (uint64_t i = 0; i < p->n_tensors; i++) {
         sorted[i].abs = p->tensors[i].info.offset;
         sorted[i].idx = i;
@@ -526,8 +523,8 @@ static int validate_tensors(gp *g)
         const src_ggml_type *ty = src_ggml_type_get(t->info.type);
         t->info.type_name = ty->name;
         if (!ty->trailer && t->info.ne[0] % ty->blck != 0) {
-            rc = FAIL(g, TRIT_E_CORRUPT, t->ne_off, where, "ne[0] = %llu is not a multiple of the %s block size %u",
-                      (unsigned long long)t->info.ne[0], ty->name, ty->blck);
+            rc = trit_err_set(g->err, TRIT_E_CORRUPT, t->ne_off, where, "ne[0] = %llu is not a multiple of the %s block size %u",
+                              (unsigned long long)t->info.ne[0], ty->name, ty->blck);
             break;
         }
         if ((rc = src_ggml_nbytes(ty, t->info.n_elems, &t->info.nbytes, where, t->ne_off, g->err))) {
@@ -535,10 +532,10 @@ static int validate_tensors(gp *g)
             break;
         }
         if (t->info.offset > g->file_size || t->info.nbytes > g->file_size - t->info.offset)
-            rc = FAIL(g, TRIT_E_TRUNCATED, t->off_off, where,
-                      "data at 0x%llx (%llu bytes) extends past the end of the file (%llu bytes)",
-                      (unsigned long long)t->info.offset, (unsigned long long)t->info.nbytes,
-                      (unsigned long long)g->file_size);
+            rc = trit_err_set(g->err, TRIT_E_TRUNCATED, t->off_off, where,
+                              "data at 0x%llx (%llu bytes) extends past the end of the file (%llu bytes)",
+                              (unsigned long long)t->info.offset, (unsigned long long)t->info.nbytes,
+                              (unsigned long long)g->file_size);
     }
     /* Sorted by start, a tensor overlaps exactly when it starts before the previous one ends. */
     const gguf_tensor *prev = NULL;
@@ -547,10 +544,10 @@ static int validate_tensors(gp *g)
         if (t->info.nbytes == 0) continue;
         if (prev && t->info.offset < prev->info.offset + prev->info.nbytes) {
             snprintf(where, sizeof where, "tensor '%s'", t->info.name);
-            rc = FAIL(g, TRIT_E_CORRUPT, t->off_off, where,
-                      "data at 0x%llx (%llu bytes) overlaps tensor '%s' at 0x%llx (%llu bytes)",
-                      (unsigned long long)t->info.offset, (unsigned long long)t->info.nbytes, prev->info.name,
-                      (unsigned long long)prev->info.offset, (unsigned long long)prev->info.nbytes);
+            rc = trit_err_set(g->err, TRIT_E_CORRUPT, t->off_off, where,
+                              "data at 0x%llx (%llu bytes) overlaps tensor '%s' at 0x%llx (%llu bytes)",
+                              (unsigned long long)t->info.offset, (unsigned long long)t->info.nbytes, prev->info.name,
+                              (unsigned long long)prev->info.offset, (unsigned long long)prev->info.nbytes);
         }
         prev = t;
     }
@@ -582,11 +579,26 @@ void src_gguf__part_reset(gguf_part *p)
     p->fork = 0;
 }
 
+/* The file's parts in order; every return is TRIT_OK, an error or SRC_GGUF__NEED_MORE. */
+static int parse(gp *g, int inherit_fork)
+{
+    gguf_part *p = g->p;
+    int rc;
+    if ((rc = parse_header(g))) return rc;
+    if ((rc = parse_kvs(g))) return rc;
+    if (p->arch_ar != SIZE_MAX) p->arch = p->arena + p->arch_ar;
+    p->fork = inherit_fork >= 0 ? inherit_fork : src_gguf__is_fork_arch(p->arch);
+    if ((rc = parse_tinfos(g))) return rc;
+    /* Tensor names grew the arena, which may have moved: re-point keys and architecture. */
+    for (uint64_t i = 0; i < p->n_kv; i++) p->kvs[i].key = p->arena + p->kvs[i].key_ar;
+    if (p->arch_ar != SIZE_MAX) p->arch = p->arena + p->arch_ar;
+    return validate_tensors(g);
+}
+
 int src_gguf__parse(gguf_part *p, const uint8_t *win, size_t win_len, int inherit_fork,
                     uint64_t *need, trit_err *err)
 {
     gp g;
-    int rc;
     src_gguf__part_reset(p);
     memset(&g, 0, sizeof g);
     trit_cur_init(&g.c, win, win_len, 0, p->path);
@@ -596,13 +608,8 @@ int src_gguf__parse(gguf_part *p, const uint8_t *win, size_t win_len, int inheri
     g.err = err;
     g.p = p;
     p->win = win;
-    if ((rc = parse_header(&g))) return rc;
-    if ((rc = parse_kvs(&g))) return rc;
-    if (p->arch_ar != SIZE_MAX) p->arch = p->arena + p->arch_ar;
-    p->fork = inherit_fork >= 0 ? inherit_fork : src_gguf__is_fork_arch(p->arch);
-    if ((rc = parse_tinfos(&g))) return rc;
-    /* Tensor names grew the arena, which may have moved: re-point keys and architecture. */
-    for (uint64_t i = 0; i < p->n_kv; i++) p->kvs[i].key = p->arena + p->kvs[i].key_ar;
-    if (p->arch_ar != SIZE_MAX) p->arch = p->arena + p->arch_ar;
-    return validate_tensors(&g);
+    int const rc = parse(&g, inherit_fork);
+    /* every error here is about this file: it is named once, on the way out */
+    if (rc != TRIT_OK && rc != SRC_GGUF__NEED_MORE) trit_err_file(err, p->path);
+    return rc;
 }

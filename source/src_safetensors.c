@@ -26,6 +26,7 @@
 #include "trit_cursor.h"
 #include "trit_limits.h"
 #include "trit_safemath.h"
+#include "trit_sys.h"
 
 static const char *const side_names[SRC_ST_SIDE_COUNT_] = {
     "config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json",
@@ -38,18 +39,6 @@ static int ends_with(const char *s, const char *suffix)
 {
     size_t const n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* "dir/name". Caller frees. */
-static char *path_join(const char *dir, const char *name)
-{
-    size_t const a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
-    if (!p) return NULL;
-    memcpy(p, dir, a);
-    p[a] = '/';
-    memcpy(p + a + 1, name, b + 1);
-    return p;
 }
 
 /* Directory part of path ("." when none). Caller frees. */
@@ -78,72 +67,13 @@ static int errno_code(int e)
     return e == ENOENT || e == ENOTDIR ? TRIT_E_NOTFOUND : TRIT_E_IO;
 }
 
-/* pread exactly n bytes at off. Returns bytes read (< n only at EOF) or -1 (errno set). */
-static int64_t pread_full(int fd, void *buf, uint64_t n, uint64_t off)
-{
-    uint64_t done = 0;
-    while (done < n) {
-        size_t const want = (n - done) > (1u << 30) ? (1u << 30) : (size_t)(n - done);
-        ssize_t const r = pread(fd, (uint8_t *)buf + done, want, (off_t)(off + done));
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) break;
-        done += (uint64_t)r;
-    }
-    return (int64_t)done;
-}
-
-/* Read a whole regular file of at most max_bytes. *buf: caller frees. */
-static int read_small_file(const char *path, uint64_t max_bytes, uint8_t **buf, size_t *len,
-                           trit_err *err)
-{
-    *buf = NULL;
-    *len = 0;
-    int const fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block */
-    if (fd < 0) {
-        trit_err_file(err, path);
-        return trit_err_set(err, errno_code(errno), TRIT_NO_OFFSET, NULL, "cannot open: %s", strerror(errno));
-    }
-    struct stat st;
-    int rc = TRIT_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "not a regular file");
-    } else if ((uint64_t)st.st_size > max_bytes) {
-        rc = trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "file is %llu bytes (at most %llu)",
-                          (unsigned long long)st.st_size, (unsigned long long)max_bytes);
-    } else {
-        size_t const n = (size_t)st.st_size;   /* <= max_bytes, which callers keep small */
-        *buf = malloc(n ? n : 1);
-        if (!*buf) {
-            rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-        } else {
-            int64_t const k = pread_full(fd, *buf, n, 0);
-            if (k < 0 || (uint64_t)k != n) {
-                rc = trit_err_set(err, k < 0 ? TRIT_E_IO : TRIT_E_TRUNCATED, TRIT_NO_OFFSET, NULL,
-                                  "read failed: %s", k < 0 ? strerror(errno) : "file shrank");
-            } else {
-                *len = n;
-            }
-        }
-    }
-    close(fd);
-    if (rc) {
-        free(*buf);
-        *buf = NULL;
-        trit_err_file(err, path);
-    }
-    return rc;
-}
-
 int src_st_load_json_file(const char *path, uint64_t max_bytes, cJSON **out, trit_err *err)
 {
     uint8_t *buf;
     size_t len;
     *out = NULL;
     trit_err_clear(err);
-    int rc = read_small_file(path, max_bytes, &buf, &len, err);
+    int rc = trit_sys_read_small_file(path, max_bytes, &buf, &len, err);
     if (rc) return rc;
     /* Nodes are bounded by the bytes: every JSON value takes at least one. */
     rc = src_json_parse_doc(buf, len, path, "JSON", (uint64_t)len + 1, out, err);
@@ -226,7 +156,7 @@ static int open_shard_file(src_st *h, uint32_t s, trit_err *err)
     }
     sh->info.file_size = (uint64_t)st.st_size;
     uint64_t const want = sh->info.file_size < sizeof head ? sh->info.file_size : sizeof head;
-    int64_t const k = pread_full(sh->fd, head, want, 0);
+    int64_t const k = trit_sys_pread_full(sh->fd, head, want, 0);
     if (k < 0) {
         rc = trit_err_set(err, TRIT_E_IO, 0, NULL, "read failed: %s", strerror(errno));
         goto out;
@@ -242,7 +172,7 @@ static int open_shard_file(src_st *h, uint32_t s, trit_err *err)
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
         goto out;
     }
-    int64_t const got = pread_full(sh->fd, hdr, hlen, 8);
+    int64_t const got = trit_sys_pread_full(sh->fd, hdr, hlen, 8);
     if (got < 0 || (uint64_t)got != hlen) {
         rc = trit_err_set(err, got < 0 ? TRIT_E_IO : TRIT_E_TRUNCATED, 8, "header",
                           "read failed: %s", got < 0 ? strerror(errno) : "file shrank");
@@ -393,7 +323,7 @@ static int resolve_dir(const char *dir, char **out_path, int *is_index, trit_err
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL,
                             "directory holds %u .safetensors files and no index: name one", n_st);
     }
-    if (!(*out_path = path_join(dir, pick)))
+    if (!(*out_path = trit_sys_path_join(dir, pick)))
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     return TRIT_OK;
 }
@@ -439,7 +369,7 @@ static int open_index(src_st *h, const char *index_path, trit_err *err)
     uint8_t *buf;
     size_t len;
     char *dir = NULL;
-    int rc = read_small_file(index_path, TRIT_MAX_ST_HEADER, &buf, &len, err);
+    int rc = trit_sys_read_small_file(index_path, TRIT_MAX_ST_HEADER, &buf, &len, err);
     if (rc) return rc;
     rc = src_st_index_parse(buf, len, index_path, &h->index, err);
     free(buf);
@@ -454,7 +384,7 @@ static int open_index(src_st *h, const char *index_path, trit_err *err)
     uint32_t n_missing = 0;
     const char *first_missing = NULL;
     for (uint32_t s = 0; s < ns; s++) {
-        char *p = path_join(dir, src_st_index_shard(h->index, s));
+        char *p = trit_sys_path_join(dir, src_st_index_shard(h->index, s));
         struct stat st;
         if (!p) { rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); goto out; }
         if (stat(p, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
@@ -485,7 +415,7 @@ out:
 static int find_side_files(src_st *h, const char *dir, trit_err *err)
 {
     for (int k = 0; k < SRC_ST_SIDE_COUNT_; k++) {
-        char *p = path_join(dir, side_names[k]);
+        char *p = trit_sys_path_join(dir, side_names[k]);
         struct stat st;
         if (!p) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
         if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) h->side[k] = p;
@@ -640,7 +570,7 @@ int src_st_read(const src_st *h, uint32_t t, uint64_t byte_off, void *buf, uint6
         if (n) memcpy(buf, sh->mem + abs, (size_t)n);
         return TRIT_OK;
     }
-    int64_t const k = pread_full(sh->fd, buf, n, abs);
+    int64_t const k = trit_sys_pread_full(sh->fd, buf, n, abs);
     if (k < 0 || (uint64_t)k != n) {
         char where[96];
         snprintf(where, sizeof where, "tensor '%.84s'", r->name);

@@ -16,6 +16,7 @@
 #include "gen/gen.h"
 #include "insp.h"
 #include "test.h"
+#include "test_config_edit.h"
 
 static int make_src(gen_layout l, const char *name, char *path, size_t cap)
 {
@@ -118,6 +119,9 @@ TEST(convert_qwen3moe_sharded_lossless) { convert_layout(GEN_LAYOUT_QWEN3MOE, "c
 TEST(convert_gguf_tq_lossless) { convert_layout(GEN_LAYOUT_GGUF, "cv-gguf", 0); }
 TEST(convert_gguf_moe_stacks_split_lossless) { convert_layout(GEN_LAYOUT_GGUF_MOE, "cv-gguf-moe", 1); }
 
+/* 1bitLLM's latent checkpoints say weight_bits 1: the release ternarizes its master weights on
+ * the fly, so the conversion does too, and says why. Without that key a float model whose
+ * projections are not ternary needs --ternarize. */
 TEST(convert_latent_needs_ternarize)
 {
     char src[4096], out[4200];
@@ -125,14 +129,23 @@ TEST(convert_latent_needs_ternarize)
     snprintf(out, sizeof out, "%s.trit", src);
     cvt_opts o;
     memset(&o, 0, sizeof o);
+    o.overwrite = 1;
     trit_err err;
     cvt_report rep;
+    CHECK_OK_E(cvt_convert(src, out, &o, &rep, &err), &err);
+    CHECK_STR(rep.ternarized_by, "weight_bits 1");
+    CHECK(!rep.lossless);
+    cvt_report_free(&rep);
+
+    CHECK_EQ_INT(test_config_set(src, "weight_bits", NULL), 0);
+    unlink(out);
     CHECK_EQ_INT(cvt_convert(src, out, &o, &rep, &err), TRIT_E_UNSUPPORTED);
     CHECK(strstr(err.msg, "--ternarize") != NULL);
     struct stat st;
     CHECK(stat(out, &st) != 0);
     o.ternarize = 1;
     CHECK_OK_E(cvt_convert(src, out, &o, &rep, &err), &err);
+    CHECK_STR(rep.ternarized_by, "--ternarize");
     CHECK(!rep.lossless);
     CHECK(rep.max_abs_err > 0);
     /* absmean: every projection error is at most half a step of its gamma, and reported per tensor */

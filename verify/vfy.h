@@ -1,7 +1,7 @@
 /*
- * vfy.h - `trit verify` and `trit diff`: the OTA gate's checks on model files.
+ * vfy.h - `trit verify`: the OTA gate's checks on model files.
  *
- * verify (vfy_verify.c and friends) answers "may this file ship?". For a .trit it checks, object
+ * verify (vfy_trit.c for containers, vfy_foreign.c for sources) answers "may this file ship?". For a .trit it checks, object
  * by object, and keeps going after a failure so the report lists every failing object once:
  *
  *   integrity  structure and bounds (libtrit's open-time validation), the header and index
@@ -21,12 +21,7 @@
  * ternary code checks for TQ2_0 and I2_S), and the metadata checks on the normalized model
  * description (insp_norm.c). They have no checksums and no runtime compatibility.
  *
- * diff (insp_diff.c) compares two model files of any formats through the inspect model
- * (insp.h): metadata normalized to the .trit keys, tensor names normalized to the canonical
- * (GGUF) names, 3-D GGUF expert stacks compared slice by slice, GGUF llama Q/K rows
- * un-permuted, values streamed in bounded chunks.
- *
- * Exit codes of both commands: spec/errors.md. Conventions: libtrit's (trit.h): fallible calls
+ * Exit codes: spec/errors.md. Conventions: libtrit's (trit.h): fallible calls
  * return TRIT_OK or a TRIT_E_* code and fill the trit_err given last (may be NULL). Nothing here
  * keeps global state; a report is owned by its caller.
  */

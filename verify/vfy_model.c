@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "trit_model.h"
 #include "vfy_int.h"
 
 
@@ -235,21 +236,7 @@ static void check_experts(vfy_report *rep, const vfy__model *m, const uint32_t *
 
 /* ---- shapes ------------------------------------------------------------------------------ */
 
-/* Dimension symbols: V n_vocab, E n_embd, Q n_head*head_dim, K n_head_kv*head_dim, D head_dim,
- * F n_ff, X n_expert, G n_ff_expert, '?' anything, '1' one. Alternatives separated by '|'. */
-static const struct { const char *rest, *shape; } rules[] = {
-    {"token_embd.weight", "VE"},        {"output.weight", "VE"},          {"output_norm.weight", "E"},
-    {"attn_norm.weight", "E"},          {"attn_q.weight", "QE"},          {"attn_k.weight", "KE"},
-    {"attn_v.weight", "KE"},            {"attn_output.weight", "EQ"},     {"attn_q.bias", "Q"},
-    {"attn_k.bias", "K"},               {"attn_v.bias", "K"},             {"attn_q_norm.weight", "D"},
-    {"attn_k_norm.weight", "D"},        {"attn_sub_norm.weight", "E"},    {"ffn_norm.weight", "E"},
-    {"ffn_gate.weight", "FE"},          {"ffn_up.weight", "FE"},          {"ffn_down.weight", "EF"},
-    {"ffn_sub_norm.weight", "F"},       {"ffn_gate_inp.weight", "XE"},    {"exp_probs_b.bias", "X"},
-    {"ffn_gate.#.weight", "GE"},        {"ffn_up.#.weight", "GE"},        {"ffn_down.#.weight", "EG"},
-    {"ffn_gate_exps.weight", "XGE"},    {"ffn_up_exps.weight", "XGE"},    {"ffn_down_exps.weight", "XEG"},
-    {"ffn_gate_shexp.weight", "?E"},    {"ffn_up_shexp.weight", "?E"},    {"ffn_down_shexp.weight", "E?"},
-    {"ffn_gate_inp_shexp.weight", "E|1E"},
-};
+/* Shape rules: the model table's (format/trit_model.h), in its symbols. */
 
 /* Name of a shape symbol. Static storage. */
 static const char *sym_name(char s)
@@ -286,21 +273,6 @@ static uint64_t sym_value(const vfy__model *m, char s)
     }
 }
 
-/* "ffn_up.7.weight" matches "ffn_up.#.weight". */
-static int rest_matches(const char *rest, const char *pat)
-{
-    while (*pat) {
-        if (*pat == '#') {
-            if (*rest < '0' || *rest > '9') return 0;
-            while (*rest >= '0' && *rest <= '9') rest++;
-            pat++;
-            continue;
-        }
-        if (*rest++ != *pat++) return 0;
-    }
-    return *rest == '\0';
-}
-
 static int shape_ok(const vfy__model *m, const insp_tref *t, const char *alt, size_t len)
 {
     if (t->n_dims != len) return 0;
@@ -317,10 +289,8 @@ static void check_shapes(vfy_report *rep, const vfy__model *m)
         insp_tref const *t = &m->t[i];
         if (!t->known) continue;
         const char *r = layer_rest(t->canon);
-        if (!r) r = t->canon;
-        const char *shape = NULL;
-        for (size_t k = 0; k < sizeof rules / sizeof rules[0] && !shape; k++)
-            if (rest_matches(r, rules[k].rest)) shape = rules[k].shape;
+        const trit_mt_tensor *row = trit_mt_find(r ? r : t->canon, r != NULL);
+        const char *shape = row ? row->shape : NULL;
         if (!shape) continue;
         int ok = 0;
         const char *alt = shape;

@@ -1,7 +1,7 @@
 /* vfy_trit.c - `trit verify` for .trit containers: object by object, never stopping at the
  * first failure once the index is readable.
  *
- * Order: (1) the raw header, read here with the cursor, for the runtime-compatibility verdict
+ * Order: (1) the raw header, peeked through libtrit (trit_header_peek), for the runtime-compatibility verdict
  * (it must be given even when this build's libtrit refuses the file, e.g. a future major);
  * (2) libtrit's open-time validation (structure, bounds, header and index checksums): if the
  * index cannot be trusted nothing else can be located, so a failure here is the one finding;
@@ -11,11 +11,9 @@
  * smoke run. libtrit's own trit_reader_verify() does (3)'s integrity part but stops at the
  * first failure, so the walk is done here through the public reader API. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,32 +21,11 @@
 
 #include "trit_cursor.h"
 #include "trit_safemath.h"
+#include "trit_sys.h"
 #include "src.h"
 #include "vfy_int.h"
 #include "vfy_trit_int.h"
 
-/* ---- (1) raw header ---------------------------------------------------------------------- */
-
-/* Version and required features from the header, if its checksum holds (a flipped byte must
- * not be read as "format 3.0 needs a newer runtime"). Returns 1 when the header is trusted. */
-static int raw_header(const uint8_t *buf, size_t len, unsigned *major, unsigned *minor, uint64_t *required)
-{
-    if (len < 128 || memcmp(buf, "\x89TRIT\r\n\x1a", 8) != 0) return 0;
-    trit_cur c;
-    trit_cur_init(&c, buf, 128, 0, NULL);
-    uint16_t ma = 0, mi = 0;
-    uint64_t req = 0, sum = 0;
-    if (trit_cur_skip(&c, 8, "magic", NULL) || trit_cur_u16(&c, &ma, "major", NULL) ||
-        trit_cur_u16(&c, &mi, "minor", NULL) || trit_cur_skip(&c, 4, "header size", NULL) ||
-        trit_cur_u64(&c, &req, "required features", NULL) || trit_cur_skip(&c, 120 - 24, "header", NULL) ||
-        trit_cur_u64(&c, &sum, "header checksum", NULL))
-        return 0;
-    if (trit_xxh3(buf, 120) != sum) return 0;
-    *major = ma;
-    *minor = mi;
-    *required = req;
-    return 1;
-}
 
 static int class_of(int code)
 {
@@ -179,7 +156,10 @@ static void verify_trit(const uint8_t *buf, size_t len, const vfy_runtime *rt, i
     snprintf(rep->runtime, sizeof rep->runtime, "%s", opts && opts->runtime_version ? opts->runtime_version : rt->version);
     unsigned major = 0, minor = 0;
     uint64_t required = 0;
-    int const trusted = raw_header(buf, len, &major, &minor, &required);
+    trit_err he;
+    trit_err_clear(&he);
+    int const peek = trit_header_peek(buf, len, &major, &minor, &required, &he);
+    int const trusted = peek == TRIT_OK;
     if (trusted) {
         snprintf(rep->version, sizeof rep->version, "%u.%u", major, minor);
         vfy__compat_header(rep, rt, newer, major, minor, required);
@@ -190,11 +170,11 @@ static void verify_trit(const uint8_t *buf, size_t len, const vfy_runtime *rt, i
     int const rc = trit_reader_open_mem(buf, len, rep->file, NULL, &r, &e);
     if (rc != TRIT_OK) {
         int cls = class_of(rc);
-        const char *what = e.where[0] ? e.where : e.offset < 128 ? "header" : "index";
-        if (!trusted && len >= 128 && memcmp(buf, "\x89TRIT\r\n\x1a", 8) == 0 && cls != VFY_C_INTEGRITY) {
+        const char *what = e.where[0] ? e.where : e.offset < TRIT_HEADER_SIZE ? "header" : "index";
+        if (peek == TRIT_E_CHECKSUM && cls != VFY_C_INTEGRITY) {
             /* libtrit checks the version before the header checksum (spec 11): a flipped
              * version byte reads as "newer major"; the checksum says it is damage */
-            vfy_report_add(rep, VFY_C_INTEGRITY, 0, 120, "header", "header checksum does not match (%s)", e.msg);
+            vfy_report_add(rep, VFY_C_INTEGRITY, 0, he.offset, "header", "header checksum does not match (%s)", e.msg);
         } else if (!(cls == VFY_C_COMPAT && rep->n_errors[VFY_C_COMPAT])) {
             /* this build refusing a future format is the compat finding already made above */
             vfy_report_add(rep, cls, 0, e.offset, what, "%s", e.msg);
@@ -241,34 +221,6 @@ int vfy_verify_trit_mem(const void *buf, size_t len, const char *name, const vfy
     return TRIT_OK;
 }
 
-/* Map a regular file read-only. *map is NULL for an empty file. */
-static int map_file(const char *path, const uint8_t **map, size_t *len, trit_err *err)
-{
-    *map = NULL;
-    *len = 0;
-    int const fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot open: %s", strerror(errno));
-    struct stat st;
-    int rc = TRIT_OK;
-    if (fstat(fd, &st) != 0) {
-        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot stat: %s", strerror(errno));
-    } else if (!S_ISREG(st.st_mode)) {
-        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "not a regular file");
-    } else if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
-        rc = trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "file too large for this host");
-    } else if (st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot map: %s", strerror(errno));
-        else {
-            *map = p;
-            *len = (size_t)st.st_size;
-        }
-    }
-    close(fd);
-    return rc;
-}
-
-
 int vfy_verify(const char *path, const vfy_opts *opts, vfy_report *rep, trit_err *err)
 {
     const vfy_runtime *rt;
@@ -301,13 +253,13 @@ int vfy_verify(const char *path, const vfy_opts *opts, vfy_report *rep, trit_err
     size_t len;
     trit_err e;
     trit_err_clear(&e);
-    rc = map_file(path, &map, &len, &e);
+    rc = trit_sys_map_file(path, &map, &len, &e);
     if (rc != TRIT_OK) {
         vfy_report_add(rep, class_of(rc), 0, TRIT_NO_OFFSET, "file", "%s", e.msg);
         return TRIT_OK;
     }
     static const uint8_t empty[1];
     verify_trit(map ? map : empty, len, rt, newer, opts, rep);
-    if (map) munmap((void *)(uintptr_t)map, len);
+    trit_sys_unmap(map, len);
     return TRIT_OK;
 }

@@ -10,45 +10,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "insp.h"
 #include "trit_cursor.h"
 #include "trit_safemath.h"
 #include "vfy_trit_int.h"
 
 /* ---- context ----------------------------------------------------------------------------- */
-
-/* KV i as JSON: scalars as themselves, arrays as {"count": n} (the checks never need the
- * elements, and a 256k-entry vocabulary should not be copied). Caller owns the result. */
-static cJSON *kv_json(const trit_reader *r, uint32_t i)
-{
-    uint32_t et = 0;
-    uint64_t count = 0;
-    uint32_t const type = trit_reader_kv_type(r, i, &et, &count);
-    if (type == TRIT_KV_ARRAY) {
-        cJSON *o = cJSON_CreateObject();
-        if (o) cJSON_AddNumberToObject(o, "count", (double)count);
-        return o;
-    }
-    if (type == TRIT_KV_STRING) {
-        const char *s;
-        uint64_t n;
-        if (trit_reader_kv_str(r, i, &s, &n) != TRIT_OK) return cJSON_CreateNull();
-        char *z = malloc((size_t)n + 1);
-        if (!z) return NULL;
-        memcpy(z, s, (size_t)n);
-        z[n] = '\0';
-        cJSON *j = cJSON_CreateString(z);
-        free(z);
-        return j;
-    }
-    if (type == TRIT_KV_BOOL) {
-        uint64_t u = 0;
-        trit_reader_kv_u64(r, i, &u);
-        return cJSON_CreateBool(u != 0);
-    }
-    double d = 0;
-    if (trit_reader_kv_f64(r, i, &d) != TRIT_OK) return cJSON_CreateNull();
-    return cJSON_CreateNumber(d);
-}
 
 int vfy__tctx_init(vfy__tctx *c)
 {
@@ -57,7 +24,7 @@ int vfy__tctx_init(vfy__tctx *c)
     c->meta = cJSON_CreateObject();
     if (!c->meta) return TRIT_E_NOMEM;
     for (uint32_t i = 0; i < n_kv; i++) {
-        cJSON *v = kv_json(c->r, i);
+        cJSON *v = insp_trit_kv_json(c->r, i, INSP_KV_ARRAY_COUNT);   /* the checks never need the elements */
         if (!v || !cJSON_AddItemToObject(c->meta, trit_reader_kv_key(c->r, i), v)) {
             cJSON_Delete(v);
             return TRIT_E_NOMEM;

@@ -1,0 +1,282 @@
+/*
+ * cvt_keys.c - strict semantics: every config.json key and every GGUF {arch}.* key of a source is
+ * either read into the model description (cvt_arch.c), known not to change the forward math
+ * (listed here with the reason), or refuses the conversion naming the key and its value
+ * (TRIT_E_UNSUPPORTED, exit 5). A key on none of the lists is refused too: a new key in a
+ * release is a change of math until someone has read the modeling code. Computing something
+ * "close enough" and shipping it with a green check is the one outcome this file exists to stop.
+ *
+ * Sources: transformers' configuration_*.py and modeling_*.py of each family (llama, mistral,
+ * mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, olmoe, bitnet, minicpm, deepseek_v2/v3,
+ * granitemoe, phimoe); llama.cpp's convert_hf_to_gguf.py and gguf-py constants for the GGUF
+ * keys (formats.md 1.10).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "cvt_arch.h"
+#include "src_gguf.h"
+
+/* ---- config.json ------------------------------------------------------------------------ */
+
+/* Read into the description by cvt_arch.c (value checks, where a value can be unsupported,
+ * are in check_value below). */
+static const char *const cfg_mapped[] = {
+    "model_type", "architectures", "num_hidden_layers", "hidden_size", "intermediate_size",
+    "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size", "max_position_embeddings",
+    "rms_norm_eps", "rope_theta", "tie_word_embeddings", "bos_token_id", "eos_token_id", "hidden_act",
+    "_name_or_path", "quantization_config", "weight_bits", "input_bits",
+    /* MoE */
+    "num_local_experts", "num_experts", "n_routed_experts", "num_experts_per_tok", "moe_intermediate_size",
+    "routed_scaling_factor", "first_k_dense_replace", "norm_topk_prob", "scoring_func", "n_shared_experts",
+    "shared_expert_intermediate_size",
+    /* MiniCPM's muP scaling */
+    "scale_emb", "scale_depth", "dim_model_base",
+};
+
+/* Known not to change inference math, and why. */
+static const struct { const char *key, *why; } cfg_inert[] = {
+    {"transformers_version", "metadata"},
+    {"torch_dtype", "the storage dtype; the tensors state their own"},
+    {"dtype", "the storage dtype; the tensors state their own"},
+    {"use_cache", "a KV-cache switch of the HF runtime"},
+    {"initializer_range", "training initialisation"},
+    {"attention_dropout", "dropout is off at inference"},
+    {"hidden_dropout", "dropout is off at inference"},
+    {"embd_pdrop", "dropout is off at inference"},
+    {"resid_pdrop", "dropout is off at inference"},
+    {"pad_token_id", "padding id; no effect on next-token logits"},
+    {"unk_token_id", "tokenizer metadata"},
+    {"sep_token_id", "tokenizer metadata"},
+    {"tokenizer_class", "tokenizer metadata"},
+    {"output_router_logits", "training output switch"},
+    {"router_aux_loss_coef", "training loss"},
+    {"router_z_loss_coef", "training loss"},
+    {"router_jitter_noise", "training noise"},
+    {"aux_loss_alpha", "training loss"},
+    {"seq_aux", "training loss"},
+    {"auto_map", "HF remote-code class names"},
+    {"pretraining_tp", "HF splits the matmuls by it; the sum is the same"},
+    {"max_window_layers", "used only with use_sliding_window (refused when true)"},
+    {"ep_size", "expert parallelism of the training run"},
+    {"return_dict", "HF output switch"},
+    {"output_attentions", "HF output switch"},
+    {"output_hidden_states", "HF output switch"},
+    {"use_return_dict", "HF output switch"},
+    {"torchscript", "HF export switch"},
+    {"is_decoder", "HF class switch"},
+    {"task_specific_params", "metadata"},
+    {"model_name", "metadata"},
+    {"_attn_implementation", "kernel choice of the HF runtime"},
+    {"_attn_implementation_autoset", "kernel choice of the HF runtime"},
+};
+
+static int in_strs(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s, list[i])) return 1;
+    return 0;
+}
+
+/* The value as short JSON text for messages. */
+static void value_text(const cJSON *v, char *out, size_t cap)
+{
+    char *s = cJSON_PrintUnformatted(v);
+    if (!s) {
+        snprintf(out, cap, "(value)");
+        return;
+    }
+    size_t const n = strlen(s);
+    if (n + 1 > cap && cap > 4) snprintf(out, cap, "%.*s...", (int)(cap - 4), s);
+    else snprintf(out, cap, "%s", s);
+    cJSON_free(s);
+}
+
+static int refuse(const char *key, const cJSON *v, trit_err *err, const char *why)
+{
+    char val[72];
+    value_text(v, val, sizeof val);
+    return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
+                        "key '%s' = %s: %s; trit refuses rather than compute something close", key, val, why);
+}
+
+static int is_null_or_false(const cJSON *v) { return !v || cJSON_IsNull(v) || cJSON_IsFalse(v); }
+
+/* Keys whose presence is fine but whose value may ask for math the runner does not do. */
+static int check_value(const cJSON *c, const char *k, const cJSON *v, trit_err *err)
+{
+    if (!strcmp(k, "rope_scaling")) {
+        if (cJSON_IsNull(v)) return TRIT_OK;
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "rope_type");
+        if (!cJSON_IsString(t)) t = cJSON_GetObjectItemCaseSensitive(v, "type");
+        if (cJSON_IsString(t) && !strcmp(t->valuestring, "default")) return TRIT_OK;
+        char why[96];
+        snprintf(why, sizeof why, "rope scaling type '%.32s' is not implemented by the runner",
+                 cJSON_IsString(t) ? t->valuestring : "?");
+        return refuse(k, v, err, why);
+    }
+    if (!strcmp(k, "hidden_act")) {
+        static const char *const ok[] = {"silu", "swish", "relu2", "gelu"};
+        if (cJSON_IsString(v) && in_strs(v->valuestring, ok, 4)) return TRIT_OK;
+        return refuse(k, v, err, "the runner computes silu, relu2 and gelu (erf)");
+    }
+    if (!strcmp(k, "attention_bias")) {
+        /* llama-style attention_bias adds biases to q, k, v and o; the runner has no o bias */
+        return is_null_or_false(v) ? TRIT_OK : refuse(k, v, err, "an output-projection bias is not computed");
+    }
+    if (!strcmp(k, "mlp_bias")) return is_null_or_false(v) ? TRIT_OK : refuse(k, v, err, "FFN biases are not computed");
+    if (!strcmp(k, "use_sliding_window")) return is_null_or_false(v) ? TRIT_OK : refuse(k, v, err, "sliding-window attention is not implemented");
+    if (!strcmp(k, "sliding_window")) {
+        /* Qwen2 configs carry a window that applies only with use_sliding_window */
+        const cJSON *use = cJSON_GetObjectItemCaseSensitive(c, "use_sliding_window");
+        const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(c, "max_position_embeddings");
+        if (cJSON_IsNull(v) || (use && cJSON_IsFalse(use))) return TRIT_OK;
+        if (cJSON_IsNumber(v) && cJSON_IsNumber(ctx) && v->valuedouble >= ctx->valuedouble) return TRIT_OK;
+        return refuse(k, v, err, "a window shorter than the context changes attention; sliding-window attention is not implemented");
+    }
+    if (!strcmp(k, "attn_logit_softcapping") || !strcmp(k, "final_logit_softcapping"))
+        return cJSON_IsNull(v) ? TRIT_OK : refuse(k, v, err, "logit soft-capping is not implemented");
+    if (!strcmp(k, "partial_rotary_factor"))
+        return cJSON_IsNumber(v) && v->valuedouble == 1.0 ? TRIT_OK : refuse(k, v, err, "partial rotary embeddings are not implemented");
+    if (!strcmp(k, "clip_qkv")) return cJSON_IsNull(v) ? TRIT_OK : refuse(k, v, err, "QKV clipping is not implemented");
+    if (!strcmp(k, "decoder_sparse_step"))
+        return cJSON_IsNumber(v) && v->valuedouble == 1.0 ? TRIT_OK : refuse(k, v, err, "only every layer MoE (step 1) is implemented");
+    if (!strcmp(k, "mlp_only_layers"))
+        return cJSON_IsArray(v) && cJSON_GetArraySize(v) == 0 ? TRIT_OK : refuse(k, v, err, "dense layers inside a Qwen-MoE stack are not implemented");
+    if (!strcmp(k, "moe_layer_freq"))
+        return cJSON_IsNumber(v) && v->valuedouble == 1.0 ? TRIT_OK : refuse(k, v, err, "only every layer after the dense ones MoE is implemented");
+    if (!strcmp(k, "input_bits"))
+        return cJSON_IsNumber(v) && v->valuedouble == 8.0 ? TRIT_OK : refuse(k, v, err, "activations are quantized to 8 bits");
+    if (!strcmp(k, "scoring_func")) {
+        static const char *const ok[] = {"softmax", "sigmoid"};
+        return cJSON_IsString(v) && in_strs(v->valuestring, ok, 2) ? TRIT_OK : refuse(k, v, err, "routing scores are softmax or sigmoid");
+    }
+    if (!strcmp(k, "n_group") || !strcmp(k, "topk_group"))
+        return cJSON_IsNull(v) || (cJSON_IsNumber(v) && v->valuedouble == 1.0) ? TRIT_OK
+               : refuse(k, v, err, "group-limited expert routing is not implemented");
+    if (!strcmp(k, "topk_method")) {
+        static const char *const ok[] = {"greedy", "gready"};   /* DeepSeek-V2-Lite spells it "gready" */
+        return cJSON_IsString(v) && in_strs(v->valuestring, ok, 2) ? TRIT_OK : refuse(k, v, err, "only greedy top-k routing is implemented");
+    }
+    return 1;   /* not a value-checked key */
+}
+
+/* Keys that name a mechanism the runner does not have, whatever their value (but null). */
+static const struct { const char *key, *why; } cfg_refused[] = {
+    {"q_lora_rank", "multi-head latent attention (MLA) is not implemented"},
+    {"kv_lora_rank", "multi-head latent attention (MLA) is not implemented"},
+    {"qk_rope_head_dim", "multi-head latent attention (MLA) is not implemented"},
+    {"qk_nope_head_dim", "multi-head latent attention (MLA) is not implemented"},
+    {"v_head_dim", "multi-head latent attention (MLA) is not implemented"},
+    {"attention_multiplier", "granite's attention scale is not mapped"},
+    {"embedding_multiplier", "granite's embedding multiplier is not mapped"},
+    {"residual_multiplier", "granite's residual multiplier is not mapped"},
+    {"logits_scaling", "granite's logit scaling is not mapped"},
+    {"num_nextn_predict_layers", "multi-token-prediction layers are not implemented"},
+    {"layer_norm_eps", "LayerNorm models are not implemented (the runner computes RMSNorm)"},
+};
+
+int cvt_keys_check_config(const cJSON *c, trit_err *err)
+{
+    for (const cJSON *it = c ? c->child : NULL; it; it = it->next) {
+        const char *k = it->string;
+        if (!k) continue;
+        int const rc = check_value(c, k, it, err);
+        if (rc != 1) {
+            if (rc != TRIT_OK) return rc;
+            continue;
+        }
+        if (in_strs(k, cfg_mapped, sizeof cfg_mapped / sizeof cfg_mapped[0])) continue;
+        int known = 0;
+        for (size_t i = 0; i < sizeof cfg_inert / sizeof cfg_inert[0] && !known; i++) known = !strcmp(k, cfg_inert[i].key);
+        if (known) continue;
+        for (size_t i = 0; i < sizeof cfg_refused / sizeof cfg_refused[0]; i++)
+            if (!strcmp(k, cfg_refused[i].key)) {
+                if (cJSON_IsNull(it)) goto next;
+                return refuse(k, it, err, cfg_refused[i].why);
+            }
+        return refuse(k, it, err, "a key trit does not know may change the forward math (convert/cvt_keys.c lists the known ones)");
+    next:;
+    }
+    return TRIT_OK;
+}
+
+/* ---- GGUF ------------------------------------------------------------------------------- */
+
+/* {arch}.* suffixes cvt_arch.c reads. */
+static const char *const gguf_mapped[] = {
+    "context_length", "embedding_length", "block_count", "feed_forward_length", "attention.head_count",
+    "attention.head_count_kv", "attention.key_length", "attention.layer_norm_rms_epsilon", "rope.freq_base",
+    "rope.dimension_count", "expert_count", "expert_used_count", "expert_feed_forward_length",
+    "expert_shared_count", "leading_dense_block_count", "expert_weights_scale", "expert_weights_norm",
+    "expert_gating_func", "vocab_size", "hidden_act", "embedding_scale", "residual_scale", "logit_scale",
+};
+static const struct { const char *suffix, *why; } gguf_inert[] = {
+    {"tensor_data_layout", "names llama.cpp's Q/K row order, handled by the architecture"},
+    {"expert_shared_feed_forward_length", "the shared expert's tensors state their width"},
+    {"rope.scaling.original_context_length", "used only with a rope scaling type (refused unless none)"},
+    {"rope.scaling.finetuned", "training metadata"},
+    {"pooling_type", "embedding-model pooling; next-token logits do not pool"},
+};
+
+static int gkv(const src_gguf *g, const char *arch, const char *suffix, int64_t *idx)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    *idx = src_gguf_find_kv(g, key);
+    return *idx >= 0;
+}
+
+static int grefuse(const char *key, const char *val, trit_err *err, const char *why)
+{
+    return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, key,
+                        "GGUF key '%s'%s%s: %s; trit refuses rather than compute something close", key,
+                        val ? " = " : "", val ? val : "", why);
+}
+
+int cvt_keys_check_gguf(const src_gguf *g, const char *arch, trit_err *err)
+{
+    size_t const al = strlen(arch);
+    for (uint64_t i = 0; i < src_gguf_n_kv(g); i++) {
+        const char *k = src_gguf_kv_key(g, i);
+        if (!k || strncmp(k, arch, al) != 0 || k[al] != '.') continue;   /* general.*, tokenizer.*, split.* */
+        const char *sfx = k + al + 1;
+        if (in_strs(sfx, gguf_mapped, sizeof gguf_mapped / sizeof gguf_mapped[0])) continue;
+        int known = 0;
+        for (size_t j = 0; j < sizeof gguf_inert / sizeof gguf_inert[0] && !known; j++) known = !strcmp(sfx, gguf_inert[j].suffix);
+        if (known) continue;
+        char val[64] = "";
+        const char *s;
+        uint64_t n;
+        double d;
+        if (src_gguf_kv_str(g, i, &s, &n) == TRIT_OK) snprintf(val, sizeof val, "'%.*s'", (int)(n > 40 ? 40 : n), s);
+        else if (src_gguf_kv_f64(g, i, &d) == TRIT_OK) snprintf(val, sizeof val, "%g", d);
+        if (!strcmp(sfx, "rope.scaling.type")) {
+            if (!strcmp(val, "'none'")) continue;
+            return grefuse(k, val, err, "rope scaling is not implemented by the runner");
+        }
+        if (!strcmp(sfx, "rope.scaling.factor") || !strcmp(sfx, "rope.scale_linear")) {
+            if (src_gguf_kv_f64(g, i, &d) == TRIT_OK && d == 1.0) continue;
+            return grefuse(k, val, err, "rope scaling is not implemented by the runner");
+        }
+        if (!strcmp(sfx, "attention.value_length")) {
+            int64_t kl;
+            uint64_t a, b;
+            if (src_gguf_kv_u64(g, i, &a) == TRIT_OK && gkv(g, arch, "attention.key_length", &kl) &&
+                src_gguf_kv_u64(g, (uint64_t)kl, &b) == TRIT_OK && a == b)
+                continue;
+            if (src_gguf_kv_u64(g, i, &a) == TRIT_OK && !gkv(g, arch, "attention.key_length", &kl)) continue;
+            return grefuse(k, val, err, "value heads of another width than key heads are not implemented");
+        }
+        if (!strcmp(sfx, "attention.sliding_window"))
+            return grefuse(k, val, err, "sliding-window attention is not implemented");
+        if (!strcmp(sfx, "attention.scale")) return grefuse(k, val, err, "a non-default attention scale is not mapped");
+        if (!strncmp(sfx, "attention.q_lora_rank", 21) || !strncmp(sfx, "attention.kv_lora_rank", 22))
+            return grefuse(k, val, err, "multi-head latent attention (MLA) is not implemented");
+        return grefuse(k, val, err, "a key trit does not know may change the forward math (convert/cvt_keys.c lists the known ones)");
+    }
+    return TRIT_OK;
+}

@@ -1,0 +1,308 @@
+/* model_table.c - the rows of trit_model.h and the one name matcher over them.
+ *
+ * Sources of the rows: spec/container.md 10.1/10.2; formats.md 1.10 (GGUF keys and the HF
+ * config field each comes from, GGUF tensor names and their HF llama-style sources), 3.3/3.4
+ * (BitNet SubLN norm names: attn_sub_norm/ffn_sub_norm in 2B-4T, inner_attn_ln/ffn_layernorm in
+ * 1bitLLM), 4.1 (MoE naming: Mixtral block_sparse_moe.experts.E.w1/w3/w2 = gate/up/down,
+ * Qwen/DeepSeek/OLMoE mlp.experts.E.*_proj, shared experts, DeepSeek e_score_correction_bias). */
+#include <stdio.h>
+#include <string.h>
+
+#include "trit.h"
+#include "trit_model.h"
+
+#define L_ 1 /* inside a layer */
+#define T_ 0 /* top level */
+
+static const trit_mt_tensor tensors[] = {
+    {"token_embd.weight", T_, TRIT_MT_FLOAT, "VE",
+     {"model.embed_tokens.weight", "embed_tokens.weight", "model.language_model.embed_tokens.weight"}},
+    {"output_norm.weight", T_, TRIT_MT_FLOAT, "E", {"model.norm.weight", "model.language_model.norm.weight"}},
+    {"output.weight", T_, TRIT_MT_FLOAT, "VE", {"lm_head.weight"}},
+    {"rope_freqs.weight", T_, TRIT_MT_SKIP, NULL, {NULL}},
+
+    {"attn_norm.weight", L_, TRIT_MT_FLOAT, "E", {"input_layernorm.weight"}},
+    {"attn_q.weight", L_, TRIT_MT_PROJ, "QE", {"self_attn.q_proj.weight"}},
+    {"attn_k.weight", L_, TRIT_MT_PROJ, "KE", {"self_attn.k_proj.weight"}},
+    {"attn_v.weight", L_, TRIT_MT_PROJ, "KE", {"self_attn.v_proj.weight"}},
+    {"attn_output.weight", L_, TRIT_MT_PROJ, "EQ", {"self_attn.o_proj.weight"}},
+    {"attn_q.bias", L_, TRIT_MT_FLOAT, "Q", {"self_attn.q_proj.bias"}},
+    {"attn_k.bias", L_, TRIT_MT_FLOAT, "K", {"self_attn.k_proj.bias"}},
+    {"attn_v.bias", L_, TRIT_MT_FLOAT, "K", {"self_attn.v_proj.bias"}},
+    /* per head (Qwen3) or over the whole projection (OLMoE) */
+    {"attn_q_norm.weight", L_, TRIT_MT_FLOAT, "D|Q", {"self_attn.q_norm.weight"}},
+    {"attn_k_norm.weight", L_, TRIT_MT_FLOAT, "D|K", {"self_attn.k_norm.weight"}},
+    {"attn_sub_norm.weight", L_, TRIT_MT_FLOAT, "E", {"self_attn.attn_sub_norm.weight", "self_attn.inner_attn_ln.weight"}},
+    {"ffn_norm.weight", L_, TRIT_MT_FLOAT, "E", {"post_attention_layernorm.weight"}},
+    {"ffn_gate.weight", L_, TRIT_MT_PROJ, "FE", {"mlp.gate_proj.weight"}},
+    {"ffn_up.weight", L_, TRIT_MT_PROJ, "FE", {"mlp.up_proj.weight"}},
+    {"ffn_down.weight", L_, TRIT_MT_PROJ, "EF", {"mlp.down_proj.weight"}},
+    {"ffn_sub_norm.weight", L_, TRIT_MT_FLOAT, "F", {"mlp.ffn_sub_norm.weight", "mlp.ffn_layernorm.weight"}},
+    /* the router: Qwen-MoE, OLMoE, DeepSeek mlp.gate; Mixtral block_sparse_moe.gate */
+    {"ffn_gate_inp.weight", L_, TRIT_MT_FLOAT, "XE", {"mlp.gate.weight", "block_sparse_moe.gate.weight"}},
+    {"exp_probs_b.bias", L_, TRIT_MT_FLOAT, "X", {"mlp.gate.e_score_correction_bias"}},
+    {"ffn_gate.#.weight", L_, TRIT_MT_EXPERT, "GE", {"mlp.experts.#.gate_proj.weight", "block_sparse_moe.experts.#.w1.weight"}},
+    {"ffn_up.#.weight", L_, TRIT_MT_EXPERT, "GE", {"mlp.experts.#.up_proj.weight", "block_sparse_moe.experts.#.w3.weight"}},
+    {"ffn_down.#.weight", L_, TRIT_MT_EXPERT, "EG", {"mlp.experts.#.down_proj.weight", "block_sparse_moe.experts.#.w2.weight"}},
+    {"ffn_gate_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XGE", {NULL}},
+    {"ffn_up_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XGE", {NULL}},
+    {"ffn_down_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XEG", {NULL}},
+    /* GGUF's fused gate+up stack: named, not computed */
+    {"ffn_gate_up_exps.weight", L_, TRIT_MT_NAMED, NULL, {NULL}},
+    /* shared experts: Qwen2-MoE one (shared_expert), DeepSeek n_shared_experts fused (shared_experts) */
+    {"ffn_gate_shexp.weight", L_, TRIT_MT_PROJ, "?E", {"mlp.shared_expert.gate_proj.weight", "mlp.shared_experts.gate_proj.weight"}},
+    {"ffn_up_shexp.weight", L_, TRIT_MT_PROJ, "?E", {"mlp.shared_expert.up_proj.weight", "mlp.shared_experts.up_proj.weight"}},
+    {"ffn_down_shexp.weight", L_, TRIT_MT_PROJ, "E?", {"mlp.shared_expert.down_proj.weight", "mlp.shared_experts.down_proj.weight"}},
+    {"ffn_gate_inp_shexp.weight", L_, TRIT_MT_FLOAT, "E|1E", {"mlp.shared_expert_gate.weight"}},
+    {NULL, L_, TRIT_MT_SKIP, NULL, {"self_attn.rotary_emb.inv_freq"}},
+};
+
+static const trit_mt_key keys[] = {
+    {"general.architecture", NULL, "general.architecture", {"model_type"}, TRIT_MT_ARCH},
+    {"general.name", NULL, "general.name", {NULL}, TRIT_MT_AS_IS},
+    {"model.n_layer", "block_count", NULL, {"num_hidden_layers", "n_layer", "num_layers"}, TRIT_MT_AS_IS},
+    {"model.n_embd", "embedding_length", NULL, {"hidden_size", "n_embd", "d_model"}, TRIT_MT_AS_IS},
+    {"model.n_ff", "feed_forward_length", NULL, {"intermediate_size", "ffn_dim"}, TRIT_MT_AS_IS},
+    {"model.n_head", "attention.head_count", NULL, {"num_attention_heads", "n_head"}, TRIT_MT_AS_IS},
+    {"model.n_head_kv", "attention.head_count_kv", NULL, {"num_key_value_heads"}, TRIT_MT_AS_IS},
+    {"model.head_dim", "attention.key_length", NULL, {"head_dim"}, TRIT_MT_AS_IS},
+    {"model.n_vocab", "vocab_size", NULL, {"vocab_size"}, TRIT_MT_AS_IS},
+    {"model.n_ctx", "context_length", NULL, {"max_position_embeddings", "n_positions"}, TRIT_MT_AS_IS},
+    {"model.norm_eps", "attention.layer_norm_rms_epsilon", NULL, {"rms_norm_eps"}, TRIT_MT_AS_IS},
+    {"model.rope_theta", "rope.freq_base", NULL, {"rope_theta"}, TRIT_MT_AS_IS},
+    {"model.rope_dim", "rope.dimension_count", NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.hidden_act", NULL, NULL, {"hidden_act"}, TRIT_MT_AS_IS},
+    {"model.tied_embeddings", NULL, NULL, {"tie_word_embeddings"}, TRIT_MT_AS_IS},
+    {"model.bos_token_id", NULL, "tokenizer.ggml.bos_token_id", {"bos_token_id"}, TRIT_MT_AS_IS},
+    {"model.eos_token_id", NULL, "tokenizer.ggml.eos_token_id", {"eos_token_id"}, TRIT_MT_AS_IS},
+    {"moe.n_expert", "expert_count", NULL, {"num_local_experts", "num_experts", "n_routed_experts"}, TRIT_MT_AS_IS},
+    {"moe.n_expert_used", "expert_used_count", NULL, {"num_experts_per_tok"}, TRIT_MT_AS_IS},
+    {"moe.n_ff_expert", "expert_feed_forward_length", NULL, {"moe_intermediate_size"}, TRIT_MT_AS_IS},
+    {"moe.gating", "expert_gating_func", NULL, {"scoring_func"}, TRIT_MT_GATING},
+    {"moe.norm_topk", "expert_weights_norm", NULL, {"norm_topk_prob"}, TRIT_MT_AS_IS},
+    {"moe.routed_scale", "expert_weights_scale", NULL, {"routed_scaling_factor"}, TRIT_MT_AS_IS},
+    {"moe.n_shared_expert", "expert_shared_count", NULL, {"n_shared_experts"}, TRIT_MT_AS_IS},
+    {"moe.first_dense_layers", "leading_dense_block_count", NULL, {"first_k_dense_replace"}, TRIT_MT_AS_IS},
+};
+
+#define N_TENSORS (sizeof tensors / sizeof tensors[0])
+
+const trit_mt_tensor *trit_mt_tensors(size_t *n)
+{
+    *n = N_TENSORS;
+    return tensors;
+}
+
+const trit_mt_key *trit_mt_keys(size_t *n)
+{
+    *n = sizeof keys / sizeof keys[0];
+    return keys;
+}
+
+/* A decimal number below TRIT_NONE32 at *p; advances *p. 0 on success. */
+static int parse_num(const char **p, uint32_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    if (*s < '0' || *s > '9') return -1;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v >= TRIT_NONE32) return -1;
+    }
+    *out = (uint32_t)v;
+    *p = s;
+    return 0;
+}
+
+/* Does s[0, n) match pattern pat[0, pn) ('#' = an expert number, captured in *expert)? */
+static int match_n(const char *pat, size_t pn, const char *s, size_t n, uint32_t *expert)
+{
+    const char *pe = pat + pn, *se = s + n;
+    while (pat < pe) {
+        if (*pat == '#') {
+            const char *q = s;
+            uint32_t e;
+            /* the number ends where the pattern's next literal begins */
+            if (q >= se || parse_num(&q, &e) != 0 || q > se) return 0;
+            *expert = e;
+            s = q;
+            pat++;
+            continue;
+        }
+        if (s >= se || *s != *pat) return 0;
+        s++;
+        pat++;
+    }
+    return s == se;
+}
+
+static int match(const char *pat, const char *s, uint32_t *expert)
+{
+    return match_n(pat, strlen(pat), s, strlen(s), expert);
+}
+
+/* Write prefix + pattern with '#' replaced by expert, + suffix. */
+static void emit(char *out, size_t cap, uint32_t layer, const char *pat, size_t pn, uint32_t expert, const char *suffix)
+{
+    char buf[160];
+    size_t o = 0;
+    for (size_t i = 0; i < pn && o + 12 < sizeof buf; i++) {
+        if (pat[i] == '#') o += (size_t)snprintf(buf + o, sizeof buf - o, "%u", expert);
+        else buf[o++] = pat[i];
+    }
+    buf[o] = '\0';
+    if (layer != TRIT_NONE32) snprintf(out, cap, "blk.%u.%s%s", layer, buf, suffix);
+    else snprintf(out, cap, "%s%s", buf, suffix);
+}
+
+static int known_suffix(const char *s)
+{
+    return strcmp(s, "weight") == 0 || strcmp(s, "bias") == 0 || strcmp(s, "scale") == 0 ||
+           strcmp(s, "weight_scale") == 0;
+}
+
+/* Exact rows: rest against each row's canonical name or HF names. */
+static const trit_mt_tensor *find_row(const char *rest, int layer, int hf, uint32_t *expert)
+{
+    for (size_t i = 0; i < N_TENSORS; i++) {
+        const trit_mt_tensor *t = &tensors[i];
+        if (t->layer != layer) continue;
+        if (!hf) {
+            if (t->name && match(t->name, rest, expert)) return t;
+            continue;
+        }
+        for (size_t k = 0; k < 4 && t->hf[k]; k++)
+            if (match(t->hf[k], rest, expert)) return t;
+    }
+    return NULL;
+}
+
+const trit_mt_tensor *trit_mt_find(const char *name, int layer)
+{
+    uint32_t e;
+    return find_row(name, layer ? 1 : 0, 0, &e);
+}
+
+/* A row whose module (name or HF name without its last ".suffix") matches mod[0, n).
+ * Writes the canonical module. For projection suffix variants (`want_proj`), only rows of
+ * dense or expert projections. */
+static const trit_mt_tensor *find_module(const char *mod, size_t n, int layer, int hf, int want_proj,
+                                         uint32_t *expert, const char **canon_mod, size_t *canon_n)
+{
+    for (size_t i = 0; i < N_TENSORS; i++) {
+        const trit_mt_tensor *t = &tensors[i];
+        if (t->layer != layer || !t->name) continue;
+        if (want_proj && t->role != TRIT_MT_PROJ && t->role != TRIT_MT_EXPERT) continue;
+        const char *dot = strrchr(t->name, '.');
+        size_t const cn = dot ? (size_t)(dot - t->name) : strlen(t->name);
+        if (!hf) {
+            if (match_n(t->name, cn, mod, n, expert)) goto found;
+            continue;
+        }
+        for (size_t k = 0; k < 4 && t->hf[k]; k++) {
+            const char *hd = strrchr(t->hf[k], '.');
+            if (hd && match_n(t->hf[k], (size_t)(hd - t->hf[k]), mod, n, expert)) goto found;
+        }
+        continue;
+    found:
+        *canon_mod = t->name;
+        *canon_n = cn;
+        return t;
+    }
+    return NULL;
+}
+
+/* Split "blk.L.rest" (canonical) or "<prefix>layers.L.rest" (HF). Returns rest or NULL. */
+static const char *split_layer(const char *name, unsigned styles, uint32_t *layer, int *hf)
+{
+    const char *p = name;
+    if ((styles & TRIT_MT_CANON) && strncmp(p, "blk.", 4) == 0) {
+        p += 4;
+        if (parse_num(&p, layer) == 0 && *p == '.') {
+            *hf = 0;
+            return p + 1;
+        }
+        return NULL;
+    }
+    if (!(styles & TRIT_MT_HF)) return NULL;
+    static const char *const prefixes[] = {"model.language_model.", "language_model.model.", "model.", ""};
+    for (size_t k = 0; k < sizeof prefixes / sizeof prefixes[0]; k++) {
+        size_t const l = strlen(prefixes[k]);
+        if (strncmp(name, prefixes[k], l) != 0 || strncmp(name + l, "layers.", 7) != 0) continue;
+        p = name + l + 7;
+        if (parse_num(&p, layer) == 0 && *p == '.') {
+            *hf = 1;
+            return p + 1;
+        }
+    }
+    return NULL;
+}
+
+static int map_in(const char *rest, int layer_scope, int hf, unsigned styles, uint32_t layer, char *out,
+                  size_t cap, trit_mt_match *m)
+{
+    uint32_t e = TRIT_NONE32;
+    const trit_mt_tensor *t = find_row(rest, layer_scope, hf, &e);
+    if (t) {
+        m->row = t;
+        m->role = t->role;
+        if (t->role == TRIT_MT_EXPERT) m->expert = e;
+        if (t->name) emit(out, cap, layer, t->name, strlen(t->name), e, "");
+        else if (cap) out[0] = '\0';
+        return 1;
+    }
+    const char *dot = strrchr(rest, '.');
+    if (!dot || dot == rest) return 0;
+    const char *suffix = dot + 1;
+    size_t const n = (size_t)(dot - rest);
+    const char *cm;
+    size_t cn;
+    /* a projection's scale: GGUF BitNet {name}.scale; HF BitNet {name}.weight_scale (the
+     * safetensors reader folds those into their packed weights; inspect names them) */
+    int const gguf_scale = !hf && strcmp(suffix, "scale") == 0;
+    if (gguf_scale || strcmp(suffix, "weight_scale") == 0) {
+        e = TRIT_NONE32;
+        if (find_module(rest, n, layer_scope, hf, 1, &e, &cm, &cn)) {
+            emit(out, cap, layer, cm, cn, e, gguf_scale ? ".scale" : ".weight_scale");
+            m->role = TRIT_MT_SCALE;
+            m->expert = e;
+            return 1;
+        }
+    }
+    if ((styles & TRIT_MT_LOOSE) && known_suffix(suffix)) {
+        e = TRIT_NONE32;
+        if (find_module(rest, n, layer_scope, hf, 0, &e, &cm, &cn)) {
+            char sfx[24];
+            snprintf(sfx, sizeof sfx, ".%s", suffix);
+            emit(out, cap, layer, cm, cn, e, sfx);
+            m->role = TRIT_MT_NAMED;
+            m->expert = e;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int trit_mt_map(const char *name, unsigned styles, char *out, size_t cap, trit_mt_match *mo)
+{
+    trit_mt_match m = {NULL, 0, TRIT_NONE32, TRIT_NONE32};
+    int hf = 0, known = 0;
+    uint32_t layer = TRIT_NONE32;
+    const char *rest = split_layer(name, styles, &layer, &hf);
+    if (rest) {
+        m.layer = layer;
+        known = map_in(rest, 1, hf, styles, layer, out, cap, &m);
+    } else {
+        layer = TRIT_NONE32;
+        if (styles & TRIT_MT_CANON) known = map_in(name, 0, 0, styles, TRIT_NONE32, out, cap, &m);
+        if (!known && (styles & TRIT_MT_HF)) known = map_in(name, 0, 1, styles, TRIT_NONE32, out, cap, &m);
+    }
+    if (!known) {
+        snprintf(out, cap, "%s", name);
+        m.row = NULL;
+        m.role = 0;
+        m.expert = TRIT_NONE32;
+    }
+    if (mo) *mo = m;
+    return known;
+}

@@ -1,0 +1,87 @@
+/*
+ * trit_model.h - the one model-description table (spec/container.md section 10): every tensor the
+ * container may hold under its canonical (GGUF-style) name, what it is to the converter, the
+ * shape the runner expects, and the names releases give it; every metadata key with its GGUF
+ * and config.json sources. Private to trit's tools (not installed), part of libtrit so that
+ * every layer reads the same rows: convert (names and roles), inspect and diff (canonical
+ * names, key normalization), verify (names, shapes), the runner (what it may be handed).
+ *
+ * Adding a family is rows here (its HF module paths, its GGUF names, its keys) plus its forward
+ * block in the runner; nothing else keeps a copy of these names.
+ *
+ * Name patterns: inside a layer, names are relative to "blk.L." (canonical) or to
+ * "[model.|model.language_model.|language_model.model.]layers.L." (HF); '#' stands for an
+ * expert number. Shape symbols, outermost first: V n_vocab, E n_embd, Q n_head*head_dim,
+ * K n_head_kv*head_dim, D head_dim, F n_ff, X n_expert, G n_ff_expert, '?' any size, '1' one;
+ * alternatives separated by '|'.
+ */
+#ifndef TRIT_MODEL_H
+#define TRIT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a tensor is to the converter and the runner. */
+enum trit_mt_role {
+    TRIT_MT_FLOAT = 1,         /* stays float: embeddings, norms, router, biases */
+    TRIT_MT_PROJ,              /* a dense projection: ternary when the model is */
+    TRIT_MT_EXPERT,            /* one expert's projection: a member of its expert unit */
+    TRIT_MT_EXPERT_STACK,      /* GGUF 3-D [E, out, in] stack of every expert's projection */
+    TRIT_MT_SCALE,             /* GGUF BitNet {projection}.scale: folded into its projection */
+    TRIT_MT_SKIP,              /* carries nothing the container needs (rotary inv_freq tables) */
+    TRIT_MT_NAMED              /* a name files carry that trit recognises but does not compute */
+};
+
+typedef struct trit_mt_tensor {
+    const char *name;          /* canonical; layer-relative when layer; NULL: an HF-only skip */
+    uint8_t layer;             /* 1: inside a block ("blk.L.") */
+    uint8_t role;              /* enum trit_mt_role */
+    const char *shape;         /* shape rule; NULL = not checked */
+    const char *hf[4];         /* HF names (patterns), NULL-terminated */
+} trit_mt_tensor;
+
+/* The table (static storage). */
+const trit_mt_tensor *trit_mt_tensors(size_t *n);
+
+/* Name styles trit_mt_map accepts. */
+#define TRIT_MT_HF 1u          /* HF safetensors names */
+#define TRIT_MT_CANON 2u       /* canonical names (GGUF's and .trit's) */
+#define TRIT_MT_LOOSE 4u       /* also a known module with any of the suffixes weight, bias, scale,
+                                  weight_scale (inspect and diff name what they do not compute) */
+
+typedef struct trit_mt_match {
+    const trit_mt_tensor *row; /* the row matched; NULL for suffix variants and loose matches */
+    int role;                  /* enum trit_mt_role */
+    uint32_t layer, expert;    /* from the name; TRIT_NONE32 (0xffffffff) when none */
+} trit_mt_match;
+
+/* Map a tensor name written in one of the styles to its canonical name, written to out
+ * (always NUL-terminated; "" for a skip row that has no canonical name). Returns 1 when the
+ * name is known (m filled), 0 when not (out = name unchanged, m->layer still the block number
+ * when the name has one). m may be NULL. */
+int trit_mt_map(const char *name, unsigned styles, char *out, size_t cap, trit_mt_match *m);
+
+/* The row of a canonical name, layer-relative when layer ("ffn_up.7.weight" finds
+ * "ffn_up.#.weight"), or NULL. */
+const trit_mt_tensor *trit_mt_find(const char *name, int layer);
+
+/* ---- metadata keys ---------------------------------------------------------------------- */
+
+enum trit_mt_conv {
+    TRIT_MT_AS_IS = 0,         /* the value as the source states it */
+    TRIT_MT_GATING,            /* GGUF expert_gating_func 1/2, config scoring_func -> softmax|sigmoid */
+    TRIT_MT_ARCH               /* HF model_type "qwen3_moe" -> "qwen3moe" */
+};
+
+typedef struct trit_mt_key {
+    const char *key;           /* the .trit key (spec 10.1) */
+    const char *gguf;          /* GGUF key after "{arch}.", or NULL */
+    const char *gguf_abs;      /* GGUF key without the arch prefix, or NULL */
+    const char *hf[3];         /* config.json fields, the first present wins; NULL-terminated */
+    int conv;                  /* enum trit_mt_conv */
+} trit_mt_key;
+
+/* The key table (static storage). */
+const trit_mt_key *trit_mt_keys(size_t *n);
+
+#endif /* TRIT_MODEL_H */

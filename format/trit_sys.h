@@ -1,0 +1,81 @@
+/*
+ * trit_sys.h - file-system helpers shared by every module (private: not installed, not TRIT_API).
+ *
+ * One home for the small POSIX routines that every reader and writer needs: whole-buffer
+ * preads, reading a small file under a cap, mapping a file, joining paths, syncing a
+ * directory, and the atomic replacement of an output file. They live in libtrit because
+ * format/ is the floor every module stands on (layers.mk lets every module include this
+ * header); they have ordinary external linkage so the other modules' archives link against
+ * libtrit.a, and libtrit.so does not export them (only TRIT_API symbols are visible there).
+ */
+#ifndef TRIT_SYS_H
+#define TRIT_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trit.h"
+
+/* pread exactly n bytes at off, retrying short reads and EINTR. Returns the bytes read (less
+ * than n only when the file ends first) or -1 with errno set. */
+int64_t trit_sys_pread_full(int fd, void *buf, uint64_t n, uint64_t off);
+
+/* write all n bytes, retrying short writes and EINTR. 0, or -1 with errno set (EIO when the
+ * kernel accepts nothing). */
+int trit_sys_write_full(int fd, const void *buf, size_t n);
+
+/* Read a whole regular file of at most max_bytes into *buf (caller frees; never NULL on
+ * success, even for an empty file). Opens with O_NONBLOCK so a FIFO cannot block. Errors name
+ * the file: TRIT_E_NOTFOUND (missing), TRIT_E_IO, TRIT_E_LIMIT (over max_bytes),
+ * TRIT_E_TRUNCATED (it shrank while read), TRIT_E_NOMEM. */
+int trit_sys_read_small_file(const char *path, uint64_t max_bytes, uint8_t **buf, size_t *len, trit_err *err);
+
+/* Map a whole regular file read-only. An empty file is not an error: *map is NULL, *len 0.
+ * Errors name the file. Release with trit_sys_unmap. */
+int trit_sys_map_file(const char *path, const uint8_t **map, size_t *len, trit_err *err);
+void trit_sys_unmap(const uint8_t *map, size_t len);   /* NULL is ok */
+
+/* "dir/name". Caller frees; NULL when out of memory. */
+char *trit_sys_path_join(const char *dir, const char *name);
+
+/* fsync the directory that holds path, so that a name just created or renamed there survives a
+ * crash. 0, or -1 with errno set. */
+int trit_sys_fsync_dir(const char *path);
+/* fsync the directory dir itself (after filling it). 0, or -1 with errno set. */
+int trit_sys_fsync_path(const char *dir);
+
+/*
+ * Atomic replacement of one output file: the target appears whole or not at all.
+ *
+ * The bytes go to a temp file beside the target (same directory, so the final rename or link
+ * cannot cross file systems), created with mkstemp (O_CREAT|O_EXCL) under "<path><suffix>",
+ * suffix ending in "XXXXXX". commit fsyncs and closes it, then publishes it: with replace by
+ * rename(2); without, by link(2), which never replaces, so a file created meanwhile survives
+ * (errno EEXIST), and the temp name is dropped. Last, the directory is fsynced.
+ *
+ * Each call returns TRIT_SYS_OK or the step that failed, with errno set, so every writer keeps
+ * its own messages. On any failure the temp file stays until trit_sys_atomic_abort, which the
+ * writer calls on every path out (also after success: it only frees then).
+ */
+typedef struct trit_sys_atomic {
+    int fd;                    /* the temp file; -1 when none is open */
+    char *tmp;                 /* its name (owned); "" once published or removed; NULL before open */
+} trit_sys_atomic;
+
+enum {
+    TRIT_SYS_OK = 0,
+    TRIT_SYS_TEMP,             /* creating the temp file (or allocating its name) */
+    TRIT_SYS_CHMOD,            /* fchmod to the wanted mode (mkstemp makes 0600) */
+    TRIT_SYS_SYNC,             /* fsync of the temp file */
+    TRIT_SYS_CLOSE,            /* close of the temp file */
+    TRIT_SYS_PUBLISH,          /* rename or link; EEXIST: the target exists and replace is off */
+    TRIT_SYS_DIRSYNC           /* fsync of the directory; the target is already in place */
+};
+
+void trit_sys_atomic_init(trit_sys_atomic *a);
+int trit_sys_atomic_open(trit_sys_atomic *a, const char *path, const char *suffix, unsigned mode);
+int trit_sys_atomic_commit(trit_sys_atomic *a, const char *path, int replace);
+/* Close and remove the temp file if it is still there, free its name. Safe to repeat. */
+void trit_sys_atomic_abort(trit_sys_atomic *a);
+
+#endif

@@ -1,0 +1,9 @@
+/* test_config_edit.h - edit a generated checkpoint's config.json (test_config_edit.c). */
+#ifndef TEST_CONFIG_EDIT_H
+#define TEST_CONFIG_EDIT_H
+
+/* Set key (a top-level or "parent.child" key) of DIR/config.json to the JSON text value, or
+ * delete it when value is NULL. 0 on success. */
+int test_config_set(const char *dir, const char *key, const char *value);
+
+#endif
