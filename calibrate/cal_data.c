@@ -4,10 +4,13 @@
  * KL(dynamic || static) at every teacher-forced position.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cal.h"
 #include "run.h"
@@ -16,13 +19,33 @@
 
 #define CAL_MAX_DATA (256u << 20)   /* calibration file bytes (the tokenizer's text cap) */
 
-/* Whole file into *buf (NUL-terminated; caller frees), at most CAL_MAX_DATA bytes. */
+/* Whole file into *buf (NUL-terminated; caller frees), at most CAL_MAX_DATA bytes. Only a
+ * regular file is read, like every other input: it is opened non-blocking and checked before
+ * the first read, so a FIFO with no writer (or a device) is refused at once instead of
+ * blocking forever. */
 static int read_all(const char *path, char **buf, size_t *len, trit_err *err)
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot open: %s", strerror(errno));
+    int const fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block */
+    if (fd < 0) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int const e = errno;
+        close(fd);
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot stat: %s", strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path,
+                            "not a regular file (a FIFO or device is refused: it could block or never end)");
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int const e = errno;
+        close(fd);
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot open: %s", strerror(e));
+    }
     size_t cap = 1 << 16, n = 0;
     char *b = malloc(cap + 1);
     int rc = b ? TRIT_OK : trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");

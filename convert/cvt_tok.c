@@ -117,7 +117,7 @@ static int parse_inputs(state *s, const cvt_tok_src *src, trit_err *err)
     if (src->json.p) {
         b = src->json;
         b.name = name_or(&src->json, "tokenizer.json");
-        rc = cvt__tok_json_parse(&b, TRIT_MAX_TOKENIZER_NODES, &s->json, err);
+        rc = cvt__tok_json_parse_tokenizer(&b, &s->json, err);
     }
     if (rc == TRIT_OK && src->tok_config.p) {
         b = src->tok_config;

@@ -161,6 +161,10 @@ int cvt__tok_chat_template(cvt__tok *t, trit_kvbuf *out, const struct cJSON *tok
 /* ---- JSON helpers ---- */
 /* Parse a JSON document with the strict scanner (src_safetensors_json.c). *out: cJSON_Delete. */
 int cvt__tok_json_parse(const cvt_tok_buf *b, uint64_t max_nodes, struct cJSON **out, trit_err *err);
+/* tokenizer.json: the same, with model.vocab and model.merges kept as raw JSON text
+ * (src_json_parse_doc_defer) and walked element by element, so the file costs about twice its
+ * size instead of a ~20x tree. cvt__json_* accept both forms. *out: cJSON_Delete. */
+int cvt__tok_json_parse_tokenizer(const cvt_tok_buf *b, struct cJSON **out, trit_err *err);
 /* Member of an object by exact key, or NULL (also when obj is not an object). Borrowed from
  * the tree, valid until cJSON_Delete. */
 const struct cJSON *cvt__jget(const struct cJSON *obj, const char *key);

@@ -27,6 +27,100 @@ int cvt__tok_json_parse(const cvt_tok_buf *b, uint64_t max_nodes, cJSON **out, t
     return src_json_parse_doc(b->p, b->n, b->name, "JSON", max_nodes, out, err);
 }
 
+int cvt__tok_json_parse_tokenizer(const cvt_tok_buf *b, cJSON **out, trit_err *err)
+{
+    static const char *const deferred[] = {"vocab", "merges", NULL};
+    *out = NULL;
+    if (b->n > TRIT_MAX_TOKENIZER_FILE) {
+        trit_err_file(err, b->name);
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "file of %zu bytes, limit %u", b->n,
+                            TRIT_MAX_TOKENIZER_FILE);
+    }
+    return src_json_parse_doc_defer(b->p, b->n, b->name, "JSON", TRIT_MAX_TOKENIZER_NODES, "model", deferred,
+                                    out, err);
+}
+
+/* ---- walking a container that may be deferred (a cJSON_Raw from cvt__tok_json_parse_tokenizer) */
+
+/* '{' for an object, '[' for an array (built or deferred), else 0. */
+static int jkind(const cJSON *c)
+{
+    if (cJSON_IsObject(c)) return '{';
+    if (cJSON_IsArray(c)) return '[';
+    if (cJSON_IsRaw(c) && c->valuestring) {
+        src_json_iter it;
+        const uint8_t *p = (const uint8_t *)c->valuestring;
+        if (src_json_iter_init(&it, p, strlen(c->valuestring))) return it.is_object ? '{' : '[';
+    }
+    return 0;
+}
+
+typedef struct jwalk {
+    const cJSON *next;     /* built form: the next child */
+    int raw;
+    src_json_iter it;      /* deferred form */
+    cJSON *cur;            /* deferred form: the current element, owned */
+    int nomem;
+} jwalk;
+
+static void jwalk_init(jwalk *w, const cJSON *c)
+{
+    memset(w, 0, sizeof *w);
+    if (cJSON_IsRaw(c) && c->valuestring) {
+        w->raw = 1;
+        src_json_iter_init(&w->it, (const uint8_t *)c->valuestring, strlen(c->valuestring));
+    } else {
+        w->next = c ? c->child : NULL;
+    }
+}
+
+/* Next element (an object member carries its key in ->string), or NULL at the end or when
+ * out of memory (w->nomem). Borrowed until the next call or jwalk_done. */
+static const cJSON *jwalk_next(jwalk *w)
+{
+    if (!w->raw) {
+        const cJSON *e = w->next;
+        if (e) w->next = e->next;
+        return e;
+    }
+    cJSON_Delete(w->cur);
+    w->cur = NULL;
+    size_t ko, kl, vo, vl;
+    if (!src_json_iter_next(&w->it, &ko, &kl, &vo, &vl)) return NULL;
+    cJSON *v = src_json_parse_span(w->it.p + vo, vl);
+    if (v && kl) {
+        cJSON *k = src_json_parse_span(w->it.p + ko, kl);
+        if (k && cJSON_IsString(k)) {
+            v->string = k->valuestring;   /* freed with v */
+            k->valuestring = NULL;
+        } else {
+            cJSON_Delete(v);
+            v = NULL;
+        }
+        cJSON_Delete(k);
+    }
+    if (!v) w->nomem = 1;
+    return w->cur = v;
+}
+
+static void jwalk_done(jwalk *w)
+{
+    cJSON_Delete(w->cur);
+    w->cur = NULL;
+}
+
+/* Elements of a container (built or deferred). */
+static uint64_t jcount(const cJSON *c)
+{
+    if (!cJSON_IsRaw(c)) return (uint64_t)cJSON_GetArraySize(c);
+    src_json_iter it;
+    uint64_t k = 0;
+    size_t ko, kl, vo, vl;
+    if (c->valuestring && src_json_iter_init(&it, (const uint8_t *)c->valuestring, strlen(c->valuestring)))
+        while (src_json_iter_next(&it, &ko, &kl, &vo, &vl)) k++;
+    return k;
+}
+
 const cJSON *cvt__jget(const cJSON *obj, const char *key)
 {
     return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
@@ -221,7 +315,7 @@ int cvt__json_style(const cJSON *root, const char *file, int *style, trit_err *e
     const char *type = cvt__jstr(model, "type");
     const cJSON *vocab = cvt__jget(model, "vocab");
     if (!type) /* files from old tokenizers versions omit the type: infer it from the vocab */
-        type = cJSON_IsObject(vocab) && cvt__jget(model, "merges") ? "BPE" : cJSON_IsArray(vocab) ? "Unigram" : "";
+        type = jkind(vocab) == '{' && cvt__jget(model, "merges") ? "BPE" : jkind(vocab) == '[' ? "Unigram" : "";
     if (!strcmp(type, "Unigram")) {
         *style = SRC_JSON_UNIGRAM;
         return TRIT_OK;
@@ -285,60 +379,81 @@ static int size_table(cvt__tok *t, uint64_t max_base, uint32_t n_base, const cvt
 
 static int bpe_vocab(cvt__tok *t, const cJSON *vocab, const char *file, int spm, const cvt__added_list *al)
 {
-    if (!cJSON_IsObject(vocab)) return jerr(t->err, file, TRIT_E_CORRUPT, "model.vocab", "is missing or not an object");
+    if (jkind(vocab) != '{') return jerr(t->err, file, TRIT_E_CORRUPT, "model.vocab", "is missing or not an object");
     uint64_t max = 0;
     uint32_t n = 0;
-    for (const cJSON *e = vocab->child; e; e = e->next, n++) {
+    jwalk w;
+    int rc = TRIT_OK;
+    jwalk_init(&w, vocab);
+    for (const cJSON *e; rc == TRIT_OK && (e = jwalk_next(&w)) != NULL; n++) {
         uint64_t id;
-        if (n >= TRIT_MAX_VOCAB)
-            return jerr(t->err, file, TRIT_E_LIMIT, "model.vocab", "more tokens than the vocabulary limit");
-        if (!cvt__juint(e, TRIT_MAX_VOCAB - 1, &id)) {
+        if (n >= TRIT_MAX_VOCAB) {
+            rc = jerr(t->err, file, TRIT_E_LIMIT, "model.vocab", "more tokens than the vocabulary limit");
+        } else if (!cvt__juint(e, TRIT_MAX_VOCAB - 1, &id)) {
             char where[80];
             snprintf(where, sizeof where, "model.vocab '%.40s'", e->string);
-            return jerr(t->err, file, TRIT_E_CORRUPT, where, "id is not an integer below the vocabulary limit");
+            rc = jerr(t->err, file, TRIT_E_CORRUPT, where, "id is not an integer below the vocabulary limit");
+        } else if (id > max) {
+            max = id;
         }
-        if (id > max) max = id;
     }
-    int rc = size_table(t, n ? max : 0, n, al, file);
-    for (const cJSON *e = vocab->child; e && rc == TRIT_OK; e = e->next) {
+    jwalk_done(&w);
+    if (rc == TRIT_OK && w.nomem) rc = cvt__tok_nomem(t);
+    if (rc == TRIT_OK) rc = size_table(t, n ? max : 0, n, al, file);
+    jwalk_init(&w, vocab);
+    for (const cJSON *e; rc == TRIT_OK && (e = jwalk_next(&w)) != NULL;) {
         uint32_t const id = (uint32_t)e->valuedouble;
         size_t const len = strlen(e->string);
         char where[80];
         snprintf(where, sizeof where, "model.vocab '%.40s'", e->string);
-        if (len == 0) return jerr(t->err, file, TRIT_E_CORRUPT, where, "empty token");
-        if (t->flag[id] & CVT__TOKF_SET) {
+        if (len == 0) {
+            rc = jerr(t->err, file, TRIT_E_CORRUPT, where, "empty token");
+        } else if (t->flag[id] & CVT__TOKF_SET) {
             trit_err_file(t->err, file);
-            return trit_err_set(t->err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "id %u is also token '%.*s'", id,
-                                (int)(t->t_len[id] > 40 ? 40 : t->t_len[id]), (const char *)cvt__tok_str(t, id));
+            rc = trit_err_set(t->err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "id %u is also token '%.*s'", id,
+                              (int)(t->t_len[id] > 40 ? 40 : t->t_len[id]), (const char *)cvt__tok_str(t, id));
+        } else {
+            int32_t const type = spm && cvt__tok_is_byte_piece((const uint8_t *)e->string, len) ? CVT_TOK_BYTE
+                                                                                                 : CVT_TOK_NORMAL;
+            rc = cvt__tok_set(t, id, e->string, len, 0.0f, type, CVT__TOKF_BASE);
         }
-        int32_t const type = spm && cvt__tok_is_byte_piece((const uint8_t *)e->string, len) ? CVT_TOK_BYTE : CVT_TOK_NORMAL;
-        rc = cvt__tok_set(t, id, e->string, len, 0.0f, type, CVT__TOKF_BASE);
     }
+    jwalk_done(&w);
+    if (rc == TRIT_OK && w.nomem) rc = cvt__tok_nomem(t);
     return rc;
 }
 
 static int unigram_vocab(cvt__tok *t, const cJSON *model, const char *file, const cvt__added_list *al)
 {
     const cJSON *vocab = cvt__jget(model, "vocab");
-    if (!cJSON_IsArray(vocab)) return jerr(t->err, file, TRIT_E_CORRUPT, "model.vocab", "is missing or not an array");
-    int const n = cJSON_GetArraySize(vocab);
-    if ((unsigned)n > TRIT_MAX_VOCAB)
+    if (jkind(vocab) != '[') return jerr(t->err, file, TRIT_E_CORRUPT, "model.vocab", "is missing or not an array");
+    uint64_t const n = jcount(vocab);
+    if (n > TRIT_MAX_VOCAB)
         return jerr(t->err, file, TRIT_E_LIMIT, "model.vocab", "more tokens than the vocabulary limit");
     int const bf = cJSON_IsTrue(cvt__jget(model, "byte_fallback"));
-    int rc = size_table(t, n ? (uint64_t)n - 1 : 0, (uint32_t)n, al, file);
+    int rc = size_table(t, n ? n - 1 : 0, (uint32_t)n, al, file);
     uint32_t id = 0;
-    for (const cJSON *e = vocab->child; e && rc == TRIT_OK; e = e->next, id++) {
+    jwalk w;
+    jwalk_init(&w, vocab);
+    for (const cJSON *e; rc == TRIT_OK && (e = jwalk_next(&w)) != NULL; id++) {
         char where[48];
         snprintf(where, sizeof where, "model.vocab[%u]", id);
         const cJSON *s = cJSON_GetArrayItem(e, 0), *sc = cJSON_GetArrayItem(e, 1);
-        if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 || !cJSON_IsString(s) || !cJSON_IsNumber(sc))
-            return jerr(t->err, file, TRIT_E_CORRUPT, where, "is not a [piece, score] pair");
+        if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 || !cJSON_IsString(s) || !cJSON_IsNumber(sc)) {
+            rc = jerr(t->err, file, TRIT_E_CORRUPT, where, "is not a [piece, score] pair");
+            break;
+        }
         size_t const len = strlen(s->valuestring);
-        if (len == 0) return jerr(t->err, file, TRIT_E_CORRUPT, where, "empty piece");
+        if (len == 0) {
+            rc = jerr(t->err, file, TRIT_E_CORRUPT, where, "empty piece");
+            break;
+        }
         int32_t const type = bf && cvt__tok_is_byte_piece((const uint8_t *)s->valuestring, len) ? CVT_TOK_BYTE
                                                                                                 : CVT_TOK_NORMAL;
         rc = cvt__tok_set(t, id, s->valuestring, len, (float)sc->valuedouble, type, CVT__TOKF_BASE);
     }
+    jwalk_done(&w);
+    if (rc == TRIT_OK && w.nomem) rc = cvt__tok_nomem(t);
     return rc;
 }
 
@@ -399,14 +514,16 @@ static int do_merges(cvt__tok *t, const cJSON *model, const char *file, int spm)
 {
     const cJSON *merges = cvt__jget(model, "merges");
     if (!merges || cJSON_IsNull(merges)) return TRIT_OK;
-    if (!cJSON_IsArray(merges)) return jerr(t->err, file, TRIT_E_CORRUPT, "model.merges", "is not an array");
-    if ((unsigned)cJSON_GetArraySize(merges) > TRIT_MAX_ARRAY_LEN)
+    if (jkind(merges) != '[') return jerr(t->err, file, TRIT_E_CORRUPT, "model.merges", "is not an array");
+    if (jcount(merges) > TRIT_MAX_ARRAY_LEN)
         return jerr(t->err, file, TRIT_E_LIMIT, "model.merges", "more merges than the array limit");
     uint8_t *buf = malloc(4u * TRIT_MAX_TOKEN_LEN + 8);
     if (!buf) return cvt__tok_nomem(t);
     int rc = TRIT_OK;
     uint32_t r = 0;
-    for (const cJSON *m = merges->child; m && rc == TRIT_OK; m = m->next, r++) {
+    jwalk w;
+    jwalk_init(&w, merges);
+    for (const cJSON *m; rc == TRIT_OK && (m = jwalk_next(&w)) != NULL; r++) {
         const char *a = NULL, *b = NULL;
         size_t na = 0, nb = 0;
         int arr = 0;
@@ -436,6 +553,8 @@ static int do_merges(cvt__tok *t, const cJSON *model, const char *file, int spm)
         n += arr ? put_part(buf + n, b, nb) : (memcpy(buf + n, b, nb), nb);
         rc = cvt__tok_merge(t, buf, n);
     }
+    jwalk_done(&w);
+    if (rc == TRIT_OK && w.nomem) rc = cvt__tok_nomem(t);
     free(buf);
     return rc;
 }
@@ -454,7 +573,7 @@ int cvt__json_vocab(cvt__tok *t, const cJSON *root, const char *file, int style,
     if (style == SRC_JSON_SPM_BPE) {
         /* tokens no merge makes are never preferred; special, byte and unknown ones score 0 */
         const cJSON *merges = cvt__jget(model, "merges");
-        float const low = -(float)((cJSON_IsArray(merges) ? (uint32_t)cJSON_GetArraySize(merges) : 0u) + 1u);
+        float const low = -(float)((jkind(merges) == '[' ? (uint32_t)jcount(merges) : 0u) + 1u);
         for (uint32_t id = 0; id < t->n; id++)
             if (t->type[id] == CVT_TOK_NORMAL) t->score[id] = low;
     }

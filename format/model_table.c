@@ -57,33 +57,56 @@ static const trit_mt_tensor tensors[] = {
     {NULL, L_, TRIT_MT_SKIP, NULL, {"self_attn.rotary_emb.inv_freq"}},
 };
 
+/* Every key of spec 10.1 and the other keys a container carries: type (and array element),
+ * required, allowed string values, and where converters and inspect find it in a source. */
+#define U32_ TRIT_KV_U32, 0
+#define F32_ TRIT_KV_F32, 0
+#define STR_ TRIT_KV_STRING, 0
+#define BOOL_ TRIT_KV_BOOL, 0
 static const trit_mt_key keys[] = {
-    {"general.architecture", NULL, "general.architecture", {"model_type"}, TRIT_MT_ARCH},
-    {"general.name", NULL, "general.name", {NULL}, TRIT_MT_AS_IS},
-    {"model.n_layer", "block_count", NULL, {"num_hidden_layers", "n_layer", "num_layers"}, TRIT_MT_AS_IS},
-    {"model.n_embd", "embedding_length", NULL, {"hidden_size", "n_embd", "d_model"}, TRIT_MT_AS_IS},
-    {"model.n_ff", "feed_forward_length", NULL, {"intermediate_size", "ffn_dim"}, TRIT_MT_AS_IS},
-    {"model.n_head", "attention.head_count", NULL, {"num_attention_heads", "n_head"}, TRIT_MT_AS_IS},
-    {"model.n_head_kv", "attention.head_count_kv", NULL, {"num_key_value_heads"}, TRIT_MT_AS_IS},
-    {"model.head_dim", "attention.key_length", NULL, {"head_dim"}, TRIT_MT_AS_IS},
-    {"model.n_vocab", "vocab_size", NULL, {"vocab_size"}, TRIT_MT_AS_IS},
-    {"model.n_ctx", "context_length", NULL, {"max_position_embeddings", "n_positions"}, TRIT_MT_AS_IS},
-    {"model.norm_eps", "attention.layer_norm_rms_epsilon", NULL, {"rms_norm_eps"}, TRIT_MT_AS_IS},
-    {"model.rope_theta", "rope.freq_base", NULL, {"rope_theta"}, TRIT_MT_AS_IS},
-    {"model.rope_dim", "rope.dimension_count", NULL, {NULL}, TRIT_MT_AS_IS},
-    {"model.hidden_act", NULL, NULL, {"hidden_act"}, TRIT_MT_AS_IS},
-    {"model.tied_embeddings", NULL, NULL, {"tie_word_embeddings"}, TRIT_MT_AS_IS},
-    {"model.bos_token_id", NULL, "tokenizer.ggml.bos_token_id", {"bos_token_id"}, TRIT_MT_AS_IS},
-    {"model.eos_token_id", NULL, "tokenizer.ggml.eos_token_id", {"eos_token_id"}, TRIT_MT_AS_IS},
-    {"moe.n_expert", "expert_count", NULL, {"num_local_experts", "num_experts", "n_routed_experts"}, TRIT_MT_AS_IS},
-    {"moe.n_expert_used", "expert_used_count", NULL, {"num_experts_per_tok"}, TRIT_MT_AS_IS},
-    {"moe.n_ff_expert", "expert_feed_forward_length", NULL, {"moe_intermediate_size"}, TRIT_MT_AS_IS},
-    {"moe.gating", "expert_gating_func", NULL, {"scoring_func"}, TRIT_MT_GATING},
-    {"moe.norm_topk", "expert_weights_norm", NULL, {"norm_topk_prob"}, TRIT_MT_AS_IS},
-    {"moe.routed_scale", "expert_weights_scale", NULL, {"routed_scaling_factor"}, TRIT_MT_AS_IS},
-    {"moe.n_shared_expert", "expert_shared_count", NULL, {"n_shared_experts"}, TRIT_MT_AS_IS},
-    {"moe.first_dense_layers", "leading_dense_block_count", NULL, {"first_k_dense_replace"}, TRIT_MT_AS_IS},
+    {"general.architecture", STR_, 0, NULL, NULL, "general.architecture", {"model_type"}, TRIT_MT_ARCH},
+    {"general.name", STR_, 0, NULL, NULL, "general.name", {NULL}, TRIT_MT_AS_IS},
+    {"model.n_layer", U32_, 1, NULL, "block_count", NULL, {"num_hidden_layers", "n_layer", "num_layers"}, TRIT_MT_AS_IS},
+    {"model.n_embd", U32_, 1, NULL, "embedding_length", NULL, {"hidden_size", "n_embd", "d_model"}, TRIT_MT_AS_IS},
+    {"model.n_ff", U32_, 0, NULL, "feed_forward_length", NULL, {"intermediate_size", "ffn_dim"}, TRIT_MT_AS_IS},
+    {"model.n_head", U32_, 1, NULL, "attention.head_count", NULL, {"num_attention_heads", "n_head"}, TRIT_MT_AS_IS},
+    {"model.n_head_kv", U32_, 1, NULL, "attention.head_count_kv", NULL, {"num_key_value_heads"}, TRIT_MT_AS_IS},
+    {"model.head_dim", U32_, 1, NULL, "attention.key_length", NULL, {"head_dim"}, TRIT_MT_AS_IS},
+    {"model.n_vocab", U32_, 1, NULL, "vocab_size", NULL, {"vocab_size"}, TRIT_MT_AS_IS},
+    {"model.n_ctx", U32_, 0, NULL, "context_length", NULL, {"max_position_embeddings", "n_positions"}, TRIT_MT_AS_IS},
+    {"model.norm_eps", F32_, 1, NULL, "attention.layer_norm_rms_epsilon", NULL, {"rms_norm_eps"}, TRIT_MT_AS_IS},
+    {"model.rope_theta", F32_, 1, NULL, "rope.freq_base", NULL, {"rope_theta"}, TRIT_MT_AS_IS},
+    {"model.rope_dim", U32_, 0, NULL, "rope.dimension_count", NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.rope_layout", STR_, 0, "neox", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.hidden_act", STR_, 0, "silu|relu2|gelu", NULL, NULL, {"hidden_act"}, TRIT_MT_AS_IS},
+    {"model.tied_embeddings", BOOL_, 0, NULL, NULL, NULL, {"tie_word_embeddings"}, TRIT_MT_AS_IS},
+    {"model.bos_token_id", U32_, 0, NULL, NULL, "tokenizer.ggml.bos_token_id", {"bos_token_id"}, TRIT_MT_AS_IS},
+    {"model.eos_token_id", U32_, 0, NULL, NULL, "tokenizer.ggml.eos_token_id", {"eos_token_id"}, TRIT_MT_AS_IS},
+    {"model.embd_scale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.residual_scale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.logit_scale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.act_quant", STR_, 0, "none|int8_per_token", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"moe.n_expert", U32_, 0, NULL, "expert_count", NULL, {"num_local_experts", "num_experts", "n_routed_experts"}, TRIT_MT_AS_IS},
+    {"moe.n_expert_used", U32_, 0, NULL, "expert_used_count", NULL, {"num_experts_per_tok"}, TRIT_MT_AS_IS},
+    {"moe.n_ff_expert", U32_, 0, NULL, "expert_feed_forward_length", NULL, {"moe_intermediate_size"}, TRIT_MT_AS_IS},
+    {"moe.gating", STR_, 0, "softmax|sigmoid", "expert_gating_func", NULL, {"scoring_func"}, TRIT_MT_GATING},
+    {"moe.norm_topk", BOOL_, 0, NULL, "expert_weights_norm", NULL, {"norm_topk_prob"}, TRIT_MT_AS_IS},
+    {"moe.routed_scale", F32_, 0, NULL, "expert_weights_scale", NULL, {"routed_scaling_factor"}, TRIT_MT_AS_IS},
+    {"moe.n_shared_expert", U32_, 0, NULL, "expert_shared_count", NULL, {"n_shared_experts"}, TRIT_MT_AS_IS},
+    {"moe.shared_gate", STR_, 0, "none|sigmoid", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"moe.first_dense_layers", U32_, 0, NULL, "leading_dense_block_count", NULL, {"first_k_dense_replace"}, TRIT_MT_AS_IS},
+    /* not the model description: what the container carries besides it */
+    {"tokenizer.kind", STR_, 0, "bpe|spm|gguf", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"provenance.converter", STR_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"provenance.source_format", STR_, 0, "safetensors|gguf", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"provenance.source_files", TRIT_KV_ARRAY, TRIT_KV_STRING, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"provenance.source_xxh3", TRIT_KV_ARRAY, TRIT_KV_U64, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"quant.max_abs_error", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
 };
+#undef U32_
+#undef F32_
+#undef STR_
+#undef BOOL_
 
 #define N_TENSORS (sizeof tensors / sizeof tensors[0])
 
@@ -97,6 +120,18 @@ const trit_mt_key *trit_mt_keys(size_t *n)
 {
     *n = sizeof keys / sizeof keys[0];
     return keys;
+}
+
+const trit_mt_key *trit_mt_key_find(const char *key)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(keys[i].key, key)) return &keys[i];
+    return NULL;
+}
+
+int trit_mt_key_described(const char *key)
+{
+    return strncmp(key, "model.", 6) == 0 || strncmp(key, "moe.", 4) == 0;
 }
 
 /* A decimal number below TRIT_NONE32 at *p; advances *p. 0 on success. */

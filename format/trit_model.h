@@ -75,13 +75,21 @@ enum trit_mt_conv {
 
 typedef struct trit_mt_key {
     const char *key;           /* the .trit key (spec 10.1) */
+    uint32_t type, elem;       /* TRIT_KV_*; elem: the element type of an array */
+    int required;              /* spec 10.1 requires it */
+    const char *values;        /* allowed string values "a|b|c", or NULL */
     const char *gguf;          /* GGUF key after "{arch}.", or NULL */
     const char *gguf_abs;      /* GGUF key without the arch prefix, or NULL */
     const char *hf[3];         /* config.json fields, the first present wins; NULL-terminated */
     int conv;                  /* enum trit_mt_conv */
 } trit_mt_key;
 
-/* The key table (static storage). */
+/* The key table (static storage): every key of spec 10.1. */
 const trit_mt_key *trit_mt_keys(size_t *n);
+/* The row of a .trit key, or NULL. */
+const trit_mt_key *trit_mt_key_find(const char *key);
+/* 1 if key belongs to the model description (model.*, moe.*): a reader that meets such a key
+ * not in the table must refuse the file, since the key may change the math. */
+int trit_mt_key_described(const char *key);
 
 #endif /* TRIT_MODEL_H */

@@ -124,6 +124,8 @@ cJSON *insp_norm_meta(const char *format, const cJSON *meta, cJSON **consumed)
     size_t n_keys;
     const trit_mt_key *keys = trit_mt_keys(&n_keys);
     for (size_t i = 0; i < n_keys; i++) {
+        /* the model description only: provenance and tokenizer keys are not the model */
+        if (!trit_mt_key_described(keys[i].key) && strncmp(keys[i].key, "general.", 8) != 0) continue;
         char src[192];
         const cJSON *v = lookup(format, meta, &keys[i], arch, src, sizeof src);
         if (!v) continue;

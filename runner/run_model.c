@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "run_int.h"
+#include "trit_model.h"
 #include "trit_safemath.h"
 
 static int fail_file(const run_ctx *c, trit_err *err, int rc)
@@ -358,9 +359,30 @@ static int load_layer(run_ctx *c, uint32_t L, trit_err *err)
     return TRIT_OK;
 }
 
+/* Every key of the model description must be one this runner computes (the model table,
+ * format/trit_model.h): a key it does not know may change the math, and ignoring it would
+ * compute something close instead (a container from a newer converter, or a tampered one).
+ * Providers other than .trit (the converter's --reference source) describe the model with the
+ * converter's own keys and need no check. */
+static int check_known_keys(const run_ctx *c, trit_err *err)
+{
+    const trit_reader *r = run_weights_trit_reader(c->w);
+    const trit_kvset *kv = r ? trit_reader_kv(r) : NULL;
+    for (uint32_t i = 0; kv && i < trit_kvset_n(kv); i++) {
+        const char *k = trit_kvset_key(kv, i);
+        if (k && trit_mt_key_described(k) && !trit_mt_key_find(k))
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
+                                "metadata '%.64s' is not a model-description key this runner computes "
+                                "(spec/container.md 10.1); it may change the math, so the model is refused", k);
+    }
+    return TRIT_OK;
+}
+
 int run__load_model(run_ctx *c, trit_err *err)
 {
-    int rc = read_hparams(c, err);
+    int rc = check_known_keys(c, err);
+    if (rc) return fail_file(c, err, rc);
+    rc = read_hparams(c, err);
     if (rc) return fail_file(c, err, rc);
     run_hparams const *hp = &c->hp;
     c->layers = calloc(hp->n_layer, sizeof *c->layers);

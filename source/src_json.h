@@ -41,7 +41,26 @@ typedef struct src_json_result {
     src_json_member *members;    /* top-level members in file order; caller free()s */
     size_t n_members;
     size_t end;                   /* just past the top-level value */
+    uint64_t n_nodes;             /* values in the document */
+    uint64_t n_strings;           /* string literals, keys included */
+    uint64_t str_bytes;           /* bytes of those literals (an upper bound on decoded bytes) */
 } src_json_result;
+
+/* ---- the memory bound of a cJSON tree ----------------------------------------------------
+ * A cJSON tree costs a node (sizeof(cJSON) plus the allocator's header) per value and one
+ * allocation per key or string: ~80 bytes per value, so a dense document ("[0,0,0,...]")
+ * would take 40 bytes of memory per input byte. src_json_parse_doc refuses (TRIT_E_LIMIT,
+ * naming the file) a document whose tree, estimated by the scan before anything is built,
+ * would exceed SRC_JSON_TREE_FACTOR times the file plus SRC_JSON_TREE_SLACK. Real files stay
+ * far below it (a pretty-printed config.json or tokenizer_config.json costs ~6x; tokenizer.json
+ * defers its vocabulary and merges, see src_json_parse_doc_defer). */
+#define SRC_JSON_TREE_FACTOR 16u
+#define SRC_JSON_TREE_SLACK  (16u << 20)
+#define SRC_JSON_NODE_COST   96u   /* sizeof(cJSON) + allocator header, rounded up */
+#define SRC_JSON_ALLOC_COST  32u   /* allocator header + rounding of one string allocation */
+
+/* Estimated bytes of the cJSON tree of a scanned document. */
+uint64_t src_json_tree_bytes(const src_json_result *r);
 
 /* Validate p[0..n) as one JSON document; offsets in errors are base_off + position. On success
  * out->members is owned by the caller (free()). */
@@ -51,6 +70,31 @@ int src_json_scan(const uint8_t *p, size_t n, uint64_t base_off, const char *fil
 /* Scan + cJSON parse of a whole document (top level must be an object). *out: cJSON_Delete. */
 int src_json_parse_doc(const uint8_t *p, size_t n, const char *file, const char *what,
                         uint64_t max_nodes, struct cJSON **out, trit_err *err);
+
+/* Like src_json_parse_doc, but the members named by `keys` (NULL-terminated) inside the
+ * top-level object member `parent` ("model") are not built as trees when they are an object or
+ * an array: each becomes a cJSON_Raw item holding its JSON text (one copy of those bytes), to
+ * be walked element by element with src_json_iter. This is how tokenizer.json's vocabulary
+ * and merges (most of a 9-27 MB file, ~20x its size as a tree) are read in bounded memory.
+ * The rest of the document must fit the tree bound above. *out: cJSON_Delete. */
+int src_json_parse_doc_defer(const uint8_t *p, size_t n, const char *file, const char *what,
+                             uint64_t max_nodes, const char *parent, const char *const *keys,
+                             struct cJSON **out, trit_err *err);
+
+/* Walk the elements of an already validated JSON object or array text (a cJSON_Raw item from
+ * src_json_parse_doc_defer). No allocation: spans point into the text. */
+typedef struct src_json_iter {
+    const uint8_t *p;
+    size_t n;
+    size_t i;
+    int is_object;
+} src_json_iter;
+
+/* 0 when p[0..n) (after leading white space) is not '{' or '['. */
+int src_json_iter_init(src_json_iter *it, const uint8_t *p, size_t n);
+/* Next element: *key_off/*key_len the key's string literal (objects; quotes included),
+ * *val_off/*val_len the value's text. Returns 1, or 0 at the end. */
+int src_json_iter_next(src_json_iter *it, size_t *key_off, size_t *key_len, size_t *val_off, size_t *val_len);
 
 /* Decode an already validated JSON value span (string literal, object ...) with cJSON.
  * Returns NULL only on allocation failure. Caller cJSON_Delete()s. */

@@ -101,7 +101,12 @@ static int scan_string(jscan *s)
     for (;;) {
         if (s->i >= s->n) return jerr(s, TRIT_E_CORRUPT, start, "string is not terminated");
         uint8_t const c = s->p[s->i];
-        if (c == '"') { s->i++; return TRIT_OK; }
+        if (c == '"') {
+            s->i++;
+            s->out->n_strings++;
+            s->out->str_bytes += s->i - start;
+            return TRIT_OK;
+        }
         if (c < 0x20) return jerr(s, TRIT_E_CORRUPT, s->i, "control character in a string");
         if (c == '\\') {
             if (s->n - s->i < 2) return jerr(s, TRIT_E_CORRUPT, s->i, "string is not terminated");
@@ -262,6 +267,7 @@ int src_json_scan(const uint8_t *p, size_t n, uint64_t base_off, const char *fil
     out->members = NULL;
     out->n_members = 0;
     out->end = 0;
+    out->n_nodes = out->n_strings = out->str_bytes = 0;
     if (o->header_mode) {
         if (n == 0 || p[0] != '{') {
             rc = trit_err_set(err, TRIT_E_CORRUPT, base_off, o->what,
@@ -331,6 +337,7 @@ int src_json_scan(const uint8_t *p, size_t n, uint64_t base_off, const char *fil
     }
 done:
     out->end = s.i;
+    out->n_nodes = s.nodes;
     if (o->header_mode) {
         for (; s.i < n; s.i++)
             if (p[s.i] != ' ') {
@@ -350,6 +357,98 @@ fail:
     out->members = NULL;
     out->n_members = 0;
     return rc;
+}
+
+uint64_t src_json_tree_bytes(const src_json_result *r)
+{
+    /* each term is bounded by the document size (< 2^40) times a small constant: no overflow */
+    return r->n_nodes * SRC_JSON_NODE_COST + r->n_strings * SRC_JSON_ALLOC_COST + r->str_bytes;
+}
+
+/* The tree bound of src_json.h: TRIT_E_LIMIT naming the file when `tree` bytes exceed it. */
+static int check_tree(uint64_t tree, size_t n, uint64_t n_nodes, const char *file, const char *what,
+                      trit_err *err)
+{
+    uint64_t const budget = (uint64_t)SRC_JSON_TREE_FACTOR * n + SRC_JSON_TREE_SLACK;
+    if (tree <= budget) return TRIT_OK;
+    trit_err_file(err, file);
+    return trit_err_set(err, TRIT_E_LIMIT, 0, what,
+                        "%llu JSON values in %zu bytes would take ~%llu MiB as a tree, over the "
+                        "budget of %ux the file + %u MiB", (unsigned long long)n_nodes, n,
+                        (unsigned long long)(tree >> 20), SRC_JSON_TREE_FACTOR, SRC_JSON_TREE_SLACK >> 20);
+}
+
+static size_t skip_ws_at(const uint8_t *p, size_t n, size_t i)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) i++;
+    return i;
+}
+
+/* End of the validated value at p[i] (i past leading white space). */
+static size_t skip_value(const uint8_t *p, size_t n, size_t i)
+{
+    uint32_t depth = 0;
+    while (i < n) {
+        uint8_t const c = p[i];
+        if (c == '"') {
+            for (i++; i < n && p[i] != '"'; i++)
+                if (p[i] == '\\') i++;
+            i++;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            i++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0) return i;   /* end of the enclosing container */
+            depth--;
+            i++;
+        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            return i;
+        } else {
+            i++;
+        }
+        if (depth == 0 && (c == '"' || c == '}' || c == ']')) return i < n ? i : n;
+    }
+    return n;
+}
+
+int src_json_iter_init(src_json_iter *it, const uint8_t *p, size_t n)
+{
+    size_t const i = skip_ws_at(p, n, 0);
+    it->p = p;
+    it->n = n;
+    it->i = i + 1;
+    it->is_object = i < n && p[i] == '{';
+    if (i >= n || (p[i] != '{' && p[i] != '[')) {
+        it->i = n;
+        return 0;
+    }
+    return 1;
+}
+
+int src_json_iter_next(src_json_iter *it, size_t *key_off, size_t *key_len, size_t *val_off, size_t *val_len)
+{
+    const uint8_t *p = it->p;
+    size_t const n = it->n;
+    size_t i = skip_ws_at(p, n, it->i);
+    if (i < n && p[i] == ',') i = skip_ws_at(p, n, i + 1);
+    if (i >= n || p[i] == '}' || p[i] == ']') {
+        it->i = n;
+        return 0;
+    }
+    *key_off = *key_len = 0;
+    if (it->is_object) {
+        size_t const k = skip_value(p, n, i);
+        *key_off = i;
+        *key_len = k - i;
+        i = skip_ws_at(p, n, k);
+        if (i < n && p[i] == ':') i++;
+        i = skip_ws_at(p, n, i);
+    }
+    size_t const e = skip_value(p, n, i);
+    *val_off = i;
+    *val_len = e - i;
+    it->i = e;
+    return 1;
 }
 
 cJSON *src_json_parse_span(const uint8_t *p, size_t n)
@@ -372,10 +471,120 @@ int src_json_parse_doc(const uint8_t *p, size_t n, const char *file, const char 
     int rc = src_json_scan(p, n, 0, file, &o, &sc, err);
     if (rc) return rc;
     free(sc.members);
+    if ((rc = check_tree(src_json_tree_bytes(&sc), n, sc.n_nodes, file, what, err)) != TRIT_OK) return rc;
     cJSON *root = src_json_parse_span(p, n);
     if (!root) {
         trit_err_file(err, file);
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory parsing JSON");
+    }
+    *out = root;
+    return TRIT_OK;
+}
+
+/* 1 if the key literal p[m->key_off..key_end) is exactly "name" (no escapes). */
+static int key_is(const uint8_t *p, const src_json_member *m, const char *name)
+{
+    size_t const k = strlen(name);
+    return m->key_end - m->key_off == k + 2 && memcmp(p + m->key_off + 1, name, k) == 0;
+}
+
+static int deferred(const uint8_t *p, const src_json_member *m, const char *const *keys)
+{
+    if (p[m->val_off] != '{' && p[m->val_off] != '[') return 0;
+    for (size_t k = 0; keys[k]; k++)
+        if (key_is(p, m, keys[k])) return 1;
+    return 0;
+}
+
+/* Add the member m of p (key and value parsed from their spans, or the value as raw text) to
+ * obj. */
+static int add_member(cJSON *obj, const uint8_t *p, const src_json_member *m, int raw)
+{
+    cJSON *k = src_json_parse_span(p + m->key_off, m->key_end - m->key_off);
+    cJSON *v = NULL;
+    if (raw) {
+        size_t const len = m->val_end - m->val_off;
+        char *text = malloc(len + 1);
+        if (text && (v = cJSON_CreateRaw("")) != NULL) {
+            memcpy(text, p + m->val_off, len);
+            text[len] = '\0';
+            cJSON_free(v->valuestring);
+            v->valuestring = text;
+            text = NULL;
+        }
+        free(text);
+    } else {
+        v = src_json_parse_span(p + m->val_off, m->val_end - m->val_off);
+    }
+    int const ok = k && v && cJSON_IsString(k) && cJSON_AddItemToObject(obj, k->valuestring, v);
+    if (!ok) cJSON_Delete(v);
+    cJSON_Delete(k);
+    return ok ? TRIT_OK : TRIT_E_NOMEM;
+}
+
+int src_json_parse_doc_defer(const uint8_t *p, size_t n, const char *file, const char *what,
+                             uint64_t max_nodes, const char *parent, const char *const *keys,
+                             cJSON **out, trit_err *err)
+{
+    src_json_scan_opts const o = {what, TRIT_MAX_JSON_DEPTH, 0, max_nodes, max_nodes, 0, 0};
+    src_json_result top = {0}, par = {0};
+    *out = NULL;
+    size_t const i = skip_ws_at(p, n, 0);
+    if (i >= n || p[i] != '{') {
+        trit_err_file(err, file);
+        return trit_err_set(err, TRIT_E_CORRUPT, i, what, "not a JSON object");
+    }
+    int rc = src_json_scan(p, n, 0, file, &o, &top, err);
+    if (rc) return rc;
+    const src_json_member *pm = NULL;
+    for (size_t k = 0; k < top.n_members; k++)
+        if (key_is(p, &top.members[k], parent) && p[top.members[k].val_off] == '{') pm = &top.members[k];
+    /* the parent's members: a second scan of its (already valid) span records them */
+    if (pm) rc = src_json_scan(p + pm->val_off, pm->val_end - pm->val_off, pm->val_off, file, &o, &par, err);
+    /* the tree bound, without the deferred members but with their raw copies */
+    uint64_t tree = src_json_tree_bytes(&top);
+    for (size_t k = 0; rc == TRIT_OK && k < par.n_members; k++) {
+        src_json_member *m = &par.members[k];
+        m->key_off += pm->val_off;   /* to document offsets */
+        m->key_end += pm->val_off;
+        m->val_off += pm->val_off;
+        m->val_end += pm->val_off;
+        if (!deferred(p, m, keys)) continue;
+        src_json_scan_opts const oc = {what, TRIT_MAX_JSON_DEPTH, 0, max_nodes, 0, 0, 0};
+        src_json_result c;
+        if ((rc = src_json_scan(p + m->val_off, m->val_end - m->val_off, m->val_off, file, &oc, &c, err)))
+            break;
+        uint64_t const cost = src_json_tree_bytes(&c);
+        tree = (tree > cost ? tree - cost : 0) + (m->val_end - m->val_off) + SRC_JSON_ALLOC_COST;
+    }
+    if (rc == TRIT_OK) rc = check_tree(tree, n, top.n_nodes, file, what, err);
+    cJSON *root = NULL;
+    if (rc == TRIT_OK && !(root = cJSON_CreateObject())) rc = TRIT_E_NOMEM;
+    for (size_t k = 0; rc == TRIT_OK && k < top.n_members; k++) {
+        const src_json_member *m = &top.members[k];
+        if (m != pm) {
+            rc = add_member(root, p, m, 0);
+            continue;
+        }
+        cJSON *obj = cJSON_CreateObject();
+        cJSON *key = src_json_parse_span(p + m->key_off, m->key_end - m->key_off);
+        if (!obj || !key || !cJSON_AddItemToObject(root, key->valuestring, obj)) {
+            cJSON_Delete(obj);
+            rc = TRIT_E_NOMEM;
+        }
+        cJSON_Delete(key);
+        for (size_t j = 0; rc == TRIT_OK && j < par.n_members; j++)
+            rc = add_member(obj, p, &par.members[j], deferred(p, &par.members[j], keys));
+    }
+    free(top.members);
+    free(par.members);
+    if (rc == TRIT_E_NOMEM) {
+        trit_err_file(err, file);
+        trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory parsing JSON");
+    }
+    if (rc) {
+        cJSON_Delete(root);
+        return rc;
     }
     *out = root;
     return TRIT_OK;

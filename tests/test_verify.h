@@ -28,6 +28,7 @@ typedef struct vt_defects {
     int bad_golden;        /* golden-logits section one byte short of its header's size */
     const float *golden_values; /* VT_N_VOCAB logits for the golden section (NULL: vt_golden) */
     int tok_kv;            /* a tokenizer-KV section (kind 3): 1 valid, 2 cut one byte short */
+    int unknown_key;       /* an extra model-description key no runner computes */
     uint32_t page_align;   /* 0 = 4096 */
 } vt_defects;
 

@@ -13,6 +13,7 @@
 #include "insp.h"
 #include "trit_cursor.h"
 #include "trit_safemath.h"
+#include "trit_model.h"
 #include "vfy_trit_int.h"
 
 /* ---- context ----------------------------------------------------------------------------- */
@@ -189,48 +190,6 @@ void vfy__section_content(vfy__tctx *c, const trit_section_info *si, const void 
 /* ---- metadata ---------------------------------------------------------------------------- */
 
 /* The keys spec 10.1 defines, with their types; `values` lists the allowed strings. */
-static const struct spec_key {
-    const char *key;
-    uint32_t type, elem;       /* trit_kv_type; elem for arrays */
-    int required;
-    const char *values;        /* "a|b|c" or NULL */
-} spec_keys[] = {
-    {"general.architecture", TRIT_KV_STRING, 0, 0, NULL},
-    {"general.name", TRIT_KV_STRING, 0, 0, NULL},
-    {"model.n_layer", TRIT_KV_U32, 0, 1, NULL},
-    {"model.n_embd", TRIT_KV_U32, 0, 1, NULL},
-    {"model.n_ff", TRIT_KV_U32, 0, 0, NULL},
-    {"model.n_head", TRIT_KV_U32, 0, 1, NULL},
-    {"model.n_head_kv", TRIT_KV_U32, 0, 1, NULL},
-    {"model.head_dim", TRIT_KV_U32, 0, 1, NULL},
-    {"model.n_vocab", TRIT_KV_U32, 0, 1, NULL},
-    {"model.n_ctx", TRIT_KV_U32, 0, 0, NULL},
-    {"model.norm_eps", TRIT_KV_F32, 0, 1, NULL},
-    {"model.rope_theta", TRIT_KV_F32, 0, 1, NULL},
-    {"model.rope_dim", TRIT_KV_U32, 0, 0, NULL},
-    {"model.rope_layout", TRIT_KV_STRING, 0, 0, "neox"},
-    {"model.hidden_act", TRIT_KV_STRING, 0, 0, "silu|relu2|gelu"},
-    {"model.tied_embeddings", TRIT_KV_BOOL, 0, 0, NULL},
-    {"model.bos_token_id", TRIT_KV_U32, 0, 0, NULL},
-    {"model.eos_token_id", TRIT_KV_U32, 0, 0, NULL},
-    {"model.act_quant", TRIT_KV_STRING, 0, 0, "none|int8_per_token"},
-    {"moe.n_expert", TRIT_KV_U32, 0, 0, NULL},
-    {"moe.n_expert_used", TRIT_KV_U32, 0, 0, NULL},
-    {"moe.n_ff_expert", TRIT_KV_U32, 0, 0, NULL},
-    {"moe.gating", TRIT_KV_STRING, 0, 0, "softmax|sigmoid"},
-    {"moe.norm_topk", TRIT_KV_BOOL, 0, 0, NULL},
-    {"moe.routed_scale", TRIT_KV_F32, 0, 0, NULL},
-    {"moe.n_shared_expert", TRIT_KV_U32, 0, 0, NULL},
-    {"moe.shared_gate", TRIT_KV_STRING, 0, 0, "none|sigmoid"},
-    {"moe.first_dense_layers", TRIT_KV_U32, 0, 0, NULL},
-    {"tokenizer.kind", TRIT_KV_STRING, 0, 0, "bpe|spm|gguf"},
-    {"provenance.converter", TRIT_KV_STRING, 0, 0, NULL},
-    {"provenance.source_format", TRIT_KV_STRING, 0, 0, "safetensors|gguf"},
-    {"provenance.source_files", TRIT_KV_ARRAY, TRIT_KV_STRING, 0, NULL},
-    {"provenance.source_xxh3", TRIT_KV_ARRAY, TRIT_KV_U64, 0, NULL},
-    {"quant.max_abs_error", TRIT_KV_F32, 0, 0, NULL},
-};
-
 static int value_allowed(const char *values, const char *s, uint64_t n)
 {
     for (const char *p = values;;) {
@@ -241,10 +200,28 @@ static int value_allowed(const char *values, const char *s, uint64_t n)
     }
 }
 
+/* A model-description key the runner does not know may change the math: the runner refuses
+ * the file (runner/run_model.c), so the gate does too. */
+static void check_unknown_keys(vfy__tctx *c)
+{
+    const trit_kvset *kv = trit_reader_kv(c->r);
+    for (uint32_t i = 0; i < trit_kvset_n(kv); i++) {
+        const char *k = trit_kvset_key(kv, i);
+        if (!k || !trit_mt_key_described(k) || trit_mt_key_find(k)) continue;
+        char obj[112];
+        snprintf(obj, sizeof obj, "metadata '%.80s'", k);
+        vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj,
+                       "not a model-description key of spec 10.1: it may change the math, and the runner refuses it");
+    }
+}
+
 static void check_keys(vfy__tctx *c)
 {
-    for (size_t k = 0; k < sizeof spec_keys / sizeof spec_keys[0]; k++) {
-        struct spec_key const *sk = &spec_keys[k];
+    check_unknown_keys(c);
+    size_t n_keys;
+    const trit_mt_key *spec_keys = trit_mt_keys(&n_keys);
+    for (size_t k = 0; k < n_keys; k++) {
+        trit_mt_key const *sk = &spec_keys[k];
         char obj[96];
         snprintf(obj, sizeof obj, "metadata '%s'", sk->key);
         int64_t const i = trit_reader_find_kv(c->r, sk->key);

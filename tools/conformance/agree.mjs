@@ -1,11 +1,12 @@
 // agree.mjs - the runner vs llama.cpp on one generated ternary model (agree.sh makes the files).
 //
-//   node agree.mjs same|wide LABEL DIR NSEQ [ref]
+//   node agree.mjs same|wide LABEL DIR NSEQ [ref] [bf16out]
 //
 // Reads, for sequences k = 0 .. NSEQ-1: DIR/LABEL.run.k.f32 (trit run --logits: n_vocab LE
 // float32), and one JSON line per sequence in DIR/LABEL.tq2.jsonl (llama.cpp on the TQ2_0
 // export) and DIR/LABEL.f32.jsonl (llama.cpp on the --dequant --f32 export); with `ref`, also
-// DIR/LABEL.ref-{token,q8k,float,float0}.jsonl from ref_forward.mjs.
+// DIR/LABEL.ref-{token,q8k,float,float0}.jsonl from ref_forward.mjs. `bf16out`: the output
+// projection is BF16 (a model converted from BF16 safetensors), see ALLOW below.
 //
 // Numbers (max over the vocabulary, then over the sequences):
 //   run-F32   max |runner - llama F32|
@@ -24,6 +25,13 @@
 //       two implementations quantize activations differently there, and (d) is the check
 //       that each computes what it should.
 //   (c) `same`: run-TQ2 <= 1e-3 (same quantization: equal up to that F16 rounding).
+//   ALLOW: the 1e-3 of (b), (c) and (e) is for an F16 output projection. With `bf16out`
+//       llama.cpp rounds that input to BF16 instead (its BF16 x BF16 dot product), 8 bits of
+//       significand against F16's 11, so the allowance is 8 x 1e-3 = 8e-3 (observed 1.3e-3 to
+//       2.0e-3 per sequence; with the output written F32 instead the runner and llama.cpp
+//       agree within 5e-7 on the same models, so that rounding is all of it, except on one
+//       sequence of agree.sh's moe-bf16, 5.9e-3, where an int8 rounding also lands the other
+//       way: (d) names it).
 //   (e) `wide`: the runner again with --act-scales block (agree.sh's LABEL.blk.k.f32), which
 //       quantizes activations on q8_K's grain like llama TQ2_0: top-5 sets strictly equal;
 //       (b) and (c) as for one-block models but per sequence, on at least 2/3 of them (the
@@ -39,10 +47,13 @@
 //       footing, and for MoE the expert choices each quantization changes are counted.
 import fs from "node:fs";
 
-const [mode, label, dir, nArg, refArg] = process.argv.slice(2);
+const [mode, label, dir, nArg, ...flags] = process.argv.slice(2);
+const refArg = flags.includes("ref") ? "ref" : "";
+const ALLOW = flags.includes("bf16out") ? 8e-3 : 1e-3;
+const allowText = ALLOW.toExponential(0);
 const nSeq = Number(nArg);
 if (!["same", "wide"].includes(mode) || !label || !dir || !(nSeq > 0)) {
-    console.error("usage: node agree.mjs same|wide LABEL DIR NSEQ [ref]");
+    console.error("usage: node agree.mjs same|wide LABEL DIR NSEQ [ref] [bf16out]");
     process.exit(2);
 }
 const strict = process.env.CONF_AGREE_STRICT === "1";
@@ -88,8 +99,8 @@ report(mode === "same" ? equal === nSeq : tiesOk,
 // (b) the runner's distance from llama's float run vs llama's own spread
 const bText = `(b) max|runner - llama F32| ${e(runF32)}, llama spread max|TQ2_0 - F32| ${e(spread)}, ratio ${ratio.toFixed(3)}`;
 if (mode === "same") {
-    report(runF32 <= spread + 1e-3, `${bText} (<= spread + 1e-3)`);
-    report(runTq2 <= 1e-3, `(c) max|runner - llama TQ2_0| ${e(runTq2)} <= 1e-3 (one 256-block per row: same activation quantization)`);
+    report(runF32 <= spread + ALLOW, `${bText} (<= spread + ${allowText})`);
+    report(runTq2 <= ALLOW, `(c) max|runner - llama TQ2_0| ${e(runTq2)} <= ${allowText} (one 256-block per row: same activation quantization)`);
 } else {
     if (runF32 <= spread) report(true, bText);
     else report(false, `${bText} > 1: BitNet's per-token int8 scale is coarser than q8_K's per-256-block scale ` +
@@ -115,15 +126,15 @@ if (mode === "wide") {
     const bF = perSeq(B, F), tF = perSeq(T, F), bT = perSeq(B, T);
     const offB = [], offC = [];
     for (let k = 0; k < nSeq; k++) {
-        if (bF[k] > tF[k] + 1e-3) offB.push(`seq ${k} ${e(bF[k])} vs ${e(tF[k])}`);
-        if (bT[k] > 1e-3) offC.push(`seq ${k} ${e(bT[k])}`);
+        if (bF[k] > tF[k] + ALLOW) offB.push(`seq ${k} ${e(bF[k])} vs ${e(tF[k])}`);
+        if (bT[k] > ALLOW) offC.push(`seq ${k} ${e(bT[k])}`);
     }
     const need = (off) => 3 * (nSeq - off.length) >= 2 * nSeq;
     const bMax = Math.max(...bF);
-    report(need(offB), `(b) block mode: max|runner - llama F32| <= llama's spread max|TQ2_0 - F32| + 1e-3 per sequence on ` +
+    report(need(offB), `(b) block mode: max|runner - llama F32| <= llama's spread max|TQ2_0 - F32| + ${allowText} per sequence on ` +
                        `${nSeq - offB.length}/${nSeq}` + (offB.length ? ` (${offB.join(", ")})` : "") +
                        `; over all sequences ${e(bMax)} vs ${e(spread)}, ratio ${(bMax / spread).toFixed(3)}`);
-    report(need(offC), `(c) block mode: max|runner - llama TQ2_0| <= 1e-3 on ${nSeq - offC.length}/${nSeq}` +
+    report(need(offC), `(c) block mode: max|runner - llama TQ2_0| <= ${allowText} on ${nSeq - offC.length}/${nSeq}` +
                        (offC.length ? ` (${offC.join(", ")})` : "") + ` (same activation quantization)`);
     if (refArg === "ref") {
         const q0 = fs.readFileSync(`${dir}/${label}.ref-q8k0.jsonl`, "utf8").trim().split("\n").map((l) => JSON.parse(l).logits);

@@ -24,6 +24,16 @@
 #   dense-wide  bitnet, hidden 512, FFN 1024 (2 and 4 blocks per row): BitNet's per-token
 #               scale is coarser than q8_K's, so (b) compares two quantizations, not code.
 #   moe-wide    qwen3moe, hidden 512, expert FFN 512, 8 experts, top-2.
+#   moe-bf16    trit-gen qwen3moe: a BF16 safetensors release (sharded, index.json, untied BF16
+#               output, BF16 norms and router) converted by `trit convert` from the directory;
+#               hidden 256, expert FFN 256 (one block per row, as moe-1blk).
+#   dense-bf16  trit-gen bitcpm: BF16 safetensors, arch minicpm (embedding/residual/logit
+#               scales, Q/K permuted for llama.cpp's normal RoPE), scale groups of 256 so that
+#               TQ2_0 carries them; hidden 256, FFN 256.
+#               Both have BF16 norms in the container, which export must widen to F32 (llama.cpp
+#               aborts on a BF16 norm: "binary_op: unsupported types"), and a BF16 output
+#               projection, whose input llama.cpp rounds to BF16: agree.mjs's `bf16out`.
+#               ref_forward.mjs covers qwen3moe, not minicpm (no `ref` for dense-bf16).
 # Sequences: 9 fixed token lists of 1 to 16 tokens (prefill of several positions, GQA, RoPE).
 # Every model is also run with `trit run --act-scales block` (absmax per 256 values: q8_K's
 # grain), the runner's mode that quantizes as llama.cpp does; on the wide models that run is
@@ -44,13 +54,17 @@ SEQS="$SEQS;11,22,33,44,55,66,77,88,99,110,121,132,143,154,165,176"
 NSEQ=9
 fails=0
 
-# model MODE LABEL REF LAYOUT trit-gen-options...
+# model MODE LABEL FLAGS LAYOUT trit-gen-options...
+#   FLAGS: comma-separated agree.mjs flags (ref: run ref_forward.mjs; bf16out), or -
+#   LAYOUT: a trit-gen layout; gguf* write a file, the others a safetensors directory
 model() {
-    mode=$1 label=$2 ref=$3 layout=$4
+    mode=$1 label=$2 flags=$3 layout=$4
     shift 4
     p=$W/$label
-    if ! "$GEN" "$layout" "$@" -o "$p.src.gguf" --force >"$p.log" 2>&1 ||
-       ! "$TRIT" convert "$p.src.gguf" -o "$p.trit" -f -q >>"$p.log" 2>&1 ||
+    case $layout in gguf*) src=$p.src.gguf ;; *) src=$p.src ;; esac
+    case ",$flags," in *,ref,*) ref=ref ;; *) ref= ;; esac
+    if ! "$GEN" "$layout" "$@" -o "$src" --force >"$p.log" 2>&1 ||
+       ! "$TRIT" convert "$src" -o "$p.trit" -f -q >>"$p.log" 2>&1 ||
        ! "$TRIT" export "$p.trit" -o "$p.tq2.gguf" --force -q >>"$p.log" 2>&1 ||
        ! "$TRIT" export "$p.trit" -o "$p.f32.gguf" --force -q --dequant --f32 >>"$p.log" 2>&1; then
         echo "FAIL  $label: could not build the model:"
@@ -89,7 +103,7 @@ model() {
             return
         }
     fi
-    node "$BUILD/conformance/agree.mjs" "$mode" "$label" "$W" "$NSEQ" $ref
+    node "$BUILD/conformance/agree.mjs" "$mode" "$label" "$W" "$NSEQ" $(echo "$flags" | tr ',-' '  ')
     fails=$((fails + $?))
 }
 
@@ -97,6 +111,8 @@ model same dense-1blk ref gguf --ff 256
 model same moe-1blk ref gguf-moe
 model wide dense-wide ref gguf --embd 512 --ff 1024 --heads 8 --kv-heads 4
 model wide moe-wide ref gguf-moe --embd 512 --ff 512 --heads 8 --kv-heads 4 --experts 8 --experts-used 2
+model same moe-bf16 ref,bf16out qwen3moe --embd 256 --ff 256
+model same dense-bf16 bf16out bitcpm --embd 256 --ff 256 --group 256
 
 echo "agreement: $fails failed"
 [ "$fails" -eq 0 ]

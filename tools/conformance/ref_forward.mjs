@@ -1,5 +1,5 @@
 // ref_forward.mjs - an independent, plain forward pass of a llama.cpp "bitnet" or "qwen3moe"
-// GGUF whose weights are F32/F16 (trit export --dequant --f32), for agree.sh's diagnosis of the
+// GGUF whose weights are F32/F16/BF16 (trit export --dequant --f32), for agree.sh's diagnosis of the
 // runner vs llama.cpp comparison. It makes the activation quantization of every ternary projection a
 // parameter, so the two implementations can each be reproduced and their difference
 // attributed:
@@ -11,8 +11,9 @@
 //                (the runner, BitNet b1.58)
 //        q8k     int8 per 256-value block, the same rule per block (llama.cpp's q8_K, which
 //                its TQ2_0 x q8_K dot products use)
-//   f16out       round the output projection's input to F16 (llama.cpp does so when that
-//                matrix is F16, as the tied token_embd is)
+//   f16out       round the output projection's input to that matrix's 16-bit type: F16 (llama.cpp
+//                does so when the matrix is F16, as the tied token_embd of a GGUF source is), or
+//                BF16 for a BF16 matrix (a model converted from BF16 safetensors)
 //
 // The graphs are llama.cpp's. bitnet (llm_build_bitnet): RMSNorm, Q/K/V, NEOX RoPE, causal
 // softmax attention (GQA), attn_sub_norm, output projection, residual; RMSNorm, SiLU(gate) *
@@ -23,7 +24,7 @@
 // logits from output.weight or the tied token_embd. Arithmetic is double precision; one JSON
 // line {"logits": [...], "routes": [...]} per sequence, routes (qwen3moe) listing per
 // position and layer the chosen experts and the router probability margin between the last
-// chosen and the first unchosen expert. Only F32 and F16 tensors are read (no `.scale`).
+// chosen and the first unchosen expert. Only F32, F16 and BF16 tensors are read (no `.scale`).
 import fs from "node:fs";
 
 const [file, seqArg, mode, f16opt] = process.argv.slice(2);
@@ -72,6 +73,15 @@ function f16ToF32(h) {
     const v = e === 0 ? m * 2 ** -24 : e === 31 ? NaN : (1 + m / 1024) * 2 ** (e - 15);
     return h >> 15 ? -v : v;
 }
+const bf16ToF32 = (h) => { const b = new DataView(new ArrayBuffer(4)); b.setUint32(0, h << 16); return b.getFloat32(0); };
+// nearest BF16 value (ties to even: ggml's GGML_FP32_TO_BF16), for the f16out option
+function roundBF16(x) {
+    if (x === 0 || !Number.isFinite(x)) return x;
+    const b = new DataView(new ArrayBuffer(4));
+    b.setFloat32(0, x);
+    const u = b.getUint32(0);
+    return bf16ToF32(((u + (0x7fff + ((u >>> 16) & 1))) >>> 16) & 0xffff);
+}
 // nearest F16 value (ties to even), for the f16out option
 function roundF16(x) {
     if (x === 0 || !Number.isFinite(x)) return x;
@@ -87,8 +97,9 @@ function tensor(name) {
     const rows = n / t.ne[0];
     if (t.type === 0) for (let i = 0; i < n; i++) a[i] = dv.getFloat32(p + 4 * i, true);
     else if (t.type === 1) for (let i = 0; i < n; i++) a[i] = f16ToF32(dv.getUint16(p + 2 * i, true));
+    else if (t.type === 30) for (let i = 0; i < n; i++) a[i] = bf16ToF32(dv.getUint16(p + 2 * i, true));
     else throw new Error(`${file}: tensor '${name}' has ggml type ${t.type}; export with --dequant --f32`);
-    return {a, cols: t.ne[0], rows, ne: t.ne};
+    return {a, cols: t.ne[0], rows, ne: t.ne, type: t.type};
 }
 // expert e of a 3-D [ne0, ne1, n_expert] stack, as a matrix of ne1 rows
 const slice = (t, e) => ({a: t.a.subarray(e * t.ne[0] * t.ne[1], (e + 1) * t.ne[0] * t.ne[1]), cols: t.ne[0], rows: t.ne[1]});
@@ -207,7 +218,8 @@ for (const part of seqArg.split(";")) {
         });
         if (pos === tokens.length - 1) {
             let h = rmsnorm(x, outNorm);
-            if (f16opt) h = h.map(roundF16);
+            if (f16opt && out.type === 1) h = h.map(roundF16);
+            else if (f16opt && out.type === 30) h = h.map(roundBF16);
             logits = matvec(out, h);
         }
     });
