@@ -20,7 +20,9 @@ static void verify_usage(FILE *f)
             "scales, no NaN/Inf, no all-zero projection), metadata against tensors (layer and\n"
             "expert counts, shapes per spec/container.md section 10) and compatibility with a\n"
             "runtime version. .gguf and .safetensors inputs get the structural, value and metadata\n"
-            "checks. Prints one line per failing object, then a summary.\n"
+            "checks. A .trit is also loaded the way the runner loads it (every key, tensor and\n"
+            "expert description resolved), so a file that passes is one the runtime accepts.\n"
+            "Prints one line per failing object, then a summary.\n"
             "\n"
             "options:\n"
             "  --json                 print a JSON report instead (schema: spec/errors.md)\n"
@@ -34,33 +36,6 @@ static void verify_usage(FILE *f)
             "exit: 0 ok, 1 tensor/metadata/smoke check failed, 2 usage, 3 i/o, 4 integrity,\n"
             "      5 incompatible with the runtime, 6 limit exceeded (spec/errors.md)\n",
             n_rt ? rt[n_rt - 1].version : "?");
-}
-
-/* --smoke: verify/ does not depend on the runner (the device runner links verify, not the
- * other way round); the CLI, which links both, connects them here. Runs the prompt through a
- * runner over the reader verify already holds, one thread, no expert cache, and returns the
- * last position's logits. */
-static int smoke_run(void *ctx, const trit_reader *r, const char *path, const uint32_t *tokens, uint32_t n_tokens,
-                     float *logits, uint64_t n_vocab, trit_err *err)
-{
-    (void)ctx;
-    (void)path;
-    run_weights w;
-    memset(&w, 0, sizeof w);
-    run_ctx *c = NULL;
-    int rc = run_weights_from_reader(r, &w, err);
-    if (rc != TRIT_OK) return rc;
-    run_opts o;
-    run_opts_default(&o);
-    o.n_ctx = n_tokens;
-    rc = run_ctx_new(&w, &o, &c, err);
-    if (rc == TRIT_OK && run_ctx_n_vocab(c) != n_vocab)
-        rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "the runner has %u logits, model.n_vocab is %llu",
-                          run_ctx_n_vocab(c), (unsigned long long)n_vocab);
-    if (rc == TRIT_OK) rc = run_ctx_eval(c, tokens, n_tokens, logits, err);
-    run_ctx_free(c);
-    run_weights_close(&w);
-    return rc;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -107,7 +82,8 @@ int cmd_verify(int argc, char **argv)
         verify_usage(stderr);
         return CLI_EXIT_USAGE;
     }
-    if (o.smoke_tokens) o.smoke_fn = smoke_run;
+    o.load_fn = run_check_load;   /* verify OK means this runtime loads it */
+    if (o.smoke_tokens) o.smoke_fn = run_check_logits;
     vfy_report rep;
     trit_err err;
     trit_err_clear(&err);

@@ -188,6 +188,17 @@ void run_sampler_init(run_sampler *s, float temp, uint32_t top_k, float top_p, u
 uint32_t run_sample(run_sampler *s, const float *logits, uint32_t n);
 
 /* ------------------------------------------------------------------------------------------ */
+/* The runner as the OTA gate's judge (run_check.c): the shapes of vfy_load_fn and vfy_smoke_fn,
+ * so `trit verify` asks this runtime whether it loads the container and what it computes. */
+
+/* Build the model over reader r exactly as run_ctx_new does (every key, tensor and expert
+ * description resolved and checked), one position of KV cache, then free it. ctx unused. */
+int run_check_load(void *ctx, const trit_reader *r, trit_err *err);
+/* Evaluate tokens and write the last position's n_vocab logits (one thread). ctx, path unused. */
+int run_check_logits(void *ctx, const trit_reader *r, const char *path, const uint32_t *tokens, uint32_t n_tokens,
+                     float *logits, uint64_t n_vocab, trit_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Command line shared by `trit run` and the standalone `trit-run`. */
 
 /* What the host binary adds to the shared command line. trit-run passes none; `trit run`

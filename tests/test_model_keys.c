@@ -3,6 +3,7 @@
  * being ignored while the model computes something close. The same container without the key
  * loads and passes (the control). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "run.h"
@@ -46,4 +47,33 @@ TEST(model_keys_unknown_refused_by_runner_and_gate)
     CHECK(vt_verify(bad, NULL, &rep) != 0);
     CHECK(vt_count(&rep, VFY_C_METADATA, "metadata 'model.attn_temperature'", "runner refuses") == 1);
     vfy_report_release(&rep);
+}
+
+/* The gate loads the model the way the runtime does: a renamed expert member is only a name
+ * warning to the metadata checks, but the runner cannot find the expert's up projection. Before
+ * the load check, verify passed it and `run` failed later on the device. */
+TEST(model_keys_verify_loads_like_the_runtime)
+{
+    const char *bin = test_trit_bin();
+    if (!bin || !*bin) SKIP("TRIT_BIN not set");
+    const char *good = test_path(test_tmpdir(), "mk-load-good.trit");
+    const char *bad = test_path(test_tmpdir(), "mk-renamed.trit");
+    trit_err e;
+    CHECK_OK_E(vt_build(good, NULL, &e), &e);
+    vt_defects d;
+    memset(&d, 0, sizeof d);
+    d.renamed_member = 1;
+    CHECK_OK_E(vt_build(bad, &d, &e), &e);
+    CHECK(load(bad, &e) != TRIT_OK);   /* the runtime refuses it */
+
+    char cmd[4096];
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s verify --json %s", bin, good);
+    CHECK_EQ_INT(test_run(cmd, &out), 0);
+    CHECK(out && strstr(out, "\"runtime_load\":true"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s verify %s 2>&1", bin, bad);
+    CHECK_EQ_INT(test_run(cmd, &out), 1);
+    CHECK(out && strstr(out, "the runner refuses to load it"));
+    free(out);
 }

@@ -199,7 +199,8 @@ int vt_build(const char *path, const vt_defects *din, trit_err *err)
             static const char *const proj[3][2] = {{"ffn_gate", "gate_proj"}, {"ffn_up", "up_proj"}, {"ffn_down", "down_proj"}};
             for (int k = 0; k < 3; k++) {
                 if (d->hf_names) snprintf(b, sizeof b, "model.layers.%u.mlp.experts.%u.%s.weight", L, e, proj[k][1]);
-                else snprintf(b, sizeof b, "blk.%u.%s.%u.weight", L, proj[k][0], e);
+                else snprintf(b, sizeof b, "blk.%u.%s.%u.weight", L,
+                              d->renamed_member && e == 2 && k == 1 ? "ffn_uq" : proj[k][0], e);
                 add(ts, &n, b, 't', TRIT_TYPE_T2, 2, k == 2 ? N_EMBD : N_FF_EXP, k == 2 ? N_FF_EXP : N_EMBD,
                     TRIT_SCALE_TENSOR, 0, L, unit_ids[e]);
             }

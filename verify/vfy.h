@@ -93,6 +93,7 @@ typedef struct vfy_report {
     uint64_t n_tensors, n_units, n_sections, n_kv;   /* objects checked */
     uint64_t bytes_hashed;     /* bytes run through a checksum or a value check */
     int smoke_ran;             /* 1 if the smoke run happened */
+    int load_checked;          /* 1 if the runtime's own load of the model ran and succeeded */
     int stopped;               /* 1 if checking stopped early (the index could not be read) */
 } vfy_report;
 
@@ -131,6 +132,12 @@ typedef int (*vfy_smoke_fn)(void *ctx, const trit_reader *r, const char *path,
                             const uint32_t *tokens, uint32_t n_tokens, float *logits,
                             uint64_t n_vocab, trit_err *err);
 
+/* Load hook: build the model the way the runtime does (hyperparameters, every tensor resolved
+ * and shape-checked, expert descriptions, tokenizer), without evaluating anything. verify runs
+ * it on every .trit whose bytes are intact, so that verify OK means the runtime can load the
+ * file. Provided by the runner (run_check_load), see vfy_opts. */
+typedef int (*vfy_load_fn)(void *ctx, const trit_reader *r, trit_err *err);
+
 typedef struct vfy_opts {
     const char *runtime_version;   /* check compatibility against it; NULL = this runtime */
     const vfy_runtime *runtimes;   /* runtime table; NULL = vfy_runtime_table() */
@@ -138,6 +145,9 @@ typedef struct vfy_opts {
     uint32_t smoke_tokens;         /* --smoke N: tokens to run (0 = no smoke run) */
     vfy_smoke_fn smoke_fn;         /* NULL: --smoke is reported as unavailable */
     void *smoke_ctx;
+    vfy_load_fn load_fn;           /* NULL: the runtime's load is not checked (report.load_checked 0);
+                                      `trit verify` always sets it */
+    void *load_ctx;
     float smoke_tol;               /* max |logit - golden| (0 = 1e-2) */
     uint32_t max_issues;           /* 0 = 1000 */
 } vfy_opts;

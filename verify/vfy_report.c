@@ -167,10 +167,10 @@ int vfy_report_print(const vfy_report *r, FILE *out, int verbose)
     if (r->stopped) fprintf(out, "; checking stopped: the file's structure could not be read");
     fputc('\n', out);
     if (verbose)
-        fprintf(out, "checked: %llu tensors, %llu expert units, %llu sections, %llu metadata keys, %llu bytes%s\n",
+        fprintf(out, "checked: %llu tensors, %llu expert units, %llu sections, %llu metadata keys, %llu bytes%s%s\n",
                 (unsigned long long)r->n_tensors, (unsigned long long)r->n_units, (unsigned long long)r->n_sections,
                 (unsigned long long)r->n_kv, (unsigned long long)r->bytes_hashed,
-                r->smoke_ran ? ", smoke run" : "");
+                r->load_checked ? ", loaded by the runtime" : "", r->smoke_ran ? ", smoke run" : "");
     return ferror(out) ? -1 : 0;
 }
 
@@ -196,6 +196,7 @@ char *vfy_report_json(const vfy_report *r)
         cJSON_AddNumberToObject(chk, "sections", (double)r->n_sections);
         cJSON_AddNumberToObject(chk, "metadata_keys", (double)r->n_kv);
         cJSON_AddNumberToObject(chk, "bytes", (double)r->bytes_hashed);
+        cJSON_AddBoolToObject(chk, "runtime_load", r->load_checked);
         cJSON_AddBoolToObject(chk, "smoke", r->smoke_ran);
         cJSON_AddBoolToObject(chk, "stopped_early", r->stopped);
     }

@@ -17,6 +17,26 @@
 #define VFY_SMOKE_MAX_TOKENS 4096u   /* prompt length cap (N is a user option) */
 #define VFY_SMOKE_MAX_VOCAB (1u << 24)
 
+void vfy__load(vfy__tctx *c)
+{
+    vfy_opts const *o = c->opts;
+    if (!o || !o->load_fn) return;               /* a library caller without a runner */
+    if (vfy_report_n_errors(c->rep)) return;   /* the findings already say why it would not load */
+    trit_err e;
+    trit_err_clear(&e);
+    int const rc = o->load_fn(o->load_ctx, c->r, &e);
+    if (rc == TRIT_OK) {
+        c->rep->load_checked = 1;
+        return;
+    }
+    char obj[160];
+    if (e.where[0]) snprintf(obj, sizeof obj, "tensor '%.120s'", e.where);
+    else snprintf(obj, sizeof obj, "model");
+    /* out of memory is the verifier's trouble, not the file's: a failure of its class */
+    vfy_report_add(c->rep, rc == TRIT_E_NOMEM ? VFY_C_IO : VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj,
+                   "the runner refuses to load it: %s", e.msg);
+}
+
 void vfy__smoke(vfy__tctx *c)
 {
     vfy_opts const *o = c->opts;

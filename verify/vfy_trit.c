@@ -193,6 +193,7 @@ static void verify_trit(const uint8_t *buf, size_t len, const vfy_runtime *rt, i
         vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "out of memory");
     } else {
         vfy__trit_metadata(&c);
+        vfy__load(&c);
         vfy__smoke(&c);
     }
     vfy__tctx_release(&c);

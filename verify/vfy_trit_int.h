@@ -27,6 +27,8 @@ void vfy__section_content(vfy__tctx *c, const trit_section_info *si, const void 
                           const char *object);
 /* Metadata: spec 10.1 key types and values, names, units, then vfy__check_model(). */
 void vfy__trit_metadata(vfy__tctx *c);
+/* The runtime's own load of the model (vfy_smoke.c, through opts->load_fn). */
+void vfy__load(vfy__tctx *c);
 /* --smoke (vfy_smoke.c): nothing when opts->smoke_tokens is 0. */
 void vfy__smoke(vfy__tctx *c);
 
