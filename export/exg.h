@@ -30,7 +30,6 @@
 #ifndef EXG_H
 #define EXG_H
 
-#include <signal.h>
 #include <stdint.h>
 
 #include "trit.h"
@@ -43,9 +42,6 @@
 typedef struct exg_opts {
     uint32_t flags;                      /* EXG_* */
     uint32_t alignment;                  /* general.alignment: power of two >= 8; 0 = 32 */
-    volatile sig_atomic_t *cancel;       /* polled while writing; non-zero stops the write
-                                            (TRIT_E_IO "interrupted", no output). May be NULL.
-                                            For library callers; the trit CLI uses temp_path */
     /* The temp file, published (NULL: gone) for a signal handler that must unlink it: the same
      * callback as cvt_opts.temp_path and cal_opts.temp_path. May be NULL. */
     void (*temp_path)(void *ctx, const char *path);
@@ -123,7 +119,7 @@ uint32_t exg_plan_n_warnings(const exg_plan *p);
 const char *exg_plan_warning(const exg_plan *p, uint32_t i);
 
 /* Write the planned GGUF to out_path (atomically). opts may be NULL (flags are taken from the
- * plan; only cancel, temp_path and progress are used here). st may be NULL. Errors: TRIT_E_EXISTS (output
+ * plan; only temp_path and progress are used here). st may be NULL. Errors: TRIT_E_EXISTS (output
  * exists, no EXG_OVERWRITE), TRIT_E_IO, TRIT_E_CORRUPT (an invalid t2 code or a unit
  * that does not decode), TRIT_E_UNSUPPORTED (an expert's scale outside the f16 range). */
 int exg_write(const exg_plan *p, const char *out_path, const exg_opts *opts,

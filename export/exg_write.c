@@ -85,12 +85,6 @@ static void publish_temp(const wctx *c, const char *path)
     if (c->o && c->o->temp_path) c->o->temp_path(c->o->temp_ctx, path);
 }
 
-static int cancelled(const wctx *c, trit_err *err)
-{
-    if (c->o && c->o->cancel && *c->o->cancel)
-        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "interrupted");
-    return TRIT_OK;
-}
 
 /* The tensor's recorded xxh3 against its bytes: open does not hash dense tensors, and a
  * flipped bit must not travel silently into the GGUF. */
@@ -258,7 +252,6 @@ static int write_tensor(wctx *c, const exg__out *o, trit_err *err)
 {
     int rc;
     for (uint32_t s = 0; s < o->pub.n_src; s++) {
-        if ((rc = cancelled(c, err))) return rc;
         uint32_t const idx = o->srcs[s];
         const trit_tensor_info *t = trit_reader_tensor(c->p->r, idx);
         const uint8_t *data = NULL;
@@ -270,7 +263,6 @@ static int write_tensor(wctx *c, const exg__out *o, trit_err *err)
         uint64_t const rows = o->pub.how == EXG_BY_SCALE ? 1 : (cols ? nel / cols : 0);
         for (uint64_t r = 0; r < rows; r++) {
             uint64_t n;
-            if ((r & 1023) == 1023 && (rc = cancelled(c, err))) return rc;
             if ((rc = enc_row(c, o, idx, data, src_row(o, r), cols, &n, err))) return rc;
             if ((rc = put(c, c->row, n, err))) return rc;
         }
