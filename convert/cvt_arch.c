@@ -290,6 +290,58 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
     return TRIT_OK;
 }
 
+/* ---- the model table's rules, on the description as the container will state it ---- */
+
+static int kv_num(void *ctx, const char *key, double *out)
+{
+    const trit_kvset *kv = ctx;
+    int64_t const i = trit_kvset_find(kv, key);
+    if (i < 0) return 0;
+    uint64_t u;
+    if (trit_kvset_f64(kv, (uint32_t)i, out) == TRIT_OK) return 1;
+    if (trit_kvset_u64(kv, (uint32_t)i, &u) == TRIT_OK) {   /* bools */
+        *out = (double)u;
+        return 1;
+    }
+    return 0;
+}
+
+typedef struct rule_err {
+    int code;
+    char msg[224];
+} rule_err;
+
+static void first_rule(void *ctx, int code, const char *key, const char *msg)
+{
+    rule_err *r = ctx;
+    if (r->code) return;
+    r->code = code;
+    snprintf(r->msg, sizeof r->msg, "the description's '%s' %s", key, msg);
+}
+
+/* The rules every reader applies (trit_mt_check: the runner at load, verify on every file), so
+ * that convert never writes a container its own gate and runtime refuse: a source whose
+ * rope_theta overflows to inf, whose rms_norm_eps is negative, whose counts pass the limits. */
+static int check_rules(const cvt_model *m, trit_err *err)
+{
+    trit_kvbuf *b = trit_kvbuf_new();
+    if (!b) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    const void *data;
+    uint64_t len;
+    trit_kvset *kv = NULL;
+    int rc = cvt_arch_write(m, b, err);
+    if (rc == TRIT_OK) rc = trit_kvbuf_data(b, &data, &len, err);
+    if (rc == TRIT_OK) rc = trit_kvset_parse(data, len, 0, "description", &kv, err);
+    if (rc == TRIT_OK) {
+        rule_err r = {0, ""};
+        if (trit_mt_check(kv_num, kv, 1, first_rule, &r))
+            rc = trit_err_set(err, r.code, TRIT_NO_OFFSET, NULL, "%s: the source is inconsistent", r.msg);
+    }
+    trit_kvset_free(kv);
+    trit_kvbuf_free(b);
+    return rc;
+}
+
 int cvt_arch_describe(const struct src_ckpt *s, cvt_model *m, trit_err *err)
 {
     memset(m, 0, sizeof *m);
@@ -313,7 +365,7 @@ int cvt_arch_describe(const struct src_ckpt *s, cvt_model *m, trit_err *err)
     if (m->n_head_kv == 0 || m->n_head % m->n_head_kv)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "%u heads are not a multiple of %u KV heads",
                             m->n_head, m->n_head_kv);
-    return TRIT_OK;
+    return check_rules(m, err);
 }
 
 int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)

@@ -5,6 +5,8 @@
  * (BitNet SubLN norm names: attn_sub_norm/ffn_sub_norm in 2B-4T, inner_attn_ln/ffn_layernorm in
  * 1bitLLM), 4.1 (MoE naming: Mixtral block_sparse_moe.experts.E.w1/w3/w2 = gate/up/down,
  * Qwen/DeepSeek/OLMoE mlp.experts.E.*_proj, shared experts, DeepSeek e_score_correction_bias). */
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -340,4 +342,96 @@ int trit_mt_map(const char *name, unsigned styles, char *out, size_t cap, trit_m
     }
     if (mo) *mo = m;
     return known;
+}
+
+/* ---- description rules ---------------------------------------------------------------------- */
+
+typedef struct mt_chk {
+    trit_mt_num_fn get;
+    void *gctx;
+    trit_mt_report_fn report;
+    void *rctx;
+    int n;
+} mt_chk;
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void violation(mt_chk *k, int code, const char *key, const char *fmt, ...)
+{
+    char msg[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    k->n++;
+    if (k->report) k->report(k->rctx, code, key, msg);
+}
+
+/* A count: present (when required), an integer in [lo, hi]. 1 and *v when present and valid. */
+static int count(mt_chk *k, const char *key, int required, double lo, double hi, double *v)
+{
+    if (!k->get(k->gctx, key, v)) {
+        if (required) violation(k, TRIT_E_CORRUPT, key, "is missing");
+        return 0;
+    }
+    if (!isfinite(*v) || *v != floor(*v) || *v < lo) {
+        violation(k, TRIT_E_CORRUPT, key, "is %g, must be an integer >= %g", *v, lo);
+        return 0;
+    }
+    if (*v > hi) {
+        violation(k, TRIT_E_LIMIT, key, "is %g, past the limit %g", *v, hi);
+        return 0;
+    }
+    return 1;
+}
+
+int trit_mt_check(trit_mt_num_fn get, void *get_ctx, int required, trit_mt_report_fn report, void *report_ctx)
+{
+    mt_chk k = {get, get_ctx, report, report_ctx, 0};
+    double n_layer, n_embd, n_head, n_kv, hd, n_vocab, v;
+    count(&k, "model.n_layer", required, 1, TRIT_MT_MAX_LAYERS, &n_layer);
+    count(&k, "model.n_embd", required, 1, TRIT_MT_MAX_EMBD, &n_embd);
+    count(&k, "model.n_ff", 0, 0, TRIT_MT_MAX_FF, &v);
+    int const has_head = count(&k, "model.n_head", required, 1, TRIT_MT_MAX_HEADS, &n_head);
+    int const has_kv = count(&k, "model.n_head_kv", required, 1, TRIT_MT_MAX_HEADS, &n_kv);
+    int const has_hd = count(&k, "model.head_dim", required, 1, TRIT_MT_MAX_HEAD_DIM, &hd);
+    int const has_vocab = count(&k, "model.n_vocab", required, 1, TRIT_MT_MAX_VOCAB, &n_vocab);
+    if (has_head && has_kv && fmod(n_head, n_kv) != 0)
+        violation(&k, TRIT_E_CORRUPT, "model.n_head_kv", "%g does not divide model.n_head (%g)", n_kv, n_head);
+    if (has_hd && count(&k, "model.rope_dim", 0, 0, TRIT_MT_MAX_HEAD_DIM, &v) && (fmod(v, 2) != 0 || v > hd))
+        violation(&k, TRIT_E_CORRUPT, "model.rope_dim", "%g must be even and at most model.head_dim (%g)", v, hd);
+    if (get(get_ctx, "model.norm_eps", &v)) {
+        if (!isfinite(v) || v < 0) violation(&k, TRIT_E_CORRUPT, "model.norm_eps", "is %g, must be finite and >= 0", v);
+    } else if (required) {
+        violation(&k, TRIT_E_CORRUPT, "model.norm_eps", "is missing");
+    }
+    if (get(get_ctx, "model.rope_theta", &v)) {
+        if (!isfinite(v) || v <= 0) violation(&k, TRIT_E_CORRUPT, "model.rope_theta", "is %g, must be finite and > 0", v);
+    } else if (required) {
+        violation(&k, TRIT_E_CORRUPT, "model.rope_theta", "is missing");
+    }
+    static const char *const scales[] = {"model.embd_scale", "model.residual_scale", "model.logit_scale", "moe.routed_scale"};
+    for (size_t i = 0; i < sizeof scales / sizeof scales[0]; i++)
+        if (get(get_ctx, scales[i], &v) && !(isfinite(v) && v > 0))
+            violation(&k, TRIT_E_CORRUPT, scales[i], "is %g, must be finite and > 0", v);
+    double n_exp = 0, used = 0, ffe = 0;
+    int const has_exp = count(&k, "moe.n_expert", 0, 0, TRIT_MT_MAX_EXPERTS, &n_exp);
+    int const has_used = count(&k, "moe.n_expert_used", 0, 0, TRIT_MT_MAX_EXPERT_USED, &used);
+    if (has_exp && n_exp > 0) {
+        if (!has_used || used < 1 || used > n_exp)
+            violation(&k, TRIT_E_CORRUPT, "moe.n_expert_used", "is %g, must be in [1, moe.n_expert = %g]", has_used ? used : 0, n_exp);
+        if (required && (!count(&k, "moe.n_ff_expert", 0, 1, TRIT_MT_MAX_FF, &ffe) || ffe < 1))
+            violation(&k, TRIT_E_CORRUPT, "moe.n_ff_expert", "must be >= 1 when moe.n_expert is %g", n_exp);
+        double nl;
+        if (count(&k, "moe.first_dense_layers", 0, 0, TRIT_MT_MAX_LAYERS, &v) && get(get_ctx, "model.n_layer", &nl) && v > nl)
+            violation(&k, TRIT_E_CORRUPT, "moe.first_dense_layers", "is %g, more than model.n_layer (%g)", v, nl);
+    } else if (has_used && used > 0) {
+        violation(&k, TRIT_E_CORRUPT, "moe.n_expert_used", "is %g without experts", used);
+    }
+    static const char *const ids[] = {"model.bos_token_id", "model.eos_token_id"};
+    for (size_t i = 0; has_vocab && i < 2; i++)
+        if (get(get_ctx, ids[i], &v) && (v < 0 || v >= n_vocab))
+            violation(&k, TRIT_E_CORRUPT, ids[i], "is %g, must be below model.n_vocab (%g)", v, n_vocab);
+    return k.n;
 }

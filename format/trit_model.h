@@ -92,4 +92,29 @@ const trit_mt_key *trit_mt_key_find(const char *key);
  * not in the table must refuse the file, since the key may change the math. */
 int trit_mt_key_described(const char *key);
 
+/* ---- description rules ------------------------------------------------------------------ */
+
+/* Dimension limits of the model description: what the runner sizes buffers for. A description
+ * past them is TRIT_E_LIMIT for every reader (convert, verify, run). */
+#define TRIT_MT_MAX_LAYERS      4096u
+#define TRIT_MT_MAX_EMBD        (1u << 16)
+#define TRIT_MT_MAX_HEADS       4096u
+#define TRIT_MT_MAX_HEAD_DIM    4096u
+#define TRIT_MT_MAX_VOCAB       (1u << 22)
+#define TRIT_MT_MAX_FF          (1u << 20)
+#define TRIT_MT_MAX_EXPERTS     4096u
+#define TRIT_MT_MAX_EXPERT_USED 64u
+
+/* A description's numeric value: 1 and *out when key is present and a number (bools 0/1). */
+typedef int (*trit_mt_num_fn)(void *ctx, const char *key, double *out);
+/* One violation: code TRIT_E_CORRUPT (inconsistent) or TRIT_E_LIMIT (past a limit above). */
+typedef void (*trit_mt_report_fn)(void *ctx, int code, const char *key, const char *msg);
+
+/* The consistency rules of spec 10.1 that every reader of a description applies, in one place:
+ * counts in [1, limit] (required ones present when `required`), model.n_head a multiple of
+ * model.n_head_kv, rope_dim even and at most head_dim, norm_eps finite and >= 0, rope_theta and
+ * the scales finite and > 0, MoE counts coherent, special token ids below n_vocab. Calls
+ * report (may be NULL) for each violation and returns how many there were. */
+int trit_mt_check(trit_mt_num_fn get, void *get_ctx, int required, trit_mt_report_fn report, void *report_ctx);
+
 #endif /* TRIT_MODEL_H */

@@ -9,16 +9,18 @@
 
 #include "run.h"
 #include "run_kern.h"
+#include "trit_model.h"
 
-/* Caps on what a model may declare (checked at run_ctx_new, before any allocation). */
-#define RUN_MAX_LAYERS     4096u
-#define RUN_MAX_EMBD       (1u << 16)
-#define RUN_MAX_HEADS      4096u
-#define RUN_MAX_HEAD_DIM   4096u
-#define RUN_MAX_VOCAB      (1u << 22)
-#define RUN_MAX_FF         (1u << 20)
-#define RUN_MAX_EXPERTS    4096u
-#define RUN_MAX_EXPERT_USED 64u
+/* Caps on what a model may declare (checked at run_ctx_new, before any allocation): the model
+ * table's, which convert and verify apply too (format/trit_model.h). */
+#define RUN_MAX_LAYERS     TRIT_MT_MAX_LAYERS
+#define RUN_MAX_EMBD       TRIT_MT_MAX_EMBD
+#define RUN_MAX_HEADS      TRIT_MT_MAX_HEADS
+#define RUN_MAX_HEAD_DIM   TRIT_MT_MAX_HEAD_DIM
+#define RUN_MAX_VOCAB      TRIT_MT_MAX_VOCAB
+#define RUN_MAX_FF         TRIT_MT_MAX_FF
+#define RUN_MAX_EXPERTS    TRIT_MT_MAX_EXPERTS
+#define RUN_MAX_EXPERT_USED TRIT_MT_MAX_EXPERT_USED
 #define RUN_MAX_CTX        (1u << 20)
 #define RUN_MAX_COLS       (1u << 22)       /* t2 int32 sums stay exact (run_kern.h) */
 #define RUN_MAX_THREADS    256u

@@ -8,6 +8,7 @@
  * type or shape is refused naming the tensor and both shapes.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,32 @@ static int kv_enum(run_ctx *c, const char *key, const char *const *vals, int n_v
                         n_vals > 2 ? ", " : "", n_vals > 2 ? vals[2] : "");
 }
 
+/* The description as the model table's rules read it (trit_mt_check). */
+static int desc_num(void *ctx, const char *key, double *out)
+{
+    run_ctx *c = ctx;
+    run_kv v;
+    trit_err e2;
+    if (c->w->vt->get_kv(c->w->self, key, &v, &e2) != TRIT_OK) return 0;
+    if (v.kind == RUN_KV_FLOAT || v.kind == RUN_KV_UINT) *out = v.f;
+    else if (v.kind == RUN_KV_BOOL) *out = (double)v.u;
+    else return 0;
+    return 1;
+}
+
+typedef struct first_violation {
+    int code;
+    char msg[224];
+} first_violation;
+
+static void keep_first(void *ctx, int code, const char *key, const char *msg)
+{
+    first_violation *f = ctx;
+    if (f->code) return;
+    f->code = code;
+    snprintf(f->msg, sizeof f->msg, "metadata '%s' %s", key, msg);
+}
+
 static int read_hparams(run_ctx *c, trit_err *err)
 {
     run_hparams *hp = &c->hp;
@@ -148,7 +175,11 @@ static int read_hparams(run_ctx *c, trit_err *err)
     if ((rc = kv_enum(c, "moe.shared_gate", shg, 2, 0, &hp->shared_gate, err))) return rc;
     if ((rc = kv_enum(c, "model.rope_layout", rope, 1, 0, &layout, err))) return rc;
 
-    /* Consistency the forward pass relies on. */
+    /* Consistency the forward pass relies on: the model table's rules (the same convert and
+     * verify apply), then what only the runner's buffers need. */
+    first_violation fv = {0, ""};
+    if (trit_mt_check(desc_num, c, 1, keep_first, &fv))
+        return trit_err_set(err, fv.code, TRIT_NO_OFFSET, NULL, "%s", fv.msg);
     if (!hp->n_layer || !hp->n_embd || !hp->n_head || !hp->n_head_kv || !hp->head_dim || !hp->n_vocab)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "a required model dimension is 0");
     if (hp->n_head % hp->n_head_kv)

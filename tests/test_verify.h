@@ -30,6 +30,7 @@ typedef struct vt_defects {
     int tok_kv;            /* a tokenizer-KV section (kind 3): 1 valid, 2 cut one byte short */
     int unknown_key;       /* an extra model-description key no runner computes */
     int renamed_member;    /* expert 2's up projection named blk.1.ffn_uq.2.weight */
+    uint32_t bos_id;       /* model.bos_token_id written when non-zero (>= n_vocab: a defect) */
     uint32_t page_align;   /* 0 = 4096 */
 } vt_defects;
 

@@ -158,6 +158,7 @@ int vt_build(const char *path, const vt_defects *din, trit_err *err)
     T(trit_writer_kv_str(w, "moe.gating", "softmax", 7, err));
     T(trit_writer_kv_u32(w, "moe.first_dense_layers", 1, err));
     if (d->unknown_key) T(trit_writer_kv_f32(w, "model.attn_temperature", 0.5f, err));
+    if (d->bos_id) T(trit_writer_kv_u32(w, "model.bos_token_id", d->bos_id, err));
     uint32_t s_cfg, s_gold = 0, s_tok = 0;
     T(trit_writer_add_section(w, "config.json", TRIT_SECTION_CONFIG_JSON, &s_cfg, err));
     if (d->golden || d->bad_golden) T(trit_writer_add_section(w, "golden", TRIT_SECTION_GOLDEN_LOGITS, &s_gold, err));

@@ -8,6 +8,7 @@
  *     moe.first_dense_layers has no experts;
  *   - every tensor's shape per the name table of spec 10.2.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,8 +335,25 @@ static void check_n_ff(vfy_report *rep, const vfy__model *m)
                    "is %.0f, but no layer has a dense FFN (spec 10.1: 0 when every layer is MoE)", n_ff);
 }
 
+/* The model table's rules (trit_mt_check, the same the runner applies at load and convert
+ * applies to what it writes) on the stated-else-derived hyperparameters. */
+static int hp_num(void *ctx, const char *key, double *out)
+{
+    const vfy__model *m = ctx;
+    return insp_num(m->hp, key, out) || insp_num(m->derived, key, out);
+}
+
+static void rule_finding(void *ctx, int code, const char *key, const char *msg)
+{
+    char obj[96];
+    snprintf(obj, sizeof obj, "metadata '%s'", key);
+    vfy_report_add(ctx, code == TRIT_E_LIMIT ? VFY_C_LIMIT : VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj, "%s", msg);
+}
+
 void vfy__check_model(vfy_report *rep, const vfy__model *m, int strict)
 {
+    /* missing required keys are check_keys' finding for a .trit; sources state what they state */
+    trit_mt_check(hp_num, (void *)(uintptr_t)m, 0, rule_finding, rep);
     uint64_t n_layers = 0;
     uint32_t *layers = layers_present(m, &n_layers);
     if (!layers) {

@@ -249,26 +249,8 @@ static void check_keys(vfy__tctx *c)
                                (int)(n > 64 ? 64 : n), s, sk->values);
         }
     }
-    /* values a runner divides by or takes logs of */
-    static const char *const positive[] = {"model.n_layer", "model.n_embd", "model.n_head", "model.n_head_kv",
-                                           "model.head_dim", "model.n_vocab", "model.norm_eps", "model.rope_theta"};
-    for (size_t k = 0; k < sizeof positive / sizeof positive[0]; k++) {
-        double v;
-        if (insp_num(c->model.hp, positive[k], &v) && !(v > 0 && isfinite(v))) {
-            char obj[96];
-            snprintf(obj, sizeof obj, "metadata '%s'", positive[k]);
-            vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj, "is %g, must be a positive number", v);
-        }
-    }
-    double h, kv, hd, rd;
-    if (insp_num(c->model.hp, "model.n_head", &h) && insp_num(c->model.hp, "model.n_head_kv", &kv) && kv > 0 &&
-        h > 0 && fmod(h, kv) != 0)
-        vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, "metadata 'model.n_head_kv'",
-                       "%g does not divide model.n_head (%g)", kv, h);
-    if (insp_num(c->model.hp, "model.rope_dim", &rd) && insp_num(c->model.hp, "model.head_dim", &hd) &&
-        (rd > hd || fmod(rd, 2) != 0))
-        vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, "metadata 'model.rope_dim'",
-                       "%g must be even and at most model.head_dim (%g)", rd, hd);
+    /* value rules (positive counts, divisibility, rope_dim, eps, theta, token ids): the model
+     * table's, in vfy__check_model for every format */
     const cJSON *tk = cJSON_GetObjectItemCaseSensitive(c->meta, "tokenizer.kind");
     if (cJSON_IsString(tk)) {
         uint32_t const kind = strcmp(tk->valuestring, "bpe") == 0   ? TRIT_SECTION_TOKENIZER_JSON
