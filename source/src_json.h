@@ -92,8 +92,8 @@ typedef struct src_json_iter {
 
 /* 0 when p[0..n) (after leading white space) is not '{' or '['. */
 int src_json_iter_init(src_json_iter *it, const uint8_t *p, size_t n);
-/* Next element: *key_off/*key_len the key's string literal (objects; quotes included),
- * *val_off/*val_len the value's text. Returns 1, or 0 at the end. */
+/* Next element: key_off, key_len receive the key's string literal (objects; quotes included;
+ * 0, 0 in arrays), val_off, val_len the value's text. Returns 1, or 0 at the end. */
 int src_json_iter_next(src_json_iter *it, size_t *key_off, size_t *key_len, size_t *val_off, size_t *val_len);
 
 /* Decode an already validated JSON value span (string literal, object ...) with cJSON.

@@ -24,10 +24,23 @@ static int bid_trit(const uint8_t *h, size_t n, uint64_t size, const char *path)
     return path && ends_with(path, ".trit") ? SRC_BID_NAME : 0;
 }
 
+/* A GGUF whose magic is damaged: bytes 4..8 are a GGUF version (1..3) and 8..16 a tensor count
+ * below 2^32. No safetensors file starts so (its first 8 bytes are a header length, and these
+ * make it at least 2^32 bytes, over the cap), so the GGUF opener gets it and says "bad magic"
+ * at offset 0 instead of the safetensors opener calling it unsupported. */
+static int gguf_shaped(const uint8_t *h, size_t n)
+{
+    if (n < 16) return 0;
+    uint32_t const ver = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+    return ver >= 1 && ver <= 3 && h[12] == 0 && h[13] == 0 && h[14] == 0 && h[15] == 0;
+}
+
 static int bid_gguf(const uint8_t *h, size_t n, uint64_t size, const char *path)
 {
     (void)size;
     if (n >= 4 && memcmp(h, "GGUF", 4) == 0) return SRC_BID_MAGIC;
+    if (gguf_shaped(h, n) && !(path && (ends_with(path, ".safetensors") || ends_with(path, ".json"))))
+        return SRC_BID_NAME;
     return path && ends_with(path, ".gguf") ? SRC_BID_NAME : 0;
 }
 
