@@ -17,6 +17,7 @@
 
 #include "src_safetensors_int.h"
 #include "trit_limits.h"
+#include "trit_safemath.h"
 
 #define JSON_STACK 256u       /* hard ceiling on any max_depth a caller may ask for */
 #define JSON_MAX_NUMBER 63u   /* cJSON copies at most 63 number characters */
@@ -456,10 +457,49 @@ cJSON *src_json_parse_span(const uint8_t *p, size_t n)
     return cJSON_ParseWithLengthOpts((const char *)p, n, NULL, 0);
 }
 
+/* A member key as written, for sorting (qsort has no context argument: each carries the bytes). */
+typedef struct key_ref {
+    const uint8_t *p;
+    size_t off, len;
+} key_ref;
+
+static int cmp_key(const void *a, const void *b)
+{
+    const key_ref *x = a, *y = b;
+    size_t const n = x->len < y->len ? x->len : y->len;
+    int const c = memcmp(x->p + x->off, y->p + y->off, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* A top-level key that appears twice: cJSON would keep both and every reader take the first,
+ * while other tools take the last. Which value the model is described by must not depend on
+ * the reader, so the document is refused. Keys are compared as written (escapes raw). */
+static int check_duplicates(const uint8_t *p, const src_json_result *sc, const char *file, const char *what,
+                            trit_err *err)
+{
+    if (sc->n_members < 2) return TRIT_OK;
+    key_ref *k = trit_mallocarray(sc->n_members, sizeof *k);
+    if (!k) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    for (size_t i = 0; i < sc->n_members; i++)
+        k[i] = (key_ref){p, sc->members[i].key_off, sc->members[i].key_end - sc->members[i].key_off};
+    qsort(k, sc->n_members, sizeof *k, cmp_key);
+    int rc = TRIT_OK;
+    for (size_t i = 1; i < sc->n_members && rc == TRIT_OK; i++)
+        if (cmp_key(&k[i - 1], &k[i]) == 0) {
+            size_t const second = k[i - 1].off > k[i].off ? k[i - 1].off : k[i].off;
+            trit_err_file(err, file);
+            rc = trit_err_set(err, TRIT_E_CORRUPT, second, what, "key %.*s appears twice", (int)(k[i].len > 64 ? 64 : k[i].len),
+                              (const char *)(p + k[i].off));
+        }
+    free(k);
+    return rc;
+}
+
 int src_json_parse_doc(const uint8_t *p, size_t n, const char *file, const char *what,
                         uint64_t max_nodes, cJSON **out, trit_err *err)
 {
-    src_json_scan_opts const o = {what, TRIT_MAX_JSON_DEPTH, 0, max_nodes, 0, 0, 0};
+    /* members recorded (up to the node cap) for the duplicate-key check */
+    src_json_scan_opts const o = {what, TRIT_MAX_JSON_DEPTH, 0, max_nodes, max_nodes, 0, 0};
     src_json_result sc;
     *out = NULL;
     size_t i = 0;
@@ -470,7 +510,9 @@ int src_json_parse_doc(const uint8_t *p, size_t n, const char *file, const char 
     }
     int rc = src_json_scan(p, n, 0, file, &o, &sc, err);
     if (rc) return rc;
+    rc = check_duplicates(p, &sc, file, what, err);
     free(sc.members);
+    if (rc) return rc;
     if ((rc = check_tree(src_json_tree_bytes(&sc), n, sc.n_nodes, file, what, err)) != TRIT_OK) return rc;
     cJSON *root = src_json_parse_span(p, n);
     if (!root) {

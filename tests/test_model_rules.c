@@ -119,3 +119,37 @@ TEST(model_rules_token_ids_within_vocab)
     run_ctx_free(c);
     run_weights_close(&w);
 }
+
+/* config.json with a key twice: readers disagree on which value wins, so no reader may pick. */
+TEST(model_rules_duplicate_config_key_refused)
+{
+    char src[4096];
+    if (gen(GEN_LAYOUT_MIXTRAL, "mr-dup", src, sizeof src) != 0) return;
+    trit_err err;
+    CHECK_OK_E(convert(src, &err), &err);
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "%s/config.json", src);
+    size_t n = 0;
+    char *t = (char *)test_read_file(cfg, &n);
+    CHECK(t && n > 2 && t[0] == '{');
+    if (!t || n < 2 || t[0] != '{') {
+        free(t);
+        return;
+    }
+    char *nt = malloc(n + 64);
+    CHECK(nt != NULL);
+    if (!nt) {
+        free(t);
+        return;
+    }
+    int const k = snprintf(nt, 64, "{\"rope_theta\": 5.0, ");
+    memcpy(nt + k, t + 1, n - 1);
+    CHECK_EQ_INT(test_write_file(cfg, nt, (size_t)k + n - 1), 0);
+    free(t);
+    free(nt);
+    CHECK_EQ_INT(convert(src, &err), TRIT_E_CORRUPT);
+    CHECK(strstr(err.msg, "rope_theta") && strstr(err.msg, "twice"));
+    vfy_report rep;
+    CHECK(vt_verify(src, NULL, &rep) != 0);
+    vfy_report_release(&rep);
+}
