@@ -109,9 +109,8 @@ int trit_reader_section_data(const trit_reader *r, uint32_t i, const void **data
     return TRIT_OK;
 }
 
-/* Decode a stored unit image (already checksum-verified) into dst. */
-static int unit_decode(const trit_reader *r, uint32_t u, const uint8_t *src, void *dst, uint64_t cap,
-                       trit_err *err)
+/* Decode a stored unit image (already checksum-verified) into dst, which holds decoded_size bytes. */
+static int unit_decode(const trit_reader *r, uint32_t u, const uint8_t *src, void *dst, trit_err *err)
 {
     trit_unit_info const *un = &r->units[u];
     char where[64];
@@ -120,12 +119,24 @@ static int unit_decode(const trit_reader *r, uint32_t u, const uint8_t *src, voi
         if (src != dst) memcpy(dst, src, (size_t)un->stored_size);
         return TRIT_OK;
     }
+    /* Bounded by the index before anything is decoded: the frame must declare exactly the
+     * unit's decoded_size (which trit_reader_open bounded by the members' sizes); a frame with
+     * an unknown content size, or followed by anything (a second or skippable frame), is
+     * refused. dst holds decoded_size bytes and zstd is given no more room than that. */
     unsigned long long const csize = ZSTD_getFrameContentSize(src, (size_t)un->stored_size);
+    if (csize == ZSTD_CONTENTSIZE_UNKNOWN || csize == ZSTD_CONTENTSIZE_ERROR)
+        return trit_err_set(err, TRIT_E_CORRUPT, un->offset, where, "zstd frame %s, the index says %llu bytes",
+                            csize == ZSTD_CONTENTSIZE_ERROR ? "header is not valid" : "does not declare its decoded size",
+                            (unsigned long long)un->decoded_size);
     if (csize != un->decoded_size)
         return trit_err_set(err, TRIT_E_CORRUPT, un->offset, where,
                             "zstd frame declares %llu decoded bytes, the index says %llu", csize,
                             (unsigned long long)un->decoded_size);
-    size_t const got = ZSTD_decompress(dst, (size_t)cap, src, (size_t)un->stored_size);
+    size_t const fsize = ZSTD_findFrameCompressedSize(src, (size_t)un->stored_size);
+    if (ZSTD_isError(fsize) || fsize != un->stored_size)
+        return trit_err_set(err, TRIT_E_CORRUPT, un->offset, where, "the unit's %llu stored bytes are not exactly one zstd frame",
+                            (unsigned long long)un->stored_size);
+    size_t const got = ZSTD_decompress(dst, (size_t)un->decoded_size, src, (size_t)un->stored_size);
     if (ZSTD_isError(got))
         return trit_err_set(err, TRIT_E_CORRUPT, un->offset, where, "zstd: %s", ZSTD_getErrorName(got));
     if (got != un->decoded_size)
@@ -178,7 +189,7 @@ int trit_reader_unit_read(const trit_reader *r, uint32_t u, void *dst, uint64_t 
                           (unsigned long long)un->xxh3, (unsigned long long)sum);
         goto out;
     }
-    rc = unit_decode(r, u, src, dst, cap, err);
+    rc = unit_decode(r, u, src, dst, err);
 out:
     free(tmp);
     if (rc != TRIT_OK) trit_err_file(err, r->path);

@@ -267,21 +267,27 @@ static int validate_members(trit_reader *r, trit_err *err)
         uint32_t const u = r->tensors[i].unit;
         if (u != TRIT_NONE32) r->unit_members[r->unit_first[u] + fill[u]++] = i;
     }
-    /* Members in offset order must not overlap (<= 64 members: insertion sort). */
+    /* Members in (offset, size) order (<= 64 members: insertion sort; an empty member sorts
+     * before a member at the same offset) must not overlap, and must be packed: the decoded
+     * image is exactly what its members need (spec 5.3), so decoded_size is bounded by the
+     * member sizes and a frame of zeros cannot declare more. */
     for (uint32_t u = 0; u < fi->n_units; u++) {
         uint32_t *m = r->unit_members + r->unit_first[u];
         uint32_t const n = r->units[u].n_members;
+        trit_unit_info const *un = &r->units[u];
         for (uint32_t a = 1; a < n; a++)
-            for (uint32_t b = a; b > 0 && r->tensors[m[b]].offset < r->tensors[m[b - 1]].offset; b--) {
+            for (uint32_t b = a; b > 0; b--) {
+                trit_tensor_info const *x = &r->tensors[m[b]], *y = &r->tensors[m[b - 1]];
+                if (x->offset > y->offset || (x->offset == y->offset && x->size >= y->size)) break;
                 uint32_t const t = m[b];
                 m[b] = m[b - 1];
                 m[b - 1] = t;
             }
         trit_tensor_info const *last = &r->tensors[m[n - 1]];
-        if (last->offset + last->size != r->units[u].decoded_size)
+        if (last->offset + last->size != un->decoded_size)
             FAIL(TRIT_E_CORRUPT, r->unit_rec_off[u] + 32, "expert unit",
                  "unit %u decodes to %llu bytes but its last member ends at %llu", u,
-                 (unsigned long long)r->units[u].decoded_size, (unsigned long long)(last->offset + last->size));
+                 (unsigned long long)un->decoded_size, (unsigned long long)(last->offset + last->size));
         for (uint32_t a = 1; a < n; a++) {
             trit_tensor_info const *p = &r->tensors[m[a - 1]], *q = &r->tensors[m[a]];
             if (q->offset < p->offset + p->size) {
@@ -290,6 +296,33 @@ static int validate_members(trit_reader *r, trit_err *err)
                      trit__where_tensor(where, sizeof where, q->name), "overlaps tensor '%.80s' in its unit",
                      p->name);
             }
+        }
+        /* Packed layout: the first member at 0, each next at align_up(end of the previous,
+         * tensor_align). Offsets are aligned and in range (checked above), so nothing here
+         * overflows: every packed offset is at most the member's real one. */
+        uint64_t need = 0;
+        uint32_t bad = UINT32_MAX;
+        uint64_t bad_want = 0;
+        for (uint32_t a = 0; a < n; a++) {
+            trit_tensor_info const *q = &r->tensors[m[a]];
+            uint64_t const want = (need + fi->tensor_align - 1) & ~((uint64_t)fi->tensor_align - 1);
+            if (q->offset != want && bad == UINT32_MAX) {
+                bad = m[a];
+                bad_want = want;
+            }
+            need = want + q->size;
+        }
+        if (un->decoded_size != need) {
+            char where[64];
+            snprintf(where, sizeof where, "expert unit %u (layer %u expert %u)", u, un->layer, un->expert);
+            if (bad != UINT32_MAX)
+                FAIL(TRIT_E_CORRUPT, r->unit_rec_off[u] + 32, where,
+                     "decodes to %llu bytes but its %u members need %llu: member '%.80s' is at offset %llu "
+                     "of the image, expected %llu (packed, %u-byte aligned)",
+                     (unsigned long long)un->decoded_size, n, (unsigned long long)need, r->tensors[bad].name,
+                     (unsigned long long)r->tensors[bad].offset, (unsigned long long)bad_want, fi->tensor_align);
+            FAIL(TRIT_E_CORRUPT, r->unit_rec_off[u] + 32, where, "decodes to %llu bytes but its %u members need %llu",
+                 (unsigned long long)un->decoded_size, n, (unsigned long long)need);
         }
     }
 out:

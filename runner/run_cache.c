@@ -3,8 +3,16 @@
  *
  * Nothing is resident at start. acquire() pins an expert, loading it on a miss with one call
  * of the provider's reader (one pread + decode + checksum for a .trit); release() unpins it and
- * evicts down to the budget. An expert larger than the whole budget is still loaded, used and
- * dropped again, so any budget (even 0) runs the model, only slower.
+ * evicts down to the budget.
+ *
+ * An expert larger than the whole budget is never cached: it is decoded into a transient
+ * buffer that is not resident (not counted in used or peak, evicts nothing), used, and freed
+ * at its release. So the cache never holds more than the budget, any budget (even 0) still
+ * runs the model (only slower: such an expert is read again at every use), and the memory an
+ * expert costs beyond the budget is one decoded unit at a time, whose size libtrit bounds by
+ * its member tensors (spec 5.3: a unit decodes to exactly its packed members). We chose this
+ * over refusing the budget because the forward pass needs one expert at a time and "0 = keep
+ * none" is the documented way to run with the smallest memory.
  *
  * Access pattern of an MoE forward pass: layers 0..L-1 in order, then again for the next
  * token. That cycle is LRU's worst case once the budget holds less than one token's working
@@ -44,7 +52,8 @@ typedef struct run_centry {
     double freq;               /* aged count of tokens routed to this expert */
     uint64_t last_pass;        /* pass of its layer that last used it (0 = never) */
     uint32_t pins;
-    uint32_t pos;              /* index in resident[] */
+    uint32_t transient;        /* image is larger than the budget: not resident, freed at release */
+    uint32_t pos;              /* index in resident[] (resident entries only) */
     uint64_t want;             /* == batch: still needed by the current layer's batch */
 } run_centry;
 
@@ -54,6 +63,7 @@ struct run_cache {
     run_centry *e;             /* [n_layer * n_expert] */
     uint32_t *resident;        /* indices of resident entries */
     uint32_t n_resident;
+    uint32_t n_transient;      /* entries holding a transient (uncached) image */
     uint64_t clock;
     uint32_t cur_layer;
     uint64_t batch;            /* begin_layer calls so far */
@@ -116,6 +126,12 @@ void run_cache_free(run_cache *c)
 {
     if (!c) return;
     for (uint32_t i = 0; i < c->n_resident; i++) free(c->e[c->resident[i]].image);
+    uint64_t const n = (uint64_t)c->n_layer * c->n_expert;
+    for (uint64_t i = 0; c->n_transient && i < n; i++)
+        if (c->e[i].transient) {
+            free(c->e[i].image);
+            c->n_transient--;
+        }
     free(c->e);
     free(c->resident);
     free(c->passes);
@@ -272,9 +288,8 @@ int run_cache_acquire(run_cache *c, uint32_t layer, uint32_t expert, uint64_t si
         return TRIT_OK;
     }
     c->misses[layer]++;
-    uint64_t room = 0;
-    if (c->budget >= size) room = c->budget - size;
-    shrink_to(c, room);
+    int const transient = size > c->budget;   /* never cached: see the top of the file */
+    if (!transient) shrink_to(c, c->budget - size);
     size_t sz;
     if (trit_to_size(size, &sz))
         return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "expert of %llu bytes", (unsigned long long)size);
@@ -294,11 +309,16 @@ int run_cache_acquire(run_cache *c, uint32_t layer, uint32_t expert, uint64_t si
     e->image = buf;
     e->size = size;
     e->pins = 1;
+    *image = buf;
+    if (transient) {
+        e->transient = 1;
+        c->n_transient++;
+        return TRIT_OK;
+    }
     e->pos = c->n_resident;
     c->resident[c->n_resident++] = idx;
     c->used += size;
     if (c->used > c->peak) c->peak = c->used;
-    *image = buf;
     return TRIT_OK;
 }
 
@@ -309,6 +329,13 @@ void run_cache_release(run_cache *c, uint32_t layer, uint32_t expert)
     if (layer >= c->n_layer || expert >= c->n_expert) return;
     run_centry *e = &c->e[layer * c->n_expert + expert];
     if (e->pins) e->pins--;
+    if (e->transient && !e->pins) {
+        free(e->image);
+        e->image = NULL;
+        e->transient = 0;
+        c->n_transient--;
+        return;
+    }
     shrink_to(c, c->budget);
 }
 

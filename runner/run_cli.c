@@ -393,6 +393,24 @@ static int generate(const cli_opts *o, session *s, trit_err *err)
     return TRIT_OK;
 }
 
+/* --stats: say which experts the budget cannot hold. The cache never keeps such an expert
+ * (run_cache.c): it is decoded into a transient buffer at every use and freed after it. */
+static void print_uncached(const session *s, const run_stats *st)
+{
+    const trit_reader *r = run_weights_trit_reader(&s->w);
+    uint32_t n_big = 0;
+    uint64_t big = 0;
+    for (uint32_t u = 0; r && u < trit_reader_n_units(r); u++) {
+        uint64_t const d = trit_reader_unit(r, u)->decoded_size;
+        if (d <= st->budget) continue;
+        n_big++;
+        if (d > big) big = d;
+    }
+    if (n_big)
+        fprintf(stderr, "  %u expert unit%s (up to %.1f MiB) larger than the budget of %.1f MiB: decoded at every use, never cached\n",
+                n_big, n_big == 1 ? "" : "s", (double)big / (1024.0 * 1024.0), (double)st->budget / (1024.0 * 1024.0));
+}
+
 /* The tokens (and stats) as one JSON object on stdout, or as text. */
 static void print_output(const cli_opts *o, const session *s)
 {
@@ -423,6 +441,7 @@ static void print_output(const cli_opts *o, const session *s)
     if (o->stats) {
         fflush(stdout); /* the text first, then the stats (stderr is unbuffered) */
         run_stats_print(&st, s->c, 0, stderr);
+        print_uncached(s, &st);
     }
 }
 

@@ -3,7 +3,8 @@
  * A raw unit's stored bytes are its decoded image: members are checked in place in the
  * mapping. A zstd unit is decoded as a stream, straight into one member buffer at a time (the
  * padding between members through a small scratch), so a hostile unit declaring 4 GiB of
- * zeros costs 64 KiB, not 4 GiB. Checked: the stored xxh3, the frame's declared content size,
+ * zeros costs 64 KiB, not 4 GiB (libtrit's open already refuses a unit that decodes to more
+ * than its packed members, spec 5.3; this keeps verify bounded even without that rule). Checked: the stored xxh3, the frame's declared content size,
  * that the frame yields exactly decoded_size bytes and ends there, every member's xxh3 and
  * values, zero padding. Members above VFY_MEMBER_CAP are hashed as they stream and their
  * values are not checked (a warning says so). */

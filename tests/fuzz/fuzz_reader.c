@@ -1,6 +1,6 @@
 /* fuzz_reader.c - the .trit reader on arbitrary bytes. Invariants when open succeeds: every
  * tensor, unit and section lies inside the input; names resolve back to their index; unit
- * members lie inside their unit; a verifying open agrees with open + verify. */
+ * members lie inside their unit and are packed; a verifying open agrees with open + verify. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +38,18 @@ FUZZ_TARGET(reader)
         trit_unit_info const *un = trit_reader_unit(r, u);
         FUZZ_ASSERT(un->offset <= size && un->stored_size <= size - un->offset);
         FUZZ_ASSERT(trit_reader_find_unit(r, un->layer, un->expert) == (int64_t)u);
+        /* packed (spec 5.3): the image is exactly what the members need, so a unit's decode
+         * is bounded by its tensor records */
+        uint32_t nm = 0;
+        const uint32_t *m = trit_reader_unit_members(r, u, &nm);
+        uint64_t need = 0;
+        for (uint32_t k = 0; k < nm; k++) {
+            trit_tensor_info const *t = trit_reader_tensor(r, m[k]);
+            uint64_t const at = (need + fi->tensor_align - 1) / fi->tensor_align * fi->tensor_align;
+            FUZZ_ASSERT(t->offset == at);
+            need = at + t->size;
+        }
+        FUZZ_ASSERT(un->decoded_size == need);
         if (un->decoded_size <= (1u << 20)) {
             void *buf = NULL;
             uint64_t n;
