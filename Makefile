@@ -48,12 +48,13 @@ CLI_OBJ    := $(call obj,$(CLI_SRC))
 GEN_OBJ    := $(call obj,$(GEN_SRC))
 TEST_OBJ   := $(call obj,$(TEST_SRC))
 DEPS_OK    := $(BUILD)/.deps-ok
+FAULT_SO   := $(BUILD)/fault/trit-fault.so $(BUILD)/fault/trit-fault-io.so
 # One archive per module; linked top-down (the CLI's order in layers.mk), libtrit last.
 mod_lib = $(BUILD)/lib/lib$(1).a
 APP_LIBS_A := $(foreach m,verify pack inspect export calibrate convert runner source,$(call mod_lib,$(m)))
 
 .PHONY: all lib test asan fuzz install demo clean deps dev check conformance bench layers
-all: lib $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run
+all: lib $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run $(FAULT_SO)
 lib: $(BUILD)/libtrit.a $(BUILD)/libtrit.so $(BUILD)/libtrit.pc
 
 deps: $(DEPS_OK)
@@ -123,6 +124,17 @@ $(TEST_OBJ): ALL_CFLAGS += -I$(BUILD)/gen
 $(BUILD)/trit-tests: $(TEST_OBJ) $(GEN_OBJ) $(APP_LIBS_A) $(BUILD)/libtrit.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(GEN_OBJ) $(APP_LINK)
 
+# The fault-injection shim (tests/fault/fault.c): LD_PRELOADed into `trit` by tests that fail the
+# Nth malloc, read, write or fsync (TRIT_FAULT=OP:N); the tests find it beside $(BUILD)/trit.
+# Never linked into anything, and built without EXTRA_CFLAGS (no sanitizer runtime in it).
+# trit-fault-io.so leaves malloc alone, so it also works in ASan builds (the sanitizer owns malloc).
+$(BUILD)/fault/trit-fault.so: tests/fault/fault.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(OPT) $(WARN) -fPIC -shared -o $@ $<
+$(BUILD)/fault/trit-fault-io.so: tests/fault/fault.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(OPT) $(WARN) -DTRIT_FAULT_NO_MALLOC -fPIC -shared -o $@ $<
+
 # The suite: one runner, last line "N passed, N failed".
 # The NEON kernels are tested under qemu-user with an aarch64 cross compiler: the suite installs
 # them once (like the -dev packages); if that is impossible the NEON test says so and skips.
@@ -132,7 +144,7 @@ $(CROSS_OK):
 	@sh tools/ensure-deps.sh --cross || echo "trit: warning: aarch64 cross toolchain/qemu-user not installed; the NEON test will skip" >&2
 	@touch $@
 
-test check: layers $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run $(BUILD)/conformance/mkfixture lib | $(CROSS_OK)
+test check: layers $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run $(BUILD)/conformance/mkfixture lib $(FAULT_SO) | $(CROSS_OK)
 	TRIT_BIN=$(BUILD)/trit TRIT_GEN=$(BUILD)/trit-gen TRIT_RUN=$(BUILD)/trit-run TRIT_FIXTURES=$(TRIT_FIXTURES) \
 	TRIT_CORPUS=tests/fuzz/corpus TRIT_TMP=$(BUILD)/tmp $(BUILD)/trit-tests $(T)
 

@@ -31,9 +31,11 @@ int cli_parse_size(const char *s, uint64_t *out);
 int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* The one interrupt guard of the commands that write through a temp file (convert, calibrate,
- * export), so a kill never leaves a partial output. Every writer publishes its temp file
- * through cli_guard_temp_cb (the temp_path callback of cvt_opts, cal_opts and exg_opts), a
- * pipeline its intermediate file through cli_guard_intermediate_cb; path NULL stops tracking.
+ * export, pack) or a staging directory (unpack), so a kill never leaves a partial output. Every
+ * writer publishes its temp file through cli_guard_temp_cb (the temp_path callback of cvt_opts,
+ * cal_opts, exg_opts and pack_create_opts), a pipeline its intermediate file through
+ * cli_guard_intermediate_cb, unpack its staging directory (a flat directory of regular files)
+ * through cli_guard_dir_cb (pack_unpack_opts.stage_path); path NULL stops tracking.
  * On SIGINT, SIGTERM or SIGHUP the handler unlinks the tracked files, then either dies of the
  * signal (CLI_GUARD_RAISE) or prints "trit CMD: interrupted; no output written" and exits 130
  * (CLI_GUARD_EXIT130); when the output is already complete (the tracked files are gone, or the
@@ -44,6 +46,7 @@ void cli_guard_begin(const char *cmd, int mode);
 void cli_guard_end(void);
 void cli_guard_temp_cb(void *ctx, const char *path);
 void cli_guard_intermediate_cb(void *ctx, const char *path);
+void cli_guard_dir_cb(void *ctx, const char *path);
 
 /* Subcommands: each parses its own arguments and calls its module. */
 int cmd_inspect(int argc, char **argv);

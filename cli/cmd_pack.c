@@ -30,8 +30,11 @@ static void pack_usage(FILE *f)
             "  --dry-run             check and hash everything, write nothing\n"
             "  -h, --help            this help\n"
             "\n"
+            "The bundle is written to OUT.tmp-<pid>-XXXXXX and renamed into place; SIGINT or SIGTERM\n"
+            "removes the temp file (exit 130), and a later run on OUT removes those of killed runs.\n"
+            "\n"
             "Exit codes: 0 ok, 2 usage, 3 i/o (or output exists), 4 corrupt input, 5 unsupported,\n"
-            "6 limit (spec/errors.md).\n",
+            "6 limit, 70 internal (out of memory), 130 interrupted (spec/errors.md).\n",
             TRIT_VERSION_STRING);
 }
 
@@ -108,7 +111,10 @@ int cmd_pack(int argc, char **argv)
     o.inputs = (const char *const *)(argv + optind);
     o.n_inputs = (uint32_t)(argc - optind);
     pack_create_info info;
+    o.temp_path = cli_guard_temp_cb;
+    cli_guard_begin("pack", CLI_GUARD_EXIT130);
     int const rc = pack_create(&o, &info, &err);
+    cli_guard_end();
     memset(seed, 0, sizeof seed);
     if (rc != TRIT_OK) return fail(&err);
     char id[17];

@@ -40,10 +40,13 @@ enum {
     PACK_E_TRUNCATED = -108, /* the bundle ends early */
     PACK_E_BOMB = -109,      /* compressed bundle or sparse member: could expand without bound */
     PACK_E_MANIFEST = -110,  /* manifest invalid, or a member missing, unexpected or repeated */
-    PACK_E_BASE = -111       /* a delta's base is missing or is not the one it was made against */
+    PACK_E_BASE = -111,      /* a delta's base is missing or is not the one it was made against */
+    PACK_E_MODEL = -112,     /* the target holds another model id (replacing it was not asked for) */
+    PACK_E_UNSYNCED = -113,  /* installed, but the fsync after the swap failed: durability unconfirmed */
+    PACK_E_BUSY = -114       /* another unpack into the same parent directory held the lock too long */
 };
 
-/* Exit code of the CLI for a code: PACK_E_* map to 10..20 in the order above, TRIT_E_* as in
+/* Exit code of the CLI for a code: PACK_E_* map to 10..23 in the order above, TRIT_E_* as in
  * spec/errors.md. */
 int pack_exit_code(int code);
 /* Short description of a PACK_E_* or TRIT_E_* code. Static storage. */
@@ -141,6 +144,10 @@ typedef struct pack_create_opts {
     const char *base;          /* previous full bundle: make a delta against it, or NULL */
     int force;                 /* replace an existing output */
     int dry_run;               /* do everything but write the bundle */
+    /* Called with the bundle's temp file once it exists, and with NULL once it is renamed into
+     * place or removed, so a signal handler can remove it (cli_guard_temp_cb). May be NULL. */
+    void (*temp_path)(void *ctx, const char *path);
+    void *temp_ctx;
 } pack_create_opts;
 
 typedef struct pack_create_info {
@@ -184,14 +191,32 @@ int pack_bundle_read_mem(const void *buf, size_t len, const char *name, const pa
                          const pack_sink *sink, pack_manifest **out, trit_err *err);
 
 typedef struct pack_unpack_opts {
-    pack_read_opts read;
+    pack_read_opts read;       /* read.have_installed overrides the install state's version */
     const char *base_dir;      /* installed base for a delta bundle, or NULL */
+    int replace_model;         /* allow replacing an install of another model id */
+    int lock_wait_ms;          /* wait for another unpack into the same parent: 0 = 60 s, < 0 = not at all */
+    /* Called with the staging directory once it exists, and with NULL once it holds nothing to
+     * remove (swapped into place, or removed), so a signal handler can remove it
+     * (cli_guard_dir_cb). May be NULL. */
+    void (*stage_path)(void *ctx, const char *path);
+    void *stage_ctx;
 } pack_unpack_opts;
 
+/* Name of the install state file in an install directory: one line per model id ever installed
+ * there with its last version, so a rollback check survives installs of other models. */
+#define PACK_STATE_NAME ".trit-state"
+
 /* Install a bundle into dir atomically. dir must not exist, be empty, or be a previous
- * install (a valid manifest.json, manifest.sig and only the files that manifest names); it is
- * replaced as a whole. On failure dir is unchanged. *out (optional) receives the manifest
- * (caller frees with pack_manifest_free). */
+ * install (a valid manifest.json, manifest.sig, .trit-state and only the files that manifest
+ * names); it is replaced as a whole. The whole run holds an exclusive lock (flock) on dir's
+ * parent directory, so concurrent unpacks into it run one after the other and each checks the
+ * versions against what the one before installed; staging directories of killed runs for dir
+ * are removed under that lock. A bundle of another model id than the installed one is refused
+ * (PACK_E_MODEL) unless replace_model; its version must still be newer than the state's entry
+ * for its own model id. On failure dir is unchanged, with one exception: PACK_E_UNSYNCED
+ * means the new install is in place and the old one gone, but the final fsync of the parent
+ * failed (a power loss could still lose the rename). *out (optional) receives the manifest on
+ * success and on PACK_E_UNSYNCED (caller frees with pack_manifest_free). */
 int pack_unpack(const char *bundle, const char *dir, const pack_unpack_opts *o,
                 pack_manifest **out, trit_err *err);
 

@@ -10,7 +10,9 @@
  *    manifest.sig, then the members in name order, with fixed mode, owner and mtime, so the
  *    same inputs give the same bytes. Full members are re-hashed as they are copied, so an
  *    input that changes during the run fails the run instead of shipping.
- * 5. The bundle is written to a temp file beside the output, fsynced, and renamed. */
+ * 5. The bundle is written to a temp file beside the output (OUT.tmp-<pid>-XXXXXX, flocked
+ *    while it is written, published to the caller's signal guard), fsynced, and renamed. Temp
+ *    files of earlier runs on the same output whose writer is gone are removed first. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -255,14 +258,16 @@ static int put_header(cctx *c, struct archive *a, const char *name, uint64_t siz
     int const r = archive_write_header(a, e);
     archive_entry_free(e);
     if (r != ARCHIVE_OK)
-        return trit_err_set(c->err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot write member '%s': %s", name, archive_error_string(a));
+        return trit_err_set(c->err, archive_errno(a) == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, TRIT_NO_OFFSET, c->o->out,
+                            "cannot write member '%s': %s", name, archive_error_string(a) ? archive_error_string(a) : "?");
     return TRIT_OK;
 }
 
 static int put_data(cctx *c, struct archive *a, const void *p, size_t n)
 {
     if (archive_write_data(a, p, n) != (la_ssize_t)n)
-        return trit_err_set(c->err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot write: %s", archive_error_string(a));
+        return trit_err_set(c->err, archive_errno(a) == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, TRIT_NO_OFFSET, c->o->out,
+                            "cannot write: %s", archive_error_string(a) ? archive_error_string(a) : strerror(archive_errno(a)));
     return TRIT_OK;
 }
 
@@ -289,22 +294,42 @@ static int put_member(cctx *c, struct archive *a, uint32_t i)
     return rc;
 }
 
+static void publish_temp(cctx *c, const char *path)
+{
+    if (c->o->temp_path) c->o->temp_path(c->o->temp_ctx, path);
+}
+
+/* Temp files a killed `trit pack` left beside this output: its pid is gone and nobody holds
+ * the lock every writer takes on its temp file. */
+static void remove_stale_temps(const char *out)
+{
+    char dir[4096], prefix[4200];
+    if (pack_dirname(out, dir, sizeof dir) != 0) return;
+    snprintf(prefix, sizeof prefix, "%s.tmp-", pack_basename(out));
+    (void)pack_remove_stale(dir, prefix, 0);
+}
+
 static int write_bundle(cctx *c, const char *raw, size_t raw_len, const uint8_t *sig, pack_create_info *info)
 {
     trit_err *const err = c->err;
-    int const step = trit_sys_atomic_open(&c->at, c->o->out, ".tmp-XXXXXX", 0644);
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, ".tmp-%ld-XXXXXX", (long)getpid());
+    remove_stale_temps(c->o->out);
+    int const step = trit_sys_atomic_open(&c->at, c->o->out, suffix, 0644);
     if (step == TRIT_SYS_TEMP)
         return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create: %s", strerror(errno));
     int const chmod_errno = errno;
     int const fd = c->at.fd;
+    publish_temp(c, c->at.tmp);
+    (void)flock(fd, LOCK_EX | LOCK_NB);   /* marks the temp file as in use (pack_remove_stale) */
     struct archive *const a = archive_write_new();
     int rc = a ? TRIT_OK : trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     if (rc == TRIT_OK && step == TRIT_SYS_CHMOD)
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot start the archive: %s", strerror(chmod_errno));
     if (rc == TRIT_OK && (archive_write_set_format_pax(a) != ARCHIVE_OK ||
                           archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK))
-        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot start the archive: %s",
-                          archive_error_string(a) ? archive_error_string(a) : strerror(errno));
+        rc = trit_err_set(err, archive_errno(a) == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, TRIT_NO_OFFSET, c->o->out,
+                          "cannot start the archive: %s", archive_error_string(a) ? archive_error_string(a) : strerror(errno));
     if (rc == TRIT_OK) rc = put_header(c, a, PACK_MANIFEST_NAME, raw_len);
     if (rc == TRIT_OK) rc = put_data(c, a, raw, raw_len);
     if (rc == TRIT_OK && sig) rc = put_header(c, a, PACK_SIG_NAME, PACK_SIG_BYTES);
@@ -400,6 +425,7 @@ int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err
         rc = run(&c, info);
     }
     trit_sys_atomic_abort(&c.at);
+    publish_temp(&c, NULL);
     for (uint32_t i = 0; c.in && i < c.n; i++) {
         trit_reader_close(c.in[i].r);
         if (c.in[i].fd >= 0) close(c.in[i].fd);

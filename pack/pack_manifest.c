@@ -2,6 +2,7 @@
  * reader MUST refuse is refused here, so the rest of pack/ works on a consistent manifest:
  * names are safe file names, digest and chunk counts agree with sizes, extents add up. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -322,7 +323,11 @@ int pack_manifest_parse(const void *json, size_t n, pack_manifest **out, trit_er
     if (!raw_text_ok(json, n, &off))
         return trit_err_set(err, PACK_E_MANIFEST, off, "manifest", "control character (raw or escaped) in the JSON text");
     const char *end = NULL;
+    errno = 0;
     cJSON *const root = cJSON_ParseWithLengthOpts(json, n, &end, 0);
+    /* cJSON says NULL both for bad text and for a failed allocation; only the latter leaves
+     * ENOMEM (malloc's errno) behind, and is the machine's failure, not the manifest's */
+    if (!root && errno == ENOMEM) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, "manifest", "out of memory");
     if (!root) {
         uint64_t const at = end && end >= (const char *)json ? (uint64_t)(end - (const char *)json) : TRIT_NO_OFFSET;
         return trit_err_set(err, PACK_E_MANIFEST, at, "manifest", "not valid JSON");

@@ -31,6 +31,7 @@ typedef struct src {
     int compressed;            /* the input starts with a compressor's magic */
     const char *magic_name;
     uint64_t next_hdr;         /* where the header after the current member starts */
+    int read_errno;            /* a read of the input failed with this errno (0: none) */
 } src;
 
 /* Magic numbers of the compressors libarchive could otherwise be asked to undo. */
@@ -68,6 +69,7 @@ static la_ssize_t src_read(struct archive *a, void *ud, const void **out)
             ssize_t const k = read(s->fd, s->buf + n, SRC_BLOCK - n);
             if (k < 0 && errno == EINTR) continue;
             if (k < 0) {
+                s->read_errno = errno;
                 archive_set_error(a, errno, "read failed: %s", strerror(errno));
                 return -1;
             }
@@ -90,6 +92,12 @@ static la_ssize_t src_read(struct archive *a, void *ud, const void **out)
 static int la_fail(struct archive *a, const src *s, trit_err *err, const char *what)
 {
     uint64_t const at = (uint64_t)archive_filter_bytes(a, 0);
+    /* the machine failed, not the bundle: an i/o error or no memory (libarchive says ENOMEM) */
+    if (s->read_errno)
+        return trit_err_set(err, TRIT_E_IO, at, what, "cannot read the bundle: %s", strerror(s->read_errno));
+    if (archive_errno(a) == ENOMEM || (!archive_error_string(a) && errno == ENOMEM))
+        return trit_err_set(err, TRIT_E_NOMEM, at, what, "out of memory (%s)",
+                            archive_error_string(a) ? archive_error_string(a) : "libarchive");
     if (s->compressed)
         return trit_err_set(err, PACK_E_BOMB, 0, NULL,
                             "%s-compressed bundle refused: bundles are plain tar (the containers in them are already "
@@ -342,12 +350,21 @@ static int run(src *s, const char *name, const pack_read_opts *o, const pack_sin
     if (out) *out = NULL;
     rd r = {NULL, s, o ? o : &none, sink, err, malloc(PACK_IO_BUF)};
     int rc = TRIT_OK;
-    if (!r.buf || (s->fd >= 0 && !(s->buf = malloc(SRC_BLOCK))) || !(r.a = archive_read_new()))
+    /* libarchive 3.6's archive_read_new does not check its entry allocation (and a later call
+     * would crash on it): a failed malloc inside it is seen through errno */
+    errno = 0;
+    if (r.buf && (s->fd < 0 || (s->buf = malloc(SRC_BLOCK)) != NULL)) r.a = archive_read_new();
+    if (!r.buf || (s->fd >= 0 && !s->buf) || !r.a || errno == ENOMEM)
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     /* tar (ustar, pax, gnu) only, and no filter: a bundle is never compressed */
     if (rc == TRIT_OK && archive_read_support_format_tar(r.a) != ARCHIVE_OK)
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "libarchive: %s", archive_error_string(r.a));
-    if (rc == TRIT_OK && archive_read_open(r.a, s, NULL, src_read, NULL) != ARCHIVE_OK) rc = la_fail(r.a, s, err, NULL);
+    /* archive_read_open's steps one by one: it ignores a failed allocation in
+     * archive_read_set_callback_data, and archive_read_open1 then crashes */
+    if (rc == TRIT_OK && (archive_read_set_read_callback(r.a, src_read) != ARCHIVE_OK ||
+                          archive_read_set_callback_data(r.a, s) != ARCHIVE_OK))
+        rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    if (rc == TRIT_OK && archive_read_open1(r.a) != ARCHIVE_OK) rc = la_fail(r.a, s, err, NULL);
     if (rc == TRIT_OK) rc = read_all(&r, out);
     if (r.a) archive_read_free(r.a);
     free(r.buf);
@@ -359,7 +376,7 @@ static int run(src *s, const char *name, const pack_read_opts *o, const pack_sin
 int pack_bundle_read_mem(const void *buf, size_t len, const char *name, const pack_read_opts *o, const pack_sink *sink,
                          pack_manifest **out, trit_err *err)
 {
-    src s = {-1, buf, len, 0, NULL, 1, 0, 0, NULL, 0};
+    src s = {-1, buf, len, 0, NULL, 1, 0, 0, NULL, 0, 0};
     return run(&s, name, o, sink, out, err);
 }
 
@@ -373,7 +390,7 @@ int pack_bundle_read_file(const char *path, const pack_read_opts *o, const pack_
         trit_err_file(err, path);
         return TRIT_E_IO;
     }
-    src s = {fd, NULL, 0, 0, NULL, 1, 0, 0, NULL, 0};
+    src s = {fd, NULL, 0, 0, NULL, 1, 0, 0, NULL, 0, 0};
     int const rc = run(&s, path, o, sink, out, err);
     close(fd);
     return rc;

@@ -8,7 +8,14 @@
  * container is opened with full verification, everything is fsynced, and the directory then
  * replaces the target in one rename (Linux: renameat2 RENAME_EXCHANGE when the target exists,
  * so there is no moment without an install). On any failure the staging directory is removed
- * and the target is untouched. */
+ * and the target is untouched.
+ *
+ * The whole run holds an exclusive flock on the target's parent directory (which no rename
+ * here replaces), so the installed version and install state are read, checked and replaced
+ * by one unpack at a time; under that lock every staging directory of the target left by a
+ * killed run is stale and removed. The install state (.trit-state in the install) keeps the
+ * last version of every model id installed there, so installing another model (allowed only
+ * with replace_model) does not reset the rollback floor of the first. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/syscall.h>
@@ -27,16 +35,35 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
+#define STATE_MAGIC "trit-install-state/1"
+#define STATE_MAX 1024u        /* model ids remembered per install directory */
+#define LOCK_WAIT_MS 60000     /* default wait for another unpack into the same parent */
+
+typedef struct state_ent {
+    char id[PACK_MAX_MODEL_ID + 1];
+    uint64_t version;          /* the last version of this model id installed here */
+} state_ent;
+
 typedef struct uctx {
     const pack_unpack_opts *o;
     char dir[4096];            /* target, without trailing slashes */
+    char parent[4096];         /* its parent directory */
     char stage[4096];          /* staging directory ("" until created) */
     int dir_exists;
+    int lock_fd;               /* the parent, flocked for the whole run, or -1 */
     pack_manifest *installed;  /* manifest of the install in dir, or NULL */
+    state_ent *state;          /* install state of dir (owned) */
+    uint32_t n_state;
     const pack_manifest *m;
     int fd;                    /* member being written */
     char cur[256];
 } uctx;
+
+/* Tell the caller (a signal guard) which staging directory to remove; NULL: nothing to remove. */
+static void publish_stage(uctx *u, const char *path)
+{
+    if (u->o->stage_path) u->o->stage_path(u->o->stage_ctx, path);
+}
 
 /* *out = "dir/name" (trit_sys_path_join); caller frees. */
 static int join(const char *dir, const char *name, char **out, trit_err *err)
@@ -87,10 +114,116 @@ static int load_installed(const char *dir, pack_manifest **m, trit_err *err)
     return rc;
 }
 
+/* ---- install state ---- */
+
+static int64_t state_find(const uctx *u, const char *id)
+{
+    for (uint32_t i = 0; i < u->n_state; i++)
+        if (strcmp(u->state[i].id, id) == 0) return (int64_t)i;
+    return -1;
+}
+
+/* Record version for id (replacing its entry). */
+static int state_set(uctx *u, const char *id, uint64_t version, trit_err *err)
+{
+    int64_t const i = state_find(u, id);
+    if (i >= 0) {
+        u->state[i].version = version;
+        return TRIT_OK;
+    }
+    if (u->n_state >= STATE_MAX)
+        return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, u->dir, "its install state already holds %u model ids", STATE_MAX);
+    state_ent *const s = realloc(u->state, (u->n_state + 1) * sizeof *s);
+    if (!s) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    u->state = s;
+    snprintf(s[u->n_state].id, sizeof s[u->n_state].id, "%s", id);
+    s[u->n_state++].version = version;
+    return TRIT_OK;
+}
+
+/* Parse .trit-state: the magic line, then "VERSION MODEL_ID" lines (strict decimal, a valid
+ * model id, each id once). */
+static int state_parse(uctx *u, const uint8_t *p, size_t n, trit_err *err)
+{
+    size_t off = 0;
+    int line_no = 0;
+    while (off < n) {
+        const uint8_t *const nl = memchr(p + off, '\n', n - off);
+        if (!nl) return trit_err_set(err, TRIT_E_CORRUPT, off, PACK_STATE_NAME, "last line has no newline");
+        size_t const len = (size_t)(nl - (p + off));
+        char line[PACK_MAX_MODEL_ID + 32];
+        if (len >= sizeof line) return trit_err_set(err, TRIT_E_CORRUPT, off, PACK_STATE_NAME, "line %d is too long", line_no + 1);
+        memcpy(line, p + off, len);
+        line[len] = '\0';
+        if (line_no == 0) {
+            if (strcmp(line, STATE_MAGIC) != 0)
+                return trit_err_set(err, TRIT_E_CORRUPT, 0, PACK_STATE_NAME, "does not start with '" STATE_MAGIC "'");
+        } else {
+            char *const sp = strchr(line, ' ');
+            uint64_t v = 0;
+            if (sp) *sp = '\0';
+            if (!sp || pack_parse_dec(line, &v) != 0 || v == 0 || !pack_model_id_ok(sp + 1) || state_find(u, sp + 1) >= 0)
+                return trit_err_set(err, TRIT_E_CORRUPT, off, PACK_STATE_NAME, "line %d is not 'VERSION MODEL_ID' (once per id)",
+                                    line_no + 1);
+            int const rc = state_set(u, sp + 1, v, err);
+            if (rc != TRIT_OK) return rc;
+        }
+        off += len + 1;
+        line_no++;
+    }
+    if (line_no == 0) return trit_err_set(err, TRIT_E_CORRUPT, 0, PACK_STATE_NAME, "empty");
+    return TRIT_OK;
+}
+
+/* The install state of dir: .trit-state if present, and the installed manifest's version as a
+ * floor for its own model id (an install made before install states existed has none). */
+static int state_load(uctx *u, trit_err *err)
+{
+    char *p = NULL;
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    struct stat st;
+    int rc = join(u->dir, PACK_STATE_NAME, &p, err);
+    if (rc == TRIT_OK && lstat(p, &st) == 0) {
+        rc = read_small(p, &raw, &n, err);
+        if (rc == TRIT_OK) rc = state_parse(u, raw, n, err);
+    }
+    free(raw);
+    free(p);
+    if (rc != TRIT_OK) return rc;
+    int64_t const i = state_find(u, u->installed->model_id);
+    if (i >= 0 && u->state[i].version >= u->installed->version) return TRIT_OK;
+    return state_set(u, u->installed->model_id, u->installed->version, err);
+}
+
+static int cmp_state(const void *a, const void *b)
+{
+    return strcmp(((const state_ent *)a)->id, ((const state_ent *)b)->id);
+}
+
+/* The state after installing m, as the text of .trit-state (sorted by model id). *out caller
+ * frees. */
+static int state_text(uctx *u, const pack_manifest *m, char **out, size_t *n, trit_err *err)
+{
+    int rc = state_set(u, m->model_id, m->version, err);
+    if (rc != TRIT_OK) return rc;
+    qsort(u->state, u->n_state, sizeof *u->state, cmp_state);
+    size_t const cap = sizeof STATE_MAGIC + 1 + (size_t)u->n_state * (PACK_MAX_MODEL_ID + 24);
+    char *const t = malloc(cap);
+    if (!t) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    size_t k = (size_t)snprintf(t, cap, "%s\n", STATE_MAGIC);
+    for (uint32_t i = 0; i < u->n_state; i++)
+        k += (size_t)snprintf(t + k, cap - k, "%llu %s\n", (unsigned long long)u->state[i].version, u->state[i].id);
+    *out = t;
+    *n = k;
+    return TRIT_OK;
+}
+
 /* Is name part of the install described by m? */
 static int in_install(const pack_manifest *m, const char *name)
 {
-    if (strcmp(name, PACK_MANIFEST_NAME) == 0 || strcmp(name, PACK_SIG_NAME) == 0) return 1;
+    if (strcmp(name, PACK_MANIFEST_NAME) == 0 || strcmp(name, PACK_SIG_NAME) == 0 || strcmp(name, PACK_STATE_NAME) == 0)
+        return 1;
     for (uint32_t i = 0; i < m->n_files; i++)
         if (strcmp(m->files[i].file.name, name) == 0) return 1;
     return 0;
@@ -116,10 +249,18 @@ static int check_target(uctx *u, trit_err *err)
     int const has_manifest = lstat(p, &st) == 0;
     free(p);
     if (has_manifest && (rc = load_installed(u->dir, &u->installed, err)) != TRIT_OK) {
+        if (rc == TRIT_E_NOMEM || rc == TRIT_E_IO) return rc;   /* the machine failed, not the install */
         char why[sizeof err->msg];
         snprintf(why, sizeof why, "%s", err ? err->msg : "");
         return trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, u->dir,
                             "its manifest.json is not a valid manifest (%s); refusing to replace it", why);
+    }
+    if (has_manifest && (rc = state_load(u, err)) != TRIT_OK) {
+        if (rc == TRIT_E_NOMEM || rc == TRIT_E_IO) return rc;
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "");
+        return trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, u->dir,
+                            "its " PACK_STATE_NAME " is not a valid install state (%s); refusing to replace it", why);
     }
     DIR *const d = opendir(u->dir);
     if (!d) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->dir, "cannot list: %s", strerror(errno));
@@ -175,25 +316,34 @@ static int on_manifest(void *ctx, const pack_manifest *m, trit_err *err)
 {
     uctx *const u = ctx;
     u->m = m;
-    /* the install in the target is the default "installed version" for the same model */
-    if (!u->o->read.have_installed && u->installed && strcmp(u->installed->model_id, m->model_id) == 0 &&
-        m->version <= u->installed->version)
+    /* one model per install directory, unless the caller says otherwise */
+    if (u->installed && strcmp(u->installed->model_id, m->model_id) != 0 && !u->o->replace_model)
+        return trit_err_set(err, PACK_E_MODEL, TRIT_NO_OFFSET, NULL,
+                            "'%s' holds model '%s' version %llu, the bundle is model '%s'; refusing to replace it "
+                            "(--replace-model allows it)", u->dir, u->installed->model_id,
+                            (unsigned long long)u->installed->version, m->model_id);
+    /* the install state is the default "installed version": per model id, so installing another
+     * model in between does not reset it */
+    int64_t const si = state_find(u, m->model_id);
+    if (!u->o->read.have_installed && si >= 0 && m->version <= u->state[si].version)
         return trit_err_set(err, PACK_E_ROLLBACK, TRIT_NO_OFFSET, NULL,
-                            "bundle version %llu is not newer than version %llu installed in '%s' (rollback refused)",
-                            (unsigned long long)m->version, (unsigned long long)u->installed->version, u->dir);
+                            "bundle version %llu is not newer than version %llu of '%s' %s '%s' (rollback refused)",
+                            (unsigned long long)m->version, (unsigned long long)u->state[si].version, m->model_id,
+                            u->installed && strcmp(u->installed->model_id, m->model_id) == 0 ? "installed in" : "once installed in",
+                            u->dir);
     if (m->has_base) {
         int const rc = check_base(u, m, err);
         if (rc != TRIT_OK) return rc;
     }
-    char parent[4096];
-    if (pack_dirname(u->dir, parent, sizeof parent) != 0 ||
-        snprintf(u->stage, sizeof u->stage, "%s/.%s.unpack-XXXXXX", parent, pack_basename(u->dir)) >= (int)sizeof u->stage)
+    if (snprintf(u->stage, sizeof u->stage, "%s/.%s.unpack-%ld-XXXXXX", u->parent, pack_basename(u->dir), (long)getpid()) >=
+        (int)sizeof u->stage)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, u->dir, "path too long");
     if (!mkdtemp(u->stage)) {
         int const e = errno;
         u->stage[0] = '\0';
-        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, parent, "cannot create a staging directory: %s", strerror(e));
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->parent, "cannot create a staging directory: %s", strerror(e));
     }
+    publish_stage(u, u->stage);
     return TRIT_OK;
 }
 
@@ -312,9 +462,18 @@ static int finish(uctx *u, trit_err *err)
     }
     if (rc == TRIT_OK) rc = write_stage_file(u, PACK_MANIFEST_NAME, m->raw, m->raw_len, err);
     if (rc == TRIT_OK && m->has_sig) rc = write_stage_file(u, PACK_SIG_NAME, m->sig, sizeof m->sig, err);
+    if (rc == TRIT_OK) {
+        char *st = NULL;
+        size_t st_len = 0;
+        rc = state_text(u, m, &st, &st_len, err);
+        if (rc == TRIT_OK) rc = write_stage_file(u, PACK_STATE_NAME, st, st_len, err);
+        free(st);
+    }
     if (rc == TRIT_OK && (chmod(u->stage, 0755) != 0 || trit_sys_fsync_path(u->stage) != 0))
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->stage, "cannot finish the staging directory: %s", strerror(errno));
     if (rc != TRIT_OK) return rc;
+    /* from here a signal lets the run finish: the install goes in whole or the error is reported */
+    publish_stage(u, NULL);
     if (!u->dir_exists) {
         if (rename(u->stage, u->dir) != 0)
             return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->dir, "cannot rename into place: %s", strerror(errno));
@@ -329,7 +488,8 @@ static int finish(uctx *u, trit_err *err)
             char old[4096];
             char parent[4096];
             if (pack_dirname(u->dir, parent, sizeof parent) != 0 ||
-                snprintf(old, sizeof old, "%s/.%s.old-XXXXXX", parent, pack_basename(u->dir)) >= (int)sizeof old || !mkdtemp(old))
+                snprintf(old, sizeof old, "%s/.%s.old-%ld-XXXXXX", parent, pack_basename(u->dir), (long)getpid()) >= (int)sizeof old ||
+                !mkdtemp(old))
                 return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->dir, "cannot move the old install aside");
             if (rename(u->dir, old) != 0) {
                 rmdir(old);
@@ -344,19 +504,47 @@ static int finish(uctx *u, trit_err *err)
         }
         /* u->stage now names the old install; it is removed below like a failed stage */
     }
+    /* The new install is in place and the old one is gone from dir: a failure now must not
+     * say "nothing changed". */
     if (trit_sys_fsync_dir(u->dir) != 0)
-        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->dir, "cannot fsync the parent directory: %s", strerror(errno));
+        return trit_err_set(err, PACK_E_UNSYNCED, TRIT_NO_OFFSET, u->dir,
+                            "installed version %llu, but the fsync of the parent directory failed (%s): the install may "
+                            "not survive a power loss", (unsigned long long)m->version, strerror(errno));
+    return TRIT_OK;
+}
+
+/* Take the lock of dir's parent (every unpack into it takes the same one), then remove what
+ * killed runs left for dir: under the lock no live unpack has a staging directory there. */
+static int lock_target(uctx *u, trit_err *err)
+{
+    if (pack_dirname(u->dir, u->parent, sizeof u->parent) != 0)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, u->dir, "path too long");
+    u->lock_fd = open(u->parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (u->lock_fd < 0) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->parent, "cannot open: %s", strerror(errno));
+    int const wait = u->o->lock_wait_ms == 0 ? LOCK_WAIT_MS : u->o->lock_wait_ms;
+    if (pack_lock_fd(u->lock_fd, wait) != 0) {
+        if (errno == EWOULDBLOCK)
+            return trit_err_set(err, PACK_E_BUSY, TRIT_NO_OFFSET, u->parent,
+                                "another unpack into this directory holds its lock (waited %d ms)", wait < 0 ? 0 : wait);
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->parent, "cannot lock: %s", strerror(errno));
+    }
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, ".%s.unpack-", pack_basename(u->dir));
+    (void)pack_remove_stale(u->parent, prefix, 1);
+    snprintf(prefix, sizeof prefix, ".%s.old-", pack_basename(u->dir));
+    (void)pack_remove_stale(u->parent, prefix, 1);
     return TRIT_OK;
 }
 
 int pack_unpack(const char *bundle, const char *dir, const pack_unpack_opts *o, pack_manifest **out, trit_err *err)
 {
-    static const pack_unpack_opts none = {{0}, NULL};
+    static const pack_unpack_opts none;
     if (out) *out = NULL;
     uctx *const u = calloc(1, sizeof *u);
     if (!u) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     u->o = o ? o : &none;
     u->fd = -1;
+    u->lock_fd = -1;
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/') len--;
     int rc = TRIT_OK;
@@ -365,6 +553,7 @@ int pack_unpack(const char *bundle, const char *dir, const pack_unpack_opts *o, 
     if (rc == TRIT_OK && (strcmp(pack_basename(u->dir), ".") == 0 || strcmp(pack_basename(u->dir), "..") == 0 ||
                           strcmp(u->dir, "/") == 0))
         rc = trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, dir, "the target must name a directory to create or replace");
+    if (rc == TRIT_OK) rc = lock_target(u, err);
     if (rc == TRIT_OK) rc = check_target(u, err);
     pack_manifest *m = NULL;
     if (rc == TRIT_OK) {
@@ -374,9 +563,12 @@ int pack_unpack(const char *bundle, const char *dir, const pack_unpack_opts *o, 
     if (u->fd >= 0) close(u->fd);
     if (rc == TRIT_OK) rc = finish(u, err);
     if (u->stage[0]) (void)pack_remove_flat_dir(u->stage);
+    publish_stage(u, NULL);
+    if (u->lock_fd >= 0) close(u->lock_fd);   /* releases the lock */
     pack_manifest_free(u->installed);
+    free(u->state);
     free(u);
-    if (rc == TRIT_OK && out) *out = m;
+    if ((rc == TRIT_OK || rc == PACK_E_UNSYNCED) && out) *out = m;
     else pack_manifest_free(m);
     return rc;
 }

@@ -2,16 +2,20 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pack_int.h"
 
 int pack_exit_code(int code)
 {
-    if (code <= PACK_E_TRAVERSAL && code >= PACK_E_BASE) return 10 + (PACK_E_TRAVERSAL - code);
+    if (code <= PACK_E_TRAVERSAL && code >= PACK_E_BUSY) return 10 + (PACK_E_TRAVERSAL - code);
     switch (code) {
     case TRIT_OK: return 0;
     case TRIT_E_USAGE: return 2;
@@ -37,6 +41,9 @@ const char *pack_strerror(int code)
     case PACK_E_BOMB: return "possible decompression bomb";
     case PACK_E_MANIFEST: return "invalid manifest";
     case PACK_E_BASE: return "delta base mismatch";
+    case PACK_E_MODEL: return "another model is installed";
+    case PACK_E_UNSYNCED: return "installed, durability not confirmed";
+    case PACK_E_BUSY: return "another unpack holds the lock";
     default: return trit_strerror(code);
     }
 }
@@ -208,4 +215,73 @@ int pack_remove_flat_dir(const char *dir)
     }
     closedir(d);
     return rmdir(dir);
+}
+
+int pack_lock_fd(int fd, int wait_ms)
+{
+    for (int waited = 0;; waited += 10) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+        if (errno == EINTR) continue;
+        if (errno != EWOULDBLOCK || waited >= wait_ms) return -1;
+        struct timespec const ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The pid in "<digits>-..." at s, or 0. */
+static long pid_of(const char *s)
+{
+    long v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9' && v < 100000000; p++) v = v * 10 + (*p - '0');
+    return p != s && *p == '-' ? v : 0;
+}
+
+/* pid still runs: it exists and (Linux) is not a zombie waiting to be reaped. */
+static int running(long pid)
+{
+    if (kill((pid_t)pid, 0) != 0 && errno != EPERM) return 0;
+    char p[64], buf[256];
+    snprintf(p, sizeof p, "/proc/%ld/stat", pid);
+    int const fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 1;
+    ssize_t const n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 1;
+    buf[n] = '\0';
+    const char *const rp = strrchr(buf, ')');
+    return !(rp && rp[1] == ' ' && rp[2] == 'Z');
+}
+
+/* Nobody uses the temp entry called name: its writer (pid) is gone and no one holds a lock on
+ * it. */
+static int unused(int dfd, const char *name, long pid)
+{
+    if (pid <= 0 || running(pid)) return 0;
+    int const fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int const nobody = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return nobody;
+}
+
+unsigned pack_remove_stale(const char *dir, const char *prefix, int locked)
+{
+    DIR *const d = opendir(dir);
+    if (!d) return 0;
+    size_t const pl = strlen(prefix);
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, pl) != 0 || !e->d_name[pl]) continue;
+        if (!locked && !unused(dirfd(d), e->d_name, pid_of(e->d_name + pl))) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        char *const p = trit_sys_path_join(dir, e->d_name);
+        if (!p) break;
+        if (S_ISDIR(st.st_mode) ? pack_remove_flat_dir(p) == 0 : S_ISREG(st.st_mode) && unlink(p) == 0) n++;
+        free(p);
+    }
+    closedir(d);
+    return n;
 }

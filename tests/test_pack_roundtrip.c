@@ -51,7 +51,7 @@ TEST(pack_roundtrip_two_files)
     CHECK_OK_E(unpack_to(bundle, inst, NULL, 0, 0, &m, &err), &err);
     CHECK(tpk_same_file(a, pathf(inst, "moe.trit")));
     CHECK(tpk_same_file(b, pathf(inst, "small.trit")));
-    CHECK_EQ_INT(tpk_count_prefix(inst, ""), 4); /* the two files, manifest.json, manifest.sig */
+    CHECK_EQ_INT(tpk_count_prefix(inst, ""), 5); /* the two files, manifest.json, manifest.sig, .trit-state */
     CHECK_EQ_INT(tpk_count_prefix(d, ".inst"), 0); /* no staging left */
     if (m) {
         CHECK_STR(m->model_id, "test/moe");
@@ -153,7 +153,7 @@ TEST(pack_unpack_replaces_install_atomically)
     CHECK_EQ_INT(tpk_tar(b3, e, 3, 0), 0);
     CHECK_EQ_INT(unpack_to(b3, inst, NULL, 0, 0, NULL, &err), PACK_E_DIGEST);
     CHECK(tpk_same_file(c2, pathf(inst, "model.trit")));
-    CHECK_EQ_INT(tpk_count_prefix(inst, ""), 3);
+    CHECK_EQ_INT(tpk_count_prefix(inst, ""), 4); /* with .trit-state */
     CHECK_EQ_INT(tpk_count_prefix(d, ".inst"), 0);
     tpk_members_free(&m);
 }
@@ -283,7 +283,7 @@ TEST(pack_delta_roundtrip)
     CHECK_OK_E(unpack_to(full1, inst, NULL, 0, 0, NULL, &err), &err);
     CHECK_OK_E(unpack_to(delta, inst, inst, 0, 0, NULL, &err), &err);
     CHECK(tpk_same_file(c2, pathf(inst, "model.trit")));
-    CHECK_EQ_INT(tpk_count_prefix(inst, ""), 3); /* no .delta member left */
+    CHECK_EQ_INT(tpk_count_prefix(inst, ""), 4); /* with .trit-state; no .delta member left */
     /* the same delta again: release 2 is now installed, so rollback (and base) refuse it */
     CHECK_EQ_INT(unpack_to(delta, inst, inst, 0, 0, NULL, &err), PACK_E_ROLLBACK);
     CHECK_EQ_INT(unpack_to(delta, pathf(d, "fresh"), inst, 0, 0, NULL, &err), PACK_E_BASE);
@@ -336,6 +336,6 @@ TEST(pack_delta_refuses_modified_base)
     CHECK_EQ_INT(unpack_to(delta, inst, inst, 0, 0, NULL, &err), PACK_E_BASE);
     fprintf(stderr, "     %s\n", err.msg);
     /* the (modified) install is still there, untouched by the failed update */
-    CHECK_EQ_INT(tpk_count_prefix(inst, ""), 3);
+    CHECK_EQ_INT(tpk_count_prefix(inst, ""), 4); /* with .trit-state */
     CHECK_EQ_INT(tpk_count_prefix(d, ".inst"), 0);
 }
