@@ -135,12 +135,24 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
         m->embd_scale = (float)se;
         if (sd > 0 && m->n_layer) m->residual_scale = (float)(sd / sqrt((double)m->n_layer));
         if (base > 0 && m->n_embd) m->logit_scale = (float)(base / (double)m->n_embd);
+    } else if (!strcmp(mt, "granite") || !strcmp(mt, "granitemoe")) {
+        /* transformers' modeling_granite(moe).py: embeddings * embedding_multiplier, scores *
+         * attention_multiplier (in place of 1/sqrt(head_dim)), each block's output *
+         * residual_multiplier, logits / logits_scaling; the router takes softmax over the
+         * top-k logits (GraniteMoeTopKGating), i.e. renormalized top-k. Defaults: 1.0 each. */
+        arch = mt;
+        m->norm_topk = 1;
+        m->embd_scale = (float)jnum(c, "embedding_multiplier", 1.0);
+        m->residual_scale = (float)jnum(c, "residual_multiplier", 1.0);
+        double const ls = jnum(c, "logits_scaling", 1.0);
+        m->logit_scale = ls > 0 ? (float)(1.0 / ls) : -1.0f;   /* -1: refused by the rules */
+        m->attn_scale = (float)jnum(c, "attention_multiplier", 1.0);
     } else if (!strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2") || !strcmp(mt, "qwen3")) {
         arch = mt;
     } else {
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
                             "model_type '%.40s' is not supported (llama, mistral, qwen2/3, bitnet, minicpm, mixtral, "
-                            "qwen2_moe, qwen3_moe, olmoe, deepseek)", mt);
+                            "qwen2_moe, qwen3_moe, olmoe, granite, granitemoe)", mt);
     }
     snprintf(m->arch, sizeof m->arch, "%s", arch);
     int const rc = cvt_keys_check_config(c, err);
@@ -209,13 +221,14 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
      * deepseek2 (MLA), granite/granitemoe (four multipliers, attention scale), phimoe
      * (LayerNorm, biases) and any other are refused, not computed as the nearest llama. */
     static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe",
-                                        "minicpm", "bitnet", "bitnet-b1.58", "bitnet-25"};
+                                        "minicpm", "granite", "granitemoe", "bitnet", "bitnet-b1.58", "bitnet-25"};
     int arch_ok = 0;
     for (size_t i = 0; i < sizeof archs / sizeof archs[0] && !arch_ok; i++) arch_ok = !strcmp(arch, archs[i]);
     if (!arch_ok)
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "general.architecture",
                             "architecture '%.40s' is not supported (llama, mistral, qwen2/3, qwen2moe, qwen3moe, "
-                            "olmoe, minicpm, bitnet); trit refuses rather than compute something close", arch);
+                            "olmoe, minicpm, granite, granitemoe, bitnet); trit refuses rather than compute something "
+                            "close", arch);
     int rc = cvt_keys_check_gguf(g, arch, err);
     if (rc != TRIT_OK) return rc;
     m->n_layer = gu32(g, arch, "block_count", 0);
@@ -254,7 +267,11 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
      * and dim_model_base (the same values from_config derives) */
     m->embd_scale = (float)gf64(g, arch, "embedding_scale", 0);
     m->residual_scale = (float)gf64(g, arch, "residual_scale", 0);
-    m->logit_scale = (float)gf64(g, arch, "logit_scale", 0);
+    /* llama.cpp's minicpm and granite graphs divide the logits by logit_scale; the container
+     * multiplies the final state by model.logit_scale */
+    double const gls = gf64(g, arch, "logit_scale", 0);
+    m->logit_scale = gls > 0 ? (float)(1.0 / gls) : gls < 0 ? -1.0f : 0.0f;
+    m->attn_scale = (float)gf64(g, arch, "attention.scale", 0);   /* 0: llama.cpp's 1/sqrt(head_dim) */
     m->ternary_model = 0;
     for (uint32_t i = 0; i < src_n(s); i++) m->ternary_model |= src_at(s, i)->ternary_hint;
     snprintf(m->act_quant, sizeof m->act_quant, "%s", m->ternary_model ? "int8_per_token" : "none");
@@ -276,8 +293,8 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
         snprintf(m->arch, sizeof m->arch, "%s", arch);
         /* llama.cpp's "normal" rope archs store Q/K permuted relative to HF (formats.md 1.10) */
         m->gguf_unpermute = !strcmp(arch, "llama") || !strcmp(arch, "mistral") || !strcmp(arch, "granite") ||
-                            !strcmp(arch, "deci") || !strcmp(arch, "minicpm");
-        if (!strcmp(arch, "qwen3moe")) m->norm_topk = 1;
+                            !strcmp(arch, "granitemoe") || !strcmp(arch, "deci") || !strcmp(arch, "minicpm");
+        if (!strcmp(arch, "qwen3moe") || !strcmp(arch, "granitemoe")) m->norm_topk = 1;
         else if (!strcmp(arch, "qwen2moe")) {
             m->norm_topk = 0;
             if (src_find(s, "blk.0.ffn_gate_inp_shexp.weight") >= 0) {
@@ -391,9 +408,10 @@ int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
     K(trit_kvbuf_str(w, "model.act_quant", m->act_quant, strlen(m->act_quant), err));
     if (m->bos >= 0 && m->bos <= UINT32_MAX) K(trit_kvbuf_u32(w, "model.bos_token_id", (uint32_t)m->bos, err));
     if (m->eos >= 0 && m->eos <= UINT32_MAX) K(trit_kvbuf_u32(w, "model.eos_token_id", (uint32_t)m->eos, err));
-    if (m->embd_scale > 0) K(trit_kvbuf_f32(w, "model.embd_scale", m->embd_scale, err));
-    if (m->residual_scale > 0) K(trit_kvbuf_f32(w, "model.residual_scale", m->residual_scale, err));
-    if (m->logit_scale > 0) K(trit_kvbuf_f32(w, "model.logit_scale", m->logit_scale, err));
+    if (m->embd_scale != 0) K(trit_kvbuf_f32(w, "model.embd_scale", m->embd_scale, err));
+    if (m->residual_scale != 0) K(trit_kvbuf_f32(w, "model.residual_scale", m->residual_scale, err));
+    if (m->logit_scale != 0) K(trit_kvbuf_f32(w, "model.logit_scale", m->logit_scale, err));
+    if (m->attn_scale != 0) K(trit_kvbuf_f32(w, "model.attn_scale", m->attn_scale, err));
     K(trit_kvbuf_u32(w, "moe.n_expert", m->n_expert, err));
     K(trit_kvbuf_u32(w, "moe.n_expert_used", m->n_expert_used, err));
     if (m->n_expert) {
@@ -433,6 +451,15 @@ int cvt_arch_map_name(const char *src, int gguf, cvt_name *n)
         if (!x) return -1;
         *x = '\0';
         n->role = CVT_ROLE_EXPERT_STACK;
+        return 0;
+    }
+    case TRIT_MT_EXPERT_STACK_GATE_UP: {
+        /* the HF fused stack (granite input_linear); the GGUF tensor of that name is refused:
+         * its row order is not pinned down by a release we can check against */
+        char *x = strstr(n->name, "_gate_up_exps.weight");
+        if (gguf || !x) return -1;
+        x[5] = '\0';   /* "blk.L.ffn_gate": the stem of the gate half; the up half is ffn_up */
+        n->role = CVT_ROLE_EXPERT_STACK_GATE_UP;
         return 0;
     }
     case TRIT_MT_SCALE:

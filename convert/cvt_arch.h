@@ -20,7 +20,8 @@ typedef struct cvt_model {
     int norm_topk;
     float routed_scale;
     char shared_gate[16];
-    float embd_scale, residual_scale, logit_scale; /* MiniCPM scaling; 0 = not used */
+    float embd_scale, residual_scale, logit_scale; /* MiniCPM / granite scaling; 0 = not used */
+    float attn_scale;              /* attention scores' scale (granite); 0 = 1/sqrt(head_dim) */
     int ternary_model;             /* the source declares (or stores) ternary projections */
     int gguf_unpermute;            /* GGUF Q/K rows are in llama.cpp's permuted rope order */
     char online_quant[40];         /* why the config asks for absmean ternarization of float
@@ -37,6 +38,7 @@ enum {
     CVT_ROLE_PROJ,                 /* a dense projection: ternary when the model is */
     CVT_ROLE_EXPERT,               /* one expert's projection (a unit member) */
     CVT_ROLE_EXPERT_STACK,         /* GGUF 3-D [E, out, in]: split per expert */
+    CVT_ROLE_EXPERT_STACK_GATE_UP, /* 3-D [E, 2*ff, in], gate rows then up rows: split per expert, twice */
     CVT_ROLE_SCALE,                /* GGUF bitnet {name}.scale: folded into its projection */
     CVT_ROLE_SKIP                  /* carries nothing the container needs (rotary inv_freq) */
 };

@@ -23,7 +23,11 @@
 
 static int nomem(trit_err *err) { return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); }
 
-static int is_projection(int role) { return role == CVT_ROLE_PROJ || role == CVT_ROLE_EXPERT || role == CVT_ROLE_EXPERT_STACK; }
+static int is_projection(int role)
+{
+    return role == CVT_ROLE_PROJ || role == CVT_ROLE_EXPERT || role == CVT_ROLE_EXPERT_STACK ||
+           role == CVT_ROLE_EXPERT_STACK_GATE_UP;
+}
 
 /* Source row that holds output row r of p (rope un-permute and expert slicing). */
 static uint64_t src_row(const cvt_plan_t *p, uint64_t r)
@@ -115,6 +119,31 @@ static int plan(cvt_conv *c, trit_err *err)
                                     "%llu rows do not split into %u heads of even size",
                                     (unsigned long long)t.rows, t.permute_heads);
             if (t.n_dims == 1) t.cols = 1, t.rows = s->n_elems; /* a bias: one value per row */
+        }
+        if (nm.role == CVT_ROLE_EXPERT_STACK_GATE_UP) {
+            /* [E, 2*ff, in]: expert e's gate is rows [2e*ff, (2e+1)*ff), its up the next ff */
+            if (s->n_dims != 3 || s->dims[0] == 0 || s->dims[1] % 2)
+                return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name,
+                                    "fused gate/up expert stack is not 3-D with an even row count");
+            uint64_t const E = s->dims[0], ff = s->dims[1] / 2;
+            size_t const stem = strlen(nm.name) - strlen("gate");   /* "blk.L.ffn_" */
+            for (uint64_t e = 0; e < E; e++)
+                for (int half = 0; half < 2; half++) {
+                    cvt_plan_t x = t;
+                    snprintf(x.name, sizeof x.name, "%.*s%s.%llu.weight", (int)stem, nm.name, half ? "up" : "gate",
+                             (unsigned long long)e);
+                    x.role = CVT_ROLE_EXPERT;
+                    x.expert = (uint32_t)e;
+                    x.n_dims = 2;
+                    x.dims[0] = ff;
+                    x.dims[1] = s->dims[2];
+                    x.rows = ff;
+                    x.cols = s->dims[2];
+                    x.src_row0 = (2 * e + (uint64_t)half) * ff;
+                    int const rc = add_plan(c, &x, err);
+                    if (rc) return rc;
+                }
+            continue;
         }
         if (nm.role == CVT_ROLE_EXPERT_STACK) {
             if (s->n_dims != 3 || s->dims[0] == 0)

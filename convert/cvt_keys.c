@@ -108,6 +108,17 @@ static int is_null_or_false(const cJSON *v) { return !v || cJSON_IsNull(v) || cJ
 /* Keys whose presence is fine but whose value may ask for math the runner does not do. */
 static int check_value(const cJSON *c, const char *k, const cJSON *v, trit_err *err)
 {
+    static const char *const granite_keys[] = {"attention_multiplier", "embedding_multiplier", "residual_multiplier",
+                                               "logits_scaling"};
+    if (in_strs(k, granite_keys, 4)) {
+        /* granite's four multipliers are mapped (cvt_arch.c) for the granite families only */
+        const cJSON *mt = cJSON_GetObjectItemCaseSensitive(c, "model_type");
+        int const granite = cJSON_IsString(mt) && !strncmp(mt->valuestring, "granite", 7);
+        if (!granite) return refuse(k, v, err, "granite's multipliers are mapped for model_type granite/granitemoe only");
+        return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble > 0
+                   ? TRIT_OK
+                   : refuse(k, v, err, "a multiplier must be a finite number > 0");
+    }
     if (!strcmp(k, "rope_scaling")) {
         if (cJSON_IsNull(v)) return TRIT_OK;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "rope_type");
@@ -171,10 +182,6 @@ static const struct { const char *key, *why; } cfg_refused[] = {
     {"qk_rope_head_dim", "multi-head latent attention (MLA) is not implemented"},
     {"qk_nope_head_dim", "multi-head latent attention (MLA) is not implemented"},
     {"v_head_dim", "multi-head latent attention (MLA) is not implemented"},
-    {"attention_multiplier", "granite's attention scale is not mapped"},
-    {"embedding_multiplier", "granite's embedding multiplier is not mapped"},
-    {"residual_multiplier", "granite's residual multiplier is not mapped"},
-    {"logits_scaling", "granite's logit scaling is not mapped"},
     {"num_nextn_predict_layers", "multi-token-prediction layers are not implemented"},
     {"layer_norm_eps", "LayerNorm models are not implemented (the runner computes RMSNorm)"},
 };
@@ -213,6 +220,7 @@ static const char *const gguf_mapped[] = {
     "rope.dimension_count", "expert_count", "expert_used_count", "expert_feed_forward_length",
     "expert_shared_count", "leading_dense_block_count", "expert_weights_scale", "expert_weights_norm",
     "expert_gating_func", "vocab_size", "hidden_act", "embedding_scale", "residual_scale", "logit_scale",
+    "attention.scale",
 };
 static const struct { const char *suffix, *why; } gguf_inert[] = {
     {"tensor_data_layout", "names llama.cpp's Q/K row order, handled by the architecture"},
@@ -273,7 +281,6 @@ int cvt_keys_check_gguf(const src_gguf *g, const char *arch, trit_err *err)
         }
         if (!strcmp(sfx, "attention.sliding_window"))
             return grefuse(k, val, err, "sliding-window attention is not implemented");
-        if (!strcmp(sfx, "attention.scale")) return grefuse(k, val, err, "a non-default attention scale is not mapped");
         if (!strncmp(sfx, "attention.q_lora_rank", 21) || !strncmp(sfx, "attention.kv_lora_rank", 22))
             return grefuse(k, val, err, "multi-head latent attention (MLA) is not implemented");
         return grefuse(k, val, err, "a key trit does not know may change the forward math (convert/cvt_keys.c lists the known ones)");

@@ -23,6 +23,7 @@ static const struct arch_map {
     {"bitnet", "bitnet", 0},     {"bitnet-b1.58", "bitnet", 0}, {"bitnet-25", "bitnet", 0},
     {"qwen2", "qwen2", 0},       {"qwen3", "qwen3", 0},
     {"qwen2moe", "qwen2moe", 0}, {"qwen3moe", "qwen3moe", 0}, {"olmoe", "olmoe", 0},
+    {"granite", "granite", 1},   {"granitemoe", "granitemoe", 1},
 };
 
 const char *exg_arch(const char *container_arch, int *norm_rope)
@@ -106,6 +107,21 @@ int exg_plan_new(const trit_reader *r, const exg_opts *opts, exg_plan **out,
                           "architecture '%s' is not known to export (known: llama, mistral, mixtral, "
                           "deepseek, minicpm, bitnet, qwen2, qwen3, qwen2moe, qwen3moe, olmoe)", p->src_arch);
         goto out;
+    }
+    if (!strcmp(arch, "bitnet") && trit_reader_find_tensor(r, "blk.0.attn_sub_norm.weight") < 0) {
+        /* A BitNet-quantized Llama (HF1BitLLM Llama3-8B-1.58, Falcon3-*-1.58bit): ternary
+         * projections, no SubLN norms. llama.cpp's bitnet graph requires the sub-norms; its llama
+         * graph computes exactly this model with TQ projections, if the FFN is SwiGLU. */
+        char act[16] = "silu";
+        int const arc = exg__kv_str(r, "model.hidden_act", act, sizeof act, err);
+        if (arc != TRIT_OK && arc != TRIT_E_NOTFOUND) { rc = arc; goto out; }
+        if (strcmp(act, "silu") != 0) {
+            rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "model.hidden_act",
+                              "a BitNet model without sub-norms and with activation '%s': llama.cpp's bitnet "
+                              "graph needs the sub-norms and its llama graph computes SiLU", act);
+            goto out;
+        }
+        arch = exg_arch("llama", &p->norm_rope);
     }
     snprintf(p->arch, sizeof p->arch, "%s", arch);
     char layout[32];

@@ -129,7 +129,7 @@ static int req_u32(const trit_reader *r, const char *key, uint32_t *v, trit_err 
 /* Routing llama.cpp hard-codes per architecture (src/models/<arch>.cpp build_moe_ffn). */
 static int arch_norm_topk(const char *arch)
 {
-    if (!strcmp(arch, "llama") || !strcmp(arch, "qwen3moe")) return 1;
+    if (!strcmp(arch, "llama") || !strcmp(arch, "qwen3moe") || !strcmp(arch, "granitemoe")) return 1;
     return 0;   /* qwen2moe, olmoe, deepseek */
 }
 
@@ -244,12 +244,22 @@ static int arch_keys(exg_plan *p, kvw *w, trit_err *err)
     for (int q = 0; q < 3; q++) {
         f = 1.0f;
         if ((rc = exg__kv_f32(r, scal[q][0], &f, err)) != TRIT_OK && rc != TRIT_E_NOTFOUND) goto out;
-        if (!strcmp(a, "minicpm")) {
+        if (!strcmp(a, "minicpm") || !strncmp(a, "granite", 7)) {
             if (f == 0.0f) f = 1.0f;
             k_f32(w, ak(k, sizeof k, a, scal[q][1]), q == 2 ? 1.0f / f : f);
         } else if (f != 1.0f) {
             exg__warn(p, "%s is %g but llama.cpp's '%s' graph does not apply it", scal[q][0], (double)f, a);
         }
+    }
+    /* granite's attention scale; llama.cpp's default (no key) is 1/sqrt(head_dim) */
+    f = 0.0f;
+    if ((rc = exg__kv_f32(r, "model.attn_scale", &f, err)) != TRIT_OK && rc != TRIT_E_NOTFOUND) goto out;
+    if (rc == TRIT_OK && !strncmp(a, "granite", 7)) {
+        k_f32(w, ak(k, sizeof k, a, "attention.scale"), f);
+    } else if (rc == TRIT_OK) {
+        rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "model.attn_scale",
+                          "is %g, but llama.cpp's '%s' graph scales attention by 1/sqrt(head_dim)", (double)f, a);
+        goto out;
     }
     if ((rc = exg__kv_str(r, "model.hidden_act", s, sizeof s, err)) == TRIT_OK) {
         if (strcmp(s, "silu")) {

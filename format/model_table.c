@@ -41,16 +41,18 @@ static const trit_mt_tensor tensors[] = {
     {"ffn_down.weight", L_, TRIT_MT_PROJ, "EF", {"mlp.down_proj.weight"}},
     {"ffn_sub_norm.weight", L_, TRIT_MT_FLOAT, "F", {"mlp.ffn_sub_norm.weight", "mlp.ffn_layernorm.weight"}},
     /* the router: Qwen-MoE, OLMoE, DeepSeek mlp.gate; Mixtral block_sparse_moe.gate */
-    {"ffn_gate_inp.weight", L_, TRIT_MT_FLOAT, "XE", {"mlp.gate.weight", "block_sparse_moe.gate.weight"}},
+    {"ffn_gate_inp.weight", L_, TRIT_MT_FLOAT, "XE",
+     {"mlp.gate.weight", "block_sparse_moe.gate.weight", "block_sparse_moe.router.layer.weight"}},
     {"exp_probs_b.bias", L_, TRIT_MT_FLOAT, "X", {"mlp.gate.e_score_correction_bias"}},
     {"ffn_gate.#.weight", L_, TRIT_MT_EXPERT, "GE", {"mlp.experts.#.gate_proj.weight", "block_sparse_moe.experts.#.w1.weight"}},
     {"ffn_up.#.weight", L_, TRIT_MT_EXPERT, "GE", {"mlp.experts.#.up_proj.weight", "block_sparse_moe.experts.#.w3.weight"}},
     {"ffn_down.#.weight", L_, TRIT_MT_EXPERT, "EG", {"mlp.experts.#.down_proj.weight", "block_sparse_moe.experts.#.w2.weight"}},
     {"ffn_gate_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XGE", {NULL}},
     {"ffn_up_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XGE", {NULL}},
-    {"ffn_down_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XEG", {NULL}},
-    /* GGUF's fused gate+up stack: named, not computed */
-    {"ffn_gate_up_exps.weight", L_, TRIT_MT_NAMED, NULL, {NULL}},
+    {"ffn_down_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XEG", {"block_sparse_moe.output_linear.weight"}},
+    /* a fused [E, 2*n_ff_expert, n_embd] stack, gate rows first then up (granite's
+     * GraniteMoeParallelExperts input_linear, chunk(2) of its output: act(first) * second) */
+    {"ffn_gate_up_exps.weight", L_, TRIT_MT_EXPERT_STACK_GATE_UP, "X?E", {"block_sparse_moe.input_linear.weight"}},
     /* shared experts: Qwen2-MoE one (shared_expert), DeepSeek n_shared_experts fused (shared_experts) */
     {"ffn_gate_shexp.weight", L_, TRIT_MT_PROJ, "?E", {"mlp.shared_expert.gate_proj.weight", "mlp.shared_experts.gate_proj.weight"}},
     {"ffn_up_shexp.weight", L_, TRIT_MT_PROJ, "?E", {"mlp.shared_expert.up_proj.weight", "mlp.shared_experts.up_proj.weight"}},
@@ -85,6 +87,7 @@ static const trit_mt_key keys[] = {
     {"model.bos_token_id", U32_, 0, NULL, NULL, "tokenizer.ggml.bos_token_id", {"bos_token_id"}, TRIT_MT_AS_IS},
     {"model.eos_token_id", U32_, 0, NULL, NULL, "tokenizer.ggml.eos_token_id", {"eos_token_id"}, TRIT_MT_AS_IS},
     {"model.embd_scale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.attn_scale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.residual_scale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.logit_scale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.act_quant", STR_, 0, "none|int8_per_token", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
@@ -411,7 +414,8 @@ int trit_mt_check(trit_mt_num_fn get, void *get_ctx, int required, trit_mt_repor
     } else if (required) {
         violation(&k, TRIT_E_CORRUPT, "model.rope_theta", "is missing");
     }
-    static const char *const scales[] = {"model.embd_scale", "model.residual_scale", "model.logit_scale", "moe.routed_scale"};
+    static const char *const scales[] = {"model.embd_scale", "model.residual_scale", "model.logit_scale",
+                                         "model.attn_scale", "moe.routed_scale"};
     for (size_t i = 0; i < sizeof scales / sizeof scales[0]; i++)
         if (get(get_ctx, scales[i], &v) && !(isfinite(v) && v > 0))
             violation(&k, TRIT_E_CORRUPT, scales[i], "is %g, must be finite and > 0", v);

@@ -27,6 +27,7 @@ enum trit_mt_role {
     TRIT_MT_PROJ,              /* a dense projection: ternary when the model is */
     TRIT_MT_EXPERT,            /* one expert's projection: a member of its expert unit */
     TRIT_MT_EXPERT_STACK,      /* GGUF 3-D [E, out, in] stack of every expert's projection */
+    TRIT_MT_EXPERT_STACK_GATE_UP, /* 3-D [E, 2*ff, in]: every expert's gate rows, then its up rows */
     TRIT_MT_SCALE,             /* GGUF BitNet {projection}.scale: folded into its projection */
     TRIT_MT_SKIP,              /* carries nothing the container needs (rotary inv_freq tables) */
     TRIT_MT_NAMED              /* a name files carry that trit recognises but does not compute */

@@ -89,7 +89,7 @@ static void att_task(void *arg, uint32_t wi, uint32_t nw)
     run_hparams const *hp = &c->hp;
     uint32_t const hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     uint64_t const qd = (uint64_t)hp->n_head * hd, kvd = (uint64_t)hp->n_head_kv * hd;
-    float const scale = 1.0f / sqrtf((float)hd);
+    float const scale = hp->attn_scale;   /* 1/sqrt(head_dim) unless the model states one (granite) */
     const float *kc = c->k_cache + (uint64_t)j->L * c->n_ctx * kvd, *vc = c->v_cache + (uint64_t)j->L * c->n_ctx * kvd;
     float *s = c->att_scratch + (uint64_t)wi * c->n_ctx;
     uint64_t lo, hi;

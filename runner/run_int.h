@@ -74,6 +74,7 @@ typedef struct run_hparams {
     float routed_scale;
     int shared_gate;           /* 1 = sigmoid */
     float embd_scale;          /* MiniCPM: token embedding multiplier (1 = none) */
+    float attn_scale;          /* attention scores' scale: model.attn_scale, else 1/sqrt(head_dim) */
     float residual_scale;      /* MiniCPM: block output multiplier before the residual add */
     float logit_scale;         /* MiniCPM: final hidden state multiplier before the output */
 } run_hparams;

@@ -163,6 +163,8 @@ static int read_hparams(run_ctx *c, trit_err *err)
     if ((rc = kv_f32(c, "model.rope_theta", 1, 0, &hp->rope_theta, err))) return rc;
     if ((rc = kv_f32(c, "moe.routed_scale", 0, 1.0f, &hp->routed_scale, err))) return rc;
     if ((rc = kv_f32(c, "model.embd_scale", 0, 1.0f, &hp->embd_scale, err))) return rc;
+    if ((rc = kv_f32(c, "model.attn_scale", 0, 0.0f, &hp->attn_scale, err))) return rc;
+    if (hp->attn_scale == 0.0f) hp->attn_scale = 1.0f / sqrtf((float)(hp->head_dim ? hp->head_dim : 1));
     if ((rc = kv_f32(c, "model.residual_scale", 0, 1.0f, &hp->residual_scale, err))) return rc;
     if ((rc = kv_f32(c, "model.logit_scale", 0, 1.0f, &hp->logit_scale, err))) return rc;
     if ((rc = kv_bool(c, "model.tied_embeddings", 0, &hp->tied, err))) return rc;

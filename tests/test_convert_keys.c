@@ -81,12 +81,12 @@ TEST(convert_keys_refused_per_family_hf)
     refuses(GEN_LAYOUT_QWEN3MOE, "k-qwen3moe", "use_sliding_window", "true", "use_sliding_window");
     /* a key nobody has read the modeling code for */
     refuses(GEN_LAYOUT_QWEN3MOE, "k-unknown", "attn_temperature_tuning", "4", "attn_temperature_tuning");
-    /* granite's multipliers on an otherwise llama-like model */
+    /* granite's multipliers are mapped for granite only: on another family they are refused */
     refuses(GEN_LAYOUT_BITNET, "k-granite-mult", "attention_multiplier", "0.015625", "attention_multiplier");
     /* DeepSeek's multi-head latent attention, named by its key */
     refuses(GEN_LAYOUT_QWEN3MOE, "k-mla", "kv_lora_rank", "512", "kv_lora_rank");
     /* families the runner does not compute, by model_type */
-    refuses(GEN_LAYOUT_MIXTRAL, "k-granitemoe", "model_type", "\"granitemoe\"", "granitemoe");
+    refuses(GEN_LAYOUT_MIXTRAL, "k-jamba", "model_type", "\"jamba\"", "jamba");
     refuses(GEN_LAYOUT_MIXTRAL, "k-phimoe", "model_type", "\"phimoe\"", "phimoe");
 }
 

@@ -169,7 +169,7 @@ TEST(src_st_index_parse_from_memory)
         {"{\"weight_map\":{\"x\":\"..\"}}", TRIT_E_CORRUPT, "not a plain file name"},
         {"{\"weight_map\":{\"x\":\"\"}}", TRIT_E_CORRUPT, "not a plain file name"},
         {"{\"weight_map\":{\"x\":\"m\",\"y\":\"m\",\"x\":\"n\"}}", TRIT_E_CORRUPT, "appears twice"},
-        {"{\"weight_map\":{\"x\":\"m\"},\"weight_map\":{\"y\":\"m\"}}", TRIT_E_CORRUPT, "duplicate"},
+        {"{\"weight_map\":{\"x\":\"m\"},\"weight_map\":{\"y\":\"m\"}}", TRIT_E_CORRUPT, "appears twice"},
         {"{\"metadata\":[],\"weight_map\":{\"x\":\"m\"}}", TRIT_E_CORRUPT, "'metadata' is not an object"},
         {"{\"metadata\":{\"total_size\":-1},\"weight_map\":{\"x\":\"m\"}}", TRIT_E_CORRUPT, "non-negative integer"},
         {"{\"metadata\":{\"total_size\":1.5},\"weight_map\":{\"x\":\"m\"}}", TRIT_E_CORRUPT, "non-negative integer"},
