@@ -24,6 +24,8 @@ typedef struct cvt_plan_t {
     float mult;                /* folded GGUF bitnet .scale (1 = none) */
     int ternary;               /* stored as t2 */
     int ternarize;             /* absmean (lossy) */
+    int ls_magnitude;          /* ternarized from a block-quantized copy of a ternary model: the
+                                  magnitude is read from the blocks' extremes, not absmean */
     uint32_t layout, group;
     float tensor_scale;
     uint32_t out_type;

@@ -232,6 +232,13 @@ static int scan(cvt_conv *c, trit_err *err)
         p->ternary = 1;
         p->ternarize = 1;
         p->layout = TRIT_SCALE_TENSOR;
+        /* A Q4_0/Q5_0/Q4_K/Q8_0/FP8 copy of a ternary model: the codes come out of absmean's
+         * rounding, but its gamma is the mean over zeros too (about 0.65 of the magnitude), and the
+         * block quantizers skew the two signs (Q4_0 keeps the block's extreme exact and gives the
+         * other sign 7/8 of it). The magnitude is the median of the 32-value blocks' extremes
+         * (write_t2). Float latent weights keep BitNet's absmean gamma: the model's definition. */
+        const char *ty = src_at(c->src, p->src)->type;
+        p->ls_magnitude = strcmp(ty, "F32") && strcmp(ty, "F16") && strcmp(ty, "BF16") && strcmp(ty, "F64");
     }
     int n_t2 = 0;
     for (uint32_t i = 0; i < c->n; i++)
@@ -330,6 +337,28 @@ static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit
     for (uint64_t k = 0; k < ti->n_scales; k++) scales[k] = 0;
     if (p->layout == TRIT_SCALE_TENSOR) scales[0] = p->tensor_scale;
     double sq = 0, maxe = 0;
+    /* the magnitude of a quantized copy (p->ls_magnitude): the median of the extremes |x| of the
+     * 32-value blocks that hold a non-zero code, through a histogram over [0, 8 gamma) whose
+     * median bin's mean is the estimate (a block quantizer reproduces each block's extreme; the
+     * scale is written after the codes, so one pass does). Error terms as sums over codes. */
+    enum { MAG_BINS = 1 << 14 };
+    uint32_t *mag_n = NULL;
+    double *mag_sum = NULL, nz_abs = 0, nz_sq = 0, z_sq = 0, nz_min = INFINITY, nz_max = 0, z_max = 0, bmax = 0;
+    uint64_t nz_n = 0, n_blocks = 0;
+    int bnz = 0;
+    if (p->ternarize && p->ls_magnitude) {
+        mag_n = calloc(MAG_BINS, sizeof *mag_n);
+        mag_sum = calloc(MAG_BINS, sizeof *mag_sum);
+        if (!mag_n || !mag_sum) {
+            free(mag_n);
+            free(mag_sum);
+            free(scales);
+            free(codes);
+            free(packed);
+            return nomem(err);
+        }
+    }
+    double const bin_w = 8.0 * p->tensor_scale / MAG_BINS;
     int rc = TRIT_OK;
     for (uint64_t r = 0; r < p->rows && rc == TRIT_OK; r += cr) {
         uint64_t const nr = p->rows - r < cr ? p->rows - r : cr;
@@ -345,6 +374,32 @@ static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit
                     double const e = fabs((double)x[k] - (double)q * p->tensor_scale);
                     sq += e * e;
                     if (e > maxe) maxe = e;
+                    double const a = fabs((double)x[k]);
+                    if (mag_n) {
+                        if (a > bmax) bmax = a;
+                        bnz |= q != 0;
+                        if (k % 32 == 31 || k + 1 == p->cols) {
+                            if (bnz) {
+                                uint64_t bi = (uint64_t)(bmax / bin_w);
+                                if (bi >= MAG_BINS) bi = MAG_BINS - 1;
+                                mag_n[bi]++;
+                                mag_sum[bi] += bmax;
+                                n_blocks++;
+                            }
+                            bmax = 0;
+                            bnz = 0;
+                        }
+                    }
+                    if (q) {
+                        nz_abs += a;
+                        nz_sq += a * a;
+                        nz_n++;
+                        if (a < nz_min) nz_min = a;
+                        if (a > nz_max) nz_max = a;
+                    } else {
+                        z_sq += a * a;
+                        if (a > z_max) z_max = a;
+                    }
                 } else {
                     q = (int8_t)(x[k] > 0 ? 1 : x[k] < 0 ? -1 : 0);
                     uint64_t si = 0;
@@ -359,6 +414,15 @@ static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit
             rc = c->sink(c->sink_ctx, packed, row_bytes, err);
         }
     }
+    if (mag_n && n_blocks && nz_n) {
+        uint64_t seen = 0, bi = 0;
+        while (bi < MAG_BINS && (seen += mag_n[bi]) * 2 < n_blocks) bi++;
+        if (bi >= MAG_BINS) bi = MAG_BINS - 1;
+        double const s = mag_sum[bi] / (mag_n[bi] ? mag_n[bi] : 1);
+        scales[0] = (float)s;
+        sq = nz_sq - 2 * s * nz_abs + (double)nz_n * s * s + z_sq;
+        maxe = fmax(fmax(nz_max - s, s - nz_min), z_max);
+    }
     /* a scope with no non-zero weight has no magnitude: give it 1 so every scale is usable */
     for (uint64_t k = 0; k < ti->n_scales; k++)
         if (scales[k] == 0) scales[k] = 1.0f;
@@ -368,6 +432,8 @@ static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit
     uint64_t const n = p->rows * p->cols;
     p->max_err = maxe;
     p->rms_err = n ? sqrt(sq / (double)n) : 0;
+    free(mag_n);
+    free(mag_sum);
     free(scales);
     free(codes);
     free(packed);
