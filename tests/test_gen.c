@@ -19,7 +19,7 @@ static gen_opts tiny(gen_layout l, uint64_t seed)
     gen_opts_default(&o, l);
     o.seed = seed;
     o.n_vocab = 300;
-    if (l == GEN_LAYOUT_BITCPM) {
+    if (l == GEN_LAYOUT_BITCPM || l == GEN_LAYOUT_MINICPM4) {
         o.n_embd = 64;
         o.n_ff = 128;
         o.group_size = 48;  /* not a divisor of 64 or 128: partial last group per row */
@@ -252,6 +252,19 @@ TEST(gen_opts_rejects_bad_dims)
     gen_opts_default(&o, GEN_LAYOUT_GGUF);
     o.gguf_align = 48;
     CHECK_EQ_INT(gen_opts_check(&o, &err), TRIT_E_USAGE);
+    gen_opts_default(&o, GEN_LAYOUT_DEEPSEEK2);
+    o.head_dim = 6;  /* qk_rope_head_dim = head_dim / 2 must be even */
+    CHECK_EQ_INT(gen_opts_check(&o, &err), TRIT_E_USAGE);
+    gen_opts_default(&o, GEN_LAYOUT_GGUF_MOE);
+    o.head_dim = 128;  /* GGUF layouts keep head_dim = embd / heads */
+    CHECK_EQ_INT(gen_opts_check(&o, &err), TRIT_E_USAGE);
+    gen_opts_default(&o, GEN_LAYOUT_QWEN3MOE);
+    o.n_embd = 60;     /* not a multiple of the 8 heads... */
+    o.n_head = 8;
+    o.n_head_kv = 2;
+    CHECK_EQ_INT(gen_opts_check(&o, &err), TRIT_E_USAGE);
+    o.head_dim = 16;   /* ...fine once head_dim is explicit (q_proj [128, 60]) */
+    CHECK_OK_E(gen_opts_check(&o, &err), &err);
     gen_opts_default(&o, GEN_LAYOUT_BITNET);
     CHECK_EQ_INT(gen_opts_preset(&o, "nope", &err), TRIT_E_NOTFOUND);
     CHECK_EQ_INT(gen_opts_preset(&o, "2b4t", &err), TRIT_OK);
@@ -265,7 +278,10 @@ TEST(gen_opts_rejects_bad_dims)
 TEST(gen_determinism_safetensors)
 {
     static const gen_layout ls[] = {GEN_LAYOUT_BITNET, GEN_LAYOUT_LATENT, GEN_LAYOUT_BITCPM,
-                                    GEN_LAYOUT_MIXTRAL, GEN_LAYOUT_QWEN3MOE};
+                                    GEN_LAYOUT_MIXTRAL, GEN_LAYOUT_QWEN3MOE, GEN_LAYOUT_BITNET_BITLINEAR,
+                                    GEN_LAYOUT_BITNET_BF16, GEN_LAYOUT_LLAMA158, GEN_LAYOUT_MINICPM4,
+                                    GEN_LAYOUT_QWEN2MOE, GEN_LAYOUT_OLMOE, GEN_LAYOUT_DEEPSEEK2,
+                                    GEN_LAYOUT_GRANITEMOE, GEN_LAYOUT_PHIMOE};
     for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) {
         char a[64], b[64], c[64];
         snprintf(a, sizeof a, "det-%s-a", gen_layout_name(ls[i]));
@@ -305,7 +321,10 @@ TEST(gen_determinism_safetensors)
 TEST(gen_safetensors_structure_and_values)
 {
     static const gen_layout ls[] = {GEN_LAYOUT_BITNET, GEN_LAYOUT_LATENT, GEN_LAYOUT_BITCPM,
-                                    GEN_LAYOUT_MIXTRAL, GEN_LAYOUT_QWEN3MOE};
+                                    GEN_LAYOUT_MIXTRAL, GEN_LAYOUT_QWEN3MOE, GEN_LAYOUT_BITNET_BITLINEAR,
+                                    GEN_LAYOUT_BITNET_BF16, GEN_LAYOUT_LLAMA158, GEN_LAYOUT_MINICPM4,
+                                    GEN_LAYOUT_QWEN2MOE, GEN_LAYOUT_OLMOE, GEN_LAYOUT_DEEPSEEK2,
+                                    GEN_LAYOUT_GRANITEMOE, GEN_LAYOUT_PHIMOE};
     for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "struct-%s", gen_layout_name(ls[i]));
@@ -565,7 +584,7 @@ TEST(gen_moe_experts_exact_ternary)
     gen_plan_release(&p);
 }
 
-/* 1bitLLM latent: F16 floats, centred near zero, not ternary. */
+/* 1bitLLM latent: F32 floats on disk (as the release), centred near zero, not ternary; tied. */
 TEST(gen_latent_is_float)
 {
     gen_opts o = tiny(GEN_LAYOUT_LATENT, 17);
@@ -578,7 +597,7 @@ TEST(gen_latent_is_float)
     const uint8_t *d = st_tensor(&f, "model.layers.1.mlp.down_proj.weight", &dt, sh, &nd, &nb);
     CHECK(d != NULL);
     if (d) {
-        CHECK_STR(dt, "F16");
+        CHECK_STR(dt, "F32");
         CHECK_EQ_U64(sh[0], o.n_embd);
         CHECK_EQ_U64(sh[1], o.n_ff);
         double sum = 0, sum2 = 0;
@@ -597,7 +616,7 @@ TEST(gen_latent_is_float)
     }
     CHECK(st_tensor(&f, "model.layers.0.self_attn.inner_attn_ln.weight", &dt, sh, &nd, &nb) != NULL);
     CHECK(st_tensor(&f, "model.layers.0.mlp.ffn_layernorm.weight", &dt, sh, &nd, &nb) != NULL);
-    CHECK(st_tensor(&f, "lm_head.weight", &dt, sh, &nd, &nb) != NULL);
+    CHECK(st_tensor(&f, "lm_head.weight", &dt, sh, &nd, &nb) == NULL);   /* tied */
     st_close(&f);
 }
 
@@ -617,7 +636,8 @@ TEST(gen_config_and_tokenizer)
         CHECK_STR(cJSON_GetObjectItemCaseSensitive(c, "hidden_act")->valuestring, "relu2");
         cJSON *q = cJSON_GetObjectItemCaseSensitive(c, "quantization_config");
         CHECK_STR(cJSON_GetObjectItemCaseSensitive(q, "quant_method")->valuestring, "bitnet");
-        CHECK_STR(cJSON_GetObjectItemCaseSensitive(q, "linear_class")->valuestring, "bitlinear");
+        /* the 2B-4T release: AutoBitLinear, the scale multiplies (formats.md 3.3) */
+        CHECK_STR(cJSON_GetObjectItemCaseSensitive(q, "linear_class")->valuestring, "autobitlinear");
         CHECK_EQ_U64(cJSON_GetObjectItemCaseSensitive(c, "vocab_size")->valuedouble, o.n_vocab);
         CHECK_EQ_U64(cJSON_GetObjectItemCaseSensitive(c, "eos_token_id")->valuedouble, gen_tok_eos(o.n_vocab));
         cJSON_Delete(c);

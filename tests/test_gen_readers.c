@@ -59,7 +59,9 @@ static void check_st_layout(const gen_opts *o, const char *name)
     }
     CHECK(src_st_config(h) != NULL);
     CHECK(src_st_side_path(h, SRC_ST_SIDE_TOKENIZER_JSON) != NULL);
-    CHECK_EQ_INT(src_st_config_is_bitnet(h), o->layout == GEN_LAYOUT_BITNET);
+    int const bitnet_cfg = o->layout == GEN_LAYOUT_BITNET || o->layout == GEN_LAYOUT_BITNET_BITLINEAR ||
+                           o->layout == GEN_LAYOUT_BITNET_BF16 || o->layout == GEN_LAYOUT_LLAMA158;
+    CHECK_EQ_INT(src_st_config_is_bitnet(h), bitnet_cfg);
     CHECK(src_st_meta_get(h, "format") && !strcmp(src_st_meta_get(h, "format"), "pt"));
 
     static const uint32_t want_dtype[] = {SRC_ST_F32, SRC_ST_F16, SRC_ST_BF16, SRC_ST_U8};
@@ -80,13 +82,14 @@ static void check_st_layout(const gen_opts *o, const char *name)
         src_st_name_layer_expert(t->name, &layer, &expert);
         CHECK_EQ_U64(expert, t->expert == GEN_NONE ? TRIT_NONE32 : t->expert);
         if (t->kind == GEN_K_PACKED) {
-            /* The reader's BitNet view: logical shape, the divisor scale, every ternary. */
+            /* The reader's BitNet view: logical shape, the scale and its direction (linear_class
+             * autobitlinear multiplies, bitlinear or none divides), every ternary. */
             src_st_bitnet v;
             CHECK_OK_E(src_st_bitnet_view(h, (uint32_t)k, &v, &err), &err);
             CHECK_EQ_U64(v.rows, t->shape[0] * 4);
             CHECK_EQ_U64(v.cols, t->shape[1]);
             CHECK(v.scale_value == gen_scale(t, 0));
-            CHECK_EQ_INT(v.divide, 1);
+            CHECK_EQ_INT(v.divide, (int)t->divide);
             uint64_t const n = v.rows * v.cols;
             int8_t *tv = malloc(n);
             float *fv = malloc(n * sizeof *fv);
@@ -104,7 +107,8 @@ static void check_st_layout(const gen_opts *o, const char *name)
             CHECK_EQ_U64(bad, 0);
         }
     }
-    if (o->layout == GEN_LAYOUT_BITNET) CHECK_EQ_INT(n_packed, 7 * (int)o->n_layer);
+    if (o->layout == GEN_LAYOUT_BITNET || o->layout == GEN_LAYOUT_BITNET_BITLINEAR || o->layout == GEN_LAYOUT_LLAMA158)
+        CHECK_EQ_INT(n_packed, 7 * (int)o->n_layer);
     src_st_close(h);
     gen_plan_release(&p);
 }
@@ -112,13 +116,16 @@ static void check_st_layout(const gen_opts *o, const char *name)
 TEST(gen_readers_safetensors)
 {
     static const gen_layout ls[] = {GEN_LAYOUT_BITNET, GEN_LAYOUT_LATENT, GEN_LAYOUT_BITCPM,
-                                    GEN_LAYOUT_MIXTRAL, GEN_LAYOUT_QWEN3MOE};
+                                    GEN_LAYOUT_MIXTRAL, GEN_LAYOUT_QWEN3MOE, GEN_LAYOUT_BITNET_BITLINEAR,
+                                    GEN_LAYOUT_BITNET_BF16, GEN_LAYOUT_LLAMA158, GEN_LAYOUT_MINICPM4,
+                                    GEN_LAYOUT_QWEN2MOE, GEN_LAYOUT_OLMOE, GEN_LAYOUT_DEEPSEEK2,
+                                    GEN_LAYOUT_GRANITEMOE, GEN_LAYOUT_PHIMOE};
     for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) {
         gen_opts o;
         gen_opts_default(&o, ls[i]);
         o.seed = 31 + i;
         o.n_vocab = 300;
-        if (ls[i] == GEN_LAYOUT_BITCPM) {
+        if (ls[i] == GEN_LAYOUT_BITCPM || ls[i] == GEN_LAYOUT_MINICPM4) {
             o.n_embd = 64;
             o.n_ff = 128;
             o.group_size = 32;

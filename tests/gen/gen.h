@@ -11,13 +11,37 @@
  * without generating the file (gen_value()), and writers stream tensor by tensor with memory
  * bounded by one row, never by the model.
  *
- * Layouts (formats.md section in brackets):
- *   bitnet    BitNet b1.58 2B4T [3.3]: U8 [out/4, in] packed codes + BF16 weight_scale [1]
- *             (real weight = ternary / weight_scale), SubLN norms, relu2, tied embeddings
- *   latent    1bitLLM [3.4]: F16 latent (not ternary) weights, BitnetForCausalLM
+ * Layouts (formats.md section in brackets; each writer cites its release sources in gen_plan.c
+ * and gen_config.c):
+ *   bitnet    microsoft/bitnet-b1.58-2B-4T [3.3, 12]: U8 [out/4, in] packed codes + BF16
+ *             weight_scale [1], linear_class autobitlinear (real weight = ternary x weight_scale),
+ *             SubLN norms, relu2, tied embeddings
+ *   bitnet-bitlinear  the same with linear_class bitlinear (real weight = ternary / weight_scale,
+ *             transformers' BitLinear direction), so both scale directions stay tested
+ *   bitnet-bf16  microsoft/bitnet-b1.58-2B-4T-bf16: BF16 master weights [out, in],
+ *             quantization_mode online (absmean ternarization is what the release computes)
+ *   latent    1bitLLM bitnet_b1_58-large/-3B [3.4, 12]: F32 latent (not ternary) weights,
+ *             BitnetForCausalLM, weight_bits 1, tied embeddings (no lm_head.weight)
+ *   llama158  HF1BitLLM/Llama3-8B-1.58-100B-tokens, tiiuae Falcon3-*-1.58bit [12]:
+ *             LlamaForCausalLM with packed U8 + weight_scale, quant_method bitnet and no
+ *             linear_class (BitLinear: divide), no sub-norms, untied BF16 lm_head
  *   bitcpm    BitCPM4 [3.5]: BF16 values = ternary x group scale (groups along each row)
+ *   minicpm4  BitCPM4 / MiniCPM4 as released [12]: bitcpm plus rope_scaling longrope
  *   mixtral   Mixtral MoE [4.1], BF16, sharded with model.safetensors.index.json
- *   qwen3moe  Qwen3-MoE [4.1], BF16, sharded with model.safetensors.index.json
+ *   qwen3moe  Qwen3-30B-A3B [4.1, 12]: BF16, sharded, head_dim as its own config key (any even
+ *             value: --head-dim 2*embd/heads gives the release's q_proj [heads*head_dim, hidden];
+ *             the default stays embd/heads, the geometry the llama.cpp conformance suite pins),
+ *             per-head q/k norms
+ *   qwen2moe  Qwen1.5-MoE-A2.7B [4.1, 12]: q/k/v bias, shared_expert + shared_expert_gate [1, H],
+ *             norm_topk_prob false, sharded
+ *   olmoe     allenai/OLMoE-1B-7B-0924 [12]: q_norm [hidden], k_norm [kv width], no
+ *             rms_norm_eps key, clip_qkv null, experts of width intermediate_size
+ *   deepseek2 deepseek-ai/DeepSeek-V2-Lite [4.1, 12]: MLA (q_proj, kv_a_proj_with_mqa,
+ *             kv_a_layernorm, kv_b_proj), first_k_dense_replace 1, 2 shared experts, yarn
+ *   granitemoe ibm-granite granite-3.x MoE [12]: fused input_linear [E, 2F, H] / output_linear
+ *             [E, H, F], router.layer, the 4 multipliers, F32, tied
+ *   phimoe    microsoft/Phi-3.5-MoE-instruct [12]: LayerNorm with bias, q/k/v/o bias,
+ *             lm_head bias, block_sparse_moe w1/w2/w3, longrope
  *   gguf      GGUF v3 arch "bitnet" [1], projections TQ1_0/TQ2_0, F16 token_embd, F32 norms
  *   gguf-moe  GGUF v3 arch "qwen3moe", 3-D TQ expert tensors ffn_{gate,up,down}_exps
  * Directory outputs (safetensors layouts) hold config.json, tokenizer.json (byte-level BPE)
@@ -44,6 +68,15 @@ typedef enum gen_layout {
     GEN_LAYOUT_GGUF,
     GEN_LAYOUT_GGUF_MOE,
     GEN_LAYOUT_TRIT,        /* .trit container through libtrit, Qwen3-MoE plan (gen_trit.c) */
+    GEN_LAYOUT_BITNET_BITLINEAR,
+    GEN_LAYOUT_BITNET_BF16,
+    GEN_LAYOUT_LLAMA158,
+    GEN_LAYOUT_MINICPM4,
+    GEN_LAYOUT_QWEN2MOE,
+    GEN_LAYOUT_OLMOE,
+    GEN_LAYOUT_DEEPSEEK2,
+    GEN_LAYOUT_GRANITEMOE,
+    GEN_LAYOUT_PHIMOE,
     /* New layouts go here (e.g. a .trit container written through libtrit), plus a row in
      * the table of gen_opts.c. */
     GEN_LAYOUT_COUNT_
@@ -62,11 +95,17 @@ typedef struct gen_opts {
     uint32_t n_layer;       /* transformer blocks */
     uint32_t n_embd;        /* hidden size */
     uint32_t n_ff;          /* FFN width (MoE: per-expert width) */
-    uint32_t n_head;        /* attention heads (head_dim = n_embd / n_head) */
+    uint32_t n_head;        /* attention heads */
+    uint32_t head_dim;      /* per-head width; 0: n_embd / n_head. qwen3moe writes it as its own
+                               config key and takes any even value (Qwen3-30B-A3B: 128 with hidden
+                               2048 and 32 heads, twice hidden/heads: --head-dim, and the release
+                               tests, use that ratio) */
     uint32_t n_head_kv;     /* KV heads (GQA); divides n_head */
     uint32_t n_vocab;       /* vocabulary: 256 byte tokens + merges + special tokens */
     uint32_t n_expert;      /* MoE experts per layer (0 for dense layouts) */
     uint32_t n_expert_used; /* experts per token */
+    uint32_t n_ff_shared;   /* qwen2moe shared_expert / deepseek2 shared_experts width (0: 4 x n_ff
+                               for qwen2moe, 2 x n_ff for deepseek2's two shared experts) */
     uint32_t group_size;    /* bitcpm: weights per scale group along a row */
     uint32_t n_shards;      /* safetensors files (MoE default 2; 1 = single model.safetensors) */
     uint32_t n_ctx;         /* max_position_embeddings / context_length */
@@ -85,6 +124,11 @@ void gen_opts_default(gen_opts *o, gen_layout layout);
 int gen_opts_preset(gen_opts *o, const char *name, trit_err *err);
 /* Check that the dimensions suit the layout (divisibility, GGUF rows % 256 ...). */
 int gen_opts_check(const gen_opts *o, trit_err *err);
+
+/* Head width of o: o->head_dim, or n_embd / n_head when 0. */
+uint32_t gen_head_dim(const gen_opts *o);
+/* 1 for the MoE layouts (safetensors and gguf-moe / trit). */
+int gen_layout_is_moe(gen_layout l);
 
 /* Layout by CLI name ("bitnet", "gguf-moe" ...): TRIT_OK or TRIT_E_NOTFOUND. */
 int gen_layout_from_name(const char *name, gen_layout *out);
@@ -138,6 +182,8 @@ typedef struct gen_tensor {
     uint32_t layer;         /* block index or GEN_NONE */
     uint32_t expert;        /* expert index (per-expert HF tensors) or GEN_NONE */
     uint32_t file;          /* 0-based output file (shard) */
+    uint32_t divide;        /* PACKED/INVSCALE: 1 when the real weight is ternary / weight_scale
+                               (linear_class bitlinear), 0 when ternary x weight_scale (autobitlinear) */
 } gen_tensor;
 
 typedef struct gen_plan {
@@ -160,9 +206,10 @@ uint64_t gen_logical_nelems(const gen_tensor *t);
  * PACKED tensor; 0 for other kinds. */
 int gen_ternary(const gen_tensor *t, uint64_t i);
 /* The scale that applies to logical element i: TERNARY/GROUP the multiplier s, PACKED and
- * INVSCALE the stored weight_scale (a divisor). 0 for other kinds. */
+ * INVSCALE the stored weight_scale (a multiplier, or a divisor when t->divide). 0 for other kinds. */
 float gen_scale(const gen_tensor *t, uint64_t i);
-/* Real value of logical element i: TERNARY/GROUP t*s, PACKED t/weight_scale, INVSCALE the
+/* Real value of logical element i: TERNARY/GROUP t*s, PACKED t*weight_scale (t/weight_scale
+ * when t->divide), INVSCALE the
  * scale, FLOAT/NORM the random value rounded to the storage dtype (for TQ storage: the value
  * before quantization, which is exact unless opts.latent). */
 float gen_value(const gen_tensor *t, uint64_t i);

@@ -9,15 +9,33 @@
  * defaults in gen_opts_default(). */
 static const gen_layout_desc layouts[] = {
     {"bitnet", GEN_LAYOUT_BITNET, gen__write_safetensors_dir, 1,
-     "BitNet b1.58 2B4T: U8 packed ternary + BF16 weight_scale, SubLN, relu2 (safetensors dir)"},
+     "BitNet b1.58 2B-4T: U8 packed ternary x BF16 weight_scale (autobitlinear), SubLN, relu2, tied"},
+    {"bitnet-bitlinear", GEN_LAYOUT_BITNET_BITLINEAR, gen__write_safetensors_dir, 1,
+     "BitNet packed with linear_class bitlinear: ternary / weight_scale (safetensors dir)"},
+    {"bitnet-bf16", GEN_LAYOUT_BITNET_BF16, gen__write_safetensors_dir, 1,
+     "BitNet b1.58 2B-4T-bf16: BF16 master weights, quantization_mode online (safetensors dir)"},
     {"latent", GEN_LAYOUT_LATENT, gen__write_safetensors_dir, 1,
-     "1bitLLM: F16 latent float weights needing absmean ternarization (safetensors dir)"},
+     "1bitLLM bitnet_b1_58: F32 latent weights, weight_bits 1, tied (safetensors dir)"},
+    {"llama158", GEN_LAYOUT_LLAMA158, gen__write_safetensors_dir, 1,
+     "Llama3-8B-1.58 / Falcon3-1.58bit: LlamaForCausalLM, U8 packed / weight_scale, no sub-norms"},
     {"bitcpm", GEN_LAYOUT_BITCPM, gen__write_safetensors_dir, 1,
      "BitCPM4: BF16 ternary x per-group scale, fake-quant MiniCPM (safetensors dir)"},
+    {"minicpm4", GEN_LAYOUT_MINICPM4, gen__write_safetensors_dir, 1,
+     "BitCPM4/MiniCPM4 as released: bitcpm plus rope_scaling longrope (safetensors dir)"},
     {"mixtral", GEN_LAYOUT_MIXTRAL, gen__write_safetensors_dir, 1,
      "Mixtral MoE, BF16 ternary x scale experts, sharded with index.json (safetensors dir)"},
     {"qwen3moe", GEN_LAYOUT_QWEN3MOE, gen__write_safetensors_dir, 1,
-     "Qwen3-MoE, BF16 ternary x scale experts, sharded with index.json (safetensors dir)"},
+     "Qwen3-MoE: head_dim key (--head-dim as Qwen3-30B-A3B), q/k norms, BF16, sharded (safetensors dir)"},
+    {"qwen2moe", GEN_LAYOUT_QWEN2MOE, gen__write_safetensors_dir, 1,
+     "Qwen1.5-MoE: q/k/v bias, shared_expert + sigmoid shared_expert_gate, BF16, sharded"},
+    {"olmoe", GEN_LAYOUT_OLMOE, gen__write_safetensors_dir, 1,
+     "OLMoE: full-width q/k norms, no rms_norm_eps key, BF16, sharded (safetensors dir)"},
+    {"deepseek2", GEN_LAYOUT_DEEPSEEK2, gen__write_safetensors_dir, 1,
+     "DeepSeek-V2-Lite: MLA, first dense layer, shared experts, yarn, BF16, sharded"},
+    {"granitemoe", GEN_LAYOUT_GRANITEMOE, gen__write_safetensors_dir, 1,
+     "granite-3.x MoE: fused input_linear/output_linear experts, 4 multipliers, F32, tied"},
+    {"phimoe", GEN_LAYOUT_PHIMOE, gen__write_safetensors_dir, 1,
+     "Phi-3.5-MoE: LayerNorm with bias, attention and lm_head bias, longrope, BF16, sharded"},
     {"gguf", GEN_LAYOUT_GGUF, gen__write_gguf, 0,
      "GGUF v3 arch bitnet: TQ1_0/TQ2_0 projections, F16 token_embd, F32 norms (file)"},
     {"gguf-moe", GEN_LAYOUT_GGUF_MOE, gen__write_gguf, 0,
@@ -55,6 +73,28 @@ const char *gen_layout_name(gen_layout l)
     return d ? d->name : NULL;
 }
 
+int gen_layout_is_moe(gen_layout l)
+{
+    switch (l) {
+    case GEN_LAYOUT_MIXTRAL:
+    case GEN_LAYOUT_QWEN3MOE:
+    case GEN_LAYOUT_GGUF_MOE:
+    case GEN_LAYOUT_TRIT:
+    case GEN_LAYOUT_QWEN2MOE:
+    case GEN_LAYOUT_OLMOE:
+    case GEN_LAYOUT_DEEPSEEK2:
+    case GEN_LAYOUT_GRANITEMOE:
+    case GEN_LAYOUT_PHIMOE: return 1;
+    default: return 0;
+    }
+}
+
+uint32_t gen_head_dim(const gen_opts *o)
+{
+    if (o->head_dim) return o->head_dim;
+    return o->n_head ? o->n_embd / o->n_head : 0;
+}
+
 void gen_opts_default(gen_opts *o, gen_layout layout)
 {
     memset(o, 0, sizeof *o);
@@ -79,16 +119,25 @@ void gen_opts_default(gen_opts *o, gen_layout layout)
         o->n_ctx = 2048;
         break;
     case GEN_LAYOUT_BITCPM:
+    case GEN_LAYOUT_MINICPM4:
         o->n_embd = 128;
         o->n_ff = 256;
         break;
-    case GEN_LAYOUT_MIXTRAL:
     case GEN_LAYOUT_QWEN3MOE:
     case GEN_LAYOUT_TRIT:
+    case GEN_LAYOUT_MIXTRAL:
+    case GEN_LAYOUT_QWEN2MOE:
+    case GEN_LAYOUT_OLMOE:
+    case GEN_LAYOUT_DEEPSEEK2:
+    case GEN_LAYOUT_GRANITEMOE:
+    case GEN_LAYOUT_PHIMOE:
         o->n_ff = 32;
         o->n_expert = 4;
         o->n_expert_used = 2;
         o->n_shards = 2;
+        /* Qwen1.5-MoE, OLMoE and DeepSeek-V2-Lite have as many KV heads as heads */
+        if (layout == GEN_LAYOUT_QWEN2MOE || layout == GEN_LAYOUT_OLMOE || layout == GEN_LAYOUT_DEEPSEEK2)
+            o->n_head_kv = o->n_head;
         break;
     case GEN_LAYOUT_GGUF:
         o->n_embd = 256;
@@ -132,15 +181,23 @@ int gen_opts_preset(gen_opts *o, const char *name, trit_err *err)
 int gen_opts_check(const gen_opts *o, trit_err *err)
 {
     if (!desc_of(o->layout)) return BAD("unknown layout %d", (int)o->layout);
-    int const moe = o->layout == GEN_LAYOUT_MIXTRAL || o->layout == GEN_LAYOUT_QWEN3MOE ||
-                    o->layout == GEN_LAYOUT_GGUF_MOE || o->layout == GEN_LAYOUT_TRIT;
+    int const moe = gen_layout_is_moe(o->layout);
     int const gguf = o->layout == GEN_LAYOUT_GGUF || o->layout == GEN_LAYOUT_GGUF_MOE;
     if (o->n_layer < 1 || o->n_layer > 4096) return BAD("layers must be 1..4096 (got %u)", o->n_layer);
     if (o->n_embd < 1 || o->n_embd > (1u << 20)) return BAD("embd must be 1..1048576 (got %u)", o->n_embd);
     if (o->n_ff < 1 || o->n_ff > (1u << 22)) return BAD("ff must be 1..4194304 (got %u)", o->n_ff);
-    if (o->n_head < 1 || o->n_embd % o->n_head)
-        return BAD("embd %u is not a multiple of heads %u", o->n_embd, o->n_head);
-    if ((o->n_embd / o->n_head) % 2) return BAD("head_dim %u must be even (rope)", o->n_embd / o->n_head);
+    if (o->n_head < 1 || o->n_head > 4096) return BAD("heads must be 1..4096 (got %u)", o->n_head);
+    if (!o->head_dim && o->n_embd % o->n_head)
+        return BAD("embd %u is not a multiple of heads %u (give --head-dim)", o->n_embd, o->n_head);
+    if (o->head_dim > 65536) return BAD("head_dim must be at most 65536 (got %u)", o->head_dim);
+    if (gen_head_dim(o) % 2 || !gen_head_dim(o)) return BAD("head_dim %u must be even (rope)", gen_head_dim(o));
+    if (o->layout == GEN_LAYOUT_DEEPSEEK2 && gen_head_dim(o) % 4)
+        return BAD("deepseek2 derives qk_rope_head_dim = head_dim / 2, which must be even (head_dim %u)",
+                   gen_head_dim(o));
+    if (o->head_dim && o->head_dim != o->n_embd / o->n_head &&
+        (o->layout == GEN_LAYOUT_GGUF || o->layout == GEN_LAYOUT_GGUF_MOE))
+        return BAD("gguf layouts use head_dim = embd / heads");
+    if (o->n_ff_shared > (1u << 22)) return BAD("shared expert width must be at most 4194304");
     if (o->n_head_kv < 1 || o->n_head % o->n_head_kv)
         return BAD("heads %u is not a multiple of kv heads %u", o->n_head, o->n_head_kv);
     uint32_t const need = 256 + gen_tok_n_special(o->n_vocab);
@@ -155,13 +212,16 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
         return BAD("layout '%s' has no experts", gen_layout_name(o->layout));
     }
     if (o->latent && !moe && o->layout != GEN_LAYOUT_GGUF)
-        return BAD("--latent applies to mixtral, qwen3moe, gguf and gguf-moe only");
-    if (o->layout == GEN_LAYOUT_BITNET) {
-        uint32_t const kv = o->n_embd / o->n_head * o->n_head_kv;
-        if (o->n_embd % 4 || o->n_ff % 4 || kv % 4)
-            return BAD("bitnet packs 4 rows per byte: embd, ff and kv width (%u) must be multiples of 4", kv);
+        return BAD("--latent applies to the MoE layouts, gguf and gguf-moe only");
+    if (o->layout == GEN_LAYOUT_BITNET || o->layout == GEN_LAYOUT_BITNET_BITLINEAR ||
+        o->layout == GEN_LAYOUT_LLAMA158) {
+        uint32_t const kv = gen_head_dim(o) * o->n_head_kv, q = gen_head_dim(o) * o->n_head;
+        if (o->n_embd % 4 || o->n_ff % 4 || kv % 4 || q % 4)
+            return BAD("bitnet packs 4 rows per byte: embd, ff, q width (%u) and kv width (%u) must be "
+                       "multiples of 4", q, kv);
     }
-    if (o->layout == GEN_LAYOUT_BITCPM && (o->group_size < 1 || o->group_size > (1u << 20)))
+    if ((o->layout == GEN_LAYOUT_BITCPM || o->layout == GEN_LAYOUT_MINICPM4) &&
+        (o->group_size < 1 || o->group_size > (1u << 20)))
         return BAD("group size must be 1..1048576 (got %u)", o->group_size);
     if (gguf) {
         if (o->n_embd % 256 || o->n_ff % 256)

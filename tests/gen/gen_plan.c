@@ -86,88 +86,239 @@ static gen_tensor *add(builder *b, uint32_t dtype, uint32_t kind, uint32_t layer
     return t;
 }
 
-/* HF BitNet packed projection: U8 [out/4, in] plus its BF16 weight_scale [1]. */
-static void add_packed(builder *b, uint32_t L, const char *name, uint64_t out, uint64_t in)
+/* HF BitNet packed projection: U8 [out/4, in] plus its BF16 weight_scale [1] (transformers'
+ * integrations/bitnet.py registers weight_scale as a buffer of shape (1,) in the model dtype). */
+static void add_packed(builder *b, uint32_t L, const char *name, uint64_t out, uint64_t in, int divide)
 {
     /* add() may move the array: keep the weight's seed, not a pointer to it. */
     gen_tensor *w = add(b, GEN_DT_U8, GEN_K_PACKED, L, GEN_NONE, 2, out / 4, in, 0,
                         "model.layers.%u.%s.weight", L, name);
+    if (w) w->divide = (uint32_t)divide;
     uint64_t const seed = w ? w->seed : 0;
     gen_tensor *s = add(b, GEN_DT_BF16, GEN_K_INVSCALE, L, GEN_NONE, 1, 1, 0, 0,
                         "model.layers.%u.%s.weight_scale", L, name);
-    if (s) s->seed = seed;
+    if (s) {
+        s->seed = seed;
+        s->divide = (uint32_t)divide;
+    }
 }
 
-/* A 2-D HF projection [out, in] of the given kind and dtype. */
-static void add_proj(builder *b, uint32_t dtype, uint32_t kind, uint32_t L, uint32_t E, uint64_t out,
-                     uint64_t in, const char *name)
+/* What a safetensors layout holds, decided once from the layout (sources: formats.md 3.x, 4.1
+ * and section 12; each release's config.json and transformers' modeling_<family>.py, cited at
+ * the layout's config in gen_config.c). */
+typedef struct hf_form {
+    int packed, divide;     /* U8 packed projections + weight_scale; scale divides */
+    int subln, subln_1bit;  /* BitNet 2B-4T attn_sub_norm/ffn_sub_norm; 1bitLLM inner_attn_ln/ffn_layernorm */
+    int tied;               /* no lm_head.weight */
+    int qkv_bias, o_bias;   /* attention biases (qwen2moe q/k/v; phimoe q/k/v/o) */
+    int layernorm;          /* LayerNorm with bias (phimoe) */
+    int qk_norm;            /* 1 per head [head_dim] (qwen3moe), 2 full width (olmoe) */
+    int mla;                /* deepseek2 multi-head latent attention */
+    uint32_t dt;            /* dtype of float tensors */
+    uint32_t pk;            /* kind of projections */
+} hf_form;
+
+static hf_form form_of(const gen_opts *o)
 {
-    add(b, dtype, kind, L, E, 2, out, in, 0, "%s", name);
+    gen_layout const l = o->layout;
+    hf_form f;
+    memset(&f, 0, sizeof f);
+    f.packed = l == GEN_LAYOUT_BITNET || l == GEN_LAYOUT_BITNET_BITLINEAR || l == GEN_LAYOUT_LLAMA158;
+    f.divide = l == GEN_LAYOUT_BITNET_BITLINEAR || l == GEN_LAYOUT_LLAMA158;
+    f.subln = l == GEN_LAYOUT_BITNET || l == GEN_LAYOUT_BITNET_BITLINEAR || l == GEN_LAYOUT_BITNET_BF16;
+    f.subln_1bit = l == GEN_LAYOUT_LATENT;
+    f.tied = f.subln || f.subln_1bit || l == GEN_LAYOUT_BITCPM || l == GEN_LAYOUT_MINICPM4 ||
+             l == GEN_LAYOUT_GRANITEMOE;
+    f.qkv_bias = l == GEN_LAYOUT_QWEN2MOE || l == GEN_LAYOUT_PHIMOE;
+    f.o_bias = l == GEN_LAYOUT_PHIMOE;
+    f.layernorm = l == GEN_LAYOUT_PHIMOE;
+    f.qk_norm = l == GEN_LAYOUT_QWEN3MOE ? 1 : l == GEN_LAYOUT_OLMOE ? 2 : 0;
+    f.mla = l == GEN_LAYOUT_DEEPSEEK2;
+    /* 1bitLLM and granite ship F32 on disk; the rest BF16 */
+    f.dt = l == GEN_LAYOUT_LATENT || l == GEN_LAYOUT_GRANITEMOE ? GEN_DT_F32 : GEN_DT_BF16;
+    int const group = l == GEN_LAYOUT_BITCPM || l == GEN_LAYOUT_MINICPM4;
+    f.pk = l == GEN_LAYOUT_LATENT || l == GEN_LAYOUT_BITNET_BF16 || o->latent ? GEN_K_FLOAT
+           : group ? GEN_K_GROUP : GEN_K_TERNARY;
+    return f;
+}
+
+void gen__deepseek_dims(const gen_opts *o, uint32_t *nope, uint32_t *rope, uint32_t *v, uint32_t *kv_lora)
+{
+    /* DeepSeek-V2-Lite: qk_nope_head_dim 128, qk_rope_head_dim 64, v_head_dim 128, kv_lora_rank
+     * 512 = 4 x nope; scaled down around head_dim */
+    uint32_t const hd = gen_head_dim(o);
+    *nope = hd;
+    *rope = hd / 2;
+    *v = hd;
+    *kv_lora = 2 * hd;
+}
+
+uint32_t gen__shared_ff(const gen_opts *o)
+{
+    if (o->n_ff_shared) return o->n_ff_shared;
+    /* Qwen1.5-MoE-A2.7B: shared 5632 = 4 x 1408; DeepSeek-V2-Lite: 2 shared experts of 1408 */
+    return o->layout == GEN_LAYOUT_DEEPSEEK2 ? 2 * o->n_ff : 4 * o->n_ff;
+}
+
+/* A projection of a non-packed layout ([out, in], kind f->pk, dtype f->dt). */
+static void proj(builder *b, const hf_form *f, uint32_t L, uint32_t E, uint64_t out, uint64_t in,
+                 const char *name)
+{
+    add(b, f->dt, f->pk, L, E, 2, out, in, 0, "%s", name);
+}
+
+static void attention(builder *b, const hf_form *f, uint32_t L)
+{
+    const gen_opts *o = b->o;
+    uint64_t const H = o->n_embd, hd = gen_head_dim(o), Q = hd * o->n_head, kv = hd * o->n_head_kv;
+    char nm[128];
+    if (f->mla) {
+        /* modeling_deepseek_v2.py DeepseekV2Attention, q_lora_rank null (V2-Lite): q_proj
+         * [heads * (nope + rope), H]; kv_a_proj_with_mqa [kv_lora + rope, H]; kv_a_layernorm
+         * [kv_lora]; kv_b_proj [heads * (nope + v), kv_lora]; o_proj [H, heads * v] */
+        uint32_t nope, rope, v, kl;
+        gen__deepseek_dims(o, &nope, &rope, &v, &kl);
+        uint64_t const nh = o->n_head;
+        snprintf(nm, sizeof nm, "model.layers.%u.self_attn.q_proj.weight", L);
+        proj(b, f, L, GEN_NONE, nh * (nope + rope), H, nm);
+        snprintf(nm, sizeof nm, "model.layers.%u.self_attn.kv_a_proj_with_mqa.weight", L);
+        proj(b, f, L, GEN_NONE, (uint64_t)kl + rope, H, nm);
+        add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, kl, 0, 0, "model.layers.%u.self_attn.kv_a_layernorm.weight", L);
+        snprintf(nm, sizeof nm, "model.layers.%u.self_attn.kv_b_proj.weight", L);
+        proj(b, f, L, GEN_NONE, nh * (nope + v), kl, nm);
+        snprintf(nm, sizeof nm, "model.layers.%u.self_attn.o_proj.weight", L);
+        proj(b, f, L, GEN_NONE, H, nh * v, nm);
+        return;
+    }
+    static const char *const attn[4] = {"q_proj", "k_proj", "v_proj", "o_proj"};
+    uint64_t const outs[4] = {Q, kv, kv, H}, ins[4] = {H, H, H, Q};
+    for (int k = 0; k < 4; k++) {
+        char pn[32];
+        snprintf(pn, sizeof pn, "self_attn.%s", attn[k]);
+        if (f->packed) add_packed(b, L, pn, outs[k], ins[k], f->divide);
+        else {
+            snprintf(nm, sizeof nm, "model.layers.%u.%s.weight", L, pn);
+            proj(b, f, L, GEN_NONE, outs[k], ins[k], nm);
+        }
+        if ((k < 3 && f->qkv_bias) || (k == 3 && f->o_bias))
+            add(b, f->dt, GEN_K_FLOAT, L, GEN_NONE, 1, outs[k], 0, 0, "model.layers.%u.%s.bias", L, pn);
+    }
+    if (f->subln) add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, H, 0, 0, "model.layers.%u.self_attn.attn_sub_norm.weight", L);
+    if (f->subln_1bit) add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, H, 0, 0, "model.layers.%u.self_attn.inner_attn_ln.weight", L);
+    if (f->qk_norm) {
+        /* Qwen3-MoE: RMSNorm(head_dim) per head; OLMoE: RMSNorm(hidden) on q and
+         * RMSNorm(kv_heads * head_dim) on k (modeling_olmoe.py OlmoeAttention) */
+        uint64_t const qn = f->qk_norm == 1 ? hd : Q, kn = f->qk_norm == 1 ? hd : kv;
+        add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, qn, 0, 0, "model.layers.%u.self_attn.q_norm.weight", L);
+        add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, kn, 0, 0, "model.layers.%u.self_attn.k_norm.weight", L);
+    }
+}
+
+/* gate/up/down [F, H], [F, H], [H, F] under prefix (dense MLP, shared expert, one expert). */
+static void swiglu(builder *b, const hf_form *f, uint32_t L, uint32_t E, uint64_t width, const char *prefix)
+{
+    static const char *const mlp[3] = {"gate_proj", "up_proj", "down_proj"};
+    uint64_t const H = b->o->n_embd;
+    char nm[160];
+    for (int k = 0; k < 3; k++) {
+        snprintf(nm, sizeof nm, "%s.%s.weight", prefix, mlp[k]);
+        proj(b, f, L, E, k == 2 ? H : width, k == 2 ? width : H, nm);
+    }
+}
+
+static void ffn(builder *b, const hf_form *f, uint32_t L)
+{
+    const gen_opts *o = b->o;
+    gen_layout const l = o->layout;
+    uint64_t const H = o->n_embd, F = o->n_ff, X = o->n_expert;
+    char nm[160], pre[96];
+    if (l == GEN_LAYOUT_GRANITEMOE) {
+        /* modeling_granitemoe.py GraniteMoeParallelExperts: input_linear [E, 2F, H] (gate rows
+         * then up rows), output_linear [E, H, F]; GraniteMoeTopKGating router.layer [E, H] */
+        add(b, f->dt, f->pk, L, GEN_NONE, 3, X, 2 * F, H, "model.layers.%u.block_sparse_moe.input_linear.weight", L);
+        add(b, f->dt, f->pk, L, GEN_NONE, 3, X, H, F, "model.layers.%u.block_sparse_moe.output_linear.weight", L);
+        add(b, f->dt, GEN_K_FLOAT, L, GEN_NONE, 2, X, H, 0, "model.layers.%u.block_sparse_moe.router.layer.weight", L);
+        return;
+    }
+    if (l == GEN_LAYOUT_MIXTRAL || l == GEN_LAYOUT_PHIMOE) {
+        /* Mixtral / PhiMoE: block_sparse_moe.gate [E, H], experts.e.w1 (gate), w2 (down), w3 (up) */
+        static const char *const mx[3] = {"w1", "w2", "w3"};
+        add(b, f->dt, GEN_K_FLOAT, L, GEN_NONE, 2, X, H, 0, "model.layers.%u.block_sparse_moe.gate.weight", L);
+        for (uint32_t e = 0; e < X && !b->rc; e++)
+            for (int k = 0; k < 3; k++) {
+                snprintf(nm, sizeof nm, "model.layers.%u.block_sparse_moe.experts.%u.%s.weight", L, e, mx[k]);
+                proj(b, f, L, e, k == 1 ? H : F, k == 1 ? F : H, nm);
+            }
+        return;
+    }
+    int const moe = gen_layout_is_moe(l) && !(l == GEN_LAYOUT_DEEPSEEK2 && L < 1);
+    if (!moe) {
+        /* dense: BitNet/1bitLLM/Llama/MiniCPM; DeepSeek-V2's first_k_dense_replace layers
+         * (intermediate_size, wider than the experts) */
+        uint64_t const width = l == GEN_LAYOUT_DEEPSEEK2 ? 4 * F : F;
+        static const char *const mlp[3] = {"gate_proj", "up_proj", "down_proj"};
+        for (int k = 0; k < 3; k++) {
+            char pn[32];
+            snprintf(pn, sizeof pn, "mlp.%s", mlp[k]);
+            if (f->packed) add_packed(b, L, pn, k == 2 ? H : width, k == 2 ? width : H, f->divide);
+            else {
+                snprintf(nm, sizeof nm, "model.layers.%u.%s.weight", L, pn);
+                proj(b, f, L, GEN_NONE, k == 2 ? H : width, k == 2 ? width : H, nm);
+            }
+        }
+        if (f->subln) add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, width, 0, 0, "model.layers.%u.mlp.ffn_sub_norm.weight", L);
+        if (f->subln_1bit) add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, width, 0, 0, "model.layers.%u.mlp.ffn_layernorm.weight", L);
+        return;
+    }
+    /* Qwen2/3-MoE, OLMoE, DeepSeek: mlp.gate [E, H], mlp.experts.e.{gate,up,down}_proj */
+    add(b, f->dt, GEN_K_FLOAT, L, GEN_NONE, 2, X, H, 0, "model.layers.%u.mlp.gate.weight", L);
+    for (uint32_t e = 0; e < X && !b->rc; e++) {
+        snprintf(pre, sizeof pre, "model.layers.%u.mlp.experts.%u", L, e);
+        swiglu(b, f, L, e, F, pre);
+    }
+    if (l == GEN_LAYOUT_QWEN2MOE) {
+        /* modeling_qwen2_moe.py Qwen2MoeSparseMoeBlock: shared_expert (an MLP of width
+         * shared_expert_intermediate_size) and shared_expert_gate Linear(H, 1) */
+        snprintf(pre, sizeof pre, "model.layers.%u.mlp.shared_expert", L);
+        swiglu(b, f, L, GEN_NONE, gen__shared_ff(o), pre);
+        add(b, f->dt, GEN_K_FLOAT, L, GEN_NONE, 2, 1, H, 0, "model.layers.%u.mlp.shared_expert_gate.weight", L);
+    } else if (l == GEN_LAYOUT_DEEPSEEK2) {
+        /* DeepseekV2MoE.shared_experts: one MLP of width moe_intermediate_size x n_shared_experts */
+        snprintf(pre, sizeof pre, "model.layers.%u.mlp.shared_experts", L);
+        swiglu(b, f, L, GEN_NONE, gen__shared_ff(o), pre);
+    }
+}
+
+static void norm(builder *b, const hf_form *f, uint32_t L, uint64_t n, const char *name)
+{
+    if (L == GEN_NONE) add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, n, 0, 0, "%s.weight", name);
+    else add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, n, 0, 0, "model.layers.%u.%s.weight", L, name);
+    if (!f->layernorm) return;
+    /* PhiMoE: nn.LayerNorm(elementwise_affine=True) has a bias */
+    if (L == GEN_NONE) add(b, f->dt, GEN_K_FLOAT, L, GEN_NONE, 1, n, 0, 0, "%s.bias", name);
+    else add(b, f->dt, GEN_K_FLOAT, L, GEN_NONE, 1, n, 0, 0, "model.layers.%u.%s.bias", L, name);
 }
 
 static void build_hf(builder *b)
 {
     const gen_opts *o = b->o;
-    uint64_t const H = o->n_embd, F = o->n_ff, V = o->n_vocab;
-    uint64_t const hd = H / o->n_head, kv = hd * o->n_head_kv;
-    int const bitnet = o->layout == GEN_LAYOUT_BITNET, latent = o->layout == GEN_LAYOUT_LATENT;
-    int const bitcpm = o->layout == GEN_LAYOUT_BITCPM, mixtral = o->layout == GEN_LAYOUT_MIXTRAL;
-    int const qwen = o->layout == GEN_LAYOUT_QWEN3MOE;
-    uint32_t const dt = latent ? GEN_DT_F16 : GEN_DT_BF16;
-    uint32_t const pk = latent || o->latent ? GEN_K_FLOAT : bitcpm ? GEN_K_GROUP : GEN_K_TERNARY;
-    char nm[128];
+    uint64_t const H = o->n_embd, V = o->n_vocab;
+    hf_form const f = form_of(o);
 
-    add(b, dt, GEN_K_FLOAT, GEN_NONE, GEN_NONE, 2, V, H, 0, "model.embed_tokens.weight");
+    add(b, f.dt, GEN_K_FLOAT, GEN_NONE, GEN_NONE, 2, V, H, 0, "model.embed_tokens.weight");
     for (uint32_t L = 0; L < o->n_layer && !b->rc; L++) {
-        static const char *const attn[4] = {"q_proj", "k_proj", "v_proj", "o_proj"};
-        uint64_t const outs[4] = {H, kv, kv, H};
-        for (int k = 0; k < 4; k++) {
-            char pn[32];
-            snprintf(pn, sizeof pn, "self_attn.%s", attn[k]);
-            if (bitnet) add_packed(b, L, pn, outs[k], H);
-            else {
-                snprintf(nm, sizeof nm, "model.layers.%u.%s.weight", L, pn);
-                add_proj(b, dt, pk, L, GEN_NONE, outs[k], H, nm);
-            }
-        }
-        if (bitnet) add(b, dt, GEN_K_NORM, L, GEN_NONE, 1, H, 0, 0, "model.layers.%u.self_attn.attn_sub_norm.weight", L);
-        if (latent) add(b, dt, GEN_K_NORM, L, GEN_NONE, 1, H, 0, 0, "model.layers.%u.self_attn.inner_attn_ln.weight", L);
-        if (qwen) {
-            add(b, dt, GEN_K_NORM, L, GEN_NONE, 1, hd, 0, 0, "model.layers.%u.self_attn.q_norm.weight", L);
-            add(b, dt, GEN_K_NORM, L, GEN_NONE, 1, hd, 0, 0, "model.layers.%u.self_attn.k_norm.weight", L);
-        }
-        if (mixtral || qwen) {
-            const char *const blk = mixtral ? "block_sparse_moe" : "mlp";
-            static const char *const mx[3] = {"w1", "w2", "w3"};
-            static const char *const qw[3] = {"gate_proj", "up_proj", "down_proj"};
-            add(b, dt, GEN_K_FLOAT, L, GEN_NONE, 2, o->n_expert, H, 0, "model.layers.%u.%s.gate.weight", L, blk);
-            for (uint32_t e = 0; e < o->n_expert && !b->rc; e++)
-                for (int k = 0; k < 3; k++) {
-                    const char *const pn = mixtral ? mx[k] : qw[k];
-                    int const down = mixtral ? k == 1 : k == 2;
-                    snprintf(nm, sizeof nm, "model.layers.%u.%s.experts.%u.%s.weight", L, blk, e, pn);
-                    add_proj(b, dt, pk, L, e, down ? H : F, down ? F : H, nm);
-                }
-        } else {
-            static const char *const mlp[3] = {"gate_proj", "up_proj", "down_proj"};
-            for (int k = 0; k < 3; k++) {
-                char pn[32];
-                snprintf(pn, sizeof pn, "mlp.%s", mlp[k]);
-                if (bitnet) add_packed(b, L, pn, k == 2 ? H : F, k == 2 ? F : H);
-                else {
-                    snprintf(nm, sizeof nm, "model.layers.%u.%s.weight", L, pn);
-                    add_proj(b, dt, pk, L, GEN_NONE, k == 2 ? H : F, k == 2 ? F : H, nm);
-                }
-            }
-            if (bitnet) add(b, dt, GEN_K_NORM, L, GEN_NONE, 1, F, 0, 0, "model.layers.%u.mlp.ffn_sub_norm.weight", L);
-            if (latent) add(b, dt, GEN_K_NORM, L, GEN_NONE, 1, F, 0, 0, "model.layers.%u.mlp.ffn_layernorm.weight", L);
-        }
-        add(b, dt, GEN_K_NORM, L, GEN_NONE, 1, H, 0, 0, "model.layers.%u.input_layernorm.weight", L);
-        add(b, dt, GEN_K_NORM, L, GEN_NONE, 1, H, 0, 0, "model.layers.%u.post_attention_layernorm.weight", L);
+        attention(b, &f, L);
+        ffn(b, &f, L);
+        norm(b, &f, L, H, "input_layernorm");
+        norm(b, &f, L, H, "post_attention_layernorm");
     }
-    add(b, dt, GEN_K_NORM, GEN_NONE, GEN_NONE, 1, H, 0, 0, "model.norm.weight");
-    /* BitNet 2B4T and MiniCPM tie the output head to the embeddings. */
-    if (latent || mixtral || qwen) add(b, dt, GEN_K_FLOAT, GEN_NONE, GEN_NONE, 2, V, H, 0, "lm_head.weight");
+    norm(b, &f, GEN_NONE, H, "model.norm");
+    /* BitNet 2B-4T, 1bitLLM, MiniCPM and granite tie the output head to the embeddings. */
+    if (!f.tied) {
+        add(b, f.dt, GEN_K_FLOAT, GEN_NONE, GEN_NONE, 2, V, H, 0, "lm_head.weight");
+        /* PhiMoE: lm_head_bias true */
+        if (o->layout == GEN_LAYOUT_PHIMOE) add(b, f.dt, GEN_K_FLOAT, GEN_NONE, GEN_NONE, 1, V, 0, 0, "lm_head.bias");
+    }
 }
 
 static uint32_t tq_for(const gen_opts *o, int attention)
@@ -242,7 +393,6 @@ static void spread(gen_plan *p, uint32_t from, uint32_t to, uint32_t first_file)
  * two files, as greedy HF sharding can produce. Other boundaries split the rest by bytes. */
 static int assign_files(const gen_opts *o, gen_plan *p, trit_err *err)
 {
-    int const moe = o->layout == GEN_LAYOUT_MIXTRAL || o->layout == GEN_LAYOUT_QWEN3MOE;
     int const st = o->layout != GEN_LAYOUT_GGUF && o->layout != GEN_LAYOUT_GGUF_MOE;
     p->n_files = st ? o->n_shards : 1;
     p->split_layer = GEN_NONE;
@@ -250,17 +400,18 @@ static int assign_files(const gen_opts *o, gen_plan *p, trit_err *err)
     if (p->n_files > p->n)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL,
                             "%u shards requested but the model has only %u tensors", p->n_files, p->n);
-    if (!moe) {
-        spread(p, 0, p->n, 0);
-        return TRIT_OK;
-    }
     uint32_t const L = o->n_layer / 2, e = o->n_expert / 2;
     uint32_t cut = p->n;
-    for (uint32_t i = 0; i < p->n; i++)
+    for (uint32_t i = 0; gen_layout_is_moe(o->layout) && i < p->n; i++)
         if (p->t[i].layer == L && p->t[i].expert == e) {
             cut = i + 1;  /* after the expert's first projection */
             break;
         }
+    if (cut == p->n) {
+        /* dense, or experts fused into one tensor per layer (granite): split by bytes */
+        spread(p, 0, p->n, 0);
+        return TRIT_OK;
+    }
     if (cut >= p->n || p->n - cut < p->n_files - 1)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL,
                             "%u shards do not fit after the split inside layer %u", p->n_files, L);

@@ -156,12 +156,12 @@ int gen__write_trit(const gen_opts *o_in, const char *out_path, trit_err *err)
     T(trit_writer_kv_u32(w, "model.n_ff", 0, err));
     T(trit_writer_kv_u32(w, "model.n_head", op.n_head, err));
     T(trit_writer_kv_u32(w, "model.n_head_kv", op.n_head_kv, err));
-    T(trit_writer_kv_u32(w, "model.head_dim", op.n_embd / op.n_head, err));
+    T(trit_writer_kv_u32(w, "model.head_dim", gen_head_dim(&op), err));
     T(trit_writer_kv_u32(w, "model.n_vocab", op.n_vocab, err));
     T(trit_writer_kv_u32(w, "model.n_ctx", op.n_ctx, err));
     T(trit_writer_kv_f32(w, "model.norm_eps", 1e-6f, err));
     T(trit_writer_kv_f32(w, "model.rope_theta", 1000000.0f, err));
-    T(trit_writer_kv_u32(w, "model.rope_dim", op.n_embd / op.n_head, err));
+    T(trit_writer_kv_u32(w, "model.rope_dim", gen_head_dim(&op), err));
     S("model.rope_layout", "neox");
     S("model.hidden_act", "silu");
     T(trit_writer_kv_bool(w, "model.tied_embeddings", 0, err));

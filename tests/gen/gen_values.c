@@ -94,7 +94,10 @@ float gen_value(const gen_tensor *t, uint64_t i)
         int const v = gen_ternary(t, i);
         return v ? (float)v * gen_scale(t, i) : 0.0f;  /* skip the scale hash for zeros */
     }
-    case GEN_K_PACKED: return (float)gen_ternary(t, i) / gen_scale(t, i);
+    case GEN_K_PACKED: {
+        int const v = gen_ternary(t, i);
+        return t->divide ? (float)v / gen_scale(t, i) : (float)v * gen_scale(t, i);
+    }
     case GEN_K_INVSCALE: return gen_scale(t, 0);
     case GEN_K_FLOAT: {
         /* Irwin-Hall of four 16-bit uniforms: bell-shaped, variance 1/3, no libm involved,

@@ -26,10 +26,12 @@ static const struct dim_opt {
     {"embd", FIELD(n_embd), "hidden size"},
     {"ff", FIELD(n_ff), "FFN width (MoE: per expert)"},
     {"heads", FIELD(n_head), "attention heads"},
+    {"head-dim", FIELD(head_dim), "per-head width (0: embd / heads)"},
     {"kv-heads", FIELD(n_head_kv), "KV heads"},
     {"vocab", FIELD(n_vocab), "vocabulary size"},
     {"experts", FIELD(n_expert), "experts per layer (MoE)"},
     {"experts-used", FIELD(n_expert_used), "experts per token (MoE)"},
+    {"ff-shared", FIELD(n_ff_shared), "qwen2moe/deepseek2 shared expert width"},
     {"group", FIELD(group_size), "bitcpm scale group size"},
     {"shards", FIELD(n_shards), "safetensors files"},
     {"ctx", FIELD(n_ctx), "context length"},
@@ -69,7 +71,7 @@ static void list_layouts(void)
 {
     size_t n;
     const gen_layout_desc *t = gen_layout_table(&n);
-    for (size_t i = 0; i < n; i++) printf("%-10s %s\n", t[i].name, t[i].summary);
+    for (size_t i = 0; i < n; i++) printf("%-16s %s\n", t[i].name, t[i].summary);
 }
 
 /* Parse a non-negative integer with an optional K/M/G suffix, checking overflow. */

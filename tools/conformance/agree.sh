@@ -34,6 +34,10 @@
 #               aborts on a BF16 norm: "binary_op: unsupported types"), and a BF16 output
 #               projection, whose input llama.cpp rounds to BF16: agree.mjs's `bf16out`.
 #               ref_forward.mjs covers qwen3moe, not minicpm (no `ref` for dense-bf16).
+#   moe-granite trit-gen granitemoe: the granite-3.x MoE release layout (fused input_linear /
+#               output_linear experts, router.layer, F32, tied) with its four multipliers
+#               (embedding, attention, residual, logits); hidden 256, expert FFN 256. Then its
+#               GGUF twin (twin below): the granitemoe GGUF converted and run against llama.cpp.
 # Sequences: 9 fixed token lists of 1 to 16 tokens (prefill of several positions, GQA, RoPE).
 # Every model is also run with `trit run --act-scales block` (absmax per 256 values: q8_K's
 # grain), the runner's mode that quantizes as llama.cpp does; on the wide models that run is
@@ -113,6 +117,50 @@ model wide dense-wide ref gguf --embd 512 --ff 1024 --heads 8 --kv-heads 4
 model wide moe-wide ref gguf-moe --embd 512 --ff 512 --heads 8 --kv-heads 4 --experts 8 --experts-used 2
 model same moe-bf16 ref,bf16out qwen3moe --embd 256 --ff 256
 model same dense-bf16 bf16out bitcpm --embd 256 --ff 256 --group 256
+model same moe-granite - granitemoe --embd 256 --ff 256
+
+# twin LABEL: the GGUF side of a family. `trit convert` of the TQ2_0 export (a GGUF as llama.cpp
+# reads it: granitemoe's multipliers as GGUF keys, Q/K rows permuted, fused experts split into
+# ffn_*_exps stacks), then `trit run` on it against llama.cpp on the same file, sequence by
+# sequence: top-1 equal, max |dlogit| <= 1e-3 (one 256-value block per row, as the 'same' models).
+twin() {
+    label=$1
+    p=$W/$label
+    if ! "$TRIT" convert "$p.tq2.gguf" -o "$p.twin.trit" -f -q >>"$p.log" 2>&1 ||
+       ! "$TRIT" verify "$p.twin.trit" >>"$p.log" 2>&1; then
+        echo "FAIL  $label-gguf: trit convert/verify of $p.tq2.gguf:"
+        tail -3 "$p.log" | sed 's/^/      /'
+        fails=$((fails + 1))
+        return
+    fi
+    k=0
+    for toks in $(echo "$SEQS" | tr ';' ' '); do
+        "$TRIT" run "$p.twin.trit" --tokens "$toks" -n 0 --logits "$p.twin.$k.f32" >>"$p.log" 2>&1 || {
+            echo "FAIL  $label-gguf: trit run --tokens $toks"
+            fails=$((fails + 1))
+            return
+        }
+        k=$((k + 1))
+    done
+    node -e '
+        const fs = require("fs");
+        const [jsonl, base, n, label] = process.argv.slice(1);
+        const ll = fs.readFileSync(jsonl, "utf8").trim().split("\n").map((l) => JSON.parse(l).logits);
+        let worst = 0, top1 = 0;
+        for (let k = 0; k < Number(n); k++) {
+            const b = fs.readFileSync(`${base}.${k}.f32`);
+            const r = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+            const am = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
+            for (let i = 0; i < r.length; i++) worst = Math.max(worst, Math.abs(r[i] - ll[k][i]));
+            if (am(r) === am(ll[k])) top1++;
+        }
+        const ok = worst <= 1e-3 && top1 === Number(n);
+        console.log(`${ok ? "PASS" : "FAIL"}  ${label}: trit run on the GGUF vs llama.cpp on it: max|dlogit| ${worst.toExponential(2)} (tol 1e-3), top-1 ${top1}/${n}`);
+        process.exit(ok ? 0 : 1);
+    ' "$p.tq2.jsonl" "$p.twin" "$NSEQ" "$label-gguf"
+    fails=$((fails + $?))
+}
+twin moe-granite
 
 echo "agreement: $fails failed"
 [ "$fails" -eq 0 ]
