@@ -38,6 +38,10 @@
 #               output_linear experts, router.layer, F32, tied) with its four multipliers
 #               (embedding, attention, residual, logits); hidden 256, expert FFN 256. Then its
 #               GGUF twin (twin below): the granitemoe GGUF converted and run against llama.cpp.
+#   moe-olmoe, moe-qwen2, moe-mixtral, dense-llama158 (twin only, see below): the OLMoE (full-width q/k norms),
+#               Qwen1.5-MoE (q/k/v bias, shared expert with its sigmoid gate), Mixtral and
+#               HF1BitLLM Llama3-1.58 (packed U8 without sub-norms: exported as arch llama)
+#               release layouts, BF16 output projections (bf16out), hidden 256, FFN 256.
 # Sequences: 9 fixed token lists of 1 to 16 tokens (prefill of several positions, GQA, RoPE).
 # Every model is also run with `trit run --act-scales block` (absmax per 256 values: q8_K's
 # grain), the runner's mode that quantizes as llama.cpp does; on the wide models that run is
@@ -107,6 +111,7 @@ model() {
             return
         }
     fi
+    case ",$flags," in *,twinonly,*) return ;; esac
     node "$BUILD/conformance/agree.mjs" "$mode" "$label" "$W" "$NSEQ" $(echo "$flags" | tr ',-' '  ')
     fails=$((fails + $?))
 }
@@ -118,13 +123,18 @@ model wide moe-wide ref gguf-moe --embd 512 --ff 512 --heads 8 --kv-heads 4 --ex
 model same moe-bf16 ref,bf16out qwen3moe --embd 256 --ff 256
 model same dense-bf16 bf16out bitcpm --embd 256 --ff 256 --group 256
 model same moe-granite - granitemoe --embd 256 --ff 256
+model same moe-olmoe bf16out olmoe --embd 256 --ff 256
+model same moe-qwen2 bf16out qwen2moe --embd 256 --ff 256 --ff-shared 256
+model same moe-mixtral bf16out mixtral --embd 256 --ff 256
+model same dense-llama158 twinonly llama158 --embd 256 --ff 256
 
-# twin LABEL: the GGUF side of a family. `trit convert` of the TQ2_0 export (a GGUF as llama.cpp
+# twin LABEL [TOL]: the GGUF side of a family. `trit convert` of the TQ2_0 export (a GGUF as llama.cpp
 # reads it: granitemoe's multipliers as GGUF keys, Q/K rows permuted, fused experts split into
 # ffn_*_exps stacks), then `trit run` on it against llama.cpp on the same file, sequence by
-# sequence: top-1 equal, max |dlogit| <= 1e-3 (one 256-value block per row, as the 'same' models).
+# sequence: top-1 equal, max |dlogit| <= TOL (default 1e-3: one 256-value block per row, as the
+# 'same' models; 8e-3 with a BF16 output projection, agree.mjs's ALLOW).
 twin() {
-    label=$1
+    label=$1 tol=${2:-1e-3}
     p=$W/$label
     if ! "$TRIT" convert "$p.tq2.gguf" -o "$p.twin.trit" -f -q >>"$p.log" 2>&1 ||
        ! "$TRIT" verify "$p.twin.trit" >>"$p.log" 2>&1; then
@@ -144,7 +154,8 @@ twin() {
     done
     node -e '
         const fs = require("fs");
-        const [jsonl, base, n, label] = process.argv.slice(1);
+        const [jsonl, base, n, label, tolArg] = process.argv.slice(1);
+        const tol = Number(tolArg);
         const ll = fs.readFileSync(jsonl, "utf8").trim().split("\n").map((l) => JSON.parse(l).logits);
         let worst = 0, top1 = 0;
         for (let k = 0; k < Number(n); k++) {
@@ -154,13 +165,18 @@ twin() {
             for (let i = 0; i < r.length; i++) worst = Math.max(worst, Math.abs(r[i] - ll[k][i]));
             if (am(r) === am(ll[k])) top1++;
         }
-        const ok = worst <= 1e-3 && top1 === Number(n);
-        console.log(`${ok ? "PASS" : "FAIL"}  ${label}: trit run on the GGUF vs llama.cpp on it: max|dlogit| ${worst.toExponential(2)} (tol 1e-3), top-1 ${top1}/${n}`);
+        const ok = worst <= tol && top1 === Number(n);
+        console.log(`${ok ? "PASS" : "FAIL"}  ${label}: trit run on the GGUF vs llama.cpp on it: max|dlogit| ${worst.toExponential(2)} (tol ${tolArg}), top-1 ${top1}/${n}`);
         process.exit(ok ? 0 : 1);
-    ' "$p.tq2.jsonl" "$p.twin" "$NSEQ" "$label-gguf"
+    ' "$p.tq2.jsonl" "$p.twin" "$NSEQ" "$label-gguf" "$tol"
     fails=$((fails + $?))
 }
 twin moe-granite
+# HF1BitLLM's scale divides: 1/weight_scale is not an f16, and TQ2_0's block scale is; the GGUF
+# is the same model up to that rounding, which this small random model amplifies (the export
+# vs the container differ by up to 5.8e-2 on one sequence), so the llama158 check is on the
+# GGUF's own weights: the twin.
+twin dense-llama158 8e-3
 
 echo "agreement: $fails failed"
 [ "$fails" -eq 0 ]
