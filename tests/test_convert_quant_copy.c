@@ -32,14 +32,14 @@ static void quant_row(tg_buf *b, const float *x, uint64_t n, int type)
         if (type == GG_Q8_0) {
             float amax = 0;
             for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(v[i]));
-            float const d = amax / 127, id = d ? 1 / d : 0;
+            float const d = amax / 127, id = d != 0.0f ? 1 / d : 0;
             put_f16(b, d);
             for (int i = 0; i < 32; i++) tg_u8(b, (uint8_t)(int8_t)roundf(v[i] * id));
         } else {
             float amax = 0, max = 0;
             for (int i = 0; i < 32; i++)
                 if (fabsf(v[i]) > amax) amax = fabsf(v[i]), max = v[i];
-            float const d = max / -8, id = d ? 1 / d : 0;
+            float const d = max / -8, id = d != 0.0f ? 1 / d : 0;
             put_f16(b, d);
             for (int i = 0; i < 16; i++) {
                 int q0 = (int)(v[i] * id + 8.5f), q1 = (int)(v[16 + i] * id + 8.5f);

@@ -139,7 +139,7 @@ TEST(pack_fault_concurrent_unpack_no_rollback)
     if (!so) SKIP("fault shim not built (BUILD/fault/trit-fault*.so)");
     fx f;
     if (!fixture(&f, "flt_conc")) {
-        CHECK(!"fixture");
+        test_fail_(__FILE__, __LINE__, "fixture");
         return;
     }
     char env[1400];
@@ -177,7 +177,7 @@ TEST(pack_fault_unpack_lock_wait_bounded)
     if (!so) SKIP("fault shim not built (BUILD/fault/trit-fault*.so)");
     fx f;
     if (!fixture(&f, "flt_lockwait")) {
-        CHECK(!"fixture");
+        test_fail_(__FILE__, __LINE__, "fixture");
         return;
     }
     CHECK_EQ_INT(unpack(&f, NULL, "a1.bundle", NULL, NULL), 0);
@@ -199,7 +199,7 @@ TEST(pack_fault_model_swap_keeps_rollback_floor)
 {
     fx f;
     if (!fixture(&f, "flt_swap")) {
-        CHECK(!"fixture");
+        test_fail_(__FILE__, __LINE__, "fixture");
         return;
     }
     char *o = NULL;
@@ -249,7 +249,7 @@ TEST(pack_fault_fsync_after_swap_reported)
     if (!so) SKIP("fault shim not built (BUILD/fault/trit-fault*.so)");
     fx f;
     if (!fixture(&f, "flt_fsync")) {
-        CHECK(!"fixture");
+        test_fail_(__FILE__, __LINE__, "fixture");
         return;
     }
     CHECK_EQ_INT(unpack(&f, NULL, "a1.bundle", NULL, NULL), 0);
@@ -320,7 +320,7 @@ TEST(pack_fault_unpack_kill9_then_next_run_cleans)
     if (!so) SKIP("fault shim not built (BUILD/fault/trit-fault*.so)");
     fx f;
     if (!fixture(&f, "flt_kill9")) {
-        CHECK(!"fixture");
+        test_fail_(__FILE__, __LINE__, "fixture");
         return;
     }
     CHECK_EQ_INT(unpack(&f, NULL, "a1.bundle", NULL, NULL), 0);
@@ -352,7 +352,7 @@ TEST(pack_fault_sigterm_leaves_nothing)
     if (!so) SKIP("fault shim not built (BUILD/fault/trit-fault*.so)");
     fx f;
     if (!fixture(&f, "flt_term")) {
-        CHECK(!"fixture");
+        test_fail_(__FILE__, __LINE__, "fixture");
         return;
     }
     CHECK_EQ_INT(unpack(&f, NULL, "a1.bundle", NULL, NULL), 0);
@@ -394,7 +394,7 @@ TEST(pack_fault_pack_kill9_then_next_run_cleans)
     if (!so) SKIP("fault shim not built (BUILD/fault/trit-fault*.so)");
     fx f;
     if (!fixture(&f, "flt_pack9")) {
-        CHECK(!"fixture");
+        test_fail_(__FILE__, __LINE__, "fixture");
         return;
     }
     char env[1400], args[4096];
@@ -492,7 +492,7 @@ TEST(pack_fault_unpack_malloc_read_sweep)
     if (!so) SKIP(ASAN_BUILD ? "malloc faults need the shim's allocator, which ASan replaces" : "fault shim not built");
     fx f;
     if (!fixture(&f, "flt_sweep")) {
-        CHECK(!"fixture");
+        test_fail_(__FILE__, __LINE__, "fixture");
         return;
     }
     CHECK_EQ_INT(unpack(&f, NULL, "a1.bundle", NULL, NULL), 0);
