@@ -540,6 +540,9 @@ static int open_common(trit_reader *r, const trit_open_opts *opts, trit_err *err
     if (rc == TRIT_OK) rc = parse_index(r, err);
     if (rc == TRIT_OK) rc = validate_layout(r, err);
     if (rc == TRIT_OK && opts && (opts->flags & TRIT_OPEN_VERIFY)) rc = trit_reader_verify(r, err);
+    else if (rc == TRIT_OK && opts && (opts->flags & TRIT_OPEN_DENSE))
+        for (uint32_t i = 0; rc == TRIT_OK && i < r->info.n_tensors; i++)
+            if (r->tensors[i].unit == TRIT_NONE32) rc = trit_reader_tensor_verify(r, i, err);
     return rc;
 }
 
@@ -591,6 +594,9 @@ int trit_reader_open(const char *path, const trit_open_opts *opts, trit_reader *
     if (m == MAP_FAILED) FAIL(TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot mmap: %s", strerror(errno));
     r->map = m;
     r->mapped = 1;
+    r->st_size = (int64_t)st.st_size;
+    r->st_mtime_s = (int64_t)st.st_mtim.tv_sec;
+    r->st_mtime_ns = (int64_t)st.st_mtim.tv_nsec;
     rc = open_common(r, opts, err);
 out:
     if (rc != TRIT_OK) {
@@ -600,6 +606,31 @@ out:
     }
     *out = r;
     return TRIT_OK;
+}
+
+int trit_reader_file_check(const trit_reader *r, trit_err *err)
+{
+    struct stat st;
+    if (r->fd < 0) return TRIT_OK;
+    int rc = TRIT_OK;
+    if (fstat(r->fd, &st) != 0)
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot stat: %s", strerror(errno));
+    else if ((int64_t)st.st_size != r->st_size)
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL,
+                          "the file changed while in use: %lld bytes, %lld at open (replace a model by rename, "
+                          "never in place)", (long long)st.st_size, (long long)r->st_size);
+    else if ((int64_t)st.st_mtim.tv_sec != r->st_mtime_s || (int64_t)st.st_mtim.tv_nsec != r->st_mtime_ns)
+        rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL,
+                          "the file changed while in use: written after it was opened (replace a model by "
+                          "rename, never in place)");
+    if (rc != TRIT_OK) trit_err_file(err, r->path);
+    return rc;
+}
+
+void trit_reader_mapping(const trit_reader *r, const void **p, size_t *len)
+{
+    *p = r->map;
+    *len = r->len;
 }
 
 void trit_reader_close(trit_reader *r)

@@ -303,6 +303,9 @@ typedef struct trit_reader trit_reader;
 
 #define TRIT_OPEN_VERIFY 1u   /* at open, also hash every object, decode every unit and check
                                  that padding is zero (reads the whole file) */
+#define TRIT_OPEN_DENSE 2u    /* at open, hash every dense tensor: all that a runtime uses in place
+                                 from the mapping (sections are hashed at each access, units at
+                                 each read); reads the dense bytes once, on one thread */
 
 typedef struct trit_open_opts {
     uint32_t flags;           /* TRIT_OPEN_* */
@@ -330,6 +333,18 @@ TRIT_API void trit_reader_close(trit_reader *r);
 /* Whole-file checks beyond open: every object's checksum, every unit decoded and sized, every
  * padding byte zero, every T2 code valid. Stops at the first failure. */
 TRIT_API int trit_reader_verify(const trit_reader *r, trit_err *err);
+/* The xxh3 of dense tensor i's bytes against its record: TRIT_E_CHECKSUM naming the tensor (at
+ * its offset), TRIT_E_USAGE for an expert member. Thread-safe: a runtime spreads the dense
+ * tensors over its threads (runner/run_weights_trit.c). */
+TRIT_API int trit_reader_tensor_verify(const trit_reader *r, uint32_t i, trit_err *err);
+/* Whether the file under the mapping is still the one validated at open: TRIT_OK if its size
+ * and modification time are unchanged (and for memory readers), else TRIT_E_IO saying what
+ * changed. One fstat. A file truncated while mapped raises SIGBUS on access to the lost pages,
+ * and one rewritten in place changes the bytes under the views: replace files by rename. */
+TRIT_API int trit_reader_file_check(const trit_reader *r, trit_err *err);
+/* The mapped bytes [*p, *p + *len) (the caller's buffer for memory readers): the range a
+ * SIGBUS handler recognizes as this file's. Borrowed, valid until close. */
+TRIT_API void trit_reader_mapping(const trit_reader *r, const void **p, size_t *len);
 
 /* Header facts. */
 typedef struct trit_file_info {

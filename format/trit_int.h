@@ -94,6 +94,8 @@ struct trit_reader {
     uint64_t *section_name_off;/* file offset of each section record */
     uint64_t *unit_rec_off;    /* file offset of each unit record */
     uint64_t *tensor_name_off; /* file offset of each tensor record */
+    int64_t st_size;           /* file readers: size and modification time at open */
+    int64_t st_mtime_s, st_mtime_ns;
 };
 
 /* Record the object name for an error: "tensor 'x'", "expert unit 3/7", ... */

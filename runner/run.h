@@ -174,6 +174,33 @@ void run_ctx_stats(const run_ctx *c, run_stats *out);
 void run_stats_print(const run_stats *s, const run_ctx *c, int json, FILE *f);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Integrity of a .trit provider (run_weights_trit.c).
+ *
+ * run_weights_open_trit(path, flags, ...) checks by default, before it returns, every dense
+ * tensor's xxh3 against the index (the dense tensors are used in place from the mapping, so
+ * nothing else would see a flipped bit), on RUN_VERIFY_THREADS threads at most. Expert units
+ * need no pass at open: every unit read checks the stored xxh3 and the decoded size, and
+ * sections are hashed at each access. flags:
+ *   0                   the default: the dense pass
+ *   RUN_OPEN_NO_VERIFY  skip it (`--no-verify`; or call run_weights_verify yourself, e.g. with
+ *                       your own thread count or after installing a signal guard)
+ *   TRIT_OPEN_VERIFY    the whole-file check of trit_reader_verify instead (every unit decoded,
+ *                       padding, t2 codes: `--verify`) */
+#define RUN_OPEN_NO_VERIFY (1u << 16)
+#define RUN_VERIFY_THREADS 4u   /* threads of the default pass (at most the online CPUs) */
+
+/* Hash every dense tensor of w (a .trit provider; TRIT_OK for others) on n_threads threads
+ * (0 = the default) and compare with the index: TRIT_E_CHECKSUM naming the tensor at the
+ * lowest offset found. */
+int run_weights_verify(const run_weights *w, uint32_t n_threads, trit_err *err);
+/* TRIT_E_IO if w's file was truncated, extended or written since it was opened (one fstat;
+ * trit_reader_file_check), else TRIT_OK. The runner's CLI calls it after every evaluation, so
+ * no token computed from a changed file is printed. A file truncated while mapped raises
+ * SIGBUS on access to a lost page: the CLI turns that into exit 3 (run_cli.c); a library user
+ * that must survive it installs its own handler (README "Integrity at run time"). */
+int run_weights_check_file(const run_weights *w, trit_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Sampling.                                                                                  */
 
 typedef struct run_sampler {

@@ -9,6 +9,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +58,11 @@ static void usage(const char *prog, FILE *f)
             "  --cache-policy P     expert eviction: layer (default), lru, lfu\n"
             "  --ctx N              KV cache positions (default: input + generated tokens)\n"
             "  --kernel K           auto (default), ref, avx2, neon\n"
-            "  --verify             check every byte of the file before running\n"
+            "  --verify             check every byte of the file before running (every expert\n"
+            "                       unit decoded, padding, ternary codes: what 'trit verify' does)\n"
+            "  --no-verify          skip the default check at open: the xxh3 of every dense\n"
+            "                       tensor (used in place from the mapping), on --threads threads.\n"
+            "                       Expert units are checked at every load either way\n"
             "  --act-scales MODE    int8 activations of t2 projections: dynamic (default; absmax\n"
             "                       per token, as BitNet trains), block (absmax per 256 values,\n"
             "                       llama.cpp's q8_K grain: closer to float on wide rows), or\n"
@@ -73,6 +80,9 @@ static void usage(const char *prog, FILE *f)
             "  --json               print one JSON object with tokens and stats on stdout\n"
             "  --trace FILE         write every expert access as 'layer expert n_tokens'\n"
             "  -h, --help           this help\n"
+            "\n"
+            "A model file truncated or rewritten while in use is an i/o error (exit 3), never a\n"
+            "crash: install models by rename (as 'trit unpack' does), never in place.\n"
             "\n"
             "Exit codes: 0 ok, 2 usage, 3 i/o, 4 corrupt input, 5 unsupported, 6 limit.\n",
             prog);
@@ -153,7 +163,7 @@ typedef struct cli_opts {
     const run_cli_hooks *hooks;
     uint64_t n_gen, threads, budget, n_ctx, seed, top_k;
     float temp, top_p;
-    int stats, json, verify, ignore_eos;
+    int stats, json, verify, no_verify, ignore_eos;
     uint32_t policy, kernel;
     uint32_t act_scales;       /* run_act_mode */
 } cli_opts;
@@ -233,6 +243,64 @@ static void print_ids_json(FILE *f, const char *key, const uint32_t *ids, uint32
     fprintf(f, "]");
 }
 
+/* The signal guard, the CLI's one piece of global state (ARCHITECTURE.md). Dense tensors are
+ * views of the mapping, so a model file truncated while in use raises SIGBUS on the next access
+ * to a lost page, on whichever thread (caller or pool worker) touches it. Nothing can be resumed
+ * from there, but the process can say what happened and exit with the i/o class instead of
+ * dying by a signal: the handler does only write(2) and _exit(2). A SIGBUS outside the mapping
+ * gets the default action back. Installs never modify a file in place (trit unpack swaps
+ * directories by rename, so a running process keeps its inode): this covers everything else. */
+static uintptr_t guard_lo, guard_hi;
+static char guard_msg[320];
+static size_t guard_msg_len;
+static struct sigaction guard_prev;
+static int guard_set;
+static atomic_flag guard_said = ATOMIC_FLAG_INIT;
+
+static void guard_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    uintptr_t const a = si ? (uintptr_t)si->si_addr : 0;
+    if (sig == SIGBUS && a >= guard_lo && a < guard_hi) {
+        if (!atomic_flag_test_and_set(&guard_said)) { /* one message when several threads fault */
+            ssize_t const k = write(STDERR_FILENO, guard_msg, guard_msg_len);
+            (void)k;
+        }
+        _exit(TRIT_EXIT_IO);
+    }
+    signal(SIGBUS, SIG_DFL); /* not ours: the faulting access repeats with the default action */
+}
+
+static void guard_install(const char *prog, const run_weights *w)
+{
+    const trit_reader *r = run_weights_trit_reader(w);
+    if (!r || guard_set) return;
+    const void *p;
+    size_t n;
+    trit_reader_mapping(r, &p, &n);
+    int const k = snprintf(guard_msg, sizeof guard_msg,
+                           "%s: %s: the model file was truncated while in use (SIGBUS reading its mapping); "
+                           "replace models by rename, never in place\n", prog, w->name);
+    guard_msg_len = k < 0 ? 0 : (size_t)k < sizeof guard_msg ? (size_t)k : sizeof guard_msg - 1;
+    guard_lo = (uintptr_t)p;
+    guard_hi = guard_lo + n;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = guard_handler;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    guard_set = sigaction(SIGBUS, &sa, &guard_prev) == 0;
+}
+
+/* Before the mapping goes away (`trit run` is one call of a longer-lived process). */
+static void guard_remove(void)
+{
+    if (!guard_set) return;
+    sigaction(SIGBUS, &guard_prev, NULL);
+    guard_set = 0;
+    guard_lo = guard_hi = 0;
+}
+
 /* One run: the model, its input, the context, the outputs; released by session_free. */
 typedef struct session {
     run_weights w;
@@ -256,6 +324,7 @@ static void session_free(session *s)
     run_weights_close(&s->rr.w);
     free(s->rr.logits);
     run_ctx_free(s->c);
+    guard_remove();
     run_weights_close(&s->w);
 #ifdef RUN_HAVE_TOK
     run_tok_free(s->tok);
@@ -340,7 +409,11 @@ static int open_reference(const cli_opts *o, run_opts ro, session *s, trit_err *
 /* Model, input, trace file, context(s) and buffers. */
 static int session_open(const char *prog, const cli_opts *o, session *s, trit_err *err)
 {
-    int rc = run_weights_open_trit(o->model, o->verify ? TRIT_OPEN_VERIFY : 0, &s->w, err);
+    /* open (header and index), then the guard, then the pass that reads the data */
+    int rc = run_weights_open_trit(o->model, RUN_OPEN_NO_VERIFY, &s->w, err);
+    if (!rc) guard_install(prog, &s->w);
+    if (!rc && o->verify) rc = trit_reader_verify(run_weights_trit_reader(&s->w), err);
+    else if (!rc && !o->no_verify) rc = run_weights_verify(&s->w, (uint32_t)o->threads, err);
     if (!rc) rc = read_input(prog, o, s, err);
     if (rc) return rc;
     if (o->trace_path && !(s->trace = fopen(o->trace_path, "w")))
@@ -371,10 +444,12 @@ static int emit(const cli_opts *o, const session *s, uint32_t t)
 #endif
 }
 
-/* Evaluate the input, then sample up to n_gen tokens (each checked against --reference). */
+/* Evaluate the input, then sample up to n_gen tokens (each checked against --reference). After
+ * every evaluation the model file must be the one opened: no token of a changed file is used. */
 static int generate(const cli_opts *o, session *s, trit_err *err)
 {
     int rc = run_ctx_eval(s->c, s->in, s->n_in, s->logits, err);
+    if (!rc) rc = run_weights_check_file(&s->w, err);
     if (!rc) rc = ref_eval(&s->rr, s->in, s->n_in, s->logits, s->V, s->n_in - 1, err);
     if (rc) return rc;
     run_sampler smp;
@@ -387,7 +462,7 @@ static int generate(const cli_opts *o, session *s, trit_err *err)
         s->gen[s->n_out++] = t;
         int const stop = emit(o, s, t);
         if ((stop && !o->ignore_eos) || i + 1 == o->n_gen) break;
-        if ((rc = run_ctx_eval(s->c, &t, 1, s->logits, err))) return rc;
+        if ((rc = run_ctx_eval(s->c, &t, 1, s->logits, err)) || (rc = run_weights_check_file(&s->w, err))) return rc;
         if ((rc = ref_eval(&s->rr, &t, 1, s->logits, s->V, run_ctx_n_pos(s->c) - 1, err))) return rc;
     }
     return TRIT_OK;
@@ -487,7 +562,7 @@ static void opts_default(cli_opts *o)
 }
 
 enum { O_TOKENS = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_THREADS, O_LOGITS, O_STATS, O_JSON, O_CACHE,
-       O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_TRACE, O_NOEOS, O_REF, O_ACT };
+       O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_NOVERIFY, O_TRACE, O_NOEOS, O_REF, O_ACT };
 
 static int parse_kernel(const char *s, uint32_t *k)
 {
@@ -532,6 +607,7 @@ static const char *parse_option(int ch, const char *arg, cli_opts *o)
     case O_CTX: return parse_u64(arg, 1, RUN_MAX_CTX, &o->n_ctx) ? "--ctx" : NULL;
     case O_KERNEL: return parse_kernel(arg, &o->kernel) ? "--kernel" : NULL;
     case O_VERIFY: o->verify = 1; return NULL;
+    case O_NOVERIFY: o->no_verify = 1; return NULL;
     case O_TRACE: o->trace_path = arg; return NULL;
     case O_NOEOS: o->ignore_eos = 1; return NULL;
     case O_REF: o->reference = arg; return NULL;
@@ -552,6 +628,10 @@ static int check_args(const char *prog, int argc, const cli_opts *o)
         fprintf(stderr, "%s: --reference compares dynamic-mode logits; drop --act-scales static\n", prog);
         return TRIT_EXIT_USAGE;
     }
+    if (o->verify && o->no_verify) {
+        fprintf(stderr, "%s: give at most one of --verify and --no-verify\n", prog);
+        return TRIT_EXIT_USAGE;
+    }
     if (!o->tokens == !o->prompt) {
         fprintf(stderr, "%s: give exactly one of --tokens and --prompt\n", prog);
         return TRIT_EXIT_USAGE;
@@ -570,7 +650,8 @@ static int parse_args(const char *prog, int argc, char **argv, cli_opts *o)
         {"stats", no_argument, NULL, O_STATS},         {"json", no_argument, NULL, O_JSON},
         {"expert-cache", required_argument, NULL, O_CACHE}, {"cache-policy", required_argument, NULL, O_POLICY},
         {"ctx", required_argument, NULL, O_CTX},       {"kernel", required_argument, NULL, O_KERNEL},
-        {"verify", no_argument, NULL, O_VERIFY},       {"trace", required_argument, NULL, O_TRACE},
+        {"verify", no_argument, NULL, O_VERIFY},       {"no-verify", no_argument, NULL, O_NOVERIFY},
+        {"trace", required_argument, NULL, O_TRACE},
         {"ignore-eos", no_argument, NULL, O_NOEOS},    {"reference", required_argument, NULL, O_REF},
         {"act-scales", required_argument, NULL, O_ACT},
         {"help", no_argument, NULL, 'h'},

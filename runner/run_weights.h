@@ -74,8 +74,9 @@ typedef struct run_weights {
     const char *name;          /* for messages (file name); borrowed from the provider */
 } run_weights;
 
-/* Open the .trit provider on path. flags: TRIT_OPEN_* (TRIT_OPEN_VERIFY checks every byte at
- * open). On success *out is filled; release it with run_weights_close(). */
+/* Open the .trit provider on path. By default (flags 0) every dense tensor's xxh3 is checked
+ * before this returns; flags: RUN_OPEN_NO_VERIFY skips that, TRIT_OPEN_VERIFY checks every byte
+ * instead (run.h, "Integrity"). On success *out is filled; release it with run_weights_close(). */
 int run_weights_open_trit(const char *path, uint32_t flags, run_weights *out, trit_err *err);
 /* The same over an already open reader (borrowed: it must outlive the provider). */
 int run_weights_from_reader(const trit_reader *r, run_weights *out, trit_err *err);

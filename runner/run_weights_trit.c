@@ -3,10 +3,17 @@
  * reader's mapping; an expert is the unit (layer, expert), read with one
  * trit_reader_unit_read (one pread, zstd decode, stored-checksum and decoded-size checks), its
  * gate/up/down found among the unit's members by canonical name (spec 10.2).
+ *
+ * Integrity: the views are only as good as the bytes under them, so by default the provider
+ * hashes every dense tensor at open (run_weights_verify: trit_reader_tensor_verify, which
+ * preads and hashes the same page-cache bytes the mapping shows, the tensors spread over
+ * threads, largest first). Units need no pass at open: each read checks its own.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "run_int.h"
 
@@ -148,10 +155,105 @@ int run_weights_from_reader(const trit_reader *r, run_weights *out, trit_err *er
     return TRIT_OK;
 }
 
+/* ---- the dense checksum pass ---- */
+
+typedef struct dense_job {
+    const trit_reader *r;
+    const uint32_t *order;     /* dense tensor indices, largest first */
+    uint32_t n;
+    uint32_t next;             /* next entry of order to hash (under mu) */
+    pthread_mutex_t mu;
+    int rc;                    /* the failure at the lowest file offset found, or TRIT_OK */
+    uint64_t bad_off;
+    trit_err err;
+} dense_job;
+
+static void *dense_worker(void *arg)
+{
+    dense_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        uint32_t const k = j->rc == TRIT_OK && j->next < j->n ? j->next++ : j->n; /* stop at a failure */
+        pthread_mutex_unlock(&j->mu);
+        if (k == j->n) return NULL;
+        trit_err e;
+        trit_err_clear(&e);
+        uint32_t const i = j->order[k];
+        int const rc = trit_reader_tensor_verify(j->r, i, &e);
+        if (rc == TRIT_OK) continue;
+        uint64_t const off = trit_reader_tensor(j->r, i)->offset;
+        pthread_mutex_lock(&j->mu);
+        if (j->rc == TRIT_OK || off < j->bad_off) {
+            j->rc = rc;
+            j->bad_off = off;
+            j->err = e;
+        }
+        pthread_mutex_unlock(&j->mu);
+    }
+}
+
+typedef struct dense_item { uint64_t size; uint32_t idx; } dense_item;
+
+static int by_size_desc(const void *a, const void *b)
+{
+    dense_item const *x = a, *y = b;
+    if (x->size != y->size) return x->size < y->size ? 1 : -1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+int run_weights_verify(const run_weights *w, uint32_t n_threads, trit_err *err)
+{
+    const trit_reader *r = run_weights_trit_reader(w);
+    if (!r) return TRIT_OK; /* another provider: nothing mapped */
+    uint32_t const nt = trit_reader_n_tensors(r);
+    uint32_t *order = malloc(sizeof *order * (nt ? nt : 1));
+    dense_item *items = malloc(sizeof *items * (nt ? nt : 1));
+    if (!order || !items) {
+        free(order);
+        free(items);
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    }
+    dense_job j;
+    memset(&j, 0, sizeof j);
+    j.r = r;
+    j.order = order;
+    for (uint32_t i = 0; i < nt; i++) {
+        trit_tensor_info const *t = trit_reader_tensor(r, i);
+        if (t->unit == TRIT_NONE32) items[j.n++] = (dense_item){t->size, i};
+    }
+    qsort(items, j.n, sizeof *items, by_size_desc);
+    for (uint32_t k = 0; k < j.n; k++) order[k] = items[k].idx;
+    free(items);
+    if (n_threads == 0) {
+        long const ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        n_threads = ncpu < 1 ? 1 : ncpu > RUN_VERIFY_THREADS ? RUN_VERIFY_THREADS : (uint32_t)ncpu;
+    }
+    if (n_threads > RUN_MAX_THREADS) n_threads = RUN_MAX_THREADS;
+    if (n_threads > j.n) n_threads = j.n ? j.n : 1;
+    pthread_t th[RUN_MAX_THREADS];
+    uint32_t started = 0;
+    pthread_mutex_init(&j.mu, NULL);
+    while (started + 1 < n_threads && pthread_create(&th[started], NULL, dense_worker, &j) == 0) started++;
+    dense_worker(&j); /* the caller works too; fewer helpers if a thread cannot start */
+    for (uint32_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&j.mu);
+    free(order);
+    /* a file cut short or rewritten under the pass: say that, not "corrupt" */
+    if (j.rc != TRIT_OK && trit_reader_file_check(r, err) != TRIT_OK) return TRIT_E_IO;
+    if (j.rc != TRIT_OK && err) *err = j.err;
+    return j.rc;
+}
+
+int run_weights_check_file(const run_weights *w, trit_err *err)
+{
+    const trit_reader *r = run_weights_trit_reader(w);
+    return r ? trit_reader_file_check(r, err) : TRIT_OK;
+}
+
 int run_weights_open_trit(const char *path, uint32_t flags, run_weights *out, trit_err *err)
 {
     memset(out, 0, sizeof *out);
-    trit_open_opts oo = {flags};
+    trit_open_opts oo = {flags & ~RUN_OPEN_NO_VERIFY};
     trit_reader *r = NULL;
     int rc = trit_reader_open(path, &oo, &r, err);
     if (rc) return rc;
@@ -160,6 +262,11 @@ int run_weights_open_trit(const char *path, uint32_t flags, run_weights *out, tr
         return rc;
     }
     ((trit_prov *)out->self)->owned = r;
+    /* TRIT_OPEN_VERIFY hashed everything already */
+    if (!(flags & (RUN_OPEN_NO_VERIFY | TRIT_OPEN_VERIFY | TRIT_OPEN_DENSE)) && (rc = run_weights_verify(out, 0, err))) {
+        run_weights_close(out);
+        return rc;
+    }
     return TRIT_OK;
 }
 

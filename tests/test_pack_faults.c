@@ -166,9 +166,10 @@ TEST(pack_fault_concurrent_unpack_no_rollback)
     }
     fprintf(stderr, "     concurrent unpack v3 then v2: %d trials, %d rollbacks, %d both exit 0, %d v2 refused (16)\n", trials,
             rollbacks, both_ok, refused);
+    /* the property is no rollback: v2 is refused, or (on a slow start, e.g. under ASan) v2 took
+     * the lock before v3 began and v3 then installed over it; the final version is 3 either way */
     CHECK_EQ_INT(rollbacks, 0);
-    CHECK_EQ_INT(both_ok, 0);
-    CHECK_EQ_INT(refused, trials);
+    CHECK_EQ_INT(refused + both_ok, trials);
 }
 
 TEST(pack_fault_unpack_lock_wait_bounded)
