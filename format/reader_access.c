@@ -73,8 +73,7 @@ int64_t trit_reader_find_section(const trit_reader *r, uint32_t kind)
     return -1;
 }
 
-int trit_reader_tensor_data(const trit_reader *r, uint32_t i, const void **data, uint64_t *size,
-                            trit_err *err)
+int trit__dense_tensor(const trit_reader *r, uint32_t i, const trit_tensor_info **out, trit_err *err)
 {
     if (i >= r->info.n_tensors)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "tensor %u out of range", i);
@@ -84,6 +83,16 @@ int trit_reader_tensor_data(const trit_reader *r, uint32_t i, const void **data,
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, trit__where_tensor(where, sizeof where, t->name),
                             "is a member of expert unit %u: read the unit", t->unit);
     }
+    *out = t;
+    return TRIT_OK;
+}
+
+int trit_reader_tensor_data(const trit_reader *r, uint32_t i, const void **data, uint64_t *size,
+                            trit_err *err)
+{
+    trit_tensor_info const *t = NULL;
+    int const rc = trit__dense_tensor(r, i, &t, err);
+    if (rc) return rc;
     *data = r->map + t->offset;
     *size = t->size;
     return TRIT_OK;

@@ -85,16 +85,10 @@ static int check_tensor_sum(const trit_tensor_info *t, const uint8_t *p, uint64_
 
 int trit_reader_tensor_verify(const trit_reader *r, uint32_t i, trit_err *err)
 {
-    if (i >= r->info.n_tensors)
-        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "tensor %u out of range", i);
-    trit_tensor_info const *t = &r->tensors[i];
-    if (t->unit != TRIT_NONE32) {
-        char where[96];
-        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, trit__where_tensor(where, sizeof where, t->name),
-                            "is a member of expert unit %u: read the unit", t->unit);
-    }
+    trit_tensor_info const *t = NULL;
+    int rc = trit__dense_tensor(r, i, &t, err);
+    if (rc) return rc;
     uint64_t sum;
-    int rc = TRIT_OK;
     if (r->fd < 0) {
         sum = trit_xxh3(r->map + t->offset, (size_t)t->size);
     } else {

@@ -100,6 +100,9 @@ struct trit_reader {
 
 /* Record the object name for an error: "tensor 'x'", "expert unit 3/7", ... */
 const char *trit__where_tensor(char *buf, size_t n, const char *name);
+/* Dense tensor i of r: TRIT_E_USAGE for an index out of range or an expert member (read the
+ * unit), else TRIT_OK with *out set. Shared by the data and checksum accessors. */
+int trit__dense_tensor(const trit_reader *r, uint32_t i, const trit_tensor_info **out, trit_err *err);
 
 /* Size in bytes of a scalar KV type, 0 for string/array/unknown. */
 uint32_t trit__kv_scalar_size(uint32_t type);
