@@ -161,22 +161,28 @@ TEST(unit_bomb_unit_read_refuses_unbounded_frames)
 }
 
 /* Run cmd through /bin/sh with its output discarded; its exit status, and in *rss_kib the peak
- * RSS of the command (wait4's ru_maxrss covers the shell and what it waited for). */
+ * RSS of the command itself, measured by GNU time (/usr/bin/time -f %M). Not wait4's ru_maxrss
+ * of our own child: a process forked from this test binary counts the binary's resident pages
+ * until its exec (Linux records the old mm's high-water mark at exec), which under ASan is
+ * hundreds of MB; time forks the command from its own small image. -1 when time is missing. */
 static int run_rss(const char *cmd, long *rss_kib)
 {
     *rss_kib = -1;
-    pid_t const pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
+    char rf[1100], sf[1100], full[2400];
+    snprintf(rf, sizeof rf, "%s/rss.%ld", test_tmpdir(), (long)getpid());
+    snprintf(sf, sizeof sf, "%s/rss.%ld.sh", test_tmpdir(), (long)getpid());
+    if (access("/usr/bin/time", X_OK) != 0) return test_run(cmd, NULL);
+    if (test_write_file(sf, cmd, strlen(cmd)) != 0) return -1;   /* no quoting to get wrong */
+    snprintf(full, sizeof full, "/usr/bin/time -f %%M -o '%s' sh '%s'", rf, sf);
+    int const rc = test_run(full, NULL);
+    FILE *f = fopen(rf, "r");
+    if (f) {
+        /* GNU time prefixes "Command exited with non-zero status N" lines; the last is %M */
+        char line[256];
+        while (fgets(line, sizeof line, f)) *rss_kib = strtol(line, NULL, 10);
+        fclose(f);
     }
-    int st = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    if (wait4(pid, &st, 0, &ru) != pid) return -1;
-    *rss_kib = ru.ru_maxrss;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return rc;
 }
 
 static const char *run_bin(void)
@@ -230,8 +236,9 @@ TEST(unit_bomb_tools_refuse_without_allocating)
         long rss = 0;
         int const rc = run_rss(full, &rss);
         if (rc != 4) test_fail_(__FILE__, __LINE__, "%s: exit %d, expected 4 (integrity / corrupt)", what[k], rc);
-        if (rss < 0 || rss > RSS_CAP_KIB)
+        if (rss > RSS_CAP_KIB)
             test_fail_(__FILE__, __LINE__, "%s: peak RSS %ld KiB on a refused 256 MiB bomb", what[k], rss);
+        if (rss < 0) printf("  %s: peak RSS not measured (/usr/bin/time missing)\n", what[k]);
         /* the message names the unit and what it should decode to */
         snprintf(full, sizeof full, "%s 2>&1", cmd);
         char *out = NULL;

@@ -3,7 +3,8 @@
 # Called by the Makefile before the first compile; a no-op when everything is present.
 set -u
 need_pc="libzstd libxxhash libcjson libarchive libsodium"
-debs="pkg-config libzstd-dev libxxhash-dev libcjson-dev libarchive-dev libsodium-dev zstd"
+# time: GNU time measures the peak RSS of commands in the tests (test_unit_bomb.c)
+debs="pkg-config libzstd-dev libxxhash-dev libcjson-dev libarchive-dev libsodium-dev zstd time"
 [ "${1:-}" = "--fuzz" ] && debs="$debs clang libclang-rt-14-dev"
 # --cross: the aarch64 toolchain and qemu-user, for the runner's NEON kernel test under emulation
 [ "${1:-}" = "--cross" ] && debs="$debs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
@@ -13,6 +14,7 @@ command -v pkg-config >/dev/null 2>&1 || missing=1
 if [ $missing -eq 0 ]; then
     for p in $need_pc; do pkg-config --exists "$p" || missing=1; done
 fi
+[ -x /usr/bin/time ] || missing=1
 if [ "${1:-}" = "--fuzz" ]; then
     command -v clang >/dev/null 2>&1 || missing=1
 fi
