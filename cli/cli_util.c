@@ -12,6 +12,7 @@
 #endif
 
 #include "cli.h"
+#include "trit_sys.h"
 
 int cli_report(const char *cmd, const trit_err *err)
 {
@@ -20,40 +21,9 @@ int cli_report(const char *cmd, const trit_err *err)
     return trit_exit_code(err->code);
 }
 
-int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    errno = 0;
-    char *end;
-    unsigned long long const v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
+int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) { return trit_sys_parse_u64(s, lo, hi, out); }
 
-int cli_parse_size(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    unsigned shift = 0;
-    if (*end == 'K' || *end == 'k') shift = 10;
-    else if (*end == 'M' || *end == 'm') shift = 20;
-    else if (*end == 'G' || *end == 'g') shift = 30;
-    else if (*end == 'T' || *end == 't') shift = 40;
-    if (shift) {
-        end++;
-        if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0) end += strlen(end);
-    } else if (strcmp(end, "B") == 0) {
-        end++;
-    }
-    if (*end) return -1;
-    if (shift && v > (~0ull >> shift)) return -1;
-    *out = v << shift;
-    return 0;
-}
+int cli_parse_size(const char *s, uint64_t *out) { return trit_sys_parse_size(s, out); }
 
 /* Files a fatal signal must remove: a signal handler can reach them only through globals, so
  * they live here, once, for every subcommand that writes through a temp file. Slot 0 is the

@@ -78,4 +78,10 @@ int trit_sys_atomic_commit(trit_sys_atomic *a, const char *path, int replace);
 /* Close and remove the temp file if it is still there, free its name. Safe to repeat. */
 void trit_sys_atomic_abort(trit_sys_atomic *a);
 
+/* Command-line numbers, shared by `trit` and the standalone `trit-run`: a decimal integer in
+ * [lo, hi] (no sign, nothing after it); a byte size with an optional K/M/G/T suffix (powers of
+ * 1024, "KiB"/"KB"/"B" accepted), overflow refused. 0 on success, -1 otherwise. */
+int trit_sys_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+int trit_sys_parse_size(const char *s, uint64_t *out);
+
 #endif

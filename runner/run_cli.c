@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "run_int.h"
+#include "trit_sys.h"
 #include "trit_safemath.h"
 
 #if defined(__has_include)
@@ -88,38 +89,6 @@ static void usage(const char *prog, FILE *f)
             prog);
 }
 
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    errno = 0;
-    char *end;
-    unsigned long long const v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    errno = 0;
-    char *end;
-    unsigned long long const v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    unsigned shift = 0;
-    if (*end == 'K' || *end == 'k') shift = 10;
-    else if (*end == 'M' || *end == 'm') shift = 20;
-    else if (*end == 'G' || *end == 'g') shift = 30;
-    if (shift) {
-        end++;
-        if (!strcmp(end, "iB") || !strcmp(end, "B")) end += strlen(end);
-    } else if (!strcmp(end, "B")) {
-        end++;
-    }
-    if (*end || (shift && v > (~0ull >> shift))) return -1;
-    *out = (uint64_t)v << shift;
-    return 0;
-}
 
 static int parse_float(const char *s, float lo, float hi, float *out)
 {
@@ -590,21 +559,21 @@ static const char *parse_option(int ch, const char *arg, cli_opts *o)
     switch (ch) {
     case O_TOKENS: o->tokens = arg; return NULL;
     case O_PROMPT: o->prompt = arg; return NULL;
-    case 'n': return parse_u64(arg, 0, RUN_MAX_CTX, &o->n_gen) ? "-n" : NULL;
+    case 'n': return trit_sys_parse_u64(arg, 0, RUN_MAX_CTX, &o->n_gen) ? "-n" : NULL;
     case O_TEMP: return parse_float(arg, 0, 100, &o->temp) ? "--temp" : NULL;
-    case O_TOPK: return parse_u64(arg, 0, UINT32_MAX, &o->top_k) ? "--top-k" : NULL;
+    case O_TOPK: return trit_sys_parse_u64(arg, 0, UINT32_MAX, &o->top_k) ? "--top-k" : NULL;
     case O_TOPP: return parse_float(arg, 0, 1, &o->top_p) ? "--top-p" : NULL;
-    case O_SEED: return parse_u64(arg, 0, UINT64_MAX, &o->seed) ? "--seed" : NULL;
-    case O_THREADS: return parse_u64(arg, 1, RUN_MAX_THREADS, &o->threads) ? "--threads" : NULL;
+    case O_SEED: return trit_sys_parse_u64(arg, 0, UINT64_MAX, &o->seed) ? "--seed" : NULL;
+    case O_THREADS: return trit_sys_parse_u64(arg, 1, RUN_MAX_THREADS, &o->threads) ? "--threads" : NULL;
     case O_LOGITS: o->logits_path = arg; return NULL;
     case O_STATS: o->stats = 1; return NULL;
     case O_JSON: o->json = 1; return NULL;
-    case O_CACHE: return parse_size(arg, &o->budget) ? "--expert-cache" : NULL;
+    case O_CACHE: return trit_sys_parse_size(arg, &o->budget) ? "--expert-cache" : NULL;
     case O_POLICY:
         if (run_policy_from_name(arg, &p)) return "--cache-policy";
         o->policy = p;
         return NULL;
-    case O_CTX: return parse_u64(arg, 1, RUN_MAX_CTX, &o->n_ctx) ? "--ctx" : NULL;
+    case O_CTX: return trit_sys_parse_u64(arg, 1, RUN_MAX_CTX, &o->n_ctx) ? "--ctx" : NULL;
     case O_KERNEL: return parse_kernel(arg, &o->kernel) ? "--kernel" : NULL;
     case O_VERIFY: o->verify = 1; return NULL;
     case O_NOVERIFY: o->no_verify = 1; return NULL;
