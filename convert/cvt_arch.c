@@ -56,6 +56,55 @@ static double default_eps(const char *model_type)
     return 1e-6;   /* llama, mistral, qwen2, qwen2_moe, qwen3, qwen3_moe, deepseek, minicpm */
 }
 
+/* DeepSeek-V2 / V2-Lite (model_type deepseek_v2): multi-head latent attention, YaRN and the
+ * gate's weighting, as the release's modeling_deepseek.py (DeepseekV2Attention, MoEGate,
+ * DeepseekV2YarnRotaryEmbedding) and transformers' configuration_deepseek_v2.py state them.
+ * Key values the runner does not compute are refused in cvt_keys.c (check_deepseek). */
+static int deepseek_mla(const cJSON *c, const char *mt, cvt_model *m, trit_err *err)
+{
+    /* DeepseekV3Config's default topk_method is noaux_tc (sigmoid + e_score_correction_bias),
+     * which the runner does not compute: a V3 config must name a method it does */
+    if (!strcmp(mt, "deepseek_v3") && !jstr(c, "topk_method"))
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
+                            "key 'topk_method' absent: DeepSeek-V3's default noaux_tc routing is not implemented; "
+                            "trit refuses rather than compute something close");
+    /* MoEGate.forward: with top_k > 1 and norm_topk_prob the weights are renormalized and NOT
+     * multiplied by routed_scaling_factor; otherwise multiplied and not renormalized */
+    uint32_t const k = ju32(c, "num_experts_per_tok", 0);
+    if (!strcmp(mt, "deepseek_v2")) {
+        m->norm_topk = m->norm_topk && k > 1;
+        if (m->norm_topk) m->routed_scale = 1.0f;
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(c, "kv_lora_rank")) return TRIT_OK;   /* DeepSeek-MoE: llama attention */
+    uint32_t const nope = ju32(c, "qk_nope_head_dim", 0), rope = ju32(c, "qk_rope_head_dim", 0);
+    m->kv_lora_rank = ju32(c, "kv_lora_rank", 0);
+    m->q_lora_rank = ju32(c, "q_lora_rank", 0);   /* null (V2-Lite): q_proj */
+    m->v_head_dim = ju32(c, "v_head_dim", 0);
+    if (!m->kv_lora_rank || !nope || !rope || !m->v_head_dim || nope > TRIT_MT_MAX_HEAD_DIM || rope > TRIT_MT_MAX_HEAD_DIM)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, "config.json",
+                            "multi-head latent attention needs kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim and "
+                            "v_head_dim > 0 (got %u, %u, %u, %u)", m->kv_lora_rank, nope, rope, m->v_head_dim);
+    /* the key head is [k_nope, k_pe]; every head has its own k and v (num_key_value_heads is
+     * not used by DeepseekV2Attention) */
+    m->head_dim = nope + rope;
+    m->rope_dim = rope;
+    m->n_head_kv = m->n_head;
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
+    const char *ty = cJSON_IsObject(rs) ? jstr(rs, "type") : NULL;
+    if (!ty && cJSON_IsObject(rs)) ty = jstr(rs, "rope_type");
+    if (ty && !strcmp(ty, "yarn")) {
+        /* DeepseekV2YarnRotaryEmbedding's defaults */
+        snprintf(m->rope_scaling, sizeof m->rope_scaling, "yarn");
+        m->rope_scale_factor = (float)jnum(rs, "factor", 1.0);
+        m->rope_orig_ctx = ju32(rs, "original_max_position_embeddings", 4096);
+        m->yarn_beta_fast = (float)jnum(rs, "beta_fast", 32);
+        m->yarn_beta_slow = (float)jnum(rs, "beta_slow", 1);
+        m->yarn_mscale = (float)jnum(rs, "mscale", 1);
+        m->yarn_mscale_all_dim = (float)jnum(rs, "mscale_all_dim", 0);
+    }
+    return TRIT_OK;
+}
+
 static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
 {
     const char *mt = jstr(c, "model_type");
@@ -129,6 +178,8 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
         if (sf && !strcmp(sf, "sigmoid")) snprintf(m->gating, sizeof m->gating, "sigmoid");
         m->norm_topk = jbool(c, "norm_topk_prob", 0);
         m->n_shared_expert = ju32(c, "n_shared_experts", 0);
+        int const rc = deepseek_mla(c, mt, m, err);
+        if (rc != TRIT_OK) return rc;
     } else if (!strcmp(mt, "minicpm")) {
         arch = "minicpm";
         double const se = jnum(c, "scale_emb", 1), sd = jnum(c, "scale_depth", 0), base = jnum(c, "dim_model_base", 0);
@@ -385,6 +436,30 @@ int cvt_arch_describe(const struct src_ckpt *s, cvt_model *m, trit_err *err)
     return check_rules(m, err);
 }
 
+/* Multi-head latent attention and its YaRN (spec 10.1): DeepSeek's q_pe/k_pe are rotated in
+ * interleaved pairs (modeling_deepseek.py permutes them into halves before rotate_half, which is
+ * the same rotation; llama.cpp's deepseek2 uses LLAMA_ROPE_TYPE_NORM), rope_layout "norm". */
+static int write_mla(const cvt_model *m, trit_kvbuf *w, trit_err *err)
+{
+    int rc = TRIT_OK;
+#define K(x) do { if ((rc = (x)) != TRIT_OK) return rc; } while (0)
+    K(trit_kvbuf_str(w, "model.rope_layout", "norm", 4, err));
+    K(trit_kvbuf_u32(w, "model.kv_lora_rank", m->kv_lora_rank, err));
+    K(trit_kvbuf_u32(w, "model.q_lora_rank", m->q_lora_rank, err));
+    K(trit_kvbuf_u32(w, "model.v_head_dim", m->v_head_dim, err));
+    if (m->rope_scaling[0]) {
+        K(trit_kvbuf_str(w, "model.rope_scaling", m->rope_scaling, strlen(m->rope_scaling), err));
+        K(trit_kvbuf_f32(w, "model.rope_scale_factor", m->rope_scale_factor, err));
+        K(trit_kvbuf_u32(w, "model.rope_orig_ctx", m->rope_orig_ctx, err));
+        K(trit_kvbuf_f32(w, "model.yarn_beta_fast", m->yarn_beta_fast, err));
+        K(trit_kvbuf_f32(w, "model.yarn_beta_slow", m->yarn_beta_slow, err));
+        K(trit_kvbuf_f32(w, "model.yarn_mscale", m->yarn_mscale, err));
+        K(trit_kvbuf_f32(w, "model.yarn_mscale_all_dim", m->yarn_mscale_all_dim, err));
+    }
+#undef K
+    return rc;
+}
+
 int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
 {
     int rc = TRIT_OK;
@@ -402,7 +477,8 @@ int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
     K(trit_kvbuf_f32(w, "model.norm_eps", m->norm_eps, err));
     K(trit_kvbuf_f32(w, "model.rope_theta", m->rope_theta, err));
     K(trit_kvbuf_u32(w, "model.rope_dim", m->rope_dim, err));
-    K(trit_kvbuf_str(w, "model.rope_layout", "neox", 4, err));
+    if (m->kv_lora_rank) K(write_mla(m, w, err));
+    else K(trit_kvbuf_str(w, "model.rope_layout", "neox", 4, err));
     K(trit_kvbuf_str(w, "model.hidden_act", m->hidden_act, strlen(m->hidden_act), err));
     K(trit_kvbuf_bool(w, "model.tied_embeddings", m->tied, err));
     K(trit_kvbuf_str(w, "model.act_quant", m->act_quant, strlen(m->act_quant), err));

@@ -26,6 +26,12 @@ typedef struct cvt_model {
     int gguf_unpermute;            /* GGUF Q/K rows are in llama.cpp's permuted rope order */
     char online_quant[40];         /* why the config asks for absmean ternarization of float
                                       master weights ("quantization_mode online"), "" if not */
+    /* multi-head latent attention (DeepSeek-V2): head_dim = qk_nope + qk_rope, rope_dim = qk_rope */
+    uint32_t q_lora_rank, kv_lora_rank, v_head_dim;   /* 0 = not MLA / no q LoRA */
+    /* YaRN (rope_scaling type yarn, DeepSeek's parameters); rope_scaling "" = none */
+    char rope_scaling[16];
+    float rope_scale_factor, yarn_beta_fast, yarn_beta_slow, yarn_mscale, yarn_mscale_all_dim;
+    uint32_t rope_orig_ctx;
 } cvt_model;
 
 /* Fill m from the source's config.json or GGUF keys. */

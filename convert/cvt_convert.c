@@ -515,13 +515,17 @@ static int write_provenance(cvt_conv *c, trit_err *err)
 
 /* ---- the whole conversion ---- */
 
-static void fill_report(cvt_conv *c, cvt_report *rep, const char *out_path)
+/* rep->tensors: allocated by the caller before the output is written (a report without its
+ * tensors would count 0 ternary tensors after a conversion that succeeded), or here. */
+static int fill_report(cvt_conv *c, cvt_report *rep, const char *out_path, trit_err *err)
 {
+    cvt_tensor_report *const ts = rep->tensors;
     memset(rep, 0, sizeof *rep);
     snprintf(rep->arch, sizeof rep->arch, "%s", c->m.arch);
     snprintf(rep->source_format, sizeof rep->source_format, "%s", src_format(c->src));
     rep->n_tensors = c->n;
-    rep->tensors = calloc((size_t)c->n + 1, sizeof *rep->tensors);
+    rep->tensors = ts ? ts : calloc((size_t)c->n + 1, sizeof *rep->tensors);
+    if (!rep->tensors) return nomem(err);
     rep->lossless = 1;
     snprintf(rep->tokenizer, sizeof rep->tokenizer, "%s", c->tok.kind ? c->tok.kind : "none");
     rep->tokenizer_tokens = c->tok.n_tokens;
@@ -537,7 +541,6 @@ static void fill_report(cvt_conv *c, cvt_report *rep, const char *out_path)
         }
         if (p->max_err > rep->max_abs_err) rep->max_abs_err = p->max_err;
         if (p->role == CVT_ROLE_EXPERT) rep->expert_weights += p->rows * p->cols;
-        if (!rep->tensors) continue;
         cvt_tensor_report *t = &rep->tensors[i];
         snprintf(t->name, sizeof t->name, "%s", p->name);
         snprintf(t->src_type, sizeof t->src_type, "%s", src_at(c->src, p->src)->type);
@@ -562,7 +565,8 @@ static void fill_report(cvt_conv *c, cvt_report *rep, const char *out_path)
             rep->expert_code_entropy -= q * log2(q);
         }
     trit_reader *r;
-    if (out_path && trit_reader_open(out_path, NULL, &r, NULL) == TRIT_OK) {
+    int const orc = out_path ? trit_reader_open(out_path, NULL, &r, err) : TRIT_E_NOTFOUND;
+    if (orc == TRIT_OK) {
         rep->out_bytes = trit_reader_file_info(r)->file_size;
         rep->n_units = trit_reader_n_units(r);
         for (uint32_t u = 0; u < rep->n_units; u++) {
@@ -573,6 +577,8 @@ static void fill_report(cvt_conv *c, cvt_report *rep, const char *out_path)
     }
     if (rep->expert_weights)
         rep->expert_bits_per_weight = (double)rep->expert_stored_bytes * 8.0 / (double)rep->expert_weights;
+    /* the output is written; a report that cannot read its sizes back is still no report */
+    return out_path ? orc : TRIT_OK;
 }
 
 /* The tokenizer as GGUF-style tokenizer.* records (section kind 3), from whatever the source
@@ -735,12 +741,17 @@ int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts
             p->layout = t ? TRIT_SCALE_TENSOR : 0;
             p->out_type = t ? TRIT_TYPE_T2 : src_at(c.src, p->src)->float_type;
         }
-        if (rep) fill_report(&c, rep, NULL);
+        if (rep) rc = fill_report(&c, rep, NULL, err);
+        goto out;
+    }
+    if (rep && !(rep->tensors = calloc((size_t)c.n + 1, sizeof *rep->tensors))) {
+        rc = nomem(err);
         goto out;
     }
     if ((rc = run(&c, out_path, err))) goto out;
-    if (rep) fill_report(&c, rep, out_path);
+    if (rep) rc = fill_report(&c, rep, out_path, err);
 out:
+    if (rc && rep) cvt_report_free(rep);
     if (rc && src_path) trit_err_file(err, src_path);
     cvt__conv_release(&c);
     return rc;

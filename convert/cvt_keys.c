@@ -175,6 +175,51 @@ static int check_value(const cJSON *c, const char *k, const cJSON *v, trit_err *
     return 1;   /* not a value-checked key */
 }
 
+/* DeepSeek-V2's keys (model_type deepseek*): multi-head latent attention and YaRN are mapped
+ * (cvt_arch.c deepseek_mla); what the runner does not compute is refused by name. Sources:
+ * modeling_deepseek.py (DeepseekV2Attention, DeepseekV2YarnRotaryEmbedding, MoEGate) and
+ * transformers' configuration_deepseek_v2.py. Returns 1 for a key it does not handle. */
+static int check_deepseek(const cJSON *c, const char *k, const cJSON *v, trit_err *err)
+{
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(c, "model_type");
+    if (!cJSON_IsString(mt) || strncmp(mt->valuestring, "deepseek", 8) != 0) return 1;
+    static const char *const dims[] = {"kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"};
+    int const pos_int = cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 65536 &&
+                        v->valuedouble == floor(v->valuedouble);
+    if (in_strs(k, dims, 4)) {
+        if (!pos_int) return refuse(k, v, err, "multi-head latent attention needs a positive integer");
+        if (!strcmp(k, "qk_rope_head_dim") && fmod(v->valuedouble, 2) != 0) return refuse(k, v, err, "the rotary part must be even");
+        return TRIT_OK;
+    }
+    if (!strcmp(k, "q_lora_rank"))   /* null (V2-Lite): q_proj; a rank (V2): q_a_proj, q_a_layernorm, q_b_proj */
+        return cJSON_IsNull(v) || pos_int ? TRIT_OK : refuse(k, v, err, "q_lora_rank must be null or a positive integer");
+    if (!strcmp(k, "scoring_func"))
+        return cJSON_IsString(v) && !strcmp(v->valuestring, "softmax")
+                   ? TRIT_OK
+                   : refuse(k, v, err, "DeepSeek-V3's sigmoid scoring with e_score_correction_bias (noaux_tc) is not implemented");
+    if (!strcmp(k, "rope_scaling")) {
+        if (cJSON_IsNull(v)) return TRIT_OK;
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
+        if (!cJSON_IsString(t)) t = cJSON_GetObjectItemCaseSensitive(v, "rope_type");
+        if (!cJSON_IsString(t) || strcmp(t->valuestring, "yarn") != 0)
+            return refuse(k, v, err, "DeepSeek's rope scaling is implemented for type yarn only");
+        /* DeepseekV2YarnRotaryEmbedding's parameters, each a finite number; nothing else */
+        static const char *const yk[] = {"factor", "original_max_position_embeddings", "beta_fast", "beta_slow",
+                                         "mscale", "mscale_all_dim"};
+        for (const cJSON *it = v->child; it; it = it->next) {
+            if (!it->string || !strcmp(it->string, "type") || !strcmp(it->string, "rope_type")) continue;
+            char key[96];
+            snprintf(key, sizeof key, "rope_scaling.%.64s", it->string);
+            if (!in_strs(it->string, yk, 6)) return refuse(key, it, err, "a yarn parameter trit does not know may change the math");
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < 0 ||
+                ((!strcmp(it->string, "factor") || !strcmp(it->string, "original_max_position_embeddings")) && it->valuedouble <= 0))
+                return refuse(key, it, err, "must be a finite number >= 0 (factor and original_max_position_embeddings > 0)");
+        }
+        return TRIT_OK;
+    }
+    return 1;
+}
+
 /* Keys that name a mechanism the runner does not have, whatever their value (but null). */
 static const struct { const char *key, *why; } cfg_refused[] = {
     {"q_lora_rank", "multi-head latent attention (MLA) is not implemented"},
@@ -191,6 +236,11 @@ int cvt_keys_check_config(const cJSON *c, trit_err *err)
     for (const cJSON *it = c ? c->child : NULL; it; it = it->next) {
         const char *k = it->string;
         if (!k) continue;
+        int const drc = check_deepseek(c, k, it, err);
+        if (drc != 1) {
+            if (drc != TRIT_OK) return drc;
+            continue;
+        }
         int const rc = check_value(c, k, it, err);
         if (rc != 1) {
             if (rc != TRIT_OK) return rc;

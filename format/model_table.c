@@ -27,13 +27,23 @@ static const trit_mt_tensor tensors[] = {
     {"attn_q.weight", L_, TRIT_MT_PROJ, "QE", {"self_attn.q_proj.weight"}},
     {"attn_k.weight", L_, TRIT_MT_PROJ, "KE", {"self_attn.k_proj.weight"}},
     {"attn_v.weight", L_, TRIT_MT_PROJ, "KE", {"self_attn.v_proj.weight"}},
-    {"attn_output.weight", L_, TRIT_MT_PROJ, "EQ", {"self_attn.o_proj.weight"}},
+    {"attn_output.weight", L_, TRIT_MT_PROJ, "EO", {"self_attn.o_proj.weight"}},
     {"attn_q.bias", L_, TRIT_MT_FLOAT, "Q", {"self_attn.q_proj.bias"}},
     {"attn_k.bias", L_, TRIT_MT_FLOAT, "K", {"self_attn.k_proj.bias"}},
     {"attn_v.bias", L_, TRIT_MT_FLOAT, "K", {"self_attn.v_proj.bias"}},
     /* per head (Qwen3) or over the whole projection (OLMoE) */
     {"attn_q_norm.weight", L_, TRIT_MT_FLOAT, "D|Q", {"self_attn.q_norm.weight"}},
     {"attn_k_norm.weight", L_, TRIT_MT_FLOAT, "D|K", {"self_attn.k_norm.weight"}},
+    /* DeepSeek-V2/V3 multi-head latent attention (modeling_deepseek.py DeepseekV2Attention;
+     * llama.cpp's deepseek2 names, its legacy unsplit attn_kv_b): q_proj is attn_q above (V2-Lite,
+     * q_lora_rank null), else q_a_proj -> q_a_layernorm -> q_b_proj; kv_a_proj_with_mqa gives the
+     * compressed kv and the shared rope key, kv_a_layernorm, kv_b_proj the per-head k_nope and v */
+    {"attn_q_a.weight", L_, TRIT_MT_PROJ, "AE", {"self_attn.q_a_proj.weight"}},
+    {"attn_q_a_norm.weight", L_, TRIT_MT_FLOAT, "A", {"self_attn.q_a_layernorm.weight"}},
+    {"attn_q_b.weight", L_, TRIT_MT_PROJ, "QA", {"self_attn.q_b_proj.weight"}},
+    {"attn_kv_a_mqa.weight", L_, TRIT_MT_PROJ, "ME", {"self_attn.kv_a_proj_with_mqa.weight"}},
+    {"attn_kv_a_norm.weight", L_, TRIT_MT_FLOAT, "C", {"self_attn.kv_a_layernorm.weight"}},
+    {"attn_kv_b.weight", L_, TRIT_MT_PROJ, "BC", {"self_attn.kv_b_proj.weight"}},
     {"attn_sub_norm.weight", L_, TRIT_MT_FLOAT, "E", {"self_attn.attn_sub_norm.weight", "self_attn.inner_attn_ln.weight"}},
     {"ffn_norm.weight", L_, TRIT_MT_FLOAT, "E", {"post_attention_layernorm.weight"}},
     {"ffn_gate.weight", L_, TRIT_MT_PROJ, "FE", {"mlp.gate_proj.weight"}},
@@ -81,7 +91,7 @@ static const trit_mt_key keys[] = {
     {"model.norm_eps", F32_, 1, NULL, "attention.layer_norm_rms_epsilon", NULL, {"rms_norm_eps"}, TRIT_MT_AS_IS},
     {"model.rope_theta", F32_, 1, NULL, "rope.freq_base", NULL, {"rope_theta"}, TRIT_MT_AS_IS},
     {"model.rope_dim", U32_, 0, NULL, "rope.dimension_count", NULL, {NULL}, TRIT_MT_AS_IS},
-    {"model.rope_layout", STR_, 0, "neox", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.rope_layout", STR_, 0, "neox|norm", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.hidden_act", STR_, 0, "silu|relu2|gelu", NULL, NULL, {"hidden_act"}, TRIT_MT_AS_IS},
     {"model.tied_embeddings", BOOL_, 0, NULL, NULL, NULL, {"tie_word_embeddings"}, TRIT_MT_AS_IS},
     {"model.bos_token_id", U32_, 0, NULL, NULL, "tokenizer.ggml.bos_token_id", {"bos_token_id"}, TRIT_MT_AS_IS},
@@ -90,6 +100,20 @@ static const trit_mt_key keys[] = {
     {"model.attn_scale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.residual_scale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.logit_scale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    /* multi-head latent attention (DeepSeek-V2/V3; spec 10.1): model.head_dim is the key head
+     * width qk_nope + qk_rope, model.rope_dim qk_rope */
+    {"model.q_lora_rank", U32_, 0, NULL, "attention.q_lora_rank", NULL, {"q_lora_rank"}, TRIT_MT_AS_IS},
+    {"model.kv_lora_rank", U32_, 0, NULL, "attention.kv_lora_rank", NULL, {"kv_lora_rank"}, TRIT_MT_AS_IS},
+    {"model.v_head_dim", U32_, 0, NULL, NULL, NULL, {"v_head_dim"}, TRIT_MT_AS_IS},
+    /* YaRN rope scaling as DeepSeek computes it (DeepseekV2YarnRotaryEmbedding); from config.json's
+     * rope_scaling object (cvt_arch.c), not read from GGUF: a GGUF deepseek2 is refused */
+    {"model.rope_scaling", STR_, 0, "yarn", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.rope_scale_factor", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.rope_orig_ctx", U32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.yarn_beta_fast", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.yarn_beta_slow", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.yarn_mscale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.yarn_mscale_all_dim", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.act_quant", STR_, 0, "none|int8_per_token", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"moe.n_expert", U32_, 0, NULL, "expert_count", NULL, {"num_local_experts", "num_experts", "n_routed_experts"}, TRIT_MT_AS_IS},
     {"moe.n_expert_used", U32_, 0, NULL, "expert_used_count", NULL, {"num_experts_per_tok"}, TRIT_MT_AS_IS},
@@ -389,6 +413,27 @@ static int count(mt_chk *k, const char *key, int required, double lo, double hi,
     return 1;
 }
 
+/* Multi-head latent attention and YaRN (DeepSeek): ranks within the limits, the rope part a
+ * proper part of the key head, the scaling parameters finite and in range. */
+static void check_mla(mt_chk *k, trit_mt_num_fn get, void *gctx)
+{
+    double v, kl = 0, hd, rd;
+    count(k, "model.q_lora_rank", 0, 0, TRIT_MT_MAX_EMBD, &v);
+    count(k, "model.v_head_dim", 0, 1, TRIT_MT_MAX_HEAD_DIM, &v);
+    int const mla = count(k, "model.kv_lora_rank", 0, 0, TRIT_MT_MAX_EMBD, &kl) && kl > 0;
+    if (mla && get(gctx, "model.head_dim", &hd) && (!get(gctx, "model.rope_dim", &rd) || rd >= hd))
+        violation(k, TRIT_E_CORRUPT, "model.rope_dim", "must be stated and below model.head_dim (qk_nope + qk_rope) "
+                  "when model.kv_lora_rank is %g", kl);
+    if (get(gctx, "model.rope_scale_factor", &v) && !(isfinite(v) && v > 0))
+        violation(k, TRIT_E_CORRUPT, "model.rope_scale_factor", "is %g, must be finite and > 0", v);
+    count(k, "model.rope_orig_ctx", 0, 1, 4294967295.0, &v);
+    static const char *const yk[] = {"model.yarn_beta_fast", "model.yarn_beta_slow", "model.yarn_mscale",
+                                     "model.yarn_mscale_all_dim"};
+    for (size_t i = 0; i < sizeof yk / sizeof yk[0]; i++)
+        if (get(gctx, yk[i], &v) && !(isfinite(v) && v >= 0))
+            violation(k, TRIT_E_CORRUPT, yk[i], "is %g, must be finite and >= 0", v);
+}
+
 int trit_mt_check(trit_mt_num_fn get, void *get_ctx, int required, trit_mt_report_fn report, void *report_ctx)
 {
     mt_chk k = {get, get_ctx, report, report_ctx, 0};
@@ -433,6 +478,7 @@ int trit_mt_check(trit_mt_num_fn get, void *get_ctx, int required, trit_mt_repor
     } else if (has_used && used > 0) {
         violation(&k, TRIT_E_CORRUPT, "moe.n_expert_used", "is %g without experts", used);
     }
+    check_mla(&k, get, get_ctx);
     static const char *const ids[] = {"model.bos_token_id", "model.eos_token_id"};
     for (size_t i = 0; has_vocab && i < 2; i++)
         if (get(get_ctx, ids[i], &v) && (v < 0 || v >= n_vocab))

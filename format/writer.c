@@ -201,7 +201,7 @@ int trit_writer_open(const char *path, const trit_write_opts *opts, trit_writer 
     }
     int const step = trit_sys_atomic_open(&w->at, path, ".tmp.XXXXXX", 0644);
     if (step == TRIT_SYS_TEMP) {
-        rc = werr(w, err, TRIT_E_IO, NULL, "cannot create temp file: %s", strerror(errno));
+        rc = werr(w, err, errno == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, NULL, "cannot create temp file: %s", strerror(errno));
         goto fail;
     }
     if (step == TRIT_SYS_CHMOD) {
@@ -763,7 +763,9 @@ int trit_writer_finish(trit_writer *w, trit_err *err)
         else if (errno == EEXIST) rc = werr(w, err, TRIT_E_EXISTS, NULL, "%s", "output exists (use --force to replace it)");
         else rc = werr(w, err, TRIT_E_IO, NULL, "cannot create output: %s", strerror(errno));
         goto out;
-    default: rc = werr(w, err, TRIT_E_IO, NULL, "cannot fsync directory: %s", strerror(errno)); goto out;
+    default:   /* the output is in place; its directory entry may not be durable */
+        rc = werr(w, err, errno == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, NULL, "cannot fsync directory: %s", strerror(errno));
+        goto out;
     }
 out:
     free(front);

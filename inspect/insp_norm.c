@@ -32,8 +32,15 @@ int insp_canon_name(const char *name, char *out, size_t cap, uint32_t *layer_out
 
 /* ---- metadata ---------------------------------------------------------------------------- */
 
+/* A GGUF gating function number with no .trit name: left unmapped (convert() gives NULL). */
+static int gating_unmapped(const trit_mt_key *k, const cJSON *v)
+{
+    return k->conv == TRIT_MT_GATING && cJSON_IsNumber(v) && v->valuedouble != 1 && v->valuedouble != 2;
+}
+
 /* Convert a source value to the .trit representation of key k. Returns a new item (caller
- * owns) or NULL when the value cannot be represented (it is then left unmapped). */
+ * owns) or NULL when the value cannot be represented (gating_unmapped: it is then left
+ * unmapped) or memory ran out. */
 static cJSON *convert(const trit_mt_key *k, const cJSON *v)
 {
     if (k->conv == TRIT_MT_GATING && cJSON_IsNumber(v)) {
@@ -130,7 +137,8 @@ cJSON *insp_norm_meta(const char *format, const cJSON *meta, cJSON **consumed)
         const cJSON *v = lookup(format, meta, &keys[i], arch, src, sizeof src);
         if (!v) continue;
         cJSON *c = convert(&keys[i], v);
-        if (!c) continue;
+        if (!c && gating_unmapped(&keys[i], v)) continue;
+        if (!c) goto fail;   /* out of memory: a key silently missing would change the checks */
         if (!cJSON_AddItemToObject(out, keys[i].key, c)) {
             cJSON_Delete(c);
             goto fail;
@@ -196,21 +204,57 @@ static const insp_tref *find_layer_mod(const insp_tref *t, uint64_t n, const cha
 
 static int absent(const cJSON *hp, const char *key) { return cJSON_GetObjectItemCaseSensitive(hp, key) == NULL; }
 
+/* insp_derive's adds: *ok becomes 0 when one fails (out of memory). */
+static void put_num(cJSON *d, int *ok, const char *key, double v)
+{
+    if (!cJSON_AddNumberToObject(d, key, v)) *ok = 0;
+}
+
+static void put_bool(cJSON *d, int *ok, const char *key, int v)
+{
+    if (!cJSON_AddBoolToObject(d, key, v)) *ok = 0;
+}
+
+static void put_str(cJSON *d, int *ok, const char *key, const char *v)
+{
+    if (!cJSON_AddStringToObject(d, key, v)) *ok = 0;
+}
+
+static cJSON *derived(cJSON *d, int ok)
+{
+    if (ok) return d;
+    cJSON_Delete(d);
+    return NULL;
+}
+
 cJSON *insp_derive(const cJSON *hp, const insp_tref *t, uint64_t n)
 {
     cJSON *d = cJSON_CreateObject();
     if (!d) return NULL;
+    int ok = 1;   /* every derived key or none (NULL): a missing one would change the checks */
     double n_embd, n_head, x;
-    if (absent(hp, "model.head_dim") && insp_num(hp, "model.n_embd", &n_embd) &&
+    /* multi-head latent attention (DeepSeek-V2): the key head (qk_nope + qk_rope) from q_proj or
+     * q_b_proj [n_head * head_dim, ...], its rope part from kv_a_proj_with_mqa [kv_lora_rank +
+     * qk_rope, n_embd] */
+    const insp_tref *kva = find_layer_mod(t, n, "attn_kv_a_mqa.");
+    const insp_tref *qt = find_layer_mod(t, n, "attn_q.weight");
+    if (!qt) qt = find_layer_mod(t, n, "attn_q_b.");
+    if (kva && kva->n_dims == 2 && insp_num(hp, "model.kv_lora_rank", &x) && x > 0 && (double)kva->dims[0] > x) {
+        if (absent(hp, "model.rope_dim")) put_num(d, &ok, "model.rope_dim", (double)kva->dims[0] - x);
+        if (absent(hp, "model.head_dim") && qt && qt->n_dims == 2 && insp_num(hp, "model.n_head", &n_head) && n_head > 0 &&
+            qt->dims[0] % (uint64_t)n_head == 0)
+            put_num(d, &ok, "model.head_dim", (double)(qt->dims[0] / (uint64_t)n_head));
+    }
+    if (absent(hp, "model.head_dim") && absent(d, "model.head_dim") && insp_num(hp, "model.n_embd", &n_embd) &&
         insp_num(hp, "model.n_head", &n_head) && n_head > 0 && n_embd > 0 &&
         (uint64_t)n_embd % (uint64_t)n_head == 0)
-        cJSON_AddNumberToObject(d, "model.head_dim", (double)((uint64_t)n_embd / (uint64_t)n_head));
+        put_num(d, &ok, "model.head_dim", (double)((uint64_t)n_embd / (uint64_t)n_head));
     if (absent(hp, "model.n_head_kv") && insp_num(hp, "model.n_head", &x))
-        cJSON_AddNumberToObject(d, "model.n_head_kv", x);   /* no GQA key: as many KV heads as heads */
+        put_num(d, &ok, "model.n_head_kv", x);   /* no GQA key: as many KV heads as heads */
     /* spec 10.1: rope_dim defaults to head_dim (stated or derived) */
-    if (absent(hp, "model.rope_dim") &&
+    if (absent(hp, "model.rope_dim") && absent(d, "model.rope_dim") &&
         (insp_num(hp, "model.head_dim", &x) || insp_num(d, "model.head_dim", &x)))
-        cJSON_AddNumberToObject(d, "model.rope_dim", x);
+        put_num(d, &ok, "model.rope_dim", x);
     const insp_tref *embd = NULL;
     int has_output = 0;
     for (uint64_t i = 0; i < n; i++) {
@@ -218,11 +262,11 @@ cJSON *insp_derive(const cJSON *hp, const insp_tref *t, uint64_t n)
         if (strcmp(t[i].canon, "output.weight") == 0) has_output = 1;
         if (strcmp(t[i].canon, "token_embd.weight") == 0) embd = &t[i];
     }
-    if (absent(hp, "model.tied_embeddings") && embd) cJSON_AddBoolToObject(d, "model.tied_embeddings", !has_output);
+    if (absent(hp, "model.tied_embeddings") && embd) put_bool(d, &ok, "model.tied_embeddings", !has_output);
     if (absent(hp, "model.n_vocab") && embd && embd->n_dims == 2)
-        cJSON_AddNumberToObject(d, "model.n_vocab", (double)embd->dims[0]);
+        put_num(d, &ok, "model.n_vocab", (double)embd->dims[0]);
     /* RoPE base: 10000 is both transformers' and llama.cpp's default when a file omits it */
-    if (absent(hp, "model.rope_theta")) cJSON_AddNumberToObject(d, "model.rope_theta", 10000);
+    if (absent(hp, "model.rope_theta")) put_num(d, &ok, "model.rope_theta", 10000);
     /* MoE defaults of spec 10.1: 0 experts for a dense model, routed scale 1, no shared expert,
      * no leading dense layer unless the first layers have no experts */
     const insp_tref *exp = find_layer_mod(t, n, "ffn_up.");
@@ -231,34 +275,34 @@ cJSON *insp_derive(const cJSON *hp, const insp_tref *t, uint64_t n)
     if (!stack) stack = find_layer_mod(t, n, "ffn_gate_up_exps.");
     int const moe = exp || stack;
     if (!moe) {
-        if (absent(hp, "moe.n_expert")) cJSON_AddNumberToObject(d, "moe.n_expert", 0);
-        if (absent(hp, "moe.n_expert_used")) cJSON_AddNumberToObject(d, "moe.n_expert_used", 0);
-        return d;
+        if (absent(hp, "moe.n_expert")) put_num(d, &ok, "moe.n_expert", 0);
+        if (absent(hp, "moe.n_expert_used")) put_num(d, &ok, "moe.n_expert_used", 0);
+        return derived(d, ok);
     }
     if (absent(hp, "moe.n_ff_expert") && exp && exp->n_dims == 2)
-        cJSON_AddNumberToObject(d, "moe.n_ff_expert", (double)exp->dims[0]);
+        put_num(d, &ok, "moe.n_ff_expert", (double)exp->dims[0]);
     if (absent(hp, "moe.n_ff_expert") && !exp && stack && stack->n_dims == 3 && strstr(stack->canon, "ffn_up_exps"))
-        cJSON_AddNumberToObject(d, "moe.n_ff_expert", (double)stack->dims[1]);
-    if (absent(hp, "moe.routed_scale")) cJSON_AddNumberToObject(d, "moe.routed_scale", 1);
+        put_num(d, &ok, "moe.n_ff_expert", (double)stack->dims[1]);
+    if (absent(hp, "moe.routed_scale")) put_num(d, &ok, "moe.routed_scale", 1);
     if (absent(hp, "moe.n_shared_expert") && !find_layer_mod(t, n, "ffn_up_shexp."))
-        cJSON_AddNumberToObject(d, "moe.n_shared_expert", 0);
+        put_num(d, &ok, "moe.n_shared_expert", 0);
     if (absent(hp, "moe.first_dense_layers")) {
         uint32_t first = TRIT_NONE32;
         for (uint64_t i = 0; i < n; i++)
             if (t[i].canon && t[i].layer < first &&
                 (t[i].expert != TRIT_NONE32 || strstr(t[i].canon, "_exps.")))
                 first = t[i].layer;
-        if (first != TRIT_NONE32) cJSON_AddNumberToObject(d, "moe.first_dense_layers", first);
+        if (first != TRIT_NONE32) put_num(d, &ok, "moe.first_dense_layers", first);
     }
     /* router scoring: softmax for every family but DeepSeek-V3, which states sigmoid
      * (formats.md 4.2); top-k renormalization: always for Mixtral, hard-coded for qwen3moe
      * in llama.cpp */
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(hp, "general.architecture");
-    if (absent(hp, "moe.gating")) cJSON_AddStringToObject(d, "moe.gating", "softmax");
+    if (absent(hp, "moe.gating")) put_str(d, &ok, "moe.gating", "softmax");
     if (absent(hp, "moe.norm_topk") && cJSON_IsString(arch) &&
         (strcmp(arch->valuestring, "mixtral") == 0 || strcmp(arch->valuestring, "qwen3moe") == 0))
-        cJSON_AddBoolToObject(d, "moe.norm_topk", 1);
-    return d;
+        put_bool(d, &ok, "moe.norm_topk", 1);
+    return derived(d, ok);
 }
 
 int insp_tref_name(insp_tref *t)

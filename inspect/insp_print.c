@@ -63,10 +63,11 @@ static void human(uint64_t b, char *buf, size_t n)
     else snprintf(buf, n, "%.1f %s", v, u[k]);
 }
 
-static void print_json_value(FILE *out, const cJSON *v, int max_chars)
+/* TRIT_OK, or TRIT_E_NOMEM (nothing printed). */
+static int print_json_value(FILE *out, const cJSON *v, int max_chars)
 {
     char *s = cJSON_PrintUnformatted(v);
-    if (!s) return;
+    if (!s) return TRIT_E_NOMEM;
     if ((int)strlen(s) > max_chars) {
         s[max_chars - 3] = '\0';
         fprintf(out, "%s...", s);
@@ -74,6 +75,7 @@ static void print_json_value(FILE *out, const cJSON *v, int max_chars)
         fputs(s, out);
     }
     free(s);
+    return TRIT_OK;
 }
 
 static cJSON *stats_json(const insp_stats *st)
@@ -170,6 +172,7 @@ static int print_text(insp_model *m, const insp_opts *o, FILE *out, trit_err *er
     type_total *tt;
     uint64_t params;
     size_t const ntt = totals(m, &tt, &params);
+    if (!tt) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     human(m->file_bytes, hb, sizeof hb);
     fprintf(out, "file:       %s\n", m->path ? m->path : "");
     fprintf(out, "format:     %s%s%s\n", m->format, m->version[0] ? " " : "", m->version);
@@ -180,14 +183,20 @@ static int print_text(insp_model *m, const insp_opts *o, FILE *out, trit_err *er
         fprintf(out, "\nheader:\n");
         for (const cJSON *h = m->header->child; h; h = h->next) {
             fprintf(out, "  %-24s ", h->string);
-            print_json_value(out, h, 200);
+            if (print_json_value(out, h, 200) != TRIT_OK) {
+                free(tt);
+                return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+            }
             fputc('\n', out);
         }
     }
     fprintf(out, "\nmetadata (%" PRIu64 " keys):\n", m->kv_count);
     for (const cJSON *kv = m->metadata ? m->metadata->child : NULL; kv; kv = kv->next) {
         fprintf(out, "  %-40s ", kv->string);
-        print_json_value(out, kv, 120);
+        if (print_json_value(out, kv, 120) != TRIT_OK) {
+            free(tt);
+            return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+        }
         fputc('\n', out);
     }
     uint64_t const shown = o->tensors || o->stats ? m->n_tensors : (m->n_tensors < TEXT_ROWS ? m->n_tensors : TEXT_ROWS);

@@ -42,40 +42,63 @@ static int st_read_f32(void *p, uint64_t i, uint64_t first, uint64_t n, float *o
     return src_st_to_f32(c->h, (uint32_t)i, first, n, out, err);
 }
 
+/* fill_header's adds: *ok becomes 0 when one fails (out of memory: the header is then refused,
+ * never shown with fields missing). */
+static void ok_num(cJSON *o, int *ok, const char *k, double v)
+{
+    if (!cJSON_AddNumberToObject(o, k, v)) *ok = 0;
+}
+
+static void ok_str(cJSON *o, int *ok, const char *k, const char *v)
+{
+    if (!cJSON_AddStringToObject(o, k, v)) *ok = 0;
+}
+
+static void ok_item(cJSON *o, int *ok, const char *k, cJSON *item)
+{
+    if (!item || !(k ? cJSON_AddItemToObject(o, k, item) : cJSON_AddItemToArray(o, item))) {
+        cJSON_Delete(item);
+        *ok = 0;
+    }
+}
+
 static int fill_header(const src_st *h, insp_model *m, uint64_t n_bitnet)
 {
     cJSON *hd = m->header = cJSON_CreateObject();
     if (!hd) return TRIT_E_NOMEM;
+    int ok = 1;
     const src_st_shard_info *s0 = src_st_shard(h, 0);
-    cJSON_AddNumberToObject(hd, "header_size", s0 ? (double)s0->header_size : 0.0);
+    ok_num(hd, &ok, "header_size", s0 ? (double)s0->header_size : 0.0);
     cJSON *shards = cJSON_AddArrayToObject(hd, "shards");
-    for (uint32_t s = 0; shards && s < src_st_n_shards(h); s++) {
+    if (!shards) return TRIT_E_NOMEM;
+    for (uint32_t s = 0; s < src_st_n_shards(h); s++) {
         const src_st_shard_info *si = src_st_shard(h, s);
         cJSON *o = cJSON_CreateObject();
-        if (!o) return TRIT_E_NOMEM;
-        cJSON_AddStringToObject(o, "file", si->name);
-        cJSON_AddNumberToObject(o, "bytes", (double)si->file_size);
-        cJSON_AddNumberToObject(o, "header_size", (double)si->header_size);
-        cJSON_AddNumberToObject(o, "data_offset", (double)si->data_off);
-        cJSON_AddNumberToObject(o, "tensors", (double)si->n_tensors);
-        if (si->metadata_null) cJSON_AddNullToObject(o, "__metadata__");
-        cJSON_AddItemToArray(shards, o);
+        ok_item(shards, &ok, NULL, o);
+        if (!ok) return TRIT_E_NOMEM;
+        ok_str(o, &ok, "file", si->name);
+        ok_num(o, &ok, "bytes", (double)si->file_size);
+        ok_num(o, &ok, "header_size", (double)si->header_size);
+        ok_num(o, &ok, "data_offset", (double)si->data_off);
+        ok_num(o, &ok, "tensors", (double)si->n_tensors);
+        if (si->metadata_null) ok_item(o, &ok, "__metadata__", cJSON_CreateNull());
         m->file_bytes += si->file_size;
     }
-    cJSON_AddNumberToObject(hd, "total_size", (double)src_st_data_size(h));
+    ok_num(hd, &ok, "total_size", (double)src_st_data_size(h));
     if (src_st_index_path(h)) {
         const char *ip = src_st_index_path(h), *slash = strrchr(ip, '/');
         uint64_t declared;
-        cJSON_AddStringToObject(hd, "index", slash ? slash + 1 : ip);
+        ok_str(hd, &ok, "index", slash ? slash + 1 : ip);
         if (src_st_declared_total_size(h, &declared) == TRIT_OK)
-            cJSON_AddNumberToObject(hd, "index_total_size", (double)declared);
+            ok_num(hd, &ok, "index_total_size", (double)declared);
     }
     cJSON *side = cJSON_AddArrayToObject(hd, "side_files");
-    for (uint32_t k = 0; side && k < SRC_ST_SIDE_COUNT_; k++)
-        if (src_st_side_path(h, k)) cJSON_AddItemToArray(side, cJSON_CreateString(src_st_side_name(k)));
-    if (src_st_config_is_bitnet(h)) cJSON_AddStringToObject(hd, "quantization", "bitnet");
-    if (n_bitnet) cJSON_AddNumberToObject(hd, "bitnet_packed_tensors", (double)n_bitnet);
-    return TRIT_OK;
+    if (!side) return TRIT_E_NOMEM;
+    for (uint32_t k = 0; k < SRC_ST_SIDE_COUNT_; k++)
+        if (src_st_side_path(h, k)) ok_item(side, &ok, NULL, cJSON_CreateString(src_st_side_name(k)));
+    if (src_st_config_is_bitnet(h)) ok_str(hd, &ok, "quantization", "bitnet");
+    if (n_bitnet) ok_num(hd, &ok, "bitnet_packed_tensors", (double)n_bitnet);
+    return ok ? TRIT_OK : TRIT_E_NOMEM;
 }
 
 static int fill_metadata(const src_st *h, insp_model *m)
@@ -90,8 +113,10 @@ static int fill_metadata(const src_st *h, insp_model *m)
     m->kv_count = src_st_n_meta(h);
     if (src_st_config(h)) {
         cJSON *cfg = cJSON_Duplicate(src_st_config(h), 1);
-        if (!cfg) return TRIT_E_NOMEM;
-        cJSON_AddItemToObject(md, "config", cfg);
+        if (!cfg || !cJSON_AddItemToObject(md, "config", cfg)) {
+            cJSON_Delete(cfg);
+            return TRIT_E_NOMEM;
+        }
     }
     return TRIT_OK;
 }
@@ -143,6 +168,11 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
             row->dims[0] = c->bn[i].rows;
             row->dims[1] = c->bn[i].cols;
             row->readable = 1;
+        } else if (rc == TRIT_E_IO || rc == TRIT_E_NOMEM) {
+            /* the pairing could not be read: that error, not a file to show as raw bytes */
+            cJSON_Delete(warnings);
+            insp_model_free(m);
+            return rc;
         } else if (rc != TRIT_E_NOTFOUND) {
             /* An inconsistent pairing (a scale that is not one finite non-zero float) is shown
              * as its raw U8 bytes with a warning, so the file can still be inspected. */
@@ -150,7 +180,12 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
             trit_err_file(err, src_st_shard(h, t->shard)->path);
             trit_err_format(err, msg, sizeof msg);
             if (!warnings && !(warnings = cJSON_CreateArray())) { rc = TRIT_E_NOMEM; goto nomem; }
-            cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
+            cJSON *w = cJSON_CreateString(msg);
+            if (!w || !cJSON_AddItemToArray(warnings, w)) {
+                cJSON_Delete(w);
+                rc = TRIT_E_NOMEM;
+                goto nomem;
+            }
             trit_err_clear(err);
         }
         rc = TRIT_OK;
@@ -159,7 +194,10 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
         rc = TRIT_E_NOMEM;
         goto nomem;
     }
-    if (warnings) cJSON_AddItemToObject(m->header, "bitnet_warnings", warnings);
+    if (warnings && !cJSON_AddItemToObject(m->header, "bitnet_warnings", warnings)) {
+        rc = TRIT_E_NOMEM;
+        goto nomem;
+    }
     return TRIT_OK;
 nomem:
     cJSON_Delete(warnings);

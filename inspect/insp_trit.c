@@ -85,7 +85,10 @@ cJSON *insp_trit_kv_json(const trit_reader *r, uint32_t i, int arrays)
     if (type != TRIT_KV_ARRAY) return kv_scalar_json(r, i, type);
     if (arrays == INSP_KV_ARRAY_COUNT) {
         cJSON *o = cJSON_CreateObject();
-        if (o) cJSON_AddNumberToObject(o, "count", (double)count);
+        if (o && !cJSON_AddNumberToObject(o, "count", (double)count)) {
+            cJSON_Delete(o);   /* NULL means out of memory: never an object without its count */
+            o = NULL;
+        }
         return o;
     }
     cJSON *arr = cJSON_CreateArray();
@@ -95,13 +98,18 @@ cJSON *insp_trit_kv_json(const trit_reader *r, uint32_t i, int arrays)
         if (et == TRIT_KV_STRING) {
             const char *s;
             uint64_t n;
-            if (trit_reader_kv_arr_str(r, i, j, &s, &n) == TRIT_OK) e = str_json(s, n);
+            if (trit_reader_kv_arr_str(r, i, j, &s, &n) != TRIT_OK) continue;   /* (unreadable: left out) */
+            e = str_json(s, n);
         } else {
             double d = 0;
             trit_reader_kv_arr_f64(r, i, j, &d);
             e = et == TRIT_KV_BOOL ? cJSON_CreateBool(d != 0) : int_json(et, trit_reader_kv(r), i, j, d);
         }
-        if (e) cJSON_AddItemToArray(arr, e);
+        if (!e || !cJSON_AddItemToArray(arr, e)) {   /* out of memory: NULL, never a shorter array */
+            cJSON_Delete(e);
+            cJSON_Delete(arr);
+            return NULL;
+        }
     }
     if (count > 16) {
         /* pad so the summariser sees the declared count; it keeps the first 8 */
@@ -167,26 +175,39 @@ static cJSON *act_scales_json(const trit_reader *r)
     return o;
 }
 
+/* header_json's adds: *ok becomes 0 when one fails (out of memory). */
+static void ok_u64(cJSON *o, int *ok, const char *k, uint64_t v)
+{
+    if (!cJSON_AddNumberToObject(o, k, (double)v)) *ok = 0;
+}
+
+static void ok_str(cJSON *o, int *ok, const char *k, const char *v)
+{
+    if (!cJSON_AddStringToObject(o, k, v)) *ok = 0;
+}
+
 static cJSON *header_json(const trit_reader *r)
 {
     trit_file_info const *fi = trit_reader_file_info(r);
     cJSON *h = cJSON_CreateObject();
+    if (!h) return NULL;
+    int ok = 1;   /* every field or NULL */
     char hex[32];
-    add_u64(h, "file_size", fi->file_size);
+    ok_u64(h, &ok, "file_size", fi->file_size);
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fi->header_xxh3);
-    cJSON_AddStringToObject(h, "header_xxh3", hex);
-    add_u64(h, "index_offset", fi->index_off);
-    add_u64(h, "index_size", fi->index_size);
+    ok_str(h, &ok, "header_xxh3", hex);
+    ok_u64(h, &ok, "index_offset", fi->index_off);
+    ok_u64(h, &ok, "index_size", fi->index_size);
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fi->index_xxh3);
-    cJSON_AddStringToObject(h, "index_xxh3", hex);
-    add_u64(h, "data_offset", fi->data_off);
-    add_u64(h, "page_align", fi->page_align);
-    add_u64(h, "tensor_align", fi->tensor_align);
+    ok_str(h, &ok, "index_xxh3", hex);
+    ok_u64(h, &ok, "data_offset", fi->data_off);
+    ok_u64(h, &ok, "page_align", fi->page_align);
+    ok_u64(h, &ok, "tensor_align", fi->tensor_align);
     snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)fi->required_features);
-    cJSON_AddStringToObject(h, "required_features", hex);
+    ok_str(h, &ok, "required_features", hex);
     snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)fi->optional_features);
-    cJSON_AddStringToObject(h, "optional_features", hex);
-    add_u64(h, "expert_units", fi->n_units);
+    ok_str(h, &ok, "optional_features", hex);
+    ok_u64(h, &ok, "expert_units", fi->n_units);
 
     /* bytes per section of the file: they add up to file_size */
     uint64_t dense = 0, unit_stored = 0, unit_decoded = 0, blobs = 0, zstd_units = 0;
@@ -201,28 +222,50 @@ static cJSON *header_json(const trit_reader *r)
         zstd_units += un->storage == TRIT_STORAGE_ZSTD;
     }
     cJSON *secs = cJSON_CreateArray();
+    if (!secs || !cJSON_AddItemToObject(h, "sections", secs)) {
+        cJSON_Delete(secs);
+        cJSON_Delete(h);
+        return NULL;
+    }
     for (uint32_t s = 0; s < fi->n_sections; s++) {
         trit_section_info const *si = trit_reader_section(r, s);
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", si->name);
-        cJSON_AddStringToObject(o, "kind", section_kind_name(si->kind));
-        add_u64(o, "offset", si->offset);
-        add_u64(o, "size", si->size);
-        cJSON_AddItemToArray(secs, o);
+        if (!o || !cJSON_AddItemToArray(secs, o)) {
+            cJSON_Delete(o);
+            ok = 0;
+            break;
+        }
+        ok_str(o, &ok, "name", si->name);
+        ok_str(o, &ok, "kind", section_kind_name(si->kind));
+        ok_u64(o, &ok, "offset", si->offset);
+        ok_u64(o, &ok, "size", si->size);
         blobs += si->size;
     }
-    cJSON_AddItemToObject(h, "sections", secs);
-    if (trit_reader_find_section(r, TRIT_SECTION_ACT_SCALES) >= 0) cJSON_AddItemToObject(h, "activation_scales", act_scales_json(r));
+    if (trit_reader_find_section(r, TRIT_SECTION_ACT_SCALES) >= 0) {
+        cJSON *a = act_scales_json(r);
+        if (!a || !cJSON_AddItemToObject(h, "activation_scales", a)) {
+            cJSON_Delete(a);
+            ok = 0;
+        }
+    }
     cJSON *b = cJSON_CreateObject();
-    add_u64(b, "header", 128);
-    add_u64(b, "index", fi->index_size);
-    add_u64(b, "dense_tensors", dense);
-    add_u64(b, "expert_units_stored", unit_stored);
-    add_u64(b, "expert_units_decoded", unit_decoded);
-    add_u64(b, "zstd_units", zstd_units);
-    add_u64(b, "sections", blobs);
-    add_u64(b, "padding", fi->file_size - 128 - fi->index_size - dense - unit_stored - blobs);
-    cJSON_AddItemToObject(h, "bytes", b);
+    if (!b || !cJSON_AddItemToObject(h, "bytes", b)) {
+        cJSON_Delete(b);
+        cJSON_Delete(h);
+        return NULL;
+    }
+    ok_u64(b, &ok, "header", 128);
+    ok_u64(b, &ok, "index", fi->index_size);
+    ok_u64(b, &ok, "dense_tensors", dense);
+    ok_u64(b, &ok, "expert_units_stored", unit_stored);
+    ok_u64(b, &ok, "expert_units_decoded", unit_decoded);
+    ok_u64(b, &ok, "zstd_units", zstd_units);
+    ok_u64(b, &ok, "sections", blobs);
+    ok_u64(b, &ok, "padding", fi->file_size - 128 - fi->index_size - dense - unit_stored - blobs);
+    if (!ok) {
+        cJSON_Delete(h);
+        return NULL;
+    }
     return h;
 }
 
@@ -315,7 +358,10 @@ int insp_open_trit(const char *path, insp_model *m, trit_err *err)
     for (uint32_t i = 0; i < fi->n_kv; i++) {
         cJSON *v = insp_trit_kv_json(r, i, INSP_KV_ARRAY_HEAD);
         if (!v) goto nomem;
-        cJSON_AddItemToObject(m->metadata, trit_reader_kv_key(r, i), v);
+        if (!cJSON_AddItemToObject(m->metadata, trit_reader_kv_key(r, i), v)) {
+            cJSON_Delete(v);
+            goto nomem;
+        }
     }
     for (uint32_t i = 0; i < fi->n_tensors; i++) {
         trit_tensor_info const *t = trit_reader_tensor(r, i);

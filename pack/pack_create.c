@@ -16,6 +16,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,12 +317,24 @@ static int write_bundle(cctx *c, const char *raw, size_t raw_len, const uint8_t 
     char suffix[64];
     snprintf(suffix, sizeof suffix, ".tmp-%ld-XXXXXX", (long)getpid());
     remove_stale_temps(c->o->out);
+    /* The temp file exists from mkstemp on, but the caller's signal guard knows it only once
+     * published: termination signals wait (blocked) in between, so an interrupt can never land
+     * in that window and leave the file behind. */
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGINT);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &term, &old);
     int const step = trit_sys_atomic_open(&c->at, c->o->out, suffix, 0644);
+    int const open_errno = errno;
+    if (step != TRIT_SYS_TEMP) publish_temp(c, c->at.tmp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = open_errno;
     if (step == TRIT_SYS_TEMP)
         return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create: %s", strerror(errno));
     int const chmod_errno = errno;
     int const fd = c->at.fd;
-    publish_temp(c, c->at.tmp);
     (void)flock(fd, LOCK_EX | LOCK_NB);   /* marks the temp file as in use (pack_remove_stale) */
     struct archive *const a = archive_write_new();
     int rc = a ? TRIT_OK : trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");

@@ -62,8 +62,10 @@ static int alloc_state(run_ctx *c, uint32_t n_threads, trit_err *err)
     if (E > c->max_cols) c->max_cols = E;
     if (qd > c->max_cols) c->max_cols = qd;
     if (ff > c->max_cols) c->max_cols = ff;
+    /* values of another width than keys: multi-head latent attention's v_head_dim */
+    uint64_t const vd = (uint64_t)hp->n_head_kv * hp->v_head_dim, ad = (uint64_t)hp->n_head * hp->v_head_dim;
     c->k_cache = alloc3(hp->n_layer, c->n_ctx, kvd, sizeof(float));
-    c->v_cache = alloc3(hp->n_layer, c->n_ctx, kvd, sizeof(float));
+    c->v_cache = alloc3(hp->n_layer, c->n_ctx, vd, sizeof(float));
     if (!c->k_cache || !c->v_cache)
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate the KV cache (%u positions x %u layers x %llu)",
                             c->n_ctx, hp->n_layer, (unsigned long long)kvd);
@@ -71,8 +73,8 @@ static int alloc_state(run_ctx *c, uint32_t n_threads, trit_err *err)
     c->xn = alloc3(U, E, 1, sizeof(float));
     c->q = alloc3(U, qd, 1, sizeof(float));
     c->k = alloc3(U, kvd, 1, sizeof(float));
-    c->v = alloc3(U, kvd, 1, sizeof(float));
-    c->att = alloc3(U, qd, 1, sizeof(float));
+    c->v = alloc3(U, vd, 1, sizeof(float));
+    c->att = alloc3(U, ad, 1, sizeof(float));
     c->o = alloc3(U, E, 1, sizeof(float));
     c->ffa = alloc3(U, ff, 1, sizeof(float));
     c->ffb = alloc3(U, ff, 1, sizeof(float));
@@ -94,6 +96,7 @@ static int alloc_state(run_ctx *c, uint32_t n_threads, trit_err *err)
         !c->slot_out || !c->slot_w || !c->slot_e || !c->need || !c->ex_tok || !c->ex_slot || !c->ex_x || !c->ex_a || !c->ex_b ||
         !c->sh_out || !c->att_scratch || !c->chunk_scratch)
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory for scratch buffers");
+    if (hp->kv_lora_rank && run__mla_alloc(c, err)) return TRIT_E_NOMEM;
     int rc = run__qbuf_init(&c->qa, RUN_UBATCH, c->max_cols, err);
     if (!rc) rc = run__qbuf_init(&c->qb, RUN_UBATCH, c->max_cols, err);
     return rc;
@@ -125,6 +128,11 @@ int run_ctx_new(const run_weights *w, const run_opts *o_in, run_ctx **out, trit_
     if (!rc) rc = run_pool_new(n_threads, &c->pool, err);
     if (!rc) rc = run_cache_new(c->hp.n_layer, c->hp.n_expert, o.expert_cache, o.policy, &c->cache, err);
     if (!rc) rc = alloc_state(c, n_threads, err);
+    /* static activation scales and the calibration observer know the standard attention's sites
+     * only; multi-head latent attention quantizes its activations per token or per block */
+    if (!rc && c->hp.kv_lora_rank && (o.act_scales == RUN_ACT_SCALES_STATIC || o.act_observe))
+        rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
+                          "static activation scales and calibration are not implemented for multi-head latent attention");
     if (!rc) rc = run__act_new(c, &o, err);
     if (rc) {
         run_ctx_free(c);
@@ -142,7 +150,8 @@ void run_ctx_free(run_ctx *c)
     run__free_model(c);
     run__act_free(c->act);
     float *const fl[] = {c->k_cache, c->v_cache, c->h, c->xn, c->q, c->k, c->v, c->att, c->o, c->ffa, c->ffb, c->ffo,
-                         c->router, c->slot_out, c->slot_w, c->ex_x, c->ex_a, c->ex_b, c->sh_out, c->att_scratch};
+                         c->router, c->slot_out, c->slot_w, c->ex_x, c->ex_a, c->ex_b, c->sh_out, c->att_scratch,
+                         c->mla_kv, c->mla_a, c->mla_b};
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) free(fl[i]);
     free(c->slot_e);
     free(c->need);

@@ -320,7 +320,8 @@ int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, 
         for (uint64_t i = 0; i < (uint64_t)T * E; i++) c->h[i] *= hp->embd_scale;
     for (uint32_t L = 0; L < hp->n_layer; L++) {
         run_layer const *ly = &c->layers[L];
-        attention(c, L, T);
+        if (hp->kv_lora_rank) run__mla_attention(c, L, T);   /* DeepSeek (run_mla.c) */
+        else attention(c, L, T);
         for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->xn + t * E, c->h + t * E, ly->ffn_norm, E, hp->norm_eps);
         if (ly->moe) {
             int const rc = moe(c, L, T, err);

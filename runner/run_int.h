@@ -77,6 +77,9 @@ typedef struct run_hparams {
     float attn_scale;          /* attention scores' scale: model.attn_scale, else 1/sqrt(head_dim) */
     float residual_scale;      /* MiniCPM: block output multiplier before the residual add */
     float logit_scale;         /* MiniCPM: final hidden state multiplier before the output */
+    /* multi-head latent attention (DeepSeek-V2, run_mla.c): kv_lora_rank 0 = not MLA; head_dim
+     * is the key head qk_nope + qk_rope, rope_dim qk_rope; v_head_dim = head_dim elsewhere */
+    uint32_t q_lora_rank, kv_lora_rank, v_head_dim;
 } run_hparams;
 
 enum { RUN_ACT_SILU = 0, RUN_ACT_RELU2 = 1, RUN_ACT_GELU = 2 };
@@ -94,6 +97,10 @@ typedef struct run_layer {
     run_tensor gate_sh, up_sh, down_sh;    /* shared experts (data NULL when none) */
     float *gate_inp_sh;
     run_expert_desc *experts;              /* n_expert descriptions (owned) */
+    /* multi-head latent attention: wq (q_lora_rank 0) or wq_a, q_a_norm, wq_b; then wkv_a,
+     * kv_a_norm, wkv_b; wo */
+    run_tensor wq_a, wq_b, wkv_a, wkv_b;
+    float *q_a_norm, *kv_a_norm;
 } run_layer;
 
 /* Activations of up to RUN_UBATCH tokens quantized to int8 (t2 inputs). */
@@ -147,6 +154,12 @@ struct run_ctx {
     uint64_t expert_bytes_decode;        /* ... during single-token evaluations */
     uint64_t max_ff;           /* widest FFN hidden layer (dense, expert or shared) */
     struct run_act *act;       /* static scales / observer (run_act.c); NULL: plain dynamic */
+    /* multi-head latent attention scratch and rope (run_mla.c) */
+    float *mla_kv;             /* [ubatch][kv_lora_rank + rope_dim]: compressed kv, k_pe */
+    float *mla_a;              /* [ubatch][max(q_lora_rank, kv_lora_rank)]: a normed LoRA input */
+    float *mla_b;              /* [ubatch][n_head * (qk_nope + v_head_dim)]: kv_b's output */
+    double *mla_inv_freq;      /* [rope_dim / 2]: per pair, YaRN-blended when model.rope_scaling */
+    float mla_rope_mscale;     /* YaRN: cos and sin multiplied by it (1 otherwise) */
 };
 
 /* ---- compute helpers (run_ops.c) ---- */
@@ -183,6 +196,12 @@ void run__act_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32
 void run__act_stats(const run_ctx *c, run_stats *s);
 /* Print the clipping counters of s (text or JSON member "act_clipping"; nothing when absent). */
 void run__act_stats_print(const run_stats *s, int json, FILE *f);
+
+/* Multi-head latent attention (run_mla.c): read the description's MLA and YaRN keys (after the
+ * common ones), and one layer's attention block for T tokens (h += o). */
+int run__mla_hparams(run_ctx *c, trit_err *err);
+int run__mla_alloc(run_ctx *c, trit_err *err);
+void run__mla_attention(run_ctx *c, uint32_t L, uint32_t T);
 
 /* The forward pass (run_forward.c): T <= RUN_UBATCH tokens at positions n_pos.. */
 int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, trit_err *err);

@@ -170,12 +170,13 @@ static int read_hparams(run_ctx *c, trit_err *err)
     if ((rc = kv_bool(c, "model.tied_embeddings", 0, &hp->tied, err))) return rc;
     if ((rc = kv_bool(c, "moe.norm_topk", 0, &hp->norm_topk, err))) return rc;
     static const char *const acts[] = {"silu", "relu2", "gelu"}, *const gates[] = {"softmax", "sigmoid"};
-    static const char *const shg[] = {"none", "sigmoid"}, *const rope[] = {"neox"};
+    /* "norm" (interleaved pairs) is multi-head latent attention's, checked by run__mla_hparams */
+    static const char *const shg[] = {"none", "sigmoid"}, *const rope[] = {"neox", "norm"};
     int layout;
     if ((rc = kv_enum(c, "model.hidden_act", acts, 3, RUN_ACT_SILU, &hp->act, err))) return rc;
     if ((rc = kv_enum(c, "moe.gating", gates, 2, RUN_GATING_SOFTMAX, &hp->gating, err))) return rc;
     if ((rc = kv_enum(c, "moe.shared_gate", shg, 2, 0, &hp->shared_gate, err))) return rc;
-    if ((rc = kv_enum(c, "model.rope_layout", rope, 1, 0, &layout, err))) return rc;
+    if ((rc = kv_enum(c, "model.rope_layout", rope, 2, 0, &layout, err))) return rc;
 
     /* Consistency the forward pass relies on: the model table's rules (the same convert and
      * verify apply), then what only the runner's buffers need. */
@@ -319,7 +320,57 @@ static int check_member(const run_expert_desc *d, const run_tensor *t, const cha
     return TRIT_OK;
 }
 
-static int load_layer(run_ctx *c, uint32_t L, trit_err *err)
+/* Does the provider hold this dense tensor? */
+static int has_dense(run_ctx *c, const char *name)
+{
+    run_tensor t;
+    trit_err e2;
+    return c->w->vt->get_dense(c->w->self, name, &t, &e2) == TRIT_OK;
+}
+
+/* A layer's multi-head latent attention (modeling_deepseek.py DeepseekV2Attention): q_proj, or
+ * q_a_proj + q_a_layernorm + q_b_proj; kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj; o_proj.
+ * The tensors of the other attention (k, v, biases, q/k norms, sub-norm) are refused: they
+ * would change the math and this block does not compute them. */
+static int load_mla(run_ctx *c, uint32_t L, trit_err *err)
+{
+    run_hparams const *hp = &c->hp;
+    run_layer *ly = &c->layers[L];
+    uint64_t const E = hp->n_embd, H = hp->n_head, hd = hp->head_dim, rd = hp->rope_dim, vd = hp->v_head_dim;
+    uint64_t const kl = hp->kv_lora_rank, ql = hp->q_lora_rank;
+    char nm[128];
+    int rc;
+#define NAME(fmt) (snprintf(nm, sizeof nm, "blk.%u." fmt, L), nm)
+    static const char *const other[] = {"attn_k.weight", "attn_v.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias",
+                                        "attn_q_norm.weight", "attn_k_norm.weight", "attn_sub_norm.weight"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        snprintf(nm, sizeof nm, "blk.%u.%s", L, other[i]);
+        if (has_dense(c, nm))
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, nm,
+                                "is not computed with multi-head latent attention (model.kv_lora_rank %u)", hp->kv_lora_rank);
+    }
+    if (ql) {
+        if ((rc = get_mat(c, NAME("attn_q_a.weight"), ql, E, 0, &ly->wq_a, err))) return rc;
+        if ((rc = get_vec(c, NAME("attn_q_a_norm.weight"), ql, 0, &ly->q_a_norm, err))) return rc;
+        if ((rc = get_mat(c, NAME("attn_q_b.weight"), H * hd, ql, 0, &ly->wq_b, err))) return rc;
+        if (has_dense(c, NAME("attn_q.weight")))
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, nm, "present beside the q LoRA (model.q_lora_rank %u)", hp->q_lora_rank);
+    } else {
+        if ((rc = get_mat(c, NAME("attn_q.weight"), H * hd, E, 0, &ly->wq, err))) return rc;
+        if (has_dense(c, NAME("attn_q_a.weight")) || has_dense(c, NAME("attn_q_b.weight")))
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, nm, "a q LoRA tensor, but model.q_lora_rank is 0");
+    }
+    if ((rc = get_mat(c, NAME("attn_kv_a_mqa.weight"), kl + rd, E, 0, &ly->wkv_a, err))) return rc;
+    if ((rc = get_vec(c, NAME("attn_kv_a_norm.weight"), kl, 0, &ly->kv_a_norm, err))) return rc;
+    if ((rc = get_mat(c, NAME("attn_kv_b.weight"), H * (hd - rd + vd), kl, 0, &ly->wkv_b, err))) return rc;
+    if ((rc = get_mat(c, NAME("attn_output.weight"), E, H * vd, 0, &ly->wo, err))) return rc;
+#undef NAME
+    c->dense_bytes += mat_bytes(&ly->wq_a) + mat_bytes(&ly->wq_b) + mat_bytes(&ly->wkv_a) + mat_bytes(&ly->wkv_b);
+    return TRIT_OK;
+}
+
+/* The standard attention's tensors (q, k, v, o, biases, q/k norms, sub-norm). */
+static int load_attn(run_ctx *c, uint32_t L, trit_err *err)
 {
     run_hparams const *hp = &c->hp;
     run_layer *ly = &c->layers[L];
@@ -327,7 +378,12 @@ static int load_layer(run_ctx *c, uint32_t L, trit_err *err)
     char nm[128];
     int rc;
 #define NAME(fmt) (snprintf(nm, sizeof nm, "blk.%u." fmt, L), nm)
-    if ((rc = get_vec(c, NAME("attn_norm.weight"), E, 0, &ly->attn_norm, err))) return rc;
+    static const char *const mla[] = {"attn_q_a.weight", "attn_q_b.weight", "attn_kv_a_mqa.weight", "attn_kv_b.weight"};
+    for (size_t i = 0; i < sizeof mla / sizeof mla[0]; i++) {
+        snprintf(nm, sizeof nm, "blk.%u.%s", L, mla[i]);
+        if (has_dense(c, nm))
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, nm, "a multi-head latent attention tensor, but model.kv_lora_rank is 0");
+    }
     if ((rc = get_mat(c, NAME("attn_q.weight"), qd, E, 0, &ly->wq, err))) return rc;
     if ((rc = get_mat(c, NAME("attn_k.weight"), kvd, E, 0, &ly->wk, err))) return rc;
     if ((rc = get_mat(c, NAME("attn_v.weight"), kvd, E, 0, &ly->wv, err))) return rc;
@@ -342,6 +398,20 @@ static int load_layer(run_ctx *c, uint32_t L, trit_err *err)
     if ((rc = get_vec2(c, NAME("attn_k_norm.weight"), hp->head_dim, kvd, 1, &ly->k_norm, &got, err))) return rc;
     ly->k_norm_full = ly->k_norm && got == kvd && kvd != hp->head_dim;
     if ((rc = get_vec(c, NAME("attn_sub_norm.weight"), qd, 1, &ly->attn_sub_norm, err))) return rc;
+#undef NAME
+    return TRIT_OK;
+}
+
+static int load_layer(run_ctx *c, uint32_t L, trit_err *err)
+{
+    run_hparams const *hp = &c->hp;
+    run_layer *ly = &c->layers[L];
+    uint64_t const E = hp->n_embd;
+    char nm[128];
+    int rc;
+#define NAME(fmt) (snprintf(nm, sizeof nm, "blk.%u." fmt, L), nm)
+    if ((rc = get_vec(c, NAME("attn_norm.weight"), E, 0, &ly->attn_norm, err))) return rc;
+    if ((rc = hp->kv_lora_rank ? load_mla(c, L, err) : load_attn(c, L, err))) return rc;
     if ((rc = get_vec(c, NAME("ffn_norm.weight"), E, 0, &ly->ffn_norm, err))) return rc;
     ly->moe = hp->n_expert > 0 && L >= hp->first_dense;
     if (!ly->moe) {
@@ -416,6 +486,7 @@ int run__load_model(run_ctx *c, trit_err *err)
     int rc = check_known_keys(c, err);
     if (rc) return fail_file(c, err, rc);
     rc = read_hparams(c, err);
+    if (!rc) rc = run__mla_hparams(c, err);
     if (rc) return fail_file(c, err, rc);
     run_hparams const *hp = &c->hp;
     c->layers = calloc(hp->n_layer, sizeof *c->layers);
@@ -441,10 +512,12 @@ void run__free_model(run_ctx *c)
             run_layer *ly = &c->layers[L];
             free(ly->attn_norm); free(ly->bq); free(ly->bk); free(ly->bv); free(ly->q_norm); free(ly->k_norm);
             free(ly->attn_sub_norm); free(ly->ffn_norm); free(ly->ffn_sub_norm); free(ly->exp_probs_b);
-            free(ly->gate_inp_sh); free(ly->experts);
+            free(ly->gate_inp_sh); free(ly->experts); free(ly->q_a_norm); free(ly->kv_a_norm);
         }
     free(c->layers);
     free(c->output_norm);
+    free(c->mla_inv_freq);
+    c->mla_inv_freq = NULL;
     c->layers = NULL;
     c->output_norm = NULL;
 }

@@ -1,6 +1,7 @@
 /* src.c - one view over both source formats for the converter: logical tensors, outermost
  * dims first (GGUF ne reversed), BitNet packed U8 weights unpacked to [out, in] with their
  * weight_scale consumed, values decoded to float by the format readers in bounded chunks. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,11 +98,19 @@ int src_open(const char *path, struct src_ckpt **out, trit_err *err)
     *out = NULL;
     struct src_ckpt *s = calloc(1, sizeof *s);
     if (!s) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-    /* anything that is not GGUF goes to the safetensors opener, which names what it is instead */
+    /* anything that is not GGUF goes to the safetensors opener, which names what it is instead
+     * (a missing path too); a probe that failed (out of memory, a read error) is that error,
+     * never a guess at the format */
     src_format_id fmt;
     trit_err probe_err;
     trit_err_clear(&probe_err);
-    int const is_gguf = src_probe(path, &fmt, &probe_err) == TRIT_OK && fmt == SRC_FMT_GGUF;
+    int const prc = src_probe(path, &fmt, &probe_err);
+    if (prc != TRIT_OK && prc != TRIT_E_NOTFOUND) {
+        if (err) *err = probe_err;
+        free(s);
+        return prc;
+    }
+    int const is_gguf = prc == TRIT_OK && fmt == SRC_FMT_GGUF;
     int const rc = is_gguf ? open_gguf(s, path, err) : open_st(s, path, err);
     if (rc) {
         trit_err_file(err, path);
@@ -155,7 +164,8 @@ const char *src_file_path(const struct src_ckpt *s, uint32_t k)
 int src_hash_file(const char *path, uint64_t *out, trit_err *err)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot open for hashing");
+    if (!f)   /* (fopen allocates its FILE) */
+        return trit_err_set(err, errno == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot open for hashing");
     XXH3_state_t *st = XXH3_createState();
     uint8_t *buf = malloc(1 << 20);
     int rc = st && buf ? TRIT_OK : trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");

@@ -90,8 +90,9 @@ int src_probe(const char *path, src_format_id *out, trit_err *err)
     *out = SRC_FMT_UNKNOWN;
     struct stat st;
     if (stat(path, &st) != 0) {
-        trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot open: %s", strerror(errno));
-        return trit_err_file(err, path), TRIT_E_IO;
+        int const code = errno == ENOENT || errno == ENOTDIR ? TRIT_E_NOTFOUND : TRIT_E_IO;
+        trit_err_set(err, code, TRIT_NO_OFFSET, NULL, "cannot open: %s", strerror(errno));
+        return trit_err_file(err, path), code;
     }
     if (S_ISDIR(st.st_mode)) {
         *out = SRC_FMT_SAFETENSORS;
@@ -104,8 +105,9 @@ int src_probe(const char *path, src_format_id *out, trit_err *err)
     uint8_t head[16] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) {
-        trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot open for reading: %s", strerror(errno));
-        return trit_err_file(err, path), TRIT_E_IO;
+        int const code = errno == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO;   /* fopen allocates its FILE */
+        trit_err_set(err, code, TRIT_NO_OFFSET, NULL, "cannot open for reading: %s", strerror(errno));
+        return trit_err_file(err, path), code;
     }
     size_t const n = fread(head, 1, sizeof head, f);
     int const bad = ferror(f);

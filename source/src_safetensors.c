@@ -64,7 +64,7 @@ static const char *path_base(const char *path)
 
 static int errno_code(int e)
 {
-    return e == ENOENT || e == ENOTDIR ? TRIT_E_NOTFOUND : TRIT_E_IO;
+    return e == ENOENT || e == ENOTDIR ? TRIT_E_NOTFOUND : e == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO;
 }
 
 int src_st_load_json_file(const char *path, uint64_t max_bytes, cJSON **out, trit_err *err)

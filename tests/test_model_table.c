@@ -65,9 +65,9 @@ TEST(model_table_styles_and_unknowns)
     CHECK_EQ_INT(trit_mt_map("model.language_model.layers.2.mlp.down_proj.weight", TRIT_MT_HF, out, sizeof out, &m), 1);
     CHECK_STR(out, "blk.2.ffn_down.weight");
     /* unknown module inside a layer: unknown, the layer number kept */
-    CHECK_EQ_INT(trit_mt_map("blk.4.attn_q_a.weight", TRIT_MT_CANON, out, sizeof out, &m), 0);
+    CHECK_EQ_INT(trit_mt_map("blk.4.attn_qkv.weight", TRIT_MT_CANON, out, sizeof out, &m), 0);
     CHECK_EQ_U64(m.layer, 4u);
-    CHECK_STR(out, "blk.4.attn_q_a.weight");
+    CHECK_STR(out, "blk.4.attn_qkv.weight");
     /* expert numbers are bounded */
     CHECK_EQ_INT(trit_mt_map("blk.0.ffn_up.4294967295.weight", TRIT_MT_CANON, out, sizeof out, &m), 0);
     CHECK_EQ_INT(trit_mt_map("blk.0.ffn_up..weight", TRIT_MT_CANON, out, sizeof out, &m), 0);
@@ -100,8 +100,15 @@ TEST(model_table_consumers_agree)
     /* convert refuses what the table names but nothing computes, and what it does not know */
     cvt_name cn;
     CHECK(cvt_arch_map_name("blk.0.ffn_gate_up_exps.weight", 1, &cn) != 0);
-    CHECK(cvt_arch_map_name("blk.0.attn_kv_a_mqa.weight", 1, &cn) != 0);
-    CHECK(cvt_arch_map_name("model.layers.0.self_attn.kv_a_proj_with_mqa.weight", 0, &cn) != 0);
+    /* llama.cpp's split MLA tensors (attn_k_b transposed per head): not the container's */
+    CHECK(cvt_arch_map_name("blk.0.attn_k_b.weight", 1, &cn) != 0);
+    /* DeepSeek's multi-head latent attention: projections of the table */
+    CHECK_EQ_INT(cvt_arch_map_name("model.layers.0.self_attn.kv_a_proj_with_mqa.weight", 0, &cn), 0);
+    CHECK_STR(cn.name, "blk.0.attn_kv_a_mqa.weight");
+    CHECK_EQ_INT(cn.role, CVT_ROLE_PROJ);
+    CHECK_EQ_INT(cvt_arch_map_name("model.layers.1.self_attn.q_a_layernorm.weight", 0, &cn), 0);
+    CHECK_STR(cn.name, "blk.1.attn_q_a_norm.weight");
+    CHECK_EQ_INT(cn.role, CVT_ROLE_FLOAT);
     /* a GGUF stack becomes its stem, split per expert by the converter */
     CHECK_EQ_INT(cvt_arch_map_name("blk.3.ffn_down_exps.weight", 1, &cn), 0);
     CHECK_EQ_INT(cn.role, CVT_ROLE_EXPERT_STACK);

@@ -65,6 +65,8 @@ typedef enum vfy_class {
     VFY_C_TENSOR,          /* intact bytes, invalid values */
     VFY_C_METADATA,        /* metadata disagrees with the tensors or the spec */
     VFY_C_SMOKE,           /* the smoke run failed */
+    VFY_C_INTERNAL,        /* the verifier itself failed (out of memory): the checks did not all
+                              run, so the file is not passed (exit 70) */
     VFY_C_COUNT_
 } vfy_class;
 
@@ -102,7 +104,7 @@ void vfy_report_init(vfy_report *r, const char *file, uint32_t max_issues);
 /* Free what the report owns (not r itself). */
 void vfy_report_release(vfy_report *r);
 /* Record a finding (printf-style message). Never fails: on allocation failure the finding is
- * counted as dropped. */
+ * counted but not listed, and an internal error is counted with it (exit 70). */
 void vfy_report_add(vfy_report *r, int cls, int warning, uint64_t offset, const char *object,
                     const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
@@ -116,10 +118,10 @@ uint64_t vfy_report_n_errors(const vfy_report *r);
 /* Exit code for the report (spec/errors.md, "trit verify"): 0 when no errors. */
 int vfy_report_exit(const vfy_report *r);
 /* Text: one line per failing object (warnings too), then a summary line. verbose adds the
- * counts of checked objects. Returns 0, or -1 on a write error. */
+ * counts of checked objects. Allocates nothing. Returns 0, or -1 on a write error. */
 int vfy_report_print(const vfy_report *r, FILE *out, int verbose);
 /* JSON report (schema: spec/errors.md "verify --json"). Caller frees with free(); NULL on
- * allocation failure. */
+ * allocation failure (never a report with fields missing). */
 char *vfy_report_json(const vfy_report *r);
 
 /* ------------------------------------------------------------------------------------------ */

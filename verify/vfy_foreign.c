@@ -23,7 +23,8 @@
 static int class_of_read(int code)
 {
     switch (code) {
-    case TRIT_E_IO: case TRIT_E_NOMEM: return VFY_C_IO;
+    case TRIT_E_IO: return VFY_C_IO;
+    case TRIT_E_NOMEM: return VFY_C_INTERNAL;
     case TRIT_E_TRUNCATED: return VFY_C_INTEGRITY;   /* the file shrank since it was opened */
     case TRIT_E_UNSUPPORTED: return VFY_C_COMPAT;
     case TRIT_E_LIMIT: return VFY_C_LIMIT;
@@ -50,7 +51,10 @@ static void gguf_codes(vfy_report *rep, const src_gguf *h, uint64_t i, const cha
     }
     uint64_t const step = (VFY_CHUNK / block) * block;
     uint8_t *buf = malloc(step);
-    if (!buf) return;
+    if (!buf) {
+        vfy_report_add(rep, VFY_C_INTERNAL, 0, TRIT_NO_OFFSET, object, "out of memory");
+        return;
+    }
     uint64_t n3 = 0, first = UINT64_MAX;
     for (uint64_t off = 0; off < n_code_bytes; off += step) {
         uint64_t const n = n_code_bytes - off < step ? n_code_bytes - off : step;
@@ -91,7 +95,7 @@ static void values(vfy_report *rep, insp_model *m, uint64_t i, const char *objec
     }
     float *buf = malloc(VFY_CHUNK * sizeof *buf);
     if (!buf) {
-        vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, object, "out of memory");
+        vfy_report_add(rep, VFY_C_INTERNAL, 0, TRIT_NO_OFFSET, object, "out of memory");
         return;
     }
     vfy__fstat s;
@@ -121,7 +125,8 @@ void vfy__foreign(const char *path, vfy_report *rep)
     trit_err_clear(&e);
     int const rc = insp_open(path, &m, &e);
     if (rc != TRIT_OK) {
-        int const cls = rc == TRIT_E_IO || rc == TRIT_E_NOTFOUND || rc == TRIT_E_NOMEM ? VFY_C_IO
+        int const cls = rc == TRIT_E_IO || rc == TRIT_E_NOTFOUND ? VFY_C_IO
+                        : rc == TRIT_E_NOMEM                         ? VFY_C_INTERNAL
                         : rc == TRIT_E_LIMIT                                          ? VFY_C_LIMIT
                         : rc == TRIT_E_UNSUPPORTED                                    ? VFY_C_COMPAT
                                                                                       : VFY_C_INTEGRITY;
@@ -138,7 +143,16 @@ void vfy__foreign(const char *path, vfy_report *rep)
     snprintf(rep->version, sizeof rep->version, "%s", m.version);
     rep->n_kv = m.kv_count;
     src_gguf *g = NULL;
-    if (strcmp(m.format, "gguf") == 0 && src_gguf_open(path, NULL, &g, NULL) != TRIT_OK) g = NULL;
+    if (strcmp(m.format, "gguf") == 0) {
+        /* the raw code checks need it: failing to open it again is a finding, not a skip */
+        trit_err ge;
+        trit_err_clear(&ge);
+        int const grc = src_gguf_open(path, NULL, &g, &ge);
+        if (grc != TRIT_OK) {
+            g = NULL;
+            vfy_report_add(rep, class_of_read(grc), 0, ge.offset, "file", "%s", ge.msg);
+        }
+    }
 
     vfy__model model;
     memset(&model, 0, sizeof model);
@@ -161,7 +175,7 @@ void vfy__foreign(const char *path, vfy_report *rep)
         ok = model.hp && model.derived;
     }
     if (!ok) {
-        vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "out of memory");
+        vfy_report_add(rep, VFY_C_INTERNAL, 0, TRIT_NO_OFFSET, "file", "out of memory");
     } else {
         for (uint64_t i = 0; i < m.n_tensors; i++) {
             char obj[224];

@@ -128,9 +128,13 @@ static int model_has(const vfy__model *m, const char *prefix)
 
 static void check_layer_contents(vfy_report *rep, const vfy__model *m, const uint32_t *layers, uint64_t n_layers)
 {
-    static const char *const attn[] = {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight"};
+    static const char *const attn_std[] = {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight"};
+    /* multi-head latent attention (DeepSeek): q (attn_q, or the q LoRA's attn_q_b), the kv LoRA */
+    static const char *const attn_mla[] = {"attn_q", "attn_kv_a_mqa.weight", "attn_kv_b.weight", "attn_output.weight"};
     static const char *const ffn[] = {"ffn_down.", "ffn_down_exps.", "ffn_down_shexp.", "ffn_gate_up_exps."};
-    int const has_attn = model_has(m, "attn_q.weight");
+    int const mla = model_has(m, "attn_kv_b.weight");
+    const char *const *attn = mla ? attn_mla : attn_std;
+    int const has_attn = model_has(m, "attn_q.weight") || mla;
     int const has_ffn = model_has(m, "ffn_down") || model_has(m, "ffn_gate_up_exps");
     for (uint64_t i = 0; i < n_layers; i++) {
         char missing[256] = "";
@@ -186,7 +190,13 @@ static void check_experts(vfy_report *rep, const vfy__model *m, const uint32_t *
                        "is %llu, more than moe.n_expert (%llu)", (unsigned long long)n_used, (unsigned long long)n_expert);
     hp_u64(m, "moe.first_dense_layers", &first_dense);
     uint8_t *seen = NULL;
-    if (has_n && n_expert <= (1u << 20)) seen = calloc((size_t)(n_expert ? n_expert : 1), 1);
+    if (has_n && n_expert <= (1u << 20)) {
+        seen = calloc((size_t)(n_expert ? n_expert : 1), 1);
+        if (!seen) {
+            vfy_report_add(rep, VFY_C_INTERNAL, 0, TRIT_NO_OFFSET, "metadata", "out of memory");
+            return;
+        }
+    }
     for (uint64_t li = 0; li < n_layers; li++) {
         uint32_t const L = layers[li];
         uint64_t n_per = 0, beyond = 0, max_beyond = 0;
@@ -251,8 +261,31 @@ static const char *sym_name(char s)
     case 'F': return "n_ff";
     case 'X': return "n_expert";
     case 'G': return "n_ff_expert";
+    case 'O': return "n_head*v_head_dim";
+    case 'A': return "q_lora_rank";
+    case 'C': return "kv_lora_rank";
+    case 'M': return "kv_lora_rank+rope_dim";
+    case 'B': return "n_head*(head_dim-rope_dim+v_head_dim)";
     case '1': return "1";
     default: return "?";
+    }
+}
+
+/* The multi-head latent attention symbols (DeepSeek; trit_model.h), 0 if unknown. */
+static uint64_t sym_mla(const vfy__model *m, char s)
+{
+    uint64_t nh = 0, hd = 0, vd = 0, kl = 0, ql = 0, rd = 0;
+    int const has_h = hp_u64(m, "model.n_head", &nh) && hp_u64(m, "model.head_dim", &hd);
+    if (!hp_u64(m, "model.v_head_dim", &vd) || !vd) vd = hd;
+    int const has_kl = hp_u64(m, "model.kv_lora_rank", &kl) && kl;
+    int const has_rd = hp_u64(m, "model.rope_dim", &rd);
+    switch (s) {
+    case 'O': return has_h ? nh * vd : 0;
+    case 'A': return hp_u64(m, "model.q_lora_rank", &ql) ? ql : 0;
+    case 'C': return has_kl ? kl : 0;
+    case 'M': return has_kl && has_rd ? kl + rd : 0;
+    case 'B': return has_h && has_rd && rd < hd ? nh * (hd - rd + vd) : 0;
+    default: return 0;
     }
 }
 
@@ -269,6 +302,7 @@ static uint64_t sym_value(const vfy__model *m, char s)
     case 'F': return hp_u64(m, "model.n_ff", &a) && a ? a : 0;
     case 'X': return hp_u64(m, "moe.n_expert", &a) ? a : 0;
     case 'G': return hp_u64(m, "moe.n_ff_expert", &a) && a ? a : 0;
+    case 'O': case 'A': case 'C': case 'M': case 'B': return sym_mla(m, s);
     case '1': return 1;
     default: return 0;
     }
@@ -357,7 +391,7 @@ void vfy__check_model(vfy_report *rep, const vfy__model *m, int strict)
     uint64_t n_layers = 0;
     uint32_t *layers = layers_present(m, &n_layers);
     if (!layers) {
-        vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "metadata", "out of memory");
+        vfy_report_add(rep, VFY_C_INTERNAL, 0, TRIT_NO_OFFSET, "metadata", "out of memory");
         return;
     }
     check_layers(rep, m, layers, n_layers, strict);

@@ -10,7 +10,7 @@
 #include "vfy_int.h"
 
 static const char *const class_names[VFY_C_COUNT_] = {
-    "io", "integrity", "limit", "compat", "tensor", "metadata", "smoke",
+    "io", "integrity", "limit", "compat", "tensor", "metadata", "smoke", "internal",
 };
 
 const char *vfy_class_name(int cls)
@@ -51,7 +51,9 @@ static void add_v(vfy_report *r, int cls, int warning, uint64_t offset, const ch
         uint32_t const cap = r->cap_issues ? r->cap_issues * 2 : 16;
         vfy_issue *ni = realloc(r->issues, (size_t)cap * sizeof *ni);
         if (!ni) {
+            /* counted, not listed; and the verifier failed: the report is not the whole story */
             r->n_dropped++;
+            r->n_errors[VFY_C_INTERNAL]++;
             return;
         }
         r->issues = ni;
@@ -93,7 +95,9 @@ int vfy_report_exit(const vfy_report *r)
 {
     /* The most basic failure decides: a file that cannot be read says nothing about its
      * content; a corrupt one cannot be judged for compatibility; an incompatible one need not
-     * be judged for its values. spec/errors.md "trit verify". */
+     * be judged for its values. spec/errors.md "trit verify". Before all of them: a verifier
+     * that failed itself (out of memory) did not run every check, so it says nothing. */
+    if (r->n_errors[VFY_C_INTERNAL]) return 70;
     if (r->n_errors[VFY_C_IO]) return 3;
     if (r->n_errors[VFY_C_INTEGRITY]) return 4;
     if (r->n_errors[VFY_C_LIMIT]) return 6;
@@ -116,23 +120,31 @@ static void object_classes(const vfy_report *r, const char *object, int warning,
         }
 }
 
-/* One line per object: every finding about it joined with "; ". Errors first, then warnings.
- * Objects appear in the order they were first reported (file order for the integrity pass). */
-static int print_objects(const vfy_report *r, FILE *out, int warning)
+/* 1 if an issue before i of the same severity is about the same object (its line has i). */
+static int printed_before(const vfy_report *r, uint32_t i)
 {
-    uint8_t *done = calloc(r->n_issues ? r->n_issues : 1, 1);
-    if (!done) return -1;
+    for (uint32_t j = 0; j < i; j++)
+        if (r->issues[j].warning == r->issues[i].warning && strcmp(r->issues[j].object, r->issues[i].object) == 0)
+            return 1;
+    return 0;
+}
+
+/* One line per object: every finding about it joined with "; ". Errors first, then warnings.
+ * Objects appear in the order they were first reported (file order for the integrity pass).
+ * No allocation (quadratic in the listed findings, at most --max-findings): printing the
+ * report of a run that ran out of memory must not fail too. */
+static void print_objects(const vfy_report *r, FILE *out, int warning)
+{
     for (uint32_t i = 0; i < r->n_issues; i++) {
         vfy_issue const *is = &r->issues[i];
-        if (done[i] || is->warning != warning) continue;
+        if (is->warning != warning || printed_before(r, i)) continue;
         char cls[96];
         object_classes(r, is->object, warning, cls, sizeof cls);
         fprintf(out, "%s %s: %s: %s", warning ? "WARN" : "FAIL", cls, r->file, is->object);
         int first = 1;
         for (uint32_t j = i; j < r->n_issues; j++) {
             vfy_issue const *js = &r->issues[j];
-            if (done[j] || js->warning != warning || strcmp(js->object, is->object) != 0) continue;
-            done[j] = 1;
+            if (js->warning != warning || strcmp(js->object, is->object) != 0) continue;
             fprintf(out, "%s", first ? ": " : "; ");
             if (js->offset != TRIT_NO_OFFSET) fprintf(out, "offset 0x%llx: ", (unsigned long long)js->offset);
             fprintf(out, "%s", js->msg);
@@ -140,13 +152,12 @@ static int print_objects(const vfy_report *r, FILE *out, int warning)
         }
         fputc('\n', out);
     }
-    free(done);
-    return 0;
 }
 
 int vfy_report_print(const vfy_report *r, FILE *out, int verbose)
 {
-    if (print_objects(r, out, 0) != 0 || print_objects(r, out, 1) != 0) return -1;
+    print_objects(r, out, 0);
+    print_objects(r, out, 1);
     if (r->n_dropped) fprintf(out, "... %llu more findings not shown\n", (unsigned long long)r->n_dropped);
     uint64_t const n_err = vfy_report_n_errors(r);
     fprintf(out, "%s: %s", r->file, n_err ? "FAILED" : "OK");
@@ -176,45 +187,47 @@ int vfy_report_print(const vfy_report *r, FILE *out, int verbose)
 
 char *vfy_report_json(const vfy_report *r)
 {
+    /* every field or none: a report with "ok" or "exit" missing must not reach a consumer */
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     uint64_t const n_err = vfy_report_n_errors(r);
-    cJSON_AddStringToObject(o, "file", r->file);
-    cJSON_AddStringToObject(o, "format", r->format);
-    cJSON_AddStringToObject(o, "version", r->version);
-    if (r->runtime[0]) cJSON_AddStringToObject(o, "runtime", r->runtime);
-    else cJSON_AddNullToObject(o, "runtime");
-    cJSON_AddBoolToObject(o, "ok", n_err == 0);
-    cJSON_AddNumberToObject(o, "exit", vfy_report_exit(r));
-    cJSON *errs = cJSON_AddObjectToObject(o, "errors");
-    for (int c = 0; errs && c < VFY_C_COUNT_; c++) cJSON_AddNumberToObject(errs, class_names[c], (double)r->n_errors[c]);
-    cJSON_AddNumberToObject(o, "warnings", (double)r->n_warnings);
-    cJSON *chk = cJSON_AddObjectToObject(o, "checked");
-    if (chk) {
-        cJSON_AddNumberToObject(chk, "tensors", (double)r->n_tensors);
-        cJSON_AddNumberToObject(chk, "expert_units", (double)r->n_units);
-        cJSON_AddNumberToObject(chk, "sections", (double)r->n_sections);
-        cJSON_AddNumberToObject(chk, "metadata_keys", (double)r->n_kv);
-        cJSON_AddNumberToObject(chk, "bytes", (double)r->bytes_hashed);
-        cJSON_AddBoolToObject(chk, "runtime_load", r->load_checked);
-        cJSON_AddBoolToObject(chk, "smoke", r->smoke_ran);
-        cJSON_AddBoolToObject(chk, "stopped_early", r->stopped);
-    }
-    cJSON *list = cJSON_AddArrayToObject(o, "findings");
-    for (uint32_t i = 0; list && i < r->n_issues; i++) {
+    int ok = cJSON_AddStringToObject(o, "file", r->file) && cJSON_AddStringToObject(o, "format", r->format) &&
+             cJSON_AddStringToObject(o, "version", r->version) &&
+             (r->runtime[0] ? cJSON_AddStringToObject(o, "runtime", r->runtime) != NULL
+                            : cJSON_AddNullToObject(o, "runtime") != NULL) &&
+             cJSON_AddBoolToObject(o, "ok", n_err == 0) && cJSON_AddNumberToObject(o, "exit", vfy_report_exit(r));
+    cJSON *errs = ok ? cJSON_AddObjectToObject(o, "errors") : NULL;
+    ok = errs != NULL;
+    for (int c = 0; ok && c < VFY_C_COUNT_; c++)
+        ok = cJSON_AddNumberToObject(errs, class_names[c], (double)r->n_errors[c]) != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "warnings", (double)r->n_warnings);
+    cJSON *chk = ok ? cJSON_AddObjectToObject(o, "checked") : NULL;
+    ok = chk && cJSON_AddNumberToObject(chk, "tensors", (double)r->n_tensors) &&
+         cJSON_AddNumberToObject(chk, "expert_units", (double)r->n_units) &&
+         cJSON_AddNumberToObject(chk, "sections", (double)r->n_sections) &&
+         cJSON_AddNumberToObject(chk, "metadata_keys", (double)r->n_kv) &&
+         cJSON_AddNumberToObject(chk, "bytes", (double)r->bytes_hashed) &&
+         cJSON_AddBoolToObject(chk, "runtime_load", r->load_checked) &&
+         cJSON_AddBoolToObject(chk, "smoke", r->smoke_ran) && cJSON_AddBoolToObject(chk, "stopped_early", r->stopped);
+    cJSON *list = ok ? cJSON_AddArrayToObject(o, "findings") : NULL;
+    ok = list != NULL;
+    for (uint32_t i = 0; ok && i < r->n_issues; i++) {
         vfy_issue const *is = &r->issues[i];
         cJSON *f = cJSON_CreateObject();
-        if (!f) break;
-        cJSON_AddStringToObject(f, "class", class_names[is->cls]);
-        cJSON_AddStringToObject(f, "severity", is->warning ? "warning" : "error");
-        cJSON_AddStringToObject(f, "object", is->object);
-        if (is->offset != TRIT_NO_OFFSET) cJSON_AddNumberToObject(f, "offset", (double)is->offset);
-        else cJSON_AddNullToObject(f, "offset");
-        cJSON_AddStringToObject(f, "message", is->msg);
-        cJSON_AddItemToArray(list, f);
+        ok = f && cJSON_AddItemToArray(list, f);
+        if (!ok) {
+            cJSON_Delete(f);
+            break;
+        }
+        ok = cJSON_AddStringToObject(f, "class", class_names[is->cls]) &&
+             cJSON_AddStringToObject(f, "severity", is->warning ? "warning" : "error") &&
+             cJSON_AddStringToObject(f, "object", is->object) &&
+             (is->offset != TRIT_NO_OFFSET ? cJSON_AddNumberToObject(f, "offset", (double)is->offset) != NULL
+                                           : cJSON_AddNullToObject(f, "offset") != NULL) &&
+             cJSON_AddStringToObject(f, "message", is->msg);
     }
-    cJSON_AddNumberToObject(o, "findings_not_listed", (double)r->n_dropped);
-    char *s = cJSON_PrintUnformatted(o);
+    ok = ok && cJSON_AddNumberToObject(o, "findings_not_listed", (double)r->n_dropped);
+    char *s = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return s;
 }

@@ -33,7 +33,7 @@ void vfy__load(vfy__tctx *c)
     if (e.where[0]) snprintf(obj, sizeof obj, "tensor '%.120s'", e.where);
     else snprintf(obj, sizeof obj, "model");
     /* out of memory is the verifier's trouble, not the file's: a failure of its class */
-    vfy_report_add(c->rep, rc == TRIT_E_NOMEM ? VFY_C_IO : VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj,
+    vfy_report_add(c->rep, rc == TRIT_E_NOMEM ? VFY_C_INTERNAL : VFY_C_METADATA, 0, TRIT_NO_OFFSET, obj,
                    "the runner refuses to load it: %s", e.msg);
 }
 
@@ -76,7 +76,7 @@ void vfy__smoke(vfy__tctx *c)
     uint32_t *tok = malloc((size_t)n_tok * sizeof *tok);
     float *logits = trit_mallocarray((size_t)n_vocab, sizeof *logits);
     if (!tok || !logits) {
-        vfy_report_add(c->rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "smoke", "out of memory");
+        vfy_report_add(c->rep, VFY_C_INTERNAL, 0, TRIT_NO_OFFSET, "smoke", "out of memory");
         goto out;
     }
     double bos = 1;

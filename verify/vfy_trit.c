@@ -30,7 +30,8 @@
 static int class_of(int code)
 {
     switch (code) {
-    case TRIT_E_IO: case TRIT_E_NOMEM: return VFY_C_IO;
+    case TRIT_E_IO: case TRIT_E_NOTFOUND: return VFY_C_IO;
+    case TRIT_E_NOMEM: return VFY_C_INTERNAL;
     case TRIT_E_LIMIT: return VFY_C_LIMIT;
     case TRIT_E_UNSUPPORTED: return VFY_C_COMPAT;
     default: return VFY_C_INTEGRITY;
@@ -133,8 +134,11 @@ static int walk_data(vfy__tctx *c, const uint8_t *buf)
         if (o[j].kind == 't') {
             const void *d;
             uint64_t n;
-            if (trit_reader_tensor_data(c->r, o[j].idx, &d, &n, NULL) == TRIT_OK)
-                vfy__tensor_bytes(c, o[j].idx, d, o[j].start, 1);
+            trit_err te;
+            trit_err_clear(&te);
+            int const trc = trit_reader_tensor_data(c->r, o[j].idx, &d, &n, &te);
+            if (trc == TRIT_OK) vfy__tensor_bytes(c, o[j].idx, d, o[j].start, 1);
+            else vfy_report_add_err(c->rep, class_of(trc), NULL, &te);   /* never skipped silently */
         } else if (o[j].kind == 'u') {
             vfy__check_unit(c, o[j].idx);
         } else {
@@ -190,7 +194,7 @@ static void verify_trit(const uint8_t *buf, size_t len, const vfy_runtime *rt, i
     c.opts = opts;
     c.buf = buf;
     if (vfy__tctx_init(&c) != TRIT_OK || walk_data(&c, buf) != TRIT_OK) {
-        vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "out of memory");
+        vfy_report_add(rep, VFY_C_INTERNAL, 0, TRIT_NO_OFFSET, "file", "out of memory");
     } else {
         vfy__trit_metadata(&c);
         vfy__load(&c);
@@ -242,8 +246,8 @@ int vfy_verify(const char *path, const vfy_opts *opts, vfy_report *rep, trit_err
     src_format_id fmt = SRC_FMT_UNKNOWN;
     trit_err pe;
     trit_err_clear(&pe);
-    if (src_probe(path, &fmt, &pe) != TRIT_OK) {
-        vfy_report_add(rep, VFY_C_IO, 0, TRIT_NO_OFFSET, "file", "%s", pe.msg);
+    if ((rc = src_probe(path, &fmt, &pe)) != TRIT_OK) {
+        vfy_report_add(rep, class_of(rc), 0, TRIT_NO_OFFSET, "file", "%s", pe.msg);
         return TRIT_OK;
     }
     if (fmt != SRC_FMT_TRIT) {

@@ -11,7 +11,9 @@
 #include <cjson/cJSON.h>
 
 #include "insp.h"
+#include "src_json.h"
 #include "trit_cursor.h"
+#include "trit_limits.h"
 #include "trit_safemath.h"
 #include "trit_model.h"
 #include "vfy_trit_int.h"
@@ -162,7 +164,16 @@ void vfy__section_content(vfy__tctx *c, const trit_section_info *si, const void 
     case TRIT_SECTION_TOKENIZER_JSON:
     case TRIT_SECTION_CONFIG_JSON: {
         cJSON *j = cJSON_ParseWithLength(d, (size_t)n);
-        if (!j) vfy_report_add(c->rep, VFY_C_METADATA, 0, si->offset, object, "is not valid JSON");
+        if (!j) {
+            /* cJSON says NULL for bad text and for no memory alike: the strict scan (no
+             * allocation) tells them apart, so an out-of-memory parse is not a finding on the file */
+            src_json_scan_opts const so = {"JSON", TRIT_MAX_JSON_DEPTH, 0, UINT64_MAX, 0, 0, 0};
+            src_json_result sr;
+            int const valid = src_json_scan(d, (size_t)n, si->offset, c->rep->file, &so, &sr, NULL) == TRIT_OK;
+            if (valid) free(sr.members);
+            if (valid) vfy_report_add(c->rep, VFY_C_INTERNAL, 0, si->offset, object, "out of memory parsing JSON");
+            else vfy_report_add(c->rep, VFY_C_METADATA, 0, si->offset, object, "is not valid JSON");
+        }
         cJSON_Delete(j);
         break;
     }
@@ -173,8 +184,10 @@ void vfy__section_content(vfy__tctx *c, const trit_section_info *si, const void 
         trit_kvset *kv = NULL;
         trit_err e;
         trit_err_clear(&e);
-        if (trit_kvset_parse(d, n, si->offset, c->rep->file, &kv, &e) != TRIT_OK)
-            vfy_report_add(c->rep, VFY_C_METADATA, 0, e.offset, object, "tokenizer KV records: %s", e.msg);
+        int const rc = trit_kvset_parse(d, n, si->offset, c->rep->file, &kv, &e);
+        if (rc != TRIT_OK)
+            vfy_report_add(c->rep, rc == TRIT_E_NOMEM ? VFY_C_INTERNAL : VFY_C_METADATA, 0, e.offset, object,
+                           "tokenizer KV records: %s", e.msg);
         else if (trit_kvset_find(kv, "tokenizer.ggml.tokens") < 0)
             vfy_report_add(c->rep, VFY_C_METADATA, 0, si->offset, object, "has no tokenizer.ggml.tokens");
         trit_kvset_free(kv);
@@ -305,7 +318,10 @@ static void check_units(vfy__tctx *c)
     double nx;
     if (!n_units || !insp_num(c->model.hp, "moe.n_expert", &nx)) return;
     uint32_t *layers = malloc((size_t)n_units * sizeof *layers);
-    if (!layers) return;
+    if (!layers) {
+        vfy_report_add(c->rep, VFY_C_INTERNAL, 0, TRIT_NO_OFFSET, "metadata", "out of memory");
+        return;
+    }
     for (uint32_t u = 0; u < n_units; u++) layers[u] = trit_reader_unit(c->r, u)->layer;
     qsort(layers, n_units, sizeof *layers, cmp_u32);
     for (uint32_t u = 0; u < n_units;) {

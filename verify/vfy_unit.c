@@ -15,6 +15,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "vfy_trit_int.h"
 
@@ -78,7 +79,7 @@ static void zstd_unit(vfy__tctx *c, const trit_unit_info *un, const uint8_t *sto
     const char *why = NULL;
     uint64_t bad = UINT64_MAX;
     if (!s.dc || !scratch || !xs) {
-        vfy_report_add(c->rep, VFY_C_IO, 0, un->offset, object, "out of memory");
+        vfy_report_add(c->rep, VFY_C_INTERNAL, 0, un->offset, object, "out of memory");
         goto out;
     }
     for (uint32_t k = 0; k < n_members && !why; k++) {
@@ -88,7 +89,7 @@ static void zstd_unit(vfy__tctx *c, const trit_unit_info *un, const uint8_t *sto
         if (t->size <= VFY_MEMBER_CAP) {
             uint8_t *p = malloc(t->size ? (size_t)t->size : 1);
             if (!p) {
-                vfy_report_add(c->rep, VFY_C_IO, 0, un->offset, object, "out of memory for a %llu-byte member",
+                vfy_report_add(c->rep, VFY_C_INTERNAL, 0, un->offset, object, "out of memory for a %llu-byte member",
                                (unsigned long long)t->size);
                 goto out;
             }
@@ -118,6 +119,10 @@ static void zstd_unit(vfy__tctx *c, const trit_unit_info *un, const uint8_t *sto
                            (unsigned long long)t->size);
     }
     if (!why) why = dec_zero(&s, scratch, un->decoded_size, &bad);
+    if (why && ZSTD_isError(s.last) && ZSTD_getErrorCode(s.last) == ZSTD_error_memory_allocation) {
+        vfy_report_add(c->rep, VFY_C_INTERNAL, 0, un->offset, object, "out of memory decoding the unit");
+        goto out;
+    }
     if (why) {
         vfy_report_add(c->rep, VFY_C_INTEGRITY, 0, un->offset, object, "zstd: %s (after %llu of %llu decoded bytes)",
                        why, (unsigned long long)s.produced, (unsigned long long)un->decoded_size);

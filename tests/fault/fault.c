@@ -7,6 +7,8 @@
  *                                     race windows and to kill a run mid-way)
  *   TRIT_FAULT_LOG=PATH               at exit, append one line "OP CALLS" per OP to PATH, so a
  *                                     sweep knows how many calls there are to fail
+ *   TRIT_FAULT_BT=1                   print a backtrace to stderr at each injected failure (to
+ *                                     find the call a sweep flagged; build trit with -g)
  *
  * OP       calls                                         failure
  * malloc   malloc, calloc, realloc (growing or new),       NULL, errno ENOMEM
@@ -23,6 +25,7 @@
  * verify_asan_link_order=0); malloc faults are then not available. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <execinfo.h>
 #include <malloc.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,6 +45,7 @@ static int g_fail_on[N_OPS];             /* '+': every call from g_fail_at on */
 static unsigned g_slow_ms[N_OPS];
 static unsigned long g_calls[N_OPS];
 static int g_ready;
+static int g_bt;                        /* TRIT_FAULT_BT: backtrace at each failure */
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -107,6 +111,7 @@ __attribute__((constructor)) static void fault_init(void)
     parse("TRIT_FAULT", set_fail);
     parse("TRIT_FAULT_SLOW", set_slow);
     atexit(write_log);
+    g_bt = getenv("TRIT_FAULT_BT") != NULL;
     g_ready = 1;
 }
 
@@ -120,6 +125,14 @@ static int hit(int op)
     }
     unsigned long const n = __atomic_add_fetch(&g_calls[op], 1, __ATOMIC_RELAXED);
     if (!g_fail_at[op] || (g_fail_on[op] ? n < g_fail_at[op] : n != g_fail_at[op])) return 0;
+    if (g_bt) {   /* (backtrace may allocate on its first call: those calls are counted, not failed) */
+        void *frames[32];
+        int const k = backtrace(frames, 32);
+        char line[64];
+        int const m = snprintf(line, sizeof line, "trit-fault: %s call %lu fails:\n", op_names[op], n);
+        if (m > 0) (void)syscall(SYS_write, 2, line, (size_t)m);
+        backtrace_symbols_fd(frames, k, 2);
+    }
     errno = op_errno[op];
     return 1;
 }

@@ -106,6 +106,8 @@ typedef struct gen_opts {
     uint32_t n_expert_used; /* experts per token */
     uint32_t n_ff_shared;   /* qwen2moe shared_expert / deepseek2 shared_experts width (0: 4 x n_ff
                                for qwen2moe, 2 x n_ff for deepseek2's two shared experts) */
+    uint32_t q_lora;        /* deepseek2: q_lora_rank (0: null, V2-Lite's q_proj; else DeepSeek-V2's
+                               q_a_proj, q_a_layernorm, q_b_proj) */
     uint32_t group_size;    /* bitcpm: weights per scale group along a row */
     uint32_t n_shards;      /* safetensors files (MoE default 2; 1 = single model.safetensors) */
     uint32_t n_ctx;         /* max_position_embeddings / context_length */

@@ -348,7 +348,8 @@ static int fill(cJSON *j, const gen_opts *o)
         num(j, "num_hidden_layers", o->n_layer);
         num(j, "num_key_value_heads", o->n_head_kv);
         num(j, "pretraining_tp", 1);
-        cJSON_AddNullToObject(j, "q_lora_rank");
+        if (o->q_lora) num(j, "q_lora_rank", o->q_lora);
+        else cJSON_AddNullToObject(j, "q_lora_rank");
         num(j, "qk_nope_head_dim", nope);
         num(j, "qk_rope_head_dim", rope);
         num(j, "rms_norm_eps", 1e-6);

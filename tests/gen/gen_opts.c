@@ -198,6 +198,8 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
         (o->layout == GEN_LAYOUT_GGUF || o->layout == GEN_LAYOUT_GGUF_MOE))
         return BAD("gguf layouts use head_dim = embd / heads");
     if (o->n_ff_shared > (1u << 22)) return BAD("shared expert width must be at most 4194304");
+    if (o->q_lora > (1u << 16)) return BAD("q-lora must be at most 65536");
+    if (o->q_lora && o->layout != GEN_LAYOUT_DEEPSEEK2) return BAD("q-lora is a deepseek2 option");
     if (o->n_head_kv < 1 || o->n_head % o->n_head_kv)
         return BAD("heads %u is not a multiple of kv heads %u", o->n_head, o->n_head_kv);
     uint32_t const need = 256 + gen_tok_n_special(o->n_vocab);

@@ -179,8 +179,18 @@ static void attention(builder *b, const hf_form *f, uint32_t L)
         uint32_t nope, rope, v, kl;
         gen__deepseek_dims(o, &nope, &rope, &v, &kl);
         uint64_t const nh = o->n_head;
-        snprintf(nm, sizeof nm, "model.layers.%u.self_attn.q_proj.weight", L);
-        proj(b, f, L, GEN_NONE, nh * (nope + rope), H, nm);
+        if (o->q_lora) {
+            /* DeepSeek-V2 (q_lora_rank 1536): q_a_proj [q_lora, H], q_a_layernorm [q_lora],
+             * q_b_proj [heads * (nope + rope), q_lora] */
+            snprintf(nm, sizeof nm, "model.layers.%u.self_attn.q_a_proj.weight", L);
+            proj(b, f, L, GEN_NONE, o->q_lora, H, nm);
+            add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, o->q_lora, 0, 0, "model.layers.%u.self_attn.q_a_layernorm.weight", L);
+            snprintf(nm, sizeof nm, "model.layers.%u.self_attn.q_b_proj.weight", L);
+            proj(b, f, L, GEN_NONE, nh * (nope + rope), o->q_lora, nm);
+        } else {
+            snprintf(nm, sizeof nm, "model.layers.%u.self_attn.q_proj.weight", L);
+            proj(b, f, L, GEN_NONE, nh * (nope + rope), H, nm);
+        }
         snprintf(nm, sizeof nm, "model.layers.%u.self_attn.kv_a_proj_with_mqa.weight", L);
         proj(b, f, L, GEN_NONE, (uint64_t)kl + rope, H, nm);
         add(b, f->dt, GEN_K_NORM, L, GEN_NONE, 1, kl, 0, 0, "model.layers.%u.self_attn.kv_a_layernorm.weight", L);

@@ -32,6 +32,7 @@ static const struct dim_opt {
     {"experts", FIELD(n_expert), "experts per layer (MoE)"},
     {"experts-used", FIELD(n_expert_used), "experts per token (MoE)"},
     {"ff-shared", FIELD(n_ff_shared), "qwen2moe/deepseek2 shared expert width"},
+    {"q-lora", FIELD(q_lora), "deepseek2 q_lora_rank (0: null, q_proj)"},
     {"group", FIELD(group_size), "bitcpm scale group size"},
     {"shards", FIELD(n_shards), "safetensors files"},
     {"ctx", FIELD(n_ctx), "context length"},
