@@ -34,7 +34,8 @@ static void verify_usage(FILE *f)
             "  -h, --help             this help\n"
             "\n"
             "exit: 0 ok, 1 tensor/metadata/smoke check failed, 2 usage, 3 i/o, 4 integrity,\n"
-            "      5 incompatible with the runtime, 6 limit exceeded (spec/errors.md)\n",
+            "      5 incompatible with the runtime, 6 limit exceeded, 70 internal (out of memory:\n"
+            "      never a pass) (spec/errors.md)\n",
             n_rt ? rt[n_rt - 1].version : "?");
 }
 

@@ -242,7 +242,7 @@ TEST(fault_sweep_convert_verify_inspect)
     if (!e.so) SKIP("fault shim not built (BUILD/fault/trit-fault*.so)");
     const char *const d = tpk_dir("fault_sweep");
     if (!d) {
-        CHECK(!"scratch directory");
+        test_fail_(__FILE__, __LINE__, "scratch directory");
         return;
     }
     snprintf(e.dir, sizeof e.dir, "%s", d);
