@@ -127,6 +127,16 @@ int test_run(const char *cmd, char **out)
     return (st >= 0 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
 }
 
+int test_runf(char **out, const char *fmt, ...)
+{
+    char cmd[16384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return test_run(cmd, out);
+}
+
 int main(int argc, char **argv)
 {
     const char *base = getenv("TRIT_TMP");

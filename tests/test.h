@@ -69,5 +69,11 @@ int test_write_file(const char *path, const void *p, size_t n);
 /* Run a shell command, capture stdout (caller frees *out, may pass NULL) and return its
  * exit status (or -1). */
 int test_run(const char *cmd, char **out);
+/* test_run of a printf-formatted command (at most 16 KiB). */
+int test_runf(char **out, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 #endif /* TRIT_TEST_H */

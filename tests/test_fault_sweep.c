@@ -53,24 +53,6 @@ static const char *fs_shim(void)
     return access(path, R_OK) == 0 ? path : NULL;
 }
 
-static int fs_sh(char **out, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static int fs_sh(char **out, const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char *o = NULL;
-    int const st = test_run(cmd, &o);
-    if (out) *out = o;
-    else free(o);
-    return st;
-}
 
 typedef enum { K_CONVERT, K_VERIFY, K_INSPECT } fs_kind;
 
@@ -108,12 +90,12 @@ static int fs_run(const fs_env *e, const fs_case *c, const char *fault, char **o
 {
     char tail[1200] = "";
     if (c->kind == K_CONVERT) snprintf(tail, sizeof tail, " -o %s/out.trit", e->work);
-    return fs_sh(out, "%s %s %s %s%s 2>%s", fs_prefix(e), fault, test_trit_bin(), c->args, tail, e->err);
+    return test_runf(out, "%s %s %s %s%s 2>%s", fs_prefix(e), fault, test_trit_bin(), c->args, tail, e->err);
 }
 
 static void fs_clean_work(const fs_env *e)
 {
-    fs_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", e->work, e->work);
+    test_runf(NULL, "rm -rf '%s' && mkdir -p '%s'", e->work, e->work);
 }
 
 /* Calls of each op in one fault-free run. */
@@ -231,7 +213,7 @@ static void fs_sweep(const fs_env *e, fs_case *c, fs_tally *t)
 static int fs_gen(const char *layout, const char *out)
 {
     const char *g = getenv("TRIT_GEN");
-    return fs_sh(NULL, "'%s' %s --layers 1 -o '%s' --force >/dev/null 2>&1", g && *g ? g : "build/trit-gen", layout, out);
+    return test_runf(NULL, "'%s' %s --layers 1 -o '%s' --force >/dev/null 2>&1", g && *g ? g : "build/trit-gen", layout, out);
 }
 
 TEST(fault_sweep_convert_verify_inspect)
@@ -257,7 +239,7 @@ TEST(fault_sweep_convert_verify_inspect)
     snprintf(bad, sizeof bad, "%s/bad.trit", d);
     if (fs_gen("bitnet", st) != 0 || fs_gen("gguf", gg) != 0 || fs_gen("trit", moe) != 0)
         SKIP("trit-gen (TRIT_GEN) is needed to build the inputs");
-    CHECK_EQ_INT(fs_sh(NULL, "%s convert -q %s -o %s >/dev/null 2>&1", test_trit_bin(), st, good), 0);
+    CHECK_EQ_INT(test_runf(NULL, "%s convert -q %s -o %s >/dev/null 2>&1", test_trit_bin(), st, good), 0);
     /* a container verify fails: one byte of its data area flipped */
     size_t n = 0;
     uint8_t *const img = test_read_file(good, &n);

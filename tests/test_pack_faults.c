@@ -50,25 +50,6 @@ static const char *preload(const char *so)
     return buf;
 }
 
-/* Run a shell command (stderr to stdout), return its exit status; *out optional. */
-static int sh(char **out, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static int sh(char **out, const char *fmt, ...)
-{
-    char cmd[16384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char *o = NULL;
-    int const st = test_run(cmd, &o);
-    if (out) *out = o;
-    else free(o);
-    return st;
-}
 
 /* A work directory with a key pair (k.key, k.pub), release 1 and 2 containers (r1/, r2/) and
  * bundles: a1..a3 of model acme/a, b1 of acme/b, all signed with k. */
@@ -81,14 +62,14 @@ static int fixture(fx *f, const char *name)
     snprintf(f->dir, sizeof f->dir, "%s", tpk_dir(name));
     const char *const d = f->dir;
     const char *const t = test_trit_bin();
-    int ok = sh(NULL, "mkdir -p %s/r1 %s/r2", d, d) == 0;
+    int ok = test_runf(NULL, "mkdir -p %s/r1 %s/r2", d, d) == 0;
     ok = ok && tpk_container(test_path(test_path(d, "r1"), "model.trit"), 1) == TRIT_OK;
     ok = ok && tpk_container(test_path(test_path(d, "r2"), "model.trit"), 2) == TRIT_OK;
-    ok = ok && sh(NULL, "%s pack --keygen -o %s/k 2>&1", t, d) == 0;
+    ok = ok && test_runf(NULL, "%s pack --keygen -o %s/k 2>&1", t, d) == 0;
     for (int v = 1; ok && v <= 3; v++)
-        ok = sh(NULL, "%s pack %s/r%d/model.trit -o %s/a%d.bundle --model-id acme/a --version %d --key %s/k.key 2>&1", t, d,
+        ok = test_runf(NULL, "%s pack %s/r%d/model.trit -o %s/a%d.bundle --model-id acme/a --version %d --key %s/k.key 2>&1", t, d,
                 v == 1 ? 1 : 2, d, v, v, d) == 0;
-    ok = ok && sh(NULL, "%s pack %s/r1/model.trit -o %s/b1.bundle --model-id acme/b --version 1 --key %s/k.key 2>&1", t, d, d,
+    ok = ok && test_runf(NULL, "%s pack %s/r1/model.trit -o %s/b1.bundle --model-id acme/b --version 1 --key %s/k.key 2>&1", t, d, d,
                   d) == 0;
     return ok;
 }
@@ -96,7 +77,7 @@ static int fixture(fx *f, const char *name)
 /* `trit unpack BUNDLE -C DIR/inst --pubkey DIR/k.pub EXTRA` with an environment prefix. */
 static int unpack(const fx *f, const char *env, const char *bundle, const char *extra, char **out)
 {
-    return sh(out, "%s %s unpack %s/%s -C %s/inst --pubkey %s/k.pub %s 2>&1", env ? env : "", test_trit_bin(), f->dir, bundle,
+    return test_runf(out, "%s %s unpack %s/%s -C %s/inst --pubkey %s/k.pub %s 2>&1", env ? env : "", test_trit_bin(), f->dir, bundle,
               f->dir, f->dir, extra ? extra : "");
 }
 
@@ -126,7 +107,7 @@ static unsigned long installed_version(const fx *f, char *model, size_t cap)
 static void snapshot(const fx *f, char *out, size_t cap)
 {
     char *o = NULL;
-    sh(&o, "cd %s/inst 2>/dev/null && ls -A | sort | while read n; do printf '%%s:' \"$n\"; cksum < \"$n\"; done", f->dir);
+    test_runf(&o, "cd %s/inst 2>/dev/null && ls -A | sort | while read n; do printf '%%s:' \"$n\"; cksum < \"$n\"; done", f->dir);
     snprintf(out, cap, "%s", o ? o : "");
     free(o);
 }
@@ -147,11 +128,11 @@ TEST(pack_fault_concurrent_unpack_no_rollback)
     int const trials = 6;
     int rollbacks = 0, both_ok = 0, refused = 0;
     for (int t = 0; t < trials; t++) {
-        sh(NULL, "rm -rf %s/inst", f.dir);
+        test_runf(NULL, "rm -rf %s/inst", f.dir);
         CHECK_EQ_INT(unpack(&f, NULL, "a1.bundle", NULL, NULL), 0);
         /* v3 first; 0.1 s later v2, into the same directory */
         char *o = NULL;
-        sh(&o,
+        test_runf(&o,
            "(%s %s unpack %s/a3.bundle -C %s/inst --pubkey %s/k.pub >/dev/null 2>&1; echo \"v3=$?\") & sleep 0.1; "
            "%s %s unpack %s/a2.bundle -C %s/inst --pubkey %s/k.pub >/dev/null 2>&1; echo \"v2=$?\"; wait",
            env, test_trit_bin(), f.dir, f.dir, f.dir, env, test_trit_bin(), f.dir, f.dir, f.dir);
@@ -184,7 +165,7 @@ TEST(pack_fault_unpack_lock_wait_bounded)
     CHECK_EQ_INT(unpack(&f, NULL, "a1.bundle", NULL, NULL), 0);
     char *o = NULL;
     /* a slow v3 holds the lock; v2 with --lock-wait 0 gives up at once with its own code */
-    sh(&o,
+    test_runf(&o,
        "(%s TRIT_FAULT_SLOW=write:150 %s unpack %s/a3.bundle -C %s/inst --pubkey %s/k.pub >/dev/null 2>&1; echo \"v3=$?\") & "
        "sleep 0.2; %s unpack %s/a2.bundle -C %s/inst --pubkey %s/k.pub --lock-wait 0 2>&1; echo \"v2=$?\"; wait",
        preload(so), test_trit_bin(), f.dir, f.dir, f.dir, test_trit_bin(), f.dir, f.dir, f.dir);
@@ -281,7 +262,7 @@ TEST(pack_fault_fsync_after_swap_reported)
 static long spawn(const char *env, const char *args)
 {
     char *o = NULL;
-    sh(&o, "%s exec %s %s >/dev/null 2>&1 & echo $!", env, test_trit_bin(), args);
+    test_runf(&o, "%s exec %s %s >/dev/null 2>&1 & echo $!", env, test_trit_bin(), args);
     long const pid = o ? atol(o) : -1;
     free(o);
     return pid;
@@ -411,7 +392,7 @@ TEST(pack_fault_pack_kill9_then_next_run_cleans)
     char live[1024];
     snprintf(live, sizeof live, "%s/out.bundle.tmp-%ld-abcdef", f.dir, (long)getpid());
     test_write_file(live, "x", 1);
-    CHECK_EQ_INT(sh(NULL, "%s %s 2>&1", test_trit_bin(), args), 0);
+    CHECK_EQ_INT(test_runf(NULL, "%s %s 2>&1", test_trit_bin(), args), 0);
     CHECK_EQ_INT(tpk_count_prefix(f.dir, "out.bundle.tmp-"), 1);
     CHECK(access(live, F_OK) == 0);
     unlink(live);
@@ -424,7 +405,7 @@ static unsigned long count_calls(const char *so, const char *op, const char *cmd
 {
     const char *const log = test_path(test_tmpdir(), "fault.log");
     unlink(log);
-    sh(NULL, "%s TRIT_FAULT_LOG=%s %s >/dev/null 2>&1", preload(so), log, cmd);
+    test_runf(NULL, "%s TRIT_FAULT_LOG=%s %s >/dev/null 2>&1", preload(so), log, cmd);
     size_t n = 0;
     uint8_t *const p = test_read_file(log, &n);
     unsigned long v = 0;
@@ -454,7 +435,7 @@ static void sweep(const fx *f, const char *so, const char *op, int pack_cmd, con
     unsigned long const calls = count_calls(so, op, cmd);
     unlink(test_path(f->dir, "sw.bundle"));
     if (!pack_cmd) /* the counting run installed v2: put v1 back */
-        CHECK_EQ_INT(sh(NULL, "rm -rf %s/inst && %s unpack %s/a1.bundle -C %s/inst --pubkey %s/k.pub 2>&1", f->dir,
+        CHECK_EQ_INT(test_runf(NULL, "rm -rf %s/inst && %s unpack %s/a1.bundle -C %s/inst --pubkey %s/k.pub 2>&1", f->dir,
                         test_trit_bin(), f->dir, f->dir, f->dir), 0);
     if (calls == 0) test_fail_(__FILE__, __LINE__, "no %s calls counted for %s", op, pack_cmd ? "pack" : "unpack");
     unsigned long const stride = calls > 30 ? calls / 30 : 1;
@@ -462,7 +443,7 @@ static void sweep(const fx *f, const char *so, const char *op, int pack_cmd, con
     snapshot(f, before, sizeof before);
     for (unsigned long k = 1; k <= calls; k += stride) {
         char *o = NULL;
-        int const st = sh(&o, "%s TRIT_FAULT=%s:%lu %s 2>&1", preload(so), op, k, cmd);
+        int const st = test_runf(&o, "%s TRIT_FAULT=%s:%lu %s 2>&1", preload(so), op, k, cmd);
         (*runs)++;
         int ok = 0;
         for (int i = 0; i < n_allowed; i++) ok |= st == allowed[i];
@@ -470,7 +451,7 @@ static void sweep(const fx *f, const char *so, const char *op, int pack_cmd, con
         if (!pack_cmd && st == 22) ok = 1;   /* installed, the last fsync failed (its strdup can run out too) */
         if ((st == 0 || st == 22) && !pack_cmd) {
             /* it went in: put v1 back for the next run */
-            int const back = sh(NULL, "rm -rf %s/inst && %s unpack %s/a1.bundle -C %s/inst --pubkey %s/k.pub 2>&1", f->dir,
+            int const back = test_runf(NULL, "rm -rf %s/inst && %s unpack %s/a1.bundle -C %s/inst --pubkey %s/k.pub 2>&1", f->dir,
                                 test_trit_bin(), f->dir, f->dir, f->dir);
             CHECK_EQ_INT(back, 0);
         } else if (!pack_cmd) {
