@@ -48,3 +48,18 @@ int test_config_set(const char *dir, const char *key, const char *value)
     free(text);
     return rc;
 }
+
+int test_gen(gen_layout l, const char *name, char *path, size_t cap)
+{
+    gen_opts o;
+    gen_opts_default(&o, l);
+    o.overwrite = 1;
+    snprintf(path, cap, "%s/%s", test_tmpdir(), name);
+    trit_err err;
+    int const rc = gen_write(&o, path, &err);
+    if (rc) {
+        char b[512];
+        test_fail_(__FILE__, __LINE__, "gen %s: %s", name, trit_err_format(&err, b, sizeof b));
+    }
+    return rc;
+}

@@ -18,21 +18,6 @@
 #include "test.h"
 #include "test_config_edit.h"
 
-static int make_src(gen_layout l, const char *name, char *path, size_t cap)
-{
-    gen_opts o;
-    gen_opts_default(&o, l);
-    o.overwrite = 1;
-    snprintf(path, cap, "%s/%s", test_tmpdir(), name);
-    trit_err err;
-    int const rc = gen_write(&o, path, &err);
-    if (rc) {
-        char b[512];
-        test_fail_(__FILE__, __LINE__, "gen %s: %s", name, trit_err_format(&err, b, sizeof b));
-    }
-    return rc;
-}
-
 /* Every container tensor against the source tensor it came from, value by value. */
 static void check_lossless(const char *src_path, const char *trit_path)
 {
@@ -83,7 +68,7 @@ out:
 static void convert_layout(gen_layout l, const char *name, int expect_units)
 {
     char src[4096], out[4200];
-    if (make_src(l, name, src, sizeof src)) return;
+    if (test_gen(l, name, src, sizeof src)) return;
     snprintf(out, sizeof out, "%s.trit", src);
     cvt_opts o;
     memset(&o, 0, sizeof o);
@@ -125,7 +110,7 @@ TEST(convert_gguf_moe_stacks_split_lossless) { convert_layout(GEN_LAYOUT_GGUF_MO
 TEST(convert_latent_needs_ternarize)
 {
     char src[4096], out[4200];
-    if (make_src(GEN_LAYOUT_LATENT, "cv-latent", src, sizeof src)) return;
+    if (test_gen(GEN_LAYOUT_LATENT, "cv-latent", src, sizeof src)) return;
     snprintf(out, sizeof out, "%s.trit", src);
     cvt_opts o;
     memset(&o, 0, sizeof o);
@@ -158,7 +143,7 @@ TEST(convert_latent_needs_ternarize)
 TEST(convert_is_deterministic)
 {
     char src[4096], a[4200], b[4200];
-    if (make_src(GEN_LAYOUT_MIXTRAL, "cv-det", src, sizeof src)) return;
+    if (test_gen(GEN_LAYOUT_MIXTRAL, "cv-det", src, sizeof src)) return;
     snprintf(a, sizeof a, "%s-a.trit", src);
     snprintf(b, sizeof b, "%s-b.trit", src);
     trit_err err;
@@ -224,7 +209,7 @@ static int count_temp(const char *dir)
 TEST(convert_cli_refusals_and_kill_leave_no_partial_file)
 {
     char src[4096], dir[4200], out[4300], cmd[9000];
-    if (make_src(GEN_LAYOUT_QWEN3MOE, "cv-cli", src, sizeof src)) return;
+    if (test_gen(GEN_LAYOUT_QWEN3MOE, "cv-cli", src, sizeof src)) return;
     snprintf(dir, sizeof dir, "%s/cvout", test_tmpdir());
     mkdir(dir, 0755);
     snprintf(out, sizeof out, "%s/m.trit", dir);

@@ -14,21 +14,6 @@
 #include "test_config_edit.h"
 #include "trit.h"
 
-static int gen(gen_layout l, const char *name, char *path, size_t cap)
-{
-    gen_opts o;
-    gen_opts_default(&o, l);
-    o.overwrite = 1;
-    snprintf(path, cap, "%s/%s", test_tmpdir(), name);
-    trit_err err;
-    int const rc = gen_write(&o, path, &err);
-    if (rc) {
-        char b[512];
-        test_fail_(__FILE__, __LINE__, "gen %s: %s", name, trit_err_format(&err, b, sizeof b));
-    }
-    return rc;
-}
-
 /* Convert src; returns the libtrit code, err filled. No output is left on failure. */
 static int convert(const char *src, trit_err *err)
 {
@@ -50,7 +35,7 @@ static int convert(const char *src, trit_err *err)
 static void refuses(gen_layout l, const char *tag, const char *key, const char *value, const char *named)
 {
     char src[4096];
-    if (gen(l, tag, src, sizeof src)) return;
+    if (test_gen(l, tag, src, sizeof src)) return;
     trit_err err;
     int rc = convert(src, &err);
     if (rc != TRIT_OK) test_fail_(__FILE__, __LINE__, "%s: control does not convert: %s", tag, err.msg);
@@ -93,7 +78,7 @@ TEST(convert_keys_refused_per_family_hf)
 TEST(convert_keys_inert_and_defaults)
 {
     char src[4096];
-    if (gen(GEN_LAYOUT_QWEN3MOE, "k-inert", src, sizeof src)) return;
+    if (test_gen(GEN_LAYOUT_QWEN3MOE, "k-inert", src, sizeof src)) return;
     /* keys known not to change the math convert */
     CHECK_EQ_INT(test_config_set(src, "router_aux_loss_coef", "0.001"), 0);
     CHECK_EQ_INT(test_config_set(src, "attention_dropout", "0.0"), 0);
@@ -190,7 +175,7 @@ static int gguf_add_kv(const char *path, const char *key, const char *str, float
 static void gguf_refuses(gen_layout l, const char *tag, const char *key, const char *str, float f32, const char *named)
 {
     char src[4096];
-    if (gen(l, tag, src, sizeof src)) return;
+    if (test_gen(l, tag, src, sizeof src)) return;
     trit_err err;
     if (convert(src, &err) != TRIT_OK) test_fail_(__FILE__, __LINE__, "%s: control does not convert: %s", tag, err.msg);
     if (gguf_add_kv(src, key, str, f32) != 0) {
@@ -207,7 +192,7 @@ TEST(convert_keys_refused_per_family_gguf)
 {
     /* the padding KV alone changes nothing: inert general.* keys convert */
     char src[4096];
-    if (gen(GEN_LAYOUT_GGUF, "kg-inert", src, sizeof src)) return;
+    if (test_gen(GEN_LAYOUT_GGUF, "kg-inert", src, sizeof src)) return;
     CHECK_EQ_INT(gguf_add_kv(src, "general.source.url", "https://example.invalid/model", 0), 0);
     trit_err err;
     CHECK_OK_E(convert(src, &err), &err);

@@ -53,6 +53,9 @@ static double cfgnum(const cJSON *c, const char *k, double dflt)
 }
 
 /* The tensor's values (row-major, HF shape), or NULL with a failed check. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
 static const double *tv(dsref *r, const char *fmt, ...)
 {
     char name[160];

@@ -12,16 +12,6 @@
 #include "test_config_edit.h"
 #include "test_verify.h"
 
-static int gen(gen_layout l, const char *name, char *path, size_t cap)
-{
-    gen_opts o;
-    gen_opts_default(&o, l);
-    o.overwrite = 1;
-    snprintf(path, cap, "%s/%s", test_tmpdir(), name);
-    trit_err err;
-    return gen_write(&o, path, &err);
-}
-
 static int convert(const char *src, trit_err *err)
 {
     char out[4300];
@@ -46,7 +36,7 @@ TEST(model_rules_convert_refuses_inconsistent_sources)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char src[4096], tag[32];
         snprintf(tag, sizeof tag, "mr-%zu", i);
-        if (gen(GEN_LAYOUT_MIXTRAL, tag, src, sizeof src) != 0) {
+        if (test_gen(GEN_LAYOUT_MIXTRAL, tag, src, sizeof src) != 0) {
             test_fail_(__FILE__, __LINE__, "gen failed");
             return;
         }
@@ -77,7 +67,7 @@ TEST(model_rules_verify_agrees_with_convert_on_sources)
 {
     /* a source convert refuses (hidden_size 0) does not pass verify */
     char src[4096];
-    if (gen(GEN_LAYOUT_QWEN3MOE, "mr-src", src, sizeof src) != 0) return;
+    if (test_gen(GEN_LAYOUT_QWEN3MOE, "mr-src", src, sizeof src) != 0) return;
     vfy_report rep;
     CHECK_EQ_INT(vt_verify(src, NULL, &rep), 0);
     vfy_report_release(&rep);
@@ -124,7 +114,7 @@ TEST(model_rules_token_ids_within_vocab)
 TEST(model_rules_duplicate_config_key_refused)
 {
     char src[4096];
-    if (gen(GEN_LAYOUT_MIXTRAL, "mr-dup", src, sizeof src) != 0) return;
+    if (test_gen(GEN_LAYOUT_MIXTRAL, "mr-dup", src, sizeof src) != 0) return;
     trit_err err;
     CHECK_OK_E(convert(src, &err), &err);
     char cfg[4200];
