@@ -106,8 +106,25 @@ static int refuse(const char *key, const cJSON *v, trit_err *err, const char *wh
 static int is_null_or_false(const cJSON *v) { return !v || cJSON_IsNull(v) || cJSON_IsFalse(v); }
 
 /* Keys whose presence is fine but whose value may ask for math the runner does not do. */
+/* Counts and ids read with ju32 (cvt_arch.c), which falls back to a default for a value it
+ * cannot use: a present value must be a non-negative integer below 2^32, or it is refused here
+ * instead of silently becoming the default. */
+static const char *const cfg_u32[] = {
+    "num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
+    "head_dim", "vocab_size", "max_position_embeddings", "num_local_experts", "num_experts", "n_routed_experts",
+    "num_experts_per_tok", "moe_intermediate_size", "first_k_dense_replace", "n_shared_experts",
+    "shared_expert_intermediate_size", "weight_bits",
+};
+
 static int check_value(const cJSON *c, const char *k, const cJSON *v, trit_err *err)
 {
+    if (in_strs(k, cfg_u32, sizeof cfg_u32 / sizeof cfg_u32[0])) {
+        if (cJSON_IsNull(v)) return 1;
+        return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 4294967295.0 &&
+                       v->valuedouble == floor(v->valuedouble)
+                   ? 1
+                   : refuse(k, v, err, "must be a non-negative integer below 2^32");
+    }
     static const char *const granite_keys[] = {"attention_multiplier", "embedding_multiplier", "residual_multiplier",
                                                "logits_scaling"};
     if (in_strs(k, granite_keys, 4)) {
@@ -222,11 +239,11 @@ static int check_deepseek(const cJSON *c, const char *k, const cJSON *v, trit_er
 
 /* Keys that name a mechanism the runner does not have, whatever their value (but null). */
 static const struct { const char *key, *why; } cfg_refused[] = {
-    {"q_lora_rank", "multi-head latent attention (MLA) is not implemented"},
-    {"kv_lora_rank", "multi-head latent attention (MLA) is not implemented"},
-    {"qk_rope_head_dim", "multi-head latent attention (MLA) is not implemented"},
-    {"qk_nope_head_dim", "multi-head latent attention (MLA) is not implemented"},
-    {"v_head_dim", "multi-head latent attention (MLA) is not implemented"},
+    {"q_lora_rank", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
+    {"kv_lora_rank", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
+    {"qk_rope_head_dim", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
+    {"qk_nope_head_dim", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
+    {"v_head_dim", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
     {"num_nextn_predict_layers", "multi-token-prediction layers are not implemented"},
     {"layer_norm_eps", "LayerNorm models are not implemented (the runner computes RMSNorm)"},
 };
@@ -302,7 +319,30 @@ int cvt_keys_check_gguf(const src_gguf *g, const char *arch, trit_err *err)
         const char *k = src_gguf_kv_key(g, i);
         if (!k || strncmp(k, arch, al) != 0 || k[al] != '.') continue;   /* general.*, tokenizer.*, split.* */
         const char *sfx = k + al + 1;
-        if (in_strs(sfx, gguf_mapped, sizeof gguf_mapped / sizeof gguf_mapped[0])) continue;
+        if (!strcmp(sfx, "expert_gating_func")) {
+            uint64_t gf;
+            if (src_gguf_kv_u64(g, i, &gf) == TRIT_OK && (gf == 1 || gf == 2)) continue;   /* softmax, sigmoid */
+            return grefuse(k, NULL, err, "only gating functions 1 (softmax) and 2 (sigmoid) are computed");
+        }
+        if (!strcmp(sfx, "hidden_act")) {
+            const char *s;
+            uint64_t n;
+            if (src_gguf_kv_str(g, i, &s, &n) == TRIT_OK &&
+                ((n == 4 && !memcmp(s, "silu", 4)) || (n == 5 && !memcmp(s, "relu2", 5)) || (n == 4 && !memcmp(s, "gelu", 4))))
+                continue;
+            return grefuse(k, NULL, err, "the runner computes silu, relu2 and gelu (erf)");
+        }
+        if (in_strs(sfx, gguf_mapped, sizeof gguf_mapped / sizeof gguf_mapped[0])) {
+            /* read with gu32/gf64 (cvt_arch.c), which fall back to defaults on a value they
+             * cannot use: the value must be a number, and counts fit 32 bits */
+            uint64_t u;
+            double d;
+            int const is_float = strstr(sfx, "epsilon") || strstr(sfx, "freq_base") || strstr(sfx, "scale");
+            if (is_float ? src_gguf_kv_f64(g, i, &d) == TRIT_OK && isfinite(d)
+                         : (src_gguf_kv_u64(g, i, &u) == TRIT_OK && u <= UINT32_MAX) || !strcmp(sfx, "expert_weights_norm"))
+                continue;
+            return grefuse(k, NULL, err, is_float ? "must be a finite number" : "must be an unsigned integer below 2^32");
+        }
         int known = 0;
         for (size_t j = 0; j < sizeof gguf_inert / sizeof gguf_inert[0] && !known; j++) known = !strcmp(sfx, gguf_inert[j].suffix);
         if (known) continue;

@@ -72,6 +72,8 @@ TEST(convert_keys_refused_per_family_hf)
     refuses(GEN_LAYOUT_QWEN3MOE, "k-mla", "kv_lora_rank", "512", "kv_lora_rank");
     /* families the runner does not compute, by model_type */
     refuses(GEN_LAYOUT_MIXTRAL, "k-jamba", "model_type", "\"jamba\"", "jamba");
+    /* a count that ju32 could not use used to become its default (n_head_kv = n_head) */
+    refuses(GEN_LAYOUT_QWEN3MOE, "k-kvheads", "num_key_value_heads", "2.5", "num_key_value_heads");
     refuses(GEN_LAYOUT_MIXTRAL, "k-phimoe", "model_type", "\"phimoe\"", "phimoe");
 }
 
@@ -203,4 +205,8 @@ TEST(convert_keys_refused_per_family_gguf)
     gguf_refuses(GEN_LAYOUT_GGUF_MOE, "kg-moe-unknown", "qwen3moe.attention.temperature_scale", NULL, 2.0f,
                  "temperature_scale");
     gguf_refuses(GEN_LAYOUT_GGUF_MOE, "kg-moe-factor", "qwen3moe.rope.scaling.factor", NULL, 4.0f, "rope.scaling.factor");
+    /* values the reader could not use used to fall back silently: a gating function that is not
+     * an integer 1 or 2 (was: softmax), a hidden_act the runner does not compute */
+    gguf_refuses(GEN_LAYOUT_GGUF_MOE, "kg-moe-gating", "qwen3moe.expert_gating_func", NULL, 3.0f, "expert_gating_func");
+    gguf_refuses(GEN_LAYOUT_GGUF, "kg-bitnet-act", "bitnet.hidden_act", "gelu_new", 0, "hidden_act");
 }
