@@ -116,8 +116,14 @@ static const char *const cfg_u32[] = {
     "shared_expert_intermediate_size", "weight_bits",
 };
 
+/* Flags read with jbool (cvt_arch.c): Python takes any non-empty string as true, jbool takes a
+ * non-bool as its default, so a present flag must be a JSON bool (or null, "not set"). */
+static const char *const cfg_bool[] = {"tie_word_embeddings", "norm_topk_prob"};
+
 static int check_value(const cJSON *c, const char *k, const cJSON *v, trit_err *err)
 {
+    if (in_strs(k, cfg_bool, sizeof cfg_bool / sizeof cfg_bool[0]))
+        return cJSON_IsBool(v) || cJSON_IsNull(v) ? 1 : refuse(k, v, err, "must be true or false");
     if (in_strs(k, cfg_u32, sizeof cfg_u32 / sizeof cfg_u32[0])) {
         if (cJSON_IsNull(v)) return 1;
         return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 4294967295.0 &&

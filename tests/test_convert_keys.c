@@ -72,6 +72,8 @@ TEST(convert_keys_refused_per_family_hf)
     refuses(GEN_LAYOUT_QWEN3MOE, "k-mla", "kv_lora_rank", "512", "kv_lora_rank");
     /* families the runner does not compute, by model_type */
     refuses(GEN_LAYOUT_MIXTRAL, "k-jamba", "model_type", "\"jamba\"", "jamba");
+    /* a flag given as a string: Python takes "false" as true, jbool would take the default */
+    refuses(GEN_LAYOUT_QWEN3MOE, "k-normtopk", "norm_topk_prob", "\"false\"", "norm_topk_prob");
     /* a count that ju32 could not use used to become its default (n_head_kv = n_head) */
     refuses(GEN_LAYOUT_QWEN3MOE, "k-kvheads", "num_key_value_heads", "2.5", "num_key_value_heads");
     refuses(GEN_LAYOUT_MIXTRAL, "k-phimoe", "model_type", "\"phimoe\"", "phimoe");
