@@ -50,7 +50,7 @@ static uint32_t ju32(const cJSON *o, const char *k, uint32_t dflt)
  * configuration class (configuration_<family>.py), which is what the release computes with. */
 static double default_eps(const char *model_type)
 {
-    static const char *const e5[] = {"olmoe", "mixtral", "bitnet"};
+    static const char *const e5[] = {"olmoe", "mixtral", "bitnet", "phimoe"};
     for (size_t i = 0; i < sizeof e5 / sizeof e5[0]; i++)
         if (!strcmp(model_type, e5[i])) return 1e-5;
     return 1e-6;   /* llama, mistral, qwen2, qwen2_moe, qwen3, qwen3_moe, deepseek, minicpm */
@@ -102,6 +102,29 @@ static int deepseek_mla(const cJSON *c, const char *mt, cvt_model *m, trit_err *
         m->yarn_mscale = (float)jnum(rs, "mscale", 1);
         m->yarn_mscale_all_dim = (float)jnum(rs, "mscale_all_dim", 0);
     }
+    return TRIT_OK;
+}
+
+/* PhiMoE (model_type phimoe, Phi-3.5-MoE) as transformers' modeling_phimoe.py computes it:
+ * nn.LayerNorm with bias and eps = rms_norm_eps for the input, post-attention and final norms;
+ * head_dim = hidden_size / num_attention_heads (PhimoeAttention reads no head_dim key);
+ * sparsemixer routing, which raises for any top_k but 2, with jitter_eps = router_jitter_noise
+ * (configuration_phimoe.py default 0.01); attention and lm_head biases are tensors the
+ * checkpoint carries (attention_bias / lm_head_bias, cvt_keys.c). */
+static int phimoe(const cJSON *c, cvt_model *m, trit_err *err)
+{
+    m->layer_norm = 1;
+    snprintf(m->gating, sizeof m->gating, "sparsemixer");
+    m->jitter_eps = (float)jnum(c, "router_jitter_noise", 0.01);
+    m->norm_topk = 0;
+    if (m->n_head) m->head_dim = m->n_embd / m->n_head;
+    m->rope_dim = m->head_dim;
+    if (!cJSON_GetObjectItemCaseSensitive(c, "rope_theta")) m->rope_theta = 1e6f;   /* PhimoeConfig default */
+    if (m->n_expert_used != 2)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
+                            "key 'num_experts_per_tok' = %u: PhiMoE's sparsemixer routes to exactly 2 experts "
+                            "(modeling_phimoe.py raises otherwise); trit refuses rather than compute something close",
+                            m->n_expert_used);
     return TRIT_OK;
 }
 
@@ -198,12 +221,16 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
         double const ls = jnum(c, "logits_scaling", 1.0);
         m->logit_scale = ls > 0 ? (float)(1.0 / ls) : -1.0f;   /* -1: refused by the rules */
         m->attn_scale = (float)jnum(c, "attention_multiplier", 1.0);
+    } else if (!strcmp(mt, "phimoe")) {
+        int const rc = phimoe(c, m, err);
+        if (rc != TRIT_OK) return rc;
+        arch = mt;
     } else if (!strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2") || !strcmp(mt, "qwen3")) {
         arch = mt;
     } else {
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
                             "model_type '%.40s' is not supported (llama, mistral, qwen2/3, bitnet, minicpm, mixtral, "
-                            "qwen2_moe, qwen3_moe, olmoe, granite, granitemoe)", mt);
+                            "qwen2_moe, qwen3_moe, olmoe, granite, granitemoe, deepseek_v2, phimoe)", mt);
     }
     snprintf(m->arch, sizeof m->arch, "%s", arch);
     int const rc = cvt_keys_check_config(c, err);
@@ -275,6 +302,14 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
                                         "minicpm", "granite", "granitemoe", "bitnet", "bitnet-b1.58", "bitnet-25"};
     int arch_ok = 0;
     for (size_t i = 0; i < sizeof archs / sizeof archs[0] && !arch_ok; i++) arch_ok = !strcmp(arch, archs[i]);
+    /* A phimoe GGUF (convert_hf_to_gguf.py PhiMoeModel) keeps the release's LayerNorm biases but
+     * not router_jitter_noise, and llama.cpp computes the file with its phi3 graph (RMSNorm plus
+     * bias, renormalized softmax top-2): neither the release's math nor one the file states. */
+    if (!strcmp(arch, "phimoe"))
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "general.architecture",
+                            "architecture 'phimoe' from GGUF: the file does not state sparsemixer's threshold "
+                            "(router_jitter_noise) and llama.cpp computes it with RMSNorm and softmax top-2, not the "
+                            "release's LayerNorm and sparsemixer; convert the HF release instead");
     if (!arch_ok)
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "general.architecture",
                             "architecture '%.40s' is not supported (llama, mistral, qwen2/3, qwen2moe, qwen3moe, "
@@ -475,6 +510,7 @@ int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
     K(trit_kvbuf_u32(w, "model.n_vocab", m->n_vocab, err));
     K(trit_kvbuf_u32(w, "model.n_ctx", m->n_ctx, err));
     K(trit_kvbuf_f32(w, "model.norm_eps", m->norm_eps, err));
+    if (m->layer_norm) K(trit_kvbuf_str(w, "model.norm_kind", "layer", 5, err));
     K(trit_kvbuf_f32(w, "model.rope_theta", m->rope_theta, err));
     K(trit_kvbuf_u32(w, "model.rope_dim", m->rope_dim, err));
     if (m->kv_lora_rank) K(write_mla(m, w, err));
@@ -493,6 +529,7 @@ int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
     if (m->n_expert) {
         K(trit_kvbuf_u32(w, "moe.n_ff_expert", m->n_ff_expert, err));
         K(trit_kvbuf_str(w, "moe.gating", m->gating, strlen(m->gating), err));
+        if (!strcmp(m->gating, "sparsemixer")) K(trit_kvbuf_f32(w, "moe.jitter_eps", m->jitter_eps, err));
         K(trit_kvbuf_bool(w, "moe.norm_topk", m->norm_topk, err));
         K(trit_kvbuf_f32(w, "moe.routed_scale", m->routed_scale, err));
         K(trit_kvbuf_u32(w, "moe.n_shared_expert", m->n_shared_expert, err));

@@ -22,6 +22,8 @@ typedef struct cvt_model {
     char shared_gate[16];
     float embd_scale, residual_scale, logit_scale; /* MiniCPM / granite scaling; 0 = not used */
     float attn_scale;              /* attention scores' scale (granite); 0 = 1/sqrt(head_dim) */
+    int layer_norm;                /* block/output norms are LayerNorm with bias (PhiMoE), not RMSNorm */
+    float jitter_eps;              /* gating "sparsemixer": its threshold (router_jitter_noise) */
     int ternary_model;             /* the source declares (or stores) ternary projections */
     int gguf_unpermute;            /* GGUF Q/K rows are in llama.cpp's permuted rope order */
     char online_quant[40];         /* why the config asks for absmean ternarization of float

@@ -55,7 +55,8 @@ static const struct { const char *key, *why; } cfg_inert[] = {
     {"output_router_logits", "training output switch"},
     {"router_aux_loss_coef", "training loss"},
     {"router_z_loss_coef", "training loss"},
-    {"router_jitter_noise", "training noise"},
+    {"router_jitter_noise", "training noise (Mixtral); PhiMoE's sparsemixer threshold is mapped (check_phimoe)"},
+    {"input_jitter_noise", "training noise (PhimoeSparseMoeBlock scales its input only when training)"},
     {"aux_loss_alpha", "training loss"},
     {"seq_aux", "training loss"},
     {"auto_map", "HF remote-code class names"},
@@ -104,6 +105,12 @@ static int refuse(const char *key, const cJSON *v, trit_err *err, const char *wh
 }
 
 static int is_null_or_false(const cJSON *v) { return !v || cJSON_IsNull(v) || cJSON_IsFalse(v); }
+
+static double jnum_or(const cJSON *o, const char *k, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
 
 /* Keys whose presence is fine but whose value may ask for math the runner does not do. */
 /* Counts and ids read with ju32 (cvt_arch.c), which falls back to a default for a value it
@@ -157,9 +164,12 @@ static int check_value(const cJSON *c, const char *k, const cJSON *v, trit_err *
         if (cJSON_IsString(v) && in_strs(v->valuestring, ok, 4)) return TRIT_OK;
         return refuse(k, v, err, "the runner computes silu, relu2 and gelu (erf)");
     }
-    if (!strcmp(k, "attention_bias")) {
-        /* llama-style attention_bias adds biases to q, k, v and o; the runner has no o bias */
-        return is_null_or_false(v) ? TRIT_OK : refuse(k, v, err, "an output-projection bias is not computed");
+    if (!strcmp(k, "attention_bias") || !strcmp(k, "lm_head_bias")) {
+        /* q/k/v/o biases (LlamaAttention, PhimoeAttention) and PhiMoE's lm_head bias: the
+         * checkpoint carries them as tensors (attn_*.bias, output.bias) and the runner adds
+         * every one present; a bias the flag promises but the checkpoint lacks is what
+         * transformers initialises it to (zero) */
+        return cJSON_IsBool(v) || cJSON_IsNull(v) ? TRIT_OK : refuse(k, v, err, "must be true or false");
     }
     if (!strcmp(k, "mlp_bias")) return is_null_or_false(v) ? TRIT_OK : refuse(k, v, err, "FFN biases are not computed");
     if (!strcmp(k, "use_sliding_window")) return is_null_or_false(v) ? TRIT_OK : refuse(k, v, err, "sliding-window attention is not implemented");
@@ -243,6 +253,37 @@ static int check_deepseek(const cJSON *c, const char *k, const cJSON *v, trit_er
     return 1;
 }
 
+/* PhiMoE's keys (model_type phimoe; transformers' configuration_phimoe.py, modeling_phimoe.py):
+ * router_jitter_noise is sparsemixer's threshold here (mapped to moe.jitter_eps), not training
+ * noise as in Mixtral; PhimoeAttention's head width is hidden_size / num_attention_heads
+ * whatever a head_dim key says; the top-level original_max_position_embeddings is read only
+ * with a rope scaling (rope_scaling's own copy is the one PhimoeRotaryEmbedding uses). Returns
+ * 1 for a key it does not handle. */
+static int check_phimoe(const cJSON *c, const char *k, const cJSON *v, trit_err *err)
+{
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(c, "model_type");
+    if (!cJSON_IsString(mt) || strcmp(mt->valuestring, "phimoe") != 0) return 1;
+    if (!strcmp(k, "router_jitter_noise"))
+        return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0
+                   ? TRIT_OK
+                   : refuse(k, v, err, "sparsemixer's threshold must be a finite number >= 0");
+    if (!strcmp(k, "head_dim")) {
+        double const h = jnum_or(c, "hidden_size", -1), n = jnum_or(c, "num_attention_heads", -1);
+        return cJSON_IsNumber(v) && n > 0 && v->valuedouble * n == h
+                   ? TRIT_OK
+                   : refuse(k, v, err, "PhimoeAttention's head width is hidden_size / num_attention_heads");
+    }
+    if (!strcmp(k, "original_max_position_embeddings")) {
+        const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
+        const cJSON *o = cJSON_IsObject(rs) ? cJSON_GetObjectItemCaseSensitive(rs, "original_max_position_embeddings") : NULL;
+        if (!rs || cJSON_IsNull(rs)) return TRIT_OK;
+        return cJSON_IsNumber(v) && cJSON_IsNumber(o) && v->valuedouble == o->valuedouble
+                   ? TRIT_OK
+                   : refuse(k, v, err, "differs from rope_scaling's original_max_position_embeddings");
+    }
+    return 1;
+}
+
 /* Keys that name a mechanism the runner does not have, whatever their value (but null). */
 static const struct { const char *key, *why; } cfg_refused[] = {
     {"q_lora_rank", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
@@ -251,7 +292,7 @@ static const struct { const char *key, *why; } cfg_refused[] = {
     {"qk_nope_head_dim", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
     {"v_head_dim", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
     {"num_nextn_predict_layers", "multi-token-prediction layers are not implemented"},
-    {"layer_norm_eps", "LayerNorm models are not implemented (the runner computes RMSNorm)"},
+    {"layer_norm_eps", "a LayerNorm eps key of a family trit does not compute (PhiMoE, its one LayerNorm family, states rms_norm_eps)"},
 };
 
 int cvt_keys_check_config(const cJSON *c, trit_err *err)
@@ -259,7 +300,8 @@ int cvt_keys_check_config(const cJSON *c, trit_err *err)
     for (const cJSON *it = c ? c->child : NULL; it; it = it->next) {
         const char *k = it->string;
         if (!k) continue;
-        int const drc = check_deepseek(c, k, it, err);
+        int drc = check_deepseek(c, k, it, err);
+        if (drc == 1) drc = check_phimoe(c, k, it, err);
         if (drc != 1) {
             if (drc != TRIT_OK) return drc;
             continue;

@@ -36,6 +36,27 @@ const char *exg_arch(const char *container_arch, int *norm_rope)
     return NULL;
 }
 
+/* A description llama.cpp computes other math for: LayerNorm blocks (model.norm_kind "layer")
+ * and sparsemixer routing. llama.cpp's phimoe architecture runs its phi3 graph
+ * (src/models/phi3.cpp: RMSNorm plus the norm bias, softmax top-2 renormalized), so a phimoe
+ * GGUF would load there and compute something else than the release (modeling_phimoe.py). */
+static int refuse_other_math(const trit_reader *r, const char *arch, trit_err *err)
+{
+    char s[32];
+    int rc = exg__kv_str(r, "model.norm_kind", s, sizeof s, err);
+    if (rc == TRIT_OK && strcmp(s, "rms") != 0)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "model.norm_kind",
+                            "'%s' ('%s'): llama.cpp computes no LayerNorm block for this architecture (its phimoe "
+                            "graph is phi3's RMSNorm plus bias); an export would compute something else", s, arch);
+    if (rc != TRIT_OK && rc != TRIT_E_NOTFOUND) return rc;
+    rc = exg__kv_str(r, "moe.gating", s, sizeof s, err);
+    if (rc == TRIT_OK && !strcmp(s, "sparsemixer"))
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "moe.gating",
+                            "'sparsemixer' ('%s'): llama.cpp routes phimoe by softmax top-2, renormalized; an export "
+                            "would compute something else", arch);
+    return rc == TRIT_E_NOTFOUND ? TRIT_OK : rc;
+}
+
 void exg_plan_free(exg_plan *p)
 {
     if (!p) return;
@@ -101,6 +122,7 @@ int exg_plan_new(const trit_reader *r, const exg_opts *opts, exg_plan **out,
     if (rc == TRIT_E_NOTFOUND)
         rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "metadata 'general.architecture' is missing");
     if (rc) goto out;
+    if ((rc = refuse_other_math(r, p->src_arch, err))) goto out;
     const char *arch = exg_arch(p->src_arch, &p->norm_rope);
     if (!arch) {
         rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,

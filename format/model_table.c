@@ -20,10 +20,15 @@ static const trit_mt_tensor tensors[] = {
     {"token_embd.weight", T_, TRIT_MT_FLOAT, "VE",
      {"model.embed_tokens.weight", "embed_tokens.weight", "model.language_model.embed_tokens.weight"}},
     {"output_norm.weight", T_, TRIT_MT_FLOAT, "E", {"model.norm.weight", "model.language_model.norm.weight"}},
+    /* LayerNorm's bias (model.norm_kind "layer": PhiMoE's nn.LayerNorm(elementwise_affine=True)) */
+    {"output_norm.bias", T_, TRIT_MT_FLOAT, "E", {"model.norm.bias"}},
     {"output.weight", T_, TRIT_MT_FLOAT, "VE", {"lm_head.weight"}},
+    /* PhiMoE lm_head_bias (modeling_phimoe.py PhimoeForCausalLM: nn.Linear(bias=lm_head_bias)) */
+    {"output.bias", T_, TRIT_MT_FLOAT, "V", {"lm_head.bias"}},
     {"rope_freqs.weight", T_, TRIT_MT_SKIP, NULL, {NULL}},
 
     {"attn_norm.weight", L_, TRIT_MT_FLOAT, "E", {"input_layernorm.weight"}},
+    {"attn_norm.bias", L_, TRIT_MT_FLOAT, "E", {"input_layernorm.bias"}},
     {"attn_q.weight", L_, TRIT_MT_PROJ, "QE", {"self_attn.q_proj.weight"}},
     {"attn_k.weight", L_, TRIT_MT_PROJ, "KE", {"self_attn.k_proj.weight"}},
     {"attn_v.weight", L_, TRIT_MT_PROJ, "KE", {"self_attn.v_proj.weight"}},
@@ -31,6 +36,8 @@ static const trit_mt_tensor tensors[] = {
     {"attn_q.bias", L_, TRIT_MT_FLOAT, "Q", {"self_attn.q_proj.bias"}},
     {"attn_k.bias", L_, TRIT_MT_FLOAT, "K", {"self_attn.k_proj.bias"}},
     {"attn_v.bias", L_, TRIT_MT_FLOAT, "K", {"self_attn.v_proj.bias"}},
+    /* attention_bias true (PhimoeAttention, LlamaAttention): o_proj has a bias too */
+    {"attn_output.bias", L_, TRIT_MT_FLOAT, "E", {"self_attn.o_proj.bias"}},
     /* per head (Qwen3) or over the whole projection (OLMoE) */
     {"attn_q_norm.weight", L_, TRIT_MT_FLOAT, "D|Q", {"self_attn.q_norm.weight"}},
     {"attn_k_norm.weight", L_, TRIT_MT_FLOAT, "D|K", {"self_attn.k_norm.weight"}},
@@ -46,6 +53,7 @@ static const trit_mt_tensor tensors[] = {
     {"attn_kv_b.weight", L_, TRIT_MT_PROJ, "BC", {"self_attn.kv_b_proj.weight"}},
     {"attn_sub_norm.weight", L_, TRIT_MT_FLOAT, "E", {"self_attn.attn_sub_norm.weight", "self_attn.inner_attn_ln.weight"}},
     {"ffn_norm.weight", L_, TRIT_MT_FLOAT, "E", {"post_attention_layernorm.weight"}},
+    {"ffn_norm.bias", L_, TRIT_MT_FLOAT, "E", {"post_attention_layernorm.bias"}},
     {"ffn_gate.weight", L_, TRIT_MT_PROJ, "FE", {"mlp.gate_proj.weight"}},
     {"ffn_up.weight", L_, TRIT_MT_PROJ, "FE", {"mlp.up_proj.weight"}},
     {"ffn_down.weight", L_, TRIT_MT_PROJ, "EF", {"mlp.down_proj.weight"}},
@@ -89,6 +97,9 @@ static const trit_mt_key keys[] = {
     {"model.n_vocab", U32_, 1, NULL, "vocab_size", NULL, {"vocab_size"}, TRIT_MT_AS_IS},
     {"model.n_ctx", U32_, 0, NULL, "context_length", NULL, {"max_position_embeddings", "n_positions"}, TRIT_MT_AS_IS},
     {"model.norm_eps", F32_, 1, NULL, "attention.layer_norm_rms_epsilon", NULL, {"rms_norm_eps"}, TRIT_MT_AS_IS},
+    /* the block and output norms: RMSNorm (absent: "rms") or LayerNorm with bias ("layer":
+     * PhiMoE's nn.LayerNorm, eps = its rms_norm_eps) */
+    {"model.norm_kind", STR_, 0, "rms|layer", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.rope_theta", F32_, 1, NULL, "rope.freq_base", NULL, {"rope_theta"}, TRIT_MT_AS_IS},
     {"model.rope_dim", U32_, 0, NULL, "rope.dimension_count", NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.rope_layout", STR_, 0, "neox|norm", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
@@ -118,7 +129,10 @@ static const trit_mt_key keys[] = {
     {"moe.n_expert", U32_, 0, NULL, "expert_count", NULL, {"num_local_experts", "num_experts", "n_routed_experts"}, TRIT_MT_AS_IS},
     {"moe.n_expert_used", U32_, 0, NULL, "expert_used_count", NULL, {"num_experts_per_tok"}, TRIT_MT_AS_IS},
     {"moe.n_ff_expert", U32_, 0, NULL, "expert_feed_forward_length", NULL, {"moe_intermediate_size"}, TRIT_MT_AS_IS},
-    {"moe.gating", STR_, 0, "softmax|sigmoid", "expert_gating_func", NULL, {"scoring_func"}, TRIT_MT_GATING},
+    {"moe.gating", STR_, 0, "softmax|sigmoid|sparsemixer", "expert_gating_func", NULL, {"scoring_func"}, TRIT_MT_GATING},
+    /* sparsemixer's threshold (modeling_phimoe.py sparsemixer(jitter_eps = router_jitter_noise)):
+     * an expert stays a candidate while (max - score) / max(|score|, max) <= 2 * jitter_eps */
+    {"moe.jitter_eps", F32_, 0, NULL, NULL, NULL, {"router_jitter_noise"}, TRIT_MT_AS_IS},
     {"moe.norm_topk", BOOL_, 0, NULL, "expert_weights_norm", NULL, {"norm_topk_prob"}, TRIT_MT_AS_IS},
     {"moe.routed_scale", F32_, 0, NULL, "expert_weights_scale", NULL, {"routed_scaling_factor"}, TRIT_MT_AS_IS},
     {"moe.n_shared_expert", U32_, 0, NULL, "expert_shared_count", NULL, {"n_shared_experts"}, TRIT_MT_AS_IS},
@@ -459,6 +473,8 @@ int trit_mt_check(trit_mt_num_fn get, void *get_ctx, int required, trit_mt_repor
     } else if (required) {
         violation(&k, TRIT_E_CORRUPT, "model.rope_theta", "is missing");
     }
+    if (get(get_ctx, "moe.jitter_eps", &v) && !(isfinite(v) && v >= 0))
+        violation(&k, TRIT_E_CORRUPT, "moe.jitter_eps", "is %g, must be finite and >= 0", v);
     static const char *const scales[] = {"model.embd_scale", "model.residual_scale", "model.logit_scale",
                                          "model.attn_scale", "moe.routed_scale"};
     for (size_t i = 0; i < sizeof scales / sizeof scales[0]; i++)

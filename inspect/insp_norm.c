@@ -146,6 +146,11 @@ cJSON *insp_norm_meta(const char *format, const cJSON *meta, cJSON **consumed)
         if (used && !cJSON_AddStringToObject(used, src, keys[i].key)) goto fail;
     }
     if (strcmp(format, "trit") != 0 && moe_ff(format, meta, out) != TRIT_OK) goto fail;
+    /* router_jitter_noise is sparsemixer's threshold in PhiMoE (moe.jitter_eps) and training
+     * noise everywhere else (Mixtral): only a phimoe description has the key */
+    const cJSON *oarch = cJSON_GetObjectItemCaseSensitive(out, "general.architecture");
+    if (!cJSON_IsString(oarch) || strcmp(oarch->valuestring, "phimoe") != 0)
+        cJSON_DeleteItemFromObjectCaseSensitive(out, "moe.jitter_eps");
     if (consumed) *consumed = used;
     return out;
 fail:
@@ -263,6 +268,8 @@ cJSON *insp_derive(const cJSON *hp, const insp_tref *t, uint64_t n)
         if (strcmp(t[i].canon, "token_embd.weight") == 0) embd = &t[i];
     }
     if (absent(hp, "model.tied_embeddings") && embd) put_bool(d, &ok, "model.tied_embeddings", !has_output);
+    /* norms with a bias are LayerNorms (PhiMoE's nn.LayerNorm); spec 10.1's default is RMSNorm */
+    if (absent(hp, "model.norm_kind") && find_layer_mod(t, n, "attn_norm.bias")) put_str(d, &ok, "model.norm_kind", "layer");
     if (absent(hp, "model.n_vocab") && embd && embd->n_dims == 2)
         put_num(d, &ok, "model.n_vocab", (double)embd->dims[0]);
     /* RoPE base: 10000 is both transformers' and llama.cpp's default when a file omits it */
@@ -298,10 +305,13 @@ cJSON *insp_derive(const cJSON *hp, const insp_tref *t, uint64_t n)
      * (formats.md 4.2); top-k renormalization: always for Mixtral, hard-coded for qwen3moe
      * in llama.cpp */
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(hp, "general.architecture");
-    if (absent(hp, "moe.gating")) put_str(d, &ok, "moe.gating", "softmax");
+    /* PhiMoE routes by sparsemixer (modeling_phimoe.py), stated by no config key */
+    int const phimoe = cJSON_IsString(arch) && strcmp(arch->valuestring, "phimoe") == 0;
+    if (absent(hp, "moe.gating")) put_str(d, &ok, "moe.gating", phimoe ? "sparsemixer" : "softmax");
     if (absent(hp, "moe.norm_topk") && cJSON_IsString(arch) &&
         (strcmp(arch->valuestring, "mixtral") == 0 || strcmp(arch->valuestring, "qwen3moe") == 0))
         put_bool(d, &ok, "moe.norm_topk", 1);
+    if (absent(hp, "moe.norm_topk") && phimoe) put_bool(d, &ok, "moe.norm_topk", 0);
     return derived(d, ok);
 }
 

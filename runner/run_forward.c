@@ -123,7 +123,7 @@ static void attention(run_ctx *c, uint32_t L, uint32_t T)
     run_hparams const *hp = &c->hp;
     run_layer const *ly = &c->layers[L];
     uint64_t const E = hp->n_embd, qd = (uint64_t)hp->n_head * hp->head_dim, kvd = (uint64_t)hp->n_head_kv * hp->head_dim;
-    for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->xn + t * E, c->h + t * E, ly->attn_norm, E, hp->norm_eps);
+    for (uint32_t t = 0; t < T; t++) run__norm(c, c->xn + t * E, c->h + t * E, ly->attn_norm, ly->attn_norm_b);
     if (is_t2(&ly->wq) || is_t2(&ly->wk) || is_t2(&ly->wv)) run__act_quant(c, RUN_SITE_ATTN_IN, L, NO_EXPERT, &c->qa, c->xn, E, E, T);
     run__linear(c, &ly->wq, c->xn, E, &c->qa, T, c->q, qd);
     run__linear(c, &ly->wk, c->xn, E, &c->qa, T, c->k, kvd);
@@ -145,6 +145,7 @@ static void attention(run_ctx *c, uint32_t L, uint32_t T)
         for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->att + t * qd, c->att + t * qd, ly->attn_sub_norm, qd, hp->norm_eps);
     if (is_t2(&ly->wo)) run__act_quant(c, RUN_SITE_ATTN_OUT, L, NO_EXPERT, &c->qa, c->att, qd, qd, T);
     run__linear(c, &ly->wo, c->att, qd, &c->qa, T, c->o, E);
+    add_bias(c->o, ly->bo, T, E);
     float const rs = c->hp.residual_scale; /* 1 except MiniCPM: x * 1.0f is exact */
     for (uint64_t i = 0; i < T * E; i++) c->h[i] += rs * c->o[i];
 }
@@ -198,6 +199,27 @@ static void bind(run_tensor *t, const run_tensor *desc, const void *image)
     t->scales = desc->type == TRIT_TYPE_T2 ? (const float *)(const void *)((const uint8_t *)image + desc->scales_off) : NULL;
 }
 
+/* One sparsemixer pick (modeling_phimoe.py sparsemixer, eval mode) over the router logits s:
+ * the best expert not excluded (first index on ties, as torch.max), and its weight, the
+ * softmax over the experts still within the threshold of it: an expert e drops out when
+ * (best - s[e]) / max(|s[e]|, best) > 2 * eps. */
+static void sparsemixer_pick(const float *s, uint32_t NE, uint32_t excluded, float eps, uint32_t *sel, float *w)
+{
+    uint32_t best = UINT32_MAX;
+    for (uint32_t e = 0; e < NE; e++)
+        if (e != excluded && (best == UINT32_MAX || s[e] > s[best])) best = e;
+    float const m = s[best], thr = 2.0f * eps;
+    double sum = 0;
+    for (uint32_t e = 0; e < NE; e++) {
+        if (e == excluded) continue;
+        float const factor = fabsf(s[e]) > m ? fabsf(s[e]) : m;
+        if ((m - s[e]) / factor > thr) continue;   /* 0/0 (NaN) keeps it, as in torch */
+        sum += exp((double)(s[e] - m));
+    }
+    *sel = best;
+    *w = (float)(1.0 / sum);   /* exp(s[best] - m) = 1 is in the sum */
+}
+
 /* Router: scores, top-k selection and weights for T tokens into slot_e / slot_w. */
 static void route(run_ctx *c, const run_layer *ly, uint32_t L, uint32_t T)
 {
@@ -207,6 +229,15 @@ static void route(run_ctx *c, const run_layer *ly, uint32_t L, uint32_t T)
     run__linear(c, &ly->router, c->xn, hp->n_embd, &c->qa, T, c->router, NE);
     for (uint32_t t = 0; t < T; t++) {
         float *p = c->router + (uint64_t)t * NE;
+        if (hp->gating == RUN_GATING_SPARSEMIXER) {
+            /* two picks on the raw logits, the second without the first (K = 2, checked at load) */
+            uint32_t *sel = c->slot_e + (uint64_t)t * K;
+            float *w = c->slot_w + (uint64_t)t * K;
+            sparsemixer_pick(p, NE, UINT32_MAX, hp->jitter_eps, &sel[0], &w[0]);
+            sparsemixer_pick(p, NE, sel[0], hp->jitter_eps, &sel[1], &w[1]);
+            for (uint32_t j = 0; j < K; j++) w[j] *= hp->routed_scale;
+            continue;
+        }
         if (hp->gating == RUN_GATING_SIGMOID) {
             for (uint32_t e = 0; e < NE; e++) p[e] = 1.0f / (1.0f + expf(-p[e]));
         } else {
@@ -322,7 +353,7 @@ int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, 
         run_layer const *ly = &c->layers[L];
         if (hp->kv_lora_rank) run__mla_attention(c, L, T);   /* DeepSeek (run_mla.c) */
         else attention(c, L, T);
-        for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->xn + t * E, c->h + t * E, ly->ffn_norm, E, hp->norm_eps);
+        for (uint32_t t = 0; t < T; t++) run__norm(c, c->xn + t * E, c->h + t * E, ly->ffn_norm, ly->ffn_norm_b);
         if (ly->moe) {
             int const rc = moe(c, L, T, err);
             if (rc) return rc;
@@ -334,11 +365,12 @@ int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, 
         }
     }
     if (logits) {
-        run__rmsnorm(c->xn, c->h + (uint64_t)(T - 1) * E, c->output_norm, E, hp->norm_eps);
+        run__norm(c, c->xn, c->h + (uint64_t)(T - 1) * E, c->output_norm, c->output_norm_b);
         if (hp->logit_scale != 1.0f)
             for (uint64_t i = 0; i < E; i++) c->xn[i] *= hp->logit_scale;
         if (is_t2(&c->output)) run__act_quant(c, RUN_SITE_OUTPUT, UINT32_MAX, NO_EXPERT, &c->qa, c->xn, E, E, 1);
         run__linear(c, &c->output, c->xn, E, &c->qa, 1, logits, hp->n_vocab);
+        add_bias(logits, c->output_b, 1, hp->n_vocab);
     }
     c->n_pos += T;
     return TRIT_OK;

@@ -80,14 +80,17 @@ typedef struct run_hparams {
     /* multi-head latent attention (DeepSeek-V2, run_mla.c): kv_lora_rank 0 = not MLA; head_dim
      * is the key head qk_nope + qk_rope, rope_dim qk_rope; v_head_dim = head_dim elsewhere */
     uint32_t q_lora_rank, kv_lora_rank, v_head_dim;
+    int layer_norm;            /* model.norm_kind "layer": block/output norms are LayerNorm + bias */
+    float jitter_eps;          /* RUN_GATING_SPARSEMIXER: moe.jitter_eps */
 } run_hparams;
 
 enum { RUN_ACT_SILU = 0, RUN_ACT_RELU2 = 1, RUN_ACT_GELU = 2 };
-enum { RUN_GATING_SOFTMAX = 0, RUN_GATING_SIGMOID = 1 };
+enum { RUN_GATING_SOFTMAX = 0, RUN_GATING_SIGMOID = 1, RUN_GATING_SPARSEMIXER = 2 };
 
 /* A vector weight (norm, bias) converted to f32 once at open (they are tiny). NULL = absent. */
 typedef struct run_layer {
     float *attn_norm, *bq, *bk, *bv, *q_norm, *k_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;
+    float *attn_norm_b, *ffn_norm_b, *bo;  /* LayerNorm biases, the output projection's bias */
     int q_norm_full, k_norm_full;          /* norm over the whole q/k vector, not per head */
     run_tensor wq, wk, wv, wo;
     run_tensor ffn_gate, ffn_up, ffn_down; /* dense FFN (data NULL when the layer is MoE) */
@@ -127,7 +130,7 @@ struct run_ctx {
     run_hparams hp;
     run_layer *layers;
     run_tensor token_embd, output;
-    float *output_norm;
+    float *output_norm, *output_norm_b, *output_b;
     const run_kern *kern;
     run_pool *pool;
     run_cache *cache;
@@ -180,6 +183,12 @@ float run__row_dot(const run_kern *k, const run_tensor *w, uint64_t r, const flo
                    uint32_t t, int32_t *chunks);
 /* x = rmsnorm(x) * w over n values (w NULL: no weight). Sum of squares in double. */
 void run__rmsnorm(float *out, const float *x, const float *w, uint64_t n, float eps);
+/* out = (x - mean) / sqrt(var + eps) * w + b over n values (torch.nn.LayerNorm; w, b NULL:
+ * none); out may be x. Sums in double. */
+void run__layernorm(float *out, const float *x, const float *w, const float *b, uint64_t n, float eps);
+/* A block or output norm as the description states it (model.norm_kind): RMSNorm * w, or
+ * LayerNorm * w + b. */
+void run__norm(const run_ctx *c, float *out, const float *x, const float *w, const float *b);
 
 /* ---- activation quantization sites and static scales (run_act.c, run_act_lin.c) ---- */
 /* Set up c->act for o's act_scales mode and observer (after the model is loaded). */

@@ -137,6 +137,22 @@ static void keep_first(void *ctx, int code, const char *key, const char *msg)
     snprintf(f->msg, sizeof f->msg, "metadata '%s' %s", key, msg);
 }
 
+/* Sparsemixer (modeling_phimoe.py, eval mode) picks exactly two experts and weighs each by its
+ * masked softmax: its threshold must be stated, and what other gates add (top-k
+ * renormalization) is not part of it. */
+static int sparsemixer_hparams(run_ctx *c, trit_err *err)
+{
+    run_hparams *hp = &c->hp;
+    if (hp->gating != RUN_GATING_SPARSEMIXER) return TRIT_OK;
+    int rc = kv_f32(c, "moe.jitter_eps", 1, 0, &hp->jitter_eps, err);
+    if (rc) return rc;
+    if (!hp->n_expert || hp->n_expert_used != 2 || hp->norm_topk || !(hp->jitter_eps >= 0))
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "moe.gating",
+                            "sparsemixer is computed for moe.n_expert_used 2 (not %u), without moe.norm_topk and "
+                            "with moe.jitter_eps >= 0 (%g)", hp->n_expert_used, (double)hp->jitter_eps);
+    return TRIT_OK;
+}
+
 static int read_hparams(run_ctx *c, trit_err *err)
 {
     run_hparams *hp = &c->hp;
@@ -169,12 +185,14 @@ static int read_hparams(run_ctx *c, trit_err *err)
     if ((rc = kv_f32(c, "model.logit_scale", 0, 1.0f, &hp->logit_scale, err))) return rc;
     if ((rc = kv_bool(c, "model.tied_embeddings", 0, &hp->tied, err))) return rc;
     if ((rc = kv_bool(c, "moe.norm_topk", 0, &hp->norm_topk, err))) return rc;
-    static const char *const acts[] = {"silu", "relu2", "gelu"}, *const gates[] = {"softmax", "sigmoid"};
+    static const char *const acts[] = {"silu", "relu2", "gelu"}, *const gates[] = {"softmax", "sigmoid", "sparsemixer"};
+    static const char *const norms[] = {"rms", "layer"};
     /* "norm" (interleaved pairs) is multi-head latent attention's, checked by run__mla_hparams */
     static const char *const shg[] = {"none", "sigmoid"}, *const rope[] = {"neox", "norm"};
     int layout;
     if ((rc = kv_enum(c, "model.hidden_act", acts, 3, RUN_ACT_SILU, &hp->act, err))) return rc;
-    if ((rc = kv_enum(c, "moe.gating", gates, 2, RUN_GATING_SOFTMAX, &hp->gating, err))) return rc;
+    if ((rc = kv_enum(c, "moe.gating", gates, 3, RUN_GATING_SOFTMAX, &hp->gating, err))) return rc;
+    if ((rc = kv_enum(c, "model.norm_kind", norms, 2, 0, &hp->layer_norm, err))) return rc;
     if ((rc = kv_enum(c, "moe.shared_gate", shg, 2, 0, &hp->shared_gate, err))) return rc;
     if ((rc = kv_enum(c, "model.rope_layout", rope, 2, 0, &layout, err))) return rc;
 
@@ -203,7 +221,7 @@ static int read_hparams(run_ctx *c, trit_err *err)
     } else if (hp->n_expert_used) {
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "moe.n_expert_used is %u without experts", hp->n_expert_used);
     }
-    return TRIT_OK;
+    return sparsemixer_hparams(c, err);
 }
 
 static const char *type_name(uint32_t t)
@@ -294,6 +312,16 @@ static int get_vec(run_ctx *c, const char *name, uint64_t n, int optional, float
     return get_vec2(c, name, n, 0, optional, out, NULL, err);
 }
 
+/* A norm's bias [n_embd]: LayerNorm's (model.norm_kind "layer"), optional; beside an RMSNorm it
+ * is refused (llama.cpp's phi3 graph adds one there, a computation no release here states). */
+static int get_norm_bias(run_ctx *c, const char *name, float **out, trit_err *err)
+{
+    int const rc = get_vec(c, name, c->hp.n_embd, 1, out, err);
+    if (rc == TRIT_OK && *out && !c->hp.layer_norm)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, name, "a norm bias, but model.norm_kind is not 'layer'");
+    return rc;
+}
+
 /* Check an expert member against its expected shape and the image it lives in. */
 static int check_member(const run_expert_desc *d, const run_tensor *t, const char *what, uint32_t L, uint32_t E,
                         uint64_t rows, uint64_t cols, trit_err *err)
@@ -342,7 +370,8 @@ static int load_mla(run_ctx *c, uint32_t L, trit_err *err)
     int rc;
 #define NAME(fmt) (snprintf(nm, sizeof nm, "blk.%u." fmt, L), nm)
     static const char *const other[] = {"attn_k.weight", "attn_v.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias",
-                                        "attn_q_norm.weight", "attn_k_norm.weight", "attn_sub_norm.weight"};
+                                        "attn_output.bias", "attn_q_norm.weight", "attn_k_norm.weight",
+                                        "attn_sub_norm.weight"};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
         snprintf(nm, sizeof nm, "blk.%u.%s", L, other[i]);
         if (has_dense(c, nm))
@@ -391,6 +420,7 @@ static int load_attn(run_ctx *c, uint32_t L, trit_err *err)
     if ((rc = get_vec(c, NAME("attn_q.bias"), qd, 1, &ly->bq, err))) return rc;
     if ((rc = get_vec(c, NAME("attn_k.bias"), kvd, 1, &ly->bk, err))) return rc;
     if ((rc = get_vec(c, NAME("attn_v.bias"), kvd, 1, &ly->bv, err))) return rc;
+    if ((rc = get_vec(c, NAME("attn_output.bias"), E, 1, &ly->bo, err))) return rc;
     uint64_t got = 0;
     /* q/k norms: per head ([head_dim], Qwen3) or over the whole vector (OLMoE style). */
     if ((rc = get_vec2(c, NAME("attn_q_norm.weight"), hp->head_dim, qd, 1, &ly->q_norm, &got, err))) return rc;
@@ -411,8 +441,10 @@ static int load_layer(run_ctx *c, uint32_t L, trit_err *err)
     int rc;
 #define NAME(fmt) (snprintf(nm, sizeof nm, "blk.%u." fmt, L), nm)
     if ((rc = get_vec(c, NAME("attn_norm.weight"), E, 0, &ly->attn_norm, err))) return rc;
+    if ((rc = get_norm_bias(c, NAME("attn_norm.bias"), &ly->attn_norm_b, err))) return rc;
     if ((rc = hp->kv_lora_rank ? load_mla(c, L, err) : load_attn(c, L, err))) return rc;
     if ((rc = get_vec(c, NAME("ffn_norm.weight"), E, 0, &ly->ffn_norm, err))) return rc;
+    if ((rc = get_norm_bias(c, NAME("ffn_norm.bias"), &ly->ffn_norm_b, err))) return rc;
     ly->moe = hp->n_expert > 0 && L >= hp->first_dense;
     if (!ly->moe) {
         uint64_t const F = hp->n_ff;
@@ -426,6 +458,8 @@ static int load_layer(run_ctx *c, uint32_t L, trit_err *err)
         uint64_t const NE = hp->n_expert, FE = hp->n_ff_expert;
         if ((rc = get_mat(c, NAME("ffn_gate_inp.weight"), NE, E, 0, &ly->router, err))) return rc;
         if ((rc = get_vec(c, NAME("exp_probs_b.bias"), NE, 1, &ly->exp_probs_b, err))) return rc;
+        if (ly->exp_probs_b && hp->gating == RUN_GATING_SPARSEMIXER)
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, nm, "a selection bias is not part of sparsemixer routing");
         /* shared experts: width from the tensor itself (all shared experts concatenated) */
         run_tensor probe;
         trit_err e2;
@@ -487,6 +521,9 @@ int run__load_model(run_ctx *c, trit_err *err)
     if (rc) return fail_file(c, err, rc);
     rc = read_hparams(c, err);
     if (!rc) rc = run__mla_hparams(c, err);
+    if (!rc && c->hp.kv_lora_rank && c->hp.layer_norm)
+        rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "model.norm_kind",
+                          "LayerNorm blocks are not computed with multi-head latent attention");
     if (rc) return fail_file(c, err, rc);
     run_hparams const *hp = &c->hp;
     c->layers = calloc(hp->n_layer, sizeof *c->layers);
@@ -496,6 +533,8 @@ int run__load_model(run_ctx *c, trit_err *err)
     if (c->token_embd.type == TRIT_TYPE_T2)
         return fail_file(c, err, trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "token_embd.weight", "t2 embeddings"));
     if ((rc = get_vec(c, "output_norm.weight", hp->n_embd, 0, &c->output_norm, err))) return fail_file(c, err, rc);
+    if ((rc = get_norm_bias(c, "output_norm.bias", &c->output_norm_b, err))) return fail_file(c, err, rc);
+    if ((rc = get_vec(c, "output.bias", hp->n_vocab, 1, &c->output_b, err))) return fail_file(c, err, rc);
     if ((rc = get_mat(c, "output.weight", hp->n_vocab, hp->n_embd, hp->tied, &c->output, err))) return fail_file(c, err, rc);
     /* tied (or absent, as llama.cpp's qwen3moe falls back to): project with the embeddings */
     if (!c->output.data) c->output = c->token_embd;
@@ -513,9 +552,13 @@ void run__free_model(run_ctx *c)
             free(ly->attn_norm); free(ly->bq); free(ly->bk); free(ly->bv); free(ly->q_norm); free(ly->k_norm);
             free(ly->attn_sub_norm); free(ly->ffn_norm); free(ly->ffn_sub_norm); free(ly->exp_probs_b);
             free(ly->gate_inp_sh); free(ly->experts); free(ly->q_a_norm); free(ly->kv_a_norm);
+            free(ly->attn_norm_b); free(ly->ffn_norm_b); free(ly->bo);
         }
     free(c->layers);
     free(c->output_norm);
+    free(c->output_norm_b);
+    free(c->output_b);
+    c->output_norm_b = c->output_b = NULL;
     free(c->mla_inv_freq);
     c->mla_inv_freq = NULL;
     c->layers = NULL;

@@ -273,3 +273,26 @@ void run__rmsnorm(float *out, const float *x, const float *w, uint64_t n, float 
     float const scale = 1.0f / sqrtf(mean + eps);
     for (uint64_t i = 0; i < n; i++) out[i] = w ? (x[i] * scale) * w[i] : x[i] * scale;
 }
+
+void run__layernorm(float *out, const float *x, const float *w, const float *b, uint64_t n, float eps)
+{
+    double sum = 0;
+    for (uint64_t i = 0; i < n; i++) sum += (double)x[i];
+    float const mean = (float)(sum / (double)n);
+    double var = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        float const d = x[i] - mean;
+        var += (double)(d * d);
+    }
+    float const scale = 1.0f / sqrtf((float)(var / (double)n) + eps);
+    for (uint64_t i = 0; i < n; i++) {
+        float const y = (x[i] - mean) * scale;
+        out[i] = (w ? y * w[i] : y) + (b ? b[i] : 0.0f);
+    }
+}
+
+void run__norm(const run_ctx *c, float *out, const float *x, const float *w, const float *b)
+{
+    if (c->hp.layer_norm) run__layernorm(out, x, w, b, c->hp.n_embd, c->hp.norm_eps);
+    else run__rmsnorm(out, x, w, c->hp.n_embd, c->hp.norm_eps);
+}

@@ -76,7 +76,7 @@ TEST(convert_keys_refused_per_family_hf)
     refuses(GEN_LAYOUT_QWEN3MOE, "k-normtopk", "norm_topk_prob", "\"false\"", "norm_topk_prob");
     /* a count that ju32 could not use used to become its default (n_head_kv = n_head) */
     refuses(GEN_LAYOUT_QWEN3MOE, "k-kvheads", "num_key_value_heads", "2.5", "num_key_value_heads");
-    refuses(GEN_LAYOUT_MIXTRAL, "k-phimoe", "model_type", "\"phimoe\"", "phimoe");
+    refuses(GEN_LAYOUT_MIXTRAL, "k-phi3", "model_type", "\"phi3\"", "phi3");   /* fused qkv_proj / gate_up_proj */
 }
 
 TEST(convert_keys_inert_and_defaults)

@@ -46,7 +46,9 @@ static const family families[] = {
     /* fused experts are split at conversion: no per-tensor value map here; its values are
      * checked against llama.cpp by the conformance suite (agree.sh: moe-granite and its GGUF twin) */
     {GEN_LAYOUT_GRANITEMOE, SUPPORTED, 0, {NULL, NULL}},
-    {GEN_LAYOUT_PHIMOE, REFUSED, 0, {"phimoe", NULL}},
+    /* LayerNorm, biases and sparsemixer are computed (test_phimoe_ref.c); its longrope with
+     * short/long mscale is not yet */
+    {GEN_LAYOUT_PHIMOE, REFUSED, 0, {"longrope", "rope_scaling"}},
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
@@ -405,7 +407,24 @@ TEST(release_layouts_copy_the_releases)
     has(&p, "model.layers.0.self_attn.o_proj.bias", GEN_DT_BF16, o.n_embd, 0, 0);
     has(&p, "lm_head.bias", GEN_DT_BF16, o.n_vocab, 0, 0);
     has(&p, "model.layers.0.block_sparse_moe.experts.1.w2.weight", GEN_DT_BF16, o.n_embd, o.n_ff, 0);
+    has(&p, "model.layers.0.block_sparse_moe.gate.weight", GEN_DT_BF16, o.n_expert, o.n_embd, 0);
     gen_plan_release(&p);
+    snprintf(dir, sizeof dir, "%s/relc-phimoe", test_tmpdir());
+    if (!gen_tiny(GEN_LAYOUT_PHIMOE, dir, &o)) {
+        /* the release's config.json: sparsemixer's threshold, both bias flags, untied, top-2,
+         * longrope with short/long mscale and one factor per rotary frequency */
+        cJSON *c = config_of(dir), *r = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
+        CHECK_STR(cstr(c, "model_type"), "phimoe");
+        CHECK(cnum(c, "router_jitter_noise") == 0.01 && cnum(c, "num_experts_per_tok") == 2);
+        CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "attention_bias")));
+        CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "lm_head_bias")));
+        CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(c, "tie_word_embeddings")));
+        CHECK(cJSON_GetObjectItemCaseSensitive(c, "head_dim") == NULL);
+        CHECK_STR(cstr(r, "type"), "longrope");
+        CHECK(cnum(r, "short_mscale") > 1 && cnum(r, "long_mscale") > 1);
+        CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "short_factor")), (int)gen_head_dim(&o) / 2);
+        cJSON_Delete(c);
+    }
 
     /* MiniCPM4: longrope with one factor per rotary frequency */
     snprintf(dir, sizeof dir, "%s/relc-minicpm4", test_tmpdir());
