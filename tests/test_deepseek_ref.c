@@ -43,6 +43,10 @@ typedef struct dsref {
     uint32_t E, H, nope, rope, vd, kl, ql, n_layer, n_vocab, k_used, first_dense, n_expert;
     double eps, theta, routed, softmax_scale, rope_mscale;
     int norm_topk, quant;
+    int v3, sigmoid, group;  /* deepseek_v3; sigmoid scores; 0 none, 1 max (group_limited_greedy),
+                                2 top-2 sum with e_score_correction_bias (noaux_tc) */
+    uint32_t n_group, topk_group;
+    int no_group, no_bias;   /* diagnostics: the routing without its group step / its bias */
     double *inv_freq;        /* [rope / 2] */
 } dsref;
 
@@ -112,6 +116,13 @@ static int ref_open(dsref *r, const gen_opts *o, const char *dir)
     r->theta = cfgnum(c, "rope_theta", 10000);
     r->routed = cfgnum(c, "routed_scaling_factor", 1);
     r->norm_topk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "norm_topk_prob"));
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(c, "model_type"), *sf = cJSON_GetObjectItemCaseSensitive(c, "scoring_func");
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(c, "topk_method");
+    r->v3 = cJSON_IsString(mt) && !strcmp(mt->valuestring, "deepseek_v3");
+    r->sigmoid = cJSON_IsString(sf) && !strcmp(sf->valuestring, "sigmoid");
+    r->group = !cJSON_IsString(tm) ? 0 : !strcmp(tm->valuestring, "group_limited_greedy") ? 1 : !strcmp(tm->valuestring, "noaux_tc") ? 2 : 0;
+    r->n_group = (uint32_t)cfgnum(c, "n_group", 1);
+    r->topk_group = (uint32_t)cfgnum(c, "topk_group", 1);
     /* DeepseekV2YarnRotaryEmbedding._set_cos_sin_cache */
     double const dim = r->rope;
     r->inv_freq = calloc(r->rope / 2 + 1, sizeof *r->inv_freq);
@@ -227,6 +238,68 @@ static void rope_hf(const dsref *r, double *x, uint32_t pos)
     memcpy(x, o, d * sizeof *x);
 }
 
+/* MoEGate.forward for one token, from the release files (V2: deepseek-ai/DeepSeek-V2
+ * modeling_deepseek.py; V3: deepseek-ai/DeepSeek-V3 modeling_deepseek.py, and inference/model.py
+ * Gate of the GitHub release): scores = softmax (V2) | sigmoid (V3) of the logits;
+ * group_limited_greedy: group_scores = scores.view(n_group, -1).max(-1), the topk_group best groups
+ * kept, the others masked with 0.0 (softmax scores are positive: a masked expert never beats a
+ * kept one); noaux_tc: scores_for_choice = scores + e_score_correction_bias, group_scores = the
+ * sum of each group's topk(2) of scores_for_choice, the others masked with -inf; top-k of the
+ * (masked) choice values, weights = the unbiased scores gathered at the chosen experts. Ties go to
+ * the lower index (torch.topk leaves them unspecified). */
+static int route(dsref *r, uint32_t L, const double *Wr, const double *x, double *rl, uint32_t *sel, double *w, double *wsum)
+{
+    uint32_t const NE = r->n_expert, G = r->group && !r->no_group ? r->n_group : 1, gs = NE / (G ? G : 1);
+    double choice[1024], gsc[1024];
+    int keep[1024];
+    if (NE > 1024 || !G || NE % G) return -1;
+    matvec(rl, Wr, x, NE, r->E);
+    if (r->sigmoid) {
+        for (uint32_t e = 0; e < NE; e++) rl[e] = 1.0 / (1.0 + exp(-rl[e]));
+    } else {
+        double mx = -INFINITY, sum = 0;
+        for (uint32_t e = 0; e < NE; e++) mx = rl[e] > mx ? rl[e] : mx;
+        for (uint32_t e = 0; e < NE; e++) sum += rl[e] = exp(rl[e] - mx);
+        for (uint32_t e = 0; e < NE; e++) rl[e] /= sum;
+    }
+    const double *bias = r->group == 2 && !r->no_bias ? tv(r, "model.layers.%u.mlp.gate.e_score_correction_bias", L) : NULL;
+    if (r->group == 2 && !r->no_bias && !bias) return -1;
+    for (uint32_t e = 0; e < NE; e++) choice[e] = rl[e] + (bias ? bias[e] : 0.0);
+    for (uint32_t g = 0; g < G; g++) {
+        /* max, or the sum of the two largest (topk(2)[0].sum) */
+        double b1 = -INFINITY, b2 = -INFINITY;
+        for (uint32_t i = 0; i < gs; i++) {
+            double const v = choice[g * gs + i];
+            if (v > b1) b2 = b1, b1 = v;
+            else if (v > b2) b2 = v;
+        }
+        gsc[g] = r->group == 2 ? b1 + b2 : b1;
+    }
+    uint32_t const TG = G > 1 ? r->topk_group : 1;
+    int gkeep[1024] = {0};
+    for (uint32_t j = 0; j < TG; j++) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t g = 0; g < G; g++)
+            if (!gkeep[g] && (best == UINT32_MAX || gsc[g] > gsc[best])) best = g;
+        gkeep[best] = 1;
+    }
+    for (uint32_t e = 0; e < NE; e++) keep[e] = G > 1 ? gkeep[e / gs] : 1;
+    *wsum = 0;
+    for (uint32_t j = 0; j < r->k_used && j < 64; j++) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t e = 0; e < NE; e++) {
+            int taken = !keep[e];
+            for (uint32_t i = 0; i < j; i++) taken |= sel[i] == e;
+            if (!taken && (best == UINT32_MAX || choice[e] > choice[best])) best = e;
+        }
+        if (best == UINT32_MAX) return -1;
+        sel[j] = best;
+        w[j] = rl[best];
+        *wsum += w[j];
+    }
+    return 0;
+}
+
 /* Logits of the last of n tokens (every position recomputed, causal). */
 static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits)
 {
@@ -311,28 +384,15 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
             }
             const double *Wr = tv(r, "model.layers.%u.mlp.gate.weight", L);
             if (!Wr) goto done;
-            matvec(rl, Wr, x, r->n_expert, E);
-            double mx = -INFINITY, sum = 0;
-            for (uint32_t e = 0; e < r->n_expert; e++) mx = rl[e] > mx ? rl[e] : mx;
-            for (uint32_t e = 0; e < r->n_expert; e++) sum += rl[e] = exp(rl[e] - mx);
-            for (uint32_t e = 0; e < r->n_expert; e++) rl[e] /= sum;
             uint32_t sel[64];
             double w[64], wsum = 0;
-            for (uint32_t j = 0; j < r->k_used && j < 64; j++) {
-                uint32_t best = 0;
-                double bs = -1;
-                for (uint32_t e = 0; e < r->n_expert; e++) {
-                    int taken = 0;
-                    for (uint32_t i = 0; i < j; i++) taken |= sel[i] == e;
-                    if (!taken && rl[e] > bs) bs = rl[best = e];
-                }
-                sel[j] = best;
-                w[j] = bs;
-                wsum += bs;
-            }
+            if (route(r, L, Wr, x, rl, sel, w, &wsum)) goto done;
             double y[4096] = {0};
             for (uint32_t j = 0; j < r->k_used && j < 64; j++) {
-                double const wj = r->k_used > 1 && r->norm_topk ? w[j] / (wsum + 1e-20) : w[j] * r->routed;
+                /* V2: "if top_k > 1 and norm_topk_prob: w / (sum + 1e-20) else: w * routed_scaling_factor";
+                 * V3: the same normalization, then "* routed_scaling_factor # must multiply the scaling factor" */
+                int const norm = r->k_used > 1 && r->norm_topk;
+                double const wj = norm ? w[j] / (wsum + 1e-20) * (r->v3 ? r->routed : 1.0) : w[j] * r->routed;
                 snprintf(pre, sizeof pre, "model.layers.%u.mlp.experts.%u", L, sel[j]);
                 mlp(r, tmp, x, FE, pre);
                 for (uint32_t i = 0; i < E; i++) y[i] += wj * tmp[i];
@@ -384,14 +444,16 @@ static int same_set(const uint32_t *a, const uint32_t *b)
     return 1;
 }
 
-/* Generate, optionally edit config.json, convert, run the sequences and compare. */
-static void agree(const char *label, uint32_t q_lora, const char *edit_key, const char *edit_val)
+/* Generate, optionally edit config.json, convert, run the sequences and compare. With `sens`,
+ * also show that the comparison sees the routing: the reference without its group step, and
+ * (noaux_tc) without its selection bias, must each disagree with the runner by more than 1e-3. */
+static void agree_l(gen_layout layout, const char *label, uint32_t q_lora, const char *edit_key, const char *edit_val, int sens)
 {
     static const char *const seqs[] = {"1", "1,2,3", "5,6,7,8,9,10,11,12", "100,3,250,77,42,42,42,42,9,99,199,300,301,302,303,304"};
     char dir[4096], out[4200], lg[4200], args[12800];
     gen_opts o;
-    gen_opts_default(&o, GEN_LAYOUT_DEEPSEEK2);
-    o.q_lora = q_lora;
+    gen_opts_default(&o, layout);
+    if (q_lora) o.q_lora = q_lora;
     o.overwrite = 1;
     snprintf(dir, sizeof dir, "%s/dsref-%s", test_tmpdir(), label);
     snprintf(out, sizeof out, "%s.trit", dir);
@@ -413,7 +475,10 @@ static void agree(const char *label, uint32_t q_lora, const char *edit_key, cons
         ref_close(&r);
         return;
     }
-    double worst = 0, worst_float = 0, range = 0;
+    /* DeepSeek-V3's FP8 weights dequantize to floats, not ternary: no t2, no activation
+     * quantization in the runner, so the reference computes in float too */
+    int const quant = layout != GEN_LAYOUT_DEEPSEEK_V3;
+    double worst = 0, worst_float = 0, range = 0, worst_nogroup = 0, worst_nobias = 0;
     int top5_ok = 0;
     size_t const ns = sizeof seqs / sizeof seqs[0];
     double *ref = calloc(r.n_vocab, sizeof *ref), *reff = calloc(r.n_vocab, sizeof *reff);
@@ -434,12 +499,32 @@ static void agree(const char *label, uint32_t q_lora, const char *edit_key, cons
         uint32_t tok[64], n = 0;
         char *p = NULL;
         for (const char *q = seqs[s]; *q && n < 64; q = *p == ',' ? p + 1 : p) tok[n++] = (uint32_t)strtoul(q, &p, 10);
-        r.quant = 1;
+        r.quant = quant;
         CHECK(ref_forward(&r, tok, n, ref) == 0);
         r.quant = 0;
         CHECK(ref_forward(&r, tok, n, reff) == 0);
-        double *run = calloc(r.n_vocab, sizeof *run);
-        if (!run) break;
+        double *run = calloc(r.n_vocab, sizeof *run), *alt = calloc(r.n_vocab, sizeof *alt);
+        if (!run || !alt) {
+            free(run);
+            free(alt);
+            break;
+        }
+        for (int d = 0; sens && d < 2; d++) {
+            if (d == 1 && r.group != 2) break;
+            r.quant = quant;
+            r.no_group = d == 0;
+            r.no_bias = d == 1;
+            CHECK(ref_forward(&r, tok, n, alt) == 0);
+            r.no_group = r.no_bias = 0;
+            for (uint32_t i = 0; i < r.n_vocab; i++) {
+                float f;
+                memcpy(&f, b + 4 * i, 4);
+                double const dd = fabs(f - alt[i]);
+                double *wd = d == 0 ? &worst_nogroup : &worst_nobias;
+                *wd = dd > *wd ? dd : *wd;
+            }
+        }
+        free(alt);
         for (uint32_t i = 0; i < r.n_vocab; i++) {
             float f;
             memcpy(&f, b + 4 * i, 4);
@@ -458,11 +543,24 @@ static void agree(const char *label, uint32_t q_lora, const char *edit_key, cons
     }
     free(ref);
     free(reff);
-    printf("    deepseek2 %s: trit run vs the modeling_deepseek.py reference: max|dlogit| %.3g (logits up to %.3g), "
+    printf("    deepseek %s: trit run vs the modeling_deepseek.py reference: max|dlogit| %.3g (logits up to %.3g), "
            "top-5 %d/%zu; vs the unquantized reference %.3g\n", label, worst, range, top5_ok, ns, worst_float);
     if (worst > 1e-5 || top5_ok != (int)ns)
         test_fail_(__FILE__, __LINE__, "%s: max|dlogit| %g (tol 1e-5), top-5 sets equal %d/%zu", label, worst, top5_ok, ns);
+    if (sens) {
+        printf("    deepseek %s: the reference without its group step differs by %.3g%s", label, worst_nogroup,
+               r.group == 2 ? "" : "\n");
+        if (r.group == 2) printf(", without e_score_correction_bias by %.3g\n", worst_nobias);
+        if (worst_nogroup <= 1e-3 || (r.group == 2 && worst_nobias <= 1e-3))
+            test_fail_(__FILE__, __LINE__, "%s: the routing variants do not move the logits (%g, %g): the test would not see "
+                       "a routing error", label, worst_nogroup, worst_nobias);
+    }
     ref_close(&r);
+}
+
+static void agree(const char *label, uint32_t q_lora, const char *edit_key, const char *edit_val)
+{
+    agree_l(GEN_LAYOUT_DEEPSEEK2, label, q_lora, edit_key, edit_val, 0);
 }
 
 TEST(deepseek_v2_lite_agrees_with_reference)
@@ -480,42 +578,75 @@ TEST(deepseek_v2_q_lora_agrees_with_reference)
     agree("scaled", 0, "routed_scaling_factor", "2.5");  /* routed weights scaled */
 }
 
-/* What the runner does not compute stays refused by name: DeepSeek-V3's routing (sigmoid scoring
- * with e_score_correction_bias, noaux_tc), group-limited routing (V2's group_limited_greedy),
- * multi-token prediction, rope scaling other than yarn. */
-TEST(deepseek_v3_features_refused_by_name)
+/* DeepSeek-V2 (236B): q LoRA, group_limited_greedy over 4 groups (2 kept), routed_scaling_factor
+ * 16; DeepSeek-V3: FP8 block weights, sigmoid scores, noaux_tc with e_score_correction_bias,
+ * normalized then scaled weights, its MTP module left out. Each also shows that the comparison
+ * sees the group step (and the bias): the reference without them disagrees. */
+TEST(deepseek_v2_group_routing_agrees_with_reference)
 {
     if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
-    static const struct { const char *key, *val, *named; } cases[] = {
-        {"scoring_func", "\"sigmoid\"", "scoring_func"},
-        {"topk_method", "\"noaux_tc\"", "topk_method"},
-        {"topk_method", "\"group_limited_greedy\"", "topk_method"},
-        {"n_group", "8", "n_group"},
-        {"topk_group", "3", "topk_group"},
-        {"num_nextn_predict_layers", "1", "num_nextn_predict_layers"},
-        {"model_type", "\"deepseek_v3\"", "topk_method"},   /* V3 defaults to noaux_tc */
-        {"rope_scaling.type", "\"linear\"", "rope_scaling"},
-        {"rope_scaling.extrapolation_factor", "1.0", "rope_scaling.extrapolation_factor"},
-        {"qk_rope_head_dim", "7", "qk_rope_head_dim"},
-    };
+    agree_l(GEN_LAYOUT_DEEPSEEK_V2, "v2group", 0, NULL, NULL, 1);
+}
+
+TEST(deepseek_v3_agrees_with_reference)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    agree_l(GEN_LAYOUT_DEEPSEEK_V3, "v3", 0, NULL, NULL, 1);
+    agree_l(GEN_LAYOUT_DEEPSEEK_V3, "v3-nonorm", 0, "norm_topk_prob", "false", 0);   /* weights scaled, not normalized */
+}
+
+/* Convert `layout` with one config.json key set to `val` (NULL: removed); expect exit `want` and
+ * a message naming `named`, and no output. */
+static void refused(gen_layout layout, size_t i, const char *key, const char *val, int want, const char *named)
+{
     gen_opts o;
-    gen_opts_default(&o, GEN_LAYOUT_DEEPSEEK2);
+    gen_opts_default(&o, layout);
     o.overwrite = 1;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char dir[4096], out[4200], args[12800];
-        snprintf(dir, sizeof dir, "%s/dsrefuse-%zu", test_tmpdir(), i);
-        snprintf(out, sizeof out, "%s.trit", dir);
-        trit_err err;
-        CHECK_OK_E(gen_write(&o, dir, &err), &err);
-        CHECK(test_config_set(dir, cases[i].key, cases[i].val) == 0);
-        if (!strcmp(cases[i].key, "model_type")) CHECK(test_config_set(dir, "topk_method", NULL) == 0);
-        char *msg = NULL;
-        snprintf(args, sizeof args, "convert -q -f '%s' -o '%s'", dir, out);
-        int const rc = trit_cli(args, &msg);
-        if (rc != 5 || !msg || !strstr(msg, cases[i].named))
-            test_fail_(__FILE__, __LINE__, "%s = %s: convert exit %d, expected 5 naming '%s': %s", cases[i].key, cases[i].val, rc,
-                       cases[i].named, msg ? msg : "");
-        CHECK(access(out, F_OK) != 0);
-        free(msg);
-    }
+    char dir[4096], out[4200], args[12800];
+    snprintf(dir, sizeof dir, "%s/dsrefuse-%d-%zu", test_tmpdir(), (int)layout, i);
+    snprintf(out, sizeof out, "%s.trit", dir);
+    trit_err err;
+    CHECK_OK_E(gen_write(&o, dir, &err), &err);
+    CHECK(test_config_set(dir, key, val) == 0);
+    char *msg = NULL;
+    snprintf(args, sizeof args, "convert -q -f '%s' -o '%s'", dir, out);
+    int const rc = trit_cli(args, &msg);
+    if (rc != want || !msg || !strstr(msg, named))
+        test_fail_(__FILE__, __LINE__, "%s = %s: convert exit %d, expected %d naming '%s': %s", key, val ? val : "(removed)", rc,
+                   want, named, msg ? msg : "");
+    CHECK(access(out, F_OK) != 0);
+    free(msg);
+}
+
+/* Values the release code does not compute are refused by name (exit 5; an inconsistent grouping
+ * is corrupt, exit 4): each MoEGate raises NotImplementedError outside its scoring function and
+ * methods, V3 states its routing keys, the FP8 settings are the release's, the MTP module is
+ * left out only when the config declares it. */
+TEST(deepseek_unsupported_values_refused_by_name)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    static const struct { gen_layout l; const char *key, *val; int want; const char *named; } cases[] = {
+        {GEN_LAYOUT_DEEPSEEK2, "scoring_func", "\"foo\"", 5, "scoring_func"},
+        {GEN_LAYOUT_DEEPSEEK2, "scoring_func", "\"sigmoid\"", 5, "scoring_func"},     /* V2's gate: softmax */
+        {GEN_LAYOUT_DEEPSEEK2, "topk_method", "\"bar\"", 5, "topk_method"},
+        {GEN_LAYOUT_DEEPSEEK2, "topk_method", "\"noaux_tc\"", 5, "topk_method"},      /* V3's method */
+        {GEN_LAYOUT_DEEPSEEK2, "n_group", "0", 5, "n_group"},
+        {GEN_LAYOUT_DEEPSEEK2, "rope_scaling.type", "\"linear\"", 5, "rope_scaling"},
+        {GEN_LAYOUT_DEEPSEEK2, "rope_scaling.extrapolation_factor", "1.0", 5, "rope_scaling.extrapolation_factor"},
+        {GEN_LAYOUT_DEEPSEEK2, "qk_rope_head_dim", "7", 5, "qk_rope_head_dim"},
+        {GEN_LAYOUT_DEEPSEEK_V2, "n_group", "3", 4, "moe.n_group"},                    /* 8 experts in 3 groups */
+        {GEN_LAYOUT_DEEPSEEK_V2, "topk_group", "5", 4, "moe.topk_group"},             /* more kept than there are */
+        {GEN_LAYOUT_DEEPSEEK_V3, "scoring_func", "\"softmax\"", 5, "scoring_func"},  /* V3's gate: sigmoid */
+        {GEN_LAYOUT_DEEPSEEK_V3, "topk_method", "\"greedy\"", 5, "topk_method"},
+        {GEN_LAYOUT_DEEPSEEK_V3, "topk_method", NULL, 5, "topk_method"},               /* absent: not guessed */
+        {GEN_LAYOUT_DEEPSEEK_V3, "n_group", NULL, 5, "n_group"},
+        {GEN_LAYOUT_DEEPSEEK_V3, "quantization_config.fmt", "\"e5m2\"", 5, "quantization_config.fmt"},
+        {GEN_LAYOUT_DEEPSEEK_V3, "quantization_config.activation_scheme", "\"static\"", 5, "activation_scheme"},
+        {GEN_LAYOUT_DEEPSEEK_V3, "quantization_config.quant_method", "\"gptq\"", 5, "quantization_config"},
+        {GEN_LAYOUT_DEEPSEEK_V3, "quantization_config", "null", 5, "F8_E4M3"},          /* FP8 weights without the scheme */
+        {GEN_LAYOUT_DEEPSEEK_V3, "num_nextn_predict_layers", "0", 5, "embed_tokens"},    /* MTP tensors not declared */
+        {GEN_LAYOUT_DEEPSEEK_V3, "num_nextn_predict_layers", "-1", 5, "num_nextn_predict_layers"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        refused(cases[i].l, i, cases[i].key, cases[i].val, cases[i].want, cases[i].named);
 }

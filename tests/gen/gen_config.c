@@ -93,7 +93,7 @@ static void auto_map(cJSON *j, const char *cfg, const char *model, const char *c
  *                norm_topk_prob true, routed_scaling_factor 2.5, n_shared_experts 1,
  *                first_k_dense_replace 3, num_nextn_predict_layers 1, quantization_config fp8 e4m3
  *                [128, 128] dynamic, yarn factor 40 with mscale/mscale_all_dim 1.0)
- * Scaled: 4 groups (2 kept) of the generator's experts; one first dense layer. */
+ * Scaled: 4 groups of the generator's experts (V2 keeps 1, V3 2); one first dense layer. */
 static void deepseek_config(const gen_opts *o, cJSON *j)
 {
     gen_layout const l = o->layout;
@@ -167,7 +167,10 @@ static void deepseek_config(const gen_opts *o, cJSON *j)
     str(j, "scoring_func", v3 ? "sigmoid" : "softmax");
     flag(j, "seq_aux", 1);
     flag(j, "tie_word_embeddings", 0);
-    num(j, "topk_group", grouped ? 2 : 1);
+    /* V2 keeps fewer groups than it routes experts (3 < 6), V3 half of them (4 of 8): here 1
+     * and 2 of 4 groups for 2 experts per token (with max as the group score, keeping as many
+     * groups as experts per token could never change the selection) */
+    num(j, "topk_group", v3 ? 2 : 1);
     str(j, "topk_method", v3 ? "noaux_tc" : grouped ? "group_limited_greedy" : "greedy");
     str(j, "torch_dtype", "bfloat16");
     flag(j, "use_cache", 1);

@@ -152,8 +152,8 @@ void gen_opts_default(gen_opts *o, gen_layout layout)
         break;
     case GEN_LAYOUT_DEEPSEEK_V2:
     case GEN_LAYOUT_DEEPSEEK_V3:
-        /* 8 experts in 4 groups of 2, 2 groups kept, 2 experts per token (V2: 160 experts, 8
-         * groups, 3 kept, 6 per token; V3: 256, 8, 4, 8); V3 wide enough that its FP8 tensors
+        /* 8 experts in 4 groups of 2, 1 (V2) or 2 (V3) groups kept, 2 experts per token (V2: 160
+         * experts, 8 groups, 3 kept, 6 per token; V3: 256, 8, 4, 8); V3 wide enough that its FP8 tensors
          * hold several 128 x 128 blocks, partial ones included */
         o->n_embd = layout == GEN_LAYOUT_DEEPSEEK_V3 ? 128 : 64;
         o->n_ff = layout == GEN_LAYOUT_DEEPSEEK_V3 ? 64 : 32;
@@ -225,9 +225,10 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
     if (o->q_lora > (1u << 16)) return BAD("q-lora must be at most 65536");
     if (o->q_lora && !gen__is_deepseek(o->layout)) return BAD("q-lora is a deepseek option");
     if ((o->layout == GEN_LAYOUT_DEEPSEEK_V2 || o->layout == GEN_LAYOUT_DEEPSEEK_V3) &&
-        (o->n_expert % 4 || o->n_expert / 2 < o->n_expert_used || (o->layout == GEN_LAYOUT_DEEPSEEK_V3 && o->n_expert < 8)))
-        return BAD("deepseek-v2/v3 route over 4 groups of which 2 are kept: experts (%u) a multiple of 4 (v3: of at "
-                   "least 8, groups of 2 or more) and at least twice the experts per token (%u)", o->n_expert, o->n_expert_used);
+        (o->n_expert % 4 || o->n_expert / 4 * (o->layout == GEN_LAYOUT_DEEPSEEK_V3 ? 2 : 1) < o->n_expert_used ||
+         (o->layout == GEN_LAYOUT_DEEPSEEK_V3 && o->n_expert < 8)))
+        return BAD("deepseek-v2/v3 route over 4 groups of which v2 keeps 1, v3 2: experts (%u) a multiple of 4 (v3: at "
+                   "least 8, groups of 2 or more) and the kept groups hold the experts per token (%u)", o->n_expert, o->n_expert_used);
     if (o->n_head_kv < 1 || o->n_head % o->n_head_kv)
         return BAD("heads %u is not a multiple of kv heads %u", o->n_head, o->n_head_kv);
     uint32_t const need = 256 + gen_tok_n_special(o->n_vocab);
