@@ -56,25 +56,58 @@ static double default_eps(const char *model_type)
     return 1e-6;   /* llama, mistral, qwen2, qwen2_moe, qwen3, qwen3_moe, deepseek, minicpm */
 }
 
-/* DeepSeek-V2 / V2-Lite (model_type deepseek_v2): multi-head latent attention, YaRN and the
- * gate's weighting, as the release's modeling_deepseek.py (DeepseekV2Attention, MoEGate,
- * DeepseekV2YarnRotaryEmbedding) and transformers' configuration_deepseek_v2.py state them.
- * Key values the runner does not compute are refused in cvt_keys.c (check_deepseek). */
+/* DeepSeek's router (MoEGate in the releases' modeling_deepseek.py; key values the release code
+ * does not compute are refused in cvt_keys.c check_deepseek):
+ *   scores  = softmax (V2) or sigmoid (V3) of the gate logits, in float32
+ *   greedy  ("greedy", "gready"): top-k of the scores; n_group/topk_group unused
+ *   group_limited_greedy (V2): group score = the group's max score; the topk_group best groups
+ *           kept, the rest masked with 0.0 (softmax scores are > 0, so a kept expert always wins)
+ *   noaux_tc (V3): choice = scores + e_score_correction_bias; group score = sum of the group's
+ *           two best choice values; the rest masked (-inf in the current revision of V3's file and
+ *           in DeepSeek's inference/model.py Gate; its first revision masked with 0.0, which
+ *           differs only when a kept expert's biased score is negative); top-k by choice, the
+ *           weights are the unbiased scores of the chosen experts
+ *   weights: V2: "if top_k > 1 and norm_topk_prob: w / (sum + 1e-20) else w * routed_scaling_factor";
+ *            V3: the same normalization, then always "* routed_scaling_factor"
+ * V3 configs state every routing key; the configuration-class defaults differ between copies of
+ * configuration_deepseek.py and transformers' DeepseekV3Config, so an absent key is refused
+ * rather than guessed. V2 absent keys take configuration_deepseek.py's (V2) defaults: softmax,
+ * topk_method "gready", norm_topk_prob false, routed_scaling_factor 1. */
+static int deepseek_gate(const cJSON *c, const char *mt, cvt_model *m, trit_err *err)
+{
+    int const v3 = !strcmp(mt, "deepseek_v3");
+    static const char *const need[] = {"scoring_func", "topk_method", "n_group", "topk_group", "norm_topk_prob",
+                                       "routed_scaling_factor"};
+    for (size_t i = 0; v3 && i < sizeof need / sizeof need[0]; i++)
+        if (!cJSON_GetObjectItemCaseSensitive(c, need[i]))
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
+                                "key '%s' absent: a DeepSeek-V3 config states its routing, and the defaults of the "
+                                "configuration classes disagree; trit refuses rather than guess", need[i]);
+    const char *sf = jstr(c, "scoring_func"), *tm = jstr(c, "topk_method");
+    snprintf(m->gating, sizeof m->gating, "%s", sf ? sf : "softmax");
+    uint32_t const k = ju32(c, "num_experts_per_tok", 0);
+    m->norm_topk = jbool(c, "norm_topk_prob", 0) && k > 1;
+    if (!v3 && m->norm_topk) m->routed_scale = 1.0f;
+    if (!tm || !strcmp(tm, "greedy") || !strcmp(tm, "gready")) return TRIT_OK;
+    m->n_group = ju32(c, "n_group", 0);
+    m->topk_group = ju32(c, "topk_group", 0);
+    if (!m->n_group || !m->topk_group)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, "config.json",
+                            "topk_method '%s' needs n_group and topk_group >= 1 (got %u, %u)", tm, m->n_group, m->topk_group);
+    int const noaux = !strcmp(tm, "noaux_tc");
+    snprintf(m->group_score, sizeof m->group_score, "%s", noaux ? "top2sum" : "max");
+    m->need_bias = noaux;
+    return TRIT_OK;
+}
+
+/* DeepSeek-V2 / V2-Lite / V3 (model_type deepseek_v2 / deepseek_v3): multi-head latent attention
+ * and YaRN, as the releases' modeling_deepseek.py (DeepseekV2Attention, DeepseekV2YarnRotaryEmbedding,
+ * the V3 equivalents) and transformers' configuration_deepseek_v2.py state them. */
 static int deepseek_mla(const cJSON *c, const char *mt, cvt_model *m, trit_err *err)
 {
-    /* DeepseekV3Config's default topk_method is noaux_tc (sigmoid + e_score_correction_bias),
-     * which the runner does not compute: a V3 config must name a method it does */
-    if (!strcmp(mt, "deepseek_v3") && !jstr(c, "topk_method"))
-        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
-                            "key 'topk_method' absent: DeepSeek-V3's default noaux_tc routing is not implemented; "
-                            "trit refuses rather than compute something close");
-    /* MoEGate.forward: with top_k > 1 and norm_topk_prob the weights are renormalized and NOT
-     * multiplied by routed_scaling_factor; otherwise multiplied and not renormalized */
-    uint32_t const k = ju32(c, "num_experts_per_tok", 0);
-    if (!strcmp(mt, "deepseek_v2")) {
-        m->norm_topk = m->norm_topk && k > 1;
-        if (m->norm_topk) m->routed_scale = 1.0f;
-    }
+    int const rc = deepseek_gate(c, mt, m, err);
+    if (rc != TRIT_OK) return rc;
+    m->n_nextn = ju32(c, "num_nextn_predict_layers", 0);
     if (!cJSON_GetObjectItemCaseSensitive(c, "kv_lora_rank")) return TRIT_OK;   /* DeepSeek-MoE: llama attention */
     uint32_t const nope = ju32(c, "qk_nope_head_dim", 0), rope = ju32(c, "qk_rope_head_dim", 0);
     m->kv_lora_rank = ju32(c, "kv_lora_rank", 0);
@@ -197,9 +230,6 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
         m->norm_topk = jbool(c, "norm_topk_prob", 0);
     } else if (!strncmp(mt, "deepseek", 8)) {
         arch = "deepseek2";
-        const char *sf = jstr(c, "scoring_func");
-        if (sf && !strcmp(sf, "sigmoid")) snprintf(m->gating, sizeof m->gating, "sigmoid");
-        m->norm_topk = jbool(c, "norm_topk_prob", 0);
         m->n_shared_expert = ju32(c, "n_shared_experts", 0);
         int const rc = deepseek_mla(c, mt, m, err);
         if (rc != TRIT_OK) return rc;
@@ -445,6 +475,26 @@ static int check_rules(const cvt_model *m, trit_err *err)
     return rc;
 }
 
+/* DeepSeek's e_score_correction_bias exists exactly with topk_method noaux_tc (MoEGate creates it
+ * only then): required in every MoE layer of such a model, refused by name in any other HF model
+ * (it would change the selection the release computes). */
+static int deepseek_bias(const struct src_ckpt *s, const cvt_model *m, trit_err *err)
+{
+    if (src_ckpt_gguf(s) || !m->n_expert) return TRIT_OK;
+    for (uint32_t L = 0; L < m->n_layer; L++) {
+        char nm[96];
+        snprintf(nm, sizeof nm, "model.layers.%u.mlp.gate.e_score_correction_bias", L);
+        int const has = src_find(s, nm) >= 0;
+        if (has && !m->need_bias)
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, nm,
+                                "present, but the config's topk_method is not noaux_tc: the release's MoEGate does not "
+                                "use it; trit refuses rather than compute something close");
+        if (!has && m->need_bias && L >= m->first_dense)
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, nm, "missing: topk_method noaux_tc selects with it");
+    }
+    return TRIT_OK;
+}
+
 int cvt_arch_describe(const struct src_ckpt *s, cvt_model *m, trit_err *err)
 {
     memset(m, 0, sizeof *m);
@@ -468,6 +518,8 @@ int cvt_arch_describe(const struct src_ckpt *s, cvt_model *m, trit_err *err)
     if (m->n_head_kv == 0 || m->n_head % m->n_head_kv)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "%u heads are not a multiple of %u KV heads",
                             m->n_head, m->n_head_kv);
+    rc = deepseek_bias(s, m, err);
+    if (rc) return rc;
     return check_rules(m, err);
 }
 
@@ -535,6 +587,11 @@ int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
         K(trit_kvbuf_u32(w, "moe.n_shared_expert", m->n_shared_expert, err));
         K(trit_kvbuf_str(w, "moe.shared_gate", m->shared_gate, strlen(m->shared_gate), err));
         K(trit_kvbuf_u32(w, "moe.first_dense_layers", m->first_dense, err));
+        if (m->n_group) {
+            K(trit_kvbuf_u32(w, "moe.n_group", m->n_group, err));
+            K(trit_kvbuf_u32(w, "moe.topk_group", m->topk_group, err));
+            K(trit_kvbuf_str(w, "moe.group_score", m->group_score, strlen(m->group_score), err));
+        }
     }
 #undef K
     return rc;

@@ -34,6 +34,13 @@ typedef struct cvt_model {
     char rope_scaling[16];
     float rope_scale_factor, yarn_beta_fast, yarn_beta_slow, yarn_mscale, yarn_mscale_all_dim;
     uint32_t rope_orig_ctx;
+    /* group-limited routing (DeepSeek MoEGate; moe.n_group, moe.topk_group, moe.group_score):
+     * n_group 0 = none; group_score "max" (group_limited_greedy) or "top2sum" (noaux_tc) */
+    uint32_t n_group, topk_group;
+    char group_score[12];
+    int need_bias;                 /* noaux_tc: every MoE layer's router has e_score_correction_bias */
+    uint32_t n_nextn;              /* DeepSeek-V3 num_nextn_predict_layers: HF layers n_layer ..
+                                      n_layer + n_nextn - 1 are multi-token-prediction modules */
 } cvt_model;
 
 /* Fill m from the source's config.json or GGUF keys. */

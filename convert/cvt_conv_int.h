@@ -47,6 +47,7 @@ typedef struct cvt_conv {
     int (*sink)(void *ctx, const void *p, uint64_t n, trit_err *err);
     void *sink_ctx;
     cvt_tok_info tok;          /* what the tokenizer import found */
+    uint32_t n_mtp_skipped;    /* DeepSeek-V3 multi-token-prediction tensors left out */
 } cvt_conv;
 
 

@@ -76,6 +76,21 @@ static int add_plan(cvt_conv *c, const cvt_plan_t *t, trit_err *err)
     return TRIT_OK;
 }
 
+/* DeepSeek-V3's multi-token-prediction modules (README_WEIGHTS.md: num_nextn_predict_layers
+ * modules stored as model.layers.{num_hidden_layers + i}: embed_tokens, enorm, hnorm, eh_proj,
+ * shared_head and a full decoder layer) serve speculative decoding, not next-token logits; they are
+ * left out by name, as llama.cpp's converter does (DeepseekV2Model.skip_mtp: every
+ * model.layers.N with N >= num_hidden_layers). Layers past those stay unknown and are refused. */
+static int is_mtp(const cvt_conv *c, const char *name)
+{
+    if (!c->m.n_nextn || strncmp(name, "model.layers.", 13) != 0) return 0;
+    const char *p = name + 13;
+    uint64_t L = 0;
+    if (*p < '0' || *p > '9') return 0;
+    for (; *p >= '0' && *p <= '9' && L < UINT32_MAX; p++) L = L * 10 + (uint64_t)(*p - '0');
+    return *p == '.' && L >= c->m.n_layer && L - c->m.n_layer < c->m.n_nextn;
+}
+
 static int plan(cvt_conv *c, trit_err *err)
 {
     int const gguf = src_ckpt_gguf(c->src) != NULL;
@@ -83,6 +98,10 @@ static int plan(cvt_conv *c, trit_err *err)
     for (uint32_t i = 0; i < ns; i++) {
         src_tensor const *s = src_at(c->src, i);
         if (s->skip) continue;
+        if (!gguf && is_mtp(c, s->name)) {
+            c->n_mtp_skipped++;
+            continue;
+        }
         cvt_name nm;
         if (cvt_arch_map_name(s->name, gguf, &nm) != 0)
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, s->name,
@@ -530,6 +549,11 @@ static int fill_report(cvt_conv *c, cvt_report *rep, const char *out_path, trit_
     snprintf(rep->tokenizer, sizeof rep->tokenizer, "%s", c->tok.kind ? c->tok.kind : "none");
     rep->tokenizer_tokens = c->tok.n_tokens;
     snprintf(rep->warning, sizeof rep->warning, "%s", c->tok.n_warnings ? c->tok.warning : "");
+    if (!rep->warning[0] && c->n_mtp_skipped)
+        snprintf(rep->warning, sizeof rep->warning,
+                 "left out %u multi-token-prediction tensors (num_nextn_predict_layers %u, layers %u..%u): "
+                 "speculative decoding only, not next-token logits", c->n_mtp_skipped, c->m.n_nextn, c->m.n_layer,
+                 c->m.n_layer + c->m.n_nextn - 1);
     for (uint32_t i = 0; i < src_n(c->src); i++) rep->source_bytes += src_at(c->src, i)->src_bytes;
     for (uint32_t i = 0; i < c->n; i++) {
         cvt_plan_t const *p = &c->p[i];

@@ -208,6 +208,44 @@ static int check_value(const cJSON *c, const char *k, const cJSON *v, trit_err *
     return 1;   /* not a value-checked key */
 }
 
+/* DeepSeek-V3's FP8 release (README_WEIGHTS.md "FP8 Weight Documentation"): quant_method fp8,
+ * fmt e4m3, weight_block_size [128, 128], activation_scheme dynamic. The weights are dequantized by
+ * the source reader, value * weight_scale_inv of its block (src.c); "dynamic" names the release
+ * kernels' per-token-per-128-channel activation quantization at run time, which trit, like
+ * llama.cpp's converter (dequant_simple), does not apply: it computes with the dequantized weights.
+ * Any other member or value may change the math and is refused. */
+static int check_fp8(const char *k, const cJSON *v, trit_err *err)
+{
+    if (!cJSON_IsObject(v)) return refuse(k, v, err, "must be an object");
+    const cJSON *qm = cJSON_GetObjectItemCaseSensitive(v, "quant_method");
+    if (!cJSON_IsString(qm) || strcmp(qm->valuestring, "fp8") != 0)
+        return refuse(k, v, err, "a DeepSeek model is read in BF16 or as the FP8 release (quant_method fp8)");
+    for (const cJSON *it = v->child; it; it = it->next) {
+        char key[96];
+        snprintf(key, sizeof key, "quantization_config.%.64s", it->string ? it->string : "?");
+        if (!it->string) return refuse(k, v, err, "unnamed member");
+        if (!strcmp(it->string, "quant_method")) continue;
+        if (!strcmp(it->string, "fmt")) {
+            if (cJSON_IsString(it) && !strcmp(it->valuestring, "e4m3")) continue;
+            return refuse(key, it, err, "the FP8 weights are read as e4m3 (float8_e4m3fn)");
+        }
+        if (!strcmp(it->string, "activation_scheme")) {
+            if (cJSON_IsString(it) && !strcmp(it->valuestring, "dynamic")) continue;
+            return refuse(key, it, err, "static activation scales are not read");
+        }
+        if (!strcmp(it->string, "weight_block_size")) {
+            const cJSON *a = it->child, *b = a ? a->next : NULL;
+            if (cJSON_IsArray(it) && cJSON_GetArraySize(it) == 2 && cJSON_IsNumber(a) && cJSON_IsNumber(b) &&
+                a->valuedouble >= 1 && a->valuedouble <= 65536 && a->valuedouble == floor(a->valuedouble) &&
+                b->valuedouble >= 1 && b->valuedouble <= 65536 && b->valuedouble == floor(b->valuedouble))
+                continue;
+            return refuse(key, it, err, "must be two block sizes [rows, cols] in 1..65536");
+        }
+        return refuse(key, it, err, "an FP8 quantization setting trit does not know may change the math");
+    }
+    return TRIT_OK;
+}
+
 /* DeepSeek-V2's keys (model_type deepseek*): multi-head latent attention and YaRN are mapped
  * (cvt_arch.c deepseek_mla); what the runner does not compute is refused by name. Sources:
  * modeling_deepseek.py (DeepseekV2Attention, DeepseekV2YarnRotaryEmbedding, MoEGate) and
@@ -226,10 +264,33 @@ static int check_deepseek(const cJSON *c, const char *k, const cJSON *v, trit_er
     }
     if (!strcmp(k, "q_lora_rank"))   /* null (V2-Lite): q_proj; a rank (V2): q_a_proj, q_a_layernorm, q_b_proj */
         return cJSON_IsNull(v) || pos_int ? TRIT_OK : refuse(k, v, err, "q_lora_rank must be null or a positive integer");
-    if (!strcmp(k, "scoring_func"))
-        return cJSON_IsString(v) && !strcmp(v->valuestring, "softmax")
+    /* MoEGate: V2's computes softmax with greedy or group_limited_greedy; V3's sigmoid with
+     * noaux_tc; each raises NotImplementedError for anything else (cvt_arch.c deepseek_gate) */
+    int const v3 = !strcmp(mt->valuestring, "deepseek_v3");
+    if (!strcmp(k, "scoring_func")) {
+        const char *want = v3 ? "sigmoid" : "softmax";
+        return cJSON_IsString(v) && !strcmp(v->valuestring, want)
                    ? TRIT_OK
-                   : refuse(k, v, err, "DeepSeek-V3's sigmoid scoring with e_score_correction_bias (noaux_tc) is not implemented");
+                   : refuse(k, v, err, v3 ? "DeepSeek-V3's MoEGate computes sigmoid scores only"
+                                          : "DeepSeek-V2's MoEGate computes softmax scores only");
+    }
+    if (!strcmp(k, "topk_method")) {
+        static const char *const v2ok[] = {"greedy", "gready", "group_limited_greedy"};   /* V2-Lite spells it "gready" */
+        int const ok = cJSON_IsString(v) && (v3 ? !strcmp(v->valuestring, "noaux_tc") : in_strs(v->valuestring, v2ok, 3));
+        return ok ? TRIT_OK
+                  : refuse(k, v, err, v3 ? "DeepSeek-V3's MoEGate computes noaux_tc only"
+                                         : "DeepSeek-V2's MoEGate computes greedy and group_limited_greedy");
+    }
+    if (!strcmp(k, "n_group") || !strcmp(k, "topk_group"))   /* read by deepseek_gate for the grouped methods */
+        return cJSON_IsNull(v) || pos_int ? TRIT_OK : refuse(k, v, err, "must be null or a positive integer");
+    if (!strcmp(k, "num_nextn_predict_layers"))
+        /* V3's multi-token-prediction modules (README_WEIGHTS.md): layers num_hidden_layers ..
+         * + N - 1, used for speculative decoding only; skipped by name (cvt_convert.c), as
+         * llama.cpp's converter does (DeepseekV2Model skip_mtp) */
+        return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 64 && v->valuedouble == floor(v->valuedouble)
+                   ? TRIT_OK
+                   : refuse(k, v, err, "must be an integer in [0, 64]");
+    if (!strcmp(k, "quantization_config")) return check_fp8(k, v, err);
     if (!strcmp(k, "rope_scaling")) {
         if (cJSON_IsNull(v)) return TRIT_OK;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
@@ -291,7 +352,7 @@ static const struct { const char *key, *why; } cfg_refused[] = {
     {"qk_rope_head_dim", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
     {"qk_nope_head_dim", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
     {"v_head_dim", "multi-head latent attention (MLA) is computed for DeepSeek model types only"},
-    {"num_nextn_predict_layers", "multi-token-prediction layers are not implemented"},
+    {"num_nextn_predict_layers", "multi-token-prediction layers are known for DeepSeek model types only"},
     {"layer_norm_eps", "a LayerNorm eps key of a family trit does not compute (PhiMoE, its one LayerNorm family, states rms_norm_eps)"},
 };
 

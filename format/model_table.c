@@ -138,6 +138,14 @@ static const trit_mt_key keys[] = {
     {"moe.n_shared_expert", U32_, 0, NULL, "expert_shared_count", NULL, {"n_shared_experts"}, TRIT_MT_AS_IS},
     {"moe.shared_gate", STR_, 0, "none|sigmoid", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"moe.first_dense_layers", U32_, 0, NULL, "leading_dense_block_count", NULL, {"first_k_dense_replace"}, TRIT_MT_AS_IS},
+    /* group-limited routing (DeepSeek MoEGate): experts in moe.n_group equal groups, only the
+     * moe.topk_group best groups compete; a group's score is its best score ("max", V2's
+     * group_limited_greedy) or the sum of its two best biased scores ("top2sum", V3's noaux_tc and
+     * llama.cpp's build_moe_ffn). HF n_group/topk_group are read by cvt_arch.c (they mean nothing
+     * under topk_method greedy) */
+    {"moe.n_group", U32_, 0, NULL, "expert_group_count", NULL, {NULL}, TRIT_MT_AS_IS},
+    {"moe.topk_group", U32_, 0, NULL, "expert_group_used_count", NULL, {NULL}, TRIT_MT_AS_IS},
+    {"moe.group_score", STR_, 0, "max|top2sum", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     /* not the model description: what the container carries besides it */
     {"tokenizer.kind", STR_, 0, "bpe|spm|gguf", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"provenance.converter", STR_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
@@ -448,6 +456,25 @@ static void check_mla(mt_chk *k, trit_mt_num_fn get, void *gctx)
             violation(k, TRIT_E_CORRUPT, yk[i], "is %g, must be finite and >= 0", v);
 }
 
+/* Group-limited routing: groups divide the experts, the kept groups hold at least the top-k
+ * (else the release would pick masked experts), a two-best group sum needs groups of two. The
+ * string moe.group_score is checked by its reader (the runner, verify): this getter is numeric. */
+static void check_groups(mt_chk *k, double n_exp, double used)
+{
+    double ng = 1, tg;
+    int const has_ng = count(k, "moe.n_group", 0, 1, TRIT_MT_MAX_EXPERTS, &ng);
+    if (!has_ng) ng = 1;
+    if (!count(k, "moe.topk_group", 0, 1, TRIT_MT_MAX_EXPERTS, &tg)) tg = ng;
+    if (fmod(n_exp, ng) != 0) {
+        violation(k, TRIT_E_CORRUPT, "moe.n_group", "%g does not divide moe.n_expert (%g)", ng, n_exp);
+        return;
+    }
+    if (tg > ng) violation(k, TRIT_E_CORRUPT, "moe.topk_group", "is %g, more than moe.n_group (%g)", tg, ng);
+    else if (tg < ng && tg * (n_exp / ng) < used)
+        violation(k, TRIT_E_CORRUPT, "moe.topk_group", "%g groups of %g experts hold fewer than moe.n_expert_used (%g)", tg,
+                  n_exp / ng, used);
+}
+
 int trit_mt_check(trit_mt_num_fn get, void *get_ctx, int required, trit_mt_report_fn report, void *report_ctx)
 {
     mt_chk k = {get, get_ctx, report, report_ctx, 0};
@@ -491,6 +518,7 @@ int trit_mt_check(trit_mt_num_fn get, void *get_ctx, int required, trit_mt_repor
         double nl;
         if (count(&k, "moe.first_dense_layers", 0, 0, TRIT_MT_MAX_LAYERS, &v) && get(get_ctx, "model.n_layer", &nl) && v > nl)
             violation(&k, TRIT_E_CORRUPT, "moe.first_dense_layers", "is %g, more than model.n_layer (%g)", v, nl);
+        check_groups(&k, n_exp, has_used ? used : 0);
     } else if (has_used && used > 0) {
         violation(&k, TRIT_E_CORRUPT, "moe.n_expert_used", "is %g without experts", used);
     }

@@ -84,6 +84,8 @@ static int alloc_state(run_ctx *c, uint32_t n_threads, trit_err *err)
     c->slot_w = alloc3(U, K, 1, sizeof(float));
     c->slot_e = alloc3(U, K, 1, sizeof(uint32_t));
     c->need = alloc3(hp->n_expert ? hp->n_expert : 1, 1, 1, sizeof(uint32_t));
+    c->route_choice = alloc3(hp->n_expert ? hp->n_expert : 1, 1, 1, sizeof(float));
+    c->route_keep = alloc3(hp->n_expert ? hp->n_expert : 1, 1, 1, 1);
     c->ex_tok = alloc3(U, 1, 1, sizeof(uint32_t));
     c->ex_slot = alloc3(U, 1, 1, sizeof(uint32_t));
     c->ex_x = alloc3(U, E, 1, sizeof(float));
@@ -93,7 +95,7 @@ static int alloc_state(run_ctx *c, uint32_t n_threads, trit_err *err)
     c->att_scratch = alloc3(n_threads, c->n_ctx, 1, sizeof(float));
     c->chunk_scratch = alloc3(n_threads, c->max_cols / 32 + 4, 1, sizeof(int32_t));
     if (!c->h || !c->xn || !c->q || !c->k || !c->v || !c->att || !c->o || !c->ffa || !c->ffb || !c->ffo || !c->router ||
-        !c->slot_out || !c->slot_w || !c->slot_e || !c->need || !c->ex_tok || !c->ex_slot || !c->ex_x || !c->ex_a || !c->ex_b ||
+        !c->route_choice || !c->route_keep || !c->slot_out || !c->slot_w || !c->slot_e || !c->need || !c->ex_tok || !c->ex_slot || !c->ex_x || !c->ex_a || !c->ex_b ||
         !c->sh_out || !c->att_scratch || !c->chunk_scratch)
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory for scratch buffers");
     if (hp->kv_lora_rank && run__mla_alloc(c, err)) return TRIT_E_NOMEM;
@@ -155,6 +157,8 @@ void run_ctx_free(run_ctx *c)
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) free(fl[i]);
     free(c->slot_e);
     free(c->need);
+    free(c->route_choice);
+    free(c->route_keep);
     free(c->ex_tok);
     free(c->ex_slot);
     free(c->chunk_scratch);

@@ -220,6 +220,42 @@ static void sparsemixer_pick(const float *s, uint32_t NE, uint32_t excluded, flo
     *w = (float)(1.0 / sum);   /* exp(s[best] - m) = 1 is in the sum */
 }
 
+/* Group-limited routing (DeepSeek MoEGate; llama.cpp build_moe_ffn): keep[e] = 1 for the experts
+ * of the topk_group best groups of n_group equal groups by group score, the group's best choice
+ * value (RUN_GROUP_MAX, V2's group_limited_greedy) or the sum of its two best (RUN_GROUP_TOP2SUM,
+ * V3's noaux_tc); ties go to the lower group. Every expert is kept without grouping. */
+static void group_mask(const run_hparams *hp, const float *ch, uint8_t *keep)
+{
+    uint32_t const NE = hp->n_expert, G = hp->n_group, TG = hp->topk_group;
+    int const grouped = G > 1 && TG < G;
+    memset(keep, !grouped, NE);
+    if (!grouped) return;
+    uint32_t const gs = NE / G;
+    float score[RUN_MAX_EXPERTS];
+    uint8_t chosen[RUN_MAX_EXPERTS];
+    for (uint32_t g = 0; g < G; g++) {
+        const float *x = ch + (uint64_t)g * gs;
+        float b1 = x[0], b2 = -INFINITY;   /* the best and second best */
+        for (uint32_t i = 1; i < gs; i++) {
+            if (x[i] > b1) {
+                b2 = b1;
+                b1 = x[i];
+            } else if (x[i] > b2) {
+                b2 = x[i];
+            }
+        }
+        score[g] = hp->group_score == RUN_GROUP_TOP2SUM ? b1 + b2 : b1;
+        chosen[g] = 0;
+    }
+    for (uint32_t j = 0; j < TG; j++) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t g = 0; g < G; g++)
+            if (!chosen[g] && (best == UINT32_MAX || score[g] > score[best])) best = g;
+        chosen[best] = 1;
+        memset(keep + (uint64_t)best * gs, 1, gs);
+    }
+}
+
 /* Router: scores, top-k selection and weights for T tokens into slot_e / slot_w. */
 static void route(run_ctx *c, const run_layer *ly, uint32_t L, uint32_t T)
 {
@@ -251,19 +287,24 @@ static void route(run_ctx *c, const run_layer *ly, uint32_t L, uint32_t T)
         }
         uint32_t *sel = c->slot_e + (uint64_t)t * K;
         float *w = c->slot_w + (uint64_t)t * K;
+        /* the choice values: scores, plus the selection bias (DeepSeek-V3's e_score_correction_bias,
+         * llama.cpp's exp_probs_b) that never enters the weights */
+        float *ch = c->route_choice;
+        for (uint32_t e = 0; e < NE; e++) ch[e] = p[e] + (ly->exp_probs_b ? ly->exp_probs_b[e] : 0.0f);
+        group_mask(hp, ch, c->route_keep);
         float wsum = 0;
         for (uint32_t j = 0; j < K; j++) {
-            /* best not yet chosen by biased score; ties go to the lower index */
+            /* best not yet chosen among the kept experts by choice value; ties go to the lower index */
             uint32_t best = UINT32_MAX;
             float bs = 0;
             for (uint32_t e = 0; e < NE; e++) {
+                if (!c->route_keep[e]) continue;
                 int taken = 0;
                 for (uint32_t i = 0; i < j; i++) taken |= sel[i] == e;
                 if (taken) continue;
-                float const sc = p[e] + (ly->exp_probs_b ? ly->exp_probs_b[e] : 0.0f);
-                if (best == UINT32_MAX || sc > bs) {
+                if (best == UINT32_MAX || ch[e] > bs) {
                     best = e;
-                    bs = sc;
+                    bs = ch[e];
                 }
             }
             sel[j] = best;

@@ -82,7 +82,13 @@ typedef struct run_hparams {
     uint32_t q_lora_rank, kv_lora_rank, v_head_dim;
     int layer_norm;            /* model.norm_kind "layer": block/output norms are LayerNorm + bias */
     float jitter_eps;          /* RUN_GATING_SPARSEMIXER: moe.jitter_eps */
+    /* group-limited routing (moe.n_group / topk_group / group_score): active when
+     * topk_group < n_group; group_score RUN_GROUP_MAX or RUN_GROUP_TOP2SUM */
+    uint32_t n_group, topk_group;
+    int group_score;
 } run_hparams;
+
+enum { RUN_GROUP_MAX = 0, RUN_GROUP_TOP2SUM = 1 };
 
 enum { RUN_ACT_SILU = 0, RUN_ACT_RELU2 = 1, RUN_ACT_GELU = 2 };
 enum { RUN_GATING_SOFTMAX = 0, RUN_GATING_SIGMOID = 1, RUN_GATING_SPARSEMIXER = 2 };
@@ -142,6 +148,8 @@ struct run_ctx {
     float *router, *slot_out, *slot_w, *ex_x, *ex_a, *ex_b, *sh_out;
     uint32_t *slot_e;          /* [ubatch][n_expert_used] selected experts */
     uint32_t *need;            /* experts the current batch needs, increasing */
+    float *route_choice;       /* [n_expert]: one token's choice values (scores + selection bias) */
+    uint8_t *route_keep;       /* [n_expert]: experts of the kept groups (group-limited routing) */
     uint32_t *ex_tok;          /* token list of the current expert */
     uint32_t *ex_slot;         /* the slot of each listed token */
     float *att_scratch;        /* [n_threads][n_ctx] attention scores */

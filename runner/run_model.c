@@ -174,6 +174,8 @@ static int read_hparams(run_ctx *c, trit_err *err)
     U("moe.n_ff_expert", 0, 0, RUN_MAX_FF, &hp->n_ff_expert);
     U("moe.n_shared_expert", 0, 0, RUN_MAX_EXPERTS, &hp->n_shared);
     U("moe.first_dense_layers", 0, 0, RUN_MAX_LAYERS, &hp->first_dense);
+    U("moe.n_group", 0, 1, RUN_MAX_EXPERTS, &hp->n_group);
+    U("moe.topk_group", 0, hp->n_group, RUN_MAX_EXPERTS, &hp->topk_group);
 #undef U
     if ((rc = kv_f32(c, "model.norm_eps", 1, 0, &hp->norm_eps, err))) return rc;
     if ((rc = kv_f32(c, "model.rope_theta", 1, 0, &hp->rope_theta, err))) return rc;
@@ -195,6 +197,11 @@ static int read_hparams(run_ctx *c, trit_err *err)
     if ((rc = kv_enum(c, "model.norm_kind", norms, 2, 0, &hp->layer_norm, err))) return rc;
     if ((rc = kv_enum(c, "moe.shared_gate", shg, 2, 0, &hp->shared_gate, err))) return rc;
     if ((rc = kv_enum(c, "model.rope_layout", rope, 2, 0, &layout, err))) return rc;
+    static const char *const gsc[] = {"max", "top2sum"};
+    run_kv gv;
+    trit_err ge;
+    int const has_gs = c->w->vt->get_kv(c->w->self, "moe.group_score", &gv, &ge) == TRIT_OK;
+    if ((rc = kv_enum(c, "moe.group_score", gsc, 2, RUN_GROUP_MAX, &hp->group_score, err))) return rc;
 
     /* Consistency the forward pass relies on: the model table's rules (the same convert and
      * verify apply), then what only the runner's buffers need. */
@@ -221,6 +228,16 @@ static int read_hparams(run_ctx *c, trit_err *err)
     } else if (hp->n_expert_used) {
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "moe.n_expert_used is %u without experts", hp->n_expert_used);
     }
+    /* group-limited routing: the rules checked divisibility and capacity; which group score is
+     * computed must be stated (the two releases that group differ in it) */
+    if (!hp->n_group || !hp->topk_group || hp->topk_group > hp->n_group || (hp->n_expert && hp->n_expert % hp->n_group))
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "moe.n_group %u / moe.topk_group %u do not group %u experts",
+                            hp->n_group, hp->topk_group, hp->n_expert);
+    if (hp->topk_group < hp->n_group && !has_gs)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL,
+                            "moe.topk_group %u < moe.n_group %u without metadata 'moe.group_score'", hp->topk_group, hp->n_group);
+    if (hp->topk_group < hp->n_group && hp->group_score == RUN_GROUP_TOP2SUM && hp->n_expert / hp->n_group < 2)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "moe.group_score 'top2sum' needs groups of at least 2 experts");
     return sparsemixer_hparams(c, err);
 }
 

@@ -1,7 +1,9 @@
 /* src.c - one view over both source formats for the converter: logical tensors, outermost
  * dims first (GGUF ne reversed), BitNet packed U8 weights unpacked to [out, in] with their
- * weight_scale consumed, values decoded to float by the format readers in bounded chunks. */
+ * weight_scale consumed, FP8 block-quantized weights (DeepSeek-V3) dequantized with their
+ * weight_scale_inv consumed, values decoded to float by the format readers in bounded chunks. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,15 +12,26 @@
 #include "src_gguf.h"
 #include "src_safetensors.h"
 #include "src_ggml_types.h"
+#include "trit_safemath.h"
+
+#include <cJSON.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
+
+/* An FP8 weight [rows, cols] and its F32 weight_scale_inv [ceil(rows/b0), ceil(cols/b1)]. */
+typedef struct src_fp8 {
+    uint32_t scale;            /* tensor index of the scale */
+    uint32_t b0, b1;           /* weight_block_size */
+    uint64_t rows, cols;
+} src_fp8;
 
 struct src_ckpt {
     src_gguf *g;
     src_st *st;
     src_tensor *t;
     src_st_bitnet *bn;         /* per tensor; bn[i].rows == 0 when not a BitNet weight */
+    src_fp8 *f8;               /* per tensor; f8[i].b0 == 0 when not an FP8 block weight */
     uint32_t n;
 };
 
@@ -50,6 +63,106 @@ static int open_gguf(struct src_ckpt *s, const char *path, trit_err *err)
     }
     s->n = (uint32_t)n;
     return TRIT_OK;
+}
+
+/* quantization_config.weight_block_size of an FP8 release, into b0, b1: TRIT_OK, TRIT_E_NOTFOUND
+ * when the config is not fp8, an error when it is and states no usable block size. */
+static int fp8_blocks(const src_st *st, uint32_t *b0, uint32_t *b1, trit_err *err)
+{
+    const cJSON *c = src_st_config(st);
+    const cJSON *q = c ? cJSON_GetObjectItemCaseSensitive(c, "quantization_config") : NULL;
+    const cJSON *m = cJSON_IsObject(q) ? cJSON_GetObjectItemCaseSensitive(q, "quant_method") : NULL;
+    if (!cJSON_IsString(m) || strcmp(m->valuestring, "fp8") != 0) return TRIT_E_NOTFOUND;
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(q, "weight_block_size");
+    const cJSON *a = cJSON_IsArray(bs) ? bs->child : NULL, *b = a ? a->next : NULL;
+    if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || (b && b->next) || a->valuedouble < 1 || a->valuedouble > 65536 ||
+        b->valuedouble < 1 || b->valuedouble > 65536 || a->valuedouble != floor(a->valuedouble) ||
+        b->valuedouble != floor(b->valuedouble))
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
+                            "quantization_config fp8 without a weight_block_size [rows, cols] in 1..65536: the "
+                            "block scales cannot be applied");
+    *b0 = (uint32_t)a->valuedouble;
+    *b1 = (uint32_t)b->valuedouble;
+    return TRIT_OK;
+}
+
+/* DeepSeek-V3's FP8 weights (README_WEIGHTS.md "Dequantization Method"; the release's
+ * inference/kernel.py weight_dequant): "{name}_scale_inv" F32 holds one scale per block of
+ * weight_block_size, the edge blocks partial; the real weight is float32(fp8 value) * scale of its
+ * block. Each such pair becomes one logical F32 tensor; an F8 tensor without one is refused by
+ * name (its scale would be missing from the math). */
+static int open_fp8(struct src_ckpt *s, trit_err *err)
+{
+    uint32_t b0 = 0, b1 = 0;
+    int rc = fp8_blocks(s->st, &b0, &b1, err);
+    if (rc != TRIT_OK && rc != TRIT_E_NOTFOUND) return rc;
+    int const fp8 = rc == TRIT_OK;
+    s->f8 = calloc((size_t)s->n + 1, sizeof *s->f8);
+    if (!s->f8) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    static const char sfx[] = "_scale_inv";
+    size_t const sl = sizeof sfx - 1;
+    for (uint32_t i = 0; fp8 && i < s->n; i++) {
+        src_st_tensor const *sc = src_st_tensor_at(s->st, i);
+        size_t const nl = strlen(sc->name);
+        if (nl <= sl || strcmp(sc->name + nl - sl, sfx) != 0) continue;
+        char wn[TRIT_MAX_NAME_LEN + 1];
+        snprintf(wn, sizeof wn, "%.*s", (int)(nl - sl), sc->name);
+        int64_t const wi = src_st_find(s->st, wn);
+        if (wi < 0)
+            return trit_err_set(err, TRIT_E_CORRUPT, sc->offset, sc->name, "an FP8 block scale without its weight '%.80s'", wn);
+        src_st_tensor const *w = src_st_tensor_at(s->st, (uint32_t)wi);
+        if (w->dtype != SRC_ST_F8_E4M3 || w->n_dims != 2)
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, w->offset, w->name, "has a weight_scale_inv but is %s with %u dims; "
+                                "the FP8 release stores 2-D F8_E4M3 weights", src_st_dtype_name(w->dtype), w->n_dims);
+        uint64_t const r0 = trit_div_ceil(w->dims[0], b0), r1 = trit_div_ceil(w->dims[1], b1);
+        if (sc->dtype != SRC_ST_F32 || sc->n_dims != 2 || sc->dims[0] != r0 || sc->dims[1] != r1)
+            return trit_err_set(err, TRIT_E_CORRUPT, sc->offset, sc->name,
+                                "must be F32 [%llu, %llu] (blocks of %u x %u over [%llu, %llu]), is %s with %u dims",
+                                (unsigned long long)r0, (unsigned long long)r1, b0, b1, (unsigned long long)w->dims[0],
+                                (unsigned long long)w->dims[1], src_st_dtype_name(sc->dtype), sc->n_dims);
+        src_fp8 *f = &s->f8[wi];
+        f->scale = i;
+        f->b0 = b0;
+        f->b1 = b1;
+        f->rows = w->dims[0];
+        f->cols = w->dims[1];
+        s->t[wi].type = "F8_E4M3(block)";
+        s->t[wi].float_type = TRIT_TYPE_F32;
+        s->t[wi].src_bytes += s->t[i].src_bytes;
+        s->t[i].skip = 1;
+    }
+    for (uint32_t i = 0; i < s->n; i++) {
+        src_st_tensor const *t = src_st_tensor_at(s->st, i);
+        int const f8 = t->dtype == SRC_ST_F8_E4M3 || t->dtype == SRC_ST_F8_E5M2 || t->dtype == SRC_ST_F8_E4M3FNUZ ||
+                       t->dtype == SRC_ST_F8_E5M2FNUZ;
+        if (f8 && !s->f8[i].b0)
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, t->offset, t->name,
+                                "%s without a weight_scale_inv block scale under quantization_config fp8: only "
+                                "DeepSeek-V3's block-scaled F8_E4M3 weights are read", src_st_dtype_name(t->dtype));
+    }
+    return TRIT_OK;
+}
+
+/* n values of an FP8 block weight from element first: decoded, times their blocks' scales. */
+static int fp8_to_f32(const struct src_ckpt *s, uint32_t i, uint64_t first, uint64_t n, float *out, trit_err *err)
+{
+    const src_fp8 *f = &s->f8[i];
+    int rc = src_st_to_f32(s->st, i, first, n, out, err);
+    if (rc) return rc;
+    uint64_t const nbc = trit_div_ceil(f->cols, f->b1);
+    float *sc = trit_mallocarray(nbc, sizeof *sc);
+    if (!sc) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory for FP8 block scales");
+    uint64_t have = UINT64_MAX;   /* the block row whose scales sc holds */
+    for (uint64_t k = 0; k < n && rc == TRIT_OK; k++) {
+        uint64_t const e = first + k, br = e / f->cols / f->b0, c = e % f->cols;
+        if (br != have) {
+            rc = src_st_to_f32(s->st, f->scale, br * nbc, nbc, sc, err);
+            have = br;
+        }
+        if (rc == TRIT_OK) out[k] = out[k] * sc[c / f->b1];
+    }
+    free(sc);
+    return rc;
 }
 
 static int open_st(struct src_ckpt *s, const char *path, trit_err *err)
@@ -90,7 +203,7 @@ static int open_st(struct src_ckpt *s, const char *path, trit_err *err)
         s->t[v.scale].skip = 1;
     }
     s->n = n;
-    return TRIT_OK;
+    return open_fp8(s, err);
 }
 
 int src_open(const char *path, struct src_ckpt **out, trit_err *err)
@@ -128,6 +241,7 @@ void src_close(struct src_ckpt *s)
     src_st_close(s->st);
     free(s->t);
     free(s->bn);
+    free(s->f8);
     free(s);
 }
 
@@ -146,6 +260,7 @@ int src_f32(const struct src_ckpt *s, uint32_t i, uint64_t first, uint64_t n, fl
 {
     if (s->g) return src_gguf_to_f32(s->g, i, first, n, out, err);
     if (s->bn[i].rows) return src_st_bitnet_to_f32(s->st, &s->bn[i], first, n, out, err);
+    if (s->f8[i].b0) return fp8_to_f32(s, i, first, n, out, err);
     return src_st_to_f32(s->st, i, first, n, out, err);
 }
 

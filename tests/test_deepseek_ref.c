@@ -24,6 +24,7 @@
  * split attn_k_b / attn_v_b (kv_b_proj transposed per head) and `trit export` does not write
  * deepseek2 (refused by name, test_export.c), so this reference stands in for llama.cpp. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +35,51 @@
 #include "gen/gen.h"
 #include "test.h"
 #include "test_config_edit.h"
-#include "test_ref_util.h"
 
 typedef struct dsref {
-    ref_tensors w;
+    gen_plan p;
+    double **val;            /* per plan tensor, lazily loaded */
+    cJSON *cfg;
     uint32_t E, H, nope, rope, vd, kl, ql, n_layer, n_vocab, k_used, first_dense, n_expert;
     double eps, theta, routed, softmax_scale, rope_mscale;
     int norm_topk, quant;
+    int v3, sigmoid, group;  /* deepseek_v3; sigmoid scores; 0 none, 1 max (group_limited_greedy),
+                                2 top-2 sum with e_score_correction_bias (noaux_tc) */
+    uint32_t n_group, topk_group;
+    int no_group, no_bias;   /* diagnostics: the routing without its group step / its bias */
     double *inv_freq;        /* [rope / 2] */
 } dsref;
+
+static double cfgnum(const cJSON *c, const char *k, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+/* The tensor's values (row-major, HF shape), or NULL with a failed check. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static const double *tv(dsref *r, const char *fmt, ...)
+{
+    char name[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    for (uint32_t i = 0; i < r->p.n; i++) {
+        if (strcmp(r->p.t[i].name, name)) continue;
+        if (!r->val[i]) {
+            uint64_t const n = gen_logical_nelems(&r->p.t[i]);
+            r->val[i] = malloc(n * sizeof(double));
+            if (!r->val[i]) return NULL;
+            for (uint64_t e = 0; e < n; e++) r->val[i][e] = gen_value(&r->p.t[i], e);
+        }
+        return r->val[i];
+    }
+    test_fail_(__FILE__, __LINE__, "reference: no tensor %s", name);
+    return NULL;
+}
 
 static double yarn_get_mscale(double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * log(scale) + 1.0; }
 
@@ -54,24 +91,38 @@ static double yarn_find_correction_dim(double rot, double dim, double base, doub
 static int ref_open(dsref *r, const gen_opts *o, const char *dir)
 {
     memset(r, 0, sizeof *r);
-    if (ref_tensors_open(&r->w, o, dir)) return -1;
-    const cJSON *c = r->w.cfg;
-    r->E = (uint32_t)ref_cfgnum(c, "hidden_size", 0);
-    r->H = (uint32_t)ref_cfgnum(c, "num_attention_heads", 0);
-    r->nope = (uint32_t)ref_cfgnum(c, "qk_nope_head_dim", 0);
-    r->rope = (uint32_t)ref_cfgnum(c, "qk_rope_head_dim", 0);
-    r->vd = (uint32_t)ref_cfgnum(c, "v_head_dim", 0);
-    r->kl = (uint32_t)ref_cfgnum(c, "kv_lora_rank", 0);
-    r->ql = (uint32_t)ref_cfgnum(c, "q_lora_rank", 0);   /* null: 0 */
-    r->n_layer = (uint32_t)ref_cfgnum(c, "num_hidden_layers", 0);
-    r->n_vocab = (uint32_t)ref_cfgnum(c, "vocab_size", 0);
-    r->k_used = (uint32_t)ref_cfgnum(c, "num_experts_per_tok", 0);
-    r->first_dense = (uint32_t)ref_cfgnum(c, "first_k_dense_replace", 0);
-    r->n_expert = (uint32_t)ref_cfgnum(c, "n_routed_experts", 0);
-    r->eps = ref_cfgnum(c, "rms_norm_eps", 1e-6);
-    r->theta = ref_cfgnum(c, "rope_theta", 10000);
-    r->routed = ref_cfgnum(c, "routed_scaling_factor", 1);
+    trit_err err;
+    if (gen_plan_build(o, &r->p, &err)) return -1;
+    r->val = calloc(r->p.n, sizeof *r->val);
+    size_t n;
+    uint8_t *b = test_read_file(test_path(dir, "config.json"), &n);
+    r->cfg = b ? cJSON_ParseWithLength((const char *)b, n) : NULL;
+    free(b);
+    if (!r->cfg || !r->val) return -1;
+    const cJSON *c = r->cfg;
+    r->E = (uint32_t)cfgnum(c, "hidden_size", 0);
+    r->H = (uint32_t)cfgnum(c, "num_attention_heads", 0);
+    r->nope = (uint32_t)cfgnum(c, "qk_nope_head_dim", 0);
+    r->rope = (uint32_t)cfgnum(c, "qk_rope_head_dim", 0);
+    r->vd = (uint32_t)cfgnum(c, "v_head_dim", 0);
+    r->kl = (uint32_t)cfgnum(c, "kv_lora_rank", 0);
+    r->ql = (uint32_t)cfgnum(c, "q_lora_rank", 0);   /* null: 0 */
+    r->n_layer = (uint32_t)cfgnum(c, "num_hidden_layers", 0);
+    r->n_vocab = (uint32_t)cfgnum(c, "vocab_size", 0);
+    r->k_used = (uint32_t)cfgnum(c, "num_experts_per_tok", 0);
+    r->first_dense = (uint32_t)cfgnum(c, "first_k_dense_replace", 0);
+    r->n_expert = (uint32_t)cfgnum(c, "n_routed_experts", 0);
+    r->eps = cfgnum(c, "rms_norm_eps", 1e-6);
+    r->theta = cfgnum(c, "rope_theta", 10000);
+    r->routed = cfgnum(c, "routed_scaling_factor", 1);
     r->norm_topk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "norm_topk_prob"));
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(c, "model_type"), *sf = cJSON_GetObjectItemCaseSensitive(c, "scoring_func");
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(c, "topk_method");
+    r->v3 = cJSON_IsString(mt) && !strcmp(mt->valuestring, "deepseek_v3");
+    r->sigmoid = cJSON_IsString(sf) && !strcmp(sf->valuestring, "sigmoid");
+    r->group = !cJSON_IsString(tm) ? 0 : !strcmp(tm->valuestring, "group_limited_greedy") ? 1 : !strcmp(tm->valuestring, "noaux_tc") ? 2 : 0;
+    r->n_group = (uint32_t)cfgnum(c, "n_group", 1);
+    r->topk_group = (uint32_t)cfgnum(c, "topk_group", 1);
     /* DeepseekV2YarnRotaryEmbedding._set_cos_sin_cache */
     double const dim = r->rope;
     r->inv_freq = calloc(r->rope / 2 + 1, sizeof *r->inv_freq);
@@ -80,9 +131,9 @@ static int ref_open(dsref *r, const gen_opts *o, const char *dir)
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
     for (uint32_t i = 0; i < r->rope / 2; i++) r->inv_freq[i] = 1.0 / pow(r->theta, 2.0 * i / dim);
     if (cJSON_IsObject(rs)) {
-        double const f = ref_cfgnum(rs, "factor", 1), orig = ref_cfgnum(rs, "original_max_position_embeddings", 4096);
-        double const bf = ref_cfgnum(rs, "beta_fast", 32), bs = ref_cfgnum(rs, "beta_slow", 1);
-        double const ms = ref_cfgnum(rs, "mscale", 1), msa = ref_cfgnum(rs, "mscale_all_dim", 0);
+        double const f = cfgnum(rs, "factor", 1), orig = cfgnum(rs, "original_max_position_embeddings", 4096);
+        double const bf = cfgnum(rs, "beta_fast", 32), bs = cfgnum(rs, "beta_slow", 1);
+        double const ms = cfgnum(rs, "mscale", 1), msa = cfgnum(rs, "mscale_all_dim", 0);
         double low = floor(yarn_find_correction_dim(bf, dim, r->theta, orig));
         double high = ceil(yarn_find_correction_dim(bs, dim, r->theta, orig));
         low = low > 0 ? low : 0;
@@ -103,8 +154,11 @@ static int ref_open(dsref *r, const gen_opts *o, const char *dir)
 
 static void ref_close(dsref *r)
 {
-    ref_tensors_close(&r->w);
+    for (uint32_t i = 0; r->val && i < r->p.n; i++) free(r->val[i]);
+    free(r->val);
     free(r->inv_freq);
+    cJSON_Delete(r->cfg);
+    gen_plan_release(&r->p);
 }
 
 static void rmsnorm(double *out, const double *x, const double *w, uint32_t n, double eps)
@@ -115,19 +169,51 @@ static void rmsnorm(double *out, const double *x, const double *w, uint32_t n, d
     for (uint32_t i = 0; i < n; i++) out[i] = x[i] * s * w[i];
 }
 
+/* y = W x for W [rows, cols] (a float matrix: no input quantization). */
+static void matvec(double *y, const double *W, const double *x, uint32_t rows, uint32_t cols)
+{
+    for (uint32_t r = 0; r < rows; r++) {
+        double a = 0;
+        for (uint32_t c = 0; c < cols; c++) a += W[(uint64_t)r * cols + c] * x[c];
+        y[r] = a;
+    }
+}
+
+/* A ternary projection: its input quantized to int8 per token (absmax, round half to even) in
+ * token mode, as the runner does for every t2 matrix. */
+static void proj(const dsref *r, double *y, const double *W, const double *x, uint32_t rows, uint32_t cols)
+{
+    double *xq = malloc(cols * sizeof *xq);
+    if (!xq) return;
+    float amax = 0;
+    for (uint32_t i = 0; i < cols; i++) amax = fabsf((float)x[i]) > amax ? fabsf((float)x[i]) : amax;
+    float const s = amax > 0 ? 127.0f / amax : 0.0f;
+    for (uint32_t i = 0; i < cols; i++) {
+        if (!r->quant) {
+            xq[i] = x[i];
+            continue;
+        }
+        float v = (float)x[i] * s;
+        v = v > 127 ? 127 : v < -127 ? -127 : v;
+        xq[i] = nearbyintf(v) * (double)(amax / 127.0f);
+    }
+    matvec(y, W, xq, rows, cols);
+    free(xq);
+}
+
 static double silu(double g) { return g / (1 + exp(-g)); }
 
 /* DeepseekV2MLP of width F under prefix. */
 static void mlp(dsref *r, double *out, const double *x, uint32_t F, const char *prefix)
 {
     double *g = malloc(F * sizeof *g), *u = malloc(F * sizeof *u);
-    const double *Wg = ref_tv(&r->w, "%s.gate_proj.weight", prefix), *Wu = ref_tv(&r->w, "%s.up_proj.weight", prefix),
-                 *Wd = ref_tv(&r->w, "%s.down_proj.weight", prefix);
+    const double *Wg = tv(r, "%s.gate_proj.weight", prefix), *Wu = tv(r, "%s.up_proj.weight", prefix),
+                 *Wd = tv(r, "%s.down_proj.weight", prefix);
     if (g && u && Wg && Wu && Wd) {
-        ref_proj(g, Wg, x, F, r->E, r->quant);
-        ref_proj(u, Wu, x, F, r->E, r->quant);
+        proj(r, g, Wg, x, F, r->E);
+        proj(r, u, Wu, x, F, r->E);
         for (uint32_t i = 0; i < F; i++) g[i] = silu(g[i]) * u[i];
-        ref_proj(out, Wd, g, r->E, F, r->quant);
+        proj(r, out, Wd, g, r->E, F);
     }
     free(g);
     free(u);
@@ -152,12 +238,74 @@ static void rope_hf(const dsref *r, double *x, uint32_t pos)
     memcpy(x, o, d * sizeof *x);
 }
 
+/* MoEGate.forward for one token, from the release files (V2: deepseek-ai/DeepSeek-V2
+ * modeling_deepseek.py; V3: deepseek-ai/DeepSeek-V3 modeling_deepseek.py, and inference/model.py
+ * Gate of the GitHub release): scores = softmax (V2) | sigmoid (V3) of the logits;
+ * group_limited_greedy: group_scores = scores.view(n_group, -1).max(-1), the topk_group best groups
+ * kept, the others masked with 0.0 (softmax scores are positive: a masked expert never beats a
+ * kept one); noaux_tc: scores_for_choice = scores + e_score_correction_bias, group_scores = the
+ * sum of each group's topk(2) of scores_for_choice, the others masked with -inf; top-k of the
+ * (masked) choice values, weights = the unbiased scores gathered at the chosen experts. Ties go to
+ * the lower index (torch.topk leaves them unspecified). */
+static int route(dsref *r, uint32_t L, const double *Wr, const double *x, double *rl, uint32_t *sel, double *w, double *wsum)
+{
+    uint32_t const NE = r->n_expert, G = r->group && !r->no_group ? r->n_group : 1, gs = NE / (G ? G : 1);
+    double choice[1024], gsc[1024];
+    int keep[1024];
+    if (NE > 1024 || !G || NE % G) return -1;
+    matvec(rl, Wr, x, NE, r->E);
+    if (r->sigmoid) {
+        for (uint32_t e = 0; e < NE; e++) rl[e] = 1.0 / (1.0 + exp(-rl[e]));
+    } else {
+        double mx = -INFINITY, sum = 0;
+        for (uint32_t e = 0; e < NE; e++) mx = rl[e] > mx ? rl[e] : mx;
+        for (uint32_t e = 0; e < NE; e++) sum += rl[e] = exp(rl[e] - mx);
+        for (uint32_t e = 0; e < NE; e++) rl[e] /= sum;
+    }
+    const double *bias = r->group == 2 && !r->no_bias ? tv(r, "model.layers.%u.mlp.gate.e_score_correction_bias", L) : NULL;
+    if (r->group == 2 && !r->no_bias && !bias) return -1;
+    for (uint32_t e = 0; e < NE; e++) choice[e] = rl[e] + (bias ? bias[e] : 0.0);
+    for (uint32_t g = 0; g < G; g++) {
+        /* max, or the sum of the two largest (topk(2)[0].sum) */
+        double b1 = -INFINITY, b2 = -INFINITY;
+        for (uint32_t i = 0; i < gs; i++) {
+            double const v = choice[g * gs + i];
+            if (v > b1) b2 = b1, b1 = v;
+            else if (v > b2) b2 = v;
+        }
+        gsc[g] = r->group == 2 ? b1 + b2 : b1;
+    }
+    uint32_t const TG = G > 1 ? r->topk_group : 1;
+    int gkeep[1024] = {0};
+    for (uint32_t j = 0; j < TG; j++) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t g = 0; g < G; g++)
+            if (!gkeep[g] && (best == UINT32_MAX || gsc[g] > gsc[best])) best = g;
+        gkeep[best] = 1;
+    }
+    for (uint32_t e = 0; e < NE; e++) keep[e] = G > 1 ? gkeep[e / gs] : 1;
+    *wsum = 0;
+    for (uint32_t j = 0; j < r->k_used && j < 64; j++) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t e = 0; e < NE; e++) {
+            int taken = !keep[e];
+            for (uint32_t i = 0; i < j; i++) taken |= sel[i] == e;
+            if (!taken && (best == UINT32_MAX || choice[e] > choice[best])) best = e;
+        }
+        if (best == UINT32_MAX) return -1;
+        sel[j] = best;
+        w[j] = rl[best];
+        *wsum += w[j];
+    }
+    return 0;
+}
+
 /* Logits of the last of n tokens (every position recomputed, causal). */
 static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits)
 {
     uint32_t const E = r->E, H = r->H, hd = r->nope + r->rope, kvb = r->nope + r->vd;
-    uint32_t const FE = (uint32_t)ref_cfgnum(r->w.cfg, "moe_intermediate_size", 0), FD = (uint32_t)ref_cfgnum(r->w.cfg, "intermediate_size", 0);
-    uint32_t const FS = FE * (uint32_t)ref_cfgnum(r->w.cfg, "n_shared_experts", 0);
+    uint32_t const FE = (uint32_t)cfgnum(r->cfg, "moe_intermediate_size", 0), FD = (uint32_t)cfgnum(r->cfg, "intermediate_size", 0);
+    uint32_t const FS = FE * (uint32_t)cfgnum(r->cfg, "n_shared_experts", 0);
     double *h = calloc((size_t)n * E, sizeof *h), *x = calloc(E, sizeof *x), *tmp = calloc(E, sizeof *tmp);
     double *q = calloc((size_t)n * H * hd, sizeof *q), *k = calloc((size_t)n * H * hd, sizeof *k);
     double *v = calloc((size_t)n * H * r->vd, sizeof *v), *att = calloc((size_t)H * r->vd, sizeof *att);
@@ -165,34 +313,34 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
     double *kv = calloc((size_t)H * kvb, sizeof *kv), *sc = calloc(n, sizeof *sc), *rl = calloc(r->n_expert + 1, sizeof *rl);
     int rc = -1;
     if (!h || !x || !tmp || !q || !k || !v || !att || !ckv || !cn || !kv || !sc || !rl) goto done;
-    const double *emb = ref_tv(&r->w, "model.embed_tokens.weight");
+    const double *emb = tv(r, "model.embed_tokens.weight");
     if (!emb) goto done;
     for (uint32_t t = 0; t < n; t++) memcpy(h + (size_t)t * E, emb + (size_t)tok[t] * E, E * sizeof *h);
     for (uint32_t L = 0; L < r->n_layer; L++) {
         char pre[96];
         snprintf(pre, sizeof pre, "model.layers.%u", L);
-        const double *ln1 = ref_tv(&r->w, "%s.input_layernorm.weight", pre), *ln2 = ref_tv(&r->w, "%s.post_attention_layernorm.weight", pre);
-        const double *Wkva = ref_tv(&r->w, "%s.self_attn.kv_a_proj_with_mqa.weight", pre), *kvn = ref_tv(&r->w, "%s.self_attn.kv_a_layernorm.weight", pre);
-        const double *Wkvb = ref_tv(&r->w, "%s.self_attn.kv_b_proj.weight", pre), *Wo = ref_tv(&r->w, "%s.self_attn.o_proj.weight", pre);
+        const double *ln1 = tv(r, "%s.input_layernorm.weight", pre), *ln2 = tv(r, "%s.post_attention_layernorm.weight", pre);
+        const double *Wkva = tv(r, "%s.self_attn.kv_a_proj_with_mqa.weight", pre), *kvn = tv(r, "%s.self_attn.kv_a_layernorm.weight", pre);
+        const double *Wkvb = tv(r, "%s.self_attn.kv_b_proj.weight", pre), *Wo = tv(r, "%s.self_attn.o_proj.weight", pre);
         if (!ln1 || !ln2 || !Wkva || !kvn || !Wkvb || !Wo) goto done;
         for (uint32_t t = 0; t < n; t++) {
             rmsnorm(x, h + (size_t)t * E, ln1, E, r->eps);
             double *qt = q + (size_t)t * H * hd;
             if (r->ql) {
-                const double *Wqa = ref_tv(&r->w, "%s.self_attn.q_a_proj.weight", pre), *qan = ref_tv(&r->w, "%s.self_attn.q_a_layernorm.weight", pre);
-                const double *Wqb = ref_tv(&r->w, "%s.self_attn.q_b_proj.weight", pre);
+                const double *Wqa = tv(r, "%s.self_attn.q_a_proj.weight", pre), *qan = tv(r, "%s.self_attn.q_a_layernorm.weight", pre);
+                const double *Wqb = tv(r, "%s.self_attn.q_b_proj.weight", pre);
                 if (!Wqa || !qan || !Wqb) goto done;
-                ref_proj(cn, Wqa, x, r->ql, E, r->quant);
+                proj(r, cn, Wqa, x, r->ql, E);
                 rmsnorm(cn, cn, qan, r->ql, r->eps);
-                ref_proj(qt, Wqb, cn, H * hd, r->ql, r->quant);
+                proj(r, qt, Wqb, cn, H * hd, r->ql);
             } else {
-                const double *Wq = ref_tv(&r->w, "%s.self_attn.q_proj.weight", pre);
+                const double *Wq = tv(r, "%s.self_attn.q_proj.weight", pre);
                 if (!Wq) goto done;
-                ref_proj(qt, Wq, x, H * hd, E, r->quant);
+                proj(r, qt, Wq, x, H * hd, E);
             }
-            ref_proj(ckv, Wkva, x, r->kl + r->rope, E, r->quant);
+            proj(r, ckv, Wkva, x, r->kl + r->rope, E);
             rmsnorm(cn, ckv, kvn, r->kl, r->eps);
-            ref_proj(kv, Wkvb, cn, H * kvb, r->kl, r->quant);
+            proj(r, kv, Wkvb, cn, H * kvb, r->kl);
             rope_hf(r, ckv + r->kl, t);
             for (uint32_t hh = 0; hh < H; hh++) {
                 rope_hf(r, qt + (size_t)hh * hd + r->nope, t);
@@ -221,7 +369,7 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
                     att[(size_t)hh * r->vd + i] = a;
                 }
             }
-            ref_proj(hn + (size_t)t * E, Wo, att, E, H * r->vd, r->quant);
+            proj(r, hn + (size_t)t * E, Wo, att, E, H * r->vd);
         }
         for (size_t i = 0; i < (size_t)n * E; i++) h[i] += hn[i];
         /* FFN: dense for the first first_k_dense_replace layers, else the MoE */
@@ -234,30 +382,17 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
                 for (uint32_t i = 0; i < E; i++) ht[i] += tmp[i];
                 continue;
             }
-            const double *Wr = ref_tv(&r->w, "model.layers.%u.mlp.gate.weight", L);
+            const double *Wr = tv(r, "model.layers.%u.mlp.gate.weight", L);
             if (!Wr) goto done;
-            ref_matvec(rl, Wr, x, r->n_expert, E);
-            double mx = -INFINITY, sum = 0;
-            for (uint32_t e = 0; e < r->n_expert; e++) mx = rl[e] > mx ? rl[e] : mx;
-            for (uint32_t e = 0; e < r->n_expert; e++) sum += rl[e] = exp(rl[e] - mx);
-            for (uint32_t e = 0; e < r->n_expert; e++) rl[e] /= sum;
             uint32_t sel[64];
             double w[64], wsum = 0;
-            for (uint32_t j = 0; j < r->k_used && j < 64; j++) {
-                uint32_t best = 0;
-                double bs = -1;
-                for (uint32_t e = 0; e < r->n_expert; e++) {
-                    int taken = 0;
-                    for (uint32_t i = 0; i < j; i++) taken |= sel[i] == e;
-                    if (!taken && rl[e] > bs) bs = rl[best = e];
-                }
-                sel[j] = best;
-                w[j] = bs;
-                wsum += bs;
-            }
+            if (route(r, L, Wr, x, rl, sel, w, &wsum)) goto done;
             double y[4096] = {0};
             for (uint32_t j = 0; j < r->k_used && j < 64; j++) {
-                double const wj = r->k_used > 1 && r->norm_topk ? w[j] / (wsum + 1e-20) : w[j] * r->routed;
+                /* V2: "if top_k > 1 and norm_topk_prob: w / (sum + 1e-20) else: w * routed_scaling_factor";
+                 * V3: the same normalization, then "* routed_scaling_factor # must multiply the scaling factor" */
+                int const norm = r->k_used > 1 && r->norm_topk;
+                double const wj = norm ? w[j] / (wsum + 1e-20) * (r->v3 ? r->routed : 1.0) : w[j] * r->routed;
                 snprintf(pre, sizeof pre, "model.layers.%u.mlp.experts.%u", L, sel[j]);
                 mlp(r, tmp, x, FE, pre);
                 for (uint32_t i = 0; i < E; i++) y[i] += wj * tmp[i];
@@ -268,10 +403,10 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
         }
         free(hn);
     }
-    const double *nw = ref_tv(&r->w, "model.norm.weight"), *Wout = ref_tv(&r->w, "lm_head.weight");
+    const double *nw = tv(r, "model.norm.weight"), *Wout = tv(r, "lm_head.weight");
     if (!nw || !Wout) goto done;
     rmsnorm(x, h + (size_t)(n - 1) * E, nw, E, r->eps);
-    ref_matvec(logits, Wout, x, r->n_vocab, E);
+    matvec(logits, Wout, x, r->n_vocab, E);
     rc = 0;
 done:
     free(h); free(x); free(tmp); free(q); free(k); free(v); free(att); free(ckv); free(cn); free(kv); free(sc); free(rl);
@@ -286,42 +421,146 @@ static int trit_cli(const char *args, char **out)
     return test_run(cmd, out);
 }
 
-static int ds_forward(void *ctx, const uint32_t *tok, uint32_t n, int quant, double *logits)
+static void top5(const double *l, uint32_t n, uint32_t *out)
 {
-    dsref *r = ctx;
-    r->quant = quant;
-    return ref_forward(r, tok, n, logits);
+    for (int j = 0; j < 5; j++) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t i = 0; i < n; i++) {
+            int taken = 0;
+            for (int k = 0; k < j; k++) taken |= out[k] == i;
+            if (!taken && (best == UINT32_MAX || l[i] > l[best])) best = i;
+        }
+        out[j] = best;
+    }
 }
 
-/* Generate, optionally edit config.json, convert, run the sequences and compare. */
-static void agree(const char *label, uint32_t q_lora, const char *edit_key, const char *edit_val)
+static int same_set(const uint32_t *a, const uint32_t *b)
 {
-    char dir[4096], out[4200];
+    for (int i = 0; i < 5; i++) {
+        int f = 0;
+        for (int j = 0; j < 5; j++) f |= a[i] == b[j];
+        if (!f) return 0;
+    }
+    return 1;
+}
+
+/* Generate, optionally edit config.json, convert, run the sequences and compare. With `sens`,
+ * also show that the comparison sees the routing: the reference without its group step, and
+ * (noaux_tc) without its selection bias, must each disagree with the runner by more than 1e-3. */
+static void agree_l(gen_layout layout, const char *label, uint32_t q_lora, const char *edit_key, const char *edit_val, int sens)
+{
+    static const char *const seqs[] = {"1", "1,2,3", "5,6,7,8,9,10,11,12", "100,3,250,77,42,42,42,42,9,99,199,300,301,302,303,304"};
+    char dir[4096], out[4200], lg[4200], args[12800];
     gen_opts o;
-    gen_opts_default(&o, GEN_LAYOUT_DEEPSEEK2);
-    o.q_lora = q_lora;
+    gen_opts_default(&o, layout);
+    if (q_lora) o.q_lora = q_lora;
     o.overwrite = 1;
     snprintf(dir, sizeof dir, "%s/dsref-%s", test_tmpdir(), label);
     snprintf(out, sizeof out, "%s.trit", dir);
     trit_err err;
     CHECK_OK_E(gen_write(&o, dir, &err), &err);
     if (edit_key) CHECK(test_config_set(dir, edit_key, edit_val) == 0);
-    if (ref_convert(dir, out)) return;
+    char *msg = NULL;
+    snprintf(args, sizeof args, "convert -q -f '%s' -o '%s'", dir, out);
+    int rc = trit_cli(args, &msg);
+    if (rc != 0) {
+        test_fail_(__FILE__, __LINE__, "%s: convert exit %d: %s", label, rc, msg ? msg : "");
+        free(msg);
+        return;
+    }
+    free(msg);
     dsref r;
     if (ref_open(&r, &o, dir)) {
         test_fail_(__FILE__, __LINE__, "%s: reference setup failed", label);
         ref_close(&r);
         return;
     }
-    ref_stats st;
-    ref_compare(out, r.n_vocab, ds_forward, NULL, &r, &st);
-    printf("    deepseek2 %s: trit run vs the modeling_deepseek.py reference: max|dlogit| %.3g (logits up to %.3g), "
-           "top-5 %d/%d; vs the unquantized reference %.3g\n", label, st.worst, st.range, st.top5_ok, st.n_seq,
-           st.worst_float);
-    if (!(st.worst <= 1e-5) || st.top5_ok != st.n_seq)
-        test_fail_(__FILE__, __LINE__, "%s: max|dlogit| %g (tol 1e-5), top-5 sets equal %d/%d", label, st.worst,
-                   st.top5_ok, st.n_seq);
+    /* DeepSeek-V3's FP8 weights dequantize to floats, not ternary: no t2, no activation
+     * quantization in the runner, so the reference computes in float too */
+    int const quant = layout != GEN_LAYOUT_DEEPSEEK_V3;
+    double worst = 0, worst_float = 0, range = 0, worst_nogroup = 0, worst_nobias = 0;
+    int top5_ok = 0;
+    size_t const ns = sizeof seqs / sizeof seqs[0];
+    double *ref = calloc(r.n_vocab, sizeof *ref), *reff = calloc(r.n_vocab, sizeof *reff);
+    for (size_t s = 0; s < ns && ref && reff; s++) {
+        snprintf(lg, sizeof lg, "%s.%zu.logits", dir, s);
+        snprintf(args, sizeof args, "run '%s' --tokens %s -n 0 --logits '%s'", out, seqs[s], lg);
+        msg = NULL;
+        rc = trit_cli(args, &msg);
+        if (rc != 0) test_fail_(__FILE__, __LINE__, "%s: run exit %d: %s", label, rc, msg ? msg : "");
+        free(msg);
+        size_t nb = 0;
+        uint8_t *b = test_read_file(lg, &nb);
+        if (!b || nb != (size_t)r.n_vocab * 4) {
+            test_fail_(__FILE__, __LINE__, "%s: logits file of %zu bytes", label, nb);
+            free(b);
+            continue;
+        }
+        uint32_t tok[64], n = 0;
+        char *p = NULL;
+        for (const char *q = seqs[s]; *q && n < 64; q = *p == ',' ? p + 1 : p) tok[n++] = (uint32_t)strtoul(q, &p, 10);
+        r.quant = quant;
+        CHECK(ref_forward(&r, tok, n, ref) == 0);
+        r.quant = 0;
+        CHECK(ref_forward(&r, tok, n, reff) == 0);
+        double *run = calloc(r.n_vocab, sizeof *run), *alt = calloc(r.n_vocab, sizeof *alt);
+        if (!run || !alt) {
+            free(run);
+            free(alt);
+            break;
+        }
+        for (int d = 0; sens && d < 2; d++) {
+            if (d == 1 && r.group != 2) break;
+            r.quant = quant;
+            r.no_group = d == 0;
+            r.no_bias = d == 1;
+            CHECK(ref_forward(&r, tok, n, alt) == 0);
+            r.no_group = r.no_bias = 0;
+            for (uint32_t i = 0; i < r.n_vocab; i++) {
+                float f;
+                memcpy(&f, b + 4 * i, 4);
+                double const dd = fabs(f - alt[i]);
+                double *wd = d == 0 ? &worst_nogroup : &worst_nobias;
+                *wd = dd > *wd ? dd : *wd;
+            }
+        }
+        free(alt);
+        for (uint32_t i = 0; i < r.n_vocab; i++) {
+            float f;
+            memcpy(&f, b + 4 * i, 4);
+            run[i] = f;
+            double const d = fabs(run[i] - ref[i]), df = fabs(run[i] - reff[i]);
+            worst = d > worst ? d : worst;
+            worst_float = df > worst_float ? df : worst_float;
+            range = fabs(ref[i]) > range ? fabs(ref[i]) : range;
+        }
+        uint32_t a[5], c5[5];
+        top5(run, r.n_vocab, a);
+        top5(ref, r.n_vocab, c5);
+        top5_ok += same_set(a, c5);
+        free(run);
+        free(b);
+    }
+    free(ref);
+    free(reff);
+    printf("    deepseek %s: trit run vs the modeling_deepseek.py reference: max|dlogit| %.3g (logits up to %.3g), "
+           "top-5 %d/%zu; vs the unquantized reference %.3g\n", label, worst, range, top5_ok, ns, worst_float);
+    if (worst > 1e-5 || top5_ok != (int)ns)
+        test_fail_(__FILE__, __LINE__, "%s: max|dlogit| %g (tol 1e-5), top-5 sets equal %d/%zu", label, worst, top5_ok, ns);
+    if (sens) {
+        printf("    deepseek %s: the reference without its group step differs by %.3g%s", label, worst_nogroup,
+               r.group == 2 ? "" : "\n");
+        if (r.group == 2) printf(", without e_score_correction_bias by %.3g\n", worst_nobias);
+        if (worst_nogroup <= 1e-3 || (r.group == 2 && worst_nobias <= 1e-3))
+            test_fail_(__FILE__, __LINE__, "%s: the routing variants do not move the logits (%g, %g): the test would not see "
+                       "a routing error", label, worst_nogroup, worst_nobias);
+    }
     ref_close(&r);
+}
+
+static void agree(const char *label, uint32_t q_lora, const char *edit_key, const char *edit_val)
+{
+    agree_l(GEN_LAYOUT_DEEPSEEK2, label, q_lora, edit_key, edit_val, 0);
 }
 
 TEST(deepseek_v2_lite_agrees_with_reference)
@@ -339,42 +578,75 @@ TEST(deepseek_v2_q_lora_agrees_with_reference)
     agree("scaled", 0, "routed_scaling_factor", "2.5");  /* routed weights scaled */
 }
 
-/* What the runner does not compute stays refused by name: DeepSeek-V3's routing (sigmoid scoring
- * with e_score_correction_bias, noaux_tc), group-limited routing (V2's group_limited_greedy),
- * multi-token prediction, rope scaling other than yarn. */
-TEST(deepseek_v3_features_refused_by_name)
+/* DeepSeek-V2 (236B): q LoRA, group_limited_greedy over 4 groups (2 kept), routed_scaling_factor
+ * 16; DeepSeek-V3: FP8 block weights, sigmoid scores, noaux_tc with e_score_correction_bias,
+ * normalized then scaled weights, its MTP module left out. Each also shows that the comparison
+ * sees the group step (and the bias): the reference without them disagrees. */
+TEST(deepseek_v2_group_routing_agrees_with_reference)
 {
     if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
-    static const struct { const char *key, *val, *named; } cases[] = {
-        {"scoring_func", "\"sigmoid\"", "scoring_func"},
-        {"topk_method", "\"noaux_tc\"", "topk_method"},
-        {"topk_method", "\"group_limited_greedy\"", "topk_method"},
-        {"n_group", "8", "n_group"},
-        {"topk_group", "3", "topk_group"},
-        {"num_nextn_predict_layers", "1", "num_nextn_predict_layers"},
-        {"model_type", "\"deepseek_v3\"", "topk_method"},   /* V3 defaults to noaux_tc */
-        {"rope_scaling.type", "\"linear\"", "rope_scaling"},
-        {"rope_scaling.extrapolation_factor", "1.0", "rope_scaling.extrapolation_factor"},
-        {"qk_rope_head_dim", "7", "qk_rope_head_dim"},
-    };
+    agree_l(GEN_LAYOUT_DEEPSEEK_V2, "v2group", 0, NULL, NULL, 1);
+}
+
+TEST(deepseek_v3_agrees_with_reference)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    agree_l(GEN_LAYOUT_DEEPSEEK_V3, "v3", 0, NULL, NULL, 1);
+    agree_l(GEN_LAYOUT_DEEPSEEK_V3, "v3-nonorm", 0, "norm_topk_prob", "false", 0);   /* weights scaled, not normalized */
+}
+
+/* Convert `layout` with one config.json key set to `val` (NULL: removed); expect exit `want` and
+ * a message naming `named`, and no output. */
+static void refused(gen_layout layout, size_t i, const char *key, const char *val, int want, const char *named)
+{
     gen_opts o;
-    gen_opts_default(&o, GEN_LAYOUT_DEEPSEEK2);
+    gen_opts_default(&o, layout);
     o.overwrite = 1;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char dir[4096], out[4200], args[12800];
-        snprintf(dir, sizeof dir, "%s/dsrefuse-%zu", test_tmpdir(), i);
-        snprintf(out, sizeof out, "%s.trit", dir);
-        trit_err err;
-        CHECK_OK_E(gen_write(&o, dir, &err), &err);
-        CHECK(test_config_set(dir, cases[i].key, cases[i].val) == 0);
-        if (!strcmp(cases[i].key, "model_type")) CHECK(test_config_set(dir, "topk_method", NULL) == 0);
-        char *msg = NULL;
-        snprintf(args, sizeof args, "convert -q -f '%s' -o '%s'", dir, out);
-        int const rc = trit_cli(args, &msg);
-        if (rc != 5 || !msg || !strstr(msg, cases[i].named))
-            test_fail_(__FILE__, __LINE__, "%s = %s: convert exit %d, expected 5 naming '%s': %s", cases[i].key, cases[i].val, rc,
-                       cases[i].named, msg ? msg : "");
-        CHECK(access(out, F_OK) != 0);
-        free(msg);
-    }
+    char dir[4096], out[4200], args[12800];
+    snprintf(dir, sizeof dir, "%s/dsrefuse-%d-%zu", test_tmpdir(), (int)layout, i);
+    snprintf(out, sizeof out, "%s.trit", dir);
+    trit_err err;
+    CHECK_OK_E(gen_write(&o, dir, &err), &err);
+    CHECK(test_config_set(dir, key, val) == 0);
+    char *msg = NULL;
+    snprintf(args, sizeof args, "convert -q -f '%s' -o '%s'", dir, out);
+    int const rc = trit_cli(args, &msg);
+    if (rc != want || !msg || !strstr(msg, named))
+        test_fail_(__FILE__, __LINE__, "%s = %s: convert exit %d, expected %d naming '%s': %s", key, val ? val : "(removed)", rc,
+                   want, named, msg ? msg : "");
+    CHECK(access(out, F_OK) != 0);
+    free(msg);
+}
+
+/* Values the release code does not compute are refused by name (exit 5; an inconsistent grouping
+ * is corrupt, exit 4): each MoEGate raises NotImplementedError outside its scoring function and
+ * methods, V3 states its routing keys, the FP8 settings are the release's, the MTP module is
+ * left out only when the config declares it. */
+TEST(deepseek_unsupported_values_refused_by_name)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    static const struct { gen_layout l; const char *key, *val; int want; const char *named; } cases[] = {
+        {GEN_LAYOUT_DEEPSEEK2, "scoring_func", "\"foo\"", 5, "scoring_func"},
+        {GEN_LAYOUT_DEEPSEEK2, "scoring_func", "\"sigmoid\"", 5, "scoring_func"},     /* V2's gate: softmax */
+        {GEN_LAYOUT_DEEPSEEK2, "topk_method", "\"bar\"", 5, "topk_method"},
+        {GEN_LAYOUT_DEEPSEEK2, "topk_method", "\"noaux_tc\"", 5, "topk_method"},      /* V3's method */
+        {GEN_LAYOUT_DEEPSEEK2, "n_group", "0", 5, "n_group"},
+        {GEN_LAYOUT_DEEPSEEK2, "rope_scaling.type", "\"linear\"", 5, "rope_scaling"},
+        {GEN_LAYOUT_DEEPSEEK2, "rope_scaling.extrapolation_factor", "1.0", 5, "rope_scaling.extrapolation_factor"},
+        {GEN_LAYOUT_DEEPSEEK2, "qk_rope_head_dim", "7", 5, "qk_rope_head_dim"},
+        {GEN_LAYOUT_DEEPSEEK_V2, "n_group", "3", 4, "moe.n_group"},                    /* 8 experts in 3 groups */
+        {GEN_LAYOUT_DEEPSEEK_V2, "topk_group", "5", 4, "moe.topk_group"},             /* more kept than there are */
+        {GEN_LAYOUT_DEEPSEEK_V3, "scoring_func", "\"softmax\"", 5, "scoring_func"},  /* V3's gate: sigmoid */
+        {GEN_LAYOUT_DEEPSEEK_V3, "topk_method", "\"greedy\"", 5, "topk_method"},
+        {GEN_LAYOUT_DEEPSEEK_V3, "topk_method", NULL, 5, "topk_method"},               /* absent: not guessed */
+        {GEN_LAYOUT_DEEPSEEK_V3, "n_group", NULL, 5, "n_group"},
+        {GEN_LAYOUT_DEEPSEEK_V3, "quantization_config.fmt", "\"e5m2\"", 5, "quantization_config.fmt"},
+        {GEN_LAYOUT_DEEPSEEK_V3, "quantization_config.activation_scheme", "\"static\"", 5, "activation_scheme"},
+        {GEN_LAYOUT_DEEPSEEK_V3, "quantization_config.quant_method", "\"gptq\"", 5, "quantization_config"},
+        {GEN_LAYOUT_DEEPSEEK_V3, "quantization_config", "null", 5, "F8_E4M3"},          /* FP8 weights without the scheme */
+        {GEN_LAYOUT_DEEPSEEK_V3, "num_nextn_predict_layers", "0", 5, "embed_tokens"},    /* MTP tensors not declared */
+        {GEN_LAYOUT_DEEPSEEK_V3, "num_nextn_predict_layers", "-1", 5, "num_nextn_predict_layers"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        refused(cases[i].l, i, cases[i].key, cases[i].val, cases[i].want, cases[i].named);
 }

@@ -38,6 +38,14 @@
  *             rms_norm_eps key, clip_qkv null, experts of width intermediate_size
  *   deepseek2 deepseek-ai/DeepSeek-V2-Lite [4.1, 12]: MLA (q_proj, kv_a_proj_with_mqa,
  *             kv_a_layernorm, kv_b_proj), first_k_dense_replace 1, 2 shared experts, yarn
+ *   deepseek-v2  deepseek-ai/DeepSeek-V2 (236B): deepseek2 with the q LoRA (q_a_proj,
+ *             q_a_layernorm, q_b_proj) and group_limited_greedy routing (n_group, topk_group,
+ *             routed_scaling_factor 16)
+ *   deepseek-v3  deepseek-ai/DeepSeek-V3: F8_E4M3 projections with F32 weight_scale_inv blocks of
+ *             128 x 128, BF16 embeddings/norms/router/lm_head, F32 e_score_correction_bias,
+ *             sigmoid + noaux_tc group routing, one shared expert, one multi-token-prediction
+ *             module (model.layers.{num_hidden_layers}: embed_tokens, enorm, hnorm, eh_proj,
+ *             shared_head, a full decoder layer)
  *   granitemoe ibm-granite granite-3.x MoE [12]: fused input_linear [E, 2F, H] / output_linear
  *             [E, H, F], router.layer, the 4 multipliers, F32, tied
  *   phimoe    microsoft/Phi-3.5-MoE-instruct [12]: LayerNorm with bias, q/k/v/o bias,
@@ -77,6 +85,8 @@ typedef enum gen_layout {
     GEN_LAYOUT_DEEPSEEK2,
     GEN_LAYOUT_GRANITEMOE,
     GEN_LAYOUT_PHIMOE,
+    GEN_LAYOUT_DEEPSEEK_V2,   /* DeepSeek-V2 (236B): q LoRA, group_limited_greedy routing */
+    GEN_LAYOUT_DEEPSEEK_V3,   /* DeepSeek-V3: FP8 block weights, sigmoid + noaux_tc, MTP module */
     /* New layouts go here (e.g. a .trit container written through libtrit), plus a row in
      * the table of gen_opts.c. */
     GEN_LAYOUT_COUNT_
@@ -157,7 +167,8 @@ int gen_write(const gen_opts *o, const char *out_path, trit_err *err);
 /* The tensor plan: what a layout contains, and the value of any element.                      */
 
 typedef enum gen_dtype {
-    GEN_DT_F32 = 0, GEN_DT_F16, GEN_DT_BF16, GEN_DT_U8, GEN_DT_TQ1_0, GEN_DT_TQ2_0
+    GEN_DT_F32 = 0, GEN_DT_F16, GEN_DT_BF16, GEN_DT_U8, GEN_DT_TQ1_0, GEN_DT_TQ2_0,
+    GEN_DT_F8_E4M3          /* torch float8_e4m3fn (safetensors F8_E4M3) */
 } gen_dtype;
 
 typedef enum gen_kind {
@@ -166,8 +177,14 @@ typedef enum gen_kind {
     GEN_K_PACKED,       /* HF BitNet U8 [out/4, in] codes of t(i) over the logical [out, in] */
     GEN_K_INVSCALE,     /* HF BitNet weight_scale [1] of the packed tensor with the same seed */
     GEN_K_FLOAT,        /* random float, spread `std`, rounded to the storage dtype */
-    GEN_K_NORM          /* norm weight: 1 + small noise, rounded to the storage dtype */
+    GEN_K_NORM,         /* norm weight: 1 + small noise, rounded to the storage dtype */
+    GEN_K_FP8,          /* FP8 block-quantized weight: e4m3 code(i) x its block's scale (float32) */
+    GEN_K_FP8_SCALE     /* its weight_scale_inv [ceil(out/B), ceil(in/B)] F32, same seed as the
+                           weight; shape[2] of both holds the weight's [out, in] via the plan */
 } gen_kind;
+
+/* DeepSeek-V3's weight_block_size (README_WEIGHTS.md "FP8 Weight Documentation"). */
+#define GEN_FP8_BLOCK 128u
 
 #define GEN_NONE UINT32_MAX
 
@@ -186,6 +203,7 @@ typedef struct gen_tensor {
     uint32_t file;          /* 0-based output file (shard) */
     uint32_t divide;        /* PACKED/INVSCALE: 1 when the real weight is ternary / weight_scale
                                (linear_class bitlinear), 0 when ternary x weight_scale (autobitlinear) */
+    uint64_t w_rows, w_cols;/* FP8 / FP8_SCALE: the weight's [out, in] (block geometry) */
 } gen_tensor;
 
 typedef struct gen_plan {

@@ -79,6 +79,107 @@ static void auto_map(cJSON *j, const char *cfg, const char *model, const char *c
     str(m, "AutoModelForCausalLM", causal);
 }
 
+/* The DeepSeek releases' config.json, scaled down:
+ *   deepseek2    deepseek-ai/DeepSeek-V2-Lite (formats.md 4.1 and 12; transformers
+ *                configuration_deepseek_v2.py): q_lora_rank null, first_k_dense_replace 1,
+ *                n_shared_experts 2, n_group/topk_group 1, topk_method greedy, yarn rope_scaling
+ *                with mscale/mscale_all_dim 0.707
+ *   deepseek-v2  deepseek-ai/DeepSeek-V2 (as copied in public code: q_lora_rank 1536, n_group 8,
+ *                topk_group 3, topk_method group_limited_greedy, routed_scaling_factor 16.0,
+ *                norm_topk_prob false, mscale/mscale_all_dim 1.0, transformers_version 4.39.3)
+ *   deepseek-v3  deepseek-ai/DeepSeek-V3 (inference/configs/config_671B.json of the GitHub
+ *                release and README_WEIGHTS.md: DeepseekV3ForCausalLM, model_type deepseek_v3,
+ *                scoring_func sigmoid, topk_method noaux_tc, n_group 8, topk_group 4,
+ *                norm_topk_prob true, routed_scaling_factor 2.5, n_shared_experts 1,
+ *                first_k_dense_replace 3, num_nextn_predict_layers 1, quantization_config fp8 e4m3
+ *                [128, 128] dynamic, yarn factor 40 with mscale/mscale_all_dim 1.0)
+ * Scaled: 4 groups of the generator's experts (V2 keeps 1, V3 2); one first dense layer. */
+static void deepseek_config(const gen_opts *o, cJSON *j)
+{
+    gen_layout const l = o->layout;
+    int const v3 = l == GEN_LAYOUT_DEEPSEEK_V3, grouped = l != GEN_LAYOUT_DEEPSEEK2;
+    uint32_t nope, rope, v, kl;
+    gen__deepseek_dims(o, &nope, &rope, &v, &kl);
+    add_arch(j, v3 ? "DeepseekV3ForCausalLM" : "DeepseekV2ForCausalLM");
+    if (v3)
+        auto_map(j, "configuration_deepseek.DeepseekV3Config", "modeling_deepseek.DeepseekV3Model",
+                 "modeling_deepseek.DeepseekV3ForCausalLM");
+    else
+        auto_map(j, "configuration_deepseek.DeepseekV2Config", "modeling_deepseek.DeepseekV2Model",
+                 "modeling_deepseek.DeepseekV2ForCausalLM");
+    flag(j, "attention_bias", 0);
+    num(j, "attention_dropout", 0.0);
+    num(j, "aux_loss_alpha", 0.001);
+    num(j, "bos_token_id", gen_tok_bos(o->n_vocab));
+    num(j, "eos_token_id", gen_tok_eos(o->n_vocab));
+    num(j, "ep_size", 1);
+    num(j, "first_k_dense_replace", 1);
+    str(j, "hidden_act", "silu");
+    num(j, "hidden_size", o->n_embd);
+    num(j, "initializer_range", 0.02);
+    num(j, "intermediate_size", 4.0 * o->n_ff);
+    num(j, "kv_lora_rank", kl);
+    num(j, "max_position_embeddings", o->n_ctx);
+    str(j, "model_type", v3 ? "deepseek_v3" : "deepseek_v2");
+    num(j, "moe_intermediate_size", o->n_ff);
+    num(j, "moe_layer_freq", 1);
+    num(j, "n_group", grouped ? 4 : 1);
+    num(j, "n_routed_experts", o->n_expert);
+    num(j, "n_shared_experts", gen__shared_ff(o) / o->n_ff);
+    flag(j, "norm_topk_prob", v3);
+    num(j, "num_attention_heads", o->n_head);
+    num(j, "num_experts_per_tok", o->n_expert_used);
+    num(j, "num_hidden_layers", o->n_layer);
+    num(j, "num_key_value_heads", o->n_head_kv);
+    if (v3) num(j, "num_nextn_predict_layers", 1);
+    num(j, "pretraining_tp", 1);
+    if (o->q_lora) num(j, "q_lora_rank", o->q_lora);
+    else cJSON_AddNullToObject(j, "q_lora_rank");
+    num(j, "qk_nope_head_dim", nope);
+    num(j, "qk_rope_head_dim", rope);
+    if (v3) {
+        cJSON *q = cJSON_AddObjectToObject(j, "quantization_config");
+        if (q) {
+            str(q, "activation_scheme", "dynamic");
+            str(q, "fmt", "e4m3");
+            str(q, "quant_method", "fp8");
+            cJSON *bs = cJSON_AddArrayToObject(q, "weight_block_size");
+            if (bs) {
+                cJSON_AddItemToArray(bs, cJSON_CreateNumber(GEN_FP8_BLOCK));
+                cJSON_AddItemToArray(bs, cJSON_CreateNumber(GEN_FP8_BLOCK));
+            }
+        }
+    }
+    num(j, "rms_norm_eps", 1e-6);
+    cJSON *r = cJSON_AddObjectToObject(j, "rope_scaling");
+    if (r) {
+        double const ms = l == GEN_LAYOUT_DEEPSEEK2 ? 0.707 : 1.0;
+        num(r, "beta_fast", 32);
+        num(r, "beta_slow", 1);
+        num(r, "factor", 40);
+        num(r, "mscale", ms);
+        num(r, "mscale_all_dim", ms);
+        num(r, "original_max_position_embeddings", 4096);
+        str(r, "type", "yarn");
+    }
+    num(j, "rope_theta", 10000);
+    num(j, "routed_scaling_factor", v3 ? 2.5 : l == GEN_LAYOUT_DEEPSEEK_V2 ? 16.0 : 1.0);
+    str(j, "scoring_func", v3 ? "sigmoid" : "softmax");
+    flag(j, "seq_aux", 1);
+    flag(j, "tie_word_embeddings", 0);
+    /* V2 keeps fewer groups than it routes experts (3 < 6), V3 half of them (4 of 8): here 1
+     * and 2 of 4 groups for 2 experts per token (with max as the group score, keeping as many
+     * groups as experts per token could never change the selection) */
+    num(j, "topk_group", v3 ? 2 : 1);
+    str(j, "topk_method", v3 ? "noaux_tc" : grouped ? "group_limited_greedy" : "greedy");
+    str(j, "torch_dtype", "bfloat16");
+    flag(j, "use_cache", 1);
+    num(j, "v_head_dim", v);
+    num(j, "vocab_size", o->n_vocab);
+    str(j, "transformers_version", v3 ? "4.33.1" : l == GEN_LAYOUT_DEEPSEEK_V2 ? "4.39.3" : "4.33.1");
+}
+
+
 /* longrope factors: one per rotary frequency (head_dim / 2), as MiniCPM4 and Phi-3.5 carry. */
 static void longrope(cJSON *j, const gen_opts *o, int phi)
 {
@@ -314,69 +415,11 @@ static int fill(cJSON *j, const gen_opts *o)
         flag(j, "use_cache", 1);
         num(j, "vocab_size", o->n_vocab);
         return 1;
-    case GEN_LAYOUT_DEEPSEEK2: {
-        /* deepseek-ai/DeepSeek-V2-Lite config.json (formats.md 4.1 and 12; transformers
-         * configuration_deepseek_v2.py): q_lora_rank null, kv_lora_rank, qk_nope/rope/v head
-         * dims, first_k_dense_replace 1, n_shared_experts 2, n_group/topk_group 1, topk_method
-         * greedy, yarn rope_scaling with mscale/mscale_all_dim 0.707 */
-        uint32_t nope, rope, v, kl;
-        gen__deepseek_dims(o, &nope, &rope, &v, &kl);
-        add_arch(j, "DeepseekV2ForCausalLM");
-        auto_map(j, "configuration_deepseek.DeepseekV2Config", "modeling_deepseek.DeepseekV2Model",
-                 "modeling_deepseek.DeepseekV2ForCausalLM");
-        flag(j, "attention_bias", 0);
-        num(j, "attention_dropout", 0.0);
-        num(j, "aux_loss_alpha", 0.001);
-        num(j, "bos_token_id", gen_tok_bos(o->n_vocab));
-        num(j, "eos_token_id", gen_tok_eos(o->n_vocab));
-        num(j, "first_k_dense_replace", 1);
-        str(j, "hidden_act", "silu");
-        num(j, "hidden_size", o->n_embd);
-        num(j, "initializer_range", 0.02);
-        num(j, "intermediate_size", 4.0 * o->n_ff);
-        num(j, "kv_lora_rank", kl);
-        num(j, "max_position_embeddings", o->n_ctx);
-        str(j, "model_type", "deepseek_v2");
-        num(j, "moe_intermediate_size", o->n_ff);
-        num(j, "moe_layer_freq", 1);
-        num(j, "n_group", 1);
-        num(j, "n_routed_experts", o->n_expert);
-        num(j, "n_shared_experts", gen__shared_ff(o) / o->n_ff);
-        flag(j, "norm_topk_prob", 0);
-        num(j, "num_attention_heads", o->n_head);
-        num(j, "num_experts_per_tok", o->n_expert_used);
-        num(j, "num_hidden_layers", o->n_layer);
-        num(j, "num_key_value_heads", o->n_head_kv);
-        num(j, "pretraining_tp", 1);
-        if (o->q_lora) num(j, "q_lora_rank", o->q_lora);
-        else cJSON_AddNullToObject(j, "q_lora_rank");
-        num(j, "qk_nope_head_dim", nope);
-        num(j, "qk_rope_head_dim", rope);
-        num(j, "rms_norm_eps", 1e-6);
-        cJSON *r = cJSON_AddObjectToObject(j, "rope_scaling");
-        if (r) {
-            num(r, "beta_fast", 32);
-            num(r, "beta_slow", 1);
-            num(r, "factor", 40);
-            num(r, "mscale", 0.707);
-            num(r, "mscale_all_dim", 0.707);
-            num(r, "original_max_position_embeddings", 4096);
-            str(r, "type", "yarn");
-        }
-        num(j, "rope_theta", 10000);
-        num(j, "routed_scaling_factor", 1.0);
-        str(j, "scoring_func", "softmax");
-        flag(j, "seq_aux", 1);
-        flag(j, "tie_word_embeddings", 0);
-        num(j, "topk_group", 1);
-        str(j, "topk_method", "greedy");
-        str(j, "torch_dtype", "bfloat16");
-        flag(j, "use_cache", 1);
-        num(j, "v_head_dim", v);
-        num(j, "vocab_size", o->n_vocab);
-        str(j, "transformers_version", "4.33.1");
+    case GEN_LAYOUT_DEEPSEEK2:
+    case GEN_LAYOUT_DEEPSEEK_V2:
+    case GEN_LAYOUT_DEEPSEEK_V3:
+        deepseek_config(o, j);
         return 1;
-    }
     case GEN_LAYOUT_GRANITEMOE:
         /* ibm-granite/granite-3.1-1b-a400m config.json (../shared/fixtures/safetensors/index-only/
          * granite-3.1-1b-a400m-moe/config.json, a real copy): the four multipliers, F32, tied;

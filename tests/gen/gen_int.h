@@ -65,6 +65,8 @@ int gen__join(char *buf, size_t cap, const char *dir, const char *name, trit_err
 int gen__emit_tensor(const gen_tensor *t, gen_out *o, trit_err *err);
 /* Bytes per stored element for F32/F16/BF16/U8 (0 for TQ types). */
 uint32_t gen__dtype_size(uint32_t dtype);
+/* 1 for the DeepSeek layouts (deepseek2, deepseek-v2, deepseek-v3). */
+int gen__is_deepseek(gen_layout l);
 /* deepseek2: MLA widths derived from the head width (gen_plan.c). */
 void gen__deepseek_dims(const gen_opts *o, uint32_t *nope, uint32_t *rope, uint32_t *v, uint32_t *kv_lora);
 /* qwen2moe shared_expert / deepseek2 shared_experts width. */

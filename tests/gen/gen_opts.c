@@ -32,6 +32,10 @@ static const gen_layout_desc layouts[] = {
      "OLMoE: full-width q/k norms, no rms_norm_eps key, BF16, sharded (safetensors dir)"},
     {"deepseek2", GEN_LAYOUT_DEEPSEEK2, gen__write_safetensors_dir, 1,
      "DeepSeek-V2-Lite: MLA, first dense layer, shared experts, yarn, BF16, sharded"},
+    {"deepseek-v2", GEN_LAYOUT_DEEPSEEK_V2, gen__write_safetensors_dir, 1,
+     "DeepSeek-V2 (236B): deepseek2 plus q LoRA and group_limited_greedy routing, BF16, sharded"},
+    {"deepseek-v3", GEN_LAYOUT_DEEPSEEK_V3, gen__write_safetensors_dir, 1,
+     "DeepSeek-V3: F8_E4M3 + weight_scale_inv 128x128 blocks, sigmoid noaux_tc routing, MTP module"},
     {"granitemoe", GEN_LAYOUT_GRANITEMOE, gen__write_safetensors_dir, 1,
      "granite-3.x MoE: fused input_linear/output_linear experts, 4 multipliers, F32, tied"},
     {"phimoe", GEN_LAYOUT_PHIMOE, gen__write_safetensors_dir, 1,
@@ -83,10 +87,17 @@ int gen_layout_is_moe(gen_layout l)
     case GEN_LAYOUT_QWEN2MOE:
     case GEN_LAYOUT_OLMOE:
     case GEN_LAYOUT_DEEPSEEK2:
+    case GEN_LAYOUT_DEEPSEEK_V2:
+    case GEN_LAYOUT_DEEPSEEK_V3:
     case GEN_LAYOUT_GRANITEMOE:
     case GEN_LAYOUT_PHIMOE: return 1;
     default: return 0;
     }
+}
+
+int gen__is_deepseek(gen_layout l)
+{
+    return l == GEN_LAYOUT_DEEPSEEK2 || l == GEN_LAYOUT_DEEPSEEK_V2 || l == GEN_LAYOUT_DEEPSEEK_V3;
 }
 
 uint32_t gen_head_dim(const gen_opts *o)
@@ -138,6 +149,19 @@ void gen_opts_default(gen_opts *o, gen_layout layout)
         /* Qwen1.5-MoE, OLMoE and DeepSeek-V2-Lite have as many KV heads as heads */
         if (layout == GEN_LAYOUT_QWEN2MOE || layout == GEN_LAYOUT_OLMOE || layout == GEN_LAYOUT_DEEPSEEK2)
             o->n_head_kv = o->n_head;
+        break;
+    case GEN_LAYOUT_DEEPSEEK_V2:
+    case GEN_LAYOUT_DEEPSEEK_V3:
+        /* 8 experts in 4 groups of 2, 1 (V2) or 2 (V3) groups kept, 2 experts per token (V2: 160
+         * experts, 8 groups, 3 kept, 6 per token; V3: 256, 8, 4, 8); V3 wide enough that its FP8 tensors
+         * hold several 128 x 128 blocks, partial ones included */
+        o->n_embd = layout == GEN_LAYOUT_DEEPSEEK_V3 ? 128 : 64;
+        o->n_ff = layout == GEN_LAYOUT_DEEPSEEK_V3 ? 64 : 32;
+        o->n_head_kv = o->n_head;
+        o->n_expert = 8;
+        o->n_expert_used = 2;
+        o->n_shards = 2;
+        o->q_lora = layout == GEN_LAYOUT_DEEPSEEK_V3 ? 96 : 48;
         break;
     case GEN_LAYOUT_GGUF:
         o->n_embd = 256;
@@ -191,7 +215,7 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
         return BAD("embd %u is not a multiple of heads %u (give --head-dim)", o->n_embd, o->n_head);
     if (o->head_dim > 65536) return BAD("head_dim must be at most 65536 (got %u)", o->head_dim);
     if (gen_head_dim(o) % 2 || !gen_head_dim(o)) return BAD("head_dim %u must be even (rope)", gen_head_dim(o));
-    if (o->layout == GEN_LAYOUT_DEEPSEEK2 && gen_head_dim(o) % 4)
+    if (gen__is_deepseek(o->layout) && gen_head_dim(o) % 4)
         return BAD("deepseek2 derives qk_rope_head_dim = head_dim / 2, which must be even (head_dim %u)",
                    gen_head_dim(o));
     if (o->head_dim && o->head_dim != o->n_embd / o->n_head &&
@@ -199,7 +223,12 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
         return BAD("gguf layouts use head_dim = embd / heads");
     if (o->n_ff_shared > (1u << 22)) return BAD("shared expert width must be at most 4194304");
     if (o->q_lora > (1u << 16)) return BAD("q-lora must be at most 65536");
-    if (o->q_lora && o->layout != GEN_LAYOUT_DEEPSEEK2) return BAD("q-lora is a deepseek2 option");
+    if (o->q_lora && !gen__is_deepseek(o->layout)) return BAD("q-lora is a deepseek option");
+    if ((o->layout == GEN_LAYOUT_DEEPSEEK_V2 || o->layout == GEN_LAYOUT_DEEPSEEK_V3) &&
+        (o->n_expert % 4 || o->n_expert / 4 * (o->layout == GEN_LAYOUT_DEEPSEEK_V3 ? 2 : 1) < o->n_expert_used ||
+         (o->layout == GEN_LAYOUT_DEEPSEEK_V3 && o->n_expert < 8)))
+        return BAD("deepseek-v2/v3 route over 4 groups of which v2 keeps 1, v3 2: experts (%u) a multiple of 4 (v3: at "
+                   "least 8, groups of 2 or more) and the kept groups hold the experts per token (%u)", o->n_expert, o->n_expert_used);
     if (o->n_head_kv < 1 || o->n_head % o->n_head_kv)
         return BAD("heads %u is not a multiple of kv heads %u", o->n_head, o->n_head_kv);
     uint32_t const need = 256 + gen_tok_n_special(o->n_vocab);

@@ -114,6 +114,7 @@ typedef struct hf_form {
     int layernorm;          /* LayerNorm with bias (phimoe) */
     int qk_norm;            /* 1 per head [head_dim] (qwen3moe), 2 full width (olmoe) */
     int mla;                /* deepseek2 multi-head latent attention */
+    int fp8;                /* deepseek-v3: projections F8_E4M3 + weight_scale_inv blocks */
     uint32_t dt;            /* dtype of float tensors */
     uint32_t pk;            /* kind of projections */
 } hf_form;
@@ -133,7 +134,8 @@ static hf_form form_of(const gen_opts *o)
     f.o_bias = l == GEN_LAYOUT_PHIMOE;
     f.layernorm = l == GEN_LAYOUT_PHIMOE;
     f.qk_norm = l == GEN_LAYOUT_QWEN3MOE ? 1 : l == GEN_LAYOUT_OLMOE ? 2 : 0;
-    f.mla = l == GEN_LAYOUT_DEEPSEEK2;
+    f.mla = gen__is_deepseek(l);
+    f.fp8 = l == GEN_LAYOUT_DEEPSEEK_V3;
     /* 1bitLLM and granite ship F32 on disk; the rest BF16 */
     f.dt = l == GEN_LAYOUT_LATENT || l == GEN_LAYOUT_GRANITEMOE ? GEN_DT_F32 : GEN_DT_BF16;
     int const group = l == GEN_LAYOUT_BITCPM || l == GEN_LAYOUT_MINICPM4;
@@ -156,15 +158,28 @@ void gen__deepseek_dims(const gen_opts *o, uint32_t *nope, uint32_t *rope, uint3
 uint32_t gen__shared_ff(const gen_opts *o)
 {
     if (o->n_ff_shared) return o->n_ff_shared;
-    /* Qwen1.5-MoE-A2.7B: shared 5632 = 4 x 1408; DeepSeek-V2-Lite: 2 shared experts of 1408 */
-    return o->layout == GEN_LAYOUT_DEEPSEEK2 ? 2 * o->n_ff : 4 * o->n_ff;
+    /* Qwen1.5-MoE-A2.7B: shared 5632 = 4 x 1408; DeepSeek-V2-Lite and V2: 2 shared experts of
+     * moe_intermediate_size; V3: 1 */
+    if (o->layout == GEN_LAYOUT_DEEPSEEK_V3) return o->n_ff;
+    return gen__is_deepseek(o->layout) ? 2 * o->n_ff : 4 * o->n_ff;
 }
 
 /* A projection of a non-packed layout ([out, in], kind f->pk, dtype f->dt). */
 static void proj(builder *b, const hf_form *f, uint32_t L, uint32_t E, uint64_t out, uint64_t in,
                  const char *name)
 {
-    add(b, f->dt, f->pk, L, E, 2, out, in, 0, "%s", name);
+    if (!f->fp8) {
+        add(b, f->dt, f->pk, L, E, 2, out, in, 0, "%s", name);
+        return;
+    }
+    /* DeepSeek-V3 (README_WEIGHTS.md): the weight F8_E4M3 [out, in] and "{name}_scale_inv" F32
+     * [ceil(out / 128), ceil(in / 128)], one scale per block, partial blocks at the edges */
+    gen_tensor *w = add(b, GEN_DT_F8_E4M3, GEN_K_FP8, L, E, 2, out, in, 0, "%s", name);
+    if (w) w->w_rows = out, w->w_cols = in;
+    uint64_t const seed = w ? w->seed : 0;
+    gen_tensor *s = add(b, GEN_DT_F32, GEN_K_FP8_SCALE, L, E, 2, trit_div_ceil(out, GEN_FP8_BLOCK),
+                        trit_div_ceil(in, GEN_FP8_BLOCK), 0, "%s_scale_inv", name);
+    if (s) s->seed = seed, s->w_rows = out, s->w_cols = in;
 }
 
 static void attention(builder *b, const hf_form *f, uint32_t L)
@@ -261,11 +276,11 @@ static void ffn(builder *b, const hf_form *f, uint32_t L)
             }
         return;
     }
-    int const moe = gen_layout_is_moe(l) && !(l == GEN_LAYOUT_DEEPSEEK2 && L < 1);
+    int const moe = gen_layout_is_moe(l) && !(gen__is_deepseek(l) && L < 1);
     if (!moe) {
         /* dense: BitNet/1bitLLM/Llama/MiniCPM; DeepSeek-V2's first_k_dense_replace layers
          * (intermediate_size, wider than the experts) */
-        uint64_t const width = l == GEN_LAYOUT_DEEPSEEK2 ? 4 * F : F;
+        uint64_t const width = gen__is_deepseek(l) ? 4 * F : F;
         static const char *const mlp[3] = {"gate_proj", "up_proj", "down_proj"};
         for (int k = 0; k < 3; k++) {
             char pn[32];
@@ -282,6 +297,12 @@ static void ffn(builder *b, const hf_form *f, uint32_t L)
     }
     /* Qwen2/3-MoE, OLMoE, DeepSeek: mlp.gate [E, H], mlp.experts.e.{gate,up,down}_proj */
     add(b, f->dt, GEN_K_FLOAT, L, GEN_NONE, 2, X, H, 0, "model.layers.%u.mlp.gate.weight", L);
+    if (l == GEN_LAYOUT_DEEPSEEK_V3) {
+        /* MoEGate.e_score_correction_bias (noaux_tc), F32 in the release; spread enough to move
+         * the selection away from the unbiased top-k */
+        gen_tensor *bt = add(b, GEN_DT_F32, GEN_K_FLOAT, L, GEN_NONE, 1, X, 0, 0, "model.layers.%u.mlp.gate.e_score_correction_bias", L);
+        if (bt) bt->std = 0.05f;
+    }
     for (uint32_t e = 0; e < X && !b->rc; e++) {
         snprintf(pre, sizeof pre, "model.layers.%u.mlp.experts.%u", L, e);
         swiglu(b, f, L, e, F, pre);
@@ -292,7 +313,7 @@ static void ffn(builder *b, const hf_form *f, uint32_t L)
         snprintf(pre, sizeof pre, "model.layers.%u.mlp.shared_expert", L);
         swiglu(b, f, L, GEN_NONE, gen__shared_ff(o), pre);
         add(b, f->dt, GEN_K_FLOAT, L, GEN_NONE, 2, 1, H, 0, "model.layers.%u.mlp.shared_expert_gate.weight", L);
-    } else if (l == GEN_LAYOUT_DEEPSEEK2) {
+    } else if (gen__is_deepseek(l)) {
         /* DeepseekV2MoE.shared_experts: one MLP of width moe_intermediate_size x n_shared_experts */
         snprintf(pre, sizeof pre, "model.layers.%u.mlp.shared_experts", L);
         swiglu(b, f, L, GEN_NONE, gen__shared_ff(o), pre);
@@ -321,6 +342,24 @@ static void build_hf(builder *b)
         ffn(b, &f, L);
         norm(b, &f, L, H, "input_layernorm");
         norm(b, &f, L, H, "post_attention_layernorm");
+    }
+    if (o->layout == GEN_LAYOUT_DEEPSEEK_V3 && !b->rc) {
+        /* the multi-token-prediction module (README_WEIGHTS.md "MTP Modules"), layer id
+         * num_hidden_layers: embed_tokens, enorm, hnorm, eh_proj [H, 2H], a decoder layer,
+         * shared_head (norm, head) */
+        uint32_t const M = o->n_layer;
+        add(b, f.dt, GEN_K_FLOAT, M, GEN_NONE, 2, V, H, 0, "model.layers.%u.embed_tokens.weight", M);
+        norm(b, &f, M, H, "enorm");
+        norm(b, &f, M, H, "hnorm");
+        char nm[96];
+        snprintf(nm, sizeof nm, "model.layers.%u.eh_proj.weight", M);
+        proj(b, &f, M, GEN_NONE, H, 2 * H, nm);
+        attention(b, &f, M);
+        ffn(b, &f, M);
+        norm(b, &f, M, H, "input_layernorm");
+        norm(b, &f, M, H, "post_attention_layernorm");
+        norm(b, &f, M, H, "shared_head.norm");
+        add(b, f.dt, GEN_K_FLOAT, M, GEN_NONE, 2, V, H, 0, "model.layers.%u.shared_head.head.weight", M);
     }
     norm(b, &f, GEN_NONE, H, "model.norm");
     /* BitNet 2B-4T, 1bitLLM, MiniCPM and granite tie the output head to the embeddings. */

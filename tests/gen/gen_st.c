@@ -17,6 +17,7 @@ static const char *st_dtype(uint32_t dt)
     case GEN_DT_F32: return "F32";
     case GEN_DT_F16: return "F16";
     case GEN_DT_BF16: return "BF16";
+    case GEN_DT_F8_E4M3: return "F8_E4M3";
     default: return "U8";
     }
 }

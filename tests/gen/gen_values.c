@@ -28,7 +28,8 @@ uint32_t gen__dtype_size(uint32_t dtype)
     case GEN_DT_F32: return 4;
     case GEN_DT_F16:
     case GEN_DT_BF16: return 2;
-    case GEN_DT_U8: return 1;
+    case GEN_DT_U8:
+    case GEN_DT_F8_E4M3: return 1;
     default: return 0;
     }
 }
@@ -77,6 +78,28 @@ float gen_scale(const gen_tensor *t, uint64_t i)
     }
 }
 
+/* FP8 (DeepSeek-V3): a normal e4m3 code, sign s, exponent field 4..8, mantissa m (values
+ * 2^(e-7) (1 + m/8), 0.125 to 3.75), or a signed zero one time in 16; never NaN (S.1111.111). */
+static uint8_t fp8_code(const gen_tensor *t, uint64_t i)
+{
+    uint64_t const h = elem_hash(t->seed, i);
+    unsigned const s = (unsigned)(h >> 20) & 1u;
+    if ((h & 15u) == 0) return (uint8_t)(s << 7);
+    unsigned const e = 4u + (unsigned)((h >> 8) % 5u), m = (unsigned)(h >> 16) & 7u;
+    return (uint8_t)(s << 7 | e << 3 | m);
+}
+
+/* e4m3 decode of the codes above, written independently of the converter's decoder. */
+static float fp8_value(uint8_t c)
+{
+    unsigned const e = (c >> 3) & 15u, m = c & 7u;
+    float const mag = e ? ldexpf(1.0f + (float)m / 8.0f, (int)e - 7) : ldexpf((float)m / 8.0f, -6);
+    return c & 0x80u ? -mag : mag;
+}
+
+/* The weight_scale_inv of block k (row-major over [ceil(out/B), ceil(in/B)]). */
+static float fp8_block_scale(const gen_tensor *t, uint64_t k) { return scale_of(t->seed, k, 1.0f / 4096.0f); }
+
 static float round_to(uint32_t dtype, float v)
 {
     switch (dtype) {
@@ -99,6 +122,12 @@ float gen_value(const gen_tensor *t, uint64_t i)
         return t->divide ? (float)v / gen_scale(t, i) : (float)v * gen_scale(t, i);
     }
     case GEN_K_INVSCALE: return gen_scale(t, 0);
+    case GEN_K_FP8: {
+        /* README_WEIGHTS.md: "(128x128 weight block) * weight_scale_inv", in float32 */
+        uint64_t const r = i / t->w_cols, c = i % t->w_cols, nbc = trit_div_ceil(t->w_cols, GEN_FP8_BLOCK);
+        return fp8_value(fp8_code(t, i)) * fp8_block_scale(t, (r / GEN_FP8_BLOCK) * nbc + c / GEN_FP8_BLOCK);
+    }
+    case GEN_K_FP8_SCALE: return fp8_block_scale(t, i);
     case GEN_K_FLOAT: {
         /* Irwin-Hall of four 16-bit uniforms: bell-shaped, variance 1/3, no libm involved,
          * so the bytes are identical on every IEEE-754 host. */
@@ -228,6 +257,8 @@ int gen__emit_tensor(const gen_tensor *t, gen_out *o, trit_err *err)
                     byte |= (unsigned)(gen_ternary(t, (r + q * rows) * cols + c) + 1) << (2 * q);
                 buf[c] = (uint8_t)byte;
             }
+        } else if (t->kind == GEN_K_FP8) {
+            for (uint64_t c = 0; c < cols; c++) buf[c] = fp8_code(t, base + c);
         } else if (t->kind == GEN_K_INVSCALE) {
             put_elem(t->dtype, gen_scale(t, 0), buf);
         } else if (tq) {
