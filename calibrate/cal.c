@@ -24,6 +24,20 @@ static const char *const k_cand_names[CAL_N_CAND] = {"tensor", "tensor@p99.99", 
 
 const char *cal_cand_name(int c) { return c >= 0 && c < CAL_N_CAND ? k_cand_names[c] : NULL; }
 
+static const char *const k_force_names[CAL_FORCE_COUNT_] = {"auto", "tensor", "group128", "group32", "channel"};
+
+const char *cal_force_name(uint32_t f) { return f < CAL_FORCE_COUNT_ ? k_force_names[f] : NULL; }
+
+int cal_force_from_name(const char *name, uint32_t *out)
+{
+    for (uint32_t f = 0; f < CAL_FORCE_COUNT_; f++)
+        if (name && !strcmp(name, k_force_names[f])) {
+            *out = f;
+            return TRIT_OK;
+        }
+    return TRIT_E_NOTFOUND;
+}
+
 void cal_report_free(cal_report *rep)
 {
     if (!rep) return;
@@ -40,14 +54,17 @@ static uint32_t cand_granularity(int c)
 static uint32_t cand_group(int c) { return c == CAL_GROUP128 ? 128u : c == CAL_GROUP32 ? 32u : 0u; }
 
 /* The rule: the best per-tensor clipping level stands for "tensor"; then the coarsest of
- * tensor, group 128, group 32, channel whose error is within (1 + tol) of the best. */
-static int choose(const cal_group *g, double tol)
+ * tensor, group 128, group 32, channel whose error is within (1 + tol) of the best; or the
+ * forced granularity. */
+static int choose(const cal_group *g, double tol, uint32_t force)
 {
-    if (!g->eval_rows || !(g->ref2 > 0)) return CAL_TENSOR;
+    int const measured = g->eval_rows && g->ref2 > 0;
     int tensor = CAL_TENSOR;
-    for (int c = CAL_TENSOR_P9999; c <= CAL_TENSOR_MSE; c++)
+    for (int c = CAL_TENSOR_P9999; c <= CAL_TENSOR_MSE && measured; c++)
         if (cal_group_err(g, c) < cal_group_err(g, tensor)) tensor = c;
     int const order[4] = {tensor, CAL_GROUP128, CAL_GROUP32, CAL_CHANNEL};
+    if (force != CAL_FORCE_NONE) return order[force - CAL_FORCE_TENSOR];
+    if (!measured) return CAL_TENSOR;
     double best = INFINITY;
     for (int k = 0; k < 4; k++) best = fmin(best, cal_group_err(g, order[k]));
     for (int k = 0; k < 4; k++)
@@ -113,7 +130,7 @@ static void fill_site(const cal_state *st, const cal_group *g, int c, cal_site *
 }
 
 /* Choose per group, make the entries (one per t2 tensor) and the report. */
-static int decide(const cal_state *st, double tol, trit_act_entry **out, uint32_t *n_out, cal_report *rep, trit_err *err)
+static int decide(const cal_state *st, double tol, uint32_t force, trit_act_entry **out, uint32_t *n_out, cal_report *rep, trit_err *err)
 {
     uint64_t n = 0;
     for (uint32_t gi = 0; gi < st->n_groups; gi++)
@@ -128,7 +145,7 @@ static int decide(const cal_state *st, double tol, trit_act_entry **out, uint32_
     uint32_t k = 0;
     for (uint32_t gi = 0; gi < st->n_groups; gi++) {
         cal_group const *g = &st->g[gi];
-        int const c = choose(g, tol);
+        int const c = choose(g, tol, force);
         for (uint32_t e = 0; e < g->n_members; e++) {
             cal_member const *m = &g->m[e];
             for (uint32_t j = 0; j < m->n_cons; j++)
@@ -178,6 +195,7 @@ int cal_calibrate(const char *model_path, const uint32_t *tokens, uint64_t n_tok
     uint32_t const every = o.holdout_every ? o.holdout_every : DEF_HOLDOUT;
     double const tol = o.tolerance >= 0 ? o.tolerance : DEF_TOLERANCE;
     if (rep) memset(rep, 0, sizeof *rep);
+    if (o.force >= CAL_FORCE_COUNT_) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "unknown forced granularity %u", o.force);
     if (every < 2) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "holdout_every must be at least 2");
     if (n_tokens < 2ull * every)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "calibration data too short: %llu tokens, need at least %u",
@@ -217,7 +235,7 @@ int cal_calibrate(const char *model_path, const uint32_t *tokens, uint64_t n_tok
     if (!rc) rc = run_pass(ctx, &st, tokens, n_tokens, seq, every, 0, logits, &fit_tok, err);
     if (!rc) rc = cal_prepare_eval(&st, err);
     if (!rc) rc = run_pass(ctx, &st, tokens, n_tokens, seq, every, 1, logits, &eval_tok, err);
-    if (!rc) rc = decide(&st, tol, &es, &n_es, rep, err);
+    if (!rc) rc = decide(&st, tol, o.force, &es, &n_es, rep, err);
     if (!rc) rc = trit_act_scales_encode(es, n_es, &sec, &sec_len, err);
     if (!rc && !o.dry_run) {
         cal_copy_opts co;

@@ -91,6 +91,8 @@ typedef struct cal_opts {
     int zstd_level;            /* re-encoded expert units; 0 = CVT_DEFAULT_ZSTD_LEVEL */
     int overwrite;             /* replace an existing output */
     int dry_run;               /* measure and report; write nothing */
+    uint32_t force;            /* CAL_FORCE_*: every site takes this granularity instead of the
+                                  rule's choice (the negative control of `trit eval`) */
     void (*temp_path)(void *ctx, const char *path);  /* see cal_copy_opts */
     void *temp_ctx;
 } cal_opts;
@@ -106,6 +108,14 @@ enum {
     CAL_CHANNEL,           /* per channel */
     CAL_N_CAND
 };
+/* cal_opts.force: the rule (0), or one granularity for every site. Per tensor takes the best of
+ * its three clipping levels. */
+enum { CAL_FORCE_NONE = 0, CAL_FORCE_TENSOR, CAL_FORCE_GROUP128, CAL_FORCE_GROUP32, CAL_FORCE_CHANNEL, CAL_FORCE_COUNT_ };
+/* "auto", "tensor", "group128", "group32", "channel" (static storage), or NULL. */
+const char *cal_force_name(uint32_t force);
+/* CAL_FORCE_* by name; TRIT_E_NOTFOUND if unknown. */
+int cal_force_from_name(const char *name, uint32_t *out);
+
 /* "tensor", "tensor@p99.99", "tensor@mse", "group128", "group32", "channel". Static. */
 const char *cal_cand_name(int cand);
 
@@ -173,6 +183,50 @@ int cal_compare(const char *model_path, const uint32_t *tok, uint64_t n, uint32_
 int cal_compare_runs(const char *model_path, const uint32_t *tok, uint64_t n, uint32_t seq_len, const run_opts *a,
                            const run_opts *b, cal_agree *out, trit_err *err);
 
+/* ---- accuracy of the activation-scale modes (cal_eval.c) ------------------------------------ */
+
+/* "float" (RUN_ACT_SCALES_FLOAT) runs the ternary weights against unquantized activations: the
+ * reference every int8 scheme is judged against, always evaluated. Held-out tokens are cut into
+ * sequences of seq_len, each evaluated teacher-forced from an empty context; a position that
+ * has a next token in its sequence is "predicted" and counted. */
+typedef struct cal_eval_opts {
+    const uint32_t *modes;     /* run_act_mode values to judge (float and repeats are dropped);
+                                  n_modes 0: dynamic, block, and static when the model has scales */
+    uint32_t n_modes;
+    uint32_t seq_len;          /* 0 = 128 */
+    uint32_t threads;          /* runner threads; 0 = 1 (results do not depend on it) */
+} cal_eval_opts;
+
+typedef struct cal_eval_mode {
+    uint32_t mode;             /* run_act_mode */
+    double nll_mean, ppl;      /* teacher-forced: mean -log p(next token), exp of it */
+    double kl_mean, kl_max;    /* KL(float || mode) per predicted position, nats (0 for float) */
+    uint64_t agree;            /* positions whose top-1 token equals float's */
+    double top1;               /* agree / positions */
+} cal_eval_mode;
+
+typedef struct cal_eval_report {
+    uint64_t tokens, positions;    /* tokens read, positions predicted */
+    uint32_t seq_len;
+    uint32_t n_modes;
+    cal_eval_mode modes[RUN_ACT_SCALES_COUNT_];   /* [0] float, then the modes in order */
+} cal_eval_report;
+
+/* Evaluate n tokens on the container at model_path in float and in each mode of o. */
+int cal_eval(const char *model_path, const uint32_t *tok, uint64_t n, const cal_eval_opts *o, cal_eval_report *rep,
+             trit_err *err);
+/* cal_eval on the tokens of text or ids (cal_tokens_load; max_tokens 0 = all). */
+int cal_eval_files(const char *model_path, const char *text, const char *ids, uint64_t max_tokens, const cal_eval_opts *o,
+                   cal_eval_report *rep, trit_err *err);
+/* The row of mode in rep, or NULL. Borrowed from rep. */
+const cal_eval_mode *cal_eval_find(const cal_eval_report *rep, uint32_t mode);
+/* The acceptance bound of static scales: static perplexity <= max_ppl_ratio x dynamic's and
+ * mean KL(float || static) <= max_kl_ratio x KL(float || dynamic). *pass 1 or 0;
+ * TRIT_E_NOTFOUND when rep lacks either mode. */
+int cal_eval_check(const cal_eval_report *rep, double max_ppl_ratio, double max_kl_ratio, int *pass);
+/* *has = 1 when the container at model_path carries a kind-5 section. */
+int cal_model_has_scales(const char *model_path, int *has, trit_err *err);
+
 /* ---- pipelines: what `trit calibrate` and `trit convert --calib` run ----------------------- */
 
 /* Calibration tokens of a text file through model_path's tokenizer (text), or of a file of ids
@@ -182,11 +236,10 @@ int cal_tokens_load(const char *model_path, const char *text, const char *ids, u
 /* cal_calibrate on the tokens of text or ids (cal_tokens_load). */
 int cal_calibrate_files(const char *model_path, const char *text, const char *ids, uint64_t max_tokens,
                         const char *out_path, const cal_opts *o, cal_report *rep, trit_err *err);
-/* The held-out check of a calibrated container: static against dynamic scales on the tokens
- * of text or ids (cal_compare) and, when floor is non-NULL, the model's noise floor: dynamic
- * scales under the reference kernels against the best ones (cal_compare_runs). threads 0 = 1. */
-int cal_evaluate(const char *model_path, const char *text, const char *ids, uint32_t seq_len, uint32_t threads,
-                 cal_agree *agree, cal_agree *floor, trit_err *err);
+/* The model's noise floor on the tokens of text or ids: dynamic scales under the reference
+ * kernels against the best ones (cal_compare_runs). threads 0 = 1. */
+int cal_evaluate_floor(const char *model_path, const char *text, const char *ids, uint32_t seq_len, uint32_t threads,
+                       cal_agree *floor, trit_err *err);
 
 typedef struct cal_convert_opts {
     const char *text;          /* calibration text (as `trit calibrate --data`), or */

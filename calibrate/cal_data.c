@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cal.h"
+#include "cal_int.h"
 #include "run.h"
 #include "tok.h"
 #include "trit_safemath.h"
@@ -167,36 +168,6 @@ int cal_tokens_text(const char *model_path, const char *text_path, uint32_t **to
     return rc;
 }
 
-/* KL(p || q) of two logit vectors, in double. */
-static double kl_logits(const float *a, const float *b, uint32_t n)
-{
-    double ma = -INFINITY, mb = -INFINITY;
-    for (uint32_t i = 0; i < n; i++) {
-        ma = fmax(ma, (double)a[i]);
-        mb = fmax(mb, (double)b[i]);
-    }
-    double za = 0, zb = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        za += exp((double)a[i] - ma);
-        zb += exp((double)b[i] - mb);
-    }
-    double const la = ma + log(za), lb = mb + log(zb);
-    double kl = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        double const lpa = (double)a[i] - la, lpb = (double)b[i] - lb;
-        kl += exp(lpa) * (lpa - lpb);
-    }
-    return kl > 0 ? kl : 0;
-}
-
-static uint32_t argmax(const float *x, uint32_t n)
-{
-    uint32_t best = 0;
-    for (uint32_t i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
-
 int cal_compare(const char *model_path, const uint32_t *tok, uint64_t n, uint32_t seq_len, uint32_t threads,
                       cal_agree *out, trit_err *err)
 {
@@ -232,10 +203,10 @@ int cal_compare_runs(const char *model_path, const uint32_t *tok, uint64_t n, ui
             run_ctx_reset(cs);
         }
         if ((rc = run_ctx_eval(cd, &tok[i], 1, ld, err)) || (rc = run_ctx_eval(cs, &tok[i], 1, ls, err))) break;
-        double const kl = kl_logits(ld, ls, V);
+        double const kl = cal_kl_logits(ld, ls, V);
         kl_sum += kl;
         out->kl_max = fmax(out->kl_max, kl);
-        out->agree += argmax(ld, V) == argmax(ls, V);
+        out->agree += cal_argmax(ld, V) == cal_argmax(ls, V);
         out->positions++;
     }
     if (!rc && out->positions) {

@@ -88,4 +88,10 @@ double cal_hist_percentile(const uint32_t *hist, uint64_t n, double p);
 /* Group g's relative error of candidate c (sqrt(err2 / ref2)); 0 without held-out data. */
 double cal_group_err(const cal_group *g, int c);
 
+/* cal_eval.c */
+/* KL(softmax(a) || softmax(b)) of two logit vectors, in double (nats, >= 0). */
+double cal_kl_logits(const float *a, const float *b, uint32_t n);
+/* Index of the largest of n values (the first on ties). */
+uint32_t cal_argmax(const float *x, uint32_t n);
+
 #endif /* CAL_INT_H */

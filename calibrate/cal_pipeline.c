@@ -33,6 +33,17 @@ int cal_calibrate_files(const char *model_path, const char *text, const char *id
     return rc;
 }
 
+int cal_eval_files(const char *model_path, const char *text, const char *ids, uint64_t max_tokens, const cal_eval_opts *o,
+                   cal_eval_report *rep, trit_err *err)
+{
+    uint32_t *tok = NULL;
+    uint64_t n = 0;
+    int rc = cal_tokens_load(model_path, text, ids, max_tokens, &tok, &n, err);
+    if (rc == TRIT_OK) rc = cal_eval(model_path, tok, n, o, rep, err);
+    free(tok);
+    return rc;
+}
+
 /* The noise floor: dynamic scales under the reference kernels against the best ones. */
 static int eval_floor(const char *model_path, const uint32_t *tok, uint64_t n, uint32_t seq_len, uint32_t threads,
                       cal_agree *floor, trit_err *err)
@@ -46,14 +57,13 @@ static int eval_floor(const char *model_path, const uint32_t *tok, uint64_t n, u
     return cal_compare_runs(model_path, tok, n, seq_len, &ref, &best, floor, err);
 }
 
-int cal_evaluate(const char *model_path, const char *text, const char *ids, uint32_t seq_len, uint32_t threads,
-                 cal_agree *agree, cal_agree *floor, trit_err *err)
+int cal_evaluate_floor(const char *model_path, const char *text, const char *ids, uint32_t seq_len, uint32_t threads,
+                       cal_agree *floor, trit_err *err)
 {
     uint32_t *tok = NULL;
     uint64_t n = 0;
     int rc = cal_tokens_load(model_path, text, ids, 0, &tok, &n, err);
-    if (rc == TRIT_OK) rc = cal_compare(model_path, tok, n, seq_len, threads, agree, err);
-    if (rc == TRIT_OK && floor) rc = eval_floor(model_path, tok, n, seq_len, threads, floor, err);
+    if (rc == TRIT_OK) rc = eval_floor(model_path, tok, n, seq_len, threads, floor, err);
     free(tok);
     return rc;
 }

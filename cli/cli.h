@@ -4,6 +4,7 @@
 #define TRIT_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "trit.h"
 
@@ -58,5 +59,16 @@ int cmd_diff(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* The accuracy table of `trit eval` and `trit calibrate --eval` (cmd_eval.c). */
+struct cal_eval_report;
+struct cJSON;
+void cli_eval_print(const struct cal_eval_report *r, FILE *f);
+/* The table as JSON; caller frees with cJSON_Delete(). */
+struct cJSON *cli_eval_json(const struct cal_eval_report *r);
+/* The static-vs-dynamic bound (cal_eval_check), a line on f unless json: CLI_EXIT_OK within it,
+ * CLI_EXIT_MISMATCH outside, CLI_EXIT_USAGE when either mode is missing. */
+int cli_eval_check(const struct cal_eval_report *r, double ppl_ratio, double kl_ratio, int json, FILE *f);
 
 #endif

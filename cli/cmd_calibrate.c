@@ -1,5 +1,5 @@
 /* cmd_calibrate.c - `trit calibrate`: argument parsing and the report; the work is in
- * calibrate/ (cal_calibrate_files, cal_evaluate). Ctrl-C or a kill removes the writer's temp
+ * calibrate/ (cal_calibrate_files, cal_eval_files, cal_evaluate_floor). Ctrl-C or a kill removes the writer's temp
  * file (cli_guard_*). */
 #include <getopt.h>
 #include <stdio.h>
@@ -27,12 +27,17 @@ static void usage(FILE *f)
             "  --data FILE          calibration text, tokenized with the model's tokenizer\n"
             "  --tokens-file FILE   calibration token ids (decimal, separated by spaces/commas/newlines)\n"
             "  -o, --output FILE    the container to write (required unless --dry-run)\n"
-            "  --eval FILE          then compare static with dynamic scales on this held-out text:\n"
-            "                       top-1 agreement and KL(dynamic || static) at every position\n"
+            "  --eval FILE          then judge the written scales on this held-out text (keep it\n"
+            "                       disjoint from --data): perplexity, KL(float || mode) and top-1\n"
+            "                       agreement with float of float, dynamic, block and static, as\n"
+            "                       'trit eval' prints them\n"
             "  --eval-tokens FILE   ... on these token ids\n"
             "  --eval-floor         with --eval: also compare dynamic scales with themselves under\n"
             "                       the reference kernels (float sums in another order): the\n"
             "                       agreement this model allows any change of rounding\n"
+            "  --granularity G      auto (default: the rule above), or tensor, group128, group32,\n"
+            "                       channel for every site (tensor: the best clipping level), e.g.\n"
+            "                       per tensor as the negative control of 'trit eval --check'\n"
             "  --max-tokens N       use the first N calibration tokens only\n"
             "  --seq N              tokens per calibration sequence (default 128)\n"
             "  --holdout K          every K-th sequence is held out to measure errors (default 4)\n"
@@ -125,7 +130,8 @@ typedef struct calibrate_args {
     int json, floor_;
 } calibrate_args;
 
-enum { O_DATA = 256, O_TOKS, O_EVAL, O_EVALTOK, O_FLOOR, O_MAXTOK, O_SEQ, O_HOLD, O_ROWS, O_MINROWS, O_TOL, O_THREADS, O_ZSTD, O_DRY, O_JSON };
+enum { O_DATA = 256, O_TOKS, O_EVAL, O_EVALTOK, O_FLOOR, O_MAXTOK, O_SEQ, O_HOLD, O_ROWS, O_MINROWS, O_TOL, O_THREADS, O_ZSTD, O_DRY, O_JSON,
+       O_GRAN };
 
 /* One option's value into a; the option's name when the value is invalid, else NULL. */
 static const char *parse_value(int c, const char *arg, calibrate_args *a)
@@ -146,6 +152,7 @@ static const char *parse_value(int c, const char *arg, calibrate_args *a)
     }
     case O_THREADS: if (cli_parse_u64(arg, 1, 256, &v)) return "--threads"; a->o.threads = (uint32_t)v; return NULL;
     case O_ZSTD: if (cli_parse_u64(arg, 1, 19, &v)) return "--zstd-level"; a->o.zstd_level = (int)v; return NULL;
+    case O_GRAN: return cal_force_from_name(arg, &a->o.force) ? "--granularity" : NULL;
     default: return NULL;
     }
 }
@@ -162,6 +169,7 @@ static int parse_args(int argc, char **argv, calibrate_args *a)
         {"zstd-level", required_argument, NULL, O_ZSTD},    {"dry-run", no_argument, NULL, O_DRY},
         {"force", no_argument, NULL, 'f'},                  {"json", no_argument, NULL, O_JSON},
         {"eval-floor", no_argument, NULL, O_FLOOR},         {"help", no_argument, NULL, 'h'},
+        {"granularity", required_argument, NULL, O_GRAN},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -177,7 +185,7 @@ static int parse_args(int argc, char **argv, calibrate_args *a)
         case O_EVAL: a->eval = optarg; break;
         case O_EVALTOK: a->eval_toks = optarg; break;
         case O_FLOOR: a->floor_ = 1; break;
-        case O_MAXTOK: case O_SEQ: case O_HOLD: case O_ROWS: case O_MINROWS: case O_TOL: case O_THREADS: case O_ZSTD:
+        case O_MAXTOK: case O_SEQ: case O_HOLD: case O_ROWS: case O_MINROWS: case O_TOL: case O_THREADS: case O_ZSTD: case O_GRAN:
             bad = parse_value(c, optarg, a);
             break;
         case O_DRY: a->o.dry_run = 1; break;
@@ -220,14 +228,13 @@ static void agree_json(cJSON *e, const cal_agree *ag)
     cJSON_AddNumberToObject(e, "kl_max", ag->kl_max);
 }
 
-static void print_json(const calibrate_args *a, const cal_report *rep, const cal_agree *ag, const cal_agree *fl)
+static void print_json(const calibrate_args *a, const cal_report *rep, const cal_eval_report *ev, const cal_agree *fl)
 {
     cJSON *j = report_json(rep, a->model, a->out ? a->out : "", a->o.dry_run);
-    if (ag) {
-        cJSON *e = cJSON_AddObjectToObject(j, "eval");
-        cJSON_AddNumberToObject(e, "positions", (double)ag->positions);
-        agree_json(e, ag);
+    if (ev) {
+        cJSON *e = cli_eval_json(ev);
         if (fl) agree_json(cJSON_AddObjectToObject(e, "floor_dynamic_ref_vs_best_kernels"), fl);
+        cJSON_AddItemToObject(j, "eval", e);
     }
     char *s = cJSON_Print(j);
     if (s) puts(s);
@@ -235,17 +242,15 @@ static void print_json(const calibrate_args *a, const cal_report *rep, const cal
     cJSON_Delete(j);
 }
 
-static void print_summary(const calibrate_args *a, const cal_report *rep, const cal_agree *ag, const cal_agree *fl)
+static void print_summary(const calibrate_args *a, const cal_report *rep, const cal_eval_report *ev, const cal_agree *fl)
 {
     if (a->json) {
-        print_json(a, rep, ag, fl);
+        print_json(a, rep, ev, fl);
         return;
     }
     print_text(rep, a->model, a->out ? a->out : "", a->o.dry_run);
-    if (ag)
-        printf("static vs dynamic on %llu held-out positions: top-1 agreement %.2f%% (%llu), KL(dynamic || static) mean %.3g, max %.3g nats\n",
-               (unsigned long long)ag->positions, 100 * ag->agreement, (unsigned long long)ag->agree, ag->kl_mean, ag->kl_max);
-    if (ag && fl)
+    if (ev) cli_eval_print(ev, stdout);
+    if (ev && fl)
         printf("floor: dynamic, reference vs best kernels: top-1 agreement %.2f%%, KL mean %.3g, max %.3g nats\n", 100 * fl->agreement,
                fl->kl_mean, fl->kl_max);
 }
@@ -259,13 +264,16 @@ int cmd_calibrate(int argc, char **argv)
     trit_err_clear(&err);
     cal_report rep;
     if (calibrate(&a, &rep, &err)) return cli_report("calibrate", &err);
-    cal_agree ag, fl;
+    cal_eval_report ev;
+    cal_agree fl;
     int const have_eval = a.eval || a.eval_toks;
-    if (have_eval && cal_evaluate(a.out, a.eval, a.eval_toks, a.o.seq_len, a.o.threads, &ag, a.floor_ ? &fl : NULL, &err)) {
+    cal_eval_opts eo = {NULL, 0, a.o.seq_len, a.o.threads};
+    if (have_eval && (cal_eval_files(a.out, a.eval, a.eval_toks, 0, &eo, &ev, &err) ||
+                      (a.floor_ && cal_evaluate_floor(a.out, a.eval, a.eval_toks, a.o.seq_len, a.o.threads, &fl, &err)))) {
         cal_report_free(&rep);
         return cli_report("calibrate", &err);
     }
-    print_summary(&a, &rep, have_eval ? &ag : NULL, a.floor_ ? &fl : NULL);
+    print_summary(&a, &rep, have_eval ? &ev : NULL, a.floor_ ? &fl : NULL);
     cal_report_free(&rep);
     return CLI_EXIT_OK;
 }

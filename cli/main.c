@@ -15,6 +15,7 @@ static const struct cmd {
     {"calibrate", cmd_calibrate, "choose static activation scales per layer from calibration data"},
     {"convert", cmd_convert, "convert a safetensors or GGUF checkpoint into a .trit container"},
     {"diff", cmd_diff, "compare two model files of any formats: metadata, tensors, values"},
+    {"eval", cmd_eval, "judge activation-scale modes by accuracy against float on held-out text"},
     {"export", cmd_export, "write a .trit container as a GGUF file that llama.cpp loads"},
     {"inspect", cmd_inspect, "show the header, metadata and tensors of a .trit, .gguf or .safetensors"},
     {"pack", cmd_pack, "make a signed OTA bundle (or a delta) of .trit containers"},

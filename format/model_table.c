@@ -529,3 +529,35 @@ int trit_mt_check(trit_mt_num_fn get, void *get_ctx, int required, trit_mt_repor
             violation(&k, TRIT_E_CORRUPT, ids[i], "is %g, must be below model.n_vocab (%g)", v, n_vocab);
     return k.n;
 }
+
+/* ---- shared activation inputs (spec 9) ---------------------------------------------------- */
+
+int trit_mt_act_input(const char *canon, char *key, size_t cap)
+{
+    /* spec 9 "Shared inputs": the projections that read one activation vector */
+    static const struct { const char *module, *input; } k_shared[] = {
+        {"attn_q", "attn_in"}, {"attn_k", "attn_in"}, {"attn_v", "attn_in"},
+        {"ffn_gate", "ffn_in"}, {"ffn_up", "ffn_in"},
+        {"ffn_gate_shexp", "shexp_in"}, {"ffn_up_shexp", "shexp_in"},
+    };
+    unsigned layer = 0, expert = 0;
+    char module[64];
+    int used = 0, n = sscanf(canon, "blk.%u.%63[a-z_].%u.weight%n", &layer, module, &expert, &used);
+    int const has_expert = n == 3 && used > 0 && canon[used] == '\0';
+    if (!has_expert) {
+        used = 0;
+        n = sscanf(canon, "blk.%u.%63[a-z_].weight%n", &layer, module, &used);
+        if (n != 2 || used <= 0 || canon[used] != '\0') {
+            snprintf(key, cap, "%s", canon);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof k_shared / sizeof k_shared[0]; i++) {
+        if (strcmp(module, k_shared[i].module)) continue;
+        if (has_expert) snprintf(key, cap, "blk.%u.%s.%u", layer, k_shared[i].input, expert);
+        else snprintf(key, cap, "blk.%u.%s", layer, k_shared[i].input);
+        return 1;
+    }
+    snprintf(key, cap, "%s", canon);
+    return 0;
+}

@@ -95,6 +95,15 @@ const trit_mt_key *trit_mt_key_find(const char *key);
  * not in the table must refuse the file, since the key may change the math. */
 int trit_mt_key_described(const char *key);
 
+/* ---- shared activation inputs ------------------------------------------------------------ */
+
+/* The activation vector a projection reads (spec 9 "Shared inputs"), as a key written to key
+ * (always NUL-terminated): tensors with the same key read the same vector ("blk.3.attn_in" for
+ * attn_q/k/v of layer 3, "blk.3.ffn_in.7" for expert 7's gate and up, "blk.3.shexp_in"), so
+ * their activation-scale entries must be identical. Returns 1 for those; 0 for a projection
+ * with an input of its own (key = canon). canon is a canonical name. */
+int trit_mt_act_input(const char *canon, char *key, size_t cap);
+
 /* ---- description rules ------------------------------------------------------------------ */
 
 /* Dimension limits of the model description: what the runner sizes buffers for. A description

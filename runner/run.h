@@ -90,9 +90,19 @@ typedef enum run_act_mode {
     RUN_ACT_SCALES_DYNAMIC = 0,  /* absmax per token (BitNet): the default and the reference */
     RUN_ACT_SCALES_STATIC = 1,   /* the model's activation-scale section; values beyond the
                                     static range are clipped (counted in run_stats) */
-    RUN_ACT_SCALES_BLOCK = 2     /* absmax per 256 consecutive values of a token (llama.cpp's
+    RUN_ACT_SCALES_BLOCK = 2,    /* absmax per 256 consecutive values of a token (llama.cpp's
                                     q8_K grain): finer than per token on rows of several blocks */
+    RUN_ACT_SCALES_FLOAT = 3     /* no activation quantization: the ternary weights against the
+                                    float activations (binary32 products, double sums). Not a
+                                    deployment mode: the reference every int8 scheme is judged
+                                    against (`trit eval`) */
 } run_act_mode;
+#define RUN_ACT_SCALES_COUNT_ 4u
+
+/* Name of a mode ("dynamic", "static", "block", "float"), or NULL. Static storage. */
+const char *run_act_mode_name(uint32_t mode);
+/* Mode by name; TRIT_E_NOTFOUND if unknown. */
+int run_act_mode_from_name(const char *name, uint32_t *out);
 
 /* Observer (calibration): called on the evaluating thread with every activation vector just
  * before it is quantized for a t2 projection: rows x + t * ldx for t < n, cols values each,

@@ -4,6 +4,8 @@
  *
  * Dynamic mode (the default and the reference) is BitNet's absmax per token (run_ops.c);
  * block mode is the same with one absmax per 256 values (llama.cpp's q8_K grain, run_ops.c).
+ * Float mode quantizes nothing: run__linear multiplies the t2 weights with the float input
+ * (run_act_lin.c), the reference against which `trit eval` judges every int8 scheme.
  * Static mode takes each site's scales from the model's kind-5 section, read through libtrit:
  *   q_i = clamp(nearbyint(x_i / s(i)), -127, 127)      (binary32 division, NaN -> 0)
  * Per tensor, s goes where the dynamic step max|x|/127 went, so the same integer kernels run;
@@ -39,6 +41,20 @@ static const char *const k_site_names[RUN_SITE_COUNT_] = {
 };
 
 const char *run_site_kind_name(uint32_t kind) { return kind < RUN_SITE_COUNT_ ? k_site_names[kind] : NULL; }
+
+static const char *const k_mode_names[RUN_ACT_SCALES_COUNT_] = {"dynamic", "static", "block", "float"};
+
+const char *run_act_mode_name(uint32_t mode) { return mode < RUN_ACT_SCALES_COUNT_ ? k_mode_names[mode] : NULL; }
+
+int run_act_mode_from_name(const char *name, uint32_t *out)
+{
+    for (uint32_t m = 0; m < RUN_ACT_SCALES_COUNT_; m++)
+        if (name && !strcmp(name, k_mode_names[m])) {
+            *out = m;
+            return TRIT_OK;
+        }
+    return TRIT_E_NOTFOUND;
+}
 
 uint32_t run_act_site_tensors(const run_act_site *s, char names[3][96])
 {
@@ -145,7 +161,7 @@ static int load_static(run_ctx *c, struct run_act *a, trit_err *err)
 int run__act_new(run_ctx *c, const run_opts *o, trit_err *err)
 {
     c->act = NULL;
-    if (o->act_scales > RUN_ACT_SCALES_BLOCK)
+    if (o->act_scales >= RUN_ACT_SCALES_COUNT_)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "unknown activation-scale mode %u", o->act_scales);
     if (o->act_scales == RUN_ACT_SCALES_DYNAMIC && !o->act_observe) return TRIT_OK;
     struct run_act *a = calloc(1, sizeof *a);
@@ -221,6 +237,12 @@ void run__act_quant(run_ctx *c, uint32_t kind, uint32_t layer, uint32_t expert, 
     if (a && a->observe) {
         run_act_site const s = {kind, layer, expert};
         a->observe(a->arg, &s, x, ldx, cols, n);
+    }
+    b->floated = a && a->mode == RUN_ACT_SCALES_FLOAT;
+    if (b->floated) {
+        b->act = NULL;
+        b->blocked = 0;
+        return;
     }
     if (a && a->mode == RUN_ACT_SCALES_BLOCK) {
         b->act = NULL;

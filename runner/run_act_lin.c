@@ -12,6 +12,9 @@
  *             stays the same, one float multiply-add per merged run
  *   elements  per channel (or group sizes that are not multiples of 32): q_i * s(i) in float,
  *             summed per weight-scale segment, then scaled
+ *
+ * and the float mode's product (--act-scales float): the same rows against unquantized
+ * activations, 32-input sums in float added per weight-scale segment in double.
  */
 #include <stdlib.h>
 
@@ -149,4 +152,80 @@ void run__act_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32
     act_job j = {c, w, qb, n, y, ldy};
     if (w->rows * w->cols * n < (1u << 16)) act_task(&j, 0, 1);
     else run_pool_run(c->pool, act_task, &j);
+}
+
+/* ---- float mode: t2 weights against float activations -------------------------------------- */
+
+typedef struct float_job {
+    run_ctx *c;
+    const run_tensor *w;
+    const float *x;
+    uint64_t ldx;
+    uint32_t n;
+    float *y;
+    uint64_t ldy;
+} float_job;
+
+/* sum_i (code_i - 1) * x_i over plane k of t2 block b (32 inputs from i0 = 128 b + 32 k): the
+ * codes of one plane sit in bits 2k of the block's 32 bytes (spec 6.1), so x is read in order. */
+static float plane_sum(const uint8_t *codes, unsigned k, const float *x, unsigned m_end)
+{
+    float s = 0;
+    for (unsigned m = 0; m < m_end; m++) s += (float)((int)((codes[m] >> (2 * k)) & 3u) - 1) * x[m];
+    return s;
+}
+
+/* One row: 32-input plane sums in float, added per weight-scale segment in double, each
+ * segment scaled once. Segments are whole planes when the group size is a multiple of 32;
+ * otherwise the row goes element by element. */
+static float row_float(const run_tensor *w, uint64_t r, const float *x)
+{
+    uint64_t const cols = w->cols, nb = trit_div_ceil(cols, 128);
+    const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
+    int const grouped = w->scale_layout == TRIT_SCALE_GROUP;
+    uint64_t const G = grouped ? w->group_size : cols;
+    double y = 0, seg = 0;
+    uint64_t seg_start = 0;
+    if (G % 32 == 0 || !grouped) {
+        for (uint64_t b = 0; b < nb; b++)
+            for (unsigned k = 0; k < 4; k++) {
+                uint64_t const i0 = b * 128 + k * 32;
+                if (i0 >= cols) break;
+                if (grouped && i0 - seg_start >= G) {
+                    y += seg * (double)weight_scale(w, r, seg_start);
+                    seg = 0;
+                    seg_start = i0;
+                }
+                unsigned const m_end = cols - i0 < 32 ? (unsigned)(cols - i0) : 32u;
+                seg += (double)plane_sum(codes + b * 32, k, x + i0, m_end);
+            }
+    } else {
+        for (uint64_t i = 0; i < cols; i++) {
+            if (i - seg_start >= G) {
+                y += seg * (double)weight_scale(w, r, seg_start);
+                seg = 0;
+                seg_start = i;
+            }
+            unsigned const code = (codes[(i / 128) * 32 + (i % 32)] >> (2 * ((i % 128) / 32))) & 3u;
+            seg += (double)((int)code - 1) * (double)x[i];
+        }
+    }
+    if (cols) y += seg * (double)weight_scale(w, r, seg_start);
+    return (float)y;
+}
+
+static void float_task(void *arg, uint32_t wi, uint32_t nw)
+{
+    float_job const *j = arg;
+    uint64_t lo, hi;
+    run__split(j->w->rows, wi, nw, &lo, &hi);
+    for (uint64_t r = lo; r < hi; r++)
+        for (uint32_t t = 0; t < j->n; t++) j->y[t * j->ldy + r] = row_float(j->w, r, j->x + t * j->ldx);
+}
+
+void run__float_linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, uint32_t n, float *y, uint64_t ldy)
+{
+    float_job j = {c, w, x, ldx, n, y, ldy};
+    if (w->rows * w->cols * n < (1u << 16)) float_task(&j, 0, 1);
+    else run_pool_run(c->pool, float_task, &j);
 }

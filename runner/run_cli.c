@@ -69,7 +69,8 @@ static void usage(const char *prog, FILE *f)
             "                       llama.cpp's q8_K grain: closer to float on wide rows), or\n"
             "                       static (the model's calibrated scales from 'trit calibrate';\n"
             "                       values beyond them are clipped, --stats gives the clipping\n"
-            "                       rate per layer)\n"
+            "                       rate per layer), or float (no int8 at all: the ternary\n"
+            "                       weights against float activations, the accuracy reference)\n"
             "  --reference SRC      also run SRC, the source checkpoint read through the\n"
             "                       converter's readers, and require bit-identical logits at\n"
             "                       every evaluated position (exit 1 if not; `trit run` only)\n"
@@ -543,15 +544,6 @@ static int parse_kernel(const char *s, uint32_t *k)
     return 0;
 }
 
-static int parse_act_scales(const char *s, uint32_t *m)
-{
-    if (!strcmp(s, "dynamic")) *m = RUN_ACT_SCALES_DYNAMIC;
-    else if (!strcmp(s, "static")) *m = RUN_ACT_SCALES_STATIC;
-    else if (!strcmp(s, "block")) *m = RUN_ACT_SCALES_BLOCK;
-    else return -1;
-    return 0;
-}
-
 /* One option into o; the option's name when its value is invalid, else NULL. */
 static const char *parse_option(int ch, const char *arg, cli_opts *o)
 {
@@ -580,7 +572,7 @@ static const char *parse_option(int ch, const char *arg, cli_opts *o)
     case O_TRACE: o->trace_path = arg; return NULL;
     case O_NOEOS: o->ignore_eos = 1; return NULL;
     case O_REF: o->reference = arg; return NULL;
-    case O_ACT: return parse_act_scales(arg, &o->act_scales) ? "--act-scales" : NULL;
+    case O_ACT: return run_act_mode_from_name(arg, &o->act_scales) ? "--act-scales" : NULL;
     default: return NULL;
     }
 }

@@ -127,6 +127,8 @@ typedef struct run_qbuf {
     int32_t *bsum;             /* the same shape: per-block sums of q */
     int blocked;               /* the rows were quantized per block (run__quantize_blocks): d is
                                   unused, bd holds the steps, run__linear goes to run__act_linear */
+    int floated;               /* float mode: nothing was quantized; run__linear multiplies the
+                                  t2 weights with its float input (run__float_linear) */
 } run_qbuf;
 
 #define RUN_ACT_BLOCK 256u     /* values per scale in RUN_ACT_SCALES_BLOCK (ggml's QK_K) */
@@ -209,6 +211,9 @@ void run__act_quant(run_ctx *c, uint32_t kind, uint32_t layer, uint32_t expert, 
 /* y[t * ldy + r] = W row r . x_t for a t2 W and x quantized with static per-channel or
  * per-group scales (qb->act set), split over the pool. */
 void run__act_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32_t n, float *y, uint64_t ldy);
+/* y[t * ldy + r] = W row r . x_t for a t2 W and float activations x (no quantization: the
+ * float mode's reference product), split over the pool. */
+void run__float_linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, uint32_t n, float *y, uint64_t ldy);
 /* The static-scale counters into s (nothing in dynamic mode). */
 void run__act_stats(const run_ctx *c, run_stats *s);
 /* Print the clipping counters of s (text or JSON member "act_clipping"; nothing when absent). */

@@ -54,14 +54,21 @@ static int apply(void *arg, uint32_t ti, const trit_tensor_info *t, void *bytes,
 int tcal_model(const char *dir, const char *name, gen_layout layout, uint32_t n_embd, uint32_t n_ff, const tcal_edit *edits,
                uint32_t n, char *out, size_t cap, trit_err *err)
 {
-    char src[512], conv[512], fin[512];
-    snprintf(src, sizeof src, "%s/%s.src", dir, name);
-    snprintf(conv, sizeof conv, "%s/%s.conv.trit", dir, name);
-    snprintf(fin, sizeof fin, "%s/%s.trit", dir, name);
     gen_opts o;
     gen_opts_default(&o, layout);
     if (n_embd) o.n_embd = n_embd;
     if (n_ff) o.n_ff = n_ff;
+    return tcal_model_opts(dir, name, &o, edits, n, out, cap, err);
+}
+
+int tcal_model_opts(const char *dir, const char *name, const gen_opts *go, const tcal_edit *edits, uint32_t n, char *out,
+                    size_t cap, trit_err *err)
+{
+    char src[512], conv[512], fin[512];
+    snprintf(src, sizeof src, "%s/%s.src", dir, name);
+    snprintf(conv, sizeof conv, "%s/%s.conv.trit", dir, name);
+    snprintf(fin, sizeof fin, "%s/%s.trit", dir, name);
+    gen_opts o = *go;
     o.overwrite = 1;
     int rc = gen_write(&o, src, err);
     cvt_opts co;

@@ -24,6 +24,10 @@ typedef struct tcal_edit {
 int tcal_model(const char *dir, const char *name, gen_layout layout, uint32_t n_embd, uint32_t n_ff, const tcal_edit *edits,
                uint32_t n, char *out, size_t cap, trit_err *err);
 
+/* The same from full generator options (outliers, dimensions ...). */
+int tcal_model_opts(const char *dir, const char *name, const gen_opts *o, const tcal_edit *edits, uint32_t n, char *out,
+                    size_t cap, trit_err *err);
+
 /* Write `sentences` pseudo-random English sentences (seeded) into dir/name: same seed, same
  * text. Returns the path (test_path storage) or NULL. */
 const char *tcal_text(const char *dir, const char *name, uint64_t seed, uint32_t sentences);

@@ -32,7 +32,29 @@ typedef struct vt_defects {
     int renamed_member;    /* expert 2's up projection named blk.1.ffn_uq.2.weight */
     uint32_t bos_id;       /* model.bos_token_id written when non-zero (>= n_vocab: a defect) */
     uint32_t page_align;   /* 0 = 4096 */
+    int act;               /* an activation-scale section (kind 5): 0 none, else VT_ACT_* */
 } vt_defects;
+
+/* Activation-scale sections: VT_ACT_VALID has one per-tensor entry per t2 projection (attn_q/k/v
+ * and gate/up of one input identical); each other value plants one defect in it. */
+enum {
+    VT_ACT_VALID = 1,
+    VT_ACT_MISSING,        /* no entry for blk.0.attn_output.weight */
+    VT_ACT_NOT_PROJ,       /* an extra entry for blk.0.attn_norm.weight (f32, not a projection) */
+    VT_ACT_SHARED_DIFF,    /* blk.0.attn_k's scale differs from blk.0.attn_q's */
+    VT_ACT_ORDER,          /* the first two entries swapped */
+    VT_ACT_NAN,            /* a NaN scale */
+    VT_ACT_ZERO,           /* a zero scale */
+    VT_ACT_NEGATIVE,       /* a negative scale */
+    VT_ACT_CHANNEL_SHAPE,  /* per channel with in_features - 1 scales */
+    VT_ACT_GROUP_SHAPE,    /* per group of 16 with the scale count of groups of 32 */
+    VT_ACT_GRAN,           /* granularity 4 */
+    VT_ACT_BITS,           /* bits 4 */
+    VT_ACT_TRAILING,       /* 4 bytes after the last entry */
+    VT_ACT_TRUNCATED,      /* the section ends inside its last entry */
+    VT_ACT_BAD_TENSOR,     /* an entry naming tensor index n_tensors */
+    VT_ACT_COUNT_
+};
 
 /* Write the model with the defects of d (NULL = none) to path (overwriting). */
 int vt_build(const char *path, const vt_defects *d, trit_err *err);

@@ -118,6 +118,74 @@ static void canon_of(const vt_t *t, char *buf, size_t cap)
     insp_canon_name(t->name, buf, cap, NULL, NULL);
 }
 
+/* One entry's bytes at p: tensor, granularity, reserved, group size, n_scales, bits, scales. */
+static uint64_t put_entry(uint8_t *p, uint32_t tensor, uint8_t gran, uint32_t group, uint32_t n_scales, uint32_t bits, float scale)
+{
+    trit_store_le32(p, tensor);
+    p[4] = gran;
+    p[5] = p[6] = p[7] = 0;
+    trit_store_le32(p + 8, group);
+    trit_store_le32(p + 12, n_scales);
+    trit_store_le32(p + 16, bits);
+    for (uint32_t k = 0; k < n_scales; k++) memcpy(p + 20 + 4ull * k, &scale, 4);
+    return 20 + 4ull * n_scales;
+}
+
+/* The kind-5 section of defect `kind` (test_verify.h, VT_ACT_*) over the planned tensors, whose
+ * ids follow their order; written byte by byte, since libtrit's encoder refuses the defects. */
+static int act_section(const vt_t *ts, uint32_t n, int kind, uint8_t **out, uint64_t *len, trit_err *err)
+{
+    uint8_t *b = calloc(1, 8 + (uint64_t)(n + 2) * (20 + 4 * 256));
+    if (!b) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    uint64_t off = 4;
+    uint32_t cnt = 0;
+    uint64_t first_at = 0, second_at = 0, second_len = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        char canon[160];
+        canon_of(&ts[i], canon, sizeof canon);
+        trit_tensor_info const *t = &ts[i].info;
+        uint32_t const in = (uint32_t)t->dims[t->n_dims - 1];
+        int const proj = t->type == TRIT_TYPE_T2;
+        if (kind == VT_ACT_NOT_PROJ && !strcmp(canon, "blk.0.attn_norm.weight")) {
+            off += put_entry(b + off, ts[i].id, 1, 0, 1, 8, 0.05f);
+            cnt++;
+            continue;
+        }
+        if (!proj || (kind == VT_ACT_MISSING && !strcmp(canon, "blk.0.attn_output.weight"))) continue;
+        uint64_t const at = off;
+        int const is_k = !strcmp(canon, "blk.0.attn_k.weight"), is_out = !strcmp(canon, "blk.0.attn_output.weight");
+        float scale = kind == VT_ACT_SHARED_DIFF && is_k ? 0.06f : 0.05f;
+        if (is_out && kind == VT_ACT_NAN) scale = NAN;
+        if (is_out && kind == VT_ACT_ZERO) scale = 0.0f;
+        if (is_out && kind == VT_ACT_NEGATIVE) scale = -0.05f;
+        if (is_out && kind == VT_ACT_CHANNEL_SHAPE) off += put_entry(b + off, ts[i].id, 2, 0, in - 1, 8, scale);
+        else if (is_out && kind == VT_ACT_GROUP_SHAPE) off += put_entry(b + off, ts[i].id, 3, 16, (in + 31) / 32, 8, scale);
+        else if (is_out && kind == VT_ACT_GRAN) off += put_entry(b + off, ts[i].id, 4, 0, 1, 8, scale);
+        else if (is_out && kind == VT_ACT_BITS) off += put_entry(b + off, ts[i].id, 1, 0, 1, 4, scale);
+        else if (is_out && kind == VT_ACT_BAD_TENSOR) off += put_entry(b + off, n, 1, 0, 1, 8, scale);
+        else off += put_entry(b + off, ts[i].id, 1, 0, 1, 8, scale);
+        if (cnt == 0) first_at = at;
+        if (cnt == 1) {
+            second_at = at;
+            second_len = off - at;
+        }
+        cnt++;
+    }
+    if (kind == VT_ACT_ORDER && cnt >= 2 && second_at - first_at == second_len) {
+        /* equal-sized entries: swap them in place */
+        uint8_t tmp[20 + 4 * 256];
+        memcpy(tmp, b + first_at, second_len);
+        memmove(b + first_at, b + second_at, second_len);
+        memcpy(b + second_at, tmp, second_len);
+    }
+    trit_store_le32(b, cnt);
+    if (kind == VT_ACT_TRAILING) off += 4;
+    if (kind == VT_ACT_TRUNCATED) off -= 2;
+    *out = b;
+    *len = off;
+    return TRIT_OK;
+}
+
 int vt_build(const char *path, const vt_defects *din, trit_err *err)
 {
     vt_defects d0;
@@ -163,6 +231,8 @@ int vt_build(const char *path, const vt_defects *din, trit_err *err)
     T(trit_writer_add_section(w, "config.json", TRIT_SECTION_CONFIG_JSON, &s_cfg, err));
     if (d->golden || d->bad_golden) T(trit_writer_add_section(w, "golden", TRIT_SECTION_GOLDEN_LOGITS, &s_gold, err));
     if (d->tok_kv) T(trit_writer_add_section(w, "tokenizer.kv", TRIT_SECTION_TOKENIZER_KV, &s_tok, err));
+    uint32_t s_act = 0;
+    if (d->act) T(trit_writer_add_section(w, "act_scales", TRIT_SECTION_ACT_SCALES, &s_act, err));
     for (uint32_t e = 0; e < N_EXPERT; e++) {
         unit_ids[e] = TRIT_NONE32;
         if (e == 3 && d->drop_expert) continue;
@@ -264,6 +334,13 @@ int vt_build(const char *path, const vt_defects *din, trit_err *err)
         if (rc == TRIT_OK) rc = trit_kvbuf_data(kb, &kd, &kn, err);
         if (rc == TRIT_OK) rc = trit_writer_write_section(w, s_tok, kd, kn - (d->tok_kv == 2 ? 1 : 0), err);
         trit_kvbuf_free(kb);
+        if (rc) goto out;
+    }
+    if (d->act) {
+        uint8_t *sec = NULL;
+        uint64_t len = 0;
+        if ((rc = act_section(ts, n, d->act, &sec, &len, err)) == TRIT_OK) rc = trit_writer_write_section(w, s_act, sec, len, err);
+        free(sec);
         if (rc) goto out;
     }
 #undef T

@@ -99,15 +99,102 @@ static void golden_logits(vfy__tctx *c, const uint8_t *d, uint64_t n, uint64_t o
     }
 }
 
-/* Activation scales (spec 9): entries inside the section, fields consistent, scales finite. */
+/* One parsed activation-scale entry (the site checks need them all). */
+typedef struct act_ent {
+    uint32_t tensor, gran, group, n_scales;
+    const uint8_t *scales;     /* n_scales f32, little-endian, inside the section */
+    uint64_t at;               /* file offset of the entry */
+} act_ent;
+
+static const char *tensor_name(const vfy__tctx *c, uint32_t ti)
+{
+    return c->model.t[ti].canon ? c->model.t[ti].canon : trit_reader_tensor(c->r, ti)->name;
+}
+
+static int is_t2_proj(const vfy__tctx *c, uint32_t ti)
+{
+    trit_tensor_info const *t = trit_reader_tensor(c->r, ti);
+    return t->type == TRIT_TYPE_T2 && t->n_dims == 2;
+}
+
+/* The site rules of spec 9 over well-formed entries: one entry per t2 projection, in strictly
+ * increasing tensor order, none for a tensor whose input is never quantized, and identical
+ * entries for the projections that read one activation vector (the runner refuses otherwise). */
+static void act_sites(vfy__tctx *c, const act_ent *es, uint32_t n_es, const char *object)
+{
+    uint32_t const nt = trit_reader_n_tensors(c->r);
+    uint8_t *has = calloc(nt ? nt : 1, 1);
+    if (!has) {
+        vfy_report_add(c->rep, VFY_C_INTERNAL, 0, TRIT_NO_OFFSET, object, "out of memory");
+        return;
+    }
+    for (uint32_t k = 0; k < n_es; k++) {
+        act_ent const *e = &es[k];
+        if (k && e->tensor <= es[k - 1].tensor) {
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, e->at, object,
+                           "activation-scale entry %u is for tensor %u after tensor %u: entries must be in strictly "
+                           "increasing tensor order, one per tensor", k, e->tensor, es[k - 1].tensor);
+            free(has);
+            return;
+        }
+        has[e->tensor] = 1;
+        if (!is_t2_proj(c, e->tensor))
+            vfy_report_add(c->rep, VFY_C_METADATA, 0, e->at, object,
+                           "activation-scale entry %u is for '%s', which is not a t2 projection: no activations of it "
+                           "are quantized", k, tensor_name(c, e->tensor));
+    }
+    uint32_t missing = 0, first = 0;
+    for (uint32_t ti = 0; ti < nt; ti++)
+        if (is_t2_proj(c, ti) && !has[ti] && !missing++) first = ti;
+    if (missing)
+        vfy_report_add(c->rep, VFY_C_METADATA, 0, TRIT_NO_OFFSET, object,
+                       "%u t2 projection(s) have no activation-scale entry (first: '%s'): every site needs static "
+                       "scales, or a runner in static mode refuses the file", missing, tensor_name(c, first));
+    /* shared inputs: each entry against the first entry of its activation vector */
+    for (uint32_t k = 0; k < n_es; k++) {
+        char key[160], other[160];
+        if (!trit_mt_act_input(tensor_name(c, es[k].tensor), key, sizeof key)) continue;
+        for (uint32_t j = 0; j < k; j++) {
+            if (!trit_mt_act_input(tensor_name(c, es[j].tensor), other, sizeof other) || strcmp(key, other)) continue;
+            int const same = es[j].gran == es[k].gran && es[j].group == es[k].group && es[j].n_scales == es[k].n_scales &&
+                             !memcmp(es[j].scales, es[k].scales, 4ull * es[k].n_scales);
+            if (!same)
+                vfy_report_add(c->rep, VFY_C_METADATA, 0, es[k].at, object,
+                               "activation-scale entry %u ('%s') differs from that of '%s', which reads the same "
+                               "activations (spec 9: shared inputs carry identical entries)", k,
+                               tensor_name(c, es[k].tensor), tensor_name(c, es[j].tensor));
+            break;
+        }
+    }
+    free(has);
+}
+
+/* Activation scales (spec 9): entries inside the section, fields consistent with the tensor's
+ * shape, scales finite and positive; then the site rules (act_sites). */
 static void act_scales(vfy__tctx *c, const uint8_t *d, uint64_t n, uint64_t off, const char *object)
 {
     trit_cur cur;
     trit_cur_init(&cur, d, (size_t)n, off, NULL);
     uint32_t n_entries = 0;
+    act_ent *es = NULL;
     trit_err e;
     trit_err_clear(&e);
     if (trit_cur_u32(&cur, &n_entries, "n_entries", &e)) goto bad;
+    if (n_entries > TRIT_MAX_TENSORS) {
+        vfy_report_add(c->rep, VFY_C_METADATA, 0, off, object, "activation-scale section: %u entries, at most %u",
+                       n_entries, TRIT_MAX_TENSORS);
+        return;
+    }
+    if ((uint64_t)n_entries * 24 > n - 4) {   /* an entry is at least 24 bytes: cap before allocating */
+        vfy_report_add(c->rep, VFY_C_METADATA, 0, off, object,
+                       "activation-scale section: %u entries cannot fit in its %llu bytes", n_entries, (unsigned long long)n);
+        return;
+    }
+    es = calloc(n_entries ? n_entries : 1, sizeof *es);
+    if (!es) {
+        vfy_report_add(c->rep, VFY_C_INTERNAL, 0, off, object, "out of memory");
+        return;
+    }
     for (uint32_t k = 0; k < n_entries; k++) {
         uint64_t const at = off + cur.off;
         uint32_t tensor, group, n_scales, bits;
@@ -130,18 +217,21 @@ static void act_scales(vfy__tctx *c, const uint8_t *d, uint64_t n, uint64_t off,
         if (!why && bits != 8) why = "has bits other than 8";
         if (!why) {
             uint64_t const expect = gran == 1 ? 1 : gran == 2 ? in : trit_div_ceil(in, group);
-            if (n_scales != expect) why = "has a scale count that does not match its tensor's input features";
+            if (n_scales != expect) why = "has a scale count that does not match its granularity and its tensor's input features";
         }
         if (why) {
             vfy_report_add(c->rep, VFY_C_METADATA, 0, at, object, "activation-scale entry %u %s", k, why);
+            free(es);
             return;
         }
+        es[k] = (act_ent){tensor, gran, group, n_scales, d + cur.off, at};
         for (uint32_t s = 0; s < n_scales; s++) {
             float f = 0;
             if (trit_cur_f32(&cur, &f, "scale", &e)) goto bad;
             if (!isfinite(f) || f <= 0) {
                 vfy_report_add(c->rep, VFY_C_METADATA, 0, off + cur.off - 4, object,
                                "activation-scale entry %u: scale %u is not a finite positive number", k, s);
+                free(es);
                 return;
             }
         }
@@ -149,11 +239,15 @@ static void act_scales(vfy__tctx *c, const uint8_t *d, uint64_t n, uint64_t off,
     if (cur.off != cur.len)
         vfy_report_add(c->rep, VFY_C_METADATA, 0, off + cur.off, object, "%llu bytes after the last entry",
                        (unsigned long long)(cur.len - cur.off));
+    else
+        act_sites(c, es, n_entries, object);
+    free(es);
     if (!(trit_reader_file_info(c->r)->optional_features & TRIT_FEAT_OPT_ACT_SCALES))
         vfy_report_add(c->rep, VFY_C_METADATA, 1, 24, object,
                        "activation scales are present but the ACT_SCALES optional feature bit is not set");
     return;
 bad:
+    free(es);
     vfy_report_add(c->rep, VFY_C_METADATA, 0, e.offset, object, "activation-scale section: %s", e.msg);
 }
 

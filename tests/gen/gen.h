@@ -125,6 +125,18 @@ typedef struct gen_opts {
     uint32_t gguf_tq;       /* GEN_TQ_* */
     int latent;             /* MoE and gguf layouts: random float projections, not ternary */
     float embd_std;         /* spread of the token embedding (0: 0.02, the HF initializer_range) */
+    /* Activation outliers as trained LLMs show them (gen_values.c): n_outlier hidden channels
+     * (the same in every layer, gen_outlier_channel) whose pre-attention and pre-FFN norm
+     * weights are outlier_scale x the rest, so those channels of every attention and FFN input
+     * are that much larger (LLM.int8(), Dettmers et al. 2022: a few fixed feature dimensions,
+     * up to 20x+ the others, in every layer); and a massive-activation token (Sun et al. 2024,
+     * "Massive activations in LLMs": one token's residual stream carries values orders of
+     * magnitude above the rest in a few fixed channels): token id massive_token's embedding is
+     * massive_scale x larger in the outlier channels (the first 4 when n_outlier is 0). */
+    uint32_t n_outlier;     /* 0: none */
+    float outlier_scale;    /* 0: 30 */
+    uint32_t massive_token; /* GEN_NONE: none */
+    float massive_scale;    /* 0: 100 */
     int overwrite;          /* replace an existing output */
 } gen_opts;
 
@@ -204,7 +216,17 @@ typedef struct gen_tensor {
     uint32_t divide;        /* PACKED/INVSCALE: 1 when the real weight is ternary / weight_scale
                                (linear_class bitlinear), 0 when ternary x weight_scale (autobitlinear) */
     uint64_t w_rows, w_cols;/* FP8 / FP8_SCALE: the weight's [out, in] (block geometry) */
+    /* planted activation outliers (gen_opts.n_outlier, massive_token): channels c with
+     * gen_outlier_channel(k, width) == c for k < n_outlier are multiplied by outlier_scale;
+     * a norm weight over the hidden size (every row) or one embedding row (massive_row) */
+    uint32_t n_outlier;
+    float outlier_scale;
+    uint32_t massive_row;   /* GEN_NONE: every row */
 } gen_tensor;
+
+/* The k-th planted outlier channel of a hidden size of width: (7919 k + 13) mod width, distinct
+ * for k < width when width is not a multiple of the prime 7919. */
+uint64_t gen_outlier_channel(uint32_t k, uint64_t width);
 
 typedef struct gen_plan {
     gen_tensor *t;          /* owned; release with gen_plan_release() */

@@ -122,6 +122,7 @@ void gen_opts_default(gen_opts *o, gen_layout layout)
     o->n_ctx = 4096;
     o->gguf_align = 32;
     o->gguf_tq = GEN_TQ_MIXED;
+    o->massive_token = GEN_NONE;
     switch (layout) {
     case GEN_LAYOUT_LATENT:
         /* 1bitLLM sizes are not multiples of 256 (3B: ff 8640); no GQA. */
@@ -242,6 +243,14 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
     } else if (o->n_expert) {
         return BAD("layout '%s' has no experts", gen_layout_name(o->layout));
     }
+    if (o->n_outlier > 64 || o->n_outlier > o->n_embd)
+        return BAD("outlier channels must be at most 64 and at most embd (got %u)", o->n_outlier);
+    if (o->n_embd % 7919 == 0 && (o->n_outlier || o->massive_token != GEN_NONE))
+        return BAD("outlier channels need an embd that is not a multiple of 7919");
+    if (o->massive_token != GEN_NONE && o->massive_token >= o->n_vocab)
+        return BAD("massive token %u is not below vocab %u", o->massive_token, o->n_vocab);
+    if (!(o->outlier_scale >= 0 && o->outlier_scale <= 1e4f) || !(o->massive_scale >= 0 && o->massive_scale <= 1e4f))
+        return BAD("outlier and massive scales must be in (0, 10000]");
     if (o->latent && !moe && o->layout != GEN_LAYOUT_GGUF)
         return BAD("--latent applies to the MoE layouts, gguf and gguf-moe only");
     if (o->layout == GEN_LAYOUT_BITNET || o->layout == GEN_LAYOUT_BITNET_BITLINEAR ||

@@ -31,6 +31,33 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+/* 1 when name ends with suffix. */
+static int ends_with(const char *name, const char *suffix)
+{
+    size_t const n = strlen(name), k = strlen(suffix);
+    return n >= k && !strcmp(name + n - k, suffix);
+}
+
+/* The activation outliers of o (gen.h) on t: the norms in front of attention and of the FFN
+ * (HF input_layernorm / post_attention_layernorm, GGUF attn_norm / ffn_norm) scale the outlier
+ * channels; the token embedding scales the massive token's row in them. */
+static void plant_outliers(const gen_opts *o, gen_tensor *t)
+{
+    t->massive_row = GEN_NONE;
+    if (t->kind == GEN_K_NORM && o->n_outlier &&
+        (ends_with(t->name, ".input_layernorm.weight") || ends_with(t->name, ".post_attention_layernorm.weight") ||
+         ends_with(t->name, ".attn_norm.weight") || ends_with(t->name, ".ffn_norm.weight"))) {
+        t->n_outlier = o->n_outlier;
+        t->outlier_scale = o->outlier_scale > 0 ? o->outlier_scale : 30.0f;
+    }
+    if (t->kind == GEN_K_FLOAT && o->massive_token != GEN_NONE &&
+        (!strcmp(t->name, "model.embed_tokens.weight") || !strcmp(t->name, "token_embd.weight"))) {
+        t->n_outlier = o->n_outlier ? o->n_outlier : 4;
+        t->outlier_scale = o->massive_scale > 0 ? o->massive_scale : 100.0f;
+        t->massive_row = o->massive_token;
+    }
+}
+
 /* Append a tensor; `seed_name` names the element stream (the weight's name for a BitNet
  * weight_scale, so both describe the same ternary matrix). Returns the new tensor or NULL. */
 static gen_tensor *add(builder *b, uint32_t dtype, uint32_t kind, uint32_t layer, uint32_t expert,
@@ -75,6 +102,7 @@ static gen_tensor *add(builder *b, uint32_t dtype, uint32_t kind, uint32_t layer
         (!strcmp(t->name, "model.embed_tokens.weight") || !strcmp(t->name, "token_embd.weight")))
         t->std = b->o->embd_std;
     t->seed = mix64(b->o->seed ^ fnv1a64(t->name));
+    plant_outliers(b->o, t);
     uint64_t n = 1;
     int bad = 0;
     for (uint32_t d = 0; d < n_dims; d++) bad |= trit_mul_u64(n, t->shape[d], &n);

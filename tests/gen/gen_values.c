@@ -109,6 +109,23 @@ static float round_to(uint32_t dtype, float v)
     }
 }
 
+uint64_t gen_outlier_channel(uint32_t k, uint64_t width)
+{
+    return width ? (7919u * (uint64_t)k + 13u) % width : 0;
+}
+
+/* The planted outlier factor of element i of t (1 for most). The width is the innermost
+ * (hidden) dimension: a norm's only one, the embedding's row length. */
+static float outlier_factor(const gen_tensor *t, uint64_t i)
+{
+    if (!t->n_outlier) return 1.0f;
+    uint64_t const width = t->shape[t->n_dims - 1], row = width ? i / width : 0, col = width ? i % width : 0;
+    if (t->massive_row != GEN_NONE && row != t->massive_row) return 1.0f;
+    for (uint32_t k = 0; k < t->n_outlier; k++)
+        if (gen_outlier_channel(k, width) == col) return t->outlier_scale;
+    return 1.0f;
+}
+
 float gen_value(const gen_tensor *t, uint64_t i)
 {
     switch (t->kind) {
@@ -134,12 +151,12 @@ float gen_value(const gen_tensor *t, uint64_t i)
         uint64_t const h = elem_hash(t->seed, i);
         float s = 0.0f;
         for (int k = 0; k < 4; k++) s += (float)((h >> (16 * k)) & 0xffffu) * (1.0f / 65536.0f);
-        return round_to(t->dtype, (s - 2.0f) * 1.7320508f * t->std);
+        return round_to(t->dtype, (s - 2.0f) * 1.7320508f * t->std * outlier_factor(t, i));
     }
     case GEN_K_NORM: {
         uint64_t const h = elem_hash(t->seed, i);
         float const u = (float)(h >> 40) * (1.0f / 16777216.0f);
-        return round_to(t->dtype, 0.9f + 0.2f * u);
+        return round_to(t->dtype, (0.9f + 0.2f * u) * outlier_factor(t, i));
     }
     default: return 0.0f;
     }

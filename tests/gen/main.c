@@ -61,6 +61,13 @@ static void usage(FILE *f)
             "  --embd-std X          spread of the token embedding (default 0.02, the layers'\n"
             "                        own); larger makes the residual stream dominate each layer's\n"
             "                        update: steadier logits, but the layers matter less\n"
+            "  --outliers N          plant activation outliers: N hidden channels (the same in\n"
+            "                        every layer) whose attention and FFN input norm weights are\n"
+            "                        --outlier-scale X times the rest (default 30), as trained\n"
+            "                        LLMs show after their norms (LLM.int8())\n"
+            "  --massive-token ID    a massive-activation token: its embedding is --massive-scale\n"
+            "                        X times larger (default 100) in the outlier channels (the\n"
+            "                        first 4 if --outliers is 0)\n"
             "  --force               replace an existing output\n"
             "  --dry-run             print the tensor plan, write nothing\n"
             "  --list                list layouts\n"
@@ -122,8 +129,9 @@ static void print_plan(const gen_plan *p)
 
 int main(int argc, char **argv)
 {
-    enum { O_SEED = 256, O_PRESET, O_TQ, O_LATENT, O_EMBD_STD, O_FORCE, O_DRY, O_LIST, O_DIM0 };
-    struct option lopts[N_DIMS + 12];
+    enum { O_SEED = 256, O_PRESET, O_TQ, O_LATENT, O_EMBD_STD, O_OUTLIERS, O_OUTLIER_SCALE, O_MASSIVE, O_MASSIVE_SCALE,
+           O_FORCE, O_DRY, O_LIST, O_DIM0 };
+    struct option lopts[N_DIMS + 16];
     size_t k = 0;
     lopts[k++] = (struct option){"out", required_argument, NULL, 'o'};
     lopts[k++] = (struct option){"help", no_argument, NULL, 'h'};
@@ -132,6 +140,10 @@ int main(int argc, char **argv)
     lopts[k++] = (struct option){"tq", required_argument, NULL, O_TQ};
     lopts[k++] = (struct option){"latent", no_argument, NULL, O_LATENT};
     lopts[k++] = (struct option){"embd-std", required_argument, NULL, O_EMBD_STD};
+    lopts[k++] = (struct option){"outliers", required_argument, NULL, O_OUTLIERS};
+    lopts[k++] = (struct option){"outlier-scale", required_argument, NULL, O_OUTLIER_SCALE};
+    lopts[k++] = (struct option){"massive-token", required_argument, NULL, O_MASSIVE};
+    lopts[k++] = (struct option){"massive-scale", required_argument, NULL, O_MASSIVE_SCALE};
     lopts[k++] = (struct option){"force", no_argument, NULL, O_FORCE};
     lopts[k++] = (struct option){"dry-run", no_argument, NULL, O_DRY};
     lopts[k++] = (struct option){"list", no_argument, NULL, O_LIST};
@@ -141,7 +153,8 @@ int main(int argc, char **argv)
     const char *out = NULL, *preset = NULL;
     uint64_t seed = 0, dim_val[N_DIMS] = {0};
     int have_seed = 0, have_dim[N_DIMS] = {0}, tq = -1, latent = 0, force = 0, dry = 0, c;
-    float embd_std = 0;
+    float embd_std = 0, outlier_scale = 0, massive_scale = 0;
+    uint64_t n_outlier = 0, massive = GEN_NONE;
     while ((c = getopt_long(argc, argv, "o:h", lopts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
@@ -172,6 +185,30 @@ int main(int argc, char **argv)
                 fprintf(stderr, "trit-gen: --embd-std: expected a number in (0, 100], got '%s'\n", optarg);
                 return 2;
             }
+            break;
+        }
+        case O_OUTLIERS:
+            if (parse_u64(optarg, 64, &n_outlier)) {
+                fprintf(stderr, "trit-gen: --outliers: expected 0..64 channels, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_MASSIVE:
+            if (parse_u64(optarg, UINT32_MAX - 1, &massive)) {
+                fprintf(stderr, "trit-gen: --massive-token: expected a token id, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_OUTLIER_SCALE:
+        case O_MASSIVE_SCALE: {
+            char *end = NULL;
+            float const f = strtof(optarg, &end);
+            if (!end || *end || !(f > 0 && f <= 1e4f)) {
+                fprintf(stderr, "trit-gen: --%s: expected a number in (0, 10000], got '%s'\n",
+                        c == O_OUTLIER_SCALE ? "outlier-scale" : "massive-scale", optarg);
+                return EXIT_USAGE;
+            }
+            *(c == O_OUTLIER_SCALE ? &outlier_scale : &massive_scale) = f;
             break;
         }
         case O_FORCE: force = 1; break;
@@ -222,6 +259,10 @@ int main(int argc, char **argv)
     if (tq >= 0) o.gguf_tq = (uint32_t)tq;
     o.latent = latent;
     o.embd_std = embd_std;
+    o.n_outlier = (uint32_t)n_outlier;
+    o.outlier_scale = outlier_scale;
+    o.massive_token = (uint32_t)massive;
+    o.massive_scale = massive_scale;
     o.overwrite = force;
 
     int rc;
