@@ -58,7 +58,7 @@ static void usage(const char *prog, FILE *f)
             "  --expert-cache SIZE  budget for decoded experts, K/M/G suffixes (default 256M)\n"
             "  --cache-policy P     expert eviction: layer (default), lru, lfu\n"
             "  --ctx N              KV cache positions (default: input + generated tokens)\n"
-            "  --kernel K           auto (default), ref, avx2, neon\n"
+            "  --kernel K           auto (default), ref, avx2, avxvnni, avx512, neon, neondot\n"
             "  --verify             check every byte of the file before running (every expert\n"
             "                       unit decoded, padding, ternary codes: what 'trit verify' does)\n"
             "  --no-verify          skip the default check at open: the xxh3 of every dense\n"
@@ -540,6 +540,9 @@ static int parse_kernel(const char *s, uint32_t *k)
     else if (!strcmp(s, "ref")) *k = RUN_KERNEL_REF;
     else if (!strcmp(s, "avx2")) *k = RUN_KERNEL_AVX2;
     else if (!strcmp(s, "neon")) *k = RUN_KERNEL_NEON;
+    else if (!strcmp(s, "avxvnni")) *k = RUN_KERNEL_AVXVNNI;
+    else if (!strcmp(s, "avx512")) *k = RUN_KERNEL_AVX512;
+    else if (!strcmp(s, "neondot")) *k = RUN_KERNEL_NEONDOT;
     else return -1;
     return 0;
 }

@@ -4,27 +4,9 @@
 #include <stddef.h>
 
 #include "run_kern.h"
+#include "run_kern_x86.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-
-#define RUN_AVX2 __attribute__((target("avx2,fma,f16c")))
-
-RUN_AVX2 static inline int32_t hsum_i32(__m256i v)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
-}
-
-RUN_AVX2 static inline float hsum_f32(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55));
-    return _mm_cvtss_f32(s);
-}
+#if RUN_KERN_X86
 
 /* codes (0..3, unsigned) x q (signed): maddubs pairs stay within int16 (2 * 3 * 127). */
 RUN_AVX2 static int32_t avx2_t2_dot(const uint8_t *codes, const int8_t *q, uint64_t n_blocks)
@@ -142,63 +124,95 @@ RUN_AVX2 static void avx2_t2_dot_chunks(const uint8_t *codes, const int8_t *q, u
     }
 }
 
-RUN_AVX2 static float avx2_dot_f32(const float *w, const float *x, uint64_t n)
-{
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    uint64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+/* Float rows, R of them against one x (a compile-time constant after inlining): x is loaded
+ * once per step for all R rows, and every row is summed exactly as a single dot product is
+ * (two accumulators over 16-value steps, one 8-value step into the first, the horizontal sum,
+ * then the scalar tail in order), so a tile's row has the bits of dot_* on that row. */
+#define RUN_AVX2_ROWS(NAME, T, LOAD8, CVT1)                                                                    \
+    RUN_AVX2 static inline __attribute__((always_inline)) void NAME(const T *w, uint64_t cols, const float *x, \
+                                                                   float *out, const int R)                  \
+    {                                                                                                        \
+        __m256 a0[4], a1[4];                                                                                 \
+        for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_ps();                                     \
+        uint64_t i = 0;                                                                                      \
+        for (; i + 16 <= cols; i += 16) {                                                                    \
+            __m256 const x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);                       \
+            for (int r = 0; r < R; r++) {                                                                    \
+                a0[r] = _mm256_fmadd_ps(LOAD8(w + r * cols + i), x0, a0[r]);                                 \
+                a1[r] = _mm256_fmadd_ps(LOAD8(w + r * cols + i + 8), x1, a1[r]);                             \
+            }                                                                                                \
+        }                                                                                                    \
+        if (i + 8 <= cols) {                                                                                 \
+            __m256 const x0 = _mm256_loadu_ps(x + i);                                                        \
+            for (int r = 0; r < R; r++) a0[r] = _mm256_fmadd_ps(LOAD8(w + r * cols + i), x0, a0[r]);         \
+            i += 8;                                                                                          \
+        }                                                                                                    \
+        for (int r = 0; r < R; r++) {                                                                        \
+            float s = hsum_f32(_mm256_add_ps(a0[r], a1[r]));                                                 \
+            for (uint64_t k = i; k < cols; k++) s += CVT1(w[r * cols + k]) * x[k];                           \
+            out[r] = s;                                                                                      \
+        }                                                                                                    \
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-    float s = hsum_f32(_mm256_add_ps(a0, a1));
-    for (; i < n; i++) s += w[i] * x[i];
-    return s;
-}
 
-RUN_AVX2 static float avx2_dot_f16(const uint16_t *w, const float *x, uint64_t n)
-{
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    uint64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 const w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(w + i)));
-        __m256 const w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(w + i + 8)));
-        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), a1);
-    }
-    for (; i + 8 <= n; i += 8) {
-        __m256 const w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(w + i)));
-        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
-    }
-    float s = hsum_f32(_mm256_add_ps(a0, a1));
-    for (; i < n; i++) s += _cvtsh_ss(w[i]) * x[i];
-    return s;
-}
-
+RUN_AVX2 static inline __m256 f32x8(const float *w) { return _mm256_loadu_ps(w); }
+RUN_AVX2 static inline __m256 f16x8(const uint16_t *w) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w)); }
 RUN_AVX2 static inline __m256 bf16x8(const uint16_t *w)
 {
     __m256i const v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)w));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
-
-RUN_AVX2 static float avx2_dot_bf16(const uint16_t *w, const float *x, uint64_t n)
+static inline float f32_1(float v) { return v; }
+RUN_AVX2 static inline float f16_1(uint16_t v) { return _cvtsh_ss(v); }
+static inline float bf16_1(uint16_t v)
 {
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    uint64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-    }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
-    float s = hsum_f32(_mm256_add_ps(a0, a1));
-    for (; i < n; i++) {
-        union { uint32_t u; float f; } const c = {(uint32_t)w[i] << 16};
-        s += c.f * x[i];
-    }
-    return s;
+    union { uint32_t u; float f; } const c = {(uint32_t)v << 16};
+    return c.f;
 }
 
-RUN_AVX2 static void avx2_axpy_f32(float *y, float a, const float *x, uint64_t n)
+RUN_AVX2_ROWS(rows_f32, float, f32x8, f32_1)
+RUN_AVX2_ROWS(rows_f16, uint16_t, f16x8, f16_1)
+RUN_AVX2_ROWS(rows_bf16, uint16_t, bf16x8, bf16_1)
+
+/* dot_* (one row) and gemv_* (rows four at a time, then one at a time) per float type. */
+#define RUN_AVX2_FLOAT(SUF, T, ROWS)                                                                          \
+    RUN_AVX2 float run__avx2_dot_##SUF(const T *w, const float *x, uint64_t n)                                \
+    {                                                                                                        \
+        float s;                                                                                             \
+        ROWS(w, n, x, &s, 1);                                                                                \
+        return s;                                                                                            \
+    }                                                                                                        \
+    RUN_AVX2 void run__avx2_gemv_##SUF(const T *w, uint64_t n_rows, uint64_t cols, const float *x, float *out) \
+    {                                                                                                        \
+        uint64_t r = 0;                                                                                      \
+        for (; r + 4 <= n_rows; r += 4) ROWS(w + r * cols, cols, x, out + r, 4);                             \
+        for (; r < n_rows; r++) ROWS(w + r * cols, cols, x, out + r, 1);                                     \
+    }
+
+RUN_AVX2_FLOAT(f32, float, rows_f32)
+RUN_AVX2_FLOAT(f16, uint16_t, rows_f16)
+RUN_AVX2_FLOAT(bf16, uint16_t, rows_bf16)
+
+/* int8 x int8 rows: maddubs takes |w| (unsigned, <= 128) and q with w's sign, pairs <= 2 * 128 *
+ * 127 < 2^15; then madd widens to int32. Exact. */
+RUN_AVX2 void run__avx2_i8_gemv(const int8_t *w, uint64_t n_rows, uint64_t cols, const int8_t *q, int32_t *out)
+{
+    __m256i const ones = _mm256_set1_epi16(1);
+    for (uint64_t r = 0; r < n_rows; r++, w += cols) {
+        __m256i acc = _mm256_setzero_si256();
+        uint64_t i = 0;
+        for (; i + 32 <= cols; i += 32) {
+            __m256i const wv = _mm256_loadu_si256((const __m256i *)(const void *)(w + i));
+            __m256i const qv = _mm256_loadu_si256((const __m256i *)(const void *)(q + i));
+            __m256i const p = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(qv, wv));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+        }
+        int32_t s = hsum_i32(acc);
+        for (; i < cols; i++) s += (int32_t)w[i] * q[i];
+        out[r] = s;
+    }
+}
+
+RUN_AVX2 void run__avx2_axpy_f32(float *y, float a, const float *x, uint64_t n)
 {
     __m256 const va = _mm256_set1_ps(a);
     uint64_t i = 0;
@@ -206,7 +220,19 @@ RUN_AVX2 static void avx2_axpy_f32(float *y, float a, const float *x, uint64_t n
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-static const run_kern avx2_kern = {"avx2", avx2_t2_dot, avx2_t2_dot_n, avx2_t2_gemv, avx2_t2_dot_chunks, avx2_dot_f32, avx2_dot_f16, avx2_dot_bf16, avx2_axpy_f32};
+static const run_kern avx2_kern = {"avx2",
+                                   avx2_t2_dot,
+                                   avx2_t2_dot_n,
+                                   avx2_t2_gemv,
+                                   avx2_t2_dot_chunks,
+                                   run__avx2_dot_f32,
+                                   run__avx2_dot_f16,
+                                   run__avx2_dot_bf16,
+                                   run__avx2_axpy_f32,
+                                   run__avx2_gemv_f32,
+                                   run__avx2_gemv_f16,
+                                   run__avx2_gemv_bf16,
+                                   run__avx2_i8_gemv};
 
 const run_kern *run_kern_avx2(void)
 {

@@ -1,9 +1,11 @@
 /* run_kern_neon.c - NEON kernels (aarch64, where Advanced SIMD is part of the base ISA, so the
  * "run-time choice" is always yes on that architecture). Only baseline instructions are used
- * (no dot-product extension), so the same binary runs on every ARMv8-A phone. */
+ * (no dot-product extension), so the same binary runs on every ARMv8-A phone; the set with
+ * sdot is run_kern_neondot.c and shares the float kernels here. */
 #include <stddef.h>
 
 #include "run_kern.h"
+#include "run_kern_arm.h"
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
@@ -76,63 +78,100 @@ static void neon_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n
     }
 }
 
-static float neon_dot_f32(const float *w, const float *x, uint64_t n)
-{
-    float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
-    uint64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        a0 = vfmaq_f32(a0, vld1q_f32(w + i), vld1q_f32(x + i));
-        a1 = vfmaq_f32(a1, vld1q_f32(w + i + 4), vld1q_f32(x + i + 4));
+/* Float rows, R against one x (a constant after inlining): two accumulators over 8-value steps,
+ * the pairwise sum, the scalar tail in order. A tile's row is summed exactly as a single dot
+ * product, so gemv_* and dot_* agree bit for bit. */
+#define RUN_NEON_ROWS(NAME, T, LOAD4, CVT1)                                                                    \
+    static inline __attribute__((always_inline)) void NAME(const T *w, uint64_t cols, const float *x, float *out, \
+                                                           const int R)                                      \
+    {                                                                                                        \
+        float32x4_t a0[4], a1[4];                                                                            \
+        for (int r = 0; r < R; r++) a0[r] = a1[r] = vdupq_n_f32(0);                                          \
+        uint64_t i = 0;                                                                                      \
+        for (; i + 8 <= cols; i += 8) {                                                                      \
+            float32x4_t const x0 = vld1q_f32(x + i), x1 = vld1q_f32(x + i + 4);                              \
+            for (int r = 0; r < R; r++) {                                                                    \
+                a0[r] = vfmaq_f32(a0[r], LOAD4(w + r * cols + i), x0);                                       \
+                a1[r] = vfmaq_f32(a1[r], LOAD4(w + r * cols + i + 4), x1);                                   \
+            }                                                                                                \
+        }                                                                                                    \
+        for (int r = 0; r < R; r++) {                                                                        \
+            float s = vaddvq_f32(vaddq_f32(a0[r], a1[r]));                                                   \
+            for (uint64_t k = i; k < cols; k++) s += CVT1(w[r * cols + k]) * x[k];                           \
+            out[r] = s;                                                                                      \
+        }                                                                                                    \
     }
-    float s = vaddvq_f32(vaddq_f32(a0, a1));
-    for (; i < n; i++) s += w[i] * x[i];
-    return s;
+
+static inline float32x4_t f32x4(const float *w) { return vld1q_f32(w); }
+static inline float32x4_t f16x4(const uint16_t *w) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(w))); }
+static inline float32x4_t bf16x4(const uint16_t *w) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(w), 16)); }
+static inline float f32_1(float v) { return v; }
+static inline float f16_1(uint16_t v) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(v))), 0); }
+static inline float bf16_1(uint16_t v)
+{
+    union { uint32_t u; float f; } const c = {(uint32_t)v << 16};
+    return c.f;
 }
 
-static float neon_dot_f16(const uint16_t *w, const float *x, uint64_t n)
+RUN_NEON_ROWS(rows_f32, float, f32x4, f32_1)
+RUN_NEON_ROWS(rows_f16, uint16_t, f16x4, f16_1)
+RUN_NEON_ROWS(rows_bf16, uint16_t, bf16x4, bf16_1)
+
+#define RUN_NEON_FLOAT(SUF, T, ROWS)                                                                        \
+    float run__neon_dot_##SUF(const T *w, const float *x, uint64_t n)                                     \
+    {                                                                                                      \
+        float s;                                                                                           \
+        ROWS(w, n, x, &s, 1);                                                                              \
+        return s;                                                                                          \
+    }                                                                                                      \
+    void run__neon_gemv_##SUF(const T *w, uint64_t n_rows, uint64_t cols, const float *x, float *out)     \
+    {                                                                                                      \
+        uint64_t r = 0;                                                                                    \
+        for (; r + 4 <= n_rows; r += 4) ROWS(w + r * cols, cols, x, out + r, 4);                           \
+        for (; r < n_rows; r++) ROWS(w + r * cols, cols, x, out + r, 1);                                   \
+    }
+
+RUN_NEON_FLOAT(f32, float, rows_f32)
+RUN_NEON_FLOAT(f16, uint16_t, rows_f16)
+RUN_NEON_FLOAT(bf16, uint16_t, rows_bf16)
+
+/* int8 x int8: widening multiplies into int16 (|product| <= 128 * 128), pairwise into int32. */
+static void neon_i8_gemv(const int8_t *w, uint64_t n_rows, uint64_t cols, const int8_t *q, int32_t *out)
 {
-    float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
-    uint64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        float16x8_t const h = vreinterpretq_f16_u16(vld1q_u16(w + i));
-        a0 = vfmaq_f32(a0, vcvt_f32_f16(vget_low_f16(h)), vld1q_f32(x + i));
-        a1 = vfmaq_f32(a1, vcvt_f32_f16(vget_high_f16(h)), vld1q_f32(x + i + 4));
+    for (uint64_t r = 0; r < n_rows; r++, w += cols) {
+        int32x4_t acc = vdupq_n_s32(0);
+        uint64_t i = 0;
+        for (; i + 16 <= cols; i += 16) {
+            int8x16_t const wv = vld1q_s8(w + i), qv = vld1q_s8(q + i);
+            acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(wv), vget_low_s8(qv)));
+            acc = vpadalq_s16(acc, vmull_s8(vget_high_s8(wv), vget_high_s8(qv)));
+        }
+        int32_t s = vaddvq_s32(acc);
+        for (; i < cols; i++) s += (int32_t)w[i] * q[i];
+        out[r] = s;
     }
-    float s = vaddvq_f32(vaddq_f32(a0, a1));
-    for (; i < n; i++) {
-        float16x4_t const h = vreinterpret_f16_u16(vdup_n_u16(w[i]));
-        s += vgetq_lane_f32(vcvt_f32_f16(h), 0) * x[i];
-    }
-    return s;
 }
 
-static float neon_dot_bf16(const uint16_t *w, const float *x, uint64_t n)
-{
-    float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
-    uint64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint16x8_t const h = vld1q_u16(w + i);
-        float32x4_t const w0 = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16));
-        float32x4_t const w1 = vreinterpretq_f32_u32(vshll_n_u16(vget_high_u16(h), 16));
-        a0 = vfmaq_f32(a0, w0, vld1q_f32(x + i));
-        a1 = vfmaq_f32(a1, w1, vld1q_f32(x + i + 4));
-    }
-    float s = vaddvq_f32(vaddq_f32(a0, a1));
-    for (; i < n; i++) {
-        union { uint32_t u; float f; } const c = {(uint32_t)w[i] << 16};
-        s += c.f * x[i];
-    }
-    return s;
-}
-
-static void neon_axpy_f32(float *y, float a, const float *x, uint64_t n)
+void run__neon_axpy_f32(float *y, float a, const float *x, uint64_t n)
 {
     uint64_t i = 0;
     for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-static const run_kern neon_kern = {"neon", neon_t2_dot, neon_t2_dot_n, neon_t2_gemv, neon_t2_dot_chunks, neon_dot_f32, neon_dot_f16, neon_dot_bf16, neon_axpy_f32};
+static const run_kern neon_kern = {"neon",
+                                   neon_t2_dot,
+                                   neon_t2_dot_n,
+                                   neon_t2_gemv,
+                                   neon_t2_dot_chunks,
+                                   run__neon_dot_f32,
+                                   run__neon_dot_f16,
+                                   run__neon_dot_bf16,
+                                   run__neon_axpy_f32,
+                                   run__neon_gemv_f32,
+                                   run__neon_gemv_f16,
+                                   run__neon_gemv_bf16,
+                                   neon_i8_gemv};
 
 const run_kern *run_kern_neon(void) { return &neon_kern; }
 

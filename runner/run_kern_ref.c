@@ -66,13 +66,42 @@ static void ref_axpy_f32(float *y, float a, const float *x, uint64_t n)
     for (uint64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-static const run_kern ref_kern = {"ref", ref_t2_dot, ref_t2_dot_n, ref_t2_gemv, ref_t2_dot_chunks, ref_dot_f32, ref_dot_f16, ref_dot_bf16, ref_axpy_f32};
+static void ref_gemv_f32(const float *w, uint64_t n_rows, uint64_t cols, const float *x, float *out)
+{
+    for (uint64_t r = 0; r < n_rows; r++) out[r] = ref_dot_f32(w + r * cols, x, cols);
+}
+
+static void ref_gemv_f16(const uint16_t *w, uint64_t n_rows, uint64_t cols, const float *x, float *out)
+{
+    for (uint64_t r = 0; r < n_rows; r++) out[r] = ref_dot_f16(w + r * cols, x, cols);
+}
+
+static void ref_gemv_bf16(const uint16_t *w, uint64_t n_rows, uint64_t cols, const float *x, float *out)
+{
+    for (uint64_t r = 0; r < n_rows; r++) out[r] = ref_dot_bf16(w + r * cols, x, cols);
+}
+
+static void ref_i8_gemv(const int8_t *w, uint64_t n_rows, uint64_t cols, const int8_t *q, int32_t *out)
+{
+    for (uint64_t r = 0; r < n_rows; r++, w += cols) {
+        int32_t acc = 0;
+        for (uint64_t i = 0; i < cols; i++) acc += (int32_t)w[i] * q[i];
+        out[r] = acc;
+    }
+}
+
+static const run_kern ref_kern = {"ref",        ref_t2_dot,   ref_t2_dot_n, ref_t2_gemv,   ref_t2_dot_chunks,
+                                  ref_dot_f32,  ref_dot_f16,  ref_dot_bf16, ref_axpy_f32,  ref_gemv_f32,
+                                  ref_gemv_f16, ref_gemv_bf16, ref_i8_gemv};
 
 const run_kern *run_kern_ref(void) { return &ref_kern; }
 
 const run_kern *run_kern_best(void)
 {
-    const run_kern *k = run_kern_avx2();
-    if (!k) k = run_kern_neon();
-    return k ? k : &ref_kern;
+    const run_kern *(*const order[])(void) = {run_kern_avx512, run_kern_avxvnni, run_kern_avx2, run_kern_neondot, run_kern_neon};
+    for (unsigned i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const run_kern *k = order[i]();
+        if (k) return k;
+    }
+    return &ref_kern;
 }

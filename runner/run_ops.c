@@ -237,6 +237,22 @@ static void lin_t2_rows(const lin_job *j, uint64_t lo, uint64_t hi)
     }
 }
 
+/* Float rows at one token (the output head, routers): the multi-row kernel, whose rows have
+ * the bits of run__row_dot's. */
+static int lin_float_rows(const lin_job *j, uint64_t lo, uint64_t hi)
+{
+    run_tensor const *w = j->w;
+    run_kern const *k = j->c->kern;
+    uint64_t const cols = w->cols;
+    if (j->n != 1) return 0;
+    switch (w->type) {
+    case TRIT_TYPE_F32: k->gemv_f32((const float *)w->data + lo * cols, hi - lo, cols, j->x, j->y + lo); return 1;
+    case TRIT_TYPE_F16: k->gemv_f16((const uint16_t *)w->data + lo * cols, hi - lo, cols, j->x, j->y + lo); return 1;
+    case TRIT_TYPE_BF16: k->gemv_bf16((const uint16_t *)w->data + lo * cols, hi - lo, cols, j->x, j->y + lo); return 1;
+    default: return 0;
+    }
+}
+
 static void lin_task(void *arg, uint32_t i, uint32_t nw)
 {
     lin_job const *j = arg;
@@ -246,6 +262,7 @@ static void lin_task(void *arg, uint32_t i, uint32_t nw)
         lin_t2_rows(j, lo, hi);
         return;
     }
+    if (lin_float_rows(j, lo, hi)) return;
     int32_t *chunks = j->c->chunk_scratch + (uint64_t)i * (j->c->max_cols / 32 + 4);
     for (uint64_t r = lo; r < hi; r++)
         for (uint32_t t = 0; t < j->n; t++)

@@ -7,7 +7,9 @@
  * sizes: t2 dot products and per-plane sums must be equal (integers), whole t2 rows through
  * run__row_dot (per-tensor, per-row and group scales with G = 32, 64, 128 and 48; rows not a
  * multiple of 128) must be bit-identical, and float dot products (f32, f16, bf16) must agree
- * to rounding.
+ * to rounding. The GEMV entries: float rows (1..9 rows, so 4-row tiles and their tails) must
+ * have the bits of the same set's dot product on each row and agree with the reference to
+ * rounding; int8 rows (odd lengths, the -128 and +-127 extremes) must equal the reference.
  */
 #ifndef RUN_KERN_CHECK_H
 #define RUN_KERN_CHECK_H
@@ -200,6 +202,72 @@ static void kc_rows(kc_state *s, const run_kern *ref, const run_kern *k)
         }
 }
 
+/* gemv_* against the same set's dot_* (bits) and the reference's (rounding), on 1..9 rows. */
+static void kc_gemv_float(kc_state *s, const run_kern *ref, const run_kern *k)
+{
+    static const unsigned lens[] = {1, 7, 15, 16, 17, 31, 33, 47, 63, 64, 100, 129, 257, 1001};
+    for (unsigned li = 0; li < sizeof lens / sizeof lens[0]; li++)
+        for (unsigned rows = 1; rows <= 9; rows += 2 + (rows == 1)) {
+            unsigned const n = lens[li], total = rows * n;
+            float *w = malloc(sizeof *w * total), *x = malloc(sizeof *x * n), *y = malloc(sizeof *y * rows);
+            uint16_t *h = malloc(sizeof *h * total), *bf = malloc(sizeof *bf * total);
+            for (unsigned i = 0; i < total; i++) {
+                w[i] = kc_unit(s);
+                h[i] = trit_f32_to_f16(w[i]);
+                bf[i] = trit_f32_to_bf16(w[i]);
+            }
+            for (unsigned i = 0; i < n; i++) x[i] = kc_unit(s) * 3.0f;
+            for (int ty = 0; ty < 3; ty++) {
+                if (ty == 0) k->gemv_f32(w, rows, n, x, y);
+                else if (ty == 1) k->gemv_f16(h, rows, n, x, y);
+                else k->gemv_bf16(bf, rows, n, x, y);
+                for (unsigned r = 0; r < rows; r++) {
+                    float const d = ty == 0 ? k->dot_f32(w + r * n, x, n) : ty == 1 ? k->dot_f16(h + r * n, x, n) : k->dot_bf16(bf + r * n, x, n);
+                    float const e = ty == 0 ? ref->dot_f32(w + r * n, x, n) : ty == 1 ? ref->dot_f16(h + r * n, x, n) : ref->dot_bf16(bf + r * n, x, n);
+                    double mag = 0;
+                    for (unsigned i = 0; i < n; i++) mag += fabs((double)w[r * n + i] * x[i]);
+                    s->checks++;
+                    if (memcmp(&d, &y[r], sizeof d))
+                        kc_fail(s, "%s: gemv (type %d) row %u of %u differs from dot: %.9g vs %.9g (n %u)", k->name, ty, r, rows, (double)y[r], (double)d, n);
+                    else if (fabs((double)e - y[r]) > 1e-5 * mag + 1e-6)
+                        kc_fail(s, "%s: gemv (type %d) row %u %g vs reference %g (n %u)", k->name, ty, r, (double)y[r], (double)e, n);
+                }
+            }
+            free(w);
+            free(x);
+            free(y);
+            free(h);
+            free(bf);
+        }
+}
+
+/* i8_gemv: exact against the reference; extremes (-128, +-127) included. */
+static void kc_i8(kc_state *s, const run_kern *ref, const run_kern *k)
+{
+    static const unsigned lens[] = {1, 5, 31, 32, 33, 63, 64, 65, 127, 200, 1000, 2561};
+    for (unsigned li = 0; li < sizeof lens / sizeof lens[0]; li++)
+        for (unsigned rows = 1; rows <= 9; rows += 2 + (rows == 1))
+            for (unsigned rep = 0; rep < 3; rep++) {
+                unsigned const n = lens[li];
+                int8_t *w = malloc((size_t)rows * n), *q = malloc(n);
+                int32_t *a = malloc(sizeof *a * rows), *b = malloc(sizeof *b * rows);
+                for (unsigned i = 0; i < rows * n; i++) w[i] = (int8_t)(rep == 0 ? (i % 3 ? -128 : 127) : (int)(kc_next(s) % 256) - 128);
+                for (unsigned i = 0; i < n; i++) q[i] = (int8_t)(rep == 0 ? (i % 2 ? 127 : -127) : (int)(kc_next(s) % 255) - 127);
+                ref->i8_gemv(w, rows, n, q, a);
+                k->i8_gemv(w, rows, n, q, b);
+                s->checks++;
+                for (unsigned r = 0; r < rows; r++)
+                    if (a[r] != b[r]) {
+                        kc_fail(s, "%s: i8_gemv row %u of %u: %d vs %d (n %u)", k->name, r, rows, (int)b[r], (int)a[r], n);
+                        break;
+                    }
+                free(w);
+                free(q);
+                free(a);
+                free(b);
+            }
+}
+
 /* Run every check of kernel set k against ref; returns the number of failures. */
 static unsigned kern_check_all(const run_kern *ref, const run_kern *k, kc_state *s)
 {
@@ -208,6 +276,8 @@ static unsigned kern_check_all(const run_kern *ref, const run_kern *k, kc_state 
     kc_t2(s, ref, k);
     kc_float(s, ref, k);
     kc_rows(s, ref, k);
+    kc_gemv_float(s, ref, k);
+    kc_i8(s, ref, k);
     return s->failures;
 }
 

@@ -1,0 +1,236 @@
+/* run_kern_avx512.c - AVX-512 kernels (F, BW, VL, VNNI; x86-64): 512-bit registers, vpdpbusd
+ * for the t2 and int8 products, masked loads for row tails. Used only when the CPU and the OS
+ * (XCR0's opmask and ZMM state, which __builtin_cpu_supports checks) report all four.
+ *
+ * t2: one block's 32 code bytes are broadcast to both halves of a register and shifted per half
+ * (vpsrlvw by 0|2, then 4|6), so one register holds planes 0-1 and another planes 2-3, each
+ * matching 64 consecutive activations: two vpdpbusd per block. Integer results equal every
+ * other set's; float sums use a different order than AVX2 (allowed by run_kern.h), fixed here. */
+#include <stddef.h>
+
+#include "run_kern.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define RUN_512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
+#define LD(p) _mm512_loadu_si512((const void *)(p))
+
+/* planes 0|1 and 2|3 of the block at codes, as unsigned bytes 0..3 */
+RUN_512 static inline __attribute__((always_inline)) void planes(const uint8_t *codes, __m512i *c01, __m512i *c23)
+{
+    __m512i const m3 = _mm512_set1_epi8(3);
+    __m512i const sh01 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    __m512i const sh23 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+    __m512i const v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(const void *)codes));
+    *c01 = _mm512_and_si512(_mm512_srlv_epi16(v, sh01), m3);
+    *c23 = _mm512_and_si512(_mm512_srlv_epi16(v, sh23), m3);
+}
+
+RUN_512 static int32_t k512_t2_dot(const uint8_t *codes, const int8_t *q, uint64_t n_blocks)
+{
+    __m512i a = _mm512_setzero_si512(), b = a, c01, c23;
+    for (uint64_t i = 0; i < n_blocks; i++, codes += 32, q += 128) {
+        planes(codes, &c01, &c23);
+        a = _mm512_dpbusd_epi32(a, c01, LD(q));
+        b = _mm512_dpbusd_epi32(b, c23, LD(q + 64));
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(a, b));
+}
+
+RUN_512 static inline __attribute__((always_inline)) void dot_n_impl(const uint8_t *codes, const int8_t *q, uint64_t q_stride,
+                                                                    uint64_t n_blocks, int32_t *out, const int n)
+{
+    __m512i a[4], b[4], c01, c23;
+    for (int j = 0; j < 4; j++) a[j] = b[j] = _mm512_setzero_si512();
+    for (uint64_t i = 0; i < n_blocks; i++, codes += 32) {
+        planes(codes, &c01, &c23);
+        for (int j = 0; j < n; j++) {
+            const int8_t *qj = q + j * q_stride + i * 128;
+            a[j] = _mm512_dpbusd_epi32(a[j], c01, LD(qj));
+            b[j] = _mm512_dpbusd_epi32(b[j], c23, LD(qj + 64));
+        }
+    }
+    for (int j = 0; j < n; j++) out[j] = _mm512_reduce_add_epi32(_mm512_add_epi32(a[j], b[j]));
+}
+
+RUN_512 static void k512_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t q_stride, uint32_t n_tok, uint64_t n_blocks,
+                                  int32_t *out)
+{
+    switch (n_tok) {
+    case 1: dot_n_impl(codes, q, q_stride, n_blocks, out, 1); break;
+    case 2: dot_n_impl(codes, q, q_stride, n_blocks, out, 2); break;
+    case 3: dot_n_impl(codes, q, q_stride, n_blocks, out, 3); break;
+    default: dot_n_impl(codes, q, q_stride, n_blocks, out, 4); break;
+    }
+}
+
+RUN_512 static inline __attribute__((always_inline)) void gemv_rows(const uint8_t *codes, uint64_t rb, const int8_t *q,
+                                                                   uint64_t n_blocks, int32_t *out, const int R)
+{
+    __m512i a[4], b[4], c01, c23;
+    for (int r = 0; r < R; r++) a[r] = b[r] = _mm512_setzero_si512();
+    for (uint64_t i = 0; i < n_blocks; i++) {
+        __m512i const q01 = LD(q + i * 128), q23 = LD(q + i * 128 + 64);
+        for (int r = 0; r < R; r++) {
+            planes(codes + r * rb + i * 32, &c01, &c23);
+            a[r] = _mm512_dpbusd_epi32(a[r], c01, q01);
+            b[r] = _mm512_dpbusd_epi32(b[r], c23, q23);
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_epi32(_mm512_add_epi32(a[r], b[r]));
+}
+
+RUN_512 static void k512_t2_gemv(const uint8_t *codes, uint64_t n_rows, const int8_t *q, uint64_t n_blocks, int32_t *out)
+{
+    uint64_t const rb = n_blocks * 32;
+    uint64_t r = 0;
+    for (; r + 4 <= n_rows; r += 4) gemv_rows(codes + r * rb, rb, q, n_blocks, out + r, 4);
+    for (; r < n_rows; r++) gemv_rows(codes + r * rb, rb, q, n_blocks, out + r, 1);
+}
+
+/* Per plane sums: 256-bit vpdpbusd (AVX512-VL) per plane, then the horizontal sum. */
+RUN_512 static void k512_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)
+{
+    __m256i const m3 = _mm256_set1_epi8(3);
+    for (uint64_t i = 0; i < n_blocks; i++, codes += 32, q += 128, out += 4) {
+        __m256i const v = _mm256_loadu_si256((const __m256i *)(const void *)codes);
+        for (int k = 0; k < 4; k++) {
+            __m256i const c = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * k)), m3);
+            __m256i const p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), c, _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * k)));
+            __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+            out[k] = _mm_cvtsi128_si32(s);
+        }
+    }
+}
+
+/* Float rows, R against one x: two accumulators over 32-value steps, one 16-value step into
+ * the first, the masked tail (< 16) into the second, then the fixed-order reduction. A tile's
+ * row is summed exactly as a single dot product, so gemv_* and dot_* agree bit for bit. */
+#define RUN_512_ROWS(NAME, T, LOAD16, LOADM)                                                                   \
+    RUN_512 static inline __attribute__((always_inline)) void NAME(const T *w, uint64_t cols, const float *x,  \
+                                                                  float *out, const int R)                   \
+    {                                                                                                        \
+        __m512 a0[4], a1[4];                                                                                 \
+        for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_ps();                                     \
+        uint64_t i = 0;                                                                                      \
+        for (; i + 32 <= cols; i += 32) {                                                                    \
+            __m512 const x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);                      \
+            for (int r = 0; r < R; r++) {                                                                    \
+                a0[r] = _mm512_fmadd_ps(LOAD16(w + r * cols + i), x0, a0[r]);                                \
+                a1[r] = _mm512_fmadd_ps(LOAD16(w + r * cols + i + 16), x1, a1[r]);                           \
+            }                                                                                                \
+        }                                                                                                    \
+        if (i + 16 <= cols) {                                                                                \
+            __m512 const x0 = _mm512_loadu_ps(x + i);                                                        \
+            for (int r = 0; r < R; r++) a0[r] = _mm512_fmadd_ps(LOAD16(w + r * cols + i), x0, a0[r]);        \
+            i += 16;                                                                                         \
+        }                                                                                                    \
+        if (i < cols) {                                                                                      \
+            __mmask16 const m = (__mmask16)((1u << (cols - i)) - 1u);                                        \
+            __m512 const x0 = _mm512_maskz_loadu_ps(m, x + i);                                               \
+            for (int r = 0; r < R; r++) a1[r] = _mm512_fmadd_ps(LOADM(m, w + r * cols + i), x0, a1[r]);      \
+        }                                                                                                    \
+        for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[r], a1[r]));             \
+    }
+
+RUN_512 static inline __m512 f32x16(const float *w) { return _mm512_loadu_ps(w); }
+RUN_512 static inline __m512 f32m(__mmask16 m, const float *w) { return _mm512_maskz_loadu_ps(m, w); }
+RUN_512 static inline __m512 f16x16(const uint16_t *w) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)w)); }
+RUN_512 static inline __m512 f16m(__mmask16 m, const uint16_t *w) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w)); }
+RUN_512 static inline __m512 bf16w(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+RUN_512 static inline __m512 bf16x16(const uint16_t *w) { return bf16w(_mm256_loadu_si256((const __m256i *)(const void *)w)); }
+RUN_512 static inline __m512 bf16m(__mmask16 m, const uint16_t *w) { return bf16w(_mm256_maskz_loadu_epi16(m, w)); }
+
+RUN_512_ROWS(rows_f32, float, f32x16, f32m)
+RUN_512_ROWS(rows_f16, uint16_t, f16x16, f16m)
+RUN_512_ROWS(rows_bf16, uint16_t, bf16x16, bf16m)
+
+#define RUN_512_FLOAT(SUF, T, ROWS)                                                                         \
+    RUN_512 static float k512_dot_##SUF(const T *w, const float *x, uint64_t n)                             \
+    {                                                                                                      \
+        float s;                                                                                           \
+        ROWS(w, n, x, &s, 1);                                                                              \
+        return s;                                                                                          \
+    }                                                                                                      \
+    RUN_512 static void k512_gemv_##SUF(const T *w, uint64_t n_rows, uint64_t cols, const float *x, float *out) \
+    {                                                                                                      \
+        uint64_t r = 0;                                                                                    \
+        for (; r + 4 <= n_rows; r += 4) ROWS(w + r * cols, cols, x, out + r, 4);                           \
+        for (; r < n_rows; r++) ROWS(w + r * cols, cols, x, out + r, 1);                                   \
+    }
+
+RUN_512_FLOAT(f32, float, rows_f32)
+RUN_512_FLOAT(f16, uint16_t, rows_f16)
+RUN_512_FLOAT(bf16, uint16_t, rows_bf16)
+
+RUN_512 static void k512_axpy_f32(float *y, float a, const float *x, uint64_t n)
+{
+    __m512 const va = _mm512_set1_ps(a);
+    uint64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 const m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+/* int8 x int8 (one 64-value step): |w| as the unsigned operand, q negated where w < 0. */
+RUN_512 static inline __m512i i8_step(__m512i acc, __m512i w, __m512i q)
+{
+    __mmask64 const neg = _mm512_movepi8_mask(w);
+    return _mm512_dpbusd_epi32(acc, _mm512_abs_epi8(w), _mm512_mask_sub_epi8(q, neg, _mm512_setzero_si512(), q));
+}
+
+RUN_512 static inline __attribute__((always_inline)) void i8_rows(const int8_t *w, uint64_t cols, const int8_t *q, int32_t *out, const int R)
+{
+    __m512i a[4];
+    for (int r = 0; r < R; r++) a[r] = _mm512_setzero_si512();
+    uint64_t i = 0;
+    for (; i + 64 <= cols; i += 64) {
+        __m512i const qv = LD(q + i);
+        for (int r = 0; r < R; r++) a[r] = i8_step(a[r], LD(w + r * cols + i), qv);
+    }
+    if (i < cols) {
+        __mmask64 const m = (__mmask64)((1ull << (cols - i)) - 1u);
+        __m512i const qv = _mm512_maskz_loadu_epi8(m, q + i);
+        for (int r = 0; r < R; r++) a[r] = i8_step(a[r], _mm512_maskz_loadu_epi8(m, w + r * cols + i), qv);
+    }
+    for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_epi32(a[r]);
+}
+
+RUN_512 static void k512_i8_gemv(const int8_t *w, uint64_t n_rows, uint64_t cols, const int8_t *q, int32_t *out)
+{
+    uint64_t r = 0;
+    for (; r + 4 <= n_rows; r += 4) i8_rows(w + r * cols, cols, q, out + r, 4);
+    for (; r < n_rows; r++) i8_rows(w + r * cols, cols, q, out + r, 1);
+}
+
+static const run_kern k512_kern = {"avx512",
+                                   k512_t2_dot,
+                                   k512_t2_dot_n,
+                                   k512_t2_gemv,
+                                   k512_t2_dot_chunks,
+                                   k512_dot_f32,
+                                   k512_dot_f16,
+                                   k512_dot_bf16,
+                                   k512_axpy_f32,
+                                   k512_gemv_f32,
+                                   k512_gemv_f16,
+                                   k512_gemv_bf16,
+                                   k512_i8_gemv};
+
+const run_kern *run_kern_avx512(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512vnni"))
+        return &k512_kern;
+    return NULL;
+}
+
+#else
+const run_kern *run_kern_avx512(void) { return NULL; }
+#endif
