@@ -23,12 +23,12 @@ ONLY_convert_runner := run_weights.h
 # The modules above may use libtrit's public headers and the private, uninstalled ones it shares
 # with them: trit_sys.h (file I/O, atomic writes) and trit_try.h (the FAIL/TRY error macros).
 # trit_int.h (on-disk layouts) is for format/ itself.
-ONLY_source_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
-ONLY_runner_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
-ONLY_convert_format   := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
-ONLY_calibrate_format := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
-ONLY_export_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
-ONLY_inspect_format   := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
-ONLY_verify_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
-ONLY_pack_format      := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
-ONLY_cli_format       := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h
+ONLY_source_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h trit_pool.h
+ONLY_runner_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h trit_pool.h
+ONLY_convert_format   := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h trit_pool.h
+ONLY_calibrate_format := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h trit_pool.h
+ONLY_export_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h trit_pool.h
+ONLY_inspect_format   := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h trit_pool.h
+ONLY_verify_format    := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h trit_pool.h
+ONLY_pack_format      := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h trit_pool.h
+ONLY_cli_format       := trit.h trit_cursor.h trit_limits.h trit_safemath.h trit_sys.h trit_try.h trit_model.h trit_pool.h

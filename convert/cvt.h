@@ -8,8 +8,10 @@
  *                  (spec 10.1), source tensor names -> canonical names (spec 10.2)
  *   cvt_ternary.c  exact-ternary detection per tensor/row/group, absmean ternarization, t2 rows
  *   cvt_convert.c  the plan (what each output tensor is made of) and the streaming writer
+ *   cvt_codes.c    TQ2_0/TQ1_0/I2_S/packed U8: codes to t2 without float
+ *   cvt_pipe.c     both passes on a thread pool, written in a fixed order
  * Every source tensor is read at most twice (detect, then pack), a chunk of rows at a time, so
- * peak memory is bounded by the largest row chunk and the index, not by the model.
+ * peak memory is bounded by the chunks and units in flight and the index, not by the model.
  */
 #ifndef CVT_H
 #define CVT_H
@@ -29,6 +31,10 @@ typedef struct cvt_opts {
     int dry_run;               /* plan and sizes only; write nothing */
     int overwrite;             /* replace an existing output */
     uint32_t page_align;       /* 0 = libtrit default */
+    uint32_t threads;          /* encoders and compressors; 0 = the cores online. The output is
+                                  the same bytes at any count */
+    int decode_float;          /* check and benchmark switch: TQ1_0/TQ2_0/I2_S/packed U8 go
+                                  through float as every other type does (same output bytes) */
     /* progress: called after each output tensor (done of total source bytes) */
     void (*progress)(void *ctx, uint64_t done, uint64_t total, const char *name);
     void *progress_ctx;

@@ -31,7 +31,17 @@ typedef struct cvt_plan_t {
     uint32_t out_type;
     uint32_t unit, id;
     double max_err, rms_err;
+    src_codes codes;           /* kind != NONE: scanned and encoded in the code domain (cvt_codes.c) */
 } cvt_plan_t;
+
+/* One encoder's working state: a thread's, or the caller's. */
+typedef struct cvt_emit {
+    float *buf;                /* CVT_CHUNK_VALUES floats */
+    /* where tensor bytes go: the writer, a job's buffer, or memory for the reference provider */
+    int (*sink)(void *ctx, const void *p, uint64_t n, trit_err *err);
+    void *sink_ctx;
+    uint64_t code_hist[3];     /* experts' -1/0/+1 counts */
+} cvt_emit;
 
 typedef struct cvt_conv {
     const cvt_opts *o;
@@ -39,26 +49,58 @@ typedef struct cvt_conv {
     cvt_model m;
     cvt_plan_t *p;
     uint32_t n;
-    float *buf;                /* CHUNK_VALUES floats */
     trit_writer *w;
     uint64_t done, total;
-    uint64_t code_hist[3];     /* experts' -1/0/+1 counts */
-    /* where tensor bytes go: the writer, or memory for the reference provider */
-    int (*sink)(void *ctx, const void *p, uint64_t n, trit_err *err);
-    void *sink_ctx;
+    uint64_t code_hist[3];     /* experts' -1/0/+1 counts, summed over every encoder */
     cvt_tok_info tok;          /* what the tokenizer import found */
     uint32_t n_mtp_skipped;    /* DeepSeek-V3 multi-token-prediction tensors left out */
+    struct trit_pool *pool;    /* opts->threads threads (trit_pool.h) */
+    uint32_t threads;
+    int hash_files;            /* the scan also hashes the source files (a conversion's provenance) */
+    uint64_t *file_xxh3;       /* provenance: one per source file, hashed on the pool during the scan */
 } cvt_conv;
 
 
 /* Open the source, describe the model and plan every output tensor; with scan, also run the
- * exact-ternary pass that fixes each projection's type and scale layout. */
+ * exact-ternary pass that fixes each projection's type and scale layout (scan == 2: and hash
+ * the source files for the provenance records). */
 int cvt__conv_prepare(cvt_conv *c, const char *src_path, const cvt_opts *o, int scan, trit_err *err);
 void cvt__conv_release(cvt_conv *c);
 /* The container description of a planned tensor (size and scale layout computed). */
 void cvt__describe(const cvt_plan_t *p, trit_tensor_info *t);
-/* Encode a planned tensor's bytes (exactly t->size of them) into c->sink. */
-int cvt__emit(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *t, trit_err *err);
+/* Encode a planned tensor's bytes (exactly t->size of them) into e->sink. */
+int cvt__emit(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *t, trit_err *err);
+/* Output rows [r0, r0+nr) of a tensor that is exact ternary (not ternarized) or float: t2 codes
+ * (their scales into scales[], indexed as in the tensor) or float values, into e->sink. The
+ * tensor's bytes are these rows in order, then (t2) cvt__t2_tail. Thread-safe for distinct e. */
+int cvt__emit_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *scales,
+                   trit_err *err);
+int cvt__t2_tail(cvt_emit *e, const cvt_plan_t *p, const trit_tensor_info *t, float *scales, trit_err *err);
+/* Source row holding output row r of p (rope un-permute, expert slicing). */
+uint64_t cvt__src_row(const cvt_plan_t *p, uint64_t r);
+int cvt__emit_init(cvt_emit *e, trit_err *err);
+void cvt__emit_free(cvt_emit *e);
+
+/* ---- the code-domain path (cvt_codes.c) ---- */
+/* Decide p's t2 layout from its codes and block factors. *ok = 0: the float path must decide
+ * (a code 3, a non-finite factor, all zero ...). */
+int cvt__codes_scan(cvt_conv *c, cvt_plan_t *p, int *ok, trit_err *err);
+/* cvt__emit_rows for a tensor cvt__codes_scan accepted. */
+int cvt__codes_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *scales,
+                    trit_err *err);
+/* Add the codes 0/1/2 among the first n_codes of t2 bytes q (nbytes of them) to hist. */
+void cvt__t2_hist(const uint8_t *q, uint64_t nbytes, uint64_t n_codes, uint64_t hist[3]);
+
+/* ---- the parallel pipeline (cvt_pipe.c) ---- */
+/* Pass 1 on c->pool: every projection's layout (code domain where it can, else the float scan),
+ * and the source files' xxh3 into c->file_xxh3. */
+int cvt__scan_all(cvt_conv *c, trit_err *err);
+/* Pass 2: every declared tensor and unit into c->w, encoded and compressed on c->pool, written in
+ * plan order. ex: the experts in unit order (cvt__experts_sorted). */
+int cvt__write_all(cvt_conv *c, cvt_plan_t **ex, uint32_t n_ex, trit_err *err);
+/* Scan one projection (the float path, cvt_ternary.c) into p; buf holds CVT_CHUNK_VALUES floats. */
+int cvt__scan_float(cvt_conv *c, cvt_plan_t *p, float *buf, int *any_ternary, trit_err *err);
+int cvt__is_projection(int role);
 /* Experts sorted by (layer, expert, name): the order units and their members are stored in.
  * *out caller frees. */
 int cvt__experts_sorted(cvt_conv *c, cvt_plan_t ***out, uint32_t *n, trit_err *err);

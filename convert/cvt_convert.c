@@ -18,19 +18,20 @@
 #include "cvt_tok.h"
 #include "cvt_ternary.h"
 #include "trit_safemath.h"
+#include "trit_pool.h"
 #include "trit_sys.h"
 
 
 static int nomem(trit_err *err) { return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); }
 
-static int is_projection(int role)
+int cvt__is_projection(int role)
 {
     return role == CVT_ROLE_PROJ || role == CVT_ROLE_EXPERT || role == CVT_ROLE_EXPERT_STACK ||
            role == CVT_ROLE_EXPERT_STACK_GATE_UP;
 }
 
 /* Source row that holds output row r of p (rope un-permute and expert slicing). */
-static uint64_t src_row(const cvt_plan_t *p, uint64_t r)
+uint64_t cvt__src_row(const cvt_plan_t *p, uint64_t r)
 {
     if (!p->permute_heads) return p->src_row0 + r;
     /* GGUF stores head h's row (i2, j) [i2 in {0,1}, j < hd/2] at h*hd + 2j + i2; the neox (HF)
@@ -49,7 +50,7 @@ static int read_rows(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr,
         rc = src_f32(c->src, p->src, (p->src_row0 + r0) * p->cols, nr * p->cols, buf, err);
     } else {
         for (uint64_t r = 0; r < nr && rc == TRIT_OK; r++)
-            rc = src_f32(c->src, p->src, src_row(p, r0 + r) * p->cols, p->cols, buf + r * p->cols, err);
+            rc = src_f32(c->src, p->src, cvt__src_row(p, r0 + r) * p->cols, p->cols, buf + r * p->cols, err);
     }
     if (rc == TRIT_OK && p->mult != 1.0f)
         for (uint64_t k = 0; k < nr * p->cols; k++) buf[k] *= p->mult;
@@ -119,7 +120,7 @@ static int plan(cvt_conv *c, trit_err *err)
         memcpy(t.dims, s->dims, sizeof t.dims);
         t.cols = s->n_dims ? s->dims[s->n_dims - 1] : 1;
         t.rows = t.cols ? s->n_elems / t.cols : 0;
-        if (gguf && is_projection(nm.role)) {
+        if (gguf && cvt__is_projection(nm.role)) {
             /* mainline bitnet GGUFs may carry {name}.scale: the real weight is value * scale */
             char sn[160];
             snprintf(sn, sizeof sn, "%.*s.scale", (int)(strlen(s->name) - 7), s->name);
@@ -201,48 +202,51 @@ static int plan(cvt_conv *c, trit_err *err)
 
 /* ---- pass 1: which projections are ternary, at which granularity ---- */
 
+int cvt__scan_float(cvt_conv *c, cvt_plan_t *p, float *buf, int *any_ternary, trit_err *err)
+{
+    src_tensor const *s = src_at(c->src, p->src);
+    cvt_tscan sc;
+    cvt_tscan_init(&sc, p->cols);
+    uint64_t const cr = chunk_rows(p);
+    for (uint64_t r = 0; r < p->rows; r += cr) {
+        uint64_t const nr = p->rows - r < cr ? p->rows - r : cr;
+        int const rc = read_rows(c, p, r, nr, buf, err);
+        if (rc) return rc;
+        cvt_tscan_feed(&sc, buf, nr * p->cols);
+    }
+    if (sc.n_nonfinite)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name, "%llu NaN or infinite values",
+                            (unsigned long long)sc.n_nonfinite);
+    cvt_tscan_result r;
+    cvt_tscan_result_get(&sc, &r);
+    if (r.ternary) {
+        p->ternary = 1;
+        p->layout = (uint32_t)r.layout;
+        p->group = (uint32_t)r.group;
+        p->tensor_scale = r.tensor_mag;
+        *any_ternary = 1;
+    } else {
+        p->tensor_scale = (float)(r.mean_abs + 1e-8); /* absmean gamma, if ternarized */
+        p->out_type = s->float_type;
+    }
+    return TRIT_OK;
+}
+
 static int scan(cvt_conv *c, trit_err *err)
 {
+    for (uint32_t i = 0; i < c->n; i++)
+        if (!cvt__is_projection(c->p[i].role)) c->p[i].out_type = src_at(c->src, c->p[i].src)->float_type;
+    int rc = cvt__scan_all(c, err);
+    if (rc) return rc;
     int any_ternary = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
-        cvt_plan_t *p = &c->p[i];
-        src_tensor const *s = src_at(c->src, p->src);
-        if (!is_projection(p->role)) {
-            p->out_type = s->float_type;
-            continue;
-        }
-        cvt_tscan sc;
-        cvt_tscan_init(&sc, p->cols);
-        uint64_t const cr = chunk_rows(p);
-        for (uint64_t r = 0; r < p->rows; r += cr) {
-            uint64_t const nr = p->rows - r < cr ? p->rows - r : cr;
-            int const rc = read_rows(c, p, r, nr, c->buf, err);
-            if (rc) return rc;
-            cvt_tscan_feed(&sc, c->buf, nr * p->cols);
-        }
-        if (sc.n_nonfinite)
-            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name, "%llu NaN or infinite values",
-                                (unsigned long long)sc.n_nonfinite);
-        cvt_tscan_result r;
-        cvt_tscan_result_get(&sc, &r);
-        if (r.ternary) {
-            p->ternary = 1;
-            p->layout = (uint32_t)r.layout;
-            p->group = (uint32_t)r.group;
-            p->tensor_scale = r.tensor_mag;
-            any_ternary = 1;
-        } else {
-            p->tensor_scale = (float)(r.mean_abs + 1e-8); /* absmean gamma, if ternarized */
-            p->out_type = s->float_type;
-        }
-    }
+    for (uint32_t i = 0; i < c->n; i++) any_ternary |= c->p[i].ternary;
     /* A ternary model's projections must all be ternary (or be ternarized: on request, or
      * because the config says the release quantizes its master weights online). */
     int const ternarize = c->o->ternarize || c->m.online_quant[0];
     int const want_ternary = c->m.ternary_model || any_ternary || ternarize;
     for (uint32_t i = 0; i < c->n && want_ternary; i++) {
         cvt_plan_t *p = &c->p[i];
-        if (!is_projection(p->role) || p->ternary) continue;
+        if (!cvt__is_projection(p->role) || p->ternary) continue;
         if (!ternarize)
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, src_at(c->src, p->src)->name,
                                 "projection should be ternary but is not (%s values of a %s model): "
@@ -312,38 +316,92 @@ int cvt__experts_sorted(cvt_conv *c, cvt_plan_t ***out, uint32_t *n, trit_err *e
 
 /* ---- pass 2: writing ---- */
 
-static int write_float(cvt_conv *c, const cvt_plan_t *p, trit_err *err)
+static int write_float(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nrows, trit_err *err)
 {
     uint64_t const cr = chunk_rows(p);
     size_t const es = p->out_type == TRIT_TYPE_F32 ? 4 : 2;
     uint8_t *out = malloc(CVT_CHUNK_VALUES * es + es);
     if (!out) return nomem(err);
     int rc = TRIT_OK;
-    for (uint64_t r = 0; r < p->rows && rc == TRIT_OK; r += cr) {
-        uint64_t const nr = p->rows - r < cr ? p->rows - r : cr, nv = nr * p->cols;
-        rc = read_rows(c, p, r, nr, c->buf, err);
-        for (uint64_t k = 0; rc == TRIT_OK && k < nv; k++) {
-            if (es == 4) {
-                memcpy(out + 4 * k, &c->buf[k], 4);
-            } else {
+    for (uint64_t r = r0; r < r0 + nrows && rc == TRIT_OK; r += cr) {
+        uint64_t const nr = r0 + nrows - r < cr ? r0 + nrows - r : cr, nv = nr * p->cols;
+        rc = read_rows(c, p, r, nr, e->buf, err);
+        if (rc == TRIT_OK && es == 4) {
+            memcpy(out, e->buf, nv * 4);   /* the host is little-endian (trit_load_le32 agrees) */
+        } else {
+            for (uint64_t k = 0; rc == TRIT_OK && k < nv; k++) {
                 /* f16/bf16 sources decode exactly to f32, so this round trip is exact */
-                uint16_t const h = p->out_type == TRIT_TYPE_F16 ? trit_f32_to_f16(c->buf[k]) : trit_f32_to_bf16(c->buf[k]);
+                uint16_t const h = p->out_type == TRIT_TYPE_F16 ? trit_f32_to_f16(e->buf[k]) : trit_f32_to_bf16(e->buf[k]);
                 out[2 * k] = (uint8_t)h;
                 out[2 * k + 1] = (uint8_t)(h >> 8);
             }
         }
-        if (rc == TRIT_OK) rc = c->sink(c->sink_ctx, out, nv * es, err);
+        if (rc == TRIT_OK) rc = e->sink(e->sink_ctx, out, nv * es, err);
     }
     free(out);
     return rc;
 }
 
-/* t2: codes row by row, collecting scales; then the zero gap and the scales. */
-static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit_err *err)
+/* Exact ternary rows from float values: codes are the signs, scales the magnitudes seen. */
+static int t2_rows_exact(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nrows, float *scales,
+                         trit_err *err)
 {
     uint64_t const row_bytes = trit_div_ceil(p->cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
     uint64_t const cr = chunk_rows(p);
     uint64_t const gpr = p->layout == TRIT_SCALE_GROUP ? trit_div_ceil(p->cols, p->group) : 1;
+    int8_t *codes = malloc((size_t)p->cols + 1);
+    uint8_t *packed = malloc((size_t)row_bytes + 1);
+    int rc = codes && packed ? TRIT_OK : nomem(err);
+    for (uint64_t r = r0; r < r0 + nrows && rc == TRIT_OK; r += cr) {
+        uint64_t const nr = r0 + nrows - r < cr ? r0 + nrows - r : cr;
+        rc = read_rows(c, p, r, nr, e->buf, err);
+        for (uint64_t rr = 0; rc == TRIT_OK && rr < nr; rr++) {
+            const float *x = e->buf + rr * p->cols;
+            uint64_t const row = r + rr;
+            for (uint64_t k = 0; k < p->cols; k++) {
+                int8_t const q = (int8_t)(x[k] > 0 ? 1 : x[k] < 0 ? -1 : 0);
+                uint64_t si = 0;
+                if (p->layout == TRIT_SCALE_ROW) si = row;
+                else if (p->layout == TRIT_SCALE_GROUP) si = row * gpr + k / p->group;
+                if (q && p->layout != TRIT_SCALE_TENSOR) scales[si] = fabsf(x[k]);
+                codes[k] = q;
+                if (p->role == CVT_ROLE_EXPERT) e->code_hist[q + 1]++;
+            }
+            trit_t2_pack_row(codes, p->cols, packed);
+            rc = e->sink(e->sink_ctx, packed, row_bytes, err);
+        }
+    }
+    free(codes);
+    free(packed);
+    return rc;
+}
+
+int cvt__emit_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *scales, trit_err *err)
+{
+    if (!p->ternary) return write_float(c, e, p, r0, nr, err);
+    if (p->codes.kind) return cvt__codes_rows(c, e, p, r0, nr, scales, err);
+    return t2_rows_exact(c, e, p, r0, nr, scales, err);
+}
+
+int cvt__t2_tail(cvt_emit *e, const cvt_plan_t *p, const trit_tensor_info *ti, float *scales, trit_err *err)
+{
+    uint64_t const row_bytes = trit_div_ceil(p->cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
+    if (p->layout == TRIT_SCALE_TENSOR && !p->ternarize) scales[0] = p->tensor_scale;
+    /* a scope with no non-zero weight has no magnitude: give it 1 so every scale is usable */
+    for (uint64_t k = 0; k < ti->n_scales; k++)
+        if (scales[k] == 0) scales[k] = 1.0f;
+    static const uint8_t zeros[16];
+    int rc = e->sink(e->sink_ctx, zeros, ti->scales_off - p->rows * row_bytes, err);
+    if (rc == TRIT_OK) rc = e->sink(e->sink_ctx, scales, ti->n_scales * 4, err);
+    return rc;
+}
+
+/* t2 by absmean ternarization (lossy): codes row by row, the magnitude and the error terms
+ * summed in row order over the whole tensor; then the zero gap and the scale. */
+static int write_t2_ternarize(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *ti, trit_err *err)
+{
+    uint64_t const row_bytes = trit_div_ceil(p->cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
+    uint64_t const cr = chunk_rows(p);
     float *scales = trit_mallocarray((size_t)(ti->n_scales ? ti->n_scales : 1), sizeof *scales);
     int8_t *codes = malloc((size_t)p->cols + 1);
     uint8_t *packed = malloc((size_t)row_bytes + 1);
@@ -381,18 +439,16 @@ static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit
     int rc = TRIT_OK;
     for (uint64_t r = 0; r < p->rows && rc == TRIT_OK; r += cr) {
         uint64_t const nr = p->rows - r < cr ? p->rows - r : cr;
-        rc = read_rows(c, p, r, nr, c->buf, err);
+        rc = read_rows(c, p, r, nr, e->buf, err);
         for (uint64_t rr = 0; rc == TRIT_OK && rr < nr; rr++) {
-            const float *x = c->buf + rr * p->cols;
-            uint64_t const row = r + rr;
+            const float *x = e->buf + rr * p->cols;
             for (uint64_t k = 0; k < p->cols; k++) {
-                int8_t q;
-                if (p->ternarize) {
+                {
                     float const v = roundf(x[k] / p->tensor_scale);
-                    q = (int8_t)(v > 1 ? 1 : v < -1 ? -1 : v);
-                    double const e = fabs((double)x[k] - (double)q * p->tensor_scale);
-                    sq += e * e;
-                    if (e > maxe) maxe = e;
+                    int8_t const q = (int8_t)(v > 1 ? 1 : v < -1 ? -1 : v);
+                    double const er = fabs((double)x[k] - (double)q * p->tensor_scale);
+                    sq += er * er;
+                    if (er > maxe) maxe = er;
                     double const a = fabs((double)x[k]);
                     if (mag_n) {
                         if (a > bmax) bmax = a;
@@ -419,18 +475,12 @@ static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit
                         z_sq += a * a;
                         if (a > z_max) z_max = a;
                     }
-                } else {
-                    q = (int8_t)(x[k] > 0 ? 1 : x[k] < 0 ? -1 : 0);
-                    uint64_t si = 0;
-                    if (p->layout == TRIT_SCALE_ROW) si = row;
-                    else if (p->layout == TRIT_SCALE_GROUP) si = row * gpr + k / p->group;
-                    if (q && p->layout != TRIT_SCALE_TENSOR) scales[si] = fabsf(x[k]);
+                    codes[k] = q;
+                    if (p->role == CVT_ROLE_EXPERT) e->code_hist[q + 1]++;
                 }
-                codes[k] = q;
-                if (p->role == CVT_ROLE_EXPERT) c->code_hist[q + 1]++;
             }
             trit_t2_pack_row(codes, p->cols, packed);
-            rc = c->sink(c->sink_ctx, packed, row_bytes, err);
+            rc = e->sink(e->sink_ctx, packed, row_bytes, err);
         }
     }
     if (mag_n && n_blocks && nz_n) {
@@ -442,12 +492,7 @@ static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit
         sq = nz_sq - 2 * s * nz_abs + (double)nz_n * s * s + z_sq;
         maxe = fmax(fmax(nz_max - s, s - nz_min), z_max);
     }
-    /* a scope with no non-zero weight has no magnitude: give it 1 so every scale is usable */
-    for (uint64_t k = 0; k < ti->n_scales; k++)
-        if (scales[k] == 0) scales[k] = 1.0f;
-    static const uint8_t zeros[16];
-    if (rc == TRIT_OK) rc = c->sink(c->sink_ctx, zeros, ti->scales_off - p->rows * row_bytes, err);
-    if (rc == TRIT_OK) rc = c->sink(c->sink_ctx, scales, ti->n_scales * 4, err);
+    if (rc == TRIT_OK) rc = cvt__t2_tail(e, p, ti, scales, err);
     uint64_t const n = p->rows * p->cols;
     p->max_err = maxe;
     p->rms_err = n ? sqrt(sq / (double)n) : 0;
@@ -459,28 +504,29 @@ static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit
     return rc;
 }
 
-int cvt__emit(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit_err *err)
+int cvt__emit(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *ti, trit_err *err)
 {
-    return p->ternary ? write_t2(c, p, ti, err) : write_float(c, p, err);
-}
-
-static int writer_sink(void *ctx, const void *p, uint64_t n, trit_err *err)
-{
-    return trit_writer_append(ctx, p, n, err);
-}
-
-static int write_one(cvt_conv *c, cvt_plan_t *p, trit_err *err)
-{
-    trit_tensor_info ti;
-    cvt__describe(p, &ti);
-    c->sink = writer_sink;
-    c->sink_ctx = c->w;
-    int rc = trit_writer_tensor_begin(c->w, p->id, err);
-    if (rc == TRIT_OK) rc = cvt__emit(c, p, &ti, err);
-    if (rc == TRIT_OK) rc = trit_writer_end(c->w, err);
-    c->done += p->rows * p->cols;
-    if (c->o->progress) c->o->progress(c->o->progress_ctx, c->done, c->total, p->name);
+    if (!p->ternary) return write_float(c, e, p, 0, p->rows, err);
+    if (p->ternarize) return write_t2_ternarize(c, e, p, ti, err);
+    float *scales = calloc((size_t)(ti->n_scales ? ti->n_scales : 1), sizeof *scales);
+    if (!scales) return nomem(err);
+    int rc = cvt__emit_rows(c, e, p, 0, p->rows, scales, err);
+    if (rc == TRIT_OK) rc = cvt__t2_tail(e, p, ti, scales, err);
+    free(scales);
     return rc;
+}
+
+int cvt__emit_init(cvt_emit *e, trit_err *err)
+{
+    memset(e, 0, sizeof *e);
+    e->buf = malloc(CVT_CHUNK_VALUES * sizeof *e->buf);
+    return e->buf ? TRIT_OK : nomem(err);
+}
+
+void cvt__emit_free(cvt_emit *e)
+{
+    free(e->buf);
+    e->buf = NULL;
 }
 
 /* ---- sections and provenance ---- */
@@ -519,7 +565,7 @@ static int write_provenance(cvt_conv *c, trit_err *err)
         const char *p = src_file_path(c->src, k);
         const char *slash = strrchr(p, '/');
         names[k] = slash ? slash + 1 : p;
-        rc = src_hash_file(p, &sums[k], err);
+        sums[k] = c->file_xxh3[k];   /* hashed on the pool during the scan (cvt__scan_all) */
     }
     const char *ver = "trit " TRIT_VERSION_STRING;
     if (rc == TRIT_OK) rc = trit_writer_kv_str(c->w, "provenance.converter", ver, strlen(ver), err);
@@ -691,15 +737,7 @@ static int run(cvt_conv *c, const char *out_path, trit_err *err)
         cvt__describe(ex[k], &ti);
         if ((rc = trit_writer_add_tensor(c->w, &ti, &ex[k]->id, err))) goto out;
     }
-    for (uint32_t i = 0; i < c->n; i++)
-        if (c->p[i].role != CVT_ROLE_EXPERT && (rc = write_one(c, &c->p[i], err))) goto out;
-    for (uint32_t k = 0; k < n_ex; k++) {
-        int const first = k == 0 || ex[k]->unit != ex[k - 1]->unit;
-        int const last = k + 1 == n_ex || ex[k + 1]->unit != ex[k]->unit;
-        if (first && (rc = trit_writer_unit_begin(c->w, ex[k]->unit, err))) goto out;
-        if ((rc = write_one(c, ex[k], err))) goto out;
-        if (last && (rc = trit_writer_unit_end(c->w, err))) goto out;
-    }
+    if ((rc = cvt__write_all(c, ex, n_ex, err))) goto out;
     if (tok) {
         const void *td;
         uint64_t tn;
@@ -731,8 +769,9 @@ int cvt__conv_prepare(cvt_conv *c, const char *src_path, const cvt_opts *o, int 
     c->o = o ? o : &dflt;
     int rc = src_open(src_path, &c->src, err);
     if (rc) return rc;
-    c->buf = malloc(CVT_CHUNK_VALUES * sizeof *c->buf);
-    if (!c->buf) return nomem(err);
+    c->hash_files = do_scan == 2;
+    c->threads = c->o->threads ? c->o->threads : trit_pool_default_threads();
+    if ((rc = trit_pool_new(c->threads, &c->pool, err))) return rc;
     if ((rc = cvt_arch_describe(c->src, &c->m, err))) return rc;
     if ((rc = plan(c, err))) return rc;
     for (uint32_t i = 0; i < c->n; i++) c->total += c->p[i].rows * c->p[i].cols;
@@ -743,8 +782,9 @@ void cvt__conv_release(cvt_conv *c)
 {
     trit_writer_abort(c->w);
     src_close(c->src);
+    trit_pool_free(c->pool);   /* first: its jobs point into c */
     free(c->p);
-    free(c->buf);
+    free(c->file_xxh3);
     memset(c, 0, sizeof *c);
 }
 
@@ -754,13 +794,13 @@ int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts
     if (rep) memset(rep, 0, sizeof *rep);
     trit_err_clear(err);
     int const dry = opts && opts->dry_run;
-    int rc = cvt__conv_prepare(&c, src_path, opts, !dry, err);
+    int rc = cvt__conv_prepare(&c, src_path, opts, dry ? 0 : 2, err);
     if (rc) goto out;
     if (dry) {
         /* no data read: projections of a ternary model are shown as t2 per tensor */
         for (uint32_t i = 0; i < c.n; i++) {
             cvt_plan_t *p = &c.p[i];
-            int const t = is_projection(p->role) && (c.m.ternary_model || c.o->ternarize || c.m.online_quant[0]);
+            int const t = cvt__is_projection(p->role) && (c.m.ternary_model || c.o->ternarize || c.m.online_quant[0]);
             p->ternary = t;
             p->layout = t ? TRIT_SCALE_TENSOR : 0;
             p->out_type = t ? TRIT_TYPE_T2 : src_at(c.src, p->src)->float_type;

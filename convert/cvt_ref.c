@@ -46,9 +46,13 @@ static int64_t find_plan(const ref *r, const char *name)
 static int encode(ref *r, uint32_t i, const trit_tensor_info *ti, uint8_t *dst, trit_err *err)
 {
     membuf m = {dst, 0, ti->size};
-    r->c.sink = mem_sink;
-    r->c.sink_ctx = &m;
-    int rc = cvt__emit(&r->c, &r->c.p[i], ti, err);
+    cvt_emit e;
+    int rc = cvt__emit_init(&e, err);
+    if (rc) return rc;
+    e.sink = mem_sink;
+    e.sink_ctx = &m;
+    rc = cvt__emit(&r->c, &e, &r->c.p[i], ti, err);
+    cvt__emit_free(&e);
     if (rc == TRIT_OK && m.n != ti->size)
         rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, ti->name, "encoded %llu bytes, expected %llu",
                           (unsigned long long)m.n, (unsigned long long)ti->size);

@@ -535,6 +535,33 @@ TRIT_API int trit_writer_write_tensor(trit_writer *w, uint32_t tensor, const voi
 TRIT_API int trit_writer_write_section(trit_writer *w, uint32_t section, const void *p, uint64_t n,
                                        trit_err *err);
 
+/* A declared tensor as the writer laid it out (a member's offset inside its unit, the size),
+ * or NULL for an unknown id. Borrowed, valid until finish/abort; read it before data starts, or
+ * from the thread that drives the writer. */
+TRIT_API const trit_tensor_info *trit_writer_tensor(const trit_writer *w, uint32_t id);
+
+/* Units prepared on other threads. A unit's decoded bytes are its members at their declared
+ * offsets (trit_writer_tensor) with zero bytes between them; trit_unit_pack turns them into the
+ * unit's stored bytes exactly as unit_begin/append/unit_end would (zstd streamed at the writer's
+ * level, so the file is the same byte for byte whichever way a unit was written). One packer
+ * per thread; packers share nothing. */
+typedef struct trit_unit_packer trit_unit_packer;
+/* zstd_level as in trit_write_opts (0 = 3). *out caller frees with trit_unit_packer_free. */
+TRIT_API int trit_unit_packer_new(int zstd_level, trit_unit_packer **out, trit_err *err);
+TRIT_API void trit_unit_packer_free(trit_unit_packer *pk);   /* NULL is ok */
+/* Stored bytes of a unit of `storage` whose decoded bytes are dec[0..n): *stored points at
+ * them (raw: dec itself; zstd: the packer's buffer, valid until its next call), *stored_n their
+ * count, *stored_xxh3 their xxh3. */
+TRIT_API int trit_unit_pack(trit_unit_packer *pk, uint32_t storage, const void *dec, uint64_t n,
+                            const void **stored, uint64_t *stored_n, uint64_t *stored_xxh3,
+                            trit_err *err);
+/* Write a whole declared unit from its packed bytes (trit_unit_pack) and each member's xxh3 in
+ * declaration order (n_members of them, as declared). The decoded size is checked against the
+ * zstd frame's content size. Same state rules as unit_begin. */
+TRIT_API int trit_writer_unit_put(trit_writer *w, uint32_t unit, const void *stored, uint64_t stored_n,
+                                  uint64_t stored_xxh3, const uint64_t *member_xxh3,
+                                  uint32_t n_members, trit_err *err);
+
 /* Write the index and header, fsync, rename into place, fsync the directory, and free w.
  * On failure the temp file is removed and nothing appears at path; w is freed either way. */
 TRIT_API int trit_writer_finish(trit_writer *w, trit_err *err);

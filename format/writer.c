@@ -126,6 +126,14 @@ static int flush_out(trit_writer *w, trit_err *err)
 static int out_bytes(trit_writer *w, const void *p, uint64_t n, trit_err *err)
 {
     const uint8_t *s = p;
+    if (n >= OUTBUF_SIZE) {   /* a large piece goes straight out, not through the buffer */
+        int const rc = w->buf_len ? flush_out(w, err) : TRIT_OK;
+        if (rc) return rc;
+        if (trit_sys_write_full(w->at.fd, s, (size_t)n) != 0)
+            return werr(w, err, TRIT_E_IO, NULL, "write failed: %s", strerror(errno));
+        w->pos += n;
+        return TRIT_OK;
+    }
     while (n) {
         size_t const room = OUTBUF_SIZE - w->buf_len;
         size_t const k = n < room ? (size_t)n : room;
@@ -633,6 +641,119 @@ int trit_writer_write_section(trit_writer *w, uint32_t section, const void *p, u
     if (rc == TRIT_OK) rc = trit_writer_append(w, p, n, err);
     if (rc == TRIT_OK) rc = trit_writer_end(w, err);
     return rc;
+}
+
+/* ---- units prepared elsewhere ---- */
+
+const trit_tensor_info *trit_writer_tensor(const trit_writer *w, uint32_t id)
+{
+    return w && id < w->n_ten ? &w->ten[id].info : NULL;
+}
+
+struct trit_unit_packer {
+    int level;
+    ZSTD_CCtx *cctx;
+    uint8_t *out;
+    size_t cap;
+};
+
+int trit_unit_packer_new(int zstd_level, trit_unit_packer **out, trit_err *err)
+{
+    *out = NULL;
+    trit_unit_packer *pk = calloc(1, sizeof *pk);
+    if (!pk) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate a unit packer");
+    pk->level = zstd_level ? zstd_level : 3;
+    if (pk->level < ZSTD_minCLevel() || pk->level > ZSTD_maxCLevel()) {
+        free(pk);
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "zstd level out of range");
+    }
+    *out = pk;
+    return TRIT_OK;
+}
+
+void trit_unit_packer_free(trit_unit_packer *pk)
+{
+    if (!pk) return;
+    ZSTD_freeCCtx(pk->cctx);
+    free(pk->out);
+    free(pk);
+}
+
+int trit_unit_pack(trit_unit_packer *pk, uint32_t storage, const void *dec, uint64_t n, const void **stored,
+                   uint64_t *stored_n, uint64_t *stored_xxh3, trit_err *err)
+{
+    if (storage == TRIT_STORAGE_RAW) {
+        *stored = dec;
+        *stored_n = n;
+        *stored_xxh3 = XXH3_64bits(dec, (size_t)n);
+        return TRIT_OK;
+    }
+    if (storage != TRIT_STORAGE_ZSTD || n > TRIT_MAX_UNIT_BYTES)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "unit storage unknown or unit too large");
+    size_t const bound = ZSTD_compressBound((size_t)n);
+    if (bound > pk->cap) {
+        free(pk->out);
+        pk->cap = 0;
+        if (!(pk->out = malloc(bound))) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+        pk->cap = bound;
+    }
+    if (!pk->cctx && !(pk->cctx = ZSTD_createCCtx()))
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate zstd context");
+    /* the parameters and the streaming calls of unit_begin/unit_feed/unit_end: zstd's streamed
+     * frame does not depend on how the input is cut, but differs from its one-shot frame */
+    ZSTD_CCtx_reset(pk->cctx, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(pk->cctx, ZSTD_c_compressionLevel, pk->level);
+    ZSTD_CCtx_setParameter(pk->cctx, ZSTD_c_checksumFlag, 0);
+    ZSTD_CCtx_setParameter(pk->cctx, ZSTD_c_contentSizeFlag, 1);
+    ZSTD_CCtx_setPledgedSrcSize(pk->cctx, n);
+    ZSTD_outBuffer o = {pk->out, pk->cap, 0};
+    ZSTD_inBuffer in = {dec, (size_t)n, 0};
+    while (in.pos < in.size) {
+        size_t const r = ZSTD_compressStream2(pk->cctx, &o, &in, ZSTD_e_continue);
+        if (ZSTD_isError(r)) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "zstd: %s", ZSTD_getErrorName(r));
+    }
+    ZSTD_inBuffer none = {NULL, 0, 0};
+    size_t left;
+    do {
+        left = ZSTD_compressStream2(pk->cctx, &o, &none, ZSTD_e_end);
+        if (ZSTD_isError(left)) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "zstd: %s", ZSTD_getErrorName(left));
+    } while (left && o.pos < o.size);
+    if (left) return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "zstd: frame larger than its bound");
+    *stored = pk->out;
+    *stored_n = o.pos;
+    *stored_xxh3 = XXH3_64bits(pk->out, o.pos);
+    return TRIT_OK;
+}
+
+int trit_writer_unit_put(trit_writer *w, uint32_t unit, const void *stored, uint64_t stored_n, uint64_t stored_xxh3,
+                         const uint64_t *member_xxh3, uint32_t n_members, trit_err *err)
+{
+    int rc = begin_data(w, err);
+    if (rc) return rc;
+    if (unit >= w->n_unit) return USAGE(w, err, "no such unit");
+    if (w->state != ST_DATA) return USAGE(w, err, "another object is still open");
+    w_unit *u = &w->unit[unit];
+    if (u->written) return USAGE(w, err, "unit written twice");
+    if (n_members != u->info.n_members) return USAGE(w, err, "member checksums do not match the unit's member count");
+    if (u->info.storage == TRIT_STORAGE_ZSTD) {
+        unsigned long long const cs = ZSTD_getFrameContentSize(stored, (size_t)stored_n);
+        if (cs != u->info.decoded_size) return USAGE(w, err, "packed unit's decoded size differs from its declaration");
+    } else if (stored_n != u->info.decoded_size) {
+        return USAGE(w, err, "raw unit's size differs from its declaration");
+    }
+    if ((rc = out_align(w, w->o.page_align, err))) return rc;
+    u->info.offset = w->pos;
+    if ((rc = out_bytes(w, stored, stored_n, err))) { w->state = ST_DEAD; return rc; }
+    u->info.stored_size = stored_n;
+    u->info.xxh3 = stored_xxh3;
+    u->written = 1;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < w->n_ten; i++)
+        if (w->ten[i].info.unit == unit) {
+            w->ten[i].info.xxh3 = member_xxh3[k++];
+            w->ten[i].written = 1;
+        }
+    return TRIT_OK;
 }
 
 /* ---- finish ---- */

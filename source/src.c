@@ -12,6 +12,7 @@
 #include "src_gguf.h"
 #include "src_safetensors.h"
 #include "src_ggml_types.h"
+#include "trit_cursor.h"
 #include "trit_safemath.h"
 
 #include <cJSON.h>
@@ -262,6 +263,67 @@ int src_f32(const struct src_ckpt *s, uint32_t i, uint64_t first, uint64_t n, fl
     if (s->bn[i].rows) return src_st_bitnet_to_f32(s->st, &s->bn[i], first, n, out, err);
     if (s->f8[i].b0) return fp8_to_f32(s, i, first, n, out, err);
     return src_st_to_f32(s->st, i, first, n, out, err);
+}
+
+int src_codes_of(const struct src_ckpt *s, uint32_t i, src_codes *out, trit_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (i >= s->n) return TRIT_OK;
+    if (!s->g) {
+        if (!s->bn[i].rows) return TRIT_OK;
+        out->kind = SRC_CODES_BITNET_U8;
+        out->align = 128;
+        /* the value src_st_bitnet_to_f32 gives a code 2: (float)1 / s or (float)1 * s */
+        out->factor = s->bn[i].divide ? 1.0f / s->bn[i].scale_value : s->bn[i].scale_value;
+        return TRIT_OK;
+    }
+    src_gguf_tensor_info const *gi = src_gguf_tensor(s->g, i);
+    if (gi->type == SRC_GGML_TQ2_0 || gi->type == SRC_GGML_TQ1_0) {
+        out->kind = gi->type == SRC_GGML_TQ2_0 ? SRC_CODES_TQ2_0 : SRC_CODES_TQ1_0;
+        out->block = out->align = 256;
+    } else if (gi->type == SRC_GGML_FORK_I2_S) {
+        uint8_t sb[4];
+        int const rc = src_gguf_read(s->g, i, gi->n_elems / 4, sb, 4, err);   /* the trailer's f32 */
+        if (rc) return rc;
+        uint32_t const u = trit_load_le32(sb);
+        memcpy(&out->factor, &u, sizeof out->factor);
+        out->kind = SRC_CODES_I2_S;
+        out->align = 128;
+    }
+    return TRIT_OK;
+}
+
+int src_codes_rows(const struct src_ckpt *s, uint32_t i, const src_codes *k, uint64_t cols, uint64_t row,
+                   uint64_t n, uint8_t *t2, float *f, uint64_t *bad, trit_err *err)
+{
+    if (!k->kind || !k->align || cols % k->align || i >= s->n)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, i < s->n ? s->t[i].name : NULL,
+                            "not a code-domain tensor with rows of %llu", (unsigned long long)cols);
+    if (k->kind == SRC_CODES_BITNET_U8) {
+        if (cols != s->bn[i].cols)
+            return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, s->t[i].name, "rows are %llu wide, not %llu",
+                                (unsigned long long)s->bn[i].cols, (unsigned long long)cols);
+        return src_st_bitnet_t2_rows(s->st, &s->bn[i], row, n, t2, bad, err);
+    }
+    /* GGUF: the rows are contiguous bytes; decoded a piece at a time through a stack buffer */
+    uint64_t const bs = k->kind == SRC_CODES_TQ2_0 ? 66 : k->kind == SRC_CODES_TQ1_0 ? 54 : 32;
+    uint64_t const be = k->kind == SRC_CODES_I2_S ? 128 : 256;
+    uint64_t const per_row = cols / be, total = n * per_row;
+    uint64_t first;
+    if (trit_mul_u64(row, per_row, &first) || first > s->t[i].n_elems / be || total > s->t[i].n_elems / be - first)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, s->t[i].name, "rows [%llu, +%llu) outside the tensor",
+                            (unsigned long long)row, (unsigned long long)n);
+    uint8_t raw[66 * 240];
+    uint64_t const step = sizeof raw / bs;
+    for (uint64_t b = 0; b < total; b += step) {
+        uint64_t const m = total - b < step ? total - b : step;
+        int const rc = src_gguf_read(s->g, i, (first + b) * bs, raw, m * bs, err);
+        if (rc) return rc;
+        if (k->kind == SRC_CODES_TQ2_0) src_ggml_tq2_to_t2(raw, m, t2 + b * 64, f + b, bad);
+        else if (k->kind == SRC_CODES_TQ1_0) src_ggml_tq1_to_t2(raw, m, t2 + b * 64, f + b);
+        else src_ggml_i2s_to_t2(raw, m, t2 + b * 32, bad);
+    }
+    return TRIT_OK;
 }
 
 uint32_t src_n_files(const struct src_ckpt *s)

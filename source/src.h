@@ -61,6 +61,35 @@ const src_tensor *src_at(const struct src_ckpt *s, uint32_t i);
 int64_t src_find(const struct src_ckpt *s, const char *name);
 /* Decode logical elements [first, first+n) of tensor i to float. */
 int src_f32(const struct src_ckpt *s, uint32_t i, uint64_t first, uint64_t n, float *out, trit_err *err);
+/* ---- ternary codes without float ------------------------------------------------------------
+ * TQ2_0, TQ1_0, I2_S (BitNet fork) and BitNet packed U8 tensors hold ternary codes and scale
+ * factors: the converter copies or shuffles the codes into t2 rows instead of decoding every
+ * value to float. value = (code - 1) * factor, exactly as src_f32 computes it. */
+
+typedef enum src_codes_kind {
+    SRC_CODES_NONE = 0,        /* not a code-domain tensor: use src_f32 */
+    SRC_CODES_TQ2_0,
+    SRC_CODES_TQ1_0,
+    SRC_CODES_I2_S,
+    SRC_CODES_BITNET_U8
+} src_codes_kind;
+
+typedef struct src_codes {
+    int kind;                  /* src_codes_kind */
+    uint32_t block;            /* elements per factor: 256 (TQ1_0/TQ2_0); 0 = one for the tensor */
+    uint32_t align;            /* rows must have a multiple of this many elements (256 or 128) */
+    float factor;              /* block == 0: the tensor's factor */
+} src_codes;
+
+/* Whether tensor i is a code-domain tensor, and its geometry (kind NONE if not). */
+int src_codes_of(const struct src_ckpt *s, uint32_t i, src_codes *out, trit_err *err);
+/* Logical rows [row, row+n) of tensor i, rows of cols elements (cols % out->align == 0, rows
+ * counted in the logical shape: outermost dims flattened), as t2 rows of cols / 4 bytes. For
+ * block kinds, f receives n * cols / block factors in order. *bad is increased by the codes 3
+ * met (not ternary: a caller takes the float path for such a tensor). Thread-safe. */
+int src_codes_rows(const struct src_ckpt *s, uint32_t i, const src_codes *k, uint64_t cols, uint64_t row,
+                   uint64_t n, uint8_t *t2, float *f, uint64_t *bad, trit_err *err);
+
 /* Source files for provenance: count, base name and path of file k (borrowed). */
 uint32_t src_n_files(const struct src_ckpt *s);
 const char *src_file_path(const struct src_ckpt *s, uint32_t k);

@@ -338,3 +338,57 @@ int src_ggml_dequant(uint32_t id, const uint8_t *src, uint64_t n_blocks, float *
     }
     return TRIT_OK;
 }
+
+/* ---- ternary codes to t2 ---- */
+
+static unsigned bad_pairs(uint8_t b) { return (unsigned)__builtin_popcount((unsigned)(b & (b >> 1) & 0x55u)); }
+
+void src_ggml_tq2_to_t2(const uint8_t *src, uint64_t n_blocks, uint8_t *t2, float *d, uint64_t *bad)
+{
+    /* TQ2_0's qs[64] is two t2 blocks already: byte 32h+m holds elements 128h+m+32n in bits
+     * 2n+1:2n, code q meaning (q - 1) * d (dq_tq2_0) */
+    uint64_t nb = 0;
+    for (uint64_t i = 0; i < n_blocks; i++, src += 66, t2 += 64) {
+        memcpy(t2, src, 64);
+        uint8_t any = 0;
+        for (unsigned m = 0; m < 64; m++) any |= (uint8_t)(src[m] & (src[m] >> 1) & 0x55u);
+        if (any)
+            for (unsigned m = 0; m < 64; m++) nb += bad_pairs(src[m]);
+        d[i] = half_at(src + 64);
+    }
+    *bad += nb;
+}
+
+void src_ggml_tq1_to_t2(const uint8_t *src, uint64_t n_blocks, uint8_t *t2, float *d)
+{
+    for (uint64_t i = 0; i < n_blocks; i++, src += 54, t2 += 64) {
+        uint8_t c[256];   /* codes in element order (dq_tq1_0's walk) */
+        const uint8_t *qs = src, *qh = src + 48;
+        unsigned e = 0;
+        for (unsigned n = 0; n < 5; n++)
+            for (unsigned m = 0; m < 32; m++) c[e++] = (uint8_t)(((unsigned)(uint8_t)(qs[m] * pow3[n]) * 3u) >> 8);
+        for (unsigned n = 0; n < 5; n++)
+            for (unsigned m = 0; m < 16; m++) c[e++] = (uint8_t)(((unsigned)(uint8_t)(qs[32 + m] * pow3[n]) * 3u) >> 8);
+        for (unsigned n = 0; n < 4; n++)
+            for (unsigned j = 0; j < 4; j++) c[e++] = (uint8_t)(((unsigned)(uint8_t)(qh[j] * pow3[n]) * 3u) >> 8);
+        for (unsigned h = 0; h < 2; h++)
+            for (unsigned m = 0; m < 32; m++) {
+                const uint8_t *q = c + 128 * h + m;
+                t2[32 * h + m] = (uint8_t)(q[0] | q[32] << 2 | q[64] << 4 | q[96] << 6);
+            }
+        d[i] = half_at(src + 52);
+    }
+}
+
+void src_ggml_i2s_to_t2(const uint8_t *src, uint64_t n_chunks, uint8_t *t2, uint64_t *bad)
+{
+    /* I2_S byte j holds elements j, j+32, j+64, j+96 in bits 7:6, 5:4, 3:2, 1:0; t2 wants them in
+     * 1:0, 3:2, 5:4, 7:6 */
+    uint64_t nb = 0;
+    for (uint64_t k = 0; k < n_chunks * 32; k++) {
+        unsigned const b = src[k];
+        t2[k] = (uint8_t)((b >> 6) | ((b >> 2) & 0x0Cu) | ((b << 2) & 0x30u) | ((b << 6) & 0xC0u));
+        nb += bad_pairs((uint8_t)b);
+    }
+    *bad += nb;
+}

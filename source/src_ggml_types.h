@@ -99,4 +99,19 @@ int src_ggml_dequant(uint32_t id, const uint8_t *src, uint64_t n_blocks, float *
  * so the unused code 3 decodes as 2*scale, as the fork's kernels would compute it). */
 void src_ggml_i2s_dequant(const uint8_t *src, uint64_t n_chunks, float scale, float *dst);
 
+/* ---- ternary codes without float (the converter's code-domain path) ----------------------
+ * The container's t2 rows hold 128 codes per 32 bytes: byte m of a block holds elements m,
+ * m+32, m+64, m+96 in bits 1:0, 3:2, 5:4, 7:6, code c meaning c - 1 (format/trit.h). These
+ * write the source's codes in that layout, unchanged in meaning: value = (code - 1) * factor.
+ * *bad is increased by the number of codes 3 seen (TQ2_0/I2_S can hold them; they decode to
+ * 2 * factor, which is not ternary, and are copied as they are). Pure functions; thread-safe. */
+
+/* n_blocks TQ2_0 blocks (66 bytes, 256 elements) -> 64 t2 bytes each; d[k] = block k's scale. */
+void src_ggml_tq2_to_t2(const uint8_t *src, uint64_t n_blocks, uint8_t *t2, float *d, uint64_t *bad);
+/* n_blocks TQ1_0 blocks (54 bytes, 256 elements) -> 64 t2 bytes each; d[k] = block k's scale.
+ * (A base-3 byte always yields trits 0..2: no bad codes.) */
+void src_ggml_tq1_to_t2(const uint8_t *src, uint64_t n_blocks, uint8_t *t2, float *d);
+/* n_chunks I2_S chunks (32 bytes, 128 elements) -> 32 t2 bytes each (the bit pairs reversed). */
+void src_ggml_i2s_to_t2(const uint8_t *src, uint64_t n_chunks, uint8_t *t2, uint64_t *bad);
+
 #endif /* SRC_GGML_TYPES_H */

@@ -316,3 +316,37 @@ int src_st_bitnet_to_f32(const src_st *h, const src_st_bitnet *v, uint64_t first
     }
     return TRIT_OK;
 }
+
+int src_st_bitnet_t2_rows(const src_st *h, const src_st_bitnet *v, uint64_t row, uint64_t n, uint8_t *t2,
+                          uint64_t *bad, trit_err *err)
+{
+    const src_st_tensor *w = &h->recs[v->weight].t;
+    char where[96];
+    where_tensor(where, sizeof where, w->name);
+    if (v->cols % 128 || row > v->rows || n > v->rows - row)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, where, "rows [%llu, +%llu) of %llu x %llu: not t2-aligned",
+                            (unsigned long long)row, (unsigned long long)n, (unsigned long long)v->rows,
+                            (unsigned long long)v->cols);
+    uint64_t const prows = v->rows / 4;
+    uint8_t buf[16384];
+    uint64_t nb = 0;
+    for (uint64_t r = row; r < row + n; r++) {
+        unsigned const sh = (unsigned)(2 * (r / prows));   /* quarter r / prows, packed row r % prows */
+        for (uint64_t c0 = 0; c0 < v->cols; c0 += sizeof buf) {
+            uint64_t const k = v->cols - c0 < sizeof buf ? v->cols - c0 : sizeof buf;   /* a multiple of 128 */
+            int const rc = src_st_read(h, v->weight, (r % prows) * v->cols + c0, buf, k, err);
+            if (rc) return rc;
+            for (uint64_t b = 0; b < k; b += 128, t2 += 32) {
+                const uint8_t *s = buf + b;
+                for (unsigned m = 0; m < 32; m++) {
+                    unsigned const q = ((s[m] >> sh) & 3u) | ((s[m + 32] >> sh) & 3u) << 2 |
+                                       ((s[m + 64] >> sh) & 3u) << 4 | ((s[m + 96] >> sh) & 3u) << 6;
+                    t2[m] = (uint8_t)q;
+                    nb += (q & (q >> 1) & 0x55u) != 0;
+                }
+            }
+        }
+    }
+    *bad += nb;
+    return TRIT_OK;
+}
