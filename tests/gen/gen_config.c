@@ -446,6 +446,7 @@ static int fill(cJSON *j, const gen_opts *o)
         num(j, "sliding_window", o->n_ctx);
         flag(j, "tie_word_embeddings", 0);
         str(j, "torch_dtype", "bfloat16");
+        str(j, "transformers_version", "4.43.3");
         flag(j, "use_cache", 1);
         num(j, "vocab_size", o->n_vocab);
         return 1;

@@ -138,6 +138,8 @@ void gen_opts_default(gen_opts *o, gen_layout layout)
         /* Qwen1.5-MoE, OLMoE and DeepSeek-V2-Lite have as many KV heads as heads */
         if (layout == GEN_LAYOUT_QWEN2MOE || layout == GEN_LAYOUT_OLMOE || layout == GEN_LAYOUT_DEEPSEEK2)
             o->n_head_kv = o->n_head;
+        /* Phi-3.5-MoE: max_position_embeddings 131072, 32 x longrope's original 4096 */
+        if (layout == GEN_LAYOUT_PHIMOE) o->n_ctx = 131072;
         break;
     case GEN_LAYOUT_GGUF:
         o->n_embd = 256;
