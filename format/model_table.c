@@ -22,6 +22,11 @@ static const trit_mt_tensor tensors[] = {
     {"output_norm.weight", T_, TRIT_MT_FLOAT, "E", {"model.norm.weight", "model.language_model.norm.weight"}},
     {"output.weight", T_, TRIT_MT_FLOAT, "VE", {"lm_head.weight"}},
     {"rope_freqs.weight", T_, TRIT_MT_SKIP, NULL, {NULL}},
+    /* longrope (model.rope_scaling "longrope"): one divisor per rotary frequency, llama.cpp's
+     * names (convert_hf_to_gguf.py MiniCPMModel/Phi3MiniModel generate_extra_tensors); HF
+     * releases carry them as config.json's rope_scaling long_factor / short_factor */
+    {"rope_factors_long.weight", T_, TRIT_MT_FLOAT, "R", {NULL}},
+    {"rope_factors_short.weight", T_, TRIT_MT_FLOAT, "R", {NULL}},
 
     {"attn_norm.weight", L_, TRIT_MT_FLOAT, "E", {"input_layernorm.weight"}},
     {"attn_q.weight", L_, TRIT_MT_PROJ, "QE", {"self_attn.q_proj.weight"}},
@@ -105,11 +110,17 @@ static const trit_mt_key keys[] = {
     {"model.q_lora_rank", U32_, 0, NULL, "attention.q_lora_rank", NULL, {"q_lora_rank"}, TRIT_MT_AS_IS},
     {"model.kv_lora_rank", U32_, 0, NULL, "attention.kv_lora_rank", NULL, {"kv_lora_rank"}, TRIT_MT_AS_IS},
     {"model.v_head_dim", U32_, 0, NULL, NULL, NULL, {"v_head_dim"}, TRIT_MT_AS_IS},
-    /* YaRN rope scaling as DeepSeek computes it (DeepseekV2YarnRotaryEmbedding); from config.json's
-     * rope_scaling object (cvt_arch.c), not read from GGUF: a GGUF deepseek2 is refused */
-    {"model.rope_scaling", STR_, 0, "yarn", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    /* rope scaling (spec 10.1): yarn as DeepSeek computes it (DeepseekV2YarnRotaryEmbedding),
+     * from config.json's rope_scaling (a GGUF deepseek2 is refused); longrope (MiniCPMLongRoPE,
+     * llama.cpp's LLAMA_ROPE_SCALING_TYPE_LONGROPE) from config.json or GGUF: the factor
+     * tensors above, the original context and one cos/sin multiplier per factor set. Read
+     * by cvt_arch.c (GGUF rope.scaling.*), not by inspect's normalization: a GGUF states
+     * rope.scaling.type "none" and original_context_length for models that scale nothing */
+    {"model.rope_scaling", STR_, 0, "yarn|longrope", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.rope_scale_factor", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.rope_orig_ctx", U32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.rope_attn_factor_short", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.rope_attn_factor_long", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.yarn_beta_fast", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.yarn_beta_slow", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.yarn_mscale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
@@ -427,6 +438,10 @@ static void check_mla(mt_chk *k, trit_mt_num_fn get, void *gctx)
     if (get(gctx, "model.rope_scale_factor", &v) && !(isfinite(v) && v > 0))
         violation(k, TRIT_E_CORRUPT, "model.rope_scale_factor", "is %g, must be finite and > 0", v);
     count(k, "model.rope_orig_ctx", 0, 1, 4294967295.0, &v);
+    static const char *const af[] = {"model.rope_attn_factor_short", "model.rope_attn_factor_long"};
+    for (size_t i = 0; i < 2; i++)
+        if (get(gctx, af[i], &v) && !(isfinite(v) && v > 0))
+            violation(k, TRIT_E_CORRUPT, af[i], "is %g, must be finite and > 0", v);
     static const char *const yk[] = {"model.yarn_beta_fast", "model.yarn_beta_slow", "model.yarn_mscale",
                                      "model.yarn_mscale_all_dim"};
     for (size_t i = 0; i < sizeof yk / sizeof yk[0]; i++)
