@@ -35,47 +35,15 @@
 #include "gen/gen.h"
 #include "test.h"
 #include "test_config_edit.h"
+#include "test_ref.h"
 
 typedef struct dsref {
-    gen_plan p;
-    double **val;            /* per plan tensor, lazily loaded */
-    cJSON *cfg;
+    test_ref base;           /* tensors, config.json, token/float mode */
     uint32_t E, H, nope, rope, vd, kl, ql, n_layer, n_vocab, k_used, first_dense, n_expert;
     double eps, theta, routed, softmax_scale, rope_mscale;
-    int norm_topk, quant;
+    int norm_topk;
     double *inv_freq;        /* [rope / 2] */
 } dsref;
-
-static double cfgnum(const cJSON *c, const char *k, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-/* The tensor's values (row-major, HF shape), or NULL with a failed check. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static const double *tv(dsref *r, const char *fmt, ...)
-{
-    char name[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    for (uint32_t i = 0; i < r->p.n; i++) {
-        if (strcmp(r->p.t[i].name, name)) continue;
-        if (!r->val[i]) {
-            uint64_t const n = gen_logical_nelems(&r->p.t[i]);
-            r->val[i] = malloc(n * sizeof(double));
-            if (!r->val[i]) return NULL;
-            for (uint64_t e = 0; e < n; e++) r->val[i][e] = gen_value(&r->p.t[i], e);
-        }
-        return r->val[i];
-    }
-    test_fail_(__FILE__, __LINE__, "reference: no tensor %s", name);
-    return NULL;
-}
 
 static double yarn_get_mscale(double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * log(scale) + 1.0; }
 
@@ -87,30 +55,23 @@ static double yarn_find_correction_dim(double rot, double dim, double base, doub
 static int ref_open(dsref *r, const gen_opts *o, const char *dir)
 {
     memset(r, 0, sizeof *r);
-    trit_err err;
-    if (gen_plan_build(o, &r->p, &err)) return -1;
-    r->val = calloc(r->p.n, sizeof *r->val);
-    size_t n;
-    uint8_t *b = test_read_file(test_path(dir, "config.json"), &n);
-    r->cfg = b ? cJSON_ParseWithLength((const char *)b, n) : NULL;
-    free(b);
-    if (!r->cfg || !r->val) return -1;
-    const cJSON *c = r->cfg;
-    r->E = (uint32_t)cfgnum(c, "hidden_size", 0);
-    r->H = (uint32_t)cfgnum(c, "num_attention_heads", 0);
-    r->nope = (uint32_t)cfgnum(c, "qk_nope_head_dim", 0);
-    r->rope = (uint32_t)cfgnum(c, "qk_rope_head_dim", 0);
-    r->vd = (uint32_t)cfgnum(c, "v_head_dim", 0);
-    r->kl = (uint32_t)cfgnum(c, "kv_lora_rank", 0);
-    r->ql = (uint32_t)cfgnum(c, "q_lora_rank", 0);   /* null: 0 */
-    r->n_layer = (uint32_t)cfgnum(c, "num_hidden_layers", 0);
-    r->n_vocab = (uint32_t)cfgnum(c, "vocab_size", 0);
-    r->k_used = (uint32_t)cfgnum(c, "num_experts_per_tok", 0);
-    r->first_dense = (uint32_t)cfgnum(c, "first_k_dense_replace", 0);
-    r->n_expert = (uint32_t)cfgnum(c, "n_routed_experts", 0);
-    r->eps = cfgnum(c, "rms_norm_eps", 1e-6);
-    r->theta = cfgnum(c, "rope_theta", 10000);
-    r->routed = cfgnum(c, "routed_scaling_factor", 1);
+    if (test_ref_open(&r->base, o, dir)) return -1;
+    const cJSON *c = r->base.cfg;
+    r->E = (uint32_t)test_ref_num(c, "hidden_size", 0);
+    r->H = (uint32_t)test_ref_num(c, "num_attention_heads", 0);
+    r->nope = (uint32_t)test_ref_num(c, "qk_nope_head_dim", 0);
+    r->rope = (uint32_t)test_ref_num(c, "qk_rope_head_dim", 0);
+    r->vd = (uint32_t)test_ref_num(c, "v_head_dim", 0);
+    r->kl = (uint32_t)test_ref_num(c, "kv_lora_rank", 0);
+    r->ql = (uint32_t)test_ref_num(c, "q_lora_rank", 0);   /* null: 0 */
+    r->n_layer = (uint32_t)test_ref_num(c, "num_hidden_layers", 0);
+    r->n_vocab = (uint32_t)test_ref_num(c, "vocab_size", 0);
+    r->k_used = (uint32_t)test_ref_num(c, "num_experts_per_tok", 0);
+    r->first_dense = (uint32_t)test_ref_num(c, "first_k_dense_replace", 0);
+    r->n_expert = (uint32_t)test_ref_num(c, "n_routed_experts", 0);
+    r->eps = test_ref_num(c, "rms_norm_eps", 1e-6);
+    r->theta = test_ref_num(c, "rope_theta", 10000);
+    r->routed = test_ref_num(c, "routed_scaling_factor", 1);
     r->norm_topk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "norm_topk_prob"));
     /* DeepseekV2YarnRotaryEmbedding._set_cos_sin_cache */
     double const dim = r->rope;
@@ -120,9 +81,9 @@ static int ref_open(dsref *r, const gen_opts *o, const char *dir)
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
     for (uint32_t i = 0; i < r->rope / 2; i++) r->inv_freq[i] = 1.0 / pow(r->theta, 2.0 * i / dim);
     if (cJSON_IsObject(rs)) {
-        double const f = cfgnum(rs, "factor", 1), orig = cfgnum(rs, "original_max_position_embeddings", 4096);
-        double const bf = cfgnum(rs, "beta_fast", 32), bs = cfgnum(rs, "beta_slow", 1);
-        double const ms = cfgnum(rs, "mscale", 1), msa = cfgnum(rs, "mscale_all_dim", 0);
+        double const f = test_ref_num(rs, "factor", 1), orig = test_ref_num(rs, "original_max_position_embeddings", 4096);
+        double const bf = test_ref_num(rs, "beta_fast", 32), bs = test_ref_num(rs, "beta_slow", 1);
+        double const ms = test_ref_num(rs, "mscale", 1), msa = test_ref_num(rs, "mscale_all_dim", 0);
         double low = floor(yarn_find_correction_dim(bf, dim, r->theta, orig));
         double high = ceil(yarn_find_correction_dim(bs, dim, r->theta, orig));
         low = low > 0 ? low : 0;
@@ -143,69 +104,8 @@ static int ref_open(dsref *r, const gen_opts *o, const char *dir)
 
 static void ref_close(dsref *r)
 {
-    for (uint32_t i = 0; r->val && i < r->p.n; i++) free(r->val[i]);
-    free(r->val);
     free(r->inv_freq);
-    cJSON_Delete(r->cfg);
-    gen_plan_release(&r->p);
-}
-
-static void rmsnorm(double *out, const double *x, const double *w, uint32_t n, double eps)
-{
-    double ss = 0;
-    for (uint32_t i = 0; i < n; i++) ss += x[i] * x[i];
-    double const s = 1.0 / sqrt(ss / n + eps);
-    for (uint32_t i = 0; i < n; i++) out[i] = x[i] * s * w[i];
-}
-
-/* y = W x for W [rows, cols] (a float matrix: no input quantization). */
-static void matvec(double *y, const double *W, const double *x, uint32_t rows, uint32_t cols)
-{
-    for (uint32_t r = 0; r < rows; r++) {
-        double a = 0;
-        for (uint32_t c = 0; c < cols; c++) a += W[(uint64_t)r * cols + c] * x[c];
-        y[r] = a;
-    }
-}
-
-/* A ternary projection: its input quantized to int8 per token (absmax, round half to even) in
- * token mode, as the runner does for every t2 matrix. */
-static void proj(const dsref *r, double *y, const double *W, const double *x, uint32_t rows, uint32_t cols)
-{
-    double *xq = malloc(cols * sizeof *xq);
-    if (!xq) return;
-    float amax = 0;
-    for (uint32_t i = 0; i < cols; i++) amax = fabsf((float)x[i]) > amax ? fabsf((float)x[i]) : amax;
-    float const s = amax > 0 ? 127.0f / amax : 0.0f;
-    for (uint32_t i = 0; i < cols; i++) {
-        if (!r->quant) {
-            xq[i] = x[i];
-            continue;
-        }
-        float v = (float)x[i] * s;
-        v = v > 127 ? 127 : v < -127 ? -127 : v;
-        xq[i] = nearbyintf(v) * (double)(amax / 127.0f);
-    }
-    matvec(y, W, xq, rows, cols);
-    free(xq);
-}
-
-static double silu(double g) { return g / (1 + exp(-g)); }
-
-/* DeepseekV2MLP of width F under prefix. */
-static void mlp(dsref *r, double *out, const double *x, uint32_t F, const char *prefix)
-{
-    double *g = malloc(F * sizeof *g), *u = malloc(F * sizeof *u);
-    const double *Wg = tv(r, "%s.gate_proj.weight", prefix), *Wu = tv(r, "%s.up_proj.weight", prefix),
-                 *Wd = tv(r, "%s.down_proj.weight", prefix);
-    if (g && u && Wg && Wu && Wd) {
-        proj(r, g, Wg, x, F, r->E);
-        proj(r, u, Wu, x, F, r->E);
-        for (uint32_t i = 0; i < F; i++) g[i] = silu(g[i]) * u[i];
-        proj(r, out, Wd, g, r->E, F);
-    }
-    free(g);
-    free(u);
+    test_ref_close(&r->base);
 }
 
 /* apply_rotary_pos_emb on one rope part, literally: permute interleaved -> halves, then
@@ -213,26 +113,21 @@ static void mlp(dsref *r, double *out, const double *x, uint32_t F, const char *
 static void rope_hf(const dsref *r, double *x, uint32_t pos)
 {
     uint32_t const d = r->rope, h = d / 2;
-    double p[512], o[512];
+    double p[512];
     for (uint32_t j = 0; j < h; j++) {
         p[j] = x[2 * j];
         p[j + h] = x[2 * j + 1];
     }
-    for (uint32_t j = 0; j < d; j++) {
-        double const ang = pos * r->inv_freq[j % h];
-        double const cs = cos(ang) * r->rope_mscale, sn = sin(ang) * r->rope_mscale;
-        double const rot = j < h ? -p[j + h] : p[j - h];
-        o[j] = p[j] * cs + rot * sn;
-    }
-    memcpy(x, o, d * sizeof *x);
+    test_ref_rope_halves(p, d, r->inv_freq, r->rope_mscale, pos);
+    memcpy(x, p, d * sizeof *x);
 }
 
 /* Logits of the last of n tokens (every position recomputed, causal). */
 static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits)
 {
     uint32_t const E = r->E, H = r->H, hd = r->nope + r->rope, kvb = r->nope + r->vd;
-    uint32_t const FE = (uint32_t)cfgnum(r->cfg, "moe_intermediate_size", 0), FD = (uint32_t)cfgnum(r->cfg, "intermediate_size", 0);
-    uint32_t const FS = FE * (uint32_t)cfgnum(r->cfg, "n_shared_experts", 0);
+    uint32_t const FE = (uint32_t)test_ref_num(r->base.cfg, "moe_intermediate_size", 0), FD = (uint32_t)test_ref_num(r->base.cfg, "intermediate_size", 0);
+    uint32_t const FS = FE * (uint32_t)test_ref_num(r->base.cfg, "n_shared_experts", 0);
     double *h = calloc((size_t)n * E, sizeof *h), *x = calloc(E, sizeof *x), *tmp = calloc(E, sizeof *tmp);
     double *q = calloc((size_t)n * H * hd, sizeof *q), *k = calloc((size_t)n * H * hd, sizeof *k);
     double *v = calloc((size_t)n * H * r->vd, sizeof *v), *att = calloc((size_t)H * r->vd, sizeof *att);
@@ -240,34 +135,34 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
     double *kv = calloc((size_t)H * kvb, sizeof *kv), *sc = calloc(n, sizeof *sc), *rl = calloc(r->n_expert + 1, sizeof *rl);
     int rc = -1;
     if (!h || !x || !tmp || !q || !k || !v || !att || !ckv || !cn || !kv || !sc || !rl) goto done;
-    const double *emb = tv(r, "model.embed_tokens.weight");
+    const double *emb = test_ref_tensor(&r->base, "model.embed_tokens.weight");
     if (!emb) goto done;
     for (uint32_t t = 0; t < n; t++) memcpy(h + (size_t)t * E, emb + (size_t)tok[t] * E, E * sizeof *h);
     for (uint32_t L = 0; L < r->n_layer; L++) {
         char pre[96];
         snprintf(pre, sizeof pre, "model.layers.%u", L);
-        const double *ln1 = tv(r, "%s.input_layernorm.weight", pre), *ln2 = tv(r, "%s.post_attention_layernorm.weight", pre);
-        const double *Wkva = tv(r, "%s.self_attn.kv_a_proj_with_mqa.weight", pre), *kvn = tv(r, "%s.self_attn.kv_a_layernorm.weight", pre);
-        const double *Wkvb = tv(r, "%s.self_attn.kv_b_proj.weight", pre), *Wo = tv(r, "%s.self_attn.o_proj.weight", pre);
+        const double *ln1 = test_ref_tensor(&r->base, "%s.input_layernorm.weight", pre), *ln2 = test_ref_tensor(&r->base, "%s.post_attention_layernorm.weight", pre);
+        const double *Wkva = test_ref_tensor(&r->base, "%s.self_attn.kv_a_proj_with_mqa.weight", pre), *kvn = test_ref_tensor(&r->base, "%s.self_attn.kv_a_layernorm.weight", pre);
+        const double *Wkvb = test_ref_tensor(&r->base, "%s.self_attn.kv_b_proj.weight", pre), *Wo = test_ref_tensor(&r->base, "%s.self_attn.o_proj.weight", pre);
         if (!ln1 || !ln2 || !Wkva || !kvn || !Wkvb || !Wo) goto done;
         for (uint32_t t = 0; t < n; t++) {
-            rmsnorm(x, h + (size_t)t * E, ln1, E, r->eps);
+            test_ref_rmsnorm(x, h + (size_t)t * E, ln1, E, r->eps);
             double *qt = q + (size_t)t * H * hd;
             if (r->ql) {
-                const double *Wqa = tv(r, "%s.self_attn.q_a_proj.weight", pre), *qan = tv(r, "%s.self_attn.q_a_layernorm.weight", pre);
-                const double *Wqb = tv(r, "%s.self_attn.q_b_proj.weight", pre);
+                const double *Wqa = test_ref_tensor(&r->base, "%s.self_attn.q_a_proj.weight", pre), *qan = test_ref_tensor(&r->base, "%s.self_attn.q_a_layernorm.weight", pre);
+                const double *Wqb = test_ref_tensor(&r->base, "%s.self_attn.q_b_proj.weight", pre);
                 if (!Wqa || !qan || !Wqb) goto done;
-                proj(r, cn, Wqa, x, r->ql, E);
-                rmsnorm(cn, cn, qan, r->ql, r->eps);
-                proj(r, qt, Wqb, cn, H * hd, r->ql);
+                test_ref_proj(&r->base, cn, Wqa, x, r->ql, E);
+                test_ref_rmsnorm(cn, cn, qan, r->ql, r->eps);
+                test_ref_proj(&r->base, qt, Wqb, cn, H * hd, r->ql);
             } else {
-                const double *Wq = tv(r, "%s.self_attn.q_proj.weight", pre);
+                const double *Wq = test_ref_tensor(&r->base, "%s.self_attn.q_proj.weight", pre);
                 if (!Wq) goto done;
-                proj(r, qt, Wq, x, H * hd, E);
+                test_ref_proj(&r->base, qt, Wq, x, H * hd, E);
             }
-            proj(r, ckv, Wkva, x, r->kl + r->rope, E);
-            rmsnorm(cn, ckv, kvn, r->kl, r->eps);
-            proj(r, kv, Wkvb, cn, H * kvb, r->kl);
+            test_ref_proj(&r->base, ckv, Wkva, x, r->kl + r->rope, E);
+            test_ref_rmsnorm(cn, ckv, kvn, r->kl, r->eps);
+            test_ref_proj(&r->base, kv, Wkvb, cn, H * kvb, r->kl);
             rope_hf(r, ckv + r->kl, t);
             for (uint32_t hh = 0; hh < H; hh++) {
                 rope_hf(r, qt + (size_t)hh * hd + r->nope, t);
@@ -296,22 +191,22 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
                     att[(size_t)hh * r->vd + i] = a;
                 }
             }
-            proj(r, hn + (size_t)t * E, Wo, att, E, H * r->vd);
+            test_ref_proj(&r->base, hn + (size_t)t * E, Wo, att, E, H * r->vd);
         }
         for (size_t i = 0; i < (size_t)n * E; i++) h[i] += hn[i];
         /* FFN: dense for the first first_k_dense_replace layers, else the MoE */
         for (uint32_t t = 0; t < n; t++) {
             double *ht = h + (size_t)t * E;
-            rmsnorm(x, ht, ln2, E, r->eps);
+            test_ref_rmsnorm(x, ht, ln2, E, r->eps);
             if (L < r->first_dense) {
                 snprintf(pre, sizeof pre, "model.layers.%u.mlp", L);
-                mlp(r, tmp, x, FD, pre);
+                test_ref_mlp(&r->base, tmp, x, E, FD, pre);
                 for (uint32_t i = 0; i < E; i++) ht[i] += tmp[i];
                 continue;
             }
-            const double *Wr = tv(r, "model.layers.%u.mlp.gate.weight", L);
+            const double *Wr = test_ref_tensor(&r->base, "model.layers.%u.mlp.gate.weight", L);
             if (!Wr) goto done;
-            matvec(rl, Wr, x, r->n_expert, E);
+            test_ref_matvec(rl, Wr, x, r->n_expert, E);
             double mx = -INFINITY, sum = 0;
             for (uint32_t e = 0; e < r->n_expert; e++) mx = rl[e] > mx ? rl[e] : mx;
             for (uint32_t e = 0; e < r->n_expert; e++) sum += rl[e] = exp(rl[e] - mx);
@@ -334,19 +229,19 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
             for (uint32_t j = 0; j < r->k_used && j < 64; j++) {
                 double const wj = r->k_used > 1 && r->norm_topk ? w[j] / (wsum + 1e-20) : w[j] * r->routed;
                 snprintf(pre, sizeof pre, "model.layers.%u.mlp.experts.%u", L, sel[j]);
-                mlp(r, tmp, x, FE, pre);
+                test_ref_mlp(&r->base, tmp, x, E, FE, pre);
                 for (uint32_t i = 0; i < E; i++) y[i] += wj * tmp[i];
             }
             snprintf(pre, sizeof pre, "model.layers.%u.mlp.shared_experts", L);
-            mlp(r, tmp, x, FS, pre);
+            test_ref_mlp(&r->base, tmp, x, E, FS, pre);
             for (uint32_t i = 0; i < E; i++) ht[i] += y[i] + tmp[i];
         }
         free(hn);
     }
-    const double *nw = tv(r, "model.norm.weight"), *Wout = tv(r, "lm_head.weight");
+    const double *nw = test_ref_tensor(&r->base, "model.norm.weight"), *Wout = test_ref_tensor(&r->base, "lm_head.weight");
     if (!nw || !Wout) goto done;
-    rmsnorm(x, h + (size_t)(n - 1) * E, nw, E, r->eps);
-    matvec(logits, Wout, x, r->n_vocab, E);
+    test_ref_rmsnorm(x, h + (size_t)(n - 1) * E, nw, E, r->eps);
+    test_ref_matvec(logits, Wout, x, r->n_vocab, E);
     rc = 0;
 done:
     free(h); free(x); free(tmp); free(q); free(k); free(v); free(att); free(ckv); free(cn); free(kv); free(sc); free(rl);
@@ -361,34 +256,12 @@ static int trit_cli(const char *args, char **out)
     return test_run(cmd, out);
 }
 
-static void top5(const double *l, uint32_t n, uint32_t *out)
-{
-    for (int j = 0; j < 5; j++) {
-        uint32_t best = UINT32_MAX;
-        for (uint32_t i = 0; i < n; i++) {
-            int taken = 0;
-            for (int k = 0; k < j; k++) taken |= out[k] == i;
-            if (!taken && (best == UINT32_MAX || l[i] > l[best])) best = i;
-        }
-        out[j] = best;
-    }
-}
-
-static int same_set(const uint32_t *a, const uint32_t *b)
-{
-    for (int i = 0; i < 5; i++) {
-        int f = 0;
-        for (int j = 0; j < 5; j++) f |= a[i] == b[j];
-        if (!f) return 0;
-    }
-    return 1;
-}
+static int forward(void *ctx, const uint32_t *tok, uint32_t n, double *logits) { return ref_forward(ctx, tok, n, logits); }
 
 /* Generate, optionally edit config.json, convert, run the sequences and compare. */
 static void agree(const char *label, uint32_t q_lora, const char *edit_key, const char *edit_val)
 {
-    static const char *const seqs[] = {"1", "1,2,3", "5,6,7,8,9,10,11,12", "100,3,250,77,42,42,42,42,9,99,199,300,301,302,303,304"};
-    char dir[4096], out[4200], lg[4200], args[12800];
+    char dir[4096], out[4200], args[12800];
     gen_opts o;
     gen_opts_default(&o, GEN_LAYOUT_DEEPSEEK2);
     o.q_lora = q_lora;
@@ -413,55 +286,7 @@ static void agree(const char *label, uint32_t q_lora, const char *edit_key, cons
         ref_close(&r);
         return;
     }
-    double worst = 0, worst_float = 0, range = 0;
-    int top5_ok = 0;
-    size_t const ns = sizeof seqs / sizeof seqs[0];
-    double *ref = calloc(r.n_vocab, sizeof *ref), *reff = calloc(r.n_vocab, sizeof *reff);
-    for (size_t s = 0; s < ns && ref && reff; s++) {
-        snprintf(lg, sizeof lg, "%s.%zu.logits", dir, s);
-        snprintf(args, sizeof args, "run '%s' --tokens %s -n 0 --logits '%s'", out, seqs[s], lg);
-        msg = NULL;
-        rc = trit_cli(args, &msg);
-        if (rc != 0) test_fail_(__FILE__, __LINE__, "%s: run exit %d: %s", label, rc, msg ? msg : "");
-        free(msg);
-        size_t nb = 0;
-        uint8_t *b = test_read_file(lg, &nb);
-        if (!b || nb != (size_t)r.n_vocab * 4) {
-            test_fail_(__FILE__, __LINE__, "%s: logits file of %zu bytes", label, nb);
-            free(b);
-            continue;
-        }
-        uint32_t tok[64], n = 0;
-        char *p = NULL;
-        for (const char *q = seqs[s]; *q && n < 64; q = *p == ',' ? p + 1 : p) tok[n++] = (uint32_t)strtoul(q, &p, 10);
-        r.quant = 1;
-        CHECK(ref_forward(&r, tok, n, ref) == 0);
-        r.quant = 0;
-        CHECK(ref_forward(&r, tok, n, reff) == 0);
-        double *run = calloc(r.n_vocab, sizeof *run);
-        if (!run) break;
-        for (uint32_t i = 0; i < r.n_vocab; i++) {
-            float f;
-            memcpy(&f, b + 4 * i, 4);
-            run[i] = f;
-            double const d = fabs(run[i] - ref[i]), df = fabs(run[i] - reff[i]);
-            worst = d > worst ? d : worst;
-            worst_float = df > worst_float ? df : worst_float;
-            range = fabs(ref[i]) > range ? fabs(ref[i]) : range;
-        }
-        uint32_t a[5], c5[5];
-        top5(run, r.n_vocab, a);
-        top5(ref, r.n_vocab, c5);
-        top5_ok += same_set(a, c5);
-        free(run);
-        free(b);
-    }
-    free(ref);
-    free(reff);
-    printf("    deepseek2 %s: trit run vs the modeling_deepseek.py reference: max|dlogit| %.3g (logits up to %.3g), "
-           "top-5 %d/%zu; vs the unquantized reference %.3g\n", label, worst, range, top5_ok, ns, worst_float);
-    if (worst > 1e-5 || top5_ok != (int)ns)
-        test_fail_(__FILE__, __LINE__, "%s: max|dlogit| %g (tol 1e-5), top-5 sets equal %d/%zu", label, worst, top5_ok, ns);
+    test_ref_agree("deepseek2", label, out, &r.base, r.n_vocab, forward, &r, 1e-5, NULL);
     ref_close(&r);
 }
 
