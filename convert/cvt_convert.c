@@ -97,6 +97,10 @@ static int plan(cvt_conv *c, trit_err *err)
         src_tensor const *s = src_at(c->src, i);
         if (s->skip) continue;
         cvt_name nm;
+        if (!strcmp(s->name, "rope_freqs.weight"))
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, s->name,
+                                "per-frequency rope factors (llama.cpp's rope_freqs, llama 3.1 rope scaling) are not "
+                                "computed; trit refuses rather than rotate without them");
         if (cvt_arch_map_name(s->name, gguf, &nm) != 0)
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, s->name,
                                 "tensor name not understood for architecture %s", c->m.arch);

@@ -21,7 +21,10 @@ static const trit_mt_tensor tensors[] = {
      {"model.embed_tokens.weight", "embed_tokens.weight", "model.language_model.embed_tokens.weight"}},
     {"output_norm.weight", T_, TRIT_MT_FLOAT, "E", {"model.norm.weight", "model.language_model.norm.weight"}},
     {"output.weight", T_, TRIT_MT_FLOAT, "VE", {"lm_head.weight"}},
-    {"rope_freqs.weight", T_, TRIT_MT_SKIP, NULL, {NULL}},
+    /* llama.cpp's per-frequency divisors (llama 3.1 rope scaling, convert_hf_to_gguf.py
+     * LlamaModel generate_extra_tensors), applied by every layer whatever the context: named,
+     * not computed, so a GGUF carrying them is refused instead of rotated without them */
+    {"rope_freqs.weight", T_, TRIT_MT_NAMED, NULL, {NULL}},
     /* longrope (model.rope_scaling "longrope"): one divisor per rotary frequency, llama.cpp's
      * names (convert_hf_to_gguf.py MiniCPMModel/Phi3MiniModel generate_extra_tensors); HF
      * releases carry them as config.json's rope_scaling long_factor / short_factor */
