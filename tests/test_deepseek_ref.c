@@ -24,6 +24,7 @@
  * split attn_k_b / attn_v_b (kv_b_proj transposed per head) and `trit export` does not write
  * deepseek2 (refused by name, test_export.c), so this reference stands in for llama.cpp. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +35,13 @@
 #include "gen/gen.h"
 #include "test.h"
 #include "test_config_edit.h"
-#include "test_ref_util.h"
+#include "test_ref.h"
 
 typedef struct dsref {
-    ref_tensors w;
+    test_ref base;           /* tensors, config.json, token/float mode */
     uint32_t E, H, nope, rope, vd, kl, ql, n_layer, n_vocab, k_used, first_dense, n_expert;
     double eps, theta, routed, softmax_scale, rope_mscale;
-    int norm_topk, quant;
+    int norm_topk;
     double *inv_freq;        /* [rope / 2] */
 } dsref;
 
@@ -54,23 +55,23 @@ static double yarn_find_correction_dim(double rot, double dim, double base, doub
 static int ref_open(dsref *r, const gen_opts *o, const char *dir)
 {
     memset(r, 0, sizeof *r);
-    if (ref_tensors_open(&r->w, o, dir)) return -1;
-    const cJSON *c = r->w.cfg;
-    r->E = (uint32_t)ref_cfgnum(c, "hidden_size", 0);
-    r->H = (uint32_t)ref_cfgnum(c, "num_attention_heads", 0);
-    r->nope = (uint32_t)ref_cfgnum(c, "qk_nope_head_dim", 0);
-    r->rope = (uint32_t)ref_cfgnum(c, "qk_rope_head_dim", 0);
-    r->vd = (uint32_t)ref_cfgnum(c, "v_head_dim", 0);
-    r->kl = (uint32_t)ref_cfgnum(c, "kv_lora_rank", 0);
-    r->ql = (uint32_t)ref_cfgnum(c, "q_lora_rank", 0);   /* null: 0 */
-    r->n_layer = (uint32_t)ref_cfgnum(c, "num_hidden_layers", 0);
-    r->n_vocab = (uint32_t)ref_cfgnum(c, "vocab_size", 0);
-    r->k_used = (uint32_t)ref_cfgnum(c, "num_experts_per_tok", 0);
-    r->first_dense = (uint32_t)ref_cfgnum(c, "first_k_dense_replace", 0);
-    r->n_expert = (uint32_t)ref_cfgnum(c, "n_routed_experts", 0);
-    r->eps = ref_cfgnum(c, "rms_norm_eps", 1e-6);
-    r->theta = ref_cfgnum(c, "rope_theta", 10000);
-    r->routed = ref_cfgnum(c, "routed_scaling_factor", 1);
+    if (test_ref_open(&r->base, o, dir)) return -1;
+    const cJSON *c = r->base.cfg;
+    r->E = (uint32_t)test_ref_num(c, "hidden_size", 0);
+    r->H = (uint32_t)test_ref_num(c, "num_attention_heads", 0);
+    r->nope = (uint32_t)test_ref_num(c, "qk_nope_head_dim", 0);
+    r->rope = (uint32_t)test_ref_num(c, "qk_rope_head_dim", 0);
+    r->vd = (uint32_t)test_ref_num(c, "v_head_dim", 0);
+    r->kl = (uint32_t)test_ref_num(c, "kv_lora_rank", 0);
+    r->ql = (uint32_t)test_ref_num(c, "q_lora_rank", 0);   /* null: 0 */
+    r->n_layer = (uint32_t)test_ref_num(c, "num_hidden_layers", 0);
+    r->n_vocab = (uint32_t)test_ref_num(c, "vocab_size", 0);
+    r->k_used = (uint32_t)test_ref_num(c, "num_experts_per_tok", 0);
+    r->first_dense = (uint32_t)test_ref_num(c, "first_k_dense_replace", 0);
+    r->n_expert = (uint32_t)test_ref_num(c, "n_routed_experts", 0);
+    r->eps = test_ref_num(c, "rms_norm_eps", 1e-6);
+    r->theta = test_ref_num(c, "rope_theta", 10000);
+    r->routed = test_ref_num(c, "routed_scaling_factor", 1);
     r->norm_topk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "norm_topk_prob"));
     /* DeepseekV2YarnRotaryEmbedding._set_cos_sin_cache */
     double const dim = r->rope;
@@ -80,9 +81,9 @@ static int ref_open(dsref *r, const gen_opts *o, const char *dir)
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
     for (uint32_t i = 0; i < r->rope / 2; i++) r->inv_freq[i] = 1.0 / pow(r->theta, 2.0 * i / dim);
     if (cJSON_IsObject(rs)) {
-        double const f = ref_cfgnum(rs, "factor", 1), orig = ref_cfgnum(rs, "original_max_position_embeddings", 4096);
-        double const bf = ref_cfgnum(rs, "beta_fast", 32), bs = ref_cfgnum(rs, "beta_slow", 1);
-        double const ms = ref_cfgnum(rs, "mscale", 1), msa = ref_cfgnum(rs, "mscale_all_dim", 0);
+        double const f = test_ref_num(rs, "factor", 1), orig = test_ref_num(rs, "original_max_position_embeddings", 4096);
+        double const bf = test_ref_num(rs, "beta_fast", 32), bs = test_ref_num(rs, "beta_slow", 1);
+        double const ms = test_ref_num(rs, "mscale", 1), msa = test_ref_num(rs, "mscale_all_dim", 0);
         double low = floor(yarn_find_correction_dim(bf, dim, r->theta, orig));
         double high = ceil(yarn_find_correction_dim(bs, dim, r->theta, orig));
         low = low > 0 ? low : 0;
@@ -103,34 +104,8 @@ static int ref_open(dsref *r, const gen_opts *o, const char *dir)
 
 static void ref_close(dsref *r)
 {
-    ref_tensors_close(&r->w);
     free(r->inv_freq);
-}
-
-static void rmsnorm(double *out, const double *x, const double *w, uint32_t n, double eps)
-{
-    double ss = 0;
-    for (uint32_t i = 0; i < n; i++) ss += x[i] * x[i];
-    double const s = 1.0 / sqrt(ss / n + eps);
-    for (uint32_t i = 0; i < n; i++) out[i] = x[i] * s * w[i];
-}
-
-static double silu(double g) { return g / (1 + exp(-g)); }
-
-/* DeepseekV2MLP of width F under prefix. */
-static void mlp(dsref *r, double *out, const double *x, uint32_t F, const char *prefix)
-{
-    double *g = malloc(F * sizeof *g), *u = malloc(F * sizeof *u);
-    const double *Wg = ref_tv(&r->w, "%s.gate_proj.weight", prefix), *Wu = ref_tv(&r->w, "%s.up_proj.weight", prefix),
-                 *Wd = ref_tv(&r->w, "%s.down_proj.weight", prefix);
-    if (g && u && Wg && Wu && Wd) {
-        ref_proj(g, Wg, x, F, r->E, r->quant);
-        ref_proj(u, Wu, x, F, r->E, r->quant);
-        for (uint32_t i = 0; i < F; i++) g[i] = silu(g[i]) * u[i];
-        ref_proj(out, Wd, g, r->E, F, r->quant);
-    }
-    free(g);
-    free(u);
+    test_ref_close(&r->base);
 }
 
 /* apply_rotary_pos_emb on one rope part, literally: permute interleaved -> halves, then
@@ -138,26 +113,21 @@ static void mlp(dsref *r, double *out, const double *x, uint32_t F, const char *
 static void rope_hf(const dsref *r, double *x, uint32_t pos)
 {
     uint32_t const d = r->rope, h = d / 2;
-    double p[512], o[512];
+    double p[512];
     for (uint32_t j = 0; j < h; j++) {
         p[j] = x[2 * j];
         p[j + h] = x[2 * j + 1];
     }
-    for (uint32_t j = 0; j < d; j++) {
-        double const ang = pos * r->inv_freq[j % h];
-        double const cs = cos(ang) * r->rope_mscale, sn = sin(ang) * r->rope_mscale;
-        double const rot = j < h ? -p[j + h] : p[j - h];
-        o[j] = p[j] * cs + rot * sn;
-    }
-    memcpy(x, o, d * sizeof *x);
+    test_ref_rope_halves(p, d, r->inv_freq, r->rope_mscale, pos);
+    memcpy(x, p, d * sizeof *x);
 }
 
 /* Logits of the last of n tokens (every position recomputed, causal). */
 static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits)
 {
     uint32_t const E = r->E, H = r->H, hd = r->nope + r->rope, kvb = r->nope + r->vd;
-    uint32_t const FE = (uint32_t)ref_cfgnum(r->w.cfg, "moe_intermediate_size", 0), FD = (uint32_t)ref_cfgnum(r->w.cfg, "intermediate_size", 0);
-    uint32_t const FS = FE * (uint32_t)ref_cfgnum(r->w.cfg, "n_shared_experts", 0);
+    uint32_t const FE = (uint32_t)test_ref_num(r->base.cfg, "moe_intermediate_size", 0), FD = (uint32_t)test_ref_num(r->base.cfg, "intermediate_size", 0);
+    uint32_t const FS = FE * (uint32_t)test_ref_num(r->base.cfg, "n_shared_experts", 0);
     double *h = calloc((size_t)n * E, sizeof *h), *x = calloc(E, sizeof *x), *tmp = calloc(E, sizeof *tmp);
     double *q = calloc((size_t)n * H * hd, sizeof *q), *k = calloc((size_t)n * H * hd, sizeof *k);
     double *v = calloc((size_t)n * H * r->vd, sizeof *v), *att = calloc((size_t)H * r->vd, sizeof *att);
@@ -165,34 +135,34 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
     double *kv = calloc((size_t)H * kvb, sizeof *kv), *sc = calloc(n, sizeof *sc), *rl = calloc(r->n_expert + 1, sizeof *rl);
     int rc = -1;
     if (!h || !x || !tmp || !q || !k || !v || !att || !ckv || !cn || !kv || !sc || !rl) goto done;
-    const double *emb = ref_tv(&r->w, "model.embed_tokens.weight");
+    const double *emb = test_ref_tensor(&r->base, "model.embed_tokens.weight");
     if (!emb) goto done;
     for (uint32_t t = 0; t < n; t++) memcpy(h + (size_t)t * E, emb + (size_t)tok[t] * E, E * sizeof *h);
     for (uint32_t L = 0; L < r->n_layer; L++) {
         char pre[96];
         snprintf(pre, sizeof pre, "model.layers.%u", L);
-        const double *ln1 = ref_tv(&r->w, "%s.input_layernorm.weight", pre), *ln2 = ref_tv(&r->w, "%s.post_attention_layernorm.weight", pre);
-        const double *Wkva = ref_tv(&r->w, "%s.self_attn.kv_a_proj_with_mqa.weight", pre), *kvn = ref_tv(&r->w, "%s.self_attn.kv_a_layernorm.weight", pre);
-        const double *Wkvb = ref_tv(&r->w, "%s.self_attn.kv_b_proj.weight", pre), *Wo = ref_tv(&r->w, "%s.self_attn.o_proj.weight", pre);
+        const double *ln1 = test_ref_tensor(&r->base, "%s.input_layernorm.weight", pre), *ln2 = test_ref_tensor(&r->base, "%s.post_attention_layernorm.weight", pre);
+        const double *Wkva = test_ref_tensor(&r->base, "%s.self_attn.kv_a_proj_with_mqa.weight", pre), *kvn = test_ref_tensor(&r->base, "%s.self_attn.kv_a_layernorm.weight", pre);
+        const double *Wkvb = test_ref_tensor(&r->base, "%s.self_attn.kv_b_proj.weight", pre), *Wo = test_ref_tensor(&r->base, "%s.self_attn.o_proj.weight", pre);
         if (!ln1 || !ln2 || !Wkva || !kvn || !Wkvb || !Wo) goto done;
         for (uint32_t t = 0; t < n; t++) {
-            rmsnorm(x, h + (size_t)t * E, ln1, E, r->eps);
+            test_ref_rmsnorm(x, h + (size_t)t * E, ln1, E, r->eps);
             double *qt = q + (size_t)t * H * hd;
             if (r->ql) {
-                const double *Wqa = ref_tv(&r->w, "%s.self_attn.q_a_proj.weight", pre), *qan = ref_tv(&r->w, "%s.self_attn.q_a_layernorm.weight", pre);
-                const double *Wqb = ref_tv(&r->w, "%s.self_attn.q_b_proj.weight", pre);
+                const double *Wqa = test_ref_tensor(&r->base, "%s.self_attn.q_a_proj.weight", pre), *qan = test_ref_tensor(&r->base, "%s.self_attn.q_a_layernorm.weight", pre);
+                const double *Wqb = test_ref_tensor(&r->base, "%s.self_attn.q_b_proj.weight", pre);
                 if (!Wqa || !qan || !Wqb) goto done;
-                ref_proj(cn, Wqa, x, r->ql, E, r->quant);
-                rmsnorm(cn, cn, qan, r->ql, r->eps);
-                ref_proj(qt, Wqb, cn, H * hd, r->ql, r->quant);
+                test_ref_proj(&r->base, cn, Wqa, x, r->ql, E);
+                test_ref_rmsnorm(cn, cn, qan, r->ql, r->eps);
+                test_ref_proj(&r->base, qt, Wqb, cn, H * hd, r->ql);
             } else {
-                const double *Wq = ref_tv(&r->w, "%s.self_attn.q_proj.weight", pre);
+                const double *Wq = test_ref_tensor(&r->base, "%s.self_attn.q_proj.weight", pre);
                 if (!Wq) goto done;
-                ref_proj(qt, Wq, x, H * hd, E, r->quant);
+                test_ref_proj(&r->base, qt, Wq, x, H * hd, E);
             }
-            ref_proj(ckv, Wkva, x, r->kl + r->rope, E, r->quant);
-            rmsnorm(cn, ckv, kvn, r->kl, r->eps);
-            ref_proj(kv, Wkvb, cn, H * kvb, r->kl, r->quant);
+            test_ref_proj(&r->base, ckv, Wkva, x, r->kl + r->rope, E);
+            test_ref_rmsnorm(cn, ckv, kvn, r->kl, r->eps);
+            test_ref_proj(&r->base, kv, Wkvb, cn, H * kvb, r->kl);
             rope_hf(r, ckv + r->kl, t);
             for (uint32_t hh = 0; hh < H; hh++) {
                 rope_hf(r, qt + (size_t)hh * hd + r->nope, t);
@@ -221,22 +191,22 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
                     att[(size_t)hh * r->vd + i] = a;
                 }
             }
-            ref_proj(hn + (size_t)t * E, Wo, att, E, H * r->vd, r->quant);
+            test_ref_proj(&r->base, hn + (size_t)t * E, Wo, att, E, H * r->vd);
         }
         for (size_t i = 0; i < (size_t)n * E; i++) h[i] += hn[i];
         /* FFN: dense for the first first_k_dense_replace layers, else the MoE */
         for (uint32_t t = 0; t < n; t++) {
             double *ht = h + (size_t)t * E;
-            rmsnorm(x, ht, ln2, E, r->eps);
+            test_ref_rmsnorm(x, ht, ln2, E, r->eps);
             if (L < r->first_dense) {
                 snprintf(pre, sizeof pre, "model.layers.%u.mlp", L);
-                mlp(r, tmp, x, FD, pre);
+                test_ref_mlp(&r->base, tmp, x, E, FD, pre);
                 for (uint32_t i = 0; i < E; i++) ht[i] += tmp[i];
                 continue;
             }
-            const double *Wr = ref_tv(&r->w, "model.layers.%u.mlp.gate.weight", L);
+            const double *Wr = test_ref_tensor(&r->base, "model.layers.%u.mlp.gate.weight", L);
             if (!Wr) goto done;
-            ref_matvec(rl, Wr, x, r->n_expert, E);
+            test_ref_matvec(rl, Wr, x, r->n_expert, E);
             double mx = -INFINITY, sum = 0;
             for (uint32_t e = 0; e < r->n_expert; e++) mx = rl[e] > mx ? rl[e] : mx;
             for (uint32_t e = 0; e < r->n_expert; e++) sum += rl[e] = exp(rl[e] - mx);
@@ -259,19 +229,19 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
             for (uint32_t j = 0; j < r->k_used && j < 64; j++) {
                 double const wj = r->k_used > 1 && r->norm_topk ? w[j] / (wsum + 1e-20) : w[j] * r->routed;
                 snprintf(pre, sizeof pre, "model.layers.%u.mlp.experts.%u", L, sel[j]);
-                mlp(r, tmp, x, FE, pre);
+                test_ref_mlp(&r->base, tmp, x, E, FE, pre);
                 for (uint32_t i = 0; i < E; i++) y[i] += wj * tmp[i];
             }
             snprintf(pre, sizeof pre, "model.layers.%u.mlp.shared_experts", L);
-            mlp(r, tmp, x, FS, pre);
+            test_ref_mlp(&r->base, tmp, x, E, FS, pre);
             for (uint32_t i = 0; i < E; i++) ht[i] += y[i] + tmp[i];
         }
         free(hn);
     }
-    const double *nw = ref_tv(&r->w, "model.norm.weight"), *Wout = ref_tv(&r->w, "lm_head.weight");
+    const double *nw = test_ref_tensor(&r->base, "model.norm.weight"), *Wout = test_ref_tensor(&r->base, "lm_head.weight");
     if (!nw || !Wout) goto done;
-    rmsnorm(x, h + (size_t)(n - 1) * E, nw, E, r->eps);
-    ref_matvec(logits, Wout, x, r->n_vocab, E);
+    test_ref_rmsnorm(x, h + (size_t)(n - 1) * E, nw, E, r->eps);
+    test_ref_matvec(logits, Wout, x, r->n_vocab, E);
     rc = 0;
 done:
     free(h); free(x); free(tmp); free(q); free(k); free(v); free(att); free(ckv); free(cn); free(kv); free(sc); free(rl);
@@ -286,17 +256,12 @@ static int trit_cli(const char *args, char **out)
     return test_run(cmd, out);
 }
 
-static int ds_forward(void *ctx, const uint32_t *tok, uint32_t n, int quant, double *logits)
-{
-    dsref *r = ctx;
-    r->quant = quant;
-    return ref_forward(r, tok, n, logits);
-}
+static int forward(void *ctx, const uint32_t *tok, uint32_t n, double *logits) { return ref_forward(ctx, tok, n, logits); }
 
 /* Generate, optionally edit config.json, convert, run the sequences and compare. */
 static void agree(const char *label, uint32_t q_lora, const char *edit_key, const char *edit_val)
 {
-    char dir[4096], out[4200];
+    char dir[4096], out[4200], args[12800];
     gen_opts o;
     gen_opts_default(&o, GEN_LAYOUT_DEEPSEEK2);
     o.q_lora = q_lora;
@@ -306,21 +271,22 @@ static void agree(const char *label, uint32_t q_lora, const char *edit_key, cons
     trit_err err;
     CHECK_OK_E(gen_write(&o, dir, &err), &err);
     if (edit_key) CHECK(test_config_set(dir, edit_key, edit_val) == 0);
-    if (ref_convert(dir, out)) return;
+    char *msg = NULL;
+    snprintf(args, sizeof args, "convert -q -f '%s' -o '%s'", dir, out);
+    int rc = trit_cli(args, &msg);
+    if (rc != 0) {
+        test_fail_(__FILE__, __LINE__, "%s: convert exit %d: %s", label, rc, msg ? msg : "");
+        free(msg);
+        return;
+    }
+    free(msg);
     dsref r;
     if (ref_open(&r, &o, dir)) {
         test_fail_(__FILE__, __LINE__, "%s: reference setup failed", label);
         ref_close(&r);
         return;
     }
-    ref_stats st;
-    ref_compare(out, r.n_vocab, ds_forward, NULL, &r, &st);
-    printf("    deepseek2 %s: trit run vs the modeling_deepseek.py reference: max|dlogit| %.3g (logits up to %.3g), "
-           "top-5 %d/%d; vs the unquantized reference %.3g\n", label, st.worst, st.range, st.top5_ok, st.n_seq,
-           st.worst_float);
-    if (!(st.worst <= 1e-5) || st.top5_ok != st.n_seq)
-        test_fail_(__FILE__, __LINE__, "%s: max|dlogit| %g (tol 1e-5), top-5 sets equal %d/%d", label, st.worst,
-                   st.top5_ok, st.n_seq);
+    test_ref_agree("deepseek2", label, out, &r.base, r.n_vocab, forward, &r, 1e-5, NULL);
     ref_close(&r);
 }
 
