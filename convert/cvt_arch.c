@@ -161,6 +161,36 @@ static int phimoe(const cJSON *c, cvt_model *m, trit_err *err)
     return TRIT_OK;
 }
 
+/* MiniCPM's longrope (modeling_minicpm.py MiniCPMLongRoPE, openbmb/MiniCPM4-8B and BitCPM4;
+ * cvt_keys.c checked every member): inv_freq_i = theta^(-2i/d) / factor_i over d = hidden_size /
+ * num_attention_heads, the long set when the cos/sin cache it builds at init for
+ * max_position_embeddings positions is longer than original_max_position_embeddings, else the
+ * short set (spec 10.1, "context" selection); cos and sin times
+ * sqrt(1 + ln(max_position_embeddings / original) / ln(original)) whichever set is used. */
+static int minicpm_longrope(const cJSON *rs, cvt_model *m, trit_err *err)
+{
+    uint32_t const n = m->rope_dim / 2;
+    static const char *const keys[2] = {"long_factor", "short_factor"};
+    float *const dst[2] = {m->rope_long, m->rope_short};
+    for (int k = 0; k < 2; k++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(rs, keys[k]);
+        int const len = cJSON_GetArraySize(a);
+        if (n == 0 || n > TRIT_MT_MAX_HEAD_DIM / 2 || len < 0 || (uint32_t)len != n)
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
+                                "key 'rope_scaling.%s' has %d factors, MiniCPMLongRoPE needs one per rotary frequency "
+                                "(head_dim / 2 = %u); trit refuses rather than compute something close", keys[k], len, n);
+        uint32_t i = 0;
+        for (const cJSON *x = a->child; x; x = x->next) dst[k][i++] = (float)x->valuedouble;   /* torch.float32 */
+    }
+    double const orig = jnum(rs, "original_max_position_embeddings", 0), max_pos = m->n_ctx;
+    double const attn = sqrt(1.0 + log(max_pos / orig) / log(orig));
+    snprintf(m->rope_scaling, sizeof m->rope_scaling, "longrope");
+    m->rope_orig_ctx = (uint32_t)orig;
+    m->rope_attn_short = m->rope_attn_long = (float)attn;   /* > 0 is trit_mt_check's rule */
+    m->n_rope_factors = n;
+    return TRIT_OK;
+}
+
 static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
 {
     const char *mt = jstr(c, "model_type");
@@ -263,8 +293,22 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
                             "qwen2_moe, qwen3_moe, olmoe, granite, granitemoe, deepseek_v2, phimoe)", mt);
     }
     snprintf(m->arch, sizeof m->arch, "%s", arch);
-    int const rc = cvt_keys_check_config(c, err);
+    int rc = cvt_keys_check_config(c, err);
     if (rc != TRIT_OK) return rc;
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
+    const char *rty = cJSON_IsObject(rs) ? jstr(rs, "rope_type") : NULL;
+    if (!rty && cJSON_IsObject(rs)) rty = jstr(rs, "type");
+    if (rty && !strcmp(rty, "longrope") && (rc = minicpm_longrope(rs, m, err)) != TRIT_OK) return rc;
+    if (rty && !strcmp(rty, "longrope") && !strcmp(mt, "phimoe")) {
+        /* PhimoeRotaryEmbedding.forward: the factor set and mscale follow the length of the
+         * sequence being computed (long when seq_len > rope_scaling's original_max_position_
+         * embeddings, cvt_keys.c checked the top-level copy agrees), and cos/sin are multiplied
+         * by short_mscale or long_mscale instead of longrope's attention factor: spec 10.1's
+         * "sequence" selection */
+        m->rope_attn_short = (float)jnum(rs, "short_mscale", 1.0);
+        m->rope_attn_long = (float)jnum(rs, "long_mscale", 1.0);
+        m->rope_select_seq = 1;
+    }
     if (m->n_expert && !m->n_expert_used)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, "config.json", "MoE model without num_experts_per_tok");
     return TRIT_OK;
@@ -312,6 +356,28 @@ static int gbool(const src_gguf *g, const char *arch, const char *suffix, int df
     int64_t const i = gkv(g, arch, suffix);
     int v;
     return i >= 0 && src_gguf_kv_bool(g, (uint64_t)i, &v) == TRIT_OK ? v : dflt;
+}
+
+/* longrope as llama.cpp computes a GGUF (cvt_keys.c let rope.scaling.type "longrope" through for
+ * minicpm only): llama_model_minicpm loads rope_factors_long/short.weight, get_rope_factors picks
+ * the long set when the context exceeds n_ctx_orig_yarn (rope.scaling.original_context_length,
+ * else context_length), ggml_rope_ext divides each frequency by its factor and multiplies cos and
+ * sin by attn_factor (rope.scaling.attn_factor, default 1, for either set). With llama.cpp's
+ * default context (context_length) that is spec 10.1's "context" selection. */
+static int gguf_longrope(const src_gguf *g, const struct src_ckpt *s, const char *arch, cvt_model *m, trit_err *err)
+{
+    int64_t const ti = gkv(g, arch, "rope.scaling.type");
+    const char *ty;
+    uint64_t tn;
+    if (ti < 0 || src_gguf_kv_str(g, (uint64_t)ti, &ty, &tn) != TRIT_OK || tn != 8 || memcmp(ty, "longrope", 8) != 0) return TRIT_OK;
+    if (src_find(s, "rope_factors_long.weight") < 0 || src_find(s, "rope_factors_short.weight") < 0)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "rope_factors_long.weight",
+                            "rope.scaling.type is longrope but the factor tensors rope_factors_long/short.weight are not "
+                            "both present (llama.cpp would rotate without factors); trit refuses rather than guess");
+    snprintf(m->rope_scaling, sizeof m->rope_scaling, "longrope");
+    m->rope_orig_ctx = gu32(g, arch, "rope.scaling.original_context_length", m->n_ctx);
+    m->rope_attn_short = m->rope_attn_long = (float)gf64(g, arch, "rope.scaling.attn_factor", 1.0);
+    return TRIT_OK;
 }
 
 static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, trit_err *err)
@@ -392,6 +458,7 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
     for (uint32_t i = 0; i < src_n(s); i++) m->ternary_model |= src_at(s, i)->ternary_hint;
     snprintf(m->act_quant, sizeof m->act_quant, "%s", m->ternary_model ? "int8_per_token" : "none");
 
+    if ((rc = gguf_longrope(g, s, arch, m, err)) != TRIT_OK) return rc;
     if (!strcmp(arch, "bitnet") || !strcmp(arch, "bitnet-b1.58") || !strcmp(arch, "bitnet-25")) {
         snprintf(m->arch, sizeof m->arch, "bitnet");
         /* the 2B4T release declares relu2; mainline's default for older files is silu */
@@ -567,6 +634,13 @@ int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
     K(trit_kvbuf_u32(w, "model.rope_dim", m->rope_dim, err));
     if (m->kv_lora_rank) K(write_mla(m, w, err));
     else K(trit_kvbuf_str(w, "model.rope_layout", "neox", 4, err));
+    if (!m->kv_lora_rank && !strcmp(m->rope_scaling, "longrope")) {
+        K(trit_kvbuf_str(w, "model.rope_scaling", "longrope", 8, err));
+        K(trit_kvbuf_u32(w, "model.rope_orig_ctx", m->rope_orig_ctx, err));
+        K(trit_kvbuf_f32(w, "model.rope_attn_factor_short", m->rope_attn_short, err));
+        K(trit_kvbuf_f32(w, "model.rope_attn_factor_long", m->rope_attn_long, err));
+        if (m->rope_select_seq) K(trit_kvbuf_str(w, "model.rope_select", "sequence", 8, err));
+    }
     K(trit_kvbuf_str(w, "model.hidden_act", m->hidden_act, strlen(m->hidden_act), err));
     K(trit_kvbuf_bool(w, "model.tied_embeddings", m->tied, err));
     K(trit_kvbuf_str(w, "model.act_quant", m->act_quant, strlen(m->act_quant), err));

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "cvt.h"
+#include "trit_model.h"
 
 typedef struct cvt_model {
     char arch[32];
@@ -41,6 +42,13 @@ typedef struct cvt_model {
     int need_bias;                 /* noaux_tc: every MoE layer's router has e_score_correction_bias */
     uint32_t n_nextn;              /* DeepSeek-V3 num_nextn_predict_layers: HF layers n_layer ..
                                       n_layer + n_nextn - 1 are multi-token-prediction modules */
+    /* longrope (rope_scaling "longrope"; spec 10.1): cos/sin multiplier per factor set; from an
+     * HF config the factors themselves (n_rope_factors = rope_dim / 2 of each, written as the
+     * tensors rope_factors_long/short.weight); a GGUF carries those tensors (n_rope_factors 0) */
+    float rope_attn_short, rope_attn_long;
+    int rope_select_seq;           /* longrope set chosen by the sequence's length (PhiMoE), not the context */
+    uint32_t n_rope_factors;
+    float rope_long[TRIT_MT_MAX_HEAD_DIM / 2], rope_short[TRIT_MT_MAX_HEAD_DIM / 2];
 } cvt_model;
 
 /* Fill m from the source's config.json or GGUF keys. */

@@ -13,7 +13,9 @@
 
 typedef struct cvt_plan_t {
     char name[128];
-    uint32_t src;              /* source tensor */
+    uint32_t src;              /* source tensor; TRIT_NONE32: values below */
+    const float *values;       /* a tensor the source states as config values (longrope factors,
+                                  cvt_model), rows * cols F32; NULL for source tensors */
     int role;
     uint32_t layer, expert;
     uint32_t n_dims;

@@ -46,7 +46,9 @@ uint64_t cvt__src_row(const cvt_plan_t *p, uint64_t r)
 static int read_rows(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *buf, trit_err *err)
 {
     int rc = TRIT_OK;
-    if (!p->permute_heads) {
+    if (p->values) {
+        memcpy(buf, p->values + r0 * p->cols, nr * p->cols * sizeof *buf);
+    } else if (!p->permute_heads) {
         rc = src_f32(c->src, p->src, (p->src_row0 + r0) * p->cols, nr * p->cols, buf, err);
     } else {
         for (uint64_t r = 0; r < nr && rc == TRIT_OK; r++)
@@ -61,6 +63,17 @@ static uint64_t chunk_rows(const cvt_plan_t *p)
 {
     uint64_t const r = CVT_CHUNK_VALUES / (p->cols ? p->cols : 1);
     return r ? r : 1;
+}
+
+/* The source dtype name and the float type a planned tensor keeps (config values: F32). */
+static const char *plan_src_type(const cvt_conv *c, const cvt_plan_t *p)
+{
+    return p->values ? "config.json" : src_at(c->src, p->src)->type;
+}
+
+static uint32_t plan_float_type(const cvt_conv *c, const cvt_plan_t *p)
+{
+    return p->values ? TRIT_TYPE_F32 : src_at(c->src, p->src)->float_type;
 }
 
 /* ---- planning ---- */
@@ -104,6 +117,10 @@ static int plan(cvt_conv *c, trit_err *err)
             continue;
         }
         cvt_name nm;
+        if (!strcmp(s->name, "rope_freqs.weight"))
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, s->name,
+                                "per-frequency rope factors (llama.cpp's rope_freqs, llama 3.1 rope scaling) are not "
+                                "computed; trit refuses rather than rotate without them");
         if (cvt_arch_map_name(s->name, gguf, &nm) != 0)
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, s->name,
                                 "tensor name not understood for architecture %s", c->m.arch);
@@ -189,6 +206,27 @@ static int plan(cvt_conv *c, trit_err *err)
         int const rc = add_plan(c, &t, err);
         if (rc) return rc;
     }
+    /* longrope factors an HF release states in config.json (rope_scaling long_factor /
+     * short_factor) become the tensors a GGUF carries (cvt_arch.c read and checked them) */
+    if (c->m.n_rope_factors) {
+        const float *const vals[2] = {c->m.rope_long, c->m.rope_short};
+        static const char *const names[2] = {"rope_factors_long.weight", "rope_factors_short.weight"};
+        for (int k = 0; k < 2; k++) {
+            cvt_plan_t t;
+            memset(&t, 0, sizeof t);
+            snprintf(t.name, sizeof t.name, "%s", names[k]);
+            t.src = TRIT_NONE32;
+            t.values = vals[k];
+            t.role = CVT_ROLE_FLOAT;
+            t.layer = t.expert = t.unit = TRIT_NONE32;
+            t.mult = 1.0f;
+            t.n_dims = 1;
+            t.dims[0] = t.cols = c->m.n_rope_factors;
+            t.rows = 1;
+            int const rc = add_plan(c, &t, err);
+            if (rc) return rc;
+        }
+    }
     /* a Qwen2-MoE shared-expert gate [1, n_embd] is stored as [n_embd] in every layer */
     for (uint32_t i = 0; i < c->n; i++) {
         cvt_plan_t *t = &c->p[i];
@@ -235,7 +273,7 @@ int cvt__scan_float(cvt_conv *c, cvt_plan_t *p, float *buf, int *any_ternary, tr
 static int scan(cvt_conv *c, trit_err *err)
 {
     for (uint32_t i = 0; i < c->n; i++)
-        if (!cvt__is_projection(c->p[i].role)) c->p[i].out_type = src_at(c->src, c->p[i].src)->float_type;
+        if (!cvt__is_projection(c->p[i].role)) c->p[i].out_type = plan_float_type(c, &c->p[i]);
     int rc = cvt__scan_all(c, err);
     if (rc) return rc;
     int any_ternary = 0;
@@ -613,7 +651,7 @@ static int fill_report(cvt_conv *c, cvt_report *rep, const char *out_path, trit_
         if (p->role == CVT_ROLE_EXPERT) rep->expert_weights += p->rows * p->cols;
         cvt_tensor_report *t = &rep->tensors[i];
         snprintf(t->name, sizeof t->name, "%s", p->name);
-        snprintf(t->src_type, sizeof t->src_type, "%s", src_at(c->src, p->src)->type);
+        snprintf(t->src_type, sizeof t->src_type, "%s", plan_src_type(c, p));
         snprintf(t->out_type, sizeof t->out_type, "%s", trit_type_name(p->out_type));
         static const char *const g[] = {"", "tensor", "row", "group"};
         if (p->ternary) snprintf(t->granularity, sizeof t->granularity, "%s", g[p->layout & 3]);
@@ -803,7 +841,7 @@ int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts
             int const t = cvt__is_projection(p->role) && (c.m.ternary_model || c.o->ternarize || c.m.online_quant[0]);
             p->ternary = t;
             p->layout = t ? TRIT_SCALE_TENSOR : 0;
-            p->out_type = t ? TRIT_TYPE_T2 : src_at(c.src, p->src)->float_type;
+            p->out_type = t ? TRIT_TYPE_T2 : plan_float_type(&c, p);
         }
         if (rep) rc = fill_report(&c, rep, NULL, err);
         goto out;

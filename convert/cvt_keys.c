@@ -112,6 +112,70 @@ static double jnum_or(const cJSON *o, const char *k, double dflt)
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
+/* rope_scaling {rope_type: longrope} (spec 10.1), for the model types whose modeling code is
+ * mapped: MiniCPM's MiniCPMLongRoPE (modeling_minicpm.py of openbmb/MiniCPM4-8B, BitCPM4: reads
+ * short_factor, long_factor and original_max_position_embeddings, and max_position_embeddings
+ * for its cos/sin scaling factor); PhiMoE's PhimoeRotaryEmbedding (modeling_phimoe.py: the same
+ * factors through transformers' _compute_longrope_parameters, and short_mscale / long_mscale,
+ * which configuration_phimoe.py requires as numbers, in place of its attention factor). Every
+ * member is checked here; the factor counts against head_dim / 2 in cvt_arch.c. */
+static const char *const longrope_types[] = {"minicpm", "phimoe"};
+
+static int check_longrope(const cJSON *c, const cJSON *v, trit_err *err)
+{
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(c, "model_type");
+    if (!cJSON_IsString(mt) || !in_strs(mt->valuestring, longrope_types, sizeof longrope_types / sizeof longrope_types[0]))
+        return refuse("rope_scaling", v, err, "longrope is mapped for model_type minicpm (MiniCPMLongRoPE) and phimoe only");
+    if (!cJSON_IsObject(v)) return refuse("rope_scaling", v, err, "must be an object");
+    static const char *const need[] = {"long_factor", "short_factor", "original_max_position_embeddings"};
+    for (size_t i = 0; i < 3; i++)
+        if (!cJSON_GetObjectItemCaseSensitive(v, need[i])) {
+            char why[96];
+            snprintf(why, sizeof why, "longrope needs '%s' (MiniCPMLongRoPE reads it)", need[i]);
+            return refuse("rope_scaling", v, err, why);
+        }
+    int const phi = !strcmp(mt->valuestring, "phimoe");
+    static const char *const mscales[] = {"short_mscale", "long_mscale"};
+    for (size_t i = 0; phi && i < 2; i++) {
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(v, mscales[i]);
+        char key[48];
+        snprintf(key, sizeof key, "rope_scaling.%s", mscales[i]);
+        /* PhimoeConfig raises unless it is a number; it multiplies cos and sin */
+        if (!cJSON_IsNumber(ms) || !isfinite(ms->valuedouble) || !(ms->valuedouble > 0) || !isfinite((float)ms->valuedouble))
+            return refuse(key, ms ? ms : v, err, "PhimoeRotaryEmbedding multiplies cos and sin by it: a finite number > 0 is needed");
+    }
+    const cJSON *mp = cJSON_GetObjectItemCaseSensitive(c, "max_position_embeddings");
+    if (!cJSON_IsNumber(mp) || mp->valuedouble < 1)
+        return refuse("max_position_embeddings", mp ? mp : v, err,
+                      "longrope's cos/sin scaling factor is computed from it (MiniCPMLongRoPE): a positive integer is needed");
+    for (const cJSON *it = v->child; it; it = it->next) {
+        if (!it->string) continue;
+        char key[96];
+        snprintf(key, sizeof key, "rope_scaling.%.64s", it->string);
+        if (!strcmp(it->string, "rope_type") || !strcmp(it->string, "type")) {
+            if (!cJSON_IsString(it) || strcmp(it->valuestring, "longrope") != 0)
+                return refuse(key, it, err, "rope_type and type must agree (longrope)");
+        } else if (!strcmp(it->string, "long_factor") || !strcmp(it->string, "short_factor")) {
+            if (!cJSON_IsArray(it) || !it->child) return refuse(key, it, err, "must be a non-empty array of numbers");
+            for (const cJSON *x = it->child; x; x = x->next)
+                if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble <= 0 || !isfinite((float)x->valuedouble))
+                    return refuse(key, x, err, "every factor must be a finite number > 0 (it divides a rotary frequency)");
+        } else if (!strcmp(it->string, "original_max_position_embeddings")) {
+            if (!cJSON_IsNumber(it) || it->valuedouble < 2 || it->valuedouble > 4294967295.0 || it->valuedouble != floor(it->valuedouble))
+                return refuse(key, it, err, "must be an integer >= 2 (its logarithm divides in the scaling factor)");
+        } else if (phi && (!strcmp(it->string, "short_mscale") || !strcmp(it->string, "long_mscale"))) {
+            continue;   /* checked above */
+        } else if (!strcmp(it->string, "factor")) {
+            /* MiniCPMLongRoPE does not read it; MiniCPM4 derivatives state 1.0 */
+            if (!cJSON_IsNumber(it) || it->valuedouble != 1.0)
+                return refuse(key, it, err, "MiniCPMLongRoPE does not read it; a value other than 1 is not computed by the release either");
+        } else {
+            return refuse(key, it, err, "a longrope parameter trit does not know may change the math");
+        }
+    }
+    return TRIT_OK;
+}
+
 /* Keys whose presence is fine but whose value may ask for math the runner does not do. */
 /* Counts and ids read with ju32 (cvt_arch.c), which falls back to a default for a value it
  * cannot use: a present value must be a non-negative integer below 2^32, or it is refused here
@@ -154,6 +218,7 @@ static int check_value(const cJSON *c, const char *k, const cJSON *v, trit_err *
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "rope_type");
         if (!cJSON_IsString(t)) t = cJSON_GetObjectItemCaseSensitive(v, "type");
         if (cJSON_IsString(t) && !strcmp(t->valuestring, "default")) return TRIT_OK;
+        if (cJSON_IsString(t) && !strcmp(t->valuestring, "longrope")) return check_longrope(c, v, err);
         char why[96];
         snprintf(why, sizeof why, "rope scaling type '%.32s' is not implemented by the runner",
                  cJSON_IsString(t) ? t->valuestring : "?");
@@ -401,7 +466,6 @@ static const char *const gguf_mapped[] = {
 static const struct { const char *suffix, *why; } gguf_inert[] = {
     {"tensor_data_layout", "names llama.cpp's Q/K row order, handled by the architecture"},
     {"expert_shared_feed_forward_length", "the shared expert's tensors state their width"},
-    {"rope.scaling.original_context_length", "used only with a rope scaling type (refused unless none)"},
     {"rope.scaling.finetuned", "training metadata"},
     {"pooling_type", "embedding-model pooling; next-token logits do not pool"},
 };
@@ -463,7 +527,25 @@ int cvt_keys_check_gguf(const src_gguf *g, const char *arch, trit_err *err)
         else if (src_gguf_kv_f64(g, i, &d) == TRIT_OK) snprintf(val, sizeof val, "%g", d);
         if (!strcmp(sfx, "rope.scaling.type")) {
             if (!strcmp(val, "'none'")) continue;
-            return grefuse(k, val, err, "rope scaling is not implemented by the runner");
+            /* llama.cpp's minicpm loads rope_factors_long/short for longrope (cvt_arch.c) */
+            if (!strcmp(val, "'longrope'") && !strcmp(arch, "minicpm")) continue;
+            return grefuse(k, val, err, "rope scaling is implemented for longrope of arch minicpm only");
+        }
+        if (!strcmp(sfx, "rope.scaling.original_context_length")) {
+            uint64_t u;
+            if (src_gguf_kv_u64(g, i, &u) == TRIT_OK && u >= 1 && u <= UINT32_MAX) continue;   /* longrope reads it */
+            return grefuse(k, val, err, "must be an unsigned integer in [1, 2^32)");
+        }
+        if (!strcmp(sfx, "rope.scaling.attn_factor")) {
+            /* llama.cpp multiplies every rotation's cos and sin by it (hparams.rope_attn_factor),
+             * whatever the scaling type; longrope maps it (cvt_arch.c) */
+            int64_t ti;
+            const char *ts;
+            uint64_t tn;
+            int const longrope = gkv(g, arch, "rope.scaling.type", &ti) && src_gguf_kv_str(g, (uint64_t)ti, &ts, &tn) == TRIT_OK &&
+                                 tn == 8 && !memcmp(ts, "longrope", 8) && !strcmp(arch, "minicpm");
+            if (src_gguf_kv_f64(g, i, &d) == TRIT_OK && isfinite(d) && (longrope ? d > 0 : d == 1.0)) continue;
+            return grefuse(k, val, err, longrope ? "must be a finite number > 0" : "a cos/sin multiplier is computed with longrope only");
         }
         if (!strcmp(sfx, "rope.scaling.factor") || !strcmp(sfx, "rope.scale_linear")) {
             if (src_gguf_kv_f64(g, i, &d) == TRIT_OK && d == 1.0) continue;

@@ -49,6 +49,11 @@ static int refuse_other_math(const trit_reader *r, const char *arch, trit_err *e
                             "'%s' ('%s'): llama.cpp computes no LayerNorm block for this architecture (its phimoe "
                             "graph is phi3's RMSNorm plus bias); an export would compute something else", s, arch);
     if (rc != TRIT_OK && rc != TRIT_E_NOTFOUND) return rc;
+    rc = exg__kv_str(r, "model.rope_select", s, sizeof s, err);
+    if (rc == TRIT_OK && strcmp(s, "context") != 0)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "model.rope_select",
+                            "'%s' ('%s'): llama.cpp picks the longrope set by its context, not by the sequence", s, arch);
+    if (rc != TRIT_OK && rc != TRIT_E_NOTFOUND) return rc;
     rc = exg__kv_str(r, "moe.gating", s, sizeof s, err);
     if (rc == TRIT_OK && !strcmp(s, "sparsemixer"))
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "moe.gating",

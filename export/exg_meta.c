@@ -146,6 +146,8 @@ static uint32_t file_type(const exg_plan *p)
     return f16 ? 1 : bf16 ? 32 : 0;
 }
 
+static int rope_scaling(exg_plan *p, kvw *w, uint32_t n_ctx, trit_err *err);
+
 static int arch_keys(exg_plan *p, kvw *w, trit_err *err)
 {
     const trit_reader *r = p->r;
@@ -194,6 +196,7 @@ static int arch_keys(exg_plan *p, kvw *w, trit_err *err)
     uint32_t rope_dim = head_dim;
     TRY(opt_u32(r, "model.rope_dim", &rope_dim, &has, err));
     if (rope_dim) k_u32(w, ak(k, sizeof k, a, "rope.dimension_count"), rope_dim);
+    TRY(rope_scaling(p, w, n_ctx, err));
     TRY(opt_u32(r, "model.n_vocab", &v, &has, err));
     if (has) k_u32(w, ak(k, sizeof k, a, "vocab_size"), v);
 
@@ -270,6 +273,46 @@ static int arch_keys(exg_plan *p, kvw *w, trit_err *err)
     rc = TRIT_OK;
 out:
     return rc;
+}
+
+/* ---- rope scaling -------------------------------------------------------------------------- */
+
+/* model.rope_scaling (spec 10.1) as llama.cpp reads it back: longrope of minicpm, whose loader
+ * (llama_model_minicpm) takes rope_factors_long/short.weight (copied as tensors) when
+ * rope.scaling.type is "longrope", n_ctx_orig_yarn from rope.scaling.original_context_length and
+ * the cos/sin multiplier from rope.scaling.attn_factor for either set. llama.cpp picks the long
+ * set when its context exceeds the original; the container when model.n_ctx does, so the two
+ * agree at llama.cpp's default context (context_length = model.n_ctx). Anything else is refused:
+ * dropping it would export a model that computes something close. */
+static int rope_scaling(exg_plan *p, kvw *w, uint32_t n_ctx, trit_err *err)
+{
+    const trit_reader *r = p->r;
+    const char *a = p->arch;
+    char k[160], s[64];
+    int rc = exg__kv_str(r, "model.rope_scaling", s, sizeof s, err);
+    if (rc == TRIT_E_NOTFOUND) return TRIT_OK;
+    if (rc) return rc;
+    if (strcmp(s, "longrope") || strcmp(a, "minicpm"))
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "model.rope_scaling",
+                            "is '%s' for arch '%s'; the export writes longrope of minicpm (llama.cpp loads its factors)", s, a);
+    uint32_t orig = 0;
+    float fs = 1.0f, fl = 1.0f;
+    if ((rc = exg__kv_u32(r, "model.rope_orig_ctx", &orig, err)) == TRIT_E_NOTFOUND)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "longrope needs metadata 'model.rope_orig_ctx'");
+    if (rc) return rc;
+    if ((rc = exg__kv_f32(r, "model.rope_attn_factor_short", &fs, err)) && rc != TRIT_E_NOTFOUND) return rc;
+    if ((rc = exg__kv_f32(r, "model.rope_attn_factor_long", &fl, err)) && rc != TRIT_E_NOTFOUND) return rc;
+    if (fs != fl)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "model.rope_attn_factor_long",
+                            "is %g and the short set's %g: llama.cpp applies one rope.scaling.attn_factor to both sets",
+                            (double)fl, (double)fs);
+    k_str(w, ak(k, sizeof k, a, "rope.scaling.type"), "longrope");
+    k_u32(w, ak(k, sizeof k, a, "rope.scaling.original_context_length"), orig);
+    k_f32(w, ak(k, sizeof k, a, "rope.scaling.attn_factor"), fl);
+    exg__warn(p, "longrope: llama.cpp uses the %s factors at its default context (%u); a context %s %u switches it to "
+                 "the %s ones, which the container does not compute",
+              n_ctx > orig ? "long" : "short", n_ctx, n_ctx > orig ? "at most" : "above", orig, n_ctx > orig ? "short" : "long");
+    return TRIT_OK;
 }
 
 /* ---- tokenizer ----------------------------------------------------------------------------- */

@@ -25,7 +25,15 @@ static const trit_mt_tensor tensors[] = {
     {"output.weight", T_, TRIT_MT_FLOAT, "VE", {"lm_head.weight"}},
     /* PhiMoE lm_head_bias (modeling_phimoe.py PhimoeForCausalLM: nn.Linear(bias=lm_head_bias)) */
     {"output.bias", T_, TRIT_MT_FLOAT, "V", {"lm_head.bias"}},
-    {"rope_freqs.weight", T_, TRIT_MT_SKIP, NULL, {NULL}},
+    /* llama.cpp's per-frequency divisors (llama 3.1 rope scaling, convert_hf_to_gguf.py
+     * LlamaModel generate_extra_tensors), applied by every layer whatever the context: named,
+     * not computed, so a GGUF carrying them is refused instead of rotated without them */
+    {"rope_freqs.weight", T_, TRIT_MT_NAMED, NULL, {NULL}},
+    /* longrope (model.rope_scaling "longrope"): one divisor per rotary frequency, llama.cpp's
+     * names (convert_hf_to_gguf.py MiniCPMModel/Phi3MiniModel generate_extra_tensors); HF
+     * releases carry them as config.json's rope_scaling long_factor / short_factor */
+    {"rope_factors_long.weight", T_, TRIT_MT_FLOAT, "R", {NULL}},
+    {"rope_factors_short.weight", T_, TRIT_MT_FLOAT, "R", {NULL}},
 
     {"attn_norm.weight", L_, TRIT_MT_FLOAT, "E", {"input_layernorm.weight"}},
     {"attn_norm.bias", L_, TRIT_MT_FLOAT, "E", {"input_layernorm.bias"}},
@@ -116,11 +124,20 @@ static const trit_mt_key keys[] = {
     {"model.q_lora_rank", U32_, 0, NULL, "attention.q_lora_rank", NULL, {"q_lora_rank"}, TRIT_MT_AS_IS},
     {"model.kv_lora_rank", U32_, 0, NULL, "attention.kv_lora_rank", NULL, {"kv_lora_rank"}, TRIT_MT_AS_IS},
     {"model.v_head_dim", U32_, 0, NULL, NULL, NULL, {"v_head_dim"}, TRIT_MT_AS_IS},
-    /* YaRN rope scaling as DeepSeek computes it (DeepseekV2YarnRotaryEmbedding); from config.json's
-     * rope_scaling object (cvt_arch.c), not read from GGUF: a GGUF deepseek2 is refused */
-    {"model.rope_scaling", STR_, 0, "yarn", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    /* rope scaling (spec 10.1): yarn as DeepSeek computes it (DeepseekV2YarnRotaryEmbedding),
+     * from config.json's rope_scaling (a GGUF deepseek2 is refused); longrope (MiniCPMLongRoPE,
+     * llama.cpp's LLAMA_ROPE_SCALING_TYPE_LONGROPE) from config.json or GGUF: the factor
+     * tensors above, the original context and one cos/sin multiplier per factor set. Read
+     * by cvt_arch.c (GGUF rope.scaling.*), not by inspect's normalization: a GGUF states
+     * rope.scaling.type "none" and original_context_length for models that scale nothing */
+    {"model.rope_scaling", STR_, 0, "yarn|longrope", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.rope_scale_factor", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.rope_orig_ctx", U32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.rope_attn_factor_short", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.rope_attn_factor_long", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    /* which longrope set (spec 10.1): "context" (absent: by model.n_ctx, MiniCPMLongRoPE) or
+     * "sequence" (by the length computed so far, PhimoeRotaryEmbedding) */
+    {"model.rope_select", STR_, 0, "context|sequence", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.yarn_beta_fast", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.yarn_beta_slow", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.yarn_mscale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
@@ -449,6 +466,10 @@ static void check_mla(mt_chk *k, trit_mt_num_fn get, void *gctx)
     if (get(gctx, "model.rope_scale_factor", &v) && !(isfinite(v) && v > 0))
         violation(k, TRIT_E_CORRUPT, "model.rope_scale_factor", "is %g, must be finite and > 0", v);
     count(k, "model.rope_orig_ctx", 0, 1, 4294967295.0, &v);
+    static const char *const af[] = {"model.rope_attn_factor_short", "model.rope_attn_factor_long"};
+    for (size_t i = 0; i < 2; i++)
+        if (get(gctx, af[i], &v) && !(isfinite(v) && v > 0))
+            violation(k, TRIT_E_CORRUPT, af[i], "is %g, must be finite and > 0", v);
     static const char *const yk[] = {"model.yarn_beta_fast", "model.yarn_beta_slow", "model.yarn_mscale",
                                      "model.yarn_mscale_all_dim"};
     for (size_t i = 0; i < sizeof yk / sizeof yk[0]; i++)

@@ -15,7 +15,8 @@
  * K n_head_kv*head_dim, D head_dim, F n_ff, X n_expert, G n_ff_expert, '?' any size, '1' one;
  * alternatives separated by '|'. Multi-head latent attention (DeepSeek): O n_head*v_head_dim
  * (v_head_dim defaults to head_dim, so O = Q elsewhere), A q_lora_rank, C kv_lora_rank,
- * M kv_lora_rank + rope_dim, B n_head*(head_dim - rope_dim + v_head_dim).
+ * M kv_lora_rank + rope_dim, B n_head*(head_dim - rope_dim + v_head_dim). R rope_dim / 2 (one
+ * longrope factor per rotary frequency; rope_dim defaults to head_dim).
  */
 #ifndef TRIT_MODEL_H
 #define TRIT_MODEL_H

@@ -130,6 +130,7 @@ int run_ctx_new(const run_weights *w, const run_opts *o_in, run_ctx **out, trit_
             rc = trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "context of %u positions, at most %u", n_ctx, RUN_MAX_CTX);
         c->n_ctx = n_ctx;
     }
+    if (!rc) rc = run__rope_init(c, err);
     if (!rc) rc = run_pool_new(n_threads, &c->pool, err);
     if (!rc) rc = run_cache_new(c->hp.n_layer, c->hp.n_expert, o.expert_cache, o.policy, &c->cache, err);
     if (!rc) rc = alloc_state(c, n_threads, err);

@@ -59,15 +59,16 @@ static void qk_norm(float *x, const float *w, int full, uint32_t T, uint32_t n_h
     }
 }
 
-/* neox RoPE: dimension i pairs with i + rope_dim/2, angle pos * theta^(-2i/rope_dim). */
-static void rope(float *x, uint32_t T, uint32_t n_heads, uint32_t hd, uint32_t rope_dim, float theta, uint32_t pos0)
+/* neox RoPE: dimension i pairs with i + rope_dim/2, angle pos * inv_freq[i] (run_rope.c: theta^(-2i/rope_dim),
+ * divided by the pair's longrope factor), cos and sin times mscale (longrope's attention factor, else 1). */
+static void rope(float *x, uint32_t T, uint32_t n_heads, uint32_t hd, uint32_t rope_dim, const double *inv_freq, float mscale,
+                 uint32_t pos0)
 {
     uint32_t const half = rope_dim / 2;
     for (uint32_t t = 0; t < T; t++)
         for (uint32_t i = 0; i < half; i++) {
-            double const freq = pow((double)theta, -2.0 * (double)i / (double)rope_dim);
-            double const ang = (double)(pos0 + t) * freq;
-            float const cs = (float)cos(ang), sn = (float)sin(ang);
+            double const ang = (double)(pos0 + t) * inv_freq[i];
+            float const cs = (float)cos(ang) * mscale, sn = (float)sin(ang) * mscale;
             for (uint32_t h = 0; h < n_heads; h++) {
                 float *v = x + ((uint64_t)t * n_heads + h) * hd;
                 float const a = v[i], b = v[i + half];
@@ -133,8 +134,8 @@ static void attention(run_ctx *c, uint32_t L, uint32_t T)
     add_bias(c->v, ly->bv, T, kvd);
     qk_norm(c->q, ly->q_norm, ly->q_norm_full, T, hp->n_head, hp->head_dim, hp->norm_eps);
     qk_norm(c->k, ly->k_norm, ly->k_norm_full, T, hp->n_head_kv, hp->head_dim, hp->norm_eps);
-    rope(c->q, T, hp->n_head, hp->head_dim, hp->rope_dim, hp->rope_theta, c->n_pos);
-    rope(c->k, T, hp->n_head_kv, hp->head_dim, hp->rope_dim, hp->rope_theta, c->n_pos);
+    rope(c->q, T, hp->n_head, hp->head_dim, hp->rope_dim, c->rope_inv_freq, c->rope_mscale, c->n_pos);
+    rope(c->k, T, hp->n_head_kv, hp->head_dim, hp->rope_dim, c->rope_inv_freq, c->rope_mscale, c->n_pos);
     float *kc = c->k_cache + (uint64_t)L * c->n_ctx * kvd, *vc = c->v_cache + (uint64_t)L * c->n_ctx * kvd;
     memcpy(kc + (uint64_t)c->n_pos * kvd, c->k, T * kvd * sizeof *kc);
     memcpy(vc + (uint64_t)c->n_pos * kvd, c->v, T * kvd * sizeof *vc);

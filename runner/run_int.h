@@ -173,6 +173,9 @@ struct run_ctx {
     float *mla_b;              /* [ubatch][n_head * (qk_nope + v_head_dim)]: kv_b's output */
     double *mla_inv_freq;      /* [rope_dim / 2]: per pair, YaRN-blended when model.rope_scaling */
     float mla_rope_mscale;     /* YaRN: cos and sin multiplied by it (1 otherwise) */
+    /* the standard attention's rope (run_rope.c), built once per context */
+    double *rope_inv_freq;     /* [rope_dim / 2]: per rotated pair, divided by its longrope factor */
+    float rope_mscale;         /* longrope: cos and sin multiplied by it (1 otherwise) */
 };
 
 /* ---- compute helpers (run_ops.c) ---- */
@@ -224,6 +227,10 @@ void run__act_stats_print(const run_stats *s, int json, FILE *f);
 int run__mla_hparams(run_ctx *c, trit_err *err);
 int run__mla_alloc(run_ctx *c, trit_err *err);
 void run__mla_attention(run_ctx *c, uint32_t L, uint32_t T);
+
+/* The standard attention's rotary table (run_rope.c): after the model is loaded and the
+ * context length c->n_ctx is fixed (longrope refuses a context its two references disagree on). */
+int run__rope_init(run_ctx *c, trit_err *err);
 
 /* The forward pass (run_forward.c): T <= RUN_UBATCH tokens at positions n_pos.. */
 int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, trit_err *err);

@@ -99,12 +99,12 @@ int run__mla_hparams(run_ctx *c, trit_err *err)
     int const norm_rope = get(c, "model.rope_layout", &layout) && str_is(&layout, "norm");
     int const has_scaling = get(c, "model.rope_scaling", &scaling);
     if (!hp->kv_lora_rank) {
-        /* what only the MLA block computes (a rope scaling the standard attention learns to
-         * compute must be let through here by its type) */
-        if (hp->q_lora_rank || hp->v_head_dim != hp->head_dim || norm_rope || has_scaling)
+        /* what only the MLA block computes (longrope is the standard attention's, run_rope.c) */
+        if (hp->q_lora_rank || hp->v_head_dim != hp->head_dim || norm_rope || (has_scaling && !str_is(&scaling, "longrope")))
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
                                 "model.q_lora_rank, a model.v_head_dim other than head_dim, rope_layout 'norm' and "
-                                "model.rope_scaling are computed with multi-head latent attention only (model.kv_lora_rank 0)");
+                                "model.rope_scaling other than longrope are computed with multi-head latent attention only "
+                                "(model.kv_lora_rank 0)");
         return TRIT_OK;
     }
     if (!hp->v_head_dim || hp->v_head_dim > RUN_MAX_HEAD_DIM || hp->n_head_kv != hp->n_head || hp->rope_dim == 0 ||

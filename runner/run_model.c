@@ -578,6 +578,8 @@ void run__free_model(run_ctx *c)
     c->output_norm_b = c->output_b = NULL;
     free(c->mla_inv_freq);
     c->mla_inv_freq = NULL;
+    free(c->rope_inv_freq);
+    c->rope_inv_freq = NULL;
     c->layers = NULL;
     c->output_norm = NULL;
 }

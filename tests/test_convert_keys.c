@@ -55,11 +55,11 @@ TEST(convert_keys_refused_per_family_hf)
     refuses(GEN_LAYOUT_BITNET, "k-bitnet", "rope_scaling", "{\"rope_type\":\"yarn\",\"factor\":4.0}", "rope_scaling");
     /* 1bitLLM: an activation the runner does not compute */
     refuses(GEN_LAYOUT_LATENT, "k-latent", "hidden_act", "\"gelu_pytorch_tanh\"", "hidden_act");
-    /* BitCPM4 / MiniCPM4: the longrope scaling their configs carry */
+    /* BitCPM4 / MiniCPM4: longrope with fewer factors than rotary frequencies (head_dim / 2) */
     refuses(GEN_LAYOUT_BITCPM, "k-bitcpm", "rope_scaling",
             "{\"rope_type\":\"longrope\",\"long_factor\":[1.0,2.0],\"short_factor\":[1.0,1.0],"
             "\"original_max_position_embeddings\":32768}",
-            "longrope");
+            "rope_scaling.long_factor");
     /* Mixtral: a sliding window shorter than the context */
     refuses(GEN_LAYOUT_MIXTRAL, "k-mixtral", "sliding_window", "16", "sliding_window");
     /* Qwen3-MoE: sliding-window attention switched on */

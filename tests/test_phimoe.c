@@ -33,30 +33,43 @@ static int phimoe_src(const char *name, const char *const *edit, char *dir, size
     return 0;
 }
 
-/* Until longrope is computed the release's rope_scaling is refused; these cases take it out. */
 static const char *const no_rope[] = {"rope_scaling", "null", NULL};
 
 TEST(phimoe_convert_verify_diff)
 {
     if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
     char dir[4096], out[4200], *msg = NULL;
-    if (phimoe_src("phi-cvd", no_rope, dir, sizeof dir)) return;
-    snprintf(out, sizeof out, "%s.trit", dir);
     const char *bin = test_trit_bin();
+    /* the release layout, longrope included */
+    if (phimoe_src("phi-cvd", NULL, dir, sizeof dir)) return;
+    snprintf(out, sizeof out, "%s.trit", dir);
     CHECK_EQ_INT(test_runf(&msg, "'%s' convert -q -f '%s' -o '%s' 2>&1", bin, dir, out), 0);
     free(msg);
     msg = NULL;
     /* the description the runner computes from */
     CHECK_EQ_INT(test_runf(&msg, "'%s' inspect --json '%s'", bin, out), 0);
     CHECK(msg && strstr(msg, "\"model.norm_kind\":\t\"layer\"") && strstr(msg, "\"moe.gating\":\t\"sparsemixer\"") &&
-          strstr(msg, "\"moe.jitter_eps\":\t0.0099999"));
+          strstr(msg, "\"moe.jitter_eps\":\t0.0099999") && strstr(msg, "\"model.rope_select\":\t\"sequence\"") &&
+          strstr(msg, "\"model.rope_attn_factor_short\":\t1.24316"));
     free(msg);
     msg = NULL;
     int const vr = test_runf(&msg, "'%s' verify '%s' 2>&1", bin, out);
     if (vr != 0) test_fail_(__FILE__, __LINE__, "verify exit %d: %s", vr, msg ? msg : "");
     free(msg);
     msg = NULL;
-    /* every tensor (biases included) and every description key has its counterpart */
+    /* a context past longrope's original 4096: the release's set then depends on batching */
+    int const rr = test_runf(&msg, "'%s' run '%s' --tokens 1,2 -n 0 --ctx 4097 2>&1", bin, out);
+    if (rr != 5 || !msg || !strstr(msg, "model.rope_select"))
+        test_fail_(__FILE__, __LINE__, "run --ctx 4097: exit %d, expected 5 naming model.rope_select: %s", rr, msg ? msg : "");
+    free(msg);
+    msg = NULL;
+    /* without rope scaling every tensor (biases included) and every description key has its
+     * counterpart in the source */
+    if (phimoe_src("phi-cvd-plain", no_rope, dir, sizeof dir)) return;
+    snprintf(out, sizeof out, "%s.trit", dir);
+    CHECK_EQ_INT(test_runf(&msg, "'%s' convert -q -f '%s' -o '%s' 2>&1", bin, dir, out), 0);
+    free(msg);
+    msg = NULL;
     int const dr = test_runf(&msg, "'%s' diff '%s' '%s' 2>&1", bin, dir, out);
     if (dr != 0) test_fail_(__FILE__, __LINE__, "diff exit %d: %s", dr, msg ? msg : "");
     free(msg);
@@ -77,11 +90,18 @@ TEST(phimoe_keys_refused_by_name)
         {"mlp_bias", "true", "mlp_bias"},
         {"rope_scaling", "{\"type\":\"yarn\",\"factor\":4.0}", "rope_scaling"},
         {"layer_norm_eps", "1e-5", "layer_norm_eps"},
+        /* the release's longrope: its mscales, factors and original context */
+        {"rope_scaling.short_mscale", "\"1.2\"", "short_mscale"},
+        {"rope_scaling.long_mscale", NULL, "long_mscale"},
+        {"rope_scaling.short_factor", "[1.0, 2.0]", "short_factor"},
+        {"rope_scaling.long_factor", "[1,1,1,1,1,1,1,-1]", "long_factor"},
+        {"rope_scaling.attention_factor", "1.5", "attention_factor"},
+        {"original_max_position_embeddings", "8192", "original_max_position_embeddings"},
     };
     const char *bin = test_trit_bin();
     char dir[4096], out[4200];
     /* the control converts */
-    if (phimoe_src("phi-refuse", no_rope, dir, sizeof dir)) return;
+    if (phimoe_src("phi-refuse", NULL, dir, sizeof dir)) return;
     snprintf(out, sizeof out, "%s.trit", dir);
     char *msg = NULL;
     int rc = test_runf(&msg, "'%s' convert -q -f '%s' -o '%s' 2>&1", bin, dir, out);
@@ -90,7 +110,7 @@ TEST(phimoe_keys_refused_by_name)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "phi-refuse-%zu", i);
-        const char *const edit[] = {"rope_scaling", "null", cases[i].key, cases[i].val, NULL};
+        const char *const edit[] = {cases[i].key, cases[i].val, NULL};
         if (phimoe_src(name, edit, dir, sizeof dir)) continue;
         snprintf(out, sizeof out, "%s.trit", dir);
         msg = NULL;
@@ -127,7 +147,7 @@ TEST(phimoe_export_refused)
 {
     if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
     char dir[4096], out[4200], gg[4300], *msg = NULL;
-    if (phimoe_src("phi-export", no_rope, dir, sizeof dir)) return;
+    if (phimoe_src("phi-export", NULL, dir, sizeof dir)) return;
     snprintf(out, sizeof out, "%s.trit", dir);
     snprintf(gg, sizeof gg, "%s.gguf", dir);
     const char *bin = test_trit_bin();

@@ -38,41 +38,39 @@
 #include "gen/gen.h"
 #include "test.h"
 #include "test_config_edit.h"
-#include "test_ref_util.h"
+#include "test_ref.h"
 
 typedef struct phref {
-    ref_tensors w;
+    test_ref w;
     uint32_t E, H, KV, hd, n_layer, n_vocab, n_expert, F;
     double eps, theta, jitter;
-    int quant;
-    int control;             /* negative controls: CTL_RMS, CTL_SOFTMAX (what llama.cpp computes) */
-    double ctl[3];           /* max |runner - control| per control */
+        int control;             /* negative controls: CTL_RMS, CTL_SOFTMAX (what llama.cpp computes) */
 } phref;
 
-enum { CTL_NONE = 0, CTL_RMS = 1, CTL_SOFTMAX = 2 };
+enum { CTL_NONE = 0, CTL_RMS = 1, CTL_SOFTMAX = 2, CTL_LONG = 3 };   /* CTL_LONG: the long set and mscale */
 
 static int ref_open(phref *r, const gen_opts *o, const char *dir)
 {
     memset(r, 0, sizeof *r);
-    if (ref_tensors_open(&r->w, o, dir)) return -1;
+    if (test_ref_open(&r->w, o, dir)) return -1;
     const cJSON *c = r->w.cfg;
-    r->E = (uint32_t)ref_cfgnum(c, "hidden_size", 0);
-    r->H = (uint32_t)ref_cfgnum(c, "num_attention_heads", 0);
-    r->KV = (uint32_t)ref_cfgnum(c, "num_key_value_heads", r->H);
+    r->E = (uint32_t)test_ref_num(c, "hidden_size", 0);
+    r->H = (uint32_t)test_ref_num(c, "num_attention_heads", 0);
+    r->KV = (uint32_t)test_ref_num(c, "num_key_value_heads", r->H);
     r->hd = r->H ? r->E / r->H : 0;   /* PhimoeAttention: hidden_size // num_heads */
-    r->n_layer = (uint32_t)ref_cfgnum(c, "num_hidden_layers", 0);
-    r->n_vocab = (uint32_t)ref_cfgnum(c, "vocab_size", 0);
-    r->n_expert = (uint32_t)ref_cfgnum(c, "num_local_experts", 0);
-    r->F = (uint32_t)ref_cfgnum(c, "intermediate_size", 0);
-    r->eps = ref_cfgnum(c, "rms_norm_eps", 1e-5);
-    r->theta = ref_cfgnum(c, "rope_theta", 1e6);
-    r->jitter = ref_cfgnum(c, "router_jitter_noise", 0.01);
+    r->n_layer = (uint32_t)test_ref_num(c, "num_hidden_layers", 0);
+    r->n_vocab = (uint32_t)test_ref_num(c, "vocab_size", 0);
+    r->n_expert = (uint32_t)test_ref_num(c, "num_local_experts", 0);
+    r->F = (uint32_t)test_ref_num(c, "intermediate_size", 0);
+    r->eps = test_ref_num(c, "rms_norm_eps", 1e-5);
+    r->theta = test_ref_num(c, "rope_theta", 1e6);
+    r->jitter = test_ref_num(c, "router_jitter_noise", 0.01);
     return r->E && r->H && r->KV && r->n_expert >= 2 && r->E <= 4096 && r->n_expert <= 64 ? 0 : -1;
 }
 
 static void ref_close(phref *r)
 {
-    ref_tensors_close(&r->w);
+    test_ref_close(&r->w);
 }
 
 /* nn.LayerNorm: (x - mean) / sqrt(var + eps) * w + b, biased variance. */
@@ -90,7 +88,7 @@ static void layernorm(double *out, const double *x, const double *w, const doubl
 /* The norm named prefix.{weight,bias}. */
 static int norm(phref *r, double *out, const double *x, const char *prefix)
 {
-    const double *w = ref_tv(&r->w, "%s.weight", prefix), *b = ref_tv(&r->w, "%s.bias", prefix);
+    const double *w = test_ref_tensor(&r->w, "%s.weight", prefix), *b = test_ref_tensor(&r->w, "%s.bias", prefix);
     if (!w || !b) return -1;
     if (r->control == CTL_RMS) {   /* llama.cpp's phi3 graph: RMSNorm, then the bias */
         double ss = 0;
@@ -103,17 +101,16 @@ static int norm(phref *r, double *out, const double *x, const char *prefix)
     return 0;
 }
 
-/* A linear layer with its optional bias (attention_bias / lm_head_bias). */
-static int linear(phref *r, double *y, const double *x, uint32_t rows, uint32_t cols, int ternary, const char *prefix)
+/* A linear layer, with its bias when the config's flag (attention_bias / lm_head_bias) says so. */
+static int linear(phref *r, double *y, const double *x, uint32_t rows, uint32_t cols, int ternary, const char *prefix,
+                  const char *bias_flag)
 {
-    const double *W = ref_tv(&r->w, "%s.weight", prefix);
+    const double *W = test_ref_tensor(&r->w, "%s.weight", prefix);
     if (!W) return -1;
-    if (ternary) ref_proj(y, W, x, rows, cols, r->quant);
-    else ref_matvec(y, W, x, rows, cols);
-    char bn[160];
-    snprintf(bn, sizeof bn, "%s.bias", prefix);
-    if (ref_has(&r->w, bn)) {
-        const double *b = ref_tv(&r->w, "%s", bn);
+    if (ternary) test_ref_proj(&r->w, y, W, x, rows, cols);
+    else test_ref_matvec(y, W, x, rows, cols);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->w.cfg, bias_flag))) {
+        const double *b = test_ref_tensor(&r->w, "%s.bias", prefix);
         if (!b) return -1;
         for (uint32_t i = 0; i < rows; i++) y[i] += b[i];
     }
@@ -129,27 +126,14 @@ static void rope_setup(const phref *r, uint32_t seq_len, double *inv_freq, doubl
     *mscale = 1.0;
     for (uint32_t i = 0; i < d / 2; i++) inv_freq[i] = 1.0 / pow(r->theta, 2.0 * i / d);
     if (!cJSON_IsObject(rs)) return;
-    int const lng = seq_len > ref_cfgnum(rs, "original_max_position_embeddings", 0);
+    int const lng = seq_len > test_ref_num(rs, "original_max_position_embeddings", 0) || r->control == CTL_LONG;
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(rs, lng ? "long_factor" : "short_factor");
-    *mscale = ref_cfgnum(rs, lng ? "long_mscale" : "short_mscale", 1.0);
+    *mscale = test_ref_num(rs, lng ? "long_mscale" : "short_mscale", 1.0);
     for (uint32_t i = 0; i < d / 2; i++) {
         const cJSON *v = cJSON_GetArrayItem(f, (int)i);
         /* the factors are a float32 tensor in transformers */
         inv_freq[i] = 1.0 / ((double)(float)(cJSON_IsNumber(v) ? v->valuedouble : 1.0) * pow(r->theta, 2.0 * i / d));
     }
-}
-
-/* x * cos + rotate_half(x) * sin over one head. */
-static void rope_head(double *x, uint32_t d, uint32_t pos, const double *inv_freq, double mscale)
-{
-    double o[512];
-    uint32_t const h = d / 2;
-    for (uint32_t j = 0; j < d && d <= 512; j++) {
-        double const ang = pos * inv_freq[j % h];
-        double const rot = j < h ? -x[j + h] : x[j - h];
-        o[j] = x[j] * cos(ang) * mscale + rot * sin(ang) * mscale;
-    }
-    memcpy(x, o, d * sizeof *x);
 }
 
 /* sparsemixer (training False), literally: masks, softmax over what is left, gather. */
@@ -194,7 +178,7 @@ static int ref_forward(phref *r, const uint32_t *tok, uint32_t n, double *logits
     char pre[128];
     if (!h || !x || !y || !q || !k || !v || !att || !sc || !g || !u || !hn || hd / 2 > 256) goto done;
     rope_setup(r, n, inv_freq, &mscale);
-    const double *emb = ref_tv(&r->w, "model.embed_tokens.weight");
+    const double *emb = test_ref_tensor(&r->w, "model.embed_tokens.weight");
     if (!emb) goto done;
     for (uint32_t t = 0; t < n; t++) memcpy(h + (size_t)t * E, emb + (size_t)tok[t] * E, E * sizeof *h);
     for (uint32_t L = 0; L < r->n_layer; L++) {
@@ -203,13 +187,13 @@ static int ref_forward(phref *r, const uint32_t *tok, uint32_t n, double *logits
             if (norm(r, x, h + (size_t)t * E, pre)) goto done;
             double *qt = q + (size_t)t * H * hd, *kt = k + (size_t)t * KV * hd, *vt = v + (size_t)t * KV * hd;
             snprintf(pre, sizeof pre, "model.layers.%u.self_attn.q_proj", L);
-            if (linear(r, qt, x, H * hd, E, 1, pre)) goto done;
+            if (linear(r, qt, x, H * hd, E, 1, pre, "attention_bias")) goto done;
             snprintf(pre, sizeof pre, "model.layers.%u.self_attn.k_proj", L);
-            if (linear(r, kt, x, KV * hd, E, 1, pre)) goto done;
+            if (linear(r, kt, x, KV * hd, E, 1, pre, "attention_bias")) goto done;
             snprintf(pre, sizeof pre, "model.layers.%u.self_attn.v_proj", L);
-            if (linear(r, vt, x, KV * hd, E, 1, pre)) goto done;
-            for (uint32_t hh = 0; hh < H; hh++) rope_head(qt + (size_t)hh * hd, hd, t, inv_freq, mscale);
-            for (uint32_t hh = 0; hh < KV; hh++) rope_head(kt + (size_t)hh * hd, hd, t, inv_freq, mscale);
+            if (linear(r, vt, x, KV * hd, E, 1, pre, "attention_bias")) goto done;
+            for (uint32_t hh = 0; hh < H; hh++) test_ref_rope_halves(qt + (size_t)hh * hd, hd, inv_freq, mscale, t);
+            for (uint32_t hh = 0; hh < KV; hh++) test_ref_rope_halves(kt + (size_t)hh * hd, hd, inv_freq, mscale, t);
         }
         for (uint32_t t = 0; t < n; t++) {
             for (uint32_t hh = 0; hh < H; hh++) {
@@ -229,16 +213,16 @@ static int ref_forward(phref *r, const uint32_t *tok, uint32_t n, double *logits
                 }
             }
             snprintf(pre, sizeof pre, "model.layers.%u.self_attn.o_proj", L);
-            if (linear(r, hn + (size_t)t * E, att, E, H * hd, 1, pre)) goto done;
+            if (linear(r, hn + (size_t)t * E, att, E, H * hd, 1, pre, "attention_bias")) goto done;
         }
         for (size_t i = 0; i < (size_t)n * E; i++) h[i] += hn[i];
         for (uint32_t t = 0; t < n; t++) {
             double *ht = h + (size_t)t * E;
             snprintf(pre, sizeof pre, "model.layers.%u.post_attention_layernorm", L);
             if (norm(r, x, ht, pre)) goto done;
-            const double *Wr = ref_tv(&r->w, "model.layers.%u.block_sparse_moe.gate.weight", L);
+            const double *Wr = test_ref_tensor(&r->w, "model.layers.%u.block_sparse_moe.gate.weight", L);
             if (!Wr) goto done;
-            ref_matvec(rl, Wr, x, r->n_expert, E);   /* the router stays float */
+            test_ref_matvec(rl, Wr, x, r->n_expert, E);   /* the router stays float */
             uint32_t sel[2];
             double w[2];
             sparsemixer(rl, r->n_expert, r->jitter, sel, w);
@@ -249,54 +233,60 @@ static int ref_forward(phref *r, const uint32_t *tok, uint32_t n, double *logits
             }
             memset(y, 0, E * sizeof *y);
             for (int j = 0; j < 2; j++) {
-                const double *W1 = ref_tv(&r->w, "model.layers.%u.block_sparse_moe.experts.%u.w1.weight", L, sel[j]);
-                const double *W2 = ref_tv(&r->w, "model.layers.%u.block_sparse_moe.experts.%u.w2.weight", L, sel[j]);
-                const double *W3 = ref_tv(&r->w, "model.layers.%u.block_sparse_moe.experts.%u.w3.weight", L, sel[j]);
+                const double *W1 = test_ref_tensor(&r->w, "model.layers.%u.block_sparse_moe.experts.%u.w1.weight", L, sel[j]);
+                const double *W2 = test_ref_tensor(&r->w, "model.layers.%u.block_sparse_moe.experts.%u.w2.weight", L, sel[j]);
+                const double *W3 = test_ref_tensor(&r->w, "model.layers.%u.block_sparse_moe.experts.%u.w3.weight", L, sel[j]);
                 if (!W1 || !W2 || !W3) goto done;
-                ref_proj(g, W1, x, F, E, r->quant);
-                ref_proj(u, W3, x, F, E, r->quant);
+                test_ref_proj(&r->w, g, W1, x, F, E);
+                test_ref_proj(&r->w, u, W3, x, F, E);
                 for (uint32_t i = 0; i < F; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
-                ref_proj(hn, W2, g, E, F, r->quant);
+                test_ref_proj(&r->w, hn, W2, g, E, F);
                 for (uint32_t i = 0; i < E; i++) y[i] += w[j] * hn[i];
             }
             for (uint32_t i = 0; i < E; i++) ht[i] += y[i];
         }
     }
-    if (norm(r, x, h + (size_t)(n - 1) * E, "model.norm") || linear(r, logits, x, r->n_vocab, E, 0, "lm_head")) goto done;
+    if (norm(r, x, h + (size_t)(n - 1) * E, "model.norm") || linear(r, logits, x, r->n_vocab, E, 0, "lm_head", "lm_head_bias")) goto done;
     rc = 0;
 done:
     free(h); free(x); free(y); free(q); free(k); free(v); free(att); free(sc); free(g); free(u); free(hn);
     return rc;
 }
 
-static int ph_forward(void *ctx, const uint32_t *tok, uint32_t n, int quant, double *logits)
+static int ph_forward(void *ctx, const uint32_t *tok, uint32_t n, double *logits)
 {
     phref *r = ctx;
-    r->quant = quant;
     r->control = CTL_NONE;
     return ref_forward(r, tok, n, logits);
 }
 
-/* The negative controls per sequence: how far the runner is from llama.cpp's norm and routing
- * (token mode, as the runner). */
-static void ph_controls(void *ctx, const uint32_t *tok, uint32_t n, const double *run)
+static int ph_rms(void *ctx, const uint32_t *tok, uint32_t n, double *logits)
 {
     phref *r = ctx;
-    double *l = calloc(r->n_vocab, sizeof *l);
-    for (int c = CTL_RMS; l && c <= CTL_SOFTMAX; c++) {
-        r->quant = 1;
-        r->control = c;
-        if (ref_forward(r, tok, n, l)) test_fail_(__FILE__, __LINE__, "control %d: the forward pass failed", c);
-        for (uint32_t i = 0; i < r->n_vocab; i++) r->ctl[c] = fmax(r->ctl[c], fabs(run[i] - l[i]));
-    }
-    r->control = CTL_NONE;
-    free(l);
+    r->control = CTL_RMS;
+    return ref_forward(r, tok, n, logits);
 }
 
-/* Generate (rope_scaling as the release, or edited), convert, run the sequences and compare. */
+static int ph_softmax(void *ctx, const uint32_t *tok, uint32_t n, double *logits)
+{
+    phref *r = ctx;
+    r->control = CTL_SOFTMAX;
+    return ref_forward(r, tok, n, logits);
+}
+
+static int ph_long(void *ctx, const uint32_t *tok, uint32_t n, double *logits)
+{
+    phref *r = ctx;
+    r->control = CTL_LONG;
+    return ref_forward(r, tok, n, logits);
+}
+
+/* Generate (rope_scaling as the release, or edited), convert, run the sequences and compare;
+ * then the negative controls (llama.cpp's norm, llama.cpp's routing) must be far outside the
+ * tolerance, or the check could not tell the release's math from theirs. */
 static void agree(const char *label, const char *const *edit)
 {
-    char dir[4096], out[4200];
+    char dir[4096], out[4200], *msg = NULL;
     gen_opts o;
     gen_opts_default(&o, GEN_LAYOUT_PHIMOE);
     o.overwrite = 1;
@@ -305,25 +295,27 @@ static void agree(const char *label, const char *const *edit)
     trit_err err;
     CHECK_OK_E(gen_write(&o, dir, &err), &err);
     for (; edit && edit[0]; edit += 2) CHECK(test_config_set(dir, edit[0], edit[1]) == 0);
-    if (ref_convert(dir, out)) return;
+    int const rc = test_runf(&msg, "'%s' convert -q -f '%s' -o '%s' 2>&1", test_trit_bin(), dir, out);
+    if (rc != 0) test_fail_(__FILE__, __LINE__, "%s: convert exit %d: %s", label, rc, msg ? msg : "");
+    free(msg);
     phref r;
-    if (ref_open(&r, &o, dir)) {
-        test_fail_(__FILE__, __LINE__, "%s: reference setup failed", label);
-        ref_close(&r);
+    if (rc != 0 || ref_open(&r, &o, dir)) {
+        if (rc == 0) test_fail_(__FILE__, __LINE__, "%s: reference setup failed", label);
+        if (rc == 0) ref_close(&r);
         return;
     }
-    ref_stats st;
-    ref_compare(out, r.n_vocab, ph_forward, ph_controls, &r, &st);
-    printf("    phimoe %s: trit run vs the modeling_phimoe.py reference: max|dlogit| %.3g (logits up to %.3g), "
-           "top-5 %d/%d; vs the unquantized reference %.3g; controls: RMSNorm+bias %.3g, softmax top-2 %.3g\n",
-           label, st.worst, st.range, st.top5_ok, st.n_seq, st.worst_float, r.ctl[CTL_RMS], r.ctl[CTL_SOFTMAX]);
-    if (!(st.worst <= 1e-5) || st.top5_ok != st.n_seq)
-        test_fail_(__FILE__, __LINE__, "%s: max|dlogit| %g (tol 1e-5), top-5 sets equal %d/%d", label, st.worst,
-                   st.top5_ok, st.n_seq);
-    /* the tolerance must tell the release's math from llama.cpp's: each control is far outside it */
-    if (!(r.ctl[CTL_RMS] > 100 * 1e-5) || !(r.ctl[CTL_SOFTMAX] > 100 * 1e-5))
-        test_fail_(__FILE__, __LINE__, "%s: a control is within the tolerance (RMSNorm %g, softmax %g): the test cannot "
-                   "tell them apart", label, r.ctl[CTL_RMS], r.ctl[CTL_SOFTMAX]);
+    double const tol = 1e-5;
+    test_ref_agree("phimoe", label, out, &r.w, r.n_vocab, ph_forward, &r, tol, NULL);
+    double const rms = test_ref_distance("phimoe", label, out, &r.w, r.n_vocab, ph_rms, &r);
+    double const smx = test_ref_distance("phimoe", label, out, &r.w, r.n_vocab, ph_softmax, &r);
+    /* with longrope: the long factor set and long_mscale (llama.cpp's choice at its default context) */
+    int const longrope = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r.w.cfg, "rope_scaling"));
+    double const lng = longrope ? test_ref_distance("phimoe", label, out, &r.w, r.n_vocab, ph_long, &r) : INFINITY;
+    printf("    phimoe %s: controls: RMSNorm + bias %.3g, softmax top-2 renormalized %.3g, long rope set %.3g\n", label, rms,
+           smx, lng);
+    if (!(rms > 100 * tol) || !(smx > 100 * tol) || !(lng > 100 * tol))
+        test_fail_(__FILE__, __LINE__, "%s: a control is within 100x the tolerance (RMSNorm %g, softmax %g, long set %g)",
+                   label, rms, smx, lng);
     ref_close(&r);
 }
 
@@ -339,4 +331,15 @@ TEST(phimoe_agrees_with_reference)
     agree("jitter0.4", wide);
     static const char *const all[] = {"rope_scaling", "null", "router_jitter_noise", "50", NULL};
     agree("jitter50", all);
+}
+
+TEST(phimoe_longrope_agrees_with_reference)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    /* the release's rope_scaling: longrope, short factors for sequences up to 4096, cos/sin times
+     * short_mscale 1.243 */
+    agree("longrope", NULL);
+    /* short_mscale is the one used, not long_mscale */
+    static const char *const ms[] = {"rope_scaling.short_mscale", "0.9", "rope_scaling.long_mscale", "1.7", NULL};
+    agree("mscale", ms);
 }

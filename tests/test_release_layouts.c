@@ -41,14 +41,14 @@ static const family families[] = {
     {GEN_LAYOUT_QWEN3MOE, SUPPORTED, 1, {NULL, NULL}},
     {GEN_LAYOUT_QWEN2MOE, SUPPORTED, 1, {NULL, NULL}},
     {GEN_LAYOUT_OLMOE, SUPPORTED, 1, {NULL, NULL}},
-    {GEN_LAYOUT_MINICPM4, REFUSED, 0, {"longrope", "rope_scaling"}},
+    {GEN_LAYOUT_MINICPM4, SUPPORTED, 1, {NULL, NULL}},   /* longrope: test_longrope.c checks the math */
     {GEN_LAYOUT_DEEPSEEK2, SUPPORTED, 1, {NULL, NULL}},   /* MLA + yarn: test_deepseek_ref.c checks the math */
     /* fused experts are split at conversion: no per-tensor value map here; its values are
      * checked against llama.cpp by the conformance suite (agree.sh: moe-granite and its GGUF twin) */
     {GEN_LAYOUT_GRANITEMOE, SUPPORTED, 0, {NULL, NULL}},
-    /* LayerNorm, biases and sparsemixer are computed (test_phimoe_ref.c); its longrope with
-     * short/long mscale is not yet */
-    {GEN_LAYOUT_PHIMOE, REFUSED, 0, {"longrope", "rope_scaling"}},
+    /* LayerNorm, biases, sparsemixer and longrope with short/long mscale: test_phimoe_ref.c
+     * checks the math against modeling_phimoe.py */
+    {GEN_LAYOUT_PHIMOE, SUPPORTED, 1, {NULL, NULL}},
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
@@ -432,6 +432,11 @@ TEST(release_layouts_copy_the_releases)
         cJSON *c = config_of(dir), *r = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
         CHECK_STR(cstr(r, "rope_type"), "longrope");
         CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "long_factor")), (int)gen_head_dim(&o) / 2);
+        CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "short_factor")), (int)gen_head_dim(&o) / 2);
+        /* MiniCPM4-8B: original_max_position_embeddings = max_position_embeddings (32768) */
+        const cJSON *om = cJSON_GetObjectItemCaseSensitive(r, "original_max_position_embeddings");
+        const cJSON *mp = cJSON_GetObjectItemCaseSensitive(c, "max_position_embeddings");
+        CHECK(cJSON_IsNumber(om) && cJSON_IsNumber(mp) && om->valuedouble == mp->valuedouble);
         cJSON_Delete(c);
     }
 }

@@ -266,6 +266,7 @@ static const char *sym_name(char s)
     case 'C': return "kv_lora_rank";
     case 'M': return "kv_lora_rank+rope_dim";
     case 'B': return "n_head*(head_dim-rope_dim+v_head_dim)";
+    case 'R': return "rope_dim/2";
     case '1': return "1";
     default: return "?";
     }
@@ -303,6 +304,7 @@ static uint64_t sym_value(const vfy__model *m, char s)
     case 'X': return hp_u64(m, "moe.n_expert", &a) ? a : 0;
     case 'G': return hp_u64(m, "moe.n_ff_expert", &a) && a ? a : 0;
     case 'O': case 'A': case 'C': case 'M': case 'B': return sym_mla(m, s);
+    case 'R': return hp_u64(m, "model.rope_dim", &a) || hp_u64(m, "model.head_dim", &a) ? a / 2 : 0;
     case '1': return 1;
     default: return 0;
     }

@@ -26,7 +26,9 @@
  *             LlamaForCausalLM with packed U8 + weight_scale, quant_method bitnet and no
  *             linear_class (BitLinear: divide), no sub-norms, untied BF16 lm_head
  *   bitcpm    BitCPM4 [3.5]: BF16 values = ternary x group scale (groups along each row)
- *   minicpm4  BitCPM4 / MiniCPM4 as released [12]: bitcpm plus rope_scaling longrope
+ *   minicpm4  BitCPM4 / MiniCPM4 as released [12]: bitcpm plus rope_scaling longrope (rope_type,
+ *             long_factor, short_factor, original_max_position_embeddings; --rope-orig below
+ *             --ctx exercises the long factors)
  *   mixtral   Mixtral MoE [4.1], BF16, sharded with model.safetensors.index.json
  *   qwen3moe  Qwen3-30B-A3B [4.1, 12]: BF16, sharded, head_dim as its own config key (any even
  *             value: --head-dim 2*embd/heads gives the release's q_proj [heads*head_dim, hidden];
@@ -121,6 +123,9 @@ typedef struct gen_opts {
     uint32_t group_size;    /* bitcpm: weights per scale group along a row */
     uint32_t n_shards;      /* safetensors files (MoE default 2; 1 = single model.safetensors) */
     uint32_t n_ctx;         /* max_position_embeddings / context_length */
+    uint32_t rope_orig;     /* minicpm4: longrope original_max_position_embeddings (0: n_ctx, as
+                               MiniCPM4-8B states 32768 for both; below n_ctx selects the long
+                               factors and a cos/sin factor > 1) */
     uint32_t gguf_align;    /* general.alignment (power of two, multiple of 8; default 32) */
     uint32_t gguf_tq;       /* GEN_TQ_* */
     int latent;             /* MoE and gguf layouts: random float projections, not ternary */

@@ -180,23 +180,32 @@ static void deepseek_config(const gen_opts *o, cJSON *j)
 }
 
 
-/* longrope factors: one per rotary frequency (head_dim / 2), as MiniCPM4 and Phi-3.5 carry. */
+/* longrope factors: one per rotary frequency (head_dim / 2). MiniCPM4 (openbmb/MiniCPM4-8B
+ * config.json; the MiniCPM README's LongRoPE section): {rope_type, long_factor, short_factor,
+ * original_max_position_embeddings} in that order, original 32768 = max_position_embeddings,
+ * factors rising from about 1 (0.9978 ... 124.1 over 64 frequencies). Scaled down: the sets
+ * differ here (the release repeats one list) so that a converter or runner that picks the wrong
+ * set is caught, and --rope-orig below --ctx makes MiniCPMLongRoPE select the long one.
+ * Phi-3.5-MoE carries short/long_mscale and "type". */
 static void longrope(cJSON *j, const gen_opts *o, int phi)
 {
     cJSON *r = cJSON_AddObjectToObject(j, "rope_scaling");
     if (!r) return;
     uint32_t const n = gen_head_dim(o) / 2;
+    if (!phi) str(r, "rope_type", "longrope");
     cJSON *lf = cJSON_AddArrayToObject(r, "long_factor"), *sf = NULL;
-    for (uint32_t i = 0; lf && i < n; i++) cJSON_AddItemToArray(lf, cJSON_CreateNumber(1.0 + 0.25 * i));
-    if (phi) num(r, "long_mscale", 1.243163121016122);
-    num(r, "original_max_position_embeddings", phi ? 4096 : o->n_ctx);
+    for (uint32_t i = 0; lf && i < n; i++) cJSON_AddItemToArray(lf, cJSON_CreateNumber(1.0 + 0.25 * i * i));
+    if (phi) {
+        num(r, "long_mscale", 1.243163121016122);
+        num(r, "original_max_position_embeddings", 4096);
+    }
     sf = cJSON_AddArrayToObject(r, "short_factor");
-    for (uint32_t i = 0; sf && i < n; i++) cJSON_AddItemToArray(sf, cJSON_CreateNumber(1.0 + 0.01 * i));
+    for (uint32_t i = 0; sf && i < n; i++) cJSON_AddItemToArray(sf, cJSON_CreateNumber(0.9977997200264581 + 0.01 * i));
     if (phi) {
         num(r, "short_mscale", 1.243163121016122);
         str(r, "type", "longrope");
     } else {
-        str(r, "rope_type", "longrope");
+        num(r, "original_max_position_embeddings", o->rope_orig ? o->rope_orig : o->n_ctx);
     }
 }
 
@@ -489,6 +498,7 @@ static int fill(cJSON *j, const gen_opts *o)
         num(j, "sliding_window", o->n_ctx);
         flag(j, "tie_word_embeddings", 0);
         str(j, "torch_dtype", "bfloat16");
+        str(j, "transformers_version", "4.43.3");
         flag(j, "use_cache", 1);
         num(j, "vocab_size", o->n_vocab);
         return 1;

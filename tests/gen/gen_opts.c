@@ -150,6 +150,8 @@ void gen_opts_default(gen_opts *o, gen_layout layout)
         /* Qwen1.5-MoE, OLMoE and DeepSeek-V2-Lite have as many KV heads as heads */
         if (layout == GEN_LAYOUT_QWEN2MOE || layout == GEN_LAYOUT_OLMOE || layout == GEN_LAYOUT_DEEPSEEK2)
             o->n_head_kv = o->n_head;
+        /* Phi-3.5-MoE: max_position_embeddings 131072, 32 x longrope's original 4096 */
+        if (layout == GEN_LAYOUT_PHIMOE) o->n_ctx = 131072;
         break;
     case GEN_LAYOUT_DEEPSEEK_V2:
     case GEN_LAYOUT_DEEPSEEK_V3:
@@ -236,6 +238,8 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
     if (o->n_vocab < need || o->n_vocab > (1u << 22))
         return BAD("vocab must be %u..4194304 (got %u)", need, o->n_vocab);
     if (o->n_ctx < 1) return BAD("context length must be >= 1");
+    if (o->rope_orig && o->layout != GEN_LAYOUT_MINICPM4) return BAD("rope-orig is a minicpm4 option");
+    if (o->rope_orig == 1) return BAD("rope-orig must be >= 2 (MiniCPMLongRoPE divides by its logarithm)");
     if (moe) {
         if (o->n_expert < 2 || o->n_expert > 1024) return BAD("experts must be 2..1024 (got %u)", o->n_expert);
         if (o->n_expert_used < 1 || o->n_expert_used > o->n_expert)

@@ -36,6 +36,7 @@ static const struct dim_opt {
     {"group", FIELD(group_size), "bitcpm scale group size"},
     {"shards", FIELD(n_shards), "safetensors files"},
     {"ctx", FIELD(n_ctx), "context length"},
+    {"rope-orig", FIELD(rope_orig), "minicpm4 longrope original_max_position_embeddings (0: ctx)"},
     {"align", FIELD(gguf_align), "GGUF general.alignment"},
 };
 #define N_DIMS (sizeof dims / sizeof dims[0])

@@ -38,6 +38,8 @@
 #               output_linear experts, router.layer, F32, tied) with its four multipliers
 #               (embedding, attention, residual, logits); hidden 256, expert FFN 256. Then its
 #               GGUF twin (twin below): the granitemoe GGUF converted and run against llama.cpp.
+#   minicpm4-longrope, minicpm4-shortrope: trit-gen minicpm4, BitCPM4/MiniCPM4 with rope_scaling
+#               longrope, the long and the short factor set (comments at the model lines).
 #   moe-olmoe, moe-qwen2, moe-mixtral, dense-llama158 (twin only, see below): the OLMoE (full-width q/k norms),
 #               Qwen1.5-MoE (q/k/v bias, shared expert with its sigmoid gate), Mixtral and
 #               HF1BitLLM Llama3-1.58 (packed U8 without sub-norms: exported as arch llama)
@@ -127,6 +129,13 @@ model same moe-olmoe bf16out olmoe --embd 256 --ff 256
 model same moe-qwen2 bf16out qwen2moe --embd 256 --ff 256 --ff-shared 256
 model same moe-mixtral bf16out mixtral --embd 256 --ff 256
 model same dense-llama158 twinonly llama158 --embd 256 --ff 256
+# MiniCPM4 / BitCPM4 with rope_scaling longrope (trit-gen minicpm4: long and short factor sets
+# differ): original context 16 below the model's 64 selects the long factors and a cos/sin
+# factor sqrt(1 + ln 4 / ln 16); original = context (as MiniCPM4-8B states 32768 twice) the short
+# ones with factor 1. llama.cpp's minicpm loads rope_factors_long/short and picks by its own
+# context (logits.mjs: 64, above 16 and below 4096), the same set.
+model same minicpm4-longrope bf16out minicpm4 --embd 256 --ff 256 --group 256 --ctx 64 --rope-orig 16
+model same minicpm4-shortrope bf16out minicpm4 --embd 256 --ff 256 --group 256
 
 # twin LABEL [TOL]: the GGUF side of a family. `trit convert` of the TQ2_0 export (a GGUF as llama.cpp
 # reads it: granitemoe's multipliers as GGUF keys, Q/K rows permuted, fused experts split into
@@ -177,6 +186,8 @@ twin moe-granite
 # vs the container differ by up to 5.8e-2 on one sequence), so the llama158 check is on the
 # GGUF's own weights: the twin.
 twin dense-llama158 8e-3
+# the minicpm GGUF with its rope factors, as llama.cpp's converter writes it, read back
+twin minicpm4-longrope 8e-3
 
 echo "agreement: $fails failed"
 [ "$fails" -eq 0 ]
