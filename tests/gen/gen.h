@@ -124,6 +124,8 @@ typedef struct gen_opts {
     uint32_t gguf_align;    /* general.alignment (power of two, multiple of 8; default 32) */
     uint32_t gguf_tq;       /* GEN_TQ_* */
     int latent;             /* MoE and gguf layouts: random float projections, not ternary */
+    int f32;                /* safetensors: float tensors F32 instead of the layout's BF16/F16 (not a
+                               release layout: a twin for float-path conformance) */
     float embd_std;         /* spread of the token embedding (0: 0.02, the HF initializer_range) */
     int overwrite;          /* replace an existing output */
 } gen_opts;
