@@ -380,6 +380,53 @@ static int gguf_longrope(const src_gguf *g, const struct src_ckpt *s, const char
     return TRIT_OK;
 }
 
+/* deepseek2 as llama.cpp reads it (src/models/deepseek2.cpp load_arch_hparams and its graph):
+ * with attention.key_length_mla the file is in MLA form (head_count_kv 1, key_length kv_lora +
+ * rope, attn_k_b / attn_v_b), without it the legacy MHA form (key_length qk_nope + qk_rope,
+ * value_length v, attn_kv_b); the q LoRA rank 0 or absent means attn_q. Routing: expert_gating_func
+ * (absent: softmax, llama.cpp's default for DeepSeek-V2 files), exp_probs_b in the selection only,
+ * expert groups scored by the sum of their two best (build_moe_ffn), expert_weights_norm then
+ * expert_weights_scale. YaRN: llama.cpp's deepseek2 takes both of DeepSeek's mscales from
+ * yarn_log_multiplier / 0.1 and betas 32 / 1 (cvt_keys.c refuses other betas and a yarn without
+ * the multiplier, which it computes in a way no DeepSeek configuration does). */
+static int gguf_deepseek2(const src_gguf *g, const char *arch, cvt_model *m, trit_err *err)
+{
+    uint32_t const kmla = gu32(g, arch, "attention.key_length_mla", 0), vmla = gu32(g, arch, "attention.value_length_mla", 0);
+    m->kv_lora_rank = gu32(g, arch, "attention.kv_lora_rank", 0);
+    m->q_lora_rank = gu32(g, arch, "attention.q_lora_rank", 0);
+    if (kmla || vmla) {
+        m->head_dim = kmla;
+        m->v_head_dim = vmla;
+    } else {
+        m->head_dim = gu32(g, arch, "attention.key_length", 0);
+        m->v_head_dim = gu32(g, arch, "attention.value_length", m->head_dim);
+    }
+    m->n_head_kv = m->n_head;
+    if (!m->kv_lora_rank || !m->head_dim || !m->v_head_dim || !m->rope_dim || m->rope_dim >= m->head_dim)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, "deepseek2",
+                            "multi-head latent attention needs kv_lora_rank, key/value head widths and 0 < "
+                            "rope.dimension_count < the key head (got %u, %u, %u, %u)", m->kv_lora_rank, m->head_dim,
+                            m->v_head_dim, m->rope_dim);
+    uint32_t const ng = gu32(g, arch, "expert_group_count", 0), tg = gu32(g, arch, "expert_group_used_count", 0);
+    if (ng > 1) {
+        m->n_group = ng;
+        m->topk_group = tg;
+        snprintf(m->group_score, sizeof m->group_score, "top2sum");
+    }
+    int64_t const ti = gkv(g, arch, "rope.scaling.type");
+    const char *ty;
+    uint64_t tn;
+    if (ti >= 0 && src_gguf_kv_str(g, (uint64_t)ti, &ty, &tn) == TRIT_OK && tn == 4 && !memcmp(ty, "yarn", 4)) {
+        snprintf(m->rope_scaling, sizeof m->rope_scaling, "yarn");
+        m->rope_scale_factor = (float)gf64(g, arch, "rope.scaling.factor", 1.0);
+        m->rope_orig_ctx = gu32(g, arch, "rope.scaling.original_context_length", m->n_ctx);
+        m->yarn_beta_fast = 32;
+        m->yarn_beta_slow = 1;
+        m->yarn_mscale = m->yarn_mscale_all_dim = (float)(gf64(g, arch, "rope.scaling.yarn_log_multiplier", 0) / 0.1);
+    }
+    return TRIT_OK;
+}
+
 static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, trit_err *err)
 {
     const char *arch = src_gguf_arch(g);
@@ -395,7 +442,8 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
      * deepseek2 (MLA), granite/granitemoe (four multipliers, attention scale), phimoe
      * (LayerNorm, biases) and any other are refused, not computed as the nearest llama. */
     static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe",
-                                        "minicpm", "granite", "granitemoe", "bitnet", "bitnet-b1.58", "bitnet-25"};
+                                        "minicpm", "granite", "granitemoe", "bitnet", "bitnet-b1.58", "bitnet-25",
+                                        "deepseek2"};
     int arch_ok = 0;
     for (size_t i = 0; i < sizeof archs / sizeof archs[0] && !arch_ok; i++) arch_ok = !strcmp(arch, archs[i]);
     /* A phimoe GGUF (convert_hf_to_gguf.py PhiMoeModel) keeps the release's LayerNorm biases but
@@ -409,7 +457,7 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
     if (!arch_ok)
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "general.architecture",
                             "architecture '%.40s' is not supported (llama, mistral, qwen2/3, qwen2moe, qwen3moe, "
-                            "olmoe, minicpm, granite, granitemoe, bitnet); trit refuses rather than compute something "
+                            "olmoe, minicpm, granite, granitemoe, bitnet, deepseek2); trit refuses rather than compute something "
                             "close", arch);
     int rc = cvt_keys_check_gguf(g, arch, err);
     if (rc != TRIT_OK) return rc;
@@ -487,6 +535,7 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
         } else if (!strcmp(arch, "llama") && m->n_expert) m->norm_topk = 1; /* Mixtral as llama */
         else m->norm_topk = gbool(g, arch, "expert_weights_norm", 0);
     }
+    if (!strcmp(arch, "deepseek2")) return gguf_deepseek2(g, arch, m, err);
     return TRIT_OK;
 }
 

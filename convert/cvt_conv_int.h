@@ -34,6 +34,9 @@ typedef struct cvt_plan_t {
     uint32_t unit, id;
     double max_err, rms_err;
     src_codes codes;           /* kind != NONE: scanned and encoded in the code domain (cvt_codes.c) */
+    /* deepseek2 GGUF: attn_kv_b rebuilt from attn_k_b (src, [H][kv_lora][nope]) and attn_v_b
+     * (mla_vb, [H][v][kv_lora]); mla_nope 0 = not such a tensor */
+    uint32_t mla_vb, mla_nope, mla_v;
 } cvt_plan_t;
 
 /* One encoder's working state: a thread's, or the caller's. */

@@ -43,11 +43,41 @@ uint64_t cvt__src_row(const cvt_plan_t *p, uint64_t r)
 }
 
 /* Read output rows [r0, r0+nr) of p as floats into buf (nr * cols values). */
+/* Rows of attn_kv_b from llama.cpp's split halves (conversion/deepseek.py: kv_b_proj viewed
+ * [H, nope + v, kv_lora], k_b = its first nope rows per head transposed to [H, kv_lora, nope],
+ * v_b the other v rows): row h * (nope + v) + j is k_b[h][.][j] for j < nope, else
+ * v_b[h][j - nope][.]. The k_b head slab is read once per head. */
+static int read_kv_b(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *buf, trit_err *err)
+{
+    uint64_t const kl = p->cols, per = (uint64_t)p->mla_nope + p->mla_v, slab_n = kl * p->mla_nope;
+    float *slab = trit_mallocarray(slab_n ? slab_n : 1, sizeof *slab);
+    if (!slab) return nomem(err);
+    uint64_t have = UINT64_MAX;
+    int rc = TRIT_OK;
+    for (uint64_t k = 0; k < nr && rc == TRIT_OK; k++) {
+        uint64_t const r = r0 + k, h = r / per, j = r % per;
+        float *out = buf + k * kl;
+        if (j >= p->mla_nope) {
+            rc = src_f32(c->src, p->mla_vb, (h * p->mla_v + (j - p->mla_nope)) * kl, kl, out, err);
+            continue;
+        }
+        if (h != have) {
+            rc = src_f32(c->src, p->src, h * slab_n, slab_n, slab, err);
+            have = h;
+        }
+        for (uint64_t col = 0; rc == TRIT_OK && col < kl; col++) out[col] = slab[col * p->mla_nope + j];
+    }
+    free(slab);
+    return rc;
+}
+
 static int read_rows(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *buf, trit_err *err)
 {
     int rc = TRIT_OK;
     if (p->values) {
         memcpy(buf, p->values + r0 * p->cols, nr * p->cols * sizeof *buf);
+    } else if (p->mla_nope) {
+        rc = read_kv_b(c, p, r0, nr, buf, err);
     } else if (!p->permute_heads) {
         rc = src_f32(c->src, p->src, (p->src_row0 + r0) * p->cols, nr * p->cols, buf, err);
     } else {
@@ -105,6 +135,51 @@ static int is_mtp(const cvt_conv *c, const char *name)
     return *p == '.' && L >= c->m.n_layer && L - c->m.n_layer < c->m.n_nextn;
 }
 
+/* A deepseek2 GGUF's blk.L.attn_k_b / attn_v_b (llama.cpp's MLA layout, exg_mla.c writes the
+ * same): k_b becomes the plan of blk.L.attn_kv_b, v_b is consumed by it (*skip). Shapes are
+ * checked against the description. Returns 1 when the name is one of them. */
+static int plan_kv_b(cvt_conv *c, uint32_t i, int *skip, cvt_plan_t *t, trit_err *err, int *rc)
+{
+    src_tensor const *s = src_at(c->src, i);
+    size_t const n = strlen(s->name);
+    *rc = TRIT_OK;
+    if (strcmp(c->m.arch, "deepseek2") != 0 || strncmp(s->name, "blk.", 4) != 0 || n < 16) return 0;
+    int const is_k = !strcmp(s->name + n - 16, ".attn_k_b.weight"), is_v = !strcmp(s->name + n - 16, ".attn_v_b.weight");
+    if (!is_k && !is_v) return 0;
+    *skip = is_v;
+    char vn[160];
+    snprintf(vn, sizeof vn, "%.*s.attn_v_b.weight", (int)(n - 16), s->name);
+    int64_t const vi = is_k ? src_find(c->src, vn) : -1;
+    if (is_v) {
+        char kn[160];
+        snprintf(kn, sizeof kn, "%.*s.attn_k_b.weight", (int)(n - 16), s->name);
+        if (src_find(c->src, kn) < 0)
+            *rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name, "attn_v_b without its attn_k_b");
+        return 1;
+    }
+    uint64_t const H = c->m.n_head, nope = (uint64_t)c->m.head_dim - c->m.rope_dim, v = c->m.v_head_dim, kl = c->m.kv_lora_rank;
+    src_tensor const *sv = vi >= 0 ? src_at(c->src, (uint32_t)vi) : NULL;
+    if (!sv || s->n_dims != 3 || s->dims[0] != H || s->dims[1] != kl || s->dims[2] != nope || sv->n_dims != 3 ||
+        sv->dims[0] != H || sv->dims[1] != v || sv->dims[2] != kl) {
+        *rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name,
+                           "attn_k_b must be [n_head %llu][kv_lora %llu][qk_nope %llu] with attn_v_b [%llu][v %llu][%llu]",
+                           (unsigned long long)H, (unsigned long long)kl, (unsigned long long)nope, (unsigned long long)H,
+                           (unsigned long long)v, (unsigned long long)kl);
+        return 1;
+    }
+    snprintf(t->name, sizeof t->name, "%.*s.attn_kv_b.weight", (int)(n - 16), s->name);
+    t->role = CVT_ROLE_PROJ;
+    t->n_dims = 2;
+    t->dims[0] = H * (nope + v);
+    t->dims[1] = kl;
+    t->rows = H * (nope + v);
+    t->cols = kl;
+    t->mla_vb = (uint32_t)vi;
+    t->mla_nope = (uint32_t)nope;
+    t->mla_v = (uint32_t)v;
+    return 1;
+}
+
 static int plan(cvt_conv *c, trit_err *err)
 {
     int const gguf = src_ckpt_gguf(c->src) != NULL;
@@ -115,6 +190,24 @@ static int plan(cvt_conv *c, trit_err *err)
         if (!gguf && is_mtp(c, s->name)) {
             c->n_mtp_skipped++;
             continue;
+        }
+        if (gguf) {
+            cvt_plan_t kt;
+            memset(&kt, 0, sizeof kt);
+            int skip = 0, krc;
+            if (plan_kv_b(c, i, &skip, &kt, err, &krc)) {
+                if (krc) return krc;
+                if (skip) continue;
+                kt.src = i;
+                kt.layer = TRIT_NONE32;
+                sscanf(s->name, "blk.%u.", &kt.layer);
+                kt.expert = TRIT_NONE32;
+                kt.mult = 1.0f;
+                kt.unit = TRIT_NONE32;
+                int const arc = add_plan(c, &kt, err);
+                if (arc) return arc;
+                continue;
+            }
         }
         cvt_name nm;
         if (!strcmp(s->name, "rope_freqs.weight"))
@@ -266,6 +359,8 @@ int cvt__scan_float(cvt_conv *c, cvt_plan_t *p, float *buf, int *any_ternary, tr
     } else {
         p->tensor_scale = (float)(r.mean_abs + 1e-8); /* absmean gamma, if ternarized */
         p->out_type = s->float_type;
+        /* a rebuilt attn_kv_b whose halves differ in type: F32 holds both exactly */
+        if (p->mla_nope && src_at(c->src, p->mla_vb)->float_type != s->float_type) p->out_type = TRIT_TYPE_F32;
     }
     return TRIT_OK;
 }

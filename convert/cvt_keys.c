@@ -485,6 +485,46 @@ static int grefuse(const char *key, const char *val, trit_err *err, const char *
                         val ? " = " : "", val ? val : "", why);
 }
 
+/* deepseek2's own {arch}.* keys (llama.cpp src/models/deepseek2.cpp, llama-model.cpp
+ * load_hparams; cvt_arch.c gguf_deepseek2 reads them). Returns 1 for a key it does not handle. */
+static int check_deepseek2(const src_gguf *g, uint64_t i, const char *k, const char *sfx, trit_err *err)
+{
+    static const char *const counts[] = {"attention.q_lora_rank", "attention.kv_lora_rank", "attention.key_length_mla",
+                                         "attention.value_length_mla", "attention.key_length", "attention.value_length",
+                                         "expert_group_count", "expert_group_used_count"};
+    uint64_t u;
+    double d;
+    if (in_strs(sfx, counts, sizeof counts / sizeof counts[0]))
+        return src_gguf_kv_u64(g, i, &u) == TRIT_OK && u <= UINT32_MAX ? TRIT_OK
+               : grefuse(k, NULL, err, "must be an unsigned integer below 2^32");
+    if (!strcmp(sfx, "nextn_predict_layers")) {
+        if (src_gguf_kv_u64(g, i, &u) == TRIT_OK && u == 0) return TRIT_OK;
+        return grefuse(k, NULL, err, "multi-token-prediction blocks inside block_count are not separated from the model");
+    }
+    if (!strcmp(sfx, "rope.scaling.type")) {
+        const char *s;
+        uint64_t n;
+        if (src_gguf_kv_str(g, i, &s, &n) == TRIT_OK && ((n == 4 && !memcmp(s, "yarn", 4)) || (n == 4 && !memcmp(s, "none", 4)))) {
+            int64_t lm;
+            if (n == 4 && !memcmp(s, "yarn", 4) && !gkv(g, "deepseek2", "rope.scaling.yarn_log_multiplier", &lm))
+                return grefuse(k, "'yarn'", err, "deepseek2 yarn without rope.scaling.yarn_log_multiplier: llama.cpp then "
+                               "scales rope and attention in a way no DeepSeek configuration states");
+            return TRIT_OK;
+        }
+        return grefuse(k, NULL, err, "deepseek2 rope scaling is computed for yarn only");
+    }
+    if (!strcmp(sfx, "rope.scaling.factor") || !strcmp(sfx, "rope.scaling.yarn_log_multiplier"))
+        return src_gguf_kv_f64(g, i, &d) == TRIT_OK && isfinite(d) && d > 0 ? TRIT_OK
+               : grefuse(k, NULL, err, "must be a finite number > 0");
+    if (!strcmp(sfx, "rope.scaling.yarn_beta_fast") || !strcmp(sfx, "rope.scaling.yarn_beta_slow")) {
+        /* llama.cpp's deepseek2 does not read them: it computes 32 and 1 */
+        double const want = strstr(sfx, "fast") ? 32.0 : 1.0;
+        return src_gguf_kv_f64(g, i, &d) == TRIT_OK && d == want ? TRIT_OK
+               : grefuse(k, NULL, err, "llama.cpp's deepseek2 computes yarn betas 32 / 1 whatever the file says");
+    }
+    return 1;
+}
+
 int cvt_keys_check_gguf(const src_gguf *g, const char *arch, trit_err *err)
 {
     size_t const al = strlen(arch);
@@ -492,6 +532,11 @@ int cvt_keys_check_gguf(const src_gguf *g, const char *arch, trit_err *err)
         const char *k = src_gguf_kv_key(g, i);
         if (!k || strncmp(k, arch, al) != 0 || k[al] != '.') continue;   /* general.*, tokenizer.*, split.* */
         const char *sfx = k + al + 1;
+        if (!strcmp(arch, "deepseek2")) {
+            int const drc = check_deepseek2(g, i, k, sfx, err);
+            if (drc == TRIT_OK) continue;
+            if (drc != 1) return drc;
+        }
         if (!strcmp(sfx, "expert_gating_func")) {
             uint64_t gf;
             if (src_gguf_kv_u64(g, i, &gf) == TRIT_OK && (gf == 1 || gf == 2)) continue;   /* softmax, sigmoid */

@@ -24,6 +24,9 @@ static const struct arch_map {
     {"qwen2", "qwen2", 0},       {"qwen3", "qwen3", 0},
     {"qwen2moe", "qwen2moe", 0}, {"qwen3moe", "qwen3moe", 0}, {"olmoe", "olmoe", 0},
     {"granite", "granite", 1},   {"granitemoe", "granitemoe", 1},
+    /* DeepSeek-V2/V3 multi-head latent attention: llama.cpp's deepseek2 ropes q_pe/k_pe as
+     * NORM (consecutive pairs), which is how the container stores them (rope_layout "norm") */
+    {"deepseek2", "deepseek2", 0},
 };
 
 const char *exg_arch(const char *container_arch, int *norm_rope)
@@ -132,7 +135,8 @@ int exg_plan_new(const trit_reader *r, const exg_opts *opts, exg_plan **out,
     if (!arch) {
         rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
                           "architecture '%s' is not known to export (known: llama, mistral, mixtral, "
-                          "deepseek, minicpm, bitnet, qwen2, qwen3, qwen2moe, qwen3moe, olmoe)", p->src_arch);
+                          "deepseek, deepseek2, minicpm, bitnet, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, granite, "
+                          "granitemoe)", p->src_arch);
         goto out;
     }
     if (!strcmp(arch, "bitnet") && trit_reader_find_tensor(r, "blk.0.attn_sub_norm.weight") < 0) {
@@ -153,7 +157,7 @@ int exg_plan_new(const trit_reader *r, const exg_opts *opts, exg_plan **out,
     snprintf(p->arch, sizeof p->arch, "%s", arch);
     char layout[32];
     int const lrc = exg__kv_str(r, "model.rope_layout", layout, sizeof layout, err);
-    if (lrc == TRIT_OK && strcmp(layout, "neox") != 0) {
+    if (lrc == TRIT_OK && strcmp(layout, "neox") != 0 && !(!strcmp(arch, "deepseek2") && !strcmp(layout, "norm"))) {
         rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
                           "model.rope_layout is '%s'; export reads 'neox' (spec/container.md 10.1)", layout);
         goto out;

@@ -57,7 +57,10 @@ enum {
     EXG_BY_DEQUANT = 2,    /* t2 dequantized to F16/F32 (the fallback; see note) */
     EXG_BY_CONVERT = 3,    /* floats converted to another float type (F16/BF16 -> F32: mixed
                               expert types; 1-D, norm, bias and router tensors) */
-    EXG_BY_SCALE = 4       /* BitNet {name}.scale [1]: the exact f32 per-tensor scale */
+    EXG_BY_SCALE = 4,      /* BitNet {name}.scale [1]: the exact f32 per-tensor scale */
+    EXG_BY_MLA_K = 5,      /* deepseek2 attn_k_b F32 [n_head][kv_lora][qk_nope]: the k_nope rows of
+                              attn_kv_b, transposed per head (llama.cpp's converter, kv_b_proj split) */
+    EXG_BY_MLA_V = 6       /* deepseek2 attn_v_b F32 [n_head][v_head_dim][kv_lora]: its v rows */
 };
 
 /* One tensor of the output, in file order. */

@@ -41,6 +41,7 @@ typedef struct exg__out {
     int unit_d;                /* TQ blocks carry d = 1; the scale is in the next .scale tensor */
     uint32_t perm_head_dim;    /* 0 = rows in place; else neox -> normal permute per head */
     uint32_t perm_rope_dim;    /* rotated dims per head (<= perm_head_dim, even) */
+    uint32_t mla_nope, mla_v;  /* EXG_BY_MLA_K/V: per-head k_nope and v rows of attn_kv_b */
 } exg__out;
 
 struct exg_plan {
@@ -91,6 +92,15 @@ float exg__scale_at(const trit_tensor_info *t, const uint8_t *scales, uint64_t r
 int exg__f16_ok(float s);
 /* 1 if every weight of every 256-block of a row shares one scale (layout-wise). */
 int exg__blocks_uniform(const trit_tensor_info *t);
+
+/* deepseek2's split of attn_kv_b (exg_mla.c): plan the two outputs of container tensor i, and
+ * produce output row r (cols floats) of one of them from the source's bytes. */
+int exg__mla_plan(exg_plan *p, uint32_t i, exg__out *k, exg__out *v, trit_err *err);
+int exg__mla_row(const exg__out *o, const trit_tensor_info *t, const uint8_t *data, uint64_t r, float *out,
+                 int8_t *vals, trit_err *err);
+/* Row r of a float or t2 container tensor (cols values) as floats; vals: cols bytes of scratch. */
+int exg__row_f32(const trit_tensor_info *t, const uint8_t *data, uint64_t r, uint64_t cols, float *out, int8_t *vals,
+                 trit_err *err);
 
 /* Bytes of n elements of ggml type `type` (n a multiple of its block). 1 on overflow. */
 int exg__nbytes(uint32_t type, uint64_t n, uint64_t *out);

@@ -148,6 +148,80 @@ static uint32_t file_type(const exg_plan *p)
 
 static int rope_scaling(exg_plan *p, kvw *w, uint32_t n_ctx, trit_err *err);
 
+/* deepseek2 (llama.cpp src/models/deepseek2.cpp load_arch_hparams, conversion/deepseek.py
+ * DeepseekV2Model.set_gguf_parameters): MLA as MQA over the compressed cache (head_count_kv 1,
+ * key_length kv_lora + rope, value_length kv_lora; key/value_length_mla the decompressed heads),
+ * the LoRA ranks, routing and YaRN. What llama.cpp cannot compute exactly is refused by name:
+ * V2's max group score (its build_moe_ffn groups by the sum of the two best), and a YaRN whose
+ * mscale differs from mscale_all_dim or whose betas are not 32 / 1 (its deepseek2 graph derives
+ * both mscales from the one yarn_log_multiplier = 0.1 * mscale_all_dim and reads no betas). */
+static int deepseek2_keys(exg_plan *p, kvw *w, trit_err *err)
+{
+    const trit_reader *r = p->r;
+    const char *a = p->arch;
+    char k[160], s[32];
+    int rc = TRIT_OK, has;
+    uint32_t hd = 0, vd = 0, kl = 0, ql = 0, rd = 0, ng = 0, tg = 0;
+    TRY(req_u32(r, "model.head_dim", &hd, err));
+    TRY(req_u32(r, "model.kv_lora_rank", &kl, err));
+    TRY(req_u32(r, "model.v_head_dim", &vd, err));
+    TRY(req_u32(r, "model.rope_dim", &rd, err));
+    TRY(opt_u32(r, "model.q_lora_rank", &ql, &has, err));
+    k_u32(w, ak(k, sizeof k, a, "attention.head_count_kv"), 1);
+    k_u32(w, ak(k, sizeof k, a, "attention.key_length"), kl + rd);
+    k_u32(w, ak(k, sizeof k, a, "attention.value_length"), kl);
+    k_u32(w, ak(k, sizeof k, a, "attention.key_length_mla"), hd);
+    k_u32(w, ak(k, sizeof k, a, "attention.value_length_mla"), vd);
+    /* llama.cpp reads q_lora_rank unless it takes the model for a "lite" one by its layer count;
+     * 0 (no q LoRA) loads attn_q */
+    k_u32(w, ak(k, sizeof k, a, "attention.q_lora_rank"), ql);
+    k_u32(w, ak(k, sizeof k, a, "attention.kv_lora_rank"), kl);
+    uint32_t n_shared = 0;
+    TRY(opt_u32(r, "moe.n_shared_expert", &n_shared, &has, err));
+    if (!n_shared) k_u32(w, ak(k, sizeof k, a, "expert_shared_count"), 0);   /* required by the loader */
+    TRY(opt_u32(r, "moe.n_group", &ng, &has, err));
+    TRY(opt_u32(r, "moe.topk_group", &tg, &has, err));
+    if (ng > 1 && tg < ng) {
+        rc = exg__kv_str(r, "moe.group_score", s, sizeof s, err);
+        if (rc == TRIT_E_NOTFOUND) rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "metadata 'moe.group_score' is missing");
+        if (rc) goto out;
+        if (strcmp(s, "top2sum") != 0) {
+            rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "moe.group_score",
+                              "is '%s': llama.cpp's deepseek2 graph scores expert groups by the sum of their two best "
+                              "(DeepSeek-V3's noaux_tc), not DeepSeek-V2's maximum", s);
+            goto out;
+        }
+        k_u32(w, ak(k, sizeof k, a, "expert_group_count"), ng);
+        k_u32(w, ak(k, sizeof k, a, "expert_group_used_count"), tg);
+    }
+    rc = exg__kv_str(r, "model.rope_scaling", s, sizeof s, err);
+    if (rc == TRIT_E_NOTFOUND) return TRIT_OK;
+    if (rc) goto out;
+    float f = 0, bf = 32, bs = 1, ms = 1, msa = 0;
+    uint32_t orig = 0;
+    TRY(req_u32(r, "model.rope_orig_ctx", &orig, err));
+    if ((rc = exg__kv_f32(r, "model.rope_scale_factor", &f, err)) && rc != TRIT_E_NOTFOUND) goto out;
+    if ((rc = exg__kv_f32(r, "model.yarn_beta_fast", &bf, err)) && rc != TRIT_E_NOTFOUND) goto out;
+    if ((rc = exg__kv_f32(r, "model.yarn_beta_slow", &bs, err)) && rc != TRIT_E_NOTFOUND) goto out;
+    if ((rc = exg__kv_f32(r, "model.yarn_mscale", &ms, err)) && rc != TRIT_E_NOTFOUND) goto out;
+    if ((rc = exg__kv_f32(r, "model.yarn_mscale_all_dim", &msa, err)) && rc != TRIT_E_NOTFOUND) goto out;
+    if (bf != 32.0f || bs != 1.0f || ms != msa || msa == 0.0f) {
+        rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "model.rope_scaling",
+                          "yarn with beta_fast %g, beta_slow %g, mscale %g, mscale_all_dim %g: llama.cpp's deepseek2 "
+                          "graph computes betas 32 / 1 and mscale = mscale_all_dim != 0 only", (double)bf, (double)bs,
+                          (double)ms, (double)msa);
+        goto out;
+    }
+    k_str(w, ak(k, sizeof k, a, "rope.scaling.type"), "yarn");
+    k_f32(w, ak(k, sizeof k, a, "rope.scaling.factor"), f);
+    k_u32(w, ak(k, sizeof k, a, "rope.scaling.original_context_length"), orig);
+    /* [TAG_DEEPSEEK2_YARN_LOG_MUL_FIX]: the converter writes 0.1 * mscale_all_dim, the loader divides by 0.1 */
+    k_f32(w, ak(k, sizeof k, a, "rope.scaling.yarn_log_multiplier"), 0.1f * msa);
+    rc = TRIT_OK;
+out:
+    return rc;
+}
+
 static int arch_keys(exg_plan *p, kvw *w, trit_err *err)
 {
     const trit_reader *r = p->r;
@@ -177,11 +251,14 @@ static int arch_keys(exg_plan *p, kvw *w, trit_err *err)
     if (n_ff || n_ff_exp) k_u32(w, ak(k, sizeof k, a, "feed_forward_length"), n_ff ? n_ff : n_ff_exp);
     TRY(req_u32(r, "model.n_head", &n_head, err));
     k_u32(w, ak(k, sizeof k, a, "attention.head_count"), n_head);
+    int const mla = !strcmp(a, "deepseek2");
     TRY(opt_u32(r, "model.n_head_kv", &v, &has, err));
-    if (has) k_u32(w, ak(k, sizeof k, a, "attention.head_count_kv"), v);
+    if (has && !mla) k_u32(w, ak(k, sizeof k, a, "attention.head_count_kv"), v);
     uint32_t head_dim = n_head ? n_embd / n_head : 0;
     TRY(opt_u32(r, "model.head_dim", &head_dim, &has, err));
-    if (has) {
+    if (mla) {
+        if ((rc = deepseek2_keys(p, w, err))) goto out;
+    } else if (has) {
         k_u32(w, ak(k, sizeof k, a, "attention.key_length"), head_dim);
         k_u32(w, ak(k, sizeof k, a, "attention.value_length"), head_dim);
     }
@@ -196,7 +273,7 @@ static int arch_keys(exg_plan *p, kvw *w, trit_err *err)
     uint32_t rope_dim = head_dim;
     TRY(opt_u32(r, "model.rope_dim", &rope_dim, &has, err));
     if (rope_dim) k_u32(w, ak(k, sizeof k, a, "rope.dimension_count"), rope_dim);
-    TRY(rope_scaling(p, w, n_ctx, err));
+    if (!mla) TRY(rope_scaling(p, w, n_ctx, err));   /* deepseek2_keys wrote its YaRN */
     TRY(opt_u32(r, "model.n_vocab", &v, &has, err));
     if (has) k_u32(w, ak(k, sizeof k, a, "vocab_size"), v);
 
@@ -221,7 +298,7 @@ static int arch_keys(exg_plan *p, kvw *w, trit_err *err)
         int norm = 0;
         if ((rc = exg__kv_bool(r, "moe.norm_topk", &norm, err)) == TRIT_OK) {
             k_bool(w, ak(k, sizeof k, a, "expert_weights_norm"), norm);
-            if (norm != arch_norm_topk(a))
+            if (!mla && norm != arch_norm_topk(a))
                 exg__warn(p, "moe.norm_topk is %s but llama.cpp's '%s' graph %s the top-k weights",
                                  norm ? "true" : "false", a, arch_norm_topk(a) ? "always renormalizes" : "never renormalizes");
         } else if (rc != TRIT_E_NOTFOUND) goto out;
@@ -232,7 +309,7 @@ static int arch_keys(exg_plan *p, kvw *w, trit_err *err)
             /* ExpertGatingFuncType: 1 softmax, 2 sigmoid */
             if (!strcmp(s, "softmax") || !strcmp(s, "sigmoid"))
                 k_u32(w, ak(k, sizeof k, a, "expert_gating_func"), !strcmp(s, "softmax") ? 1 : 2);
-            if (strcmp(s, "softmax"))
+            if (strcmp(s, "softmax") && !mla)
                 exg__warn(p, "moe.gating is '%s' but llama.cpp's '%s' graph always uses softmax", s, a);
         } else if (rc != TRIT_E_NOTFOUND) goto out;
         TRY(opt_u32(r, "moe.first_dense_layers", &v, &has, err));

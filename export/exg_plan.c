@@ -337,6 +337,16 @@ int exg__plan_tensors(exg_plan *p, trit_err *err)
             p->sum.n_stacked++;
             continue;
         }
+        if (!strcmp(p->arch, "deepseek2") && ends_with(t->name, ".attn_kv_b.weight")) {
+            exg__out *k;
+            if ((rc = add_out(p, &cap, &k, err))) goto out;
+            if ((rc = add_out(p, &cap, &o, err))) goto out;
+            k = o - 1;   /* add_out may have moved the array */
+            p->pool[used] = i;
+            k->srcs = o->srcs = p->pool + used++;
+            if ((rc = exg__mla_plan(p, i, k, o, err))) goto out;
+            continue;
+        }
         int scale_tensor = 0;
         if ((rc = add_out(p, &cap, &o, err))) goto out;
         if ((rc = plan_single(p, i, p->pool + used, o, &scale_tensor, err))) goto out;

@@ -173,6 +173,10 @@ static int enc_row(wctx *c, const exg__out *o, uint32_t idx, const uint8_t *data
     const trit_tensor_info *t = trit_reader_tensor(c->p->r, idx);
     uint32_t const out = o->pub.ggml_type;
     char where[300];
+    if (o->pub.how == EXG_BY_MLA_K || o->pub.how == EXG_BY_MLA_V) {
+        *n = o->pub.ne[0] * 4;
+        return exg__mla_row(o, t, data, r, (float *)(void *)c->row, c->vals, err);
+    }
     if (o->pub.how == EXG_BY_SCALE) {
         float const s = load_f32(data + t->scales_off);
         memcpy(c->row, &s, 4);
@@ -260,7 +264,8 @@ static int write_tensor(wctx *c, const exg__out *o, trit_err *err)
         if (trit_tensor_nelems(t, &nel)) return trit_err_set(err, TRIT_E_LIMIT, TRIT_NO_OFFSET, t->name, "size overflows");
         uint64_t cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
         if (o->perm_head_dim && t->n_dims == 1) cols = 1;   /* a bias: permute single values */
-        uint64_t const rows = o->pub.how == EXG_BY_SCALE ? 1 : (cols ? nel / cols : 0);
+        uint64_t rows = o->pub.how == EXG_BY_SCALE ? 1 : (cols ? nel / cols : 0);
+        if (o->pub.how == EXG_BY_MLA_K || o->pub.how == EXG_BY_MLA_V) rows = o->pub.ne[1] * o->pub.ne[2];
         for (uint64_t r = 0; r < rows; r++) {
             uint64_t n;
             if ((rc = enc_row(c, o, idx, data, src_row(o, r), cols, &n, err))) return rc;

@@ -170,7 +170,9 @@ TEST(export_arch_table)
     CHECK_EQ_INT(norm, 0);
     CHECK_STR(exg_arch("qwen3moe", &norm), "qwen3moe");
     CHECK_EQ_INT(norm, 0);
-    CHECK(exg_arch("deepseek2", NULL) == NULL);
+    CHECK_STR(exg_arch("deepseek2", &norm), "deepseek2");   /* q_pe/k_pe stored in pairs already */
+    CHECK_EQ_INT(norm, 0);
+    CHECK(exg_arch("phimoe", NULL) == NULL);
 }
 
 TEST(export_stories260k_round_trip_is_byte_identical)
@@ -471,10 +473,10 @@ TEST(export_refusals_leave_nothing)
     CHECK(stat(out, &sb) != 0);
     /* an architecture export does not know */
     txb_synth_default(&s, "qwen3moe");
-    s.arch = "deepseek2";
+    s.arch = "phimoe";
     CHECK_OK_E(txb_synth_write(&s, tr, &err), &err);
     CHECK_EQ_INT(do_export(tr, out, 0, NULL, &err), TRIT_E_UNSUPPORTED);
-    CHECK(strstr(err.msg, "deepseek2") != NULL);
+    CHECK(strstr(err.msg, "phimoe") != NULL);
 }
 
 TEST(export_missing_tokenizer_warns)

@@ -165,7 +165,7 @@ static hf_form form_of(const gen_opts *o)
     f.mla = gen__is_deepseek(l);
     f.fp8 = l == GEN_LAYOUT_DEEPSEEK_V3;
     /* 1bitLLM and granite ship F32 on disk; the rest BF16 */
-    f.dt = l == GEN_LAYOUT_LATENT || l == GEN_LAYOUT_GRANITEMOE ? GEN_DT_F32 : GEN_DT_BF16;
+    f.dt = l == GEN_LAYOUT_LATENT || l == GEN_LAYOUT_GRANITEMOE || o->f32 ? GEN_DT_F32 : GEN_DT_BF16;
     int const group = l == GEN_LAYOUT_BITCPM || l == GEN_LAYOUT_MINICPM4;
     f.pk = l == GEN_LAYOUT_LATENT || l == GEN_LAYOUT_BITNET_BF16 || o->latent ? GEN_K_FLOAT
            : group ? GEN_K_GROUP : GEN_K_TERNARY;

@@ -59,6 +59,8 @@ static void usage(FILE *f)
     fprintf(f,
             "  --tq mixed|1|2        GGUF projection types (default mixed: attention TQ2_0, FFN TQ1_0)\n"
             "  --latent              MoE/gguf: random float projections instead of ternary x scale\n"
+            "  --f32                 safetensors: float tensors F32 instead of the release's BF16 (a\n"
+            "                        conformance twin: llama.cpp rounds activations for BF16 weights)\n"
             "  --embd-std X          spread of the token embedding (default 0.02, the layers'\n"
             "                        own); larger makes the residual stream dominate each layer's\n"
             "                        update: steadier logits, but the layers matter less\n"
@@ -130,9 +132,9 @@ static void print_plan(const gen_plan *p)
 
 int main(int argc, char **argv)
 {
-    enum { O_SEED = 256, O_PRESET, O_TQ, O_LATENT, O_EMBD_STD, O_OUTLIERS, O_OUTLIER_SCALE, O_MASSIVE, O_MASSIVE_SCALE,
-           O_FORCE, O_DRY, O_LIST, O_DIM0 };
-    struct option lopts[N_DIMS + 16];
+    enum { O_SEED = 256, O_PRESET, O_TQ, O_LATENT, O_F32, O_EMBD_STD, O_OUTLIERS, O_OUTLIER_SCALE, O_MASSIVE,
+           O_MASSIVE_SCALE, O_FORCE, O_DRY, O_LIST, O_DIM0 };
+    struct option lopts[N_DIMS + 17];
     size_t k = 0;
     lopts[k++] = (struct option){"out", required_argument, NULL, 'o'};
     lopts[k++] = (struct option){"help", no_argument, NULL, 'h'};
@@ -140,6 +142,7 @@ int main(int argc, char **argv)
     lopts[k++] = (struct option){"preset", required_argument, NULL, O_PRESET};
     lopts[k++] = (struct option){"tq", required_argument, NULL, O_TQ};
     lopts[k++] = (struct option){"latent", no_argument, NULL, O_LATENT};
+    lopts[k++] = (struct option){"f32", no_argument, NULL, O_F32};
     lopts[k++] = (struct option){"embd-std", required_argument, NULL, O_EMBD_STD};
     lopts[k++] = (struct option){"outliers", required_argument, NULL, O_OUTLIERS};
     lopts[k++] = (struct option){"outlier-scale", required_argument, NULL, O_OUTLIER_SCALE};
@@ -153,7 +156,7 @@ int main(int argc, char **argv)
 
     const char *out = NULL, *preset = NULL;
     uint64_t seed = 0, dim_val[N_DIMS] = {0};
-    int have_seed = 0, have_dim[N_DIMS] = {0}, tq = -1, latent = 0, force = 0, dry = 0, c;
+    int have_seed = 0, have_dim[N_DIMS] = {0}, tq = -1, latent = 0, f32 = 0, force = 0, dry = 0, c;
     float embd_std = 0, outlier_scale = 0, massive_scale = 0;
     uint64_t n_outlier = 0, massive = GEN_NONE;
     while ((c = getopt_long(argc, argv, "o:h", lopts, NULL)) != -1) {
@@ -179,6 +182,7 @@ int main(int argc, char **argv)
             }
             break;
         case O_LATENT: latent = 1; break;
+        case O_F32: f32 = 1; break;
         case O_EMBD_STD: {
             char *end = NULL;
             embd_std = strtof(optarg, &end);
@@ -259,6 +263,7 @@ int main(int argc, char **argv)
         if (have_dim[i]) memcpy((char *)&o + dims[i].off, &(uint32_t){(uint32_t)dim_val[i]}, sizeof(uint32_t));
     if (tq >= 0) o.gguf_tq = (uint32_t)tq;
     o.latent = latent;
+    o.f32 = f32;
     o.embd_std = embd_std;
     o.n_outlier = (uint32_t)n_outlier;
     o.outlier_scale = outlier_scale;

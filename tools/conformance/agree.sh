@@ -189,5 +189,86 @@ twin dense-llama158 8e-3
 # the minicpm GGUF with its rope factors, as llama.cpp's converter writes it, read back
 twin minicpm4-longrope 8e-3
 
+# mla LABEL MODE TOL LAYOUT trit-gen-options...: DeepSeek (llama.cpp's deepseek2: multi-head latent
+# attention with its compressed cache, YaRN, shared experts, V3's sigmoid + e_score_correction_bias
+# + group routing). trit-gen -> trit convert -> trit export (llama.cpp's MLA form: attn_k_b /
+# attn_v_b) -> llama.cpp (F32 KV cache) against `trit run` of the container, then the GGUF twin
+# (`trit convert` of that GGUF, verify, `trit run`) against the same llama.cpp run. Per sequence:
+# top-5 sets equal and max |dlogit| <= TOL, relative to the sequence's largest |logit| (MODE rel)
+# or absolute (MODE abs).
+#   ds-v2lite-f32  trit-gen deepseek2 --latent --f32: V2-Lite's layout (q_proj, yarn with mscale
+#                  = mscale_all_dim 0.707, 2 shared experts, first dense layer) with float
+#                  projections written F32: a float path, 1e-3 relative.
+#   ds-v3-f32      trit-gen deepseek-v3 --f32: the V3 layout (FP8 projections with 128x128
+#                  weight_scale_inv blocks, dequantized to F32 by convert; q LoRA; sigmoid,
+#                  noaux_tc groups, bias; MTP module left out) with its BF16 tensors written F32:
+#                  a float path, 1e-3 relative.
+#   ds-v3          the V3 release layout as is: its BF16 lm_head makes llama.cpp round the final
+#                  hidden state to BF16 (agree.mjs's bf16out), so 8e-3 absolute; measured against
+#                  ds-v3-f32, that rounding is all of the difference.
+# V2's group_limited_greedy (max group score) is not exported: llama.cpp scores groups by their
+# two best (refused by name, tests/test_deepseek_gguf.c); test_deepseek_ref.c checks it against
+# the release's modeling code instead. V2-Lite's ternary layout has rows too short for TQ2_0 at
+# these sizes, so llama.cpp would compute it in float against the runner's int8 activations.
+mla() {
+    label=$1 mode=$2 tol=$3 layout=$4
+    shift 4
+    p=$W/$label
+    if ! "$GEN" "$layout" "$@" -o "$p.src" --force >"$p.log" 2>&1 ||
+       ! "$TRIT" convert "$p.src" -o "$p.trit" -f -q >>"$p.log" 2>&1 ||
+       ! "$TRIT" export "$p.trit" -o "$p.gguf" --force -q >>"$p.log" 2>&1 ||
+       ! "$TRIT" convert "$p.gguf" -o "$p.twin.trit" -f -q >>"$p.log" 2>&1 ||
+       ! "$TRIT" verify "$p.twin.trit" >>"$p.log" 2>&1; then
+        echo "FAIL  $label: could not build, export or re-import the model:"
+        tail -3 "$p.log" | sed 's/^/      /'
+        fails=$((fails + 1))
+        return
+    fi
+    k=0
+    for toks in $(echo "$SEQS" | tr ';' ' '); do
+        if ! "$TRIT" run "$p.trit" --tokens "$toks" -n 0 --logits "$p.run.$k.f32" >>"$p.log" 2>&1 ||
+           ! "$TRIT" run "$p.twin.trit" --tokens "$toks" -n 0 --logits "$p.twin.$k.f32" >>"$p.log" 2>&1; then
+            echo "FAIL  $label: trit run --tokens $toks"
+            fails=$((fails + 1))
+            return
+        fi
+        k=$((k + 1))
+    done
+    if ! LOGITS_KV=F32 node "$BUILD/conformance/logits.mjs" "$p.gguf" "$SEQS" >"$p.jsonl" 2>"$p.err"; then
+        echo "FAIL  $label: llama.cpp could not evaluate $p.gguf:"
+        grep -v '^ *at \|^ *$' "$p.err" | head -3 | sed 's/^/      /'
+        fails=$((fails + 1))
+        return
+    fi
+    for side in run twin; do
+        node -e '
+            const fs = require("fs");
+            const [jsonl, base, n, label, mode, tolArg] = process.argv.slice(1);
+            const tol = Number(tolArg);
+            const ll = fs.readFileSync(jsonl, "utf8").trim().split("\n").map((l) => JSON.parse(l).logits);
+            const top5 = (v) => Array.from(v).map((x, i) => [i, x]).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 5).map((x) => x[0]).sort((a, b) => a - b).join();
+            let worst = 0, worstRel = 0, t5 = 0;
+            for (let k = 0; k < Number(n); k++) {
+                const b = fs.readFileSync(`${base}.${k}.f32`);
+                const r = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+                let d = 0, m = 0;
+                for (let i = 0; i < r.length; i++) { d = Math.max(d, Math.abs(r[i] - ll[k][i])); m = Math.max(m, Math.abs(ll[k][i])); }
+                worst = Math.max(worst, d);
+                worstRel = Math.max(worstRel, d / m);
+                if (top5(r) === top5(ll[k])) t5++;
+            }
+            const got = mode === "rel" ? worstRel : worst;
+            const ok = got <= tol && t5 === Number(n);
+            console.log(`${ok ? "PASS" : "FAIL"}  ${label}: vs llama.cpp deepseek2: max|dlogit| ${worst.toExponential(2)} ` +
+                        `(${worstRel.toExponential(2)} of the largest |logit|; tol ${tolArg} ${mode}), top-5 sets ${t5}/${n}`);
+            process.exit(ok ? 0 : 1);
+        ' "$p.jsonl" "$p.$side" "$NSEQ" "$label$([ $side = twin ] && echo -gguf)" "$mode" "$tol"
+        fails=$((fails + $?))
+    done
+}
+mla ds-v2lite-f32 rel 1e-3 deepseek2 --latent --f32
+mla ds-v3-f32 rel 1e-3 deepseek-v3 --f32
+mla ds-v3 abs 8e-3 deepseek-v3
+
 echo "agreement: $fails failed"
 [ "$fails" -eq 0 ]
