@@ -42,18 +42,6 @@ static const char *const op_name[N_OPS] = {"malloc", "read", "write", "fsync", "
 static const int op_exit[N_OPS] = {70, 3, 3, 3, 3};      /* spec/errors.md: TRIT_E_NOMEM, TRIT_E_IO */
 static const unsigned op_budget[N_OPS] = {60, 24, 8, 8, 8}; /* runs per case and op, at most */
 
-/* The shim beside the trit binary (the I/O-only one under ASan), or NULL. */
-static const char *fs_shim(void)
-{
-    static char path[1024];
-    const char *const bin = test_trit_bin();
-    const char *const slash = strrchr(bin, '/');
-    snprintf(path, sizeof path, "%.*s/fault/%s", slash ? (int)(slash - bin) : 1, slash ? bin : ".",
-             FS_ASAN ? "trit-fault-io.so" : "trit-fault.so");
-    return access(path, R_OK) == 0 ? path : NULL;
-}
-
-
 typedef enum { K_CONVERT, K_VERIFY, K_INSPECT } fs_kind;
 
 typedef struct fs_case {
@@ -77,12 +65,7 @@ typedef struct fs_env {
     char log[1100], err[1100];
 } fs_env;
 
-static const char *fs_prefix(const fs_env *e)
-{
-    static char buf[1400];
-    snprintf(buf, sizeof buf, "%sLD_PRELOAD=%s", FS_ASAN ? "ASAN_OPTIONS=verify_asan_link_order=0 " : "", e->so);
-    return buf;
-}
+static const char *fs_prefix(const fs_env *e) { return test_fault_preload(e->so); }
 
 /* Run the case with `fault` ("" for none); stdout to *out, stderr to e->err. Convert writes
  * e->work/out.trit. Returns the exit status, 128+ for a signal, -1 if the shell died. */
@@ -220,7 +203,7 @@ TEST(fault_sweep_convert_verify_inspect)
 {
     fs_env e;
     memset(&e, 0, sizeof e);
-    e.so = fs_shim();
+    e.so = test_fault_shim(0);
     if (!e.so) SKIP("fault shim not built (BUILD/fault/trit-fault*.so)");
     const char *const d = tpk_dir("fault_sweep");
     if (!d) {
