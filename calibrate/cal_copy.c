@@ -174,11 +174,12 @@ int cal_copy_container(const trit_reader *r, const char *out_path, const cal_cop
     memset(&o, 0, sizeof o);
     if (o_in) o = *o_in;
     trit_file_info const *fi = trit_reader_file_info(r);
-    trit_write_opts wo = {fi->page_align, fi->tensor_align, o.zstd_level ? o.zstd_level : CVT_DEFAULT_ZSTD_LEVEL, o.overwrite};
+    /* the writer registers its temp file with the caller's guard (o.temp_path) */
+    trit_write_opts wo = {fi->page_align, fi->tensor_align, o.zstd_level ? o.zstd_level : CVT_DEFAULT_ZSTD_LEVEL, o.overwrite,
+                          o.temp_path, o.temp_ctx};
     trit_writer *w = NULL;
     int rc = trit_writer_open(out_path, &wo, &w, err);
     if (rc) return rc;
-    if (o.temp_path) o.temp_path(o.temp_ctx, trit_writer_temp_path(w));
     uint32_t act_id = UINT32_MAX;
     rc = declare(w, r, &o, &act_id, err);
     for (uint32_t t = 0; t < trit_reader_n_tensors(r) && rc == TRIT_OK; t++)
@@ -197,12 +198,9 @@ int cal_copy_container(const trit_reader *r, const char *out_path, const cal_cop
         rc = trit_writer_write_section(w, s, d, n, err);
     }
     if (rc) {
-        if (o.temp_path) o.temp_path(o.temp_ctx, NULL);
         trit_writer_abort(w);
         trit_err_file(err, trit_reader_path(r));
         return rc;
     }
-    rc = trit_writer_finish(w, err);
-    if (o.temp_path) o.temp_path(o.temp_ctx, NULL);
-    return rc;
+    return trit_writer_finish(w, err);
 }

@@ -4,6 +4,7 @@
  * and `trit convert --calib` (convert into an intermediate container beside the output, then
  * calibrate that into the output).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "cal.h"
 #include "cvt.h"
 #include "run.h"
+#include "trit_sys.h"
 
 int cal_tokens_load(const char *model_path, const char *text, const char *ids, uint64_t max_tokens, uint32_t **tok,
                     uint64_t *n, trit_err *err)
@@ -82,17 +84,14 @@ static int check_output(const char *out_path, const cvt_opts *co, trit_err *err)
     return TRIT_OK;
 }
 
-/* An empty temp file beside out_path into tmp (published); the converter replaces it. */
-static int make_intermediate(const char *out_path, char *tmp, size_t cap, const cal_convert_opts *o, trit_err *err)
+/* An empty temp file beside out_path into *tmp (caller frees), registered with the caller's
+ * guard as it is created; the converter replaces it. Named like the writers' temp files
+ * (OUT.tmp-<pid>-XXXXXX), so a killed run's is removed by the next run on OUT. */
+static int make_intermediate(const char *out_path, char **tmp, const cal_convert_opts *o, trit_err *err)
 {
-    snprintf(tmp, cap, "%s.precal.XXXXXX", out_path);
-    int const fd = mkstemp(tmp);
-    if (fd < 0) {
-        tmp[0] = '\0';
-        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot create a temp file beside '%s'", out_path);
-    }
-    close(fd);
-    publish(o, tmp);
+    if (trit_sys_temp_create(out_path, o->intermediate_path, o->intermediate_ctx, tmp) != 0)
+        return trit_err_set(err, errno == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, TRIT_NO_OFFSET, NULL,
+                            "cannot create a temp file beside '%s': %s", out_path, strerror(errno));
     return TRIT_OK;
 }
 
@@ -114,9 +113,9 @@ int cal_convert_calibrated(const char *src_path, const char *out_path, const cvt
                            cvt_report *rep, cal_report *crep, trit_err *err)
 {
     memset(crep, 0, sizeof *crep);
-    char tmp[4096] = "";
+    char *tmp = NULL;
     int rc = check_output(out_path, co, err);
-    if (rc == TRIT_OK) rc = make_intermediate(out_path, tmp, sizeof tmp, o, err);
+    if (rc == TRIT_OK) rc = make_intermediate(out_path, &tmp, o, err);
     if (rc != TRIT_OK) return rc;
     cvt_opts c = *co;
     c.overwrite = 1;   /* the temp file just made; OUT itself was checked above */
@@ -130,5 +129,6 @@ int cal_convert_calibrated(const char *src_path, const char *out_path, const cvt
     }
     unlink(tmp);
     publish(o, NULL);
+    free(tmp);
     return rc;
 }

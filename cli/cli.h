@@ -37,13 +37,15 @@ int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
  * cal_opts, exg_opts and pack_create_opts), a pipeline its intermediate file through
  * cli_guard_intermediate_cb, unpack its staging directory (a flat directory of regular files)
  * through cli_guard_dir_cb (pack_unpack_opts.stage_path); path NULL stops tracking.
- * On SIGINT, SIGTERM or SIGHUP the handler unlinks the tracked files, then either dies of the
- * signal (CLI_GUARD_RAISE) or prints "trit CMD: interrupted; no output written" and exits 130
- * (CLI_GUARD_EXIT130); when the output is already complete (the tracked files are gone, or the
- * writer has published NULL) it lets the command finish. cli_guard_end restores the previous
- * handlers and forgets the files: call it before any long step that writes nothing. */
-enum { CLI_GUARD_RAISE = 0, CLI_GUARD_EXIT130 = 1 };
-void cli_guard_begin(const char *cmd, int mode);
+ * The writers' temp files are registered by libtrit's atomic-write helper itself
+ * (trit_sys_atomic, trit_write_opts.temp_path), with termination signals held back between a
+ * file's creation and its registration, so no window leaves one behind.
+ * On SIGINT, SIGTERM or SIGHUP the handler unlinks the tracked files, prints "trit CMD:
+ * interrupted; no output written" and exits 130 (TRIT_EXIT_INTERRUPTED); when the output is
+ * already complete (the tracked files are gone, or the writer has published NULL) it lets the
+ * command finish. cli_guard_end restores the previous handlers and forgets the files: call it
+ * before any long step that writes nothing. */
+void cli_guard_begin(const char *cmd);
 void cli_guard_end(void);
 void cli_guard_temp_cb(void *ctx, const char *path);
 void cli_guard_intermediate_cb(void *ctx, const char *path);

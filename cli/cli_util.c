@@ -34,7 +34,6 @@ static const int g_signals[] = {SIGINT, SIGTERM, SIGHUP};
 static char g_temp[GUARD_SLOTS][4096];
 static volatile sig_atomic_t g_have_temp[GUARD_SLOTS];
 static volatile sig_atomic_t g_settled;  /* the last writer is done: committed or cleaned up */
-static volatile sig_atomic_t g_exit130;
 static char g_msg[160];                  /* "trit CMD: interrupted; no output written\n" */
 static size_t g_msg_len;
 static struct sigaction g_old[GUARD_NSIG];
@@ -85,13 +84,10 @@ static void on_fatal_signal(int sig)
         errno = saved;
         return;
     }
-    if (g_exit130) {
-        ssize_t const w = write(STDERR_FILENO, g_msg, g_msg_len);
-        (void)w;
-        _exit(TRIT_EXIT_INTERRUPTED);
-    }
-    signal(sig, SIG_DFL);
-    raise(sig);
+    (void)sig;
+    ssize_t const w = write(STDERR_FILENO, g_msg, g_msg_len);
+    (void)w;
+    _exit(TRIT_EXIT_INTERRUPTED);
 }
 
 static void track(int slot, const char *path)
@@ -137,13 +133,12 @@ static void on_exit_guarded(void)
     _exit(TRIT_EXIT_INTERNAL);
 }
 
-void cli_guard_begin(const char *cmd, int mode)
+void cli_guard_begin(const char *cmd)
 {
     static int at_exit_set;
     if (!at_exit_set) at_exit_set = atexit(on_exit_guarded) == 0;
     int const n = snprintf(g_msg, sizeof g_msg, "trit %s: interrupted; no output written\n", cmd);
     g_msg_len = n < 0 ? 0 : (size_t)n < sizeof g_msg ? (size_t)n : sizeof g_msg - 1;
-    g_exit130 = mode == CLI_GUARD_EXIT130;
     g_settled = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -49,7 +49,10 @@ static void usage(FILE *f)
             "  --dry-run            measure and report; write nothing\n"
             "  -f, --force          replace OUT if it exists\n"
             "  --json               print the report as JSON on stdout\n"
-            "  -h, --help           this help\n",
+            "  -h, --help           this help\n"
+            "\n"
+            "OUT is written as OUT.tmp-<pid>-XXXXXX and renamed into place. SIGINT, SIGTERM or SIGHUP\n"
+            "removes the temp file (exit 130), and a later run on OUT removes those of killed runs.\n",
             CVT_DEFAULT_ZSTD_LEVEL);
 }
 
@@ -215,7 +218,7 @@ static int parse_args(int argc, char **argv, calibrate_args *a)
 static int calibrate(calibrate_args *a, cal_report *rep, trit_err *err)
 {
     a->o.temp_path = cli_guard_temp_cb;
-    cli_guard_begin("calibrate", CLI_GUARD_RAISE);
+    cli_guard_begin("calibrate");
     int const rc = cal_calibrate_files(a->model, a->data, a->toks, a->max_tok, a->out ? a->out : "", &a->o, rep, err);
     cli_guard_end();
     return rc;

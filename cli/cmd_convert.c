@@ -59,7 +59,10 @@ static void convert_usage(FILE *f)
             "  -f, --force           replace OUT if it exists\n"
             "  --json                print a JSON summary on stdout\n"
             "  -q, --quiet           no progress bar\n"
-            "  -h, --help            this help\n",
+            "  -h, --help            this help\n"
+            "\n"
+            "OUT is written as OUT.tmp-<pid>-XXXXXX and renamed into place. SIGINT, SIGTERM or SIGHUP\n"
+            "removes the temp file (exit 130), and a later run on OUT removes those of killed runs.\n",
             CVT_DEFAULT_ZSTD_LEVEL);
 }
 
@@ -227,7 +230,7 @@ static int convert(convert_args *a, cvt_report *rep, cal_report *crep, trit_err 
     a->o.progress_ctx = &p;
     a->o.temp_path = cli_guard_temp_cb;
     memset(crep, 0, sizeof *crep);
-    cli_guard_begin("convert", CLI_GUARD_RAISE);
+    cli_guard_begin("convert");
     int rc;
     if (a->calib || a->calib_tokens) {
         cal_convert_opts const co = {a->calib, a->calib_tokens, cli_guard_intermediate_cb, NULL};

@@ -32,7 +32,10 @@ static void export_usage(FILE *f)
             "  --dry-run        print the plan (every tensor, its GGUF type and size), write nothing\n"
             "  --json           print a JSON summary on stdout\n"
             "  -q, --quiet      no progress bar, no warnings\n"
-            "  -h, --help       this help\n");
+            "  -h, --help       this help\n"
+            "\n"
+            "OUT is written as OUT.tmp-<pid>-XXXXXX and renamed into place. SIGINT, SIGTERM or SIGHUP\n"
+            "removes the temp file (exit 130), and a later run on OUT removes those of killed runs.\n");
 }
 
 static void progress(void *ctx, uint64_t done, uint64_t total)
@@ -178,7 +181,7 @@ static int write_gguf(export_args *a, const exg_plan *p, exg_stats *st, trit_err
 {
     a->o.temp_path = cli_guard_temp_cb;
     if (!a->quiet && !a->json && isatty(STDERR_FILENO)) a->o.progress = progress;
-    cli_guard_begin("export", CLI_GUARD_EXIT130);
+    cli_guard_begin("export");
     int const rc = exg_write(p, a->out, &a->o, st, err);
     cli_guard_end();
     return rc;

@@ -112,7 +112,7 @@ int cmd_pack(int argc, char **argv)
     o.n_inputs = (uint32_t)(argc - optind);
     pack_create_info info;
     o.temp_path = cli_guard_temp_cb;
-    cli_guard_begin("pack", CLI_GUARD_EXIT130);
+    cli_guard_begin("pack");
     int const rc = pack_create(&o, &info, &err);
     cli_guard_end();
     memset(seed, 0, sizeof seed);

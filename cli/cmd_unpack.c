@@ -113,7 +113,7 @@ int cmd_unpack(int argc, char **argv)
     if (rc == TRIT_OK && dry) rc = pack_bundle_read_file(argv[optind], &o.read, NULL, &m, &err);
     else if (rc == TRIT_OK) {
         o.stage_path = cli_guard_dir_cb;
-        cli_guard_begin("unpack", CLI_GUARD_EXIT130);
+        cli_guard_begin("unpack");
         rc = pack_unpack(argv[optind], dir, &o, &m, &err);
         cli_guard_end();
     }

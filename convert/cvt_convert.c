@@ -821,8 +821,9 @@ static int run(cvt_conv *c, const char *out_path, trit_err *err)
     wo.overwrite = c->o->overwrite;
     wo.page_align = c->o->page_align;
     wo.zstd_level = c->o->zstd_level ? c->o->zstd_level : CVT_DEFAULT_ZSTD_LEVEL;
+    wo.temp_path = c->o->temp_path;   /* the writer registers its temp file with the caller's guard */
+    wo.temp_ctx = c->o->progress_ctx;
     if ((rc = trit_writer_open(out_path, &wo, &c->w, err))) goto out;
-    if (c->o->temp_path) c->o->temp_path(c->o->progress_ctx, trit_writer_temp_path(c->w));
     trit_kvbuf *kb = trit_kvbuf_new();
     if (!kb) { rc = nomem(err); goto out; }
     rc = cvt_arch_write(&c->m, kb, err);

@@ -79,12 +79,6 @@ static int pad_to(wctx *c, uint64_t target, trit_err *err)
     return TRIT_OK;
 }
 
-/* The temp file for a signal handler that must unlink it (exg_opts.temp_path); NULL: gone. */
-static void publish_temp(const wctx *c, const char *path)
-{
-    if (c->o && c->o->temp_path) c->o->temp_path(c->o->temp_ctx, path);
-}
-
 
 /* The tensor's recorded xxh3 against its bytes: open does not hash dense tensors, and a
  * flipped bit must not travel silently into the GGUF. */
@@ -282,7 +276,8 @@ int exg_write(const exg_plan *p, const char *out_path, const exg_opts *opts,
     memset(&c, 0, sizeof c);
     c.p = p;
     c.o = opts;
-    trit_sys_atomic_init(&c.at);
+    /* the temp file is registered with the caller's signal guard by the helper itself */
+    trit_sys_atomic_init(&c.at, opts ? opts->temp_path : NULL, opts ? opts->temp_ctx : NULL);
     c.cur_unit = TRIT_NONE32;
     int rc = TRIT_OK;
     int const overwrite = (p->flags & EXG_OVERWRITE) != 0;
@@ -300,14 +295,11 @@ int exg_write(const exg_plan *p, const char *out_path, const exg_opts *opts,
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
         goto out;
     }
-    int const step = trit_sys_atomic_open(&c.at, out_path, ".tmp.XXXXXX", 0644);
+    int const step = trit_sys_atomic_open(&c.at, out_path, 0644);
     if (step == TRIT_SYS_TEMP) {
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot create a temporary file: %s", strerror(errno));
         goto out;
     }
-    int const e = errno;
-    publish_temp(&c, c.at.tmp);
-    errno = e;
     if (step == TRIT_SYS_CHMOD) { rc = io_err(&c, err, "cannot chmod the temporary file"); goto out; }
     if ((rc = put(&c, p->hdr, p->hdr_len, err))) goto out;
     uint64_t const total = p->sum.file_size - p->hdr_len;
@@ -330,10 +322,7 @@ int exg_write(const exg_plan *p, const char *out_path, const exg_opts *opts,
         if (opts && opts->progress) opts->progress(opts->progress_ctx, c.pos - p->hdr_len, total);
     }
     if ((rc = flush_buf(&c, err))) goto out;
-    int const done = trit_sys_atomic_commit(&c.at, out_path, overwrite), e2 = errno;
-    if (!c.at.tmp[0]) publish_temp(&c, NULL);   /* renamed or linked: nothing left to remove */
-    errno = e2;
-    switch (done) {
+    switch (trit_sys_atomic_commit(&c.at, out_path, overwrite)) {
     case TRIT_SYS_OK: break;
     case TRIT_SYS_SYNC: rc = io_err(&c, err, "fsync failed"); goto out;
     case TRIT_SYS_CLOSE: rc = io_err(&c, err, "close failed"); goto out;
@@ -346,11 +335,7 @@ int exg_write(const exg_plan *p, const char *out_path, const exg_opts *opts,
     }
     c.st.bytes = c.pos;
 out:
-    if (c.at.tmp && c.at.tmp[0]) {
-        trit_sys_atomic_abort(&c.at);   /* removes the temp file */
-        publish_temp(&c, NULL);
-    }
-    trit_sys_atomic_abort(&c.at);
+    trit_sys_atomic_abort(&c.at);   /* removes the temp file unless published */
     if (rc) trit_err_file(err, rc == TRIT_E_IO || rc == TRIT_E_EXISTS ? out_path : trit_reader_path(p->r));
     else if (st) *st = c.st;
     free(c.buf);

@@ -3,12 +3,15 @@
 #ifndef _FILE_OFFSET_BITS
 #define _FILE_OFFSET_BITS 64
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -167,25 +170,137 @@ int trit_sys_fsync_dir(const char *path)
 
 /* ---- atomic replacement ---- */
 
-void trit_sys_atomic_init(trit_sys_atomic *a)
+/* Termination signals a caller's guard handles: held back while a temp name and its
+ * registration disagree. pthread_sigmask, not sigprocmask: the runner's threads share the process. */
+static void block_term(sigset_t *old)
+{
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGINT);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &term, old);
+}
+
+static void restore_mask(const sigset_t *old)
+{
+    int const e = errno;
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+    errno = e;
+}
+
+/* The pid in "<digits>-..." at s, or 0. */
+static long pid_of(const char *s)
+{
+    long v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9' && v < 100000000; p++) v = v * 10 + (*p - '0');
+    return p != s && *p == '-' ? v : 0;
+}
+
+/* pid still runs: it exists (or is not ours to signal) and, where /proc says, is not a zombie
+ * waiting to be reaped. */
+static int running(long pid)
+{
+    if (kill((pid_t)pid, 0) != 0 && errno != EPERM) return 0;
+    char p[64], buf[256];
+    snprintf(p, sizeof p, "/proc/%ld/stat", pid);
+    int const fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 1;
+    ssize_t const n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 1;
+    buf[n] = '\0';
+    const char *const rp = strrchr(buf, ')');
+    return !(rp && rp[1] == ' ' && rp[2] == 'Z');
+}
+
+/* The temp file called name in dfd is a dead writer's: its pid is gone and nobody holds the
+ * lock every live writer keeps on it. */
+static int stale(int dfd, const char *name, long pid)
+{
+    if (pid <= 0 || running(pid)) return 0;
+    int const fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat st;
+    int const ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Remove the dead writers' "<path>.tmp-<pid>-*" files beside path; the count. */
+static unsigned remove_stale(const char *path)
+{
+    char *const d1 = strdup(path), *const d2 = strdup(path);
+    unsigned n = 0;
+    if (d1 && d2) {
+        const char *const dir = dirname(d1), *const base = basename(d2);
+        size_t const pl = strlen(base) + 5;   /* "<base>.tmp-" */
+        DIR *const d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            const char *const nm = e->d_name;
+            if (strncmp(nm, base, pl - 5) != 0 || strncmp(nm + pl - 5, ".tmp-", 5) != 0) continue;
+            if (stale(dirfd(d), nm, pid_of(nm + pl)) && unlinkat(dirfd(d), nm, 0) == 0) n++;
+        }
+        if (d) closedir(d);
+    }
+    free(d1);
+    free(d2);
+    return n;
+}
+
+/* mkstemp of "<path>.tmp-<pid>-XXXXXX" into *name (owned), tracked as soon as it exists. */
+static int make_temp(const char *path, trit_sys_track_fn track, void *ctx, char **name)
+{
+    char pid[32];
+    int const pn = snprintf(pid, sizeof pid, ".tmp-%ld-XXXXXX", (long)getpid());
+    size_t const tl = strlen(path) + (size_t)pn + 1;
+    if (!(*name = malloc(tl))) return -1;
+    snprintf(*name, tl, "%s%s", path, pid);
+    sigset_t old;
+    block_term(&old);
+    int const fd = mkstemp(*name);
+    if (fd >= 0) {
+        (void)flock(fd, LOCK_EX | LOCK_NB);   /* in use: remove_stale leaves it alone */
+        if (track) track(ctx, *name);
+    } else {
+        (*name)[0] = '\0';   /* nothing to remove */
+    }
+    restore_mask(&old);
+    return fd;
+}
+
+void trit_sys_atomic_init(trit_sys_atomic *a, trit_sys_track_fn track, void *track_ctx)
 {
     a->fd = -1;
     a->tmp = NULL;
+    a->track = track;
+    a->track_ctx = track_ctx;
+    a->n_stale = 0;
 }
 
-int trit_sys_atomic_open(trit_sys_atomic *a, const char *path, const char *suffix, unsigned mode)
+int trit_sys_atomic_open(trit_sys_atomic *a, const char *path, unsigned mode)
 {
-    trit_sys_atomic_init(a);
-    size_t const tl = strlen(path) + strlen(suffix) + 1;
-    if (!(a->tmp = malloc(tl))) return TRIT_SYS_TEMP;
-    snprintf(a->tmp, tl, "%s%s", path, suffix);
-    a->fd = mkstemp(a->tmp);
-    if (a->fd < 0) {
-        a->tmp[0] = '\0';   /* nothing to remove */
-        return TRIT_SYS_TEMP;
-    }
+    a->n_stale = remove_stale(path);
+    a->fd = make_temp(path, a->track, a->track_ctx, &a->tmp);
+    if (a->fd < 0) return TRIT_SYS_TEMP;
     if (fchmod(a->fd, (mode_t)mode) != 0) return TRIT_SYS_CHMOD;   /* outputs are ordinary files */
     return TRIT_SYS_OK;
+}
+
+int trit_sys_temp_create(const char *path, trit_sys_track_fn track, void *track_ctx, char **name)
+{
+    int const fd = make_temp(path, track, track_ctx, name);
+    if (fd < 0) {
+        int const e = errno;
+        free(*name);
+        *name = NULL;
+        errno = e;
+        return -1;
+    }
+    close(fd);
+    return 0;
 }
 
 int trit_sys_atomic_commit(trit_sys_atomic *a, const char *path, int replace)
@@ -194,14 +309,24 @@ int trit_sys_atomic_commit(trit_sys_atomic *a, const char *path, int replace)
     int const fd = a->fd;
     a->fd = -1;
     if (close(fd) != 0) return TRIT_SYS_CLOSE;
+    /* published and unregistered as one step for the guard: an interrupt in between would
+     * remove the temp name of a published output (link) or report one that is in place */
+    sigset_t old;
+    block_term(&old);
+    int ok;
     if (replace) {
-        if (rename(a->tmp, path) != 0) return TRIT_SYS_PUBLISH;
+        ok = rename(a->tmp, path) == 0;
     } else {
         /* link() refuses to replace an existing file, so a file created meanwhile survives. */
-        if (link(a->tmp, path) != 0) return TRIT_SYS_PUBLISH;
-        unlink(a->tmp);
+        ok = link(a->tmp, path) == 0;
+        if (ok) unlink(a->tmp);
     }
-    a->tmp[0] = '\0';
+    if (ok) {
+        a->tmp[0] = '\0';
+        if (a->track) a->track(a->track_ctx, NULL);
+    }
+    restore_mask(&old);
+    if (!ok) return TRIT_SYS_PUBLISH;
     if (trit_sys_fsync_dir(path) != 0) return TRIT_SYS_DIRSYNC;
     return TRIT_SYS_OK;
 }
@@ -211,7 +336,9 @@ void trit_sys_atomic_abort(trit_sys_atomic *a)
     int const e = errno;   /* callers format their message after cleaning up */
     if (a->fd >= 0) close(a->fd);
     a->fd = -1;
-    if (a->tmp && a->tmp[0]) unlink(a->tmp);
+    int const had = a->tmp && a->tmp[0];
+    if (had) unlink(a->tmp);
+    if (had && a->track) a->track(a->track_ctx, NULL);
     free(a->tmp);
     a->tmp = NULL;
     errno = e;

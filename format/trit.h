@@ -481,9 +481,15 @@ typedef struct trit_write_opts {
     uint32_t tensor_align;    /* 0 = 64 */
     int zstd_level;           /* for zstd units; 0 = library default (3) */
     int overwrite;            /* replace an existing file at path */
+    /* Told the temp file's name as soon as it exists and NULL once it is renamed into place or
+     * removed, with SIGINT/SIGTERM/SIGHUP held back in between, so a caller's signal handler
+     * can always remove it (libtrit installs none). May be NULL. */
+    void (*temp_path)(void *ctx, const char *path);
+    void *temp_ctx;           /* passed to temp_path */
 } trit_write_opts;
 
-/* Create the temporary file beside path. opts may be NULL. *out caller closes with
+/* Create the temporary file beside path (path.tmp-<pid>-XXXXXX; a dead writer's left-over one
+ * is removed first, a live writer's never). opts may be NULL. *out caller closes with
  * trit_writer_finish() or trit_writer_abort(). */
 TRIT_API int trit_writer_open(const char *path, const trit_write_opts *opts, trit_writer **out,
                               trit_err *err);

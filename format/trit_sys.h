@@ -48,18 +48,36 @@ int trit_sys_fsync_path(const char *dir);
  * Atomic replacement of one output file: the target appears whole or not at all.
  *
  * The bytes go to a temp file beside the target (same directory, so the final rename or link
- * cannot cross file systems), created with mkstemp (O_CREAT|O_EXCL) under "<path><suffix>",
- * suffix ending in "XXXXXX". commit fsyncs and closes it, then publishes it: with replace by
- * rename(2); without, by link(2), which never replaces, so a file created meanwhile survives
- * (errno EEXIST), and the temp name is dropped. Last, the directory is fsynced.
+ * cannot cross file systems): "<path>.tmp-<pid>-XXXXXX", created by mkstemp (O_CREAT|O_EXCL)
+ * and flocked for as long as it is open. commit fsyncs and closes it, then publishes it: with
+ * replace by rename(2); without, by link(2), which never replaces, so a file created meanwhile
+ * survives (errno EEXIST), and the temp name is dropped. Last, the directory is fsynced.
+ *
+ * Interrupts. Libraries install no signal handlers; the program that does (the CLI's one guard)
+ * passes a track callback, which the helper calls with the temp name as soon as the file exists
+ * and with NULL once it is renamed, linked or removed. SIGINT, SIGTERM and SIGHUP are blocked
+ * from before mkstemp until the name is tracked, and around the publishing rename/link, so no
+ * signal lands between a file's creation and its registration, or between publishing and
+ * unregistering. The callback must be async-signal-safe with respect to the handler it feeds.
+ *
+ * Stale temp files. A writer killed by SIGKILL (or a power loss) leaves its temp file. open
+ * removes every "<path>.tmp-<pid>-*" regular file beside the target whose writer is gone: pid
+ * no longer runs (or is a zombie) and nobody holds the flock every writer takes on its temp
+ * file. A live writer's file, this process's included, is never touched. The count removed
+ * is in n_stale.
  *
  * Each call returns TRIT_SYS_OK or the step that failed, with errno set, so every writer keeps
  * its own messages. On any failure the temp file stays until trit_sys_atomic_abort, which the
  * writer calls on every path out (also after success: it only frees then).
  */
+typedef void (*trit_sys_track_fn)(void *ctx, const char *path);
+
 typedef struct trit_sys_atomic {
     int fd;                    /* the temp file; -1 when none is open */
     char *tmp;                 /* its name (owned); "" once published or removed; NULL before open */
+    trit_sys_track_fn track;   /* told the temp name while it exists; may be NULL */
+    void *track_ctx;           /* passed to track */
+    unsigned n_stale;          /* stale temp files of dead writers open removed */
 } trit_sys_atomic;
 
 enum {
@@ -72,11 +90,19 @@ enum {
     TRIT_SYS_DIRSYNC           /* fsync of the directory; the target is already in place */
 };
 
-void trit_sys_atomic_init(trit_sys_atomic *a);
-int trit_sys_atomic_open(trit_sys_atomic *a, const char *path, const char *suffix, unsigned mode);
+/* track may be NULL. */
+void trit_sys_atomic_init(trit_sys_atomic *a, trit_sys_track_fn track, void *track_ctx);
+/* a was initialised (trit_sys_atomic_init); removes stale temp files first. */
+int trit_sys_atomic_open(trit_sys_atomic *a, const char *path, unsigned mode);
 int trit_sys_atomic_commit(trit_sys_atomic *a, const char *path, int replace);
 /* Close and remove the temp file if it is still there, free its name. Safe to repeat. */
 void trit_sys_atomic_abort(trit_sys_atomic *a);
+
+/* The stale-file rule of the atomic writer for other temp files beside a target (a pipeline's
+ * intermediate): create "<path>.tmp-<pid>-XXXXXX" empty, tracked as above (closed at once, so
+ * not locked: its writer's pid keeps it alive). *name receives the path (caller frees) or NULL.
+ * 0, or -1 with errno set. */
+int trit_sys_temp_create(const char *path, trit_sys_track_fn track, void *track_ctx, char **name);
 
 /* Command-line numbers, shared by `trit` and the standalone `trit-run`: a decimal integer in
  * [lo, hi] (no sign, nothing after it); a byte size with an optional K/M/G/T suffix (powers of

@@ -177,8 +177,8 @@ int trit_writer_open(const char *path, const trit_write_opts *opts, trit_writer 
     trit_err_clear(err);
     trit_writer *w = calloc(1, sizeof *w);
     if (!w) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate writer");
-    trit_sys_atomic_init(&w->at);
     if (opts) w->o = *opts;
+    trit_sys_atomic_init(&w->at, w->o.temp_path, w->o.temp_ctx);
     if (!w->o.page_align) w->o.page_align = 16384;
     if (!w->o.tensor_align) w->o.tensor_align = 64;
     if (!w->o.zstd_level) w->o.zstd_level = 3;
@@ -207,7 +207,7 @@ int trit_writer_open(const char *path, const trit_write_opts *opts, trit_writer 
         rc = werr(w, err, TRIT_E_EXISTS, NULL, "%s", "output exists (use --force to replace it)");
         goto fail;
     }
-    int const step = trit_sys_atomic_open(&w->at, path, ".tmp.XXXXXX", 0644);
+    int const step = trit_sys_atomic_open(&w->at, path, 0644);
     if (step == TRIT_SYS_TEMP) {
         rc = werr(w, err, errno == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, NULL, "cannot create temp file: %s", strerror(errno));
         goto fail;

@@ -10,19 +10,17 @@
  *    manifest.sig, then the members in name order, with fixed mode, owner and mtime, so the
  *    same inputs give the same bytes. Full members are re-hashed as they are copied, so an
  *    input that changes during the run fails the run instead of shipping.
- * 5. The bundle is written to a temp file beside the output (OUT.tmp-<pid>-XXXXXX, flocked
- *    while it is written, published to the caller's signal guard), fsynced, and renamed. Temp
- *    files of earlier runs on the same output whose writer is gone are removed first. */
+ * 5. The bundle is written to a temp file beside the output through trit_sys_atomic (OUT.tmp-
+ *    <pid>-XXXXXX, flocked while it is written, registered with the caller's signal guard),
+ *    fsynced, and renamed. Temp files of earlier runs on the same output whose writer is gone
+ *    are removed first. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -296,46 +294,16 @@ static int put_member(cctx *c, struct archive *a, uint32_t i)
     return rc;
 }
 
-static void publish_temp(cctx *c, const char *path)
-{
-    if (c->o->temp_path) c->o->temp_path(c->o->temp_ctx, path);
-}
-
-/* Temp files a killed `trit pack` left beside this output: its pid is gone and nobody holds
- * the lock every writer takes on its temp file. */
-static void remove_stale_temps(const char *out)
-{
-    char dir[4096], prefix[4200];
-    if (pack_dirname(out, dir, sizeof dir) != 0) return;
-    snprintf(prefix, sizeof prefix, "%s.tmp-", pack_basename(out));
-    (void)pack_remove_stale(dir, prefix, 0);
-}
-
 static int write_bundle(cctx *c, const char *raw, size_t raw_len, const uint8_t *sig, pack_create_info *info)
 {
     trit_err *const err = c->err;
-    char suffix[64];
-    snprintf(suffix, sizeof suffix, ".tmp-%ld-XXXXXX", (long)getpid());
-    remove_stale_temps(c->o->out);
-    /* The temp file exists from mkstemp on, but the caller's signal guard knows it only once
-     * published: termination signals wait (blocked) in between, so an interrupt can never land
-     * in that window and leave the file behind. */
-    sigset_t term, old;
-    sigemptyset(&term);
-    sigaddset(&term, SIGINT);
-    sigaddset(&term, SIGTERM);
-    sigaddset(&term, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &term, &old);
-    int const step = trit_sys_atomic_open(&c->at, c->o->out, suffix, 0644);
-    int const open_errno = errno;
-    if (step != TRIT_SYS_TEMP) publish_temp(c, c->at.tmp);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = open_errno;
+    /* removes the temp files of dead writers on this output, creates, flocks and registers
+     * this one with the caller's guard (o->temp_path) */
+    int const step = trit_sys_atomic_open(&c->at, c->o->out, 0644);
     if (step == TRIT_SYS_TEMP)
         return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create: %s", strerror(errno));
     int const chmod_errno = errno;
     int const fd = c->at.fd;
-    (void)flock(fd, LOCK_EX | LOCK_NB);   /* marks the temp file as in use (pack_remove_stale) */
     struct archive *const a = archive_write_new();
     int rc = a ? TRIT_OK : trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     if (rc == TRIT_OK && step == TRIT_SYS_CHMOD)
@@ -427,7 +395,8 @@ int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err
     int rc = check_opts(o, err);
     if (rc != TRIT_OK) return rc;
     if ((rc = pack_sodium_init(err)) != TRIT_OK) return rc;
-    cctx c = {o, err, o->n_inputs, NULL, NULL, NULL, NULL, {-1, NULL}};
+    cctx c = {o, err, o->n_inputs, NULL, NULL, NULL, NULL, {0}};
+    trit_sys_atomic_init(&c.at, o->temp_path, o->temp_ctx);
     c.in = calloc(o->n_inputs, sizeof *c.in);
     c.m = calloc(1, sizeof *c.m);
     c.buf = malloc(PACK_IO_BUF);
@@ -439,7 +408,6 @@ int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err
         rc = run(&c, info);
     }
     trit_sys_atomic_abort(&c.at);
-    publish_temp(&c, NULL);
     for (uint32_t i = 0; c.in && i < c.n; i++) {
         trit_reader_close(c.in[i].r);
         if (c.in[i].fd >= 0) close(c.in[i].fd);

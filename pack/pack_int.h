@@ -55,11 +55,12 @@ int pack_remove_flat_dir(const char *dir);
 /* flock(LOCK_EX) on fd, retrying every 10 ms for up to wait_ms (< 0: one try). 0, or -1 with
  * errno set (EWOULDBLOCK: still held by another process). */
 int pack_lock_fd(int fd, int wait_ms);
-/* Temp files and staging directories of killed runs: remove the entries of dir named
- * prefix + "<pid>-..." (regular files, or flat directories of regular files) whose pid is not a
- * running process and that nobody holds a lock on; with locked (the caller holds the lock every
- * writer of these names takes), every entry named prefix + anything. Returns how many went. */
-unsigned pack_remove_stale(const char *dir, const char *prefix, int locked);
+/* Staging directories and old installs of killed unpacks: remove every entry of dir named
+ * prefix + anything (regular files, or flat directories of regular files). Only for a caller
+ * that holds the lock every writer of these names takes (the install directory's), so none of
+ * them is in use. (Temp files of output writers follow trit_sys_atomic's pid-and-flock rule.)
+ * Returns how many went. */
+unsigned pack_remove_stale(const char *dir, const char *prefix);
 
 /* Chunked SHA-256: the whole stream and every chunk_size piece. With want set, each chunk is
  * compared with want->chunks as it completes; with out set, chunk digests are stored there. */

@@ -36,7 +36,8 @@ int pack_key_public(const uint8_t seed[PACK_SEED_BYTES], uint8_t pk[PACK_PUBKEY_
 static int write_key_file(const char *path, const char *data, size_t n, mode_t mode, int force, trit_err *err)
 {
     trit_sys_atomic at;
-    int const step = trit_sys_atomic_open(&at, path, ".tmp-XXXXXX", mode);
+    trit_sys_atomic_init(&at, NULL, NULL);
+    int const step = trit_sys_atomic_open(&at, path, mode);
     int rc = TRIT_OK;
     if (step == TRIT_SYS_TEMP) {
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "cannot create: %s", strerror(errno));

@@ -530,9 +530,9 @@ static int lock_target(uctx *u, trit_err *err)
     }
     char prefix[4200];
     snprintf(prefix, sizeof prefix, ".%s.unpack-", pack_basename(u->dir));
-    (void)pack_remove_stale(u->parent, prefix, 1);
+    (void)pack_remove_stale(u->parent, prefix);
     snprintf(prefix, sizeof prefix, ".%s.old-", pack_basename(u->dir));
-    (void)pack_remove_stale(u->parent, prefix, 1);
+    (void)pack_remove_stale(u->parent, prefix);
     return TRIT_OK;
 }
 

@@ -228,44 +228,7 @@ int pack_lock_fd(int fd, int wait_ms)
     }
 }
 
-/* The pid in "<digits>-..." at s, or 0. */
-static long pid_of(const char *s)
-{
-    long v = 0;
-    const char *p = s;
-    for (; *p >= '0' && *p <= '9' && v < 100000000; p++) v = v * 10 + (*p - '0');
-    return p != s && *p == '-' ? v : 0;
-}
-
-/* pid still runs: it exists and (Linux) is not a zombie waiting to be reaped. */
-static int running(long pid)
-{
-    if (kill((pid_t)pid, 0) != 0 && errno != EPERM) return 0;
-    char p[64], buf[256];
-    snprintf(p, sizeof p, "/proc/%ld/stat", pid);
-    int const fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 1;
-    ssize_t const n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 1;
-    buf[n] = '\0';
-    const char *const rp = strrchr(buf, ')');
-    return !(rp && rp[1] == ' ' && rp[2] == 'Z');
-}
-
-/* Nobody uses the temp entry called name: its writer (pid) is gone and no one holds a lock on
- * it. */
-static int unused(int dfd, const char *name, long pid)
-{
-    if (pid <= 0 || running(pid)) return 0;
-    int const fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return 0;
-    int const nobody = flock(fd, LOCK_EX | LOCK_NB) == 0;
-    close(fd);
-    return nobody;
-}
-
-unsigned pack_remove_stale(const char *dir, const char *prefix, int locked)
+unsigned pack_remove_stale(const char *dir, const char *prefix)
 {
     DIR *const d = opendir(dir);
     if (!d) return 0;
@@ -274,7 +237,6 @@ unsigned pack_remove_stale(const char *dir, const char *prefix, int locked)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, prefix, pl) != 0 || !e->d_name[pl]) continue;
-        if (!locked && !unused(dirfd(d), e->d_name, pid_of(e->d_name + pl))) continue;
         struct stat st;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         char *const p = trit_sys_path_join(dir, e->d_name);

@@ -232,9 +232,18 @@ static void guard_handler(int sig, siginfo_t *si, void *uc)
     (void)uc;
     uintptr_t const a = si ? (uintptr_t)si->si_addr : 0;
     if (sig == SIGBUS && a >= guard_lo && a < guard_hi) {
-        if (!atomic_flag_test_and_set(&guard_said)) { /* one message when several threads fault */
-            ssize_t const k = write(STDERR_FILENO, guard_msg, guard_msg_len);
-            (void)k;
+        /* One message when several threads fault (every pool thread that takes rows of a lost
+         * page does). Only the thread that writes it exits: _exit ends every thread, so a
+         * second faulting thread that exited at once would cut the first one's write short
+         * (exit 3 with nothing on stderr). The others wait, blocked here, for that exit. */
+        if (atomic_flag_test_and_set(&guard_said))
+            for (;;) pause();
+        size_t off = 0;
+        while (off < guard_msg_len) {
+            ssize_t const k = write(STDERR_FILENO, guard_msg + off, guard_msg_len - off);
+            if (k > 0) off += (size_t)k;
+            else if (k < 0 && errno == EINTR) continue;
+            else break;
         }
         _exit(TRIT_EXIT_IO);
     }

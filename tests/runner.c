@@ -63,6 +63,41 @@ const char *test_trit_bin(void)
     return e && *e ? e : "build/trit";
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifndef TEST_ASAN
+#define TEST_ASAN 0
+#endif
+
+const char *test_fault_shim(int malloc_faults)
+{
+    static char path[4096];
+    const char *const bin = test_trit_bin();
+    if (malloc_faults && TEST_ASAN) return NULL;
+    const char *const slash = strrchr(bin, '/');
+    snprintf(path, sizeof path, "%.*s/fault/%s", slash ? (int)(slash - bin) : 1, slash ? bin : ".",
+             TEST_ASAN ? "trit-fault-io.so" : "trit-fault.so");
+    return access(path, R_OK) == 0 ? path : NULL;
+}
+
+const char *test_fault_preload(const char *so)
+{
+    static char buf[4200];
+    snprintf(buf, sizeof buf, "%sLD_PRELOAD=%s", TEST_ASAN ? "ASAN_OPTIONS=verify_asan_link_order=0 " : "", so);
+    return buf;
+}
+
+void test_fault_env(const char *so)
+{
+    if (TEST_ASAN) setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+    setenv("LD_PRELOAD", so, 1);
+}
+
 const char *test_path(const char *dir, const char *name)
 {
     static char ring[8][4096];

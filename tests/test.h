@@ -61,6 +61,15 @@ int test_skipped_(void);
 const char *test_tmpdir(void);        /* fresh per-run scratch directory */
 const char *test_fixtures(void);      /* $TRIT_FIXTURES, or NULL if the folder is absent */
 const char *test_trit_bin(void);      /* $TRIT_BIN, the CLI under test */
+/* The fault-injection shim (tests/fault/fault.c) beside $TRIT_BIN, or NULL when it is absent.
+ * malloc_faults: the variant that can fail allocations, which ASan builds cannot use (NULL
+ * there); otherwise the I/O-only variant under ASan. */
+const char *test_fault_shim(int malloc_faults);
+/* The environment prefix ("LD_PRELOAD=so", with ASan's link-order check off in ASan builds)
+ * for a shell command; test_fault_env sets the same variables in this process (a child about
+ * to exec). */
+const char *test_fault_preload(const char *so);
+void test_fault_env(const char *so);
 /* Path join into a static ring of buffers (valid for the next 8 calls). */
 const char *test_path(const char *dir, const char *name);
 /* Read a whole file; caller frees. NULL on error. */

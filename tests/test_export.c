@@ -414,7 +414,7 @@ static int count_tmp(const char *dir, const char *prefix)
     int n = 0;
     struct dirent *e;
     while (d && (e = readdir(d)))
-        if (!strncmp(e->d_name, prefix, strlen(prefix)) && strstr(e->d_name, ".tmp.")) n++;
+        if (!strncmp(e->d_name, prefix, strlen(prefix)) && strstr(e->d_name, ".tmp-")) n++;
     if (d) closedir(d);
     return n;
 }

@@ -166,7 +166,7 @@ static int count_tmp_files(const char *dir, const char *prefix)
     int n = 0;
     struct dirent *e;
     while (d && (e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 && strstr(e->d_name, ".tmp.")) n++;
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 && strstr(e->d_name, ".tmp-")) n++;
     if (d) closedir(d);
     return n;
 }

@@ -30,26 +30,8 @@
 #define ASAN_BUILD 0
 #endif
 
-/* The shim beside the trit binary, or NULL. malloc: the variant that can fail allocations. */
-static const char *shim(int malloc_faults)
-{
-    static char path[1024];
-    const char *const bin = test_trit_bin();
-    if (!bin || (malloc_faults && ASAN_BUILD)) return NULL;
-    const char *const slash = strrchr(bin, '/');
-    snprintf(path, sizeof path, "%.*s/fault/%s", slash ? (int)(slash - bin) : 1, slash ? bin : ".",
-             ASAN_BUILD ? "trit-fault-io.so" : "trit-fault.so");
-    return access(path, R_OK) == 0 ? path : NULL;
-}
-
-/* Environment prefix that loads the shim (with ASan: past its link-order check). */
-static const char *preload(const char *so)
-{
-    static char buf[1200];
-    snprintf(buf, sizeof buf, "%sLD_PRELOAD=%s", ASAN_BUILD ? "ASAN_OPTIONS=verify_asan_link_order=0 " : "", so);
-    return buf;
-}
-
+static const char *shim(int malloc_faults) { return test_fault_shim(malloc_faults); }
+static const char *preload(const char *so) { return test_fault_preload(so); }
 
 /* A work directory with a key pair (k.key, k.pub), release 1 and 2 containers (r1/, r2/) and
  * bundles: a1..a3 of model acme/a, b1 of acme/b, all signed with k. */
