@@ -586,6 +586,7 @@ static int fill_report(cvt_conv *c, cvt_report *rep, const char *out_path, trit_
                      c->o->ternarize ? "--ternarize" : c->m.online_quant);
         }
         if (p->max_err > rep->max_abs_err) rep->max_abs_err = p->max_err;
+        rep->n_code_domain += p->ternary && p->codes.kind != SRC_CODES_NONE;
         if (p->role == CVT_ROLE_EXPERT) rep->expert_weights += p->rows * p->cols;
         cvt_tensor_report *t = &rep->tensors[i];
         snprintf(t->name, sizeof t->name, "%s", p->name);

@@ -158,7 +158,7 @@ int src_codes_of(const struct src_ckpt *s, uint32_t i, src_codes *out, trit_err 
     if (!s->g) {
         if (!s->bn[i].rows) return TRIT_OK;
         out->kind = SRC_CODES_BITNET_U8;
-        out->align = 128;
+        out->align = 1;
         /* the value src_st_bitnet_to_f32 gives a code 2: (float)1 / s or (float)1 * s */
         out->factor = s->bn[i].divide ? 1.0f / s->bn[i].scale_value : s->bn[i].scale_value;
         return TRIT_OK;

@@ -323,20 +323,22 @@ int src_st_bitnet_t2_rows(const src_st *h, const src_st_bitnet *v, uint64_t row,
     const src_st_tensor *w = &h->recs[v->weight].t;
     char where[96];
     where_tensor(where, sizeof where, w->name);
-    if (v->cols % 128 || row > v->rows || n > v->rows - row)
-        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, where, "rows [%llu, +%llu) of %llu x %llu: not t2-aligned",
-                            (unsigned long long)row, (unsigned long long)n, (unsigned long long)v->rows,
-                            (unsigned long long)v->cols);
+    if (row > v->rows || n > v->rows - row)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, where, "rows [%llu, +%llu) outside %llu",
+                            (unsigned long long)row, (unsigned long long)n, (unsigned long long)v->rows);
     uint64_t const prows = v->rows / 4;
-    uint8_t buf[16384];
+    uint8_t buf[16384 + 128];
     uint64_t nb = 0;
     for (uint64_t r = row; r < row + n; r++) {
         unsigned const sh = (unsigned)(2 * (r / prows));   /* quarter r / prows, packed row r % prows */
-        for (uint64_t c0 = 0; c0 < v->cols; c0 += sizeof buf) {
-            uint64_t const k = v->cols - c0 < sizeof buf ? v->cols - c0 : sizeof buf;   /* a multiple of 128 */
+        for (uint64_t c0 = 0; c0 < v->cols; c0 += 16384) {
+            uint64_t const k = v->cols - c0 < 16384 ? v->cols - c0 : 16384;
             int const rc = src_st_read(h, v->weight, (r % prows) * v->cols + c0, buf, k, err);
             if (rc) return rc;
-            for (uint64_t b = 0; b < k; b += 128, t2 += 32) {
+            /* the last block of a row is padded with code 1 (zero), as trit_t2_pack_row does */
+            uint64_t const kb = (k + 127) / 128 * 128;
+            for (uint64_t j = k; j < kb; j++) buf[j] = 0x55;   /* code 1 in every quarter */
+            for (uint64_t b = 0; b < kb; b += 128, t2 += 32) {
                 const uint8_t *s = buf + b;
                 for (unsigned m = 0; m < 32; m++) {
                     unsigned const q = ((s[m] >> sh) & 3u) | ((s[m + 32] >> sh) & 3u) << 2 |
