@@ -90,14 +90,25 @@ TEST(convert_code_domain_edited_blocks)
     if (!g) return;
     size_t len = 0;
     uint8_t *f = test_read_file(src, &len);
-    int edited = 0;
+    int edited = 0, grouped = 0;
     uint64_t code3_at = 0;
     for (uint64_t i = 0; i < src_gguf_n_tensors(g) && f; i++) {
         src_gguf_tensor_info const *t = src_gguf_tensor(g, i);
-        if (t->type != SRC_GGML_TQ2_0) continue;
-        uint64_t const nb = t->nbytes / 66, per_row = t->ne[0] / 256;
+        if (t->type != SRC_GGML_TQ2_0 && t->type != SRC_GGML_TQ1_0) continue;
+        uint64_t const bs = t->type == SRC_GGML_TQ2_0 ? 66 : 54, nb = t->nbytes / bs, per_row = t->ne[0] / 256;
         uint8_t *d = f + t->offset;
-        float const base = trit_f16_to_f32((uint16_t)(d[64] | d[65] << 8));
+        uint8_t *const d0 = d + bs - 2;   /* block 0's f16 scale: the last two bytes of a block */
+        float const base = trit_f16_to_f32((uint16_t)(d0[0] | d0[1] << 8));
+        if (per_row >= 2 && !grouped) {
+            /* every block its own scale: a group layout; a zero-scale block; an all-zero block */
+            for (uint64_t b = 0; b < nb; b++) put_f16(d + bs * b + bs - 2, base * (float)(1 + b % 5));
+            put_f16(d + bs * 3 + bs - 2, 0.0f);
+            if (t->type == SRC_GGML_TQ2_0) memset(d + bs * 5, 0x55, 64);
+            else memset(d + bs * 5, 0, 52);   /* base-3 zero bytes: every trit 0, code 0 (-1)... */
+            grouped = 1;
+            continue;
+        }
+        if (t->type != SRC_GGML_TQ2_0) continue;
         switch (edited) {
         case 0:   /* every other block negative: same magnitudes, mirrored codes */
             for (uint64_t b = 0; b < nb; b += 2) put_f16(d + 66 * b + 64, -trit_f16_to_f32((uint16_t)(d[66 * b + 64] | d[66 * b + 65] << 8)));
@@ -105,17 +116,13 @@ TEST(convert_code_domain_edited_blocks)
         case 1:   /* row r scaled by 1 + r % 3: a per-row layout */
             for (uint64_t b = 0; b < nb; b++) put_f16(d + 66 * b + 64, base * (float)(1 + (b / per_row) % 3));
             break;
-        case 2:   /* block pairs with their own scale: a group layout (rows of >= 2 blocks); a zero-scale block and an all-zero block */
-            for (uint64_t b = 0; b < nb; b++) put_f16(d + 66 * b + 64, base * (float)(1 + (b / 2) % 5));
-            memset(d + 66 * 1, 0x55, 64);
-            put_f16(d + 66 * 3 + 64, 0.0f);
-            break;
         case 3:
             code3_at = t->offset + 5;
             break;
         }
         edited++;
     }
+    CHECK(grouped);
     src_gguf_close(g);
     CHECK(edited >= 4);
     char e1[4200], e2[4200];
@@ -124,6 +131,16 @@ TEST(convert_code_domain_edited_blocks)
     CHECK(o && f && fwrite(f, 1, len, o) == len);
     if (o) fclose(o);
     code_vs_float(e1, 7);
+    /* the edits reached the layouts: one per-row and one per-group tensor besides per-tensor ones */
+    char c1[4300];
+    snprintf(c1, sizeof c1, "%s.code.trit", e1);
+    trit_reader *r = NULL;
+    CHECK_OK_E(trit_reader_open(c1, NULL, &r, &err), &err);
+    uint32_t n_layout[4] = {0};
+    for (uint32_t i = 0; r && i < trit_reader_n_tensors(r); i++)
+        if (trit_reader_tensor(r, i)->type == TRIT_TYPE_T2) n_layout[trit_reader_tensor(r, i)->scale_layout & 3]++;
+    trit_reader_close(r);
+    CHECK(n_layout[TRIT_SCALE_TENSOR] > 0 && n_layout[TRIT_SCALE_ROW] > 0 && n_layout[TRIT_SCALE_GROUP] > 0);
     /* a code 3 decodes to 2 * d: not ternary, so the model is refused, by both paths alike */
     f[code3_at] = 0xFF;
     snprintf(e2, sizeof e2, "%s-code3.gguf", src);
