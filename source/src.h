@@ -91,6 +91,10 @@ int src_codes_of(const struct src_ckpt *s, uint32_t i, src_codes *out, trit_err 
 int src_codes_rows(const struct src_ckpt *s, uint32_t i, const src_codes *k, uint64_t cols, uint64_t row,
                    uint64_t n, uint8_t *t2, float *f, uint64_t *bad, trit_err *err);
 
+/* n raw bytes of tensor i from byte_off (the file's own encoding; not for BitNet packed views).
+ * Thread-safe. */
+int src_raw(const struct src_ckpt *s, uint32_t i, uint64_t byte_off, void *buf, uint64_t n, trit_err *err);
+
 /* Source files for provenance: count, base name and path of file k (borrowed). */
 uint32_t src_n_files(const struct src_ckpt *s);
 const char *src_file_path(const struct src_ckpt *s, uint32_t k);
