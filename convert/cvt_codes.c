@@ -165,10 +165,11 @@ int cvt__codes_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, 
 {
     uint64_t const B = blk_elems(p), nbr = p->cols / B, rb = row_bytes(p), bb = blk_bytes(p), cr = chunk_rows(p);
     uint64_t const gpr = p->layout == TRIT_SCALE_GROUP ? trit_div_ceil(p->cols, p->group) : 1;
-    uint8_t *t2 = malloc((size_t)((cr < nr ? cr : nr) * rb));
+    /* codes go straight into the sink's storage when it has some */
+    uint8_t *const own = e->claim ? NULL : malloc((size_t)((cr < nr ? cr : nr) * rb));
     float *f = p->codes.block ? malloc((size_t)((cr < nr ? cr : nr) * nbr) * sizeof *f) : NULL;
-    if (!t2 || (p->codes.block && !f)) {
-        free(t2);
+    if ((!e->claim && !own) || (p->codes.block && !f)) {
+        free(own);
         free(f);
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, p->name, "out of memory");
     }
@@ -176,6 +177,11 @@ int cvt__codes_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, 
     uint64_t bad = 0;
     for (uint64_t r = r0; r < r0 + nr && rc == TRIT_OK; r += cr) {
         uint64_t const n = r0 + nr - r < cr ? r0 + nr - r : cr;
+        uint8_t *const t2 = own ? own : e->claim(e->sink_ctx, n * rb, err);
+        if (!t2) {
+            rc = TRIT_E_NOMEM;
+            break;
+        }
         rc = rows_codes(c, p, r, n, t2, f, &bad, err);
         if (rc == TRIT_OK && bad)   /* the scan saw none: the file changed under us */
             rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, p->name, "invalid ternary code 3 (the source changed?)");
@@ -196,9 +202,9 @@ int cvt__codes_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, 
             }
             if (p->role == CVT_ROLE_EXPERT) cvt__t2_hist(t2 + rr * rb, rb, p->cols, e->code_hist);
         }
-        if (rc == TRIT_OK) rc = e->sink(e->sink_ctx, t2, n * rb, err);
+        if (rc == TRIT_OK && own) rc = e->sink(e->sink_ctx, t2, n * rb, err);
     }
-    free(t2);
+    free(own);
     free(f);
     return rc;
 }

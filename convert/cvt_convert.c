@@ -303,10 +303,14 @@ int cvt__experts_sorted(cvt_conv *c, cvt_plan_t ***out, uint32_t *n, trit_err *e
 static int copy_raw(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nrows, size_t es, trit_err *err)
 {
     uint64_t const cr = chunk_rows(p);
-    uint8_t *out = (uint8_t *)e->buf;   /* CVT_CHUNK_VALUES floats: room for cr rows of any es <= 4 */
     int rc = TRIT_OK;
     for (uint64_t r = r0; r < r0 + nrows && rc == TRIT_OK; r += cr) {
         uint64_t const nr = r0 + nrows - r < cr ? r0 + nrows - r : cr, nv = nr * p->cols;
+        /* read straight into the sink's storage when it has some, else through e->buf
+         * (CVT_CHUNK_VALUES floats: room for cr rows of any es <= 4) */
+        uint8_t *const direct = e->claim ? e->claim(e->sink_ctx, nv * es, err) : NULL;
+        uint8_t *const out = direct ? direct : (uint8_t *)e->buf;
+        if (e->claim && !direct) return TRIT_E_NOMEM;
         rc = src_raw(c->src, p->src, (p->src_row0 + r) * p->cols * es, out, nv * es, err);
         if (rc == TRIT_OK && es == 2) {
             uint16_t *h = (uint16_t *)(void *)out;
@@ -318,7 +322,7 @@ static int copy_raw(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, 
                     if ((h[k] & 0x7fffu) > 0x7c00u) h[k] = (uint16_t)((h[k] & 0x8000u) | 0x7e00u);
             }
         }
-        if (rc == TRIT_OK) rc = e->sink(e->sink_ctx, out, nv * es, err);
+        if (rc == TRIT_OK && !direct) rc = e->sink(e->sink_ctx, out, nv * es, err);
     }
     return rc;
 }
