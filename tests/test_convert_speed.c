@@ -2,12 +2,14 @@
  * code-domain sources (TQ1_0/TQ2_0/I2_S/packed U8) against the same source decoded through
  * float (--decode-float), byte for byte, including blocks with negative and unequal scales and
  * codes the float path rejects; and the same bytes at 1, 2 and 3 threads, dense and MoE. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cvt.h"
+#include "cvt_ternary.h"
 #include "gen/gen.h"
 #include "src_gguf.h"
 #include "src_ggml_types.h"
@@ -223,4 +225,50 @@ TEST(convert_threads_same_bytes)
         if (!same_file(out[0], out[1]) || !same_file(out[0], out[2]))
             test_fail_(__FILE__, __LINE__, "%s: the container depends on the thread count", src);
     }
+}
+
+/* The ternary scan's 16-value steps against its one-value definition (chunks of 1 take only
+ * the definition): the same state to the bit, on exact-ternary tensors at every granularity,
+ * a clash inside one group, zeros, -0, NaN and rows that are not a multiple of 16 wide. */
+TEST(cvt_tscan_fast_equals_per_value)
+{
+    static const uint64_t cols_v[] = {16, 48, 100, 256, 1000};
+    uint32_t seed = 7;
+    for (size_t ci = 0; ci < sizeof cols_v / sizeof cols_v[0]; ci++)
+        for (int kind = 0; kind < 6; kind++) {
+            uint64_t const cols = cols_v[ci], rows = 9, n = rows * cols;
+            float *x = malloc(n * sizeof *x);
+            for (uint64_t i = 0; i < n; i++) {
+                seed = seed * 1664525u + 1013904223u;
+                int const t = (int)((seed >> 16) % 3) - 1;
+                uint64_t const r = i / cols, c = i % cols;
+                float mag = 0.5f;
+                if (kind == 1) mag = 0.25f * (float)(1 + r % 3);               /* per row */
+                if (kind == 2) mag = 0.125f * (float)(1 + (c / 32) % 4);       /* per group of 32 */
+                if (kind == 3) mag = (float)((seed >> 8) & 0xff) / 64.0f;      /* latent-like */
+                x[i] = (float)t * mag;
+                if (kind == 4 && i == n / 2) x[i] = t ? x[i] * 3.0f : 1.0f;   /* one clash */
+                if (kind == 5 && i % 97 == 5) x[i] = i % 2 ? -0.0f : NAN;
+            }
+            cvt_tscan a, b;
+            cvt_tscan_init(&a, cols);
+            cvt_tscan_init(&b, cols);
+            for (uint64_t i = 0; i < n; i++) cvt_tscan_feed(&a, x + i, 1);
+            for (uint64_t i = 0; i < n;) {   /* uneven chunks: some start off a 16 boundary */
+                uint64_t const k = (i * 7 + 33) % 301 + 1 < n - i ? (i * 7 + 33) % 301 + 1 : n - i;
+                cvt_tscan_feed(&b, x + i, k);
+                i += k;
+            }
+            if (memcmp(&a, &b, sizeof a) != 0)
+                test_fail_(__FILE__, __LINE__, "cols %llu kind %d: the 16-value scan differs from the definition",
+                           (unsigned long long)cols, kind);
+            cvt_tscan_result ra, rb;
+            cvt_tscan_result_get(&a, &ra);
+            cvt_tscan_result_get(&b, &rb);
+            CHECK_EQ_INT(ra.layout, rb.layout);
+            CHECK_EQ_U64(ra.group, rb.group);
+            if (kind == 2 && cols > 32) CHECK_EQ_INT(ra.layout, TRIT_SCALE_GROUP);
+            if (kind == 1) CHECK_EQ_INT(ra.layout, TRIT_SCALE_ROW);
+            free(x);
+        }
 }
