@@ -51,6 +51,10 @@ static void convert_usage(FILE *f)
             "  -o, --output FILE     the container to write (required)\n"
             "  --zstd-level N        zstd level for expert units (default %d; 1..19)\n"
             "  --raw-experts         store expert units uncompressed\n"
+            "  --threads N           encode and compress on N threads (default: the cores online);\n"
+            "                        the output is the same bytes at any N\n"
+            "  --decode-float        decode TQ1_0/TQ2_0/I2_S/packed U8 codes through float like every\n"
+            "                        other type (a check of the code-domain path: same bytes, slower)\n"
             "  --ternarize           absmean-ternarize projections that are not exactly ternary (lossy)\n"
             "  --calib FILE          then calibrate static activation scales on this text (as\n"
             "                        'trit calibrate --data FILE'): OUT carries them\n"
@@ -85,6 +89,7 @@ static cJSON *report_json(const cvt_report *r, const char *src, const char *out,
     cJSON_AddNumberToObject(j, "expert_bits_per_weight", r->expert_bits_per_weight);
     cJSON_AddNumberToObject(j, "expert_code_entropy_bits", r->expert_code_entropy);
     cJSON_AddBoolToObject(j, "lossless", r->lossless);
+    cJSON_AddNumberToObject(j, "code_domain_tensors", (double)r->n_code_domain);
     cJSON_AddStringToObject(j, "tokenizer", r->tokenizer);
     cJSON_AddNumberToObject(j, "tokenizer_tokens", r->tokenizer_tokens);
     if (r->warning[0]) cJSON_AddStringToObject(j, "warning", r->warning);
@@ -135,6 +140,8 @@ static void report_text(const cvt_report *r, const char *out, int dry)
     printf("  %llu ternary tensors (%llu ternarized), quantization error: %s (max abs %.3g)\n",
            (unsigned long long)tern, (unsigned long long)lossy, r->lossless ? "none, lossless" : "lossy",
            r->max_abs_err);
+    if (r->n_code_domain)
+        printf("  %llu of them encoded from the source's codes (never through float)\n", (unsigned long long)r->n_code_domain);
 }
 
 /* --calib: granularities chosen (the per-layer table is `trit calibrate --dry-run`'s). */
@@ -180,6 +187,7 @@ static int parse_args(int argc, char **argv, convert_args *a)
         {"dry-run", no_argument, NULL, 'n'},      {"force", no_argument, NULL, 'f'},
         {"json", no_argument, NULL, 'j'},         {"quiet", no_argument, NULL, 'q'},
         {"calib", required_argument, NULL, 'C'},  {"calib-tokens", required_argument, NULL, 'T'},
+        {"threads", required_argument, NULL, 'J'}, {"decode-float", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -196,6 +204,14 @@ static int parse_args(int argc, char **argv, convert_args *a)
             }
             a->o.zstd_level = (int)v;
             break;
+        case 'J':
+            if (cli_parse_u64(optarg, 1, 1024, &v)) {
+                fprintf(stderr, "trit convert: --threads must be 1..1024\n");
+                return CLI_EXIT_USAGE;
+            }
+            a->o.threads = (uint32_t)v;
+            break;
+        case 'D': a->o.decode_float = 1; break;
         case 'r': a->o.raw_experts = 1; break;
         case 't': a->o.ternarize = 1; break;
         case 'n': a->o.dry_run = 1; break;

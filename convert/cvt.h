@@ -64,6 +64,7 @@ typedef struct cvt_report {
     char arch[32];
     char source_format[16];
     uint64_t n_tensors, n_units, n_params;
+    uint64_t n_code_domain;    /* t2 tensors encoded from the source's codes, not through float */
     uint64_t source_bytes, out_bytes;
     uint64_t dense_bytes, expert_decoded_bytes, expert_stored_bytes;
     uint64_t expert_weights;   /* ternary weights inside experts */

@@ -23,6 +23,9 @@
 
 /* Elements per factor as the scan sees them: a block, or a whole row for one-factor tensors. */
 static uint64_t blk_elems(const cvt_plan_t *p) { return p->codes.block ? p->codes.block : p->cols; }
+/* t2 bytes of a row, and of a factor's block (a one-factor tensor's block is the padded row) */
+static uint64_t row_bytes(const cvt_plan_t *p) { return trit_div_ceil(p->cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES; }
+static uint64_t blk_bytes(const cvt_plan_t *p) { return p->codes.block ? p->codes.block / 4 : row_bytes(p); }
 
 static float block_mag(const cvt_plan_t *p, float f)
 {
@@ -34,7 +37,7 @@ static float block_mag(const cvt_plan_t *p, float f)
 static int rows_codes(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr, uint8_t *t2, float *f,
                       uint64_t *bad, trit_err *err)
 {
-    uint64_t const rb = p->cols / 4, fr = p->codes.block ? p->cols / p->codes.block : 0;
+    uint64_t const rb = row_bytes(p), fr = p->codes.block ? p->cols / p->codes.block : 0;
     if (!p->permute_heads)
         return src_codes_rows(c->src, p->src, &p->codes, p->cols, p->src_row0 + r0, nr, t2, f, bad, err);
     for (uint64_t r = 0; r < nr; r++) {
@@ -83,7 +86,7 @@ void cvt__t2_hist(const uint8_t *q, uint64_t nbytes, uint64_t n_codes, uint64_t 
 int cvt__codes_scan(cvt_conv *c, cvt_plan_t *p, int *ok, trit_err *err)
 {
     *ok = 0;
-    uint64_t const B = blk_elems(p), nbr = p->cols / B, rb = p->cols / 4, cr = chunk_rows(p);
+    uint64_t const B = blk_elems(p), nbr = p->cols / B, rb = row_bytes(p), bb = blk_bytes(p), cr = chunk_rows(p);
     /* group scopes wider than a block (narrower ones hold inside every block) */
     uint64_t G[CVT_TSCAN_MAX_SCOPES];
     float gmag[CVT_TSCAN_MAX_SCOPES];
@@ -115,7 +118,7 @@ int cvt__codes_scan(cvt_conv *c, cvt_plan_t *p, int *ok, trit_err *err)
                 if (!isfinite(mv)) { bail = 1; break; }
                 for (int k = 0; k < ng; k++)
                     if ((b * B) % G[k] == 0) gmag[k] = 0;   /* a group starts */
-                if (mv == 0.0f || !any_nonzero(t2 + rr * rb + b * (B / 4), B / 4)) continue;
+                if (mv == 0.0f || !any_nonzero(t2 + rr * rb + b * bb, bb)) continue;
                 float const m = fabsf(mv);
                 all_zero = 0;
                 if (tmag == 0) tmag = m;
@@ -160,12 +163,13 @@ int cvt__codes_scan(cvt_conv *c, cvt_plan_t *p, int *ok, trit_err *err)
 int cvt__codes_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *scales,
                     trit_err *err)
 {
-    uint64_t const B = blk_elems(p), nbr = p->cols / B, rb = p->cols / 4, cr = chunk_rows(p);
+    uint64_t const B = blk_elems(p), nbr = p->cols / B, rb = row_bytes(p), bb = blk_bytes(p), cr = chunk_rows(p);
     uint64_t const gpr = p->layout == TRIT_SCALE_GROUP ? trit_div_ceil(p->cols, p->group) : 1;
-    uint8_t *t2 = malloc((size_t)((cr < nr ? cr : nr) * rb));
+    /* codes go straight into the sink's storage when it has some */
+    uint8_t *const own = e->claim ? NULL : malloc((size_t)((cr < nr ? cr : nr) * rb));
     float *f = p->codes.block ? malloc((size_t)((cr < nr ? cr : nr) * nbr) * sizeof *f) : NULL;
-    if (!t2 || (p->codes.block && !f)) {
-        free(t2);
+    if ((!e->claim && !own) || (p->codes.block && !f)) {
+        free(own);
         free(f);
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, p->name, "out of memory");
     }
@@ -173,29 +177,34 @@ int cvt__codes_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, 
     uint64_t bad = 0;
     for (uint64_t r = r0; r < r0 + nr && rc == TRIT_OK; r += cr) {
         uint64_t const n = r0 + nr - r < cr ? r0 + nr - r : cr;
+        uint8_t *const t2 = own ? own : e->claim(e->sink_ctx, n * rb, err);
+        if (!t2) {
+            rc = TRIT_E_NOMEM;
+            break;
+        }
         rc = rows_codes(c, p, r, n, t2, f, &bad, err);
         if (rc == TRIT_OK && bad)   /* the scan saw none: the file changed under us */
             rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, p->name, "invalid ternary code 3 (the source changed?)");
         for (uint64_t rr = 0; rc == TRIT_OK && rr < n; rr++) {
             uint64_t const row = r + rr;
             for (uint64_t b = 0; b < nbr; b++) {
-                uint8_t *q = t2 + rr * rb + b * (B / 4);
+                uint8_t *q = t2 + rr * rb + b * bb;
                 float const mv = block_mag(p, p->codes.block ? f[rr * nbr + b] : p->codes.factor);
                 if (mv == 0.0f) {
-                    memset(q, 0x55, (size_t)(B / 4));   /* every value is +-0: code 1 */
+                    memset(q, 0x55, (size_t)bb);   /* every value is +-0: code 1 */
                     continue;
                 }
                 if (mv < 0)   /* (code - 1) * negative: the sign flips, 0 <-> 2 */
-                    for (uint64_t k = 0; k < B / 4; k++) q[k] = (uint8_t)(q[k] ^ ((~q[k] & 0x55u) << 1));
-                if (p->layout == TRIT_SCALE_TENSOR || !any_nonzero(q, B / 4)) continue;
+                    for (uint64_t k = 0; k < bb; k++) q[k] = (uint8_t)(q[k] ^ ((~q[k] & 0x55u) << 1));
+                if (p->layout == TRIT_SCALE_TENSOR || !any_nonzero(q, bb)) continue;
                 uint64_t const si = p->layout == TRIT_SCALE_ROW ? row : row * gpr + b * B / p->group;
                 scales[si] = fabsf(mv);
             }
             if (p->role == CVT_ROLE_EXPERT) cvt__t2_hist(t2 + rr * rb, rb, p->cols, e->code_hist);
         }
-        if (rc == TRIT_OK) rc = e->sink(e->sink_ctx, t2, n * rb, err);
+        if (rc == TRIT_OK && own) rc = e->sink(e->sink_ctx, t2, n * rb, err);
     }
-    free(t2);
+    free(own);
     free(f);
     return rc;
 }

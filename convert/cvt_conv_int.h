@@ -45,6 +45,9 @@ typedef struct cvt_emit {
     /* where tensor bytes go: the writer, a job's buffer, or memory for the reference provider */
     int (*sink)(void *ctx, const void *p, uint64_t n, trit_err *err);
     void *sink_ctx;
+    /* optional: n bytes of the sink's own storage, already counted as written, for an encoder
+     * to fill in place (saves a copy); NULL when the sink has none (the writer) */
+    uint8_t *(*claim)(void *ctx, uint64_t n, trit_err *err);
     uint64_t code_hist[3];     /* experts' -1/0/+1 counts */
 } cvt_emit;
 

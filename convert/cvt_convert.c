@@ -449,8 +449,45 @@ int cvt__experts_sorted(cvt_conv *c, cvt_plan_t ***out, uint32_t *n, trit_err *e
 
 /* ---- pass 2: writing ---- */
 
+/* A float tensor stored in its own type (f32, f16, bf16 -> the same) is its source bytes: the
+ * float round trip is exact but for NaNs, which trit_f32_to_f16/_bf16 make quiet (f16: the
+ * canonical 0x7e00), so the copy does the same to them. */
+static int copy_raw(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nrows, size_t es, trit_err *err)
+{
+    uint64_t const cr = chunk_rows(p);
+    int rc = TRIT_OK;
+    for (uint64_t r = r0; r < r0 + nrows && rc == TRIT_OK; r += cr) {
+        uint64_t const nr = r0 + nrows - r < cr ? r0 + nrows - r : cr, nv = nr * p->cols;
+        /* read straight into the sink's storage when it has some, else through e->buf
+         * (CVT_CHUNK_VALUES floats: room for cr rows of any es <= 4) */
+        uint8_t *const direct = e->claim ? e->claim(e->sink_ctx, nv * es, err) : NULL;
+        uint8_t *const out = direct ? direct : (uint8_t *)e->buf;
+        if (e->claim && !direct) return TRIT_E_NOMEM;
+        rc = src_raw(c->src, p->src, (p->src_row0 + r) * p->cols * es, out, nv * es, err);
+        if (rc == TRIT_OK && es == 2) {
+            uint16_t *h = (uint16_t *)(void *)out;
+            if (p->out_type == TRIT_TYPE_BF16) {
+                for (uint64_t k = 0; k < nv; k++)
+                    if ((h[k] & 0x7fffu) > 0x7f80u) h[k] = (uint16_t)(h[k] | 0x40u);
+            } else {
+                for (uint64_t k = 0; k < nv; k++)
+                    if ((h[k] & 0x7fffu) > 0x7c00u) h[k] = (uint16_t)((h[k] & 0x8000u) | 0x7e00u);
+            }
+        }
+        if (rc == TRIT_OK && !direct) rc = e->sink(e->sink_ctx, out, nv * es, err);
+    }
+    return rc;
+}
+
 static int write_float(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nrows, trit_err *err)
 {
+    {
+        const char *ty = src_at(c->src, p->src)->type;
+        size_t const es = !strcmp(ty, "F32") ? 4 : !strcmp(ty, "F16") || !strcmp(ty, "BF16") ? 2 : 0;
+        if (es && !p->permute_heads && p->mult == 1.0f && !c->o->decode_float &&
+            src_at(c->src, p->src)->float_type == p->out_type)
+            return copy_raw(c, e, p, r0, nrows, es, err);
+    }
     uint64_t const cr = chunk_rows(p);
     size_t const es = p->out_type == TRIT_TYPE_F32 ? 4 : 2;
     uint8_t *out = malloc(CVT_CHUNK_VALUES * es + es);
@@ -743,6 +780,7 @@ static int fill_report(cvt_conv *c, cvt_report *rep, const char *out_path, trit_
                      c->o->ternarize ? "--ternarize" : c->m.online_quant);
         }
         if (p->max_err > rep->max_abs_err) rep->max_abs_err = p->max_err;
+        rep->n_code_domain += p->ternary && p->codes.kind != SRC_CODES_NONE;
         if (p->role == CVT_ROLE_EXPERT) rep->expert_weights += p->rows * p->cols;
         cvt_tensor_report *t = &rep->tensors[i];
         snprintf(t->name, sizeof t->name, "%s", p->name);

@@ -4,15 +4,15 @@
  *
  * Pass 1 is one job per projection (its layout: the code domain where the source holds codes,
  * else the float scan) plus one job per source file (its provenance xxh3). Pass 2 cuts the
- * output into pieces in file order: a dense tensor into runs of rows (PIECE_VALUES values), an
+ * output into pieces in file order: a dense tensor into runs of rows (PIECE_BYTES of output), an
  * expert unit whole (its members encoded and zstd-compressed by one job), a ternarized tensor
  * (its magnitude and error sums run over the whole tensor in row order) into one piece that the
  * writing thread encodes itself, straight into the writer, when its turn comes. At most WINDOW
  * pieces per thread are in flight; the writing thread appends them in order. A piece's bytes
  * depend on nothing but its own rows, so the schedule cannot change the output.
  *
- * Memory, per thread: WINDOW pieces of at most PIECE_VALUES values (4 MiB as f32, 256 KiB as
- * t2) or one unit (its decoded bytes plus their zstd bound), plus one CVT_CHUNK_VALUES float
+ * Memory, per thread: WINDOW pieces of PIECE_BYTES (2 MiB; more only when one row is larger) or
+ * one unit (its decoded bytes plus their zstd bound), plus one CVT_CHUNK_VALUES float
  * buffer (1 MiB) while a job runs; plus, per dense t2 tensor in flight, its scales (at most
  * 1/16 of its values: none for a per-tensor scale). None of it grows with the model's size.
  */
@@ -23,7 +23,7 @@
 #include "trit_pool.h"
 #include "trit_safemath.h"
 
-#define PIECE_VALUES (1u << 20)
+#define PIECE_BYTES (2u << 20)
 #define WINDOW 3u
 
 static int nomem(trit_err *err) { return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); }
@@ -105,9 +105,8 @@ typedef struct buf_sink {
     uint64_t n, cap;
 } buf_sink;
 
-static int buf_put(void *ctx, const void *p, uint64_t n, trit_err *err)
+static int buf_reserve(buf_sink *b, uint64_t n, trit_err *err)
 {
-    buf_sink *b = ctx;
     if (n > b->cap - b->n) {
         uint64_t nc = b->cap ? b->cap : 1u << 16;
         while (nc - b->n < n) nc *= 2;
@@ -116,9 +115,32 @@ static int buf_put(void *ctx, const void *p, uint64_t n, trit_err *err)
         b->p = q;
         b->cap = nc;
     }
+    return TRIT_OK;
+}
+
+static int buf_put(void *ctx, const void *p, uint64_t n, trit_err *err)
+{
+    buf_sink *b = ctx;
+    int const rc = buf_reserve(b, n, err);
+    if (rc) return rc;
     memcpy(b->p + b->n, p, (size_t)n);
     b->n += n;
     return TRIT_OK;
+}
+
+static uint8_t *buf_claim(void *ctx, uint64_t n, trit_err *err)
+{
+    buf_sink *b = ctx;
+    if (buf_reserve(b, n, err)) return NULL;
+    b->n += n;
+    return b->p + b->n - n;
+}
+
+/* Output bytes of rows [r0, r0 + nr) of p (t2 codes or float values): a piece's size. */
+static uint64_t rows_bytes(const cvt_plan_t *p, uint64_t nr)
+{
+    if (p->ternary) return nr * trit_div_ceil(p->cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
+    return nr * p->cols * (p->out_type == TRIT_TYPE_F32 ? 4u : 2u);
 }
 
 enum { PIECE_ROWS, PIECE_UNIT, PIECE_INLINE };
@@ -153,8 +175,10 @@ static void piece_run(trit_pool_job *j)
     if (pc->rc) return;
     e.sink = buf_put;
     e.sink_ctx = &pc->out;
+    e.claim = buf_claim;
     if (pc->kind == PIECE_ROWS) {
-        pc->rc = cvt__emit_rows(c, &e, pc->p, pc->r0, pc->nr, pc->scales, &pc->err);
+        pc->rc = buf_reserve(&pc->out, rows_bytes(pc->p, pc->nr), &pc->err);
+        if (pc->rc == TRIT_OK) pc->rc = cvt__emit_rows(c, &e, pc->p, pc->r0, pc->nr, pc->scales, &pc->err);
     } else {
         /* a unit: members at their declared offsets, zeros between, then packed */
         for (uint32_t m = 0; m < pc->n_members && pc->rc == TRIT_OK; m++) {
@@ -210,7 +234,8 @@ static int next_piece(cvt_conv *c, cvt_plan_t **ex, uint32_t n_ex, cursor *cu, p
             return TRIT_OK;
         }
         pc->kind = PIECE_ROWS;
-        uint64_t const per = PIECE_VALUES / (p->cols ? p->cols : 1);
+        /* PIECE_BYTES of output: large enough that the writer writes it straight out */
+        uint64_t const rb = rows_bytes(p, 1), per = PIECE_BYTES / (rb ? rb : 1);
         pc->first = cu->row == 0;
         if (pc->first && p->ternary) {
             trit_tensor_info ti;

@@ -17,33 +17,92 @@ void cvt_tscan_init(cvt_tscan *s, uint64_t cols)
         s->sc[s->n_scopes++] = (cvt_tscan_scope){g, 1, 0};
 }
 
-void cvt_tscan_feed(cvt_tscan *s, const float *x, uint64_t n)
+/* One value, every scope: the definition. col is the value's column. */
+static void feed_one(cvt_tscan *s, float v, uint64_t col)
 {
-    for (uint64_t k = 0; k < n; k++, s->pos++) {
-        float const v = x[k];
-        uint64_t const col = s->pos % s->cols;
-        if (!isfinite(v)) {
-            s->n_nonfinite++;
-            for (int i = 0; i < s->n_scopes; i++) s->sc[i].ok = 0;
-            continue;
-        }
-        if (v < s->min) s->min = v;
-        if (v > s->max) s->max = v;
-        float const a = fabsf(v);
-        s->sum_abs += a;
-        if (v == 0.0f) s->n_zero++;
-        else if (v < 0) s->n_neg++;
-        else s->n_pos++;
-        for (int i = 0; i < s->n_scopes; i++) {
-            cvt_tscan_scope *c = &s->sc[i];
-            if (!c->ok) continue;
-            if ((c->group == UINT64_MAX && col == 0) || (c->group && c->group != UINT64_MAX && col % c->group == 0))
-                c->mag = 0; /* a new row or group starts */
-            if (a == 0.0f) continue;
-            if (c->mag == 0.0f) c->mag = a;
-            else if (c->mag != a) c->ok = 0;
+    if (!isfinite(v)) {
+        s->n_nonfinite++;
+        for (int i = 0; i < s->n_scopes; i++) s->sc[i].ok = 0;
+        return;
+    }
+    if (v < s->min) s->min = v;
+    if (v > s->max) s->max = v;
+    float const a = fabsf(v);
+    s->sum_abs += a;
+    if (v == 0.0f) s->n_zero++;
+    else if (v < 0) s->n_neg++;
+    else s->n_pos++;
+    for (int i = 0; i < s->n_scopes; i++) {
+        cvt_tscan_scope *c = &s->sc[i];
+        if (!c->ok) continue;
+        if ((c->group == UINT64_MAX && col == 0) || (c->group && c->group != UINT64_MAX && col % c->group == 0))
+            c->mag = 0; /* a new row or group starts */
+        if (a == 0.0f) continue;
+        if (c->mag == 0.0f) c->mag = a;
+        else if (c->mag != a) c->ok = 0;
+    }
+}
+
+/* 16 finite values starting at column col (a multiple of 16), in one step: their statistics,
+ * then the scopes as feed_one would leave them. Every group scope is 16 wide or a multiple of it
+ * and starts at a multiple of 16, so inside these values no scope starts anew, and one
+ * magnitude (or a clash) stands for all of them. The |v| sum stays sequential in double: the
+ * absmean gamma of a ternarized tensor is that exact sum. Returns 0 (nothing done) when a value
+ * is not finite. */
+static int feed16(cvt_tscan *s, const float *x, uint64_t col)
+{
+    float mn = x[0], mx = x[0], m = 0;
+    int clash = 0, fin = 1;
+    uint64_t nz = 0, nn = 0;
+    for (int k = 0; k < 16; k++) {
+        float const v = x[k], a = fabsf(v);
+        fin &= isfinite(v);
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+        nz += v == 0.0f;
+        nn += v < 0.0f;
+        if (a != 0.0f) {
+            if (m == 0.0f) m = a;
+            else clash |= a != m;
         }
     }
+    if (!fin) return 0;
+    double sum = s->sum_abs;
+    for (int k = 0; k < 16; k++) sum += fabsf(x[k]);
+    s->sum_abs = sum;
+    if (mn < s->min) s->min = mn;
+    if (mx > s->max) s->max = mx;
+    s->n_zero += nz;
+    s->n_neg += nn;
+    s->n_pos += 16 - nz - nn;
+    for (int i = 0; i < s->n_scopes; i++) {
+        cvt_tscan_scope *c = &s->sc[i];
+        if (!c->ok) continue;
+        if ((c->group == UINT64_MAX && col == 0) || (c->group && c->group != UINT64_MAX && col % c->group == 0))
+            c->mag = 0;
+        if (m == 0.0f) continue;
+        if (c->mag == 0.0f) c->mag = m;           /* the first non-zero value sets it, clash or not */
+        else if (c->mag != m) c->ok = 0;
+        if (clash) c->ok = 0;
+    }
+    return 1;
+}
+
+void cvt_tscan_feed(cvt_tscan *s, const float *x, uint64_t n)
+{
+    uint64_t col = s->pos % s->cols, k = 0;
+    while (k < n) {
+        if (col % 16 == 0 && n - k >= 16 && s->cols - col >= 16 && feed16(s, x + k, col)) {
+            k += 16;
+            col += 16;
+        } else {
+            feed_one(s, x[k], col);
+            k++;
+            col++;
+        }
+        if (col == s->cols) col = 0;
+    }
+    s->pos += n;
 }
 
 void cvt_tscan_result_get(const cvt_tscan *s, cvt_tscan_result *r)

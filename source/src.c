@@ -272,7 +272,7 @@ int src_codes_of(const struct src_ckpt *s, uint32_t i, src_codes *out, trit_err 
     if (!s->g) {
         if (!s->bn[i].rows) return TRIT_OK;
         out->kind = SRC_CODES_BITNET_U8;
-        out->align = 128;
+        out->align = 1;
         /* the value src_st_bitnet_to_f32 gives a code 2: (float)1 / s or (float)1 * s */
         out->factor = s->bn[i].divide ? 1.0f / s->bn[i].scale_value : s->bn[i].scale_value;
         return TRIT_OK;
@@ -313,17 +313,29 @@ int src_codes_rows(const struct src_ckpt *s, uint32_t i, const src_codes *k, uin
     if (trit_mul_u64(row, per_row, &first) || first > s->t[i].n_elems / be || total > s->t[i].n_elems / be - first)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, s->t[i].name, "rows [%llu, +%llu) outside the tensor",
                             (unsigned long long)row, (unsigned long long)n);
-    uint8_t raw[66 * 240];
-    uint64_t const step = sizeof raw / bs;
+    uint64_t const step = (256u << 10) / bs;   /* 256 KiB of blocks per pread */
+    uint8_t *raw = malloc((size_t)((total < step ? total : step) * bs + 1));
+    if (!raw) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, s->t[i].name, "out of memory");
     for (uint64_t b = 0; b < total; b += step) {
         uint64_t const m = total - b < step ? total - b : step;
         int const rc = src_gguf_read(s->g, i, (first + b) * bs, raw, m * bs, err);
-        if (rc) return rc;
+        if (rc) {
+            free(raw);
+            return rc;
+        }
         if (k->kind == SRC_CODES_TQ2_0) src_ggml_tq2_to_t2(raw, m, t2 + b * 64, f + b, bad);
         else if (k->kind == SRC_CODES_TQ1_0) src_ggml_tq1_to_t2(raw, m, t2 + b * 64, f + b);
         else src_ggml_i2s_to_t2(raw, m, t2 + b * 32, bad);
     }
+    free(raw);
     return TRIT_OK;
+}
+
+int src_raw(const struct src_ckpt *s, uint32_t i, uint64_t byte_off, void *buf, uint64_t n, trit_err *err)
+{
+    if (i >= s->n || (!s->g && s->bn[i].rows))
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "no raw view of tensor %u", i);
+    return s->g ? src_gguf_read(s->g, i, byte_off, buf, n, err) : src_st_read(s->st, i, byte_off, buf, n, err);
 }
 
 uint32_t src_n_files(const struct src_ckpt *s)

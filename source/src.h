@@ -77,18 +77,23 @@ typedef enum src_codes_kind {
 typedef struct src_codes {
     int kind;                  /* src_codes_kind */
     uint32_t block;            /* elements per factor: 256 (TQ1_0/TQ2_0); 0 = one for the tensor */
-    uint32_t align;            /* rows must have a multiple of this many elements (256 or 128) */
+    uint32_t align;            /* rows must have a multiple of this many elements (256, 128 or 1) */
     float factor;              /* block == 0: the tensor's factor */
 } src_codes;
 
 /* Whether tensor i is a code-domain tensor, and its geometry (kind NONE if not). */
 int src_codes_of(const struct src_ckpt *s, uint32_t i, src_codes *out, trit_err *err);
 /* Logical rows [row, row+n) of tensor i, rows of cols elements (cols % out->align == 0, rows
- * counted in the logical shape: outermost dims flattened), as t2 rows of cols / 4 bytes. For
+ * counted in the logical shape: outermost dims flattened), as t2 rows (ceil(cols / 128) * 32
+ * bytes, a partial last block padded with code 1). For
  * block kinds, f receives n * cols / block factors in order. *bad is increased by the codes 3
  * met (not ternary: a caller takes the float path for such a tensor). Thread-safe. */
 int src_codes_rows(const struct src_ckpt *s, uint32_t i, const src_codes *k, uint64_t cols, uint64_t row,
                    uint64_t n, uint8_t *t2, float *f, uint64_t *bad, trit_err *err);
+
+/* n raw bytes of tensor i from byte_off (the file's own encoding; not for BitNet packed views).
+ * Thread-safe. */
+int src_raw(const struct src_ckpt *s, uint32_t i, uint64_t byte_off, void *buf, uint64_t n, trit_err *err);
 
 /* Source files for provenance: count, base name and path of file k (borrowed). */
 uint32_t src_n_files(const struct src_ckpt *s);

@@ -269,8 +269,8 @@ int src_st_bitnet_ternary(const src_st *h, const src_st_bitnet *v, uint64_t firs
 int src_st_bitnet_to_f32(const src_st *h, const src_st_bitnet *v, uint64_t first, uint64_t n,
                          float *out, trit_err *err);
 
-/* Logical rows [row, row+n) (v->cols % 128 == 0) as t2 rows of v->cols / 4 bytes each, codes
- * unchanged (code - 1 is the ternary value): the converter's path that never goes through
+/* Logical rows [row, row+n) as t2 rows (ceil(v->cols / 128) * 32 bytes each, the last block's
+ * tail code 1), codes unchanged (code - 1 is the ternary value): the converter's path that never goes through
  * float. *bad is increased by the number of codes 3 met (copied as they are). */
 int src_st_bitnet_t2_rows(const src_st *h, const src_st_bitnet *v, uint64_t row, uint64_t n, uint8_t *t2,
                           uint64_t *bad, trit_err *err);

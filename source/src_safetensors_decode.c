@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -323,30 +324,60 @@ int src_st_bitnet_t2_rows(const src_st *h, const src_st_bitnet *v, uint64_t row,
     const src_st_tensor *w = &h->recs[v->weight].t;
     char where[96];
     where_tensor(where, sizeof where, w->name);
-    if (v->cols % 128 || row > v->rows || n > v->rows - row)
-        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, where, "rows [%llu, +%llu) of %llu x %llu: not t2-aligned",
-                            (unsigned long long)row, (unsigned long long)n, (unsigned long long)v->rows,
-                            (unsigned long long)v->cols);
-    uint64_t const prows = v->rows / 4;
-    uint8_t buf[16384];
+    if (row > v->rows || n > v->rows - row)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, where, "rows [%llu, +%llu) outside %llu",
+                            (unsigned long long)row, (unsigned long long)n, (unsigned long long)v->rows);
+    uint64_t const prows = v->rows / 4, rb = (v->cols + 127) / 128 * 32;
+    /* packed rows of one quarter are contiguous: read up to 256 KiB of them per pread */
+    uint64_t const cap = 256u << 10, room = 2 * (v->cols + 128) <= cap ? (cap - v->cols - 128) / v->cols : 1;
+    uint8_t *buf = malloc((size_t)(room * v->cols + v->cols + 128));   /* rows, then one padded row */
+    if (!buf) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, where, "out of memory");
     uint64_t nb = 0;
-    for (uint64_t r = row; r < row + n; r++) {
-        unsigned const sh = (unsigned)(2 * (r / prows));   /* quarter r / prows, packed row r % prows */
-        for (uint64_t c0 = 0; c0 < v->cols; c0 += sizeof buf) {
-            uint64_t const k = v->cols - c0 < sizeof buf ? v->cols - c0 : sizeof buf;   /* a multiple of 128 */
-            int const rc = src_st_read(h, v->weight, (r % prows) * v->cols + c0, buf, k, err);
-            if (rc) return rc;
-            for (uint64_t b = 0; b < k; b += 128, t2 += 32) {
-                const uint8_t *s = buf + b;
-                for (unsigned m = 0; m < 32; m++) {
-                    unsigned const q = ((s[m] >> sh) & 3u) | ((s[m + 32] >> sh) & 3u) << 2 |
-                                       ((s[m + 64] >> sh) & 3u) << 4 | ((s[m + 96] >> sh) & 3u) << 6;
-                    t2[m] = (uint8_t)q;
-                    nb += (q & (q >> 1) & 0x55u) != 0;
+    for (uint64_t r = row; r < row + n;) {
+        uint64_t const q = r / prows, pr = r % prows;
+        uint64_t k = room;
+        if (k > row + n - r) k = row + n - r;
+        if (k > prows - pr) k = prows - pr;                 /* stay inside the quarter */
+        int const rc = src_st_read(h, v->weight, pr * v->cols, buf, k * v->cols, err);
+        if (rc) { free(buf); return rc; }
+        unsigned const sh = (unsigned)(2 * q);
+        for (uint64_t j = 0; j < k; j++, t2 += rb) {
+            uint8_t *s = buf + j * v->cols;
+            /* the last block of a row is padded with code 1 (zero), as trit_t2_pack_row does:
+             * such a row is copied past the buffer's rows first */
+            if (v->cols % 128) {
+                uint8_t *pad = buf + room * v->cols;
+                memcpy(pad, s, (size_t)v->cols);
+                memset(pad + v->cols, 0x55, (size_t)(rb * 4 - v->cols));
+                s = pad;
+            }
+            /* eight bytes at a time: this quarter's bit pair of each byte, four of them (elements
+             * m, m+32, m+64, m+96) side by side in t2 byte m; pairs stay inside their byte */
+            uint64_t const lo2 = 0x0303030303030303ull, lo = 0x5555555555555555ull;
+            uint64_t badw = 0;
+            for (uint64_t b = 0; b < rb; b += 32) {
+                const uint8_t *x = s + 4 * b;
+                for (unsigned m = 0; m < 32; m += 8) {
+                    uint64_t w0, w1, w2, w3;
+                    memcpy(&w0, x + m, 8);
+                    memcpy(&w1, x + m + 32, 8);
+                    memcpy(&w2, x + m + 64, 8);
+                    memcpy(&w3, x + m + 96, 8);
+                    uint64_t const c = ((w0 >> sh) & lo2) | ((w1 >> sh) & lo2) << 2 | ((w2 >> sh) & lo2) << 4 |
+                                       ((w3 >> sh) & lo2) << 6;
+                    memcpy(t2 + b + m, &c, 8);
+                    badw |= c & (c >> 1) & lo;
                 }
             }
+            if (badw)   /* rare: count the codes 3 of this row */
+                for (uint64_t i = 0; i < rb; i++) {
+                    unsigned const c = t2[i];
+                    nb += (uint64_t)__builtin_popcount(c & (c >> 1) & 0x55u);
+                }
         }
+        r += k;
     }
+    free(buf);
     *bad += nb;
     return TRIT_OK;
 }
