@@ -56,7 +56,8 @@ static void usage(FILE *f)
             (unsigned long long)d.seed);
     for (size_t i = 0; i < N_DIMS; i++) fprintf(f, "  --%-12s N      %s\n", dims[i].name, dims[i].help);
     fprintf(f,
-            "  --tq mixed|1|2        GGUF projection types (default mixed: attention TQ2_0, FFN TQ1_0)\n"
+            "  --tq mixed|1|2|f32    GGUF projection types (default mixed: attention TQ2_0, FFN TQ1_0;\n"
+            "                        f32: latent F32 floats)\n"
             "  --latent              MoE/gguf: random float projections instead of ternary x scale\n"
             "  --embd-std X          spread of the token embedding (default 0.02, the layers'\n"
             "                        own); larger makes the residual stream dominate each layer's\n"
@@ -159,8 +160,9 @@ int main(int argc, char **argv)
             if (!strcmp(optarg, "mixed")) tq = GEN_TQ_MIXED;
             else if (!strcmp(optarg, "1")) tq = GEN_TQ_1;
             else if (!strcmp(optarg, "2")) tq = GEN_TQ_2;
+            else if (!strcmp(optarg, "f32")) tq = GEN_TQ_F32;
             else {
-                fprintf(stderr, "trit-gen: --tq must be mixed, 1 or 2 (got '%s')\n", optarg);
+                fprintf(stderr, "trit-gen: --tq must be mixed, 1, 2 or f32 (got '%s')\n", optarg);
                 return EXIT_USAGE;
             }
             break;
