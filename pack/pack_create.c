@@ -288,6 +288,22 @@ static int put_data(cctx *c, struct archive *a, const void *p, size_t n)
     return TRIT_OK;
 }
 
+/* put_data as a hasher side job (pack_hasher_update_side): runs on the hasher's lane. */
+typedef struct put_ctx {
+    const char *out;
+    struct archive *a;
+} put_ctx;
+
+static int put_side(void *ctx, const void *p, size_t n, trit_err *err)
+{
+    put_ctx const *const pc = ctx;
+    if (archive_write_data(pc->a, p, n) != (la_ssize_t)n)
+        return trit_err_set(err, archive_errno(pc->a) == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, TRIT_NO_OFFSET, pc->out,
+                            "cannot write: %s",
+                            archive_error_string(pc->a) ? archive_error_string(pc->a) : strerror(archive_errno(pc->a)));
+    return TRIT_OK;
+}
+
 /* Copy member i into the archive. A delta member (the carried bytes in our unlinked temp file)
  * is re-hashed on the way and compared. A whole input is read here for the first and only time:
  * each piece is hashed (both digests) and handed to the archive; its digests go into the
@@ -311,8 +327,8 @@ static int put_member(cctx *c, struct archive *a, uint32_t i)
             rc = changed(c, i, pos);
             break;
         }
-        rc = pack_hasher_update(&h, c->buf, k, b->name, c->err);
-        if (rc == TRIT_OK) rc = put_data(c, a, c->buf, k);
+        put_ctx pc = {c->o->out, a};
+        rc = pack_hasher_update_side(&h, c->buf, k, b->name, put_side, &pc, c->err);
         pos += k;
     }
     /* a delta member failing its digests was changed under us; an input that grew or changed is

@@ -23,9 +23,12 @@ static void *lane_main(void *arg)
         const uint8_t *const p = h->job_p;
         size_t const n = h->job_n;
         const char *const what = h->job_what;
+        pack_side_fn const side = h->job_side;
+        void *const side_ctx = h->job_side_ctx;
         pthread_mutex_unlock(&h->mu);
         trit_err_clear(&h->lane_err);
-        int const rc = chunk_update(h, p, n, what, &h->lane_err);
+        int rc = chunk_update(h, p, n, what, &h->lane_err);
+        if (rc == TRIT_OK && side) rc = side(side_ctx, p, n, &h->lane_err);
         pthread_mutex_lock(&h->mu);
         h->lane_rc = rc;
         h->job = 0;
@@ -122,11 +125,18 @@ static int chunk_update(pack_hasher *h, const uint8_t *b, size_t n, const char *
 
 int pack_hasher_update(pack_hasher *h, const void *p, size_t n, const char *what, trit_err *err)
 {
+    return pack_hasher_update_side(h, p, n, what, NULL, NULL, err);
+}
+
+int pack_hasher_update_side(pack_hasher *h, const void *p, size_t n, const char *what, pack_side_fn side,
+                            void *side_ctx, trit_err *err)
+{
     if (h->failed) return trit_err_set(err, TRIT_E_USAGE, h->pos, what, "hasher used after a failure");
     /* small pieces are not worth a thread handoff */
     if (!h->has_lane || n < (64u << 10)) {
         pack_sha_update(&h->all, p, n);
-        int const rc = chunk_update(h, p, n, what, err);
+        int rc = chunk_update(h, p, n, what, err);
+        if (rc == TRIT_OK && side) rc = side(side_ctx, p, n, err);
         h->failed = rc != TRIT_OK;
         return rc;
     }
@@ -134,6 +144,8 @@ int pack_hasher_update(pack_hasher *h, const void *p, size_t n, const char *what
     h->job_p = p;
     h->job_n = n;
     h->job_what = what;
+    h->job_side = side;
+    h->job_side_ctx = side_ctx;
     h->job = 1;
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);

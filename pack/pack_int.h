@@ -100,8 +100,13 @@ typedef struct pack_hasher {
     const uint8_t *job_p;
     size_t job_n;
     const char *job_what;
+    int (*job_side)(void *, const void *, size_t, trit_err *);
+    void *job_side_ctx;
     trit_err lane_err;
 } pack_hasher;
+
+/* Work on the same bytes that may run on the lane after their chunk digests (a sink's write). */
+typedef int (*pack_side_fn)(void *ctx, const void *p, size_t n, trit_err *err);
 
 /* TRIT_E_NOMEM when a digest context cannot be made (nothing to release then); otherwise the
  * caller releases with pack_hasher_release, whatever happens after. */
@@ -111,6 +116,11 @@ void pack_hasher_release(pack_hasher *h);
 /* Hash n more bytes. Fails with PACK_E_DIGEST when a completed chunk differs from want, and
  * PACK_E_OVERSIZE when more chunks arrive than want lists. `what` names the stream. */
 int pack_hasher_update(pack_hasher *h, const void *p, size_t n, const char *what, trit_err *err);
+/* The same, then side(side_ctx, p, n) on the bytes, on the lane when it takes them (the
+ * caller's thread meanwhile runs the whole-file digest): a copy costs no time of its own. Its
+ * error is returned like a digest's. */
+int pack_hasher_update_side(pack_hasher *h, const void *p, size_t n, const char *what, pack_side_fn side,
+                            void *side_ctx, trit_err *err);
 /* Finish: the last partial chunk and the whole digest. Checks the chunk count against want. */
 int pack_hasher_final(pack_hasher *h, uint8_t digest[PACK_SHA256_BYTES], const char *what,
                       trit_err *err);

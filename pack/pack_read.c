@@ -284,8 +284,10 @@ static int stream_member(rd *r, const pack_blob *b, pack_hasher *h, uint64_t at,
         if (k == 0) break;
         if (h->pos + (uint64_t)k > b->size) /* libarchive stops at the header's size; belt and braces */
             return trit_err_set(err, PACK_E_OVERSIZE, at, what, "more data than the manifest's %llu bytes", (unsigned long long)b->size);
-        if ((rc = pack_hasher_update(h, r->buf, (size_t)k, what, err)) != TRIT_OK) return rc;
-        if (r->sink && r->sink->write && (rc = r->sink->write(r->sink->ctx, r->buf, (size_t)k, err)) != TRIT_OK) return rc;
+        /* the sink writes on the hasher's lane while this thread digests the whole member */
+        pack_side_fn const side = r->sink && r->sink->write ? r->sink->write : NULL;
+        if ((rc = pack_hasher_update_side(h, r->buf, (size_t)k, what, side, side ? r->sink->ctx : NULL, err)) != TRIT_OK)
+            return rc;
     }
     if (h->pos != b->size)
         return trit_err_set(err, PACK_E_TRUNCATED, (uint64_t)archive_filter_bytes(r->a, 0), what, "the member ends early");

@@ -40,21 +40,21 @@ mkdir -p "$BUILD/bench"
 
 command -v openssl >/dev/null 2>&1 || { echo "bench: openssl (the command) is needed" >&2; exit 1; }
 
-# wall seconds of a command (stdout and stderr dropped)
+# "WALL CPU" seconds of a command (stdout and stderr dropped; CPU = user + system, from GNU
+# time: on a shared machine it moves less with other work than the wall time does)
 secs() {
     t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
+    /usr/bin/time -f '%U %S' -o "$T/cpu" "$@" >/dev/null 2>&1 || true
     t1=$(date +%s.%N)
-    echo "$t0 $t1" | awk '{printf "%.4f\n", $2 - $1}'
+    echo "$t0 $t1 $(cat "$T/cpu")" | awk '{printf "%.4f %.2f\n", $2 - $1, $3 + $4}'
 }
-median() { sort -g "$1" | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-range() { sort -g "$1" | awk 'NR == 1 {a = $1} {b = $1} END {printf "%.2f-%.2f", a, b}'; }
+# median / range of column C of a file of "WALL CPU" lines
+median() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+range() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk 'NR == 1 {a = $1} {b = $1} END {printf "%.2f-%.2f", a, b}'; }
 
 # row NAME BYTES PEER_FILE TRIT_FILE: one table row from two files of times
 row() {
-    pm=$(median "$3")
-    tm=$(median "$4")
-    echo "$1|$2|$pm|$tm|$(range "$3")|$(range "$4")" >>"$T/rows"
+    echo "$1|$2|$(median "$3" 1)|$(median "$4" 1)|$(range "$3" 1)|$(range "$4" 1)|$(median "$3" 2)|$(median "$4" 2)" >>"$T/rows"
 }
 
 # bench NAME BYTES RUNS PEER_CMD TRIT_CMD [PREP_CMD]: interleaved rounds; PREP_CMD runs
@@ -118,12 +118,15 @@ fi
 
 {
     echo "I/O jobs (tmpfs $BASE, page cache warm, medians of interleaved rounds; load $(cut -d' ' -f1-3 /proc/loadavg))"
-    printf '  %-46s %9s %10s %10s %7s   %s\n' "job (peer)" "MB" "peer s" "trit s" "ratio" "range peer | trit"
-    while IFS='|' read -r name bytes pm tm pr tr; do
-        printf '  %-46s %9.1f %10.3f %10.3f %6.2fx   %s | %s\n' "$name" "$(echo "$bytes" | awk '{print $1 / 1e6}')" \
-            "$pm" "$tm" "$(echo "$pm $tm" | awk '{print $2 / $1}')" "$pr" "$tr"
+    printf '  %-46s %8s %8s %8s %7s %17s %8s %8s %7s\n' "job (peer)" "MB" "peer s" "trit s" "ratio" "range peer|trit" \
+        "peer cpu" "trit cpu" "ratio"
+    while IFS='|' read -r name bytes pm tm pr tr pc tc; do
+        printf '  %-46s %8.1f %8.3f %8.3f %6.2fx %17s %8.2f %8.2f %6.2fx\n' "$name" "$(echo "$bytes" | awk '{print $1 / 1e6}')" \
+            "$pm" "$tm" "$(echo "$pm $tm" | awk '{print $2 / $1}')" "$pr|$tr" "$pc" "$tc" \
+            "$(echo "$pc $tc" | awk '{print ($1 > 0 ? $2 / $1 : 0)}')"
     done <"$T/rows"
-    echo "  ratio = trit / peer (lower is better; < 1: trit is faster). $openssl_line; trit convert ${CONV_T:-(no --threads option)};"
+    echo "  wall s: medians; cpu s: user + system, medians. ratio = trit / peer (lower is better; < 1: trit is faster)."
+    echo "  $openssl_line; trit convert ${CONV_T:-(no --threads option)};"
     echo "  verify uses every core (--threads default); llama.cpp quantizer with nthread $THREADS"
     echo "  sources: trit-gen bitnet --preset 2b4t --layers $LAYERS; trit-gen gguf --embd 1536 --layers 24 --ff 4096 --heads 12"
     echo "  --kv-heads 4 --vocab 32000 --tq 2; F32: the same with --tq f32 --layers $F32_LAYERS"
