@@ -10,12 +10,12 @@ FUZZ_SECONDS ?= 30
 TRIT_FIXTURES ?= $(abspath ../shared/fixtures)
 
 LIB_PKGS := libzstd libxxhash
-APP_PKGS := libzstd libxxhash libcjson libarchive libsodium
+APP_PKGS := libzstd libxxhash libcjson libarchive libsodium libcrypto
 
 # Recursive (=) so pkg-config runs after the deps step, not when the Makefile is parsed.
 PKG_CFLAGS = $(shell pkg-config --cflags $(APP_PKGS) 2>/dev/null)
 LIB_LIBS   = $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lzstd -lxxhash)
-APP_LIBS   = $(shell pkg-config --libs $(APP_PKGS) 2>/dev/null || echo -lzstd -lxxhash -lcjson -larchive -lsodium) -lm -lpthread
+APP_LIBS   = $(shell pkg-config --libs $(APP_PKGS) 2>/dev/null || echo -lzstd -lxxhash -lcjson -larchive -lsodium -lcrypto) -lm -lpthread
 
 WARN := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wcast-qual -Wundef -Wvla -Wwrite-strings \
@@ -173,14 +173,19 @@ conformance: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/conformance/mkfixture
 	TRIT_FIXTURES=$(TRIT_FIXTURES) sh tools/conformance/run.sh $(BUILD)
 
 # make bench: the runner vs llama.cpp (node-llama-cpp) on a generated ~0.9 B-parameter BitNet
-# model at 1 and 2 threads, memory bandwidth, expert unit decode vs zstd -b (tools/bench/bench.sh).
+# model at 1 and 2 threads, memory bandwidth, expert unit decode vs zstd -b (tools/bench/bench.sh);
+# then the I/O jobs against cp, cat, openssl dgst and llama.cpp's quantizer (tools/bench/io.sh).
 $(BUILD)/bench/membw: tools/bench/membw.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -lpthread
 $(BUILD)/bench/unitbench: tools/bench/unitbench.c $(BUILD)/libtrit.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iformat $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libtrit.a $(LIB_LIBS)
-bench: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/bench/membw $(BUILD)/bench/unitbench
+# llama.cpp's quantizer, dlopened from node-llama-cpp's libllama (tools/bench/llama_quant.c)
+$(BUILD)/bench/llama_quant: tools/bench/llama_quant.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -ldl
+bench: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/bench/membw $(BUILD)/bench/unitbench $(BUILD)/bench/llama_quant
 	sh tools/bench/bench.sh $(BUILD)
 
 install: lib $(BUILD)/trit $(BUILD)/trit-run

@@ -30,6 +30,8 @@ static void verify_usage(FILE *f)
             "  --smoke N              run N tokens through the runner: logits finite, golden logits\n"
             "                         match when the container has them\n"
             "  --max-findings N       findings listed (default 1000; all are counted)\n"
+            "  --threads N            threads for a .trit's data checks (default: one per core);\n"
+            "                         the report is the same at any count\n"
             "  -v, --verbose          also print what was checked\n"
             "  -h, --help             this help\n"
             "\n"
@@ -46,6 +48,7 @@ int cmd_verify(int argc, char **argv)
         {"runtime-version", required_argument, NULL, 'r'},
         {"smoke", required_argument, NULL, 's'},
         {"max-findings", required_argument, NULL, 'm'},
+        {"threads", required_argument, NULL, 't'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -72,6 +75,13 @@ int cmd_verify(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             o.max_issues = (uint32_t)v;
+            break;
+        case 't':
+            if (cli_parse_u64(optarg, 1, 64, &v) != 0) {
+                fprintf(stderr, "trit verify: --threads wants a number in 1..64, not '%s'\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            o.threads = (uint32_t)v;
             break;
         case 'v': verbose = 1; break;
         case 'h': verify_usage(stdout); return CLI_EXIT_OK;

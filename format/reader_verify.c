@@ -12,20 +12,13 @@
 
 #include "trit_int.h"
 #include "trit_safemath.h"
-
-/* First non-zero byte in [p, p+n), or n. */
-static uint64_t first_nonzero(const uint8_t *p, uint64_t n)
-{
-    for (uint64_t i = 0; i < n; i++)
-        if (p[i]) return i;
-    return n;
-}
+#include "trit_sys.h"
 
 static int check_zero(const trit_reader *r, const uint8_t *base, uint64_t file_off, uint64_t from, uint64_t to,
                       const char *where, trit_err *err)
 {
     if (to <= from) return TRIT_OK;
-    uint64_t const k = first_nonzero(base + from, to - from);
+    uint64_t const k = trit_find_nonzero_byte(base + from, to - from);
     if (k < to - from)
         return trit_err_set(err, TRIT_E_CORRUPT, file_off + from + k, where, "padding byte is 0x%02x, must be 0",
                             base[from + k]);
@@ -33,10 +26,31 @@ static int check_zero(const trit_reader *r, const uint8_t *base, uint64_t file_o
     return TRIT_OK;
 }
 
+/* Byte q of a t2 tensor's codes (row_bytes per row, cols weights): no code 3, and slots past
+ * the row end hold code 1 (zero). `at` is the file offset reported. */
+static int check_t2_byte(const trit_tensor_info *t, uint64_t row_bytes, uint64_t cols, uint64_t q, unsigned byte,
+                         uint64_t at, trit_err *err)
+{
+    uint64_t const b = q % row_bytes;
+    for (unsigned s = 0; s < 4; s++) {
+        unsigned const code = (byte >> (2 * s)) & 3u;
+        uint64_t const e = (b / 32) * 128 + (b % 32) + 32u * s;
+        if (code == 3 || (e >= cols && code != 1)) {
+            char where[96];
+            return trit_err_set(err, TRIT_E_CORRUPT, at, trit__where_tensor(where, sizeof where, t->name),
+                                code == 3 ? "invalid ternary code 3 at row %llu element %llu"
+                                          : "row padding code is not zero at row %llu element %llu",
+                                (unsigned long long)(q / row_bytes), (unsigned long long)e);
+        }
+    }
+    return TRIT_OK;
+}
+
 /* Ternary codes in bytes [q0, q0+n) of a t2 tensor (p points at byte q0): no code 3, padding
  * codes past the row end are 1 (zero), and the gap between codes and scales is zero. Works on
  * any sub-range, so expert units can be checked while they stream through the decoder.
- * `off` is the file offset reported for byte q0. */
+ * `off` is the file offset reported for byte q0. Whole blocks go through the vectorized scan;
+ * only a row's last block, when the row ends inside it, is looked at byte by byte. */
 static int check_t2_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off,
                           trit_err *err)
 {
@@ -44,26 +58,32 @@ static int check_t2_range(const trit_tensor_info *t, const uint8_t *p, uint64_t 
     uint64_t const row_bytes = trit_div_ceil(cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
     uint64_t const rows = row_bytes ? t->scales_off / row_bytes : 0;
     uint64_t const codes = rows * row_bytes;
-    char where[96];
-    for (uint64_t k = 0; k < n; k++) {
-        uint64_t const q = q0 + k;
-        if (q >= t->scales_off) break;
-        unsigned const byte = p[k];
-        if (q >= codes) {
-            if (byte)
-                return trit_err_set(err, TRIT_E_CORRUPT, off + k, trit__where_tensor(where, sizeof where, t->name),
-                                    "padding before the scales is not zero");
+    uint64_t const padded = cols % TRIT_T2_BLOCK_ELEMS != 0;   /* the last block of a row has padding slots */
+    uint64_t const end = q0 + n < t->scales_off ? q0 + n : t->scales_off;
+    uint64_t const code_end = end < codes ? end : codes;
+    uint64_t q = q0;
+    while (q < code_end) {
+        uint64_t const row0 = q - q % row_bytes;
+        uint64_t const last = row0 + row_bytes - TRIT_T2_BLOCK_BYTES;
+        if (padded && q >= last) {
+            uint64_t const stop = row0 + row_bytes < code_end ? row0 + row_bytes : code_end;
+            for (; q < stop; q++) {
+                int const rc = check_t2_byte(t, row_bytes, cols, q, p[q - q0], off + (q - q0), err);
+                if (rc) return rc;
+            }
             continue;
         }
-        uint64_t const b = q % row_bytes;
-        for (unsigned s = 0; s < 4; s++) {
-            unsigned const code = (byte >> (2 * s)) & 3u;
-            uint64_t const e = (b / 32) * 128 + (b % 32) + 32u * s;
-            if (code == 3 || (e >= cols && code != 1))
-                return trit_err_set(err, TRIT_E_CORRUPT, off + k, trit__where_tensor(where, sizeof where, t->name),
-                                    code == 3 ? "invalid ternary code 3 at row %llu element %llu"
-                                              : "row padding code is not zero at row %llu element %llu",
-                                    (unsigned long long)(q / row_bytes), (unsigned long long)e);
+        uint64_t const stop = !padded || last > code_end ? code_end : last;
+        uint64_t const k = trit_t2_find_code3(p + (q - q0), stop - q);
+        if (k < stop - q) return check_t2_byte(t, row_bytes, cols, q + k, p[q + k - q0], off + (q + k - q0), err);
+        q = stop;
+    }
+    if (q < end) {
+        uint64_t const k = trit_find_nonzero_byte(p + (q - q0), end - q);
+        if (k < end - q) {
+            char where[96];
+            return trit_err_set(err, TRIT_E_CORRUPT, off + (q - q0) + k, trit__where_tensor(where, sizeof where, t->name),
+                                "padding before the scales is not zero");
         }
     }
     return TRIT_OK;
@@ -76,11 +96,46 @@ static int sum_mismatch(const trit_tensor_info *t, uint64_t sum, uint64_t off, t
                         "checksum %016llx, computed %016llx", (unsigned long long)t->xxh3, (unsigned long long)sum);
 }
 
-static int check_tensor_sum(const trit_tensor_info *t, const uint8_t *p, uint64_t off, trit_err *err)
+/* Bytes [off, off + n) of the file into dst (pread: cheaper than a fresh mapping's first
+ * touch on some hosts, and a file cut short is an error instead of SIGBUS), or a pointer into
+ * the caller's buffer for memory readers. NULL with err set on a read failure. */
+static const uint8_t *file_piece(const trit_reader *r, uint8_t *dst, uint64_t off, size_t n, const char *where,
+                                 int *rc, trit_err *err)
 {
-    uint64_t const sum = trit_xxh3(p, (size_t)t->size);
-    if (sum != t->xxh3) return sum_mismatch(t, sum, off, err);
-    return t->type == TRIT_TYPE_T2 ? check_t2_range(t, p, 0, t->size, off, err) : TRIT_OK;
+    if (r->fd < 0) return r->map + off;
+    errno = 0;
+    int64_t const k = trit_sys_pread_full(r->fd, dst, n, off);
+    if (k == (int64_t)n) return dst;
+    *rc = trit_err_set(err, k < 0 ? TRIT_E_IO : TRIT_E_TRUNCATED, off + (k > 0 ? (uint64_t)k : 0), where, "read failed: %s",
+                 k < 0 ? strerror(errno) : "unexpected end of file");
+    return NULL;
+}
+
+#define VERIFY_PIECE (1u << 20)
+
+/* A dense tensor's checksum and t2 codes in one pass, a piece at a time. A code error is
+ * held until the checksum is known: a damaged tensor reports its checksum. */
+static int check_tensor_sum(const trit_reader *r, const trit_tensor_info *t, uint8_t *buf, XXH3_state_t *xs,
+                            trit_err *err)
+{
+    char where[96];
+    trit__where_tensor(where, sizeof where, t->name);
+    XXH3_64bits_reset(xs);
+    trit_err code_err;
+    int code_rc = TRIT_OK;
+    for (uint64_t done = 0; done < t->size;) {
+        size_t const k = t->size - done < VERIFY_PIECE ? (size_t)(t->size - done) : VERIFY_PIECE;
+        int rc = TRIT_OK;
+        const uint8_t *p = file_piece(r, buf, t->offset + done, k, where, &rc, err);
+        if (!p) return rc;
+        XXH3_64bits_update(xs, p, k);
+        if (t->type == TRIT_TYPE_T2 && code_rc == TRIT_OK) code_rc = check_t2_range(t, p, done, k, t->offset + done, &code_err);
+        done += k;
+    }
+    uint64_t const sum = XXH3_64bits_digest(xs);
+    if (sum != t->xxh3) return sum_mismatch(t, sum, t->offset, err);
+    if (code_rc != TRIT_OK && err) *err = code_err;
+    return code_rc;
 }
 
 int trit_reader_tensor_verify(const trit_reader *r, uint32_t i, trit_err *err)
@@ -169,10 +224,10 @@ static int walk_feed(unit_walk *w, const uint8_t *p, uint64_t n, trit_err *err)
     return TRIT_OK;
 }
 
-static int verify_unit(const trit_reader *r, uint32_t u, trit_err *err)
+/* stored: the unit's stored bytes (read by the caller). */
+static int verify_unit(const trit_reader *r, uint32_t u, const uint8_t *stored, trit_err *err)
 {
     trit_unit_info const *un = &r->units[u];
-    const uint8_t *stored = r->map + un->offset;
     unit_walk w;
     memset(&w, 0, sizeof w);
     w.r = r;
@@ -233,23 +288,54 @@ static int verify_unit(const trit_reader *r, uint32_t u, trit_err *err)
     return rc;
 }
 
+/* A unit's stored bytes: in the mapping's place for memory readers, else read into *ubuf
+ * (grown to the largest unit seen). */
+static const uint8_t *unit_bytes(const trit_reader *r, uint32_t u, uint8_t **ubuf, uint64_t *cap, int *rc,
+                                 trit_err *err)
+{
+    trit_unit_info const *un = &r->units[u];
+    if (r->fd < 0) return r->map + un->offset;
+    if (un->stored_size > *cap) {
+        uint8_t *nb = malloc(un->stored_size ? (size_t)un->stored_size : 1);
+        if (!nb) {
+            *rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+            return NULL;
+        }
+        free(*ubuf);
+        *ubuf = nb;
+        *cap = un->stored_size;
+    }
+    char where[64];
+    snprintf(where, sizeof where, "expert unit %u", u);
+    return file_piece(r, *ubuf, un->offset, (size_t)un->stored_size, where, rc, err);
+}
+
 int trit_reader_verify(const trit_reader *r, trit_err *err)
 {
     int rc = TRIT_OK;
     trit_file_info const *fi = &r->info;
+    uint8_t *buf = r->fd >= 0 ? malloc(VERIFY_PIECE) : NULL, *ubuf = NULL;
+    uint64_t ucap = 0;
+    XXH3_state_t *xs = XXH3_createState();
+    if ((r->fd >= 0 && !buf) || !xs) {
+        free(buf);
+        XXH3_freeState(xs);
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    }
     uint64_t pos = fi->index_off + fi->index_size;
     for (size_t i = 0; i < r->n_placed && rc == TRIT_OK; i++) {
         trit__placed const *p = &r->placed[i];
         rc = check_zero(r, r->map, 0, pos, p->start, "padding", err);
         if (rc != TRIT_OK) break;
         if (p->kind[0] == 't') {
-            rc = check_tensor_sum(&r->tensors[p->idx], r->map + p->start, p->start, err);
+            rc = check_tensor_sum(r, &r->tensors[p->idx], buf, xs, err);
         } else if (p->kind[0] == 's') {
             const void *d;
             uint64_t n;
             rc = trit_reader_section_data(r, p->idx, &d, &n, err);
         } else {
-            rc = verify_unit(r, p->idx, err);
+            const uint8_t *stored = unit_bytes(r, p->idx, &ubuf, &ucap, &rc, err);
+            if (stored) rc = verify_unit(r, p->idx, stored, err);
         }
         pos = p->end;
     }
@@ -267,6 +353,9 @@ int trit_reader_verify(const trit_reader *r, trit_err *err)
             uint64_t n;
             rc = trit_reader_section_data(r, s, &d, &n, err);
         }
+    free(buf);
+    free(ubuf);
+    XXH3_freeState(xs);
     if (rc != TRIT_OK) trit_err_file(err, r->path);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,10 +100,11 @@ int trit_sys_read_small_file(const char *path, uint64_t max_bytes, uint8_t **buf
     return rc;
 }
 
-int trit_sys_map_file(const char *path, const uint8_t **map, size_t *len, trit_err *err)
+int trit_sys_map_file(const char *path, const uint8_t **map, size_t *len, int *fd_out, trit_err *err)
 {
     *map = NULL;
     *len = 0;
+    if (fd_out) *fd_out = -1;
     int const fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block */
     if (fd < 0) {
         trit_err_file(err, path);
@@ -125,7 +127,8 @@ int trit_sys_map_file(const char *path, const uint8_t **map, size_t *len, trit_e
             *len = (size_t)st.st_size;
         }
     }
-    close(fd);
+    if (rc == TRIT_OK && fd_out) *fd_out = fd;
+    else close(fd);
     if (rc) trit_err_file(err, path);
     return rc;
 }
@@ -377,4 +380,14 @@ int trit_sys_parse_size(const char *s, uint64_t *out)
     if (shift && v > (~0ull >> shift)) return -1;
     *out = v << shift;
     return 0;
+}
+
+int trit_sys_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int const rc = pthread_create(t, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }

@@ -146,6 +146,14 @@ TRIT_API void trit_t2_pack_row(const int8_t *vals, uint64_t n, uint8_t *dst);
  * which decode as 0. */
 TRIT_API uint64_t trit_t2_unpack_row(const uint8_t *src, uint64_t n, int8_t *vals);
 
+/* Scans of whole tensors and gaps (scan.c), vectorized: offset of the first byte of p[0, n)
+ * that holds a T2 code 3 in any slot / a non-zero T2 weight (code 0 or 2) in any slot / any
+ * non-zero bit; n when there is none. trit_t2_count_code3: bytes of p[0, n) holding a code 3. */
+TRIT_API uint64_t trit_t2_find_code3(const uint8_t *p, uint64_t n);
+TRIT_API uint64_t trit_t2_find_nonzero(const uint8_t *p, uint64_t n);
+TRIT_API uint64_t trit_find_nonzero_byte(const uint8_t *p, uint64_t n);
+TRIT_API uint64_t trit_t2_count_code3(const uint8_t *p, uint64_t n);
+
 /* Half-precision conversions (exact; f32->f16/bf16 round to nearest even). */
 TRIT_API float trit_f16_to_f32(uint16_t h);
 TRIT_API uint16_t trit_f32_to_f16(float f);

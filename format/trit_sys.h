@@ -12,6 +12,7 @@
 #define TRIT_SYS_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "trit.h"
@@ -31,9 +32,18 @@ int trit_sys_write_full(int fd, const void *buf, size_t n);
 int trit_sys_read_small_file(const char *path, uint64_t max_bytes, uint8_t **buf, size_t *len, trit_err *err);
 
 /* Map a whole regular file read-only. An empty file is not an error: *map is NULL, *len 0.
- * Errors name the file. Release with trit_sys_unmap. */
-int trit_sys_map_file(const char *path, const uint8_t **map, size_t *len, trit_err *err);
+ * Errors name the file. Release with trit_sys_unmap. fd_out NULL: the descriptor is closed;
+ * else *fd_out receives it (the caller closes it; -1 on failure), for pread of the same file:
+ * on some hosts (shadow-paged VMs) the first touch of mapped pages costs several times a
+ * pread of the same page-cache bytes. */
+int trit_sys_map_file(const char *path, const uint8_t **map, size_t *len, int *fd_out, trit_err *err);
 void trit_sys_unmap(const uint8_t *map, size_t len);   /* NULL is ok */
+
+/* pthread_create with every signal blocked in the new thread: process-directed signals
+ * (SIGINT, SIGTERM) then reach only the threads that did not block them, so a caller that
+ * blocks them around a critical step (publishing a temp file to its signal guard) is not
+ * interrupted through a helper thread. 0 or the pthread_create error. */
+int trit_sys_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* "dir/name". Caller frees; NULL when out of memory. */
 char *trit_sys_path_join(const char *dir, const char *name);

@@ -50,7 +50,7 @@ int pack_base_open(const char *path, pack_base **out, trit_err *err)
     pack_base *const b = calloc(1, sizeof *b);
     if (!b) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     pack_read_opts const ro = {.skip_signature = 1}; /* our own earlier output; its digests are still checked */
-    int rc = trit_sys_map_file(path, &b->map, &b->len, err);
+    int rc = trit_sys_map_file(path, &b->map, &b->len, NULL, err);
     if (rc == TRIT_OK && b->len == 0)
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "not a non-empty regular file");
     if (rc == TRIT_OK) rc = pack_bundle_read_mem(b->map, b->len, path, &ro, NULL, &b->m, err);
@@ -69,7 +69,7 @@ int pack_base_open(const char *path, pack_base **out, trit_err *err)
             rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, path, "cannot find member '%s'", f->name);
             break;
         }
-        crypto_hash_sha256(d, b->map + off[i], f->size);
+        if ((rc = pack_sha256(b->map + off[i], (size_t)f->size, d, err)) != TRIT_OK) break;
         if (sodium_memcmp(d, f->sha256, sizeof d) != 0) {
             rc = trit_err_set(err, TRIT_E_CORRUPT, off[i], path, "member '%s' is not stored contiguously", f->name);
             break;

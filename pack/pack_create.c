@@ -3,13 +3,16 @@
  * 1. Every input is opened with full verification (a bundle never ships a broken container).
  * 2. With a base bundle, each input that has a file of the same name in the base gets a delta
  *    plan (pack_delta.c).
- * 3. One streaming pass per input computes its SHA-256 and chunk digests and, for a delta,
+ * 3. A delta input gets one streaming pass that computes its SHA-256 and chunk digests and
  *    writes the carried bytes to an unlinked temp file while checking that every copied and
  *    zero range still holds what the plan says.
- * 4. The manifest is serialized and signed, then the tar is written: manifest.json,
- *    manifest.sig, then the members in name order, with fixed mode, owner and mtime, so the
- *    same inputs give the same bytes. Full members are re-hashed as they are copied, so an
- *    input that changes during the run fails the run instead of shipping.
+ * 4. The tar is written: manifest.json, manifest.sig, then the members in name order, with
+ *    fixed mode, owner and mtime, so the same inputs give the same bytes. A whole input is read
+ *    once: its bytes are hashed (whole-file and chunk digests, on two threads) as they are
+ *    copied in. So the manifest and signature are written first as placeholders of their
+ *    final length (every field has a fixed width or is known before hashing), and the real
+ *    ones are written over them once the members are in; the same bytes as writing them first.
+ *    An input whose size or modification time changed by then fails the run.
  * 5. The bundle is written to a temp file beside the output through trit_sys_atomic (OUT.tmp-
  *    <pid>-XXXXXX, flocked while it is written, registered with the caller's signal guard),
  *    fsynced, and renamed. Temp files of earlier runs on the same output whose writer is gone
@@ -44,6 +47,12 @@ typedef struct cctx {
     pack_base *base;
     uint8_t *buf;              /* PACK_IO_BUF */
     trit_sys_atomic at;        /* the bundle's temp file (trit_sys.h) */
+    /* the full verification of every input (trit_reader_verify) runs on its own thread while
+     * the inputs are hashed and copied; its verdict is awaited before anything is published */
+    pthread_t vthread;
+    int vstarted;              /* vthread runs (join it) */
+    int vrc;                   /* its result: TRIT_OK or the first failure, in verr */
+    trit_err verr;
 } cctx;
 
 static int cmp_name(const void *a, const void *b)
@@ -93,8 +102,8 @@ static int open_inputs(cctx *c)
         if (i && strcmp(name, pack_basename(c->in[i - 1].path)) == 0)
             return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, f->path, "two inputs are called '%s'", name);
         if (!(m->files[i].file.name = strdup(name))) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-        trit_open_opts const oo = {TRIT_OPEN_VERIFY};
-        int rc = trit_reader_open(f->path, &oo, &f->r, err);
+        /* structure, header and index now; every object's bytes on the verify thread */
+        int rc = trit_reader_open(f->path, NULL, &f->r, err);
         if (rc != TRIT_OK) return rc;
         trit_file_info const *const fi = trit_reader_file_info(f->r);
         if (fi->major > m->fmt_major || (fi->major == m->fmt_major && fi->minor > m->fmt_minor)) {
@@ -163,6 +172,7 @@ typedef struct walk {
     uint64_t ext, ext_off;
     XXH3_state_t *xs;
     pack_hasher hd;
+    int has_hd;                /* hd was initialised (release it) */
 } walk;
 
 static int walk_bytes(cctx *c, uint32_t i, walk *w, const uint8_t *p, size_t k, uint64_t pos)
@@ -196,18 +206,13 @@ static int walk_bytes(cctx *c, uint32_t i, walk *w, const uint8_t *p, size_t k, 
     return TRIT_OK;
 }
 
-/* Pass 1 over input i: digests, and the carried bytes of a delta. */
-static int hash_input(cctx *c, uint32_t i)
+/* One pass over a delta input i (or any input, for --dry-run): digests, and the carried bytes
+ * of a delta. */
+static int hash_stream(cctx *c, uint32_t i, pack_hasher *hf, walk *w)
 {
     in_file *const f = &c->in[i];
     pack_file *const pf = &c->m->files[i];
-    pf->file.size = f->size;
-    int rc = alloc_chunks(&pf->file, c->m->chunk_size, c->err);
-    if (rc != TRIT_OK) return rc;
-    pack_hasher hf;
-    pack_hasher_init(&hf, c->m->chunk_size, NULL, pf->file.chunks, pf->file.n_chunks);
-    walk w;
-    memset(&w, 0, sizeof w);
+    int rc = TRIT_OK;
     if (pf->is_delta) {
         char tmpl[4096];
         if (snprintf(tmpl, sizeof tmpl, "%s.delta-XXXXXX", c->o->out) >= (int)sizeof tmpl)
@@ -215,30 +220,40 @@ static int hash_input(cctx *c, uint32_t i)
         if ((f->pfd = mkstemp(tmpl)) < 0)
             return trit_err_set(c->err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create a temp file: %s", strerror(errno));
         unlink(tmpl); /* only the descriptor is needed: nothing is left behind on a crash */
-        if (!(w.xs = XXH3_createState())) return trit_err_set(c->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-        pack_hasher_init(&w.hd, c->m->chunk_size, NULL, pf->delta.chunks, pf->delta.n_chunks);
+        if (!(w->xs = XXH3_createState())) return trit_err_set(c->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+        if ((rc = pack_hasher_init(&w->hd, c->m->chunk_size, NULL, pf->delta.chunks, pf->delta.n_chunks, c->err)) != TRIT_OK)
+            return rc;
+        w->has_hd = 1;
     }
     uint64_t pos = 0;
     for (;;) {
-        ssize_t const k = read(f->fd, c->buf, PACK_IO_BUF);
+        ssize_t const k = pread(f->fd, c->buf, PACK_IO_BUF, (off_t)pos);
         if (k < 0 && errno == EINTR) continue;
-        if (k < 0) {
-            rc = trit_err_set(c->err, TRIT_E_IO, pos, f->path, "cannot read: %s", strerror(errno));
-            break;
-        }
+        if (k < 0) return trit_err_set(c->err, TRIT_E_IO, pos, f->path, "cannot read: %s", strerror(errno));
         if (k == 0) break;
-        if (pos + (uint64_t)k > f->size) {
-            rc = changed(c, i, pos);
-            break;
-        }
-        rc = pack_hasher_update(&hf, c->buf, (size_t)k, pf->file.name, c->err);
-        if (rc == TRIT_OK && pf->is_delta) rc = walk_bytes(c, i, &w, c->buf, (size_t)k, pos);
-        if (rc != TRIT_OK) break;
+        if (pos + (uint64_t)k > f->size) return changed(c, i, pos);
+        rc = pack_hasher_update(hf, c->buf, (size_t)k, pf->file.name, c->err);
+        if (rc == TRIT_OK && pf->is_delta) rc = walk_bytes(c, i, w, c->buf, (size_t)k, pos);
+        if (rc != TRIT_OK) return rc;
         pos += (uint64_t)k;
     }
-    if (rc == TRIT_OK && (pos != f->size || (pf->is_delta && w.ext != pf->n_extents))) rc = changed(c, i, pos);
-    if (rc == TRIT_OK) rc = pack_hasher_final(&hf, pf->file.sha256, pf->file.name, c->err);
-    if (rc == TRIT_OK && pf->is_delta) rc = pack_hasher_final(&w.hd, pf->delta.sha256, pf->delta.name, c->err);
+    if (pos != f->size || (pf->is_delta && w->ext != pf->n_extents)) return changed(c, i, pos);
+    rc = pack_hasher_final(hf, pf->file.sha256, pf->file.name, c->err);
+    if (rc == TRIT_OK && pf->is_delta) rc = pack_hasher_final(&w->hd, pf->delta.sha256, pf->delta.name, c->err);
+    return rc;
+}
+
+static int hash_input(cctx *c, uint32_t i)
+{
+    pack_file *const pf = &c->m->files[i];
+    pack_hasher hf;
+    walk w;
+    memset(&w, 0, sizeof w);
+    int rc = pack_hasher_init(&hf, c->m->chunk_size, NULL, pf->file.chunks, pf->file.n_chunks, c->err);
+    if (rc != TRIT_OK) return rc;
+    rc = hash_stream(c, i, &hf, &w);
+    pack_hasher_release(&hf);
+    if (w.has_hd) pack_hasher_release(&w.hd);
     XXH3_freeState(w.xs);
     return rc;
 }
@@ -271,37 +286,178 @@ static int put_data(cctx *c, struct archive *a, const void *p, size_t n)
     return TRIT_OK;
 }
 
-/* Copy member i into the archive: the input itself (re-hashed on the way) or the delta bytes. */
+/* put_data as a hasher side job (pack_hasher_update_side): runs on the hasher's lane. */
+typedef struct put_ctx {
+    const char *out;
+    struct archive *a;
+} put_ctx;
+
+static int put_side(void *ctx, const void *p, size_t n, trit_err *err)
+{
+    put_ctx const *const pc = ctx;
+    if (archive_write_data(pc->a, p, n) != (la_ssize_t)n)
+        return trit_err_set(err, archive_errno(pc->a) == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, TRIT_NO_OFFSET, pc->out,
+                            "cannot write: %s",
+                            archive_error_string(pc->a) ? archive_error_string(pc->a) : strerror(archive_errno(pc->a)));
+    return TRIT_OK;
+}
+
+/* Copy member i into the archive. A delta member (the carried bytes in our unlinked temp file)
+ * is re-hashed on the way and compared. A whole input is read here for the first and only time:
+ * each piece is hashed (both digests) and handed to the archive; its digests go into the
+ * manifest, which is written over its placeholder afterwards. */
 static int put_member(cctx *c, struct archive *a, uint32_t i)
 {
     in_file *const f = &c->in[i];
-    pack_file const *const pf = &c->m->files[i];
+    pack_file *const pf = &c->m->files[i];
     pack_blob const *const b = pack_manifest_member(c->m, i);
     int rc = put_header(c, a, b->name, b->size);
+    if (rc != TRIT_OK) return rc;
     int const fd = pf->is_delta ? f->pfd : f->fd;
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
+    pack_hasher h;
+    uint8_t d[PACK_SHA256_BYTES];
+    if (pf->is_delta) rc = pack_hasher_init(&h, c->m->chunk_size, b, NULL, 0, c->err);
+    else rc = pack_hasher_init(&h, c->m->chunk_size, NULL, pf->file.chunks, pf->file.n_chunks, c->err);
+    if (rc != TRIT_OK) return rc;
     for (uint64_t pos = 0; rc == TRIT_OK && pos < b->size;) {
         size_t const k = b->size - pos < PACK_IO_BUF ? (size_t)(b->size - pos) : PACK_IO_BUF;
-        if (pack_pread_all(fd, c->buf, k, pos) != 0) return changed(c, i, pos);
-        crypto_hash_sha256_update(&st, c->buf, k);
-        rc = put_data(c, a, c->buf, k);
+        if (pack_pread_all(fd, c->buf, k, pos) != 0) {
+            rc = changed(c, i, pos);
+            break;
+        }
+        put_ctx pc = {c->o->out, a};
+        rc = pack_hasher_update_side(&h, c->buf, k, b->name, put_side, &pc, c->err);
         pos += k;
     }
-    uint8_t d[PACK_SHA256_BYTES];
-    crypto_hash_sha256_final(&st, d);
-    if (rc == TRIT_OK && sodium_memcmp(d, b->sha256, sizeof d) != 0) return changed(c, i, 0);
+    /* a delta member failing its digests was changed under us; an input that grew or changed is
+     * caught by the size and mtime check after the archive is complete */
+    if (rc == TRIT_OK) rc = pack_hasher_final(&h, d, b->name, c->err);
+    pack_hasher_release(&h);
+    if (rc == PACK_E_DIGEST || rc == PACK_E_OVERSIZE) return changed(c, i, 0);
+    if (rc != TRIT_OK) return rc;
+    if (pf->is_delta) return sodium_memcmp(d, b->sha256, sizeof d) != 0 ? changed(c, i, 0) : TRIT_OK;
+    memcpy(pf->file.sha256, d, sizeof d);
+    return TRIT_OK;
+}
+
+/* Every whole input still is what was verified at open and copied: same size, same mtime. */
+static int inputs_unchanged(cctx *c)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct stat st;
+        trit_err e;
+        if (trit_reader_file_check(c->in[i].r, &e) != TRIT_OK || fstat(c->in[i].fd, &st) != 0 ||
+            (uint64_t)st.st_size != c->in[i].size)
+            return changed(c, i, TRIT_NO_OFFSET);
+    }
+    return TRIT_OK;
+}
+
+static int sign(const uint8_t *seed, const char *raw, size_t n, uint8_t sig[PACK_SIG_BYTES], trit_err *err)
+{
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    int rc = pack_sodium_init(err);
+    if (rc == TRIT_OK && (crypto_sign_seed_keypair(pk, sk, seed) != 0 ||
+                          crypto_sign_detached(sig, NULL, (const unsigned char *)raw, n, sk) != 0))
+        rc = trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "cannot sign the manifest");
+    sodium_memzero(sk, sizeof sk);
     return rc;
 }
 
-static int write_bundle(cctx *c, const char *raw, size_t raw_len, const uint8_t *sig, pack_create_info *info)
+static int verify_wait(cctx *c);
+
+static void *verify_main(void *arg)
+{
+    cctx *const c = arg;
+    for (uint32_t i = 0; i < c->n && c->vrc == TRIT_OK; i++) {
+        c->vrc = trit_reader_verify(c->in[i].r, &c->verr);
+        if (c->vrc != TRIT_OK) trit_err_file(&c->verr, c->in[i].path);
+    }
+    return NULL;
+}
+
+/* Start verifying every input; without a thread, verify them here. */
+static int verify_start(cctx *c)
+{
+    trit_err_clear(&c->verr);
+    c->vrc = TRIT_OK;
+    if (trit_sys_thread_start(&c->vthread, verify_main, c) == 0) {
+        c->vstarted = 1;
+        return TRIT_OK;
+    }
+    verify_main(c);
+    return verify_wait(c);
+}
+
+/* The verdict: a broken input fails the run, whatever else happened (never ships). */
+static int verify_wait(cctx *c)
+{
+    if (c->vstarted) {
+        pthread_join(c->vthread, NULL);
+        c->vstarted = 0;
+    }
+    if (c->vrc != TRIT_OK && c->err) *c->err = c->verr;
+    return c->vrc;
+}
+
+/* The manifest as it ships: serialized, re-parsed by our own reader (never ship one it would
+ * refuse), signed when a seed is given (sig may be NULL). *raw caller frees. */
+static int finish_manifest(cctx *c, char **raw, size_t *raw_len, uint8_t *sig)
+{
+    int rc = pack_manifest_write(c->m, raw, raw_len, c->err);
+    if (rc == TRIT_OK) {
+        pack_manifest *check = NULL;
+        rc = pack_manifest_parse(*raw, *raw_len, &check, c->err);
+        pack_manifest_free(check);
+    }
+    if (rc == TRIT_OK && sig) rc = sign(c->o->seed, *raw, *raw_len, sig, c->err);
+    if (rc != TRIT_OK) {
+        free(*raw);
+        *raw = NULL;
+    }
+    return rc;
+}
+
+/* The final manifest (and signature) over the placeholders at man_off / sig_off: same length
+ * by construction, checked; the placeholder bytes must be where the archive put them. */
+static int put_manifest(cctx *c, int fd, const char *ph, size_t ph_len, uint64_t man_off, uint64_t sig_off)
+{
+    char *raw = NULL;
+    size_t raw_len = 0;
+    uint8_t sig[PACK_SIG_BYTES];
+    int rc = finish_manifest(c, &raw, &raw_len, c->o->seed ? sig : NULL);
+    if (rc == TRIT_OK && raw_len != ph_len)
+        rc = trit_err_set(c->err, TRIT_E_USAGE, TRIT_NO_OFFSET, c->o->out,
+                          "internal error: the manifest is %zu bytes, its placeholder %zu", raw_len, ph_len);
+    char *const back = rc == TRIT_OK ? malloc(ph_len ? ph_len : 1) : NULL;
+    if (rc == TRIT_OK && !back) rc = trit_err_set(c->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    if (rc == TRIT_OK && (pack_pread_all(fd, back, ph_len, man_off) != 0 || memcmp(back, ph, ph_len) != 0))
+        rc = trit_err_set(c->err, TRIT_E_IO, man_off, c->o->out, "the manifest placeholder is not where the archive put it");
+    free(back);
+    if (rc == TRIT_OK && (pwrite(fd, raw, raw_len, (off_t)man_off) != (ssize_t)raw_len ||
+                          (c->o->seed && pwrite(fd, sig, sizeof sig, (off_t)sig_off) != (ssize_t)sizeof sig)))
+        rc = trit_err_set(c->err, TRIT_E_IO, man_off, c->o->out, "cannot write the manifest: %s", strerror(errno));
+    free(raw);
+    return rc;
+}
+
+static int write_bundle(cctx *c, pack_create_info *info)
 {
     trit_err *const err = c->err;
+    /* the placeholder manifest: every digest of a whole input still zero, same length */
+    char *ph = NULL;
+    size_t ph_len = 0;
+    int rc0 = pack_manifest_write(c->m, &ph, &ph_len, err);
+    if (rc0 != TRIT_OK) return rc0;
+    static const uint8_t zero_sig[PACK_SIG_BYTES];
+    uint64_t man_off = 0, sig_off = 0;
     /* removes the temp files of dead writers on this output, creates, flocks and registers
      * this one with the caller's guard (o->temp_path) */
     int const step = trit_sys_atomic_open(&c->at, c->o->out, 0644);
-    if (step == TRIT_SYS_TEMP)
+    if (step == TRIT_SYS_TEMP) {
+        free(ph);
         return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create: %s", strerror(errno));
+    }
     int const chmod_errno = errno;
     int const fd = c->at.fd;
     struct archive *const a = archive_write_new();
@@ -312,14 +468,22 @@ static int write_bundle(cctx *c, const char *raw, size_t raw_len, const uint8_t 
                           archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK))
         rc = trit_err_set(err, archive_errno(a) == ENOMEM ? TRIT_E_NOMEM : TRIT_E_IO, TRIT_NO_OFFSET, c->o->out,
                           "cannot start the archive: %s", archive_error_string(a) ? archive_error_string(a) : strerror(errno));
-    if (rc == TRIT_OK) rc = put_header(c, a, PACK_MANIFEST_NAME, raw_len);
-    if (rc == TRIT_OK) rc = put_data(c, a, raw, raw_len);
-    if (rc == TRIT_OK && sig) rc = put_header(c, a, PACK_SIG_NAME, PACK_SIG_BYTES);
-    if (rc == TRIT_OK && sig) rc = put_data(c, a, sig, PACK_SIG_BYTES);
+    /* the archive's byte count (filter 0, uncompressed) stands at a member's data once its
+     * header is written: where the final manifest and signature go */
+    if (rc == TRIT_OK) rc = put_header(c, a, PACK_MANIFEST_NAME, ph_len);
+    if (rc == TRIT_OK) man_off = (uint64_t)archive_filter_bytes(a, 0);
+    if (rc == TRIT_OK) rc = put_data(c, a, ph, ph_len);
+    if (rc == TRIT_OK && c->o->seed) rc = put_header(c, a, PACK_SIG_NAME, PACK_SIG_BYTES);
+    if (rc == TRIT_OK && c->o->seed) sig_off = (uint64_t)archive_filter_bytes(a, 0);
+    if (rc == TRIT_OK && c->o->seed) rc = put_data(c, a, zero_sig, PACK_SIG_BYTES);
     for (uint32_t i = 0; rc == TRIT_OK && i < c->n; i++) rc = put_member(c, a, i);
     if (rc == TRIT_OK && archive_write_close(a) != ARCHIVE_OK)
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot finish the archive: %s", archive_error_string(a));
     if (a) archive_write_free(a);
+    if (rc == TRIT_OK) rc = verify_wait(c);
+    if (rc == TRIT_OK) rc = inputs_unchanged(c);
+    if (rc == TRIT_OK) rc = put_manifest(c, fd, ph, ph_len, man_off, sig_off);
+    free(ph);
     struct stat st;
     if (rc == TRIT_OK && fstat(fd, &st) != 0)
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "fsync failed: %s", strerror(errno));
@@ -341,20 +505,10 @@ static int write_bundle(cctx *c, const char *raw, size_t raw_len, const uint8_t 
     return TRIT_OK;
 }
 
-static int sign(const uint8_t *seed, const char *raw, size_t n, uint8_t sig[PACK_SIG_BYTES], trit_err *err)
-{
-    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    int rc = pack_sodium_init(err);
-    if (rc == TRIT_OK && (crypto_sign_seed_keypair(pk, sk, seed) != 0 ||
-                          crypto_sign_detached(sig, NULL, (const unsigned char *)raw, n, sk) != 0))
-        rc = trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "cannot sign the manifest");
-    sodium_memzero(sk, sizeof sk);
-    return rc;
-}
-
 static int run(cctx *c, pack_create_info *info)
 {
     int rc = open_inputs(c);
+    if (rc == TRIT_OK) rc = verify_start(c);
     if (rc == TRIT_OK && c->o->base) {
         rc = pack_base_open(c->o->base, &c->base, c->err);
         if (rc == TRIT_OK && strcmp(c->base->m->model_id, c->m->model_id) != 0)
@@ -365,19 +519,25 @@ static int run(cctx *c, pack_create_info *info)
                               (unsigned long long)c->base->m->version, (unsigned long long)c->m->version);
         for (uint32_t i = 0; rc == TRIT_OK && i < c->n; i++) rc = plan(c, i);
     }
-    for (uint32_t i = 0; rc == TRIT_OK && i < c->n; i++) rc = hash_input(c, i);
-    char *raw = NULL;
-    size_t raw_len = 0;
-    uint8_t sig[PACK_SIG_BYTES];
-    if (rc == TRIT_OK) rc = pack_manifest_write(c->m, &raw, &raw_len, c->err);
-    if (rc == TRIT_OK) { /* never ship a manifest our own reader would refuse */
-        pack_manifest *check = NULL;
-        rc = pack_manifest_parse(raw, raw_len, &check, c->err);
-        pack_manifest_free(check);
+    for (uint32_t i = 0; rc == TRIT_OK && i < c->n; i++) {
+        pack_file *const pf = &c->m->files[i];
+        pf->file.size = c->in[i].size;
+        rc = alloc_chunks(&pf->file, c->m->chunk_size, c->err);
+        if (rc == TRIT_OK) memset(pf->file.chunks, 0, (size_t)pf->file.n_chunks * PACK_SHA256_BYTES);
+        /* a whole input is hashed as it is copied into the bundle (put_member); a delta input,
+         * or any input of a dry run, is hashed here */
+        if (rc == TRIT_OK && (pf->is_delta || c->o->dry_run)) rc = hash_input(c, i);
     }
-    if (rc == TRIT_OK && c->o->seed) rc = sign(c->o->seed, raw, raw_len, sig, c->err);
-    if (rc == TRIT_OK && !c->o->dry_run) rc = write_bundle(c, raw, raw_len, c->o->seed ? sig : NULL, info);
-    free(raw);
+    if (rc == TRIT_OK && c->o->dry_run) rc = verify_wait(c);
+    if (rc == TRIT_OK && c->o->dry_run) {
+        char *raw = NULL;
+        size_t raw_len = 0;
+        uint8_t sig[PACK_SIG_BYTES];
+        rc = finish_manifest(c, &raw, &raw_len, c->o->seed ? sig : NULL);
+        free(raw);
+    } else if (rc == TRIT_OK) {
+        rc = write_bundle(c, info);
+    }
     if (rc == TRIT_OK && info) {
         for (uint32_t i = 0; i < c->n; i++) {
             pack_file const *const pf = &c->m->files[i];
@@ -395,7 +555,7 @@ int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err
     int rc = check_opts(o, err);
     if (rc != TRIT_OK) return rc;
     if ((rc = pack_sodium_init(err)) != TRIT_OK) return rc;
-    cctx c = {o, err, o->n_inputs, NULL, NULL, NULL, NULL, {0}};
+    cctx c = {.o = o, .err = err, .n = o->n_inputs};
     trit_sys_atomic_init(&c.at, o->temp_path, o->temp_ctx);
     c.in = calloc(o->n_inputs, sizeof *c.in);
     c.m = calloc(1, sizeof *c.m);
@@ -406,6 +566,11 @@ int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err
     else {
         c.m->n_files = o->n_inputs;
         rc = run(&c, info);
+        /* a verification failure outranks what failed after it started */
+        if (c.vstarted || c.vrc != TRIT_OK) {
+            int const vrc = verify_wait(&c);
+            if (vrc != TRIT_OK) rc = vrc;
+        }
     }
     trit_sys_atomic_abort(&c.at);
     for (uint32_t i = 0; c.in && i < c.n; i++) {

@@ -148,9 +148,13 @@ int pack_delta_apply(const pack_manifest *m, const pack_file *f, int base_fd, in
     char what[160];
     snprintf(what, sizeof what, "file '%s'", f->file.name);
     pack_hasher h;
-    pack_hasher_init(&h, m->chunk_size, &f->file, NULL, 0);
+    int rc = pack_hasher_init(&h, m->chunk_size, &f->file, NULL, 0, err);
+    if (rc != TRIT_OK) {
+        free(buf);
+        XXH3_freeState(xs);
+        return rc;
+    }
     uint64_t moff = 0;  /* next byte of the carried member */
-    int rc = TRIT_OK;
     for (uint64_t i = 0; rc == TRIT_OK && i < f->n_extents; i++) {
         pack_extent const *const x = &f->extents[i];
         if (x->op == PACK_EXT_COPY) XXH3_64bits_reset(xs);
@@ -191,6 +195,7 @@ int pack_delta_apply(const pack_manifest *m, const pack_file *f, int base_fd, in
     if (rc == TRIT_OK) rc = pack_hasher_final(&h, d, what, err);
     if (rc == TRIT_OK && (h.pos != f->file.size || sodium_memcmp(d, f->file.sha256, sizeof d) != 0))
         rc = trit_err_set(err, PACK_E_DIGEST, TRIT_NO_OFFSET, what, "rebuilt file's sha256 differs from the manifest");
+    pack_hasher_release(&h);
     free(buf);
     XXH3_freeState(xs);
     return rc;

@@ -2,6 +2,8 @@
 #ifndef TRIT_PACK_INT_H
 #define TRIT_PACK_INT_H
 
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,24 +64,64 @@ int pack_lock_fd(int fd, int wait_ms);
  * Returns how many went. */
 unsigned pack_remove_stale(const char *dir, const char *prefix);
 
+/* SHA-256 through libcrypto (pack_sha.c): the implementation is picked at run time from the CPU
+ * (SHA-NI, ARMv8 SHA2). A context is one allocation; pack_sha_final leaves it ready for the next
+ * message. */
+typedef struct pack_sha {
+    OSSL_LIB_CTX *lib;         /* its own library context (pack_sha.c says why) */
+    EVP_MD *md;
+    EVP_MD_CTX *ctx;
+} pack_sha;
+int pack_sha_init(pack_sha *s, trit_err *err);
+void pack_sha_update(pack_sha *s, const void *p, size_t n);
+void pack_sha_final(pack_sha *s, uint8_t d[PACK_SHA256_BYTES]);
+void pack_sha_free(pack_sha *s);   /* NULL context ok */
+/* One-shot digest of n bytes. */
+int pack_sha256(const void *p, size_t n, uint8_t d[PACK_SHA256_BYTES], trit_err *err);
+
 /* Chunked SHA-256: the whole stream and every chunk_size piece. With want set, each chunk is
- * compared with want->chunks as it completes; with out set, chunk digests are stored there. */
+ * compared with want->chunks as it completes; with out set, chunk digests are stored there.
+ * The chunk stream runs on a lane thread when one starts (pack_hash.c). Not thread-safe: one
+ * caller thread per hasher. */
 typedef struct pack_hasher {
-    crypto_hash_sha256_state all;
-    crypto_hash_sha256_state chunk;
+    pack_sha all;
+    pack_sha chunk;
     uint64_t chunk_size;
-    uint64_t pos;              /* bytes hashed */
+    uint64_t pos;              /* bytes hashed by the chunk stream */
     uint64_t n_done;           /* chunks completed */
     const pack_blob *want;     /* expected digests, or NULL */
     uint8_t (*out)[PACK_SHA256_BYTES]; /* where to store chunk digests, or NULL */
     uint64_t out_cap;          /* entries of out */
+    int failed;                /* an update failed: the streams are out of step */
+    /* the lane: job_* handed over under mu, done when job returns to 0 */
+    pthread_t lane;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int has_lane, has_sync, quit, job, lane_rc;
+    const uint8_t *job_p;
+    size_t job_n;
+    const char *job_what;
+    int (*job_side)(void *, const void *, size_t, trit_err *);
+    void *job_side_ctx;
+    trit_err lane_err;
 } pack_hasher;
 
-void pack_hasher_init(pack_hasher *h, uint64_t chunk_size, const pack_blob *want,
-                      uint8_t (*out)[PACK_SHA256_BYTES], uint64_t out_cap);
+/* Work on the same bytes that may run on the lane after their chunk digests (a sink's write). */
+typedef int (*pack_side_fn)(void *ctx, const void *p, size_t n, trit_err *err);
+
+/* TRIT_E_NOMEM when a digest context cannot be made (nothing to release then); otherwise the
+ * caller releases with pack_hasher_release, whatever happens after. */
+int pack_hasher_init(pack_hasher *h, uint64_t chunk_size, const pack_blob *want,
+                     uint8_t (*out)[PACK_SHA256_BYTES], uint64_t out_cap, trit_err *err);
+void pack_hasher_release(pack_hasher *h);
 /* Hash n more bytes. Fails with PACK_E_DIGEST when a completed chunk differs from want, and
  * PACK_E_OVERSIZE when more chunks arrive than want lists. `what` names the stream. */
 int pack_hasher_update(pack_hasher *h, const void *p, size_t n, const char *what, trit_err *err);
+/* The same, then side(side_ctx, p, n) on the bytes, on the lane when it takes them (the
+ * caller's thread meanwhile runs the whole-file digest): a copy costs no time of its own. Its
+ * error is returned like a digest's. */
+int pack_hasher_update_side(pack_hasher *h, const void *p, size_t n, const char *what, pack_side_fn side,
+                            void *side_ctx, trit_err *err);
 /* Finish: the last partial chunk and the whole digest. Checks the chunk count against want. */
 int pack_hasher_final(pack_hasher *h, uint8_t digest[PACK_SHA256_BYTES], const char *what,
                       trit_err *err);

@@ -273,6 +273,31 @@ static int check_versions(const rd *r, const pack_manifest *m)
     return TRIT_OK;
 }
 
+/* The data of the current member through the hasher into the sink: every byte read once. */
+static int stream_member(rd *r, const pack_blob *b, pack_hasher *h, uint64_t at, const char *what)
+{
+    trit_err *const err = r->err;
+    int rc;
+    for (;;) {
+        la_ssize_t const k = archive_read_data(r->a, r->buf, PACK_IO_BUF);
+        if (k < 0) return la_fail(r->a, r->s, err, what);
+        if (k == 0) break;
+        if (h->pos + (uint64_t)k > b->size) /* libarchive stops at the header's size; belt and braces */
+            return trit_err_set(err, PACK_E_OVERSIZE, at, what, "more data than the manifest's %llu bytes", (unsigned long long)b->size);
+        /* the sink writes on the hasher's lane while this thread digests the whole member */
+        pack_side_fn const side = r->sink && r->sink->write ? r->sink->write : NULL;
+        if ((rc = pack_hasher_update_side(h, r->buf, (size_t)k, what, side, side ? r->sink->ctx : NULL, err)) != TRIT_OK)
+            return rc;
+    }
+    if (h->pos != b->size)
+        return trit_err_set(err, PACK_E_TRUNCATED, (uint64_t)archive_filter_bytes(r->a, 0), what, "the member ends early");
+    uint8_t d[PACK_SHA256_BYTES];
+    if ((rc = pack_hasher_final(h, d, what, err)) != TRIT_OK) return rc;
+    if (sodium_memcmp(d, b->sha256, sizeof d) != 0)
+        return trit_err_set(err, PACK_E_DIGEST, at, what, "sha256 differs from the manifest");
+    return TRIT_OK;
+}
+
 /* One payload member: find it in the manifest, check its size, stream it to the sink. */
 static int read_member(rd *r, const pack_manifest *m, struct archive_entry *e, uint8_t *seen)
 {
@@ -296,22 +321,10 @@ static int read_member(rd *r, const pack_manifest *m, struct archive_entry *e, u
                             "%llu bytes, the manifest says %llu", (unsigned long long)hsize, (unsigned long long)b->size);
     if (r->sink && r->sink->begin && (rc = r->sink->begin(r->sink->ctx, idx, err)) != TRIT_OK) return rc;
     pack_hasher h;
-    pack_hasher_init(&h, m->chunk_size, b, NULL, 0);
-    for (;;) {
-        la_ssize_t const k = archive_read_data(r->a, r->buf, PACK_IO_BUF);
-        if (k < 0) return la_fail(r->a, r->s, err, what);
-        if (k == 0) break;
-        if (h.pos + (uint64_t)k > b->size) /* libarchive stops at the header's size; belt and braces */
-            return trit_err_set(err, PACK_E_OVERSIZE, at, what, "more data than the manifest's %llu bytes", (unsigned long long)b->size);
-        if ((rc = pack_hasher_update(&h, r->buf, (size_t)k, what, err)) != TRIT_OK) return rc;
-        if (r->sink && r->sink->write && (rc = r->sink->write(r->sink->ctx, r->buf, (size_t)k, err)) != TRIT_OK) return rc;
-    }
-    if (h.pos != b->size)
-        return trit_err_set(err, PACK_E_TRUNCATED, (uint64_t)archive_filter_bytes(r->a, 0), what, "the member ends early");
-    uint8_t d[PACK_SHA256_BYTES];
-    if ((rc = pack_hasher_final(&h, d, what, err)) != TRIT_OK) return rc;
-    if (sodium_memcmp(d, b->sha256, sizeof d) != 0)
-        return trit_err_set(err, PACK_E_DIGEST, at, what, "sha256 differs from the manifest");
+    if ((rc = pack_hasher_init(&h, m->chunk_size, b, NULL, 0, err)) != TRIT_OK) return rc;
+    rc = stream_member(r, b, &h, at, what);
+    pack_hasher_release(&h);
+    if (rc != TRIT_OK) return rc;
     if (r->sink && r->sink->end) return r->sink->end(r->sink->ctx, err);
     return TRIT_OK;
 }

@@ -2,9 +2,10 @@
 # Install the Debian packages trit builds against, if any is missing.
 # Called by the Makefile before the first compile; a no-op when everything is present.
 set -u
-need_pc="libzstd libxxhash libcjson libarchive libsodium"
+need_pc="libzstd libxxhash libcjson libarchive libsodium libcrypto"
 # time: GNU time measures the peak RSS of commands in the tests (test_unit_bomb.c)
-debs="pkg-config libzstd-dev libxxhash-dev libcjson-dev libarchive-dev libsodium-dev zstd time"
+# libssl-dev: libcrypto's SHA-256 (SHA-NI / ARMv8 SHA2 picked at run time) for bundle digests
+debs="pkg-config libzstd-dev libxxhash-dev libcjson-dev libarchive-dev libsodium-dev libssl-dev zstd time"
 [ "${1:-}" = "--fuzz" ] && debs="$debs clang libclang-rt-14-dev"
 # --cross: the aarch64 toolchain and qemu-user, for the runner's NEON kernel test under emulation
 [ "${1:-}" = "--cross" ] && debs="$debs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"

@@ -152,6 +152,8 @@ typedef struct vfy_opts {
     void *load_ctx;
     float smoke_tol;               /* max |logit - golden| (0 = 1e-2) */
     uint32_t max_issues;           /* 0 = 1000 */
+    uint32_t threads;              /* threads for a .trit's data checks; 0 = one per online core.
+                                      The report is the same at any count */
 } vfy_opts;
 
 /* Verify the file at path (.trit, .gguf, .safetensors, an index.json or a model directory).

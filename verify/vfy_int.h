@@ -30,6 +30,10 @@ void vfy__check_model(vfy_report *rep, const vfy__model *m, int strict);
  * experts, shared experts): the tensors that must never be all zero. */
 int vfy__is_projection(const char *canon);
 
+/* Append src's findings and counts to dst as if they had been reported to dst in order
+ * (vfy_report.c): how per-object reports of parallel jobs become one report. */
+void vfy__report_merge(vfy_report *dst, const vfy_report *src);
+
 /* Runtime compatibility findings (vfy_runtime.c). */
 void vfy__compat_header(vfy_report *rep, const vfy_runtime *rt, int newer, unsigned major, unsigned minor,
                         uint64_t required);
@@ -41,6 +45,27 @@ void vfy__compat_tensor(vfy_report *rep, const vfy_runtime *rt, const trit_tenso
  * findings then carry the unit's offset and name the byte inside the decoded tensor). */
 void vfy__trit_values(vfy_report *rep, const trit_tensor_info *t, const uint8_t *p, uint64_t off, int dense,
                       const char *object, int projection);
+
+/* The same checks streamed: a tensor's bytes fed in order, in pieces of any size whose
+ * offsets in the tensor are multiples of 4 (so no value or scale straddles two). Bounded state,
+ * no allocation. Findings come out of vfy__vals_report exactly as from vfy__trit_values. */
+typedef struct vfy__vals {
+    const trit_tensor_info *t;
+    uint64_t pos;              /* bytes fed */
+    /* t2 */
+    uint64_t cols, row_bytes, rows, codes, tail;
+    uint64_t n3, first3, npad, first_pad, gap_bad, sc_bad, sc_zero, sc_first;
+    /* f32 / f16 / bf16 */
+    unsigned width;
+    uint32_t em, mm;           /* exponent and mantissa masks */
+    uint64_t n_vals, n_nan, n_inf, first;
+    int skip;                  /* element count unusable: values not checked (cannot happen after open) */
+    uint64_t nonzero;          /* non-zero weights or values seen (0: none; counts are not exact) */
+} vfy__vals;
+void vfy__vals_init(vfy__vals *v, const trit_tensor_info *t);
+void vfy__vals_feed(vfy__vals *v, const uint8_t *p, uint64_t n);
+void vfy__vals_report(const vfy__vals *v, vfy_report *rep, uint64_t off, int dense, const char *object,
+                      int projection);
 
 /* Streaming value statistics for formats decoded to float (vfy_values.c). */
 typedef struct vfy__fstat {

@@ -69,6 +69,36 @@ static void add_v(vfy_report *r, int cls, int warning, uint64_t offset, const ch
     insp_sanitize(is->msg);
 }
 
+void vfy__report_merge(vfy_report *dst, const vfy_report *src)
+{
+    for (int c = 0; c < VFY_C_COUNT_; c++) dst->n_errors[c] += src->n_errors[c];
+    dst->n_warnings += src->n_warnings;
+    dst->n_dropped += src->n_dropped;
+    dst->n_tensors += src->n_tensors;
+    dst->n_units += src->n_units;
+    dst->n_sections += src->n_sections;
+    dst->n_kv += src->n_kv;
+    dst->bytes_hashed += src->bytes_hashed;
+    for (uint32_t i = 0; i < src->n_issues; i++) {
+        if (dst->n_issues >= dst->max_issues) {
+            dst->n_dropped++;
+            continue;
+        }
+        if (dst->n_issues == dst->cap_issues) {
+            uint32_t const cap = dst->cap_issues ? dst->cap_issues * 2 : 16;
+            vfy_issue *ni = realloc(dst->issues, (size_t)cap * sizeof *ni);
+            if (!ni) {   /* as in add_v: counted, not listed, and the verifier failed */
+                dst->n_dropped++;
+                dst->n_errors[VFY_C_INTERNAL]++;
+                continue;
+            }
+            dst->issues = ni;
+            dst->cap_issues = cap;
+        }
+        dst->issues[dst->n_issues++] = src->issues[i];
+    }
+}
+
 void vfy_report_add(vfy_report *r, int cls, int warning, uint64_t offset, const char *object, const char *fmt,
                     ...)
 {

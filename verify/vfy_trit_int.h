@@ -20,8 +20,9 @@ void vfy__tctx_release(vfy__tctx *c);
 /* Checksum and value checks of tensor i whose bytes are p; off is its file offset (dense = 1)
  * or its unit's (dense = 0). */
 void vfy__tensor_bytes(vfy__tctx *c, uint32_t i, const uint8_t *p, uint64_t off, int dense);
-/* Expert unit u: stored checksum, streamed decode, members, padding (vfy_unit.c). */
-void vfy__check_unit(vfy__tctx *c, uint32_t u);
+/* Expert unit u whose stored bytes are `stored` (un->stored_size of them, read by the caller):
+ * stored checksum, streamed decode, members, padding (vfy_unit.c). */
+void vfy__check_unit(vfy__tctx *c, uint32_t u, const uint8_t *stored);
 /* Content checks of a section whose checksum holds (golden logits, activation scales). */
 void vfy__section_content(vfy__tctx *c, const trit_section_info *si, const void *d, uint64_t n,
                           const char *object);

@@ -53,8 +53,8 @@ static const char *dec_zero(ustream *s, uint8_t *scratch, uint64_t to, uint64_t 
         uint64_t const at = s->produced;
         const char *why = dec_exact(s, scratch, k);
         if (why) return why;
-        for (size_t i = 0; i < k; i++)
-            if (scratch[i] && *bad == UINT64_MAX) *bad = at + i;
+        uint64_t const nz = trit_find_nonzero_byte(scratch, k);
+        if (nz < k && *bad == UINT64_MAX) *bad = at + nz;
     }
     return NULL;
 }
@@ -149,15 +149,13 @@ out:
     free(scratch);
 }
 
-void vfy__check_unit(vfy__tctx *c, uint32_t u)
+void vfy__check_unit(vfy__tctx *c, uint32_t u, const uint8_t *stored)
 {
     trit_unit_info const *un = trit_reader_unit(c->r, u);
     char object[96];
     snprintf(object, sizeof object, "expert unit %u (layer %u expert %u)", u, un->layer, un->expert);
     c->rep->n_units++;
     c->rep->bytes_hashed += un->stored_size;
-    /* the reader validated that [offset, offset + stored_size) lies inside the file */
-    const uint8_t *stored = c->buf + un->offset;
     uint64_t const sum = trit_xxh3(stored, (size_t)un->stored_size);
     if (sum != un->xxh3) {
         /* the stored bytes are damaged: decoding them would report noise about the members */
@@ -174,8 +172,10 @@ void vfy__check_unit(vfy__tctx *c, uint32_t u)
     uint64_t pos = 0, bad = UINT64_MAX;
     for (uint32_t k = 0; k <= n_members; k++) {
         uint64_t const next = k < n_members ? trit_reader_tensor(c->r, m[k])->offset : un->decoded_size;
-        for (uint64_t q = pos; q < next && bad == UINT64_MAX; q++)
-            if (stored[q]) bad = q;
+        if (bad == UINT64_MAX && next > pos) {
+            uint64_t const nz = trit_find_nonzero_byte(stored + pos, next - pos);
+            if (nz < next - pos) bad = pos + nz;
+        }
         if (k == n_members) break;
         trit_tensor_info const *t = trit_reader_tensor(c->r, m[k]);
         /* raw: the member's bytes are in the file, at an exact offset */

@@ -72,8 +72,7 @@ void vfy__fstat_report(vfy_report *rep, const vfy__fstat *s, const char *object,
                        (unsigned long long)s->n);
 }
 
-/* Per byte of t2 codes: bit k set if the byte holds code 3 in slot k; number of non-zero
- * (code 0 or 2) slots. Computed on the fly, small enough not to need a table. */
+/* Number of non-zero (code 0 or 2) slots in a byte of t2 codes. */
 static unsigned t2_nonzero(unsigned b)
 {
     unsigned n = 0;
@@ -96,142 +95,239 @@ static uint64_t at(uint64_t off, int dense, uint64_t x)
     return dense ? off + x : off;
 }
 
-static void t2_values(vfy_report *rep, const trit_tensor_info *t, const uint8_t *p, uint64_t off, int dense,
-                      const char *object, int projection)
+/* ---- streaming: the checks over a tensor's bytes fed in order, in pieces ------------------ */
+
+/* IEEE bit patterns: exponent all ones is Inf or NaN. Blocks of FBLOCK values are tested with
+ * branch-free OR reductions (vectorized by the compiler); a block with a hit is counted value
+ * by value. Values are read little-endian, as stored. */
+#define FBLOCK 256u
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define VFY_LE 0
+#else
+#define VFY_LE 1
+#endif
+
+static inline uint32_t ld_le(const uint8_t *p, unsigned width)
 {
-    uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
-    uint64_t const row_bytes = trit_div_ceil(cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
-    uint64_t const rows = row_bytes ? t->scales_off / row_bytes : 0;
-    uint64_t const codes = rows * row_bytes;   /* <= scales_off <= size: the reader checked */
-    uint64_t n3 = 0, first3 = UINT64_MAX, nonzero = 0, npad = 0, first_pad = UINT64_MAX;
-    uint64_t const tail = cols % TRIT_T2_BLOCK_ELEMS;   /* weights in the last block of a row */
-    uint64_t const last_block = row_bytes - TRIT_T2_BLOCK_BYTES;
-    for (uint64_t r = 0; r < rows; r++) {
-        const uint8_t *row = p + r * row_bytes;
-        for (uint64_t b = 0; b < row_bytes; b++) {
-            unsigned byte = row[b];
-            if (tail && b >= last_block) {
-                /* slots past `cols` are padding and must be code 1 (zero) */
-                uint64_t const m = b - last_block;
+    return width == 4 ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+                      : (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+/* Values i0 .. i0+n of p (p points at value 0 of the piece, element index base), one by one. */
+static void float_slow(vfy__vals *v, const uint8_t *p, uint64_t base, uint64_t i0, uint64_t n)
+{
+    uint32_t const sign = v->width == 4 ? 0x80000000u : 0x8000u;
+    for (uint64_t i = i0; i < i0 + n; i++) {
+        uint32_t const u = ld_le(p + v->width * i, v->width);
+        int const nan = (u & v->em) == v->em && (u & v->mm);
+        int const inf = (u & ~sign) == v->em;
+        v->nonzero += (u & ~sign) != 0;
+        v->n_nan += (uint64_t)nan;
+        v->n_inf += (uint64_t)inf;
+        if ((nan || inf) && v->first == UINT64_MAX) v->first = base + i;
+    }
+}
+
+static void float_feed(vfy__vals *v, const uint8_t *p, uint64_t n_vals, uint64_t base)
+{
+    uint64_t i = 0;
+    for (; i + FBLOCK <= n_vals; i += FBLOCK) {
+        uint32_t bad = 0, nz = 0;
+        if (v->width == 2) {
+            for (unsigned k = 0; k < FBLOCK; k++) {
+                uint16_t u;
+                memcpy(&u, p + 2 * (i + k), 2);
+                if (!VFY_LE) u = (uint16_t)(u << 8 | u >> 8);
+                bad |= (uint32_t)((u & v->em) == v->em);
+                nz |= u & 0x7fffu;
+            }
+        } else {
+            for (unsigned k = 0; k < FBLOCK; k++) {
+                uint32_t u;
+                memcpy(&u, p + 4 * (i + k), 4);
+                if (!VFY_LE) u = __builtin_bswap32(u);
+                bad |= (uint32_t)((u & v->em) == v->em);
+                nz |= u & 0x7fffffffu;
+            }
+        }
+        if (bad) float_slow(v, p, base, i, FBLOCK);
+        else v->nonzero += nz != 0;   /* only "any" is used */
+    }
+    float_slow(v, p, base, i, n_vals - i);
+}
+
+/* t2 code bytes [q, q + n) of the tensor (p at byte q), all inside [0, codes). */
+static void t2_codes(vfy__vals *v, const uint8_t *p, uint64_t q, uint64_t n)
+{
+    uint64_t const end = q + n;
+    const uint8_t *const p0 = p - q;   /* p0[x] is tensor byte x */
+    while (q < end) {
+        uint64_t const row0 = q - q % v->row_bytes;
+        uint64_t const last = row0 + v->row_bytes - TRIT_T2_BLOCK_BYTES;
+        if (v->tail && q >= last) {
+            /* the row ends inside its last block: slots past `cols` are padding, code 1 */
+            uint64_t const stop = row0 + v->row_bytes < end ? row0 + v->row_bytes : end;
+            for (; q < stop; q++) {
+                unsigned byte = p0[q];
+                uint64_t const m = q - last;
                 for (unsigned s = 0; s < 4; s++) {
-                    uint64_t const e = m + 32u * s;
-                    if (e < tail) continue;
+                    if (m + 32u * s < v->tail) continue;
                     unsigned const c = (byte >> (2 * s)) & 3u;
                     if (c != 1) {
-                        npad++;
-                        if (first_pad == UINT64_MAX) first_pad = r * row_bytes + b;
+                        v->npad++;
+                        if (v->first_pad == UINT64_MAX) v->first_pad = q;
                     }
                     byte = (byte & ~(3u << (2 * s))) | (1u << (2 * s));   /* count it as zero */
                 }
+                if (t2_has3(byte)) {
+                    v->n3++;
+                    if (v->first3 == UINT64_MAX) v->first3 = q;
+                }
+                v->nonzero += t2_nonzero(byte);
             }
-            if (t2_has3(byte)) {
-                n3++;
-                if (first3 == UINT64_MAX) first3 = r * row_bytes + b;
-            }
-            nonzero += t2_nonzero(byte);
+            continue;
         }
+        /* whole blocks: libtrit's vectorized scans (code 3 found, then counted; "any non-zero
+         * weight" is all the all-zero check needs) */
+        uint64_t const stop = !v->tail || last > end ? end : last;
+        uint64_t const len = stop - q;
+        uint64_t const k3 = trit_t2_find_code3(p0 + q, len);
+        if (k3 < len) {
+            if (v->first3 == UINT64_MAX) v->first3 = q + k3;
+            v->n3 += 1 + trit_t2_count_code3(p0 + q + k3 + 1, len - k3 - 1);
+        }
+        if (!v->nonzero && trit_t2_find_nonzero(p0 + q, len) < len) v->nonzero = 1;
+        q = stop;
     }
-    uint64_t gap_bad = UINT64_MAX;
-    for (uint64_t q = codes; q < t->scales_off; q++)
-        if (p[q]) {
-            gap_bad = q;
-            break;
-        }
-    if (npad)
-        vfy_report_add(rep, VFY_C_INTEGRITY, 0, at(off, dense, first_pad), object,
-                       "%llu row padding codes are not 1 (zero), first in byte %llu; padding past the row end "
-                       "must be code 1",
-                       (unsigned long long)npad, (unsigned long long)first_pad);
-    if (gap_bad != UINT64_MAX)
-        vfy_report_add(rep, VFY_C_INTEGRITY, 0, at(off, dense, gap_bad), object,
-                       "padding before the scales is not zero (byte %llu)", (unsigned long long)gap_bad);
-    if (n3)
-        vfy_report_add(rep, VFY_C_TENSOR, 0, at(off, dense, first3), object,
-                       "invalid ternary code 3 in %llu bytes, first in byte %llu (codes are 0, 1, 2)",
-                       (unsigned long long)n3, (unsigned long long)first3);
-    uint64_t n_bad = 0, n_zero = 0, first_bad = UINT64_MAX;
-    for (uint64_t k = 0; k < t->n_scales; k++) {
-        float s;
-        memcpy(&s, p + t->scales_off + 4 * k, 4);
-        if (!isfinite(s) || s == 0.0f) {
-            if (s == 0.0f) n_zero++;
-            else n_bad++;
-            if (first_bad == UINT64_MAX) first_bad = k;
-        }
-    }
-    if (n_bad || n_zero)
-        vfy_report_add(rep, VFY_C_TENSOR, 0, at(off, dense, t->scales_off + 4 * first_bad), object,
-                       "%llu zero and %llu non-finite scales of %llu (first: scale %llu); scales must be "
-                       "finite and non-zero",
-                       (unsigned long long)n_zero, (unsigned long long)n_bad, (unsigned long long)t->n_scales,
-                       (unsigned long long)first_bad);
-    if (projection && rows && cols && (nonzero == 0 || n_zero == t->n_scales))
-        vfy_report_add(rep, VFY_C_TENSOR, 0, TRIT_NO_OFFSET, object,
-                       "projection is all zero (%llu x %llu weights): the layer computes nothing",
-                       (unsigned long long)rows, (unsigned long long)cols);
 }
 
-/* IEEE bit patterns: exponent all ones is Inf or NaN. */
-static void float_values(vfy_report *rep, const trit_tensor_info *t, const uint8_t *p, uint64_t off, int dense,
-                         const char *object, int projection)
+static void t2_feed(vfy__vals *v, const uint8_t *p, uint64_t q, uint64_t n)
 {
-    uint64_t n = 0;
-    if (trit_tensor_nelems(t, &n) != 0) return;
-    unsigned const width = t->type == TRIT_TYPE_F32 ? 4 : 2;
-    if (n > t->size / width) return;   /* cannot happen after open; never read past the tensor */
-    uint64_t n_nan = 0, n_inf = 0, nonzero = 0, first = UINT64_MAX;
-    for (uint64_t i = 0; i < n; i++) {
-        uint32_t u;
-        int nan, inf;
-        if (width == 4) {
-            u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
-                (uint32_t)p[4 * i + 3] << 24;
-            nan = (u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu);
-            inf = (u & 0x7fffffffu) == 0x7f800000u;
-            nonzero += (u & 0x7fffffffu) != 0;
-        } else {
-            u = (uint32_t)p[2 * i] | (uint32_t)p[2 * i + 1] << 8;
-            uint32_t const em = t->type == TRIT_TYPE_F16 ? 0x7c00u : 0x7f80u;
-            uint32_t const mm = t->type == TRIT_TYPE_F16 ? 0x03ffu : 0x007fu;
-            nan = (u & em) == em && (u & mm);
-            inf = (u & 0x7fffu) == em;
-            nonzero += (u & 0x7fffu) != 0;
-        }
-        n_nan += (uint64_t)nan;
-        n_inf += (uint64_t)inf;
-        if ((nan || inf) && first == UINT64_MAX) first = i;
+    const trit_tensor_info *const t = v->t;
+    uint64_t const end = q + n;
+    if (q < v->codes) {
+        uint64_t const e = end < v->codes ? end : v->codes;
+        t2_codes(v, p, q, e - q);
     }
-    if (n_nan || n_inf)
-        vfy_report_add(rep, VFY_C_TENSOR, 0, at(off, dense, width * first), object,
-                       "%llu NaN and %llu infinite values of %llu (first at element %llu)",
-                       (unsigned long long)n_nan, (unsigned long long)n_inf, (unsigned long long)n,
-                       (unsigned long long)first);
-    if (projection && n && !nonzero)
-        vfy_report_add(rep, VFY_C_TENSOR, 0, TRIT_NO_OFFSET, object,
-                       "projection is all zero (%llu values): the layer computes nothing", (unsigned long long)n);
+    uint64_t const g0 = q > v->codes ? q : v->codes, g1 = end < t->scales_off ? end : t->scales_off;
+    if (g0 < g1 && v->gap_bad == UINT64_MAX) {
+        uint64_t const k = trit_find_nonzero_byte(p + (g0 - q), g1 - g0);
+        if (k < g1 - g0) v->gap_bad = g0 + k;
+    }
+    /* scales: 4-byte floats from scales_off (a multiple of 16); pieces start at multiples of 4 */
+    uint64_t const s_end = t->scales_off + 4 * t->n_scales;
+    for (uint64_t x = q > t->scales_off ? q : t->scales_off; x + 4 <= end && x < s_end; x += 4) {
+        float s;
+        memcpy(&s, p + (x - q), 4);
+        if (!isfinite(s) || s == 0.0f) {
+            if (s == 0.0f) v->sc_zero++;
+            else v->sc_bad++;
+            if (v->sc_first == UINT64_MAX) v->sc_first = (x - t->scales_off) / 4;
+        }
+    }
+}
+
+void vfy__vals_init(vfy__vals *v, const trit_tensor_info *t)
+{
+    memset(v, 0, sizeof *v);
+    v->t = t;
+    v->first3 = v->first_pad = v->gap_bad = v->sc_first = v->first = UINT64_MAX;
+    if (t->type == TRIT_TYPE_T2) {
+        uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
+        v->cols = cols;
+        v->row_bytes = trit_div_ceil(cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
+        v->rows = v->row_bytes ? t->scales_off / v->row_bytes : 0;
+        v->codes = v->rows * v->row_bytes;   /* <= scales_off <= size: the reader checked */
+        v->tail = cols % TRIT_T2_BLOCK_ELEMS;   /* weights in the last block of a row */
+    } else if (t->type == TRIT_TYPE_F32 || t->type == TRIT_TYPE_F16 || t->type == TRIT_TYPE_BF16) {
+        v->width = t->type == TRIT_TYPE_F32 ? 4 : 2;
+        v->em = v->width == 4 ? 0x7f800000u : t->type == TRIT_TYPE_F16 ? 0x7c00u : 0x7f80u;
+        v->mm = v->width == 4 ? 0x007fffffu : t->type == TRIT_TYPE_F16 ? 0x03ffu : 0x007fu;
+        uint64_t n = 0;
+        /* n <= size / width after open; never read past the tensor */
+        v->n_vals = trit_tensor_nelems(t, &n) == 0 && n <= t->size / v->width ? n : 0;
+        v->skip = v->n_vals == 0 && n != 0;
+    }
+}
+
+void vfy__vals_feed(vfy__vals *v, const uint8_t *p, uint64_t n)
+{
+    uint64_t const q = v->pos;
+    v->pos += n;
+    switch (v->t->type) {
+    case TRIT_TYPE_T2:
+        t2_feed(v, p, q, n);
+        break;
+    case TRIT_TYPE_F32: case TRIT_TYPE_F16: case TRIT_TYPE_BF16: {
+        /* pieces start at multiples of the width: values never straddle two */
+        uint64_t const i0 = q / v->width, i1 = v->pos / v->width < v->n_vals ? v->pos / v->width : v->n_vals;
+        if (i1 > i0) float_feed(v, p, i1 - i0, i0);
+        break;
+    }
+    case TRIT_TYPE_I8: case TRIT_TYPE_I32: case TRIT_TYPE_U8:
+        if (!v->nonzero && trit_find_nonzero_byte(p, n) < n) v->nonzero = 1;
+        break;
+    default:
+        break;   /* unknown types: sized and checksummed, values not interpreted */
+    }
+}
+
+void vfy__vals_report(const vfy__vals *v, vfy_report *rep, uint64_t off, int dense, const char *object, int projection)
+{
+    const trit_tensor_info *const t = v->t;
+    switch (t->type) {
+    case TRIT_TYPE_T2:
+        if (v->npad)
+            vfy_report_add(rep, VFY_C_INTEGRITY, 0, at(off, dense, v->first_pad), object,
+                           "%llu row padding codes are not 1 (zero), first in byte %llu; padding past the row end "
+                           "must be code 1",
+                           (unsigned long long)v->npad, (unsigned long long)v->first_pad);
+        if (v->gap_bad != UINT64_MAX)
+            vfy_report_add(rep, VFY_C_INTEGRITY, 0, at(off, dense, v->gap_bad), object,
+                           "padding before the scales is not zero (byte %llu)", (unsigned long long)v->gap_bad);
+        if (v->n3)
+            vfy_report_add(rep, VFY_C_TENSOR, 0, at(off, dense, v->first3), object,
+                           "invalid ternary code 3 in %llu bytes, first in byte %llu (codes are 0, 1, 2)",
+                           (unsigned long long)v->n3, (unsigned long long)v->first3);
+        if (v->sc_bad || v->sc_zero)
+            vfy_report_add(rep, VFY_C_TENSOR, 0, at(off, dense, t->scales_off + 4 * v->sc_first), object,
+                           "%llu zero and %llu non-finite scales of %llu (first: scale %llu); scales must be "
+                           "finite and non-zero",
+                           (unsigned long long)v->sc_zero, (unsigned long long)v->sc_bad,
+                           (unsigned long long)t->n_scales, (unsigned long long)v->sc_first);
+        if (projection && v->rows && v->cols && (v->nonzero == 0 || v->sc_zero == t->n_scales))
+            vfy_report_add(rep, VFY_C_TENSOR, 0, TRIT_NO_OFFSET, object,
+                           "projection is all zero (%llu x %llu weights): the layer computes nothing",
+                           (unsigned long long)v->rows, (unsigned long long)v->cols);
+        break;
+    case TRIT_TYPE_F32: case TRIT_TYPE_F16: case TRIT_TYPE_BF16:
+        if (v->skip) break;
+        if (v->n_nan || v->n_inf)
+            vfy_report_add(rep, VFY_C_TENSOR, 0, at(off, dense, v->width * v->first), object,
+                           "%llu NaN and %llu infinite values of %llu (first at element %llu)",
+                           (unsigned long long)v->n_nan, (unsigned long long)v->n_inf,
+                           (unsigned long long)v->n_vals, (unsigned long long)v->first);
+        if (projection && v->n_vals && !v->nonzero)
+            vfy_report_add(rep, VFY_C_TENSOR, 0, TRIT_NO_OFFSET, object,
+                           "projection is all zero (%llu values): the layer computes nothing",
+                           (unsigned long long)v->n_vals);
+        break;
+    case TRIT_TYPE_I8: case TRIT_TYPE_I32: case TRIT_TYPE_U8:
+        if (projection && t->size && !v->nonzero)
+            vfy_report_add(rep, VFY_C_TENSOR, 0, TRIT_NO_OFFSET, object,
+                           "projection is all zero (%llu bytes): the layer computes nothing",
+                           (unsigned long long)t->size);
+        break;
+    default:
+        break;
+    }
 }
 
 void vfy__trit_values(vfy_report *rep, const trit_tensor_info *t, const uint8_t *p, uint64_t off, int dense,
                       const char *object, int projection)
 {
-    switch (t->type) {
-    case TRIT_TYPE_T2:
-        t2_values(rep, t, p, off, dense, object, projection);
-        break;
-    case TRIT_TYPE_F32: case TRIT_TYPE_F16: case TRIT_TYPE_BF16:
-        float_values(rep, t, p, off, dense, object, projection);
-        break;
-    case TRIT_TYPE_I8: case TRIT_TYPE_I32: case TRIT_TYPE_U8:
-        if (projection) {
-            uint64_t k = 0;
-            while (k < t->size && p[k] == 0) k++;
-            if (t->size && k == t->size)
-                vfy_report_add(rep, VFY_C_TENSOR, 0, TRIT_NO_OFFSET, object,
-                               "projection is all zero (%llu bytes): the layer computes nothing",
-                               (unsigned long long)t->size);
-        }
-        break;
-    default:
-        break;   /* unknown types: sized and checksummed, values not interpreted */
-    }
+    vfy__vals v;
+    vfy__vals_init(&v, t);
+    vfy__vals_feed(&v, p, t->size);
+    vfy__vals_report(&v, rep, off, dense, object, projection);
 }

@@ -98,7 +98,9 @@ typedef enum gen_layout {
 enum {
     GEN_TQ_MIXED = 0,   /* attention projections TQ2_0, FFN / experts TQ1_0 (both exercised) */
     GEN_TQ_1 = 1,       /* every projection TQ1_0 */
-    GEN_TQ_2 = 2        /* every projection TQ2_0 */
+    GEN_TQ_2 = 2,       /* every projection TQ2_0 */
+    GEN_TQ_F32 = 3      /* every projection F32 latent floats (file_type ALL_F32): the input of
+                           llama.cpp's own quantizer in `make bench` */
 };
 
 typedef struct gen_opts {

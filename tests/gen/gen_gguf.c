@@ -11,7 +11,7 @@
 
 enum { GGUF_T_U32 = 4, GGUF_T_I32 = 5, GGUF_T_F32 = 6, GGUF_T_STRING = 8, GGUF_T_ARRAY = 9 };
 enum { GGML_F32 = 0, GGML_F16 = 1, GGML_TQ1_0 = 34, GGML_TQ2_0 = 35 };
-enum { FTYPE_MOSTLY_TQ1_0 = 36, FTYPE_MOSTLY_TQ2_0 = 37 };
+enum { FTYPE_ALL_F32 = 0, FTYPE_MOSTLY_TQ1_0 = 36, FTYPE_MOSTLY_TQ2_0 = 37 };
 
 typedef struct gg {
     gen_out *o;
@@ -87,15 +87,20 @@ static void write_kvs(gg *g, const gen_opts *o, const gen_plan *p)
     int const moe = o->layout == GEN_LAYOUT_GGUF_MOE;
     const char *const a = moe ? "qwen3moe" : "bitnet";
     uint32_t const hd = o->n_embd / o->n_head;
-    int any_tq1 = 0;
+    int any_tq1 = 0, any_tq = 0;
     char k[96];
-    for (uint32_t i = 0; i < p->n; i++) any_tq1 |= p->t[i].dtype == GEN_DT_TQ1_0;
+    for (uint32_t i = 0; i < p->n; i++) {
+        any_tq1 |= p->t[i].dtype == GEN_DT_TQ1_0;
+        any_tq |= p->t[i].dtype == GEN_DT_TQ1_0 || p->t[i].dtype == GEN_DT_TQ2_0;
+    }
 
     kv_str(g, "general.architecture", a);
     kv_str(g, "general.type", "model");
     kv_str(g, "general.name", moe ? "trit-gen gguf-moe" : "trit-gen gguf");
     kv_u32(g, "general.alignment", o->gguf_align);
-    kv_u32(g, "general.file_type", any_tq1 ? FTYPE_MOSTLY_TQ1_0 : FTYPE_MOSTLY_TQ2_0);
+    /* llama.cpp's llama_ftype: 0 ALL_F32 (F16 embeddings are allowed beside it, as in its own
+     * converter's --outtype f32 runs that keep token_embd) */
+    kv_u32(g, "general.file_type", !any_tq ? FTYPE_ALL_F32 : any_tq1 ? FTYPE_MOSTLY_TQ1_0 : FTYPE_MOSTLY_TQ2_0);
     kv_u32(g, "general.quantization_version", 2);
 #define ARCH_KEY(suffix) (snprintf(k, sizeof k, "%s." suffix, a), k)
     kv_u32(g, ARCH_KEY("vocab_size"), o->n_vocab);

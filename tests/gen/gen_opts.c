@@ -272,7 +272,7 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
             return BAD("TQ rows need multiples of 256: embd %u, ff %u", o->n_embd, o->n_ff);
         if (!trit_is_pow2(o->gguf_align) || o->gguf_align < 8 || o->gguf_align > (1u << 16))
             return BAD("alignment must be a power of two in 8..65536 (got %u)", o->gguf_align);
-        if (o->gguf_tq > GEN_TQ_2) return BAD("unknown TQ choice %u", o->gguf_tq);
+        if (o->gguf_tq > GEN_TQ_F32) return BAD("unknown TQ choice %u", o->gguf_tq);
         if (o->n_shards > 1) return BAD("gguf layouts write one file (no --shards)");
     } else if (o->n_shards < 1 || o->n_shards > TRIT_MAX_SHARDS) {
         return BAD("shards must be 1..%u (got %u)", TRIT_MAX_SHARDS, o->n_shards);

@@ -402,6 +402,7 @@ static uint32_t tq_for(const gen_opts *o, int attention)
 {
     if (o->gguf_tq == GEN_TQ_1) return GEN_DT_TQ1_0;
     if (o->gguf_tq == GEN_TQ_2) return GEN_DT_TQ2_0;
+    if (o->gguf_tq == GEN_TQ_F32) return GEN_DT_F32;
     return attention ? GEN_DT_TQ2_0 : GEN_DT_TQ1_0;
 }
 
@@ -411,7 +412,7 @@ static void build_gguf(builder *b)
     uint64_t const H = o->n_embd, F = o->n_ff, V = o->n_vocab, E = o->n_expert;
     uint64_t const hd = H / o->n_head, kv = hd * o->n_head_kv;
     int const moe = o->layout == GEN_LAYOUT_GGUF_MOE;
-    uint32_t const pk = o->latent ? GEN_K_FLOAT : GEN_K_TERNARY;
+    uint32_t const pk = o->latent || o->gguf_tq == GEN_TQ_F32 ? GEN_K_FLOAT : GEN_K_TERNARY;
     uint32_t const ta = tq_for(o, 1), tf = tq_for(o, 0);
 
     /* Shapes are torch order here; the GGUF writer reverses them into ne. */

@@ -57,7 +57,8 @@ static void usage(FILE *f)
             (unsigned long long)d.seed);
     for (size_t i = 0; i < N_DIMS; i++) fprintf(f, "  --%-12s N      %s\n", dims[i].name, dims[i].help);
     fprintf(f,
-            "  --tq mixed|1|2        GGUF projection types (default mixed: attention TQ2_0, FFN TQ1_0)\n"
+            "  --tq mixed|1|2|f32    GGUF projection types (default mixed: attention TQ2_0, FFN TQ1_0;\n"
+            "                        f32: latent F32 floats)\n"
             "  --latent              MoE/gguf: random float projections instead of ternary x scale\n"
             "  --f32                 safetensors: float tensors F32 instead of the release's BF16 (a\n"
             "                        conformance twin: llama.cpp rounds activations for BF16 weights)\n"
@@ -176,8 +177,9 @@ int main(int argc, char **argv)
             if (!strcmp(optarg, "mixed")) tq = GEN_TQ_MIXED;
             else if (!strcmp(optarg, "1")) tq = GEN_TQ_1;
             else if (!strcmp(optarg, "2")) tq = GEN_TQ_2;
+            else if (!strcmp(optarg, "f32")) tq = GEN_TQ_F32;
             else {
-                fprintf(stderr, "trit-gen: --tq must be mixed, 1 or 2 (got '%s')\n", optarg);
+                fprintf(stderr, "trit-gen: --tq must be mixed, 1, 2 or f32 (got '%s')\n", optarg);
                 return EXIT_USAGE;
             }
             break;

@@ -20,15 +20,20 @@
 #            expert units: unitbench (trit_reader_unit_read over every unit of a generated
 #            Qwen3-MoE container: pread + xxh3 + zstd decode) vs zstd -b1 on the same decoded
 #            bytes cut at the unit size (the container's level and frame size).
-# Results: a table on stdout and in BUILD/bench/results.txt (raw JSON beside it).
-# Environment: BENCH_RUNS (7), BENCH_PROMPT (128), BENCH_GEN (33), BENCH_LAYERS (8).
+#   I/O      io.sh: convert vs cp, verify vs cat, pack/unpack vs openssl dgst -sha256, F32 ->
+#            ternary vs llama.cpp's llama_model_quantize (node-llama-cpp's libllama)
+# Results: a table on stdout and in BUILD/bench/results.txt (raw JSON beside it), the I/O table
+# after it (BUILD/bench/io.txt).
+# Environment: BENCH_RUNS (5), BENCH_PROMPT (128), BENCH_GEN (33), BENCH_LAYERS (8);
+# BENCH_ONLY=io or BENCH_ONLY=runner runs one half; io.sh lists its own.
 set -eu
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
 B=$BUILD/bench
 TRIT=$BUILD/trit
 GEN=$BUILD/trit-gen
-RUNS=${BENCH_RUNS:-7}
+RUNS=${BENCH_RUNS:-5}
+ONLY=${BENCH_ONLY:-}
 PROMPT=${BENCH_PROMPT:-128}
 NGEN=${BENCH_GEN:-33}
 LAYERS=${BENCH_LAYERS:-8}
@@ -49,6 +54,14 @@ if [ ! -f "$NODE_DIR/node_modules/node-llama-cpp/package.json" ] ||
 fi
 # node resolves node-llama-cpp from the script's folder
 cp "$HERE/llama_bench.mjs" "$HERE/report.mjs" "$NODE_DIR/"
+# llama.cpp's shared library for the quantizer row: the CPU build node-llama-cpp ships
+LIBLLAMA=$(find "$NODE_DIR/node_modules/@node-llama-cpp" -path '*linux-x64/bins/linux-x64/libllama*.so' 2>/dev/null | head -1)
+[ -n "$LIBLLAMA" ] && LIBLLAMA=$(cd "$(dirname "$LIBLLAMA")" && pwd)/$(basename "$LIBLLAMA")
+
+if [ "$ONLY" = io ]; then
+    sh "$HERE/io.sh" "$BUILD" "$LIBLLAMA"
+    exit 0
+fi
 
 # wall-clock seconds of a command, to the millisecond
 secs() {
@@ -117,3 +130,4 @@ uptime | sed 's/.*load average/load average at end/' >>"$B/load.txt"
 
 zcmd="zstd -b1 -B$unit -i3 units.bin"
 node "$NODE_DIR/report.mjs" "$B" "$(( $(date +%s) - t_start ))" "$P" "$NGEN" "$RUNS" "$zcmd" | tee "$B/results.txt"
+[ "$ONLY" = runner ] || sh "$HERE/io.sh" "$BUILD" "$LIBLLAMA"
