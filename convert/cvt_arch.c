@@ -438,9 +438,10 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
         m->name[nl] = '\0';
     }
     if (!arch) return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "no general.architecture");
-    /* The architectures whose forward pass the runner computes exactly from the keys below.
-     * deepseek2 (MLA), granite/granitemoe (four multipliers, attention scale), phimoe
-     * (LayerNorm, biases) and any other are refused, not computed as the nearest llama. */
+    /* The architectures whose forward pass the runner computes exactly from the keys below
+     * (granite/granitemoe with their four multipliers, deepseek2 with multi-head latent
+     * attention: gguf_deepseek2). phimoe (LayerNorm, biases) and any other are refused, not
+     * computed as the nearest llama. */
     static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe",
                                         "minicpm", "granite", "granitemoe", "bitnet", "bitnet-b1.58", "bitnet-25",
                                         "deepseek2"};

@@ -20,9 +20,13 @@
  * input to int8 per token (BitNet absmax, run_ops.c); the reference does the same at the same
  * places ("token" mode) and, as a diagnostic, not at all ("float"). Agreement: top-5 sets equal
  * and max |dlogit| <= 1e-5 against the token-mode reference (measured 7e-8; switching yarn off
- * or its mscale moves the logits by 4e-3 and 2.5e-3). llama.cpp's deepseek2 needs its own
- * split attn_k_b / attn_v_b (kv_b_proj transposed per head) and `trit export` does not write
- * deepseek2 (refused by name, test_export.c), so this reference stands in for llama.cpp. */
+ * or its mscale moves the logits by 4e-3 and 2.5e-3).
+ *
+ * DeepSeek-V2 (group_limited_greedy) and V3 (FP8 block weights, which dequantize to floats, so
+ * neither side quantizes activations; sigmoid, noaux_tc, e_score_correction_bias, the MTP
+ * module left out) are checked the same way, routing per route() below. This is the second,
+ * independent check beside llama.cpp (tools/conformance/agree.sh, the ds-* models), and the
+ * only one for V2's max group score, which llama.cpp's deepseek2 does not compute. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
