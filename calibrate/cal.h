@@ -11,6 +11,8 @@
  *   cal.c        the passes, the choice per layer, the entries, the report
  *   cal_data.c   calibration tokens (text through the carried tokenizer, or ids) and the
  *                      static-versus-dynamic comparison (top-1 agreement, KL divergence)
+ *   cal_eval.c   the accuracy of every activation-scale mode against the float reference
+ *                      (`trit eval`, `trit calibrate --eval`): perplexity, KL, top-1
  *   cal_pipeline.c  what the command line runs: calibration and evaluation from files, and
  *                      `trit convert --calib` (convert, then calibrate the result)
  *

@@ -259,9 +259,27 @@ TEST(calib_cli_calibrate_run_inspect_convert)
     char *so = NULL;
     snprintf(cmd, sizeof cmd, "%s calibrate %s --data %s -o %s --eval %s --eval-floor 2>&1", test_trit_bin(), model, txt, out, held);
     CHECK_EQ_INT(test_run(cmd, &so), 0);
-    CHECK(so && strstr(so, "attn_in") && strstr(so, "exp_down") && strstr(so, "top-1 agreement") && strstr(so, "floor: dynamic"));
+    CHECK(so && strstr(so, "attn_in") && strstr(so, "exp_down") && strstr(so, "KL(float||m)") && strstr(so, "\n  static ") &&
+          strstr(so, "floor: dynamic"));
     free(so);
     so = NULL;
+    /* trit eval: the table as JSON with the bound's verdict; refusals by name and class */
+    snprintf(cmd, sizeof cmd, "%s eval %s --data %s --check --json --threads 2", test_trit_bin(), out, held);
+    int const ev = test_run(cmd, &so);
+    CHECK(ev == 0 || ev == 1);
+    CHECK(so && strstr(so, "\"mode\":\t\"float\"") && strstr(so, "\"perplexity\":") && strstr(so, "\"kl_mean\":") &&
+          strstr(so, ev ? "\"within_bound\":\tfalse" : "\"within_bound\":\ttrue"));
+    free(so);
+    so = NULL;
+    snprintf(cmd, sizeof cmd, "%s eval %s --data %s --act-scales static 2>&1", test_trit_bin(), model, held);
+    CHECK_EQ_INT(test_run(cmd, &so), 3);
+    CHECK(so && strstr(so, "trit calibrate"));
+    free(so);
+    so = NULL;
+    snprintf(cmd, sizeof cmd, "%s eval %s --data %s --act-scales dynamic,int4 2>/dev/null", test_trit_bin(), out, held);
+    CHECK_EQ_INT(test_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "%s eval %s --data %s --check --act-scales dynamic 2>/dev/null", test_trit_bin(), out, held);
+    CHECK_EQ_INT(test_run(cmd, NULL), 2);
     snprintf(cmd, sizeof cmd, "%s calibrate %s --data %s --dry-run --json", test_trit_bin(), model, txt);
     CHECK_EQ_INT(test_run(cmd, &so), 0);
     CHECK(so && strstr(so, "\"granularity\":") && strstr(so, "\"error_vs_dynamic\":") && strstr(so, "\"p99_99\":"));

@@ -128,6 +128,48 @@ TEST(run_model_t2_group64) { group_case(64, "t2_g64.trit"); }
 TEST(run_model_t2_group128) { group_case(128, "t2_g128.trit"); }
 TEST(run_model_t2_group48) { group_case(48, "t2_g48.trit"); }
 
+/* --act-scales float: t2 weights against unquantized activations, for weight scales per row,
+ * per group of 32 (plane path) and of 48 (element path), against the reference summing in
+ * double; the thread count and chunking change no bit, and the mode differs from per-token int8. */
+static void float_case(uint32_t layout, uint32_t G, const char *name)
+{
+    trm_cfg c;
+    trm_default(&c);
+    c.proj_type = TRIT_TYPE_T2;
+    c.scale_layout = layout;
+    c.group_size = G;
+    c.n_embd = 192;
+    c.head_dim = 48;
+    c.rope_dim = 48;
+    c.n_ff = 144;
+    trit_err err;
+    const char *path = test_path(test_tmpdir(), name);
+    CHECK_OK_E(trm_write(&c, path, &err), &err);
+    float ref[256], got[256], got3[256], dyn[256];
+    CHECK(c.n_vocab <= 256);
+    trm_ref_act_float = 1;
+    trm_run_act_scales = RUN_ACT_SCALES_FLOAT;
+    int rc = trm_ref_logits(path, toks, N_TOKS, ref, &err);
+    if (!rc) rc = trm_run_logits(path, toks, N_TOKS, 1, RUN_KERNEL_REF, 1ull << 30, RUN_POLICY_LRU, 4, got, &err);
+    if (!rc) rc = trm_run_logits(path, toks, N_TOKS, 3, RUN_KERNEL_AUTO, 1ull << 30, RUN_POLICY_LRU, 0, got3, &err);
+    trm_ref_act_float = 0;
+    trm_run_act_scales = RUN_ACT_SCALES_DYNAMIC;
+    CHECK_OK_E(rc, &err);
+    CHECK_OK_E(trm_run_logits(path, toks, N_TOKS, 1, RUN_KERNEL_REF, 1ull << 30, RUN_POLICY_LRU, 4, dyn, &err), &err);
+    double const d = trm_max_diff(ref, got, c.n_vocab), d3 = trm_max_diff(got, got3, c.n_vocab), dd = trm_max_diff(got, dyn, c.n_vocab);
+    if (!(d <= 1e-4)) test_fail_(__FILE__, __LINE__, "%s: float mode vs reference: %g", name, d);
+    /* projections are the same code on any kernel set; attention's float sums may differ */
+    if (!(d3 <= 1e-4)) test_fail_(__FILE__, __LINE__, "%s: float mode, 3 threads and best kernels: %g", name, d3);
+    if (!(dd > 1e-4)) test_fail_(__FILE__, __LINE__, "%s: float mode equals int8 per-token mode (%g)", name, dd);
+}
+
+TEST(run_model_act_float)
+{
+    float_case(TRIT_SCALE_ROW, 0, "float-row.trit");
+    float_case(TRIT_SCALE_GROUP, 32, "float-g32.trit");
+    float_case(TRIT_SCALE_GROUP, 48, "float-g48.trit");
+}
+
 /* Qwen3-MoE: softmax, renormalised top-k, q/k norms, t2 experts in zstd units. */
 /* --act-scales block: int8 steps per 256 inputs. Rows of several blocks with a partial last
  * one (600 = 256 + 256 + 88, FFN 520), against the reference quantizing the same way, for

@@ -349,6 +349,7 @@ static int rm_get(const trit_reader *r, const char *name, rmat *m)
 }
 
 int trm_ref_act_block;
+int trm_ref_act_float;
 
 /* t2 with int8 activations quantized per 256 values (s = 127 / max|x| of the block,
  * d = max|x| / 127), with the float steps run_act_lin.c states: weight scale per tensor/row:
@@ -427,6 +428,21 @@ static void rm_matvec(const rmat *m, const float *x, float *y)
     }
     if (trm_ref_act_block && m->cols > 256) {
         rm_matvec_blocks(m, x, y);
+        return;
+    }
+    if (trm_ref_act_float) {
+        /* float mode: no int8 at all, sums in double per weight-scale segment */
+        uint64_t const G = m->layout == TRIT_SCALE_GROUP ? m->G : m->cols, ng = trit_div_ceil(m->cols, G);
+        for (uint64_t r = 0; r < m->rows; r++) {
+            const int8_t *w = m->t + r * m->cols;
+            double out = 0;
+            for (uint64_t g = 0; g < ng; g++) {
+                double seg = 0;
+                for (uint64_t i = g * G; i < (g + 1) * G && i < m->cols; i++) seg += (double)w[i] * (double)x[i];
+                out += seg * (m->layout == TRIT_SCALE_GROUP ? m->sc[r * ng + g] : m->layout == TRIT_SCALE_ROW ? m->sc[r] : m->sc[0]);
+            }
+            y[r] = (float)out;
+        }
         return;
     }
     /* BitNet absmax int8: s = 127 / max|x|, q = round half to even, d = max|x| / 127 */

@@ -47,6 +47,8 @@ int trm_write(const trm_cfg *c, const char *path, trit_err *err);
 extern int trm_ref_kv_f16;
 /* Quantize t2 inputs per 256 values (the runner's --act-scales block) instead of per token. */
 extern int trm_ref_act_block;
+/* Multiply t2 weights with the float activations (the runner's --act-scales float). */
+extern int trm_ref_act_float;
 int trm_ref_logits(const char *path, const uint32_t *tokens, uint32_t n, float *out, trit_err *err);
 
 /* Run the runner over path with the given options fields; logits of the last of n tokens.

@@ -23,6 +23,11 @@ W=${2:-/tmp/trit-accuracy}
 WHICH=${3:-all}
 FIX=${TRIT_FIXTURES:-../shared/fixtures}
 THREADS=${THREADS:-2}
+# On a busy machine: only the first CAL_MAX calibration and EVAL_MAX held-out tokens (0 = all)
+CAL_MAX=${CAL_MAX:-0}
+EVAL_MAX=${EVAL_MAX:-0}
+calmax() { [ "$CAL_MAX" -gt 0 ] && echo "--max-tokens $CAL_MAX"; }
+evalmax() { [ "$EVAL_MAX" -gt 0 ] && echo "--max-tokens $EVAL_MAX"; }
 mkdir -p "$W"
 fail=0
 
@@ -30,16 +35,16 @@ fail=0
 judge() {
     m=$1 cal=$2 held=$3 name=$4
     echo "== $name: calibration (granularity per site)"
-    "$B/trit" calibrate "$m" --data "$cal" -o "$W/$name.cal.trit" -f --threads "$THREADS" || return 1
+    "$B/trit" calibrate "$m" --data "$cal" -o "$W/$name.cal.trit" -f --threads "$THREADS" $(calmax) || return 1
     echo "== $name: accuracy on held-out text (static = the rule's choice)"
-    if "$B/trit" eval "$W/$name.cal.trit" --data "$held" --act-scales dynamic,block,static --check --threads "$THREADS"; then
+    if "$B/trit" eval "$W/$name.cal.trit" --data "$held" --act-scales dynamic,block,static --check --threads "$THREADS" $(evalmax); then
         echo "RESULT $name static: within the bound"
     else
         echo "RESULT $name static: OUTSIDE the bound"; fail=1
     fi
     echo "== $name: negative control (per tensor forced on every site)"
-    "$B/trit" calibrate "$m" --data "$cal" -o "$W/$name.tensor.trit" -f --granularity tensor --threads "$THREADS" >/dev/null || return 1
-    if "$B/trit" eval "$W/$name.tensor.trit" --data "$held" --act-scales dynamic,static --check --threads "$THREADS"; then
+    "$B/trit" calibrate "$m" --data "$cal" -o "$W/$name.tensor.trit" -f --granularity tensor --threads "$THREADS" $(calmax) >/dev/null || return 1
+    if "$B/trit" eval "$W/$name.tensor.trit" --data "$held" --act-scales dynamic,static --check --threads "$THREADS" $(evalmax); then
         echo "RESULT $name control: within the bound (the control should fail)"; fail=1
     else
         echo "RESULT $name control: outside the bound, as it must be"
