@@ -189,7 +189,7 @@ static int scan(cvt_conv *c, trit_err *err)
         cvt_plan_t *p = &c->p[i];
         src_tensor const *s = src_at(c->src, p->src);
         if (!is_projection(p->role)) {
-            p->out_type = s->float_type;
+            p->out_type = p->q8 ? TRIT_TYPE_I8 : s->float_type;
             continue;
         }
         cvt_tscan sc;
@@ -265,6 +265,10 @@ void cvt__describe(const cvt_plan_t *p, trit_tensor_info *t)
         t->scale_layout = p->layout;
         t->scale_type = TRIT_SCALE_TYPE_F32;
         t->group_size = p->layout == TRIT_SCALE_GROUP ? p->group : 0;
+    }
+    if (p->q8) {
+        t->scale_layout = TRIT_SCALE_ROW;
+        t->scale_type = TRIT_SCALE_TYPE_F32;
     }
     trit_tensor_layout(t, NULL);
 }
@@ -442,6 +446,7 @@ static int write_t2(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit
 
 int cvt__emit(cvt_conv *c, cvt_plan_t *p, const trit_tensor_info *ti, trit_err *err)
 {
+    if (p->q8) return cvt__write_q8(c, p, ti, err);
     return p->ternary ? write_t2(c, p, ti, err) : write_float(c, p, err);
 }
 
@@ -539,6 +544,7 @@ static int fill_report(cvt_conv *c, cvt_report *rep, const char *out_path, trit_
             snprintf(rep->ternarized_by, sizeof rep->ternarized_by, "%s",
                      c->o->ternarize ? "--ternarize" : c->m.online_quant);
         }
+        if (p->q8) rep->lossless = 0;
         if (p->max_err > rep->max_abs_err) rep->max_abs_err = p->max_err;
         if (p->role == CVT_ROLE_EXPERT) rep->expert_weights += p->rows * p->cols;
         cvt_tensor_report *t = &rep->tensors[i];
@@ -711,6 +717,7 @@ int cvt__conv_prepare(cvt_conv *c, const char *src_path, const cvt_opts *o, int 
     if (!c->buf) return nomem(err);
     if ((rc = cvt_arch_describe(c->src, &c->m, err))) return rc;
     if ((rc = plan(c, err))) return rc;
+    if ((rc = cvt__head_plan(c, err))) return rc;
     for (uint32_t i = 0; i < c->n; i++) c->total += c->p[i].rows * c->p[i].cols;
     return do_scan ? scan(c, err) : TRIT_OK;
 }
@@ -739,7 +746,7 @@ int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts
             int const t = is_projection(p->role) && (c.m.ternary_model || c.o->ternarize || c.m.online_quant[0]);
             p->ternary = t;
             p->layout = t ? TRIT_SCALE_TENSOR : 0;
-            p->out_type = t ? TRIT_TYPE_T2 : src_at(c.src, p->src)->float_type;
+            p->out_type = t ? TRIT_TYPE_T2 : p->q8 ? TRIT_TYPE_I8 : src_at(c.src, p->src)->float_type;
         }
         if (rep) rc = fill_report(&c, rep, NULL, err);
         goto out;
@@ -756,6 +763,15 @@ out:
     cvt__conv_release(&c);
     return rc;
 }
+
+int cvt__add_plan(cvt_conv *c, const cvt_plan_t *t, trit_err *err) { return add_plan(c, t, err); }
+
+int cvt__read_rows(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *buf, trit_err *err)
+{
+    return read_rows(c, p, r0, nr, buf, err);
+}
+
+uint64_t cvt__chunk_rows(const cvt_plan_t *p) { return chunk_rows(p); }
 
 void cvt_report_free(cvt_report *rep)
 {
