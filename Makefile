@@ -185,7 +185,11 @@ $(BUILD)/bench/unitbench: tools/bench/unitbench.c $(BUILD)/libtrit.a
 $(BUILD)/bench/llama_quant: tools/bench/llama_quant.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -ldl
-bench: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/bench/membw $(BUILD)/bench/unitbench $(BUILD)/bench/llama_quant
+# kernbench: every kernel set this CPU has on the decode shapes (t2 rows, F16 and int8 output heads).
+$(BUILD)/bench/kernbench: tools/bench/kernbench.c $(call mod_lib,runner) $(BUILD)/libtrit.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Irunner -Iformat $(ALL_LDFLAGS) -o $@ $< $(call mod_lib,runner) $(BUILD)/libtrit.a $(LIB_LIBS)
+bench: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/bench/membw $(BUILD)/bench/unitbench $(BUILD)/bench/llama_quant $(BUILD)/bench/kernbench
 	sh tools/bench/bench.sh $(BUILD)
 
 install: lib $(BUILD)/trit $(BUILD)/trit-run

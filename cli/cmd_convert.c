@@ -56,6 +56,9 @@ static void convert_usage(FILE *f)
             "  --decode-float        decode TQ1_0/TQ2_0/I2_S/packed U8 codes through float like every\n"
             "                        other type (a check of the code-domain path: same bytes, slower)\n"
             "  --ternarize           absmean-ternarize projections that are not exactly ternary (lossy)\n"
+            "  --output-head H       float (default: as stored) or q8: output.weight as int8 with a\n"
+            "                        scale per row (spec 6.2; a copy of token_embd when tied), half\n"
+            "                        the bytes of F16 per decoded token; lossy, error reported\n"
             "  --calib FILE          then calibrate static activation scales on this text (as\n"
             "                        'trit calibrate --data FILE'): OUT carries them\n"
             "  --calib-tokens FILE   ... on these token ids (as 'trit calibrate --tokens-file')\n"
@@ -142,6 +145,10 @@ static void report_text(const cvt_report *r, const char *out, int dry)
            r->max_abs_err);
     if (r->n_code_domain)
         printf("  %llu of them encoded from the source's codes (never through float)\n", (unsigned long long)r->n_code_domain);
+    for (uint64_t i = 0; r->tensors && i < r->n_tensors; i++)
+        if (!strcmp(r->tensors[i].out_type, "i8") && !strcmp(r->tensors[i].name, "output.weight"))
+            printf("  output head q8: weight error max abs %.3g, rms %.3g (--output-head q8)\n", r->tensors[i].max_abs_err,
+                   r->tensors[i].rms_err);
 }
 
 /* --calib: granularities chosen (the per-layer table is `trit calibrate --dry-run`'s). */
@@ -188,6 +195,7 @@ static int parse_args(int argc, char **argv, convert_args *a)
         {"json", no_argument, NULL, 'j'},         {"quiet", no_argument, NULL, 'q'},
         {"calib", required_argument, NULL, 'C'},  {"calib-tokens", required_argument, NULL, 'T'},
         {"threads", required_argument, NULL, 'J'}, {"decode-float", no_argument, NULL, 'D'},
+        {"output-head", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -214,6 +222,13 @@ static int parse_args(int argc, char **argv, convert_args *a)
         case 'D': a->o.decode_float = 1; break;
         case 'r': a->o.raw_experts = 1; break;
         case 't': a->o.ternarize = 1; break;
+        case 'H':
+            if (strcmp(optarg, "q8") && strcmp(optarg, "float")) {
+                fprintf(stderr, "trit convert: --output-head must be float or q8\n");
+                return CLI_EXIT_USAGE;
+            }
+            a->o.output_head_q8 = !strcmp(optarg, "q8");
+            break;
         case 'n': a->o.dry_run = 1; break;
         case 'f': a->o.overwrite = 1; break;
         case 'j': a->json = 1; break;

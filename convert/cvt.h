@@ -29,6 +29,7 @@ typedef struct cvt_opts {
     int raw_experts;           /* store expert units raw instead of zstd */
     int ternarize;             /* absmean-ternarize projections that are not ternary */
     int dry_run;               /* plan and sizes only; write nothing */
+    int output_head_q8;        /* output.weight as int8 with per-row scales (spec 6.2); lossy */
     int overwrite;             /* replace an existing output */
     uint32_t page_align;       /* 0 = libtrit default */
     uint32_t threads;          /* encoders and compressors; 0 = the cores online. The output is

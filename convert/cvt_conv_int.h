@@ -31,6 +31,7 @@ typedef struct cvt_plan_t {
     uint32_t layout, group;
     float tensor_scale;
     uint32_t out_type;
+    int q8;                    /* the int8 output-head copy (--output-head q8, cvt_head.c) */
     uint32_t unit, id;
     double max_err, rms_err;
     src_codes codes;           /* kind != NONE: scanned and encoded in the code domain (cvt_codes.c) */
@@ -112,5 +113,15 @@ int cvt__is_projection(int role);
 /* Experts sorted by (layer, expert, name): the order units and their members are stored in.
  * *out caller frees. */
 int cvt__experts_sorted(cvt_conv *c, cvt_plan_t ***out, uint32_t *n, trit_err *err);
+
+/* Plan helpers shared with cvt_head.c: append a plan entry; read output rows [r0, r0+nr) of p
+ * as floats into buf; the rows per chunk of c->buf. */
+int cvt__add_plan(cvt_conv *c, const cvt_plan_t *t, trit_err *err);
+int cvt__read_rows(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *buf, trit_err *err);
+uint64_t cvt__chunk_rows(const cvt_plan_t *p);
+/* --output-head q8 (cvt_head.c): mark (or add, for tied embeddings) output.weight as the int8
+ * copy; encode it (codes, gap, per-row scales). */
+int cvt__head_plan(cvt_conv *c, trit_err *err);
+int cvt__write_q8(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *t, trit_err *err);
 
 #endif

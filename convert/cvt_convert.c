@@ -368,7 +368,7 @@ int cvt__scan_float(cvt_conv *c, cvt_plan_t *p, float *buf, int *any_ternary, tr
 static int scan(cvt_conv *c, trit_err *err)
 {
     for (uint32_t i = 0; i < c->n; i++)
-        if (!cvt__is_projection(c->p[i].role)) c->p[i].out_type = plan_float_type(c, &c->p[i]);
+        if (!cvt__is_projection(c->p[i].role)) c->p[i].out_type = c->p[i].q8 ? TRIT_TYPE_I8 : plan_float_type(c, &c->p[i]);
     int rc = cvt__scan_all(c, err);
     if (rc) return rc;
     int any_ternary = 0;
@@ -421,6 +421,10 @@ void cvt__describe(const cvt_plan_t *p, trit_tensor_info *t)
         t->scale_layout = p->layout;
         t->scale_type = TRIT_SCALE_TYPE_F32;
         t->group_size = p->layout == TRIT_SCALE_GROUP ? p->group : 0;
+    }
+    if (p->q8) {
+        t->scale_layout = TRIT_SCALE_ROW;
+        t->scale_type = TRIT_SCALE_TYPE_F32;
     }
     trit_tensor_layout(t, NULL);
 }
@@ -481,7 +485,9 @@ static int copy_raw(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, 
 
 static int write_float(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nrows, trit_err *err)
 {
-    {
+    /* raw copy of the source bytes, unless the rows are not one source tensor's: config values
+     * (longrope factors) or deepseek2's attn_kv_b rebuilt from attn_k_b + attn_v_b */
+    if (!p->values && !p->mla_nope) {
         const char *ty = src_at(c->src, p->src)->type;
         size_t const es = !strcmp(ty, "F32") ? 4 : !strcmp(ty, "F16") || !strcmp(ty, "BF16") ? 2 : 0;
         if (es && !p->permute_heads && p->mult == 1.0f && !c->o->decode_float &&
@@ -676,6 +682,7 @@ static int write_t2_ternarize(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const tri
 
 int cvt__emit(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *ti, trit_err *err)
 {
+    if (p->q8) return cvt__write_q8(c, e, p, ti, err);
     if (!p->ternary) return write_float(c, e, p, 0, p->rows, err);
     if (p->ternarize) return write_t2_ternarize(c, e, p, ti, err);
     float *scales = calloc((size_t)(ti->n_scales ? ti->n_scales : 1), sizeof *scales);
@@ -779,6 +786,7 @@ static int fill_report(cvt_conv *c, cvt_report *rep, const char *out_path, trit_
             snprintf(rep->ternarized_by, sizeof rep->ternarized_by, "%s",
                      c->o->ternarize ? "--ternarize" : c->m.online_quant);
         }
+        if (p->q8) rep->lossless = 0;
         if (p->max_err > rep->max_abs_err) rep->max_abs_err = p->max_err;
         rep->n_code_domain += p->ternary && p->codes.kind != SRC_CODES_NONE;
         if (p->role == CVT_ROLE_EXPERT) rep->expert_weights += p->rows * p->cols;
@@ -946,6 +954,7 @@ int cvt__conv_prepare(cvt_conv *c, const char *src_path, const cvt_opts *o, int 
     if ((rc = trit_pool_new(c->threads, &c->pool, err))) return rc;
     if ((rc = cvt_arch_describe(c->src, &c->m, err))) return rc;
     if ((rc = plan(c, err))) return rc;
+    if ((rc = cvt__head_plan(c, err))) return rc;
     for (uint32_t i = 0; i < c->n; i++) c->total += c->p[i].rows * c->p[i].cols;
     return do_scan ? scan(c, err) : TRIT_OK;
 }
@@ -975,7 +984,7 @@ int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts
             int const t = cvt__is_projection(p->role) && (c.m.ternary_model || c.o->ternarize || c.m.online_quant[0]);
             p->ternary = t;
             p->layout = t ? TRIT_SCALE_TENSOR : 0;
-            p->out_type = t ? TRIT_TYPE_T2 : plan_float_type(&c, p);
+            p->out_type = t ? TRIT_TYPE_T2 : p->q8 ? TRIT_TYPE_I8 : plan_float_type(&c, p);
         }
         if (rep) rc = fill_report(&c, rep, NULL, err);
         goto out;
@@ -992,6 +1001,15 @@ out:
     cvt__conv_release(&c);
     return rc;
 }
+
+int cvt__add_plan(cvt_conv *c, const cvt_plan_t *t, trit_err *err) { return add_plan(c, t, err); }
+
+int cvt__read_rows(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *buf, trit_err *err)
+{
+    return read_rows(c, p, r0, nr, buf, err);
+}
+
+uint64_t cvt__chunk_rows(const cvt_plan_t *p) { return chunk_rows(p); }
 
 void cvt_report_free(cvt_report *rep)
 {

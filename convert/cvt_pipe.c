@@ -228,7 +228,7 @@ static int next_piece(cvt_conv *c, cvt_plan_t **ex, uint32_t n_ex, cursor *cu, p
     if (cu->i < c->n) {
         cvt_plan_t *p = &c->p[cu->i];
         pc->p = p;
-        if (p->ternarize) {
+        if (p->ternarize || p->q8) {   /* whole-tensor encoders (absmean gamma, int8 head's scales after its codes) */
             pc->kind = PIECE_INLINE;
             cu->i++;
             return TRIT_OK;

@@ -120,6 +120,10 @@ static int decide(const exg_plan *p, uint32_t idx, int alone, choice *c, trit_er
     char where[300];
     snprintf(where, sizeof where, "tensor '%s'", t->name);
     memset(c, 0, sizeof *c);
+    if (t->type == TRIT_TYPE_I8 && t->scale_layout != TRIT_SCALE_NONE)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where,
+                            "int8 with per-row scales (trit convert --output-head q8, spec 6.2) has no GGUF type: "
+                            "export a container converted without --output-head q8");
     if (t->type != TRIT_TYPE_T2) {
         if (!float_type(t->type, &c->type))
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where,

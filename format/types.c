@@ -178,12 +178,14 @@ int trit_tensor_layout(trit_tensor_info *t, trit_err *err)
                             "type %s has blocks of %u elements / %u bytes, file says %u / %u",
                             trit_type_name(t->type), be, bb, t->block_elems, t->block_bytes);
     int const ternary = t->type == TRIT_TYPE_T2;
+    /* i8 may carry one f32 scale per row (spec 6.2: the int8 output-head copy) */
+    int const row_scaled = t->type == TRIT_TYPE_I8 && t->scale_layout == TRIT_SCALE_ROW;
     if (t->scale_layout > TRIT_SCALE_GROUP)
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where, "unknown scale layout %u",
                             t->scale_layout);
     if (known && ternary && t->scale_layout == TRIT_SCALE_NONE)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "ternary tensor without scales");
-    if (known && !ternary && t->scale_layout != TRIT_SCALE_NONE)
+    if (known && !ternary && !row_scaled && t->scale_layout != TRIT_SCALE_NONE)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where,
                             "type %s cannot carry scales", trit_type_name(t->type));
     if ((t->scale_layout == TRIT_SCALE_NONE) != (t->scale_type == TRIT_SCALE_TYPE_NONE))

@@ -411,6 +411,7 @@ int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, 
         if (hp->logit_scale != 1.0f)
             for (uint64_t i = 0; i < E; i++) c->xn[i] *= hp->logit_scale;
         if (is_t2(&c->output)) run__act_quant(c, RUN_SITE_OUTPUT, UINT32_MAX, NO_EXPERT, &c->qa, c->xn, E, E, 1);
+        else if (c->output.type == TRIT_TYPE_I8) run__quantize(&c->qa, c->xn, E, E, 1); /* int8 head: absmax per token */
         run__linear(c, &c->output, c->xn, E, &c->qa, 1, logits, hp->n_vocab);
         add_bias(logits, c->output_b, 1, hp->n_vocab);
     }

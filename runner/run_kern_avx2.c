@@ -42,7 +42,7 @@ RUN_AVX2 static inline __attribute__((always_inline)) void t2_dot_n_impl(const u
         __m256i const c1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
         __m256i const c2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
         __m256i const c3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
-        for (int j = 0; j < n; j++) {
+        _Pragma("GCC unroll 4") for (int j = 0; j < n; j++) {
             const int8_t *qj = q + j * q_stride + b * 128;
             __m256i const p0 = _mm256_maddubs_epi16(c0, _mm256_loadu_si256((const __m256i *)(const void *)qj));
             __m256i const p1 = _mm256_maddubs_epi16(c1, _mm256_loadu_si256((const __m256i *)(const void *)(qj + 32)));
@@ -52,7 +52,7 @@ RUN_AVX2 static inline __attribute__((always_inline)) void t2_dot_n_impl(const u
             acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(s, ones));
         }
     }
-    for (int j = 0; j < n; j++) out[j] = hsum_i32(acc[j]);
+    _Pragma("GCC unroll 4") for (int j = 0; j < n; j++) out[j] = hsum_i32(acc[j]);
 }
 
 RUN_AVX2 static void avx2_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t q_stride, uint32_t n_tok, uint64_t n_blocks,
@@ -66,48 +66,11 @@ RUN_AVX2 static void avx2_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64
     }
 }
 
-/* One block of one row against q: the int32 lane sums added to acc. */
-RUN_AVX2 static inline __attribute__((always_inline)) __m256i block_dot(__m256i acc, const uint8_t *codes, const int8_t *q)
-{
-    __m256i const m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
-    __m256i const v = _mm256_loadu_si256((const __m256i *)(const void *)codes);
-    __m256i const p0 = _mm256_maddubs_epi16(_mm256_and_si256(v, m3), _mm256_loadu_si256((const __m256i *)(const void *)q));
-    __m256i const p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 2), m3),
-                                            _mm256_loadu_si256((const __m256i *)(const void *)(q + 32)));
-    __m256i const p2 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
-                                            _mm256_loadu_si256((const __m256i *)(const void *)(q + 64)));
-    __m256i const p3 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
-                                            _mm256_loadu_si256((const __m256i *)(const void *)(q + 96)));
-    __m256i const s = _mm256_add_epi16(_mm256_add_epi16(p0, p1), _mm256_add_epi16(p2, p3));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(s, ones));
-}
-
-/* Rows four at a time, their four horizontal sums done together. */
+/* Rows one at a time: on DRAM-bound decode shapes, single rows measured about twice as fast as
+ * the four-row tiles this set had before (tools/bench/kernbench.c; the activations stay in L1). */
 RUN_AVX2 static void avx2_t2_gemv(const uint8_t *codes, uint64_t n_rows, const int8_t *q, uint64_t n_blocks, int32_t *out)
 {
-    uint64_t const rb = n_blocks * 32;
-    uint64_t r = 0;
-    for (; r + 4 <= n_rows; r += 4) {
-        const uint8_t *c0 = codes + r * rb;
-        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-        for (uint64_t b = 0; b < n_blocks; b++) {
-            const int8_t *qb = q + b * 128;
-            a0 = block_dot(a0, c0 + b * 32, qb);
-            a1 = block_dot(a1, c0 + rb + b * 32, qb);
-            a2 = block_dot(a2, c0 + 2 * rb + b * 32, qb);
-            a3 = block_dot(a3, c0 + 3 * rb + b * 32, qb);
-        }
-        /* hadd pairs: [a0 a1 | a0 a1], [a2 a3 | a2 a3] -> 4 sums after the lane fold */
-        __m256i const h01 = _mm256_hadd_epi32(a0, a1), h23 = _mm256_hadd_epi32(a2, a3);
-        __m256i const h = _mm256_hadd_epi32(h01, h23);
-        __m128i const sum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-        _mm_storeu_si128((__m128i *)(void *)(out + r), sum);
-    }
-    for (; r < n_rows; r++) {
-        __m256i a = _mm256_setzero_si256();
-        for (uint64_t b = 0; b < n_blocks; b++) a = block_dot(a, codes + r * rb + b * 32, q + b * 128);
-        out[r] = hsum_i32(a);
-    }
+    for (uint64_t r = 0; r < n_rows; r++) out[r] = avx2_t2_dot(codes + r * n_blocks * 32, q, n_blocks);
 }
 
 RUN_AVX2 static void avx2_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)
@@ -124,34 +87,26 @@ RUN_AVX2 static void avx2_t2_dot_chunks(const uint8_t *codes, const int8_t *q, u
     }
 }
 
-/* Float rows, R of them against one x (a compile-time constant after inlining): x is loaded
- * once per step for all R rows, and every row is summed exactly as a single dot product is
- * (two accumulators over 16-value steps, one 8-value step into the first, the horizontal sum,
- * then the scalar tail in order), so a tile's row has the bits of dot_* on that row. */
-#define RUN_AVX2_ROWS(NAME, T, LOAD8, CVT1)                                                                    \
-    RUN_AVX2 static inline __attribute__((always_inline)) void NAME(const T *w, uint64_t cols, const float *x, \
-                                                                   float *out, const int R)                  \
-    {                                                                                                        \
-        __m256 a0[4], a1[4];                                                                                 \
-        for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_ps();                                     \
-        uint64_t i = 0;                                                                                      \
-        for (; i + 16 <= cols; i += 16) {                                                                    \
-            __m256 const x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);                       \
-            for (int r = 0; r < R; r++) {                                                                    \
-                a0[r] = _mm256_fmadd_ps(LOAD8(w + r * cols + i), x0, a0[r]);                                 \
-                a1[r] = _mm256_fmadd_ps(LOAD8(w + r * cols + i + 8), x1, a1[r]);                             \
-            }                                                                                                \
-        }                                                                                                    \
-        if (i + 8 <= cols) {                                                                                 \
-            __m256 const x0 = _mm256_loadu_ps(x + i);                                                        \
-            for (int r = 0; r < R; r++) a0[r] = _mm256_fmadd_ps(LOAD8(w + r * cols + i), x0, a0[r]);         \
-            i += 8;                                                                                          \
-        }                                                                                                    \
-        for (int r = 0; r < R; r++) {                                                                        \
-            float s = hsum_f32(_mm256_add_ps(a0[r], a1[r]));                                                 \
-            for (uint64_t k = i; k < cols; k++) s += CVT1(w[r * cols + k]) * x[k];                           \
-            out[r] = s;                                                                                      \
-        }                                                                                                    \
+/* One float row against x: two accumulators over 16-value steps, one 8-value step into the
+ * first, the horizontal sum, then the scalar tail in order. gemv_* runs rows one at a time:
+ * measured on this project's decode shapes (tools/bench/kernbench.c), tiles of 2 or 4 rows
+ * that share the x loads stream DRAM slower than single rows, and x is in L1 anyway. */
+#define RUN_AVX2_ROW(NAME, T, LOAD8, CVT1)                                                        \
+    RUN_AVX2 static inline __attribute__((always_inline)) float NAME(const T *w, const float *x, uint64_t cols) \
+    {                                                                                            \
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                               \
+        uint64_t i = 0;                                                                          \
+        for (; i + 16 <= cols; i += 16) {                                                        \
+            a0 = _mm256_fmadd_ps(LOAD8(w + i), _mm256_loadu_ps(x + i), a0);                      \
+            a1 = _mm256_fmadd_ps(LOAD8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);              \
+        }                                                                                        \
+        if (i + 8 <= cols) {                                                                     \
+            a0 = _mm256_fmadd_ps(LOAD8(w + i), _mm256_loadu_ps(x + i), a0);                      \
+            i += 8;                                                                              \
+        }                                                                                        \
+        float s = hsum_f32(_mm256_add_ps(a0, a1));                                               \
+        for (; i < cols; i++) s += CVT1(w[i]) * x[i];                                            \
+        return s;                                                                                \
     }
 
 RUN_AVX2 static inline __m256 f32x8(const float *w) { return _mm256_loadu_ps(w); }
@@ -169,28 +124,21 @@ static inline float bf16_1(uint16_t v)
     return c.f;
 }
 
-RUN_AVX2_ROWS(rows_f32, float, f32x8, f32_1)
-RUN_AVX2_ROWS(rows_f16, uint16_t, f16x8, f16_1)
-RUN_AVX2_ROWS(rows_bf16, uint16_t, bf16x8, bf16_1)
+RUN_AVX2_ROW(row_f32, float, f32x8, f32_1)
+RUN_AVX2_ROW(row_f16, uint16_t, f16x8, f16_1)
+RUN_AVX2_ROW(row_bf16, uint16_t, bf16x8, bf16_1)
 
-/* dot_* (one row) and gemv_* (rows four at a time, then one at a time) per float type. */
-#define RUN_AVX2_FLOAT(SUF, T, ROWS)                                                                          \
-    RUN_AVX2 float run__avx2_dot_##SUF(const T *w, const float *x, uint64_t n)                                \
-    {                                                                                                        \
-        float s;                                                                                             \
-        ROWS(w, n, x, &s, 1);                                                                                \
-        return s;                                                                                            \
-    }                                                                                                        \
+/* dot_* and gemv_* (rows one at a time) per float type. */
+#define RUN_AVX2_FLOAT(SUF, T, ROW)                                                                           \
+    RUN_AVX2 float run__avx2_dot_##SUF(const T *w, const float *x, uint64_t n) { return ROW(w, x, n); }       \
     RUN_AVX2 void run__avx2_gemv_##SUF(const T *w, uint64_t n_rows, uint64_t cols, const float *x, float *out) \
     {                                                                                                        \
-        uint64_t r = 0;                                                                                      \
-        for (; r + 4 <= n_rows; r += 4) ROWS(w + r * cols, cols, x, out + r, 4);                             \
-        for (; r < n_rows; r++) ROWS(w + r * cols, cols, x, out + r, 1);                                     \
+        for (uint64_t r = 0; r < n_rows; r++) out[r] = ROW(w + r * cols, x, cols);                           \
     }
 
-RUN_AVX2_FLOAT(f32, float, rows_f32)
-RUN_AVX2_FLOAT(f16, uint16_t, rows_f16)
-RUN_AVX2_FLOAT(bf16, uint16_t, rows_bf16)
+RUN_AVX2_FLOAT(f32, float, row_f32)
+RUN_AVX2_FLOAT(f16, uint16_t, row_f16)
+RUN_AVX2_FLOAT(bf16, uint16_t, row_bf16)
 
 /* int8 x int8 rows: maddubs takes |w| (unsigned, <= 128) and q with w's sign, pairs <= 2 * 128 *
  * 127 < 2^15; then madd widens to int32. Exact. */

@@ -45,13 +45,13 @@ RUN_512 static inline __attribute__((always_inline)) void dot_n_impl(const uint8
     for (int j = 0; j < 4; j++) a[j] = b[j] = _mm512_setzero_si512();
     for (uint64_t i = 0; i < n_blocks; i++, codes += 32) {
         planes(codes, &c01, &c23);
-        for (int j = 0; j < n; j++) {
+        _Pragma("GCC unroll 4") for (int j = 0; j < n; j++) {
             const int8_t *qj = q + j * q_stride + i * 128;
             a[j] = _mm512_dpbusd_epi32(a[j], c01, LD(qj));
             b[j] = _mm512_dpbusd_epi32(b[j], c23, LD(qj + 64));
         }
     }
-    for (int j = 0; j < n; j++) out[j] = _mm512_reduce_add_epi32(_mm512_add_epi32(a[j], b[j]));
+    _Pragma("GCC unroll 4") for (int j = 0; j < n; j++) out[j] = _mm512_reduce_add_epi32(_mm512_add_epi32(a[j], b[j]));
 }
 
 RUN_512 static void k512_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t q_stride, uint32_t n_tok, uint64_t n_blocks,
@@ -65,28 +65,11 @@ RUN_512 static void k512_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_
     }
 }
 
-RUN_512 static inline __attribute__((always_inline)) void gemv_rows(const uint8_t *codes, uint64_t rb, const int8_t *q,
-                                                                   uint64_t n_blocks, int32_t *out, const int R)
-{
-    __m512i a[4], b[4], c01, c23;
-    for (int r = 0; r < R; r++) a[r] = b[r] = _mm512_setzero_si512();
-    for (uint64_t i = 0; i < n_blocks; i++) {
-        __m512i const q01 = LD(q + i * 128), q23 = LD(q + i * 128 + 64);
-        for (int r = 0; r < R; r++) {
-            planes(codes + r * rb + i * 32, &c01, &c23);
-            a[r] = _mm512_dpbusd_epi32(a[r], c01, q01);
-            b[r] = _mm512_dpbusd_epi32(b[r], c23, q23);
-        }
-    }
-    for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_epi32(_mm512_add_epi32(a[r], b[r]));
-}
-
+/* Rows one at a time: on DRAM-bound decode shapes, single rows measured about twice as fast as
+ * tiles of 2 or 4 rows sharing the activation loads (tools/bench/kernbench.c). */
 RUN_512 static void k512_t2_gemv(const uint8_t *codes, uint64_t n_rows, const int8_t *q, uint64_t n_blocks, int32_t *out)
 {
-    uint64_t const rb = n_blocks * 32;
-    uint64_t r = 0;
-    for (; r + 4 <= n_rows; r += 4) gemv_rows(codes + r * rb, rb, q, n_blocks, out + r, 4);
-    for (; r < n_rows; r++) gemv_rows(codes + r * rb, rb, q, n_blocks, out + r, 1);
+    for (uint64_t r = 0; r < n_rows; r++) out[r] = k512_t2_dot(codes + r * n_blocks * 32, q, n_blocks);
 }
 
 /* Per plane sums: 256-bit vpdpbusd (AVX512-VL) per plane, then the horizontal sum. */
@@ -106,34 +89,27 @@ RUN_512 static void k512_t2_dot_chunks(const uint8_t *codes, const int8_t *q, ui
     }
 }
 
-/* Float rows, R against one x: two accumulators over 32-value steps, one 16-value step into
- * the first, the masked tail (< 16) into the second, then the fixed-order reduction. A tile's
- * row is summed exactly as a single dot product, so gemv_* and dot_* agree bit for bit. */
-#define RUN_512_ROWS(NAME, T, LOAD16, LOADM)                                                                   \
-    RUN_512 static inline __attribute__((always_inline)) void NAME(const T *w, uint64_t cols, const float *x,  \
-                                                                  float *out, const int R)                   \
-    {                                                                                                        \
-        __m512 a0[4], a1[4];                                                                                 \
-        for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_ps();                                     \
-        uint64_t i = 0;                                                                                      \
-        for (; i + 32 <= cols; i += 32) {                                                                    \
-            __m512 const x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);                      \
-            for (int r = 0; r < R; r++) {                                                                    \
-                a0[r] = _mm512_fmadd_ps(LOAD16(w + r * cols + i), x0, a0[r]);                                \
-                a1[r] = _mm512_fmadd_ps(LOAD16(w + r * cols + i + 16), x1, a1[r]);                           \
-            }                                                                                                \
-        }                                                                                                    \
-        if (i + 16 <= cols) {                                                                                \
-            __m512 const x0 = _mm512_loadu_ps(x + i);                                                        \
-            for (int r = 0; r < R; r++) a0[r] = _mm512_fmadd_ps(LOAD16(w + r * cols + i), x0, a0[r]);        \
-            i += 16;                                                                                         \
-        }                                                                                                    \
-        if (i < cols) {                                                                                      \
-            __mmask16 const m = (__mmask16)((1u << (cols - i)) - 1u);                                        \
-            __m512 const x0 = _mm512_maskz_loadu_ps(m, x + i);                                               \
-            for (int r = 0; r < R; r++) a1[r] = _mm512_fmadd_ps(LOADM(m, w + r * cols + i), x0, a1[r]);      \
-        }                                                                                                    \
-        for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[r], a1[r]));             \
+/* One float row: two accumulators over 32-value steps, one 16-value step into the first, the
+ * masked tail (< 16) into the second, then the fixed-order reduction. gemv_* runs rows one at
+ * a time (single rows stream DRAM faster here than tiles, as for t2). */
+#define RUN_512_ROW(NAME, T, LOAD16, LOADM)                                                         \
+    RUN_512 static inline __attribute__((always_inline)) float NAME(const T *w, const float *x, uint64_t cols) \
+    {                                                                                             \
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();                                \
+        uint64_t i = 0;                                                                           \
+        for (; i + 32 <= cols; i += 32) {                                                         \
+            a0 = _mm512_fmadd_ps(LOAD16(w + i), _mm512_loadu_ps(x + i), a0);                      \
+            a1 = _mm512_fmadd_ps(LOAD16(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);            \
+        }                                                                                         \
+        if (i + 16 <= cols) {                                                                     \
+            a0 = _mm512_fmadd_ps(LOAD16(w + i), _mm512_loadu_ps(x + i), a0);                      \
+            i += 16;                                                                              \
+        }                                                                                         \
+        if (i < cols) {                                                                           \
+            __mmask16 const m = (__mmask16)((1u << (cols - i)) - 1u);                             \
+            a1 = _mm512_fmadd_ps(LOADM(m, w + i), _mm512_maskz_loadu_ps(m, x + i), a1);           \
+        }                                                                                         \
+        return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));                                       \
     }
 
 RUN_512 static inline __m512 f32x16(const float *w) { return _mm512_loadu_ps(w); }
@@ -144,27 +120,20 @@ RUN_512 static inline __m512 bf16w(__m256i h) { return _mm512_castsi512_ps(_mm51
 RUN_512 static inline __m512 bf16x16(const uint16_t *w) { return bf16w(_mm256_loadu_si256((const __m256i *)(const void *)w)); }
 RUN_512 static inline __m512 bf16m(__mmask16 m, const uint16_t *w) { return bf16w(_mm256_maskz_loadu_epi16(m, w)); }
 
-RUN_512_ROWS(rows_f32, float, f32x16, f32m)
-RUN_512_ROWS(rows_f16, uint16_t, f16x16, f16m)
-RUN_512_ROWS(rows_bf16, uint16_t, bf16x16, bf16m)
+RUN_512_ROW(row_f32, float, f32x16, f32m)
+RUN_512_ROW(row_f16, uint16_t, f16x16, f16m)
+RUN_512_ROW(row_bf16, uint16_t, bf16x16, bf16m)
 
-#define RUN_512_FLOAT(SUF, T, ROWS)                                                                         \
-    RUN_512 static float k512_dot_##SUF(const T *w, const float *x, uint64_t n)                             \
-    {                                                                                                      \
-        float s;                                                                                           \
-        ROWS(w, n, x, &s, 1);                                                                              \
-        return s;                                                                                          \
-    }                                                                                                      \
+#define RUN_512_FLOAT(SUF, T, ROW)                                                                        \
+    RUN_512 static float k512_dot_##SUF(const T *w, const float *x, uint64_t n) { return ROW(w, x, n); }     \
     RUN_512 static void k512_gemv_##SUF(const T *w, uint64_t n_rows, uint64_t cols, const float *x, float *out) \
-    {                                                                                                      \
-        uint64_t r = 0;                                                                                    \
-        for (; r + 4 <= n_rows; r += 4) ROWS(w + r * cols, cols, x, out + r, 4);                           \
-        for (; r < n_rows; r++) ROWS(w + r * cols, cols, x, out + r, 1);                                   \
+    {                                                                                                    \
+        for (uint64_t r = 0; r < n_rows; r++) out[r] = ROW(w + r * cols, x, cols);                       \
     }
 
-RUN_512_FLOAT(f32, float, rows_f32)
-RUN_512_FLOAT(f16, uint16_t, rows_f16)
-RUN_512_FLOAT(bf16, uint16_t, rows_bf16)
+RUN_512_FLOAT(f32, float, row_f32)
+RUN_512_FLOAT(f16, uint16_t, row_f16)
+RUN_512_FLOAT(bf16, uint16_t, row_bf16)
 
 RUN_512 static void k512_axpy_f32(float *y, float a, const float *x, uint64_t n)
 {
@@ -184,28 +153,25 @@ RUN_512 static inline __m512i i8_step(__m512i acc, __m512i w, __m512i q)
     return _mm512_dpbusd_epi32(acc, _mm512_abs_epi8(w), _mm512_mask_sub_epi8(q, neg, _mm512_setzero_si512(), q));
 }
 
-RUN_512 static inline __attribute__((always_inline)) void i8_rows(const int8_t *w, uint64_t cols, const int8_t *q, int32_t *out, const int R)
-{
-    __m512i a[4];
-    for (int r = 0; r < R; r++) a[r] = _mm512_setzero_si512();
-    uint64_t i = 0;
-    for (; i + 64 <= cols; i += 64) {
-        __m512i const qv = LD(q + i);
-        for (int r = 0; r < R; r++) a[r] = i8_step(a[r], LD(w + r * cols + i), qv);
-    }
-    if (i < cols) {
-        __mmask64 const m = (__mmask64)((1ull << (cols - i)) - 1u);
-        __m512i const qv = _mm512_maskz_loadu_epi8(m, q + i);
-        for (int r = 0; r < R; r++) a[r] = i8_step(a[r], _mm512_maskz_loadu_epi8(m, w + r * cols + i), qv);
-    }
-    for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_epi32(a[r]);
-}
-
 RUN_512 static void k512_i8_gemv(const int8_t *w, uint64_t n_rows, uint64_t cols, const int8_t *q, int32_t *out)
 {
-    uint64_t r = 0;
-    for (; r + 4 <= n_rows; r += 4) i8_rows(w + r * cols, cols, q, out + r, 4);
-    for (; r < n_rows; r++) i8_rows(w + r * cols, cols, q, out + r, 1);
+    for (uint64_t r = 0; r < n_rows; r++, w += cols) {
+        __m512i a = _mm512_setzero_si512(), b = a;
+        uint64_t i = 0;
+        for (; i + 128 <= cols; i += 128) {
+            a = i8_step(a, LD(w + i), LD(q + i));
+            b = i8_step(b, LD(w + i + 64), LD(q + i + 64));
+        }
+        if (i + 64 <= cols) {
+            a = i8_step(a, LD(w + i), LD(q + i));
+            i += 64;
+        }
+        if (i < cols) {
+            __mmask64 const m = (__mmask64)((1ull << (cols - i)) - 1u);
+            b = i8_step(b, _mm512_maskz_loadu_epi8(m, w + i), _mm512_maskz_loadu_epi8(m, q + i));
+        }
+        out[r] = _mm512_reduce_add_epi32(_mm512_add_epi32(a, b));
+    }
 }
 
 static const run_kern k512_kern = {"avx512",

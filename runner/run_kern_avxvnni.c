@@ -51,9 +51,9 @@ RUN_VNNI static inline __attribute__((always_inline)) void dot_n_impl(const uint
     for (int j = 0; j < 4; j++) a[j] = b[j] = _mm256_setzero_si256();
     for (uint64_t i = 0; i < n_blocks; i++, codes += 32) {
         planes(codes, c);
-        for (int j = 0; j < n; j++) block_acc(&a[j], &b[j], c, q + j * q_stride + i * 128);
+        _Pragma("GCC unroll 4") for (int j = 0; j < n; j++) block_acc(&a[j], &b[j], c, q + j * q_stride + i * 128);
     }
-    for (int j = 0; j < n; j++) out[j] = hsum_i32(_mm256_add_epi32(a[j], b[j]));
+    _Pragma("GCC unroll 4") for (int j = 0; j < n; j++) out[j] = hsum_i32(_mm256_add_epi32(a[j], b[j]));
 }
 
 RUN_VNNI static void vnni_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t q_stride, uint32_t n_tok, uint64_t n_blocks,
@@ -67,32 +67,10 @@ RUN_VNNI static void vnni_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64
     }
 }
 
-/* Rows R at a time against one token: the activations are loaded once per block for all. */
-RUN_VNNI static inline __attribute__((always_inline)) void gemv_rows(const uint8_t *codes, uint64_t rb, const int8_t *q,
-                                                                    uint64_t n_blocks, int32_t *out, const int R)
-{
-    __m256i a[4], b[4];
-    for (int r = 0; r < R; r++) a[r] = b[r] = _mm256_setzero_si256();
-    __m256i const m3 = _mm256_set1_epi8(3);
-    for (uint64_t i = 0; i < n_blocks; i++) {
-        __m256i const q0 = LD(q + i * 128), q1 = LD(q + i * 128 + 32), q2 = LD(q + i * 128 + 64), q3 = LD(q + i * 128 + 96);
-        for (int r = 0; r < R; r++) {
-            __m256i const v = LD(codes + r * rb + i * 32);
-            a[r] = DPBUSD(a[r], _mm256_and_si256(v, m3), q0);
-            b[r] = DPBUSD(b[r], _mm256_and_si256(_mm256_srli_epi16(v, 4), m3), q2);
-            a[r] = DPBUSD(a[r], _mm256_and_si256(_mm256_srli_epi16(v, 2), m3), q1);
-            b[r] = DPBUSD(b[r], _mm256_and_si256(_mm256_srli_epi16(v, 6), m3), q3);
-        }
-    }
-    for (int r = 0; r < R; r++) out[r] = hsum_i32(_mm256_add_epi32(a[r], b[r]));
-}
-
+/* Rows one at a time (single rows stream DRAM faster than tiles here, run_kern_avx512.c). */
 RUN_VNNI static void vnni_t2_gemv(const uint8_t *codes, uint64_t n_rows, const int8_t *q, uint64_t n_blocks, int32_t *out)
 {
-    uint64_t const rb = n_blocks * 32;
-    uint64_t r = 0;
-    for (; r + 4 <= n_rows; r += 4) gemv_rows(codes + r * rb, rb, q, n_blocks, out + r, 4);
-    for (; r < n_rows; r++) gemv_rows(codes + r * rb, rb, q, n_blocks, out + r, 1);
+    for (uint64_t r = 0; r < n_rows; r++) out[r] = vnni_t2_dot(codes + r * n_blocks * 32, q, n_blocks);
 }
 
 RUN_VNNI static void vnni_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)

@@ -49,7 +49,7 @@ static void neon_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t q_stri
         uint8x16_t const b0 = vandq_u8(vshrq_n_u8(v0, 2), m3), b1 = vandq_u8(vshrq_n_u8(v1, 2), m3);
         uint8x16_t const c0 = vandq_u8(vshrq_n_u8(v0, 4), m3), c1 = vandq_u8(vshrq_n_u8(v1, 4), m3);
         uint8x16_t const d0 = vshrq_n_u8(v0, 6), d1 = vshrq_n_u8(v1, 6);
-        for (uint32_t j = 0; j < n; j++) {
+        _Pragma("GCC unroll 4") for (uint32_t j = 0; j < n; j++) {
             const int8_t *qj = q + j * q_stride + b * 128;
             int16x8_t s = plane(a0, a1, qj);
             s = vaddq_s16(s, plane(b0, b1, qj + 32));
@@ -58,7 +58,7 @@ static void neon_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t q_stri
             acc[j] = vpadalq_s16(acc[j], s);
         }
     }
-    for (uint32_t j = 0; j < n; j++) out[j] = vaddvq_s32(acc[j]);
+    _Pragma("GCC unroll 4") for (uint32_t j = 0; j < n; j++) out[j] = vaddvq_s32(acc[j]);
 }
 
 static void neon_t2_gemv(const uint8_t *codes, uint64_t n_rows, const int8_t *q, uint64_t n_blocks, int32_t *out)
@@ -78,28 +78,20 @@ static void neon_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n
     }
 }
 
-/* Float rows, R against one x (a constant after inlining): two accumulators over 8-value steps,
- * the pairwise sum, the scalar tail in order. A tile's row is summed exactly as a single dot
- * product, so gemv_* and dot_* agree bit for bit. */
-#define RUN_NEON_ROWS(NAME, T, LOAD4, CVT1)                                                                    \
-    static inline __attribute__((always_inline)) void NAME(const T *w, uint64_t cols, const float *x, float *out, \
-                                                           const int R)                                      \
-    {                                                                                                        \
-        float32x4_t a0[4], a1[4];                                                                            \
-        for (int r = 0; r < R; r++) a0[r] = a1[r] = vdupq_n_f32(0);                                          \
-        uint64_t i = 0;                                                                                      \
-        for (; i + 8 <= cols; i += 8) {                                                                      \
-            float32x4_t const x0 = vld1q_f32(x + i), x1 = vld1q_f32(x + i + 4);                              \
-            for (int r = 0; r < R; r++) {                                                                    \
-                a0[r] = vfmaq_f32(a0[r], LOAD4(w + r * cols + i), x0);                                       \
-                a1[r] = vfmaq_f32(a1[r], LOAD4(w + r * cols + i + 4), x1);                                   \
-            }                                                                                                \
-        }                                                                                                    \
-        for (int r = 0; r < R; r++) {                                                                        \
-            float s = vaddvq_f32(vaddq_f32(a0[r], a1[r]));                                                   \
-            for (uint64_t k = i; k < cols; k++) s += CVT1(w[r * cols + k]) * x[k];                           \
-            out[r] = s;                                                                                      \
-        }                                                                                                    \
+/* One float row: two accumulators over 8-value steps, the pairwise sum, the scalar tail in
+ * order. gemv_* runs rows one at a time, so its rows are dot_*'s bit for bit. */
+#define RUN_NEON_ROW(NAME, T, LOAD4, CVT1)                                                         \
+    static inline __attribute__((always_inline)) float NAME(const T *w, const float *x, uint64_t cols) \
+    {                                                                                            \
+        float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);                                    \
+        uint64_t i = 0;                                                                          \
+        for (; i + 8 <= cols; i += 8) {                                                          \
+            a0 = vfmaq_f32(a0, LOAD4(w + i), vld1q_f32(x + i));                                  \
+            a1 = vfmaq_f32(a1, LOAD4(w + i + 4), vld1q_f32(x + i + 4));                          \
+        }                                                                                        \
+        float s = vaddvq_f32(vaddq_f32(a0, a1));                                                 \
+        for (; i < cols; i++) s += CVT1(w[i]) * x[i];                                            \
+        return s;                                                                                \
     }
 
 static inline float32x4_t f32x4(const float *w) { return vld1q_f32(w); }
@@ -113,27 +105,20 @@ static inline float bf16_1(uint16_t v)
     return c.f;
 }
 
-RUN_NEON_ROWS(rows_f32, float, f32x4, f32_1)
-RUN_NEON_ROWS(rows_f16, uint16_t, f16x4, f16_1)
-RUN_NEON_ROWS(rows_bf16, uint16_t, bf16x4, bf16_1)
+RUN_NEON_ROW(row_f32, float, f32x4, f32_1)
+RUN_NEON_ROW(row_f16, uint16_t, f16x4, f16_1)
+RUN_NEON_ROW(row_bf16, uint16_t, bf16x4, bf16_1)
 
-#define RUN_NEON_FLOAT(SUF, T, ROWS)                                                                        \
-    float run__neon_dot_##SUF(const T *w, const float *x, uint64_t n)                                     \
-    {                                                                                                      \
-        float s;                                                                                           \
-        ROWS(w, n, x, &s, 1);                                                                              \
-        return s;                                                                                          \
-    }                                                                                                      \
-    void run__neon_gemv_##SUF(const T *w, uint64_t n_rows, uint64_t cols, const float *x, float *out)     \
-    {                                                                                                      \
-        uint64_t r = 0;                                                                                    \
-        for (; r + 4 <= n_rows; r += 4) ROWS(w + r * cols, cols, x, out + r, 4);                           \
-        for (; r < n_rows; r++) ROWS(w + r * cols, cols, x, out + r, 1);                                   \
+#define RUN_NEON_FLOAT(SUF, T, ROW)                                                                  \
+    float run__neon_dot_##SUF(const T *w, const float *x, uint64_t n) { return ROW(w, x, n); }          \
+    void run__neon_gemv_##SUF(const T *w, uint64_t n_rows, uint64_t cols, const float *x, float *out)   \
+    {                                                                                               \
+        for (uint64_t r = 0; r < n_rows; r++) out[r] = ROW(w + r * cols, x, cols);                  \
     }
 
-RUN_NEON_FLOAT(f32, float, rows_f32)
-RUN_NEON_FLOAT(f16, uint16_t, rows_f16)
-RUN_NEON_FLOAT(bf16, uint16_t, rows_bf16)
+RUN_NEON_FLOAT(f32, float, row_f32)
+RUN_NEON_FLOAT(f16, uint16_t, row_f16)
+RUN_NEON_FLOAT(bf16, uint16_t, row_bf16)
 
 /* int8 x int8: widening multiplies into int16 (|product| <= 128 * 128), pairwise into int32. */
 static void neon_i8_gemv(const int8_t *w, uint64_t n_rows, uint64_t cols, const int8_t *q, int32_t *out)

@@ -62,34 +62,15 @@ RUN_DOT static void dot_t2_dot_n(const uint8_t *codes, const int8_t *q, uint64_t
     for (int j = 0; j < 4; j++) a[j] = b[j] = vdupq_n_s32(0);
     for (uint64_t i = 0; i < n_blocks; i++, codes += 32) {
         planes(codes, c);
-        for (uint32_t j = 0; j < n; j++) block_acc(&a[j], &b[j], c, q + j * q_stride + i * 128);
+        _Pragma("GCC unroll 4") for (uint32_t j = 0; j < n; j++) block_acc(&a[j], &b[j], c, q + j * q_stride + i * 128);
     }
-    for (uint32_t j = 0; j < n; j++) out[j] = vaddvq_s32(vaddq_s32(a[j], b[j]));
+    _Pragma("GCC unroll 4") for (uint32_t j = 0; j < n; j++) out[j] = vaddvq_s32(vaddq_s32(a[j], b[j]));
 }
 
-/* Rows two at a time: the activations of a block are loaded once for both. */
+/* Rows one at a time, as on x86 where single rows stream DRAM faster than tiles. */
 RUN_DOT static void dot_t2_gemv(const uint8_t *codes, uint64_t n_rows, const int8_t *q, uint64_t n_blocks, int32_t *out)
 {
-    uint64_t const rb = n_blocks * 32;
-    uint64_t r = 0;
-    for (; r + 2 <= n_rows; r += 2) {
-        int32x4_t a0 = vdupq_n_s32(0), b0 = a0, a1 = a0, b1 = a0;
-        int8x16_t c0[8], c1[8];
-        for (uint64_t i = 0; i < n_blocks; i++) {
-            planes(codes + r * rb + i * 32, c0);
-            planes(codes + (r + 1) * rb + i * 32, c1);
-            for (int k = 0; k < 4; k++) {
-                int8x16_t const qa = vld1q_s8(q + i * 128 + 16 * k), qb = vld1q_s8(q + i * 128 + 64 + 16 * k);
-                a0 = vdotq_s32(a0, c0[k], qa);
-                b0 = vdotq_s32(b0, c0[k + 4], qb);
-                a1 = vdotq_s32(a1, c1[k], qa);
-                b1 = vdotq_s32(b1, c1[k + 4], qb);
-            }
-        }
-        out[r] = vaddvq_s32(vaddq_s32(a0, b0));
-        out[r + 1] = vaddvq_s32(vaddq_s32(a1, b1));
-    }
-    for (; r < n_rows; r++) out[r] = dot_t2_dot(codes + r * rb, q, n_blocks);
+    for (uint64_t r = 0; r < n_rows; r++) out[r] = dot_t2_dot(codes + r * n_blocks * 32, q, n_blocks);
 }
 
 RUN_DOT static void dot_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)

@@ -262,9 +262,14 @@ static int get_mat(run_ctx *c, const char *name, uint64_t rows, uint64_t cols, i
         *err = e2;
         return rc;
     }
-    if (out->type != TRIT_TYPE_F32 && out->type != TRIT_TYPE_F16 && out->type != TRIT_TYPE_BF16 && out->type != TRIT_TYPE_T2)
+    /* i8 with per-row scales: the --output-head q8 copy (spec 6.2), for the output only */
+    int const q8 = out->type == TRIT_TYPE_I8 && !strcmp(name, "output.weight");
+    if (out->type != TRIT_TYPE_F32 && out->type != TRIT_TYPE_F16 && out->type != TRIT_TYPE_BF16 && out->type != TRIT_TYPE_T2 && !q8)
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, name, "type %s, the runner computes f32, f16, bf16 and t2",
                             type_name(out->type));
+    if (q8 && (out->scale_layout != TRIT_SCALE_ROW || !out->scales || out->n_scales != rows || cols > RUN_KERN_I8_MAX_COLS))
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, name, "i8 output head without one scale per row (or rows of %llu values, limit %u)",
+                            (unsigned long long)cols, RUN_KERN_I8_MAX_COLS);
     if (out->n_dims != 2 || out->dims[0] != rows || out->dims[1] != cols)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, name, "shape %s[%llu, %llu], expected [%llu, %llu]",
                             out->n_dims == 2 ? "" : "(not 2-d) ", (unsigned long long)out->dims[0],
@@ -282,7 +287,8 @@ static int get_mat(run_ctx *c, const char *name, uint64_t rows, uint64_t cols, i
 static uint64_t mat_bytes(const run_tensor *t)
 {
     if (!t->data && !t->data_off) return 0;
-    uint64_t const row = t->type == TRIT_TYPE_T2 ? trit_div_ceil(t->cols, 128) * 32 : t->cols * (t->type == TRIT_TYPE_F32 ? 4u : 2u);
+    uint64_t const row = t->type == TRIT_TYPE_T2 ? trit_div_ceil(t->cols, 128) * 32
+                         : t->cols * (t->type == TRIT_TYPE_F32 ? 4u : t->type == TRIT_TYPE_I8 ? 1u : 2u);
     return row * t->rows;
 }
 

@@ -253,6 +253,20 @@ static int lin_float_rows(const lin_job *j, uint64_t lo, uint64_t hi)
     }
 }
 
+/* The int8 output head (spec 6.2): exact int8 sums, then the row's scale and the token's step. */
+static void lin_i8_rows(const lin_job *j, uint64_t lo, uint64_t hi)
+{
+    run_tensor const *w = j->w;
+    run_qbuf const *qb = j->qb;
+    int32_t acc[64];
+    for (uint32_t t = 0; t < j->n; t++)
+        for (uint64_t r0 = lo; r0 < hi; r0 += 64) {
+            uint64_t const m = hi - r0 < 64 ? hi - r0 : 64;
+            j->c->kern->i8_gemv((const int8_t *)w->data + r0 * w->cols, m, w->cols, qb->q + t * qb->padded, acc);
+            for (uint64_t k = 0; k < m; k++) j->y[t * j->ldy + r0 + k] = (float)acc[k] * w->scales[r0 + k] * qb->d[t];
+        }
+}
+
 static void lin_task(void *arg, uint32_t i, uint32_t nw)
 {
     lin_job const *j = arg;
@@ -263,6 +277,10 @@ static void lin_task(void *arg, uint32_t i, uint32_t nw)
         return;
     }
     if (lin_float_rows(j, lo, hi)) return;
+    if (j->w->type == TRIT_TYPE_I8) {
+        lin_i8_rows(j, lo, hi);
+        return;
+    }
     int32_t *chunks = j->c->chunk_scratch + (uint64_t)i * (j->c->max_cols / 32 + 4);
     for (uint64_t r = lo; r < hi; r++)
         for (uint32_t t = 0; t < j->n; t++)

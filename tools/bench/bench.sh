@@ -14,6 +14,7 @@
 #              llama.cpp  llama_bench.mjs (node-llama-cpp's CPU build, offline) on model.tq2.gguf,
 #                         one warm-up + one timed run per round
 #            prefill = PROMPT tokens in one evaluation; decode = GEN - 1 tokens one at a time.
+#   kernels  kernbench (C): every kernel set this CPU has on t2 rows, F16 and int8 heads.
 #   memory   membw (C): streaming read (64-bit sum) and memcpy of 1 GiB at 1 and 2 threads,
 #            median of 5; against it the runner's weight bytes per decoded token (--json).
 #   peers    cat model.trit > /dev/null and cp model.trit (page cache, median of 3);
@@ -96,6 +97,9 @@ echo "bench: memory bandwidth (membw, 1 GiB, 1 and 2 threads)"
 "$B/membw" 1 >"$B/membw.1.json"
 "$B/membw" 2 >"$B/membw.2.json"
 
+echo "bench: kernel sets on the decode shapes (kernbench, GB/s of weights; the kernels alone)"
+"$B/kernbench" >"$B/kernbench.jsonl"
+
 echo "bench: peers: cat and cp of model.trit, expert unit decode vs zstd -b"
 cat "$B/model.trit" >/dev/null
 : >"$B/cat.txt"
@@ -130,4 +134,6 @@ uptime | sed 's/.*load average/load average at end/' >>"$B/load.txt"
 
 zcmd="zstd -b1 -B$unit -i3 units.bin"
 node "$NODE_DIR/report.mjs" "$B" "$(( $(date +%s) - t_start ))" "$P" "$NGEN" "$RUNS" "$zcmd" | tee "$B/results.txt"
+echo "kernel sets (tools/bench/kernbench.c; best and median GB/s of weight bytes):" | tee -a "$B/results.txt"
+tee -a "$B/results.txt" <"$B/kernbench.jsonl"
 [ "$ONLY" = runner ] || sh "$HERE/io.sh" "$BUILD" "$LIBLLAMA"
