@@ -144,7 +144,7 @@ $(CROSS_OK):
 	@sh tools/ensure-deps.sh --cross || echo "trit: warning: aarch64 cross toolchain/qemu-user not installed; the NEON test will skip" >&2
 	@touch $@
 
-test check: layers $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run $(BUILD)/conformance/mkfixture lib $(FAULT_SO) | $(CROSS_OK)
+test check: layers $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run $(BUILD)/conformance/mkfixture $(BUILD)/bench/llama_quant lib $(FAULT_SO) | $(CROSS_OK)
 	TRIT_BIN=$(BUILD)/trit TRIT_GEN=$(BUILD)/trit-gen TRIT_RUN=$(BUILD)/trit-run TRIT_FIXTURES=$(TRIT_FIXTURES) \
 	TRIT_CORPUS=tests/fuzz/corpus TRIT_TMP=$(BUILD)/tmp $(BUILD)/trit-tests $(T)
 
@@ -169,7 +169,7 @@ demo: $(BUILD)/trit $(BUILD)/trit-gen
 $(BUILD)/conformance/mkfixture: tools/conformance/mkfixture.c $(BUILD)/obj/tests/test_export_build.o $(APP_LIBS_A) $(BUILD)/libtrit.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_INC) -Itests $(ALL_LDFLAGS) -o $@ tools/conformance/mkfixture.c $(BUILD)/obj/tests/test_export_build.o $(APP_LINK)
-conformance: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/conformance/mkfixture
+conformance: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/conformance/mkfixture $(BUILD)/bench/llama_quant
 	TRIT_FIXTURES=$(TRIT_FIXTURES) sh tools/conformance/run.sh $(BUILD)
 
 # make bench: the runner vs llama.cpp (node-llama-cpp) on a generated ~0.9 B-parameter BitNet

@@ -1,9 +1,12 @@
 /* llama_quant.c - llama.cpp's own quantizer as the peer of `trit convert --ternarize` in
  * `make bench`: dlopen node-llama-cpp's prebuilt libllama and call
  * llama_model_quantize(IN.gguf, OUT.gguf, params) with llama_model_quantize_default_params()
- * and ftype LLAMA_FTYPE_MOSTLY_TQ2_0, timing only that call.
+ * and ftype LLAMA_FTYPE_MOSTLY_TQ2_0 (default), timing only that call.
  *
- *   llama_quant LIBLLAMA.so IN.gguf OUT.gguf THREADS     prints {"seconds":S,"rc":RC}
+ *   llama_quant LIBLLAMA.so IN.gguf OUT.gguf THREADS [FTYPE]   prints {"seconds":S,"rc":RC}
+ *
+ * FTYPE (default tq2_0) also makes the hub's quantized copies of a ternary model for the
+ * conformance suite (tools/conformance/quant_copies.sh): q8_0, q4_0, q5_0, q4_k_m, q6_k.
  *
  * The parameter struct is copied from include/llama.h of the exact llama.cpp the package
  * bundles: node-llama-cpp 3.22.1, llama/llama.cpp.info.json release "v0.5.0", source commit
@@ -20,7 +23,11 @@
 #include <string.h>
 #include <time.h>
 
-enum { LLAMA_FTYPE_MOSTLY_TQ2_0 = 37 };   /* llama.h: enum llama_ftype */
+
+/* llama.h: enum llama_ftype, the values of the types named here */
+static const struct { const char *name; int32_t ftype; } ftypes[] = {
+    {"q4_0", 2}, {"q8_0", 7}, {"q5_0", 8}, {"q4_k_m", 15}, {"q6_k", 18}, {"tq1_0", 36}, {"tq2_0", 37},
+};
 
 typedef struct llq_params {                /* llama.h: struct llama_model_quantize_params */
     int32_t nthread;                       /* <= 0: std::thread::hardware_concurrency() */
@@ -54,8 +61,15 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: llama_quant LIBLLAMA.so IN.gguf OUT.gguf THREADS\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: llama_quant LIBLLAMA.so IN.gguf OUT.gguf THREADS [FTYPE]\n");
+        return 2;
+    }
+    int32_t ftype = -1;
+    for (size_t i = 0; i < sizeof ftypes / sizeof ftypes[0]; i++)
+        if (!strcmp(argc == 6 ? argv[5] : "tq2_0", ftypes[i].name)) ftype = ftypes[i].ftype;
+    if (ftype < 0) {
+        fprintf(stderr, "llama_quant: unknown FTYPE '%s' (q4_0 q8_0 q5_0 q4_k_m q6_k tq1_0 tq2_0)\n", argv[5]);
         return 2;
     }
     void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -74,7 +88,7 @@ int main(int argc, char **argv)
     llq_params p;
     memset(&p, 0, sizeof p);
     p = defaults();
-    p.ftype = LLAMA_FTYPE_MOSTLY_TQ2_0;
+    p.ftype = ftype;
     p.nthread = atoi(argv[4]);
     double const t0 = now();
     uint32_t const rc = quantize(argv[2], argv[3], &p);
