@@ -95,7 +95,7 @@ static void ref_close(mcref *r)
 
 static int ref_forward(mcref *r, const uint32_t *tok, uint32_t n, double *logits)
 {
-    uint32_t const E = r->E, H = r->H, KV = r->KV, hd = r->hd, group = H / KV;
+    uint32_t const E = r->E, H = r->H, KV = r->KV, hd = r->hd;
     test_ref *b = &r->base;
     double *h = calloc((size_t)n * E, sizeof *h), *x = calloc(E, sizeof *x), *tmp = calloc(E, sizeof *tmp);
     double *q = calloc((size_t)n * H * hd, sizeof *q), *k = calloc((size_t)n * KV * hd, sizeof *k);
@@ -124,22 +124,7 @@ static int ref_forward(mcref *r, const uint32_t *tok, uint32_t n, double *logits
             for (uint32_t hh = 0; hh < KV; hh++) test_ref_rope_halves(k + ((size_t)t * KV + hh) * hd, hd, r->inv_freq, r->attn_mult, t);
         }
         for (uint32_t t = 0; t < n; t++) {
-            for (uint32_t hh = 0; hh < H; hh++) {
-                uint32_t const kh = hh / group;   /* repeat_kv */
-                double mx = -INFINITY, sum = 0;
-                for (uint32_t p = 0; p <= t; p++) {
-                    double d = 0;
-                    for (uint32_t i = 0; i < hd; i++) d += q[((size_t)t * H + hh) * hd + i] * k[((size_t)p * KV + kh) * hd + i];
-                    sc[p] = d / sqrt((double)hd);
-                    mx = sc[p] > mx ? sc[p] : mx;
-                }
-                for (uint32_t p = 0; p <= t; p++) sum += sc[p] = exp(sc[p] - mx);
-                for (uint32_t i = 0; i < hd; i++) {
-                    double a = 0;
-                    for (uint32_t p = 0; p <= t; p++) a += sc[p] / sum * v[((size_t)p * KV + kh) * hd + i];
-                    att[(size_t)hh * hd + i] = a;
-                }
-            }
+            test_ref_attention(att, q + (size_t)t * H * hd, k, v, t, H, KV, hd, 1.0 / sqrt((double)hd), sc);
             test_ref_proj(b, hn + (size_t)t * E, Wo, att, E, H * hd);
         }
         for (size_t i = 0; i < (size_t)n * E; i++) h[i] += hn[i] * r->res_scale;

@@ -77,10 +77,13 @@ TEST(model_table_styles_and_unknowns)
     CHECK_EQ_INT(trit_mt_map("blk.1.attn_norm.scale", TRIT_MT_CANON, out, sizeof out, &m), 0);
     CHECK_EQ_INT(trit_mt_map("model.layers.1.self_attn.o_proj.weight_scale", TRIT_MT_HF, out, sizeof out, &m), 1);
     CHECK_STR(out, "blk.1.attn_output.weight_scale");
-    /* loose (inspect): a known module with another suffix (attn_norm.bias is a row since PhiMoE) */
-    CHECK_EQ_INT(trit_mt_map("blk.1.ffn_down.bias", TRIT_MT_CANON, out, sizeof out, &m), 0);
-    CHECK_EQ_INT(trit_mt_map("blk.1.ffn_down.bias", TRIT_MT_CANON | TRIT_MT_LOOSE, out, sizeof out, &m), 1);
+    /* loose (inspect): a known module with another suffix (attn_norm.bias is a row since
+     * PhiMoE's LayerNorm; a sub-norm has none) */
+    CHECK_EQ_INT(trit_mt_map("blk.1.ffn_sub_norm.bias", TRIT_MT_CANON, out, sizeof out, &m), 0);
+    CHECK_EQ_INT(trit_mt_map("blk.1.ffn_sub_norm.bias", TRIT_MT_CANON | TRIT_MT_LOOSE, out, sizeof out, &m), 1);
     CHECK_EQ_INT(m.role, TRIT_MT_NAMED);
+    CHECK_EQ_INT(trit_mt_map("blk.1.attn_norm.bias", TRIT_MT_CANON, out, sizeof out, &m), 1);
+    CHECK_EQ_INT(m.role, TRIT_MT_FLOAT);
 }
 
 TEST(model_table_consumers_agree)

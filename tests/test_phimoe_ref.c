@@ -168,7 +168,7 @@ static void sparsemixer(const double *s, uint32_t n, double eps, uint32_t sel[2]
 /* Logits of the last of n tokens (every position recomputed, causal). */
 static int ref_forward(phref *r, const uint32_t *tok, uint32_t n, double *logits)
 {
-    uint32_t const E = r->E, H = r->H, KV = r->KV, hd = r->hd, F = r->F, group = H / KV;
+    uint32_t const E = r->E, H = r->H, KV = r->KV, hd = r->hd, F = r->F;
     double *h = calloc((size_t)n * E, sizeof *h), *x = calloc(E, sizeof *x), *y = calloc(E, sizeof *y);
     double *q = calloc((size_t)n * H * hd, sizeof *q), *k = calloc((size_t)n * KV * hd, sizeof *k);
     double *v = calloc((size_t)n * KV * hd, sizeof *v), *att = calloc((size_t)H * hd, sizeof *att);
@@ -196,22 +196,7 @@ static int ref_forward(phref *r, const uint32_t *tok, uint32_t n, double *logits
             for (uint32_t hh = 0; hh < KV; hh++) test_ref_rope_halves(kt + (size_t)hh * hd, hd, inv_freq, mscale, t);
         }
         for (uint32_t t = 0; t < n; t++) {
-            for (uint32_t hh = 0; hh < H; hh++) {
-                uint32_t const kvh = hh / group;   /* repeat_kv */
-                double mx = -INFINITY, sum = 0;
-                for (uint32_t p = 0; p <= t; p++) {
-                    double d = 0;
-                    for (uint32_t i = 0; i < hd; i++) d += q[((size_t)t * H + hh) * hd + i] * k[((size_t)p * KV + kvh) * hd + i];
-                    sc[p] = d / sqrt((double)hd);
-                    mx = sc[p] > mx ? sc[p] : mx;
-                }
-                for (uint32_t p = 0; p <= t; p++) sum += sc[p] = exp(sc[p] - mx);
-                for (uint32_t i = 0; i < hd; i++) {
-                    double a = 0;
-                    for (uint32_t p = 0; p <= t; p++) a += sc[p] / sum * v[((size_t)p * KV + kvh) * hd + i];
-                    att[(size_t)hh * hd + i] = a;
-                }
-            }
+            test_ref_attention(att, q + (size_t)t * H * hd, k, v, t, H, KV, hd, 1.0 / sqrt((double)hd), sc);
             snprintf(pre, sizeof pre, "model.layers.%u.self_attn.o_proj", L);
             if (linear(r, hn + (size_t)t * E, att, E, H * hd, 1, pre, "attention_bias")) goto done;
         }
@@ -253,32 +238,17 @@ done:
     return rc;
 }
 
+/* The reference (CTL_NONE) or one of its controls, as a test_ref_forward_fn. */
+typedef struct ph_call {
+    phref *r;
+    int control;
+} ph_call;
+
 static int ph_forward(void *ctx, const uint32_t *tok, uint32_t n, double *logits)
 {
-    phref *r = ctx;
-    r->control = CTL_NONE;
-    return ref_forward(r, tok, n, logits);
-}
-
-static int ph_rms(void *ctx, const uint32_t *tok, uint32_t n, double *logits)
-{
-    phref *r = ctx;
-    r->control = CTL_RMS;
-    return ref_forward(r, tok, n, logits);
-}
-
-static int ph_softmax(void *ctx, const uint32_t *tok, uint32_t n, double *logits)
-{
-    phref *r = ctx;
-    r->control = CTL_SOFTMAX;
-    return ref_forward(r, tok, n, logits);
-}
-
-static int ph_long(void *ctx, const uint32_t *tok, uint32_t n, double *logits)
-{
-    phref *r = ctx;
-    r->control = CTL_LONG;
-    return ref_forward(r, tok, n, logits);
+    ph_call const *c = ctx;
+    c->r->control = c->control;
+    return ref_forward(c->r, tok, n, logits);
 }
 
 /* Generate (rope_scaling as the release, or edited), convert, run the sequences and compare;
@@ -305,14 +275,17 @@ static void agree(const char *label, const char *const *edit)
         return;
     }
     double const tol = 1e-5;
-    test_ref_agree("phimoe", label, out, &r.w, r.n_vocab, ph_forward, &r, tol, NULL);
-    double const rms = test_ref_distance("phimoe", label, out, &r.w, r.n_vocab, ph_rms, &r);
-    double const smx = test_ref_distance("phimoe", label, out, &r.w, r.n_vocab, ph_softmax, &r);
+    ph_call calls[4];
+    for (int c = CTL_NONE; c <= CTL_LONG; c++) calls[c] = (ph_call){&r, c};
+    test_ref_agree("phimoe", label, out, &r.w, r.n_vocab, ph_forward, &calls[CTL_NONE], tol, NULL);
+    double const rms = test_ref_distance("phimoe", label, out, &r.w, r.n_vocab, ph_forward, &calls[CTL_RMS]);
+    double const smx = test_ref_distance("phimoe", label, out, &r.w, r.n_vocab, ph_forward, &calls[CTL_SOFTMAX]);
     /* with longrope: the long factor set and long_mscale (llama.cpp's choice at its default context) */
     int const longrope = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r.w.cfg, "rope_scaling"));
-    double const lng = longrope ? test_ref_distance("phimoe", label, out, &r.w, r.n_vocab, ph_long, &r) : INFINITY;
-    printf("    phimoe %s: controls: RMSNorm + bias %.3g, softmax top-2 renormalized %.3g, long rope set %.3g\n", label, rms,
-           smx, lng);
+    double const lng = longrope ? test_ref_distance("phimoe", label, out, &r.w, r.n_vocab, ph_forward, &calls[CTL_LONG]) : INFINITY;
+    printf("    phimoe %s: controls: RMSNorm + bias %.3g, softmax top-2 renormalized %.3g", label, rms, smx);
+    if (longrope) printf(", long rope set and long_mscale %.3g", lng);
+    printf("\n");
     if (!(rms > 100 * tol) || !(smx > 100 * tol) || !(lng > 100 * tol))
         test_fail_(__FILE__, __LINE__, "%s: a control is within 100x the tolerance (RMSNorm %g, softmax %g, long set %g)",
                    label, rms, smx, lng);

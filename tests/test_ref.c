@@ -125,6 +125,28 @@ void test_ref_rope_halves(double *x, uint32_t d, const double *inv_freq, double 
     }
 }
 
+void test_ref_attention(double *att, const double *q, const double *k, const double *v, uint32_t t, uint32_t H,
+                        uint32_t KV, uint32_t hd, double scale, double *sc)
+{
+    uint32_t const group = H / KV;
+    for (uint32_t hh = 0; hh < H; hh++) {
+        uint32_t const kh = hh / group;   /* repeat_kv */
+        double mx = -INFINITY, sum = 0;
+        for (uint32_t p = 0; p <= t; p++) {
+            double d = 0;
+            for (uint32_t i = 0; i < hd; i++) d += q[(size_t)hh * hd + i] * k[((size_t)p * KV + kh) * hd + i];
+            sc[p] = d * scale;
+            mx = sc[p] > mx ? sc[p] : mx;
+        }
+        for (uint32_t p = 0; p <= t; p++) sum += sc[p] = exp(sc[p] - mx);
+        for (uint32_t i = 0; i < hd; i++) {
+            double a = 0;
+            for (uint32_t p = 0; p <= t; p++) a += sc[p] / sum * v[((size_t)p * KV + kh) * hd + i];
+            att[(size_t)hh * hd + i] = a;
+        }
+    }
+}
+
 static void top5(const double *l, uint32_t n, uint32_t *out)
 {
     for (int j = 0; j < 5; j++) {

@@ -45,6 +45,12 @@ void test_ref_mlp(test_ref *r, double *out, const double *x, uint32_t E, uint32_
  * sin with cos/sin of cat(freqs, freqs) at pos, freqs_i = pos * inv_freq[i], times mscale. */
 void test_ref_rope_halves(double *x, uint32_t d, const double *inv_freq, double mscale, uint32_t pos);
 
+/* Causal softmax attention of query position t (HF eager attention: scores q.k * scale over
+ * positions 0..t, GQA by repeat_kv): q [H][hd] of position t, k and v [pos][KV][hd], att
+ * [H][hd]; sc scratch of t + 1 values. */
+void test_ref_attention(double *att, const double *q, const double *k, const double *v, uint32_t t, uint32_t H,
+                        uint32_t KV, uint32_t hd, double scale, double *sc);
+
 /* Logits of the last of n tokens; 0 on success. */
 typedef int (*test_ref_forward_fn)(void *ctx, const uint32_t *tok, uint32_t n, double *logits);
 
