@@ -338,12 +338,12 @@ static int on_manifest(void *ctx, const pack_manifest *m, trit_err *err)
     if (snprintf(u->stage, sizeof u->stage, "%s/.%s.unpack-%ld-XXXXXX", u->parent, pack_basename(u->dir), (long)getpid()) >=
         (int)sizeof u->stage)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, u->dir, "path too long");
-    if (!mkdtemp(u->stage)) {
+    /* registered with the caller's guard as it is created: no signal lands in between */
+    if (trit_sys_mkdtemp(u->stage, u->o->stage_path, u->o->stage_ctx) != 0) {
         int const e = errno;
         u->stage[0] = '\0';
         return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->parent, "cannot create a staging directory: %s", strerror(e));
     }
-    publish_stage(u, u->stage);
     return TRIT_OK;
 }
 
