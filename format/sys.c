@@ -306,6 +306,16 @@ int trit_sys_temp_create(const char *path, trit_sys_track_fn track, void *track_
     return 0;
 }
 
+int trit_sys_mkdtemp(char *tmpl, trit_sys_track_fn track, void *track_ctx)
+{
+    sigset_t old;
+    block_term(&old);
+    int const ok = mkdtemp(tmpl) != NULL;
+    if (ok && track) track(track_ctx, tmpl);
+    restore_mask(&old);
+    return ok ? 0 : -1;
+}
+
 int trit_sys_atomic_commit(trit_sys_atomic *a, const char *path, int replace)
 {
     if (fsync(a->fd) != 0) return TRIT_SYS_SYNC;

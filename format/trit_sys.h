@@ -113,6 +113,9 @@ void trit_sys_atomic_abort(trit_sys_atomic *a);
  * not locked: its writer's pid keeps it alive). *name receives the path (caller frees) or NULL.
  * 0, or -1 with errno set. */
 int trit_sys_temp_create(const char *path, trit_sys_track_fn track, void *track_ctx, char **name);
+/* mkdtemp(tmpl) for a staging directory, registered through track (may be NULL) as it is
+ * created, with termination signals held back in between. 0, or -1 with errno set. */
+int trit_sys_mkdtemp(char *tmpl, trit_sys_track_fn track, void *track_ctx);
 
 /* Command-line numbers, shared by `trit` and the standalone `trit-run`: a decimal integer in
  * [lo, hi] (no sign, nothing after it); a byte size with an optional K/M/G/T suffix (powers of

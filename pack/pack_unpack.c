@@ -340,20 +340,9 @@ static int on_manifest(void *ctx, const pack_manifest *m, trit_err *err)
     if (snprintf(u->stage, sizeof u->stage, "%s/.%s.unpack-%ld-XXXXXX", u->parent, pack_basename(u->dir), (long)getpid()) >=
         (int)sizeof u->stage)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, u->dir, "path too long");
-    /* The directory exists from mkdtemp on, but the caller's signal guard knows it only once
-     * published: termination signals wait (blocked) in between, so an interrupt cannot land in
-     * that window and leave it behind (as pack does for its temp file). */
-    sigset_t term, old;
-    sigemptyset(&term);
-    sigaddset(&term, SIGINT);
-    sigaddset(&term, SIGTERM);
-    sigaddset(&term, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &term, &old);
-    int const made = mkdtemp(u->stage) != NULL;
-    int const e = errno;
-    if (made) publish_stage(u, u->stage);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (!made) {
+    /* registered with the caller's guard as it is created: no signal lands in between */
+    if (trit_sys_mkdtemp(u->stage, u->o->stage_path, u->o->stage_ctx) != 0) {
+        int const e = errno;
         u->stage[0] = '\0';
         return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, u->parent, "cannot create a staging directory: %s", strerror(e));
     }
