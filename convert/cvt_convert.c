@@ -534,15 +534,19 @@ static int t2_rows_exact(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t
         for (uint64_t rr = 0; rc == TRIT_OK && rr < nr; rr++) {
             const float *x = e->buf + rr * p->cols;
             uint64_t const row = r + rr;
-            for (uint64_t k = 0; k < p->cols; k++) {
-                int8_t const q = (int8_t)(x[k] > 0 ? 1 : x[k] < 0 ? -1 : 0);
-                uint64_t si = 0;
-                if (p->layout == TRIT_SCALE_ROW) si = row;
-                else if (p->layout == TRIT_SCALE_GROUP) si = row * gpr + k / p->group;
-                if (q && p->layout != TRIT_SCALE_TENSOR) scales[si] = fabsf(x[k]);
-                codes[k] = q;
-                if (p->role == CVT_ROLE_EXPERT) e->code_hist[q + 1]++;
+            for (uint64_t k = 0; k < p->cols; k++) codes[k] = (int8_t)((x[k] > 0) - (x[k] < 0));
+            /* a scope's scale is the magnitude of its last non-zero value (all are equal) */
+            uint64_t const gw = p->layout == TRIT_SCALE_GROUP ? p->group : p->cols;
+            for (uint64_t g = 0; p->layout != TRIT_SCALE_TENSOR && g < gpr; g++) {
+                uint64_t const k0 = g * gw, k1 = k0 + gw < p->cols ? k0 + gw : p->cols;
+                for (uint64_t k = k1; k-- > k0;)
+                    if (codes[k]) {
+                        scales[p->layout == TRIT_SCALE_ROW ? row : row * gpr + g] = fabsf(x[k]);
+                        break;
+                    }
             }
+            if (p->role == CVT_ROLE_EXPERT)
+                for (uint64_t k = 0; k < p->cols; k++) e->code_hist[codes[k] + 1]++;
             trit_t2_pack_row(codes, p->cols, packed);
             rc = e->sink(e->sink_ctx, packed, row_bytes, err);
         }

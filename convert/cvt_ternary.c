@@ -1,4 +1,5 @@
 /* cvt_ternary.c - the one-pass exact-ternary scan (see cvt_ternary.h). */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -51,21 +52,29 @@ static void feed_one(cvt_tscan *s, float v, uint64_t col)
  * is not finite. */
 static int feed16(cvt_tscan *s, const float *x, uint64_t col)
 {
-    float mn = x[0], mx = x[0], m = 0;
-    int clash = 0, fin = 1;
+    /* branch-free over the 16 (ternary signs are random: a branch per value mispredicts):
+     * all non-zero |v| agree exactly when the largest equals the smallest non-zero one */
+    float mn = x[0], mx = x[0], amax = 0.0f, anz = INFINITY;
+    int fin = 1;
     uint64_t nz = 0, nn = 0;
     for (int k = 0; k < 16; k++) {
-        float const v = x[k], a = fabsf(v);
-        fin &= isfinite(v);
+        float const v = x[k], a = fabsf(v), an = a == 0.0f ? INFINITY : a;
+        fin &= a <= FLT_MAX;
         mn = v < mn ? v : mn;
         mx = v > mx ? v : mx;
+        amax = a > amax ? a : amax;
+        anz = an < anz ? an : anz;
         nz += v == 0.0f;
         nn += v < 0.0f;
-        if (a != 0.0f) {
-            if (m == 0.0f) m = a;
-            else clash |= a != m;
-        }
     }
+    int const clash = amax != 0.0f && anz != amax;
+    float m = amax;
+    if (clash)   /* the first non-zero |v| is the one a scope's magnitude takes */
+        for (int k = 0; k < 16; k++)
+            if (x[k] != 0.0f) {
+                m = fabsf(x[k]);
+                break;
+            }
     if (!fin) return 0;
     double sum = s->sum_abs;
     for (int k = 0; k < 16; k++) sum += fabsf(x[k]);
@@ -78,7 +87,8 @@ static int feed16(cvt_tscan *s, const float *x, uint64_t col)
     for (int i = 0; i < s->n_scopes; i++) {
         cvt_tscan_scope *c = &s->sc[i];
         if (!c->ok) continue;
-        if ((c->group == UINT64_MAX && col == 0) || (c->group && c->group != UINT64_MAX && col % c->group == 0))
+        /* group widths are powers of two: a mask, not a division */
+        if ((c->group == UINT64_MAX && col == 0) || (c->group && c->group != UINT64_MAX && (col & (c->group - 1)) == 0))
             c->mag = 0;
         if (m == 0.0f) continue;
         if (c->mag == 0.0f) c->mag = m;           /* the first non-zero value sets it, clash or not */
