@@ -474,12 +474,8 @@ static int write_bundle(cctx *c, pack_create_info *info)
     /* The temp file exists from mkstemp on, but the caller's signal guard knows it only once
      * published: termination signals wait (blocked) in between, so an interrupt can never land
      * in that window and leave the file behind. */
-    sigset_t term, old;
-    sigemptyset(&term);
-    sigaddset(&term, SIGINT);
-    sigaddset(&term, SIGTERM);
-    sigaddset(&term, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &term, &old);
+    sigset_t old;
+    pack_block_term(&old);
     int const step = trit_sys_atomic_open(&c->at, c->o->out, suffix, 0644);
     int const open_errno = errno;
     if (step != TRIT_SYS_TEMP) publish_temp(c, c->at.tmp);

@@ -4,6 +4,7 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,11 @@ int pack_name_ok(const char *s);
 int pack_model_id_ok(const char *s);
 /* A name that would escape the target directory: absolute, or with a ".." component. */
 int pack_name_escapes(const char *s);
+
+/* Block SIGINT, SIGTERM and SIGHUP in this thread; *old receives the mask to put back with
+ * pthread_sigmask(SIG_SETMASK, old, NULL). Around making a temp file or directory and
+ * publishing it to the caller's signal guard, so that an interrupt cannot leave it behind. */
+void pack_block_term(sigset_t *old);
 
 /* Strict decimal u64: digits only, no sign, no leading zero (except "0"). 0 on success. */
 int pack_parse_dec(const char *s, uint64_t *out);

@@ -343,12 +343,8 @@ static int on_manifest(void *ctx, const pack_manifest *m, trit_err *err)
     /* The directory exists from mkdtemp on, but the caller's signal guard knows it only once
      * published: termination signals wait (blocked) in between, so an interrupt cannot land in
      * that window and leave it behind (as pack does for its temp file). */
-    sigset_t term, old;
-    sigemptyset(&term);
-    sigaddset(&term, SIGINT);
-    sigaddset(&term, SIGTERM);
-    sigaddset(&term, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &term, &old);
+    sigset_t old;
+    pack_block_term(&old);
     int const made = mkdtemp(u->stage) != NULL;
     int const e = errno;
     if (made) publish_stage(u, u->stage);

@@ -285,3 +285,13 @@ unsigned pack_remove_stale(const char *dir, const char *prefix, int locked)
     closedir(d);
     return n;
 }
+
+void pack_block_term(sigset_t *old)
+{
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGINT);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &term, old);
+}
