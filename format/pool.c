@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "trit_pool.h"
+#include "trit_sys.h"
 
 enum { JOB_QUEUED = 1, JOB_RUNNING, JOB_DONE };
 
@@ -71,7 +72,7 @@ int trit_pool_new(uint32_t n_threads, trit_pool **out, trit_err *err)
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
     for (uint32_t i = 0; i < nw; i++) {
-        if (pthread_create(&p->th[i], NULL, worker, p) != 0) {
+        if (trit_sys_thread_start(&p->th[i], worker, p) != 0) {
             trit_pool_free(p);
             return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot start worker thread %u of %u", i + 1, nw);
         }

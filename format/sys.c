@@ -394,9 +394,15 @@ int trit_sys_parse_size(const char *s, uint64_t *out)
 
 int trit_sys_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* the termination signals only: a fault (SIGBUS on a truncated mapping, SIGSEGV) must
+     * still reach the handler of the thread that faults (blocked, the kernel kills instead) */
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGINT);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGHUP);
+    sigaddset(&term, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &term, &old);
     int const rc = pthread_create(t, NULL, fn, arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;

@@ -39,10 +39,11 @@ int trit_sys_read_small_file(const char *path, uint64_t max_bytes, uint8_t **buf
 int trit_sys_map_file(const char *path, const uint8_t **map, size_t *len, int *fd_out, trit_err *err);
 void trit_sys_unmap(const uint8_t *map, size_t len);   /* NULL is ok */
 
-/* pthread_create with every signal blocked in the new thread: process-directed signals
- * (SIGINT, SIGTERM) then reach only the threads that did not block them, so a caller that
+/* pthread_create with the termination signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) blocked in
+ * the new thread: they then reach only the threads that did not block them, so a caller that
  * blocks them around a critical step (publishing a temp file to its signal guard) is not
- * interrupted through a helper thread. 0 or the pthread_create error. */
+ * interrupted through a helper thread. Every worker thread of trit starts through this (the
+ * convert pool, the runner's pool, verify's and pack's helpers). 0 or the pthread_create error. */
 int trit_sys_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* "dir/name". Caller frees; NULL when out of memory. */

@@ -4,6 +4,7 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "run_int.h"
+#include "trit_sys.h"
 
 #define RUN_POOL_SPIN_NS 1000000u   /* 1 ms of spinning before a worker sleeps */
 
@@ -116,7 +117,7 @@ int run_pool_new(uint32_t n_threads, run_pool **out, trit_err *err)
         for (uint32_t i = 0; i + 1 < n_threads; i++) {
             p->w[i].pool = p;
             p->w[i].idx = i + 1;
-            if (pthread_create(&p->w[i].th, NULL, worker_main, &p->w[i]) != 0) {
+            if (trit_sys_thread_start(&p->w[i].th, worker_main, &p->w[i]) != 0) {
                 run_pool_free(p);
                 return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot start worker thread %u", i + 1);
             }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "run_int.h"
+#include "trit_sys.h"
 
 typedef struct trit_prov {
     trit_reader *owned;        /* closed with the provider (NULL when borrowed) */
@@ -233,7 +234,7 @@ int run_weights_verify(const run_weights *w, uint32_t n_threads, trit_err *err)
     pthread_t th[RUN_MAX_THREADS];
     uint32_t started = 0;
     pthread_mutex_init(&j.mu, NULL);
-    while (started + 1 < n_threads && pthread_create(&th[started], NULL, dense_worker, &j) == 0) started++;
+    while (started + 1 < n_threads && trit_sys_thread_start(&th[started], dense_worker, &j) == 0) started++;
     dense_worker(&j); /* the caller works too; fewer helpers if a thread cannot start */
     for (uint32_t t = 0; t < started; t++) pthread_join(th[t], NULL);
     pthread_mutex_destroy(&j.mu);

@@ -102,7 +102,7 @@ TEST(pack_hasher_two_lanes_match_one_shot)
 }
 
 /* tests/golden/pack-v1: v1.bundle.zst, a signed full bundle made by `trit pack` before this
- * change (commit 2ea7841: libsodium SHA-256, two reads per input):
+ * change (the main branch at 4c7c949: libsodium SHA-256, two reads per input):
  *   trit-gen trit --layers 1 --embd 64 --ff 64 --vocab 300 --experts 2 --experts-used 1
  *            --heads 2 --kv-heads 1 -o model.trit
  *   trit pack model.trit -o v1.bundle --model-id golden/pack-v1 --version 3 --min-runtime 0.1.0

@@ -17,7 +17,8 @@
 #             from node-llama-cpp's libllama (llama_quant.c), BENCH_THREADS threads
 # Environment: BENCH_TMP (/dev/shm), BENCH_IO_RUNS (5: verify, pack, unpack),
 # BENCH_CONVERT_RUNS (3), BENCH_IO_LAYERS (30: the whole 2B-4T), BENCH_F32_LAYERS (4),
-# BENCH_THREADS (2). Results: a table on stdout and in BUILD/bench/io.txt.
+# BENCH_THREADS (2), BENCH_CONTAINER (a .trit to use for verify/pack/unpack instead of the
+# converted 2B-4T: the convert rows are then skipped). Results: a table on stdout and in BUILD/bench/io.txt.
 set -eu
 BUILD=${1:-build}
 LIBLLAMA=${2:-}
@@ -77,6 +78,10 @@ size() { du -sb "$1" | cut -f1; }
 CONV_T=""
 "$TRIT" convert --help 2>/dev/null | grep -q -- '--threads' && CONV_T="--threads $THREADS"
 
+if [ -n "${BENCH_CONTAINER:-}" ]; then
+    echo "bench io: $BENCH_CONTAINER for verify, pack and unpack; convert rows skipped"
+    cp "$BENCH_CONTAINER" "$T/m.trit"
+else
 echo "bench io: sources on $T (trit-gen)"
 "$GEN" bitnet --preset 2b4t --layers "$LAYERS" -o "$T/bitnet" --force >/dev/null
 "$GEN" gguf --embd 1536 --layers 24 --ff 4096 --heads 12 --kv-heads 4 --vocab 32000 --tq 2 -o "$T/tq2.gguf" --force >/dev/null
@@ -90,6 +95,7 @@ bench "convert TQ2_0 GGUF (vs cp)" "$(size "$T/tq2.gguf")" "$CRUNS" \
     "rm -rf '$T/copy' '$T/g.trit'"
 # the last round's container stays: the input of verify, pack and unpack
 rm -rf "$T/tq2.gguf" "$T/copy" "$T/g.trit" "$T/bitnet"
+fi
 M=$T/m.trit
 MB=$(size "$M")
 
