@@ -350,8 +350,12 @@ void src_ggml_tq2_to_t2(const uint8_t *src, uint64_t n_blocks, uint8_t *t2, floa
     uint64_t nb = 0;
     for (uint64_t i = 0; i < n_blocks; i++, src += 66, t2 += 64) {
         memcpy(t2, src, 64);
-        uint8_t any = 0;
-        for (unsigned m = 0; m < 64; m++) any |= (uint8_t)(src[m] & (src[m] >> 1) & 0x55u);
+        uint64_t any = 0;   /* a code 3 anywhere: both bits of a pair set (8 bytes at a time) */
+        for (unsigned m = 0; m < 64; m += 8) {
+            uint64_t w;
+            memcpy(&w, src + m, 8);
+            any |= w & (w >> 1) & 0x5555555555555555ull;
+        }
         if (any)
             for (unsigned m = 0; m < 64; m++) nb += bad_pairs(src[m]);
         d[i] = half_at(src + 64);
