@@ -39,51 +39,19 @@
 #include "gen/gen.h"
 #include "test.h"
 #include "test_config_edit.h"
+#include "test_ref.h"
 
 typedef struct dsref {
-    gen_plan p;
-    double **val;            /* per plan tensor, lazily loaded */
-    cJSON *cfg;
+    test_ref base;           /* tensors, config.json, token/float mode (test_ref.h) */
     uint32_t E, H, nope, rope, vd, kl, ql, n_layer, n_vocab, k_used, first_dense, n_expert;
     double eps, theta, routed, softmax_scale, rope_mscale;
-    int norm_topk, quant;
+    int norm_topk;
     int v3, sigmoid, group;  /* deepseek_v3; sigmoid scores; 0 none, 1 max (group_limited_greedy),
                                 2 top-2 sum with e_score_correction_bias (noaux_tc) */
     uint32_t n_group, topk_group;
     int no_group, no_bias;   /* diagnostics: the routing without its group step / its bias */
     double *inv_freq;        /* [rope / 2] */
 } dsref;
-
-static double cfgnum(const cJSON *c, const char *k, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-/* The tensor's values (row-major, HF shape), or NULL with a failed check. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static const double *tv(dsref *r, const char *fmt, ...)
-{
-    char name[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    for (uint32_t i = 0; i < r->p.n; i++) {
-        if (strcmp(r->p.t[i].name, name)) continue;
-        if (!r->val[i]) {
-            uint64_t const n = gen_logical_nelems(&r->p.t[i]);
-            r->val[i] = malloc(n * sizeof(double));
-            if (!r->val[i]) return NULL;
-            for (uint64_t e = 0; e < n; e++) r->val[i][e] = gen_value(&r->p.t[i], e);
-        }
-        return r->val[i];
-    }
-    test_fail_(__FILE__, __LINE__, "reference: no tensor %s", name);
-    return NULL;
-}
 
 static double yarn_get_mscale(double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * log(scale) + 1.0; }
 
@@ -95,38 +63,31 @@ static double yarn_find_correction_dim(double rot, double dim, double base, doub
 static int ref_open(dsref *r, const gen_opts *o, const char *dir)
 {
     memset(r, 0, sizeof *r);
-    trit_err err;
-    if (gen_plan_build(o, &r->p, &err)) return -1;
-    r->val = calloc(r->p.n, sizeof *r->val);
-    size_t n;
-    uint8_t *b = test_read_file(test_path(dir, "config.json"), &n);
-    r->cfg = b ? cJSON_ParseWithLength((const char *)b, n) : NULL;
-    free(b);
-    if (!r->cfg || !r->val) return -1;
-    const cJSON *c = r->cfg;
-    r->E = (uint32_t)cfgnum(c, "hidden_size", 0);
-    r->H = (uint32_t)cfgnum(c, "num_attention_heads", 0);
-    r->nope = (uint32_t)cfgnum(c, "qk_nope_head_dim", 0);
-    r->rope = (uint32_t)cfgnum(c, "qk_rope_head_dim", 0);
-    r->vd = (uint32_t)cfgnum(c, "v_head_dim", 0);
-    r->kl = (uint32_t)cfgnum(c, "kv_lora_rank", 0);
-    r->ql = (uint32_t)cfgnum(c, "q_lora_rank", 0);   /* null: 0 */
-    r->n_layer = (uint32_t)cfgnum(c, "num_hidden_layers", 0);
-    r->n_vocab = (uint32_t)cfgnum(c, "vocab_size", 0);
-    r->k_used = (uint32_t)cfgnum(c, "num_experts_per_tok", 0);
-    r->first_dense = (uint32_t)cfgnum(c, "first_k_dense_replace", 0);
-    r->n_expert = (uint32_t)cfgnum(c, "n_routed_experts", 0);
-    r->eps = cfgnum(c, "rms_norm_eps", 1e-6);
-    r->theta = cfgnum(c, "rope_theta", 10000);
-    r->routed = cfgnum(c, "routed_scaling_factor", 1);
+    if (test_ref_open(&r->base, o, dir)) return -1;
+    const cJSON *c = r->base.cfg;
+    r->E = (uint32_t)test_ref_num(c, "hidden_size", 0);
+    r->H = (uint32_t)test_ref_num(c, "num_attention_heads", 0);
+    r->nope = (uint32_t)test_ref_num(c, "qk_nope_head_dim", 0);
+    r->rope = (uint32_t)test_ref_num(c, "qk_rope_head_dim", 0);
+    r->vd = (uint32_t)test_ref_num(c, "v_head_dim", 0);
+    r->kl = (uint32_t)test_ref_num(c, "kv_lora_rank", 0);
+    r->ql = (uint32_t)test_ref_num(c, "q_lora_rank", 0);   /* null: 0 */
+    r->n_layer = (uint32_t)test_ref_num(c, "num_hidden_layers", 0);
+    r->n_vocab = (uint32_t)test_ref_num(c, "vocab_size", 0);
+    r->k_used = (uint32_t)test_ref_num(c, "num_experts_per_tok", 0);
+    r->first_dense = (uint32_t)test_ref_num(c, "first_k_dense_replace", 0);
+    r->n_expert = (uint32_t)test_ref_num(c, "n_routed_experts", 0);
+    r->eps = test_ref_num(c, "rms_norm_eps", 1e-6);
+    r->theta = test_ref_num(c, "rope_theta", 10000);
+    r->routed = test_ref_num(c, "routed_scaling_factor", 1);
     r->norm_topk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "norm_topk_prob"));
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(c, "model_type"), *sf = cJSON_GetObjectItemCaseSensitive(c, "scoring_func");
     const cJSON *tm = cJSON_GetObjectItemCaseSensitive(c, "topk_method");
     r->v3 = cJSON_IsString(mt) && !strcmp(mt->valuestring, "deepseek_v3");
     r->sigmoid = cJSON_IsString(sf) && !strcmp(sf->valuestring, "sigmoid");
     r->group = !cJSON_IsString(tm) ? 0 : !strcmp(tm->valuestring, "group_limited_greedy") ? 1 : !strcmp(tm->valuestring, "noaux_tc") ? 2 : 0;
-    r->n_group = (uint32_t)cfgnum(c, "n_group", 1);
-    r->topk_group = (uint32_t)cfgnum(c, "topk_group", 1);
+    r->n_group = (uint32_t)test_ref_num(c, "n_group", 1);
+    r->topk_group = (uint32_t)test_ref_num(c, "topk_group", 1);
     /* DeepseekV2YarnRotaryEmbedding._set_cos_sin_cache */
     double const dim = r->rope;
     r->inv_freq = calloc(r->rope / 2 + 1, sizeof *r->inv_freq);
@@ -135,9 +96,9 @@ static int ref_open(dsref *r, const gen_opts *o, const char *dir)
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
     for (uint32_t i = 0; i < r->rope / 2; i++) r->inv_freq[i] = 1.0 / pow(r->theta, 2.0 * i / dim);
     if (cJSON_IsObject(rs)) {
-        double const f = cfgnum(rs, "factor", 1), orig = cfgnum(rs, "original_max_position_embeddings", 4096);
-        double const bf = cfgnum(rs, "beta_fast", 32), bs = cfgnum(rs, "beta_slow", 1);
-        double const ms = cfgnum(rs, "mscale", 1), msa = cfgnum(rs, "mscale_all_dim", 0);
+        double const f = test_ref_num(rs, "factor", 1), orig = test_ref_num(rs, "original_max_position_embeddings", 4096);
+        double const bf = test_ref_num(rs, "beta_fast", 32), bs = test_ref_num(rs, "beta_slow", 1);
+        double const ms = test_ref_num(rs, "mscale", 1), msa = test_ref_num(rs, "mscale_all_dim", 0);
         double low = floor(yarn_find_correction_dim(bf, dim, r->theta, orig));
         double high = ceil(yarn_find_correction_dim(bs, dim, r->theta, orig));
         low = low > 0 ? low : 0;
@@ -158,69 +119,8 @@ static int ref_open(dsref *r, const gen_opts *o, const char *dir)
 
 static void ref_close(dsref *r)
 {
-    for (uint32_t i = 0; r->val && i < r->p.n; i++) free(r->val[i]);
-    free(r->val);
     free(r->inv_freq);
-    cJSON_Delete(r->cfg);
-    gen_plan_release(&r->p);
-}
-
-static void rmsnorm(double *out, const double *x, const double *w, uint32_t n, double eps)
-{
-    double ss = 0;
-    for (uint32_t i = 0; i < n; i++) ss += x[i] * x[i];
-    double const s = 1.0 / sqrt(ss / n + eps);
-    for (uint32_t i = 0; i < n; i++) out[i] = x[i] * s * w[i];
-}
-
-/* y = W x for W [rows, cols] (a float matrix: no input quantization). */
-static void matvec(double *y, const double *W, const double *x, uint32_t rows, uint32_t cols)
-{
-    for (uint32_t r = 0; r < rows; r++) {
-        double a = 0;
-        for (uint32_t c = 0; c < cols; c++) a += W[(uint64_t)r * cols + c] * x[c];
-        y[r] = a;
-    }
-}
-
-/* A ternary projection: its input quantized to int8 per token (absmax, round half to even) in
- * token mode, as the runner does for every t2 matrix. */
-static void proj(const dsref *r, double *y, const double *W, const double *x, uint32_t rows, uint32_t cols)
-{
-    double *xq = malloc(cols * sizeof *xq);
-    if (!xq) return;
-    float amax = 0;
-    for (uint32_t i = 0; i < cols; i++) amax = fabsf((float)x[i]) > amax ? fabsf((float)x[i]) : amax;
-    float const s = amax > 0 ? 127.0f / amax : 0.0f;
-    for (uint32_t i = 0; i < cols; i++) {
-        if (!r->quant) {
-            xq[i] = x[i];
-            continue;
-        }
-        float v = (float)x[i] * s;
-        v = v > 127 ? 127 : v < -127 ? -127 : v;
-        xq[i] = nearbyintf(v) * (double)(amax / 127.0f);
-    }
-    matvec(y, W, xq, rows, cols);
-    free(xq);
-}
-
-static double silu(double g) { return g / (1 + exp(-g)); }
-
-/* DeepseekV2MLP of width F under prefix. */
-static void mlp(dsref *r, double *out, const double *x, uint32_t F, const char *prefix)
-{
-    double *g = malloc(F * sizeof *g), *u = malloc(F * sizeof *u);
-    const double *Wg = tv(r, "%s.gate_proj.weight", prefix), *Wu = tv(r, "%s.up_proj.weight", prefix),
-                 *Wd = tv(r, "%s.down_proj.weight", prefix);
-    if (g && u && Wg && Wu && Wd) {
-        proj(r, g, Wg, x, F, r->E);
-        proj(r, u, Wu, x, F, r->E);
-        for (uint32_t i = 0; i < F; i++) g[i] = silu(g[i]) * u[i];
-        proj(r, out, Wd, g, r->E, F);
-    }
-    free(g);
-    free(u);
+    test_ref_close(&r->base);
 }
 
 /* apply_rotary_pos_emb on one rope part, literally: permute interleaved -> halves, then
@@ -257,7 +157,7 @@ static int route(dsref *r, uint32_t L, const double *Wr, const double *x, double
     double choice[1024], gsc[1024];
     int keep[1024];
     if (NE > 1024 || !G || NE % G) return -1;
-    matvec(rl, Wr, x, NE, r->E);
+    test_ref_matvec(rl, Wr, x, NE, r->E);
     if (r->sigmoid) {
         for (uint32_t e = 0; e < NE; e++) rl[e] = 1.0 / (1.0 + exp(-rl[e]));
     } else {
@@ -266,7 +166,7 @@ static int route(dsref *r, uint32_t L, const double *Wr, const double *x, double
         for (uint32_t e = 0; e < NE; e++) sum += rl[e] = exp(rl[e] - mx);
         for (uint32_t e = 0; e < NE; e++) rl[e] /= sum;
     }
-    const double *bias = r->group == 2 && !r->no_bias ? tv(r, "model.layers.%u.mlp.gate.e_score_correction_bias", L) : NULL;
+    const double *bias = r->group == 2 && !r->no_bias ? test_ref_tensor(&r->base, "model.layers.%u.mlp.gate.e_score_correction_bias", L) : NULL;
     if (r->group == 2 && !r->no_bias && !bias) return -1;
     for (uint32_t e = 0; e < NE; e++) choice[e] = rl[e] + (bias ? bias[e] : 0.0);
     for (uint32_t g = 0; g < G; g++) {
@@ -308,8 +208,8 @@ static int route(dsref *r, uint32_t L, const double *Wr, const double *x, double
 static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits)
 {
     uint32_t const E = r->E, H = r->H, hd = r->nope + r->rope, kvb = r->nope + r->vd;
-    uint32_t const FE = (uint32_t)cfgnum(r->cfg, "moe_intermediate_size", 0), FD = (uint32_t)cfgnum(r->cfg, "intermediate_size", 0);
-    uint32_t const FS = FE * (uint32_t)cfgnum(r->cfg, "n_shared_experts", 0);
+    uint32_t const FE = (uint32_t)test_ref_num(r->base.cfg, "moe_intermediate_size", 0), FD = (uint32_t)test_ref_num(r->base.cfg, "intermediate_size", 0);
+    uint32_t const FS = FE * (uint32_t)test_ref_num(r->base.cfg, "n_shared_experts", 0);
     double *h = calloc((size_t)n * E, sizeof *h), *x = calloc(E, sizeof *x), *tmp = calloc(E, sizeof *tmp);
     double *q = calloc((size_t)n * H * hd, sizeof *q), *k = calloc((size_t)n * H * hd, sizeof *k);
     double *v = calloc((size_t)n * H * r->vd, sizeof *v), *att = calloc((size_t)H * r->vd, sizeof *att);
@@ -317,34 +217,34 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
     double *kv = calloc((size_t)H * kvb, sizeof *kv), *sc = calloc(n, sizeof *sc), *rl = calloc(r->n_expert + 1, sizeof *rl);
     int rc = -1;
     if (!h || !x || !tmp || !q || !k || !v || !att || !ckv || !cn || !kv || !sc || !rl) goto done;
-    const double *emb = tv(r, "model.embed_tokens.weight");
+    const double *emb = test_ref_tensor(&r->base, "model.embed_tokens.weight");
     if (!emb) goto done;
     for (uint32_t t = 0; t < n; t++) memcpy(h + (size_t)t * E, emb + (size_t)tok[t] * E, E * sizeof *h);
     for (uint32_t L = 0; L < r->n_layer; L++) {
         char pre[96];
         snprintf(pre, sizeof pre, "model.layers.%u", L);
-        const double *ln1 = tv(r, "%s.input_layernorm.weight", pre), *ln2 = tv(r, "%s.post_attention_layernorm.weight", pre);
-        const double *Wkva = tv(r, "%s.self_attn.kv_a_proj_with_mqa.weight", pre), *kvn = tv(r, "%s.self_attn.kv_a_layernorm.weight", pre);
-        const double *Wkvb = tv(r, "%s.self_attn.kv_b_proj.weight", pre), *Wo = tv(r, "%s.self_attn.o_proj.weight", pre);
+        const double *ln1 = test_ref_tensor(&r->base, "%s.input_layernorm.weight", pre), *ln2 = test_ref_tensor(&r->base, "%s.post_attention_layernorm.weight", pre);
+        const double *Wkva = test_ref_tensor(&r->base, "%s.self_attn.kv_a_proj_with_mqa.weight", pre), *kvn = test_ref_tensor(&r->base, "%s.self_attn.kv_a_layernorm.weight", pre);
+        const double *Wkvb = test_ref_tensor(&r->base, "%s.self_attn.kv_b_proj.weight", pre), *Wo = test_ref_tensor(&r->base, "%s.self_attn.o_proj.weight", pre);
         if (!ln1 || !ln2 || !Wkva || !kvn || !Wkvb || !Wo) goto done;
         for (uint32_t t = 0; t < n; t++) {
-            rmsnorm(x, h + (size_t)t * E, ln1, E, r->eps);
+            test_ref_rmsnorm(x, h + (size_t)t * E, ln1, E, r->eps);
             double *qt = q + (size_t)t * H * hd;
             if (r->ql) {
-                const double *Wqa = tv(r, "%s.self_attn.q_a_proj.weight", pre), *qan = tv(r, "%s.self_attn.q_a_layernorm.weight", pre);
-                const double *Wqb = tv(r, "%s.self_attn.q_b_proj.weight", pre);
+                const double *Wqa = test_ref_tensor(&r->base, "%s.self_attn.q_a_proj.weight", pre), *qan = test_ref_tensor(&r->base, "%s.self_attn.q_a_layernorm.weight", pre);
+                const double *Wqb = test_ref_tensor(&r->base, "%s.self_attn.q_b_proj.weight", pre);
                 if (!Wqa || !qan || !Wqb) goto done;
-                proj(r, cn, Wqa, x, r->ql, E);
-                rmsnorm(cn, cn, qan, r->ql, r->eps);
-                proj(r, qt, Wqb, cn, H * hd, r->ql);
+                test_ref_proj(&r->base, cn, Wqa, x, r->ql, E);
+                test_ref_rmsnorm(cn, cn, qan, r->ql, r->eps);
+                test_ref_proj(&r->base, qt, Wqb, cn, H * hd, r->ql);
             } else {
-                const double *Wq = tv(r, "%s.self_attn.q_proj.weight", pre);
+                const double *Wq = test_ref_tensor(&r->base, "%s.self_attn.q_proj.weight", pre);
                 if (!Wq) goto done;
-                proj(r, qt, Wq, x, H * hd, E);
+                test_ref_proj(&r->base, qt, Wq, x, H * hd, E);
             }
-            proj(r, ckv, Wkva, x, r->kl + r->rope, E);
-            rmsnorm(cn, ckv, kvn, r->kl, r->eps);
-            proj(r, kv, Wkvb, cn, H * kvb, r->kl);
+            test_ref_proj(&r->base, ckv, Wkva, x, r->kl + r->rope, E);
+            test_ref_rmsnorm(cn, ckv, kvn, r->kl, r->eps);
+            test_ref_proj(&r->base, kv, Wkvb, cn, H * kvb, r->kl);
             rope_hf(r, ckv + r->kl, t);
             for (uint32_t hh = 0; hh < H; hh++) {
                 rope_hf(r, qt + (size_t)hh * hd + r->nope, t);
@@ -373,20 +273,20 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
                     att[(size_t)hh * r->vd + i] = a;
                 }
             }
-            proj(r, hn + (size_t)t * E, Wo, att, E, H * r->vd);
+            test_ref_proj(&r->base, hn + (size_t)t * E, Wo, att, E, H * r->vd);
         }
         for (size_t i = 0; i < (size_t)n * E; i++) h[i] += hn[i];
         /* FFN: dense for the first first_k_dense_replace layers, else the MoE */
         for (uint32_t t = 0; t < n; t++) {
             double *ht = h + (size_t)t * E;
-            rmsnorm(x, ht, ln2, E, r->eps);
+            test_ref_rmsnorm(x, ht, ln2, E, r->eps);
             if (L < r->first_dense) {
                 snprintf(pre, sizeof pre, "model.layers.%u.mlp", L);
-                mlp(r, tmp, x, FD, pre);
+                test_ref_mlp(&r->base, tmp, x, r->E, FD, pre);
                 for (uint32_t i = 0; i < E; i++) ht[i] += tmp[i];
                 continue;
             }
-            const double *Wr = tv(r, "model.layers.%u.mlp.gate.weight", L);
+            const double *Wr = test_ref_tensor(&r->base, "model.layers.%u.mlp.gate.weight", L);
             if (!Wr) goto done;
             uint32_t sel[64];
             double w[64], wsum = 0;
@@ -398,19 +298,19 @@ static int ref_forward(dsref *r, const uint32_t *tok, uint32_t n, double *logits
                 int const norm = r->k_used > 1 && r->norm_topk;
                 double const wj = norm ? w[j] / (wsum + 1e-20) * (r->v3 ? r->routed : 1.0) : w[j] * r->routed;
                 snprintf(pre, sizeof pre, "model.layers.%u.mlp.experts.%u", L, sel[j]);
-                mlp(r, tmp, x, FE, pre);
+                test_ref_mlp(&r->base, tmp, x, r->E, FE, pre);
                 for (uint32_t i = 0; i < E; i++) y[i] += wj * tmp[i];
             }
             snprintf(pre, sizeof pre, "model.layers.%u.mlp.shared_experts", L);
-            mlp(r, tmp, x, FS, pre);
+            test_ref_mlp(&r->base, tmp, x, r->E, FS, pre);
             for (uint32_t i = 0; i < E; i++) ht[i] += y[i] + tmp[i];
         }
         free(hn);
     }
-    const double *nw = tv(r, "model.norm.weight"), *Wout = tv(r, "lm_head.weight");
+    const double *nw = test_ref_tensor(&r->base, "model.norm.weight"), *Wout = test_ref_tensor(&r->base, "lm_head.weight");
     if (!nw || !Wout) goto done;
-    rmsnorm(x, h + (size_t)(n - 1) * E, nw, E, r->eps);
-    matvec(logits, Wout, x, r->n_vocab, E);
+    test_ref_rmsnorm(x, h + (size_t)(n - 1) * E, nw, E, r->eps);
+    test_ref_matvec(logits, Wout, x, r->n_vocab, E);
     rc = 0;
 done:
     free(h); free(x); free(tmp); free(q); free(k); free(v); free(att); free(ckv); free(cn); free(kv); free(sc); free(rl);
@@ -503,9 +403,9 @@ static void agree_l(gen_layout layout, const char *label, uint32_t q_lora, const
         uint32_t tok[64], n = 0;
         char *p = NULL;
         for (const char *q = seqs[s]; *q && n < 64; q = *p == ',' ? p + 1 : p) tok[n++] = (uint32_t)strtoul(q, &p, 10);
-        r.quant = quant;
+        r.base.quant = quant;
         CHECK(ref_forward(&r, tok, n, ref) == 0);
-        r.quant = 0;
+        r.base.quant = 0;
         CHECK(ref_forward(&r, tok, n, reff) == 0);
         double *run = calloc(r.n_vocab, sizeof *run), *alt = calloc(r.n_vocab, sizeof *alt);
         if (!run || !alt) {
@@ -515,7 +415,7 @@ static void agree_l(gen_layout layout, const char *label, uint32_t q_lora, const
         }
         for (int d = 0; sens && d < 2; d++) {
             if (d == 1 && r.group != 2) break;
-            r.quant = quant;
+            r.base.quant = quant;
             r.no_group = d == 0;
             r.no_bias = d == 1;
             CHECK(ref_forward(&r, tok, n, alt) == 0);
