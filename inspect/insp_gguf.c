@@ -12,6 +12,7 @@
 
 #include "src_gguf.h"
 #include "insp.h"
+#include "insp_json.h"
 
 #define INSP_GGUF_ARRAY_INLINE 16u   /* arrays up to this many elements are shown whole */
 #define INSP_GGUF_ARRAY_HEAD 8u      /* elements shown of a longer array */
@@ -184,33 +185,13 @@ static int fill_metadata(const src_gguf *h, insp_model *m)
 }
 
 /* Expert counts from "{arch}.expert_count" style keys, if present. */
-/* fill_header's adds: *ok becomes 0 when one fails (out of memory: the header is then refused,
- * never shown with fields missing). */
-static void ok_num(cJSON *o, int *ok, const char *k, double v)
-{
-    if (!cJSON_AddNumberToObject(o, k, v)) *ok = 0;
-}
-
-static void ok_str(cJSON *o, int *ok, const char *k, const char *v)
-{
-    if (!cJSON_AddStringToObject(o, k, v)) *ok = 0;
-}
-
-static void ok_item(cJSON *o, int *ok, const char *k, cJSON *item)
-{
-    if (!item || !(k ? cJSON_AddItemToObject(o, k, item) : cJSON_AddItemToArray(o, item))) {
-        cJSON_Delete(item);
-        *ok = 0;
-    }
-}
-
 static void add_arch_u64(const src_gguf *h, cJSON *o, int *ok, const char *suffix, const char *field)
 {
     char key[160];
     uint64_t v;
     snprintf(key, sizeof key, "%s.%s", src_gguf_arch(h), suffix);
     int64_t const i = src_gguf_find_kv(h, key);
-    if (i >= 0 && src_gguf_kv_u64(h, (uint64_t)i, &v) == TRIT_OK) ok_num(o, ok, field, (double)v);
+    if (i >= 0 && src_gguf_kv_u64(h, (uint64_t)i, &v) == TRIT_OK) insp__ok_num(o, ok, field, (double)v);
 }
 
 static int fill_header(const src_gguf *h, insp_model *m, uint64_t n_exps, uint64_t n_per_expert)
@@ -222,13 +203,13 @@ static int fill_header(const src_gguf *h, insp_model *m, uint64_t n_exps, uint64
         return TRIT_E_NOMEM;
     }
     int ok = 1;
-    ok_num(hd, &ok, "alignment", (double)src_gguf_alignment(h));
-    ok_num(hd, &ok, "data_offset", (double)src_gguf_data_offset(h, 0));
-    ok_num(hd, &ok, "tensor_count", (double)src_gguf_n_tensors(h));
-    if (src_gguf_arch(h)[0]) ok_str(hd, &ok, "architecture", src_gguf_arch(h));
-    if (src_gguf_is_bitnet_fork(h)) ok_item(hd, &ok, "bitnet_fork_types", cJSON_CreateBool(1));
-    ok_num(hd, &ok, "split_count", (double)src_gguf_n_files(h));
-    ok_item(hd, &ok, "files", files);
+    insp__ok_num(hd, &ok, "alignment", (double)src_gguf_alignment(h));
+    insp__ok_num(hd, &ok, "data_offset", (double)src_gguf_data_offset(h, 0));
+    insp__ok_num(hd, &ok, "tensor_count", (double)src_gguf_n_tensors(h));
+    if (src_gguf_arch(h)[0]) insp__ok_str(hd, &ok, "architecture", src_gguf_arch(h));
+    if (src_gguf_is_bitnet_fork(h)) insp__ok_item(hd, &ok, "bitnet_fork_types", cJSON_CreateBool(1));
+    insp__ok_num(hd, &ok, "split_count", (double)src_gguf_n_files(h));
+    insp__ok_item(hd, &ok, "files", files);
     if (!ok) return TRIT_E_NOMEM;
     for (uint32_t f = 0; f < src_gguf_n_files(h); f++) {
         cJSON *fo = cJSON_CreateObject();
@@ -236,16 +217,16 @@ static int fill_header(const src_gguf *h, insp_model *m, uint64_t n_exps, uint64
             cJSON_Delete(fo);
             return TRIT_E_NOMEM;
         }
-        ok_str(fo, &ok, "path", src_gguf_file_path(h, f));
-        ok_num(fo, &ok, "bytes", (double)src_gguf_file_size(h, f));
-        ok_num(fo, &ok, "data_offset", (double)src_gguf_data_offset(h, f));
+        insp__ok_str(fo, &ok, "path", src_gguf_file_path(h, f));
+        insp__ok_num(fo, &ok, "bytes", (double)src_gguf_file_size(h, f));
+        insp__ok_num(fo, &ok, "data_offset", (double)src_gguf_data_offset(h, f));
     }
     if (n_exps || n_per_expert) {
         cJSON *moe = cJSON_CreateObject();
-        ok_item(hd, &ok, "moe", moe);
+        insp__ok_item(hd, &ok, "moe", moe);
         if (!ok) return TRIT_E_NOMEM;
-        ok_num(moe, &ok, "expert_tensors", (double)n_exps);
-        if (n_per_expert) ok_num(moe, &ok, "per_expert_tensors", (double)n_per_expert);
+        insp__ok_num(moe, &ok, "expert_tensors", (double)n_exps);
+        if (n_per_expert) insp__ok_num(moe, &ok, "per_expert_tensors", (double)n_per_expert);
         add_arch_u64(h, moe, &ok, "expert_count", "expert_count");
         add_arch_u64(h, moe, &ok, "expert_used_count", "expert_used_count");
     }

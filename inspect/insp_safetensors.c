@@ -14,6 +14,7 @@
 
 #include "src_safetensors.h"
 #include "insp.h"
+#include "insp_json.h"
 #include "trit_safemath.h"
 
 typedef struct st_ctx {
@@ -42,62 +43,42 @@ static int st_read_f32(void *p, uint64_t i, uint64_t first, uint64_t n, float *o
     return src_st_to_f32(c->h, (uint32_t)i, first, n, out, err);
 }
 
-/* fill_header's adds: *ok becomes 0 when one fails (out of memory: the header is then refused,
- * never shown with fields missing). */
-static void ok_num(cJSON *o, int *ok, const char *k, double v)
-{
-    if (!cJSON_AddNumberToObject(o, k, v)) *ok = 0;
-}
-
-static void ok_str(cJSON *o, int *ok, const char *k, const char *v)
-{
-    if (!cJSON_AddStringToObject(o, k, v)) *ok = 0;
-}
-
-static void ok_item(cJSON *o, int *ok, const char *k, cJSON *item)
-{
-    if (!item || !(k ? cJSON_AddItemToObject(o, k, item) : cJSON_AddItemToArray(o, item))) {
-        cJSON_Delete(item);
-        *ok = 0;
-    }
-}
-
 static int fill_header(const src_st *h, insp_model *m, uint64_t n_bitnet)
 {
     cJSON *hd = m->header = cJSON_CreateObject();
     if (!hd) return TRIT_E_NOMEM;
     int ok = 1;
     const src_st_shard_info *s0 = src_st_shard(h, 0);
-    ok_num(hd, &ok, "header_size", s0 ? (double)s0->header_size : 0.0);
+    insp__ok_num(hd, &ok, "header_size", s0 ? (double)s0->header_size : 0.0);
     cJSON *shards = cJSON_AddArrayToObject(hd, "shards");
     if (!shards) return TRIT_E_NOMEM;
     for (uint32_t s = 0; s < src_st_n_shards(h); s++) {
         const src_st_shard_info *si = src_st_shard(h, s);
         cJSON *o = cJSON_CreateObject();
-        ok_item(shards, &ok, NULL, o);
+        insp__ok_item(shards, &ok, NULL, o);
         if (!ok) return TRIT_E_NOMEM;
-        ok_str(o, &ok, "file", si->name);
-        ok_num(o, &ok, "bytes", (double)si->file_size);
-        ok_num(o, &ok, "header_size", (double)si->header_size);
-        ok_num(o, &ok, "data_offset", (double)si->data_off);
-        ok_num(o, &ok, "tensors", (double)si->n_tensors);
-        if (si->metadata_null) ok_item(o, &ok, "__metadata__", cJSON_CreateNull());
+        insp__ok_str(o, &ok, "file", si->name);
+        insp__ok_num(o, &ok, "bytes", (double)si->file_size);
+        insp__ok_num(o, &ok, "header_size", (double)si->header_size);
+        insp__ok_num(o, &ok, "data_offset", (double)si->data_off);
+        insp__ok_num(o, &ok, "tensors", (double)si->n_tensors);
+        if (si->metadata_null) insp__ok_item(o, &ok, "__metadata__", cJSON_CreateNull());
         m->file_bytes += si->file_size;
     }
-    ok_num(hd, &ok, "total_size", (double)src_st_data_size(h));
+    insp__ok_num(hd, &ok, "total_size", (double)src_st_data_size(h));
     if (src_st_index_path(h)) {
         const char *ip = src_st_index_path(h), *slash = strrchr(ip, '/');
         uint64_t declared;
-        ok_str(hd, &ok, "index", slash ? slash + 1 : ip);
+        insp__ok_str(hd, &ok, "index", slash ? slash + 1 : ip);
         if (src_st_declared_total_size(h, &declared) == TRIT_OK)
-            ok_num(hd, &ok, "index_total_size", (double)declared);
+            insp__ok_num(hd, &ok, "index_total_size", (double)declared);
     }
     cJSON *side = cJSON_AddArrayToObject(hd, "side_files");
     if (!side) return TRIT_E_NOMEM;
     for (uint32_t k = 0; k < SRC_ST_SIDE_COUNT_; k++)
-        if (src_st_side_path(h, k)) ok_item(side, &ok, NULL, cJSON_CreateString(src_st_side_name(k)));
-    if (src_st_config_is_bitnet(h)) ok_str(hd, &ok, "quantization", "bitnet");
-    if (n_bitnet) ok_num(hd, &ok, "bitnet_packed_tensors", (double)n_bitnet);
+        if (src_st_side_path(h, k)) insp__ok_item(side, &ok, NULL, cJSON_CreateString(src_st_side_name(k)));
+    if (src_st_config_is_bitnet(h)) insp__ok_str(hd, &ok, "quantization", "bitnet");
+    if (n_bitnet) insp__ok_num(hd, &ok, "bitnet_packed_tensors", (double)n_bitnet);
     return ok ? TRIT_OK : TRIT_E_NOMEM;
 }
 

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "insp.h"
+#include "insp_json.h"
 #include "trit_safemath.h"
 
 typedef struct trit_ctx {
@@ -181,11 +182,6 @@ static void ok_u64(cJSON *o, int *ok, const char *k, uint64_t v)
     if (!cJSON_AddNumberToObject(o, k, (double)v)) *ok = 0;
 }
 
-static void ok_str(cJSON *o, int *ok, const char *k, const char *v)
-{
-    if (!cJSON_AddStringToObject(o, k, v)) *ok = 0;
-}
-
 static cJSON *header_json(const trit_reader *r)
 {
     trit_file_info const *fi = trit_reader_file_info(r);
@@ -195,18 +191,18 @@ static cJSON *header_json(const trit_reader *r)
     char hex[32];
     ok_u64(h, &ok, "file_size", fi->file_size);
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fi->header_xxh3);
-    ok_str(h, &ok, "header_xxh3", hex);
+    insp__ok_str(h, &ok, "header_xxh3", hex);
     ok_u64(h, &ok, "index_offset", fi->index_off);
     ok_u64(h, &ok, "index_size", fi->index_size);
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fi->index_xxh3);
-    ok_str(h, &ok, "index_xxh3", hex);
+    insp__ok_str(h, &ok, "index_xxh3", hex);
     ok_u64(h, &ok, "data_offset", fi->data_off);
     ok_u64(h, &ok, "page_align", fi->page_align);
     ok_u64(h, &ok, "tensor_align", fi->tensor_align);
     snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)fi->required_features);
-    ok_str(h, &ok, "required_features", hex);
+    insp__ok_str(h, &ok, "required_features", hex);
     snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)fi->optional_features);
-    ok_str(h, &ok, "optional_features", hex);
+    insp__ok_str(h, &ok, "optional_features", hex);
     ok_u64(h, &ok, "expert_units", fi->n_units);
 
     /* bytes per section of the file: they add up to file_size */
@@ -235,8 +231,8 @@ static cJSON *header_json(const trit_reader *r)
             ok = 0;
             break;
         }
-        ok_str(o, &ok, "name", si->name);
-        ok_str(o, &ok, "kind", section_kind_name(si->kind));
+        insp__ok_str(o, &ok, "name", si->name);
+        insp__ok_str(o, &ok, "kind", section_kind_name(si->kind));
         ok_u64(o, &ok, "offset", si->offset);
         ok_u64(o, &ok, "size", si->size);
         blobs += si->size;
