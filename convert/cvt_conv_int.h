@@ -40,6 +40,11 @@ typedef struct cvt_plan_t {
     uint32_t mla_vb, mla_nope, mla_v;
 } cvt_plan_t;
 
+/* 1 when the tensor's rows are one source tensor's rows in order (what the raw copy and the
+ * code-domain path read), 0 when read_rows builds them: config values (longrope factors) or
+ * deepseek2's attn_kv_b from attn_k_b + attn_v_b. The one test both fast paths ask. */
+static inline int cvt__rows_from_source(const cvt_plan_t *p) { return !p->values && !p->mla_nope; }
+
 /* One encoder's working state: a thread's, or the caller's. */
 typedef struct cvt_emit {
     float *buf;                /* CVT_CHUNK_VALUES floats */

@@ -485,9 +485,8 @@ static int copy_raw(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, 
 
 static int write_float(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nrows, trit_err *err)
 {
-    /* raw copy of the source bytes, unless the rows are not one source tensor's: config values
-     * (longrope factors) or deepseek2's attn_kv_b rebuilt from attn_k_b + attn_v_b */
-    if (!p->values && !p->mla_nope) {
+    /* raw copy of the source bytes, when the rows are one source tensor's */
+    if (cvt__rows_from_source(p)) {
         const char *ty = src_at(c->src, p->src)->type;
         size_t const es = !strcmp(ty, "F32") ? 4 : !strcmp(ty, "F16") || !strcmp(ty, "BF16") ? 2 : 0;
         if (es && !p->permute_heads && p->mult == 1.0f && !c->o->decode_float &&

@@ -78,8 +78,8 @@ int cvt__scan_all(cvt_conv *c, trit_err *err)
         if (!cvt__is_projection(p->role)) continue;
         if (c->o->decode_float || (rc = src_codes_of(c->src, p->src, &p->codes, err))) memset(&p->codes, 0, sizeof p->codes);
         if (rc) break;
-        /* rows rebuilt from two tensors (deepseek2's attn_kv_b from attn_k_b + attn_v_b) go through floats */
-        if (p->codes.kind && (!p->cols || p->cols % p->codes.align || p->mla_nope)) p->codes.kind = SRC_CODES_NONE;
+        /* rows that read_rows builds go through floats */
+        if (p->codes.kind && (!p->cols || p->cols % p->codes.align || !cvt__rows_from_source(p))) p->codes.kind = SRC_CODES_NONE;
         jobs[k++] = (scan_job){.c = c, .p = p};
     }
     for (uint32_t j = 0; j < k; j++) {

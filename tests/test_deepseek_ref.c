@@ -325,29 +325,6 @@ static int trit_cli(const char *args, char **out)
     return test_run(cmd, out);
 }
 
-static void top5(const double *l, uint32_t n, uint32_t *out)
-{
-    for (int j = 0; j < 5; j++) {
-        uint32_t best = UINT32_MAX;
-        for (uint32_t i = 0; i < n; i++) {
-            int taken = 0;
-            for (int k = 0; k < j; k++) taken |= out[k] == i;
-            if (!taken && (best == UINT32_MAX || l[i] > l[best])) best = i;
-        }
-        out[j] = best;
-    }
-}
-
-static int same_set(const uint32_t *a, const uint32_t *b)
-{
-    for (int i = 0; i < 5; i++) {
-        int f = 0;
-        for (int j = 0; j < 5; j++) f |= a[i] == b[j];
-        if (!f) return 0;
-    }
-    return 1;
-}
-
 /* Generate, optionally edit config.json, convert, run the sequences and compare. With `sens`,
  * also show that the comparison sees the routing: the reference without its group step, and
  * (noaux_tc) without its selection bias, must each disagree with the runner by more than 1e-3. */
@@ -439,9 +416,9 @@ static void agree_l(gen_layout layout, const char *label, uint32_t q_lora, const
             range = fabs(ref[i]) > range ? fabs(ref[i]) : range;
         }
         uint32_t a[5], c5[5];
-        top5(run, r.n_vocab, a);
-        top5(ref, r.n_vocab, c5);
-        top5_ok += same_set(a, c5);
+        test_ref_top5(run, r.n_vocab, a);
+        test_ref_top5(ref, r.n_vocab, c5);
+        top5_ok += test_ref_same5(a, c5);
         free(run);
         free(b);
     }

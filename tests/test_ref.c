@@ -147,7 +147,7 @@ void test_ref_attention(double *att, const double *q, const double *k, const dou
     }
 }
 
-static void top5(const double *l, uint32_t n, uint32_t *out)
+void test_ref_top5(const double *l, uint32_t n, uint32_t *out)
 {
     for (int j = 0; j < 5; j++) {
         uint32_t best = UINT32_MAX;
@@ -160,7 +160,7 @@ static void top5(const double *l, uint32_t n, uint32_t *out)
     }
 }
 
-static int same_set(const uint32_t *a, const uint32_t *b)
+int test_ref_same5(const uint32_t *a, const uint32_t *b)
 {
     for (int i = 0; i < 5; i++) {
         int f = 0;
@@ -215,9 +215,9 @@ static void compare(const char *family, const char *label, const char *model, te
             st->range = fabs(ref[i]) > st->range ? fabs(ref[i]) : st->range;
         }
         uint32_t a[5], c5[5];
-        top5(run, n_vocab, a);
-        top5(ref, n_vocab, c5);
-        st->top5_ok += same_set(a, c5);
+        test_ref_top5(run, n_vocab, a);
+        test_ref_top5(ref, n_vocab, c5);
+        st->top5_ok += test_ref_same5(a, c5);
         free(b);
     }
     free(ref);

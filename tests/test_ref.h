@@ -51,6 +51,11 @@ void test_ref_rope_halves(double *x, uint32_t d, const double *inv_freq, double 
 void test_ref_attention(double *att, const double *q, const double *k, const double *v, uint32_t t, uint32_t H,
                         uint32_t KV, uint32_t hd, double scale, double *sc);
 
+/* The indices of l's 5 largest values (ties: the lower index), and whether two such sets hold
+ * the same indices. */
+void test_ref_top5(const double *l, uint32_t n, uint32_t *out);
+int test_ref_same5(const uint32_t *a, const uint32_t *b);
+
 /* Logits of the last of n tokens; 0 on success. */
 typedef int (*test_ref_forward_fn)(void *ctx, const uint32_t *tok, uint32_t n, double *logits);
 
