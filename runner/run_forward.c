@@ -80,7 +80,7 @@ static void rope(float *x, uint32_t T, uint32_t n_heads, uint32_t hd, uint32_t r
 
 typedef struct att_job {
     run_ctx *c;
-    uint32_t L, T;
+    uint32_t L, T, n_kv, kw, vw;
 } att_job;
 
 static void att_task(void *arg, uint32_t wi, uint32_t nw)
@@ -88,20 +88,20 @@ static void att_task(void *arg, uint32_t wi, uint32_t nw)
     att_job const *j = arg;
     run_ctx *c = j->c;
     run_hparams const *hp = &c->hp;
-    uint32_t const hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    uint64_t const qd = (uint64_t)hp->n_head * hd, kvd = (uint64_t)hp->n_head_kv * hd;
-    float const scale = hp->attn_scale;   /* 1/sqrt(head_dim) unless the model states one (granite) */
-    const float *kc = c->k_cache + (uint64_t)j->L * c->n_ctx * kvd, *vc = c->v_cache + (uint64_t)j->L * c->n_ctx * kvd;
+    uint32_t const H = hp->n_head, kw = j->kw, vw = j->vw, group = H / j->n_kv;
+    uint64_t const qd = (uint64_t)H * kw, kd = (uint64_t)j->n_kv * kw, vd = (uint64_t)j->n_kv * vw, od = (uint64_t)H * vw;
+    float const scale = hp->attn_scale;   /* 1/sqrt(head_dim) unless the model states one (granite, DeepSeek's YaRN) */
+    const float *kc = c->k_cache + (uint64_t)j->L * c->n_ctx * kd, *vc = c->v_cache + (uint64_t)j->L * c->n_ctx * vd;
     float *s = c->att_scratch + (uint64_t)wi * c->n_ctx;
     uint64_t lo, hi;
-    run__split((uint64_t)j->T * hp->n_head, wi, nw, &lo, &hi);
+    run__split((uint64_t)j->T * H, wi, nw, &lo, &hi);
     for (uint64_t task = lo; task < hi; task++) {
-        uint32_t const t = (uint32_t)(task / hp->n_head), h = (uint32_t)(task % hp->n_head), kvh = h / group;
+        uint32_t const t = (uint32_t)(task / H), h = (uint32_t)(task % H), kvh = h / group;
         uint32_t const pos = c->n_pos + t;
-        const float *qv = c->q + t * qd + (uint64_t)h * hd;
+        const float *qv = c->q + t * qd + (uint64_t)h * kw;
         float mx = -INFINITY;
         for (uint32_t p = 0; p <= pos; p++) {
-            s[p] = c->kern->dot_f32(qv, kc + p * kvd + (uint64_t)kvh * hd, hd) * scale;
+            s[p] = c->kern->dot_f32(qv, kc + p * kd + (uint64_t)kvh * kw, kw) * scale;
             if (s[p] > mx) mx = s[p];
         }
         float sum = 0;
@@ -110,13 +110,20 @@ static void att_task(void *arg, uint32_t wi, uint32_t nw)
             sum += s[p];
         }
         float const inv = 1.0f / sum;
-        float *out = c->att + t * qd + (uint64_t)h * hd;
-        memset(out, 0, hd * sizeof *out);
+        float *out = c->att + t * od + (uint64_t)h * vw;
+        memset(out, 0, vw * sizeof *out);
         for (uint32_t p = 0; p <= pos; p++) {
             float const wgt = s[p] * inv;
-            c->kern->axpy_f32(out, wgt, vc + p * kvd + (uint64_t)kvh * hd, hd);
+            c->kern->axpy_f32(out, wgt, vc + p * vd + (uint64_t)kvh * vw, vw);
         }
     }
+}
+
+void run__attend(run_ctx *c, uint32_t L, uint32_t T, uint32_t n_kv, uint32_t kw, uint32_t vw)
+{
+    att_job j = {c, L, T, n_kv, kw, vw};
+    if (T * c->hp.n_head * (c->n_pos + T) < 4096) att_task(&j, 0, 1);
+    else run_pool_run(c->pool, att_task, &j);
 }
 
 static void attention(run_ctx *c, uint32_t L, uint32_t T)
@@ -139,9 +146,7 @@ static void attention(run_ctx *c, uint32_t L, uint32_t T)
     float *kc = c->k_cache + (uint64_t)L * c->n_ctx * kvd, *vc = c->v_cache + (uint64_t)L * c->n_ctx * kvd;
     memcpy(kc + (uint64_t)c->n_pos * kvd, c->k, T * kvd * sizeof *kc);
     memcpy(vc + (uint64_t)c->n_pos * kvd, c->v, T * kvd * sizeof *vc);
-    att_job j = {c, L, T};
-    if (T * hp->n_head * (c->n_pos + T) < 4096) att_task(&j, 0, 1);
-    else run_pool_run(c->pool, att_task, &j);
+    run__attend(c, L, T, hp->n_head_kv, hp->head_dim, hp->head_dim);
     if (ly->attn_sub_norm)
         for (uint32_t t = 0; t < T; t++) run__rmsnorm(c->att + t * qd, c->att + t * qd, ly->attn_sub_norm, qd, hp->norm_eps);
     if (is_t2(&ly->wo)) run__act_quant(c, RUN_SITE_ATTN_OUT, L, NO_EXPERT, &c->qa, c->att, qd, qd, T);

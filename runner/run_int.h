@@ -222,6 +222,11 @@ void run__act_stats(const run_ctx *c, run_stats *s);
 /* Print the clipping counters of s (text or JSON member "act_clipping"; nothing when absent). */
 void run__act_stats_print(const run_stats *s, int json, FILE *f);
 
+/* Causal softmax attention of the T new positions over layer L's cache (run_forward.c): n_kv
+ * cached heads (GQA: n_head / n_kv query heads each) of kw key and vw value values; queries in
+ * c->q ([T][n_head][kw]), output in c->att ([T][n_head][vw]). On the pool when large. */
+void run__attend(run_ctx *c, uint32_t L, uint32_t T, uint32_t n_kv, uint32_t kw, uint32_t vw);
+
 /* Multi-head latent attention (run_mla.c): read the description's MLA and YaRN keys (after the
  * common ones), and one layer's attention block for T tokens (h += o). */
 int run__mla_hparams(run_ctx *c, trit_err *err);

@@ -191,42 +191,6 @@ static void rope_pairs(const run_ctx *c, float *x, uint32_t pos)
     }
 }
 
-typedef struct mla_job {
-    run_ctx *c;
-    uint32_t L, T;
-} mla_job;
-
-static void mla_att_task(void *arg, uint32_t wi, uint32_t nw)
-{
-    mla_job const *j = arg;
-    run_ctx *c = j->c;
-    run_hparams const *hp = &c->hp;
-    uint32_t const hd = hp->head_dim, vhd = hp->v_head_dim, H = hp->n_head;
-    uint64_t const kd = (uint64_t)H * hd, vd = (uint64_t)H * vhd;
-    const float *kc = c->k_cache + (uint64_t)j->L * c->n_ctx * kd, *vc = c->v_cache + (uint64_t)j->L * c->n_ctx * vd;
-    float *s = c->att_scratch + (uint64_t)wi * c->n_ctx;
-    uint64_t lo, hi;
-    run__split((uint64_t)j->T * H, wi, nw, &lo, &hi);
-    for (uint64_t task = lo; task < hi; task++) {
-        uint32_t const t = (uint32_t)(task / H), h = (uint32_t)(task % H), pos = c->n_pos + t;
-        const float *qv = c->q + t * kd + (uint64_t)h * hd;
-        float mx = -INFINITY;
-        for (uint32_t p = 0; p <= pos; p++) {
-            s[p] = c->kern->dot_f32(qv, kc + p * kd + (uint64_t)h * hd, hd) * hp->attn_scale;
-            if (s[p] > mx) mx = s[p];
-        }
-        float sum = 0;
-        for (uint32_t p = 0; p <= pos; p++) {
-            s[p] = expf(s[p] - mx);
-            sum += s[p];
-        }
-        float const inv = 1.0f / sum;
-        float *out = c->att + t * vd + (uint64_t)h * vhd;
-        memset(out, 0, vhd * sizeof *out);
-        for (uint32_t p = 0; p <= pos; p++) c->kern->axpy_f32(out, s[p] * inv, vc + p * vd + (uint64_t)h * vhd, vhd);
-    }
-}
-
 void run__mla_attention(run_ctx *c, uint32_t L, uint32_t T)
 {
     run_hparams const *hp = &c->hp;
@@ -264,9 +228,8 @@ void run__mla_attention(run_ctx *c, uint32_t L, uint32_t T)
             memcpy(vc + t * vd + h * vhd, kv + nope, vhd * sizeof *vc);
         }
     }
-    mla_job j = {c, L, T};
-    if (T * H * (c->n_pos + T) < 4096) mla_att_task(&j, 0, 1);
-    else run_pool_run(c->pool, mla_att_task, &j);
+    /* every head keeps its own [k_nope | k_pe] and value: attention without grouping */
+    run__attend(c, L, T, hp->n_head, (uint32_t)hd, (uint32_t)vhd);
     if (is_t2(&ly->wo)) run__act_quant(c, RUN_SITE_ATTN_OUT, L, NO_EXPERT, &c->qa, c->att, vd, vd, T);
     run__linear(c, &ly->wo, c->att, vd, &c->qa, T, c->o, E);
     for (uint64_t i = 0; i < T * E; i++) c->h[i] += hp->residual_scale * c->o[i];
