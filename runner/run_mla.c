@@ -177,17 +177,27 @@ int run__mla_alloc(run_ctx *c, trit_err *err)
 
 /* ---- forward ------------------------------------------------------------------------------ */
 
-/* Rotate the rope_dim values at x in interleaved pairs for position pos. */
-static void rope_pairs(const run_ctx *c, float *x, uint32_t pos)
+/* cos and sin (times the YaRN mscale) of position pos's rope_dim / 2 angles: once per token,
+ * shared by k_pe and every head's q_pe. */
+static void rope_angles(const run_ctx *c, uint32_t pos, float *cs, float *sn)
 {
     uint32_t const half = c->hp.rope_dim / 2;
     float const ms = c->mla_rope_mscale;
     for (uint32_t i = 0; i < half; i++) {
         double const ang = (double)pos * c->mla_inv_freq[i];
-        float const cs = (float)cos(ang) * ms, sn = (float)sin(ang) * ms;
+        cs[i] = (float)cos(ang) * ms;
+        sn[i] = (float)sin(ang) * ms;
+    }
+}
+
+/* Rotate the rope_dim values at x in interleaved pairs by the angles of rope_angles. */
+static void rope_pairs(const run_ctx *c, float *x, const float *cs, const float *sn)
+{
+    uint32_t const half = c->hp.rope_dim / 2;
+    for (uint32_t i = 0; i < half; i++) {
         float const a = x[2 * i], b = x[2 * i + 1];
-        x[2 * i] = a * cs - b * sn;
-        x[2 * i + 1] = b * cs + a * sn;
+        x[2 * i] = a * cs[i] - b * sn[i];
+        x[2 * i + 1] = b * cs[i] + a * sn[i];
     }
 }
 
@@ -219,9 +229,11 @@ void run__mla_attention(run_ctx *c, uint32_t L, uint32_t T)
     for (uint32_t t = 0; t < T; t++) {
         uint32_t const pos = c->n_pos + t;
         float *kpe = c->mla_kv + t * kva + kl;
-        rope_pairs(c, kpe, pos);
+        float cs[RUN_MAX_HEAD_DIM / 2], sn[RUN_MAX_HEAD_DIM / 2];   /* rope_dim <= head_dim <= RUN_MAX_HEAD_DIM */
+        rope_angles(c, pos, cs, sn);
+        rope_pairs(c, kpe, cs, sn);
         for (uint64_t h = 0; h < H; h++) {
-            rope_pairs(c, c->q + t * kd + h * hd + nope, pos);
+            rope_pairs(c, c->q + t * kd + h * hd + nope, cs, sn);
             const float *kv = c->mla_b + t * H * kvb + h * kvb;
             memcpy(kc + t * kd + h * hd, kv, nope * sizeof *kc);
             memcpy(kc + t * kd + h * hd + nope, kpe, rd * sizeof *kc);
