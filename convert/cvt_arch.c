@@ -14,6 +14,7 @@
 #include <cJSON.h>
 
 #include "cvt_arch.h"
+#include "cvt_gptoss.h"
 #include "src_gguf.h"
 #include "src_safetensors.h"
 #include "trit_model.h"
@@ -50,7 +51,7 @@ static uint32_t ju32(const cJSON *o, const char *k, uint32_t dflt)
  * configuration class (configuration_<family>.py), which is what the release computes with. */
 static double default_eps(const char *model_type)
 {
-    static const char *const e5[] = {"olmoe", "mixtral", "bitnet", "phimoe"};
+    static const char *const e5[] = {"olmoe", "mixtral", "bitnet", "phimoe", "gpt_oss"};
     for (size_t i = 0; i < sizeof e5 / sizeof e5[0]; i++)
         if (!strcmp(model_type, e5[i])) return 1e-5;
     return 1e-6;   /* llama, mistral, qwen2, qwen2_moe, qwen3, qwen3_moe, deepseek, minicpm */
@@ -285,16 +286,19 @@ static int from_config(const cJSON *c, cvt_model *m, trit_err *err)
         int const rc = phimoe(c, m, err);
         if (rc != TRIT_OK) return rc;
         arch = mt;
+    } else if (!strcmp(mt, "gpt_oss")) {
+        arch = "gpt-oss";   /* llama.cpp's LLM_ARCH_OPENAI_MOE name; cvt_gptoss.c after the keys */
     } else if (!strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2") || !strcmp(mt, "qwen3")) {
         arch = mt;
     } else {
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "config.json",
                             "model_type '%.40s' is not supported (llama, mistral, qwen2/3, bitnet, minicpm, mixtral, "
-                            "qwen2_moe, qwen3_moe, olmoe, granite, granitemoe, deepseek_v2, phimoe)", mt);
+                            "qwen2_moe, qwen3_moe, olmoe, granite, granitemoe, deepseek_v2, phimoe, gpt_oss)", mt);
     }
     snprintf(m->arch, sizeof m->arch, "%s", arch);
     int rc = cvt_keys_check_config(c, err);
     if (rc != TRIT_OK) return rc;
+    if (!strcmp(mt, "gpt_oss") && (rc = cvt__gptoss_config(c, m, err)) != TRIT_OK) return rc;
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
     const char *rty = cJSON_IsObject(rs) ? jstr(rs, "rope_type") : NULL;
     if (!rty && cJSON_IsObject(rs)) rty = jstr(rs, "type");
@@ -444,7 +448,7 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
      * computed as the nearest llama. */
     static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe",
                                         "minicpm", "granite", "granitemoe", "bitnet", "bitnet-b1.58", "bitnet-25",
-                                        "deepseek2"};
+                                        "deepseek2", "gpt-oss"};
     int arch_ok = 0;
     for (size_t i = 0; i < sizeof archs / sizeof archs[0] && !arch_ok; i++) arch_ok = !strcmp(arch, archs[i]);
     /* A phimoe GGUF (convert_hf_to_gguf.py PhiMoeModel) keeps the release's LayerNorm biases but
@@ -458,7 +462,7 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
     if (!arch_ok)
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "general.architecture",
                             "architecture '%.40s' is not supported (llama, mistral, qwen2/3, qwen2moe, qwen3moe, "
-                            "olmoe, minicpm, granite, granitemoe, bitnet, deepseek2); trit refuses rather than compute something "
+                            "olmoe, minicpm, granite, granitemoe, bitnet, deepseek2, gpt-oss); trit refuses rather than compute something "
                             "close", arch);
     int rc = cvt_keys_check_gguf(g, arch, err);
     if (rc != TRIT_OK) return rc;
@@ -537,6 +541,7 @@ static int from_gguf(const src_gguf *g, const struct src_ckpt *s, cvt_model *m, 
         else m->norm_topk = gbool(g, arch, "expert_weights_norm", 0);
     }
     if (!strcmp(arch, "deepseek2")) return gguf_deepseek2(g, arch, m, err);
+    if (!strcmp(arch, "gpt-oss")) return cvt__gptoss_gguf(g, arch, m, err);
     return TRIT_OK;
 }
 
@@ -691,6 +696,7 @@ int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
         K(trit_kvbuf_f32(w, "model.rope_attn_factor_long", m->rope_attn_long, err));
         if (m->rope_select_seq) K(trit_kvbuf_str(w, "model.rope_select", "sequence", 8, err));
     }
+    K(cvt__gptoss_write(m, w, err));
     K(trit_kvbuf_str(w, "model.hidden_act", m->hidden_act, strlen(m->hidden_act), err));
     K(trit_kvbuf_bool(w, "model.tied_embeddings", m->tied, err));
     K(trit_kvbuf_str(w, "model.act_quant", m->act_quant, strlen(m->act_quant), err));
@@ -756,6 +762,12 @@ int cvt_arch_map_name(const char *src, int gguf, cvt_name *n)
         n->role = CVT_ROLE_EXPERT_STACK_GATE_UP;
         return 0;
     }
+    case TRIT_MT_EXPERT_STACK_GATE_UP_IL:
+    case TRIT_MT_BIAS_GATE_UP_IL:
+        /* gpt-oss's HF fused stack and bias (cvt_gptoss.c splits them); GGUF files carry the halves */
+        if (gguf) return -1;
+        n->role = m.role == TRIT_MT_BIAS_GATE_UP_IL ? CVT_ROLE_BIAS_GATE_UP_IL : CVT_ROLE_EXPERT_STACK_GATE_UP_IL;
+        return 0;
     case TRIT_MT_SCALE:
         /* GGUF BitNet {projection}.scale is folded into its projection; the HF weight_scale
          * is consumed by the safetensors reader and never reaches here */

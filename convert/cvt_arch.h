@@ -49,6 +49,12 @@ typedef struct cvt_model {
     int rope_select_seq;           /* longrope set chosen by the sequence's length (PhiMoE), not the context */
     uint32_t n_rope_factors;
     float rope_long[TRIT_MT_MAX_HEAD_DIM / 2], rope_short[TRIT_MT_MAX_HEAD_DIM / 2];
+    /* gpt-oss (cvt_gptoss.c): sliding window (0 = none) and its layer period, the clamped
+     * SwiGLU's limit and alpha (hidden_act "swiglu_oai"), YaRN without truncation (transformers'
+     * rope_scaling truncate false; 0 = llama.cpp's and DeepSeek's floor / ceil) */
+    uint32_t sliding_window, swa_period;
+    float swiglu_limit, swiglu_alpha;
+    int yarn_no_truncate;
 } cvt_model;
 
 /* Fill m from the source's config.json or GGUF keys. */
@@ -62,6 +68,8 @@ enum {
     CVT_ROLE_EXPERT,               /* one expert's projection (a unit member) */
     CVT_ROLE_EXPERT_STACK,         /* GGUF 3-D [E, out, in]: split per expert */
     CVT_ROLE_EXPERT_STACK_GATE_UP, /* 3-D [E, 2*ff, in], gate rows then up rows: split per expert, twice */
+    CVT_ROLE_EXPERT_STACK_GATE_UP_IL, /* the same with gate and up rows interleaved (gpt-oss) */
+    CVT_ROLE_BIAS_GATE_UP_IL,      /* 2-D [E, 2*ff] fused bias, gate and up interleaved: two float stacks */
     CVT_ROLE_SCALE,                /* GGUF bitnet {name}.scale: folded into its projection */
     CVT_ROLE_SKIP                  /* carries nothing the container needs (rotary inv_freq) */
 };

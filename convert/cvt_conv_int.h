@@ -22,6 +22,10 @@ typedef struct cvt_plan_t {
     uint64_t dims[8];          /* output shape */
     uint64_t rows, cols;       /* 2-D view of the output */
     uint64_t src_row0;         /* first source row (expert slice of a 3-D stack) */
+    uint32_t row_step;         /* > 1: output row r is source row src_row0 + r * row_step (gpt-oss's
+                                  interleaved gate/up rows); 0 or 1: consecutive rows */
+    uint32_t col_step, col0;   /* > 1: output column j of a row is source column col0 + j * col_step
+                                  of a source row col_step times as wide (interleaved fused bias) */
     uint32_t permute_heads;    /* GGUF rope un-permute: heads in this tensor, 0 = none */
     float mult;                /* folded GGUF bitnet .scale (1 = none) */
     int ternary;               /* stored as t2 */
@@ -41,9 +45,13 @@ typedef struct cvt_plan_t {
 } cvt_plan_t;
 
 /* 1 when the tensor's rows are one source tensor's rows in order (what the raw copy and the
- * code-domain path read), 0 when read_rows builds them: config values (longrope factors) or
- * deepseek2's attn_kv_b from attn_k_b + attn_v_b. The one test both fast paths ask. */
-static inline int cvt__rows_from_source(const cvt_plan_t *p) { return !p->values && !p->mla_nope; }
+ * code-domain path read), 0 when read_rows builds them: config values (longrope factors),
+ * deepseek2's attn_kv_b from attn_k_b + attn_v_b, or every other row or column (gpt-oss's
+ * interleaved gate/up). The one test both fast paths ask. */
+static inline int cvt__rows_from_source(const cvt_plan_t *p)
+{
+    return !p->values && !p->mla_nope && p->row_step <= 1 && p->col_step <= 1;
+}
 
 /* One encoder's working state: a thread's, or the caller's. */
 typedef struct cvt_emit {

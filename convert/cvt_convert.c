@@ -14,6 +14,7 @@
 #include "cvt.h"
 #include "cvt_arch.h"
 #include "cvt_conv_int.h"
+#include "cvt_gptoss.h"
 #include "src_safetensors.h"
 #include "cvt_tok.h"
 #include "cvt_ternary.h"
@@ -27,7 +28,7 @@ static int nomem(trit_err *err) { return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO
 int cvt__is_projection(int role)
 {
     return role == CVT_ROLE_PROJ || role == CVT_ROLE_EXPERT || role == CVT_ROLE_EXPERT_STACK ||
-           role == CVT_ROLE_EXPERT_STACK_GATE_UP;
+           role == CVT_ROLE_EXPERT_STACK_GATE_UP || role == CVT_ROLE_EXPERT_STACK_GATE_UP_IL;
 }
 
 /* Source row that holds output row r of p (rope un-permute and expert slicing). */
@@ -78,6 +79,8 @@ static int read_rows(cvt_conv *c, const cvt_plan_t *p, uint64_t r0, uint64_t nr,
         memcpy(buf, p->values + r0 * p->cols, nr * p->cols * sizeof *buf);
     } else if (p->mla_nope) {
         rc = read_kv_b(c, p, r0, nr, buf, err);
+    } else if (p->row_step > 1 || p->col_step > 1) {
+        rc = cvt__read_strided(c->src, p, r0, nr, buf, err);   /* cvt_gptoss.c */
     } else if (!p->permute_heads) {
         rc = src_f32(c->src, p->src, (p->src_row0 + r0) * p->cols, nr * p->cols, buf, err);
     } else {
@@ -210,11 +213,13 @@ static int plan(cvt_conv *c, trit_err *err)
             }
         }
         cvt_name nm;
+        char alias[CVT_GPTOSS_NAME_CAP];
+        const char *sname = gguf ? cvt__gptoss_gguf_name(c->m.arch, s->name, alias) : s->name;
         if (!strcmp(s->name, "rope_freqs.weight"))
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, s->name,
                                 "per-frequency rope factors (llama.cpp's rope_freqs, llama 3.1 rope scaling) are not "
                                 "computed; trit refuses rather than rotate without them");
-        if (cvt_arch_map_name(s->name, gguf, &nm) != 0)
+        if (cvt_arch_map_name(sname, gguf, &nm) != 0)
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, s->name,
                                 "tensor name not understood for architecture %s", c->m.arch);
         if (nm.role == CVT_ROLE_SKIP || nm.role == CVT_ROLE_SCALE) continue;
@@ -249,6 +254,11 @@ static int plan(cvt_conv *c, trit_err *err)
                                     "%llu rows do not split into %u heads of even size",
                                     (unsigned long long)t.rows, t.permute_heads);
             if (t.n_dims == 1) t.cols = 1, t.rows = s->n_elems; /* a bias: one value per row */
+        }
+        if (nm.role == CVT_ROLE_EXPERT_STACK_GATE_UP_IL || nm.role == CVT_ROLE_BIAS_GATE_UP_IL) {
+            int const rc = cvt__plan_gate_up_il(c, &t, s, &nm, err);   /* cvt_gptoss.c */
+            if (rc) return rc;
+            continue;
         }
         if (nm.role == CVT_ROLE_EXPERT_STACK_GATE_UP) {
             /* [E, 2*ff, in]: expert e's gate is rows [2e*ff, (2e+1)*ff), its up the next ff */

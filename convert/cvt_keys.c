@@ -8,7 +8,7 @@
  *
  * Sources: transformers' configuration_*.py and modeling_*.py of each family (llama, mistral,
  * mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, olmoe, bitnet, minicpm, deepseek_v2/v3,
- * granitemoe, phimoe); llama.cpp's convert_hf_to_gguf.py and gguf-py constants for the GGUF
+ * granitemoe, phimoe; gpt_oss in cvt_gptoss.c); llama.cpp's convert_hf_to_gguf.py and gguf-py constants for the GGUF
  * keys (formats.md 1.10).
  */
 #include <math.h>
@@ -18,6 +18,7 @@
 #include <cJSON.h>
 
 #include "cvt_arch.h"
+#include "cvt_gptoss.h"
 #include "src_gguf.h"
 
 /* ---- config.json ------------------------------------------------------------------------ */
@@ -428,6 +429,7 @@ int cvt_keys_check_config(const cJSON *c, trit_err *err)
         if (!k) continue;
         int drc = check_deepseek(c, k, it, err);
         if (drc == 1) drc = check_phimoe(c, k, it, err);
+        if (drc == 1) drc = cvt__gptoss_check_key(c, k, it, err);
         if (drc != 1) {
             if (drc != TRIT_OK) return drc;
             continue;
@@ -532,8 +534,8 @@ int cvt_keys_check_gguf(const src_gguf *g, const char *arch, trit_err *err)
         const char *k = src_gguf_kv_key(g, i);
         if (!k || strncmp(k, arch, al) != 0 || k[al] != '.') continue;   /* general.*, tokenizer.*, split.* */
         const char *sfx = k + al + 1;
-        if (!strcmp(arch, "deepseek2")) {
-            int const drc = check_deepseek2(g, i, k, sfx, err);
+        if (!strcmp(arch, "deepseek2") || !strcmp(arch, "gpt-oss")) {
+            int const drc = !strcmp(arch, "gpt-oss") ? cvt__gptoss_check_gguf_key(g, i, k, sfx, err) : check_deepseek2(g, i, k, sfx, err);
             if (drc == TRIT_OK) continue;
             if (drc != 1) return drc;
         }

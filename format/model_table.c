@@ -68,14 +68,32 @@ static const trit_mt_tensor tensors[] = {
     {"ffn_sub_norm.weight", L_, TRIT_MT_FLOAT, "F", {"mlp.ffn_sub_norm.weight", "mlp.ffn_layernorm.weight"}},
     /* the router: Qwen-MoE, OLMoE, DeepSeek mlp.gate; Mixtral block_sparse_moe.gate */
     {"ffn_gate_inp.weight", L_, TRIT_MT_FLOAT, "XE",
-     {"mlp.gate.weight", "block_sparse_moe.gate.weight", "block_sparse_moe.router.layer.weight"}},
+     {"mlp.gate.weight", "block_sparse_moe.gate.weight", "block_sparse_moe.router.layer.weight", "mlp.router.weight"}},
+    /* gpt-oss (modeling_gpt_oss.py GptOssTopKRouter: F.linear(x, weight, bias); llama.cpp's
+     * ffn_gate_inp.bias): the router's bias, added to the logits before the top-k */
+    {"ffn_gate_inp.bias", L_, TRIT_MT_FLOAT, "X", {"mlp.router.bias"}},
+    /* gpt-oss attention sinks (GptOssAttention.sinks [n_head]: one logit per head in the softmax
+     * denominator; llama.cpp's attn_sinks.weight, conversion/gpt_oss.py adds ".weight") */
+    {"attn_sinks.weight", L_, TRIT_MT_FLOAT, "H", {"self_attn.sinks"}},
     {"exp_probs_b.bias", L_, TRIT_MT_FLOAT, "X", {"mlp.gate.e_score_correction_bias"}},
     {"ffn_gate.#.weight", L_, TRIT_MT_EXPERT, "GE", {"mlp.experts.#.gate_proj.weight", "block_sparse_moe.experts.#.w1.weight"}},
     {"ffn_up.#.weight", L_, TRIT_MT_EXPERT, "GE", {"mlp.experts.#.up_proj.weight", "block_sparse_moe.experts.#.w3.weight"}},
     {"ffn_down.#.weight", L_, TRIT_MT_EXPERT, "EG", {"mlp.experts.#.down_proj.weight", "block_sparse_moe.experts.#.w2.weight"}},
     {"ffn_gate_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XGE", {NULL}},
     {"ffn_up_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XGE", {NULL}},
-    {"ffn_down_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XEG", {"block_sparse_moe.output_linear.weight"}},
+    {"ffn_down_exps.weight", L_, TRIT_MT_EXPERT_STACK, "XEG",
+     {"block_sparse_moe.output_linear.weight", "mlp.experts.down_proj_blocks"}},
+    /* gpt-oss expert biases, one row per expert (GptOssExperts gate_up_proj_bias / down_proj_bias;
+     * llama.cpp's names, conversion/gpt_oss.py splits the fused bias into gate and up) */
+    {"ffn_gate_exps.bias", L_, TRIT_MT_FLOAT, "XG", {NULL}},
+    {"ffn_up_exps.bias", L_, TRIT_MT_FLOAT, "XG", {NULL}},
+    {"ffn_down_exps.bias", L_, TRIT_MT_FLOAT, "XE", {"mlp.experts.down_proj_bias"}},
+    /* gpt-oss's fused experts: [E, 2*n_ff_expert, in] with gate and up rows interleaved (even rows
+     * gate, odd rows up: GptOssExperts gate_up[..., ::2], gate_up[..., 1::2]; the HF MXFP4
+     * blocks/scales pair read as one tensor, source/src_mxfp4.h) and their fused bias
+     * [E, 2*n_ff_expert], split the same way (conversion/gpt_oss.py) */
+    {"ffn_gate_up_il_exps.weight", L_, TRIT_MT_EXPERT_STACK_GATE_UP_IL, "X?E", {"mlp.experts.gate_up_proj_blocks"}},
+    {"ffn_gate_up_il_exps.bias", L_, TRIT_MT_BIAS_GATE_UP_IL, "X?", {"mlp.experts.gate_up_proj_bias"}},
     /* a fused [E, 2*n_ff_expert, n_embd] stack, gate rows first then up (granite's
      * GraniteMoeParallelExperts input_linear, chunk(2) of its output: act(first) * second) */
     {"ffn_gate_up_exps.weight", L_, TRIT_MT_EXPERT_STACK_GATE_UP, "X?E", {"block_sparse_moe.input_linear.weight"}},
@@ -111,7 +129,16 @@ static const trit_mt_key keys[] = {
     {"model.rope_theta", F32_, 1, NULL, "rope.freq_base", NULL, {"rope_theta"}, TRIT_MT_AS_IS},
     {"model.rope_dim", U32_, 0, NULL, "rope.dimension_count", NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.rope_layout", STR_, 0, "neox|norm", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
-    {"model.hidden_act", STR_, 0, "silu|relu2|gelu", NULL, NULL, {"hidden_act"}, TRIT_MT_AS_IS},
+    {"model.hidden_act", STR_, 0, "silu|relu2|gelu|swiglu_oai", NULL, NULL, {"hidden_act"}, TRIT_MT_AS_IS},
+    /* swiglu_oai (gpt-oss GptOssExperts; ggml_swiglu_oai): g = min(gate, limit), u = clamp(up,
+     * -limit, limit), out = g * sigmoid(alpha * g) * (u + 1) */
+    {"model.swiglu_limit", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.swiglu_alpha", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    /* sliding-window attention (gpt-oss; llama.cpp LLAMA_SWA_TYPE_STANDARD): a sliding layer's
+     * query at position p sees keys p - window < k <= p; layer L slides when model.swa_period is 0
+     * or L % swa_period < swa_period - 1 (llama.cpp's set_swa_pattern, gpt-oss: period 2) */
+    {"model.sliding_window", U32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    {"model.swa_period", U32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.tied_embeddings", BOOL_, 0, NULL, NULL, NULL, {"tie_word_embeddings"}, TRIT_MT_AS_IS},
     {"model.bos_token_id", U32_, 0, NULL, NULL, "tokenizer.ggml.bos_token_id", {"bos_token_id"}, TRIT_MT_AS_IS},
     {"model.eos_token_id", U32_, 0, NULL, NULL, "tokenizer.ggml.eos_token_id", {"eos_token_id"}, TRIT_MT_AS_IS},
@@ -142,6 +169,9 @@ static const trit_mt_key keys[] = {
     {"model.yarn_beta_slow", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.yarn_mscale", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.yarn_mscale_all_dim", F32_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
+    /* YaRN's correction range rounded outwards (floor / ceil: DeepSeek, llama.cpp's
+     * ggml_rope_yarn_corr_dims; absent = true) or not (transformers' truncate false: gpt-oss) */
+    {"model.yarn_truncate", BOOL_, 0, NULL, NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"model.act_quant", STR_, 0, "none|int8_per_token", NULL, NULL, {NULL}, TRIT_MT_AS_IS},
     {"moe.n_expert", U32_, 0, NULL, "expert_count", NULL, {"num_local_experts", "num_experts", "n_routed_experts"}, TRIT_MT_AS_IS},
     {"moe.n_expert_used", U32_, 0, NULL, "expert_used_count", NULL, {"num_experts_per_tok"}, TRIT_MT_AS_IS},

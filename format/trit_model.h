@@ -16,7 +16,8 @@
  * alternatives separated by '|'. Multi-head latent attention (DeepSeek): O n_head*v_head_dim
  * (v_head_dim defaults to head_dim, so O = Q elsewhere), A q_lora_rank, C kv_lora_rank,
  * M kv_lora_rank + rope_dim, B n_head*(head_dim - rope_dim + v_head_dim). R rope_dim / 2 (one
- * longrope factor per rotary frequency; rope_dim defaults to head_dim).
+ * longrope factor per rotary frequency; rope_dim defaults to head_dim). H n_head (one value per
+ * head: gpt-oss attention sinks).
  */
 #ifndef TRIT_MODEL_H
 #define TRIT_MODEL_H
@@ -31,6 +32,8 @@ enum trit_mt_role {
     TRIT_MT_EXPERT,            /* one expert's projection: a member of its expert unit */
     TRIT_MT_EXPERT_STACK,      /* GGUF 3-D [E, out, in] stack of every expert's projection */
     TRIT_MT_EXPERT_STACK_GATE_UP, /* 3-D [E, 2*ff, in]: every expert's gate rows, then its up rows */
+    TRIT_MT_EXPERT_STACK_GATE_UP_IL, /* 3-D [E, 2*ff, in]: gate and up rows interleaved (gpt-oss) */
+    TRIT_MT_BIAS_GATE_UP_IL,   /* 2-D [E, 2*ff]: the fused bias of such a stack, interleaved */
     TRIT_MT_SCALE,             /* GGUF BitNet {projection}.scale: folded into its projection */
     TRIT_MT_SKIP,              /* carries nothing the container needs (rotary inv_freq tables) */
     TRIT_MT_NAMED              /* a name files carry that trit recognises but does not compute */

@@ -11,6 +11,8 @@
  *                      weights = scores (renormalised if norm_topk) * routed_scale;
  *                      h += sum_j w_j expert_j(x) + shared(x) [* sigmoid(x . gate_inp_shexp)]
  *   logits = (rmsnorm(h_last) * output_norm) Wout
+ *   gpt-oss (run_gptoss.c): attention sinks and sliding windows in the attention, the router's
+ *   bias, the experts' clamped SwiGLU with biases.
  *   MiniCPM (spec 10.1): h0 *= model.embd_scale; every block output is multiplied by
  *   model.residual_scale before its residual add; the final normed state by model.logit_scale.
  *
@@ -93,26 +95,30 @@ static void att_task(void *arg, uint32_t wi, uint32_t nw)
     float const scale = hp->attn_scale;   /* 1/sqrt(head_dim) unless the model states one (granite, DeepSeek's YaRN) */
     const float *kc = c->k_cache + (uint64_t)j->L * c->n_ctx * kd, *vc = c->v_cache + (uint64_t)j->L * c->n_ctx * vd;
     float *s = c->att_scratch + (uint64_t)wi * c->n_ctx;
+    /* gpt-oss (run_gptoss.c): a sliding layer sees the last `win` positions; a sink adds its
+     * logit to each head's denominator */
+    const float *sinks = c->layers[j->L].attn_sinks;
+    uint32_t const win = c->layers[j->L].swa;
     uint64_t lo, hi;
     run__split((uint64_t)j->T * H, wi, nw, &lo, &hi);
     for (uint64_t task = lo; task < hi; task++) {
         uint32_t const t = (uint32_t)(task / H), h = (uint32_t)(task % H), kvh = h / group;
-        uint32_t const pos = c->n_pos + t;
+        uint32_t const pos = c->n_pos + t, p0 = win && pos >= win ? pos - win + 1 : 0;
         const float *qv = c->q + t * qd + (uint64_t)h * kw;
-        float mx = -INFINITY;
-        for (uint32_t p = 0; p <= pos; p++) {
+        float mx = sinks ? sinks[h] : -INFINITY;
+        for (uint32_t p = p0; p <= pos; p++) {
             s[p] = c->kern->dot_f32(qv, kc + p * kd + (uint64_t)kvh * kw, kw) * scale;
             if (s[p] > mx) mx = s[p];
         }
-        float sum = 0;
-        for (uint32_t p = 0; p <= pos; p++) {
+        float sum = sinks ? expf(sinks[h] - mx) : 0.0f;
+        for (uint32_t p = p0; p <= pos; p++) {
             s[p] = expf(s[p] - mx);
             sum += s[p];
         }
         float const inv = 1.0f / sum;
         float *out = c->att + t * od + (uint64_t)h * vw;
         memset(out, 0, vw * sizeof *out);
-        for (uint32_t p = 0; p <= pos; p++) {
+        for (uint32_t p = p0; p <= pos; p++) {
             float const wgt = s[p] * inv;
             c->kern->axpy_f32(out, wgt, vc + p * vd + (uint64_t)kvh * vw, vw);
         }
@@ -269,6 +275,7 @@ static void route(run_ctx *c, const run_layer *ly, uint32_t L, uint32_t T)
     uint32_t const NE = hp->n_expert, K = hp->n_expert_used;
     if (is_t2(&ly->router)) run__act_quant(c, RUN_SITE_ROUTER, L, NO_EXPERT, &c->qa, c->xn, hp->n_embd, hp->n_embd, T);
     run__linear(c, &ly->router, c->xn, hp->n_embd, &c->qa, T, c->router, NE);
+    add_bias(c->router, ly->router_b, T, NE);   /* gpt-oss's router bias */
     for (uint32_t t = 0; t < T; t++) {
         float *p = c->router + (uint64_t)t * NE;
         if (hp->gating == RUN_GATING_SPARSEMIXER) {
@@ -362,7 +369,8 @@ static int moe(run_ctx *c, uint32_t L, uint32_t T, trit_err *err)
         bind(&u, &d->up, image);
         bind(&dn, &d->down, image);
         if (is_t2(&g) || is_t2(&u)) run__act_quant(c, RUN_SITE_EXP_IN, L, e, &c->qb, c->ex_x, E, E, n);
-        ffn(c, &g, &u, &dn, NULL, c->ex_x, &c->qb, n, c->ex_a, c->ex_b, c->ffo, RUN_SITE_EXP_DOWN, L, e);
+        if (hp->act == RUN_ACT_SWIGLU_OAI) run__gptoss_ffn(c, &g, &u, &dn, L, e, c->ex_x, &c->qb, n, c->ex_a, c->ex_b, c->ffo);
+        else ffn(c, &g, &u, &dn, NULL, c->ex_x, &c->qb, n, c->ex_a, c->ex_b, c->ffo, RUN_SITE_EXP_DOWN, L, e);
         run_cache_release(c->cache, L, e);
         for (uint32_t i = 0; i < n; i++)
             memcpy(c->slot_out + ((uint64_t)c->ex_tok[i] * K + c->ex_slot[i]) * E, c->ffo + i * E, E * sizeof *c->ffo);

@@ -86,11 +86,15 @@ typedef struct run_hparams {
      * topk_group < n_group; group_score RUN_GROUP_MAX or RUN_GROUP_TOP2SUM */
     uint32_t n_group, topk_group;
     int group_score;
+    /* gpt-oss (run_gptoss.c): sliding-window attention (model.sliding_window 0 = none; layers by
+     * model.swa_period) and the clamped SwiGLU (RUN_ACT_SWIGLU_OAI: model.swiglu_limit / _alpha) */
+    uint32_t sliding_window, swa_period;
+    float swiglu_limit, swiglu_alpha;
 } run_hparams;
 
 enum { RUN_GROUP_MAX = 0, RUN_GROUP_TOP2SUM = 1 };
 
-enum { RUN_ACT_SILU = 0, RUN_ACT_RELU2 = 1, RUN_ACT_GELU = 2 };
+enum { RUN_ACT_SILU = 0, RUN_ACT_RELU2 = 1, RUN_ACT_GELU = 2, RUN_ACT_SWIGLU_OAI = 3 };
 enum { RUN_GATING_SOFTMAX = 0, RUN_GATING_SIGMOID = 1, RUN_GATING_SPARSEMIXER = 2 };
 
 /* A vector weight (norm, bias) converted to f32 once at open (they are tiny). NULL = absent. */
@@ -110,6 +114,11 @@ typedef struct run_layer {
      * kv_a_norm, wkv_b; wo */
     run_tensor wq_a, wq_b, wkv_a, wkv_b;
     float *q_a_norm, *kv_a_norm;
+    /* gpt-oss (run_gptoss.c): one sink logit per head, the window of a sliding layer (0: full),
+     * the router's bias [n_expert], the experts' biases [n_expert][n_ff_expert | n_embd] */
+    float *attn_sinks;
+    uint32_t swa;
+    float *router_b, *exp_gate_b, *exp_up_b, *exp_down_b;
 } run_layer;
 
 /* Activations of up to RUN_UBATCH tokens quantized to int8 (t2 inputs). */
@@ -236,6 +245,19 @@ void run__mla_attention(run_ctx *c, uint32_t L, uint32_t T);
 /* The standard attention's rotary table (run_rope.c): after the model is loaded and the
  * context length c->n_ctx is fixed (longrope refuses a context its two references disagree on). */
 int run__rope_init(run_ctx *c, trit_err *err);
+
+/* YaRN (run_yarn.c): blend inv_freq[0..half) of a rotary width dim in place from the
+ * description's yarn keys; *mscale the cos/sin multiplier, *score_mult the attention scores'. */
+int run__yarn(run_ctx *c, double *inv_freq, uint32_t half, double dim, float *mscale, double *score_mult, trit_err *err);
+
+/* gpt-oss (run_gptoss.c): its keys (after read_hparams), one layer's sinks / window / biases
+ * (after the layer's tensors), and the experts' clamped-SwiGLU FFN with biases: out[n][n_embd]
+ * for the n rows of x (quantized in qx when the weights are t2) through expert e of layer L. */
+int run__gptoss_hparams(run_ctx *c, trit_err *err);
+int run__gptoss_layer(run_ctx *c, uint32_t L, trit_err *err);
+void run__gptoss_free_layer(run_layer *ly);
+void run__gptoss_ffn(run_ctx *c, const run_tensor *gate, const run_tensor *up, const run_tensor *down, uint32_t L, uint32_t e,
+                     const float *x, const run_qbuf *qx, uint32_t n, float *ha, float *hb, float *out);
 
 /* The forward pass (run_forward.c): T <= RUN_UBATCH tokens at positions n_pos.. */
 int run__forward(run_ctx *c, const uint32_t *tokens, uint32_t T, float *logits, trit_err *err);

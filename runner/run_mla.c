@@ -23,14 +23,7 @@
  *
  * softmax_scale = 1/sqrt(head_dim) (q_head_dim = qk_nope + qk_rope), times yarn_get_mscale(factor,
  * mscale_all_dim)^2 when rope_scaling is yarn and mscale_all_dim != 0.
- * YaRN (DeepseekV2YarnRotaryEmbedding, dim = rope_dim, base = rope_theta):
- *   extra_i = base^(-2i/dim), inter_i = extra_i / factor
- *   low  = max(floor(dim ln(orig / (beta_fast 2 pi)) / (2 ln base)), 0)
- *   high = min(ceil (dim ln(orig / (beta_slow 2 pi)) / (2 ln base)), dim - 1)
- *   ramp_i = clamp((i - low) / (high - low), 0, 1)   (high += 0.001 when equal)
- *   inv_freq_i = inter_i ramp_i + extra_i (1 - ramp_i)
- *   mscale = yarn_get_mscale(factor, mscale) / yarn_get_mscale(factor, mscale_all_dim),
- *   yarn_get_mscale(s, m) = s <= 1 ? 1 : 0.1 m ln(s) + 1.
+ * YaRN (DeepseekV2YarnRotaryEmbedding, dim = rope_dim, base = rope_theta): run_yarn.c.
  *
  * The cache holds the decompressed per-head keys and values (not the compressed kv llama.cpp
  * keeps); the products are the same. Every output element is computed by one thread in a fixed
@@ -67,25 +60,7 @@ static int get_u32(run_ctx *c, const char *key, uint32_t def, uint32_t *out, tri
     return TRIT_OK;
 }
 
-static int get_f64(run_ctx *c, const char *key, double def, double *out, trit_err *err)
-{
-    run_kv v;
-    *out = def;
-    if (!get(c, key, &v)) return TRIT_OK;
-    if ((v.kind != RUN_KV_FLOAT && v.kind != RUN_KV_UINT) || !isfinite(v.f) || v.f < 0)
-        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "metadata '%s' is not a finite number >= 0", key);
-    *out = v.f;
-    return TRIT_OK;
-}
-
 static int str_is(const run_kv *v, const char *s) { return v->kind == RUN_KV_STR && v->n == strlen(s) && !memcmp(v->s, s, v->n); }
-
-static double yarn_get_mscale(double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * log(scale) + 1.0; }
-
-static double yarn_correction_dim(double rotations, double dim, double base, double orig)
-{
-    return dim * log(orig / (rotations * 2.0 * 3.14159265358979323846)) / (2.0 * log(base));
-}
 
 int run__mla_hparams(run_ctx *c, trit_err *err)
 {
@@ -100,11 +75,12 @@ int run__mla_hparams(run_ctx *c, trit_err *err)
     int const has_scaling = get(c, "model.rope_scaling", &scaling);
     if (!hp->kv_lora_rank) {
         /* what only the MLA block computes (longrope is the standard attention's, run_rope.c) */
-        if (hp->q_lora_rank || hp->v_head_dim != hp->head_dim || norm_rope || (has_scaling && !str_is(&scaling, "longrope")))
+        if (hp->q_lora_rank || hp->v_head_dim != hp->head_dim || norm_rope ||
+            (has_scaling && !str_is(&scaling, "longrope") && !str_is(&scaling, "yarn")))
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
                                 "model.q_lora_rank, a model.v_head_dim other than head_dim, rope_layout 'norm' and "
-                                "model.rope_scaling other than longrope are computed with multi-head latent attention only "
-                                "(model.kv_lora_rank 0)");
+                                "model.rope_scaling other than longrope and yarn are computed with multi-head latent "
+                                "attention only (model.kv_lora_rank 0)");
         return TRIT_OK;
     }
     if (!hp->v_head_dim || hp->v_head_dim > RUN_MAX_HEAD_DIM || hp->n_head_kv != hp->n_head || hp->rope_dim == 0 ||
@@ -129,36 +105,9 @@ int run__mla_hparams(run_ctx *c, trit_err *err)
     if (!str_is(&scaling, "yarn"))
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL, "metadata 'model.rope_scaling' is '%.*s', the runner knows yarn",
                             (int)(scaling.kind == RUN_KV_STR && scaling.n < 32 ? scaling.n : 1), scaling.kind == RUN_KV_STR ? scaling.s : "?");
-    double factor, beta_fast, beta_slow, ms, ms_all, orig;
-    uint32_t orig_ctx;
-    if ((rc = get_f64(c, "model.rope_scale_factor", 1, &factor, err)) || (rc = get_f64(c, "model.yarn_beta_fast", 32, &beta_fast, err)) ||
-        (rc = get_f64(c, "model.yarn_beta_slow", 1, &beta_slow, err)) || (rc = get_f64(c, "model.yarn_mscale", 1, &ms, err)) ||
-        (rc = get_f64(c, "model.yarn_mscale_all_dim", 0, &ms_all, err)))
-        return rc;
-    run_kv ov;
-    if (!get(c, "model.rope_orig_ctx", &ov) || ov.kind != RUN_KV_UINT || ov.u == 0 || ov.u > UINT32_MAX)
-        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "yarn needs metadata 'model.rope_orig_ctx' > 0");
-    orig_ctx = (uint32_t)ov.u;
-    orig = orig_ctx;
-    if (!(factor > 0) || !(beta_fast > 0) || !(beta_slow > 0))
-        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "yarn needs factor, beta_fast and beta_slow > 0");
-    double low = floor(yarn_correction_dim(beta_fast, dim, base, orig));
-    double high = ceil(yarn_correction_dim(beta_slow, dim, base, orig));
-    if (low < 0) low = 0;
-    if (high > dim - 1) high = dim - 1;
-    if (low == high) high += 0.001;
-    for (uint32_t i = 0; i < half; i++) {
-        double ramp = ((double)i - low) / (high - low);
-        ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
-        double const extra = c->mla_inv_freq[i], inter = extra / factor;
-        /* inv_freq_mask = 1 - ramp: inter * (1 - mask) + extra * mask */
-        c->mla_inv_freq[i] = inter * ramp + extra * (1.0 - ramp);
-    }
-    c->mla_rope_mscale = (float)(yarn_get_mscale(factor, ms) / yarn_get_mscale(factor, ms_all));
-    if (ms_all != 0) {
-        double const m = yarn_get_mscale(factor, ms_all);
-        hp->attn_scale = (float)((double)hp->attn_scale * m * m);
-    }
+    double mult;
+    if ((rc = run__yarn(c, c->mla_inv_freq, half, dim, &c->mla_rope_mscale, &mult, err))) return rc;
+    hp->attn_scale = (float)((double)hp->attn_scale * mult);
     return TRIT_OK;
 }
 

@@ -187,12 +187,12 @@ static int read_hparams(run_ctx *c, trit_err *err)
     if ((rc = kv_f32(c, "model.logit_scale", 0, 1.0f, &hp->logit_scale, err))) return rc;
     if ((rc = kv_bool(c, "model.tied_embeddings", 0, &hp->tied, err))) return rc;
     if ((rc = kv_bool(c, "moe.norm_topk", 0, &hp->norm_topk, err))) return rc;
-    static const char *const acts[] = {"silu", "relu2", "gelu"}, *const gates[] = {"softmax", "sigmoid", "sparsemixer"};
+    static const char *const acts[] = {"silu", "relu2", "gelu", "swiglu_oai"}, *const gates[] = {"softmax", "sigmoid", "sparsemixer"};
     static const char *const norms[] = {"rms", "layer"};
     /* "norm" (interleaved pairs) is multi-head latent attention's, checked by run__mla_hparams */
     static const char *const shg[] = {"none", "sigmoid"}, *const rope[] = {"neox", "norm"};
     int layout;
-    if ((rc = kv_enum(c, "model.hidden_act", acts, 3, RUN_ACT_SILU, &hp->act, err))) return rc;
+    if ((rc = kv_enum(c, "model.hidden_act", acts, 4, RUN_ACT_SILU, &hp->act, err))) return rc;
     if ((rc = kv_enum(c, "moe.gating", gates, 3, RUN_GATING_SOFTMAX, &hp->gating, err))) return rc;
     if ((rc = kv_enum(c, "model.norm_kind", norms, 2, 0, &hp->layer_norm, err))) return rc;
     if ((rc = kv_enum(c, "moe.shared_gate", shg, 2, 0, &hp->shared_gate, err))) return rc;
@@ -238,7 +238,8 @@ static int read_hparams(run_ctx *c, trit_err *err)
                             "moe.topk_group %u < moe.n_group %u without metadata 'moe.group_score'", hp->topk_group, hp->n_group);
     if (hp->topk_group < hp->n_group && hp->group_score == RUN_GROUP_TOP2SUM && hp->n_expert / hp->n_group < 2)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, NULL, "moe.group_score 'top2sum' needs groups of at least 2 experts");
-    return sparsemixer_hparams(c, err);
+    if ((rc = sparsemixer_hparams(c, err))) return rc;
+    return run__gptoss_hparams(c, err);
 }
 
 static const char *type_name(uint32_t t)
@@ -516,7 +517,7 @@ static int load_layer(run_ctx *c, uint32_t L, trit_err *err)
     }
 #undef NAME
     c->dense_bytes += mat_bytes(&ly->wq) + mat_bytes(&ly->wk) + mat_bytes(&ly->wv) + mat_bytes(&ly->wo);
-    return TRIT_OK;
+    return run__gptoss_layer(c, L, err);
 }
 
 /* Every key of the model description must be one this runner computes (the model table,
@@ -576,6 +577,7 @@ void run__free_model(run_ctx *c)
             free(ly->attn_sub_norm); free(ly->ffn_norm); free(ly->ffn_sub_norm); free(ly->exp_probs_b);
             free(ly->gate_inp_sh); free(ly->experts); free(ly->q_a_norm); free(ly->kv_a_norm);
             free(ly->attn_norm_b); free(ly->ffn_norm_b); free(ly->bo);
+            run__gptoss_free_layer(ly);
         }
     free(c->layers);
     free(c->output_norm);

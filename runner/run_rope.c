@@ -15,6 +15,7 @@
  * than the original one in a model whose set is short (MiniCPMLongRoPE rebuilds its cache with
  * the long factors once a sequence passes max_position_embeddings and original, keeping the
  * keys it already rotated with the short ones; llama.cpp switches the whole run to long).
+ *   yarn:      run_yarn.c (gpt-oss), the same blend multi-head latent attention uses.
  * Multi-head latent attention has its own rope (run_mla.c).
  */
 #include <math.h>
@@ -138,9 +139,15 @@ int run__rope_init(run_ctx *c, trit_err *err)
     c->rope_mscale = 1.0f;
     run_kv scaling;
     if (get(c, "model.rope_scaling", &scaling)) {
+        if (scaling.kind == RUN_KV_STR && scaling.n == 4 && !memcmp(scaling.s, "yarn", 4)) {   /* run_yarn.c (gpt-oss) */
+            double mult;
+            int const rc = run__yarn(c, c->rope_inv_freq, half, (double)hp->rope_dim, &c->rope_mscale, &mult, err);
+            c->hp.attn_scale = (float)((double)c->hp.attn_scale * mult);
+            return rc;
+        }
         if (scaling.kind != RUN_KV_STR || scaling.n != 8 || memcmp(scaling.s, "longrope", 8) != 0)
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
-                                "metadata 'model.rope_scaling' is '%.*s': the standard attention computes longrope",
+                                "metadata 'model.rope_scaling' is '%.*s': the standard attention computes longrope and yarn",
                                 (int)(scaling.kind == RUN_KV_STR && scaling.n < 32 ? scaling.n : 1),
                                 scaling.kind == RUN_KV_STR ? scaling.s : "?");
         return longrope(c, half, err);

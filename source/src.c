@@ -12,6 +12,7 @@
 #include "src_gguf.h"
 #include "src_safetensors.h"
 #include "src_ggml_types.h"
+#include "src_mxfp4.h"
 #include "trit_cursor.h"
 #include "trit_safemath.h"
 
@@ -33,6 +34,7 @@ struct src_ckpt {
     src_tensor *t;
     src_st_bitnet *bn;         /* per tensor; bn[i].rows == 0 when not a BitNet weight */
     src_fp8 *f8;               /* per tensor; f8[i].b0 == 0 when not an FP8 block weight */
+    src_mxfp4_pair *mx;        /* per tensor; mx[i].rows == 0 when not an MXFP4 blocks/scales pair */
     uint32_t n;
 };
 
@@ -166,6 +168,30 @@ static int fp8_to_f32(const struct src_ckpt *s, uint32_t i, uint64_t first, uint
     return rc;
 }
 
+/* gpt-oss's MXFP4 experts (src_mxfp4.h): each "<name>_blocks" / "<name>_scales" pair becomes one
+ * logical tensor [..., groups * 32] of ggml type MXFP4 under the blocks' name; the scales are
+ * consumed. */
+static int open_mxfp4(struct src_ckpt *s, trit_err *err)
+{
+    s->mx = calloc((size_t)s->n + 1, sizeof *s->mx);
+    if (!s->mx) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    int const rc = src_mxfp4_find_pairs(s->st, s->n, s->mx, err);
+    if (rc) return rc;
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (!s->mx[i].rows) continue;
+        src_tensor *t = &s->t[i];
+        t->n_dims -= 1;
+        t->dims[t->n_dims - 1] = s->mx[i].groups * SRC_MXFP4_BLOCK;
+        t->dims[t->n_dims] = 0;
+        t->n_elems = s->mx[i].rows * s->mx[i].groups * SRC_MXFP4_BLOCK;
+        t->type = "MXFP4";
+        t->float_type = TRIT_TYPE_F32;
+        t->src_bytes += s->t[s->mx[i].scales].src_bytes;
+        s->t[s->mx[i].scales].skip = 1;
+    }
+    return TRIT_OK;
+}
+
 static int open_st(struct src_ckpt *s, const char *path, trit_err *err)
 {
     int rc = src_st_open(path, NULL, &s->st, err);
@@ -204,7 +230,8 @@ static int open_st(struct src_ckpt *s, const char *path, trit_err *err)
         s->t[v.scale].skip = 1;
     }
     s->n = n;
-    return open_fp8(s, err);
+    rc = open_fp8(s, err);
+    return rc ? rc : open_mxfp4(s, err);
 }
 
 int src_open(const char *path, struct src_ckpt **out, trit_err *err)
@@ -243,6 +270,7 @@ void src_close(struct src_ckpt *s)
     free(s->t);
     free(s->bn);
     free(s->f8);
+    free(s->mx);
     free(s);
 }
 
@@ -262,6 +290,7 @@ int src_f32(const struct src_ckpt *s, uint32_t i, uint64_t first, uint64_t n, fl
     if (s->g) return src_gguf_to_f32(s->g, i, first, n, out, err);
     if (s->bn[i].rows) return src_st_bitnet_to_f32(s->st, &s->bn[i], first, n, out, err);
     if (s->f8[i].b0) return fp8_to_f32(s, i, first, n, out, err);
+    if (s->mx[i].rows) return src_mxfp4_pair_f32(s->st, i, &s->mx[i], first, n, out, err);
     return src_st_to_f32(s->st, i, first, n, out, err);
 }
 
@@ -335,6 +364,7 @@ int src_raw(const struct src_ckpt *s, uint32_t i, uint64_t byte_off, void *buf, 
 {
     if (i >= s->n || (!s->g && s->bn[i].rows))
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "no raw view of tensor %u", i);
+    if (!s->g && s->mx[i].rows) return src_mxfp4_pair_raw(s->st, i, &s->mx[i], byte_off, buf, n, err);
     return s->g ? src_gguf_read(s->g, i, byte_off, buf, n, err) : src_st_read(s->st, i, byte_off, buf, n, err);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "src_ggml_types.h"
+#include "src_mxfp4.h"
 #include "trit_cursor.h"
 #include "trit_safemath.h"
 
@@ -45,7 +46,7 @@ static const src_ggml_type mainline[SRC_GGML_MAINLINE_COUNT] = {
     [SRC_GGML_BF16] = {SRC_GGML_BF16, "BF16", 1, 2, 0, 1},
     [SRC_GGML_TQ1_0] = {SRC_GGML_TQ1_0, "TQ1_0", QK_K, 54, 0, 1},
     [SRC_GGML_TQ2_0] = {SRC_GGML_TQ2_0, "TQ2_0", QK_K, 66, 0, 1},
-    [SRC_GGML_MXFP4] = {SRC_GGML_MXFP4, "MXFP4", 32, 17, 0, 0},
+    [SRC_GGML_MXFP4] = {SRC_GGML_MXFP4, "MXFP4", 32, 17, 0, 1},
     [SRC_GGML_NVFP4] = {SRC_GGML_NVFP4, "NVFP4", 64, 36, 0, 0},
     [SRC_GGML_Q1_0] = {SRC_GGML_Q1_0, "Q1_0", 128, 18, 0, 0},
     [SRC_GGML_Q2_0] = {SRC_GGML_Q2_0, "Q2_0", 64, 18, 0, 0},
@@ -331,6 +332,11 @@ int src_ggml_dequant(uint32_t id, const uint8_t *src, uint64_t n_blocks, float *
         case SRC_GGML_Q6_K: dq_q6_k(src, dst); break;
         case SRC_GGML_TQ1_0: dq_tq1_0(src, dst); break;
         case SRC_GGML_TQ2_0: dq_tq2_0(src, dst); break;
+        case SRC_GGML_MXFP4: {   /* src_mxfp4.c; a NaN scale is refused */
+            int const rc = src_mxfp4_dequant(src, 1, dst, err);
+            if (rc) return rc;
+            break;
+        }
         default:
             return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
                                 "no float decoder for ggml type %s", t->name);

@@ -267,6 +267,7 @@ static const char *sym_name(char s)
     case 'M': return "kv_lora_rank+rope_dim";
     case 'B': return "n_head*(head_dim-rope_dim+v_head_dim)";
     case 'R': return "rope_dim/2";
+    case 'H': return "n_head";
     case '1': return "1";
     default: return "?";
     }
@@ -305,6 +306,7 @@ static uint64_t sym_value(const vfy__model *m, char s)
     case 'G': return hp_u64(m, "moe.n_ff_expert", &a) && a ? a : 0;
     case 'O': case 'A': case 'C': case 'M': case 'B': return sym_mla(m, s);
     case 'R': return hp_u64(m, "model.rope_dim", &a) || hp_u64(m, "model.head_dim", &a) ? a / 2 : 0;
+    case 'H': return hp_u64(m, "model.n_head", &a) ? a : 0;
     case '1': return 1;
     default: return 0;
     }
