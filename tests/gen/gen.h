@@ -52,6 +52,11 @@
  *             [E, H, F], router.layer, the 4 multipliers, F32, tied
  *   phimoe    microsoft/Phi-3.5-MoE-instruct [12]: LayerNorm with bias, q/k/v/o bias,
  *             lm_head bias, block_sparse_moe w1/w2/w3, longrope
+ *   gpt-oss   openai/gpt-oss-20b [config.json, modeling_gpt_oss.py]: MXFP4 experts as
+ *             gate_up_proj_blocks/_scales (gate/up rows interleaved) and down_proj_blocks/_scales,
+ *             BF16 rest, attention sinks, q/k/v/o and expert biases, router bias, alternating
+ *             sliding window, yarn with truncate false; gguf-gpt-oss: its twin as llama.cpp's
+ *             conversion/gpt_oss.py writes it (gen_gptoss.c)
  *   gguf      GGUF v3 arch "bitnet" [1], projections TQ1_0/TQ2_0, F16 token_embd, F32 norms
  *   gguf-moe  GGUF v3 arch "qwen3moe", 3-D TQ expert tensors ffn_{gate,up,down}_exps
  * Directory outputs (safetensors layouts) hold config.json, tokenizer.json (byte-level BPE)
@@ -89,6 +94,8 @@ typedef enum gen_layout {
     GEN_LAYOUT_PHIMOE,
     GEN_LAYOUT_DEEPSEEK_V2,   /* DeepSeek-V2 (236B): q LoRA, group_limited_greedy routing */
     GEN_LAYOUT_DEEPSEEK_V3,   /* DeepSeek-V3: FP8 block weights, sigmoid + noaux_tc, MTP module */
+    GEN_LAYOUT_GPT_OSS,       /* openai/gpt-oss-20b scaled down: MXFP4 experts as blocks/scales (gen_gptoss.c) */
+    GEN_LAYOUT_GGUF_GPT_OSS,  /* its GGUF twin as llama.cpp's converter writes it (arch gpt-oss) */
     /* New layouts go here (e.g. a .trit container written through libtrit), plus a row in
      * the table of gen_opts.c. */
     GEN_LAYOUT_COUNT_
@@ -142,6 +149,8 @@ typedef struct gen_opts {
      * "Massive activations in LLMs": one token's residual stream carries values orders of
      * magnitude above the rest in a few fixed channels): token id massive_token's embedding is
      * massive_scale x larger in the outlier channels (the first 4 when n_outlier is 0). */
+    uint32_t sliding_window;/* gpt-oss: the sliding layers' window (0: 4, the release's 128 scaled down so
+                               that short test sequences cross it) */
     uint32_t n_outlier;     /* 0: none */
     float outlier_scale;    /* 0: 30 */
     uint32_t massive_token; /* GEN_NONE: none */
@@ -189,7 +198,8 @@ int gen_write(const gen_opts *o, const char *out_path, trit_err *err);
 
 typedef enum gen_dtype {
     GEN_DT_F32 = 0, GEN_DT_F16, GEN_DT_BF16, GEN_DT_U8, GEN_DT_TQ1_0, GEN_DT_TQ2_0,
-    GEN_DT_F8_E4M3          /* torch float8_e4m3fn (safetensors F8_E4M3) */
+    GEN_DT_F8_E4M3,         /* torch float8_e4m3fn (safetensors F8_E4M3) */
+    GEN_DT_MXFP4            /* ggml MXFP4: 17-byte blocks of 32 (GGUF) */
 } gen_dtype;
 
 typedef enum gen_kind {
@@ -200,8 +210,11 @@ typedef enum gen_kind {
     GEN_K_FLOAT,        /* random float, spread `std`, rounded to the storage dtype */
     GEN_K_NORM,         /* norm weight: 1 + small noise, rounded to the storage dtype */
     GEN_K_FP8,          /* FP8 block-quantized weight: e4m3 code(i) x its block's scale (float32) */
-    GEN_K_FP8_SCALE     /* its weight_scale_inv [ceil(out/B), ceil(in/B)] F32, same seed as the
+    GEN_K_FP8_SCALE,    /* its weight_scale_inv [ceil(out/B), ceil(in/B)] F32, same seed as the
                            weight; shape[2] of both holds the weight's [out, in] via the plan */
+    GEN_K_MXFP4,        /* MXFP4 weight: E2M1 code(i) x 2^(scale(i / 32) - 127); stored as HF blocks
+                           (U8 [..., n/32, 16], low nibble = element 2j) or ggml MXFP4 (GEN_DT_MXFP4) */
+    GEN_K_MXFP4_SCALES  /* its HF scales (U8 E8M0 [..., n/32]), same seed as the blocks */
 } gen_kind;
 
 /* DeepSeek-V3's weight_block_size (README_WEIGHTS.md "FP8 Weight Documentation"). */
@@ -213,8 +226,8 @@ typedef struct gen_tensor {
     char name[96];          /* file name of the tensor (HF or GGUF naming) */
     uint32_t dtype;         /* gen_dtype as stored */
     uint32_t kind;          /* gen_kind */
-    uint32_t n_dims;        /* 1..3 */
-    uint64_t shape[3];      /* stored shape, outermost first (torch order; GGUF ne reversed) */
+    uint32_t n_dims;        /* 1..4 (4: HF MXFP4 blocks) */
+    uint64_t shape[4];      /* stored shape, outermost first (torch order; GGUF ne reversed) */
     uint64_t nbytes;        /* stored bytes */
     uint64_t seed;          /* element stream (shared by a packed weight and its scale) */
     uint32_t group;         /* GEN_K_GROUP: weights per group */
@@ -231,6 +244,12 @@ typedef struct gen_tensor {
     uint32_t n_outlier;
     float outlier_scale;
     uint32_t massive_row;   /* GEN_NONE: every row */
+    /* a twin of another layout's tensor (gpt-oss GGUF): values rounded to round_dt1 - 1 (the
+     * source's dtype; 0: the stored dtype), and element i taken from the source's element
+     * il(i) when il_half (1: even, 2: odd rows of a fused [A, 2R, C] source, this tensor being
+     * [A, R, C] with R = il_rows, C = il_cols) */
+    uint32_t round_dt1, il_half;
+    uint64_t il_rows, il_cols;
 } gen_tensor;
 
 /* The k-th planted outlier channel of a hidden size of width: (7919 k + 13) mod width, distinct

@@ -502,6 +502,7 @@ static int fill(cJSON *j, const gen_opts *o)
         flag(j, "use_cache", 1);
         num(j, "vocab_size", o->n_vocab);
         return 1;
+    case GEN_LAYOUT_GPT_OSS: return gen__gptoss_config(o, j);
     default: return 0;
     }
 }

@@ -10,8 +10,8 @@
 #include "trit_safemath.h"
 
 enum { GGUF_T_U32 = 4, GGUF_T_I32 = 5, GGUF_T_F32 = 6, GGUF_T_STRING = 8, GGUF_T_ARRAY = 9 };
-enum { GGML_F32 = 0, GGML_F16 = 1, GGML_TQ1_0 = 34, GGML_TQ2_0 = 35 };
-enum { FTYPE_ALL_F32 = 0, FTYPE_MOSTLY_TQ1_0 = 36, FTYPE_MOSTLY_TQ2_0 = 37 };
+enum { GGML_F32 = 0, GGML_F16 = 1, GGML_BF16 = 30, GGML_TQ1_0 = 34, GGML_TQ2_0 = 35, GGML_MXFP4 = 39 };
+enum { FTYPE_ALL_F32 = 0, FTYPE_MOSTLY_BF16 = 32, FTYPE_MOSTLY_TQ1_0 = 36, FTYPE_MOSTLY_TQ2_0 = 37 };
 
 typedef struct gg {
     gen_out *o;
@@ -82,8 +82,44 @@ static void kv_tokenizer(gg *g, uint32_t V)
     kv_u32(g, "tokenizer.ggml.eos_token_id", gen_tok_eos(V));
 }
 
+/* gpt-oss as llama.cpp's converter writes it (conversion/gpt_oss.py GptOssModel and
+ * TextModel.set_gguf_parameters at de3ff815; --outtype bf16): gen_gptoss.c has the tensors. */
+static void write_kvs_gptoss(gg *g, const gen_opts *o)
+{
+    kv_str(g, "general.architecture", "gpt-oss");
+    kv_str(g, "general.type", "model");
+    kv_str(g, "general.name", "trit-gen gguf-gpt-oss");
+    kv_u32(g, "general.alignment", o->gguf_align);
+    kv_u32(g, "gpt-oss.block_count", o->n_layer);
+    kv_u32(g, "gpt-oss.context_length", o->n_ctx);
+    kv_u32(g, "gpt-oss.embedding_length", o->n_embd);
+    kv_u32(g, "gpt-oss.feed_forward_length", o->n_ff);
+    kv_u32(g, "gpt-oss.attention.head_count", o->n_head);
+    kv_u32(g, "gpt-oss.attention.head_count_kv", o->n_head_kv);
+    kv_str(g, "gpt-oss.rope.scaling.type", "yarn");
+    kv_f32(g, "gpt-oss.rope.scaling.factor", 32.0f);
+    kv_u32(g, "gpt-oss.rope.scaling.original_context_length", 4096);
+    kv_f32(g, "gpt-oss.rope.scaling.yarn_beta_fast", 32.0f);
+    kv_f32(g, "gpt-oss.rope.scaling.yarn_beta_slow", 1.0f);
+    kv_f32(g, "gpt-oss.rope.freq_base", 150000.0f);
+    kv_f32(g, "gpt-oss.attention.layer_norm_rms_epsilon", 1e-5f);
+    kv_u32(g, "gpt-oss.expert_count", o->n_expert);
+    kv_u32(g, "gpt-oss.expert_used_count", o->n_expert_used);
+    kv_u32(g, "gpt-oss.attention.key_length", gen_head_dim(o));
+    kv_u32(g, "gpt-oss.attention.value_length", gen_head_dim(o));
+    kv_u32(g, "general.file_type", o->f32 ? FTYPE_ALL_F32 : FTYPE_MOSTLY_BF16);
+    kv_u32(g, "gpt-oss.attention.sliding_window", o->sliding_window ? o->sliding_window : 4);
+    kv_u32(g, "gpt-oss.expert_feed_forward_length", o->n_ff);
+    kv_u32(g, "general.quantization_version", 2);
+    kv_tokenizer(g, o->n_vocab);
+}
+
 static void write_kvs(gg *g, const gen_opts *o, const gen_plan *p)
 {
+    if (o->layout == GEN_LAYOUT_GGUF_GPT_OSS) {
+        write_kvs_gptoss(g, o);
+        return;
+    }
     int const moe = o->layout == GEN_LAYOUT_GGUF_MOE;
     const char *const a = moe ? "qwen3moe" : "bitnet";
     uint32_t const hd = o->n_embd / o->n_head;
@@ -129,6 +165,8 @@ static uint32_t ggml_type(uint32_t dt)
     switch (dt) {
     case GEN_DT_F32: return GGML_F32;
     case GEN_DT_F16: return GGML_F16;
+    case GEN_DT_BF16: return GGML_BF16;
+    case GEN_DT_MXFP4: return GGML_MXFP4;
     case GEN_DT_TQ1_0: return GGML_TQ1_0;
     default: return GGML_TQ2_0;
     }

@@ -15,6 +15,8 @@
 
 #include "gen.h"
 
+struct cJSON;
+
 #define GEN_PATH_MAX 4096
 
 typedef struct gen_out {
@@ -60,6 +62,24 @@ void gen__remove_tmpdir(const char *tmp);
 
 /* dir + "/" + name into buf; TRIT_E_USAGE when it does not fit. */
 int gen__join(char *buf, size_t cap, const char *dir, const char *name, trit_err *err);
+
+/* The plan under construction (gen_plan.c) and its one way to append a tensor (n_dims 1..4,
+ * shape outermost first); NULL once b->rc is set. The element stream is named by `name`. */
+typedef struct gen__builder {
+    const gen_opts *o;
+    gen_plan *p;
+    uint32_t cap;
+    int rc;
+    trit_err *err;
+} gen__builder;
+gen_tensor *gen__add(gen__builder *b, uint32_t dtype, uint32_t kind, uint32_t layer, uint32_t expert, uint32_t n_dims,
+                     const uint64_t *shape, const char *name);
+/* The element seed of a tensor called name under o (what gen__add gives it). */
+uint64_t gen__seed_of(const gen_opts *o, const char *name);
+/* The gpt-oss layouts (gen_gptoss.c): the plan, config.json, the GGUF twin's KVs. */
+void gen__build_gptoss(gen__builder *b);
+int gen__gptoss_config(const gen_opts *o, struct cJSON *j);
+int gen__is_gptoss(gen_layout l);
 
 /* Emit the stored bytes of tensor t (streaming one row at a time). */
 int gen__emit_tensor(const gen_tensor *t, gen_out *o, trit_err *err);

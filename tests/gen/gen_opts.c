@@ -40,6 +40,10 @@ static const gen_layout_desc layouts[] = {
      "granite-3.x MoE: fused input_linear/output_linear experts, 4 multipliers, F32, tied"},
     {"phimoe", GEN_LAYOUT_PHIMOE, gen__write_safetensors_dir, 1,
      "Phi-3.5-MoE: LayerNorm with bias, attention and lm_head bias, longrope, BF16, sharded"},
+    {"gpt-oss", GEN_LAYOUT_GPT_OSS, gen__write_safetensors_dir, 1,
+     "openai/gpt-oss-20b: MXFP4 experts as blocks/scales, sinks, sliding window, yarn, BF16 rest"},
+    {"gguf-gpt-oss", GEN_LAYOUT_GGUF_GPT_OSS, gen__write_gguf, 0,
+     "GGUF arch gpt-oss: the gpt-oss layout as llama.cpp's converter writes it, MXFP4 experts (file)"},
     {"gguf", GEN_LAYOUT_GGUF, gen__write_gguf, 0,
      "GGUF v3 arch bitnet: TQ1_0/TQ2_0 projections, F16 token_embd, F32 norms (file)"},
     {"gguf-moe", GEN_LAYOUT_GGUF_MOE, gen__write_gguf, 0,
@@ -90,6 +94,8 @@ int gen_layout_is_moe(gen_layout l)
     case GEN_LAYOUT_DEEPSEEK_V2:
     case GEN_LAYOUT_DEEPSEEK_V3:
     case GEN_LAYOUT_GRANITEMOE:
+    case GEN_LAYOUT_GPT_OSS:
+    case GEN_LAYOUT_GGUF_GPT_OSS:
     case GEN_LAYOUT_PHIMOE: return 1;
     default: return 0;
     }
@@ -152,6 +158,17 @@ void gen_opts_default(gen_opts *o, gen_layout layout)
             o->n_head_kv = o->n_head;
         /* Phi-3.5-MoE: max_position_embeddings 131072, 32 x longrope's original 4096 */
         if (layout == GEN_LAYOUT_PHIMOE) o->n_ctx = 131072;
+        break;
+    case GEN_LAYOUT_GPT_OSS:
+    case GEN_LAYOUT_GGUF_GPT_OSS:
+        /* gen_gptoss.c: gpt-oss-20b scaled down (hidden 2880 -> 64, head_dim 64 -> 32, 32 experts
+         * of 2880 -> 4 of 64, top-4 -> top-2, window 128 -> 4), max_position_embeddings as released */
+        o->n_ff = 64;
+        o->head_dim = 32;
+        o->n_expert = 4;
+        o->n_expert_used = 2;
+        o->n_ctx = 131072;
+        o->sliding_window = 4;
         break;
     case GEN_LAYOUT_DEEPSEEK_V2:
     case GEN_LAYOUT_DEEPSEEK_V3:
@@ -232,6 +249,9 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
          (o->layout == GEN_LAYOUT_DEEPSEEK_V3 && o->n_expert < 8)))
         return BAD("deepseek-v2/v3 route over 4 groups of which v2 keeps 1, v3 2: experts (%u) a multiple of 4 (v3: at "
                    "least 8, groups of 2 or more) and the kept groups hold the experts per token (%u)", o->n_expert, o->n_expert_used);
+    if (gen__is_gptoss(o->layout) && (o->n_embd % 32 || o->n_ff % 32 || o->n_layer < 1))
+        return BAD("gpt-oss's MXFP4 experts need embd and ff multiples of 32 (got %u, %u)", o->n_embd, o->n_ff);
+    if (o->sliding_window && !gen__is_gptoss(o->layout)) return BAD("sliding-window is a gpt-oss option");
     if (o->n_head_kv < 1 || o->n_head % o->n_head_kv)
         return BAD("heads %u is not a multiple of kv heads %u", o->n_head, o->n_head_kv);
     uint32_t const need = 256 + gen_tok_n_special(o->n_vocab);

@@ -9,13 +9,7 @@
 #include "trit_limits.h"
 #include "trit_safemath.h"
 
-typedef struct builder {
-    const gen_opts *o;
-    gen_plan *p;
-    uint32_t cap;
-    int rc;
-    trit_err *err;
-} builder;
+typedef gen__builder builder;
 
 static uint64_t fnv1a64(const char *s)
 {
@@ -108,9 +102,27 @@ static gen_tensor *add(builder *b, uint32_t dtype, uint32_t kind, uint32_t layer
     for (uint32_t d = 0; d < n_dims; d++) bad |= trit_mul_u64(n, t->shape[d], &n);
     if (dtype == GEN_DT_TQ1_0 || dtype == GEN_DT_TQ2_0)
         bad |= trit_mul_u64(n / 256, dtype == GEN_DT_TQ1_0 ? 54 : 66, &t->nbytes);
+    else if (dtype == GEN_DT_MXFP4)
+        bad |= trit_mul_u64(n / 32, 17, &t->nbytes);
     else
         bad |= trit_mul_u64(n, gen__dtype_size(dtype), &t->nbytes);
     if (bad) b->rc = trit_err_set(b->err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "tensor '%s' is too large", t->name);
+    return t;
+}
+
+uint64_t gen__seed_of(const gen_opts *o, const char *name) { return mix64(o->seed ^ fnv1a64(name)); }
+
+gen_tensor *gen__add(builder *b, uint32_t dtype, uint32_t kind, uint32_t layer, uint32_t expert, uint32_t n_dims,
+                     const uint64_t *shape, const char *name)
+{
+    gen_tensor *t = add(b, dtype, kind, layer, expert, n_dims < 3 ? n_dims : 3, shape[0], n_dims > 1 ? shape[1] : 0,
+                        n_dims > 2 ? shape[2] : 0, "%s", name);
+    if (!t || n_dims < 4) return t;
+    /* a fourth (innermost) dimension: HF MXFP4 blocks [..., n/32, 16] of U8 */
+    t->n_dims = 4;
+    t->shape[3] = shape[3];
+    if (trit_mul_u64(t->nbytes, shape[3], &t->nbytes))
+        b->rc = trit_err_set(b->err, TRIT_E_LIMIT, TRIT_NO_OFFSET, NULL, "tensor '%s' is too large", t->name);
     return t;
 }
 
@@ -471,7 +483,7 @@ static void spread(gen_plan *p, uint32_t from, uint32_t to, uint32_t first_file)
  * two files, as greedy HF sharding can produce. Other boundaries split the rest by bytes. */
 static int assign_files(const gen_opts *o, gen_plan *p, trit_err *err)
 {
-    int const st = o->layout != GEN_LAYOUT_GGUF && o->layout != GEN_LAYOUT_GGUF_MOE;
+    int const st = o->layout != GEN_LAYOUT_GGUF && o->layout != GEN_LAYOUT_GGUF_MOE && o->layout != GEN_LAYOUT_GGUF_GPT_OSS;
     p->n_files = st ? o->n_shards : 1;
     p->split_layer = GEN_NONE;
     if (p->n_files <= 1) return TRIT_OK;
@@ -506,6 +518,7 @@ int gen_plan_build(const gen_opts *o, gen_plan *p, trit_err *err)
     if (rc) return rc;
     builder b = {o, p, 0, TRIT_OK, err};
     if (o->layout == GEN_LAYOUT_GGUF || o->layout == GEN_LAYOUT_GGUF_MOE) build_gguf(&b);
+    else if (gen__is_gptoss(o->layout)) gen__build_gptoss(&b);
     else build_hf(&b);
     rc = b.rc ? b.rc : assign_files(o, p, err);
     if (rc) gen_plan_release(p);

@@ -38,7 +38,28 @@ uint64_t gen_logical_nelems(const gen_tensor *t)
 {
     uint64_t n = 1;
     for (uint32_t d = 0; d < t->n_dims; d++) n *= t->shape[d];
+    if (t->kind == GEN_K_MXFP4 && t->dtype == GEN_DT_U8) return n * 2;   /* HF blocks: two per byte */
     return t->kind == GEN_K_PACKED ? n * 4 : n;
+}
+
+/* The source element of element i of a twin (gen.h il_half): row r of [A, R, C] is row 2r + half
+ * - 1 of the fused [A, 2R, C]. */
+static uint64_t il_index(const gen_tensor *t, uint64_t i)
+{
+    if (!t->il_half) return i;
+    uint64_t const C = t->il_cols, R = t->il_rows, c = i % C, r = (i / C) % R, a = i / C / R;
+    return (a * 2 * R + 2 * r + (t->il_half - 1)) * C + c;
+}
+
+/* MXFP4 (OCP microscaling; written independently of source/src_mxfp4.c): E2M1 codes and E8M0
+ * scales 122..125 (2^-5 .. 2^-2: weights up to 1.5, so that gpt-oss's SwiGLU clamp at 7 is met). */
+#define GEN_MX_SALT 0x6d78667034ull
+static unsigned mx_code(const gen_tensor *t, uint64_t src_i) { return (unsigned)(elem_hash(t->seed, src_i) >> 7) & 15u; }
+static unsigned mx_scale(const gen_tensor *t, uint64_t src_block) { return 122u + (unsigned)(elem_hash(t->seed ^ GEN_MX_SALT, src_block) % 4u); }
+static float mx_e2m1(unsigned c)
+{
+    static const float mag[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+    return c & 8u ? -mag[c & 7u] : mag[c & 7u];
 }
 
 static uint64_t row_len(const gen_tensor *t) { return t->shape[t->n_dims - 1]; }
@@ -128,7 +149,11 @@ static float outlier_factor(const gen_tensor *t, uint64_t i)
 
 float gen_value(const gen_tensor *t, uint64_t i)
 {
+    uint32_t const rdt = t->round_dt1 ? t->round_dt1 - 1 : t->dtype;
+    i = il_index(t, i);
     switch (t->kind) {
+    case GEN_K_MXFP4: return mx_e2m1(mx_code(t, i)) * ldexpf(1.0f, (int)mx_scale(t, i / 32) - 127);
+    case GEN_K_MXFP4_SCALES: return (float)mx_scale(t, i);
     case GEN_K_TERNARY:
     case GEN_K_GROUP: {
         int const v = gen_ternary(t, i);
@@ -151,12 +176,12 @@ float gen_value(const gen_tensor *t, uint64_t i)
         uint64_t const h = elem_hash(t->seed, i);
         float s = 0.0f;
         for (int k = 0; k < 4; k++) s += (float)((h >> (16 * k)) & 0xffffu) * (1.0f / 65536.0f);
-        return round_to(t->dtype, (s - 2.0f) * 1.7320508f * t->std * outlier_factor(t, i));
+        return round_to(rdt, (s - 2.0f) * 1.7320508f * t->std * outlier_factor(t, i));
     }
     case GEN_K_NORM: {
         uint64_t const h = elem_hash(t->seed, i);
         float const u = (float)(h >> 40) * (1.0f / 16777216.0f);
-        return round_to(t->dtype, (0.9f + 0.2f * u) * outlier_factor(t, i));
+        return round_to(rdt, (0.9f + 0.2f * u) * outlier_factor(t, i));
     }
     default: return 0.0f;
     }
@@ -250,7 +275,7 @@ int gen__emit_tensor(const gen_tensor *t, gen_out *o, trit_err *err)
     for (uint32_t d = 0; d + 1 < t->n_dims; d++) rows *= t->shape[d];
     int const tq = t->dtype == GEN_DT_TQ1_0 || t->dtype == GEN_DT_TQ2_0;
     uint64_t const block_bytes = t->dtype == GEN_DT_TQ1_0 ? 54 : 66;
-    uint64_t const row_bytes = tq ? cols / 256 * block_bytes : cols * gen__dtype_size(t->dtype);
+    uint64_t const row_bytes = tq ? cols / 256 * block_bytes : t->dtype == GEN_DT_MXFP4 ? cols / 32 * 17 : cols * gen__dtype_size(t->dtype);
     size_t rb, ncols;
     char where[96];
     snprintf(where, sizeof where, "tensor '%.80s'", t->name);
@@ -276,6 +301,22 @@ int gen__emit_tensor(const gen_tensor *t, gen_out *o, trit_err *err)
             }
         } else if (t->kind == GEN_K_FP8) {
             for (uint64_t c = 0; c < cols; c++) buf[c] = fp8_code(t, base + c);
+        } else if (t->kind == GEN_K_MXFP4 && t->dtype == GEN_DT_U8) {
+            /* HF blocks (transformers' convert_moe_packed_tensors): row r is block r, byte j holds
+             * element 2j in its low and 2j + 1 in its high nibble */
+            for (uint64_t j = 0; j < cols; j++)
+                buf[j] = (uint8_t)(mx_code(t, r * 32 + 2 * j) | mx_code(t, r * 32 + 2 * j + 1) << 4);
+        } else if (t->kind == GEN_K_MXFP4_SCALES) {
+            for (uint64_t c = 0; c < cols; c++) buf[c] = (uint8_t)mx_scale(t, base + c);
+        } else if (t->kind == GEN_K_MXFP4 && t->dtype == GEN_DT_MXFP4) {
+            /* ggml block_mxfp4: e, then qs[j] with element j low, j + 16 high (dequantize_row_mxfp4) */
+            for (uint64_t b = 0; b < cols / 32; b++) {
+                uint8_t *q = buf + b * 17;
+                uint64_t const e0 = base + b * 32;
+                q[0] = (uint8_t)mx_scale(t, il_index(t, e0) / 32);
+                for (unsigned j = 0; j < 16; j++)
+                    q[1 + j] = (uint8_t)(mx_code(t, il_index(t, e0 + j)) | mx_code(t, il_index(t, e0 + j + 16)) << 4);
+            }
         } else if (t->kind == GEN_K_INVSCALE) {
             put_elem(t->dtype, gen_scale(t, 0), buf);
         } else if (tq) {
