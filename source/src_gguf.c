@@ -12,6 +12,7 @@
 
 #include "src_gguf_int.h"
 #include "src_ggml_types.h"
+#include "src_mxfp4.h"
 #include "trit_cursor.h"
 #include "trit_limits.h"
 #include "trit_safemath.h"
@@ -415,6 +416,12 @@ int src_gguf_to_f32(const src_gguf *h, uint64_t i, uint64_t first, uint64_t n, f
         uint64_t const rd = k * S <= code_bytes - at ? k * S : code_bytes - at;
         if ((rc = src_gguf_read(h, i, at, raw, rd, err))) break;
         memset(raw + rd, 0, (size_t)(k * S - rd));
+        int64_t const nan = t->type == SRC_GGML_MXFP4 ? src_mxfp4_find_nan(raw, k) : -1;
+        if (nan >= 0) {   /* E8M0 255 (src_mxfp4.h): named with the block's offset in the file */
+            rc = trit_err_set(err, TRIT_E_CORRUPT, t->offset + at + (uint64_t)nan * S, where,
+                              "MXFP4 block %llu has the E8M0 scale 255, which is NaN", (unsigned long long)(b + (uint64_t)nan));
+            break;
+        }
         if (ty->trailer) src_ggml_i2s_dequant(raw, k, scale, fl);
         else if ((rc = src_ggml_dequant(t->type, raw, k, fl, err))) break;
         uint64_t const lo = b * B > first ? b * B : first;

@@ -35,6 +35,13 @@ int src_mxfp4_dequant(const uint8_t *src, uint64_t n_blocks, float *dst, trit_er
     return TRIT_OK;
 }
 
+int64_t src_mxfp4_find_nan(const uint8_t *src, uint64_t n_blocks)
+{
+    for (uint64_t k = 0; k < n_blocks; k++)
+        if (src[k * SRC_MXFP4_BYTES] == SRC_MXFP4_NAN_SCALE) return (int64_t)k;
+    return -1;
+}
+
 void src_mxfp4_hf_to_ggml(const uint8_t hf[16], uint8_t scale, uint8_t out[SRC_MXFP4_BYTES])
 {
     /* HF element 2m is the low nibble of byte m, 2m + 1 its high nibble */
@@ -114,6 +121,12 @@ static int ggml_blocks(const src_st *st, uint32_t i, const src_mxfp4_pair *p, ui
         uint64_t const m = nk - k < chunk ? nk - k : chunk;
         rc = src_st_read(st, i, (k0 + k) * 16, hf, m * 16, err);
         if (rc == TRIT_OK) rc = src_st_read(st, p->scales, k0 + k, sc, m, err);
+        for (uint64_t b = 0; b < m && rc == TRIT_OK; b++)
+            if (sc[b] == SRC_MXFP4_NAN_SCALE) {
+                src_st_tensor const *s = src_st_tensor_at(st, p->scales);
+                rc = trit_err_set(err, TRIT_E_CORRUPT, s->offset + k0 + k + b, s->name,
+                                  "MXFP4 block %llu has the E8M0 scale 255, which is NaN", (unsigned long long)(k0 + k + b));
+            }
         for (uint64_t b = 0; b < m && rc == TRIT_OK; b++)
             src_mxfp4_hf_to_ggml(hf + b * 16, sc[b], out + (k + b) * SRC_MXFP4_BYTES);
     }

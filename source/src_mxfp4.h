@@ -38,6 +38,9 @@ float src_mxfp4_e8m0(unsigned e);
  * scale is 255 (NaN). Pure; thread-safe. */
 int src_mxfp4_dequant(const uint8_t *src, uint64_t n_blocks, float *dst, trit_err *err);
 
+/* The first of n ggml blocks whose scale is 255 (NaN), or -1. */
+int64_t src_mxfp4_find_nan(const uint8_t *src, uint64_t n_blocks);
+
 /* One HF block (its 16 packed bytes and its scale byte) as a ggml block: out[0] = scale, then
  * qs with element j in the low and j + 16 in the high nibble. */
 void src_mxfp4_hf_to_ggml(const uint8_t hf[16], uint8_t scale, uint8_t out[SRC_MXFP4_BYTES]);
