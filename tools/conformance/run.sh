@@ -117,6 +117,7 @@ step "trit-gen gguf-moe" "$GEN" gguf-moe -o "$W/moe.gguf" --force && roundtrip m
 
 # the runner against llama.cpp on generated ternary models (its own PASS/FAIL/NOTE lines)
 sh "$HERE/agree.sh" "$BUILD" || fail=$((fail + 1))
+sh "$HERE/gptoss.sh" "$BUILD" || fail=$((fail + 1))
 # Q8_0/Q4_0/Q5_0/Q4_K_M/Q6_K copies made by llama.cpp's quantizer: codes and magnitude back
 sh "$HERE/quant_copies.sh" "$BUILD"
 case $? in 0 | 77) ;; *) fail=$((fail + 1)) ;; esac
