@@ -57,7 +57,8 @@ enum {
     RUN_TOK_PRE_LLAMA3,        /* \p{N}{1,3}, case-insensitive contractions */
     RUN_TOK_PRE_QWEN2,         /* llama3 with single digits */
     RUN_TOK_PRE_QWEN35,        /* qwen2 with marks joining letters */
-    RUN_TOK_PRE_STARCODER      /* single digits, then gpt2 */
+    RUN_TOK_PRE_STARCODER,     /* single digits, then gpt2 */
+    RUN_TOK_PRE_GPT4O          /* o200k (gpt-oss, gpt-4o): case-aware letter runs, \p{N}{1,3} */
 };
 
 /* Growable array of size_t (word lengths in code points). */

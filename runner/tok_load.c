@@ -96,6 +96,9 @@ static const struct pre_name {
     { "hunyuan",         RUN_TOK_PRE_QWEN2,     0,   0,   0 },
     { "solar-open",      RUN_TOK_PRE_QWEN2,     0,   0,   0 },
     { "qwen35",          RUN_TOK_PRE_QWEN35,    0,   0,   0 },
+    /* llama-vocab.cpp: LLAMA_VOCAB_PRE_TYPE_GPT4O, clean_spaces false (gpt-oss's o200k_harmony) */
+    { "gpt-4o",          RUN_TOK_PRE_GPT4O,     0,   0,   0 },
+    { "llama4",          RUN_TOK_PRE_GPT4O,     0,   0,   0 },
 };
 
 /* Texts llama.cpp treats as end-of-generation (and forces to control type). */

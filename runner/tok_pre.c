@@ -13,6 +13,11 @@
  *   qwen35     qwen2 with [\p{L}\p{M}]+ for letters and [^\s\p{L}\p{M}\p{N}] for the rest
  *   starcoder  \p{N}  then gpt2                       (also refact, command-r, smollm ...)
  *   default    [\p{P}\$\+<=>\^~\|]+  then gpt2  then \p{N}+  then [0-9][0-9][0-9]
+ *   gpt4o      [^\r\n\p{L}\p{N}]?U*L+C?|[^\r\n\p{L}\p{N}]?U+L*C?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|
+ *              \s*[\r\n]+|\s+(?!\S)|\s+   with C = (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])
+ *              and U, L llama.cpp's stand-ins for o200k's [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and
+ *              [\p{Ll}\p{Lm}\p{Lo}\p{M}]: (?=[\p{L}])([^a-z]) and (?=[\p{L}])([^A-Z]) (llama-vocab.cpp
+ *              LLAMA_VOCAB_PRE_TYPE_GPT4O at de3ff815): a letter that is not ASCII lower / upper case
  *
  * The gpt2 and llama3 walkers are ports of llama.cpp's unicode_regex_split_custom_gpt2/
  * _llama3; \s is the White_Space property, \p{..} the general category.
@@ -219,6 +224,107 @@ static void split_llama3(frag *f, size_t max_digits, int marks)
     }
 }
 
+/* gpt4o's letter classes (see the top): U a letter but not a-z, L a letter but not A-Z. */
+static int o200k_up(const frag *f, size_t pos)
+{
+    uint32_t const c = cpt_at(f, pos);
+    return (fl_at(f, pos) & RUN_TOK_F_LETTER) && !(c >= 'a' && c <= 'z');
+}
+
+static int o200k_lo(const frag *f, size_t pos)
+{
+    uint32_t const c = cpt_at(f, pos);
+    return (fl_at(f, pos) & RUN_TOK_F_LETTER) && !(c >= 'A' && c <= 'Z');
+}
+
+/* The length of (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]) at pos, or 0. */
+static size_t o200k_contraction(const frag *f, size_t pos)
+{
+    if (cpt_at(f, pos) != '\'') return 0;
+    uint32_t const a = cpt_at(f, pos + 1), b = cpt_at(f, pos + 2);
+    if (is_ascii_lower(a, 's') || is_ascii_lower(a, 't') || is_ascii_lower(a, 'm') || is_ascii_lower(a, 'd')) return 2;
+    if ((is_ascii_lower(a, 'r') && is_ascii_lower(b, 'e')) || (is_ascii_lower(a, 'v') && is_ascii_lower(b, 'e')) ||
+        (is_ascii_lower(a, 'l') && is_ascii_lower(b, 'l')))
+        return 3;
+    return 0;
+}
+
+/* The end of U*L+ (first) or U+L* (first 0) from s with ECMAScript backtracking, or 0 (no match;
+ * s > 0 always, positions are absolute). */
+static size_t o200k_letters(const frag *f, size_t s, int first)
+{
+    size_t k = s;
+    while (o200k_up(f, k)) k++;                  /* U*: the longest run first */
+    if (!first) {
+        if (k == s) return 0;
+        while (o200k_lo(f, k)) k++;              /* L* greedily, never fails */
+        return k;
+    }
+    for (size_t split = k + 1; split-- > s;) {   /* give back U's until L+ matches */
+        size_t e = split;
+        while (o200k_lo(f, e)) e++;
+        if (e > split) return e;
+    }
+    return 0;
+}
+
+static void split_gpt4o(frag *f)
+{
+    size_t pos = f->ini;
+    while (pos < f->end) {
+        uint32_t const cpt = cpt_at(f, pos);
+        unsigned const flags = fl_at(f, pos);
+        /* [^\r\n\p{L}\p{N}]? then the letter alternatives, first with the optional char taken */
+        int const lead = cpt != '\r' && cpt != '\n' && !(flags & (RUN_TOK_F_LETTER | RUN_TOK_F_NUMBER));
+        size_t e = 0;
+        for (int alt = 1; alt >= 0 && !e; alt--)
+            for (int with = lead; with >= 0 && !e; with--) e = o200k_letters(f, pos + (size_t)with, alt);
+        if (e) {
+            e += o200k_contraction(f, e);
+            pos += add_word(f, e);
+            continue;
+        }
+        if (flags & RUN_TOK_F_NUMBER) {              /* \p{N}{1,3} */
+            size_t n = 0;
+            while (n < 3 && (fl_at(f, pos + n) & RUN_TOK_F_NUMBER)) n++;
+            pos += add_word(f, pos + n);
+            continue;
+        }
+        unsigned const EXCL = RUN_TOK_F_LETTER | RUN_TOK_F_NUMBER | RUN_TOK_F_WS;
+        unsigned f2 = (cpt == ' ') ? fl_at(f, pos + 1) : flags;   /*  ?[^\s\p{L}\p{N}]+[\r\n/]* */
+        if (!(f2 & EXCL) && f2) {
+            size_t p = pos + (cpt == ' ');
+            while (!(f2 & EXCL) && f2) f2 = fl_at(f, ++p);
+            uint32_t c2 = cpt_at(f, p);
+            while (c2 == '\r' || c2 == '\n' || c2 == '/') c2 = cpt_at(f, ++p);
+            pos += add_word(f, p);
+            continue;
+        }
+        size_t nws = 0, last_rn = 0;
+        while (fl_at(f, pos + nws) & RUN_TOK_F_WS) {
+            uint32_t const c2 = cpt_at(f, pos + nws);
+            if (c2 == '\r' || c2 == '\n') last_rn = pos + nws + 1;
+            nws++;
+        }
+        if (last_rn > 0) {                           /* \s*[\r\n]+ */
+            pos = last_rn;
+            add_word(f, pos);
+            continue;
+        }
+        if (nws > 1 && cpt_at(f, pos + nws) != OUT_OF_RANGE) {   /* \s+(?!\S) */
+            pos += nws - 1;
+            add_word(f, pos);
+            continue;
+        }
+        if (nws > 0) {                               /* \s+ */
+            pos += nws;
+            add_word(f, pos);
+            continue;
+        }
+        add_word(f, ++pos);
+    }
+}
+
 /* Runs of a character class as matches, at most max_len long (0 = unbounded); gaps kept. */
 enum { CLS_NUMBER, CLS_PUNCT_DEFAULT, CLS_ASCII_DIGIT };
 
@@ -267,7 +373,7 @@ static void split_digit3(frag *f)
     add_word(f, f->end);
 }
 
-enum { ST_GPT2, ST_LLAMA3, ST_QWEN2, ST_QWEN35, ST_DIGIT1, ST_DIGITS, ST_PUNCT, ST_DIGIT3 };
+enum { ST_GPT2, ST_LLAMA3, ST_QWEN2, ST_QWEN35, ST_DIGIT1, ST_DIGITS, ST_PUNCT, ST_DIGIT3, ST_GPT4O };
 
 /* Apply one stage to every fragment of *cur, producing *next. */
 static int apply_stage(int stage, const uint32_t *cpts, const run_tok__svec *cur, run_tok__svec *next)
@@ -281,6 +387,7 @@ static int apply_stage(int stage, const uint32_t *cpts, const run_tok__svec *cur
         case ST_LLAMA3: split_llama3(&f, 3, 0); break;
         case ST_QWEN2: split_llama3(&f, 1, 0); break;
         case ST_QWEN35: split_llama3(&f, 1, 1); break;
+        case ST_GPT4O: split_gpt4o(&f); break;
         case ST_DIGIT1: split_runs(&f, CLS_NUMBER, 1); break;
         case ST_DIGITS: split_runs(&f, CLS_NUMBER, 0); break;
         case ST_PUNCT: split_runs(&f, CLS_PUNCT_DEFAULT, 0); break;
@@ -296,7 +403,7 @@ int run_tok__pre_split(uint32_t pre, const uint32_t *cpts, size_t n, run_tok__sv
 {
     static const int st_default[] = { ST_PUNCT, ST_GPT2, ST_DIGITS, ST_DIGIT3 };
     static const int st_gpt2[] = { ST_GPT2 }, st_llama3[] = { ST_LLAMA3 }, st_qwen2[] = { ST_QWEN2 };
-    static const int st_qwen35[] = { ST_QWEN35 }, st_starcoder[] = { ST_DIGIT1, ST_GPT2 };
+    static const int st_qwen35[] = { ST_QWEN35 }, st_starcoder[] = { ST_DIGIT1, ST_GPT2 }, st_gpt4o[] = { ST_GPT4O };
     const int *stages;
     size_t n_stages;
     switch (pre) {
@@ -306,6 +413,7 @@ int run_tok__pre_split(uint32_t pre, const uint32_t *cpts, size_t n, run_tok__sv
     case RUN_TOK_PRE_QWEN35: stages = st_qwen35; n_stages = 1; break;
     case RUN_TOK_PRE_STARCODER: stages = st_starcoder; n_stages = 2; break;
     case RUN_TOK_PRE_DEFAULT: stages = st_default; n_stages = 4; break;
+    case RUN_TOK_PRE_GPT4O: stages = st_gpt4o; n_stages = 1; break;
     default: stages = NULL; n_stages = 0; break;
     }
     words->n = 0;

@@ -65,12 +65,12 @@ static void arr_head(gg *g, const char *k, uint32_t elem_type, uint64_t count)
     if (!g->rc) g->rc = gen__out_u64le(g->o, count, g->err);
 }
 
-static void kv_tokenizer(gg *g, uint32_t V)
+static void kv_tokenizer(gg *g, uint32_t V, const char *pre)
 {
     uint32_t const n_reg = V - gen_tok_n_special(V);
     char tok[64];
     kv_str(g, "tokenizer.ggml.model", "gpt2");
-    kv_str(g, "tokenizer.ggml.pre", "gpt-2");
+    kv_str(g, "tokenizer.ggml.pre", pre);
     arr_head(g, "tokenizer.ggml.tokens", GGUF_T_STRING, V);
     for (uint32_t id = 0; id < V && !g->rc; id++) put_str(g, tok, gen_token(V, id, tok, sizeof tok));
     /* llama_token_type: 1 normal, 3 control. */
@@ -111,7 +111,7 @@ static void write_kvs_gptoss(gg *g, const gen_opts *o)
     kv_u32(g, "gpt-oss.attention.sliding_window", o->sliding_window ? o->sliding_window : 4);
     kv_u32(g, "gpt-oss.expert_feed_forward_length", o->n_ff);
     kv_u32(g, "general.quantization_version", 2);
-    kv_tokenizer(g, o->n_vocab);
+    kv_tokenizer(g, o->n_vocab, "gpt-4o");   /* the pre-tokenizer llama.cpp's converter names o200k */
 }
 
 static void write_kvs(gg *g, const gen_opts *o, const gen_plan *p)
@@ -157,7 +157,7 @@ static void write_kvs(gg *g, const gen_opts *o, const gen_plan *p)
         kv_u32(g, ARCH_KEY("expert_feed_forward_length"), o->n_ff);
     }
 #undef ARCH_KEY
-    kv_tokenizer(g, o->n_vocab);
+    kv_tokenizer(g, o->n_vocab, "gpt-2");
 }
 
 static uint32_t ggml_type(uint32_t dt)

@@ -15,8 +15,9 @@
  *     post_attention_norm, sliding_window and expert_feed_forward_length keys), conversion/base.py
  *     (TextModel.set_gguf_parameters: yarn type/factor/original context/betas, key/value length
  *     from head_dim; F32 for 1-D tensors, for names not ending in .weight and for ffn_gate_inp;
- *     --outtype bf16 for the other weights) and tokenizer pre "gpt-4o" (left as the generator's
- *     byte-level "gpt-2" vocabulary here: the o200k vocabulary is not generated).
+ *     --outtype bf16 for the other weights) and tokenizer pre "gpt-4o" (the name its
+ *     convert_hf_to_gguf_update.py gives o200k's pre-tokenizer); tokenizer.json with o200k's Split
+ *     regex before ByteLevel. The vocabulary is the generator's small byte-level one, not o200k's.
  * Scaled down: hidden 64, 2 layers (sliding, full), 4 heads of 32 (q width 128 != hidden, as the
  * release's 64 x 64 != 2880), 2 KV heads, 4 experts of width 64, top-2, window 4 (the release's
  * 128 scaled to the test sequences); max_position_embeddings 131072 and yarn factor 32 over 4096

@@ -99,7 +99,10 @@ int gen__write_gguf(const gen_opts *o, const char *out_path, trit_err *err);
 int gen__write_trit(const gen_opts *o, const char *out_path, trit_err *err);
 /* config.json of a safetensors layout into o. */
 int gen__write_config(const gen_opts *op, gen_out *o, trit_err *err);
-/* tokenizer.json (byte-level BPE) into o. */
+/* tokenizer.json (byte-level BPE) into o; _split: with a Split pre-tokenizer on that regex
+ * before ByteLevel (gen__o200k_regex: gpt-oss's o200k). */
 int gen__write_tokenizer_json(uint32_t n_vocab, gen_out *o, trit_err *err);
+int gen__write_tokenizer_json_split(uint32_t n_vocab, const char *split, gen_out *o, trit_err *err);
+extern const char gen__o200k_regex[];
 
 #endif /* TRIT_GEN_INT_H */

@@ -141,7 +141,7 @@ static int write_small(const char *dir, const char *name, const gen_opts *op, tr
     if (!rc) rc = gen__out_create(&o, path, err);
     if (rc) return rc;
     rc = !strcmp(name, "config.json") ? gen__write_config(op, &o, err)
-                                      : gen__write_tokenizer_json(op->n_vocab, &o, err);
+                                      : gen__write_tokenizer_json_split(op->n_vocab, gen__is_gptoss(op->layout) ? gen__o200k_regex : NULL, &o, err);
     if (rc) {
         gen__out_discard(&o);
         trit_err_file(err, path);

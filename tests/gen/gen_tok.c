@@ -85,7 +85,19 @@ size_t gen_token_merge(uint32_t n_vocab, uint32_t id, char *buf, size_t cap)
 #define BYTE_LEVEL \
     "\"type\": \"ByteLevel\", \"add_prefix_space\": %s, \"trim_offsets\": %s, \"use_regex\": true"
 
+/* o200k's pre-tokenizer (tokenizer.json of openai/gpt-oss-20b, Xenova/gpt-4o): a Split on this
+ * regex (behavior Isolated), then ByteLevel without its own regex. */
+const char gen__o200k_regex[] =
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+    "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
 int gen__write_tokenizer_json(uint32_t n_vocab, gen_out *o, trit_err *err)
+{
+    return gen__write_tokenizer_json_split(n_vocab, NULL, o, err);
+}
+
+int gen__write_tokenizer_json_split(uint32_t n_vocab, const char *split, gen_out *o, trit_err *err)
 {
     uint32_t const n_reg = n_vocab - gen_tok_n_special(n_vocab);
     char tok[64];
@@ -99,7 +111,14 @@ int gen__write_tokenizer_json(uint32_t n_vocab, gen_out *o, trit_err *err)
                                       "\"normalized\": false, \"special\": true}", err);
     }
     if (!rc) rc = gen__out_str(o, "\n  ],\n  \"normalizer\": null,\n  \"pre_tokenizer\": {", err);
-    if (!rc) rc = gen__out_printf(o, err, BYTE_LEVEL, "false", "true");
+    if (!rc && split) {
+        rc = gen__out_str(o, "\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": ", err);
+        if (!rc) rc = gen__out_json_str(o, split, strlen(split), err);
+        if (!rc) rc = gen__out_str(o, "}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", "
+                                      "\"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": false}]", err);
+    } else if (!rc) {
+        rc = gen__out_printf(o, err, BYTE_LEVEL, "false", "true");
+    }
     if (!rc) rc = gen__out_str(o, "},\n  \"post_processor\": {", err);
     if (!rc) rc = gen__out_printf(o, err, BYTE_LEVEL, "true", "false");
     if (!rc) rc = gen__out_str(o, "},\n  \"decoder\": {", err);
