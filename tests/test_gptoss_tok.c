@@ -157,7 +157,7 @@ static int write_vocab(const bpe *v, const char *path, const char *pre)
 
 TEST(gptoss_tok_o200k_vs_llama_cpp)
 {
-    char nm[1024], dir[1200], cmd[16384];
+    char nm[1024], dir[1200], cmd[24576];
     snprintf(nm, sizeof nm, "%s", test_trit_bin());
     char *slash = strrchr(nm, '/');
     if (slash) *slash = '\0';
