@@ -656,15 +656,23 @@ static int write_mla(const cvt_model *m, trit_kvbuf *w, trit_err *err)
     K(trit_kvbuf_u32(w, "model.kv_lora_rank", m->kv_lora_rank, err));
     K(trit_kvbuf_u32(w, "model.q_lora_rank", m->q_lora_rank, err));
     K(trit_kvbuf_u32(w, "model.v_head_dim", m->v_head_dim, err));
-    if (m->rope_scaling[0]) {
-        K(trit_kvbuf_str(w, "model.rope_scaling", m->rope_scaling, strlen(m->rope_scaling), err));
-        K(trit_kvbuf_f32(w, "model.rope_scale_factor", m->rope_scale_factor, err));
-        K(trit_kvbuf_u32(w, "model.rope_orig_ctx", m->rope_orig_ctx, err));
-        K(trit_kvbuf_f32(w, "model.yarn_beta_fast", m->yarn_beta_fast, err));
-        K(trit_kvbuf_f32(w, "model.yarn_beta_slow", m->yarn_beta_slow, err));
-        K(trit_kvbuf_f32(w, "model.yarn_mscale", m->yarn_mscale, err));
-        K(trit_kvbuf_f32(w, "model.yarn_mscale_all_dim", m->yarn_mscale_all_dim, err));
-    }
+    if (m->rope_scaling[0]) K(cvt__write_yarn(m, w, err));
+#undef K
+    return rc;
+}
+
+int cvt__write_yarn(const cvt_model *m, trit_kvbuf *w, trit_err *err)
+{
+    int rc = TRIT_OK;
+#define K(x) do { if ((rc = (x)) != TRIT_OK) return rc; } while (0)
+    K(trit_kvbuf_str(w, "model.rope_scaling", "yarn", 4, err));
+    K(trit_kvbuf_f32(w, "model.rope_scale_factor", m->rope_scale_factor, err));
+    K(trit_kvbuf_u32(w, "model.rope_orig_ctx", m->rope_orig_ctx, err));
+    K(trit_kvbuf_f32(w, "model.yarn_beta_fast", m->yarn_beta_fast, err));
+    K(trit_kvbuf_f32(w, "model.yarn_beta_slow", m->yarn_beta_slow, err));
+    K(trit_kvbuf_f32(w, "model.yarn_mscale", m->yarn_mscale, err));
+    K(trit_kvbuf_f32(w, "model.yarn_mscale_all_dim", m->yarn_mscale_all_dim, err));
+    if (m->yarn_no_truncate) K(trit_kvbuf_bool(w, "model.yarn_truncate", 0, err));
 #undef K
     return rc;
 }

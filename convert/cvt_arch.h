@@ -61,6 +61,8 @@ typedef struct cvt_model {
 int cvt_arch_describe(const struct src_ckpt *s, cvt_model *m, trit_err *err);
 /* Write m as the container's metadata (spec 10.1). */
 int cvt_arch_write(const cvt_model *m, trit_kvbuf *w, trit_err *err);
+/* The YaRN keys of m (rope_scaling "yarn"): MLA's and gpt-oss's. */
+int cvt__write_yarn(const cvt_model *m, trit_kvbuf *w, trit_err *err);
 
 enum {
     CVT_ROLE_FLOAT = 1,            /* stays float: embeddings, norms, router, biases */

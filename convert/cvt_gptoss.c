@@ -138,16 +138,7 @@ int cvt__gptoss_write(const cvt_model *m, trit_kvbuf *w, trit_err *err)
         K(trit_kvbuf_u32(w, "model.sliding_window", m->sliding_window, err));
         K(trit_kvbuf_u32(w, "model.swa_period", m->swa_period, err));
     }
-    if (!m->kv_lora_rank && !strcmp(m->rope_scaling, "yarn")) {
-        K(trit_kvbuf_str(w, "model.rope_scaling", "yarn", 4, err));
-        K(trit_kvbuf_f32(w, "model.rope_scale_factor", m->rope_scale_factor, err));
-        K(trit_kvbuf_u32(w, "model.rope_orig_ctx", m->rope_orig_ctx, err));
-        K(trit_kvbuf_f32(w, "model.yarn_beta_fast", m->yarn_beta_fast, err));
-        K(trit_kvbuf_f32(w, "model.yarn_beta_slow", m->yarn_beta_slow, err));
-        K(trit_kvbuf_f32(w, "model.yarn_mscale", m->yarn_mscale, err));
-        K(trit_kvbuf_f32(w, "model.yarn_mscale_all_dim", m->yarn_mscale_all_dim, err));
-        if (m->yarn_no_truncate) K(trit_kvbuf_bool(w, "model.yarn_truncate", 0, err));
-    }
+    if (!m->kv_lora_rank && !strcmp(m->rope_scaling, "yarn")) K(cvt__write_yarn(m, w, err));
 #undef K
     return rc;
 }

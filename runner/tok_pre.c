@@ -138,6 +138,24 @@ static void split_gpt2(frag *f)
     }
 }
 
+/* The last alternatives of the llama3 and gpt4o regexes at pos: \s*[\r\n]+|\s+(?!\S)|\s+, else
+ * one code point. Emits the word; returns the position after it. */
+static size_t ws_tail(frag *f, size_t pos)
+{
+    size_t nws = 0, last_rn = 0;
+    while (fl_at(f, pos + nws) & RUN_TOK_F_WS) {
+        uint32_t const c2 = cpt_at(f, pos + nws);
+        if (c2 == '\r' || c2 == '\n') last_rn = pos + nws + 1;
+        nws++;
+    }
+    if (last_rn > 0) pos = last_rn;                                      /* \s*[\r\n]+ */
+    else if (nws > 1 && cpt_at(f, pos + nws) != OUT_OF_RANGE) pos += nws - 1;   /* \s+(?!\S) */
+    else if (nws > 0) pos += nws;                                       /* \s+ */
+    else pos++;
+    add_word(f, pos);
+    return pos;
+}
+
 /* llama3 family. max_digits: 3 (llama3) or 1 (qwen2); marks: \p{M} joins letters (qwen35). */
 static void split_llama3(frag *f, size_t max_digits, int marks)
 {
@@ -199,28 +217,7 @@ static void split_llama3(frag *f, size_t max_digits, int marks)
             continue;
         }
 
-        size_t nws = 0, last_rn = 0;
-        while (fl_at(f, pos + nws) & RUN_TOK_F_WS) {
-            uint32_t const c2 = cpt_at(f, pos + nws);
-            if (c2 == '\r' || c2 == '\n') last_rn = pos + nws + 1;
-            nws++;
-        }
-        if (last_rn > 0) {                                /* \s*[\r\n]+ */
-            pos = last_rn;
-            add_word(f, pos);
-            continue;
-        }
-        if (nws > 1 && cpt_at(f, pos + nws) != OUT_OF_RANGE) {   /* \s+(?!\S) */
-            pos += nws - 1;
-            add_word(f, pos);
-            continue;
-        }
-        if (nws > 0) {                                    /* \s+ */
-            pos += nws;
-            add_word(f, pos);
-            continue;
-        }
-        add_word(f, ++pos);
+        pos = ws_tail(f, pos);
     }
 }
 
@@ -300,28 +297,7 @@ static void split_gpt4o(frag *f)
             pos += add_word(f, p);
             continue;
         }
-        size_t nws = 0, last_rn = 0;
-        while (fl_at(f, pos + nws) & RUN_TOK_F_WS) {
-            uint32_t const c2 = cpt_at(f, pos + nws);
-            if (c2 == '\r' || c2 == '\n') last_rn = pos + nws + 1;
-            nws++;
-        }
-        if (last_rn > 0) {                           /* \s*[\r\n]+ */
-            pos = last_rn;
-            add_word(f, pos);
-            continue;
-        }
-        if (nws > 1 && cpt_at(f, pos + nws) != OUT_OF_RANGE) {   /* \s+(?!\S) */
-            pos += nws - 1;
-            add_word(f, pos);
-            continue;
-        }
-        if (nws > 0) {                               /* \s+ */
-            pos += nws;
-            add_word(f, pos);
-            continue;
-        }
-        add_word(f, ++pos);
+        pos = ws_tail(f, pos);
     }
 }
 
