@@ -57,6 +57,15 @@ static int refuse_other_math(const trit_reader *r, const char *arch, trit_err *e
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "model.rope_select",
                             "'%s' ('%s'): llama.cpp picks the longrope set by its context, not by the sequence", s, arch);
     if (rc != TRIT_OK && rc != TRIT_E_NOTFOUND) return rc;
+    /* gpt-oss's math (spec 10.1): no exporter writes llama.cpp's gpt-oss yet, and no other
+     * llama.cpp architecture computes it; refused by the key before the architecture */
+    static const char *const gptoss_keys[] = {"model.sliding_window", "model.swiglu_limit", "model.yarn_truncate"};
+    for (size_t i = 0; i < sizeof gptoss_keys / sizeof gptoss_keys[0]; i++)
+        if (trit_kvset_find(trit_reader_kv(r), gptoss_keys[i]) >= 0)
+            return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, gptoss_keys[i],
+                                "present ('%s'): sliding windows, the clamped SwiGLU and untruncated YaRN are gpt-oss's, "
+                                "which export does not write (llama.cpp's gpt-oss takes MXFP4 experts; export is not "
+                                "implemented for it)", arch);
     rc = exg__kv_str(r, "moe.gating", s, sizeof s, err);
     if (rc == TRIT_OK && !strcmp(s, "sparsemixer"))
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, "moe.gating",

@@ -357,7 +357,8 @@ TEST(gptoss_gguf_keys_refused_by_name)
     }
 }
 
-/* No GGUF writer for gpt-oss yet: export refuses naming the architecture, and writes nothing. */
+/* No GGUF writer for gpt-oss yet: export refuses naming the key and the architecture, and writes
+ * nothing. */
 TEST(gptoss_export_refused)
 {
     if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
@@ -369,8 +370,8 @@ TEST(gptoss_export_refused)
     free(msg);
     msg = NULL;
     int const rc = cli(&msg, "export -q --force '%s' -o '%s'", out, gg);
-    if (rc != 5 || !msg || !strstr(msg, "'gpt-oss'"))
-        test_fail_(__FILE__, __LINE__, "export exit %d, expected 5 naming 'gpt-oss': %s", rc, msg ? msg : "");
+    if (rc != 5 || !msg || !strstr(msg, "'gpt-oss'") || !strstr(msg, "model.sliding_window"))
+        test_fail_(__FILE__, __LINE__, "export exit %d, expected 5 naming 'gpt-oss' and its key: %s", rc, msg ? msg : "");
     CHECK(access(gg, F_OK) != 0);
     free(msg);
 }
