@@ -57,6 +57,7 @@ const char *pack_strerror(int code);
 #define PACK_SIG_BYTES 64u     /* Ed25519 signature */
 #define PACK_SHA256_BYTES 32u
 #define PACK_DEFAULT_CHUNK (4u << 20)
+#define PACK_MAX_THREADS 1024u
 
 /* ---- keys ------------------------------------------------------------------------------- */
 
@@ -87,7 +88,8 @@ typedef struct pack_extent {
 typedef struct pack_blob {
     char *name;                /* file or member name (owned) */
     uint64_t size;             /* bytes */
-    uint8_t sha256[PACK_SHA256_BYTES];
+    /* manifest v2: the root over the chunk digests (pack_root); v1: the SHA-256 of the bytes */
+    uint8_t digest[PACK_SHA256_BYTES];
     uint64_t n_chunks;         /* ceil(size / chunk_size) */
     uint8_t (*chunks)[PACK_SHA256_BYTES]; /* n_chunks digests (owned) */
 } pack_blob;
@@ -98,12 +100,16 @@ typedef struct pack_file {
     pack_blob delta;           /* is_delta: the carried member */
     char *base_path;           /* is_delta: file in the installed base it copies from (owned) */
     uint64_t base_size;        /* is_delta: its size */
-    uint8_t base_sha256[PACK_SHA256_BYTES]; /* is_delta: its SHA-256 */
+    uint8_t base_digest[PACK_SHA256_BYTES]; /* is_delta: its digest (v2: root, v1: SHA-256) */
     uint64_t n_extents;
     pack_extent *extents;      /* is_delta: how to rebuild the file, in file order (owned) */
 } pack_file;
 
+#define PACK_MANIFEST_V1 1u    /* "trit-ota-manifest/1": whole-file SHA-256 plus chunk digests (read; written on request) */
+#define PACK_MANIFEST_V2 2u    /* "trit-ota-manifest/2": the file digest is the root over the chunk digests */
+
 typedef struct pack_manifest {
+    uint32_t schema;           /* PACK_MANIFEST_V1 or _V2 */
     char *model_id;            /* owned */
     uint64_t version;          /* monotonic release number, >= 1 */
     uint32_t fmt_major, fmt_minor;       /* highest container format version of the files */
@@ -144,6 +150,8 @@ typedef struct pack_create_opts {
     const char *base;          /* previous full bundle: make a delta against it, or NULL */
     int force;                 /* replace an existing output */
     int dry_run;               /* do everything but write the bundle */
+    uint32_t threads;          /* hashing threads; 0 = the core count. Same bytes at any count */
+    uint32_t manifest_version; /* PACK_MANIFEST_V2 (0 = that) or _V1, for installers older than v2 */
     /* Called with the bundle's temp file once it exists, and with NULL once it is renamed into
      * place or removed, so a signal handler can remove it (cli_guard_temp_cb). May be NULL. */
     void (*temp_path)(void *ctx, const char *path);
@@ -167,6 +175,7 @@ typedef struct pack_read_opts {
     int have_installed;        /* refuse versions <= installed */
     uint64_t installed;
     const char *runtime_version; /* refuse min_runtime above it; NULL = this build's version */
+    uint32_t threads;          /* hashing threads; 0 = the core count */
 } pack_read_opts;
 
 /* Where the bundle reader delivers verified data. Callbacks return TRIT_OK or an error. */

@@ -408,7 +408,11 @@ static int rebuild_from(uctx *u, const pack_file *f, const char *bp, const char 
                           (unsigned long long)f->base_size);
     else if (mfd < 0) rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, mp, "cannot open: %s", strerror(errno));
     else if ((ofd = create_in_stage(u, f->file.name, err)) < 0) rc = ofd;
-    if (rc == TRIT_OK) rc = pack_delta_apply(u->m, f, bfd, mfd, ofd, err);
+    trit_pool *pool = NULL;
+    uint32_t const threads = u->o->read.threads ? u->o->read.threads : trit_pool_default_threads();
+    if (rc == TRIT_OK) rc = trit_pool_new(threads, &pool, err);
+    if (rc == TRIT_OK) rc = pack_delta_apply(u->m, f, bfd, mfd, ofd, threads, pool, err);
+    trit_pool_free(pool);
     if (ofd >= 0) {
         int const crc = close_synced(ofd, f->file.name, err);
         if (rc == TRIT_OK) rc = crc;

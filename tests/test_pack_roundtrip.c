@@ -264,7 +264,7 @@ TEST(pack_delta_roundtrip)
     pack_manifest *m = NULL;
     uint8_t seed[PACK_SEED_BYTES], pk[PACK_PUBKEY_BYTES];
     tpk_key(1, seed, pk);
-    pack_read_opts ro = {pk, 0, 0, 0, NULL};
+    pack_read_opts ro = {pk, 0, 0, 0, NULL, 0};
     CHECK_OK_E(pack_bundle_read_file(delta, &ro, NULL, &m, &err), &err);
     if (m) {
         CHECK(m->has_base && m->base_version == 1 && m->files[0].is_delta);
