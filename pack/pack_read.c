@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pack_int.h"
@@ -31,7 +32,10 @@ typedef struct src {
     int compressed;            /* the input starts with a compressor's magic */
     const char *magic_name;
     uint64_t next_hdr;         /* where the header after the current member starts */
+    uint64_t data_off;         /* where the current member's data starts */
     int read_errno;            /* a read of the input failed with this errno (0: none) */
+    int seekable;              /* a regular file: members are read with pread, libarchive skips them */
+    uint64_t file_size;        /* seekable: its size */
 } src;
 
 /* Magic numbers of the compressors libarchive could otherwise be asked to undo. */
@@ -88,6 +92,27 @@ static la_ssize_t src_read(struct archive *a, void *ud, const void **out)
     return (la_ssize_t)n;
 }
 
+/* libarchive's skip: a regular file seeks (member data was read with pread), memory moves on;
+ * 0 (nothing skipped) makes libarchive read instead. Never past the end: the reads after it
+ * then tell truncation apart. */
+static la_int64_t src_skip(struct archive *a, void *ud, la_int64_t req)
+{
+    (void)a;
+    src *const s = ud;
+    if (req <= 0) return 0;
+    if (s->fd < 0) {
+        size_t const k = (uint64_t)req < s->len - s->pos ? (size_t)req : s->len - s->pos;
+        s->pos += k;
+        return (la_int64_t)k;
+    }
+    if (!s->seekable) return 0;
+    off_t const cur = lseek(s->fd, 0, SEEK_CUR);
+    if (cur < 0 || (uint64_t)cur >= s->file_size) return 0;
+    uint64_t const k = (uint64_t)req < s->file_size - (uint64_t)cur ? (uint64_t)req : s->file_size - (uint64_t)cur;
+    if (lseek(s->fd, (off_t)k, SEEK_CUR) < 0) return 0;
+    return (la_int64_t)k;
+}
+
 /* A libarchive failure as a trit error: which class depends on what the stream did. */
 static int la_fail(struct archive *a, const src *s, trit_err *err, const char *what)
 {
@@ -120,6 +145,7 @@ static int next(struct archive *a, src *s, struct archive_entry **e, trit_err *e
          * padded data (the count only moves on at the next call) */
         uint64_t const start = (uint64_t)archive_filter_bytes(a, 0);
         int64_t const size = archive_entry_size(*e);
+        s->data_off = start;
         uint64_t padded;
         if (size < 0 || trit_align_up((uint64_t)size, 512, &padded) || trit_add_u64(start, padded, &s->next_hdr))
             s->next_hdr = UINT64_MAX;
@@ -284,7 +310,29 @@ static int stream_member(rd *r, const pack_manifest *m, const pack_blob *b, uint
     int rc = pack_stream_init(&st, r->pool, r->threads, m->schema == PACK_MANIFEST_V1, m->chunk_size, b->size, b, NULL, side,
                               side ? r->sink->ctx : NULL, what, err);
     uint64_t got = 0;
-    while (rc == TRIT_OK) {
+    src *const s = r->s;
+    /* a regular file: the data straight into the window with pread (one copy, not libarchive's
+     * read and then its copy), then libarchive skips it */
+    while (rc == TRIT_OK && s->seekable && got < b->size) {
+        uint8_t *p;
+        size_t room;
+        if ((rc = pack_stream_space(&st, &p, &room, err)) != TRIT_OK) break;
+        size_t const want = b->size - got < room ? (size_t)(b->size - got) : room;
+        errno = 0;
+        int64_t const k = trit_sys_pread_full(s->fd, p, want, s->data_off + got);
+        if (k < 0) {
+            rc = trit_err_set(err, TRIT_E_IO, s->data_off + got, what, "cannot read the bundle: %s", strerror(errno));
+            break;
+        }
+        pack_stream_commit(&st, (size_t)k);
+        got += (uint64_t)k;
+        if ((size_t)k < want) {
+            rc = trit_err_set(err, PACK_E_TRUNCATED, s->data_off + got, what, "the bundle ends early (inside the member)");
+            break;
+        }
+    }
+    if (rc == TRIT_OK && s->seekable && archive_read_data_skip(r->a) != ARCHIVE_OK) rc = la_fail(r->a, s, err, what);
+    while (rc == TRIT_OK && !s->seekable) {
         uint8_t *p;
         size_t room;
         if ((rc = pack_stream_space(&st, &p, &room, err)) != TRIT_OK) break;
@@ -387,6 +435,7 @@ static int run(src *s, const char *name, const pack_read_opts *o, const pack_sin
     /* archive_read_open's steps one by one: it ignores a failed allocation in
      * archive_read_set_callback_data, and archive_read_open1 then crashes */
     if (rc == TRIT_OK && (archive_read_set_read_callback(r.a, src_read) != ARCHIVE_OK ||
+                          archive_read_set_skip_callback(r.a, src_skip) != ARCHIVE_OK ||
                           archive_read_set_callback_data(r.a, s) != ARCHIVE_OK))
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     if (rc == TRIT_OK && archive_read_open1(r.a) != ARCHIVE_OK) rc = la_fail(r.a, s, err, NULL);
@@ -401,7 +450,7 @@ static int run(src *s, const char *name, const pack_read_opts *o, const pack_sin
 int pack_bundle_read_mem(const void *buf, size_t len, const char *name, const pack_read_opts *o, const pack_sink *sink,
                          pack_manifest **out, trit_err *err)
 {
-    src s = {-1, buf, len, 0, NULL, 1, 0, 0, NULL, 0, 0};
+    src s = {-1, buf, len, 0, NULL, 1, 0, 0, NULL, 0, 0, 0, 0, 0};
     return run(&s, name, o, sink, out, err);
 }
 
@@ -415,7 +464,12 @@ int pack_bundle_read_file(const char *path, const pack_read_opts *o, const pack_
         trit_err_file(err, path);
         return TRIT_E_IO;
     }
-    src s = {fd, NULL, 0, 0, NULL, 1, 0, 0, NULL, 0, 0};
+    src s = {fd, NULL, 0, 0, NULL, 1, 0, 0, NULL, 0, 0, 0, 0, 0};
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        s.seekable = 1;
+        s.file_size = (uint64_t)st.st_size;
+    }
     int const rc = run(&s, path, o, sink, out, err);
     close(fd);
     return rc;
