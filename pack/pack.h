@@ -4,7 +4,7 @@
  * A bundle is an uncompressed POSIX tar (pax) whose members are, in this order:
  *
  *   manifest.json   what is installed: model id, version, versions needed, and for every file
- *                   its size, SHA-256 and per-chunk SHA-256s; for a delta file, how to rebuild
+ *                   its size, per-chunk SHA-256s and their root (manifest v2); for a delta file, how to rebuild
  *                   it from the installed base (extents: copy from base / carried data / zeros)
  *   manifest.sig    64 bytes: Ed25519 signature of the manifest.json member's exact bytes
  *                   (absent in an unsigned bundle)
@@ -34,7 +34,7 @@ enum {
     PACK_E_LINK = -102,      /* symbolic or hard link member */
     PACK_E_SPECIAL = -103,   /* device, fifo, socket or directory member */
     PACK_E_OVERSIZE = -104,  /* member larger than the manifest says or than a hard cap */
-    PACK_E_DIGEST = -105,    /* size, SHA-256 or chunk SHA-256 differs from the manifest */
+    PACK_E_DIGEST = -105,    /* size, chunk SHA-256 or file digest differs from the manifest */
     PACK_E_SIGNATURE = -106, /* unsigned when a key is given, malformed or invalid signature */
     PACK_E_ROLLBACK = -107,  /* version not newer than the installed one */
     PACK_E_TRUNCATED = -108, /* the bundle ends early */
@@ -187,7 +187,7 @@ typedef struct pack_sink {
     int (*begin)(void *ctx, uint32_t file, trit_err *err);
     /* Bytes of the current member, in order (their chunk digests are checked as they complete). */
     int (*write)(void *ctx, const void *p, size_t n, trit_err *err);
-    /* The member ended and its size and SHA-256 matched. */
+    /* The member ended and its size and digests matched. */
     int (*end)(void *ctx, trit_err *err);
 } pack_sink;
 

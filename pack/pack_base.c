@@ -28,7 +28,7 @@ int64_t pack_base_find(const pack_base *b, const char *name)
 }
 
 /* Where each file's member data starts in the bundle: libarchive's consumed-byte count right
- * after a header is the offset of that member's data (checked below against its SHA-256). */
+ * after a header is the offset of that member's data (checked below against its digests). */
 static int locate(pack_base *b, uint64_t *off, const char *path, trit_err *err)
 {
     struct archive *const a = archive_read_new();

@@ -3,13 +3,13 @@
  * 1. Every input is opened with full verification (a bundle never ships a broken container).
  * 2. With a base bundle, each input that has a file of the same name in the base gets a delta
  *    plan (pack_delta.c).
- * 3. A delta input gets one streaming pass that computes its SHA-256 and chunk digests and
+ * 3. A delta input gets one streaming pass that computes its digests (chunks and root) and
  *    writes the carried bytes to an unlinked temp file while checking that every copied and
  *    zero range still holds what the plan says.
  * 4. The tar is written: manifest.json, manifest.sig, then the members in name order, with
  *    fixed mode, owner and mtime, so the same inputs give the same bytes. A whole input is read
- *    once: its bytes are hashed (whole-file and chunk digests, on two threads) as they are
- *    copied in. So the manifest and signature are written first as placeholders of their
+ *    once: each window of it is read once and its chunks are hashed on the pool (--threads)
+ *    while the same buffer goes into the archive (pack_stream). So the manifest and signature are written first as placeholders of their
  *    final length (every field has a fixed width or is known before hashing), and the real
  *    ones are written over them once the members are in; the same bytes as writing them first.
  *    An input whose size or modification time changed by then fails the run.

@@ -7,7 +7,7 @@
  * whose (xxh3, size) is not in the base are "data" (carried in the bundle), every object that
  * is in the base is a "copy" of the base's bytes (referenced by offset and digest), and the
  * gaps are "zero". The device rebuilds the container byte for byte, checks each copied range's
- * xxh3 as it reads it, and the whole file's SHA-256 from the signed manifest at the end, so a
+ * xxh3 as it reads it, and the rebuilt file's chunk digests from the signed manifest, so a
  * wrong or modified base, or an xxh3 collision, can only fail the install, never change it. */
 #include <errno.h>
 #include <stdio.h>
