@@ -215,7 +215,9 @@ int pack_digester_final(pack_digester *d, uint8_t digest[PACK_SHA256_BYTES], con
         pack_sha_final(&d->whole, got);
     } else {
         /* every chunk matched want's (or was stored in out): the root over them */
-        const uint8_t (*ch)[PACK_SHA256_BYTES] = d->out ? (const uint8_t (*)[PACK_SHA256_BYTES])d->out : d->want ? d->want->chunks : NULL;
+        const uint8_t (*ch)[PACK_SHA256_BYTES] = NULL;
+        if (d->out) ch = (const uint8_t (*)[PACK_SHA256_BYTES])d->out;
+        else if (d->want) ch = (const uint8_t (*)[PACK_SHA256_BYTES])d->want->chunks;
         if (!ch && n) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, what, "no chunk digests to make a root of");
         if ((rc = pack_root(d->chunk_size, d->size, ch, got, err)) != TRIT_OK) return rc;
     }
