@@ -295,7 +295,10 @@ static int flush(pack_stream *s, trit_err *err)
 {
     if (!s->fill) return TRIT_OK;
     int rc = pack_digester_submit(&s->d, s->buf[s->cur], s->fill, s->what, err);
-    if (rc == TRIT_OK && s->sink) rc = s->sink(s->sink_ctx, s->buf[s->cur], s->fill, err);
+    /* to the sink in 1 MiB writes: on a disk, one 16 MiB write() of fresh page cache took
+     * about twice the time of the same bytes in 1 MiB pieces here (dirty-page throttling) */
+    for (size_t off = 0; rc == TRIT_OK && s->sink && off < s->fill; off += PACK_IO_BUF)
+        rc = s->sink(s->sink_ctx, s->buf[s->cur] + off, s->fill - off < PACK_IO_BUF ? s->fill - off : PACK_IO_BUF, err);
     s->cur ^= 1;
     s->fill = 0;
     return rc;
