@@ -5,9 +5,10 @@
  * manifest bytes before they are parsed; then the version checks; only then is the sink told
  * (and only then may it create anything). Every later member is checked for type, name and
  * declared size before its first byte is read, its chunk digests as they complete, and its
- * chunk count at its end (v2; v1 also the whole SHA-256). The data stream is ours (read callback), so a compressed stream is
- * recognised from its magic before libarchive sees a byte, and "the input ended" is known
- * exactly, which is how truncation is told apart from corruption. */
+ * chunk count at its end (v2; v1 also the whole SHA-256). The data stream is ours (read
+ * callback), so a compressed stream is recognised from its magic before libarchive sees a
+ * byte, and "the input ended" is known exactly, which is how truncation is told apart from
+ * corruption. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
