@@ -25,6 +25,9 @@ static void pack_usage(FILE *f)
             "  --key FILE            secret key to sign with (without it the bundle is unsigned)\n"
             "  --base OLD.bundle     make a delta: carry only objects not in OLD (a full bundle)\n"
             "  --chunk-size SIZE     bytes per chunk digest, power of two (default 4M)\n"
+            "  --threads N           hash chunks on N threads (default: the cores online); the\n"
+            "                        bundle is the same bytes at any N\n"
+            "  --manifest-version V  2 (default) or 1, for installers that read only version 1\n"
             "  --keygen              create a signing key pair\n"
             "  --force               replace an existing output\n"
             "  --dry-run             check and hash everything, write nothing\n"
@@ -38,7 +41,7 @@ static void pack_usage(FILE *f)
             TRIT_VERSION_STRING);
 }
 
-enum { OPT_MODEL = 256, OPT_VERSION, OPT_MINRT, OPT_KEY, OPT_BASE, OPT_CHUNK, OPT_KEYGEN, OPT_FORCE, OPT_DRY };
+enum { OPT_MODEL = 256, OPT_VERSION, OPT_MINRT, OPT_KEY, OPT_BASE, OPT_CHUNK, OPT_KEYGEN, OPT_FORCE, OPT_DRY, OPT_THREADS, OPT_MANIFEST };
 
 static int fail(const trit_err *err)
 {
@@ -55,6 +58,7 @@ int cmd_pack(int argc, char **argv)
         {"key", required_argument, NULL, OPT_KEY},     {"base", required_argument, NULL, OPT_BASE},
         {"chunk-size", required_argument, NULL, OPT_CHUNK}, {"keygen", no_argument, NULL, OPT_KEYGEN},
         {"force", no_argument, NULL, OPT_FORCE},       {"dry-run", no_argument, NULL, OPT_DRY},
+        {"threads", required_argument, NULL, OPT_THREADS}, {"manifest-version", required_argument, NULL, OPT_MANIFEST},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
     pack_create_opts o;
@@ -84,6 +88,24 @@ int cmd_pack(int argc, char **argv)
         case OPT_KEYGEN: keygen = 1; break;
         case OPT_FORCE: o.force = 1; break;
         case OPT_DRY: o.dry_run = 1; break;
+        case OPT_THREADS: {
+            uint64_t v;
+            if (cli_parse_u64(optarg, 1, PACK_MAX_THREADS, &v) != 0) {
+                fprintf(stderr, "trit pack: --threads must be 1..%u\n", PACK_MAX_THREADS);
+                return CLI_EXIT_USAGE;
+            }
+            o.threads = (uint32_t)v;
+            break;
+        }
+        case OPT_MANIFEST: {
+            uint64_t v;
+            if (cli_parse_u64(optarg, 1, 2, &v) != 0) {
+                fprintf(stderr, "trit pack: --manifest-version must be 1 or 2\n");
+                return CLI_EXIT_USAGE;
+            }
+            o.manifest_version = (uint32_t)v;
+            break;
+        }
         case 'h': pack_usage(stdout); return CLI_EXIT_OK;
         default: pack_usage(stderr); return CLI_EXIT_USAGE;
         }

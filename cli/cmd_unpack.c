@@ -13,8 +13,9 @@ static void unpack_usage(FILE *f)
             "\n"
             "Check an OTA bundle and install it into DIR atomically: the signature is checked\n"
             "before anything is written; every member must be a regular file named in the\n"
-            "manifest, of the size and SHA-256 it lists; every container is fully verified; DIR\n"
-            "is then replaced in one rename. DIR must be absent, empty, or a previous install.\n"
+            "manifest, of the size and chunk SHA-256 digests it lists; every container is fully\n"
+            "verified; DIR is then replaced in one rename. DIR must be absent, empty, or a previous\n"
+            "install. Reads manifest versions 2 and 1 (spec/manifest.md).\n"
             "\n"
             "options:\n"
             "  -C, --directory DIR     where to install\n"
@@ -29,6 +30,7 @@ static void unpack_usage(FILE *f)
             "                          (default 60; 0: fail at once)\n"
             "  --runtime-version V     check min_runtime against V (default %s)\n"
             "  --dry-run               check the bundle, install nothing (-C not needed)\n"
+            "  --threads N             hash chunks on N threads (default: the cores online)\n"
             "  -h, --help              this help\n"
             "\n"
             "Unpacks into one parent directory run one at a time (a lock on the parent); staging\n"
@@ -45,7 +47,7 @@ static void unpack_usage(FILE *f)
             TRIT_VERSION_STRING);
 }
 
-enum { OPT_PUBKEY = 256, OPT_SKIP, OPT_INSTALLED, OPT_BASEDIR, OPT_RUNTIME, OPT_DRY, OPT_REPLACE, OPT_LOCKWAIT };
+enum { OPT_PUBKEY = 256, OPT_SKIP, OPT_INSTALLED, OPT_BASEDIR, OPT_RUNTIME, OPT_DRY, OPT_REPLACE, OPT_LOCKWAIT, OPT_THREADS };
 
 int cmd_unpack(int argc, char **argv)
 {
@@ -55,7 +57,7 @@ int cmd_unpack(int argc, char **argv)
         {"base-dir", required_argument, NULL, OPT_BASEDIR}, {"runtime-version", required_argument, NULL, OPT_RUNTIME},
         {"dry-run", no_argument, NULL, OPT_DRY},       {"help", no_argument, NULL, 'h'},
         {"replace-model", no_argument, NULL, OPT_REPLACE}, {"lock-wait", required_argument, NULL, OPT_LOCKWAIT},
-        {NULL, 0, NULL, 0},
+        {"threads", required_argument, NULL, OPT_THREADS}, {NULL, 0, NULL, 0},
     };
     pack_unpack_opts o;
     memset(&o, 0, sizeof o);
@@ -78,6 +80,15 @@ int cmd_unpack(int argc, char **argv)
         case OPT_RUNTIME: o.read.runtime_version = optarg; break;
         case OPT_DRY: dry = 1; break;
         case OPT_REPLACE: o.replace_model = 1; break;
+        case OPT_THREADS: {
+            uint64_t v;
+            if (cli_parse_u64(optarg, 1, PACK_MAX_THREADS, &v) != 0) {
+                fprintf(stderr, "trit unpack: --threads must be 1..%u\n", PACK_MAX_THREADS);
+                return CLI_EXIT_USAGE;
+            }
+            o.read.threads = (uint32_t)v;
+            break;
+        }
         case OPT_LOCKWAIT: {
             uint64_t s;
             if (cli_parse_u64(optarg, 0, 86400, &s) != 0) {

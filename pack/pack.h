@@ -4,7 +4,7 @@
  * A bundle is an uncompressed POSIX tar (pax) whose members are, in this order:
  *
  *   manifest.json   what is installed: model id, version, versions needed, and for every file
- *                   its size, SHA-256 and per-chunk SHA-256s; for a delta file, how to rebuild
+ *                   its size, per-chunk SHA-256s and their root (manifest v2); for a delta file, how to rebuild
  *                   it from the installed base (extents: copy from base / carried data / zeros)
  *   manifest.sig    64 bytes: Ed25519 signature of the manifest.json member's exact bytes
  *                   (absent in an unsigned bundle)
@@ -34,7 +34,7 @@ enum {
     PACK_E_LINK = -102,      /* symbolic or hard link member */
     PACK_E_SPECIAL = -103,   /* device, fifo, socket or directory member */
     PACK_E_OVERSIZE = -104,  /* member larger than the manifest says or than a hard cap */
-    PACK_E_DIGEST = -105,    /* size, SHA-256 or chunk SHA-256 differs from the manifest */
+    PACK_E_DIGEST = -105,    /* size, chunk SHA-256 or file digest differs from the manifest */
     PACK_E_SIGNATURE = -106, /* unsigned when a key is given, malformed or invalid signature */
     PACK_E_ROLLBACK = -107,  /* version not newer than the installed one */
     PACK_E_TRUNCATED = -108, /* the bundle ends early */
@@ -57,6 +57,7 @@ const char *pack_strerror(int code);
 #define PACK_SIG_BYTES 64u     /* Ed25519 signature */
 #define PACK_SHA256_BYTES 32u
 #define PACK_DEFAULT_CHUNK (4u << 20)
+#define PACK_MAX_THREADS 1024u
 
 /* ---- keys ------------------------------------------------------------------------------- */
 
@@ -87,7 +88,8 @@ typedef struct pack_extent {
 typedef struct pack_blob {
     char *name;                /* file or member name (owned) */
     uint64_t size;             /* bytes */
-    uint8_t sha256[PACK_SHA256_BYTES];
+    /* manifest v2: the root over the chunk digests (pack_root); v1: the SHA-256 of the bytes */
+    uint8_t digest[PACK_SHA256_BYTES];
     uint64_t n_chunks;         /* ceil(size / chunk_size) */
     uint8_t (*chunks)[PACK_SHA256_BYTES]; /* n_chunks digests (owned) */
 } pack_blob;
@@ -98,12 +100,16 @@ typedef struct pack_file {
     pack_blob delta;           /* is_delta: the carried member */
     char *base_path;           /* is_delta: file in the installed base it copies from (owned) */
     uint64_t base_size;        /* is_delta: its size */
-    uint8_t base_sha256[PACK_SHA256_BYTES]; /* is_delta: its SHA-256 */
+    uint8_t base_digest[PACK_SHA256_BYTES]; /* is_delta: its digest (v2: root, v1: SHA-256) */
     uint64_t n_extents;
     pack_extent *extents;      /* is_delta: how to rebuild the file, in file order (owned) */
 } pack_file;
 
+#define PACK_MANIFEST_V1 1u    /* "trit-ota-manifest/1": whole-file SHA-256 plus chunk digests (read; written on request) */
+#define PACK_MANIFEST_V2 2u    /* "trit-ota-manifest/2": the file digest is the root over the chunk digests */
+
 typedef struct pack_manifest {
+    uint32_t schema;           /* PACK_MANIFEST_V1 or _V2 */
     char *model_id;            /* owned */
     uint64_t version;          /* monotonic release number, >= 1 */
     uint32_t fmt_major, fmt_minor;       /* highest container format version of the files */
@@ -144,6 +150,8 @@ typedef struct pack_create_opts {
     const char *base;          /* previous full bundle: make a delta against it, or NULL */
     int force;                 /* replace an existing output */
     int dry_run;               /* do everything but write the bundle */
+    uint32_t threads;          /* hashing threads; 0 = the core count. Same bytes at any count */
+    uint32_t manifest_version; /* PACK_MANIFEST_V2 (0 = that) or _V1, for installers older than v2 */
     /* Called with the bundle's temp file once it exists, and with NULL once it is renamed into
      * place or removed, so a signal handler can remove it (cli_guard_temp_cb). May be NULL. */
     void (*temp_path)(void *ctx, const char *path);
@@ -167,6 +175,7 @@ typedef struct pack_read_opts {
     int have_installed;        /* refuse versions <= installed */
     uint64_t installed;
     const char *runtime_version; /* refuse min_runtime above it; NULL = this build's version */
+    uint32_t threads;          /* hashing threads; 0 = the core count */
 } pack_read_opts;
 
 /* Where the bundle reader delivers verified data. Callbacks return TRIT_OK or an error. */
@@ -178,7 +187,7 @@ typedef struct pack_sink {
     int (*begin)(void *ctx, uint32_t file, trit_err *err);
     /* Bytes of the current member, in order (their chunk digests are checked as they complete). */
     int (*write)(void *ctx, const void *p, size_t n, trit_err *err);
-    /* The member ended and its size and SHA-256 matched. */
+    /* The member ended and its size and digests matched. */
     int (*end)(void *ctx, trit_err *err);
 } pack_sink;
 

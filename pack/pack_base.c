@@ -14,6 +14,7 @@ void pack_base_close(pack_base *b)
     if (b->r)
         for (uint32_t i = 0; b->m && i < b->m->n_files; i++) trit_reader_close(b->r[i]);
     free(b->r);
+    free(b->off);
     pack_manifest_free(b->m);
     trit_sys_unmap(b->map, b->len);
     free(b);
@@ -27,7 +28,7 @@ int64_t pack_base_find(const pack_base *b, const char *name)
 }
 
 /* Where each file's member data starts in the bundle: libarchive's consumed-byte count right
- * after a header is the offset of that member's data (checked below against its SHA-256). */
+ * after a header is the offset of that member's data (checked below against its digests). */
 static int locate(pack_base *b, uint64_t *off, const char *path, trit_err *err)
 {
     struct archive *const a = archive_read_new();
@@ -44,12 +45,12 @@ static int locate(pack_base *b, uint64_t *off, const char *path, trit_err *err)
     return rc;
 }
 
-int pack_base_open(const char *path, pack_base **out, trit_err *err)
+int pack_base_open(const char *path, trit_pool *pool, uint32_t threads, pack_base **out, trit_err *err)
 {
     *out = NULL;
     pack_base *const b = calloc(1, sizeof *b);
     if (!b) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-    pack_read_opts const ro = {.skip_signature = 1}; /* our own earlier output; its digests are still checked */
+    pack_read_opts const ro = {.skip_signature = 1, .threads = threads}; /* our own earlier output; its digests are still checked */
     int rc = trit_sys_map_file(path, &b->map, &b->len, NULL, err);
     if (rc == TRIT_OK && b->len == 0)
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, path, "not a non-empty regular file");
@@ -59,25 +60,25 @@ int pack_base_open(const char *path, pack_base **out, trit_err *err)
                           "is itself a delta (against version %llu): make a delta against a full bundle",
                           (unsigned long long)b->m->base_version);
     uint64_t *off = NULL;
-    if (rc == TRIT_OK && (!(off = calloc(b->m->n_files, sizeof *off)) || !(b->r = calloc(b->m->n_files, sizeof *b->r))))
+    if (rc == TRIT_OK && (!(off = b->off = calloc(b->m->n_files, sizeof *off)) || !(b->r = calloc(b->m->n_files, sizeof *b->r))))
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     if (rc == TRIT_OK) rc = locate(b, off, path, err);
     for (uint32_t i = 0; rc == TRIT_OK && i < b->m->n_files; i++) {
         pack_blob const *const f = &b->m->files[i].file;
-        uint8_t d[PACK_SHA256_BYTES];
         if (off[i] == 0 || off[i] > b->len || f->size > b->len - off[i]) {
             rc = trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, path, "cannot find member '%s'", f->name);
             break;
         }
-        if ((rc = pack_sha256(b->map + off[i], (size_t)f->size, d, err)) != TRIT_OK) break;
-        if (sodium_memcmp(d, f->sha256, sizeof d) != 0) {
+        rc = pack_digest_mem(pool, threads, b->m->schema == PACK_MANIFEST_V1, b->m->chunk_size, b->map + off[i], f->size, f, NULL,
+                             NULL, f->name, err);
+        if (rc == PACK_E_DIGEST) {
             rc = trit_err_set(err, TRIT_E_CORRUPT, off[i], path, "member '%s' is not stored contiguously", f->name);
             break;
         }
+        if (rc != TRIT_OK) break;
         trit_open_opts const oo = {TRIT_OPEN_VERIFY};
         rc = trit_reader_open_mem(b->map + off[i], (size_t)f->size, f->name, &oo, &b->r[i], err);
     }
-    free(off);
     if (rc != TRIT_OK) {
         trit_err_file(err, path);
         pack_base_close(b);
@@ -85,4 +86,16 @@ int pack_base_open(const char *path, pack_base **out, trit_err *err)
     }
     *out = b;
     return TRIT_OK;
+}
+
+int pack_base_digest(const pack_base *b, uint32_t i, uint32_t schema, uint8_t out[PACK_SHA256_BYTES], trit_err *err)
+{
+    pack_blob const *const f = &b->m->files[i].file;
+    if (schema == b->m->schema) {
+        memcpy(out, f->digest, PACK_SHA256_BYTES);
+        return TRIT_OK;
+    }
+    if (schema == PACK_MANIFEST_V2)   /* a v1 base lists its chunk digests: the root is theirs */
+        return pack_root(b->m->chunk_size, f->size, (const uint8_t (*)[PACK_SHA256_BYTES])f->chunks, out, err);
+    return pack_sha256(b->map + b->off[i], (size_t)f->size, out, err);
 }

@@ -3,13 +3,13 @@
  * 1. Every input is opened with full verification (a bundle never ships a broken container).
  * 2. With a base bundle, each input that has a file of the same name in the base gets a delta
  *    plan (pack_delta.c).
- * 3. A delta input gets one streaming pass that computes its SHA-256 and chunk digests and
+ * 3. A delta input gets one streaming pass that computes its digests (chunks and root) and
  *    writes the carried bytes to an unlinked temp file while checking that every copied and
  *    zero range still holds what the plan says.
  * 4. The tar is written: manifest.json, manifest.sig, then the members in name order, with
  *    fixed mode, owner and mtime, so the same inputs give the same bytes. A whole input is read
- *    once: its bytes are hashed (whole-file and chunk digests, on two threads) as they are
- *    copied in. So the manifest and signature are written first as placeholders of their
+ *    once: each window of it is read once and its chunks are hashed on the pool (--threads)
+ *    while the same buffer goes into the archive (pack_stream). So the manifest and signature are written first as placeholders of their
  *    final length (every field has a fixed width or is known before hashing), and the real
  *    ones are written over them once the members are in; the same bytes as writing them first.
  *    An input whose size or modification time changed by then fails the run.
@@ -21,6 +21,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +46,13 @@ typedef struct cctx {
     in_file *in;               /* sorted like m->files */
     pack_manifest *m;
     pack_base *base;
-    uint8_t *buf;              /* PACK_IO_BUF */
+    trit_pool *pool;           /* hashes chunks; runs the inputs' verification */
+    uint32_t threads;
     trit_sys_atomic at;        /* the bundle's temp file (trit_sys.h) */
-    /* the full verification of every input (trit_reader_verify) runs on its own thread while
-     * the inputs are hashed and copied; its verdict is awaited before anything is published */
-    pthread_t vthread;
-    int vstarted;              /* vthread runs (join it) */
+    /* the full verification of every input (trit_reader_verify) runs as a pool job while the
+     * inputs are hashed and copied; its verdict is awaited before anything is published */
+    trit_pool_job vjob;
+    int vstarted;              /* vjob was submitted (wait for it) */
     int vrc;                   /* its result: TRIT_OK or the first failure, in verr */
     trit_err verr;
 } cctx;
@@ -74,6 +76,10 @@ static int check_opts(const pack_create_opts *o, trit_err *err)
     if (!trit_is_pow2(cs) || cs < TRIT_MIN_BUNDLE_CHUNK || cs > TRIT_MAX_BUNDLE_CHUNK)
         return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "chunk size %llu is not a power of two in [4 KiB, 1 GiB]",
                             (unsigned long long)cs);
+    if (o->manifest_version > PACK_MANIFEST_V2)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "manifest version %u is not 1 or 2", o->manifest_version);
+    if (o->threads > PACK_MAX_THREADS)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "%u threads: at most %u", o->threads, (unsigned)PACK_MAX_THREADS);
     if (!o->force && !o->dry_run && access(o->out, F_OK) == 0)
         return trit_err_set(err, TRIT_E_EXISTS, TRIT_NO_OFFSET, o->out, "already exists (use --force to replace it)");
     return TRIT_OK;
@@ -153,7 +159,8 @@ static int plan(cctx *c, uint32_t i)
     pf->n_extents = n;
     pf->delta.size = data;
     pf->base_size = bf->file.size;
-    memcpy(pf->base_sha256, bf->file.sha256, PACK_SHA256_BYTES);
+    int rc2 = pack_base_digest(c->base, (uint32_t)bi, c->m->schema, pf->base_digest, c->err);
+    if (rc2 != TRIT_OK) return rc2;
     if (!(pf->delta.name = strdup(name)) || !(pf->base_path = strdup(bf->file.name)))
         return trit_err_set(c->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     c->m->has_base = 1;
@@ -171,7 +178,7 @@ static int changed(cctx *c, uint32_t i, uint64_t at)
 typedef struct walk {
     uint64_t ext, ext_off;
     XXH3_state_t *xs;
-    pack_hasher hd;
+    pack_stream hd;            /* the carried bytes: digests, and written to the input's pfd */
     int has_hd;                /* hd was initialised (release it) */
 } walk;
 
@@ -185,9 +192,7 @@ static int walk_bytes(cctx *c, uint32_t i, walk *w, const uint8_t *p, size_t k, 
         size_t const take = x->len - w->ext_off < k - q ? (size_t)(x->len - w->ext_off) : k - q;
         if (w->ext_off == 0 && x->op == PACK_EXT_COPY) XXH3_64bits_reset(w->xs);
         if (x->op == PACK_EXT_DATA) {
-            if (trit_sys_write_full(c->in[i].pfd, p + q, take) != 0)
-                return trit_err_set(c->err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot write a temp file: %s", strerror(errno));
-            int const rc = pack_hasher_update(&w->hd, p + q, take, pf->delta.name, c->err);
+            int const rc = pack_stream_put(&w->hd, p + q, take, c->err);
             if (rc != TRIT_OK) return rc;
         } else if (x->op == PACK_EXT_ZERO) {
             for (size_t z = 0; z < take; z++)
@@ -206,9 +211,18 @@ static int walk_bytes(cctx *c, uint32_t i, walk *w, const uint8_t *p, size_t k, 
     return TRIT_OK;
 }
 
+/* The delta member's bytes into our unlinked temp file (the stream's sink). */
+static int put_pfd(void *ctx, const void *p, size_t n, trit_err *err)
+{
+    in_file const *const f = ctx;
+    if (trit_sys_write_full(f->pfd, p, n) != 0)
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot write a temp file: %s", strerror(errno));
+    return TRIT_OK;
+}
+
 /* One pass over a delta input i (or any input, for --dry-run): digests, and the carried bytes
  * of a delta. */
-static int hash_stream(cctx *c, uint32_t i, pack_hasher *hf, walk *w)
+static int hash_stream(cctx *c, uint32_t i, pack_stream *hf, walk *w)
 {
     in_file *const f = &c->in[i];
     pack_file *const pf = &c->m->files[i];
@@ -221,39 +235,42 @@ static int hash_stream(cctx *c, uint32_t i, pack_hasher *hf, walk *w)
             return trit_err_set(c->err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot create a temp file: %s", strerror(errno));
         unlink(tmpl); /* only the descriptor is needed: nothing is left behind on a crash */
         if (!(w->xs = XXH3_createState())) return trit_err_set(c->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-        if ((rc = pack_hasher_init(&w->hd, c->m->chunk_size, NULL, pf->delta.chunks, pf->delta.n_chunks, c->err)) != TRIT_OK)
-            return rc;
         w->has_hd = 1;
+        if ((rc = pack_stream_init(&w->hd, c->pool, c->threads, c->m->schema == PACK_MANIFEST_V1, c->m->chunk_size, pf->delta.size,
+                                   NULL, pf->delta.chunks, put_pfd, f, pf->delta.name, c->err)) != TRIT_OK)
+            return rc;
     }
     uint64_t pos = 0;
     for (;;) {
-        ssize_t const k = pread(f->fd, c->buf, PACK_IO_BUF, (off_t)pos);
+        uint8_t *p;
+        size_t room;
+        if ((rc = pack_stream_space(hf, &p, &room, c->err)) != TRIT_OK) return rc;
+        ssize_t const k = pread(f->fd, p, room, (off_t)pos);
         if (k < 0 && errno == EINTR) continue;
         if (k < 0) return trit_err_set(c->err, TRIT_E_IO, pos, f->path, "cannot read: %s", strerror(errno));
         if (k == 0) break;
         if (pos + (uint64_t)k > f->size) return changed(c, i, pos);
-        rc = pack_hasher_update(hf, c->buf, (size_t)k, pf->file.name, c->err);
-        if (rc == TRIT_OK && pf->is_delta) rc = walk_bytes(c, i, w, c->buf, (size_t)k, pos);
-        if (rc != TRIT_OK) return rc;
+        pack_stream_commit(hf, (size_t)k);
+        if (pf->is_delta && (rc = walk_bytes(c, i, w, p, (size_t)k, pos)) != TRIT_OK) return rc;
         pos += (uint64_t)k;
     }
     if (pos != f->size || (pf->is_delta && w->ext != pf->n_extents)) return changed(c, i, pos);
-    rc = pack_hasher_final(hf, pf->file.sha256, pf->file.name, c->err);
-    if (rc == TRIT_OK && pf->is_delta) rc = pack_hasher_final(&w->hd, pf->delta.sha256, pf->delta.name, c->err);
+    rc = pack_stream_final(hf, pf->file.digest, c->err);
+    if (rc == TRIT_OK && pf->is_delta) rc = pack_stream_final(&w->hd, pf->delta.digest, c->err);
     return rc;
 }
 
 static int hash_input(cctx *c, uint32_t i)
 {
     pack_file *const pf = &c->m->files[i];
-    pack_hasher hf;
+    pack_stream hf;
     walk w;
     memset(&w, 0, sizeof w);
-    int rc = pack_hasher_init(&hf, c->m->chunk_size, NULL, pf->file.chunks, pf->file.n_chunks, c->err);
-    if (rc != TRIT_OK) return rc;
-    rc = hash_stream(c, i, &hf, &w);
-    pack_hasher_release(&hf);
-    if (w.has_hd) pack_hasher_release(&w.hd);
+    int rc = pack_stream_init(&hf, c->pool, c->threads, c->m->schema == PACK_MANIFEST_V1, c->m->chunk_size, pf->file.size, NULL,
+                              pf->file.chunks, NULL, NULL, pf->file.name, c->err);
+    if (rc == TRIT_OK) rc = hash_stream(c, i, &hf, &w);
+    pack_stream_release(&hf);
+    if (w.has_hd) pack_stream_release(&w.hd);
     XXH3_freeState(w.xs);
     return rc;
 }
@@ -286,7 +303,7 @@ static int put_data(cctx *c, struct archive *a, const void *p, size_t n)
     return TRIT_OK;
 }
 
-/* put_data as a hasher side job (pack_hasher_update_side): runs on the hasher's lane. */
+/* put_data as a stream's sink: the window goes into the archive while the pool hashes it. */
 typedef struct put_ctx {
     const char *out;
     struct archive *a;
@@ -304,8 +321,9 @@ static int put_side(void *ctx, const void *p, size_t n, trit_err *err)
 
 /* Copy member i into the archive. A delta member (the carried bytes in our unlinked temp file)
  * is re-hashed on the way and compared. A whole input is read here for the first and only time:
- * each piece is hashed (both digests) and handed to the archive; its digests go into the
- * manifest, which is written over its placeholder afterwards. */
+ * each window is read once, its chunks hashed on the pool while the same buffer is handed to
+ * the archive; its digests go into the manifest, which is written over its placeholder
+ * afterwards. */
 static int put_member(cctx *c, struct archive *a, uint32_t i)
 {
     in_file *const f = &c->in[i];
@@ -314,29 +332,30 @@ static int put_member(cctx *c, struct archive *a, uint32_t i)
     int rc = put_header(c, a, b->name, b->size);
     if (rc != TRIT_OK) return rc;
     int const fd = pf->is_delta ? f->pfd : f->fd;
-    pack_hasher h;
     uint8_t d[PACK_SHA256_BYTES];
-    if (pf->is_delta) rc = pack_hasher_init(&h, c->m->chunk_size, b, NULL, 0, c->err);
-    else rc = pack_hasher_init(&h, c->m->chunk_size, NULL, pf->file.chunks, pf->file.n_chunks, c->err);
-    if (rc != TRIT_OK) return rc;
+    put_ctx pc = {c->o->out, a};
+    pack_stream h;
+    rc = pack_stream_init(&h, c->pool, c->threads, c->m->schema == PACK_MANIFEST_V1, c->m->chunk_size, b->size,
+                          pf->is_delta ? b : NULL, pf->is_delta ? NULL : pf->file.chunks, put_side, &pc, b->name, c->err);
     for (uint64_t pos = 0; rc == TRIT_OK && pos < b->size;) {
-        size_t const k = b->size - pos < PACK_IO_BUF ? (size_t)(b->size - pos) : PACK_IO_BUF;
-        if (pack_pread_all(fd, c->buf, k, pos) != 0) {
+        uint8_t *p;
+        size_t room;
+        if ((rc = pack_stream_space(&h, &p, &room, c->err)) != TRIT_OK) break;
+        size_t const k = b->size - pos < room ? (size_t)(b->size - pos) : room;
+        if (pack_pread_all(fd, p, k, pos) != 0) {
             rc = changed(c, i, pos);
             break;
         }
-        put_ctx pc = {c->o->out, a};
-        rc = pack_hasher_update_side(&h, c->buf, k, b->name, put_side, &pc, c->err);
+        pack_stream_commit(&h, k);
         pos += k;
     }
     /* a delta member failing its digests was changed under us; an input that grew or changed is
      * caught by the size and mtime check after the archive is complete */
-    if (rc == TRIT_OK) rc = pack_hasher_final(&h, d, b->name, c->err);
-    pack_hasher_release(&h);
+    if (rc == TRIT_OK) rc = pack_stream_final(&h, d, c->err);
+    pack_stream_release(&h);
     if (rc == PACK_E_DIGEST || rc == PACK_E_OVERSIZE) return changed(c, i, 0);
     if (rc != TRIT_OK) return rc;
-    if (pf->is_delta) return sodium_memcmp(d, b->sha256, sizeof d) != 0 ? changed(c, i, 0) : TRIT_OK;
-    memcpy(pf->file.sha256, d, sizeof d);
+    if (!pf->is_delta) memcpy(pf->file.digest, d, sizeof d);
     return TRIT_OK;
 }
 
@@ -364,36 +383,31 @@ static int sign(const uint8_t *seed, const char *raw, size_t n, uint8_t sig[PACK
     return rc;
 }
 
-static int verify_wait(cctx *c);
-
-static void *verify_main(void *arg)
+static void verify_main(trit_pool_job *job)
 {
-    cctx *const c = arg;
+    cctx *const c = (cctx *)((char *)job - offsetof(cctx, vjob));
     for (uint32_t i = 0; i < c->n && c->vrc == TRIT_OK; i++) {
         c->vrc = trit_reader_verify(c->in[i].r, &c->verr);
         if (c->vrc != TRIT_OK) trit_err_file(&c->verr, c->in[i].path);
     }
-    return NULL;
 }
 
-/* Start verifying every input; without a thread, verify them here. */
+/* Start verifying every input on the pool (its first job: it runs beside the hashing). */
 static int verify_start(cctx *c)
 {
     trit_err_clear(&c->verr);
     c->vrc = TRIT_OK;
-    if (trit_sys_thread_start(&c->vthread, verify_main, c) == 0) {
-        c->vstarted = 1;
-        return TRIT_OK;
-    }
-    verify_main(c);
-    return verify_wait(c);
+    c->vjob.fn = verify_main;
+    trit_pool_submit(c->pool, &c->vjob);
+    c->vstarted = 1;
+    return TRIT_OK;
 }
 
 /* The verdict: a broken input fails the run, whatever else happened (never ships). */
 static int verify_wait(cctx *c)
 {
     if (c->vstarted) {
-        pthread_join(c->vthread, NULL);
+        trit_pool_wait(c->pool, &c->vjob);
         c->vstarted = 0;
     }
     if (c->vrc != TRIT_OK && c->err) *c->err = c->verr;
@@ -510,7 +524,7 @@ static int run(cctx *c, pack_create_info *info)
     int rc = open_inputs(c);
     if (rc == TRIT_OK) rc = verify_start(c);
     if (rc == TRIT_OK && c->o->base) {
-        rc = pack_base_open(c->o->base, &c->base, c->err);
+        rc = pack_base_open(c->o->base, c->pool, c->threads, &c->base, c->err);
         if (rc == TRIT_OK && strcmp(c->base->m->model_id, c->m->model_id) != 0)
             rc = trit_err_set(c->err, TRIT_E_USAGE, TRIT_NO_OFFSET, c->o->base, "is a bundle of '%s', not '%s'",
                               c->base->m->model_id, c->m->model_id);
@@ -556,14 +570,16 @@ int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err
     if (rc != TRIT_OK) return rc;
     if ((rc = pack_sodium_init(err)) != TRIT_OK) return rc;
     cctx c = {.o = o, .err = err, .n = o->n_inputs};
+    c.threads = o->threads ? o->threads : trit_pool_default_threads();
     trit_sys_atomic_init(&c.at, o->temp_path, o->temp_ctx);
     c.in = calloc(o->n_inputs, sizeof *c.in);
     c.m = calloc(1, sizeof *c.m);
-    c.buf = malloc(PACK_IO_BUF);
     if (c.m) c.m->files = calloc(o->n_inputs, sizeof *c.m->files);
+    if (c.m) c.m->schema = o->manifest_version ? o->manifest_version : PACK_MANIFEST_V2;
     for (uint32_t i = 0; c.in && i < c.n; i++) c.in[i] = (in_file){o->inputs[i], NULL, -1, 0, -1};
-    if (!c.in || !c.m || !c.m->files || !c.buf) rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-    else {
+    if (!c.in || !c.m || !c.m->files) rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    else rc = trit_pool_new(c.threads, &c.pool, err);
+    if (rc == TRIT_OK) {
         c.m->n_files = o->n_inputs;
         rc = run(&c, info);
         /* a verification failure outranks what failed after it started */
@@ -579,8 +595,8 @@ int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err
         if (c.in[i].pfd >= 0) close(c.in[i].pfd);
     }
     free(c.in);
-    free(c.buf);
     pack_base_close(c.base);
+    trit_pool_free(c.pool);
     pack_manifest_free(c.m);
     return rc;
 }

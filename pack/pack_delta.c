@@ -7,7 +7,7 @@
  * whose (xxh3, size) is not in the base are "data" (carried in the bundle), every object that
  * is in the base is a "copy" of the base's bytes (referenced by offset and digest), and the
  * gaps are "zero". The device rebuilds the container byte for byte, checks each copied range's
- * xxh3 as it reads it, and the whole file's SHA-256 from the signed manifest at the end, so a
+ * xxh3 as it reads it, and the rebuilt file's chunk digests from the signed manifest, so a
  * wrong or modified base, or an xxh3 collision, can only fail the install, never change it. */
 #include <errno.h>
 #include <stdio.h>
@@ -128,59 +128,68 @@ out:
     return TRIT_OK;
 }
 
-/* Write n bytes to out_fd and hash them. */
-static int put(int out_fd, pack_hasher *h, const void *p, size_t n, const char *what, trit_err *err)
+/* The stream's sink: the rebuilt bytes go to the output file while their chunks are hashed. */
+static int put_fd(void *ctx, const void *p, size_t n, trit_err *err)
 {
-    if (trit_sys_write_full(out_fd, p, n) != 0)
-        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, what, "cannot write: %s", strerror(errno));
-    return pack_hasher_update(h, p, n, what, err);
+    int const *const fd = ctx;
+    if (trit_sys_write_full(*fd, p, n) != 0)
+        return trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, NULL, "cannot write: %s", strerror(errno));
+    return TRIT_OK;
 }
 
-int pack_delta_apply(const pack_manifest *m, const pack_file *f, int base_fd, int member_fd, int out_fd, trit_err *err)
+/* A chunk that differs although every copied range had its xxh3: when the chunk holds copied
+ * bytes, the manifest is signed, so the base differs from the release (an xxh3 collision, or a
+ * range whose xxh3 is checked later); otherwise the carried bytes do. */
+static int blame(const pack_file *f, uint64_t chunk_size, uint64_t chunk, int rc, trit_err *err)
 {
-    uint8_t *const buf = malloc(PACK_IO_BUF);
-    XXH3_state_t *const xs = XXH3_createState();
-    if (!buf || !xs) {
-        free(buf);
-        XXH3_freeState(xs);
-        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+    uint64_t const a = chunk * chunk_size, b = a + chunk_size;
+    uint64_t pos = 0;
+    for (uint64_t i = 0; i < f->n_extents; pos += f->extents[i].len, i++) {
+        pack_extent const *const x = &f->extents[i];
+        if (x->op != PACK_EXT_COPY || pos >= b || pos + x->len <= a) continue;
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "chunk mismatch");
+        uint64_t const from = a > pos ? a - pos : 0;
+        return trit_err_set(err, PACK_E_BASE, x->base_off + from, f->base_path, "bytes copied from the base differ from the release (%s)",
+                            why);
     }
+    return rc;
+}
+
+int pack_delta_apply(const pack_manifest *m, const pack_file *f, int base_fd, int member_fd, int out_fd, uint32_t threads,
+                     trit_pool *pool, trit_err *err)
+{
+    XXH3_state_t *const xs = XXH3_createState();
+    if (!xs) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     char what[160];
     snprintf(what, sizeof what, "file '%s'", f->file.name);
-    pack_hasher h;
-    int rc = pack_hasher_init(&h, m->chunk_size, &f->file, NULL, 0, err);
-    if (rc != TRIT_OK) {
-        free(buf);
-        XXH3_freeState(xs);
-        return rc;
-    }
+    pack_stream st;
+    int fd = out_fd;
+    int rc = pack_stream_init(&st, pool, threads, m->schema == PACK_MANIFEST_V1, m->chunk_size, f->file.size, &f->file, NULL,
+                              put_fd, &fd, what, err);
     uint64_t moff = 0;  /* next byte of the carried member */
     for (uint64_t i = 0; rc == TRIT_OK && i < f->n_extents; i++) {
         pack_extent const *const x = &f->extents[i];
         if (x->op == PACK_EXT_COPY) XXH3_64bits_reset(xs);
-        else if (x->op == PACK_EXT_ZERO) memset(buf, 0, PACK_IO_BUF);
         for (uint64_t done = 0; rc == TRIT_OK && done < x->len;) {
-            size_t const k = x->len - done < PACK_IO_BUF ? (size_t)(x->len - done) : PACK_IO_BUF;
-            if (x->op == PACK_EXT_DATA && pack_pread_all(member_fd, buf, k, moff) != 0) {
+            uint8_t *buf;
+            size_t room;
+            if ((rc = pack_stream_space(&st, &buf, &room, err)) != TRIT_OK) break;
+            size_t const k = x->len - done < room ? (size_t)(x->len - done) : room;
+            if (x->op == PACK_EXT_ZERO) {
+                memset(buf, 0, k);
+            } else if (x->op == PACK_EXT_DATA && pack_pread_all(member_fd, buf, k, moff) != 0) {
                 rc = trit_err_set(err, TRIT_E_IO, moff, f->delta.name, "cannot read the delta member: %s",
                                   errno ? strerror(errno) : "unexpected end");
                 break;
-            }
-            if (x->op == PACK_EXT_COPY && pack_pread_all(base_fd, buf, k, x->base_off + done) != 0) {
+            } else if (x->op == PACK_EXT_COPY && pack_pread_all(base_fd, buf, k, x->base_off + done) != 0) {
                 rc = trit_err_set(err, PACK_E_BASE, x->base_off + done, f->base_path, "cannot read the base: %s",
                                   errno ? strerror(errno) : "it is shorter than the delta expects");
                 break;
             }
             if (x->op == PACK_EXT_COPY) XXH3_64bits_update(xs, buf, k);
             if (x->op == PACK_EXT_DATA) moff += k;
-            rc = put(out_fd, &h, buf, k, what, err);
-            if (rc == PACK_E_DIGEST && x->op == PACK_EXT_COPY) {
-                /* the manifest is signed: a chunk that differs in copied bytes means the base does */
-                char why[sizeof err->msg];
-                snprintf(why, sizeof why, "%s", err ? err->msg : "chunk mismatch");
-                rc = trit_err_set(err, PACK_E_BASE, x->base_off + done, f->base_path,
-                                  "bytes copied from the base differ from the release (%s)", why);
-            }
+            pack_stream_commit(&st, k);
             done += k;
         }
         if (rc == TRIT_OK && x->op == PACK_EXT_COPY && XXH3_64bits_digest(xs) != x->xxh3) {
@@ -191,12 +200,10 @@ int pack_delta_apply(const pack_manifest *m, const pack_file *f, int base_fd, in
                               (unsigned long long)x->base_off, (unsigned long long)(x->base_off + x->len), want);
         }
     }
-    uint8_t d[PACK_SHA256_BYTES];
-    if (rc == TRIT_OK) rc = pack_hasher_final(&h, d, what, err);
-    if (rc == TRIT_OK && (h.pos != f->file.size || sodium_memcmp(d, f->file.sha256, sizeof d) != 0))
-        rc = trit_err_set(err, PACK_E_DIGEST, TRIT_NO_OFFSET, what, "rebuilt file's sha256 differs from the manifest");
-    pack_hasher_release(&h);
-    free(buf);
+    if (rc == TRIT_OK) rc = pack_stream_final(&st, NULL, err);
+    if (rc == PACK_E_DIGEST && st.d.failed) rc = blame(f, m->chunk_size, st.d.fail_chunk, rc, err);
+    if (rc == TRIT_E_IO && err && !err->where[0]) snprintf(err->where, sizeof err->where, "%.90s", what);
+    pack_stream_release(&st);
     XXH3_freeState(xs);
     return rc;
 }

@@ -16,6 +16,7 @@
 
 typedef struct pctx {
     trit_err *err;
+    uint32_t schema;           /* PACK_MANIFEST_V1 or _V2: which digest keys the objects have */
     char where[96];            /* object being parsed, for messages */
 } pctx;
 
@@ -108,12 +109,13 @@ static int get_name(pctx *c, const cJSON *o, const char *key, char **out)
     return *out ? TRIT_OK : trit_err_set(c->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
 }
 
-/* size, sha256 and chunks of a file or member. */
-static int get_blob(pctx *c, const cJSON *o, const char *size_key, const char *sha_key, const char *chunks_key,
-                    uint64_t chunk_size, pack_blob *b)
+/* size, digest and chunks of a file or member: v1 "sha256" (of the bytes), v2 "root" (over the
+ * chunk digests, which must be the root of the listed chunks). */
+static int get_blob(pctx *c, const cJSON *o, uint64_t chunk_size, pack_blob *b)
 {
-    int rc = get_num(c, o, size_key, 0, TRIT_MAX_BUNDLE_MEMBER, &b->size);
-    if (rc == TRIT_OK) rc = get_sha(c, o, sha_key, b->sha256);
+    const char *const chunks_key = "chunks";
+    int rc = get_num(c, o, "size", 0, TRIT_MAX_BUNDLE_MEMBER, &b->size);
+    if (rc == TRIT_OK) rc = get_sha(c, o, c->schema == PACK_MANIFEST_V2 ? "root" : "sha256", b->digest);
     if (rc != TRIT_OK) return rc;
     const cJSON *const ch = field(o, chunks_key);
     if (!cJSON_IsArray(ch)) return bad(c, "'%s' is not an array", chunks_key);
@@ -131,6 +133,13 @@ static int get_blob(pctx *c, const cJSON *o, const char *size_key, const char *s
     for (const cJSON *it = ch->child; it; it = it->next, i++)
         if (!cJSON_IsString(it) || pack_unhex(it->valuestring, b->chunks[i], PACK_SHA256_BYTES) != 0)
             return bad(c, "'%s' holds an entry that is not 64 lowercase hex digits", chunks_key);
+    if (c->schema == PACK_MANIFEST_V2) {
+        /* the root is a function of the list: one that disagrees is refused here, so a member
+         * whose chunks all match has the manifest's root */
+        uint8_t root[PACK_SHA256_BYTES];
+        if ((rc = pack_root(chunk_size, b->size, (const uint8_t (*)[PACK_SHA256_BYTES])b->chunks, root, c->err)) != TRIT_OK) return rc;
+        if (sodium_memcmp(root, b->digest, sizeof root) != 0) return bad(c, "'root' is not the root of its chunk list");
+    }
     return TRIT_OK;
 }
 
@@ -169,10 +178,10 @@ static int get_delta(pctx *c, const cJSON *d, uint64_t chunk_size, pack_file *f)
     if (!cJSON_IsObject(d)) return bad(c, "'delta' is not an object");
     int rc = check_keys(c, d);
     if (rc == TRIT_OK) rc = get_name(c, d, "member", &f->delta.name);
-    if (rc == TRIT_OK) rc = get_blob(c, d, "size", "sha256", "chunks", chunk_size, &f->delta);
+    if (rc == TRIT_OK) rc = get_blob(c, d, chunk_size, &f->delta);
     if (rc == TRIT_OK) rc = get_name(c, d, "base_path", &f->base_path);
     if (rc == TRIT_OK) rc = get_num(c, d, "base_size", 0, TRIT_MAX_BUNDLE_MEMBER, &f->base_size);
-    if (rc == TRIT_OK) rc = get_sha(c, d, "base_sha256", f->base_sha256);
+    if (rc == TRIT_OK) rc = get_sha(c, d, c->schema == PACK_MANIFEST_V2 ? "base_root" : "base_sha256", f->base_digest);
     if (rc != TRIT_OK) return rc;
     const cJSON *const ex = field(d, "extents");
     int const n = cJSON_IsArray(ex) ? cJSON_GetArraySize(ex) : 0;
@@ -204,7 +213,7 @@ static int get_file(pctx *c, const cJSON *o, uint64_t chunk_size, pack_file *f)
     if (rc == TRIT_OK) rc = get_name(c, o, "path", &f->file.name);
     if (rc != TRIT_OK) return rc;
     snprintf(c->where, sizeof c->where, "file '%s'", f->file.name);
-    rc = get_blob(c, o, "size", "sha256", "chunks", chunk_size, &f->file);
+    rc = get_blob(c, o, chunk_size, &f->file);
     const cJSON *const d = field(o, "delta");
     if (rc == TRIT_OK && d) rc = get_delta(c, d, chunk_size, f);
     return rc;
@@ -256,9 +265,12 @@ static int parse_tree(pctx *c, const cJSON *root, pack_manifest *m)
     const char *s = NULL;
     if (rc == TRIT_OK) rc = get_str(c, root, "schema", &s);
     if (rc != TRIT_OK) return rc;
-    if (strcmp(s, PACK_SCHEMA) != 0)
-        return trit_err_set(c->err, strncmp(s, "trit-ota-manifest/", 18) == 0 ? TRIT_E_UNSUPPORTED : PACK_E_MANIFEST,
-                            TRIT_NO_OFFSET, c->where, "schema '%.40s' is not '" PACK_SCHEMA "'", s);
+    if (strcmp(s, PACK_SCHEMA_V2) == 0) c->schema = PACK_MANIFEST_V2;
+    else if (strcmp(s, PACK_SCHEMA_V1) == 0) c->schema = PACK_MANIFEST_V1;
+    else
+        return trit_err_set(c->err, strncmp(s, PACK_SCHEMA_PREFIX, strlen(PACK_SCHEMA_PREFIX)) == 0 ? TRIT_E_UNSUPPORTED : PACK_E_MANIFEST,
+                            TRIT_NO_OFFSET, c->where, "schema '%.40s' is not '" PACK_SCHEMA_V2 "' (or '" PACK_SCHEMA_V1 "'): this installer reads manifest versions 1 and 2", s);
+    m->schema = c->schema;
     rc = get_str(c, root, "model_id", &s);
     if (rc != TRIT_OK) return rc;
     if (!pack_model_id_ok(s)) return bad(c, "'model_id' is not 1 to 128 bytes of [A-Za-z0-9._:/+-]");
@@ -339,7 +351,7 @@ int pack_manifest_parse(const void *json, size_t n, pack_manifest **out, trit_er
     pack_manifest *const m = calloc(1, sizeof *m);
     if (rc == TRIT_OK && !m) rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     if (rc == TRIT_OK) {
-        pctx c = {err, ""};
+        pctx c = {err, 0, ""};
         rc = parse_tree(&c, root, m);
     }
     cJSON_Delete(root);

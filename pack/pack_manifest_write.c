@@ -62,10 +62,10 @@ static cJSON *sha(wctx *w, const uint8_t d[PACK_SHA256_BYTES])
     return str(w, hex);
 }
 
-static void add_blob(wctx *w, cJSON *o, const pack_blob *b)
+static void add_blob(wctx *w, cJSON *o, const pack_blob *b, uint32_t schema)
 {
     add(w, o, "size", num(w, b->size));
-    add(w, o, "sha256", sha(w, b->sha256));
+    add(w, o, schema == PACK_MANIFEST_V1 ? "sha256" : "root", sha(w, b->digest));
     cJSON *const ch = chk(w, cJSON_CreateArray());
     for (uint64_t i = 0; ch && i < b->n_chunks; i++) push(w, ch, sha(w, b->chunks[i]));
     add(w, o, "chunks", ch);
@@ -88,18 +88,18 @@ static cJSON *extent(wctx *w, const pack_extent *x)
     return a;
 }
 
-static cJSON *file_obj(wctx *w, const pack_file *f)
+static cJSON *file_obj(wctx *w, const pack_file *f, uint32_t schema)
 {
     cJSON *const o = chk(w, cJSON_CreateObject());
     add(w, o, "path", str(w, f->file.name));
-    add_blob(w, o, &f->file);
+    add_blob(w, o, &f->file, schema);
     if (f->is_delta) {
         cJSON *const d = chk(w, cJSON_CreateObject());
         add(w, d, "member", str(w, f->delta.name));
-        add_blob(w, d, &f->delta);
+        add_blob(w, d, &f->delta, schema);
         add(w, d, "base_path", str(w, f->base_path));
         add(w, d, "base_size", num(w, f->base_size));
-        add(w, d, "base_sha256", sha(w, f->base_sha256));
+        add(w, d, schema == PACK_MANIFEST_V1 ? "base_sha256" : "base_root", sha(w, f->base_digest));
         cJSON *const ex = chk(w, cJSON_CreateArray());
         for (uint64_t i = 0; ex && i < f->n_extents; i++) push(w, ex, extent(w, &f->extents[i]));
         add(w, d, "extents", ex);
@@ -115,7 +115,11 @@ int pack_manifest_write(const pack_manifest *m, char **out, size_t *n, trit_err 
     wctx w = {0};
     char buf[64];
     cJSON *const root = chk(&w, cJSON_CreateObject());
-    add(&w, root, "schema", str(&w, PACK_SCHEMA));
+    if (m->schema != PACK_MANIFEST_V1 && m->schema != PACK_MANIFEST_V2) {
+        cJSON_Delete(root);
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, "manifest", "manifest version %u is not 1 or 2", m->schema);
+    }
+    add(&w, root, "schema", str(&w, m->schema == PACK_MANIFEST_V1 ? PACK_SCHEMA_V1 : PACK_SCHEMA_V2));
     add(&w, root, "model_id", str(&w, m->model_id));
     add(&w, root, "version", dec(&w, m->version));
     snprintf(buf, sizeof buf, "%u.%u", m->fmt_major, m->fmt_minor);
@@ -129,7 +133,7 @@ int pack_manifest_write(const pack_manifest *m, char **out, size_t *n, trit_err 
         add(&w, root, "base", b);
     }
     cJSON *const files = chk(&w, cJSON_CreateArray());
-    for (uint32_t i = 0; files && i < m->n_files; i++) push(&w, files, file_obj(&w, &m->files[i]));
+    for (uint32_t i = 0; files && i < m->n_files; i++) push(&w, files, file_obj(&w, &m->files[i], m->schema));
     add(&w, root, "files", files);
     char *text = w.oom ? NULL : cJSON_PrintUnformatted(root);
     cJSON_Delete(root);

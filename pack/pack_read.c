@@ -5,9 +5,10 @@
  * manifest bytes before they are parsed; then the version checks; only then is the sink told
  * (and only then may it create anything). Every later member is checked for type, name and
  * declared size before its first byte is read, its chunk digests as they complete, and its
- * SHA-256 at its end. The data stream is ours (read callback), so a compressed stream is
- * recognised from its magic before libarchive sees a byte, and "the input ended" is known
- * exactly, which is how truncation is told apart from corruption. */
+ * chunk count at its end (v2; v1 also the whole SHA-256). The data stream is ours (read
+ * callback), so a compressed stream is recognised from its magic before libarchive sees a
+ * byte, and "the input ended" is known exactly, which is how truncation is told apart from
+ * corruption. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -15,11 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pack_int.h"
 
-#define SRC_BLOCK (64u * 1024u)
+#define SRC_BLOCK (1024u * 1024u)   /* read() size: fewer system calls per byte */
 
 typedef struct src {
     int fd;                    /* file source, or -1 */
@@ -31,7 +33,10 @@ typedef struct src {
     int compressed;            /* the input starts with a compressor's magic */
     const char *magic_name;
     uint64_t next_hdr;         /* where the header after the current member starts */
+    uint64_t data_off;         /* where the current member's data starts */
     int read_errno;            /* a read of the input failed with this errno (0: none) */
+    int seekable;              /* a regular file: members are read with pread, libarchive skips them */
+    uint64_t file_size;        /* seekable: its size */
 } src;
 
 /* Magic numbers of the compressors libarchive could otherwise be asked to undo. */
@@ -88,6 +93,27 @@ static la_ssize_t src_read(struct archive *a, void *ud, const void **out)
     return (la_ssize_t)n;
 }
 
+/* libarchive's skip: a regular file seeks (member data was read with pread), memory moves on;
+ * 0 (nothing skipped) makes libarchive read instead. Never past the end: the reads after it
+ * then tell truncation apart. */
+static la_int64_t src_skip(struct archive *a, void *ud, la_int64_t req)
+{
+    (void)a;
+    src *const s = ud;
+    if (req <= 0) return 0;
+    if (s->fd < 0) {
+        size_t const k = (uint64_t)req < s->len - s->pos ? (size_t)req : s->len - s->pos;
+        s->pos += k;
+        return (la_int64_t)k;
+    }
+    if (!s->seekable) return 0;
+    off_t const cur = lseek(s->fd, 0, SEEK_CUR);
+    if (cur < 0 || (uint64_t)cur >= s->file_size) return 0;
+    uint64_t const k = (uint64_t)req < s->file_size - (uint64_t)cur ? (uint64_t)req : s->file_size - (uint64_t)cur;
+    if (lseek(s->fd, (off_t)k, SEEK_CUR) < 0) return 0;
+    return (la_int64_t)k;
+}
+
 /* A libarchive failure as a trit error: which class depends on what the stream did. */
 static int la_fail(struct archive *a, const src *s, trit_err *err, const char *what)
 {
@@ -120,6 +146,7 @@ static int next(struct archive *a, src *s, struct archive_entry **e, trit_err *e
          * padded data (the count only moves on at the next call) */
         uint64_t const start = (uint64_t)archive_filter_bytes(a, 0);
         int64_t const size = archive_entry_size(*e);
+        s->data_off = start;
         uint64_t padded;
         if (size < 0 || trit_align_up((uint64_t)size, 512, &padded) || trit_add_u64(start, padded, &s->next_hdr))
             s->next_hdr = UINT64_MAX;
@@ -188,7 +215,8 @@ typedef struct rd {
     const pack_read_opts *o;
     const pack_sink *sink;
     trit_err *err;
-    uint8_t *buf;              /* PACK_IO_BUF */
+    trit_pool *pool;           /* hashes the members' chunks */
+    uint32_t threads;
 } rd;
 
 /* manifest.json, then manifest.sig if present. *e is left on the first member after them
@@ -273,29 +301,61 @@ static int check_versions(const rd *r, const pack_manifest *m)
     return TRIT_OK;
 }
 
-/* The data of the current member through the hasher into the sink: every byte read once. */
-static int stream_member(rd *r, const pack_blob *b, pack_hasher *h, uint64_t at, const char *what)
+/* The data of the current member into window buffers, hashed on the pool while the sink
+ * writes it (pack_stream): every byte read once, hashed once. */
+static int stream_member(rd *r, const pack_manifest *m, const pack_blob *b, uint64_t at, const char *what)
 {
     trit_err *const err = r->err;
-    int rc;
-    for (;;) {
-        la_ssize_t const k = archive_read_data(r->a, r->buf, PACK_IO_BUF);
-        if (k < 0) return la_fail(r->a, r->s, err, what);
-        if (k == 0) break;
-        if (h->pos + (uint64_t)k > b->size) /* libarchive stops at the header's size; belt and braces */
-            return trit_err_set(err, PACK_E_OVERSIZE, at, what, "more data than the manifest's %llu bytes", (unsigned long long)b->size);
-        /* the sink writes on the hasher's lane while this thread digests the whole member */
-        pack_side_fn const side = r->sink && r->sink->write ? r->sink->write : NULL;
-        if ((rc = pack_hasher_update_side(h, r->buf, (size_t)k, what, side, side ? r->sink->ctx : NULL, err)) != TRIT_OK)
-            return rc;
+    pack_side_fn const side = r->sink && r->sink->write ? r->sink->write : NULL;
+    pack_stream st;
+    int rc = pack_stream_init(&st, r->pool, r->threads, m->schema == PACK_MANIFEST_V1, m->chunk_size, b->size, b, NULL, side,
+                              side ? r->sink->ctx : NULL, what, err);
+    uint64_t got = 0;
+    src *const s = r->s;
+    /* a regular file: the data straight into the window with pread (one copy, not libarchive's
+     * read and then its copy), then libarchive skips it */
+    while (rc == TRIT_OK && s->seekable && got < b->size) {
+        uint8_t *p;
+        size_t room;
+        if ((rc = pack_stream_space(&st, &p, &room, err)) != TRIT_OK) break;
+        size_t const want = b->size - got < room ? (size_t)(b->size - got) : room;
+        errno = 0;
+        int64_t const k = trit_sys_pread_full(s->fd, p, want, s->data_off + got);
+        if (k < 0) {
+            rc = trit_err_set(err, TRIT_E_IO, s->data_off + got, what, "cannot read the bundle: %s", strerror(errno));
+            break;
+        }
+        pack_stream_commit(&st, (size_t)k);
+        got += (uint64_t)k;
+        if ((size_t)k < want) {
+            rc = trit_err_set(err, PACK_E_TRUNCATED, s->data_off + got, what, "the bundle ends early (inside the member)");
+            break;
+        }
     }
-    if (h->pos != b->size)
-        return trit_err_set(err, PACK_E_TRUNCATED, (uint64_t)archive_filter_bytes(r->a, 0), what, "the member ends early");
-    uint8_t d[PACK_SHA256_BYTES];
-    if ((rc = pack_hasher_final(h, d, what, err)) != TRIT_OK) return rc;
-    if (sodium_memcmp(d, b->sha256, sizeof d) != 0)
-        return trit_err_set(err, PACK_E_DIGEST, at, what, "sha256 differs from the manifest");
-    return TRIT_OK;
+    if (rc == TRIT_OK && s->seekable && archive_read_data_skip(r->a) != ARCHIVE_OK) rc = la_fail(r->a, s, err, what);
+    while (rc == TRIT_OK && !s->seekable) {
+        uint8_t *p;
+        size_t room;
+        if ((rc = pack_stream_space(&st, &p, &room, err)) != TRIT_OK) break;
+        la_ssize_t const k = archive_read_data(r->a, p, room);
+        if (k < 0) {
+            rc = la_fail(r->a, r->s, err, what);
+            break;
+        }
+        if (k == 0) break;
+        if (got + (uint64_t)k > b->size) { /* libarchive stops at the header's size; belt and braces */
+            rc = trit_err_set(err, PACK_E_OVERSIZE, at, what, "more data than the manifest's %llu bytes", (unsigned long long)b->size);
+            break;
+        }
+        pack_stream_commit(&st, (size_t)k);
+        got += (uint64_t)k;
+    }
+    if (rc == TRIT_OK && got != b->size)
+        rc = trit_err_set(err, PACK_E_TRUNCATED, (uint64_t)archive_filter_bytes(r->a, 0), what, "the member ends early");
+    if (rc == TRIT_OK) rc = pack_stream_final(&st, NULL, err);
+    if (rc == PACK_E_DIGEST && err && err->offset == 0) err->offset = at;
+    pack_stream_release(&st);
+    return rc;
 }
 
 /* One payload member: find it in the manifest, check its size, stream it to the sink. */
@@ -320,11 +380,7 @@ static int read_member(rd *r, const pack_manifest *m, struct archive_entry *e, u
         return trit_err_set(err, hsize > b->size ? PACK_E_OVERSIZE : PACK_E_DIGEST, at, what,
                             "%llu bytes, the manifest says %llu", (unsigned long long)hsize, (unsigned long long)b->size);
     if (r->sink && r->sink->begin && (rc = r->sink->begin(r->sink->ctx, idx, err)) != TRIT_OK) return rc;
-    pack_hasher h;
-    if ((rc = pack_hasher_init(&h, m->chunk_size, b, NULL, 0, err)) != TRIT_OK) return rc;
-    rc = stream_member(r, b, &h, at, what);
-    pack_hasher_release(&h);
-    if (rc != TRIT_OK) return rc;
+    if ((rc = stream_member(r, m, b, at, what)) != TRIT_OK) return rc;
     if (r->sink && r->sink->end) return r->sink->end(r->sink->ctx, err);
     return TRIT_OK;
 }
@@ -361,13 +417,18 @@ static int run(src *s, const char *name, const pack_read_opts *o, const pack_sin
 {
     static const pack_read_opts none = {0};
     if (out) *out = NULL;
-    rd r = {NULL, s, o ? o : &none, sink, err, malloc(PACK_IO_BUF)};
-    int rc = TRIT_OK;
+    rd r = {NULL, s, o ? o : &none, sink, err, NULL, 0};
+    r.threads = r.o->threads ? r.o->threads : trit_pool_default_threads();
+    int rc = trit_pool_new(r.threads, &r.pool, err);
+    if (rc != TRIT_OK) {
+        trit_err_file(err, name);
+        return rc;
+    }
     /* libarchive 3.6's archive_read_new does not check its entry allocation (and a later call
      * would crash on it): a failed malloc inside it is seen through errno */
     errno = 0;
-    if (r.buf && (s->fd < 0 || (s->buf = malloc(SRC_BLOCK)) != NULL)) r.a = archive_read_new();
-    if (!r.buf || (s->fd >= 0 && !s->buf) || !r.a || errno == ENOMEM)
+    if (s->fd < 0 || (s->buf = malloc(SRC_BLOCK)) != NULL) r.a = archive_read_new();
+    if ((s->fd >= 0 && !s->buf) || !r.a || errno == ENOMEM)
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     /* tar (ustar, pax, gnu) only, and no filter: a bundle is never compressed */
     if (rc == TRIT_OK && archive_read_support_format_tar(r.a) != ARCHIVE_OK)
@@ -375,12 +436,13 @@ static int run(src *s, const char *name, const pack_read_opts *o, const pack_sin
     /* archive_read_open's steps one by one: it ignores a failed allocation in
      * archive_read_set_callback_data, and archive_read_open1 then crashes */
     if (rc == TRIT_OK && (archive_read_set_read_callback(r.a, src_read) != ARCHIVE_OK ||
+                          archive_read_set_skip_callback(r.a, src_skip) != ARCHIVE_OK ||
                           archive_read_set_callback_data(r.a, s) != ARCHIVE_OK))
         rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     if (rc == TRIT_OK && archive_read_open1(r.a) != ARCHIVE_OK) rc = la_fail(r.a, s, err, NULL);
     if (rc == TRIT_OK) rc = read_all(&r, out);
     if (r.a) archive_read_free(r.a);
-    free(r.buf);
+    trit_pool_free(r.pool);
     free(s->buf);
     trit_err_file(err, name);
     return rc;
@@ -389,7 +451,7 @@ static int run(src *s, const char *name, const pack_read_opts *o, const pack_sin
 int pack_bundle_read_mem(const void *buf, size_t len, const char *name, const pack_read_opts *o, const pack_sink *sink,
                          pack_manifest **out, trit_err *err)
 {
-    src s = {-1, buf, len, 0, NULL, 1, 0, 0, NULL, 0, 0};
+    src s = {-1, buf, len, 0, NULL, 1, 0, 0, NULL, 0, 0, 0, 0, 0};
     return run(&s, name, o, sink, out, err);
 }
 
@@ -403,7 +465,12 @@ int pack_bundle_read_file(const char *path, const pack_read_opts *o, const pack_
         trit_err_file(err, path);
         return TRIT_E_IO;
     }
-    src s = {fd, NULL, 0, 0, NULL, 1, 0, 0, NULL, 0, 0};
+    src s = {fd, NULL, 0, 0, NULL, 1, 0, 0, NULL, 0, 0, 0, 0, 0};
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        s.seekable = 1;
+        s.file_size = (uint64_t)st.st_size;
+    }
     int const rc = run(&s, path, o, sink, out, err);
     close(fd);
     return rc;

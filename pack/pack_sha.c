@@ -1,10 +1,10 @@
-/* pack_sha.c - SHA-256 through OpenSSL's libcrypto, and the chunked two-lane hasher.
+/* pack_sha.c - SHA-256 through OpenSSL's libcrypto (the chunk jobs are in pack_digest.c).
  *
  * Why libcrypto and not libsodium (which stays for Ed25519): libsodium's SHA-256 is portable C
  * (~0.3 GB/s here); libcrypto picks its implementation at run time from the CPU (x86 SHA-NI,
  * ARMv8 SHA2 instructions, else AVX2/SSSE3 assembly), ~1.7 GB/s on this machine, the speed of
- * `openssl dgst -sha256`. A bundle digests every payload byte twice (the whole file and its
- * chunk), so the chunk stream runs on a second thread (a lane) when one can be started. */
+ * `openssl dgst -sha256`. Manifest v2 hashes every payload byte once (its chunk's digest), on
+ * all cores (pack_digest.c). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <string.h>

@@ -282,6 +282,26 @@ static int check_target(uctx *u, trit_err *err)
     return rc;
 }
 
+/* v2: the delta's base_root must be the root of base_path as the installed base's manifest
+ * lists it (its chunks at its chunk size, whatever that manifest's version): a cheap check,
+ * before anything is written, that the installed base is the release the delta was made from. */
+static int check_base_root(const char *bd, const pack_manifest *bm, const pack_file *f, trit_err *err)
+{
+    for (uint32_t k = 0; k < bm->n_files; k++) {
+        pack_blob const *const b = &bm->files[k].file;
+        if (strcmp(b->name, f->base_path) != 0) continue;
+        uint8_t root[PACK_SHA256_BYTES];
+        int const rc = pack_root(bm->chunk_size, b->size, (const uint8_t (*)[PACK_SHA256_BYTES])b->chunks, root, err);
+        if (rc != TRIT_OK) return rc;
+        if (b->size != f->base_size || sodium_memcmp(root, f->base_digest, sizeof root) != 0)
+            return trit_err_set(err, PACK_E_BASE, TRIT_NO_OFFSET, bd,
+                                "its '%s' is not the file the delta was made against (base_root differs)", f->base_path);
+        return TRIT_OK;
+    }
+    return trit_err_set(err, PACK_E_BASE, TRIT_NO_OFFSET, bd, "its manifest does not list '%s', the file the delta copies from",
+                        f->base_path);
+}
+
 /* A delta needs the release it was made against, as installed in base_dir. */
 static int check_base(uctx *u, const pack_manifest *m, trit_err *err)
 {
@@ -299,6 +319,8 @@ static int check_base(uctx *u, const pack_manifest *m, trit_err *err)
     if (strcmp(bm->model_id, m->model_id) != 0 || bm->version != m->base_version)
         rc = trit_err_set(err, PACK_E_BASE, TRIT_NO_OFFSET, bd, "holds %s version %llu; the delta applies to %s version %llu",
                           bm->model_id, (unsigned long long)bm->version, m->model_id, (unsigned long long)m->base_version);
+    for (uint32_t i = 0; rc == TRIT_OK && m->schema == PACK_MANIFEST_V2 && i < m->n_files; i++)
+        if (m->files[i].is_delta) rc = check_base_root(bd, bm, &m->files[i], err);
     pack_manifest_free(bm);
     for (uint32_t i = 0; rc == TRIT_OK && i < m->n_files; i++) {
         pack_file const *const f = &m->files[i];
@@ -408,7 +430,11 @@ static int rebuild_from(uctx *u, const pack_file *f, const char *bp, const char 
                           (unsigned long long)f->base_size);
     else if (mfd < 0) rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, mp, "cannot open: %s", strerror(errno));
     else if ((ofd = create_in_stage(u, f->file.name, err)) < 0) rc = ofd;
-    if (rc == TRIT_OK) rc = pack_delta_apply(u->m, f, bfd, mfd, ofd, err);
+    trit_pool *pool = NULL;
+    uint32_t const threads = u->o->read.threads ? u->o->read.threads : trit_pool_default_threads();
+    if (rc == TRIT_OK) rc = trit_pool_new(threads, &pool, err);
+    if (rc == TRIT_OK) rc = pack_delta_apply(u->m, f, bfd, mfd, ofd, threads, pool, err);
+    trit_pool_free(pool);
     if (ofd >= 0) {
         int const crc = close_synced(ofd, f->file.name, err);
         if (rc == TRIT_OK) rc = crc;

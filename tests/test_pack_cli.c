@@ -134,3 +134,29 @@ TEST(pack_cli_refusal_exit_codes)
     CHECK_EQ_INT(trit(NULL, "unpack %s -C %s/inst --skip-signature", good, dir), 0);
     tpk_members_free(&m);
 }
+
+/* --threads and --manifest-version: out-of-range values are usage errors naming the option; a
+ * v1 bundle from the CLI installs, and its manifest says version 1. */
+TEST(pack_cli_threads_and_manifest_version)
+{
+    const char *const d = tpk_dir("cli_threads");
+    char dir[4096], model[4200];
+    snprintf(dir, sizeof dir, "%s", d);
+    snprintf(model, sizeof model, "%s/model.trit", dir);
+    CHECK_EQ_INT(tpk_container(model, 1), TRIT_OK);
+    char *out = NULL;
+    CHECK_EQ_INT(trit(&out, "pack %s -o %s/b.bundle --model-id t/m --version 1 --threads 0", model, dir), 2);
+    CHECK(out && strstr(out, "--threads"));
+    free(out);
+    CHECK_EQ_INT(trit(&out, "pack %s -o %s/b.bundle --model-id t/m --version 1 --manifest-version 3", model, dir), 2);
+    CHECK(out && strstr(out, "--manifest-version"));
+    free(out);
+    CHECK_EQ_INT(trit(&out, "unpack %s/b.bundle -C %s/inst --skip-signature --threads 2000", dir, dir), 2);
+    CHECK(out && strstr(out, "--threads"));
+    free(out);
+    CHECK_EQ_INT(trit(NULL, "pack %s -o %s/b.bundle --model-id t/m --version 1 --manifest-version 1 --threads 3", model, dir), 0);
+    CHECK_EQ_INT(trit(NULL, "unpack %s/b.bundle -C %s/inst --skip-signature --threads 3", dir, dir), 0);
+    CHECK_EQ_INT(test_runf(&out, "grep -c trit-ota-manifest/1 %s/inst/manifest.json", dir), 0);
+    free(out);
+    CHECK(tpk_same_file(model, test_path(dir, "inst/model.trit")));
+}

@@ -3,14 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pack_int.h"
 #include "test.h"
 #include "test_pack.h"
 #include "trit_limits.h"
 
-/* Two files: a.trit carried whole, b.trit a delta (100 data + 50 copied + 10 zero bytes). */
-static pack_manifest *sample(void)
+/* Two files: a.trit carried whole, b.trit a delta (100 data + 50 copied + 10 zero bytes), in
+ * manifest version `schema` (v2: each root is the root of its chunk list). */
+static pack_manifest *sample_v(uint32_t schema)
 {
     pack_manifest *const m = calloc(1, sizeof *m);
+    m->schema = schema;
     m->model_id = strdup("test/sample");
     m->version = 2;
     m->fmt_major = 1;
@@ -25,7 +28,7 @@ static pack_manifest *sample(void)
     a->file.size = 5000;
     a->file.n_chunks = 2;
     a->file.chunks = calloc(2, 32);
-    memset(a->file.sha256, 0x11, 32);
+    memset(a->file.digest, 0x11, 32);
     memset(a->file.chunks[1], 0x22, 32);
     b->file.name = strdup("b.trit");
     b->file.size = 160;
@@ -43,17 +46,35 @@ static pack_manifest *sample(void)
     b->extents[0] = (pack_extent){PACK_EXT_DATA, 100, 0, 0};
     b->extents[1] = (pack_extent){PACK_EXT_COPY, 50, 0, 0xff};
     b->extents[2] = (pack_extent){PACK_EXT_ZERO, 10, 0, 0};
+    memset(b->base_digest, 0x33, 32);
+    if (schema == PACK_MANIFEST_V2) {
+        trit_err err;
+        pack_blob *const blobs[] = {&a->file, &b->file, &b->delta};
+        for (size_t i = 0; i < 3; i++)
+            CHECK_OK_E(pack_root(m->chunk_size, blobs[i]->size, (const uint8_t (*)[32])blobs[i]->chunks, blobs[i]->digest, &err),
+                       &err);
+    }
     return m;
 }
 
-static char *sample_text(size_t *n)
+static pack_manifest *sample(void)
 {
-    pack_manifest *const m = sample();
+    return sample_v(PACK_MANIFEST_V2);
+}
+
+static char *sample_text_v(uint32_t schema, size_t *n)
+{
+    pack_manifest *const m = sample_v(schema);
     char *text = NULL;
     trit_err err;
     CHECK_OK_E(pack_manifest_write(m, &text, n, &err), &err);
     pack_manifest_free(m);
     return text;
+}
+
+static char *sample_text(size_t *n)
+{
+    return sample_text_v(PACK_MANIFEST_V2, n);
 }
 
 TEST(pack_manifest_roundtrip)
@@ -127,8 +148,14 @@ TEST(pack_manifest_refusals)
         const char *from, *to;
         int code;
     } cases[] = {
-        {"\"schema\":\"trit-ota-manifest/1\"", "\"schema\":\"trit-ota-manifest/2\"", TRIT_E_UNSUPPORTED},
-        {"\"schema\":\"trit-ota-manifest/1\"", "\"schema\":\"other\"", PACK_E_MANIFEST},
+        {"\"schema\":\"trit-ota-manifest/2\"", "\"schema\":\"trit-ota-manifest/3\"", TRIT_E_UNSUPPORTED},
+        {"\"schema\":\"trit-ota-manifest/2\"", "\"schema\":\"other\"", PACK_E_MANIFEST},
+        /* a v2 manifest claiming v1: v1's keys (sha256, base_sha256) are missing */
+        {"\"schema\":\"trit-ota-manifest/2\"", "\"schema\":\"trit-ota-manifest/1\"", PACK_E_MANIFEST},
+        {"\"root\":\"", "\"sha256\":\"", PACK_E_MANIFEST},                         /* v1's key in v2 */
+        {"\"base_root\":\"", "\"base_sha256\":\"", PACK_E_MANIFEST},
+        {"\"chunks\":[\"0", "\"chunks\":[\"1", PACK_E_MANIFEST},                     /* chunk list != root */
+        {"\"root\":\"", "\"root\":\"0", PACK_E_MANIFEST},                           /* 65 digits */
         {"{\"schema\"", "{\"model_id\":\"x\",\"schema\"", PACK_E_MANIFEST},            /* duplicate key */
         {"\"model_id\":\"test/sample\"", "\"model_id\":\"a b\"", PACK_E_MANIFEST},
         {"\"model_id\":\"test/sample\"", "\"model_id\":\"t\\u0000x\"", PACK_E_MANIFEST}, /* escaped NUL */
@@ -154,7 +181,7 @@ TEST(pack_manifest_refusals)
         {"\"size\":5000", "\"size\":9000", PACK_E_MANIFEST},                         /* 3 chunks needed */
         {"\"size\":5000", "\"size\":-5000", PACK_E_MANIFEST},
         {"\"size\":5000", "\"size\":2199023255553", PACK_E_MANIFEST},                /* above 2^40 */
-        {"\"sha256\":\"1111", "\"sha256\":\"111X", PACK_E_MANIFEST},
+        {"\"root\":\"", "\"root\":\"X", PACK_E_MANIFEST},
         {"[\"zero\",10]", "[\"zero\",11]", PACK_E_MANIFEST},                         /* extents != size */
         {"[\"zero\",10]", "[\"hole\",10]", PACK_E_MANIFEST},
         {"[\"zero\",10]", "[\"zero\",0],[\"zero\",10]", PACK_E_MANIFEST},            /* zero length */
@@ -201,4 +228,31 @@ TEST(pack_manifest_limits)
     CHECK_EQ_INT(pack_manifest_parse(deep, 2 * depth, &m, &err), PACK_E_MANIFEST);
     free(deep);
     CHECK(m == NULL);
+}
+
+/* Version 1 manifests still parse (installs of v1 bundles, and the installed manifest of a v1
+ * install that a v2 bundle replaces); a v1 manifest relabelled v2 lacks v2's roots. */
+TEST(pack_manifest_v1_still_read)
+{
+    size_t n = 0;
+    char *const text = sample_text_v(PACK_MANIFEST_V1, &n);
+    CHECK(text && strstr(text, "\"schema\":\"trit-ota-manifest/1\"") && strstr(text, "\"sha256\":\"1111") &&
+          strstr(text, "\"base_sha256\":\"3333") && !strstr(text, "root"));
+    pack_manifest *m = NULL;
+    trit_err err;
+    CHECK_OK_E(pack_manifest_parse(text, n, &m, &err), &err);
+    if (m) {
+        CHECK_EQ_U64(m->schema, PACK_MANIFEST_V1);
+        CHECK_EQ_U64(m->files[0].file.digest[0], 0x11);
+        char *again = NULL;
+        size_t n2 = 0;
+        CHECK_OK_E(pack_manifest_write(m, &again, &n2, &err), &err);
+        CHECK(again && n2 == n && memcmp(again, text, n) == 0);
+        free(again);
+    }
+    pack_manifest_free(m);
+    CHECK_EQ_INT(mutate(text, "\"schema\":\"trit-ota-manifest/1\"", "\"schema\":\"trit-ota-manifest/2\"", &err), PACK_E_MANIFEST);
+    CHECK(strstr(err.msg, "root") != NULL);
+    CHECK_EQ_INT(mutate(text, "\"sha256\":\"1111", "\"sha256\":\"111X", &err), PACK_E_MANIFEST);
+    free(text);
 }

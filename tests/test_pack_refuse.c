@@ -325,7 +325,7 @@ TEST(pack_refuse_signature_before_any_write)
     CHECK_EQ_INT(tpk_tar(path, e, 3, 0), 0);
     uint8_t seed[PACK_SEED_BYTES], pk[PACK_PUBKEY_BYTES];
     tpk_key(1, seed, pk);
-    pack_read_opts o = {pk, 0, 0, 0, NULL};
+    pack_read_opts o = {pk, 0, 0, 0, NULL, 0};
     calls c = {0, 0};
     pack_sink const sink = {&c, c_manifest, c_begin, NULL, NULL};
     trit_err err;

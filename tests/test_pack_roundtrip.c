@@ -264,7 +264,7 @@ TEST(pack_delta_roundtrip)
     pack_manifest *m = NULL;
     uint8_t seed[PACK_SEED_BYTES], pk[PACK_PUBKEY_BYTES];
     tpk_key(1, seed, pk);
-    pack_read_opts ro = {pk, 0, 0, 0, NULL};
+    pack_read_opts ro = {pk, 0, 0, 0, NULL, 0};
     CHECK_OK_E(pack_bundle_read_file(delta, &ro, NULL, &m, &err), &err);
     if (m) {
         CHECK(m->has_base && m->base_version == 1 && m->files[0].is_delta);
@@ -338,4 +338,70 @@ TEST(pack_delta_refuses_modified_base)
     /* the (modified) install is still there, untouched by the failed update */
     CHECK_EQ_INT(tpk_count_prefix(inst, ""), 4); /* with .trit-state */
     CHECK_EQ_INT(tpk_count_prefix(d, ".inst"), 0);
+}
+
+/* pack_create as tpk_pack, in manifest version `mv` on `threads` threads. */
+static int pack_v(const char *out, const char *in, uint64_t version, const char *base, uint32_t mv, uint32_t threads, trit_err *err)
+{
+    uint8_t seed[PACK_SEED_BYTES], pk[PACK_PUBKEY_BYTES];
+    tpk_key(1, seed, pk);
+    const char *ins[] = {in};
+    pack_create_opts o;
+    memset(&o, 0, sizeof o);
+    o.inputs = ins;
+    o.n_inputs = 1;
+    o.out = out;
+    o.model_id = "test/moe";
+    o.version = version;
+    o.chunk_size = 4096;
+    o.seed = seed;
+    o.base = base;
+    o.force = 1;
+    o.manifest_version = mv;
+    o.threads = threads;
+    return pack_create(&o, NULL, err);
+}
+
+/* Deltas across manifest versions: a v2 delta against a v1 full bundle (installed from v1),
+ * a v1 delta against a v2 full bundle; both rebuild release 2 exactly. A v2 delta whose
+ * base_root is not the installed base's is refused before anything is written. */
+TEST(pack_delta_across_manifest_versions)
+{
+    const char *const d = tpk_dir("rt_delta_versions");
+    char c1[4200], c2[4200], c1b[4200];
+    mkdir(pathf(d, "r1"), 0755);
+    mkdir(pathf(d, "r2"), 0755);
+    mkdir(pathf(d, "r1b"), 0755);
+    snprintf(c1, sizeof c1, "%s", pathf(d, "r1/model.trit"));
+    snprintf(c2, sizeof c2, "%s", pathf(d, "r2/model.trit"));
+    snprintf(c1b, sizeof c1b, "%s", pathf(d, "r1b/model.trit"));
+    trit_err err;
+    CHECK_EQ_INT(tpk_container(c1, 1), TRIT_OK);
+    CHECK_EQ_INT(tpk_container(c2, 2), TRIT_OK);
+    CHECK_EQ_INT(tpk_container(c1b, 2), TRIT_OK);   /* another "release 1": shares objects, other bytes */
+    for (uint32_t base_v = 1; base_v <= 2; base_v++) {
+        uint32_t const delta_v = 3 - base_v;
+        char full1[4200], delta[4200], inst[4200];
+        snprintf(full1, sizeof full1, "%s/full-v%u.bundle", d, base_v);
+        snprintf(delta, sizeof delta, "%s/delta-v%u.bundle", d, delta_v);
+        snprintf(inst, sizeof inst, "%s/inst-%u", d, base_v);
+        CHECK_OK_E(pack_v(full1, c1, 1, NULL, base_v, 2, &err), &err);
+        CHECK_OK_E(pack_v(delta, c2, 2, full1, delta_v, 8, &err), &err);
+        pack_manifest *m = NULL;
+        CHECK_OK_E(unpack_to(full1, inst, NULL, 0, 0, NULL, &err), &err);
+        CHECK_OK_E(unpack_to(delta, inst, inst, 0, 0, &m, &err), &err);
+        CHECK(m && m->schema == delta_v && m->files[0].is_delta);
+        pack_manifest_free(m);
+        CHECK(tpk_same_file(c2, pathf(inst, "model.trit")));
+    }
+    /* v2 delta (made against full-v1) onto an install of a different release 1 */
+    char other[4200], inst[4200];
+    snprintf(other, sizeof other, "%s", pathf(d, "other1.bundle"));
+    snprintf(inst, sizeof inst, "%s", pathf(d, "inst-other"));
+    CHECK_OK_E(pack_v(other, c1b, 1, NULL, 2, 1, &err), &err);
+    CHECK_OK_E(unpack_to(other, inst, NULL, 0, 0, NULL, &err), &err);
+    CHECK_EQ_INT(unpack_to(pathf(d, "delta-v2.bundle"), inst, inst, 0, 0, NULL, &err), PACK_E_BASE);
+    CHECK(strstr(err.msg, "base_root differs") != NULL);
+    CHECK_EQ_INT(tpk_count_prefix(d, ".inst-other"), 0);   /* no staging directory was made */
+    CHECK(tpk_same_file(c1b, pathf(inst, "model.trit")));
 }

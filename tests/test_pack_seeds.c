@@ -1,7 +1,10 @@
 /* test_pack_seeds.c - the fuzz corpora of the manifest parser and the bundle reader start
  * from small valid inputs made by the current writer. `TRIT_WRITE_SEEDS=1 make test
  * T=pack_fuzz_seeds` (re)writes them; without it this test fails when a committed ok-* seed
- * is no longer accepted, i.e. when the format changed without regenerating them. */
+ * is no longer accepted, i.e. when the format changed without regenerating them. The ok-v1-*
+ * seeds are manifest version 1 (written before v2 existed, kept: v1 is still read); the
+ * bad-v2-* seeds are one-edit refusals of v2 (a root that is not its chunks', a downgrade of the
+ * schema to v1). */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +62,25 @@ static void write_seeds(void)
     CHECK_EQ_INT(tpk_read_members(delta, &m), 0);
     snprintf(dst, sizeof dst, "%s/ok-delta.json", corpus("manifest"));
     if (m.n) CHECK_EQ_INT(test_write_file(dst, m.data[0], m.len[0]), 0);
+    /* refusals, one edit each: the first digit of the first chunk digest, the schema */
+    static const char *const bad[] = {"bad-v2-root.json", "bad-v2-downgrade.json"};
+    for (size_t k = 0; m.n && k < 2; k++) {
+        char *const t = malloc(m.len[0] + 1);
+        if (!t) break;
+        memcpy(t, m.data[0], m.len[0]);
+        t[m.len[0]] = '\0';
+        const char *const from = k == 0 ? "\"chunks\":[\"" : "trit-ota-manifest/2";
+        char *const at = strstr(t, from);
+        CHECK(at != NULL);
+        if (at && k == 0) at[strlen(from)] = at[strlen(from)] == 'f' ? '0' : 'f';
+        if (at && k == 1) at[strlen(from) - 1] = '1';
+        pack_manifest *pm = NULL;
+        CHECK(pack_manifest_parse(t, m.len[0], &pm, &err) == PACK_E_MANIFEST);
+        pack_manifest_free(pm);
+        snprintf(dst, sizeof dst, "%s/%s", corpus("manifest"), bad[k]);
+        CHECK_EQ_INT(test_write_file(dst, t, m.len[0]), 0);
+        free(t);
+    }
     tpk_members_free(&m);
 }
 

@@ -1,6 +1,7 @@
 /* fuzz_bundle.c - the bundle reader on arbitrary bytes, from memory. Invariants when it
  * accepts: each file's member reached the sink exactly once, with exactly the manifest's size
- * and SHA-256, begin/write/end in order, and never more bytes than the input holds (nothing
+ * and digests (every chunk's SHA-256; v2: the root over them, v1: the SHA-256, both computed
+ * here with libsodium, not the reader's libcrypto), begin/write/end in order, and never more bytes than the input holds (nothing
  * expands: no decompression bomb). A signed bundle is also read with the seed key of the
  * committed seeds, which must agree or refuse only the signature. */
 #include <stdlib.h>
@@ -15,8 +16,19 @@ typedef struct fsink {
     int open;                  /* a member is between begin and end */
     uint32_t cur;
     uint64_t got, total;
-    crypto_hash_sha256_state st;
+    crypto_hash_sha256_state st, chunk;
+    uint64_t n_chunk;          /* chunks closed in the member */
 } fsink;
+
+/* The chunk in s->chunk is complete: it must be the manifest's. */
+static void close_chunk(fsink *s, const pack_blob *b)
+{
+    uint8_t d[PACK_SHA256_BYTES];
+    crypto_hash_sha256_final(&s->chunk, d);
+    FUZZ_ASSERT(s->n_chunk < b->n_chunks && memcmp(d, b->chunks[s->n_chunk], sizeof d) == 0);
+    s->n_chunk++;
+    crypto_hash_sha256_init(&s->chunk);
+}
 
 static int f_manifest(void *ctx, const pack_manifest *m, trit_err *err)
 {
@@ -36,7 +48,9 @@ static int f_begin(void *ctx, uint32_t i, trit_err *err)
     s->open = 1;
     s->cur = i;
     s->got = 0;
+    s->n_chunk = 0;
     crypto_hash_sha256_init(&s->st);
+    crypto_hash_sha256_init(&s->chunk);
     return TRIT_OK;
 }
 
@@ -45,10 +59,21 @@ static int f_write(void *ctx, const void *p, size_t n, trit_err *err)
     (void)err;
     fsink *const s = ctx;
     FUZZ_ASSERT(s->open);
-    s->got += n;
     s->total += n;
-    FUZZ_ASSERT(s->got <= pack_manifest_member(s->m, s->cur)->size);
+    pack_blob const *const b = pack_manifest_member(s->m, s->cur);
+    FUZZ_ASSERT(s->got + n <= b->size);
     crypto_hash_sha256_update(&s->st, p, n);
+    const uint8_t *q = p;
+    uint64_t const cs = s->m->chunk_size;
+    while (n) {
+        uint64_t const room = cs - s->got % cs;
+        size_t const take = room < n ? (size_t)room : n;
+        crypto_hash_sha256_update(&s->chunk, q, take);
+        s->got += take;
+        q += take;
+        n -= take;
+        if (s->got % cs == 0) close_chunk(s, b);
+    }
     return TRIT_OK;
 }
 
@@ -61,7 +86,24 @@ static int f_end(void *ctx, trit_err *err)
     pack_blob const *const b = pack_manifest_member(s->m, s->cur);
     uint8_t d[PACK_SHA256_BYTES];
     crypto_hash_sha256_final(&s->st, d);
-    FUZZ_ASSERT(s->got == b->size && memcmp(d, b->sha256, sizeof d) == 0);
+    FUZZ_ASSERT(s->got == b->size);
+    if (s->got % s->m->chunk_size) close_chunk(s, b);
+    FUZZ_ASSERT(s->n_chunk == b->n_chunks);
+    if (s->m->schema == PACK_MANIFEST_V1) {
+        FUZZ_ASSERT(memcmp(d, b->digest, sizeof d) == 0);
+    } else {
+        uint8_t head[32] = "trit-ota-root/2";
+        for (unsigned i = 0; i < 8; i++) {
+            head[16 + i] = (uint8_t)(s->m->chunk_size >> (8 * i));
+            head[24 + i] = (uint8_t)(b->size >> (8 * i));
+        }
+        crypto_hash_sha256_state r;
+        crypto_hash_sha256_init(&r);
+        crypto_hash_sha256_update(&r, head, sizeof head);
+        crypto_hash_sha256_update(&r, (const uint8_t *)b->chunks, b->n_chunks * PACK_SHA256_BYTES);
+        crypto_hash_sha256_final(&r, d);
+        FUZZ_ASSERT(memcmp(d, b->digest, sizeof d) == 0);
+    }
     return TRIT_OK;
 }
 

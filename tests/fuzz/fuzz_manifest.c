@@ -36,6 +36,15 @@ static void check(const pack_manifest *m)
         for (uint32_t j = 0; j < m->n_files; j++) FUZZ_ASSERT(strcmp(f->delta.name, m->files[j].file.name) != 0);
     }
     FUZZ_ASSERT(any_delta == m->has_base);
+    /* v2: every root is the root of its chunk list (the parser refuses any other) */
+    FUZZ_ASSERT(m->schema == PACK_MANIFEST_V1 || m->schema == PACK_MANIFEST_V2);
+    for (uint32_t i = 0; m->schema == PACK_MANIFEST_V2 && i < m->n_files; i++)
+        for (int k = 0; k < 1 + m->files[i].is_delta; k++) {
+            pack_blob const *const b = k ? &m->files[i].delta : &m->files[i].file;
+            uint8_t r[PACK_SHA256_BYTES];
+            FUZZ_ASSERT(pack_root(m->chunk_size, b->size, (const uint8_t (*)[PACK_SHA256_BYTES])b->chunks, r, NULL) == TRIT_OK);
+            FUZZ_ASSERT(memcmp(r, b->digest, sizeof r) == 0);
+        }
 }
 
 FUZZ_TARGET(manifest)
@@ -55,7 +64,8 @@ FUZZ_TARGET(manifest)
     pack_manifest *m2 = NULL;
     FUZZ_ASSERT(pack_manifest_write(m, &t1, &n1, &err) == TRIT_OK);
     FUZZ_ASSERT(pack_manifest_parse(t1, n1, &m2, &err) == TRIT_OK);
-    FUZZ_ASSERT(m2->version == m->version && m2->n_files == m->n_files && strcmp(m2->model_id, m->model_id) == 0);
+    FUZZ_ASSERT(m2->version == m->version && m2->n_files == m->n_files && m2->schema == m->schema &&
+                strcmp(m2->model_id, m->model_id) == 0);
     FUZZ_ASSERT(pack_manifest_write(m2, &t2, &n2, &err) == TRIT_OK);
     FUZZ_ASSERT(n1 == n2 && memcmp(t1, t2, n1) == 0);
     free(t1);

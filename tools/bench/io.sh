@@ -77,6 +77,8 @@ bench() {
 size() { du -sb "$1" | cut -f1; }
 CONV_T=""
 "$TRIT" convert --help 2>/dev/null | grep -q -- '--threads' && CONV_T="--threads $THREADS"
+PACK_T=""
+"$TRIT" pack --help 2>/dev/null | grep -q -- '--threads' && PACK_T="--threads $THREADS"
 
 if [ -n "${BENCH_CONTAINER:-}" ]; then
     echo "bench io: $BENCH_CONTAINER for verify, pack and unpack; convert rows skipped"
@@ -103,10 +105,10 @@ echo "bench io: verify vs cat, pack and unpack vs openssl dgst -sha256 ($RUNS ro
 "$TRIT" pack --keygen -o "$T/k" >/dev/null
 bench "verify (vs cat)" "$MB" "$RUNS" "cat '$M' > /dev/null" "'$TRIT' verify '$M'"
 bench "pack, signed (vs openssl dgst -sha256)" "$MB" "$RUNS" "openssl dgst -sha256 '$M'" \
-    "'$TRIT' pack '$M' -o '$T/b.bundle' --model-id bench --version 1 --key '$T/k.key' --force" "rm -f '$T/b.bundle'"
+    "'$TRIT' pack '$M' -o '$T/b.bundle' --model-id bench --version 1 --key '$T/k.key' --force $PACK_T" "rm -f '$T/b.bundle'"
 "$TRIT" pack "$M" -o "$T/b.bundle" --model-id bench --version 1 --key "$T/k.key" --force >/dev/null
 bench "unpack (vs openssl dgst -sha256)" "$MB" "$RUNS" "openssl dgst -sha256 '$M'" \
-    "'$TRIT' unpack '$T/b.bundle' -C '$T/inst' --pubkey '$T/k.pub'" "rm -rf '$T/inst'"
+    "'$TRIT' unpack '$T/b.bundle' -C '$T/inst' --pubkey '$T/k.pub' $PACK_T" "rm -rf '$T/inst'"
 rm -rf "$T/inst" "$T/b.bundle"
 openssl_line=$(openssl version)
 
@@ -132,7 +134,7 @@ fi
             "$(echo "$pc $tc" | awk '{print ($1 > 0 ? $2 / $1 : 0)}')"
     done <"$T/rows"
     echo "  wall s: medians; cpu s: user + system, medians. ratio = trit / peer (lower is better; < 1: trit is faster)."
-    echo "  $openssl_line; trit convert ${CONV_T:-(no --threads option)};"
+    echo "  $openssl_line; trit convert ${CONV_T:-(no --threads option)}; pack and unpack ${PACK_T:-(no --threads option)};"
     echo "  verify uses every core (--threads default); llama.cpp quantizer with nthread $THREADS"
     echo "  sources: trit-gen bitnet --preset 2b4t --layers $LAYERS; trit-gen gguf --embd 1536 --layers 24 --ff 4096 --heads 12"
     echo "  --kv-heads 4 --vocab 32000 --tq 2; F32: the same with --tq f32 --layers $F32_LAYERS"
