@@ -38,6 +38,24 @@ RUN_AVX2 static inline __m128i hsum4(__m256i v0, __m256i v1, __m256i v2, __m256i
 
 RUN_AVX2 static inline __m256i load32(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
 
+/* The f16 at p, p + stride, p + 2 stride, p + 3 stride as four floats. */
+RUN_AVX2 static inline __m128 f16x4(const uint8_t *p, size_t stride)
+{
+    return _mm_cvtph_ps(_mm_setr_epi16((short)trit_load_le16(p), (short)trit_load_le16(p + stride), (short)trit_load_le16(p + 2 * stride),
+                                       (short)trit_load_le16(p + 3 * stride), 0, 0, 0, 0));
+}
+
+/* Adds four blocks' floats to sum in block order (the reference's order). */
+RUN_AVX2 static inline float add4(float sum, __m128 v)
+{
+    float f[4];
+    _mm_storeu_ps(f, v);
+    for (int k = 0; k < 4; k++) sum += f[k];
+    return sum;
+}
+
+/* Four blocks at once: the integer sums reduced together, the per-block floats of
+ * run__blk_q8_0_val computed lane by lane (the same IEEE products), then added in order. */
 RUN_AVX2 static float avx2_dot_q8_0(const void *row, const void *act, uint64_t cols)
 {
     const uint8_t *w = row, *a = act;
@@ -47,13 +65,21 @@ RUN_AVX2 static float avx2_dot_q8_0(const void *row, const void *act, uint64_t c
     for (; i + 4 <= nb; i += 4, w += 4 * 34, a += 4 * RUN_BLK_Q8_0_BYTES) {
         __m256i v[4];
         for (int k = 0; k < 4; k++) v[k] = dot32_i8(load32(w + 34 * k + 2), load32(a + 34 * k + 2));
-        int32_t s[4];
-        _mm_storeu_si128((__m128i *)(void *)s, hsum4(v[0], v[1], v[2], v[3]));
-        for (int k = 0; k < 4; k++) sum += run__blk_q8_0_val(f16c(w + 34 * k), f16c(a + 34 * k), s[k]);
+        __m128 const s = _mm_mul_ps(f16x4(w, 34), f16x4(a, RUN_BLK_Q8_0_BYTES));
+        sum = add4(sum, _mm_mul_ps(_mm_cvtepi32_ps(hsum4(v[0], v[1], v[2], v[3])), s));
     }
     for (; i < nb; i++, w += 34, a += RUN_BLK_Q8_0_BYTES)
         sum += run__blk_q8_0_val(f16c(w), f16c(a), hsum_i32(dot32_i8(load32(w + 2), load32(a + 2))));
     return sum;
+}
+
+/* run__blk_e8m0_half of four E8M0 bytes (int32 lanes): (e - 1) << 23, or the subnormals
+ * 0x00200000 << e for e < 2. */
+RUN_AVX2 static inline __m128 e8m0_half4(__m128i e)
+{
+    __m128i const big = _mm_slli_epi32(_mm_sub_epi32(e, _mm_set1_epi32(1)), 23);
+    __m128i const small = _mm_sllv_epi32(_mm_set1_epi32(0x00200000), e);
+    return _mm_castsi128_ps(_mm_blendv_epi8(big, small, _mm_cmpgt_epi32(_mm_set1_epi32(2), e)));
 }
 
 /* The 32 weights of an MXFP4 block as kvalues bytes: low nibbles (weights 0-15) in the low
@@ -76,9 +102,8 @@ RUN_AVX2 static float avx2_dot_mxfp4(const void *row, const void *act, uint64_t 
     for (; i + 4 <= nb; i += 4, w += 4 * 17, a += 4 * RUN_BLK_Q8_0_BYTES) {
         __m256i v[4];
         for (int k = 0; k < 4; k++) v[k] = dot32_i8(mxfp4_vals(w + 17 * k + 1, table), load32(a + 34 * k + 2));
-        int32_t s[4];
-        _mm_storeu_si128((__m128i *)(void *)s, hsum4(v[0], v[1], v[2], v[3]));
-        for (int k = 0; k < 4; k++) sum += run__blk_mxfp4_val(f16c(a + 34 * k), w[17 * k], s[k]);
+        __m128 const d = _mm_mul_ps(f16x4(a, RUN_BLK_Q8_0_BYTES), e8m0_half4(_mm_setr_epi32(w[0], w[17], w[34], w[51])));
+        sum = add4(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(hsum4(v[0], v[1], v[2], v[3]))));
     }
     for (; i < nb; i++, w += 17, a += RUN_BLK_Q8_0_BYTES)
         sum += run__blk_mxfp4_val(f16c(a), w[0], hsum_i32(dot32_i8(mxfp4_vals(w + 1, table), load32(a + 2))));
@@ -93,27 +118,39 @@ RUN_AVX2 static inline int32_t bsums_dot(const uint8_t *blk, __m256i m16)
     return hsum_i32(_mm256_madd_epi16(b, m16));
 }
 
+/* Q4_K: per 64-weight group g the low nibbles (sub-block 2g) and high nibbles (2g + 1) each
+ * give 16 int16 pair sums, weighted by their sub-block's scale (a shuffle of the 8 scales
+ * held as int16 in both lanes); the mins meet the bsums in one madd. Both sums are reduced
+ * together at the end of the block. */
 RUN_AVX2 static float avx2_dot_q4_k(const void *row, const void *act, uint64_t cols)
 {
     const uint8_t *w = row, *a = act;
     __m256i const m4 = _mm256_set1_epi8(0x0f);
     float sum = 0.0f;
     for (uint64_t i = 0; i < cols / 256; i++, w += 144, a += RUN_BLK_Q8K_BYTES) {
-        uint8_t sc[8], mn[8];
-        run__blk_q4k_scales(w + 4, sc, mn);
+        uint8_t sm[16];
+        run__blk_q4k_scales(w + 4, sm);
+        __m128i const smv = _mm_loadu_si128((const __m128i *)(const void *)sm);
+        __m256i const sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(smv)); /* s0..s7 in each lane */
         const uint8_t *q8 = a + RUN_BLK_Q8K_QS;
         __m256i acc = _mm256_setzero_si256();
-        for (unsigned g = 0; g < 4; g++) {
+        for (int g = 0; g < 4; g++) {
+            /* words 2g and 2g + 1 of sc16, broadcast: bytes 4g..4g+1 and 4g+2..4g+3 */
+            __m256i const slo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * g)));
+            __m256i const shi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * g)));
             __m256i const v = load32(w + 16 + 32 * g);
             __m256i const lo = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), load32(q8 + 64 * g));
             __m256i const hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), load32(q8 + 64 * g + 32));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, _mm256_set1_epi16((short)sc[2 * g])));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, _mm256_set1_epi16((short)sc[2 * g + 1])));
+            acc = _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(lo, slo), _mm256_madd_epi16(hi, shi)));
         }
         /* mins, each repeated for the two bsums (16 weights each) of its sub-block */
-        __m256i const mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(const void *)mn),
-                                                                    _mm_loadl_epi64((const __m128i *)(const void *)mn)));
-        sum += run__blk_q4k_val(f16c(w), f16c(w + 2), run__blk_q8k_d(a), hsum_i32(acc), bsums_dot(a, mins));
+        __m256i const mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(smv, smv));
+        __m256i const mm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(a + RUN_BLK_Q8K_BSUMS)), mins);
+        /* [isum, summ] from the two vectors at once */
+        __m256i const h = _mm256_hadd_epi32(acc, mm);
+        __m128i r = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        r = _mm_hadd_epi32(r, r);
+        sum += run__blk_q4k_val(f16c(w), f16c(w + 2), run__blk_q8k_d(a), _mm_cvtsi128_si32(r), _mm_extract_epi32(r, 1));
     }
     return sum;
 }

@@ -49,8 +49,9 @@ BLK_ATTR static float BLK_FN(dot_q4_k)(const void *row, const void *act, uint64_
     int32x4_t const zero = vdupq_n_s32(0);
     float sum = 0.0f;
     for (uint64_t i = 0; i < cols / 256; i++, w += 144, a += RUN_BLK_Q8K_BYTES) {
-        uint8_t sc[8], mn[8];
-        run__blk_q4k_scales(w + 4, sc, mn);
+        uint8_t sm[16];
+        run__blk_q4k_scales(w + 4, sm);
+        const uint8_t *sc = sm, *mn = sm + 8;
         const int8_t *q8 = (const int8_t *)(const void *)(a + RUN_BLK_Q8K_QS);
         int32x4_t acc = zero;
         for (unsigned g = 0; g < 4; g++) {
