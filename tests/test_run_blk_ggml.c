@@ -41,8 +41,14 @@ static void *sym(void *lib, const char *name, int *missing)
     return p;
 }
 
-/* NULL when every symbol is loaded, else why not (for SKIP). */
-static const char *ggml_open(ggml_lib *g)
+static void ggml_close(ggml_lib *g)
+{
+    if (g->cpu) dlclose(g->cpu);
+    if (g->base) dlclose(g->base);
+}
+
+/* NULL when every symbol is loaded, else why not (for SKIP; nothing is left open then). */
+static const char *ggml_open_(ggml_lib *g)
 {
     memset(g, 0, sizeof *g);
 #if !defined(__x86_64__)
@@ -82,10 +88,11 @@ static const char *ggml_open(ggml_lib *g)
 #endif
 }
 
-static void ggml_close(ggml_lib *g)
+static const char *ggml_open(ggml_lib *g)
 {
-    if (g->cpu) dlclose(g->cpu);
-    if (g->base) dlclose(g->base);
+    const char *why = ggml_open_(g);
+    if (why) ggml_close(g);
+    return why;
 }
 
 static int act_k(run_blk_type t) { return t == RUN_BLK_Q4_K || t == RUN_BLK_Q6_K; }
@@ -94,10 +101,7 @@ TEST(run_blk_ggml_dequant_and_quant_bits)
 {
     ggml_lib g;
     const char *why = ggml_open(&g);
-    if (why) {
-        ggml_close(&g);
-        SKIP(why);
-    }
+    if (why) SKIP(why);
     kc_state s;
     kc_seed(&s, 23);
     unsigned rows = 0;
@@ -141,10 +145,7 @@ TEST(run_blk_ggml_quant_cpu)
 {
     ggml_lib g;
     const char *why = ggml_open(&g);
-    if (why) {
-        ggml_close(&g);
-        SKIP(why);
-    }
+    if (why) SKIP(why);
     kc_state s;
     kc_seed(&s, 29);
     uint64_t const cols = 256 * 8;
@@ -186,10 +187,7 @@ TEST(run_blk_ggml_dot)
 {
     ggml_lib g;
     const char *why = ggml_open(&g);
-    if (why) {
-        ggml_close(&g);
-        SKIP(why);
-    }
+    if (why) SKIP(why);
     kc_state s;
     kc_seed(&s, 31);
     const run_blk_kern *sets[2] = {run_blk_kern_ref(), run_blk_kern_best()};
