@@ -64,7 +64,7 @@ RUN_AVX2 static float avx2_dot_q8_0(const void *row, const void *act, uint64_t c
     uint64_t i = 0;
     for (; i + 4 <= nb; i += 4, w += 4 * 34, a += 4 * RUN_BLK_Q8_0_BYTES) {
         __m256i v[4];
-        for (int k = 0; k < 4; k++) v[k] = dot32_i8(load32(w + 34 * k + 2), load32(a + 34 * k + 2));
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) v[k] = dot32_i8(load32(w + 34 * k + 2), load32(a + 34 * k + 2));
         __m128 const s = _mm_mul_ps(f16x4(w, 34), f16x4(a, RUN_BLK_Q8_0_BYTES));
         sum = add4(sum, _mm_mul_ps(_mm_cvtepi32_ps(hsum4(v[0], v[1], v[2], v[3])), s));
     }
@@ -101,7 +101,7 @@ RUN_AVX2 static float avx2_dot_mxfp4(const void *row, const void *act, uint64_t 
     uint64_t i = 0;
     for (; i + 4 <= nb; i += 4, w += 4 * 17, a += 4 * RUN_BLK_Q8_0_BYTES) {
         __m256i v[4];
-        for (int k = 0; k < 4; k++) v[k] = dot32_i8(mxfp4_vals(w + 17 * k + 1, table), load32(a + 34 * k + 2));
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) v[k] = dot32_i8(mxfp4_vals(w + 17 * k + 1, table), load32(a + 34 * k + 2));
         __m128 const d = _mm_mul_ps(f16x4(a, RUN_BLK_Q8_0_BYTES), e8m0_half4(_mm_setr_epi32(w[0], w[17], w[34], w[51])));
         sum = add4(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(hsum4(v[0], v[1], v[2], v[3]))));
     }
@@ -134,7 +134,7 @@ RUN_AVX2 static float avx2_dot_q4_k(const void *row, const void *act, uint64_t c
         __m256i const sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(smv)); /* s0..s7 in each lane */
         const uint8_t *q8 = a + RUN_BLK_Q8K_QS;
         __m256i acc = _mm256_setzero_si256();
-        for (int g = 0; g < 4; g++) {
+        _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) {
             /* words 2g and 2g + 1 of sc16, broadcast: bytes 4g..4g+1 and 4g+2..4g+3 */
             __m256i const slo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * g)));
             __m256i const shi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * g)));
@@ -166,23 +166,26 @@ RUN_AVX2 static float avx2_dot_q6_k(const void *row, const void *act, uint64_t c
     for (uint64_t i = 0; i < cols / 256; i++, w += 210, a += RUN_BLK_Q8K_BYTES) {
         const int8_t *sc = (const int8_t *)(const void *)(w + 192);
         const uint8_t *q8 = a + RUN_BLK_Q8K_QS;
+        __m128i const sc8 = _mm_loadu_si128((const __m128i *)(const void *)sc);
         __m256i acc = _mm256_setzero_si256();
-        for (unsigned h = 0; h < 2; h++) {
+        _Pragma("GCC unroll 2") for (unsigned h = 0; h < 2; h++) {
+            /* the 8 scales of this half as int16 in both lanes */
+            __m256i const s16 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h ? _mm_srli_si128(sc8, 8) : sc8));
             __m256i const l0 = load32(w + 64 * h), l1 = load32(w + 64 * h + 32), qh = load32(w + 128 + 32 * h);
             __m256i q[4];
             q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2));
             q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2));
             q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m2));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2));
-            for (unsigned k = 0; k < 4; k++) {
+            _Pragma("GCC unroll 4") for (unsigned k = 0; k < 4; k++) {
                 /* low lane: weights l < 16 (sub-block 8h + 2k), high lane: l >= 16 (8h + 2k + 1) */
-                unsigned const j = 8 * h + 2 * k;
-                __m256i const s = _mm256_set_m128i(_mm_set1_epi16(sc[j + 1]), _mm_set1_epi16(sc[j]));
+                __m256i const pick = _mm256_set_m128i(_mm_set1_epi16((short)(0x0302 + 0x0404 * k)), _mm_set1_epi16((short)(0x0100 + 0x0404 * k)));
+                __m256i const s = _mm256_shuffle_epi8(s16, pick); /* words 2k (low lane), 2k + 1 (high lane) */
                 __m256i const p = _mm256_maddubs_epi16(q[k], load32(q8 + 128 * h + 32 * k));
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
             }
         }
-        __m256i const sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc));
+        __m256i const sc16 = _mm256_cvtepi8_epi16(sc8);
         int32_t const isum = hsum_i32(acc) - 32 * bsums_dot(a, sc16);
         sum += run__blk_q6k_val(f16c(w + 208), run__blk_q8k_d(a), isum);
     }
