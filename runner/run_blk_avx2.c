@@ -110,85 +110,110 @@ RUN_AVX2 static float avx2_dot_mxfp4(const void *row, const void *act, uint64_t 
     return sum;
 }
 
-/* sum over j of bsums[j] * m[j / 2] (m: 8 int16 values) for Q4_K's min term, or of bsums[j] *
- * m[j] (m: 16 values) for Q6_K's -32 term: one madd of int16 pairs. */
-RUN_AVX2 static inline int32_t bsums_dot(const uint8_t *blk, __m256i m16)
+/* The q8_K scales of four consecutive activation blocks. */
+RUN_AVX2 static inline __m128 q8k_d4(const uint8_t *a)
 {
-    __m256i const b = _mm256_loadu_si256((const __m256i *)(const void *)(blk + RUN_BLK_Q8K_BSUMS));
-    return hsum_i32(_mm256_madd_epi16(b, m16));
+    return _mm_setr_ps(run__blk_q8k_d(a), run__blk_q8k_d(a + RUN_BLK_Q8K_BYTES), run__blk_q8k_d(a + 2 * RUN_BLK_Q8K_BYTES),
+                       run__blk_q8k_d(a + 3 * RUN_BLK_Q8K_BYTES));
 }
 
 /* Q4_K: per 64-weight group g the low nibbles (sub-block 2g) and high nibbles (2g + 1) each
  * give 16 int16 pair sums, weighted by their sub-block's scale (a shuffle of the 8 scales
- * held as int16 in both lanes); the mins meet the bsums in one madd. Both sums are reduced
- * together at the end of the block. */
+ * held as int16 in both lanes); the mins meet the bsums in one madd. Returns lanes summing to
+ * isum (*mm: to summ). */
+RUN_AVX2 static inline __m256i q4k_block(const uint8_t *w, const uint8_t *a, __m256i *mm)
+{
+    __m256i const m4 = _mm256_set1_epi8(0x0f);
+    uint8_t sm[16];
+    run__blk_q4k_scales(w + 4, sm);
+    __m128i const smv = _mm_loadu_si128((const __m128i *)(const void *)sm);
+    __m256i const sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(smv)); /* s0..s7 in each lane */
+    const uint8_t *q8 = a + RUN_BLK_Q8K_QS;
+    __m256i acc = _mm256_setzero_si256();
+    _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) {
+        /* words 2g and 2g + 1 of sc16, broadcast: bytes 4g..4g+1 and 4g+2..4g+3 */
+        __m256i const slo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * g)));
+        __m256i const shi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * g)));
+        __m256i const v = load32(w + 16 + 32 * g);
+        __m256i const lo = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), load32(q8 + 64 * g));
+        __m256i const hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), load32(q8 + 64 * g + 32));
+        acc = _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(lo, slo), _mm256_madd_epi16(hi, shi)));
+    }
+    /* mins, each repeated for the two bsums (16 weights each) of its sub-block */
+    __m256i const mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(smv, smv));
+    *mm = _mm256_madd_epi16(load32(a + RUN_BLK_Q8K_BSUMS), mins);
+    return acc;
+}
+
+/* Four blocks at a time: the integer sums reduced together, run__blk_q4k_val lane by lane
+ * (the same IEEE operations), the blocks added in order. */
 RUN_AVX2 static float avx2_dot_q4_k(const void *row, const void *act, uint64_t cols)
 {
     const uint8_t *w = row, *a = act;
-    __m256i const m4 = _mm256_set1_epi8(0x0f);
+    uint64_t const nb = cols / 256;
     float sum = 0.0f;
-    for (uint64_t i = 0; i < cols / 256; i++, w += 144, a += RUN_BLK_Q8K_BYTES) {
-        uint8_t sm[16];
-        run__blk_q4k_scales(w + 4, sm);
-        __m128i const smv = _mm_loadu_si128((const __m128i *)(const void *)sm);
-        __m256i const sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(smv)); /* s0..s7 in each lane */
-        const uint8_t *q8 = a + RUN_BLK_Q8K_QS;
-        __m256i acc = _mm256_setzero_si256();
-        _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) {
-            /* words 2g and 2g + 1 of sc16, broadcast: bytes 4g..4g+1 and 4g+2..4g+3 */
-            __m256i const slo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * g)));
-            __m256i const shi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * g)));
-            __m256i const v = load32(w + 16 + 32 * g);
-            __m256i const lo = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), load32(q8 + 64 * g));
-            __m256i const hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), load32(q8 + 64 * g + 32));
-            acc = _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(lo, slo), _mm256_madd_epi16(hi, shi)));
-        }
-        /* mins, each repeated for the two bsums (16 weights each) of its sub-block */
-        __m256i const mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(smv, smv));
-        __m256i const mm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(a + RUN_BLK_Q8K_BSUMS)), mins);
-        /* [isum, summ] from the two vectors at once */
-        __m256i const h = _mm256_hadd_epi32(acc, mm);
-        __m128i r = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-        r = _mm_hadd_epi32(r, r);
-        sum += run__blk_q4k_val(f16c(w), f16c(w + 2), run__blk_q8k_d(a), _mm_cvtsi128_si32(r), _mm_extract_epi32(r, 1));
+    uint64_t i = 0;
+    for (; i + 4 <= nb; i += 4, w += 4 * 144, a += 4 * RUN_BLK_Q8K_BYTES) {
+        __m256i v[4], m[4];
+        _Pragma("GCC unroll 1") for (int k = 0; k < 4; k++) v[k] = q4k_block(w + 144 * k, a + RUN_BLK_Q8K_BYTES * k, &m[k]);
+        __m128 const dy = q8k_d4(a);
+        __m128 const d = _mm_mul_ps(f16x4(w, 144), dy), dm = _mm_mul_ps(f16x4(w + 2, 144), dy);
+        __m128 const x = _mm_mul_ps(d, _mm_cvtepi32_ps(hsum4(v[0], v[1], v[2], v[3])));
+        __m128 const y = _mm_mul_ps(dm, _mm_cvtepi32_ps(hsum4(m[0], m[1], m[2], m[3])));
+        sum = add4(sum, _mm_sub_ps(x, y));
+    }
+    for (; i < nb; i++, w += 144, a += RUN_BLK_Q8K_BYTES) {
+        __m256i mm;
+        __m256i const v = q4k_block(w, a, &mm);
+        sum += run__blk_q4k_val(f16c(w), f16c(w + 2), run__blk_q8k_d(a), hsum_i32(v), hsum_i32(mm));
     }
     return sum;
 }
 
 /* Q6_K: weight l + 32k of half h (l < 32) is (ql[64h + l + 32(k & 1)] >> 4(k >> 1)) & 15 with
  * bits 2k+1:2k of qh[32h + l] on top; sub-blocks of 16 weights each have a signed scale.
- * The sum of scale * (q - 32) * a is scale * q * a summed, minus 32 * scale * bsum summed. */
+ * The sum of scale * (q - 32) * a is scale * q * a summed, minus 32 * scale * bsum summed.
+ * Returns lanes summing to isum. */
+RUN_AVX2 static inline __m256i q6k_block(const uint8_t *w, const uint8_t *a)
+{
+    __m256i const m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x30);
+    const uint8_t *q8 = a + RUN_BLK_Q8K_QS;
+    __m128i const sc8 = _mm_loadu_si128((const __m128i *)(const void *)(w + 192));
+    __m256i acc = _mm256_setzero_si256();
+    _Pragma("GCC unroll 2") for (unsigned h = 0; h < 2; h++) {
+        /* the 8 scales of this half as int16 in both lanes */
+        __m256i const s16 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h ? _mm_srli_si128(sc8, 8) : sc8));
+        __m256i const l0 = load32(w + 64 * h), l1 = load32(w + 64 * h + 32), qh = load32(w + 128 + 32 * h);
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m2));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2));
+        _Pragma("GCC unroll 4") for (unsigned k = 0; k < 4; k++) {
+            /* low lane: weights l < 16 (sub-block 8h + 2k), high lane: l >= 16 (8h + 2k + 1) */
+            __m256i const pick = _mm256_set_m128i(_mm_set1_epi16((short)(0x0302 + 0x0404 * k)), _mm_set1_epi16((short)(0x0100 + 0x0404 * k)));
+            __m256i const s = _mm256_shuffle_epi8(s16, pick); /* words 2k (low lane), 2k + 1 (high lane) */
+            __m256i const p = _mm256_maddubs_epi16(q[k], load32(q8 + 128 * h + 32 * k));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+        }
+    }
+    __m256i const corr = _mm256_madd_epi16(load32(a + RUN_BLK_Q8K_BSUMS), _mm256_cvtepi8_epi16(sc8));
+    return _mm256_sub_epi32(acc, _mm256_slli_epi32(corr, 5));
+}
+
 RUN_AVX2 static float avx2_dot_q6_k(const void *row, const void *act, uint64_t cols)
 {
     const uint8_t *w = row, *a = act;
-    __m256i const m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x30);
+    uint64_t const nb = cols / 256;
     float sum = 0.0f;
-    for (uint64_t i = 0; i < cols / 256; i++, w += 210, a += RUN_BLK_Q8K_BYTES) {
-        const int8_t *sc = (const int8_t *)(const void *)(w + 192);
-        const uint8_t *q8 = a + RUN_BLK_Q8K_QS;
-        __m128i const sc8 = _mm_loadu_si128((const __m128i *)(const void *)sc);
-        __m256i acc = _mm256_setzero_si256();
-        _Pragma("GCC unroll 2") for (unsigned h = 0; h < 2; h++) {
-            /* the 8 scales of this half as int16 in both lanes */
-            __m256i const s16 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h ? _mm_srli_si128(sc8, 8) : sc8));
-            __m256i const l0 = load32(w + 64 * h), l1 = load32(w + 64 * h + 32), qh = load32(w + 128 + 32 * h);
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m2));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2));
-            _Pragma("GCC unroll 4") for (unsigned k = 0; k < 4; k++) {
-                /* low lane: weights l < 16 (sub-block 8h + 2k), high lane: l >= 16 (8h + 2k + 1) */
-                __m256i const pick = _mm256_set_m128i(_mm_set1_epi16((short)(0x0302 + 0x0404 * k)), _mm_set1_epi16((short)(0x0100 + 0x0404 * k)));
-                __m256i const s = _mm256_shuffle_epi8(s16, pick); /* words 2k (low lane), 2k + 1 (high lane) */
-                __m256i const p = _mm256_maddubs_epi16(q[k], load32(q8 + 128 * h + 32 * k));
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
-            }
-        }
-        __m256i const sc16 = _mm256_cvtepi8_epi16(sc8);
-        int32_t const isum = hsum_i32(acc) - 32 * bsums_dot(a, sc16);
-        sum += run__blk_q6k_val(f16c(w + 208), run__blk_q8k_d(a), isum);
+    uint64_t i = 0;
+    for (; i + 4 <= nb; i += 4, w += 4 * 210, a += 4 * RUN_BLK_Q8K_BYTES) {
+        __m256i v[4];
+        _Pragma("GCC unroll 1") for (int k = 0; k < 4; k++) v[k] = q6k_block(w + 210 * k, a + RUN_BLK_Q8K_BYTES * k);
+        __m128 const d = _mm_mul_ps(f16x4(w + 208, 210), q8k_d4(a));
+        sum = add4(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(hsum4(v[0], v[1], v[2], v[3]))));
     }
+    for (; i < nb; i++, w += 210, a += RUN_BLK_Q8K_BYTES) sum += run__blk_q6k_val(f16c(w + 208), run__blk_q8k_d(a), hsum_i32(q6k_block(w, a)));
     return sum;
 }
 
