@@ -253,18 +253,22 @@ static float ref_dot_q6_k(const void *row, const void *act, uint64_t cols)
     for (uint64_t i = 0; i < cols / 256; i++, w += 210, a += RUN_BLK_Q8K_BYTES) {
         const int8_t *q8 = (const int8_t *)(const void *)(a + RUN_BLK_Q8K_QS);
         const int8_t *sc = (const int8_t *)(const void *)(w + 192);
-        int32_t sub[16] = {0};
-        for (unsigned h = 0; h < 2; h++) {
-            const uint8_t *ql = w + 64 * h, *qh = w + 128 + 32 * h;
-            const int8_t *q = q8 + 128 * h;
-            for (unsigned l = 0; l < 32; l++) {
-                unsigned const is = 8 * h + l / 16;
-                sub[is] += ((int)((ql[l] & 0xFu) | ((qh[l] & 3u) << 4)) - 32) * q[l];
-                sub[is + 2] += ((int)((ql[l + 32] & 0xFu) | (((qh[l] >> 2) & 3u) << 4)) - 32) * q[l + 32];
-                sub[is + 4] += ((int)((ql[l] >> 4) | (((qh[l] >> 4) & 3u) << 4)) - 32) * q[l + 64];
-                sub[is + 6] += ((int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3u) << 4)) - 32) * q[l + 96];
-            }
-        }
+        int32_t sub[16];
+        /* sub-block 8h + 2k + c: weights l + 32k of half h for l in [16c, 16c + 16); the low
+         * nibble of ql[64h + l] (k = 0), ql[64h + l + 32] (k = 1), their high nibbles (k = 2, 3),
+         * and bits 2k+1:2k of qh[32h + l] on top */
+        for (unsigned h = 0; h < 2; h++)
+            for (unsigned k = 0; k < 4; k++)
+                for (unsigned c = 0; c < 2; c++) {
+                    const uint8_t *ql = w + 64 * h + 32 * (k & 1), *qh = w + 128 + 32 * h;
+                    const int8_t *q = q8 + 128 * h + 32 * k;
+                    int32_t acc = 0;
+                    for (unsigned l = 16 * c; l < 16 * c + 16; l++) {
+                        int const v = (int)(((ql[l] >> (4 * (k >> 1))) & 0xFu) | (((qh[l] >> (2 * k)) & 3u) << 4)) - 32;
+                        acc += v * q[l];
+                    }
+                    sub[8 * h + 2 * k + c] = acc;
+                }
         int32_t isum = 0;
         for (unsigned j = 0; j < 16; j++) isum += sc[j] * sub[j];
         sum += run__blk_q6k_val(run__blk_f16(w + 208), run__blk_q8k_d(a), isum);
