@@ -4,10 +4,12 @@
  *
  * Pass 1 is one job per projection (its layout: the code domain where the source holds codes,
  * else the float scan) plus one job per source file (its provenance xxh3). Pass 2 cuts the
- * output into pieces in file order: a dense tensor into runs of rows (PIECE_BYTES of output), an
- * expert unit whole (its members encoded and zstd-compressed by one job), a ternarized tensor
- * (its magnitude and error sums run over the whole tensor in row order) into one piece that the
- * writing thread encodes itself, straight into the writer, when its turn comes. At most WINDOW
+ * output into pieces in file order: a dense tensor into runs of rows (PIECE_BYTES of output; an
+ * absmean-ternarized one too: its gamma came from the scan), an expert unit whole (its members
+ * encoded and zstd-compressed by one job), a tensor whose scales depend on all its codes (the
+ * int8 head; a ternarized block-quantized copy, whose magnitude is a median over the tensor)
+ * into one piece that the writing thread encodes itself, straight into the writer, when its
+ * turn comes. At most WINDOW
  * pieces per thread are in flight; the writing thread appends them in order. A piece's bytes
  * depend on nothing but its own rows, so the schedule cannot change the output.
  *
@@ -161,6 +163,7 @@ typedef struct piece {
     uint64_t stored_n, stored_xxh3;
     buf_sink out;
     uint64_t hist[3];
+    double err_sq, err_max;    /* ROWS of an absmean tensor: its error terms */
     int rc;
     trit_err err;
 } piece;
@@ -204,6 +207,8 @@ static void piece_run(trit_pool_job *j)
                                     &pc->err);
     }
     memcpy(pc->hist, e.code_hist, sizeof pc->hist);
+    pc->err_sq = e.err_sq;
+    pc->err_max = e.err_max;
     cvt__emit_free(&e);
 }
 
@@ -228,7 +233,7 @@ static int next_piece(cvt_conv *c, cvt_plan_t **ex, uint32_t n_ex, cursor *cu, p
     if (cu->i < c->n) {
         cvt_plan_t *p = &c->p[cu->i];
         pc->p = p;
-        if (p->ternarize || p->q8) {   /* whole-tensor encoders (absmean gamma, int8 head's scales after its codes) */
+        if (p->q8 || (p->ternarize && p->ls_magnitude)) {   /* whole-tensor encoders (scales from every code) */
             pc->kind = PIECE_INLINE;
             cu->i++;
             return TRIT_OK;
@@ -307,6 +312,11 @@ static int consume(cvt_conv *c, piece *pc, trit_err *err)
     if (pc->first) rc = trit_writer_tensor_begin(c->w, p->id, err);
     if (rc == TRIT_OK) rc = trit_writer_append(c->w, pc->out.p, pc->out.n, err);
     c->done += pc->nr * p->cols;
+    if (p->ternarize) {   /* summed in piece order: the same report at any thread count */
+        p->err_sq = pc->first ? pc->err_sq : p->err_sq + pc->err_sq;
+        p->max_err = pc->first || pc->err_max > p->max_err ? pc->err_max : p->max_err;
+        if (pc->last) cvt__absmean_err(p, p->err_sq, p->max_err);
+    }
     if (rc == TRIT_OK && pc->last) {
         if (p->ternary) {
             cvt_emit e;
