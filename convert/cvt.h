@@ -36,6 +36,8 @@ typedef struct cvt_opts {
                                   the same bytes at any count */
     int decode_float;          /* check and benchmark switch: TQ1_0/TQ2_0/I2_S/packed U8 go
                                   through float as every other type does (same output bytes) */
+    uint32_t piece_bytes;      /* check switch: output bytes per pass-2 piece (0 = 2 MiB); the
+                                  output is the same bytes at any size */
     /* progress: called after each output tensor (done of total source bytes) */
     void (*progress)(void *ctx, uint64_t done, uint64_t total, const char *name);
     void *progress_ctx;

@@ -240,7 +240,8 @@ static int next_piece(cvt_conv *c, cvt_plan_t **ex, uint32_t n_ex, cursor *cu, p
         }
         pc->kind = PIECE_ROWS;
         /* PIECE_BYTES of output: large enough that the writer writes it straight out */
-        uint64_t const rb = rows_bytes(p, 1), per = PIECE_BYTES / (rb ? rb : 1);
+        uint64_t const rb = rows_bytes(p, 1), pb = c->o->piece_bytes ? c->o->piece_bytes : PIECE_BYTES;
+        uint64_t const per = pb / (rb ? rb : 1);
         pc->first = cu->row == 0;
         if (pc->first && p->ternary) {
             trit_tensor_info ti;
