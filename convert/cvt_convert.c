@@ -335,7 +335,6 @@ static int plan(cvt_conv *c, trit_err *err)
 
 int cvt__scan_float(cvt_conv *c, cvt_plan_t *p, float *buf, int *any_ternary, trit_err *err)
 {
-    src_tensor const *s = src_at(c->src, p->src);
     cvt_tscan sc;
     cvt_tscan_init(&sc, p->cols);
     uint64_t const cr = chunk_rows(p);
@@ -345,6 +344,13 @@ int cvt__scan_float(cvt_conv *c, cvt_plan_t *p, float *buf, int *any_ternary, tr
         if (rc) return rc;
         cvt_tscan_feed(&sc, buf, nr * p->cols);
     }
+    return cvt__scan_result(c, p, &sc, any_ternary, err);
+}
+
+int cvt__scan_result(cvt_conv *c, cvt_plan_t *p, const cvt_tscan *scan, int *any_ternary, trit_err *err)
+{
+    src_tensor const *s = src_at(c->src, p->src);
+    cvt_tscan const sc = *scan;
     if (sc.n_nonfinite)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name, "%llu NaN or infinite values",
                             (unsigned long long)sc.n_nonfinite);
