@@ -463,7 +463,8 @@ int cvt__experts_sorted(cvt_conv *c, cvt_plan_t ***out, uint32_t *n, trit_err *e
  * 8-lane vectors, since almost no chunk has one and the fix-up below goes value by value */
 static int nan16(const uint8_t *p, uint64_t n, unsigned inf)
 {
-    typedef uint16_t v8 __attribute__((vector_size(16)));
+    /* |h| fits 15 bits: a signed 16-bit max (one instruction on SSE2 and NEON) */
+    typedef int16_t v8 __attribute__((vector_size(16)));
     v8 const mask = {0x7fff, 0x7fff, 0x7fff, 0x7fff, 0x7fff, 0x7fff, 0x7fff, 0x7fff};
     v8 mx = {0, 0, 0, 0, 0, 0, 0, 0};
     uint64_t k = 0;
@@ -471,11 +472,11 @@ static int nan16(const uint8_t *p, uint64_t n, unsigned inf)
         v8 v;
         memcpy(&v, p + 2 * k, sizeof v);
         v &= mask;
-        v8 const gt = (v8)(v > mx);
+        v8 const gt = v > mx;
         mx = (v & gt) | (mx & ~gt);
     }
     unsigned top = 0;
-    for (int j = 0; j < 8; j++) top = mx[j] > top ? mx[j] : top;
+    for (int j = 0; j < 8; j++) top = (unsigned)mx[j] > top ? (unsigned)mx[j] : top;
     for (; k < n; k++) {
         unsigned const h = (unsigned)(p[2 * k] | p[2 * k + 1] << 8) & 0x7fffu;
         top = h > top ? h : top;

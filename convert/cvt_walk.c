@@ -14,6 +14,7 @@
  * and 1 MiB of floats each) per file being walked, plus one cvt_tscan per walked tensor.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +32,38 @@
 
 static int nomem(trit_err *err) { return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory"); }
 
+/* A BitNet packed U8 projection (one factor for the tensor): its scan needs only two facts of
+ * its bytes, whatever order its codes are in: a code 3 anywhere, and a code other than 1 (zero)
+ * anywhere. Read from the file's bytes once, instead of unpacking every row (which reads each
+ * packed byte four times, once per quarter). */
+static int packed_u8(const cvt_plan_t *p)
+{
+    return p->codes.kind == SRC_CODES_BITNET_U8 && !p->codes.block;
+}
+
+/* Bytes per element of p's source as the walk reads it: a packed U8 byte holds four rows' codes
+ * of one column, so its rows are cols bytes. */
+static uint32_t walk_es(const cvt_conv *c, const cvt_plan_t *p)
+{
+    return packed_u8(p) ? 1 : src_plain_float_bytes(c->src, p->src);
+}
+
 int cvt__walkable(const cvt_conv *c, const cvt_plan_t *p)
 {
-    /* rows in source order (no un-permute, no rebuilt tensor), no folded multiplier, not the
-     * code domain, a row that fits a chunk */
-    return c->hash_files && cvt__is_projection(p->role) && !p->codes.kind && cvt__rows_from_source(p) &&
-           !p->permute_heads && p->mult == 1.0f && p->cols && p->cols <= CVT_CHUNK_VALUES &&
-           src_plain_float_bytes(c->src, p->src) != 0;
+    /* rows in source order (no un-permute, no rebuilt tensor), no folded multiplier, plain
+     * floats or packed U8, a row that fits a chunk */
+    if (!c->hash_files || !cvt__is_projection(p->role) || !cvt__rows_from_source(p) || p->permute_heads ||
+        p->mult != 1.0f || !p->cols || p->cols > CVT_CHUNK_VALUES)
+        return 0;
+    if (packed_u8(p)) return p->src_row0 == 0 && p->rows % 4 == 0;
+    return !p->codes.kind && src_plain_float_bytes(c->src, p->src) != 0;
 }
+
+/* One walked tensor's scan: the float scan's state, or the packed bytes' two facts. */
+typedef struct walk_state {
+    cvt_tscan sc;
+    uint8_t bad, nonzero;      /* OR of (pair & pair >> 1) and of (byte ^ 0x55), low bits of pairs */
+} walk_state;
 
 typedef struct slot {
     trit_pool_job job;
@@ -47,7 +72,7 @@ typedef struct slot {
     uint32_t src;                  /* source tensor */
     uint64_t row0, nrows, cols;    /* its rows in this chunk */
     cvt_plan_t **plans;            /* the walked plans of that tensor (by src_row0), n_plans */
-    cvt_tscan *scans;              /* their states, same order */
+    walk_state *scans;             /* their states, same order */
     uint32_t n_plans;
     uint8_t *raw;
     float *fl;
@@ -60,6 +85,27 @@ static void slot_run(trit_pool_job *j)
     slot *s = (slot *)(void *)j;
     trit_err_clear(&s->err);
     s->rc = TRIT_OK;
+    if (packed_u8(s->plans[0])) {   /* alone in its source tensor (src_row0 0) */
+        typedef uint64_t v2 __attribute__((vector_size(16)));
+        uint64_t const n = s->nrows * s->cols, lo = 0x5555555555555555ull;
+        v2 bad = {0, 0}, nz = {0, 0};
+        uint64_t k = 0;
+        for (; k + 16 <= n; k += 16) {   /* 16 bytes a step: 64 codes */
+            v2 x;
+            memcpy(&x, s->raw + k, sizeof x);
+            bad |= x & (x >> 1) & lo;
+            nz |= x ^ lo;
+        }
+        uint8_t b = (uint8_t)((bad[0] | bad[1]) != 0), z = (uint8_t)((nz[0] | nz[1]) != 0);
+        for (; k < n; k++) {
+            uint8_t const x = s->raw[k];
+            b |= (uint8_t)((x & (x >> 1) & 0x55u) != 0);
+            z |= (uint8_t)(x != 0x55u);
+        }
+        s->scans[0].bad |= b;
+        s->scans[0].nonzero |= z;
+        return;
+    }
     const float *fl = s->fl;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     /* 4-byte plain floats are little-endian F32: on such a host the bytes are the values */
@@ -71,7 +117,7 @@ static void slot_run(trit_pool_job *j)
         cvt_plan_t const *p = s->plans[k];
         uint64_t const a = p->src_row0 > s->row0 ? p->src_row0 : s->row0;
         uint64_t const b0 = p->src_row0 + p->rows, b1 = s->row0 + s->nrows, b = b0 < b1 ? b0 : b1;
-        if (a < b) cvt_tscan_feed(&s->scans[k], fl + (a - s->row0) * s->cols, (b - a) * s->cols);
+        if (a < b) cvt_tscan_feed(&s->scans[k].sc, fl + (a - s->row0) * s->cols, (b - a) * s->cols);
     }
 }
 
@@ -117,7 +163,7 @@ static int hash_span(int fd, const char *path, XXH3_state_t *h, uint8_t *buf, ui
 }
 
 static int walk(cvt_conv *c, int fd, const char *path, uint64_t size, const entry *e, cvt_plan_t **pp, uint32_t n,
-                cvt_tscan *scans, XXH3_state_t *h, uint8_t *gap, slot sl[2], trit_err *err)
+                walk_state *scans, XXH3_state_t *h, uint8_t *gap, slot sl[2], trit_err *err)
 {
     uint64_t pos = 0;
     uint32_t cur = 0;   /* the slot to fill next */
@@ -127,7 +173,7 @@ static int walk(cvt_conv *c, int fd, const char *path, uint64_t size, const entr
         uint32_t j = i + 1;
         while (j < n && e[j].p->src == e[i].p->src) j++;
         cvt_plan_t const *p = e[i].p;
-        uint32_t const es = src_plain_float_bytes(c->src, p->src);
+        uint32_t const es = walk_es(c, p);
         uint64_t const row_bytes = p->cols * es, rows = row_bytes ? e[i].nbytes / row_bytes : 0;
         uint64_t const cr = cvt__chunk_rows(p);
         if ((rc = hash_span(fd, path, h, gap, pos, e[i].off, err))) break;
@@ -174,11 +220,28 @@ static int walk(cvt_conv *c, int fd, const char *path, uint64_t size, const entr
     return rc;
 }
 
+/* What cvt__codes_scan decides for a one-factor tensor, from the two facts: t2 per tensor with
+ * the factor's magnitude; else (a code 3, a factor that is 0 or not finite, all codes zero, under
+ * 16 values) the float path decides, on its own read, as it would have. */
+static int packed_result(cvt_conv *c, cvt_plan_t *p, const walk_state *w, float *buf, trit_err *err)
+{
+    float const mv = p->codes.factor;   /* mult is 1 (cvt__walkable) */
+    if (!w->bad && isfinite(mv) && mv != 0.0f && w->nonzero && p->rows * p->cols >= 16) {
+        p->ternary = 1;
+        p->layout = TRIT_SCALE_TENSOR;
+        p->tensor_scale = fabsf(mv);
+        return TRIT_OK;
+    }
+    int any = 0;
+    p->codes.kind = SRC_CODES_NONE;
+    return cvt__scan_float(c, p, buf, &any, err);
+}
+
 int cvt__walk_file(cvt_conv *c, uint32_t file, cvt_plan_t **plans, uint32_t n, trit_err *err)
 {
     const char *path = src_file_path(c->src, file);
     entry *e = calloc((size_t)n + 1, sizeof *e);
-    cvt_tscan *scans = calloc((size_t)n + 1, sizeof *scans);
+    walk_state *scans = calloc((size_t)n + 1, sizeof *scans);
     cvt_plan_t **pp = calloc((size_t)n + 1, sizeof *pp);
     uint8_t *gap = malloc(GAP_BYTES);
     XXH3_state_t *h = XXH3_createState();
@@ -200,7 +263,7 @@ int cvt__walk_file(cvt_conv *c, uint32_t file, cvt_plan_t **plans, uint32_t n, t
         qsort(e, n, sizeof *e, cmp_entry);
         for (uint32_t k = 0; k < n; k++) {
             pp[k] = e[k].p;
-            cvt_tscan_init(&scans[k], e[k].p->cols);
+            cvt_tscan_init(&scans[k].sc, e[k].p->cols);
         }
     }
     int fd = -1;
@@ -219,7 +282,13 @@ int cvt__walk_file(cvt_conv *c, uint32_t file, cvt_plan_t **plans, uint32_t n, t
     if (rc == TRIT_OK && overlap) {
         int any = 0;
         rc = src_hash_file(path, &c->file_xxh3[file], err);
-        for (uint32_t k = 0; rc == TRIT_OK && k < n; k++) rc = cvt__scan_float(c, pp[k], sl[0].fl, &any, err);
+        for (uint32_t k = 0; rc == TRIT_OK && k < n; k++) {
+            int ok = 0;
+            if (pp[k]->codes.kind && (rc = cvt__codes_scan(c, pp[k], &ok, err))) break;
+            if (ok) continue;
+            pp[k]->codes.kind = SRC_CODES_NONE;
+            rc = cvt__scan_float(c, pp[k], sl[0].fl, &any, err);
+        }
     } else if (rc == TRIT_OK) {
         XXH3_64bits_reset(h);
         rc = walk(c, fd, path, (uint64_t)st.st_size, e, pp, n, scans, h, gap, sl, err);
@@ -236,7 +305,9 @@ int cvt__walk_file(cvt_conv *c, uint32_t file, cvt_plan_t **plans, uint32_t n, t
     if (rc == TRIT_OK && !overlap) {
         c->file_xxh3[file] = XXH3_64bits_digest(h);
         int any = 0;
-        for (uint32_t k = 0; rc == TRIT_OK && k < n; k++) rc = cvt__scan_result(c, pp[k], &scans[k], &any, err);
+        for (uint32_t k = 0; rc == TRIT_OK && k < n; k++)
+            rc = packed_u8(pp[k]) ? packed_result(c, pp[k], &scans[k], sl[0].fl, err)
+                                  : cvt__scan_result(c, pp[k], &scans[k].sc, &any, err);
     }
     if (fd >= 0) close(fd);
     for (int k = 0; k < 2; k++) {

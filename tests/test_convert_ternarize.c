@@ -10,6 +10,7 @@
 #include "cvt.h"
 #include "cvt_conv_int.h"
 #include "gen/gen.h"
+#include "src.h"
 #include "test.h"
 #include "test_config_edit.h"
 
@@ -121,5 +122,65 @@ TEST(convert_ternarize_threads_same_bytes)
             if (!same_file(out[0], out[k]))
                 test_fail_(__FILE__, __LINE__, "%s: %u threads, %u-byte pieces: the container differs from 1 thread's",
                            src, run[k].threads, run[k].piece);
+    }
+}
+
+/* Convert src to out (decode_float: the float path for code tensors); rc, and err. */
+static int conv_df(const char *src, const char *out, int decode_float, uint32_t threads, trit_err *err)
+{
+    cvt_opts o;
+    memset(&o, 0, sizeof o);
+    o.overwrite = 1;
+    o.decode_float = decode_float;
+    o.threads = threads;
+    cvt_report rep;
+    int const rc = cvt_convert(src, out, &o, &rep, err);
+    if (rc == TRIT_OK) cvt_report_free(&rep);
+    return rc;
+}
+
+/* Packed U8 projections scanned from the file's bytes on the provenance read (cvt_walk.c): with
+ * one byte made a code 3, with a whole tensor made zero codes, and untouched, the container (or
+ * the refusal) is what the float path gives. */
+TEST(convert_packed_u8_walk_same_as_float)
+{
+    for (int edit = 0; edit < 3; edit++) {
+        char src[4096], name[32];
+        snprintf(name, sizeof name, "pw-%d", edit);
+        if (test_gen(GEN_LAYOUT_BITNET, name, src, sizeof src)) return;
+        struct src_ckpt *s = NULL;
+        trit_err err;
+        CHECK_OK_E(src_open(src, &s, &err), &err);
+        if (!s) return;
+        int done = edit == 0;
+        for (uint32_t i = 0; i < src_n(s) && !done; i++) {
+            if (strcmp(src_at(s, i)->type, "U8(bitnet)") != 0) continue;
+            uint32_t file;
+            uint64_t off, nb;
+            src_extent(s, i, &file, &off, &nb);
+            size_t len = 0;
+            const char *path = src_file_path(s, file);
+            uint8_t *f = test_read_file(path, &len);
+            CHECK(f && off + nb <= len);
+            if (!f || off + nb > len) break;
+            if (edit == 1) f[off + nb / 2] = 0xff;   /* four code 3s */
+            else memset(f + off, 0x55, (size_t)nb);   /* every code 1: all zero */
+            FILE *o = fopen(path, "wb");
+            CHECK(o && fwrite(f, 1, len, o) == len);
+            if (o) fclose(o);
+            free(f);
+            done = 1;
+        }
+        CHECK(done);
+        src_close(s);
+        char a[4200], b[4200];
+        snprintf(a, sizeof a, "%s.walk.trit", src);
+        snprintf(b, sizeof b, "%s.float.trit", src);
+        trit_err ea, eb;
+        int const ra = conv_df(src, a, 0, 2, &ea), rb = conv_df(src, b, 1, 2, &eb);
+        CHECK_EQ_INT(ra, rb);
+        if (ra == TRIT_OK && rb == TRIT_OK && !same_file(a, b))
+            test_fail_(__FILE__, __LINE__, "edit %d: the walked scan and the float path give different containers", edit);
+        if (ra && rb) CHECK_STR(ea.msg, eb.msg);
     }
 }
