@@ -9,9 +9,13 @@
  *   cvt_ternary.c  exact-ternary detection per tensor/row/group, absmean ternarization, t2 rows
  *   cvt_convert.c  the plan (what each output tensor is made of) and the streaming writer
  *   cvt_codes.c    TQ2_0/TQ1_0/I2_S/packed U8: codes to t2 without float
+ *   cvt_absmean.c  absmean ternarization, row pieces on any thread (compares, no divide)
+ *   cvt_walk.c     pass 1's one front-to-back read of each file: provenance hash + scans
  *   cvt_pipe.c     both passes on a thread pool, written in a fixed order
- * Every source tensor is read at most twice (detect, then pack), a chunk of rows at a time, so
- * peak memory is bounded by the chunks and units in flight and the index, not by the model.
+ * Every source byte is read at most twice (pass 1's walk of its file, then pass 2's encode or
+ * copy; code-domain scans other than packed U8 read their blocks once more), a chunk of rows at
+ * a time, so peak memory is bounded by the chunks and units in flight and the index, not by
+ * the model.
  */
 #ifndef CVT_H
 #define CVT_H
