@@ -9,9 +9,13 @@
  *   cvt_ternary.c  exact-ternary detection per tensor/row/group, absmean ternarization, t2 rows
  *   cvt_convert.c  the plan (what each output tensor is made of) and the streaming writer
  *   cvt_codes.c    TQ2_0/TQ1_0/I2_S/packed U8: codes to t2 without float
+ *   cvt_absmean.c  absmean ternarization, row pieces on any thread (compares, no divide)
+ *   cvt_walk.c     pass 1's one front-to-back read of each file: provenance hash + scans
  *   cvt_pipe.c     both passes on a thread pool, written in a fixed order
- * Every source tensor is read at most twice (detect, then pack), a chunk of rows at a time, so
- * peak memory is bounded by the chunks and units in flight and the index, not by the model.
+ * Every source byte is read at most twice (pass 1's walk of its file, then pass 2's encode or
+ * copy; code-domain scans other than packed U8 read their blocks once more), a chunk of rows at
+ * a time, so peak memory is bounded by the chunks and units in flight and the index, not by
+ * the model.
  */
 #ifndef CVT_H
 #define CVT_H
@@ -36,6 +40,8 @@ typedef struct cvt_opts {
                                   the same bytes at any count */
     int decode_float;          /* check and benchmark switch: TQ1_0/TQ2_0/I2_S/packed U8 go
                                   through float as every other type does (same output bytes) */
+    uint32_t piece_bytes;      /* check switch: output bytes per pass-2 piece (0 = 2 MiB); the
+                                  output is the same bytes at any size */
     /* progress: called after each output tensor (done of total source bytes) */
     void (*progress)(void *ctx, uint64_t done, uint64_t total, const char *name);
     void *progress_ctx;

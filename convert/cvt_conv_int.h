@@ -38,6 +38,7 @@ typedef struct cvt_plan_t {
     int q8;                    /* the int8 output-head copy (--output-head q8, cvt_head.c) */
     uint32_t unit, id;
     double max_err, rms_err;
+    double err_sq;             /* absmean pieces: their squared errors, summed in piece order */
     src_codes codes;           /* kind != NONE: scanned and encoded in the code domain (cvt_codes.c) */
     /* deepseek2 GGUF: attn_kv_b rebuilt from attn_k_b (src, [H][kv_lora][nope]) and attn_v_b
      * (mla_vb, [H][v][kv_lora]); mla_nope 0 = not such a tensor */
@@ -63,6 +64,7 @@ typedef struct cvt_emit {
      * to fill in place (saves a copy); NULL when the sink has none (the writer) */
     uint8_t *(*claim)(void *ctx, uint64_t n, trit_err *err);
     uint64_t code_hist[3];     /* experts' -1/0/+1 counts */
+    double err_sq, err_max;    /* absmean rows: |x - q gamma| summed squared, and its max */
 } cvt_emit;
 
 typedef struct cvt_conv {
@@ -92,7 +94,8 @@ void cvt__conv_release(cvt_conv *c);
 void cvt__describe(const cvt_plan_t *p, trit_tensor_info *t);
 /* Encode a planned tensor's bytes (exactly t->size of them) into e->sink. */
 int cvt__emit(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *t, trit_err *err);
-/* Output rows [r0, r0+nr) of a tensor that is exact ternary (not ternarized) or float: t2 codes
+/* Output rows [r0, r0+nr) of a tensor that is exact ternary, absmean-ternarized (not from a
+ * quantized copy: ls_magnitude) or float: t2 codes
  * (their scales into scales[], indexed as in the tensor) or float values, into e->sink. The
  * tensor's bytes are these rows in order, then (t2) cvt__t2_tail. Thread-safe for distinct e. */
 int cvt__emit_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *scales,
@@ -102,6 +105,16 @@ int cvt__t2_tail(cvt_emit *e, const cvt_plan_t *p, const trit_tensor_info *t, fl
 uint64_t cvt__src_row(const cvt_plan_t *p, uint64_t r);
 int cvt__emit_init(cvt_emit *e, trit_err *err);
 void cvt__emit_free(cvt_emit *e);
+
+/* ---- absmean ternarization (cvt_absmean.c) ---- */
+/* The smallest float T >= 0 with roundf(T / gamma) != 0: q = (x >= T) - (x <= -T) is
+ * clamp(roundf(x / gamma), -1, 1) for every finite x (gamma > 0). */
+float cvt__absmean_threshold(float gamma);
+/* Rows [r0, r0 + nr) of a tensor ternarized by absmean with gamma p->tensor_scale (no
+ * ls_magnitude): their t2 codes into e->sink, the error into e->err_sq / e->err_max. */
+int cvt__absmean_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, trit_err *err);
+/* p's reported error from its squared-error sum and max (cvt_convert.c). */
+void cvt__absmean_err(cvt_plan_t *p, double sq, double max);
 
 /* ---- the code-domain path (cvt_codes.c) ---- */
 /* Decide p's t2 layout from its codes and block factors. *ok = 0: the float path must decide
@@ -122,6 +135,15 @@ int cvt__scan_all(cvt_conv *c, trit_err *err);
 int cvt__write_all(cvt_conv *c, cvt_plan_t **ex, uint32_t n_ex, trit_err *err);
 /* Scan one projection (the float path, cvt_ternary.c) into p; buf holds CVT_CHUNK_VALUES floats. */
 int cvt__scan_float(cvt_conv *c, cvt_plan_t *p, float *buf, int *any_ternary, trit_err *err);
+struct cvt_tscan;
+/* The end of a float scan: p's type, layout and scale from the whole tensor's scan state. */
+int cvt__scan_result(cvt_conv *c, cvt_plan_t *p, const struct cvt_tscan *sc, int *any_ternary, trit_err *err);
+/* Pass 1 for the tensors of source file `file` that one sequential read can scan (plain
+ * floats, rows taken in order: cvt__walkable): the file's xxh3 into c->file_xxh3[file] and
+ * their scans from that same read (cvt_walk.c). plans: those tensors, n of them. */
+int cvt__walk_file(cvt_conv *c, uint32_t file, cvt_plan_t **plans, uint32_t n, trit_err *err);
+/* 1 when p's scan can ride on its file's sequential read. */
+int cvt__walkable(const cvt_conv *c, const cvt_plan_t *p);
 int cvt__is_projection(int role);
 /* Experts sorted by (layer, expert, name): the order units and their members are stored in.
  * *out caller frees. */

@@ -345,7 +345,6 @@ static int plan(cvt_conv *c, trit_err *err)
 
 int cvt__scan_float(cvt_conv *c, cvt_plan_t *p, float *buf, int *any_ternary, trit_err *err)
 {
-    src_tensor const *s = src_at(c->src, p->src);
     cvt_tscan sc;
     cvt_tscan_init(&sc, p->cols);
     uint64_t const cr = chunk_rows(p);
@@ -355,6 +354,13 @@ int cvt__scan_float(cvt_conv *c, cvt_plan_t *p, float *buf, int *any_ternary, tr
         if (rc) return rc;
         cvt_tscan_feed(&sc, buf, nr * p->cols);
     }
+    return cvt__scan_result(c, p, &sc, any_ternary, err);
+}
+
+int cvt__scan_result(cvt_conv *c, cvt_plan_t *p, const cvt_tscan *scan, int *any_ternary, trit_err *err)
+{
+    src_tensor const *s = src_at(c->src, p->src);
+    cvt_tscan const sc = *scan;
     if (sc.n_nonfinite)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, s->name, "%llu NaN or infinite values",
                             (unsigned long long)sc.n_nonfinite);
@@ -463,6 +469,31 @@ int cvt__experts_sorted(cvt_conv *c, cvt_plan_t ***out, uint32_t *n, trit_err *e
 
 /* ---- pass 2: writing ---- */
 
+/* 1 when one of n 16-bit floats is a NaN (|h| above inf, the exponent-all-ones bits): a max over
+ * 8-lane vectors, since almost no chunk has one and the fix-up below goes value by value */
+static int nan16(const uint8_t *p, uint64_t n, unsigned inf)
+{
+    /* |h| fits 15 bits: a signed 16-bit max (one instruction on SSE2 and NEON) */
+    typedef int16_t v8 __attribute__((vector_size(16)));
+    v8 const mask = {0x7fff, 0x7fff, 0x7fff, 0x7fff, 0x7fff, 0x7fff, 0x7fff, 0x7fff};
+    v8 mx = {0, 0, 0, 0, 0, 0, 0, 0};
+    uint64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        v8 v;
+        memcpy(&v, p + 2 * k, sizeof v);
+        v &= mask;
+        v8 const gt = v > mx;
+        mx = (v & gt) | (mx & ~gt);
+    }
+    unsigned top = 0;
+    for (int j = 0; j < 8; j++) top = (unsigned)mx[j] > top ? (unsigned)mx[j] : top;
+    for (; k < n; k++) {
+        unsigned const h = (unsigned)(p[2 * k] | p[2 * k + 1] << 8) & 0x7fffu;
+        top = h > top ? h : top;
+    }
+    return top > inf;
+}
+
 /* A float tensor stored in its own type (f32, f16, bf16 -> the same) is its source bytes: the
  * float round trip is exact but for NaNs, which trit_f32_to_f16/_bf16 make quiet (f16: the
  * canonical 0x7e00), so the copy does the same to them. */
@@ -478,7 +509,7 @@ static int copy_raw(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, 
         uint8_t *const out = direct ? direct : (uint8_t *)e->buf;
         if (e->claim && !direct) return TRIT_E_NOMEM;
         rc = src_raw(c->src, p->src, (p->src_row0 + r) * p->cols * es, out, nv * es, err);
-        if (rc == TRIT_OK && es == 2) {
+        if (rc == TRIT_OK && es == 2 && nan16(out, nv, p->out_type == TRIT_TYPE_BF16 ? 0x7f80u : 0x7c00u)) {
             uint16_t *h = (uint16_t *)(void *)out;
             if (p->out_type == TRIT_TYPE_BF16) {
                 for (uint64_t k = 0; k < nv; k++)
@@ -568,6 +599,10 @@ static int t2_rows_exact(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t
 int cvt__emit_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *scales, trit_err *err)
 {
     if (!p->ternary) return write_float(c, e, p, r0, nr, err);
+    if (p->ternarize) {
+        if (r0 == 0 && p->layout == TRIT_SCALE_TENSOR) scales[0] = p->tensor_scale;   /* absmean's gamma */
+        return cvt__absmean_rows(c, e, p, r0, nr, err);
+    }
     if (p->codes.kind) return cvt__codes_rows(c, e, p, r0, nr, scales, err);
     return t2_rows_exact(c, e, p, r0, nr, scales, err);
 }
@@ -585,8 +620,16 @@ int cvt__t2_tail(cvt_emit *e, const cvt_plan_t *p, const trit_tensor_info *ti, f
     return rc;
 }
 
-/* t2 by absmean ternarization (lossy): codes row by row, the magnitude and the error terms
- * summed in row order over the whole tensor; then the zero gap and the scale. */
+void cvt__absmean_err(cvt_plan_t *p, double sq, double max)
+{
+    uint64_t const n = p->rows * p->cols;
+    p->max_err = max;
+    p->rms_err = n ? sqrt(sq / (double)n) : 0;
+}
+
+/* t2 of a block-quantized copy of a ternary model (ls_magnitude; lossy): codes by absmean's
+ * rounding row by row, the magnitude from the blocks' extremes and the error terms summed in row
+ * order over the whole tensor; then the zero gap and the scale. Plain absmean: cvt_absmean.c. */
 static int write_t2_ternarize(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *ti, trit_err *err)
 {
     uint64_t const row_bytes = trit_div_ceil(p->cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
@@ -625,6 +668,7 @@ static int write_t2_ternarize(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const tri
         }
     }
     double const bin_w = 8.0 * p->tensor_scale / MAG_BINS;
+    float const thr = cvt__absmean_threshold(p->tensor_scale);
     int rc = TRIT_OK;
     for (uint64_t r = 0; r < p->rows && rc == TRIT_OK; r += cr) {
         uint64_t const nr = p->rows - r < cr ? p->rows - r : cr;
@@ -633,8 +677,7 @@ static int write_t2_ternarize(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const tri
             const float *x = e->buf + rr * p->cols;
             for (uint64_t k = 0; k < p->cols; k++) {
                 {
-                    float const v = roundf(x[k] / p->tensor_scale);
-                    int8_t const q = (int8_t)(v > 1 ? 1 : v < -1 ? -1 : v);
+                    int8_t const q = (int8_t)((x[k] >= thr) - (x[k] <= -thr));   /* roundf(x / gamma), clamped */
                     double const er = fabs((double)x[k] - (double)q * p->tensor_scale);
                     sq += er * er;
                     if (er > maxe) maxe = er;
@@ -697,12 +740,14 @@ int cvt__emit(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *t
 {
     if (p->q8) return cvt__write_q8(c, e, p, ti, err);
     if (!p->ternary) return write_float(c, e, p, 0, p->rows, err);
-    if (p->ternarize) return write_t2_ternarize(c, e, p, ti, err);
+    if (p->ternarize && p->ls_magnitude) return write_t2_ternarize(c, e, p, ti, err);
     float *scales = calloc((size_t)(ti->n_scales ? ti->n_scales : 1), sizeof *scales);
     if (!scales) return nomem(err);
+    e->err_sq = e->err_max = 0;
     int rc = cvt__emit_rows(c, e, p, 0, p->rows, scales, err);
     if (rc == TRIT_OK) rc = cvt__t2_tail(e, p, ti, scales, err);
     free(scales);
+    if (p->ternarize) cvt__absmean_err(p, e->err_sq, e->err_max);
     return rc;
 }
 

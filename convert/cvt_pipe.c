@@ -4,17 +4,20 @@
  *
  * Pass 1 is one job per projection (its layout: the code domain where the source holds codes,
  * else the float scan) plus one job per source file (its provenance xxh3). Pass 2 cuts the
- * output into pieces in file order: a dense tensor into runs of rows (PIECE_BYTES of output), an
- * expert unit whole (its members encoded and zstd-compressed by one job), a ternarized tensor
- * (its magnitude and error sums run over the whole tensor in row order) into one piece that the
- * writing thread encodes itself, straight into the writer, when its turn comes. At most WINDOW
+ * output into pieces in file order: a dense tensor into runs of rows (PIECE_BYTES of output; an
+ * absmean-ternarized one too: its gamma came from the scan), an expert unit whole (its members
+ * encoded and zstd-compressed by one job), a tensor whose scales depend on all its codes (the
+ * int8 head; a ternarized block-quantized copy, whose magnitude is a median over the tensor)
+ * into one piece that the writing thread encodes itself, straight into the writer, when its
+ * turn comes. At most WINDOW
  * pieces per thread are in flight; the writing thread appends them in order. A piece's bytes
  * depend on nothing but its own rows, so the schedule cannot change the output.
  *
- * Memory, per thread: WINDOW pieces of PIECE_BYTES (2 MiB; more only when one row is larger) or
- * one unit (its decoded bytes plus their zstd bound), plus one CVT_CHUNK_VALUES float
- * buffer (1 MiB) while a job runs; plus, per dense t2 tensor in flight, its scales (at most
- * 1/16 of its values: none for a per-tensor scale). None of it grows with the model's size.
+ * Memory, per thread: WINDOW slots, each holding a piece of PIECE_BYTES (2 MiB; more only when
+ * one row is larger) or one unit (its decoded bytes plus their zstd bound), and one
+ * CVT_CHUNK_VALUES float buffer (1 MiB), kept from piece to piece; plus, per dense t2 tensor in
+ * flight, its scales (at most 1/16 of its values: none for a per-tensor scale). None of it
+ * grows with the model's size.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +36,10 @@ static int nomem(trit_err *err) { return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO
 typedef struct scan_job {
     trit_pool_job job;
     cvt_conv *c;
-    cvt_plan_t *p;             /* a projection, or NULL for a file hash */
+    cvt_plan_t *p;             /* a projection, or NULL for a file (cvt__walk_file) */
     uint32_t file;
+    cvt_plan_t **walk;         /* a file: the tensors scanned on its read, n_walk of them */
+    uint32_t n_walk;
     int rc;
     trit_err err;
 } scan_job;
@@ -44,8 +49,8 @@ static void scan_run(trit_pool_job *j)
     scan_job *s = (scan_job *)(void *)j;
     cvt_conv *c = s->c;
     trit_err_clear(&s->err);
-    if (!s->p) {
-        s->rc = src_hash_file(src_file_path(c->src, s->file), &c->file_xxh3[s->file], &s->err);
+    if (!s->p) {   /* a file: its hash and the scans that ride on its read */
+        s->rc = cvt__walk_file(c, s->file, s->walk, s->n_walk, &s->err);
         return;
     }
     cvt_plan_t *p = s->p;
@@ -65,14 +70,15 @@ int cvt__scan_all(cvt_conv *c, trit_err *err)
     uint32_t const nf = c->hash_files ? src_n_files(c->src) : 0;
     uint32_t const nj = c->n + nf;
     scan_job *jobs = calloc((size_t)nj + 1, sizeof *jobs);
+    cvt_plan_t **walk = calloc((size_t)c->n + 1, sizeof *walk);
     c->file_xxh3 = calloc((size_t)nf + 1, sizeof *c->file_xxh3);
-    if (!jobs || !c->file_xxh3) {
+    if (!jobs || !walk || !c->file_xxh3) {
         free(jobs);
+        free(walk);
         return nomem(err);
     }
     int rc = TRIT_OK;
-    uint32_t k = 0;
-    for (uint32_t f = 0; f < nf; f++) jobs[k++] = (scan_job){.c = c, .file = f};
+    uint32_t k = nf, n_walk = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         cvt_plan_t *p = &c->p[i];
         if (!cvt__is_projection(p->role)) continue;
@@ -80,7 +86,23 @@ int cvt__scan_all(cvt_conv *c, trit_err *err)
         if (rc) break;
         /* rows that read_rows builds go through floats */
         if (p->codes.kind && (!p->cols || p->cols % p->codes.align || !cvt__rows_from_source(p))) p->codes.kind = SRC_CODES_NONE;
-        jobs[k++] = (scan_job){.c = c, .p = p};
+        if (cvt__walkable(c, p)) walk[n_walk++] = p;   /* scanned on its file's read (cvt_walk.c) */
+        else jobs[k++] = (scan_job){.c = c, .p = p};
+    }
+    /* one job per file, first (they read the most), with the walked tensors it holds */
+    for (uint32_t f = 0, w = 0; f < nf; f++) {
+        jobs[f] = (scan_job){.c = c, .file = f, .walk = walk + w};
+        for (uint32_t i = w; i < n_walk; i++) {
+            uint32_t pf;
+            uint64_t off, nb;
+            src_extent(c->src, walk[i]->src, &pf, &off, &nb);
+            if (pf == f) {   /* gather this file's tensors at walk[w..] */
+                cvt_plan_t *t = walk[i];
+                walk[i] = walk[w];
+                walk[w++] = t;
+                jobs[f].n_walk++;
+            }
+        }
     }
     for (uint32_t j = 0; j < k; j++) {
         jobs[j].job.fn = scan_run;
@@ -95,6 +117,7 @@ int cvt__scan_all(cvt_conv *c, trit_err *err)
         }
     }
     free(jobs);
+    free(walk);
     return rc;
 }
 
@@ -157,10 +180,14 @@ typedef struct piece {
     uint32_t n_members;
     uint64_t *member_xxh3;
     trit_unit_packer *pk;      /* UNIT: this slot's packer */
+    float *fbuf;               /* this slot's CVT_CHUNK_VALUES floats; kept, like out's storage,
+                                  from piece to piece (fresh pages fault one by one: most of a
+                                  conversion's system time once the reads were halved) */
     const void *stored;
     uint64_t stored_n, stored_xxh3;
     buf_sink out;
     uint64_t hist[3];
+    double err_sq, err_max;    /* ROWS of an absmean tensor: its error terms */
     int rc;
     trit_err err;
 } piece;
@@ -171,8 +198,13 @@ static void piece_run(trit_pool_job *j)
     cvt_conv *c = pc->c;
     cvt_emit e;
     trit_err_clear(&pc->err);
-    pc->rc = cvt__emit_init(&e, &pc->err);
-    if (pc->rc) return;
+    memset(&e, 0, sizeof e);
+    if (!pc->fbuf && !(pc->fbuf = malloc(CVT_CHUNK_VALUES * sizeof *pc->fbuf))) {
+        pc->rc = nomem(&pc->err);
+        return;
+    }
+    e.buf = pc->fbuf;
+    pc->rc = TRIT_OK;
     e.sink = buf_put;
     e.sink_ctx = &pc->out;
     e.claim = buf_claim;
@@ -204,7 +236,8 @@ static void piece_run(trit_pool_job *j)
                                     &pc->err);
     }
     memcpy(pc->hist, e.code_hist, sizeof pc->hist);
-    cvt__emit_free(&e);
+    pc->err_sq = e.err_sq;
+    pc->err_max = e.err_max;
 }
 
 static int writer_sink(void *ctx, const void *p, uint64_t n, trit_err *err)
@@ -228,14 +261,15 @@ static int next_piece(cvt_conv *c, cvt_plan_t **ex, uint32_t n_ex, cursor *cu, p
     if (cu->i < c->n) {
         cvt_plan_t *p = &c->p[cu->i];
         pc->p = p;
-        if (p->ternarize || p->q8) {   /* whole-tensor encoders (absmean gamma, int8 head's scales after its codes) */
+        if (p->q8 || (p->ternarize && p->ls_magnitude)) {   /* whole-tensor encoders (scales from every code) */
             pc->kind = PIECE_INLINE;
             cu->i++;
             return TRIT_OK;
         }
         pc->kind = PIECE_ROWS;
         /* PIECE_BYTES of output: large enough that the writer writes it straight out */
-        uint64_t const rb = rows_bytes(p, 1), per = PIECE_BYTES / (rb ? rb : 1);
+        uint64_t const rb = rows_bytes(p, 1), pb = c->o->piece_bytes ? c->o->piece_bytes : PIECE_BYTES;
+        uint64_t const per = pb / (rb ? rb : 1);
         pc->first = cu->row == 0;
         if (pc->first && p->ternary) {
             trit_tensor_info ti;
@@ -307,6 +341,11 @@ static int consume(cvt_conv *c, piece *pc, trit_err *err)
     if (pc->first) rc = trit_writer_tensor_begin(c->w, p->id, err);
     if (rc == TRIT_OK) rc = trit_writer_append(c->w, pc->out.p, pc->out.n, err);
     c->done += pc->nr * p->cols;
+    if (p->ternarize) {   /* summed in piece order: the same report at any thread count */
+        p->err_sq = pc->first ? pc->err_sq : p->err_sq + pc->err_sq;
+        p->max_err = pc->first || pc->err_max > p->max_err ? pc->err_max : p->max_err;
+        if (pc->last) cvt__absmean_err(p, p->err_sq, p->max_err);
+    }
     if (rc == TRIT_OK && pc->last) {
         if (p->ternary) {
             cvt_emit e;
@@ -323,14 +362,25 @@ static int consume(cvt_conv *c, piece *pc, trit_err *err)
     return rc;
 }
 
-static void piece_release(piece *pc)
+/* Ready a slot for its next piece; its packer and buffers stay for it (fin: free them too). */
+static void piece_release(piece *pc, int fin)
 {
-    free(pc->out.p);
     free(pc->member_xxh3);
     if (pc->kind == PIECE_ROWS && pc->last) free(pc->scales);
     trit_unit_packer *const pk = pc->pk;
+    float *const fb = pc->fbuf;
+    buf_sink out = pc->out;
+    out.n = 0;
+    if (fin) {
+        free(fb);
+        free(out.p);
+    }
     memset(pc, 0, sizeof *pc);
     pc->pk = pk;
+    if (!fin) {
+        pc->fbuf = fb;
+        pc->out = out;
+    }
 }
 
 int cvt__write_all(cvt_conv *c, cvt_plan_t **ex, uint32_t n_ex, trit_err *err)
@@ -364,15 +414,16 @@ int cvt__write_all(cvt_conv *c, cvt_plan_t **ex, uint32_t n_ex, trit_err *err)
         piece *pc = &ring[tail % slots];
         if (pc->kind != PIECE_INLINE) trit_pool_wait(c->pool, &pc->job);
         rc = consume(c, pc, err);
-        piece_release(pc);
+        piece_release(pc, 0);
         tail++;
     }
     /* after an error: wait for every job still out (they write into the ring), then free */
     for (; tail < head; tail++) {
         piece *pc = &ring[tail % slots];
         if (pc->kind != PIECE_INLINE) trit_pool_wait(c->pool, &pc->job);
-        piece_release(pc);
+        piece_release(pc, 0);
     }
+    for (uint32_t s = 0; s < slots; s++) piece_release(&ring[s], 1);
     free(cu.scales);
     for (uint32_t s = 0; s < slots; s++) trit_unit_packer_free(ring[s].pk);
     free(ring);

@@ -360,6 +360,44 @@ int src_codes_rows(const struct src_ckpt *s, uint32_t i, const src_codes *k, uin
     return TRIT_OK;
 }
 
+uint32_t src_plain_float_bytes(const struct src_ckpt *s, uint32_t i)
+{
+    if (i >= s->n) return 0;
+    if (s->g) {
+        uint32_t const ty = src_gguf_tensor(s->g, i)->type;
+        return ty == SRC_GGML_F32 ? 4 : ty == SRC_GGML_F16 || ty == SRC_GGML_BF16 ? 2 : 0;
+    }
+    if (s->bn[i].rows || s->f8[i].b0) return 0;
+    uint32_t const dt = src_st_tensor_at(s->st, i)->dtype;
+    return dt == SRC_ST_F32 ? 4 : dt == SRC_ST_F16 || dt == SRC_ST_BF16 ? 2 : 0;
+}
+
+void src_extent(const struct src_ckpt *s, uint32_t i, uint32_t *file, uint64_t *off, uint64_t *nbytes)
+{
+    *file = 0;
+    *off = *nbytes = 0;
+    if (i >= s->n) return;
+    if (s->g) {
+        src_gguf_tensor_info const *t = src_gguf_tensor(s->g, i);
+        *file = t->file;
+        *off = t->offset;
+        *nbytes = t->nbytes;
+    } else {
+        src_st_tensor const *t = src_st_tensor_at(s->st, i);
+        *file = t->shard;
+        *off = t->offset;
+        *nbytes = t->nbytes;
+    }
+}
+
+int src_f32_from_raw(const struct src_ckpt *s, uint32_t i, const void *raw, uint64_t n, float *out, trit_err *err)
+{
+    if (!src_plain_float_bytes(s, i))
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, i < s->n ? s->t[i].name : NULL, "not a plain float tensor");
+    if (s->g) return src_ggml_dequant(src_gguf_tensor(s->g, i)->type, raw, n, out, err);
+    return src_st_decode_f32(src_st_tensor_at(s->st, i)->dtype, raw, n, out, err);
+}
+
 int src_raw(const struct src_ckpt *s, uint32_t i, uint64_t byte_off, void *buf, uint64_t n, trit_err *err)
 {
     if (i >= s->n || (!s->g && s->bn[i].rows))

@@ -95,6 +95,17 @@ int src_codes_rows(const struct src_ckpt *s, uint32_t i, const src_codes *k, uin
  * Thread-safe. */
 int src_raw(const struct src_ckpt *s, uint32_t i, uint64_t byte_off, void *buf, uint64_t n, trit_err *err);
 
+/* ---- a tensor's bytes where they lie: one sequential read of a file serves its provenance hash
+ * and the float scan of the tensors in it (convert/cvt_walk.c) ---- */
+/* Bytes per element when tensor i is stored as plain little-endian floats (F32: 4, F16 and
+ * BF16: 2), else 0 (blocks, codes, BitNet packed, FP8 with block scales ...). */
+uint32_t src_plain_float_bytes(const struct src_ckpt *s, uint32_t i);
+/* Where tensor i's bytes are: file index (src_file_path), absolute offset, byte count. */
+void src_extent(const struct src_ckpt *s, uint32_t i, uint32_t *file, uint64_t *off, uint64_t *nbytes);
+/* n elements of a plain float tensor i decoded from raw (its file bytes) to float, as src_f32
+ * gives them. TRIT_E_USAGE when src_plain_float_bytes(s, i) is 0. */
+int src_f32_from_raw(const struct src_ckpt *s, uint32_t i, const void *raw, uint64_t n, float *out, trit_err *err);
+
 /* Source files for provenance: count, base name and path of file k (borrowed). */
 uint32_t src_n_files(const struct src_ckpt *s);
 const char *src_file_path(const struct src_ckpt *s, uint32_t k);

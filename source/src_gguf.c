@@ -401,6 +401,10 @@ int src_gguf_to_f32(const src_gguf *h, uint64_t i, uint64_t first, uint64_t n, f
         uint32_t const u = trit_load_le32(sb);
         memcpy(&scale, &u, sizeof scale);
     }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* F32 on a little-endian host: the file's bytes are the floats; read them in place */
+    if (t->type == SRC_GGML_F32) return src_gguf_read(h, i, first * 4, out, n * 4, err);
+#endif
     uint64_t const b0 = first / B, b1 = (end - 1) / B + 1;
     /* at most 64 KiB of raw bytes and 64 Ki floats per step */
     uint64_t chunk = DECODE_CHUNK / S < DECODE_CHUNK / B ? DECODE_CHUNK / S : DECODE_CHUNK / B;
