@@ -21,7 +21,41 @@ static const struct {
     [TRIT_TYPE_I8] = {"i8", 1, 1},
     [TRIT_TYPE_I32] = {"i32", 1, 4},
     [TRIT_TYPE_U8] = {"u8", 1, 1},
+    /* ggml's block structs (ggml-common.h block_q8_0, block_q4_K, block_q6_K, block_mxfp4) */
+    [TRIT_TYPE_Q8_0] = {"q8_0", 32, 34},
+    [TRIT_TYPE_Q4_K] = {"q4_k", 256, 144},
+    [TRIT_TYPE_Q6_K] = {"q6_k", 256, 210},
+    [TRIT_TYPE_MXFP4] = {"mxfp4", 32, 17},
 };
+
+int trit_type_is_block(uint32_t type) { return type >= TRIT_TYPE_Q8_0 && type <= TRIT_TYPE_MXFP4; }
+
+/* Where a block's scales are: f16 at byte offsets (0xff = none), or the E8M0 byte of mxfp4. */
+static int blk_ok(uint32_t type, const uint8_t *b)
+{
+    static const uint8_t f16_at[4][2] = {{0, 0xff}, {0, 2}, {208, 0xff}, {0xff, 0xff}};
+    if (type == TRIT_TYPE_MXFP4) return b[0] != 0xff;
+    for (unsigned k = 0; k < 2; k++) {
+        unsigned const at = f16_at[type - TRIT_TYPE_Q8_0][k];
+        if (at == 0xff) break;
+        if ((b[at + 1] & 0x7cu) == 0x7cu) return 0;  /* exponent all ones: inf or NaN */
+    }
+    return 1;
+}
+
+uint64_t trit_blk_check(uint32_t type, const uint8_t *p, uint64_t n_blocks, uint64_t *n_bad)
+{
+    uint64_t first = n_blocks, bad = 0;
+    if (trit_type_is_block(type)) {
+        uint32_t const bb = type_table[type].block_bytes;
+        for (uint64_t k = 0; k < n_blocks; k++)
+            if (!blk_ok(type, p + k * bb)) {
+                if (!bad++) first = k;
+            }
+    }
+    if (n_bad) *n_bad = bad;
+    return first;
+}
 
 const char *trit_type_name(uint32_t type)
 {
@@ -178,6 +212,11 @@ int trit_tensor_layout(trit_tensor_info *t, trit_err *err)
                             "type %s has blocks of %u elements / %u bytes, file says %u / %u",
                             trit_type_name(t->type), be, bb, t->block_elems, t->block_bytes);
     int const ternary = t->type == TRIT_TYPE_T2;
+    /* ggml block types have no partial blocks (spec 6.3): a row is whole blocks */
+    if (known && trit_type_is_block(t->type) && (t->n_dims ? t->dims[t->n_dims - 1] : 1) % be)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where,
+                            "type %s needs rows of whole %u-weight blocks, rows have %llu weights",
+                            trit_type_name(t->type), be, (unsigned long long)(t->n_dims ? t->dims[t->n_dims - 1] : 1));
     /* i8 may carry one f32 scale per row (spec 6.2: the int8 output-head copy) */
     int const row_scaled = t->type == TRIT_TYPE_I8 && t->scale_layout == TRIT_SCALE_ROW;
     if (t->scale_layout > TRIT_SCALE_GROUP)
