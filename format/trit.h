@@ -140,11 +140,12 @@ TRIT_API const char *trit_type_name(uint32_t type);
 TRIT_API int trit_type_geometry(uint32_t type, uint32_t *block_elems, uint32_t *block_bytes);
 /* 1 for the ggml block types q8_0, q4_k, q6_k and mxfp4 (spec 6.3), else 0. */
 TRIT_API int trit_type_is_block(uint32_t type);
-/* Blocks [0, n_blocks) of a block type at p (n_blocks * block_bytes bytes): the index of the
- * first block whose scale is invalid (an f16 scale that is infinite or NaN, an E8M0 exponent of
- * 255, which is NaN in OCP MX), or n_blocks when every scale is valid; *n_bad (optional) gets
- * how many are invalid. n_blocks when type is not a block type. Pure; thread-safe. */
-TRIT_API uint64_t trit_blk_check(uint32_t type, const uint8_t *p, uint64_t n_blocks, uint64_t *n_bad);
+/* Bytes [q0, q0 + n) of a block-type tensor (p points at byte q0; q0 counts from the tensor's
+ * start, so pieces of any size can be fed in order): the tensor offset of the first byte that
+ * makes a block's scale invalid (an f16 scale that is infinite or NaN, an mxfp4 E8M0 exponent
+ * of 255, NaN in OCP MX: spec 6.3), or q0 + n when there is none or type is not a block type.
+ * Pure; thread-safe. */
+TRIT_API uint64_t trit_blk_find_bad(uint32_t type, const uint8_t *p, uint64_t q0, uint64_t n);
 
 /* Ternary T2 code values: weight = (code - 1) * scale; code 3 is invalid. */
 #define TRIT_HEADER_SIZE 128u    /* the fixed header at offset 0 (spec/container.md 3) */

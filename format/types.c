@@ -30,31 +30,36 @@ static const struct {
 
 int trit_type_is_block(uint32_t type) { return type >= TRIT_TYPE_Q8_0 && type <= TRIT_TYPE_MXFP4; }
 
-/* Where a block's scales are: f16 at byte offsets (0xff = none), or the E8M0 byte of mxfp4. */
-static int blk_ok(uint32_t type, const uint8_t *b)
+/* The bytes of a block that decide whether its scales are valid: the high byte of each f16
+ * scale (exponent bits 0x7c all set: inf or NaN) or the E8M0 byte of mxfp4 (255: NaN). */
+static unsigned blk_check_bytes(uint32_t type, unsigned at[2])
 {
-    static const uint8_t f16_at[4][2] = {{0, 0xff}, {0, 2}, {208, 0xff}, {0xff, 0xff}};
-    if (type == TRIT_TYPE_MXFP4) return b[0] != 0xff;
-    for (unsigned k = 0; k < 2; k++) {
-        unsigned const at = f16_at[type - TRIT_TYPE_Q8_0][k];
-        if (at == 0xff) break;
-        if ((b[at + 1] & 0x7cu) == 0x7cu) return 0;  /* exponent all ones: inf or NaN */
+    switch (type) {
+    case TRIT_TYPE_Q8_0: at[0] = 1; return 1;                  /* d at 0 */
+    case TRIT_TYPE_Q4_K: at[0] = 1; at[1] = 3; return 2;       /* d at 0, dmin at 2 */
+    case TRIT_TYPE_Q6_K: at[0] = 209; return 1;                /* d at 208 */
+    case TRIT_TYPE_MXFP4: at[0] = 0; return 1;                 /* e at 0 */
+    default: return 0;
     }
-    return 1;
 }
 
-uint64_t trit_blk_check(uint32_t type, const uint8_t *p, uint64_t n_blocks, uint64_t *n_bad)
+static int blk_byte_bad(uint32_t type, unsigned byte)
 {
-    uint64_t first = n_blocks, bad = 0;
-    if (trit_type_is_block(type)) {
-        uint32_t const bb = type_table[type].block_bytes;
-        for (uint64_t k = 0; k < n_blocks; k++)
-            if (!blk_ok(type, p + k * bb)) {
-                if (!bad++) first = k;
-            }
-    }
-    if (n_bad) *n_bad = bad;
-    return first;
+    return type == TRIT_TYPE_MXFP4 ? byte == 0xffu : (byte & 0x7cu) == 0x7cu;
+}
+
+uint64_t trit_blk_find_bad(uint32_t type, const uint8_t *p, uint64_t q0, uint64_t n)
+{
+    unsigned at[2];
+    unsigned const na = blk_check_bytes(type, at);
+    if (!na || !n) return q0 + n;
+    uint64_t const bb = type_table[type].block_bytes;
+    for (uint64_t b = q0 / bb; b * bb < q0 + n; b++)
+        for (unsigned k = 0; k < na; k++) {
+            uint64_t const q = b * bb + at[k];
+            if (q >= q0 && q < q0 + n && blk_byte_bad(type, p[q - q0])) return q;
+        }
+    return q0 + n;
 }
 
 const char *trit_type_name(uint32_t type)
