@@ -15,44 +15,13 @@
 #define RUN_KERN_CHECK_H
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern_check_state.h"
 #include "run_int.h"
 #include "run_kern.h"
-
-typedef struct kc_state {
-    uint64_t rng;
-    unsigned checks, failures;
-    char first[256];
-} kc_state;
-
-static uint64_t kc_next(kc_state *s)
-{
-    uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float kc_unit(kc_state *s) { return (float)((double)(kc_next(s) >> 11) / 4503599627370496.0 - 1.0); }
-
-static void kc_fail(kc_state *s, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void kc_fail(kc_state *s, const char *fmt, ...)
-{
-    s->failures++;
-    if (s->first[0]) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->first, sizeof s->first, fmt, ap);
-    va_end(ap);
-}
 
 static void kc_t2(kc_state *s, const run_kern *ref, const run_kern *k)
 {
@@ -271,8 +240,7 @@ static void kc_i8(kc_state *s, const run_kern *ref, const run_kern *k)
 /* Run every check of kernel set k against ref; returns the number of failures. */
 static unsigned kern_check_all(const run_kern *ref, const run_kern *k, kc_state *s)
 {
-    memset(s, 0, sizeof *s);
-    s->rng = 20261121;
+    kc_seed(s, 20261121);
     kc_t2(s, ref, k);
     kc_float(s, ref, k);
     kc_rows(s, ref, k);
