@@ -293,6 +293,17 @@ static void blk_roundtrip_and_run(run_blk_type t, uint32_t ctype, uint32_t ggml_
     CHECK_OK_E(exg_gguf(r, m.back, &eo, NULL, &err), &err);
     uint32_t n_typed = 0;
     check_same_tensors(m.gguf, m.back, ggml_type, &n_typed);
+    /* llama_ftype of the export: MOSTLY_Q8_0 7, Q4_K_M 15, Q6_K 18, MXFP4_MOE 38 */
+    src_gguf *bk = NULL;
+    CHECK_OK_E(src_gguf_open(m.back, NULL, &bk, &err), &err);
+    uint64_t ft = UINT64_MAX, qv = UINT64_MAX;
+    int64_t const kf = bk ? src_gguf_find_kv(bk, "general.file_type") : -1;
+    int64_t const kq = bk ? src_gguf_find_kv(bk, "general.quantization_version") : -1;
+    if (kf >= 0) src_gguf_kv_u64(bk, (uint64_t)kf, &ft);
+    if (kq >= 0) src_gguf_kv_u64(bk, (uint64_t)kq, &qv);
+    CHECK_EQ_U64(ft, ggml_type == 8 ? 7 : ggml_type == 12 ? 15 : ggml_type == 14 ? 18 : 38);
+    CHECK_EQ_U64(qv, 2);
+    src_gguf_close(bk);
     CHECK(n_typed >= 2 * 4 + 1 + 2 * 3);
     trit_reader_close(r);
     /* inspect/diff: the container's block values (source/'s ggml decoders) are the twin's F32
