@@ -188,7 +188,7 @@ $(BUILD)/bench/llama_quant: tools/bench/llama_quant.c | $(DEPS_OK)
 # kernbench: every kernel set this CPU has on the decode shapes (t2 rows, F16 and int8 output heads).
 $(BUILD)/bench/kernbench: tools/bench/kernbench.c $(call mod_lib,runner) $(BUILD)/libtrit.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Irunner -Iformat $(ALL_LDFLAGS) -o $@ $< $(call mod_lib,runner) $(BUILD)/libtrit.a $(LIB_LIBS)
+	$(CC) $(ALL_CFLAGS) -Irunner -Iformat $(ALL_LDFLAGS) -o $@ $< $(call mod_lib,runner) $(BUILD)/libtrit.a $(LIB_LIBS) -lm
 bench: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/bench/membw $(BUILD)/bench/unitbench $(BUILD)/bench/llama_quant $(BUILD)/bench/kernbench
 	sh tools/bench/bench.sh $(BUILD)
 

@@ -49,18 +49,23 @@ static inline float run__blk_e8m0_half(uint8_t e)
 
 static inline float run__blk_f16(const uint8_t *p) { return trit_f16_to_f32(trit_load_le16(p)); }
 
-/* ggml-quants.c get_scale_min_k4, all eight at once: the 6-bit scale and min of each 32-weight
- * sub-block of a Q4_K block from its 12 packed bytes. Entries 0-3 are the low 6 bits of bytes
- * j (scale) and j+4 (min); entries 4-7 take their low 4 bits from the nibbles of byte j+4 and
- * their top 2 bits from bits 7:6 of bytes j-4 (scale) and j (min). */
-static inline void run__blk_q4k_scales(const uint8_t *q, uint8_t sc[8], uint8_t mn[8])
+/* ggml-quants.c get_scale_min_k4, all eight at once: the 6-bit scales (sm[0..8)) and mins
+ * (sm[8..16)) of the 32-weight sub-blocks of a Q4_K block from its 12 packed bytes q. Entries
+ * j = 0-3 are the low 6 bits of bytes j (scale) and j+4 (min); entries j = 4-7 take their low
+ * 4 bits from the nibbles of byte j+4 (low: scale, high: min) and their top 2 bits from bits
+ * 7:6 of bytes j-4 (scale) and j (min). Computed on 32-bit words, the kmask form of
+ * ggml-cpu/quants.c's q4_K dot. */
+static inline void run__blk_q4k_scales(const uint8_t *q, uint8_t sm[16])
 {
-    for (unsigned j = 0; j < 4; j++) {
-        sc[j] = q[j] & 63u;
-        mn[j] = q[j + 4] & 63u;
-        sc[j + 4] = (uint8_t)((q[j + 8] & 0xFu) | ((q[j] >> 6) << 4));
-        mn[j + 4] = (uint8_t)((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
-    }
+    uint32_t const w0 = trit_load_le32(q), w1 = trit_load_le32(q + 4), w2 = trit_load_le32(q + 8);
+    uint32_t const u[4] = {w0 & 0x3f3f3f3fu, (w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4), w1 & 0x3f3f3f3fu,
+                           ((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4)};
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(sm, u, sizeof u); /* one store; the byte loop below is not folded by compilers */
+#else
+    for (unsigned i = 0; i < 4; i++)
+        for (unsigned b = 0; b < 4; b++) sm[4 * i + b] = (uint8_t)(u[i] >> (8 * b));
+#endif
 }
 
 /* The activation scale of a q8_K block. */

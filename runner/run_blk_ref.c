@@ -129,8 +129,9 @@ static void dq_q8_0(const uint8_t *b, float *y)
 static void dq_q4_k(const uint8_t *b, float *y)
 {
     float const d = run__blk_f16(b), dmin = run__blk_f16(b + 2);
-    uint8_t sc[8], mn[8];
-    run__blk_q4k_scales(b + 4, sc, mn);
+    uint8_t sm[16];
+    run__blk_q4k_scales(b + 4, sm);
+    const uint8_t *sc = sm, *mn = sm + 8;
     const uint8_t *q = b + 16;
     for (unsigned g = 0; g < 4; g++, q += 32, y += 64) {
         float const d1 = d * (float)sc[2 * g], m1 = dmin * (float)mn[2 * g];
@@ -226,8 +227,9 @@ static float ref_dot_q4_k(const void *row, const void *act, uint64_t cols)
         const int8_t *q8 = (const int8_t *)(const void *)(a + RUN_BLK_Q8K_QS);
         int16_t bsums[16];
         memcpy(bsums, a + RUN_BLK_Q8K_BSUMS, sizeof bsums);
-        uint8_t sc[8], mn[8];
-        run__blk_q4k_scales(w + 4, sc, mn);
+        uint8_t sm[16];
+        run__blk_q4k_scales(w + 4, sm);
+        const uint8_t *sc = sm, *mn = sm + 8;
         const uint8_t *q4 = w + 16;
         int32_t isum = 0, summ = 0;
         for (unsigned g = 0; g < 4; g++, q4 += 32, q8 += 64) {

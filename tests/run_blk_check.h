@@ -22,7 +22,7 @@
 #include "run_blk.h"
 
 /* A finite f16 from random bits: an exponent field of 31 (inf / NaN) loses its top bit. */
-static uint16_t bc_f16(kc_state *s)
+static inline uint16_t bc_f16(kc_state *s)
 {
     uint16_t h = (uint16_t)kc_next(s);
     if ((h & 0x7c00u) == 0x7c00u) h &= 0xbfffu;
@@ -30,20 +30,20 @@ static uint16_t bc_f16(kc_state *s)
 }
 
 /* A modest f16 (exponent 8..22, |d| in [2^-7, 2^8)): products stay far from overflow. */
-static uint16_t bc_f16_mid(kc_state *s)
+static inline uint16_t bc_f16_mid(kc_state *s)
 {
     uint16_t const m = (uint16_t)(kc_next(s) & 0x83ffu);
     return (uint16_t)(m | (uint16_t)((8u + kc_next(s) % 15u) << 10));
 }
 
-static void bc_put16(uint8_t *p, uint16_t v)
+static inline void bc_put16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v & 0xff);
     p[1] = (uint8_t)(v >> 8);
 }
 
 /* Position of each type's f16 scales in its block (mxfp4 has an E8M0 byte at 0 instead). */
-static void bc_block(kc_state *s, run_blk_type t, uint8_t *b, int mode)
+static inline void bc_block(kc_state *s, run_blk_type t, uint8_t *b, int mode)
 {
     uint32_t const nbytes = run_blk_bytes(t);
     for (uint32_t i = 0; i < nbytes; i++) b[i] = (uint8_t)kc_next(s);
@@ -81,7 +81,7 @@ static void bc_block(kc_state *s, run_blk_type t, uint8_t *b, int mode)
 
 /* Activations: random floats of a magnitude that varies by row (1e-30 .. 1e6), all zero for
  * mode 2, one huge outlier per block for mode 1. */
-static void bc_acts(kc_state *s, float *x, uint64_t cols, int mode)
+static inline void bc_acts(kc_state *s, float *x, uint64_t cols, int mode)
 {
     static const float mags[5] = {1e-30f, 1e-3f, 1.0f, 37.0f, 1e6f};
     float const mag = mags[kc_next(s) % 5];
@@ -90,10 +90,10 @@ static void bc_acts(kc_state *s, float *x, uint64_t cols, int mode)
         for (uint64_t i = 0; i < cols; i += 32) x[i + kc_next(s) % 32] = (kc_next(s) & 1 ? 1e4f : -1e4f) * mag;
 }
 
-static int bc_same(float a, float b) { return !memcmp(&a, &b, sizeof a) || (a != a && b != b); }
+static inline int bc_same(float a, float b) { return !memcmp(&a, &b, sizeof a) || (a != a && b != b); }
 
 /* Every type of set k against ref on random and special rows; returns the number of failures. */
-static unsigned blk_check_all(const run_blk_kern *ref, const run_blk_kern *k, kc_state *s)
+static inline unsigned blk_check_all(const run_blk_kern *ref, const run_blk_kern *k, kc_state *s)
 {
     kc_seed(s, 20261207);
     static const unsigned counts[] = {1, 2, 3, 5, 7, 9, 13, 33};

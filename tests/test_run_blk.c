@@ -10,6 +10,7 @@
 #include "run_blk_check.h"
 #include "src_ggml_types.h"
 #include "test.h"
+#include "test_cross.h"
 #include "trit.h"
 
 TEST(run_blk_geometry)
@@ -355,4 +356,30 @@ TEST(run_blk_check_catches_errors)
     CHECK(blk_check_all(run_blk_kern_ref(), &bad, &s) > 0);
     CHECK(strstr(s.first, "type 3") != NULL);
     CHECK_EQ_INT(blk_check_all(run_blk_kern_ref(), run_blk_kern_ref(), &s), 0);
+}
+
+/* The NEON sets, cross-built and run under qemu-user: -cpu max picks the dot-product set,
+ * -cpu cortex-a53 (ARMv8.0, no sdot) the baseline one; each must match the reference's bits. */
+TEST(run_blk_neon_qemu)
+{
+    const char *missing = test_cross_missing();
+    if (missing) SKIP(missing);
+    char *out = NULL;
+    int rc = test_cross_build("blk_aarch64",
+                              "tests/cross/run_blk_main.c runner/run_blk_ref.c runner/run_blk_neon.c runner/run_blk_avx2.c "
+                              "format/types.c format/err.c format/sys.c",
+                              &out);
+    if (rc != 0) test_fail_(__FILE__, __LINE__, "cross build failed: %s", out ? out : "");
+    free(out);
+    if (rc != 0) return;
+    static const char *const cpus[2] = {"max", "cortex-a53"}, *const sets[2] = {"block set neondot: ", "block set neon: "};
+    for (int i = 0; i < 2; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "qemu-aarch64 -cpu %s %s/blk_aarch64", cpus[i], test_tmpdir());
+        out = NULL;
+        rc = test_run(cmd, &out);
+        if (rc != 0 || !out || !strstr(out, sets[i]) || !strstr(out, " 0 failed"))
+            test_fail_(__FILE__, __LINE__, "qemu -cpu %s: status %d, output: %s", cpus[i], rc, out ? out : "(none)");
+        free(out);
+    }
 }

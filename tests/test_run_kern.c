@@ -6,6 +6,7 @@
 
 #include "run_kern_check.h"
 #include "test.h"
+#include "test_cross.h"
 
 static void check_set(const run_kern *k)
 {
@@ -99,32 +100,18 @@ TEST(run_kern_check_catches_errors)
     CHECK(strstr(s.first, "i8_gemv") != NULL);
 }
 
-static int have(const char *tool)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
-    return test_run(cmd, NULL) == 0;
-}
-
 TEST(run_kern_neon_qemu)
 {
-    if (!have("aarch64-linux-gnu-gcc") || !have("qemu-aarch64"))
-        SKIP("aarch64 cross toolchain or qemu-user missing: run 'sh tools/ensure-deps.sh --cross' "
-             "(gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user)");
-    if (access("runner/run_kern_neon.c", R_OK) != 0) SKIP("not run from the source tree");
+    const char *missing = test_cross_missing();
+    if (missing) SKIP(missing);
     const char *dir = test_tmpdir();
-    /* xxhash.h is header-only: expose just that header to the cross compiler */
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/xinc && ln -sf /usr/include/xxhash.h %s/xinc/xxhash.h", dir, dir);
-    CHECK_EQ_INT(test_run(cmd, NULL), 0);
-    snprintf(cmd, sizeof cmd,
-             "aarch64-linux-gnu-gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -static -Wall "
-             "-I%s/xinc -Iformat -Irunner -Itests -o %s/kern_aarch64 tests/cross/run_kern_main.c runner/run_kern_ref.c "
-             "runner/run_kern_neon.c runner/run_kern_neondot.c runner/run_kern_avx2.c runner/run_kern_avxvnni.c runner/run_kern_avx512.c runner/run_ops.c runner/run_act_lin.c runner/run_pool.c format/types.c format/err.c format/sys.c "
-             "-lm -lpthread 2>&1",
-             dir, dir);
+    char cmd[512];
     char *out = NULL;
-    int rc = test_run(cmd, &out);
+    int rc = test_cross_build("kern_aarch64",
+                              "tests/cross/run_kern_main.c runner/run_kern_ref.c runner/run_kern_neon.c runner/run_kern_neondot.c "
+                              "runner/run_kern_avx2.c runner/run_kern_avxvnni.c runner/run_kern_avx512.c runner/run_ops.c "
+                              "runner/run_act_lin.c runner/run_pool.c format/types.c format/err.c format/sys.c",
+                              &out);
     if (rc != 0) test_fail_(__FILE__, __LINE__, "cross build failed: %s", out ? out : "");
     free(out);
     if (rc != 0) return;

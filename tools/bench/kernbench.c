@@ -5,6 +5,8 @@
  *   t2_dot_n  the same rows against 4 tokens (prefill)
  *   f16 head  vocab x embd F16 rows, gemv_f16 (one call over all rows) and dot_f16 row by row
  *   i8 head   vocab x embd int8 rows, i8_gemv (the --output-head q8 copy)
+ *   blk_*     FF/4 x embd rows of each ggml block type (Q8_0, Q4_K, Q6_K, MXFP4; run_blk.h), one
+ *             dot per row against activations quantized once (embd rounded down to 256s)
  * The head matrices are larger than the last-level cache, so those are the decode-bound numbers;
  * so is the default t2 matrix. Each timing covers a short piece (4096 t2 rows, 1024 head rows) so that on a shared machine most pieces run without a context switch;
  * the median over pieces and rounds is reported with the best piece.
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "run_blk.h"
 #include "run_kern.h"
 
 static double now(void)
@@ -32,6 +35,70 @@ static int cmp_d(const void *a, const void *b)
 
 enum { K_T2 = 0, K_T2N, K_F16, K_F16DOT, K_I8, NK };
 static const char *const kname[NK] = {"t2_gemv", "t2_dot_n4", "f16_gemv", "f16_dot_rows", "i8_gemv"};
+
+/* The block kernels: rows x cols weights of each type, row by row against one token's
+ * activations; pieces of 1024 rows, interleaved over sets like the rest. Prints one JSON line
+ * per (set, type). Returns nonzero when out of memory. */
+static int bench_blk(uint64_t cols, uint64_t rows, int rounds)
+{
+    static const char *const tname[RUN_BLK_N] = {"blk_q8_0", "blk_q4_k", "blk_q6_k", "blk_mxfp4"};
+    const run_blk_kern *sets[] = {run_blk_kern_ref(), run_blk_kern_avx2(), run_blk_kern_neon()};
+    int const nset = (int)(sizeof sets / sizeof sets[0]);
+    uint64_t const chunk = 1024, npieces = (rows + chunk - 1) / chunk;
+    size_t const per = (size_t)rounds * (size_t)npieces;
+    float *x = malloc(cols * sizeof *x);
+    double *t = calloc((size_t)nset * RUN_BLK_N * per, sizeof *t);
+    size_t *nt = calloc((size_t)nset * RUN_BLK_N, sizeof *nt);
+    volatile float sink = 0;
+    int rc = !x || !t || !nt;
+    for (uint64_t i = 0; !rc && i < cols; i++) x[i] = (float)(i % 13) * 0.125f - 0.75f;
+    for (int ty = 0; !rc && ty < RUN_BLK_N; ty++) {
+        run_blk_type const bt = (run_blk_type)ty;
+        uint64_t const rb = cols / run_blk_elems(bt) * run_blk_bytes(bt);
+        uint8_t *w = malloc(rows * rb), *act = malloc(run_blk_act_bytes(bt, cols));
+        if (!w || !act) rc = 1;
+        uint64_t s = 7;
+        for (uint64_t i = 0; !rc && i < rows * rb; i++) w[i] = (uint8_t)((s = s * 6364136223846793005ull + 1) >> 56);
+        /* finite, normal scales (1.0; E8M0 127), so no NaN or subnormal arithmetic is timed */
+        for (uint64_t b = 0; !rc && b < rows * rb / run_blk_bytes(bt); b++) {
+            uint8_t *blk = w + b * run_blk_bytes(bt);
+            if (bt == RUN_BLK_MXFP4) blk[0] = 127;
+            else {
+                uint32_t const off = bt == RUN_BLK_Q6_K ? 208 : 0;
+                blk[off] = 0x00, blk[off + 1] = 0x3c;
+                if (bt == RUN_BLK_Q4_K) blk[2] = 0x00, blk[3] = 0x3c;
+            }
+        }
+        if (!rc) run_blk_quantize_act(bt, x, cols, act);
+        for (int r = 0; !rc && r < rounds; r++)
+            for (int si = 0; si < nset; si++) {
+                if (!sets[si]) continue;
+                size_t const slot = (size_t)si * RUN_BLK_N + (size_t)ty;
+                for (uint64_t r0 = 0; r0 < rows; r0 += chunk) {
+                    uint64_t const m = rows - r0 < chunk ? rows - r0 : chunk;
+                    double const t0 = now();
+                    float acc = 0;
+                    for (uint64_t row = r0; row < r0 + m; row++) acc += sets[si]->dot[ty](w + row * rb, act, cols);
+                    t[slot * per + nt[slot]++] = (double)(m * rb) / (now() - t0) / 1e9;
+                    sink = sink + acc;
+                }
+            }
+        free(w);
+        free(act);
+    }
+    for (int si = 0; !rc && si < nset; si++)
+        for (int ty = 0; sets[si] && ty < RUN_BLK_N; ty++) {
+            size_t const slot = (size_t)si * RUN_BLK_N + (size_t)ty, n = nt[slot];
+            double *v = t + slot * per;
+            qsort(v, n, sizeof *v, cmp_d);
+            printf("{\"set\":\"%s\",\"kernel\":\"%s\",\"best_gb_s\":%.3f,\"median_gb_s\":%.3f}\n", sets[si]->name, tname[ty],
+                   v[n - 1], v[n / 2]);
+        }
+    free(x);
+    free(t);
+    free(nt);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -111,5 +178,5 @@ int main(int argc, char **argv)
     free(o);
     free(t);
     free(nt);
-    return 0;
+    return embd >= 256 && bench_blk(embd / 256 * 256, ff / 4 ? ff / 4 : 1, rounds) ? 1 : 0;
 }
