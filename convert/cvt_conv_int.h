@@ -36,6 +36,7 @@ typedef struct cvt_plan_t {
     float tensor_scale;
     uint32_t out_type;
     int q8;                    /* the int8 output-head copy (--output-head q8, cvt_head.c) */
+    uint32_t blk;              /* kept as this ggml block type (cvt_blk.c), 0 = not */
     uint32_t unit, id;
     double max_err, rms_err;
     double err_sq;             /* absmean pieces: their squared errors, summed in piece order */
@@ -158,5 +159,15 @@ uint64_t cvt__chunk_rows(const cvt_plan_t *p);
  * copy; encode it (codes, gap, per-row scales). */
 int cvt__head_plan(cvt_conv *c, trit_err *err);
 int cvt__write_q8(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *t, trit_err *err);
+
+/* ---- ggml block types kept as they are (cvt_blk.c) ---- */
+/* The container block type of a source type name ("Q4_K" -> TRIT_TYPE_Q4_K), 0 for others. */
+uint32_t cvt__blk_type_of(const char *src_type);
+/* Mark (p->blk, p->out_type) every planned tensor that keeps its source blocks. */
+void cvt__blk_plan(cvt_conv *c);
+/* Bytes of one row of a kept tensor. */
+uint64_t cvt__blk_row_bytes(const cvt_plan_t *p);
+/* Output rows [r0, r0+nr) of a kept tensor: the source's blocks, into e->sink. Thread-safe for distinct e. */
+int cvt__blk_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, trit_err *err);
 
 #endif

@@ -385,6 +385,7 @@ static int scan(cvt_conv *c, trit_err *err)
 {
     for (uint32_t i = 0; i < c->n; i++)
         if (!cvt__is_projection(c->p[i].role)) c->p[i].out_type = c->p[i].q8 ? TRIT_TYPE_I8 : plan_float_type(c, &c->p[i]);
+    cvt__blk_plan(c);   /* block-quantized sources kept as they are: not scanned */
     int rc = cvt__scan_all(c, err);
     if (rc) return rc;
     int any_ternary = 0;
@@ -598,6 +599,7 @@ static int t2_rows_exact(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t
 
 int cvt__emit_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *scales, trit_err *err)
 {
+    if (p->blk) return cvt__blk_rows(c, e, p, r0, nr, err);
     if (!p->ternary) return write_float(c, e, p, r0, nr, err);
     if (p->ternarize) {
         if (r0 == 0 && p->layout == TRIT_SCALE_TENSOR) scales[0] = p->tensor_scale;   /* absmean's gamma */
@@ -738,6 +740,7 @@ static int write_t2_ternarize(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const tri
 
 int cvt__emit(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *ti, trit_err *err)
 {
+    if (p->blk) return cvt__blk_rows(c, e, p, 0, p->rows, err);
     if (p->q8) return cvt__write_q8(c, e, p, ti, err);
     if (!p->ternary) return write_float(c, e, p, 0, p->rows, err);
     if (p->ternarize && p->ls_magnitude) return write_t2_ternarize(c, e, p, ti, err);
@@ -1044,6 +1047,7 @@ int cvt_convert(const char *src_path, const char *out_path, const cvt_opts *opts
             p->layout = t ? TRIT_SCALE_TENSOR : 0;
             p->out_type = t ? TRIT_TYPE_T2 : p->q8 ? TRIT_TYPE_I8 : plan_float_type(&c, p);
         }
+        cvt__blk_plan(&c);
         if (rep) rc = fill_report(&c, rep, NULL, err);
         goto out;
     }

@@ -81,7 +81,7 @@ int cvt__scan_all(cvt_conv *c, trit_err *err)
     uint32_t k = nf, n_walk = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         cvt_plan_t *p = &c->p[i];
-        if (!cvt__is_projection(p->role)) continue;
+        if (!cvt__is_projection(p->role) || p->blk) continue;   /* kept blocks need no scan */
         if (c->o->decode_float || (rc = src_codes_of(c->src, p->src, &p->codes, err))) memset(&p->codes, 0, sizeof p->codes);
         if (rc) break;
         /* rows that read_rows builds go through floats */
@@ -162,6 +162,7 @@ static uint8_t *buf_claim(void *ctx, uint64_t n, trit_err *err)
 /* Output bytes of rows [r0, r0 + nr) of p (t2 codes or float values): a piece's size. */
 static uint64_t rows_bytes(const cvt_plan_t *p, uint64_t nr)
 {
+    if (p->blk) return nr * cvt__blk_row_bytes(p);
     if (p->ternary) return nr * trit_div_ceil(p->cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
     return nr * p->cols * (p->out_type == TRIT_TYPE_F32 ? 4u : 2u);
 }

@@ -140,6 +140,10 @@ int exg__nbytes(uint32_t type, uint64_t n, uint64_t *out)
     case EXG_T_I8: *out = n; return 0;
     case EXG_T_TQ2_0: return n % EXG_QK || trit_mul_u64(n / EXG_QK, EXG_TQ2_BYTES, out);
     case EXG_T_TQ1_0: return n % EXG_QK || trit_mul_u64(n / EXG_QK, EXG_TQ1_BYTES, out);
+    case EXG_T_Q8_0: return n % 32 || trit_mul_u64(n / 32, 34, out);
+    case EXG_T_Q4_K: return n % 256 || trit_mul_u64(n / 256, 144, out);
+    case EXG_T_Q6_K: return n % 256 || trit_mul_u64(n / 256, 210, out);
+    case EXG_T_MXFP4: return n % 32 || trit_mul_u64(n / 32, 17, out);
     default: return 1;
     }
 }

@@ -14,7 +14,9 @@ enum {
 };
 enum {
     EXG_T_F32 = 0, EXG_T_F16 = 1, EXG_T_I8 = 24, EXG_T_I32 = 26, EXG_T_BF16 = 30,
-    EXG_T_TQ1_0 = 34, EXG_T_TQ2_0 = 35
+    EXG_T_TQ1_0 = 34, EXG_T_TQ2_0 = 35,
+    /* the container's ggml block types (spec/container.md 6.3), written back as they came */
+    EXG_T_Q8_0 = 8, EXG_T_Q4_K = 12, EXG_T_Q6_K = 14, EXG_T_MXFP4 = 39
 };
 #define EXG_QK 256u                /* TQ block: 256 weights */
 #define EXG_TQ2_BYTES 66u

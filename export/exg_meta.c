@@ -135,14 +135,18 @@ static int arch_norm_topk(const char *arch)
 
 static uint32_t file_type(const exg_plan *p)
 {
-    /* llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_BF16 32, MOSTLY_TQ1_0 36, MOSTLY_TQ2_0 37 */
-    int f16 = 0, bf16 = 0;
+    /* llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_BF16 32, MOSTLY_TQ1_0 36, MOSTLY_TQ2_0 37;
+     * block types (informative for llama.cpp, which reads every tensor's own type): MOSTLY_Q8_0
+     * 7, MOSTLY_Q4_K_M 15, MOSTLY_Q6_K 18, MOSTLY_MXFP4_MOE 38, the narrowest type present */
+    int f16 = 0, bf16 = 0, q8 = 0, q4k = 0, q6k = 0, mx = 0;
     for (uint32_t i = 0; i < p->n_t; i++) {
         uint32_t const t = p->t[i].pub.ggml_type;
         if (t == EXG_T_TQ1_0) return 36;
         if (t == EXG_T_TQ2_0) return 37;
+        q8 |= t == EXG_T_Q8_0, q4k |= t == EXG_T_Q4_K, q6k |= t == EXG_T_Q6_K, mx |= t == EXG_T_MXFP4;
         if (p->t[i].pub.n_dims >= 2) { f16 |= t == EXG_T_F16; bf16 |= t == EXG_T_BF16; }
     }
+    if (mx || q4k || q6k || q8) return mx ? 38 : q4k ? 15 : q6k ? 18 : 7;
     return f16 ? 1 : bf16 ? 32 : 0;
 }
 
@@ -603,7 +607,7 @@ int exg__plan_meta(exg_plan *p, exg__buf *kv, uint64_t *n_kv, trit_err *err)
     if (p->alignment != 32) k_u32(&w, "general.alignment", p->alignment);
     uint32_t const ft = file_type(p);
     k_u32(&w, "general.file_type", ft);
-    if (ft == 36 || ft == 37) k_u32(&w, "general.quantization_version", 2);
+    if (ft == 36 || ft == 37 || ft == 7 || ft == 15 || ft == 18 || ft == 38) k_u32(&w, "general.quantization_version", 2);
     if ((rc = arch_keys(p, &w, err))) return rc;
     if ((rc = tokenizer_keys(p, &w, err))) return rc;
     if (kv->oom) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");

@@ -108,6 +108,11 @@ static int float_type(uint32_t t, uint32_t *out)
     case TRIT_TYPE_BF16: *out = EXG_T_BF16; return 1;
     case TRIT_TYPE_I8: *out = EXG_T_I8; return 1;
     case TRIT_TYPE_I32: *out = EXG_T_I32; return 1;
+    /* ggml block types: the container holds the GGUF blocks themselves (spec 6.3) */
+    case TRIT_TYPE_Q8_0: *out = EXG_T_Q8_0; return 1;
+    case TRIT_TYPE_Q4_K: *out = EXG_T_Q4_K; return 1;
+    case TRIT_TYPE_Q6_K: *out = EXG_T_Q6_K; return 1;
+    case TRIT_TYPE_MXFP4: *out = EXG_T_MXFP4; return 1;
     default: return 0;
     }
 }
@@ -238,6 +243,10 @@ static int plan_stack(exg_plan *p, uint32_t first, uint32_t layer, const char *p
             const trit_tensor_info *t = trit_reader_tensor(p->r, srcs[e]);
             if (t->type != TRIT_TYPE_T2 && (!float_type(t->type, &ty) || ty == EXG_T_I8 || ty == EXG_T_I32))
                 FAIL(TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where, "experts mix integer and other types");
+            /* export does not decode blocks: a GGUF stack has one type, as its experts had */
+            if (trit_type_is_block(t->type))
+                FAIL(TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where, "experts mix %s with other types: a GGUF expert stack has one type",
+                     trit_type_name(t->type));
         }
         c0.type = EXG_T_F32;
         c0.how = any_t2 ? EXG_BY_DEQUANT : EXG_BY_CONVERT;

@@ -179,7 +179,9 @@ static int enc_row(wctx *c, const exg__out *o, uint32_t idx, const uint8_t *data
     }
     if (t->type != TRIT_TYPE_T2) {
         uint32_t const es = t->block_bytes;
-        const uint8_t *src = data + r * cols * es;
+        /* block types: whole blocks per row (spec 6.3), copied as they are */
+        uint64_t const rb = cols / t->block_elems * es;
+        const uint8_t *src = data + r * rb;
         if (out == EXG_T_F32 && t->type != TRIT_TYPE_F32) {
             for (uint64_t k = 0; k < cols; k++) {
                 float const v = elem_f32(t->type, src + k * es);
@@ -187,8 +189,8 @@ static int enc_row(wctx *c, const exg__out *o, uint32_t idx, const uint8_t *data
             }
             *n = cols * 4;
         } else {
-            memcpy(c->row, src, (size_t)(cols * es));
-            *n = cols * es;
+            memcpy(c->row, src, (size_t)rb);
+            *n = rb;
         }
         return TRIT_OK;
     }

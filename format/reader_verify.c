@@ -113,6 +113,20 @@ static const uint8_t *file_piece(const trit_reader *r, uint8_t *dst, uint64_t of
 
 #define VERIFY_PIECE (1u << 20)
 
+/* Block-type scales in bytes [q0, q0+n) of a tensor (spec 6.3); off: the file offset reported
+ * for byte q0 (a unit's offset for members, whose bytes have no file offset of their own). */
+static int check_blk_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off,
+                           int member, trit_err *err)
+{
+    uint64_t const q = trit_blk_find_bad(t->type, p, q0, n);
+    if (q == q0 + n) return TRIT_OK;
+    uint32_t const bb = t->block_bytes;
+    char where[96];
+    return trit_err_set(err, TRIT_E_CORRUPT, member ? off : off + (q - q0), trit__where_tensor(where, sizeof where, t->name),
+                        "%s block %llu has an invalid scale (%s)", trit_type_name(t->type), (unsigned long long)(q / bb),
+                        t->type == TRIT_TYPE_MXFP4 ? "E8M0 exponent 255 is NaN" : "f16 infinity or NaN");
+}
+
 /* A dense tensor's checksum and t2 codes in one pass, a piece at a time. A code error is
  * held until the checksum is known: a damaged tensor reports its checksum. */
 static int check_tensor_sum(const trit_reader *r, const trit_tensor_info *t, uint8_t *buf, XXH3_state_t *xs,
@@ -130,6 +144,8 @@ static int check_tensor_sum(const trit_reader *r, const trit_tensor_info *t, uin
         if (!p) return rc;
         XXH3_64bits_update(xs, p, k);
         if (t->type == TRIT_TYPE_T2 && code_rc == TRIT_OK) code_rc = check_t2_range(t, p, done, k, t->offset + done, &code_err);
+        if (trit_type_is_block(t->type) && code_rc == TRIT_OK)
+            code_rc = check_blk_range(t, p, done, k, t->offset + done, 0, &code_err);
         done += k;
     }
     uint64_t const sum = XXH3_64bits_digest(xs);
@@ -210,6 +226,10 @@ static int walk_feed(unit_walk *w, const uint8_t *p, uint64_t n, trit_err *err)
         XXH3_64bits_update(w->xs, p, (size_t)take);
         if (t->type == TRIT_TYPE_T2) {
             int const rc = check_t2_range(t, p, in, take, w->off, err);
+            if (rc) return rc;
+        }
+        if (trit_type_is_block(t->type)) {
+            int const rc = check_blk_range(t, p, in, take, w->off, 1, err);
             if (rc) return rc;
         }
         p += take;

@@ -40,7 +40,7 @@ extern "C" {
 #define TRIT_VERSION_STRING "0.1.0"
 /* Container format version this library writes, and the highest it reads. */
 #define TRIT_FORMAT_MAJOR 1
-#define TRIT_FORMAT_MINOR 0
+#define TRIT_FORMAT_MINOR 1
 
 /* ------------------------------------------------------------------------------------------ */
 /* Errors (spec/errors.md). Values are stable once released.                                  */
@@ -115,6 +115,11 @@ typedef enum trit_type {
     TRIT_TYPE_I8 = 4,
     TRIT_TYPE_I32 = 5,
     TRIT_TYPE_U8 = 6,
+    /* ggml block types (spec 6.3), carried bit for bit from a GGUF source; format 1.1 */
+    TRIT_TYPE_Q8_0 = 7,  /* 32 weights in 34 bytes: f16 d, int8 qs[32] */
+    TRIT_TYPE_Q4_K = 8,  /* 256 weights in 144 bytes: f16 d, f16 dmin, u8 scales[12], u8 qs[128] */
+    TRIT_TYPE_Q6_K = 9,  /* 256 weights in 210 bytes: u8 ql[128], u8 qh[64], int8 scales[16], f16 d */
+    TRIT_TYPE_MXFP4 = 10, /* 32 weights in 17 bytes: u8 e (E8M0), u8 qs[16] (E2M1 nibbles) */
     TRIT_TYPE_COUNT_     /* first id this library does not know */
 } trit_type;
 
@@ -133,6 +138,14 @@ typedef enum trit_scale_layout {
 TRIT_API const char *trit_type_name(uint32_t type);
 /* Block geometry of a known type: elements and bytes per block. TRIT_E_NOTFOUND if unknown. */
 TRIT_API int trit_type_geometry(uint32_t type, uint32_t *block_elems, uint32_t *block_bytes);
+/* 1 for the ggml block types q8_0, q4_k, q6_k and mxfp4 (spec 6.3), else 0. */
+TRIT_API int trit_type_is_block(uint32_t type);
+/* Bytes [q0, q0 + n) of a block-type tensor (p points at byte q0; q0 counts from the tensor's
+ * start, so pieces of any size can be fed in order): the tensor offset of the first byte that
+ * makes a block's scale invalid (an f16 scale that is infinite or NaN, an mxfp4 E8M0 exponent
+ * of 255, NaN in OCP MX: spec 6.3), or q0 + n when there is none or type is not a block type.
+ * Pure; thread-safe. */
+TRIT_API uint64_t trit_blk_find_bad(uint32_t type, const uint8_t *p, uint64_t q0, uint64_t n);
 
 /* Ternary T2 code values: weight = (code - 1) * scale; code 3 is invalid. */
 #define TRIT_HEADER_SIZE 128u    /* the fixed header at offset 0 (spec/container.md 3) */

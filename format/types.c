@@ -21,7 +21,46 @@ static const struct {
     [TRIT_TYPE_I8] = {"i8", 1, 1},
     [TRIT_TYPE_I32] = {"i32", 1, 4},
     [TRIT_TYPE_U8] = {"u8", 1, 1},
+    /* ggml's block structs (ggml-common.h block_q8_0, block_q4_K, block_q6_K, block_mxfp4) */
+    [TRIT_TYPE_Q8_0] = {"q8_0", 32, 34},
+    [TRIT_TYPE_Q4_K] = {"q4_k", 256, 144},
+    [TRIT_TYPE_Q6_K] = {"q6_k", 256, 210},
+    [TRIT_TYPE_MXFP4] = {"mxfp4", 32, 17},
 };
+
+int trit_type_is_block(uint32_t type) { return type >= TRIT_TYPE_Q8_0 && type <= TRIT_TYPE_MXFP4; }
+
+/* The bytes of a block that decide whether its scales are valid: the high byte of each f16
+ * scale (exponent bits 0x7c all set: inf or NaN) or the E8M0 byte of mxfp4 (255: NaN). */
+static unsigned blk_check_bytes(uint32_t type, unsigned at[2])
+{
+    switch (type) {
+    case TRIT_TYPE_Q8_0: at[0] = 1; return 1;                  /* d at 0 */
+    case TRIT_TYPE_Q4_K: at[0] = 1; at[1] = 3; return 2;       /* d at 0, dmin at 2 */
+    case TRIT_TYPE_Q6_K: at[0] = 209; return 1;                /* d at 208 */
+    case TRIT_TYPE_MXFP4: at[0] = 0; return 1;                 /* e at 0 */
+    default: return 0;
+    }
+}
+
+static int blk_byte_bad(uint32_t type, unsigned byte)
+{
+    return type == TRIT_TYPE_MXFP4 ? byte == 0xffu : (byte & 0x7cu) == 0x7cu;
+}
+
+uint64_t trit_blk_find_bad(uint32_t type, const uint8_t *p, uint64_t q0, uint64_t n)
+{
+    unsigned at[2];
+    unsigned const na = blk_check_bytes(type, at);
+    if (!na || !n) return q0 + n;
+    uint64_t const bb = type_table[type].block_bytes;
+    for (uint64_t b = q0 / bb; b * bb < q0 + n; b++)
+        for (unsigned k = 0; k < na; k++) {
+            uint64_t const q = b * bb + at[k];
+            if (q >= q0 && q < q0 + n && blk_byte_bad(type, p[q - q0])) return q;
+        }
+    return q0 + n;
+}
 
 const char *trit_type_name(uint32_t type)
 {
@@ -178,6 +217,11 @@ int trit_tensor_layout(trit_tensor_info *t, trit_err *err)
                             "type %s has blocks of %u elements / %u bytes, file says %u / %u",
                             trit_type_name(t->type), be, bb, t->block_elems, t->block_bytes);
     int const ternary = t->type == TRIT_TYPE_T2;
+    /* ggml block types have no partial blocks (spec 6.3): a row is whole blocks */
+    if (known && trit_type_is_block(t->type) && (t->n_dims ? t->dims[t->n_dims - 1] : 1) % be)
+        return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where,
+                            "type %s needs rows of whole %u-weight blocks, rows have %llu weights",
+                            trit_type_name(t->type), be, (unsigned long long)(t->n_dims ? t->dims[t->n_dims - 1] : 1));
     /* i8 may carry one f32 scale per row (spec 6.2: the int8 output-head copy) */
     int const row_scaled = t->type == TRIT_TYPE_I8 && t->scale_layout == TRIT_SCALE_ROW;
     if (t->scale_layout > TRIT_SCALE_GROUP)

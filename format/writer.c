@@ -857,7 +857,10 @@ int trit_writer_finish(trit_writer *w, trit_err *err)
     uint8_t *h = front;
     memcpy(h, TRIT__MAGIC, TRIT__MAGIC_LEN);
     trit_store_le16(h + TRIT__H_MAJOR, TRIT_FORMAT_MAJOR);
-    trit_store_le16(h + TRIT__H_MINOR, TRIT_FORMAT_MINOR);
+    /* 1.1 only when the file needs it (a 1.1 element type), so 1.0 files keep their bytes */
+    unsigned minor = 0;
+    for (uint32_t i = 0; i < w->n_ten && !minor; i++) minor = (unsigned)trit_type_is_block(w->ten[i].info.type);
+    trit_store_le16(h + TRIT__H_MINOR, (uint16_t)minor);
     trit_store_le32(h + TRIT__H_HSIZE, TRIT__HEADER_SIZE);
     trit_store_le64(h + TRIT__H_REQ, req);
     trit_store_le64(h + TRIT__H_OPT, opt);

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "insp.h"
+#include "insp_blk.h"
 #include "insp_json.h"
 #include "trit_safemath.h"
 
@@ -323,6 +324,7 @@ static int trit_read_f32(void *vctx, uint64_t i, uint64_t first, uint64_t n, flo
         }
         p = (const uint8_t *)c->unit_buf + t->offset;
     }
+    if (trit_type_is_block(t->type)) return insp__blk_f32(t, p, first, n, out, err);
     for (uint64_t k = 0; k < n; k++) out[k] = elem_f32(t, p, first + k);
     return TRIT_OK;
 }

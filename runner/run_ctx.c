@@ -97,9 +97,12 @@ static int alloc_state(run_ctx *c, uint32_t n_threads, trit_err *err)
     c->sh_out = alloc3(U, E, 1, sizeof(float));
     c->att_scratch = alloc3(n_threads, c->n_ctx, 1, sizeof(float));
     c->chunk_scratch = alloc3(n_threads, c->max_cols / 32 + 4, 1, sizeof(int32_t));
+    c->blk_act_cap = run__blk_act_cap(c->max_cols, RUN_UBATCH);
+    c->blk_act = alloc3(c->blk_act_cap, 1, 1, 1);
+    c->blk = c->kern == run_kern_ref() ? run_blk_kern_ref() : run_blk_kern_best();
     if (!c->h || !c->xn || !c->q || !c->k || !c->v || !c->att || !c->o || !c->ffa || !c->ffb || !c->ffo || !c->router ||
         !c->route_choice || !c->route_keep || !c->slot_out || !c->slot_w || !c->slot_e || !c->need || !c->ex_tok || !c->ex_slot || !c->ex_x || !c->ex_a || !c->ex_b ||
-        !c->sh_out || !c->att_scratch || !c->chunk_scratch)
+        !c->sh_out || !c->att_scratch || !c->chunk_scratch || !c->blk_act)
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory for scratch buffers");
     if (hp->kv_lora_rank && run__mla_alloc(c, err)) return TRIT_E_NOMEM;
     int rc = run__qbuf_init(&c->qa, RUN_UBATCH, c->max_cols, err);
@@ -166,6 +169,7 @@ void run_ctx_free(run_ctx *c)
     free(c->ex_tok);
     free(c->ex_slot);
     free(c->chunk_scratch);
+    free(c->blk_act);
     run__qbuf_release(&c->qa);
     run__qbuf_release(&c->qb);
     free(c);

@@ -34,6 +34,10 @@ static int is_t2(const run_tensor *t) { return t->data && t->type == TRIT_TYPE_T
 static void embed_row(const run_tensor *emb, uint32_t tok, float *out)
 {
     uint64_t const n = emb->cols;
+    if (run__blk_of(emb->type) >= 0) {
+        run__blk_embed_row(emb, tok, out);
+        return;
+    }
     if (emb->type == TRIT_TYPE_F32) {
         memcpy(out, (const float *)emb->data + (uint64_t)tok * n, n * sizeof *out);
         return;

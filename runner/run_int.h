@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "run.h"
+#include "run_blk.h"
 #include "run_kern.h"
 #include "trit_model.h"
 
@@ -185,7 +186,24 @@ struct run_ctx {
     /* the standard attention's rope (run_rope.c), built once per context */
     double *rope_inv_freq;     /* [rope_dim / 2]: per rotated pair, divided by its longrope factor */
     float rope_mscale;         /* longrope: cos and sin multiplied by it (1 otherwise) */
+    /* ggml block types (run_blk_lin.c) */
+    const run_blk_kern *blk;   /* the block kernels (static storage) */
+    uint8_t *blk_act;          /* RUN_UBATCH tokens' quantized activations of the widest input */
+    size_t blk_act_cap;        /* its bytes */
 };
+
+/* ---- ggml block types (run_blk_lin.c) ---- */
+/* The run_blk_type of a container type, or -1 when it is not a block type. */
+int run__blk_of(uint32_t type);
+/* Bytes of one row of a block-type matrix (0 for other types). */
+uint64_t run__blk_row_bytes(const run_tensor *w);
+/* Bytes c->blk_act needs for n_tok tokens of rows up to max_cols wide. */
+size_t run__blk_act_cap(uint64_t max_cols, uint32_t n_tok);
+/* y[t * ldy + r] = W row r . x_t for a block-type W: x_t quantized once (llama.cpp's
+ * vec_dot_type), rows split over the pool. */
+void run__blk_linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, uint32_t n, float *y, uint64_t ldy);
+/* Row tok of a block-type embedding, dequantized into out (emb->cols floats). */
+void run__blk_embed_row(const run_tensor *emb, uint32_t tok, float *out);
 
 /* ---- compute helpers (run_ops.c) ---- */
 int run__qbuf_init(run_qbuf *b, uint32_t n_tok, uint64_t cols, trit_err *err);

@@ -265,9 +265,10 @@ static int get_mat(run_ctx *c, const char *name, uint64_t rows, uint64_t cols, i
     }
     /* i8 with per-row scales: the --output-head q8 copy (spec 6.2), for the output only */
     int const q8 = out->type == TRIT_TYPE_I8 && !strcmp(name, "output.weight");
-    if (out->type != TRIT_TYPE_F32 && out->type != TRIT_TYPE_F16 && out->type != TRIT_TYPE_BF16 && out->type != TRIT_TYPE_T2 && !q8)
-        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, name, "type %s, the runner computes f32, f16, bf16 and t2",
-                            type_name(out->type));
+    if (out->type != TRIT_TYPE_F32 && out->type != TRIT_TYPE_F16 && out->type != TRIT_TYPE_BF16 && out->type != TRIT_TYPE_T2 && !q8 &&
+        run__blk_of(out->type) < 0)
+        return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, name,
+                            "type %s, the runner computes f32, f16, bf16, t2, q8_0, q4_k, q6_k and mxfp4", type_name(out->type));
     if (q8 && (out->scale_layout != TRIT_SCALE_ROW || !out->scales || out->n_scales != rows || cols > RUN_KERN_I8_MAX_COLS))
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, name, "i8 output head without one scale per row (or rows of %llu values, limit %u)",
                             (unsigned long long)cols, RUN_KERN_I8_MAX_COLS);
@@ -289,6 +290,7 @@ static uint64_t mat_bytes(const run_tensor *t)
 {
     if (!t->data && !t->data_off) return 0;
     uint64_t const row = t->type == TRIT_TYPE_T2 ? trit_div_ceil(t->cols, 128) * 32
+                         : run__blk_of(t->type) >= 0 ? run__blk_row_bytes(t)
                          : t->cols * (t->type == TRIT_TYPE_F32 ? 4u : t->type == TRIT_TYPE_I8 ? 1u : 2u);
     return row * t->rows;
 }
@@ -352,7 +354,8 @@ static int check_member(const run_expert_desc *d, const run_tensor *t, const cha
 {
     char where[96];
     snprintf(where, sizeof where, "expert %u of layer %u: %s", E, L, what);
-    if (t->type != TRIT_TYPE_F32 && t->type != TRIT_TYPE_F16 && t->type != TRIT_TYPE_BF16 && t->type != TRIT_TYPE_T2)
+    int const blk = run__blk_of(t->type) >= 0;
+    if (t->type != TRIT_TYPE_F32 && t->type != TRIT_TYPE_F16 && t->type != TRIT_TYPE_BF16 && t->type != TRIT_TYPE_T2 && !blk)
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where, "type %s", type_name(t->type));
     if (t->n_dims != 2 || t->dims[0] != rows || t->dims[1] != cols)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "shape [%llu, %llu], expected [%llu, %llu]",
@@ -360,7 +363,7 @@ static int check_member(const run_expert_desc *d, const run_tensor *t, const cha
                             (unsigned long long)rows, (unsigned long long)cols);
     uint64_t const bytes = mat_bytes(t);
     uint64_t end;
-    if ((t->type != TRIT_TYPE_T2 && t->data_off % 4) || trit_add_u64(t->data_off, bytes, &end) || end > d->size)
+    if ((t->type != TRIT_TYPE_T2 && !blk && t->data_off % 4) || trit_add_u64(t->data_off, bytes, &end) || end > d->size)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "data outside the expert image or misaligned");
     if (t->type == TRIT_TYPE_T2) {
         uint64_t sb;

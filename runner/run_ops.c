@@ -290,6 +290,10 @@ static void lin_task(void *arg, uint32_t i, uint32_t nw)
 void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, const run_qbuf *qb, uint32_t n, float *y,
                  uint64_t ldy)
 {
+    if (run__blk_of(w->type) >= 0) {
+        run__blk_linear(c, w, x, ldx, n, y, ldy); /* ggml block types: llama.cpp's activations */
+        return;
+    }
     if (qb && qb->floated && w->type == TRIT_TYPE_T2) {
         run__float_linear(c, w, x, ldx, n, y, ldy); /* float mode: the unquantized reference */
         return;

@@ -79,7 +79,9 @@ TEST(cli_inspect_exit_codes_and_errors)
     free(out);
     out = run("--version", &st);
     CHECK_EQ_INT(st, 0);
-    CHECK(out && strstr(out, "container format 1.0"));
+    char fmt[64];
+    snprintf(fmt, sizeof fmt, "container format %d.%d", TRIT_FORMAT_MAJOR, TRIT_FORMAT_MINOR);
+    CHECK(out && strstr(out, fmt));
     free(out);
     out = run("frobnicate 2>&1", &st);
     CHECK_EQ_INT(st, 2);

@@ -11,7 +11,7 @@ TEST(format_fuzz_seeds_are_current)
 {
     const char *root = getenv("TRIT_CORPUS");
     const char *dir = test_path(root && *root ? root : "tests/fuzz/corpus", "reader");
-    static const struct { const char *name; int variant; } seeds[] = {{"small.trit", TFMT_SMALL}, {"full.trit", TFMT_FULL}};
+    static const struct { const char *name; int variant; } seeds[] = {{"small.trit", TFMT_SMALL}, {"full.trit", TFMT_FULL}, {"blk.trit", TFMT_BLK}};
     for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
         const char *tmp = test_path(test_tmpdir(), seeds[i].name);
         trit_err err;

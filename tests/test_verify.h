@@ -21,7 +21,7 @@ typedef struct vt_defects {
     uint32_t n_expert;     /* moe.n_expert as stated (0 = 4, the truth) */
     int drop_expert;       /* leave out the unit of (layer 1, expert 3) */
     int bad_shape;         /* blk.1.attn_q.weight declared [48, 64] instead of [64, 64] */
-    int unknown_type;      /* extra tensor rope_freqs.weight of element type 9 */
+    int unknown_type;      /* extra tensor rope_freqs.weight of element type 200 */
     int no_head_dim;       /* leave out model.head_dim */
     int hf_names;          /* HF tensor names instead of the canonical ones */
     int golden;            /* a golden-logits section (kind 6) for prompt {1, 2, 3} */

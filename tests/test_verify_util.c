@@ -282,7 +282,7 @@ int vt_build(const char *path, const vt_defects *din, trit_err *err)
     add(ts, &n, d->hf_names ? "lm_head.weight" : "output.weight", 'e', TRIT_TYPE_F16, 2, VT_N_VOCAB, N_EMBD, 0, 0,
         TRIT_NONE32, TRIT_NONE32);
     if (d->unknown_type)
-        add(ts, &n, "rope_freqs.weight", 'x', 9, 1, HEAD_DIM / 2, 0, 0, 0, TRIT_NONE32, TRIT_NONE32);
+        add(ts, &n, "rope_freqs.weight", 'x', 200, 1, HEAD_DIM / 2, 0, 0, 0, TRIT_NONE32, TRIT_NONE32);
     for (uint32_t i = 0; i < n; i++) T(trit_writer_add_tensor(w, &ts[i].info, &ts[i].id, err));
     /* data: dense tensors, then each unit's members in declaration order */
     for (uint32_t i = 0; i < n; i++) {

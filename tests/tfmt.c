@@ -64,11 +64,36 @@ static const spec dense_small[] = {
     {"norm.weight", TRIT_TYPE_F32, 1, {16, 0, 0}, 0, 0},
 };
 
+static const spec dense_blk[] = {
+    {"tok_embd.weight", TRIT_TYPE_Q6_K, 2, {8, 256, 0}, 0, 0},
+    {"norm.weight", TRIT_TYPE_F32, 1, {256, 0, 0}, 0, 0},
+    {"blk.0.attn_q.weight", TRIT_TYPE_Q8_0, 2, {4, 64, 0}, 0, 0},
+    {"blk.0.attn_k.weight", TRIT_TYPE_Q4_K, 2, {2, 512, 0}, 0, 0},
+    {"blk.0.attn_v.weight", TRIT_TYPE_MXFP4, 3, {2, 3, 96}, 0, 0},
+};
+
+void tfmt_fill_blk(const trit_tensor_info *t, uint8_t *p, uint32_t seed)
+{
+    tfmt_fill(p, t->size, seed);
+    uint64_t const nb = t->block_bytes ? t->size / t->block_bytes : 0;
+    for (uint64_t b = 0; b < nb; b++) {
+        uint8_t *q = p + b * t->block_bytes;
+        switch (t->type) {
+        case TRIT_TYPE_Q8_0: q[1] &= 0x3b; break;       /* exponent bits of d below all-ones */
+        case TRIT_TYPE_Q4_K: q[1] &= 0x3b; q[3] &= 0x3b; break;
+        case TRIT_TYPE_Q6_K: q[209] &= 0x3b; break;
+        case TRIT_TYPE_MXFP4: if (q[0] == 0xff) q[0] = 0x7f; break;
+        default: break;
+        }
+    }
+}
+
 static int write_tensor(trit_writer *w, uint32_t id, const trit_tensor_info *t, uint32_t seed, trit_err *err)
 {
     uint8_t *buf = malloc(t->size ? (size_t)t->size : 1);
     if (!buf) return TRIT_E_NOMEM;
     if (t->type == TRIT_TYPE_T2) tfmt_fill_t2(t, buf, seed);
+    else if (trit_type_is_block(t->type)) tfmt_fill_blk(t, buf, seed);
     else tfmt_fill(buf, t->size, seed);
     /* stream in two pieces to exercise begin/append/end */
     int rc = trit_writer_tensor_begin(w, id, err);
@@ -100,7 +125,7 @@ static trit_tensor_info desc_of(const spec *s, uint32_t layer, uint32_t unit)
 
 int tfmt_write(const char *path, int variant, trit_err *err)
 {
-    int const full = variant == TFMT_FULL;
+    int const full = variant == TFMT_FULL, blk = variant == TFMT_BLK;
     trit_write_opts o = {0};
     o.overwrite = 1;
     o.page_align = full ? 0 : 4096;
@@ -125,8 +150,8 @@ int tfmt_write(const char *path, int variant, trit_err *err)
     }
     uint32_t sec;
     T(trit_writer_add_section(w, "tokenizer.json", TRIT_SECTION_TOKENIZER_JSON, &sec, err));
-    const spec *ds = full ? dense_full : dense_small;
-    uint32_t const nd = full ? sizeof dense_full / sizeof *ds : sizeof dense_small / sizeof *ds;
+    const spec *ds = full ? dense_full : blk ? dense_blk : dense_small;
+    uint32_t const nd = full ? sizeof dense_full / sizeof *ds : blk ? sizeof dense_blk / sizeof *ds : sizeof dense_small / sizeof *ds;
     uint32_t ids[32];
     trit_tensor_info infos[32];
     for (uint32_t i = 0; i < nd; i++) {
@@ -143,8 +168,9 @@ int tfmt_write(const char *path, int variant, trit_err *err)
     for (uint32_t e = 0; e < n_exp; e++) {
         T(trit_writer_add_unit(w, 0, e, e == 0 ? TRIT_STORAGE_ZSTD : TRIT_STORAGE_RAW, &units[e], err));
         for (uint32_t k = 0; k < 3; k++) {
-            spec const s = {mnames[e][k], TRIT_TYPE_T2, 2, {k == 2 ? 16u : 32u, k == 2 ? 32u : 16u, 0},
-                            TRIT_SCALE_TENSOR, 0};
+            spec const s = blk ? (spec){mnames[e][k], k == 2 ? TRIT_TYPE_Q6_K : TRIT_TYPE_Q4_K, 2, {4, 256, 0}, 0, 0}
+                               : (spec){mnames[e][k], TRIT_TYPE_T2, 2, {k == 2 ? 16u : 32u, k == 2 ? 32u : 16u, 0},
+                                        TRIT_SCALE_TENSOR, 0};
             minfo[e][k] = desc_of(&s, 0, units[e]);
             T(trit_writer_add_tensor(w, &minfo[e][k], &mids[e][k], err));
         }

@@ -61,6 +61,8 @@ typedef struct vfy__vals {
     uint64_t n_vals, n_nan, n_inf, first;
     int skip;                  /* element count unusable: values not checked (cannot happen after open) */
     uint64_t nonzero;          /* non-zero weights or values seen (0: none; counts are not exact) */
+    /* ggml block types (spec 6.3) */
+    uint64_t blk_bad, blk_first, blk_last; /* blocks with an invalid scale, the tensor byte of the first, the last's index */
 } vfy__vals;
 void vfy__vals_init(vfy__vals *v, const trit_tensor_info *t);
 void vfy__vals_feed(vfy__vals *v, const uint8_t *p, uint64_t n);

@@ -14,8 +14,9 @@
 #include "vfy_int.h"
 
 static const vfy_runtime builtin[] = {
-    /* 0.1.0: the first release: container 1.0, zstd units, types f32..u8 */
-    {"0.1.0", 1, 0, TRIT_FEAT_REQ_ZSTD, TRIT_TYPE_COUNT_},
+    /* 0.1.0: the first release (not yet shipped, so its row still grows with it): container
+     * 1.1, zstd units, types f32..u8 and the ggml block types q8_0, q4_k, q6_k, mxfp4 */
+    {"0.1.0", 1, 1, TRIT_FEAT_REQ_ZSTD, TRIT_TYPE_COUNT_},
 };
 
 const vfy_runtime *vfy_runtime_table(size_t *n)

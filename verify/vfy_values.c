@@ -231,7 +231,7 @@ void vfy__vals_init(vfy__vals *v, const trit_tensor_info *t)
 {
     memset(v, 0, sizeof *v);
     v->t = t;
-    v->first3 = v->first_pad = v->gap_bad = v->sc_first = v->first = UINT64_MAX;
+    v->first3 = v->first_pad = v->gap_bad = v->sc_first = v->first = v->blk_first = UINT64_MAX;
     if (t->type == TRIT_TYPE_T2) {
         uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
         v->cols = cols;
@@ -268,6 +268,19 @@ void vfy__vals_feed(vfy__vals *v, const uint8_t *p, uint64_t n)
         if (!v->nonzero && trit_find_nonzero_byte(p, n) < n) v->nonzero = 1;
         break;
     default:
+        if (trit_type_is_block(v->t->type)) {
+            /* scales (spec 6.3); pieces may cut blocks anywhere: libtrit looks at the bytes given */
+            for (uint64_t x = q; x < q + n; x++) {
+                x = trit_blk_find_bad(v->t->type, p + (x - q), x, q + n - x);
+                if (x == q + n) break;
+                uint64_t const b = x / v->t->block_bytes;   /* count blocks, not bad scales */
+                if (!v->blk_bad || b != v->blk_last) {
+                    if (!v->blk_bad++) v->blk_first = x;
+                    v->blk_last = b;
+                }
+            }
+            if (!v->nonzero && trit_find_nonzero_byte(p, n) < n) v->nonzero = 1;
+        }
         break;   /* unknown types: sized and checksummed, values not interpreted */
     }
 }
@@ -275,6 +288,11 @@ void vfy__vals_feed(vfy__vals *v, const uint8_t *p, uint64_t n)
 void vfy__vals_report(const vfy__vals *v, vfy_report *rep, uint64_t off, int dense, const char *object, int projection)
 {
     const trit_tensor_info *const t = v->t;
+    if (v->blk_bad)
+        vfy_report_add(rep, VFY_C_TENSOR, 0, at(off, dense, v->blk_first), object,
+                       "%llu %s blocks have an invalid scale, first block %llu (%s)", (unsigned long long)v->blk_bad,
+                       trit_type_name(t->type), (unsigned long long)(v->blk_first / t->block_bytes),
+                       t->type == TRIT_TYPE_MXFP4 ? "E8M0 exponent 255 is NaN in OCP MX" : "f16 scale is infinite or NaN");
     switch (t->type) {
     case TRIT_TYPE_T2:
         if (v->npad)
@@ -312,6 +330,7 @@ void vfy__vals_report(const vfy__vals *v, vfy_report *rep, uint64_t off, int den
                            "projection is all zero (%llu values): the layer computes nothing",
                            (unsigned long long)v->n_vals);
         break;
+    case TRIT_TYPE_Q8_0: case TRIT_TYPE_Q4_K: case TRIT_TYPE_Q6_K: case TRIT_TYPE_MXFP4:
     case TRIT_TYPE_I8: case TRIT_TYPE_I32: case TRIT_TYPE_U8:
         if (projection && t->size && !v->nonzero)
             vfy_report_add(rep, VFY_C_TENSOR, 0, TRIT_NO_OFFSET, object,

@@ -26,7 +26,7 @@
 
 /* llama.h: enum llama_ftype, the values of the types named here */
 static const struct { const char *name; int32_t ftype; } ftypes[] = {
-    {"q4_0", 2}, {"q8_0", 7}, {"q5_0", 8}, {"q4_k_m", 15}, {"q6_k", 18}, {"tq1_0", 36}, {"tq2_0", 37},
+    {"q4_0", 2}, {"q8_0", 7}, {"q5_0", 8}, {"q4_k_m", 15}, {"q6_k", 18}, {"tq1_0", 36}, {"tq2_0", 37}, {"mxfp4_moe", 38},
 };
 
 typedef struct llq_params {                /* llama.h: struct llama_model_quantize_params */
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof ftypes / sizeof ftypes[0]; i++)
         if (!strcmp(argc == 6 ? argv[5] : "tq2_0", ftypes[i].name)) ftype = ftypes[i].ftype;
     if (ftype < 0) {
-        fprintf(stderr, "llama_quant: unknown FTYPE '%s' (q4_0 q8_0 q5_0 q4_k_m q6_k tq1_0 tq2_0)\n", argv[5]);
+        fprintf(stderr, "llama_quant: unknown FTYPE '%s' (q4_0 q8_0 q5_0 q4_k_m q6_k tq1_0 tq2_0 mxfp4_moe)\n", argv[5]);
         return 2;
     }
     void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);

@@ -121,6 +121,9 @@ sh "$HERE/gptoss.sh" "$BUILD" || fail=$((fail + 1))
 # Q8_0/Q4_0/Q5_0/Q4_K_M/Q6_K copies made by llama.cpp's quantizer: codes and magnitude back
 sh "$HERE/quant_copies.sh" "$BUILD"
 case $? in 0 | 77) ;; *) fail=$((fail + 1)) ;; esac
+# Q4_K_M/Q8_0/Q6_K/MXFP4 GGUFs kept as blocks: size, export bit for bit, trit run vs llama.cpp
+sh "$HERE/blk.sh" "$BUILD"
+case $? in 0 | 77) ;; *) fail=$((fail + 1)) ;; esac
 
 echo "conformance: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
