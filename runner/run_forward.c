@@ -339,6 +339,7 @@ static int moe(run_ctx *c, uint32_t L, uint32_t T, trit_err *err)
         if (used) c->need[n_need++] = e;
     }
     run_cache_begin_layer(c->cache, L, T, c->need, n_need);
+    run__prefetch_next(c, L, T);   /* the next layer's likely experts, on another thread */
     load_arg la = {c};
     for (uint32_t ni = 0; ni < n_need; ni++) {
         uint32_t const e = c->need[ni];

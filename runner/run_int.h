@@ -54,12 +54,29 @@ void run_cache_free(run_cache *c);
 int run_cache_acquire(run_cache *c, uint32_t layer, uint32_t expert, uint64_t size, uint32_t weight,
                       run_cache_load_fn load, void *arg, const void **image, trit_err *err);
 void run_cache_release(run_cache *c, uint32_t layer, uint32_t expert);
+/* From the prefetch thread: load expert (layer, expert) unless resident, in flight, larger
+ * than the budget, or without room that evicts nothing needed sooner (then nothing happens).
+ * Not pinned; counted in the prefetch statistics, not in hits or misses. */
+int run_cache_prefetch(run_cache *c, uint32_t layer, uint32_t expert, uint64_t size, run_cache_load_fn load, void *arg,
+                       trit_err *err);
 /* A batch enters layer: n_tokens pass through it and experts[0..n) will be acquired next
  * (frequency aging; the LAYER policy keeps those until they are used). */
 void run_cache_begin_layer(run_cache *c, uint32_t layer, uint32_t n_tokens, const uint32_t *experts, uint32_t n);
 uint32_t run_cache_policy(const run_cache *c);
 /* Statistics into s (the cache's fields only). */
-void run_cache_stats(const run_cache *c, run_stats *s);
+void run_cache_stats(run_cache *c, run_stats *s);
+
+/* ---- expert prefetch (run_prefetch.c) ---- */
+typedef struct run_prefetch run_prefetch;
+/* Start the prefetch thread over c's model and cache (c->cache set). *out NULL when the model
+ * has no experts. Free with run__prefetch_free (joins the thread). */
+int run__prefetch_new(run_ctx *c, run_prefetch **out, trit_err *err);
+void run__prefetch_free(run_prefetch *p);
+/* Layer L's batch of T tokens was routed (c->h holds the residual after L's attention): queue
+ * the experts the next MoE layer is likely to use. */
+void run__prefetch_next(run_ctx *c, uint32_t L, uint32_t T);
+/* Bytes the prefetch thread read from the source. */
+uint64_t run__prefetch_bytes_read(run_prefetch *p);
 
 /* ---- the model ---- */
 typedef struct run_hparams {
@@ -142,6 +159,8 @@ struct run_ctx {
     const run_kern *kern;
     run_pool *pool;
     run_cache *cache;
+    run_prefetch *prefetch;    /* NULL: prefetch off */
+    int prefetch_sync;         /* RUN_PREFETCH_SYNC */
     FILE *trace;
     uint32_t n_ctx, n_pos;
     float *k_cache, *v_cache;  /* [n_layer][n_ctx][n_head_kv * head_dim] */
