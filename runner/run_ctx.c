@@ -143,6 +143,7 @@ int run_ctx_new(const run_weights *w, const run_opts *o_in, run_ctx **out, trit_
         rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
                           "static activation scales and calibration are not implemented for multi-head latent attention");
     if (!rc) rc = run__act_new(c, &o, err);
+    if (!rc) rc = run__b3_check(c, o.act_scales, err);
     if (rc) {
         run_ctx_free(c);
         return rc;

@@ -25,7 +25,8 @@
 
 #include "run_int.h"
 
-static int is_t2(const run_tensor *t) { return t->data && t->type == TRIT_TYPE_T2; }
+/* Ternary (t2, or b3 in expert units): its input is quantized to int8. */
+static int is_t2(const run_tensor *t) { return t->data && (t->type == TRIT_TYPE_T2 || t->type == TRIT_TYPE_B3); }
 
 #define NO_EXPERT UINT32_MAX   /* activation sites outside experts */
 
@@ -202,7 +203,7 @@ static void bind(run_tensor *t, const run_tensor *desc, const void *image)
 {
     *t = *desc;
     t->data = (const uint8_t *)image + desc->data_off;
-    t->scales = desc->type == TRIT_TYPE_T2 ? (const float *)(const void *)((const uint8_t *)image + desc->scales_off) : NULL;
+    t->scales = desc->type == TRIT_TYPE_T2 || desc->type == TRIT_TYPE_B3 ? (const float *)(const void *)((const uint8_t *)image + desc->scales_off) : NULL;
 }
 
 /* One sparsemixer pick (modeling_phimoe.py sparsemixer, eval mode) over the router logits s:

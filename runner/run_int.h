@@ -157,6 +157,7 @@ struct run_ctx {
     run_tensor token_embd, output;
     float *output_norm, *output_norm_b, *output_b;
     const run_kern *kern;
+    const struct run_b3_kern *kern_b3;   /* b3 weights (run_b3.c), the set matching kern */
     run_pool *pool;
     run_cache *cache;
     run_prefetch *prefetch;    /* NULL: prefetch off */
@@ -221,6 +222,12 @@ void run__layernorm(float *out, const float *x, const float *w, const float *b, 
 /* A block or output norm as the description states it (model.norm_kind): RMSNorm * w, or
  * LayerNorm * w + b. */
 void run__norm(const run_ctx *c, float *out, const float *x, const float *w, const float *b);
+
+/* ---- b3 weights (run_b3.c) ---- */
+/* y[t * ldy + r] = W row r . x_t for a b3 W, x quantized per token in qb (dynamic mode). */
+void run__b3_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32_t n, float *y, uint64_t ldy);
+/* Pick c->kern_b3; refuse b3 experts under an activation mode other than dynamic. */
+int run__b3_check(run_ctx *c, uint32_t act_mode, trit_err *err);
 
 /* ---- activation quantization sites and static scales (run_act.c, run_act_lin.c) ---- */
 /* Set up c->act for o's act_scales mode and observer (after the model is loaded). */

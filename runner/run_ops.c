@@ -290,6 +290,10 @@ static void lin_task(void *arg, uint32_t i, uint32_t nw)
 void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, const run_qbuf *qb, uint32_t n, float *y,
                  uint64_t ldy)
 {
+    if (w->type == TRIT_TYPE_B3) {
+        run__b3_linear(c, w, qb, n, y, ldy); /* base-3 expert units (run_b3.c) */
+        return;
+    }
     if (qb && qb->floated && w->type == TRIT_TYPE_T2) {
         run__float_linear(c, w, x, ldx, n, y, ldy); /* float mode: the unquantized reference */
         return;
