@@ -11,6 +11,7 @@
 #include "run_kern_b3.h"
 #include "test.h"
 #include "test_run_util.h"
+#include "vfy.h"
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -159,6 +160,22 @@ static int verify_path(const char *path, trit_err *err)
     return rc;
 }
 
+/* `trit verify`'s walk (verify/): 1 if some finding's message holds want. */
+static int verify_finds(const char *path, const char *want)
+{
+    vfy_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    vfy_report rep;
+    vfy_report_init(&rep, path, 0);
+    trit_err err;
+    vfy_verify(path, &o, &rep, &err);
+    int found = 0;
+    for (uint32_t i = 0; i < rep.n_issues; i++) found |= strstr(rep.issues[i].msg, want) != NULL;
+    vfy_report_release(&rep);
+    return found;
+}
+
 TEST(b3_verify_refuses_invalid_byte_and_padding)
 {
     trit_err err;
@@ -183,6 +200,11 @@ TEST(b3_verify_refuses_invalid_byte_and_padding)
     trit_err_clear(&err);
     CHECK_EQ_INT(verify_path(pad, &err), TRIT_E_CORRUPT);
     CHECK(strstr(err.msg, "padding digit") != NULL);
+    /* and `trit verify` reports both, and nothing of the kind on the good file */
+    CHECK(verify_finds(bad, "invalid b3 bytes"));
+    CHECK(verify_finds(pad, "row padding codes are not 1"));
+    CHECK(!verify_finds(ok, "b3"));
+    CHECK(!verify_finds(ok, "padding"));
 }
 
 /* trit-gen qwen3moe (group-scaled ternary experts, wide enough for several b3 blocks) converted

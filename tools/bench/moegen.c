@@ -2,7 +2,7 @@
  * libtrit (no checkpoint, no converter: at 30 B parameters converting is the slow part).
  *
  *   moegen OUT.trit [--layers N] [--embd N] [--ff N] [--experts N] [--used N] [--heads N]
- *          [--kv-heads N] [--vocab N] [--units zstd|raw] [--alpha A] [--beta B] [--seed S]
+ *          [--kv-heads N] [--vocab N] [--units zstd|raw|b3] [--alpha A] [--beta B] [--seed S]
  *
  * Defaults are Qwen3-30B-A3B's shape (HF Qwen/Qwen3-30B-A3B config.json: 48 layers, hidden
  * 2048, 32 heads, 4 kv heads, head_dim 128, 128 experts, 8 per token, moe_intermediate_size
@@ -42,6 +42,7 @@
 typedef struct cfg {
     uint32_t n_layer, n_embd, n_ff, n_expert, n_used, n_head, n_kv, head_dim, n_vocab;
     uint32_t storage;
+    int b3;                    /* expert members as b3 (raw units), else t2 */
     double alpha, beta;
     uint64_t seed;
 } cfg;
@@ -133,6 +134,7 @@ typedef struct job {
     uint32_t unit0, n;               /* units [unit0, unit0 + n) of this job */
     const uint32_t *member;          /* [unit][3] tensor ids */
     uint8_t *img;                    /* decoded image scratch */
+    uint8_t *t2buf;                  /* b3: a member as t2 before re-packing */
     trit_unit_packer *pk;
     uint8_t *out[BATCH];             /* stored bytes per unit (owned) */
     uint64_t out_n[BATCH], out_xxh[BATCH], mem_xxh[BATCH][3];
@@ -153,10 +155,20 @@ static void *run_job(void *arg)
             /* gate/up: x ~ unit rms in, ~unit rms out; down: output small (header comment) */
             float const s = m < 2 ? (float)(1.0 / sqrt((double)t->dims[1] * 2.0 / 3.0)) : (float)(0.03 / (0.5 * sqrt((double)t->dims[1] * 2.0 / 3.0)));
             if (t->offset > end) memset(j->img + end, 0, t->offset - end);
-            fill_t2(j->img + t->offset, t, s, &r);
+            if (c->b3) {
+                trit_tensor_info t2 = *t, b3;
+                t2.type = TRIT_TYPE_T2;
+                trit_type_geometry(t2.type, &t2.block_elems, &t2.block_bytes);
+                trit_tensor_layout(&t2, NULL);
+                fill_t2(j->t2buf, &t2, s, &r);
+                if ((j->rc = trit_t2_to_b3(&t2, j->t2buf, &b3, j->img + t->offset, &j->err))) break;
+            } else {
+                fill_t2(j->img + t->offset, t, s, &r);
+            }
             j->mem_xxh[k][m] = trit_xxh3(j->img + t->offset, t->size);
             end = t->offset + t->size;
         }
+        if (j->rc) break;
         const void *st;
         j->rc = trit_unit_pack(j->pk, c->storage, j->img, end, &st, &j->out_n[k], &j->out_xxh[k], &j->err);
         if (j->rc) break;
@@ -173,7 +185,7 @@ static void *run_job(void *arg)
 
 static int parse(int argc, char **argv, cfg *c, const char **out)
 {
-    *c = (cfg){48, 2048, 768, 128, 8, 32, 4, 128, 32000, TRIT_STORAGE_ZSTD, 1.0, 1.5, 1};
+    *c = (cfg){48, 2048, 768, 128, 8, 32, 4, 128, 32000, TRIT_STORAGE_ZSTD, 0, 1.0, 1.5, 1};
     *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -187,6 +199,7 @@ static int parse(int argc, char **argv, cfg *c, const char **out)
         } else if (!strcmp(a, "--units") && v) {
             if (!strcmp(v, "zstd")) c->storage = TRIT_STORAGE_ZSTD;
             else if (!strcmp(v, "raw")) c->storage = TRIT_STORAGE_RAW;
+            else if (!strcmp(v, "b3")) c->storage = TRIT_STORAGE_RAW, c->b3 = 1;
             else return -1;
             i++;
         } else if (!strcmp(a, "--alpha") && v) {
@@ -239,7 +252,7 @@ int main(int argc, char **argv)
     const char *out;
     if (parse(argc, argv, &c, &out)) {
         fprintf(stderr, "usage: moegen OUT.trit [--layers N] [--embd N] [--ff N] [--experts N] [--used N] [--heads N]\n"
-                        "       [--kv-heads N] [--vocab N] [--units zstd|raw] [--alpha A] [--beta B] [--seed S]\n");
+                        "       [--kv-heads N] [--vocab N] [--units zstd|raw|b3] [--alpha A] [--beta B] [--seed S]\n");
         return 2;
     }
     init_valid();
@@ -322,6 +335,11 @@ int main(int argc, char **argv)
                 snprintf(nm, 64, "blk.%u.ffn_%s.%u.weight", l, proj[m], e);
                 trit_tensor_info t;
                 t2_info(&t, nm, m < 2 ? c.n_ff : E, m < 2 ? E : c.n_ff, l, u);
+                if (c.b3) {
+                    t.type = TRIT_TYPE_B3;
+                    trit_type_geometry(t.type, &t.block_elems, &t.block_bytes);
+                    trit_tensor_layout(&t, NULL);
+                }
                 T(trit_writer_add_tensor(w, &t, &member[(size_t)u * 3 + m], &err));
             }
         }
@@ -398,7 +416,8 @@ int main(int argc, char **argv)
         jobs[k].w = w;
         jobs[k].member = member;
         jobs[k].img = malloc(img_max);
-        if (!jobs[k].img || trit_unit_packer_new(1, &jobs[k].pk, &err)) return fail("packer", &err);
+        jobs[k].t2buf = malloc((size_t)E * c.n_ff / 4 + 4096);   /* a member as t2: codes + scale */
+        if (!jobs[k].img || !jobs[k].t2buf || trit_unit_packer_new(1, &jobs[k].pk, &err)) return fail("packer", &err);
     }
     uint64_t stored = 0;
     for (uint32_t u0 = 0; u0 < n_units && rc == TRIT_OK; u0 += WORKERS * BATCH) {
@@ -431,6 +450,7 @@ int main(int argc, char **argv)
     for (uint32_t k = 0; k < WORKERS; k++) {
         for (uint32_t i = 0; i < BATCH; i++) free(jobs[k].out[i]);
         free(jobs[k].img);
+        free(jobs[k].t2buf);
         trit_unit_packer_free(jobs[k].pk);
     }
     if (rc) {
