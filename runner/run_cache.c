@@ -53,7 +53,9 @@
 #define RUN_LAT_CAP (1u << 20)   /* load latencies kept for the percentiles */
 #define RUN_AGE_BUCKETS 8u        /* passes since last use: 1, 2, 3-4, 5-8, 9-16, 17-64, >64, never */
 #define RUN_FREQ_BUCKETS 6u       /* routing frequency: <1/64, <1/32, <1/16, <1/8, <1/4, more */
-#define RUN_TABLE_AGE 4096.0      /* observations between halvings of the reuse table */
+#define RUN_TABLE_AGE 65536.0     /* observations between halvings of the reuse table: 4096 forgot within
+                                     a token on wide models (48 x 128 experts); measured on a 300-token
+                                     Zipf trace at 2 GB: 78.9% -> 79.7% */
 
 typedef struct run_centry {
     void *image;               /* decoded expert, NULL when not resident */

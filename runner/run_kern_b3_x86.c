@@ -1,5 +1,7 @@
 /* run_kern_b3_x86.c - b3 kernels for AVX2 and AVX-512 BW + VNNI (run_kern_b3.h), with
  * per-function target attributes like the t2 sets; picked only where the CPU reports them. */
+#include <stddef.h>
+
 #include "run_kern_b3.h"
 #include "run_kern_x86.h"
 

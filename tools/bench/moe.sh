@@ -4,13 +4,21 @@
 # run under a 2 GB expert budget with prefetch on and off and LRU, and with every expert
 # resident when memory allows; the expert trace replayed under every policy (moereplay.c).
 #
-# Environment: MOE_DIR (default /dev/shm/trit-bench-moe), MOE_UNITS (zstd|raw, default zstd),
+# Environment: MOE_DIR (default /dev/shm/trit-bench-moe when /dev/shm has 8 GiB free and the
+# machine 14 GiB available, else ${TMPDIR:-/tmp}/trit-bench-moe: a tmpfs file is unreclaimable
+# RAM, and with the runner's 2.7 GB on top a busy machine OOM-killed the run), MOE_UNITS (zstd|raw, default zstd),
 # MOE_TOKENS (decoded tokens per run, default 48), MOE_THREADS (default 2), MOE_ROUNDS
 # (interleaved rounds, default 1), MOE_KEEP=1 keeps the container. The container is deleted at
 # the end (and on interrupt).
 set -eu
 B=${1:-build}
-DIR=${MOE_DIR:-/dev/shm/trit-bench-moe}
+shm_free_kb=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
+avail_kb=$(awk '/MemAvailable/ { print $2 }' /proc/meminfo)
+if [ "${shm_free_kb:-0}" -gt $((8 * 1024 * 1024)) ] && [ "$avail_kb" -gt $((14 * 1024 * 1024)) ]; then
+    DIR=${MOE_DIR:-/dev/shm/trit-bench-moe}
+else
+    DIR=${MOE_DIR:-${TMPDIR:-/tmp}/trit-bench-moe}
+fi
 UNITS=${MOE_UNITS:-zstd}
 N=${MOE_TOKENS:-48}
 TH=${MOE_THREADS:-2}
