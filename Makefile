@@ -197,7 +197,10 @@ $(BUILD)/bench/moegen: tools/bench/moegen.c $(BUILD)/libtrit.a
 $(BUILD)/bench/moereplay: tools/bench/moereplay.c $(call mod_lib,runner) $(BUILD)/libtrit.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Irunner -Iformat $(ALL_LDFLAGS) -o $@ $< $(call mod_lib,runner) $(BUILD)/libtrit.a $(LIB_LIBS) -lm -lpthread
-bench-moe: $(BUILD)/trit-run $(BUILD)/bench/moegen $(BUILD)/bench/moereplay
+$(BUILD)/bench/b3bench: tools/bench/b3bench.c $(call mod_lib,runner) $(BUILD)/libtrit.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Irunner -Iformat $(ALL_LDFLAGS) -o $@ $< $(call mod_lib,runner) $(BUILD)/libtrit.a $(LIB_LIBS)
+bench-moe: $(BUILD)/trit-run $(BUILD)/bench/moegen $(BUILD)/bench/moereplay $(BUILD)/bench/unitbench $(BUILD)/bench/b3bench
 	sh tools/bench/moe.sh $(BUILD)
 bench: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/bench/membw $(BUILD)/bench/unitbench $(BUILD)/bench/llama_quant $(BUILD)/bench/kernbench
 	sh tools/bench/bench.sh $(BUILD)

@@ -5,9 +5,13 @@
  * The products are the t2 ones (run_ops.c) with the same integer sums and the same float steps:
  *   per tensor / per row:  y = (float)(sum_i (digit_i - 1) q_i) * scale * d
  *   per group (size G):    y = (sum over groups g, in order, of (float)(sum_{i in g} (digit_i - 1) q_i) * scale_g) * d
- * so a b3 model gives the t2 model's logits bit for bit (tests/test_run_b3.c). Dynamic
- * (per-token absmax) activations only: the other modes are refused at load (run__b3_check).
+ * so a b3 model gives the t2 model's logits bit for bit (tests/test_run_b3.c). The kernels serve
+ * the default activation mode (dynamic, per-token absmax); under the others (static, block,
+ * float: calibration and evaluation) a b3 matrix is re-packed into t2 in a scratch buffer sized at
+ * load (run__b3_check) and goes through the t2 paths: same values, slower.
  */
+#include <stdlib.h>
+
 #include "run_int.h"
 #include "run_kern_b3.h"
 #include "trit_safemath.h"
@@ -92,8 +96,28 @@ static void b3_task(void *arg, uint32_t i, uint32_t nw)
         }
 }
 
-void run__b3_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32_t n, float *y, uint64_t ldy)
+/* w re-packed as t2 into c->b3_t2 (rows of ceil(cols / 128) * 32 bytes; scales borrowed). */
+static void as_t2(run_ctx *c, const run_tensor *w, run_tensor *t2)
 {
+    uint64_t const rb3 = trit_div_ceil(w->cols, 160) * 32, rb2 = trit_div_ceil(w->cols, 128) * 32;
+    *t2 = *w;
+    t2->type = TRIT_TYPE_T2;
+    t2->data = c->b3_t2;
+    for (uint64_t r = 0; r < w->rows; r++) {
+        trit_b3_unpack_row((const uint8_t *)w->data + r * rb3, w->cols, c->b3_vals);
+        trit_t2_pack_row(c->b3_vals, w->cols, c->b3_t2 + r * rb2);
+    }
+}
+
+void run__b3_linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, const run_qbuf *qb, uint32_t n, float *y,
+                    uint64_t ldy)
+{
+    if (qb && (qb->act || qb->blocked || qb->floated)) {
+        run_tensor t2;
+        as_t2(c, w, &t2);
+        run__linear(c, &t2, x, ldx, qb, n, y, ldy);
+        return;
+    }
     b3_job j = {c, w, qb, n, y, ldy};
     if (w->rows * w->cols * n < (1u << 16)) b3_task(&j, 0, 1);
     else run_pool_run(c->pool, b3_task, &j);
@@ -103,13 +127,30 @@ int run__b3_check(run_ctx *c, uint32_t act_mode, trit_err *err)
 {
     c->kern_b3 = run_b3_kern_for(c->kern->name);
     if (act_mode == RUN_ACT_SCALES_DYNAMIC) return TRIT_OK;
+    uint64_t need = 0, cols = 0;   /* the largest b3 expert matrix as t2 */
     for (uint32_t L = 0; L < c->hp.n_layer; L++) {
         run_layer const *ly = &c->layers[L];
-        for (uint32_t e = 0; ly->moe && ly->experts && e < c->hp.n_expert; e++)
-            if (ly->experts[e].gate.type == TRIT_TYPE_B3 || ly->experts[e].up.type == TRIT_TYPE_B3 ||
-                ly->experts[e].down.type == TRIT_TYPE_B3)
-                return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
-                                    "expert %u of layer %u is stored as b3, which runs with --act-scales dynamic only", e, L);
+        for (uint32_t e = 0; ly->moe && ly->experts && e < c->hp.n_expert; e++) {
+            run_tensor const *m[3] = {&ly->experts[e].gate, &ly->experts[e].up, &ly->experts[e].down};
+            for (int k = 0; k < 3; k++)
+                if (m[k]->type == TRIT_TYPE_B3) {
+                    uint64_t const b = m[k]->rows * trit_div_ceil(m[k]->cols, 128) * 32;
+                    need = b > need ? b : need;
+                    cols = m[k]->cols > cols ? m[k]->cols : cols;
+                }
+        }
     }
+    if (!need) return TRIT_OK;
+    c->b3_t2 = malloc(need);
+    c->b3_vals = malloc(cols + 1);
+    if (!c->b3_t2 || !c->b3_vals)
+        return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "cannot allocate %llu bytes to re-pack b3 experts",
+                            (unsigned long long)need);
     return TRIT_OK;
+}
+
+void run__b3_free(run_ctx *c)
+{
+    free(c->b3_t2);
+    free(c->b3_vals);
 }

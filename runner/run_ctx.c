@@ -156,6 +156,7 @@ void run_ctx_free(run_ctx *c)
 {
     if (!c) return;
     run__prefetch_free(c->prefetch);   /* joins its thread: before the cache it fills */
+    run__b3_free(c);
     run_pool_free(c->pool);
     run_cache_free(c->cache);
     run__free_model(c);

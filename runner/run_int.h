@@ -158,6 +158,8 @@ struct run_ctx {
     float *output_norm, *output_norm_b, *output_b;
     const run_kern *kern;
     const struct run_b3_kern *kern_b3;   /* b3 weights (run_b3.c), the set matching kern */
+    uint8_t *b3_t2;            /* b3 matrix re-packed as t2 (non-dynamic activation modes; owned) */
+    int8_t *b3_vals;           /* one row's values for that */
     run_pool *pool;
     run_cache *cache;
     run_prefetch *prefetch;    /* NULL: prefetch off */
@@ -224,10 +226,12 @@ void run__layernorm(float *out, const float *x, const float *w, const float *b, 
 void run__norm(const run_ctx *c, float *out, const float *x, const float *w, const float *b);
 
 /* ---- b3 weights (run_b3.c) ---- */
-/* y[t * ldy + r] = W row r . x_t for a b3 W, x quantized per token in qb (dynamic mode). */
-void run__b3_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32_t n, float *y, uint64_t ldy);
-/* Pick c->kern_b3; refuse b3 experts under an activation mode other than dynamic. */
+/* y[t * ldy + r] = W row r . x_t for a b3 W (run__linear's contract). */
+void run__b3_linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, const run_qbuf *qb, uint32_t n, float *y,
+                    uint64_t ldy);
+/* Pick c->kern_b3; for activation modes other than dynamic, the re-packing scratch. */
 int run__b3_check(run_ctx *c, uint32_t act_mode, trit_err *err);
+void run__b3_free(run_ctx *c);
 
 /* ---- activation quantization sites and static scales (run_act.c, run_act_lin.c) ---- */
 /* Set up c->act for o's act_scales mode and observer (after the model is loaded). */

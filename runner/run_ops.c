@@ -291,7 +291,7 @@ void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, 
                  uint64_t ldy)
 {
     if (w->type == TRIT_TYPE_B3) {
-        run__b3_linear(c, w, qb, n, y, ldy); /* base-3 expert units (run_b3.c) */
+        run__b3_linear(c, w, x, ldx, qb, n, y, ldy); /* base-3 expert units (run_b3.c) */
         return;
     }
     if (qb && qb->floated && w->type == TRIT_TYPE_T2) {
