@@ -57,16 +57,7 @@ static float row_groups(const b3_job *j, uint64_t r, uint32_t t, int32_t *chunks
     const float *sc = w->scales + r * ng;
     if (G % 32) return groups_generic(w, row, q, sc) * qb->d[t];
     j->c->kern_b3->chunks(row, q, np, chunks);
-    const int32_t *cs = qb->csum + t * (qb->padded / 32);
-    uint64_t const per = G / 32;
-    float y = 0;
-    for (uint64_t g = 0; g < ng; g++) {
-        uint64_t const c0 = g * per, c1 = c0 + per < np ? c0 + per : np;
-        int32_t acc = 0;
-        for (uint64_t ch = c0; ch < c1; ch++) acc += chunks[ch] - cs[ch];
-        y += (float)acc * sc[g];
-    }
-    return y * qb->d[t];
+    return run__group_sum(chunks, qb->csum + t * (qb->padded / 32), np, G / 32, ng, sc) * qb->d[t];
 }
 
 static void b3_task(void *arg, uint32_t i, uint32_t nw)

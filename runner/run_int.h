@@ -216,6 +216,9 @@ void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, 
 /* One row of W against one token (the kernel of run__linear; chunks: scratch for group scales). */
 float run__row_dot(const run_kern *k, const run_tensor *w, uint64_t r, const float *x, const run_qbuf *qb,
                    uint32_t t, int32_t *chunks);
+/* Group scales over per-32 chunk sums (t2 planes or b3 planes): the sum over groups g, in order,
+ * of (float)(sum of chunks[ch] - cs[ch] over the group's per chunks) * sc[g]; nch chunks. */
+float run__group_sum(const int32_t *chunks, const int32_t *cs, uint64_t nch, uint64_t per, uint64_t ng, const float *sc);
 /* x = rmsnorm(x) * w over n values (w NULL: no weight). Sum of squares in double. */
 void run__rmsnorm(float *out, const float *x, const float *w, uint64_t n, float eps);
 /* out = (x - mean) / sqrt(var + eps) * w + b over n values (torch.nn.LayerNorm; w, b NULL:
