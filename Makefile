@@ -53,7 +53,7 @@ FAULT_SO   := $(BUILD)/fault/trit-fault.so $(BUILD)/fault/trit-fault-io.so
 mod_lib = $(BUILD)/lib/lib$(1).a
 APP_LIBS_A := $(foreach m,verify pack inspect export calibrate convert runner source,$(call mod_lib,$(m)))
 
-.PHONY: all lib test asan fuzz install demo clean deps dev check conformance bench layers
+.PHONY: all lib test asan fuzz install demo clean deps dev check conformance bench bench-moe layers
 all: lib $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/trit-tests $(BUILD)/trit-run $(FAULT_SO)
 lib: $(BUILD)/libtrit.a $(BUILD)/libtrit.so $(BUILD)/libtrit.pc
 
@@ -189,6 +189,19 @@ $(BUILD)/bench/llama_quant: tools/bench/llama_quant.c | $(DEPS_OK)
 $(BUILD)/bench/kernbench: tools/bench/kernbench.c $(call mod_lib,runner) $(BUILD)/libtrit.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Irunner -Iformat $(ALL_LDFLAGS) -o $@ $< $(call mod_lib,runner) $(BUILD)/libtrit.a $(LIB_LIBS) -lm
+# bench-moe: a generated >= 30 B-parameter ternary MoE (tools/bench/moegen.c) run under a 2 GB
+# expert budget; cache policies replayed on its trace (moereplay.c); tools/bench/moe.sh.
+$(BUILD)/bench/moegen: tools/bench/moegen.c $(BUILD)/libtrit.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iformat $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libtrit.a $(LIB_LIBS) -lm -lpthread
+$(BUILD)/bench/moereplay: tools/bench/moereplay.c $(call mod_lib,runner) $(BUILD)/libtrit.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Irunner -Iformat $(ALL_LDFLAGS) -o $@ $< $(call mod_lib,runner) $(BUILD)/libtrit.a $(LIB_LIBS) -lm -lpthread
+$(BUILD)/bench/b3bench: tools/bench/b3bench.c $(call mod_lib,runner) $(BUILD)/libtrit.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Irunner -Iformat $(ALL_LDFLAGS) -o $@ $< $(call mod_lib,runner) $(BUILD)/libtrit.a $(LIB_LIBS)
+bench-moe: $(BUILD)/trit-run $(BUILD)/bench/moegen $(BUILD)/bench/moereplay $(BUILD)/bench/unitbench $(BUILD)/bench/b3bench
+	sh tools/bench/moe.sh $(BUILD)
 bench: $(BUILD)/trit $(BUILD)/trit-gen $(BUILD)/bench/membw $(BUILD)/bench/unitbench $(BUILD)/bench/llama_quant $(BUILD)/bench/kernbench
 	sh tools/bench/bench.sh $(BUILD)
 

@@ -50,7 +50,10 @@ static void convert_usage(FILE *f)
             "options:\n"
             "  -o, --output FILE     the container to write (required)\n"
             "  --zstd-level N        zstd level for expert units (default %d; 1..19)\n"
-            "  --raw-experts         store expert units uncompressed\n"
+            "  --expert-units F      how expert units are stored: zstd (t2 codes compressed, 1.60\n"
+            "                        bits/weight), raw (t2, 2 bits, used as read) or b3 (base 3,\n"
+            "                        1.60 bits, used as read); default zstd (spec 5.3, README)\n"
+            "  --raw-experts         the same as --expert-units raw\n"
             "  --threads N           encode and compress on N threads (default: the cores online);\n"
             "                        the output is the same bytes at any N\n"
             "  --decode-float        decode TQ1_0/TQ2_0/I2_S/packed U8 codes through float like every\n"
@@ -195,7 +198,7 @@ static int parse_args(int argc, char **argv, convert_args *a)
         {"json", no_argument, NULL, 'j'},         {"quiet", no_argument, NULL, 'q'},
         {"calib", required_argument, NULL, 'C'},  {"calib-tokens", required_argument, NULL, 'T'},
         {"threads", required_argument, NULL, 'J'}, {"decode-float", no_argument, NULL, 'D'},
-        {"output-head", required_argument, NULL, 'H'},
+        {"output-head", required_argument, NULL, 'H'}, {"expert-units", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -220,7 +223,13 @@ static int parse_args(int argc, char **argv, convert_args *a)
             a->o.threads = (uint32_t)v;
             break;
         case 'D': a->o.decode_float = 1; break;
-        case 'r': a->o.raw_experts = 1; break;
+        case 'r': a->o.expert_units = CVT_UNITS_RAW; break;
+        case 'U':
+            if ((a->o.expert_units = cvt_units_from_name(optarg)) < 0) {
+                fprintf(stderr, "trit convert: --expert-units must be zstd, raw or b3\n");
+                return CLI_EXIT_USAGE;
+            }
+            break;
         case 't': a->o.ternarize = 1; break;
         case 'H':
             if (strcmp(optarg, "q8") && strcmp(optarg, "float")) {

@@ -30,7 +30,7 @@
 
 typedef struct cvt_opts {
     int zstd_level;            /* expert units; 0 = default (CVT_DEFAULT_ZSTD_LEVEL) */
-    int raw_experts;           /* store expert units raw instead of zstd */
+    int expert_units;          /* CVT_UNITS_*: how expert units are stored (spec 5.3) */
     int ternarize;             /* absmean-ternarize projections that are not ternary */
     int dry_run;               /* plan and sizes only; write nothing */
     int output_head_q8;        /* output.weight as int8 with per-row scales (spec 6.2); lossy */
@@ -53,6 +53,15 @@ typedef struct cvt_opts {
  * (0.802 of raw, 1.604 bits/weight against 1.585 bits of code entropy) and decode at the same
  * speed; level 1 compresses fastest (zstd -b: 268 MB/s vs 182 MB/s at 3, 55 MB/s at 5). */
 #define CVT_DEFAULT_ZSTD_LEVEL 1
+
+/* Expert-unit forms (spec 5.3), `convert --expert-units`: zstd over t2 members (1.60 bits per
+ * weight, decoded at every load), raw t2 (2 bits, the bytes used as read), or raw b3 (5 weights
+ * per byte, 1.60 bits, read by the b3 kernels as they are). The default is chosen by paging
+ * throughput (README "Expert units", tools/bench/unitforms.sh). */
+enum { CVT_UNITS_ZSTD = 0, CVT_UNITS_RAW = 1, CVT_UNITS_B3 = 2 };
+#define CVT_UNITS_DEFAULT CVT_UNITS_ZSTD
+/* "zstd", "raw", "b3" -> CVT_UNITS_*; -1 if unknown. */
+int cvt_units_from_name(const char *name);
 
 typedef struct cvt_tensor_report {
     char name[128];            /* canonical name */

@@ -93,6 +93,8 @@ int cvt__conv_prepare(cvt_conv *c, const char *src_path, const cvt_opts *o, int 
 void cvt__conv_release(cvt_conv *c);
 /* The container description of a planned tensor (size and scale layout computed). */
 void cvt__describe(const cvt_plan_t *p, trit_tensor_info *t);
+/* The same for a tensor as written: an expert member's t2 becomes b3 under --expert-units b3. */
+void cvt__describe_member(const cvt_conv *c, const cvt_plan_t *p, trit_tensor_info *t);
 /* Encode a planned tensor's bytes (exactly t->size of them) into e->sink. */
 int cvt__emit(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *t, trit_err *err);
 /* Output rows [r0, r0+nr) of a tensor that is exact ternary, absmean-ternarized (not from a

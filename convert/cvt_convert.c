@@ -446,6 +446,24 @@ void cvt__describe(const cvt_plan_t *p, trit_tensor_info *t)
     trit_tensor_layout(t, NULL);
 }
 
+int cvt_units_from_name(const char *name)
+{
+    static const char *const names[] = {"zstd", "raw", "b3"};
+    for (int i = 0; i < 3; i++)
+        if (name && !strcmp(name, names[i])) return i;
+    return -1;
+}
+
+void cvt__describe_member(const cvt_conv *c, const cvt_plan_t *p, trit_tensor_info *t)
+{
+    cvt__describe(p, t);
+    if (c->o->expert_units == CVT_UNITS_B3 && p->unit != TRIT_NONE32 && t->type == TRIT_TYPE_T2) {
+        t->type = TRIT_TYPE_B3;
+        trit_type_geometry(t->type, &t->block_elems, &t->block_bytes);
+        trit_tensor_layout(t, NULL);
+    }
+}
+
 static int cmp_expert(const void *a, const void *b)
 {
     const cvt_plan_t *const *x = a, *const *y = b;
@@ -864,7 +882,7 @@ static int fill_report(cvt_conv *c, cvt_report *rep, const char *out_path, trit_
         t->layer = p->layer;
         t->expert = p->expert;
         trit_tensor_info ti;
-        cvt__describe(p, &ti);
+        cvt__describe_member(c, p, &ti);
         t->out_bytes = ti.size;
         if (p->unit == TRIT_NONE32) rep->dense_bytes += ti.size;
     }
@@ -961,7 +979,7 @@ static int run(cvt_conv *c, const char *out_path, trit_err *err)
         if (k == 0 || ex[k]->layer != ex[k - 1]->layer || ex[k]->expert != ex[k - 1]->expert) {
             uint32_t id;
             rc = trit_writer_add_unit(c->w, ex[k]->layer, ex[k]->expert,
-                                      c->o->raw_experts ? TRIT_STORAGE_RAW : TRIT_STORAGE_ZSTD, &id, err);
+                                      c->o->expert_units == CVT_UNITS_ZSTD ? TRIT_STORAGE_ZSTD : TRIT_STORAGE_RAW, &id, err);
             if (rc) goto out;
             units = id + 1;
         }
@@ -975,7 +993,7 @@ static int run(cvt_conv *c, const char *out_path, trit_err *err)
     }
     for (uint32_t k = 0; k < n_ex; k++) {
         trit_tensor_info ti;
-        cvt__describe(ex[k], &ti);
+        cvt__describe_member(c, ex[k], &ti);
         if ((rc = trit_writer_add_tensor(c->w, &ti, &ex[k]->id, err))) goto out;
     }
     if ((rc = cvt__write_all(c, ex, n_ex, err))) goto out;

@@ -193,6 +193,20 @@ typedef struct piece {
     trit_err err;
 } piece;
 
+/* --expert-units b3: the t2 member just emitted at pc->out[at..] re-packed in place as b3
+ * (shorter: 160 weights per 32 bytes instead of 128). */
+static int to_b3(piece *pc, const trit_tensor_info *t2, uint64_t at)
+{
+    uint8_t *tmp = malloc((size_t)t2->size + 1);
+    if (!tmp) return trit_err_set(&pc->err, TRIT_E_NOMEM, TRIT_NO_OFFSET, t2->name, "out of memory");
+    memcpy(tmp, pc->out.p + at, (size_t)t2->size);
+    trit_tensor_info b3;
+    int const rc = trit_t2_to_b3(t2, tmp, &b3, pc->out.p + at, &pc->err);
+    free(tmp);
+    if (rc == TRIT_OK) pc->out.n = at + b3.size;
+    return rc;
+}
+
 static void piece_run(trit_pool_job *j)
 {
     piece *pc = (piece *)(void *)j;
@@ -229,9 +243,10 @@ static void piece_run(trit_pool_job *j)
             if (pc->rc == TRIT_OK && pc->out.n - at != ti.size)
                 pc->rc = trit_err_set(&pc->err, TRIT_E_USAGE, TRIT_NO_OFFSET, p->name, "encoded %llu bytes, declared %llu",
                                       (unsigned long long)(pc->out.n - at), (unsigned long long)ti.size);
-            if (pc->rc == TRIT_OK) pc->member_xxh3[m] = trit_xxh3(pc->out.p + at, (size_t)ti.size);
+            if (pc->rc == TRIT_OK && wi->type == TRIT_TYPE_B3) pc->rc = to_b3(pc, &ti, at);
+            if (pc->rc == TRIT_OK) pc->member_xxh3[m] = trit_xxh3(pc->out.p + at, (size_t)wi->size);
         }
-        uint32_t const storage = c->o->raw_experts ? TRIT_STORAGE_RAW : TRIT_STORAGE_ZSTD;
+        uint32_t const storage = c->o->expert_units == CVT_UNITS_ZSTD ? TRIT_STORAGE_ZSTD : TRIT_STORAGE_RAW;
         if (pc->rc == TRIT_OK)
             pc->rc = trit_unit_pack(pc->pk, storage, pc->out.p, pc->out.n, &pc->stored, &pc->stored_n, &pc->stored_xxh3,
                                     &pc->err);

@@ -89,6 +89,45 @@ static int check_t2_range(const trit_tensor_info *t, const uint8_t *p, uint64_t 
     return TRIT_OK;
 }
 
+/* The same for a b3 tensor (spec 6.4): every code byte one of the 243 valid ones, digits past
+ * the row end 1 (zero), the gap before the scales zero. Byte by byte: b3 is the expert-unit form,
+ * checked as units decode. */
+static int check_b3_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off,
+                          trit_err *err)
+{
+    uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
+    uint64_t const row_bytes = trit_div_ceil(cols, TRIT_B3_BLOCK_ELEMS) * TRIT_B3_BLOCK_BYTES;
+    uint64_t const rows = row_bytes ? t->scales_off / row_bytes : 0;
+    uint64_t const codes = rows * row_bytes;
+    uint64_t const end = q0 + n < t->scales_off ? q0 + n : t->scales_off;
+    char where[96];
+    for (uint64_t q = q0; q < end; q++) {
+        uint8_t const b = p[q - q0];
+        if (q >= codes) {
+            if (b)
+                return trit_err_set(err, TRIT_E_CORRUPT, off + (q - q0), trit__where_tensor(where, sizeof where, t->name),
+                                    "padding before the scales is not zero");
+            continue;
+        }
+        uint64_t const in_row = q % row_bytes, e0 = (in_row / 32) * TRIT_B3_BLOCK_ELEMS + in_row % 32;
+        int bad_pad = 0;
+        if (trit_b3_byte_valid(b))
+            for (unsigned k = 0; k < 5; k++) {
+                static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+                unsigned const digit = ((unsigned)(uint8_t)(b * pow3[k]) * 3) >> 8;
+                if (e0 + 32u * k >= cols && digit != 1) bad_pad = 1;
+            }
+        else
+            return trit_err_set(err, TRIT_E_CORRUPT, off + (q - q0), trit__where_tensor(where, sizeof where, t->name),
+                                "invalid b3 byte 0x%02x at row %llu", b, (unsigned long long)(q / row_bytes));
+        if (bad_pad)
+            return trit_err_set(err, TRIT_E_CORRUPT, off + (q - q0), trit__where_tensor(where, sizeof where, t->name),
+                                "row padding digit is not zero at row %llu", (unsigned long long)(q / row_bytes));
+    }
+    return TRIT_OK;
+}
+
+/* Codes of either ternary type (other types: nothing to check). */
 static int sum_mismatch(const trit_tensor_info *t, uint64_t sum, uint64_t off, trit_err *err)
 {
     char where[96];
@@ -127,6 +166,17 @@ static int check_blk_range(const trit_tensor_info *t, const uint8_t *p, uint64_t
                         t->type == TRIT_TYPE_MXFP4 ? "E8M0 exponent 255 is NaN" : "f16 infinity or NaN");
 }
 
+/* The value checks of a tensor's bytes [q0, q0+n) by type: t2 codes, b3 bytes and padding
+ * digits, block-type scales. member: the bytes belong to an expert unit (off is the unit's). */
+static int check_codes_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off,
+                             int member, trit_err *err)
+{
+    if (t->type == TRIT_TYPE_T2) return check_t2_range(t, p, q0, n, off, err);
+    if (t->type == TRIT_TYPE_B3) return check_b3_range(t, p, q0, n, off, err);
+    if (trit_type_is_block(t->type)) return check_blk_range(t, p, q0, n, off, member, err);
+    return TRIT_OK;
+}
+
 /* A dense tensor's checksum and t2 codes in one pass, a piece at a time. A code error is
  * held until the checksum is known: a damaged tensor reports its checksum. */
 static int check_tensor_sum(const trit_reader *r, const trit_tensor_info *t, uint8_t *buf, XXH3_state_t *xs,
@@ -143,9 +193,7 @@ static int check_tensor_sum(const trit_reader *r, const trit_tensor_info *t, uin
         const uint8_t *p = file_piece(r, buf, t->offset + done, k, where, &rc, err);
         if (!p) return rc;
         XXH3_64bits_update(xs, p, k);
-        if (t->type == TRIT_TYPE_T2 && code_rc == TRIT_OK) code_rc = check_t2_range(t, p, done, k, t->offset + done, &code_err);
-        if (trit_type_is_block(t->type) && code_rc == TRIT_OK)
-            code_rc = check_blk_range(t, p, done, k, t->offset + done, 0, &code_err);
+        if (code_rc == TRIT_OK) code_rc = check_codes_range(t, p, done, k, t->offset + done, 0, &code_err);
         done += k;
     }
     uint64_t const sum = XXH3_64bits_digest(xs);
@@ -224,14 +272,8 @@ static int walk_feed(unit_walk *w, const uint8_t *p, uint64_t n, trit_err *err)
         uint64_t const take = t->size - in < n ? t->size - in : n;
         if (in == 0) XXH3_64bits_reset(w->xs);
         XXH3_64bits_update(w->xs, p, (size_t)take);
-        if (t->type == TRIT_TYPE_T2) {
-            int const rc = check_t2_range(t, p, in, take, w->off, err);
-            if (rc) return rc;
-        }
-        if (trit_type_is_block(t->type)) {
-            int const rc = check_blk_range(t, p, in, take, w->off, 1, err);
-            if (rc) return rc;
-        }
+        int const crc = check_codes_range(t, p, in, take, w->off, 1, err);
+        if (crc) return crc;
         p += take;
         n -= take;
         w->pos += take;

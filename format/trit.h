@@ -120,6 +120,7 @@ typedef enum trit_type {
     TRIT_TYPE_Q4_K = 8,  /* 256 weights in 144 bytes: f16 d, f16 dmin, u8 scales[12], u8 qs[128] */
     TRIT_TYPE_Q6_K = 9,  /* 256 weights in 210 bytes: u8 ql[128], u8 qh[64], int8 scales[16], f16 d */
     TRIT_TYPE_MXFP4 = 10, /* 32 weights in 17 bytes: u8 e (E8M0), u8 qs[16] (E2M1 nibbles) */
+    TRIT_TYPE_B3 = 11,   /* ternary, base 3: 5 weights per byte, 160 per 32-byte block, scales after codes */
     TRIT_TYPE_COUNT_     /* first id this library does not know */
 } trit_type;
 
@@ -151,6 +152,20 @@ TRIT_API uint64_t trit_blk_find_bad(uint32_t type, const uint8_t *p, uint64_t q0
 #define TRIT_HEADER_SIZE 128u    /* the fixed header at offset 0 (spec/container.md 3) */
 #define TRIT_T2_BLOCK_ELEMS 128u
 #define TRIT_T2_BLOCK_BYTES 32u
+#define TRIT_B3_BLOCK_ELEMS 160u
+#define TRIT_B3_BLOCK_BYTES 32u
+
+/* B3 (spec 6.4): a 160-weight block is 32 bytes; byte m holds weights m, m+32, m+64, m+96,
+ * m+128 as the base-3 digits t0..t4 (most significant first) of v = sum t_n 3^(4-n), t = w + 1,
+ * stored as ceil(v * 256 / 243). Digit n of byte b is ((uint8_t)(b * 3^n) * 3) >> 8. Only the
+ * 243 bytes this produces are valid. Pack n values (-1/0/+1) of one row; the tail of the last
+ * block is padded with digit 1 (zero). dst must hold ceil(n/160)*32 bytes. */
+TRIT_API void trit_b3_pack_row(const int8_t *vals, uint64_t n, uint8_t *dst);
+/* Unpack n values of one B3 row; returns the number of invalid bytes among those read (their
+ * weights read as 0). */
+TRIT_API uint64_t trit_b3_unpack_row(const uint8_t *src, uint64_t n, int8_t *vals);
+/* 1 if b is one of the 243 valid B3 bytes. */
+TRIT_API int trit_b3_byte_valid(uint8_t b);
 
 /* Pack n ternary values (-1/0/+1) of one row into T2 blocks; the tail of the last block is
  * padded with code 1 (zero). dst must hold ceil(n/128)*32 bytes. */
@@ -206,6 +221,12 @@ typedef struct trit_tensor_info {
  * layout (spec/container.md "Tensor byte size"). Fails with TRIT_E_LIMIT on overflow and
  * TRIT_E_CORRUPT on an inconsistent layout. */
 TRIT_API int trit_tensor_layout(trit_tensor_info *t, trit_err *err);
+/* A t2 tensor re-encoded as b3 (expert units stored as b3, `convert --expert-units b3`): *b3 is
+ * t2's record with the type, geometry and layout changed; dst (b3->size bytes) receives the
+ * codes of src (t2->size bytes, codes then scales) re-packed and the same scales.
+ * TRIT_E_CORRUPT if src holds a code 3 (naming the tensor). */
+TRIT_API int trit_t2_to_b3(const trit_tensor_info *t2, const uint8_t *src, trit_tensor_info *b3, uint8_t *dst,
+                           trit_err *err);
 /* Elements in a tensor (product of dims; 1 for 0-d). Returns 0 on success, 1 on overflow. */
 TRIT_API int trit_tensor_nelems(const trit_tensor_info *t, uint64_t *out);
 

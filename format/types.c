@@ -1,6 +1,7 @@
 /* types.c - element types and their geometry, the T2 ternary packing, half floats, xxh3,
  * and the one function that computes a tensor's byte size (spec "Tensor byte size"). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
@@ -26,6 +27,7 @@ static const struct {
     [TRIT_TYPE_Q4_K] = {"q4_k", 256, 144},
     [TRIT_TYPE_Q6_K] = {"q6_k", 256, 210},
     [TRIT_TYPE_MXFP4] = {"mxfp4", 32, 17},
+    [TRIT_TYPE_B3] = {"b3", TRIT_B3_BLOCK_ELEMS, TRIT_B3_BLOCK_BYTES},
 };
 
 int trit_type_is_block(uint32_t type) { return type >= TRIT_TYPE_Q8_0 && type <= TRIT_TYPE_MXFP4; }
@@ -116,6 +118,91 @@ uint64_t trit_t2_unpack_row(const uint8_t *src, uint64_t n, int8_t *vals)
         }
     }
     return bad;
+}
+
+/* B3: ggml's TQ1_0 digit packing (ggml-quants.c quantize_row_tq1_0_ref / dequantize_row_tq1_0:
+ * 5 digits per byte, most significant first, ceil(v * 256 / 243)) with TQ2_0's plane order: byte
+ * m of a block holds weights m + 32n, n = 0..4, so a 32-byte load gives 5 x 32 consecutive
+ * weights with one multiply per plane. */
+static uint8_t b3_encode(const unsigned t[5])
+{
+    unsigned v = 0;
+    for (unsigned n = 0; n < 5; n++) v = v * 3 + t[n];
+    return (uint8_t)((v * 256 + 242) / 243);
+}
+
+static unsigned b3_digit(uint8_t b, unsigned n)
+{
+    static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+    uint8_t const q = (uint8_t)(b * pow3[n]);
+    return ((unsigned)q * 3) >> 8;
+}
+
+int trit_b3_byte_valid(uint8_t b)
+{
+    unsigned t[5];
+    for (unsigned n = 0; n < 5; n++) t[n] = b3_digit(b, n);
+    return b3_encode(t) == b;
+}
+
+void trit_b3_pack_row(const int8_t *vals, uint64_t n, uint8_t *dst)
+{
+    uint64_t const nblk = trit_div_ceil(n, TRIT_B3_BLOCK_ELEMS);
+    for (uint64_t b = 0; b < nblk; b++)
+        for (unsigned m = 0; m < 32; m++) {
+            unsigned t[5];
+            for (unsigned k = 0; k < 5; k++) {
+                uint64_t const e = b * TRIT_B3_BLOCK_ELEMS + m + 32u * k;
+                t[k] = e < n ? (unsigned)(vals[e] + 1) % 3u : 1u;
+            }
+            dst[b * TRIT_B3_BLOCK_BYTES + m] = b3_encode(t);
+        }
+}
+
+uint64_t trit_b3_unpack_row(const uint8_t *src, uint64_t n, int8_t *vals)
+{
+    uint64_t bad = 0;
+    for (uint64_t e = 0; e < n; e++) {
+        uint64_t const b = e / TRIT_B3_BLOCK_ELEMS, r = e % TRIT_B3_BLOCK_ELEMS;
+        uint8_t const byte = src[b * TRIT_B3_BLOCK_BYTES + r % 32];
+        if (!trit_b3_byte_valid(byte)) {
+            if (r / 32 == 0) bad++;   /* count a byte once, at its first weight */
+            vals[e] = 0;
+        } else {
+            vals[e] = (int8_t)((int)b3_digit(byte, (unsigned)(r / 32)) - 1);
+        }
+    }
+    return bad;
+}
+
+int trit_t2_to_b3(const trit_tensor_info *t2, const uint8_t *src, trit_tensor_info *b3, uint8_t *dst, trit_err *err)
+{
+    *b3 = *t2;
+    b3->type = TRIT_TYPE_B3;
+    b3->block_elems = TRIT_B3_BLOCK_ELEMS;
+    b3->block_bytes = TRIT_B3_BLOCK_BYTES;
+    int rc = trit_tensor_layout(b3, err);
+    if (rc) return rc;
+    if (t2->type != TRIT_TYPE_T2 || t2->n_scales != b3->n_scales)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, t2->name, "not a t2 tensor");
+    uint64_t const cols = t2->n_dims ? t2->dims[t2->n_dims - 1] : 1;
+    uint64_t const rb2 = trit_div_ceil(cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
+    uint64_t const rb3 = trit_div_ceil(cols, TRIT_B3_BLOCK_ELEMS) * TRIT_B3_BLOCK_BYTES;
+    uint64_t n_rows = 1;   /* every dimension but the last (the layout checked the product) */
+    for (uint32_t d = 0; d + 1 < t2->n_dims; d++) n_rows *= t2->dims[d];
+    int8_t *v = malloc((size_t)cols + 1);
+    if (!v) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, t2->name, "out of memory");
+    for (uint64_t r = 0; r < n_rows; r++) {
+        if (trit_t2_unpack_row(src + r * rb2, cols, v)) {
+            free(v);
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, t2->name, "code 3 in row %llu", (unsigned long long)r);
+        }
+        trit_b3_pack_row(v, cols, dst + r * rb3);
+    }
+    free(v);
+    memset(dst + n_rows * rb3, 0, b3->scales_off - n_rows * rb3);
+    memcpy(dst + b3->scales_off, src + t2->scales_off, t2->n_scales * 4);
+    return TRIT_OK;
 }
 
 float trit_f16_to_f32(uint16_t h)
@@ -216,7 +303,7 @@ int trit_tensor_layout(trit_tensor_info *t, trit_err *err)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where,
                             "type %s has blocks of %u elements / %u bytes, file says %u / %u",
                             trit_type_name(t->type), be, bb, t->block_elems, t->block_bytes);
-    int const ternary = t->type == TRIT_TYPE_T2;
+    int const ternary = t->type == TRIT_TYPE_T2 || t->type == TRIT_TYPE_B3;
     /* ggml block types have no partial blocks (spec 6.3): a row is whole blocks */
     if (known && trit_type_is_block(t->type) && (t->n_dims ? t->dims[t->n_dims - 1] : 1) % be)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where,

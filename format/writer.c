@@ -859,7 +859,7 @@ int trit_writer_finish(trit_writer *w, trit_err *err)
     trit_store_le16(h + TRIT__H_MAJOR, TRIT_FORMAT_MAJOR);
     /* 1.1 only when the file needs it (a 1.1 element type), so 1.0 files keep their bytes */
     unsigned minor = 0;
-    for (uint32_t i = 0; i < w->n_ten && !minor; i++) minor = (unsigned)trit_type_is_block(w->ten[i].info.type);
+    for (uint32_t i = 0; i < w->n_ten && !minor; i++) minor = w->ten[i].info.type > TRIT_TYPE_U8;   /* block types, b3 */
     trit_store_le16(h + TRIT__H_MINOR, (uint16_t)minor);
     trit_store_le32(h + TRIT__H_HSIZE, TRIT__HEADER_SIZE);
     trit_store_le64(h + TRIT__H_REQ, req);

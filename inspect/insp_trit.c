@@ -297,6 +297,21 @@ static float elem_f32(const trit_tensor_info *t, const uint8_t *p, uint64_t e)
         memcpy(&s, p + t->scales_off + 4 * si, 4);
         return code == 3 ? NAN : (float)((int)code - 1) * s;
     }
+    case TRIT_TYPE_B3: {   /* spec 6.4: digit n of byte m is weight 160 b + 32 n + m */
+        static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+        uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
+        uint64_t const row = cols ? e / cols : 0, col = cols ? e % cols : 0;
+        uint64_t const row_bytes = trit_div_ceil(cols, TRIT_B3_BLOCK_ELEMS) * TRIT_B3_BLOCK_BYTES;
+        uint64_t const blk = col / TRIT_B3_BLOCK_ELEMS, r = col % TRIT_B3_BLOCK_ELEMS;
+        uint8_t const byte = p[row * row_bytes + blk * 32 + r % 32];
+        unsigned const digit = ((unsigned)(uint8_t)(byte * pow3[r / 32]) * 3u) >> 8;
+        uint64_t si = 0;
+        if (t->scale_layout == TRIT_SCALE_ROW) si = row;
+        else if (t->scale_layout == TRIT_SCALE_GROUP) si = row * trit_div_ceil(cols, t->group_size) + col / t->group_size;
+        float s;
+        memcpy(&s, p + t->scales_off + 4 * si, 4);
+        return trit_b3_byte_valid(byte) ? (float)((int)digit - 1) * s : NAN;
+    }
     default: return NAN;
     }
 }

@@ -120,10 +120,17 @@ typedef struct run_opts {
     uint32_t kernel;           /* run_kernel_choice */
     uint32_t n_ctx;            /* positions the KV cache holds; 0 = model.n_ctx (capped 4096) */
     FILE *trace;               /* if set, one line "layer expert" per expert access */
+    uint32_t prefetch;         /* RUN_PREFETCH_*: load the next layer's likely experts on a
+                                  background thread (run_prefetch.c); never changes a result */
     uint32_t act_scales;       /* run_act_mode (static needs a .trit with a kind-5 section) */
     run_act_observe_fn act_observe;  /* NULL, or called with every t2 input (calibration) */
     void *act_arg;             /* passed to act_observe */
 } run_opts;
+
+/* RUN_PREFETCH_SYNC: the evaluating thread waits for each hint to be loaded (measures the
+ * guess apart from thread scheduling; for tests and benchmarks, never faster). */
+enum { RUN_PREFETCH_OFF = 0, RUN_PREFETCH_ON = 1, RUN_PREFETCH_SYNC = 2 };
+#define RUN_PREFETCH_DEFAULT RUN_PREFETCH_ON
 
 /* Fill o with the defaults (1 thread, RUN_DEFAULT_EXPERT_CACHE, default policy, auto kernels). */
 void run_opts_default(run_opts *o);
@@ -167,6 +174,9 @@ typedef struct run_stats {
     uint64_t budget;
     double load_p50_ms, load_p99_ms;   /* expert load latency (read + decode + check) */
     uint64_t n_loads;
+    /* prefetch (run_opts.prefetch): experts it loaded, demand accesses they served, evicted
+     * unused, accesses that waited for one in flight, prefetches skipped for want of room */
+    uint64_t prefetch_loads, prefetch_hits, prefetch_wasted, prefetch_waits, prefetch_skipped;
     uint64_t prefill_tokens, decode_tokens;
     double prefill_s, decode_s;         /* wall time spent in eval, by kind */
     uint64_t dense_bytes;      /* bytes of dense matrices read per token (mmap views) */

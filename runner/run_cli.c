@@ -57,6 +57,9 @@ static void usage(const char *prog, FILE *f)
             "  --threads N          worker threads (default: online CPUs, at most 4)\n"
             "  --expert-cache SIZE  budget for decoded experts, K/M/G suffixes (default 256M)\n"
             "  --cache-policy P     expert eviction: layer (default), lru, lfu\n"
+            "  --prefetch MODE      on (default): load the next layer's likely experts on a\n"
+            "                       background thread; off; sync: wait for each prefetch (the\n"
+            "                       guess's hit rate apart from scheduling). Never changes a result\n"
             "  --ctx N              KV cache positions (default: input + generated tokens)\n"
             "  --kernel K           auto (default), ref, avx2, avxvnni, avx512, neon, neondot\n"
             "  --verify             check every byte of the file before running (every expert\n"
@@ -134,7 +137,7 @@ typedef struct cli_opts {
     uint64_t n_gen, threads, budget, n_ctx, seed, top_k;
     float temp, top_p;
     int stats, json, verify, no_verify, ignore_eos;
-    uint32_t policy, kernel;
+    uint32_t policy, kernel, prefetch;
     uint32_t act_scales;       /* run_act_mode */
 } cli_opts;
 
@@ -357,6 +360,7 @@ static int make_run_opts(const cli_opts *o, const session *s, run_opts *ro, trit
     ro->n_threads = (uint32_t)o->threads;
     ro->expert_cache = o->budget;
     ro->policy = o->policy;
+    ro->prefetch = o->prefetch;
     ro->kernel = o->kernel;
     ro->trace = s->trace;
     ro->act_scales = o->act_scales;
@@ -533,6 +537,7 @@ static void opts_default(cli_opts *o)
     o->n_gen = 16;
     o->budget = RUN_DEFAULT_EXPERT_CACHE;
     o->policy = RUN_POLICY_DEFAULT;
+    o->prefetch = RUN_PREFETCH_DEFAULT;
     o->seed = 1;
     o->top_k = 40;
     o->top_p = 0.95f;
@@ -541,7 +546,7 @@ static void opts_default(cli_opts *o)
 }
 
 enum { O_TOKENS = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_THREADS, O_LOGITS, O_STATS, O_JSON, O_CACHE,
-       O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_NOVERIFY, O_TRACE, O_NOEOS, O_REF, O_ACT };
+       O_POLICY, O_CTX, O_KERNEL, O_VERIFY, O_NOVERIFY, O_TRACE, O_NOEOS, O_REF, O_ACT, O_PREFETCH };
 
 static int parse_kernel(const char *s, uint32_t *k)
 {
@@ -576,6 +581,10 @@ static const char *parse_option(int ch, const char *arg, cli_opts *o)
     case O_POLICY:
         if (run_policy_from_name(arg, &p)) return "--cache-policy";
         o->policy = p;
+        return NULL;
+    case O_PREFETCH:
+        if (strcmp(arg, "on") && strcmp(arg, "off") && strcmp(arg, "sync")) return "--prefetch";
+        o->prefetch = !strcmp(arg, "on") ? RUN_PREFETCH_ON : !strcmp(arg, "sync") ? RUN_PREFETCH_SYNC : RUN_PREFETCH_OFF;
         return NULL;
     case O_CTX: return trit_sys_parse_u64(arg, 1, RUN_MAX_CTX, &o->n_ctx) ? "--ctx" : NULL;
     case O_KERNEL: return parse_kernel(arg, &o->kernel) ? "--kernel" : NULL;
@@ -624,7 +633,7 @@ static int parse_args(const char *prog, int argc, char **argv, cli_opts *o)
         {"expert-cache", required_argument, NULL, O_CACHE}, {"cache-policy", required_argument, NULL, O_POLICY},
         {"ctx", required_argument, NULL, O_CTX},       {"kernel", required_argument, NULL, O_KERNEL},
         {"verify", no_argument, NULL, O_VERIFY},       {"no-verify", no_argument, NULL, O_NOVERIFY},
-        {"trace", required_argument, NULL, O_TRACE},
+        {"trace", required_argument, NULL, O_TRACE},   {"prefetch", required_argument, NULL, O_PREFETCH},
         {"ignore-eos", no_argument, NULL, O_NOEOS},    {"reference", required_argument, NULL, O_REF},
         {"act-scales", required_argument, NULL, O_ACT},
         {"help", no_argument, NULL, 'h'},

@@ -15,6 +15,7 @@ void run_opts_default(run_opts *o)
     o->expert_cache = RUN_DEFAULT_EXPERT_CACHE;
     o->policy = RUN_POLICY_DEFAULT;
     o->kernel = RUN_KERNEL_AUTO;
+    o->prefetch = RUN_PREFETCH_DEFAULT;
 }
 
 static int host_is_little_endian(void)
@@ -137,12 +138,15 @@ int run_ctx_new(const run_weights *w, const run_opts *o_in, run_ctx **out, trit_
     if (!rc) rc = run_pool_new(n_threads, &c->pool, err);
     if (!rc) rc = run_cache_new(c->hp.n_layer, c->hp.n_expert, o.expert_cache, o.policy, &c->cache, err);
     if (!rc) rc = alloc_state(c, n_threads, err);
+    c->prefetch_sync = o.prefetch == RUN_PREFETCH_SYNC;
+    if (!rc && o.prefetch) rc = run__prefetch_new(c, &c->prefetch, err);
     /* static activation scales and the calibration observer know the standard attention's sites
      * only; multi-head latent attention quantizes its activations per token or per block */
     if (!rc && c->hp.kv_lora_rank && (o.act_scales == RUN_ACT_SCALES_STATIC || o.act_observe))
         rc = trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
                           "static activation scales and calibration are not implemented for multi-head latent attention");
     if (!rc) rc = run__act_new(c, &o, err);
+    if (!rc) rc = run__b3_check(c, o.act_scales, err);
     if (rc) {
         run_ctx_free(c);
         return rc;
@@ -154,6 +158,8 @@ int run_ctx_new(const run_weights *w, const run_opts *o_in, run_ctx **out, trit_
 void run_ctx_free(run_ctx *c)
 {
     if (!c) return;
+    run__prefetch_free(c->prefetch);   /* joins its thread: before the cache it fills */
+    run__b3_free(c);
     run_pool_free(c->pool);
     run_cache_free(c->cache);
     run__free_model(c);
@@ -227,7 +233,7 @@ void run_ctx_stats(const run_ctx *c, run_stats *s)
 {
     memset(s, 0, sizeof *s);
     run_cache_stats(c->cache, s);
-    s->bytes_read = c->bytes_read;
+    s->bytes_read = c->bytes_read + run__prefetch_bytes_read(c->prefetch);
     s->prefill_tokens = c->prefill_tokens;
     s->decode_tokens = c->decode_tokens;
     s->prefill_s = c->prefill_s;

@@ -27,7 +27,8 @@
 
 #include "run_int.h"
 
-static int is_t2(const run_tensor *t) { return t->data && t->type == TRIT_TYPE_T2; }
+/* Ternary (t2, or b3 in expert units): its input is quantized to int8. */
+static int is_t2(const run_tensor *t) { return t->data && (t->type == TRIT_TYPE_T2 || t->type == TRIT_TYPE_B3); }
 
 #define NO_EXPERT UINT32_MAX   /* activation sites outside experts */
 
@@ -212,7 +213,7 @@ static void bind(run_tensor *t, const run_tensor *desc, const void *image)
 {
     *t = *desc;
     t->data = (const uint8_t *)image + desc->data_off;
-    t->scales = desc->type == TRIT_TYPE_T2 ? (const float *)(const void *)((const uint8_t *)image + desc->scales_off) : NULL;
+    t->scales = desc->type == TRIT_TYPE_T2 || desc->type == TRIT_TYPE_B3 ? (const float *)(const void *)((const uint8_t *)image + desc->scales_off) : NULL;
 }
 
 /* One sparsemixer pick (modeling_phimoe.py sparsemixer, eval mode) over the router logits s:
@@ -350,6 +351,7 @@ static int moe(run_ctx *c, uint32_t L, uint32_t T, trit_err *err)
         if (used) c->need[n_need++] = e;
     }
     run_cache_begin_layer(c->cache, L, T, c->need, n_need);
+    run__prefetch_next(c, L, T);   /* the next layer's likely experts, on another thread */
     load_arg la = {c};
     for (uint32_t ni = 0; ni < n_need; ni++) {
         uint32_t const e = c->need[ni];

@@ -55,12 +55,29 @@ void run_cache_free(run_cache *c);
 int run_cache_acquire(run_cache *c, uint32_t layer, uint32_t expert, uint64_t size, uint32_t weight,
                       run_cache_load_fn load, void *arg, const void **image, trit_err *err);
 void run_cache_release(run_cache *c, uint32_t layer, uint32_t expert);
+/* From the prefetch thread: load expert (layer, expert) unless resident, in flight, larger
+ * than the budget, or without room that evicts nothing needed sooner (then nothing happens).
+ * Not pinned; counted in the prefetch statistics, not in hits or misses. */
+int run_cache_prefetch(run_cache *c, uint32_t layer, uint32_t expert, uint64_t size, run_cache_load_fn load, void *arg,
+                       trit_err *err);
 /* A batch enters layer: n_tokens pass through it and experts[0..n) will be acquired next
  * (frequency aging; the LAYER policy keeps those until they are used). */
 void run_cache_begin_layer(run_cache *c, uint32_t layer, uint32_t n_tokens, const uint32_t *experts, uint32_t n);
 uint32_t run_cache_policy(const run_cache *c);
 /* Statistics into s (the cache's fields only). */
-void run_cache_stats(const run_cache *c, run_stats *s);
+void run_cache_stats(run_cache *c, run_stats *s);
+
+/* ---- expert prefetch (run_prefetch.c) ---- */
+typedef struct run_prefetch run_prefetch;
+/* Start the prefetch thread over c's model and cache (c->cache set). *out NULL when the model
+ * has no experts. Free with run__prefetch_free (joins the thread). */
+int run__prefetch_new(run_ctx *c, run_prefetch **out, trit_err *err);
+void run__prefetch_free(run_prefetch *p);
+/* Layer L's batch of T tokens was routed (c->h holds the residual after L's attention): queue
+ * the experts the next MoE layer is likely to use. */
+void run__prefetch_next(run_ctx *c, uint32_t L, uint32_t T);
+/* Bytes the prefetch thread read from the source. */
+uint64_t run__prefetch_bytes_read(run_prefetch *p);
 
 /* ---- the model ---- */
 typedef struct run_hparams {
@@ -150,8 +167,13 @@ struct run_ctx {
     run_tensor token_embd, output;
     float *output_norm, *output_norm_b, *output_b;
     const run_kern *kern;
+    const struct run_b3_kern *kern_b3;   /* b3 weights (run_b3.c), the set matching kern */
+    uint8_t *b3_t2;            /* b3 matrix re-packed as t2 (non-dynamic activation modes; owned) */
+    int8_t *b3_vals;           /* one row's values for that */
     run_pool *pool;
     run_cache *cache;
+    run_prefetch *prefetch;    /* NULL: prefetch off */
+    int prefetch_sync;         /* RUN_PREFETCH_SYNC */
     FILE *trace;
     uint32_t n_ctx, n_pos;
     float *k_cache, *v_cache;  /* [n_layer][n_ctx][n_head_kv * head_dim] */
@@ -221,6 +243,9 @@ void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, 
 /* One row of W against one token (the kernel of run__linear; chunks: scratch for group scales). */
 float run__row_dot(const run_kern *k, const run_tensor *w, uint64_t r, const float *x, const run_qbuf *qb,
                    uint32_t t, int32_t *chunks);
+/* Group scales over per-32 chunk sums (t2 planes or b3 planes): the sum over groups g, in order,
+ * of (float)(sum of chunks[ch] - cs[ch] over the group's per chunks) * sc[g]; nch chunks. */
+float run__group_sum(const int32_t *chunks, const int32_t *cs, uint64_t nch, uint64_t per, uint64_t ng, const float *sc);
 /* x = rmsnorm(x) * w over n values (w NULL: no weight). Sum of squares in double. */
 void run__rmsnorm(float *out, const float *x, const float *w, uint64_t n, float eps);
 /* out = (x - mean) / sqrt(var + eps) * w + b over n values (torch.nn.LayerNorm; w, b NULL:
@@ -229,6 +254,14 @@ void run__layernorm(float *out, const float *x, const float *w, const float *b, 
 /* A block or output norm as the description states it (model.norm_kind): RMSNorm * w, or
  * LayerNorm * w + b. */
 void run__norm(const run_ctx *c, float *out, const float *x, const float *w, const float *b);
+
+/* ---- b3 weights (run_b3.c) ---- */
+/* y[t * ldy + r] = W row r . x_t for a b3 W (run__linear's contract). */
+void run__b3_linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, const run_qbuf *qb, uint32_t n, float *y,
+                    uint64_t ldy);
+/* Pick c->kern_b3; for activation modes other than dynamic, the re-packing scratch. */
+int run__b3_check(run_ctx *c, uint32_t act_mode, trit_err *err);
+void run__b3_free(run_ctx *c);
 
 /* ---- activation quantization sites and static scales (run_act.c, run_act_lin.c) ---- */
 /* Set up c->act for o's act_scales mode and observer (after the model is loaded). */

@@ -291,6 +291,7 @@ static uint64_t mat_bytes(const run_tensor *t)
     if (!t->data && !t->data_off) return 0;
     uint64_t const row = t->type == TRIT_TYPE_T2 ? trit_div_ceil(t->cols, 128) * 32
                          : run__blk_of(t->type) >= 0 ? run__blk_row_bytes(t)
+                         : t->type == TRIT_TYPE_B3 ? trit_div_ceil(t->cols, 160) * 32
                          : t->cols * (t->type == TRIT_TYPE_F32 ? 4u : t->type == TRIT_TYPE_I8 ? 1u : 2u);
     return row * t->rows;
 }
@@ -355,7 +356,8 @@ static int check_member(const run_expert_desc *d, const run_tensor *t, const cha
     char where[96];
     snprintf(where, sizeof where, "expert %u of layer %u: %s", E, L, what);
     int const blk = run__blk_of(t->type) >= 0;
-    if (t->type != TRIT_TYPE_F32 && t->type != TRIT_TYPE_F16 && t->type != TRIT_TYPE_BF16 && t->type != TRIT_TYPE_T2 && !blk)
+    int const tern = t->type == TRIT_TYPE_T2 || t->type == TRIT_TYPE_B3;   /* b3: expert units only (spec 6.4) */
+    if (t->type != TRIT_TYPE_F32 && t->type != TRIT_TYPE_F16 && t->type != TRIT_TYPE_BF16 && !tern && !blk)
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, where, "type %s", type_name(t->type));
     if (t->n_dims != 2 || t->dims[0] != rows || t->dims[1] != cols)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "shape [%llu, %llu], expected [%llu, %llu]",
@@ -363,14 +365,14 @@ static int check_member(const run_expert_desc *d, const run_tensor *t, const cha
                             (unsigned long long)rows, (unsigned long long)cols);
     uint64_t const bytes = mat_bytes(t);
     uint64_t end;
-    if ((t->type != TRIT_TYPE_T2 && !blk && t->data_off % 4) || trit_add_u64(t->data_off, bytes, &end) || end > d->size)
+    if ((!tern && !blk && t->data_off % 4) || trit_add_u64(t->data_off, bytes, &end) || end > d->size)
         return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "data outside the expert image or misaligned");
-    if (t->type == TRIT_TYPE_T2) {
+    if (tern) {
         uint64_t sb;
         if (t->scale_layout < TRIT_SCALE_TENSOR || t->scale_layout > TRIT_SCALE_GROUP ||
             (t->scale_layout == TRIT_SCALE_GROUP && !t->group_size) || t->scales_off % 4 ||
             trit_mul_u64(t->n_scales, 4, &sb) || trit_add_u64(t->scales_off, sb, &end) || end > d->size)
-            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "t2 scales invalid or outside the expert image");
+            return trit_err_set(err, TRIT_E_CORRUPT, TRIT_NO_OFFSET, where, "ternary scales invalid or outside the expert image");
     }
     return TRIT_OK;
 }

@@ -181,8 +181,11 @@ float run__row_dot(const run_kern *k, const run_tensor *w, uint64_t r, const flo
     const float *sc = w->scales + r * ng;
     if (G % 32) return t2_groups_generic(w, codes, q, sc) * qb->d[t];
     k->t2_dot_chunks(codes, q, nb, chunks);
-    const int32_t *cs = qb->csum + t * (qb->padded / 32);
-    uint64_t const per = G / 32, nch = nb * 4;
+    return run__group_sum(chunks, qb->csum + t * (qb->padded / 32), nb * 4, G / 32, ng, sc) * qb->d[t];
+}
+
+float run__group_sum(const int32_t *chunks, const int32_t *cs, uint64_t nch, uint64_t per, uint64_t ng, const float *sc)
+{
     float y = 0;
     for (uint64_t g = 0; g < ng; g++) {
         uint64_t const c0 = g * per, c1 = c0 + per < nch ? c0 + per : nch;
@@ -190,7 +193,7 @@ float run__row_dot(const run_kern *k, const run_tensor *w, uint64_t r, const flo
         for (uint64_t ch = c0; ch < c1; ch++) acc += chunks[ch] - cs[ch];
         y += (float)acc * sc[g];
     }
-    return y * qb->d[t];
+    return y;
 }
 
 typedef struct lin_job {
@@ -292,6 +295,10 @@ void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, 
 {
     if (run__blk_of(w->type) >= 0) {
         run__blk_linear(c, w, x, ldx, n, y, ldy); /* ggml block types: llama.cpp's activations */
+        return;
+    }
+    if (w->type == TRIT_TYPE_B3) {
+        run__b3_linear(c, w, x, ldx, qb, n, y, ldy); /* base-3 expert units (run_b3.c) */
         return;
     }
     if (qb && qb->floated && w->type == TRIT_TYPE_T2) {

@@ -25,9 +25,13 @@ void run_stats_print(const run_stats *s, const run_ctx *c, int json, FILE *f)
                 run_policy_name(c->cache ? run_cache_policy(c->cache) : 0), (unsigned long long)s->budget,
                 (unsigned long long)s->total_hits, (unsigned long long)s->total_misses, pct(s->total_hits, s->total_misses) / 100.0);
         fprintf(f, "\"evictions\":%llu,\"bytes_paged\":%llu,\"bytes_read\":%llu,\"loads\":%llu,\"load_p50_ms\":%.4f,"
-                   "\"load_p99_ms\":%.4f,\"peak_resident_bytes\":%llu,\"per_layer\":[",
+                   "\"load_p99_ms\":%.4f,\"peak_resident_bytes\":%llu,",
                 (unsigned long long)s->evictions, (unsigned long long)s->bytes_paged, (unsigned long long)s->bytes_read,
                 (unsigned long long)s->n_loads, s->load_p50_ms, s->load_p99_ms, (unsigned long long)s->peak_resident_bytes);
+        fprintf(f, "\"prefetch\":{\"on\":%s,\"loads\":%llu,\"hits\":%llu,\"wasted\":%llu,\"waits\":%llu,\"skipped\":%llu},"
+                   "\"per_layer\":[",
+                c->prefetch ? "true" : "false", (unsigned long long)s->prefetch_loads, (unsigned long long)s->prefetch_hits,
+                (unsigned long long)s->prefetch_wasted, (unsigned long long)s->prefetch_waits, (unsigned long long)s->prefetch_skipped);
         for (uint32_t l = 0; l < s->n_layer; l++)
             fprintf(f, "%s{\"layer\":%u,\"hits\":%llu,\"misses\":%llu}", l ? "," : "", l, (unsigned long long)s->hits[l],
                     (unsigned long long)s->misses[l]);
@@ -51,6 +55,10 @@ void run_stats_print(const run_stats *s, const run_ctx *c, int json, FILE *f)
         fprintf(f, "  paged %.2f MiB decoded (%.2f MiB read), %llu loads, latency p50 %.3f ms, p99 %.3f ms\n",
                 (double)s->bytes_paged / mib, (double)s->bytes_read / mib, (unsigned long long)s->n_loads, s->load_p50_ms,
                 s->load_p99_ms);
+        if (c->prefetch)
+            fprintf(f, "  prefetch: %llu loads, %llu served a use (%llu waited for it), %llu evicted unused, %llu skipped\n",
+                    (unsigned long long)s->prefetch_loads, (unsigned long long)s->prefetch_hits, (unsigned long long)s->prefetch_waits,
+                    (unsigned long long)s->prefetch_wasted, (unsigned long long)s->prefetch_skipped);
         fprintf(f, "  per layer (hits/misses):");
         for (uint32_t l = 0; l < s->n_layer; l++)
             fprintf(f, "%s %u:%llu/%llu", l % 8 == 0 ? "\n   " : "", l, (unsigned long long)s->hits[l], (unsigned long long)s->misses[l]);

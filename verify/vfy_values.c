@@ -201,13 +201,41 @@ static void t2_codes(vfy__vals *v, const uint8_t *p, uint64_t q, uint64_t n)
     }
 }
 
+/* b3 code bytes [q, q + n) (spec 6.4), all inside [0, codes): n3 counts bytes that are not
+ * one of the 243 valid ones, npad the bytes of a row's last block with a padding digit that is
+ * not 1 (zero). Byte by byte: b3 is the expert-unit form, verified as units decode. */
+static void b3_codes(vfy__vals *v, const uint8_t *p, uint64_t q, uint64_t n)
+{
+    static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+    for (uint64_t x = q; x < q + n; x++) {
+        uint8_t const b = p[x - q];
+        if (!trit_b3_byte_valid(b)) {
+            v->n3++;
+            if (v->first3 == UINT64_MAX) v->first3 = x;
+            continue;
+        }
+        uint64_t const in_row = x % v->row_bytes, e0 = (in_row / 32) * TRIT_B3_BLOCK_ELEMS + in_row % 32;
+        int pad_bad = 0;
+        for (unsigned k = 0; k < 5; k++) {
+            unsigned const d = ((unsigned)(uint8_t)(b * pow3[k]) * 3u) >> 8;
+            if (e0 + 32u * k >= v->cols) pad_bad |= d != 1;
+            else v->nonzero += d != 1;
+        }
+        if (pad_bad) {
+            v->npad++;
+            if (v->first_pad == UINT64_MAX) v->first_pad = x;
+        }
+    }
+}
+
 static void t2_feed(vfy__vals *v, const uint8_t *p, uint64_t q, uint64_t n)
 {
     const trit_tensor_info *const t = v->t;
     uint64_t const end = q + n;
     if (q < v->codes) {
         uint64_t const e = end < v->codes ? end : v->codes;
-        t2_codes(v, p, q, e - q);
+        if (t->type == TRIT_TYPE_B3) b3_codes(v, p, q, e - q);
+        else t2_codes(v, p, q, e - q);
     }
     uint64_t const g0 = q > v->codes ? q : v->codes, g1 = end < t->scales_off ? end : t->scales_off;
     if (g0 < g1 && v->gap_bad == UINT64_MAX) {
@@ -232,10 +260,11 @@ void vfy__vals_init(vfy__vals *v, const trit_tensor_info *t)
     memset(v, 0, sizeof *v);
     v->t = t;
     v->first3 = v->first_pad = v->gap_bad = v->sc_first = v->first = v->blk_first = UINT64_MAX;
-    if (t->type == TRIT_TYPE_T2) {
+    if (t->type == TRIT_TYPE_T2 || t->type == TRIT_TYPE_B3) {
         uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
+        int const b3 = t->type == TRIT_TYPE_B3;
         v->cols = cols;
-        v->row_bytes = trit_div_ceil(cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
+        v->row_bytes = trit_div_ceil(cols, b3 ? TRIT_B3_BLOCK_ELEMS : TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
         v->rows = v->row_bytes ? t->scales_off / v->row_bytes : 0;
         v->codes = v->rows * v->row_bytes;   /* <= scales_off <= size: the reader checked */
         v->tail = cols % TRIT_T2_BLOCK_ELEMS;   /* weights in the last block of a row */
@@ -255,7 +284,7 @@ void vfy__vals_feed(vfy__vals *v, const uint8_t *p, uint64_t n)
     uint64_t const q = v->pos;
     v->pos += n;
     switch (v->t->type) {
-    case TRIT_TYPE_T2:
+    case TRIT_TYPE_T2: case TRIT_TYPE_B3:
         t2_feed(v, p, q, n);
         break;
     case TRIT_TYPE_F32: case TRIT_TYPE_F16: case TRIT_TYPE_BF16: {
@@ -294,7 +323,7 @@ void vfy__vals_report(const vfy__vals *v, vfy_report *rep, uint64_t off, int den
                        trit_type_name(t->type), (unsigned long long)(v->blk_first / t->block_bytes),
                        t->type == TRIT_TYPE_MXFP4 ? "E8M0 exponent 255 is NaN in OCP MX" : "f16 scale is infinite or NaN");
     switch (t->type) {
-    case TRIT_TYPE_T2:
+    case TRIT_TYPE_T2: case TRIT_TYPE_B3:
         if (v->npad)
             vfy_report_add(rep, VFY_C_INTEGRITY, 0, at(off, dense, v->first_pad), object,
                            "%llu row padding codes are not 1 (zero), first in byte %llu; padding past the row end "
@@ -303,7 +332,11 @@ void vfy__vals_report(const vfy__vals *v, vfy_report *rep, uint64_t off, int den
         if (v->gap_bad != UINT64_MAX)
             vfy_report_add(rep, VFY_C_INTEGRITY, 0, at(off, dense, v->gap_bad), object,
                            "padding before the scales is not zero (byte %llu)", (unsigned long long)v->gap_bad);
-        if (v->n3)
+        if (v->n3 && t->type == TRIT_TYPE_B3)
+            vfy_report_add(rep, VFY_C_TENSOR, 0, at(off, dense, v->first3), object,
+                           "%llu invalid b3 bytes, first in byte %llu (only the 243 bytes ceil(v * 256 / 243) encode digits)",
+                           (unsigned long long)v->n3, (unsigned long long)v->first3);
+        else if (v->n3)
             vfy_report_add(rep, VFY_C_TENSOR, 0, at(off, dense, v->first3), object,
                            "invalid ternary code 3 in %llu bytes, first in byte %llu (codes are 0, 1, 2)",
                            (unsigned long long)v->n3, (unsigned long long)v->first3);
