@@ -121,8 +121,12 @@ typedef struct run_qbuf {
     uint64_t cols, padded;     /* of the last quantized input; padded = ceil(cols / 128) * 128 */
     uint64_t cap_padded;       /* widest padded row the buffers hold */
     uint32_t n_tok;
-    const trit_act_entry *act; /* static per-channel/group scales of the quantized rows (then d is
-                                  unused and run__linear goes to run__act_linear); else NULL */
+    const trit_act_entry *act; /* static per-channel/group scales of the quantized rows, or any
+                                  16-bit entry (then d is unused and run__linear goes to
+                                  run__act_linear); else NULL */
+    int16_t *q16;              /* [n_tok][padded]: the rows of a 16-bit static site (act->bits 16;
+                                  csum then holds their sums); borrowed from c->act, NULL when
+                                  the model has no such site */
     float *bd;                 /* [n_tok][ceil(padded / RUN_ACT_BLOCK)]: per-block steps */
     int32_t *bsum;             /* the same shape: per-block sums of q */
     int blocked;               /* the rows were quantized per block (run__quantize_blocks): d is
@@ -217,6 +221,8 @@ void run__act_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32
 /* y[t * ldy + r] = W row r . x_t for a t2 W and float activations x (no quantization: the
  * float mode's reference product), split over the pool. */
 void run__float_linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, uint32_t n, float *y, uint64_t ldy);
+/* The int16-activation kernels that go with c->kern (run_kern16.h). */
+const struct run_kern16 *run__act_kern16(const run_ctx *c);
 /* The static-scale counters into s (nothing in dynamic mode). */
 void run__act_stats(const run_ctx *c, run_stats *s);
 /* Print the clipping counters of s (text or JSON member "act_clipping"; nothing when absent). */
