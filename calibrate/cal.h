@@ -233,6 +233,11 @@ typedef struct cal_eval_report {
     uint32_t seq_len;
     uint32_t n_modes;
     cal_eval_mode modes[RUN_ACT_SCALES_COUNT_];   /* [0] float, then the modes in order */
+    /* the static scales judged (when static is among the modes): their entries, how many are
+     * 16-bit, and the activation sites those read ("blk.0.attn_in,blk.3.ffn_down", cut with
+     * ",..." when long) */
+    uint32_t scale_entries, scale_entries16, n_sites16;
+    char sites16[1024];
 } cal_eval_report;
 
 /* Evaluate n tokens on the container at model_path in float and in each mode of o. */

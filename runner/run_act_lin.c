@@ -12,8 +12,8 @@
  *             exact integer sums per 32 inputs, merged in int64 while the product of the two
  *             scales stays the same, one float multiply-add per merged run (16-bit sites with
  *             one scale per tensor too: their rows can exceed int32, run_kern16.h)
- *   elements  per channel (or group sizes that are not multiples of 32): q_i * s(i) in float,
- *             summed per weight-scale segment, then scaled
+ *   elements  per channel (or group sizes that are not multiples of 32): q_i * s(i) summed in
+ *             double per weight-scale segment, then scaled
  *
  * and the float mode's product (--act-scales float): the same rows against unquantized
  * activations, 32-input sums in float added per weight-scale segment in double.
@@ -85,7 +85,7 @@ static float row_elems(const run_tensor *w, uint64_t r, const run_qbuf *qb, uint
     const int16_t *q16 = wide(qb) ? qb->q16 + t * qb->padded : NULL;
     int const grouped = w->scale_layout == TRIT_SCALE_GROUP;
     uint64_t const G = grouped ? w->group_size : cols;
-    float y = 0, seg = 0;
+    double y = 0, seg = 0;   /* int16 values carry 15 significant bits: sum in double */
     uint64_t seg_start = 0;
     /* i = 128 b + 32 k + m runs in increasing order (spec 6.1: plane k of block b) */
     for (uint64_t b = 0; b < nb; b++)
@@ -94,16 +94,16 @@ static float row_elems(const run_tensor *w, uint64_t r, const run_qbuf *qb, uint
                 uint64_t const i = b * 128 + k * 32 + m;
                 if (i >= cols) break;
                 if (i - seg_start >= G) {
-                    y += seg * weight_scale(w, r, seg_start);
+                    y += seg * (double)weight_scale(w, r, seg_start);
                     seg = 0;
                     seg_start = i - i % G;
                 }
                 int const code = (codes[b * 32 + m] >> (2 * k)) & 3;
-                float const qi = q16 ? (float)q16[i] : (float)q[i];
-                seg += (float)(code - 1) * (qi * act_scale(qb, t, i));
+                double const qi = q16 ? (double)q16[i] : (double)q[i];
+                seg += (double)(code - 1) * (qi * (double)act_scale(qb, t, i));
             }
-    if (cols) y += seg * weight_scale(w, r, seg_start);
-    return y;
+    if (cols) y += seg * (double)weight_scale(w, r, seg_start);
+    return (float)y;
 }
 
 /* Block mode with one weight scale per tensor or row (the common case): per 256-value block,
