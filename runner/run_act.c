@@ -259,7 +259,7 @@ static uint64_t quant_static(run_qbuf *b, const trit_act_entry *e, const float *
     return clipped;
 }
 
-const run_kern16 *run__act_kern16(const run_ctx *c) { return c->act && c->act->k16 ? c->act->k16 : run_kern16_ref(); }
+const run_kern16 *run__act_kern16(const run_ctx *c) { return c->act && c->act->k16 ? c->act->k16 : run_kern16_for(c->kern); }
 
 void run__act_quant(run_ctx *c, uint32_t kind, uint32_t layer, uint32_t expert, run_qbuf *b, const float *x, uint64_t ldx,
                     uint64_t cols, uint32_t n)
