@@ -150,6 +150,10 @@ static int scales_layout(const char *model_path, cal_eval_report *rep, trit_err 
             char *dot = strstr(key, ".weight");
             if (dot && !dot[7]) *dot = '\0';
         }
+        /* one site for a layer's experts: "blk.0.ffn_down.3" -> "blk.0.ffn_down.*" */
+        size_t kl = strlen(key), d = kl;
+        while (d > 0 && key[d - 1] >= '0' && key[d - 1] <= '9') d--;
+        if (d < kl && d > 0 && key[d - 1] == '.') snprintf(key + d, sizeof key - d, "*");
         snprintf(item, sizeof item, ",%s,", key);
         char const *list = rep->sites16;
         /* shared inputs list once: look for ",key," in ",list," */
