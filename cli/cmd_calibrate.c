@@ -149,6 +149,16 @@ typedef struct calibrate_args {
 enum { O_DATA = 256, O_TOKS, O_EVAL, O_EVALTOK, O_FLOOR, O_MAXTOK, O_SEQ, O_HOLD, O_ROWS, O_MINROWS, O_TOL, O_THREADS, O_ZSTD, O_DRY, O_JSON,
        O_GRAN, O_BITS, O_WIDE };
 
+/* A number in [lo, hi] into *out; -1 when s is not one. */
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double const t = strtod(s, &end);
+    if (end == s || *end || !(t >= lo && t <= hi)) return -1;
+    *out = t;
+    return 0;
+}
+
 /* One option's value into a; the option's name when the value is invalid, else NULL. */
 static const char *parse_value(int c, const char *arg, calibrate_args *a)
 {
@@ -159,13 +169,7 @@ static const char *parse_value(int c, const char *arg, calibrate_args *a)
     case O_HOLD: if (cli_parse_u64(arg, 2, 1000, &v)) return "--holdout"; a->o.holdout_every = (uint32_t)v; return NULL;
     case O_ROWS: if (cli_parse_u64(arg, 1, 1u << 20, &v)) return "--rows"; a->o.eval_rows = (uint32_t)v; return NULL;
     case O_MINROWS: if (cli_parse_u64(arg, 1, 1u << 30, &v)) return "--min-rows"; a->o.min_rows = (uint32_t)v; return NULL;
-    case O_TOL: {
-        char *end;
-        double const t = strtod(arg, &end);
-        if (*end || !(t >= 0 && t <= 100)) return "--tolerance";
-        a->o.tolerance = t;
-        return NULL;
-    }
+    case O_TOL: return parse_double(arg, 0, 100, &a->o.tolerance) ? "--tolerance" : NULL;
     case O_THREADS: if (cli_parse_u64(arg, 1, 256, &v)) return "--threads"; a->o.threads = (uint32_t)v; return NULL;
     case O_ZSTD: if (cli_parse_u64(arg, 1, 19, &v)) return "--zstd-level"; a->o.zstd_level = (int)v; return NULL;
     case O_GRAN: return cal_force_from_name(arg, &a->o.force) ? "--granularity" : NULL;
@@ -173,13 +177,7 @@ static const char *parse_value(int c, const char *arg, calibrate_args *a)
         if (strcmp(arg, "8") && strcmp(arg, "16")) return "--max-bits";
         a->o.max_bits = (uint32_t)atoi(arg);
         return NULL;
-    case O_WIDE: {
-        char *end;
-        double const t = strtod(arg, &end);
-        if (*end || !(t >= 1 && t <= 1000)) return "--site-target";
-        a->o.site_target = t;
-        return NULL;
-    }
+    case O_WIDE: return parse_double(arg, 1, 1000, &a->o.site_target) ? "--site-target" : NULL;
     default: return NULL;
     }
 }

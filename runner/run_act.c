@@ -25,7 +25,6 @@
 #include <string.h>
 
 #include "run_int.h"
-#include "run_kern16.h"
 #include "trit_safemath.h"
 
 struct run_act {
@@ -38,7 +37,6 @@ struct run_act {
     const trit_act_entry **exp;    /* [n_layer * n_expert * 2]: EXP_IN, EXP_DOWN of each expert */
     uint64_t *values, *clipped;    /* [n_layer + 1] counters */
     int16_t *q16[2];               /* 16-bit sites' rows for c->qa and c->qb (NULL: no such site) */
-    const run_kern16 *k16;         /* their kernels, matching c->kern */
 };
 
 static const char *const k_site_names[RUN_SITE_COUNT_] = {
@@ -155,7 +153,6 @@ static int load_static(run_ctx *c, struct run_act *a, trit_err *err)
             bufs[k]->q16 = a->q16[k];
         }
     }
-    a->k16 = run_kern16_for(c->kern);
     return rc;
 }
 
@@ -258,8 +255,6 @@ static uint64_t quant_static(run_qbuf *b, const trit_act_entry *e, const float *
     }
     return clipped;
 }
-
-const run_kern16 *run__act_kern16(const run_ctx *c) { return c->act && c->act->k16 ? c->act->k16 : run_kern16_for(c->kern); }
 
 void run__act_quant(run_ctx *c, uint32_t kind, uint32_t layer, uint32_t expert, run_qbuf *b, const float *x, uint64_t ldx,
                     uint64_t cols, uint32_t n)

@@ -51,12 +51,13 @@ static inline float act_scale(const run_qbuf *qb, uint32_t t, uint64_t i)
 
 static inline int wide(const run_qbuf *qb) { return qb->act && qb->act->bits == 16; }
 
-static float row_chunks(const run_ctx *c, const run_tensor *w, uint64_t r, const run_qbuf *qb, uint32_t t, int32_t *chunks)
+static float row_chunks(const run_kern *k, const run_kern16 *k16, const run_tensor *w, uint64_t r, const run_qbuf *qb, uint32_t t,
+                        int32_t *chunks)
 {
     uint64_t const cols = w->cols, nb = trit_div_ceil(cols, 128), nch = trit_div_ceil(cols, 32);
     const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
-    if (wide(qb)) run__act_kern16(c)->t2_chunks16(codes, qb->q16 + t * qb->padded, nb, chunks);
-    else c->kern->t2_dot_chunks(codes, qb->q + t * qb->padded, nb, chunks);
+    if (wide(qb)) k16->t2_chunks16(codes, qb->q16 + t * qb->padded, nb, chunks);
+    else k->t2_dot_chunks(codes, qb->q + t * qb->padded, nb, chunks);
     const int32_t *cs = qb->csum + t * (qb->padded / 32);
     float y = 0, cur = 0;
     int64_t run = 0;           /* exact: 16-bit rows exceed int32 */
@@ -150,9 +151,10 @@ static void act_task(void *arg, uint32_t wi, uint32_t nw)
     int const chunked = (!e || e->granularity == TRIT_ACT_TENSOR || (e->granularity == TRIT_ACT_GROUP && e->group_size % 32 == 0)) &&
                         (w->scale_layout != TRIT_SCALE_GROUP || w->group_size % 32 == 0);
     int32_t *chunks = j->c->chunk_scratch + (uint64_t)wi * (j->c->max_cols / 32 + 4);
+    const run_kern16 *k16 = run_kern16_for(j->c->kern);   /* the int16 set matching c->kern */
     for (uint64_t r = lo; r < hi; r++)
         for (uint32_t t = 0; t < j->n; t++)
-            j->y[t * j->ldy + r] = chunked ? row_chunks(j->c, w, r, j->qb, t, chunks) : row_elems(w, r, j->qb, t);
+            j->y[t * j->ldy + r] = chunked ? row_chunks(j->c->kern, k16, w, r, j->qb, t, chunks) : row_elems(w, r, j->qb, t);
 }
 
 void run__act_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32_t n, float *y, uint64_t ldy)

@@ -221,8 +221,6 @@ void run__act_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32
 /* y[t * ldy + r] = W row r . x_t for a t2 W and float activations x (no quantization: the
  * float mode's reference product), split over the pool. */
 void run__float_linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, uint32_t n, float *y, uint64_t ldy);
-/* The int16-activation kernels that go with c->kern (run_kern16.h). */
-const struct run_kern16 *run__act_kern16(const run_ctx *c);
 /* The static-scale counters into s (nothing in dynamic mode). */
 void run__act_stats(const run_ctx *c, run_stats *s);
 /* Print the clipping counters of s (text or JSON member "act_clipping"; nothing when absent). */

@@ -1,6 +1,8 @@
 /* run_kern16_avx2.c - the AVX2 int16-activation t2 kernel (run_kern16.h). Codes widen to int16
  * and meet q in madd_epi16: pairs of 3 * 32767 fit its int32 lanes, and a plane's 16 pair sums
  * stay below 2^22, so everything is exact. */
+#include <stddef.h>
+
 #include "run_kern16.h"
 #include "run_kern_x86.h"
 

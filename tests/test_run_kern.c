@@ -120,7 +120,7 @@ TEST(run_kern_neon_qemu)
     snprintf(cmd, sizeof cmd,
              "aarch64-linux-gnu-gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -static -Wall "
              "-I%s/xinc -Iformat -Irunner -Itests -o %s/kern_aarch64 tests/cross/run_kern_main.c runner/run_kern_ref.c "
-             "runner/run_kern_neon.c runner/run_kern_neondot.c runner/run_kern_avx2.c runner/run_kern_avxvnni.c runner/run_kern_avx512.c runner/run_ops.c runner/run_act_lin.c runner/run_pool.c format/types.c format/err.c format/sys.c "
+             "runner/run_kern_neon.c runner/run_kern_neondot.c runner/run_kern_avx2.c runner/run_kern_avxvnni.c runner/run_kern_avx512.c runner/run_kern16_ref.c runner/run_kern16_avx2.c runner/run_ops.c runner/run_act_lin.c runner/run_pool.c format/types.c format/err.c format/sys.c "
              "-lm -lpthread 2>&1",
              dir, dir);
     char *out = NULL;

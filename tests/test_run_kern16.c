@@ -115,7 +115,7 @@ TEST(run_act16_long_row_exceeds_int32)
         float y = 0;
         run__act_linear(c, &w, &qb, 1, &y, 1);
         if (y != 4294836224.0f)
-            test_fail_(__FILE__, __LINE__, "%s: %.1f, expected 4294836224", run__act_kern16(c)->name, (double)y);
+            test_fail_(__FILE__, __LINE__, "%s: %.1f, expected 4294836224", run_kern16_for(c->kern)->name, (double)y);
         free(c->chunk_scratch);
         free(c);
     }
