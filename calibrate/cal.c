@@ -76,7 +76,8 @@ static int choose(const cal_group *g, double tol, uint32_t force)
 }
 
 /* The site target (cal.h) over the 8-bit choice c8: the coarsest 8-bit candidate within target
- * times dynamic's error, else 16 bits. target 0: no target (16 bits not allowed). */
+ * times dynamic's error, else 16 bits when they measure better than every 8-bit candidate, else
+ * the best 8-bit one. target 0: no target (16 bits not allowed). */
 static int widen(const cal_group *g, int c8, double tol, double target)
 {
     double const dyn = g->ref2 > 0 ? sqrt(g->dyn_err2 / g->ref2) : 0.0, lim = target * dyn;
@@ -85,7 +86,13 @@ static int widen(const cal_group *g, int c8, double tol, double target)
     for (int k = 0; k < 4; k++)
         if (order[k] >= c8 && cal_group_err(g, order[k]) <= lim) return order[k];
     double const t16 = cal_group_err(g, CAL_TENSOR16), c16 = cal_group_err(g, CAL_CHANNEL16);
-    return t16 <= (1.0 + tol) * fmin(t16, c16) ? CAL_TENSOR16 : CAL_CHANNEL16;
+    int const w = t16 <= (1.0 + tol) * fmin(t16, c16) ? CAL_TENSOR16 : CAL_CHANNEL16;
+    /* 16 bits only where they measure better than the best int8 candidate (held-out values past
+     * the fit rows' range clip at any width) */
+    int best8 = 0;
+    for (int c = 1; c < CAL_N_CAND8; c++)
+        if (cal_group_err(g, c) < cal_group_err(g, best8)) best8 = c;
+    return cal_group_err(g, w) < cal_group_err(g, best8) ? w : best8;
 }
 
 static int cmp_entry(const void *a, const void *b)

@@ -134,7 +134,9 @@ const char *cal_cand_name(int cand);
  * `target` times the error of dynamic int8 per token on the same held-out outputs takes the
  * coarsest finer int8 granularity within it; when none is, the site takes 16-bit activations
  * (spec 9's int16 sites, for NPUs and DSPs with 16-bit activation modes such as a16w8), per
- * tensor unless per channel at least halves the error (the tolerance rule). Static int8 cannot
+ * tensor unless per channel at least halves the error (the tolerance rule), if that measures
+ * better than every int8 candidate (else the best int8 one: values beyond the fit rows' range
+ * clip at any width). Static int8 cannot
  * follow a token's range; where no granularity makes up for that, 256x finer steps do. */
 #define CAL_DEF_SITE_TARGET 1.25
 
