@@ -66,6 +66,18 @@ TEST(act_scales_round_trip_canonical)
     float const nan_s[1] = {NAN};
     trit_act_entry nan_e = {0, TRIT_ACT_TENSOR, 0, 1, 8, nan_s};
     CHECK_EQ_INT(trit_act_scales_encode(&nan_e, 1, &p, &n, &e), TRIT_E_USAGE);
+    /* 16 bits (spec 9's int16 sites) round-trip; other widths are refused both ways */
+    float const one[1] = {0.5f};
+    trit_act_entry w16 = {0, TRIT_ACT_TENSOR, 0, 1, 16, one};
+    CHECK_OK_E(trit_act_scales_encode(&w16, 1, &p, &n, &e), &e);
+    CHECK_OK_E(trit_act_scales_parse(p, n, 0, NULL, NULL, &s, &e), &e);
+    CHECK(trit_act_scales_n(s) == 1 && trit_act_scales_at(s, 0)->bits == 16);
+    trit_act_scales_free(s);
+    trit_store_le32((uint8_t *)p + 4 + 16, 12);
+    CHECK_EQ_INT(trit_act_scales_parse(p, n, 0, NULL, NULL, &s, &e), TRIT_E_UNSUPPORTED);
+    trit_free(p);
+    w16.bits = 12;
+    CHECK_EQ_INT(trit_act_scales_encode(&w16, 1, &p, &n, &e), TRIT_E_USAGE);
 }
 
 /* Corrupt sections (style R15): each case changes the valid section; expected class and
