@@ -20,9 +20,12 @@
 #define DEF_MIN_ROWS 32u
 #define DEF_TOLERANCE 1.0
 
-static const char *const k_cand_names[CAL_N_CAND] = {"tensor", "tensor@p99.99", "tensor@mse", "group128", "group32", "channel"};
+static const char *const k_cand_names[CAL_N_CAND] = {"tensor",  "tensor@p99.99", "tensor@mse",   "group128",
+                                                     "group32", "channel",       "tensor/int16", "channel/int16"};
 
 const char *cal_cand_name(int c) { return c >= 0 && c < CAL_N_CAND ? k_cand_names[c] : NULL; }
+
+uint32_t cal_cand_bits(int c) { return c >= CAL_N_CAND8 ? 16u : 8u; }
 
 static const char *const k_force_names[CAL_FORCE_COUNT_] = {"auto", "tensor", "group128", "group32", "channel"};
 
@@ -47,7 +50,7 @@ void cal_report_free(cal_report *rep)
 
 static uint32_t cand_granularity(int c)
 {
-    if (c == CAL_CHANNEL) return TRIT_ACT_CHANNEL;
+    if (c == CAL_CHANNEL || c == CAL_CHANNEL16) return TRIT_ACT_CHANNEL;
     return c == CAL_GROUP128 || c == CAL_GROUP32 ? TRIT_ACT_GROUP : TRIT_ACT_TENSOR;
 }
 
@@ -72,13 +75,33 @@ static int choose(const cal_group *g, double tol, uint32_t force)
     return order[3];
 }
 
+/* The site target (cal.h) over the 8-bit choice c8: the coarsest 8-bit candidate within target
+ * times dynamic's error, else 16 bits when they measure better than every 8-bit candidate, else
+ * the best 8-bit one. target 0: no target (16 bits not allowed). */
+static int widen(const cal_group *g, int c8, double tol, double target)
+{
+    double const dyn = g->ref2 > 0 ? sqrt(g->dyn_err2 / g->ref2) : 0.0, lim = target * dyn;
+    if (target <= 0 || !g->eval_rows || cal_group_err(g, c8) <= lim) return c8;
+    int const order[4] = {c8 <= CAL_TENSOR_MSE ? c8 : CAL_TENSOR, CAL_GROUP128, CAL_GROUP32, CAL_CHANNEL};
+    for (int k = 0; k < 4; k++)
+        if (order[k] >= c8 && cal_group_err(g, order[k]) <= lim) return order[k];
+    double const t16 = cal_group_err(g, CAL_TENSOR16), c16 = cal_group_err(g, CAL_CHANNEL16);
+    int const w = t16 <= (1.0 + tol) * fmin(t16, c16) ? CAL_TENSOR16 : CAL_CHANNEL16;
+    /* 16 bits only where they measure better than the best int8 candidate (held-out values past
+     * the fit rows' range clip at any width) */
+    int best8 = 0;
+    for (int c = 1; c < CAL_N_CAND8; c++)
+        if (cal_group_err(g, c) < cal_group_err(g, best8)) best8 = c;
+    return cal_group_err(g, w) < cal_group_err(g, best8) ? w : best8;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
     uint32_t const x = ((const trit_act_entry *)a)->tensor, y = ((const trit_act_entry *)b)->tensor;
     return (x > y) - (x < y);
 }
 
-static void fill_site(const cal_state *st, const cal_group *g, int c, cal_site *s)
+static void fill_site(const cal_state *st, const cal_group *g, int c8, int c, cal_site *s)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->site, sizeof s->site, "%s", run_site_kind_name(g->kind));
@@ -112,6 +135,8 @@ static void fill_site(const cal_state *st, const cal_group *g, int c, cal_site *
     for (int k = 0; k < CAL_N_CAND; k++) s->err[k] = cal_group_err(g, k);
     s->err_dynamic = g->ref2 > 0 ? sqrt(g->dyn_err2 / g->ref2) : 0.0;
     s->choice = c;
+    s->choice8 = c8;
+    s->bits = cal_cand_bits(c);
     s->granularity = cand_granularity(c);
     s->group_size = cand_group(c);
     s->err_vs_dynamic = g->dyn_ref2 > 0 ? sqrt(g->vsdyn2[c] / g->dyn_ref2) : 0.0;
@@ -130,7 +155,8 @@ static void fill_site(const cal_state *st, const cal_group *g, int c, cal_site *
 }
 
 /* Choose per group, make the entries (one per t2 tensor) and the report. */
-static int decide(const cal_state *st, double tol, uint32_t force, trit_act_entry **out, uint32_t *n_out, cal_report *rep, trit_err *err)
+static int decide(const cal_state *st, double tol, uint32_t force, double site_target, trit_act_entry **out, uint32_t *n_out,
+                  cal_report *rep, trit_err *err)
 {
     uint64_t n = 0;
     for (uint32_t gi = 0; gi < st->n_groups; gi++)
@@ -145,13 +171,14 @@ static int decide(const cal_state *st, double tol, uint32_t force, trit_act_entr
     uint32_t k = 0;
     for (uint32_t gi = 0; gi < st->n_groups; gi++) {
         cal_group const *g = &st->g[gi];
-        int const c = choose(g, tol, force);
+        int const c8 = choose(g, tol, force), c = force != CAL_FORCE_NONE ? c8 : widen(g, c8, tol, site_target);
         for (uint32_t e = 0; e < g->n_members; e++) {
             cal_member const *m = &g->m[e];
             for (uint32_t j = 0; j < m->n_cons; j++)
-                es[k++] = (trit_act_entry){m->cons[j], cand_granularity(c), cand_group(c), m->n_scales[c], 8, m->scales[c]};
+                es[k++] = (trit_act_entry){m->cons[j], cand_granularity(c), cand_group(c), m->n_scales[c], cal_cand_bits(c), m->scales[c]};
         }
-        if (sites) fill_site(st, g, c, &sites[gi]);
+        if (rep) rep->n_wide += cal_cand_bits(c) == 16;
+        if (sites) fill_site(st, g, c8, c, &sites[gi]);
     }
     qsort(es, k, sizeof *es, cmp_entry);
     *out = es;
@@ -194,6 +221,9 @@ int cal_calibrate(const char *model_path, const uint32_t *tokens, uint64_t n_tok
     uint32_t seq = o.seq_len ? o.seq_len : DEF_SEQ;
     uint32_t const every = o.holdout_every ? o.holdout_every : DEF_HOLDOUT;
     double const tol = o.tolerance >= 0 ? o.tolerance : DEF_TOLERANCE;
+    if (o.max_bits && o.max_bits != 8 && o.max_bits != 16)
+        return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "activation width %u bits: 8 or 16", o.max_bits);
+    double const wide = o.max_bits == 8 || o.force != CAL_FORCE_NONE ? 0.0 : o.site_target > 0 ? o.site_target : CAL_DEF_SITE_TARGET;
     if (rep) memset(rep, 0, sizeof *rep);
     if (o.force >= CAL_FORCE_COUNT_) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "unknown forced granularity %u", o.force);
     if (every < 2) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "holdout_every must be at least 2");
@@ -235,7 +265,7 @@ int cal_calibrate(const char *model_path, const uint32_t *tokens, uint64_t n_tok
     if (!rc) rc = run_pass(ctx, &st, tokens, n_tokens, seq, every, 0, logits, &fit_tok, err);
     if (!rc) rc = cal_prepare_eval(&st, err);
     if (!rc) rc = run_pass(ctx, &st, tokens, n_tokens, seq, every, 1, logits, &eval_tok, err);
-    if (!rc) rc = decide(&st, tol, o.force, &es, &n_es, rep, err);
+    if (!rc) rc = decide(&st, tol, o.force, wide, &es, &n_es, rep, err);
     if (!rc) rc = trit_act_scales_encode(es, n_es, &sec, &sec_len, err);
     if (!rc && !o.dry_run) {
         cal_copy_opts co;
@@ -255,6 +285,7 @@ int cal_calibrate(const char *model_path, const uint32_t *tokens, uint64_t n_tok
         rep->seq_len = seq;
         rep->n_seq = (uint32_t)trit_div_ceil(n_tokens, seq);
         rep->tolerance = tol;
+        rep->site_target = wide;
         rep->n_entries = n_es;
         rep->section_bytes = sec_len;
     }

@@ -94,7 +94,10 @@ typedef struct cal_opts {
     int overwrite;             /* replace an existing output */
     int dry_run;               /* measure and report; write nothing */
     uint32_t force;            /* CAL_FORCE_*: every site takes this granularity instead of the
-                                  rule's choice (the negative control of `trit eval`) */
+                                  rule's choice, at 8 bits (the negative control of `trit eval`) */
+    uint32_t max_bits;         /* 8: every site int8, no site target; 16 or 0: the site target
+                                  below applies, and sites may take 16 bits */
+    double site_target;        /* the site target; <= 0 = CAL_DEF_SITE_TARGET */
     void (*temp_path)(void *ctx, const char *path);  /* see cal_copy_opts */
     void *temp_ctx;
 } cal_opts;
@@ -108,8 +111,13 @@ enum {
     CAL_GROUP128,          /* per group of 128 channels */
     CAL_GROUP32,           /* per group of 32 channels */
     CAL_CHANNEL,           /* per channel */
+    CAL_TENSOR16,          /* 16 bits (spec 9), per tensor at the absmax */
+    CAL_CHANNEL16,         /* 16 bits, per channel */
     CAL_N_CAND
 };
+#define CAL_N_CAND8 (CAL_CHANNEL + 1)   /* the 8-bit candidates come first */
+/* The activation width of candidate c: 8 or 16. */
+uint32_t cal_cand_bits(int c);
 /* cal_opts.force: the rule (0), or one granularity for every site. Per tensor takes the best of
  * its three clipping levels. */
 enum { CAL_FORCE_NONE = 0, CAL_FORCE_TENSOR, CAL_FORCE_GROUP128, CAL_FORCE_GROUP32, CAL_FORCE_CHANNEL, CAL_FORCE_COUNT_ };
@@ -118,8 +126,19 @@ const char *cal_force_name(uint32_t force);
 /* CAL_FORCE_* by name; TRIT_E_NOTFOUND if unknown. */
 int cal_force_from_name(const char *name, uint32_t *out);
 
-/* "tensor", "tensor@p99.99", "tensor@mse", "group128", "group32", "channel". Static. */
+/* "tensor", "tensor@p99.99", "tensor@mse", "group128", "group32", "channel", "tensor/int16",
+ * "channel/int16". Static. */
 const char *cal_cand_name(int cand);
+
+/* The site target, after the rule above: a site whose chosen int8 scales' error exceeds
+ * `target` times the error of dynamic int8 per token on the same held-out outputs takes the
+ * coarsest finer int8 granularity within it; when none is, the site takes 16-bit activations
+ * (spec 9's int16 sites, for NPUs and DSPs with 16-bit activation modes such as a16w8), per
+ * tensor unless per channel at least halves the error (the tolerance rule), if that measures
+ * better than every int8 candidate (else the best int8 one: values beyond the fit rows' range
+ * clip at any width). Static int8 cannot
+ * follow a token's range; where no granularity makes up for that, 256x finer steps do. */
+#define CAL_DEF_SITE_TARGET 1.25
 
 typedef struct cal_site {
     char site[16];             /* run_site_kind_name: "attn_in", "exp_down" ... */
@@ -134,6 +153,8 @@ typedef struct cal_site {
     double err[CAL_N_CAND];/* relative output error of each candidate (held out) */
     double err_dynamic;        /* the same for dynamic absmax per token */
     int choice;                /* CAL_* chosen */
+    int choice8;               /* the tolerance rule's choice (before the site target) */
+    uint32_t bits;             /* 8 or 16 */
     uint32_t granularity;      /* TRIT_ACT_* written */
     uint32_t group_size;
     double scale;              /* per tensor: the scale (largest over experts); else the largest */
@@ -147,6 +168,8 @@ typedef struct cal_report {
     uint64_t fit_tokens, eval_tokens;
     uint32_t seq_len, n_seq;
     double tolerance;
+    double site_target;        /* the site target; 0 when none applied (8 bits only, or forced) */
+    uint32_t n_wide;           /* sites at 16 bits */
     uint32_t n_sites;
     cal_site *sites;     /* owned: in layer order, then site order */
     uint32_t n_entries;        /* kind-5 entries written (one per t2 tensor) */
@@ -212,6 +235,11 @@ typedef struct cal_eval_report {
     uint32_t seq_len;
     uint32_t n_modes;
     cal_eval_mode modes[RUN_ACT_SCALES_COUNT_];   /* [0] float, then the modes in order */
+    /* the static scales judged (when static is among the modes): their entries, how many are
+     * 16-bit, and the activation sites those read ("blk.0.attn_in,blk.3.ffn_down", cut with
+     * ",..." when long) */
+    uint32_t scale_entries, scale_entries16, n_sites16;
+    char sites16[1024];
 } cal_eval_report;
 
 /* Evaluate n tokens on the container at model_path in float and in each mode of o. */

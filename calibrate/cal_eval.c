@@ -15,6 +15,7 @@
 #include "cal.h"
 #include "cal_int.h"
 #include "run.h"
+#include "trit_model.h"
 
 #define DEF_SEQ 128u
 
@@ -130,6 +131,48 @@ static int pick_modes(const char *model_path, const cal_eval_opts *o_in, cal_eva
     return TRIT_OK;
 }
 
+/* The layout of the model's static scales into rep (cal_eval_report: entries, 16-bit sites). */
+static int scales_layout(const char *model_path, cal_eval_report *rep, trit_err *err)
+{
+    trit_reader *r = NULL;
+    trit_act_scales *as = NULL;
+    int rc = trit_reader_open(model_path, NULL, &r, err);
+    if (!rc) rc = trit_reader_act_scales(r, &as, err);
+    size_t used = 0;
+    for (uint32_t i = 0; !rc && i < trit_act_scales_n(as); i++) {
+        trit_act_entry const *e = trit_act_scales_at(as, i);
+        rep->scale_entries++;
+        if (e->bits != 16) continue;
+        rep->scale_entries16++;
+        char key[160], item[176];
+        const char *name = trit_reader_tensor(r, e->tensor)->name;
+        if (!trit_mt_act_input(name, key, sizeof key)) {
+            char *dot = strstr(key, ".weight");
+            if (dot && !dot[7]) *dot = '\0';
+        }
+        /* one site for a layer's experts: "blk.0.ffn_down.3" -> "blk.0.ffn_down.*" */
+        size_t kl = strlen(key), d = kl;
+        while (d > 0 && key[d - 1] >= '0' && key[d - 1] <= '9') d--;
+        if (d < kl && d > 0 && key[d - 1] == '.') snprintf(key + d, sizeof key - d, "*");
+        snprintf(item, sizeof item, ",%s,", key);
+        char const *list = rep->sites16;
+        /* shared inputs list once: look for ",key," in ",list," */
+        char probe[sizeof rep->sites16 + 2];
+        snprintf(probe, sizeof probe, ",%s,", list);
+        if (strstr(probe, item)) continue;
+        rep->n_sites16++;
+        int const w = snprintf(rep->sites16 + used, sizeof rep->sites16 - used, "%s%s", used ? "," : "", key);
+        if (w > 0 && (size_t)w < sizeof rep->sites16 - used - 4) used += (size_t)w;
+        else if (used + 5 <= sizeof rep->sites16) {
+            memcpy(rep->sites16 + used, ",...", 5);
+            used = sizeof rep->sites16;   /* full: count the rest, list no more */
+        }
+    }
+    trit_act_scales_free(as);
+    trit_reader_close(r);
+    return rc;
+}
+
 int cal_eval(const char *model_path, const uint32_t *tok, uint64_t n, const cal_eval_opts *o_in, cal_eval_report *rep,
              trit_err *err)
 {
@@ -181,6 +224,7 @@ int cal_eval(const char *model_path, const uint32_t *tok, uint64_t n, const cal_
             m->agree = k ? agree[k] : rep->positions;
             m->top1 = (double)m->agree / np;
         }
+        if (cal_eval_find(rep, RUN_ACT_SCALES_STATIC)) rc = scales_layout(model_path, rep, err);
     }
     eval_run_free(&e);
     return rc;

@@ -19,7 +19,7 @@
 #include "trit_cursor.h"
 #include "trit_safemath.h"
 
-static const uint32_t k_group_size[CAL_N_CAND] = {0, 0, 0, 128, 32, 0};
+static const uint32_t k_group_size[CAL_N_CAND] = {0, 0, 0, 128, 32, 0, 0, 0};
 
 /* ---- building the groups --------------------------------------------------------------- */
 
@@ -192,22 +192,24 @@ static void fit_rows(cal_member *m, const float *x, uint64_t ldx, uint64_t cols,
 
 /* ---- eval pass --------------------------------------------------------------------------- */
 
-static inline float rne(float v) { return (v + 12582912.0f) - 12582912.0f; }   /* |v| <= 127 */
+static inline float rne(float v) { return (v + 12582912.0f) - 12582912.0f; }   /* |v| < 2^22 */
 
-/* x quantized with scale s and back: the static scheme of spec 9. *clip += clipped. */
-static inline float fake_static(float x, float s, uint64_t *clip)
+/* x quantized with scale s to +-qmax and back: the static scheme of spec 9. *clip += clipped. */
+static inline float fake_static(float x, float s, float qmax, uint64_t *clip)
 {
     float v = x / s;
-    *clip += fabsf(v) >= 127.5f;
-    if (!(v >= -127.0f)) v = v != v ? 0.0f : -127.0f;
-    if (v > 127.0f) v = 127.0f;
+    *clip += fabsf(v) >= qmax + 0.5f;
+    if (!(v >= -qmax)) v = v != v ? 0.0f : -qmax;
+    if (v > qmax) v = qmax;
     return rne(v) * s;
 }
+
+static inline int per_channel(int c) { return c == CAL_CHANNEL || c == CAL_CHANNEL16; }
 
 static inline float cand_scale(const cal_member *m, int c, uint64_t i)
 {
     uint32_t const G = k_group_size[c];
-    if (c == CAL_CHANNEL) return m->scales[c][i];
+    if (per_channel(c)) return m->scales[c][i];
     if (G) return m->scales[c][i / G];
     return m->scales[c][0];
 }
@@ -231,7 +233,8 @@ static void build_vectors(cal_group *g, const cal_member *m, const float *x, flo
         if (!(q >= -127.0f)) q = q != q ? 0.0f : -127.0f;
         if (q > 127.0f) q = 127.0f;
         vi[1] = rne(q) * d;
-        for (int c = 0; c < CAL_N_CAND; c++) vi[2 + c] = fake_static(x[i], cand_scale(m, c, i), &g->clipped[c]);
+        for (int c = 0; c < CAL_N_CAND; c++)
+            vi[2 + c] = fake_static(x[i], cand_scale(m, c, i), (float)TRIT_ACT_QMAX(cal_cand_bits(c)), &g->clipped[c]);
     }
     g->values += cols;
 }
@@ -339,7 +342,8 @@ static int candidates(cal_member *m, uint64_t cols, const float *absmax, const u
     for (uint32_t b = 0; b < CAL_HIST_BINS; b++) total += hist[b];
     for (int c = 0; c < CAL_N_CAND; c++) {
         uint32_t const G = k_group_size[c];
-        uint64_t const n = c == CAL_CHANNEL ? cols : G ? trit_div_ceil(cols, G) : 1;
+        uint64_t const n = per_channel(c) ? cols : G ? trit_div_ceil(cols, G) : 1;
+        float const qmax = (float)TRIT_ACT_QMAX(cal_cand_bits(c));
         float *s = malloc(n * sizeof *s);
         if (!s) return -1;
         m->scales[c] = s;
@@ -352,9 +356,9 @@ static int candidates(cal_member *m, uint64_t cols, const float *absmax, const u
         }
         for (uint64_t k = 0; k < n; k++) {
             float mx = 0;
-            uint64_t const lo = c == CAL_CHANNEL ? k : k * (G ? G : cols), hi = c == CAL_CHANNEL ? k + 1 : G ? (lo + G < cols ? lo + G : cols) : cols;
+            uint64_t const lo = per_channel(c) ? k : k * (G ? G : cols), hi = per_channel(c) ? k + 1 : G ? (lo + G < cols ? lo + G : cols) : cols;
             for (uint64_t i = lo; i < hi; i++) mx = absmax[i] > mx ? absmax[i] : mx;
-            s[k] = mx > 0 ? mx / 127.0f : t_scale;
+            s[k] = mx > 0 ? mx / qmax : t_scale;
         }
     }
     for (int c = 0; c < CAL_N_CAND; c++)

@@ -20,7 +20,10 @@ static void usage(FILE *f)
             "Choose static int8 activation scales for every t2 projection from calibration data and write\n"
             "a copy of MODEL with them (activation-scale section, spec section 9). Per layer, the coarsest\n"
             "granularity (tensor, group of 128, group of 32, channel) whose output error on held-out\n"
-            "calibration tokens is within the tolerance of the best is kept. Run the result with\n"
+            "calibration tokens is within the tolerance of the best is kept. Then the site target: a\n"
+            "site whose error exceeds --site-target times that of dynamic int8 per token takes the\n"
+            "coarsest finer int8 granularity within it, else 16-bit activations (spec 9; for NPUs and\n"
+            "DSPs with int16 activation modes; --max-bits 8 forbids it). Run the result with\n"
             "'trit run --act-scales static'.\n"
             "\n"
             "options:\n"
@@ -38,6 +41,8 @@ static void usage(FILE *f)
             "  --granularity G      auto (default: the rule above), or tensor, group128, group32,\n"
             "                       channel for every site (tensor: the best clipping level), e.g.\n"
             "                       per tensor as the negative control of 'trit eval --check'\n"
+            "  --max-bits 8|16      widest activation a site may take (default 16)\n"
+            "  --site-target R      a site's error at most R x dynamic int8's (default %.2f)\n"
             "  --max-tokens N       use the first N calibration tokens only\n"
             "  --seq N              tokens per calibration sequence (default 128)\n"
             "  --holdout K          every K-th sequence is held out to measure errors (default 4)\n"
@@ -53,7 +58,7 @@ static void usage(FILE *f)
             "\n"
             "OUT is written as OUT.tmp-<pid>-XXXXXX and renamed into place. SIGINT, SIGTERM or SIGHUP\n"
             "removes the temp file (exit 130), and a later run on OUT removes those of killed runs.\n",
-            CVT_DEFAULT_ZSTD_LEVEL);
+            CAL_DEF_SITE_TARGET, CVT_DEFAULT_ZSTD_LEVEL);
 }
 
 static void print_text(const cal_report *r, const char *model, const char *out, int dry)
@@ -62,6 +67,10 @@ static void print_text(const cal_report *r, const char *model, const char *out, 
            dry ? "would write" : "wrote", dry ? "nothing" : out, model, (unsigned long long)r->n_tokens,
            (unsigned long long)r->fit_tokens, (unsigned long long)r->eval_tokens, r->seq_len, r->tolerance);
     printf("  %u activation sites, %u entries (%llu bytes)\n", r->n_sites, r->n_entries, (unsigned long long)r->section_bytes);
+    if (r->site_target > 0)
+        printf("  site target %.2fx dynamic's error: %u site(s) at 16 bits\n", r->site_target, r->n_wide);
+    else
+        printf("  every site at 8 bits (16 bits not allowed)\n");
     printf("  %-6s %-10s %-13s %-10s %-10s %9s %9s %9s %8s %s\n", "layer", "site", "granularity", "scale", "absmax", "err",
            "err_dyn", "vs_dyn", "clip", "tensors");
     for (uint32_t i = 0; i < r->n_sites; i++) {
@@ -87,6 +96,8 @@ static cJSON *report_json(const cal_report *r, const char *model, const char *ou
     cJSON_AddNumberToObject(j, "held_out_tokens", (double)r->eval_tokens);
     cJSON_AddNumberToObject(j, "seq_len", r->seq_len);
     cJSON_AddNumberToObject(j, "tolerance", r->tolerance);
+    cJSON_AddNumberToObject(j, "site_target", r->site_target);
+    cJSON_AddNumberToObject(j, "int16_sites", r->n_wide);
     cJSON_AddNumberToObject(j, "entries", r->n_entries);
     cJSON_AddNumberToObject(j, "section_bytes", (double)r->section_bytes);
     cJSON *sites = cJSON_AddArrayToObject(j, "sites");
@@ -100,6 +111,8 @@ static cJSON *report_json(const cal_report *r, const char *model, const char *ou
         cJSON_AddStringToObject(o, "granularity", trit_act_granularity_name(s->granularity));
         if (s->group_size) cJSON_AddNumberToObject(o, "group_size", s->group_size);
         cJSON_AddStringToObject(o, "choice", cal_cand_name(s->choice));
+        cJSON_AddNumberToObject(o, "bits", s->bits);
+        if (s->choice8 != s->choice) cJSON_AddStringToObject(o, "choice_tolerance_rule", cal_cand_name(s->choice8));
         cJSON_AddNumberToObject(o, "scale", s->scale);
         cJSON_AddNumberToObject(o, "scale_min", s->scale_min);
         cJSON_AddNumberToObject(o, "error", s->err[s->choice]);
@@ -134,7 +147,17 @@ typedef struct calibrate_args {
 } calibrate_args;
 
 enum { O_DATA = 256, O_TOKS, O_EVAL, O_EVALTOK, O_FLOOR, O_MAXTOK, O_SEQ, O_HOLD, O_ROWS, O_MINROWS, O_TOL, O_THREADS, O_ZSTD, O_DRY, O_JSON,
-       O_GRAN };
+       O_GRAN, O_BITS, O_WIDE };
+
+/* A number in [lo, hi] into *out; -1 when s is not one. */
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double const t = strtod(s, &end);
+    if (end == s || *end || !(t >= lo && t <= hi)) return -1;
+    *out = t;
+    return 0;
+}
 
 /* One option's value into a; the option's name when the value is invalid, else NULL. */
 static const char *parse_value(int c, const char *arg, calibrate_args *a)
@@ -146,16 +169,15 @@ static const char *parse_value(int c, const char *arg, calibrate_args *a)
     case O_HOLD: if (cli_parse_u64(arg, 2, 1000, &v)) return "--holdout"; a->o.holdout_every = (uint32_t)v; return NULL;
     case O_ROWS: if (cli_parse_u64(arg, 1, 1u << 20, &v)) return "--rows"; a->o.eval_rows = (uint32_t)v; return NULL;
     case O_MINROWS: if (cli_parse_u64(arg, 1, 1u << 30, &v)) return "--min-rows"; a->o.min_rows = (uint32_t)v; return NULL;
-    case O_TOL: {
-        char *end;
-        double const t = strtod(arg, &end);
-        if (*end || !(t >= 0 && t <= 100)) return "--tolerance";
-        a->o.tolerance = t;
-        return NULL;
-    }
+    case O_TOL: return parse_double(arg, 0, 100, &a->o.tolerance) ? "--tolerance" : NULL;
     case O_THREADS: if (cli_parse_u64(arg, 1, 256, &v)) return "--threads"; a->o.threads = (uint32_t)v; return NULL;
     case O_ZSTD: if (cli_parse_u64(arg, 1, 19, &v)) return "--zstd-level"; a->o.zstd_level = (int)v; return NULL;
     case O_GRAN: return cal_force_from_name(arg, &a->o.force) ? "--granularity" : NULL;
+    case O_BITS:
+        if (strcmp(arg, "8") && strcmp(arg, "16")) return "--max-bits";
+        a->o.max_bits = (uint32_t)atoi(arg);
+        return NULL;
+    case O_WIDE: return parse_double(arg, 1, 1000, &a->o.site_target) ? "--site-target" : NULL;
     default: return NULL;
     }
 }
@@ -172,7 +194,8 @@ static int parse_args(int argc, char **argv, calibrate_args *a)
         {"zstd-level", required_argument, NULL, O_ZSTD},    {"dry-run", no_argument, NULL, O_DRY},
         {"force", no_argument, NULL, 'f'},                  {"json", no_argument, NULL, O_JSON},
         {"eval-floor", no_argument, NULL, O_FLOOR},         {"help", no_argument, NULL, 'h'},
-        {"granularity", required_argument, NULL, O_GRAN},
+        {"granularity", required_argument, NULL, O_GRAN},   {"max-bits", required_argument, NULL, O_BITS},
+        {"site-target", required_argument, NULL, O_WIDE},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -188,7 +211,7 @@ static int parse_args(int argc, char **argv, calibrate_args *a)
         case O_EVAL: a->eval = optarg; break;
         case O_EVALTOK: a->eval_toks = optarg; break;
         case O_FLOOR: a->floor_ = 1; break;
-        case O_MAXTOK: case O_SEQ: case O_HOLD: case O_ROWS: case O_MINROWS: case O_TOL: case O_THREADS: case O_ZSTD: case O_GRAN:
+        case O_MAXTOK: case O_SEQ: case O_HOLD: case O_ROWS: case O_MINROWS: case O_TOL: case O_THREADS: case O_ZSTD: case O_GRAN: case O_BITS: case O_WIDE:
             bad = parse_value(c, optarg, a);
             break;
         case O_DRY: a->o.dry_run = 1; break;

@@ -58,6 +58,12 @@ void cli_eval_print(const cal_eval_report *r, FILE *f)
         fprintf(f, "  %-8s %11.4f %9s %14.4g %11s %9.3g %10.2f%%\n", run_act_mode_name(m->mode), m->ppl, pr, m->kl_mean, kr,
                 m->kl_max, 100 * m->top1);
     }
+    if (!cal_eval_find(r, RUN_ACT_SCALES_STATIC)) return;
+    if (r->scale_entries16)
+        fprintf(f, "static scales: %u entries, %u at 16 bits (int16 x t2) at %u site(s): %s; the rest int8\n", r->scale_entries,
+                r->scale_entries16, r->n_sites16, r->sites16);
+    else
+        fprintf(f, "static scales: %u entries, all int8\n", r->scale_entries);
 }
 
 cJSON *cli_eval_json(const cal_eval_report *r)
@@ -77,6 +83,13 @@ cJSON *cli_eval_json(const cal_eval_report *r)
         cJSON_AddNumberToObject(o, "kl_max", m->kl_max);
         cJSON_AddNumberToObject(o, "top1_agreement", m->top1);
         cJSON_AddItemToArray(modes, o);
+    }
+    if (cal_eval_find(r, RUN_ACT_SCALES_STATIC)) {
+        cJSON *st = cJSON_AddObjectToObject(j, "static_scales");
+        cJSON_AddNumberToObject(st, "entries", r->scale_entries);
+        cJSON_AddNumberToObject(st, "entries_int16", r->scale_entries16);
+        cJSON_AddNumberToObject(st, "sites_int16", r->n_sites16);
+        cJSON_AddStringToObject(st, "int16_sites", r->sites16);
     }
     return j;
 }

@@ -16,7 +16,6 @@
 #include "trit_safemath.h"
 
 #define ENTRY_FIXED 20u            /* entry bytes before the scales */
-#define ACT_BITS 8u                /* the only activation width of 1.0 */
 
 struct trit_act_scales {
     uint32_t n;
@@ -77,8 +76,8 @@ static int check_entry(const trit_act_entry *e, uint64_t in_feat, char *msg, siz
         snprintf(msg, cap, "group_size %u with granularity %s", e->group_size, trit_act_granularity_name(e->granularity));
         return TRIT_E_CORRUPT;
     }
-    if (e->bits != ACT_BITS) {
-        snprintf(msg, cap, "activation width of %u bits, this reader knows 8", e->bits);
+    if (e->bits != 8 && e->bits != 16) {
+        snprintf(msg, cap, "activation width of %u bits, this reader knows 8 and 16", e->bits);
         return TRIT_E_UNSUPPORTED;
     }
     uint64_t want = 0;

@@ -583,32 +583,62 @@ int trit_mt_check(trit_mt_num_fn get, void *get_ctx, int required, trit_mt_repor
 
 /* ---- shared activation inputs (spec 9) ---------------------------------------------------- */
 
+/* spec 9 "Sites": the activation vectors the forward pass quantizes and the projections that
+ * read each (more than one: "Shared inputs"). One table for the runner (site -> tensors) and for
+ * verify (tensor -> site). */
+static const struct {
+    const char *site;
+    int per_expert;
+    const char *module[3];
+} k_act_sites[] = {
+    {"attn_in", 0, {"attn_q", "attn_k", "attn_v"}},
+    {"attn_out", 0, {"attn_output"}},
+    {"ffn_in", 0, {"ffn_gate", "ffn_up"}},
+    {"ffn_down", 0, {"ffn_down"}},
+    {"router", 0, {"ffn_gate_inp"}},
+    {"shexp_in", 0, {"ffn_gate_shexp", "ffn_up_shexp"}},
+    {"shexp_down", 0, {"ffn_down_shexp"}},
+    {"exp_in", 1, {"ffn_gate", "ffn_up"}},
+    {"exp_down", 1, {"ffn_down"}},
+    {"output", 0, {"output"}},
+};
+
+uint32_t trit_mt_act_site_tensors(const char *site, uint32_t layer, uint32_t expert, char names[3][96])
+{
+    for (size_t i = 0; site && i < sizeof k_act_sites / sizeof k_act_sites[0]; i++) {
+        if (strcmp(site, k_act_sites[i].site)) continue;
+        uint32_t n = 0;
+        for (; n < 3 && k_act_sites[i].module[n]; n++) {
+            const char *m = k_act_sites[i].module[n];
+            if (!strcmp(site, "output")) snprintf(names[n], 96, "%s.weight", m);
+            else if (k_act_sites[i].per_expert) snprintf(names[n], 96, "blk.%u.%s.%u.weight", layer, m, expert);
+            else snprintf(names[n], 96, "blk.%u.%s.weight", layer, m);
+        }
+        return n;
+    }
+    return 0;
+}
+
 int trit_mt_act_input(const char *canon, char *key, size_t cap)
 {
-    /* spec 9 "Shared inputs": the projections that read one activation vector */
-    static const struct { const char *module, *input; } k_shared[] = {
-        {"attn_q", "attn_in"}, {"attn_k", "attn_in"}, {"attn_v", "attn_in"},
-        {"ffn_gate", "ffn_in"}, {"ffn_up", "ffn_in"},
-        {"ffn_gate_shexp", "shexp_in"}, {"ffn_up_shexp", "shexp_in"},
-    };
     unsigned layer = 0, expert = 0;
     char module[64];
     int used = 0, n = sscanf(canon, "blk.%u.%63[a-z_].%u.weight%n", &layer, module, &expert, &used);
     int const has_expert = n == 3 && used > 0 && canon[used] == '\0';
+    snprintf(key, cap, "%s", canon);
     if (!has_expert) {
         used = 0;
         n = sscanf(canon, "blk.%u.%63[a-z_].weight%n", &layer, module, &used);
-        if (n != 2 || used <= 0 || canon[used] != '\0') {
-            snprintf(key, cap, "%s", canon);
-            return 0;
+        if (n != 2 || used <= 0 || canon[used] != '\0') return 0;
+    }
+    for (size_t i = 0; i < sizeof k_act_sites / sizeof k_act_sites[0]; i++) {
+        if (k_act_sites[i].per_expert != has_expert || !k_act_sites[i].module[1]) continue;
+        for (int k = 0; k < 3 && k_act_sites[i].module[k]; k++) {
+            if (strcmp(module, k_act_sites[i].module[k])) continue;
+            if (has_expert) snprintf(key, cap, "blk.%u.%s.%u", layer, k_act_sites[i].site, expert);
+            else snprintf(key, cap, "blk.%u.%s", layer, k_act_sites[i].site);
+            return 1;
         }
     }
-    for (size_t i = 0; i < sizeof k_shared / sizeof k_shared[0]; i++) {
-        if (strcmp(module, k_shared[i].module)) continue;
-        if (has_expert) snprintf(key, cap, "blk.%u.%s.%u", layer, k_shared[i].input, expert);
-        else snprintf(key, cap, "blk.%u.%s", layer, k_shared[i].input);
-        return 1;
-    }
-    snprintf(key, cap, "%s", canon);
     return 0;
 }

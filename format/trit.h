@@ -465,8 +465,8 @@ TRIT_API int trit_reader_kv_arr_f64(const trit_reader *r, uint32_t i, uint64_t j
 TRIT_API int trit_reader_kv_arr_i64(const trit_reader *r, uint32_t i, uint64_t j, int64_t *out);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Activation scales: the kind-5 section (spec section 9), static int8 scales for the input   */
-/* activations of projections, written by `trit calibrate`.                                   */
+/* Activation scales: the kind-5 section (spec section 9), static int8 (or int16) scales for  */
+/* the input activations of projections, written by `trit calibrate`.                         */
 
 typedef enum trit_act_granularity {
     TRIT_ACT_TENSOR = 1,       /* one scale for every input channel */
@@ -479,9 +479,12 @@ typedef struct trit_act_entry {
     uint32_t granularity;      /* trit_act_granularity */
     uint32_t group_size;       /* TRIT_ACT_GROUP: channels per scale, else 0 */
     uint32_t n_scales;         /* 1, in_features, or ceil(in_features / group_size) */
-    uint32_t bits;             /* quantized width: 8 */
-    const float *scales;       /* n_scales finite scales > 0: q = clamp(round(x / scale), -127, 127) */
+    uint32_t bits;             /* quantized width: 8 or 16 (TRIT_ACT_QMAX gives the range) */
+    const float *scales;       /* n_scales finite scales > 0: q = clamp(round(x / scale), -qmax, qmax) */
 } trit_act_entry;
+
+/* The largest quantized magnitude of an entry of `bits` (8 or 16): 127 or 32767 (spec 9). */
+#define TRIT_ACT_QMAX(bits) ((bits) == 16 ? 32767 : 127)
 
 /* A parsed activation-scale section. */
 typedef struct trit_act_scales trit_act_scales;

@@ -103,10 +103,15 @@ int trit_mt_key_described(const char *key);
 
 /* The activation vector a projection reads (spec 9 "Shared inputs"), as a key written to key
  * (always NUL-terminated): tensors with the same key read the same vector ("blk.3.attn_in" for
- * attn_q/k/v of layer 3, "blk.3.ffn_in.7" for expert 7's gate and up, "blk.3.shexp_in"), so
+ * attn_q/k/v of layer 3, "blk.3.exp_in.7" for expert 7's gate and up, "blk.3.shexp_in"), so
  * their activation-scale entries must be identical. Returns 1 for those; 0 for a projection
  * with an input of its own (key = canon). canon is a canonical name. */
 int trit_mt_act_input(const char *canon, char *key, size_t cap);
+/* The canonical names of the projections reading activation site `site` ("attn_in", "attn_out",
+ * "ffn_in", "ffn_down", "router", "shexp_in", "shexp_down", "exp_in", "exp_down", "output") of
+ * layer (and expert, for exp_*) into names; returns their count, 0 for an unknown site. The
+ * same table as trit_mt_act_input's. */
+uint32_t trit_mt_act_site_tensors(const char *site, uint32_t layer, uint32_t expert, char names[3][96]);
 
 /* ---- description rules ------------------------------------------------------------------ */
 

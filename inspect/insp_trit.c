@@ -135,8 +135,8 @@ static const char *section_kind_name(uint32_t k)
 
 static void add_u64(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
 
-/* Summary of the activation-scale section (kind 5, spec 9): entries per granularity, the
- * group sizes and the scale range; {"error": ...} when the section does not parse. */
+/* Summary of the activation-scale section (kind 5, spec 9): entries per granularity and at
+ * 16 bits, the group sizes and the scale range; {"error": ...} when the section does not parse. */
 static cJSON *act_scales_json(const trit_reader *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -148,12 +148,13 @@ static cJSON *act_scales_json(const trit_reader *r)
         cJSON_AddStringToObject(o, "error", trit_err_format(&e, buf, sizeof buf));
         return o;
     }
-    uint64_t n_g[4] = {0}, n_scales = 0;
+    uint64_t n_g[4] = {0}, n_scales = 0, n16 = 0;
     double lo = INFINITY, hi = 0;
     cJSON *groups = cJSON_CreateArray();
     for (uint32_t i = 0; i < trit_act_scales_n(s); i++) {
         trit_act_entry const *a = trit_act_scales_at(s, i);
         n_g[a->granularity & 3]++;
+        n16 += a->bits == 16;
         n_scales += a->n_scales;
         for (uint32_t k = 0; k < a->n_scales; k++) {
             lo = fmin(lo, (double)a->scales[k]);
@@ -167,6 +168,7 @@ static cJSON *act_scales_json(const trit_reader *r)
     add_u64(o, "per_tensor", n_g[TRIT_ACT_TENSOR]);
     add_u64(o, "per_channel", n_g[TRIT_ACT_CHANNEL]);
     add_u64(o, "per_group", n_g[TRIT_ACT_GROUP]);
+    add_u64(o, "int16", n16);
     cJSON_AddItemToObject(o, "group_sizes", groups);
     add_u64(o, "scales", n_scales);
     if (n_scales) {

@@ -7,7 +7,9 @@
  * Float mode quantizes nothing: run__linear multiplies the t2 weights with the float input
  * (run_act_lin.c), the reference against which `trit eval` judges every int8 scheme.
  * Static mode takes each site's scales from the model's kind-5 section, read through libtrit:
- *   q_i = clamp(nearbyint(x_i / s(i)), -127, 127)      (binary32 division, NaN -> 0)
+ *   q_i = clamp(nearbyint(x_i / s(i)), -qmax, qmax)    (binary32 division, NaN -> 0)
+ * with qmax 127 for 8-bit entries and 32767 for 16-bit ones (spec 9: the sites where int8
+ * static scales measured too coarse; their rows go to int16 buffers and run_kern16.h).
  * Per tensor, s goes where the dynamic step max|x|/127 went, so the same integer kernels run;
  * per channel or per group the rows carry their entry and run__linear hands them to
  * run__act_linear (run_act_lin.c). Values whose quotient rounds beyond +-127 are clipped and
@@ -34,6 +36,7 @@ struct run_act {
     const trit_act_entry **site;   /* [(n_layer + 1) * RUN_SITE_COUNT_]; row n_layer: output head */
     const trit_act_entry **exp;    /* [n_layer * n_expert * 2]: EXP_IN, EXP_DOWN of each expert */
     uint64_t *values, *clipped;    /* [n_layer + 1] counters */
+    int16_t *q16[2];               /* 16-bit sites' rows for c->qa and c->qb (NULL: no such site) */
 };
 
 static const char *const k_site_names[RUN_SITE_COUNT_] = {
@@ -58,27 +61,8 @@ int run_act_mode_from_name(const char *name, uint32_t *out)
 
 uint32_t run_act_site_tensors(const run_act_site *s, char names[3][96])
 {
-    static const char *const pat[RUN_SITE_COUNT_][3] = {
-        [RUN_SITE_ATTN_IN] = {"attn_q", "attn_k", "attn_v"},
-        [RUN_SITE_ATTN_OUT] = {"attn_output"},
-        [RUN_SITE_FFN_IN] = {"ffn_gate", "ffn_up"},
-        [RUN_SITE_FFN_DOWN] = {"ffn_down"},
-        [RUN_SITE_ROUTER] = {"ffn_gate_inp"},
-        [RUN_SITE_SHEXP_IN] = {"ffn_gate_shexp", "ffn_up_shexp"},
-        [RUN_SITE_SHEXP_DOWN] = {"ffn_down_shexp"},
-        [RUN_SITE_EXP_IN] = {"ffn_gate", "ffn_up"},
-        [RUN_SITE_EXP_DOWN] = {"ffn_down"},
-        [RUN_SITE_OUTPUT] = {"output"},
-    };
-    if (s->kind >= RUN_SITE_COUNT_) return 0;
-    uint32_t n = 0;
-    for (; n < 3 && pat[s->kind][n]; n++) {
-        if (s->kind == RUN_SITE_OUTPUT) snprintf(names[n], 96, "%s.weight", pat[s->kind][n]);
-        else if (s->kind == RUN_SITE_EXP_IN || s->kind == RUN_SITE_EXP_DOWN)
-            snprintf(names[n], 96, "blk.%u.%s.%u.weight", s->layer, pat[s->kind][n], s->expert);
-        else snprintf(names[n], 96, "blk.%u.%s.weight", s->layer, pat[s->kind][n]);
-    }
-    return n;
+    /* the site -> tensor table is libtrit's, shared with verify (spec 9 "Sites") */
+    return trit_mt_act_site_tensors(run_site_kind_name(s->kind), s->layer, s->expert, names);
 }
 
 void run__act_free(struct run_act *a)
@@ -89,12 +73,14 @@ void run__act_free(struct run_act *a)
     free(a->exp);
     free(a->values);
     free(a->clipped);
+    free(a->q16[0]);
+    free(a->q16[1]);
     free(a);
 }
 
 static int same_entry(const trit_act_entry *a, const trit_act_entry *b)
 {
-    return a->granularity == b->granularity && a->group_size == b->group_size && a->n_scales == b->n_scales &&
+    return a->granularity == b->granularity && a->group_size == b->group_size && a->n_scales == b->n_scales && a->bits == b->bits &&
            memcmp(a->scales, b->scales, (size_t)a->n_scales * sizeof *a->scales) == 0;
 }
 
@@ -155,6 +141,18 @@ static int load_static(run_ctx *c, struct run_act *a, trit_err *err)
     run_act_site const out = {RUN_SITE_OUTPUT, UINT32_MAX, UINT32_MAX};
     if (!rc && c->output.data != c->token_embd.data)
         rc = resolve(r, a->tab, &out, &a->site[(uint64_t)a->n_layer * RUN_SITE_COUNT_ + RUN_SITE_OUTPUT], err);
+    /* 16-bit sites (spec 9): int16 rows beside each int8 buffer, sized like it */
+    int wide = 0;
+    for (uint32_t i = 0; i < trit_act_scales_n(a->tab); i++) wide |= trit_act_scales_at(a->tab, i)->bits == 16;
+    if (!rc && wide) {
+        run_qbuf *const bufs[2] = {&c->qa, &c->qb};
+        for (int k = 0; k < 2; k++) {
+            uint64_t n;
+            if (trit_mul_u64(bufs[k]->cap_padded, bufs[k]->n_tok, &n) || !(a->q16[k] = trit_mallocarray(n ? n : 1, sizeof(int16_t))))
+                return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
+            bufs[k]->q16 = a->q16[k];
+        }
+    }
     return rc;
 }
 
@@ -198,6 +196,38 @@ static inline float entry_scale(const trit_act_entry *e, uint64_t i)
     return e->scales[0];
 }
 
+/* x_i / s(i) rounded half to even and clamped to +-qmax (spec 9; NaN -> 0); *clip counts the
+ * values that round beyond qmax (infinities too). The rounding trick is exact for |v| < 2^22. */
+static inline float quant_one(float x, float s, float qmax, uint64_t *clip)
+{
+    float v = x / s;
+    *clip += fabsf(v) >= qmax + 0.5f;
+    if (!(v >= -qmax)) v = v != v ? 0.0f : -qmax;
+    if (v > qmax) v = qmax;
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
+/* A 16-bit site: rows into b->q16, their 32-wide sums into b->csum; run__act_linear does the
+ * products (run_act_lin.c), for every granularity. */
+static uint64_t quant_static16(run_qbuf *b, const trit_act_entry *e, const float *x, uint64_t ldx, uint64_t cols, uint32_t n)
+{
+    uint64_t clipped = 0;
+    b->act = e;
+    for (uint32_t t = 0; t < n && t < b->n_tok; t++) {
+        const float *xt = x + t * ldx;
+        int16_t *q = b->q16 + t * b->padded;
+        for (uint64_t i = 0; i < cols; i++) q[i] = (int16_t)quant_one(xt[i], entry_scale(e, i), 32767.0f, &clipped);
+        memset(q + cols, 0, (b->padded - cols) * sizeof *q);
+        int32_t *cs = b->csum + t * (b->padded / 32);
+        for (uint64_t ch = 0; ch < b->padded / 32; ch++) {
+            int32_t s32 = 0;   /* |s32| <= 32 * 32767 */
+            for (unsigned j = 0; j < 32; j++) s32 += q[ch * 32 + j];
+            cs[ch] = s32;
+        }
+    }
+    return clipped;
+}
+
 /* Static quantization of n rows into b; returns the number of clipped values. */
 static uint64_t quant_static(run_qbuf *b, const trit_act_entry *e, const float *x, uint64_t ldx, uint64_t cols, uint32_t n)
 {
@@ -205,21 +235,17 @@ static uint64_t quant_static(run_qbuf *b, const trit_act_entry *e, const float *
     if (padded > b->cap_padded) return 0; /* sized at open for the widest input; never reached */
     b->cols = cols;
     b->padded = padded;
-    b->act = e->granularity == TRIT_ACT_TENSOR ? NULL : e;
     b->blocked = 0;
+    if (e->bits == 16) return b->q16 ? quant_static16(b, e, x, ldx, cols, n) : 0; /* q16 exists when any entry is 16-bit */
+    b->act = e->granularity == TRIT_ACT_TENSOR ? NULL : e;
     uint64_t clipped = 0;
     for (uint32_t t = 0; t < n && t < b->n_tok; t++) {
         const float *xt = x + t * ldx;
         int8_t *q = b->q + t * padded;
         int32_t total = 0;
         for (uint64_t i = 0; i < cols; i++) {
-            float v = xt[i] / entry_scale(e, i);
-            clipped += fabsf(v) >= 127.5f;   /* rounds beyond +-127 (infinities too, not NaN) */
-            if (!(v >= -127.0f)) v = v != v ? 0.0f : -127.0f;
-            if (v > 127.0f) v = 127.0f;
-            /* round half to even, as run__quantize does: exact for |v| <= 127 */
-            float const r = (v + 12582912.0f) - 12582912.0f;
-            q[i] = (int8_t)r;
+            /* round half to even, as run__quantize does */
+            q[i] = (int8_t)quant_one(xt[i], entry_scale(e, i), 127.0f, &clipped);
             total += q[i];
         }
         memset(q + cols, 0, padded - cols);

@@ -1,6 +1,7 @@
 /*
  * run_act_lin.c - t2 projections of activations quantized with static per-channel or
- * per-group scales (spec section 9), or dynamically per 256-value block (--act-scales block):
+ * per-group scales (spec section 9), at 16 bits with any granularity (spec 9's int16 sites), or
+ * dynamically per 256-value block (--act-scales block):
  *   y_r = sum_i (code_ri - 1) * wscale(r, i) * q_i * s(t, i).
  *
  * Three paths, each row computed by one thread in a fixed order (so results do not depend on
@@ -8,10 +9,11 @@
  *   blocks    block mode, weight scale per tensor or row: per 256-value block, an exact
  *             integer sum times (weight scale x step), in block order
  *   chunks    activation groups and weight groups (if any) are multiples of 32: the kernel's
- *             exact integer sums per 32 inputs, merged while the product of the two scales
- *             stays the same, one float multiply-add per merged run
- *   elements  per channel (or group sizes that are not multiples of 32): q_i * s(i) in float,
- *             summed per weight-scale segment, then scaled
+ *             exact integer sums per 32 inputs, merged in int64 while the product of the two
+ *             scales stays the same, one float multiply-add per merged run (16-bit sites with
+ *             one scale per tensor too: their rows can exceed int32, run_kern16.h)
+ *   elements  per channel (or group sizes that are not multiples of 32): q_i * s(i) summed in
+ *             double per weight-scale segment, then scaled
  *
  * and the float mode's product (--act-scales float): the same rows against unquantized
  * activations, 32-input sums in float added per weight-scale segment in double.
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 
 #include "run_int.h"
+#include "run_kern16.h"
 #include "trit_safemath.h"
 
 typedef struct act_job {
@@ -46,18 +49,22 @@ static inline float act_scale(const run_qbuf *qb, uint32_t t, uint64_t i)
     return e->scales[0];
 }
 
-static float row_chunks(const run_kern *k, const run_tensor *w, uint64_t r, const run_qbuf *qb, uint32_t t, int32_t *chunks)
+static inline int wide(const run_qbuf *qb) { return qb->act && qb->act->bits == 16; }
+
+static float row_chunks(const run_kern *k, const run_kern16 *k16, const run_tensor *w, uint64_t r, const run_qbuf *qb, uint32_t t,
+                        int32_t *chunks)
 {
     uint64_t const cols = w->cols, nb = trit_div_ceil(cols, 128), nch = trit_div_ceil(cols, 32);
     const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
-    k->t2_dot_chunks(codes, qb->q + t * qb->padded, nb, chunks);
+    if (wide(qb)) k16->t2_chunks16(codes, qb->q16 + t * qb->padded, nb, chunks);
+    else k->t2_dot_chunks(codes, qb->q + t * qb->padded, nb, chunks);
     const int32_t *cs = qb->csum + t * (qb->padded / 32);
     float y = 0, cur = 0;
-    int32_t run = 0;
+    int64_t run = 0;           /* exact: 16-bit rows exceed int32 */
     int open = 0;
     for (uint64_t ch = 0; ch < nch; ch++) {
         float const sc = weight_scale(w, r, ch * 32) * act_scale(qb, t, ch * 32);
-        int32_t const acc = chunks[ch] - cs[ch];
+        int32_t const acc = chunks[ch] - cs[ch];   /* |acc| <= 4 * 32767 * 32 */
         if (open && sc == cur) {
             run += acc;
             continue;
@@ -76,9 +83,10 @@ static float row_elems(const run_tensor *w, uint64_t r, const run_qbuf *qb, uint
     uint64_t const cols = w->cols, nb = trit_div_ceil(cols, 128);
     const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
     const int8_t *q = qb->q + t * qb->padded;
+    const int16_t *q16 = wide(qb) ? qb->q16 + t * qb->padded : NULL;
     int const grouped = w->scale_layout == TRIT_SCALE_GROUP;
     uint64_t const G = grouped ? w->group_size : cols;
-    float y = 0, seg = 0;
+    double y = 0, seg = 0;   /* int16 values carry 15 significant bits: sum in double */
     uint64_t seg_start = 0;
     /* i = 128 b + 32 k + m runs in increasing order (spec 6.1: plane k of block b) */
     for (uint64_t b = 0; b < nb; b++)
@@ -87,15 +95,16 @@ static float row_elems(const run_tensor *w, uint64_t r, const run_qbuf *qb, uint
                 uint64_t const i = b * 128 + k * 32 + m;
                 if (i >= cols) break;
                 if (i - seg_start >= G) {
-                    y += seg * weight_scale(w, r, seg_start);
+                    y += seg * (double)weight_scale(w, r, seg_start);
                     seg = 0;
                     seg_start = i - i % G;
                 }
                 int const code = (codes[b * 32 + m] >> (2 * k)) & 3;
-                seg += (float)(code - 1) * ((float)q[i] * act_scale(qb, t, i));
+                double const qi = q16 ? (double)q16[i] : (double)q[i];
+                seg += (double)(code - 1) * (qi * (double)act_scale(qb, t, i));
             }
-    if (cols) y += seg * weight_scale(w, r, seg_start);
-    return y;
+    if (cols) y += seg * (double)weight_scale(w, r, seg_start);
+    return (float)y;
 }
 
 /* Block mode with one weight scale per tensor or row (the common case): per 256-value block,
@@ -138,13 +147,14 @@ static void act_task(void *arg, uint32_t wi, uint32_t nw)
         rows_blocks(j, lo, hi);
         return;
     }
-    /* blocks (256) are whole chunks; static groups must be */
-    int const chunked = (!e || (e->granularity == TRIT_ACT_GROUP && e->group_size % 32 == 0)) &&
+    /* blocks (256) are whole chunks; static groups must be (one scale per tensor: 16-bit only) */
+    int const chunked = (!e || e->granularity == TRIT_ACT_TENSOR || (e->granularity == TRIT_ACT_GROUP && e->group_size % 32 == 0)) &&
                         (w->scale_layout != TRIT_SCALE_GROUP || w->group_size % 32 == 0);
     int32_t *chunks = j->c->chunk_scratch + (uint64_t)wi * (j->c->max_cols / 32 + 4);
+    const run_kern16 *k16 = run_kern16_for(j->c->kern);   /* the int16 set matching c->kern */
     for (uint64_t r = lo; r < hi; r++)
         for (uint32_t t = 0; t < j->n; t++)
-            j->y[t * j->ldy + r] = chunked ? row_chunks(j->c->kern, w, r, j->qb, t, chunks) : row_elems(w, r, j->qb, t);
+            j->y[t * j->ldy + r] = chunked ? row_chunks(j->c->kern, k16, w, r, j->qb, t, chunks) : row_elems(w, r, j->qb, t);
 }
 
 void run__act_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32_t n, float *y, uint64_t ldy)

@@ -148,8 +148,12 @@ typedef struct run_qbuf {
     uint64_t cols, padded;     /* of the last quantized input; padded = ceil(cols / 128) * 128 */
     uint64_t cap_padded;       /* widest padded row the buffers hold */
     uint32_t n_tok;
-    const trit_act_entry *act; /* static per-channel/group scales of the quantized rows (then d is
-                                  unused and run__linear goes to run__act_linear); else NULL */
+    const trit_act_entry *act; /* static per-channel/group scales of the quantized rows, or any
+                                  16-bit entry (then d is unused and run__linear goes to
+                                  run__act_linear); else NULL */
+    int16_t *q16;              /* [n_tok][padded]: the rows of a 16-bit static site (act->bits 16;
+                                  csum then holds their sums); borrowed from c->act, NULL when
+                                  the model has no such site */
     float *bd;                 /* [n_tok][ceil(padded / RUN_ACT_BLOCK)]: per-block steps */
     int32_t *bsum;             /* the same shape: per-block sums of q */
     int blocked;               /* the rows were quantized per block (run__quantize_blocks): d is

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "run_kern.h"
+#include "run_kern_ref_t2.h"
 #include "trit.h"
 
 static int32_t ref_t2_dot(const uint8_t *codes, const int8_t *q, uint64_t n_blocks)
@@ -28,17 +29,7 @@ static void ref_t2_gemv(const uint8_t *codes, uint64_t n_rows, const int8_t *q, 
     for (uint64_t r = 0; r < n_rows; r++) out[r] = ref_t2_dot(codes + r * n_blocks * 32, q, n_blocks);
 }
 
-static void ref_t2_dot_chunks(const uint8_t *codes, const int8_t *q, uint64_t n_blocks, int32_t *out)
-{
-    for (uint64_t b = 0; b < n_blocks; b++, codes += 32, q += 128, out += 4) {
-        int32_t s[4] = {0, 0, 0, 0};
-        for (unsigned m = 0; m < 32; m++) {
-            unsigned const v = codes[m];
-            for (unsigned k = 0; k < 4; k++) s[k] += (int32_t)((v >> (2 * k)) & 3) * q[m + 32 * k];
-        }
-        memcpy(out, s, sizeof s);
-    }
-}
+RUN_REF_T2_CHUNKS(ref_t2_dot_chunks, int8_t)
 
 static float ref_dot_f32(const float *w, const float *x, uint64_t n)
 {

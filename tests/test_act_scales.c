@@ -66,6 +66,18 @@ TEST(act_scales_round_trip_canonical)
     float const nan_s[1] = {NAN};
     trit_act_entry nan_e = {0, TRIT_ACT_TENSOR, 0, 1, 8, nan_s};
     CHECK_EQ_INT(trit_act_scales_encode(&nan_e, 1, &p, &n, &e), TRIT_E_USAGE);
+    /* 16 bits (spec 9's int16 sites) round-trip; other widths are refused both ways */
+    float const one[1] = {0.5f};
+    trit_act_entry w16 = {0, TRIT_ACT_TENSOR, 0, 1, 16, one};
+    CHECK_OK_E(trit_act_scales_encode(&w16, 1, &p, &n, &e), &e);
+    CHECK_OK_E(trit_act_scales_parse(p, n, 0, NULL, NULL, &s, &e), &e);
+    CHECK(trit_act_scales_n(s) == 1 && trit_act_scales_at(s, 0)->bits == 16);
+    trit_act_scales_free(s);
+    trit_store_le32((uint8_t *)p + 4 + 16, 12);
+    CHECK_EQ_INT(trit_act_scales_parse(p, n, 0, NULL, NULL, &s, &e), TRIT_E_UNSUPPORTED);
+    trit_free(p);
+    w16.bits = 12;
+    CHECK_EQ_INT(trit_act_scales_encode(&w16, 1, &p, &n, &e), TRIT_E_USAGE);
 }
 
 /* Corrupt sections (style R15): each case changes the valid section; expected class and
@@ -153,9 +165,9 @@ static float ramp32(uint64_t i, uint64_t cols) { (void)cols; return 0.02f + 0.01
 
 /* Copy src to dst with entries of granularity g (group size G) for every t2 tensor, scale of
  * channel i from f (per group: f at the group's first channel; per tensor: f(0)). skip: a tensor
- * left without an entry; odd: a tensor whose scales are doubled (NULL: none). */
-static int with_scales(const char *src, const char *dst, uint32_t g, uint32_t G, scale_fn f, const char *skip, const char *odd,
-                       trit_err *e)
+ * left without an entry; odd: a tensor whose scales are doubled (NULL: none); bits 8 or 16. */
+static int with_scales_bits(const char *src, const char *dst, uint32_t g, uint32_t G, scale_fn f, const char *skip,
+                            const char *odd, uint32_t bits, trit_err *e)
 {
     trit_reader *r = NULL;
     int rc = trit_reader_open(src, NULL, &r, e);
@@ -174,7 +186,7 @@ static int with_scales(const char *src, const char *dst, uint32_t g, uint32_t G,
             sc[n][k] = f(g == TRIT_ACT_GROUP ? (uint64_t)k * G : k, cols);
             if (odd && !strcmp(ti->name, odd)) sc[n][k] *= 2;
         }
-        es[n] = (trit_act_entry){t, g, g == TRIT_ACT_GROUP ? G : 0, ns, 8, sc[n]};
+        es[n] = (trit_act_entry){t, g, g == TRIT_ACT_GROUP ? G : 0, ns, bits, sc[n]};
         n++;
     }
     void *bytes = NULL;
@@ -192,6 +204,12 @@ static int with_scales(const char *src, const char *dst, uint32_t g, uint32_t G,
     trit_free(bytes);
     trit_reader_close(r);
     return rc;
+}
+
+static int with_scales(const char *src, const char *dst, uint32_t g, uint32_t G, scale_fn f, const char *skip, const char *odd,
+                       trit_err *e)
+{
+    return with_scales_bits(src, dst, g, G, f, skip, odd, 8, e);
 }
 
 static const uint32_t k_toks[] = {5, 17, 3, 96, 42, 42, 0, 61, 8, 33, 70, 12, 1};
@@ -297,6 +315,68 @@ TEST(act_static_paths_agree)
         CHECK(memcmp(t2, got, sizeof t2) == 0);
         CHECK_OK_E(logits_of(pg, RUN_ACT_SCALES_STATIC, 2, t2, NULL, NULL, NULL, &e), &e);
         CHECK(memcmp(t2, ref, sizeof t2) == 0);
+    }
+}
+
+static float tiny16(uint64_t i, uint64_t cols) { (void)i; (void)cols; return 1e-5f; }
+
+/* int16 steps (spec 9's 16-bit sites): 15x finer than flat's int8 ones over 17x the range, which
+ * these models' activations stay within */
+static float flat16(uint64_t i, uint64_t cols) { (void)i; (void)cols; return 0.002f; }
+static float ramp32_16(uint64_t i, uint64_t cols) { return ramp32(i, cols) / 15; }
+
+/* 16-bit static scales: every granularity and weight layout (rows of 72 and 131 inputs: partial
+ * blocks and chunks) gives the per-tensor path's numbers, which are far closer to the float
+ * reference than dynamic int8's, and no thread count changes a bit. (The element path, per
+ * channel or groups of 48, sums q * s in double: in float, int16's 15 significant bits put it
+ * 7e-4 away from the exact chunk sums.) */
+TEST(act_static_int16_paths_agree)
+{
+    static const struct { uint32_t wl, wg; const char *name; } wls[] = {
+        {TRIT_SCALE_TENSOR, 0, "a16_t.trit"}, {TRIT_SCALE_ROW, 0, "a16_r.trit"},
+        {TRIT_SCALE_GROUP, 32, "a16_g32.trit"}, {TRIT_SCALE_GROUP, 24, "a16_g24.trit"},
+    };
+    uint32_t const V = 97;
+    float flt[97], dyn[97], ref[97], got[97], t2[97];
+    trit_err e;
+    const char *dir = test_tmpdir();
+    for (size_t m = 0; m < sizeof wls / sizeof wls[0]; m++) {
+        char src[512];
+        snprintf(src, sizeof src, "%s", t2_model(wls[m].name, wls[m].wl, wls[m].wg));
+        CHECK_OK_E(logits_of(src, RUN_ACT_SCALES_DYNAMIC, 1, dyn, NULL, NULL, NULL, &e), &e);
+        CHECK_OK_E(logits_of(src, RUN_ACT_SCALES_FLOAT, 1, flt, NULL, NULL, NULL, &e), &e);
+        const char *pt = test_path(dir, "a16_pt.trit");
+        uint64_t values = 0, clipped = 1;
+        CHECK_OK_E(with_scales_bits(src, pt, TRIT_ACT_TENSOR, 0, flat16, NULL, NULL, 16, &e), &e);
+        CHECK_OK_E(logits_of(pt, RUN_ACT_SCALES_STATIC, 1, ref, NULL, &values, &clipped, &e), &e);
+        CHECK(values > 0 && clipped == 0);
+        double const d16 = rel_diff(flt, ref, V), d8 = rel_diff(flt, dyn, V);
+        if (!(d16 > 0 && d16 * 5 < d8)) test_fail_(__FILE__, __LINE__, "%s: vs float: static int16 %g, dynamic int8 %g", wls[m].name, d16, d8);
+        static const struct { uint32_t g, G; } gs[] = {{TRIT_ACT_CHANNEL, 0}, {TRIT_ACT_GROUP, 32}, {TRIT_ACT_GROUP, 48}, {TRIT_ACT_GROUP, 128}};
+        for (size_t k = 0; k < sizeof gs / sizeof gs[0]; k++) {
+            const char *p = test_path(dir, "a16_x.trit");
+            CHECK_OK_E(with_scales_bits(src, p, gs[k].g, gs[k].G, flat16, NULL, NULL, 16, &e), &e);
+            CHECK_OK_E(logits_of(p, RUN_ACT_SCALES_STATIC, 1, got, NULL, NULL, NULL, &e), &e);
+            double const d = rel_diff(ref, got, V);
+            if (!(d < 1e-5)) test_fail_(__FILE__, __LINE__, "%s: int16 granularity %u/%u differs from per tensor by %g", wls[m].name, gs[k].g, gs[k].G, d);
+        }
+        const char *pg = test_path(dir, "a16_g.trit"), *pc = test_path(dir, "a16_c.trit");
+        CHECK_OK_E(with_scales_bits(src, pg, TRIT_ACT_GROUP, 32, ramp32_16, NULL, NULL, 16, &e), &e);
+        CHECK_OK_E(with_scales_bits(src, pc, TRIT_ACT_CHANNEL, 0, ramp32_16, NULL, NULL, 16, &e), &e);
+        CHECK_OK_E(logits_of(pg, RUN_ACT_SCALES_STATIC, 1, got, NULL, NULL, NULL, &e), &e);
+        CHECK_OK_E(logits_of(pc, RUN_ACT_SCALES_STATIC, 1, t2, NULL, NULL, NULL, &e), &e);
+        double const dv = rel_diff(got, t2, V);
+        if (!(dv < 1e-5)) test_fail_(__FILE__, __LINE__, "%s: int16 varying scales, chunks vs elements differ by %g", wls[m].name, dv);
+        CHECK(memcmp(got, ref, sizeof got) != 0);   /* the varying scales do change the result */
+        /* bit-identical whatever the thread count */
+        CHECK_OK_E(logits_of(pt, RUN_ACT_SCALES_STATIC, 2, got, NULL, NULL, NULL, &e), &e);
+        CHECK(memcmp(got, ref, sizeof got) == 0);
+        CHECK_OK_E(logits_of(pc, RUN_ACT_SCALES_STATIC, 3, got, NULL, NULL, NULL, &e), &e);
+        CHECK(memcmp(got, t2, sizeof got) == 0);
+        /* a scale too small for the values clips at +-32767 and says so */
+        CHECK_OK_E(with_scales_bits(src, pt, TRIT_ACT_TENSOR, 0, tiny16, NULL, NULL, 16, &e), &e);
+        CHECK_OK_E(logits_of(pt, RUN_ACT_SCALES_STATIC, 1, got, NULL, &values, &clipped, &e), &e);
+        CHECK(clipped > 0 && clipped < values);
     }
 }
 

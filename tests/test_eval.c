@@ -116,6 +116,7 @@ TEST(eval_static_scales_within_bound_on_outlier_model)
     for (uint32_t i = 0; i < rep.n_sites; i++)
         if (!strcmp(rep.sites[i].site, "attn_out")) CHECK(rep.sites[i].granularity == TRIT_ACT_TENSOR);
     CHECK(n_rest_tensor >= n_rest / 2);
+    uint32_t const n_wide = rep.n_wide;
     cal_eval_opts eo = {NULL, 0, 0, 2};
     cal_eval_report ev;
     CHECK_OK_E(cal_eval(out, held, n_held, &eo, &ev, &e), &e);
@@ -132,12 +133,15 @@ TEST(eval_static_scales_within_bound_on_outlier_model)
         CHECK_EQ_INT(cal_eval_check(&ev, 1.03, 1.5, &pass), TRIT_OK);
         CHECK(pass);
     }
+    /* eval names the 16-bit sites the calibrator chose */
+    printf("  16-bit sites: %u (%s)\n", ev.n_sites16, ev.sites16);
+    CHECK(ev.scale_entries > 0 && ev.n_sites16 == n_wide);
     cal_report_free(&rep);
     /* negative control: per tensor forced on every site, the outlier sites included */
     const char *bad = test_path(dir, "eval-outl.tensor.trit");
     o.force = CAL_FORCE_TENSOR;
     CHECK_OK_E(cal_calibrate(model, cal, n_cal, bad, &o, &rep, &e), &e);
-    for (uint32_t i = 0; i < rep.n_sites; i++) CHECK(rep.sites[i].granularity == TRIT_ACT_TENSOR);
+    for (uint32_t i = 0; i < rep.n_sites; i++) CHECK(rep.sites[i].granularity == TRIT_ACT_TENSOR && rep.sites[i].bits == 8);
     uint32_t const modes[2] = {RUN_ACT_SCALES_DYNAMIC, RUN_ACT_SCALES_STATIC};
     cal_eval_opts eb = {modes, 2, 0, 2};
     cal_eval_report evb;

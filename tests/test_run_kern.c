@@ -111,7 +111,7 @@ TEST(run_kern_neon_qemu)
                               "tests/cross/run_kern_main.c runner/run_kern_ref.c runner/run_kern_neon.c runner/run_kern_neondot.c "
                               "runner/run_kern_avx2.c runner/run_kern_avxvnni.c runner/run_kern_avx512.c runner/run_ops.c "
                               "runner/run_act_lin.c runner/run_pool.c runner/run_blk_lin.c runner/run_blk_ref.c runner/run_blk_neon.c "
-                              "runner/run_blk_avx2.c runner/run_b3.c runner/run_kern_b3_ref.c runner/run_kern_b3_x86.c "
+                              "runner/run_blk_avx2.c runner/run_kern16_ref.c runner/run_kern16_avx2.c runner/run_b3.c runner/run_kern_b3_ref.c runner/run_kern_b3_x86.c "
                               "format/types.c format/err.c format/sys.c",
                               &out);
     if (rc != 0) test_fail_(__FILE__, __LINE__, "cross build failed: %s", out ? out : "");

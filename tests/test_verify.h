@@ -53,6 +53,8 @@ enum {
     VT_ACT_TRAILING,       /* 4 bytes after the last entry */
     VT_ACT_TRUNCATED,      /* the section ends inside its last entry */
     VT_ACT_BAD_TENSOR,     /* an entry naming tensor index n_tensors */
+    VT_ACT_WIDE,           /* blk.0.attn_output at 16 bits (valid: spec 9's int16 sites) */
+    VT_ACT_SHARED_BITS,    /* blk.0.attn_k at 16 bits, attn_q and attn_v at 8 */
     VT_ACT_COUNT_
 };
 

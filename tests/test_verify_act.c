@@ -82,8 +82,18 @@ TEST(verify_act_granularity_matches_shape)
 TEST(verify_act_entry_fields)
 {
     expect_one(VT_ACT_GRAN, "has an unknown granularity");
-    expect_one(VT_ACT_BITS, "has bits other than 8");
+    expect_one(VT_ACT_BITS, "has bits other than 8 or 16");
     expect_one(VT_ACT_BAD_TENSOR, "names no tensor");
+}
+
+/* spec 9's 16-bit sites: accepted alone, refused when they split a shared input */
+TEST(verify_act_int16_sites)
+{
+    vfy_report rep;
+    CHECK_EQ_INT(run_act(VT_ACT_WIDE, &rep), 0);
+    CHECK_EQ_U64(vfy_report_n_errors(&rep), 0);
+    vfy_report_release(&rep);
+    expect_one(VT_ACT_SHARED_BITS, "('blk.0.attn_k.weight') differs from that of 'blk.0.attn_q.weight', which reads the same activations");
 }
 
 TEST(verify_act_section_framing)

@@ -163,6 +163,8 @@ static int act_section(const vt_t *ts, uint32_t n, int kind, uint8_t **out, uint
         else if (is_out && kind == VT_ACT_GRAN) off += put_entry(b + off, ts[i].id, 4, 0, 1, 8, scale);
         else if (is_out && kind == VT_ACT_BITS) off += put_entry(b + off, ts[i].id, 1, 0, 1, 4, scale);
         else if (is_out && kind == VT_ACT_BAD_TENSOR) off += put_entry(b + off, n, 1, 0, 1, 8, scale);
+        else if ((is_out && kind == VT_ACT_WIDE) || (is_k && kind == VT_ACT_SHARED_BITS))
+            off += put_entry(b + off, ts[i].id, 1, 0, 1, 16, scale);
         else off += put_entry(b + off, ts[i].id, 1, 0, 1, 8, scale);
         if (cnt == 0) first_at = at;
         if (cnt == 1) {

@@ -101,7 +101,7 @@ static void golden_logits(vfy__tctx *c, const uint8_t *d, uint64_t n, uint64_t o
 
 /* One parsed activation-scale entry (the site checks need them all). */
 typedef struct act_ent {
-    uint32_t tensor, gran, group, n_scales;
+    uint32_t tensor, gran, group, n_scales, bits;
     const uint8_t *scales;     /* n_scales f32, little-endian, inside the section */
     uint64_t at;               /* file offset of the entry */
 } act_ent;
@@ -157,6 +157,7 @@ static void act_sites(vfy__tctx *c, const act_ent *es, uint32_t n_es, const char
         for (uint32_t j = 0; j < k; j++) {
             if (!trit_mt_act_input(tensor_name(c, es[j].tensor), other, sizeof other) || strcmp(key, other)) continue;
             int const same = es[j].gran == es[k].gran && es[j].group == es[k].group && es[j].n_scales == es[k].n_scales &&
+                             es[j].bits == es[k].bits &&
                              !memcmp(es[j].scales, es[k].scales, 4ull * es[k].n_scales);
             if (!same)
                 vfy_report_add(c->rep, VFY_C_METADATA, 0, es[k].at, object,
@@ -214,7 +215,7 @@ static void act_scales(vfy__tctx *c, const uint8_t *d, uint64_t n, uint64_t off,
         if (!why && (gran < 1 || gran > 3)) why = "has an unknown granularity";
         if (!why && (r0 || r1 || r2)) why = "has non-zero reserved bytes";
         if (!why && (gran == 3) != (group != 0)) why = "has a group size that does not match its granularity";
-        if (!why && bits != 8) why = "has bits other than 8";
+        if (!why && bits != 8 && bits != 16) why = "has bits other than 8 or 16";
         if (!why) {
             uint64_t const expect = gran == 1 ? 1 : gran == 2 ? in : trit_div_ceil(in, group);
             if (n_scales != expect) why = "has a scale count that does not match its granularity and its tensor's input features";
@@ -224,7 +225,7 @@ static void act_scales(vfy__tctx *c, const uint8_t *d, uint64_t n, uint64_t off,
             free(es);
             return;
         }
-        es[k] = (act_ent){tensor, gran, group, n_scales, d + cur.off, at};
+        es[k] = (act_ent){tensor, gran, group, n_scales, bits, d + cur.off, at};
         for (uint32_t s = 0; s < n_scales; s++) {
             float f = 0;
             if (trit_cur_f32(&cur, &f, "scale", &e)) goto bad;

@@ -1,7 +1,7 @@
 /* fuzz_act_scales.c - libtrit's parse of the activation-scale section (kind 5, spec 9) on
  * arbitrary bytes. Invariants: a parse either fails with a data error (never a usage error) or
  * gives entries that are each valid (granularity 1..3, group_size set exactly for groups, one
- * scale per tensor, bits 8, finite scales > 0) in strictly increasing tensor order, found by
+ * scale per tensor, bits 8 or 16, finite scales > 0) in strictly increasing tensor order, found by
  * trit_act_scales_find; and the encoding is canonical: encode(parse(b)) == b. */
 #include <math.h>
 #include <string.h>
@@ -29,7 +29,7 @@ FUZZ_TARGET(act_scales)
         trit_act_entry const *a = trit_act_scales_at(s, i);
         FUZZ_ASSERT(a && a->granularity >= TRIT_ACT_TENSOR && a->granularity <= TRIT_ACT_GROUP);
         FUZZ_ASSERT((a->granularity == TRIT_ACT_GROUP) == (a->group_size != 0));
-        FUZZ_ASSERT(a->n_scales >= 1 && (a->granularity != TRIT_ACT_TENSOR || a->n_scales == 1) && a->bits == 8);
+        FUZZ_ASSERT(a->n_scales >= 1 && (a->granularity != TRIT_ACT_TENSOR || a->n_scales == 1) && (a->bits == 8 || a->bits == 16));
         for (uint32_t k = 0; k < a->n_scales; k++) FUZZ_ASSERT(isfinite(a->scales[k]) && a->scales[k] > 0);
         FUZZ_ASSERT(i == 0 || a->tensor > trit_act_scales_at(s, i - 1)->tensor);
         FUZZ_ASSERT(trit_act_scales_find(s, a->tensor) == a);

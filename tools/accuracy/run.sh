@@ -26,18 +26,26 @@ THREADS=${THREADS:-2}
 # On a busy machine: only the first CAL_MAX calibration and EVAL_MAX held-out tokens (0 = all)
 CAL_MAX=${CAL_MAX:-0}
 EVAL_MAX=${EVAL_MAX:-0}
+# Modes judged beside float in the main evaluation (block adds a context; drop it on a busy machine)
+EVAL_MODES=${EVAL_MODES:-dynamic,block,static}
 calmax() { [ "$CAL_MAX" -gt 0 ] && echo "--max-tokens $CAL_MAX"; }
 evalmax() { [ "$EVAL_MAX" -gt 0 ] && echo "--max-tokens $EVAL_MAX"; }
 mkdir -p "$W"
 fail=0
 
-# judge MODEL.trit CAL_TEXT HELD_TEXT NAME: calibrate (rule), eval --check; then the control
+# judge MODEL.trit CAL_TEXT HELD_TEXT NAME [int8]: calibrate (rule), eval --check; with int8,
+# also the rule limited to 8 bits (--max-bits 8: reported, not judged); then the control
 judge() {
-    m=$1 cal=$2 held=$3 name=$4
-    echo "== $name: calibration (granularity per site)"
+    m=$1 cal=$2 held=$3 name=$4 int8=${5:-}
+    if [ -n "$int8" ]; then
+        echo "== $name: 8 bits only (--max-bits 8), for comparison"
+        "$B/trit" calibrate "$m" --data "$cal" -o "$W/$name.int8.trit" -f --max-bits 8 --threads "$THREADS" $(calmax) >/dev/null || return 1
+        "$B/trit" eval "$W/$name.int8.trit" --data "$held" --act-scales dynamic,static --threads "$THREADS" $(evalmax) || return 1
+    fi
+    echo "== $name: calibration (granularity and width per site)"
     "$B/trit" calibrate "$m" --data "$cal" -o "$W/$name.cal.trit" -f --threads "$THREADS" $(calmax) || return 1
     echo "== $name: accuracy on held-out text (static = the rule's choice)"
-    if "$B/trit" eval "$W/$name.cal.trit" --data "$held" --act-scales dynamic,block,static --check --threads "$THREADS" $(evalmax); then
+    if "$B/trit" eval "$W/$name.cal.trit" --data "$held" --act-scales "$EVAL_MODES" --check --threads "$THREADS" $(evalmax); then
         echo "RESULT $name static: within the bound"
     else
         echo "RESULT $name static: OUTSIDE the bound"; fail=1
@@ -64,7 +72,7 @@ if [ "$WHICH" = stories ] || [ "$WHICH" = all ]; then
         "$B/trit" run "$W/stories-f32.trit" --prompt "One day" -n 256 --temp 0.8 --seed "$s" 2>/dev/null >> "$W/stories-held.txt"
         echo >> "$W/stories-held.txt"
     done
-    judge "$W/stories.trit" "$W/stories-cal.txt" "$W/stories-held.txt" stories
+    judge "$W/stories.trit" "$W/stories-cal.txt" "$W/stories-held.txt" stories int8
 fi
 
 if [ "$WHICH" = moe ] || [ "$WHICH" = all ]; then
