@@ -169,6 +169,7 @@ typedef struct run_stats {
     uint64_t n_loads;
     uint64_t prefill_tokens, decode_tokens;
     double prefill_s, decode_s;         /* wall time spent in eval, by kind */
+    double prefill_cpu_s, decode_cpu_s; /* process CPU time (all threads, user + sys) in eval */
     uint64_t dense_bytes;      /* bytes of dense matrices read per token (mmap views) */
     uint64_t expert_bytes_used;   /* decoded bytes of all expert uses, hits and misses */
     uint64_t expert_bytes_decode; /* ... in single-token (decode) evaluations */

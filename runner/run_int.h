@@ -161,6 +161,7 @@ struct run_ctx {
     /* stats */
     uint64_t prefill_tokens, decode_tokens;
     double prefill_s, decode_s;
+    double prefill_cpu_s, decode_cpu_s;
     uint64_t dense_bytes;      /* bytes of dense matrices read per token */
     uint64_t bytes_read;       /* stored bytes read for experts */
     uint64_t expert_bytes_used;          /* decoded bytes of every expert use (hit or miss) */

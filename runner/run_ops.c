@@ -204,8 +204,9 @@ typedef struct lin_job {
     uint64_t ldy;
 } lin_job;
 
-/* t2 rows with one scale per tensor or row: up to 4 tokens per kernel call share the unpacked
- * codes. Same integer sums and the same float steps as run__row_dot, so the same bits. */
+/* t2 rows with one scale per tensor or row: one token through the row kernel (t2_gemv), several
+ * through the rows x tokens kernel (t2_gemm). Same integer sums and the same float steps as
+ * run__row_dot, so the same bits whatever the batch or the thread count. */
 static void lin_t2_rows(const lin_job *j, uint64_t lo, uint64_t hi)
 {
     run_tensor const *w = j->w;
@@ -224,15 +225,23 @@ static void lin_t2_rows(const lin_job *j, uint64_t lo, uint64_t hi)
         }
         return;
     }
-    for (uint64_t r = lo; r < hi; r++) {
-        const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
-        float const sc = w->scale_layout == TRIT_SCALE_ROW ? w->scales[r] : w->scales[0];
-        for (uint32_t t0 = 0; t0 < j->n; t0 += 4) {
-            uint32_t const m = j->n - t0 < 4 ? j->n - t0 : 4;
-            int32_t acc[4];
-            j->c->kern->t2_dot_n(codes, qb->q + t0 * qb->padded, qb->padded, m, nb, acc);
-            for (uint32_t k = 0; k < m; k++)
-                j->y[(t0 + k) * j->ldy + r] = (float)(acc[k] - qb->sum[t0 + k]) * sc * qb->d[t0 + k];
+    /* several tokens (prefill): runs of rows through the rows x tokens kernel into acc[t][k],
+     * then the float steps row-contiguous per token */
+    int32_t acc[RUN_UBATCH * 64];
+    for (uint64_t r0 = lo; r0 < hi; r0 += 64) {
+        uint64_t const m = hi - r0 < 64 ? hi - r0 : 64;
+        for (uint32_t t0 = 0; t0 < j->n; t0 += RUN_UBATCH) {
+            uint32_t const nt = j->n - t0 < RUN_UBATCH ? j->n - t0 : RUN_UBATCH;
+            j->c->kern->t2_gemm((const uint8_t *)w->data + r0 * nb * 32, m, nb, qb->q + t0 * qb->padded, qb->padded, nt, acc, m);
+            for (uint32_t t = 0; t < nt; t++) {
+                float *y = j->y + (t0 + t) * j->ldy + r0;
+                int32_t const sum = qb->sum[t0 + t];
+                float const d = qb->d[t0 + t];
+                for (uint64_t k = 0; k < m; k++) {
+                    float const sc = w->scale_layout == TRIT_SCALE_ROW ? w->scales[r0 + k] : w->scales[0];
+                    y[k] = (float)(acc[t * m + k] - sum) * sc * d;
+                }
+            }
         }
     }
 }

@@ -82,6 +82,14 @@ static void broken_i8(const int8_t *w, uint64_t n_rows, uint64_t cols, const int
     if (cols > 64) out[n_rows - 1] += 1;
 }
 
+/* a tiled kernel that drops the last token of a tile of more than four */
+static void broken_gemm(const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride, uint32_t n_tok,
+                        int32_t *out, uint64_t ld_out)
+{
+    run_kern_ref()->t2_gemm(codes, n_rows, n_blocks, q, q_stride, n_tok, out, ld_out);
+    if (n_tok > 4) out[(n_tok - 1) * ld_out + n_rows - 1] = 0;
+}
+
 TEST(run_kern_check_catches_errors)
 {
     run_kern bad = *run_kern_ref();
@@ -97,6 +105,10 @@ TEST(run_kern_check_catches_errors)
     bad.i8_gemv = broken_i8;
     CHECK(kern_check_all(run_kern_ref(), &bad, &s) > 0);
     CHECK(strstr(s.first, "i8_gemv") != NULL);
+    bad = *run_kern_ref();
+    bad.t2_gemm = broken_gemm;
+    CHECK(kern_check_all(run_kern_ref(), &bad, &s) > 0);
+    CHECK(strstr(s.first, "t2_gemm") != NULL);
 }
 
 static int have(const char *tool)
