@@ -276,11 +276,10 @@ static void lin_i8_rows(const lin_job *j, uint64_t lo, uint64_t hi)
         }
 }
 
-static void lin_task(void *arg, uint32_t i, uint32_t nw)
+/* Rows [lo, hi) of the product, on worker wi (whose scratch it uses). */
+static void lin_range(void *arg, uint32_t wi, uint64_t lo, uint64_t hi)
 {
     lin_job const *j = arg;
-    uint64_t lo, hi;
-    run__split(j->w->rows, i, nw, &lo, &hi);
     if (j->w->type == TRIT_TYPE_T2 && j->w->scale_layout != TRIT_SCALE_GROUP) {
         lin_t2_rows(j, lo, hi);
         return;
@@ -290,7 +289,7 @@ static void lin_task(void *arg, uint32_t i, uint32_t nw)
         lin_i8_rows(j, lo, hi);
         return;
     }
-    int32_t *chunks = j->c->chunk_scratch + (uint64_t)i * (j->c->max_cols / 32 + 4);
+    int32_t *chunks = j->c->chunk_scratch + (uint64_t)wi * (j->c->max_cols / 32 + 4);
     for (uint64_t r = lo; r < hi; r++)
         for (uint32_t t = 0; t < j->n; t++)
             j->y[t * j->ldy + r] = run__row_dot(j->c->kern, j->w, r, j->x + t * j->ldx, j->qb, t, chunks);
@@ -309,8 +308,8 @@ void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, 
     }
     lin_job j = {c, w, x, ldx, qb, n, y, ldy};
     /* Tiny products are not worth waking the workers; the result is the same either way. */
-    if (w->rows * w->cols * n < (1u << 16)) lin_task(&j, 0, 1);
-    else run_pool_run(c->pool, lin_task, &j);
+    if (w->rows * w->cols * n < (1u << 16)) lin_range(&j, 0, 0, w->rows);
+    else run_pool_range(c->pool, lin_range, &j, w->rows, run__grain(w->rows, run_pool_size(c->pool)));
 }
 
 void run__rmsnorm(float *out, const float *x, const float *w, uint64_t n, float eps)
