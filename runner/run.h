@@ -245,8 +245,10 @@ int run_check_logits(void *ctx, const trit_reader *r, const char *path, const ui
 /* What the host binary adds to the shared command line. trit-run passes none; `trit run`
  * gives open_reference (the source checkpoint through the converter's readers). */
 typedef struct run_cli_hooks {
-    /* Open src as a weight provider for --reference SRC; release with run_weights_close(). */
-    int (*open_reference)(const char *src, run_weights *out, trit_err *err);
+    /* Open src as a weight provider for --reference SRC, converted the way the container was
+     * where that changes the numbers (container: the model being run); release with
+     * run_weights_close(). */
+    int (*open_reference)(const char *src, const run_weights *container, run_weights *out, trit_err *err);
 } run_cli_hooks;
 
 /* Parse argv, run, print; returns the process exit code (0 ok, 1 --reference mismatch,

@@ -376,7 +376,7 @@ static int open_reference(const cli_opts *o, run_opts ro, session *s, trit_err *
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
                             "--reference needs the converter's readers: use 'trit run', not the device binary");
     ro.trace = NULL;
-    int rc = o->hooks->open_reference(o->reference, &rr->w, err);
+    int rc = o->hooks->open_reference(o->reference, &s->w, &rr->w, err);
     if (!rc) rc = run_ctx_new(&rr->w, &ro, &rr->c, err);
     if (rc) return rc;
     if (run_ctx_n_vocab(rr->c) != s->V)

@@ -2,7 +2,8 @@
  * output projection is written with one scale per row and recomputes from token_embd by the
  * spec's formula; the runner's logits with it stay close to the F16 head's (same top token),
  * are bit-identical across thread counts; a per-row i8 record is accepted and other scaled
- * i8 records refused; GGUF export refuses the file by name. */
+ * i8 records refused; GGUF export refuses the file by name; `trit run --reference` on it matches
+ * the source bit for bit. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,4 +186,26 @@ TEST(format_i8_scale_layouts)
     t.scale_layout = TRIT_SCALE_ROW;
     t.group_size = 0;
     CHECK_EQ_INT(trit_tensor_layout(&t, &err), TRIT_E_CORRUPT);
+}
+
+/* `trit run --reference SRC` on a q8-head container builds the source's head the same way (the
+ * container's int8 output.weight says it was converted with --output-head q8), so the logits are
+ * bit-identical; the F16 container against the same source too. */
+TEST(run_head_q8_reference_matches)
+{
+    char f16[512], q8[512];
+    uint32_t V;
+    trit_reader *r;
+    if (make_pair(f16, q8, sizeof f16, &V, &r)) return;
+    trit_reader_close(r);
+    const char *files[2] = {q8, f16};
+    for (int i = 0; i < 2; i++) {
+        char cmd[2048], *out = NULL;
+        snprintf(cmd, sizeof cmd, "%s run --tokens 7,300,12,5 -n 3 --ignore-eos --reference %s %s 2>&1", test_trit_bin(),
+                 tpath("q8src.gguf"), files[i]);
+        int const rc = test_run(cmd, &out);
+        if (rc != 0 || !out || !strstr(out, "bit-identical"))
+            test_fail_(__FILE__, __LINE__, "%s: status %d, output: %s", files[i], rc, out ? out : "(none)");
+        free(out);
+    }
 }
