@@ -3,13 +3,14 @@
  * spec's formula; the runner's logits with it stay close to the F16 head's (same top token),
  * are bit-identical across thread counts; a per-row i8 record is accepted and other scaled
  * i8 records refused; GGUF export refuses the file by name; `trit run --reference` on it matches
- * the source bit for bit. */
+ * the source bit for bit; inspect shows its values with their row scales. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cvt.h"
 #include "exg.h"
+#include "insp.h"
 #include "gen/gen.h"
 #include "run.h"
 #include "test.h"
@@ -208,4 +209,38 @@ TEST(run_head_q8_reference_matches)
             test_fail_(__FILE__, __LINE__, "%s: status %d, output: %s", files[i], rc, out ? out : "(none)");
         free(out);
     }
+}
+
+/* `trit inspect --stats` shows the q8 head's values (codes times their row scales), so its range
+ * and mean |x| are the embedding's within int8 rounding, not the codes' -127..127. */
+TEST(run_head_q8_inspect_scaled)
+{
+    char f16[512], q8[512];
+    uint32_t V;
+    trit_reader *r;
+    if (make_pair(f16, q8, sizeof f16, &V, &r)) return;
+    trit_reader_close(r);
+    insp_model m;
+    memset(&m, 0, sizeof m);
+    trit_err err;
+    CHECK_OK_E(insp_open(q8, &m, &err), &err);
+    insp_stats se, so;
+    int found = 0;
+    memset(&se, 0, sizeof se);
+    memset(&so, 0, sizeof so);
+    for (uint64_t i = 0; i < m.n_tensors; i++) {
+        if (!strcmp(m.tensors[i].name, "token_embd.weight")) CHECK_OK_E(insp_tensor_stats(&m, i, &se, &err), &err);
+        if (!strcmp(m.tensors[i].name, "output.weight")) {
+            CHECK_OK_E(insp_tensor_stats(&m, i, &so, &err), &err);
+            found = 1;
+        }
+    }
+    CHECK(found);
+    CHECK(se.max > 0 && se.max < 10);
+    /* the row of the largest |w| is stored exactly as 127 * (max|w| / 127) */
+    if (fabs(so.max - se.max) > 1e-3 * se.max || fabs(so.min - se.min) > 1e-3 * fabs(se.min) ||
+        fabs(so.mean_abs - se.mean_abs) > 0.02 * se.mean_abs)
+        test_fail_(__FILE__, __LINE__, "q8 head min/max/mean|x| %g/%g/%g, embedding %g/%g/%g", so.min, so.max, so.mean_abs, se.min,
+                   se.max, se.mean_abs);
+    insp_model_free(&m);
 }
