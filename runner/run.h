@@ -56,7 +56,8 @@ typedef enum run_kernel_choice {
     RUN_KERNEL_NEON = 3,       /* aarch64 NEON */
     RUN_KERNEL_AVXVNNI = 4,    /* x86-64 AVX2 + AVX-VNNI */
     RUN_KERNEL_AVX512 = 5,     /* x86-64 AVX-512 F/BW/VL + VNNI */
-    RUN_KERNEL_NEONDOT = 6     /* aarch64 NEON + dot product (sdot) */
+    RUN_KERNEL_NEONDOT = 6,    /* aarch64 NEON + dot product (sdot) */
+    RUN_KERNEL_NEONI8MM = 7    /* ... + the int8 matrix multiply (smmla) prefill kernel */
 } run_kernel_choice;
 
 #define RUN_DEFAULT_EXPERT_CACHE (256ull << 20)   /* phone-class budget for decoded experts */
@@ -148,7 +149,7 @@ void run_ctx_reset(run_ctx *c);
 uint32_t run_ctx_n_vocab(const run_ctx *c);
 uint32_t run_ctx_n_pos(const run_ctx *c);          /* positions evaluated so far */
 uint32_t run_ctx_n_ctx(const run_ctx *c);          /* KV capacity */
-/* Kernel set in use ("ref", "avx2", "avxvnni", "avx512", "neon", "neondot"). Static storage. */
+/* Kernel set in use ("ref", "avx2", "avxvnni", "avx512", "neon", "neondot", "neoni8mm"). Static storage. */
 const char *run_ctx_kernel_name(const run_ctx *c);
 /* bos/eos from metadata, or UINT32_MAX. */
 uint32_t run_ctx_bos(const run_ctx *c);

@@ -58,7 +58,8 @@ static void usage(const char *prog, FILE *f)
             "  --expert-cache SIZE  budget for decoded experts, K/M/G suffixes (default 256M)\n"
             "  --cache-policy P     expert eviction: layer (default), lru, lfu\n"
             "  --ctx N              KV cache positions (default: input + generated tokens)\n"
-            "  --kernel K           auto (default), ref, avx2, avxvnni, avx512, neon, neondot\n"
+            "  --kernel K           auto (default), ref, avx2, avxvnni, avx512, neon, neondot,\n"
+            "                       neoni8mm\n"
             "  --verify             check every byte of the file before running (every expert\n"
             "                       unit decoded, padding, ternary codes: what 'trit verify' does)\n"
             "  --no-verify          skip the default check at open: the xxh3 of every dense\n"
@@ -552,6 +553,7 @@ static int parse_kernel(const char *s, uint32_t *k)
     else if (!strcmp(s, "avxvnni")) *k = RUN_KERNEL_AVXVNNI;
     else if (!strcmp(s, "avx512")) *k = RUN_KERNEL_AVX512;
     else if (!strcmp(s, "neondot")) *k = RUN_KERNEL_NEONDOT;
+    else if (!strcmp(s, "neoni8mm")) *k = RUN_KERNEL_NEONI8MM;
     else return -1;
     return 0;
 }

@@ -47,6 +47,7 @@ static int pick_kernel(run_ctx *c, uint32_t choice, trit_err *err)
     case RUN_KERNEL_AVXVNNI: c->kern = run_kern_avxvnni(); break;
     case RUN_KERNEL_AVX512: c->kern = run_kern_avx512(); break;
     case RUN_KERNEL_NEONDOT: c->kern = run_kern_neondot(); break;
+    case RUN_KERNEL_NEONI8MM: c->kern = run_kern_neoni8mm(); break;
     default: break;
     }
     if (!c->kern) return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL, "the requested kernel set is not available on this CPU");

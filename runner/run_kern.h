@@ -31,7 +31,7 @@
 #define RUN_KERN_I8_MAX_COLS (1u << 17)
 
 typedef struct run_kern {
-    const char *name;          /* "ref", "avx2", "avxvnni", "avx512", "neon", "neondot" */
+    const char *name;          /* "ref", "avx2", "avxvnni", "avx512", "neon", "neondot", "neoni8mm" */
     /* sum over n_blocks blocks of code * q (code 0..3 as stored). q holds 128 * n_blocks. */
     int32_t (*t2_dot)(const uint8_t *codes, const int8_t *q, uint64_t n_blocks);
     /* The same row against n_tok <= 4 tokens at once (token j's q at q + j * q_stride): the
@@ -81,8 +81,10 @@ const run_kern *run_kern_avx512(void);
 const run_kern *run_kern_neon(void);
 /* NEON with the dot-product extension (sdot, FEAT_DotProd) where the CPU reports it, else NULL. */
 const run_kern *run_kern_neondot(void);
-/* The best available table (AVX-512 VNNI, AVX-VNNI, AVX2, NEON dot product, NEON, else the
- * reference). Static storage. */
+/* The dot-product set with the int8 matrix multiply (smmla, FEAT_I8MM) prefill kernel, else NULL. */
+const run_kern *run_kern_neoni8mm(void);
+/* The best available table (AVX-512 VNNI, AVX-VNNI, AVX2, NEON i8mm, NEON dot product, NEON,
+ * else the reference). Static storage. */
 const run_kern *run_kern_best(void);
 
 #endif /* RUN_KERN_H */

@@ -118,7 +118,8 @@ const run_kern *run_kern_ref(void) { return &ref_kern; }
 
 const run_kern *run_kern_best(void)
 {
-    const run_kern *(*const order[])(void) = {run_kern_avx512, run_kern_avxvnni, run_kern_avx2, run_kern_neondot, run_kern_neon};
+    const run_kern *(*const order[])(void) = {run_kern_avx512, run_kern_avxvnni, run_kern_avx2, run_kern_neoni8mm, run_kern_neondot,
+                                               run_kern_neon};
     for (unsigned i = 0; i < sizeof order / sizeof order[0]; i++) {
         const run_kern *k = order[i]();
         if (k) return k;

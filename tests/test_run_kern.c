@@ -43,6 +43,7 @@ TEST(run_kern_best_order)
     const run_kern *want = run_kern_avx512();
     if (!want) want = run_kern_avxvnni();
     if (!want) want = run_kern_avx2();
+    if (!want) want = run_kern_neoni8mm();
     if (!want) want = run_kern_neondot();
     if (!want) want = run_kern_neon();
     if (!want) want = run_kern_ref();
@@ -132,7 +133,7 @@ TEST(run_kern_neon_qemu)
     snprintf(cmd, sizeof cmd,
              "aarch64-linux-gnu-gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -static -Wall "
              "-I%s/xinc -Iformat -Irunner -Itests -o %s/kern_aarch64 tests/cross/run_kern_main.c runner/run_kern_ref.c "
-             "runner/run_kern_neon.c runner/run_kern_neondot.c runner/run_kern_avx2.c runner/run_kern_avxvnni.c runner/run_kern_avx512.c runner/run_ops.c runner/run_act_lin.c runner/run_pool.c format/types.c format/err.c format/sys.c "
+             "runner/run_kern_neon.c runner/run_kern_neondot.c runner/run_kern_neoni8mm.c runner/run_kern_avx2.c runner/run_kern_avxvnni.c runner/run_kern_avx512.c runner/run_ops.c runner/run_act_lin.c runner/run_pool.c format/types.c format/err.c format/sys.c "
              "-lm -lpthread 2>&1",
              dir, dir);
     char *out = NULL;
@@ -140,7 +141,7 @@ TEST(run_kern_neon_qemu)
     if (rc != 0) test_fail_(__FILE__, __LINE__, "cross build failed: %s", out ? out : "");
     free(out);
     if (rc != 0) return;
-    /* -cpu max: every extension qemu emulates (dot product, i8mm), so both sets run; then a
+    /* -cpu max: every extension qemu emulates (dot product, i8mm), so all three sets run; then a
      * CPU without the dot product (cortex-a53, ARMv8.0): the baseline set alone is picked */
     static const char *const cpus[2] = {"max", "cortex-a53"};
     for (int i = 0; i < 2; i++) {
@@ -149,8 +150,9 @@ TEST(run_kern_neon_qemu)
         rc = test_run(cmd, &out);
         int const want_dot = i == 0;
         if (rc != 0 || !out || !strstr(out, "kernel set neon: ") || strstr(out, " 0 failed") == NULL ||
-            (want_dot ? !strstr(out, "kernel set neondot: ") || strstr(out, "neondot: absent")
-                      : !strstr(out, "neondot: absent")))
+            (want_dot ? !strstr(out, "kernel set neondot: ") || strstr(out, "neondot: absent") ||
+                            !strstr(out, "kernel set neoni8mm: ") || strstr(out, "neoni8mm: absent")
+                      : !strstr(out, "neondot: absent") || !strstr(out, "neoni8mm: absent")))
             test_fail_(__FILE__, __LINE__, "qemu -cpu %s: status %d, output: %s", cpus[i], rc, out ? out : "(none)");
         free(out);
     }
