@@ -87,9 +87,9 @@ struct run_pool {
     _Atomic(run_task_fn) fn;   /* a fixed job, or NULL for a range job */
     _Atomic(run_range_fn) rfn;
     _Atomic(void *) arg;
-    atomic_ullong n_items, grain;
-    atomic_ullong next;        /* range job: (gen << 32) | next chunk */
-    atomic_ullong done;        /* range job: chunks finished */
+    _Atomic uint64_t n_items, grain;
+    _Atomic uint64_t next;     /* range job: (gen << 32) | next chunk */
+    _Atomic uint64_t done;     /* range job: chunks finished */
 };
 
 /* Take and run chunks of the range job published as gen g until none is left. */
