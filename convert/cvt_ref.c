@@ -69,7 +69,7 @@ static void fill_tensor(const trit_tensor_info *ti, const uint8_t *base, run_ten
     t->rows = 1;
     for (uint32_t d = 0; d + 1 < ti->n_dims; d++) t->rows *= ti->dims[d];
     t->data = base;
-    if (ti->type == TRIT_TYPE_T2) {
+    if (ti->type == TRIT_TYPE_T2 || ti->n_scales) { /* t2, or the int8 head's row scales */
         t->scales = base ? (const float *)(const void *)(base + ti->scales_off) : NULL;
         t->scale_layout = ti->scale_layout;
         t->group_size = ti->group_size;

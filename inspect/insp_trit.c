@@ -268,7 +268,22 @@ static cJSON *header_json(const trit_reader *r)
     return h;
 }
 
-/* Value of element e of a decoded tensor image p (whole tensor bytes). */
+/* The scale of element e of a scaled tensor (t2, or the int8 output-head copy of spec 6.2 with
+ * one scale per row): per tensor, row or group. */
+static float elem_scale(const trit_tensor_info *t, const uint8_t *p, uint64_t e)
+{
+    uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
+    uint64_t const row = cols ? e / cols : 0, col = cols ? e % cols : 0;
+    uint64_t si = 0;
+    if (t->scale_layout == TRIT_SCALE_ROW) si = row;
+    else if (t->scale_layout == TRIT_SCALE_GROUP) si = row * trit_div_ceil(cols, t->group_size) + col / t->group_size;
+    float s;
+    memcpy(&s, p + t->scales_off + 4 * si, 4);
+    return s;
+}
+
+/* Value of element e of a decoded tensor image p (whole tensor bytes): what the weight means,
+ * codes times their scales where the record has scales. */
 static float elem_f32(const trit_tensor_info *t, const uint8_t *p, uint64_t e)
 {
     switch (t->type) {
@@ -279,7 +294,7 @@ static float elem_f32(const trit_tensor_info *t, const uint8_t *p, uint64_t e)
     }
     case TRIT_TYPE_F16: return trit_f16_to_f32((uint16_t)(p[2 * e] | (p[2 * e + 1] << 8)));
     case TRIT_TYPE_BF16: return trit_bf16_to_f32((uint16_t)(p[2 * e] | (p[2 * e + 1] << 8)));
-    case TRIT_TYPE_I8: return (float)(int8_t)p[e];
+    case TRIT_TYPE_I8: return t->n_scales ? (float)(int8_t)p[e] * elem_scale(t, p, e) : (float)(int8_t)p[e];
     case TRIT_TYPE_U8: return (float)p[e];
     case TRIT_TYPE_I32: {
         int32_t v;
@@ -292,12 +307,7 @@ static float elem_f32(const trit_tensor_info *t, const uint8_t *p, uint64_t e)
         uint64_t const row_bytes = trit_div_ceil(cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
         uint64_t const blk = col / TRIT_T2_BLOCK_ELEMS, r = col % TRIT_T2_BLOCK_ELEMS;
         unsigned const code = (p[row * row_bytes + blk * 32 + r % 32] >> (2 * (r / 32))) & 3u;
-        uint64_t si = 0;
-        if (t->scale_layout == TRIT_SCALE_ROW) si = row;
-        else if (t->scale_layout == TRIT_SCALE_GROUP) si = row * trit_div_ceil(cols, t->group_size) + col / t->group_size;
-        float s;
-        memcpy(&s, p + t->scales_off + 4 * si, 4);
-        return code == 3 ? NAN : (float)((int)code - 1) * s;
+        return code == 3 ? NAN : (float)((int)code - 1) * elem_scale(t, p, e);
     }
     case TRIT_TYPE_B3: {   /* spec 6.4: digit n of byte m is weight 160 b + 32 n + m */
         static const uint8_t pow3[5] = {1, 3, 9, 27, 81};

@@ -56,7 +56,8 @@ typedef enum run_kernel_choice {
     RUN_KERNEL_NEON = 3,       /* aarch64 NEON */
     RUN_KERNEL_AVXVNNI = 4,    /* x86-64 AVX2 + AVX-VNNI */
     RUN_KERNEL_AVX512 = 5,     /* x86-64 AVX-512 F/BW/VL + VNNI */
-    RUN_KERNEL_NEONDOT = 6     /* aarch64 NEON + dot product (sdot) */
+    RUN_KERNEL_NEONDOT = 6,    /* aarch64 NEON + dot product (sdot) */
+    RUN_KERNEL_NEONI8MM = 7    /* ... + the int8 matrix multiply (smmla) prefill kernel */
 } run_kernel_choice;
 
 #define RUN_DEFAULT_EXPERT_CACHE (256ull << 20)   /* phone-class budget for decoded experts */
@@ -155,7 +156,7 @@ void run_ctx_reset(run_ctx *c);
 uint32_t run_ctx_n_vocab(const run_ctx *c);
 uint32_t run_ctx_n_pos(const run_ctx *c);          /* positions evaluated so far */
 uint32_t run_ctx_n_ctx(const run_ctx *c);          /* KV capacity */
-/* Kernel set in use ("ref", "avx2", "avxvnni", "avx512", "neon", "neondot"). Static storage. */
+/* Kernel set in use ("ref", "avx2", "avxvnni", "avx512", "neon", "neondot", "neoni8mm"). Static storage. */
 const char *run_ctx_kernel_name(const run_ctx *c);
 /* bos/eos from metadata, or UINT32_MAX. */
 uint32_t run_ctx_bos(const run_ctx *c);
@@ -179,6 +180,7 @@ typedef struct run_stats {
     uint64_t prefetch_loads, prefetch_hits, prefetch_wasted, prefetch_waits, prefetch_skipped;
     uint64_t prefill_tokens, decode_tokens;
     double prefill_s, decode_s;         /* wall time spent in eval, by kind */
+    double prefill_cpu_s, decode_cpu_s; /* process CPU time (all threads, user + sys) in eval */
     uint64_t dense_bytes;      /* bytes of dense matrices read per token (mmap views) */
     uint64_t expert_bytes_used;   /* decoded bytes of all expert uses, hits and misses */
     uint64_t expert_bytes_decode; /* ... in single-token (decode) evaluations */
@@ -254,8 +256,10 @@ int run_check_logits(void *ctx, const trit_reader *r, const char *path, const ui
 /* What the host binary adds to the shared command line. trit-run passes none; `trit run`
  * gives open_reference (the source checkpoint through the converter's readers). */
 typedef struct run_cli_hooks {
-    /* Open src as a weight provider for --reference SRC; release with run_weights_close(). */
-    int (*open_reference)(const char *src, run_weights *out, trit_err *err);
+    /* Open src as a weight provider for --reference SRC, converted the way the container was
+     * where that changes the numbers (container: the model being run); release with
+     * run_weights_close(). */
+    int (*open_reference)(const char *src, const run_weights *container, run_weights *out, trit_err *err);
 } run_cli_hooks;
 
 /* Parse argv, run, print; returns the process exit code (0 ok, 1 --reference mismatch,

@@ -136,13 +136,11 @@ static void rows_blocks(const act_job *j, uint64_t lo, uint64_t hi)
     }
 }
 
-static void act_task(void *arg, uint32_t wi, uint32_t nw)
+static void act_task(void *arg, uint32_t wi, uint64_t lo, uint64_t hi)
 {
     act_job const *j = arg;
     run_tensor const *w = j->w;
     trit_act_entry const *e = j->qb->act;
-    uint64_t lo, hi;
-    run__split(w->rows, wi, nw, &lo, &hi);
     if (!e && w->scale_layout != TRIT_SCALE_GROUP) {
         rows_blocks(j, lo, hi);
         return;
@@ -160,8 +158,8 @@ static void act_task(void *arg, uint32_t wi, uint32_t nw)
 void run__act_linear(run_ctx *c, const run_tensor *w, const run_qbuf *qb, uint32_t n, float *y, uint64_t ldy)
 {
     act_job j = {c, w, qb, n, y, ldy};
-    if (w->rows * w->cols * n < (1u << 16)) act_task(&j, 0, 1);
-    else run_pool_run(c->pool, act_task, &j);
+    if (w->rows * w->cols * n < (1u << 16)) act_task(&j, 0, 0, w->rows);
+    else run_pool_range(c->pool, act_task, &j, w->rows, run__grain(w->rows, run_pool_size(c->pool)));
 }
 
 /* ---- float mode: t2 weights against float activations -------------------------------------- */
@@ -224,11 +222,10 @@ static float row_float(const run_tensor *w, uint64_t r, const float *x)
     return (float)y;
 }
 
-static void float_task(void *arg, uint32_t wi, uint32_t nw)
+static void float_task(void *arg, uint32_t wi, uint64_t lo, uint64_t hi)
 {
     float_job const *j = arg;
-    uint64_t lo, hi;
-    run__split(j->w->rows, wi, nw, &lo, &hi);
+    (void)wi;
     for (uint64_t r = lo; r < hi; r++)
         for (uint32_t t = 0; t < j->n; t++) j->y[t * j->ldy + r] = row_float(j->w, r, j->x + t * j->ldx);
 }
@@ -236,6 +233,6 @@ static void float_task(void *arg, uint32_t wi, uint32_t nw)
 void run__float_linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, uint32_t n, float *y, uint64_t ldy)
 {
     float_job j = {c, w, x, ldx, n, y, ldy};
-    if (w->rows * w->cols * n < (1u << 16)) float_task(&j, 0, 1);
-    else run_pool_run(c->pool, float_task, &j);
+    if (w->rows * w->cols * n < (1u << 16)) float_task(&j, 0, 0, w->rows);
+    else run_pool_range(c->pool, float_task, &j, w->rows, run__grain(w->rows, run_pool_size(c->pool)));
 }

@@ -61,7 +61,8 @@ static void usage(const char *prog, FILE *f)
             "                       background thread; off; sync: wait for each prefetch (the\n"
             "                       guess's hit rate apart from scheduling). Never changes a result\n"
             "  --ctx N              KV cache positions (default: input + generated tokens)\n"
-            "  --kernel K           auto (default), ref, avx2, avxvnni, avx512, neon, neondot\n"
+            "  --kernel K           auto (default), ref, avx2, avxvnni, avx512, neon, neondot,\n"
+            "                       neoni8mm\n"
             "  --verify             check every byte of the file before running (every expert\n"
             "                       unit decoded, padding, ternary codes: what 'trit verify' does)\n"
             "  --no-verify          skip the default check at open: the xxh3 of every dense\n"
@@ -380,7 +381,7 @@ static int open_reference(const cli_opts *o, run_opts ro, session *s, trit_err *
         return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL,
                             "--reference needs the converter's readers: use 'trit run', not the device binary");
     ro.trace = NULL;
-    int rc = o->hooks->open_reference(o->reference, &rr->w, err);
+    int rc = o->hooks->open_reference(o->reference, &s->w, &rr->w, err);
     if (!rc) rc = run_ctx_new(&rr->w, &ro, &rr->c, err);
     if (rc) return rc;
     if (run_ctx_n_vocab(rr->c) != s->V)
@@ -557,6 +558,7 @@ static int parse_kernel(const char *s, uint32_t *k)
     else if (!strcmp(s, "avxvnni")) *k = RUN_KERNEL_AVXVNNI;
     else if (!strcmp(s, "avx512")) *k = RUN_KERNEL_AVX512;
     else if (!strcmp(s, "neondot")) *k = RUN_KERNEL_NEONDOT;
+    else if (!strcmp(s, "neoni8mm")) *k = RUN_KERNEL_NEONI8MM;
     else return -1;
     return 0;
 }

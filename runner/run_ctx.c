@@ -48,6 +48,7 @@ static int pick_kernel(run_ctx *c, uint32_t choice, trit_err *err)
     case RUN_KERNEL_AVXVNNI: c->kern = run_kern_avxvnni(); break;
     case RUN_KERNEL_AVX512: c->kern = run_kern_avx512(); break;
     case RUN_KERNEL_NEONDOT: c->kern = run_kern_neondot(); break;
+    case RUN_KERNEL_NEONI8MM: c->kern = run_kern_neoni8mm(); break;
     default: break;
     }
     if (!c->kern) return trit_err_set(err, TRIT_E_UNSUPPORTED, TRIT_NO_OFFSET, NULL, "the requested kernel set is not available on this CPU");
@@ -188,6 +189,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the process (every thread, user + sys): on a shared machine it moves less with
+ * load than wall time does. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 int run_ctx_eval(run_ctx *c, const uint32_t *tokens, uint32_t n, float *logits, trit_err *err)
 {
     if (n == 0) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "no tokens to evaluate");
@@ -198,7 +208,7 @@ int run_ctx_eval(run_ctx *c, const uint32_t *tokens, uint32_t n, float *logits, 
         if (tokens[i] >= c->hp.n_vocab)
             return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "token %u at index %u is outside the vocabulary (%u)", tokens[i],
                                 i, c->hp.n_vocab);
-    double const t0 = now_s();
+    double const t0 = now_s(), cpu0 = cpu_s();
     uint64_t const used0 = c->expert_bytes_used;
     for (uint32_t done = 0; done < n;) {
         uint32_t const T = n - done < RUN_UBATCH ? n - done : RUN_UBATCH;
@@ -209,13 +219,15 @@ int run_ctx_eval(run_ctx *c, const uint32_t *tokens, uint32_t n, float *logits, 
         }
         done += T;
     }
-    double const dt = now_s() - t0;
+    double const dt = now_s() - t0, dcpu = cpu_s() - cpu0;
     if (n > 1) {
         c->prefill_tokens += n;
         c->prefill_s += dt;
+        c->prefill_cpu_s += dcpu;
     } else {
         c->decode_tokens += n;
         c->decode_s += dt;
+        c->decode_cpu_s += dcpu;
         c->expert_bytes_decode += c->expert_bytes_used - used0;
     }
     return TRIT_OK;
@@ -238,6 +250,8 @@ void run_ctx_stats(const run_ctx *c, run_stats *s)
     s->decode_tokens = c->decode_tokens;
     s->prefill_s = c->prefill_s;
     s->decode_s = c->decode_s;
+    s->prefill_cpu_s = c->prefill_cpu_s;
+    s->decode_cpu_s = c->decode_cpu_s;
     s->dense_bytes = c->dense_bytes;
     s->expert_bytes_used = c->expert_bytes_used;
     s->expert_bytes_decode = c->expert_bytes_decode;

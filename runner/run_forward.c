@@ -90,7 +90,7 @@ typedef struct att_job {
     uint32_t L, T, n_kv, kw, vw;
 } att_job;
 
-static void att_task(void *arg, uint32_t wi, uint32_t nw)
+static void att_task(void *arg, uint32_t wi, uint64_t lo, uint64_t hi)
 {
     att_job const *j = arg;
     run_ctx *c = j->c;
@@ -104,8 +104,6 @@ static void att_task(void *arg, uint32_t wi, uint32_t nw)
      * logit to each head's denominator */
     const float *sinks = c->layers[j->L].attn_sinks;
     uint32_t const win = c->layers[j->L].swa;
-    uint64_t lo, hi;
-    run__split((uint64_t)j->T * H, wi, nw, &lo, &hi);
     for (uint64_t task = lo; task < hi; task++) {
         uint32_t const t = (uint32_t)(task / H), h = (uint32_t)(task % H), kvh = h / group;
         uint32_t const pos = c->n_pos + t, p0 = win && pos >= win ? pos - win + 1 : 0;
@@ -133,8 +131,9 @@ static void att_task(void *arg, uint32_t wi, uint32_t nw)
 void run__attend(run_ctx *c, uint32_t L, uint32_t T, uint32_t n_kv, uint32_t kw, uint32_t vw)
 {
     att_job j = {c, L, T, n_kv, kw, vw};
-    if (T * c->hp.n_head * (c->n_pos + T) < 4096) att_task(&j, 0, 1);
-    else run_pool_run(c->pool, att_task, &j);
+    uint64_t const n = (uint64_t)T * c->hp.n_head;   /* tasks: (token, head) */
+    if (n * (c->n_pos + T) < 4096) att_task(&j, 0, 0, n);
+    else run_pool_range(c->pool, att_task, &j, n, (n + 4u * run_pool_size(c->pool) - 1) / (4u * run_pool_size(c->pool)));
 }
 
 static void attention(run_ctx *c, uint32_t L, uint32_t T)

@@ -34,12 +34,26 @@ typedef void (*run_task_fn)(void *arg, uint32_t i, uint32_t n);
 int run_pool_new(uint32_t n_threads, run_pool **out, trit_err *err);
 void run_pool_free(run_pool *p);
 void run_pool_run(run_pool *p, run_task_fn fn, void *arg);
+/* fn(arg, worker, lo, hi) over [0, n_items) in chunks of grain items, handed to whichever thread
+ * asks next (the caller too; worker < run_pool_size); returns when every chunk is done. For work
+ * whose chunks are independent outputs computed alike by any thread. */
+typedef void (*run_range_fn)(void *arg, uint32_t worker, uint64_t lo, uint64_t hi);
+void run_pool_range(run_pool *p, run_range_fn fn, void *arg, uint64_t n_items, uint64_t grain);
 uint32_t run_pool_size(const run_pool *p);
 /* Contiguous share [*lo, *hi) of n items for worker i of n_workers. */
 static inline void run__split(uint64_t n, uint32_t i, uint32_t n_workers, uint64_t *lo, uint64_t *hi)
 {
     *lo = n * i / n_workers;
     *hi = n * (i + 1) / n_workers;
+}
+
+/* Rows per chunk of a range job over n rows on n_workers threads: about 8 chunks per thread (so
+ * a thread that runs late leaves its share to the others) and a multiple of 16 (whole row tiles
+ * of every kernel). */
+static inline uint64_t run__grain(uint64_t n, uint32_t n_workers)
+{
+    uint64_t const g = (n / (8u * (uint64_t)n_workers) + 15u) & ~(uint64_t)15u;
+    return g ? g : 16u;
 }
 
 /* ---- expert cache (run_cache.c) ---- */
@@ -197,6 +211,7 @@ struct run_ctx {
     /* stats */
     uint64_t prefill_tokens, decode_tokens;
     double prefill_s, decode_s;
+    double prefill_cpu_s, decode_cpu_s;
     uint64_t dense_bytes;      /* bytes of dense matrices read per token */
     uint64_t bytes_read;       /* stored bytes read for experts */
     uint64_t expert_bytes_used;          /* decoded bytes of every expert use (hit or miss) */

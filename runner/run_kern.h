@@ -31,7 +31,7 @@
 #define RUN_KERN_I8_MAX_COLS (1u << 17)
 
 typedef struct run_kern {
-    const char *name;          /* "ref", "avx2", "avxvnni", "avx512", "neon", "neondot" */
+    const char *name;          /* "ref", "avx2", "avxvnni", "avx512", "neon", "neondot", "neoni8mm" */
     /* sum over n_blocks blocks of code * q (code 0..3 as stored). q holds 128 * n_blocks. */
     int32_t (*t2_dot)(const uint8_t *codes, const int8_t *q, uint64_t n_blocks);
     /* The same row against n_tok <= 4 tokens at once (token j's q at q + j * q_stride): the
@@ -56,7 +56,18 @@ typedef struct run_kern {
     /* n_rows rows of cols int8 weights against int8 q (q holds at least cols values):
      * out[r] = sum_i w[r * cols + i] * q[i], exact. cols <= RUN_KERN_I8_MAX_COLS. */
     void (*i8_gemv)(const int8_t *w, uint64_t n_rows, uint64_t cols, const int8_t *q, int32_t *out);
+    /* Rows x tokens (prefill): out[t * ld_out + r] = t2_dot(row r, q + t * q_stride, n_blocks) for
+     * every r < n_rows and t < n_tok, rows n_blocks * 32 bytes apart. A set tiles rows and tokens
+     * so that the unpacked codes of a few rows serve a tile of tokens held in registers. */
+    void (*t2_gemm)(const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride,
+                    uint32_t n_tok, int32_t *out, uint64_t ld_out);
 } run_kern;
+
+/* t2_gemm from a set's t2_dot_n (four tokens per call, row by row): for sets without a tiled
+ * kernel of their own. */
+void run__t2_gemm_by_dot_n(void (*dot_n)(const uint8_t *, const int8_t *, uint64_t, uint32_t, uint64_t, int32_t *),
+                           const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride,
+                           uint32_t n_tok, int32_t *out, uint64_t ld_out);
 
 /* The portable reference. Static storage. */
 const run_kern *run_kern_ref(void);
@@ -70,8 +81,10 @@ const run_kern *run_kern_avx512(void);
 const run_kern *run_kern_neon(void);
 /* NEON with the dot-product extension (sdot, FEAT_DotProd) where the CPU reports it, else NULL. */
 const run_kern *run_kern_neondot(void);
-/* The best available table (AVX-512 VNNI, AVX-VNNI, AVX2, NEON dot product, NEON, else the
- * reference). Static storage. */
+/* The dot-product set with the int8 matrix multiply (smmla, FEAT_I8MM) prefill kernel, else NULL. */
+const run_kern *run_kern_neoni8mm(void);
+/* The best available table (AVX-512 VNNI, AVX-VNNI, AVX2, NEON i8mm, NEON dot product, NEON,
+ * else the reference). Static storage. */
 const run_kern *run_kern_best(void);
 
 #endif /* RUN_KERN_H */

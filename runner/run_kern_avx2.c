@@ -168,6 +168,13 @@ RUN_AVX2 void run__avx2_axpy_f32(float *y, float a, const float *x, uint64_t n)
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* Prefill: row by row, four tokens per call (the unpacked codes serve those four). */
+static void avx2_t2_gemm(const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride, uint32_t n_tok,
+                        int32_t *out, uint64_t ld_out)
+{
+    run__t2_gemm_by_dot_n(avx2_t2_dot_n, codes, n_rows, n_blocks, q, q_stride, n_tok, out, ld_out);
+}
+
 static const run_kern avx2_kern = {"avx2",
                                    avx2_t2_dot,
                                    avx2_t2_dot_n,
@@ -180,7 +187,8 @@ static const run_kern avx2_kern = {"avx2",
                                    run__avx2_gemv_f32,
                                    run__avx2_gemv_f16,
                                    run__avx2_gemv_bf16,
-                                   run__avx2_i8_gemv};
+                                   run__avx2_i8_gemv,
+                                   avx2_t2_gemm};
 
 const run_kern *run_kern_avx2(void)
 {

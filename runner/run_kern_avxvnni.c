@@ -103,6 +103,13 @@ RUN_VNNI static void vnni_i8_gemv(const int8_t *w, uint64_t n_rows, uint64_t col
     }
 }
 
+/* Prefill: row by row, four tokens per call (the unpacked codes serve those four). */
+static void vnni_t2_gemm(const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride, uint32_t n_tok,
+                        int32_t *out, uint64_t ld_out)
+{
+    run__t2_gemm_by_dot_n(vnni_t2_dot_n, codes, n_rows, n_blocks, q, q_stride, n_tok, out, ld_out);
+}
+
 static const run_kern vnni_kern = {"avxvnni",
                                    vnni_t2_dot,
                                    vnni_t2_dot_n,
@@ -115,7 +122,8 @@ static const run_kern vnni_kern = {"avxvnni",
                                    run__avx2_gemv_f32,
                                    run__avx2_gemv_f16,
                                    run__avx2_gemv_bf16,
-                                   vnni_i8_gemv};
+                                   vnni_i8_gemv,
+                                   vnni_t2_gemm};
 
 const run_kern *run_kern_avxvnni(void)
 {

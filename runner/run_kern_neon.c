@@ -144,6 +144,13 @@ void run__neon_axpy_f32(float *y, float a, const float *x, uint64_t n)
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* Prefill: row by row, four tokens per call (the unpacked codes serve those four). */
+static void neon_t2_gemm(const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride, uint32_t n_tok,
+                        int32_t *out, uint64_t ld_out)
+{
+    run__t2_gemm_by_dot_n(neon_t2_dot_n, codes, n_rows, n_blocks, q, q_stride, n_tok, out, ld_out);
+}
+
 static const run_kern neon_kern = {"neon",
                                    neon_t2_dot,
                                    neon_t2_dot_n,
@@ -156,7 +163,8 @@ static const run_kern neon_kern = {"neon",
                                    run__neon_gemv_f32,
                                    run__neon_gemv_f16,
                                    run__neon_gemv_bf16,
-                                   neon_i8_gemv};
+                                   neon_i8_gemv,
+                                   neon_t2_gemm};
 
 const run_kern *run_kern_neon(void) { return &neon_kern; }
 

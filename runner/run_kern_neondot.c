@@ -101,6 +101,13 @@ RUN_DOT static void dot_i8_gemv(const int8_t *w, uint64_t n_rows, uint64_t cols,
     }
 }
 
+/* Prefill: row by row, four tokens per call (the unpacked codes serve those four). */
+static void dot_t2_gemm(const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride, uint32_t n_tok,
+                        int32_t *out, uint64_t ld_out)
+{
+    run__t2_gemm_by_dot_n(dot_t2_dot_n, codes, n_rows, n_blocks, q, q_stride, n_tok, out, ld_out);
+}
+
 static const run_kern dot_kern = {"neondot",
                                   dot_t2_dot,
                                   dot_t2_dot_n,
@@ -113,7 +120,8 @@ static const run_kern dot_kern = {"neondot",
                                   run__neon_gemv_f32,
                                   run__neon_gemv_f16,
                                   run__neon_gemv_bf16,
-                                  dot_i8_gemv};
+                                  dot_i8_gemv,
+                                   dot_t2_gemm};
 
 const run_kern *run_kern_neondot(void)
 {
@@ -124,6 +132,42 @@ const run_kern *run_kern_neondot(void)
 #endif
 }
 
+#if !defined(__clang__) || defined(__ARM_FEATURE_MATMUL_INT8)
+/* The same set with the FEAT_I8MM prefill kernel (smmla, run_kern_neoni8mm.c). */
+static void mm_t2_gemm(const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride, uint32_t n_tok,
+                       int32_t *out, uint64_t ld_out)
+{
+    run__neon_i8mm_t2_gemm(codes, n_rows, n_blocks, q, q_stride, n_tok, out, ld_out, dot_t2_dot_n);
+}
+
+static const run_kern mm_kern = {"neoni8mm",
+                                 dot_t2_dot,
+                                 dot_t2_dot_n,
+                                 dot_t2_gemv,
+                                 dot_t2_dot_chunks,
+                                 run__neon_dot_f32,
+                                 run__neon_dot_f16,
+                                 run__neon_dot_bf16,
+                                 run__neon_axpy_f32,
+                                 run__neon_gemv_f32,
+                                 run__neon_gemv_f16,
+                                 run__neon_gemv_bf16,
+                                 dot_i8_gemv,
+                                 mm_t2_gemm};
+
+const run_kern *run_kern_neoni8mm(void)
+{
+#if defined(__linux__) && defined(HWCAP_ASIMDDP) && defined(HWCAP2_I8MM)
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) && (getauxval(AT_HWCAP2) & HWCAP2_I8MM) ? &mm_kern : NULL;
+#else
+    return NULL;
+#endif
+}
+#else
+const run_kern *run_kern_neoni8mm(void) { return NULL; }
+#endif
+
 #else
 const run_kern *run_kern_neondot(void) { return NULL; }
+const run_kern *run_kern_neoni8mm(void) { return NULL; }
 #endif

@@ -81,15 +81,36 @@ static void ref_i8_gemv(const int8_t *w, uint64_t n_rows, uint64_t cols, const i
     }
 }
 
+void run__t2_gemm_by_dot_n(void (*dot_n)(const uint8_t *, const int8_t *, uint64_t, uint32_t, uint64_t, int32_t *),
+                           const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride,
+                           uint32_t n_tok, int32_t *out, uint64_t ld_out)
+{
+    for (uint64_t r = 0; r < n_rows; r++)
+        for (uint32_t t0 = 0; t0 < n_tok; t0 += 4) {
+            uint32_t const m = n_tok - t0 < 4 ? n_tok - t0 : 4;
+            int32_t acc[4];
+            dot_n(codes + r * n_blocks * 32, q + t0 * q_stride, q_stride, m, n_blocks, acc);
+            for (uint32_t k = 0; k < m; k++) out[(t0 + k) * ld_out + r] = acc[k];
+        }
+}
+
+static void ref_t2_gemm(const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride, uint32_t n_tok,
+                        int32_t *out, uint64_t ld_out)
+{
+    for (uint32_t t = 0; t < n_tok; t++)
+        for (uint64_t r = 0; r < n_rows; r++) out[t * ld_out + r] = ref_t2_dot(codes + r * n_blocks * 32, q + t * q_stride, n_blocks);
+}
+
 static const run_kern ref_kern = {"ref",        ref_t2_dot,   ref_t2_dot_n, ref_t2_gemv,   ref_t2_dot_chunks,
                                   ref_dot_f32,  ref_dot_f16,  ref_dot_bf16, ref_axpy_f32,  ref_gemv_f32,
-                                  ref_gemv_f16, ref_gemv_bf16, ref_i8_gemv};
+                                  ref_gemv_f16, ref_gemv_bf16, ref_i8_gemv, ref_t2_gemm};
 
 const run_kern *run_kern_ref(void) { return &ref_kern; }
 
 const run_kern *run_kern_best(void)
 {
-    const run_kern *(*const order[])(void) = {run_kern_avx512, run_kern_avxvnni, run_kern_avx2, run_kern_neondot, run_kern_neon};
+    const run_kern *(*const order[])(void) = {run_kern_avx512, run_kern_avxvnni, run_kern_avx2, run_kern_neoni8mm, run_kern_neondot,
+                                               run_kern_neon};
     for (unsigned i = 0; i < sizeof order / sizeof order[0]; i++) {
         const run_kern *k = order[i]();
         if (k) return k;

@@ -207,8 +207,9 @@ typedef struct lin_job {
     uint64_t ldy;
 } lin_job;
 
-/* t2 rows with one scale per tensor or row: up to 4 tokens per kernel call share the unpacked
- * codes. Same integer sums and the same float steps as run__row_dot, so the same bits. */
+/* t2 rows with one scale per tensor or row: one token through the row kernel (t2_gemv), several
+ * through the rows x tokens kernel (t2_gemm). Same integer sums and the same float steps as
+ * run__row_dot, so the same bits whatever the batch or the thread count. */
 static void lin_t2_rows(const lin_job *j, uint64_t lo, uint64_t hi)
 {
     run_tensor const *w = j->w;
@@ -227,15 +228,23 @@ static void lin_t2_rows(const lin_job *j, uint64_t lo, uint64_t hi)
         }
         return;
     }
-    for (uint64_t r = lo; r < hi; r++) {
-        const uint8_t *codes = (const uint8_t *)w->data + r * nb * 32;
-        float const sc = w->scale_layout == TRIT_SCALE_ROW ? w->scales[r] : w->scales[0];
-        for (uint32_t t0 = 0; t0 < j->n; t0 += 4) {
-            uint32_t const m = j->n - t0 < 4 ? j->n - t0 : 4;
-            int32_t acc[4];
-            j->c->kern->t2_dot_n(codes, qb->q + t0 * qb->padded, qb->padded, m, nb, acc);
-            for (uint32_t k = 0; k < m; k++)
-                j->y[(t0 + k) * j->ldy + r] = (float)(acc[k] - qb->sum[t0 + k]) * sc * qb->d[t0 + k];
+    /* several tokens (prefill): runs of rows through the rows x tokens kernel into acc[t][k],
+     * then the float steps row-contiguous per token */
+    int32_t acc[RUN_UBATCH * 64];
+    for (uint64_t r0 = lo; r0 < hi; r0 += 64) {
+        uint64_t const m = hi - r0 < 64 ? hi - r0 : 64;
+        for (uint32_t t0 = 0; t0 < j->n; t0 += RUN_UBATCH) {
+            uint32_t const nt = j->n - t0 < RUN_UBATCH ? j->n - t0 : RUN_UBATCH;
+            j->c->kern->t2_gemm((const uint8_t *)w->data + r0 * nb * 32, m, nb, qb->q + t0 * qb->padded, qb->padded, nt, acc, m);
+            for (uint32_t t = 0; t < nt; t++) {
+                float *y = j->y + (t0 + t) * j->ldy + r0;
+                int32_t const sum = qb->sum[t0 + t];
+                float const d = qb->d[t0 + t];
+                for (uint64_t k = 0; k < m; k++) {
+                    float const sc = w->scale_layout == TRIT_SCALE_ROW ? w->scales[r0 + k] : w->scales[0];
+                    y[k] = (float)(acc[t * m + k] - sum) * sc * d;
+                }
+            }
         }
     }
 }
@@ -270,11 +279,10 @@ static void lin_i8_rows(const lin_job *j, uint64_t lo, uint64_t hi)
         }
 }
 
-static void lin_task(void *arg, uint32_t i, uint32_t nw)
+/* Rows [lo, hi) of the product, on worker wi (whose scratch it uses). */
+static void lin_range(void *arg, uint32_t wi, uint64_t lo, uint64_t hi)
 {
     lin_job const *j = arg;
-    uint64_t lo, hi;
-    run__split(j->w->rows, i, nw, &lo, &hi);
     if (j->w->type == TRIT_TYPE_T2 && j->w->scale_layout != TRIT_SCALE_GROUP) {
         lin_t2_rows(j, lo, hi);
         return;
@@ -284,7 +292,7 @@ static void lin_task(void *arg, uint32_t i, uint32_t nw)
         lin_i8_rows(j, lo, hi);
         return;
     }
-    int32_t *chunks = j->c->chunk_scratch + (uint64_t)i * (j->c->max_cols / 32 + 4);
+    int32_t *chunks = j->c->chunk_scratch + (uint64_t)wi * (j->c->max_cols / 32 + 4);
     for (uint64_t r = lo; r < hi; r++)
         for (uint32_t t = 0; t < j->n; t++)
             j->y[t * j->ldy + r] = run__row_dot(j->c->kern, j->w, r, j->x + t * j->ldx, j->qb, t, chunks);
@@ -311,8 +319,8 @@ void run__linear(run_ctx *c, const run_tensor *w, const float *x, uint64_t ldx, 
     }
     lin_job j = {c, w, x, ldx, qb, n, y, ldy};
     /* Tiny products are not worth waking the workers; the result is the same either way. */
-    if (w->rows * w->cols * n < (1u << 16)) lin_task(&j, 0, 1);
-    else run_pool_run(c->pool, lin_task, &j);
+    if (w->rows * w->cols * n < (1u << 16)) lin_range(&j, 0, 0, w->rows);
+    else run_pool_range(c->pool, lin_range, &j, w->rows, run__grain(w->rows, run_pool_size(c->pool)));
 }
 
 void run__rmsnorm(float *out, const float *x, const float *w, uint64_t n, float eps)

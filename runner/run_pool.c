@@ -1,15 +1,29 @@
 /*
- * run_pool.c - a small persistent worker pool: run_pool_run(fn, arg) calls fn(arg, i, n) for
- * i = 0..n-1 at once, i = 0 on the caller, and returns when all are done.
+ * run_pool.c - a small persistent worker pool. Two kinds of job:
+ *   run_pool_run(fn, arg)           fn(arg, i, n) for i = 0..n-1 at once, i = 0 on the caller;
+ *                                   returns when all are done (every worker takes part)
+ *   run_pool_range(fn, arg, n, g)   [0, n) in chunks of g items handed out from an atomic
+ *                                   counter; the caller takes chunks too and returns when every
+ *                                   chunk is done, without waiting for a worker that took none
  *
- * A forward pass issues a few hundred of these per token with serial work in between, so
- * wake-up latency matters (a futex wake costs ~30 us, more than a small product): workers
- * spin on an atomic generation counter (with the CPU's pause hint) for up to RUN_POOL_SPIN_NS
- * before sleeping on a condition variable, and the caller spins on the count of unfinished
- * workers. (sched_yield in the spin was measured worse: on a busy machine it hands the core
- * away for a whole time slice.) The work split is the
- * caller's business (each fn decides from i and n); the pool never decides who computes what,
- * which keeps results independent of timing.
+ * A forward pass issues a few hundred jobs per token with serial work in between, so wake-up
+ * latency matters (a futex wake costs ~30 us, more than a small product): workers spin on an
+ * atomic generation counter (with the CPU's pause hint) for up to RUN_POOL_SPIN_NS before
+ * sleeping on a condition variable. (sched_yield in the spin was measured worse: on a busy
+ * machine it hands the core away for a whole time slice.) On a machine shared with other work
+ * a worker is often not running when a job is posted; with a fixed split the caller then waits
+ * a whole time slice for its share, which is why the big products use range jobs: whoever runs
+ * takes the next chunk, and the caller waits only for chunks already taken.
+ *
+ * Who computes a chunk never changes a result: the callers' chunks are independent outputs
+ * (rows, attention heads) computed the same way by any thread, so the results stay bit-identical
+ * across thread counts and schedules.
+ *
+ * Publishing: gen is odd while the caller writes the job's fields and even once they are
+ * complete; a worker reads the fields between two reads of an even gen and drops the snapshot
+ * if gen moved (a range job can end and be replaced before a late worker looks at it; a fixed
+ * job cannot, since the caller waits for every worker). A range job's chunk counter carries the
+ * job's gen in its upper half, so a late worker can never take a chunk of a job that is over.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,20 +51,22 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Wait while *v == val for up to RUN_POOL_SPIN_NS. Returns the last value seen (still val
- * when the time ran out). The clock is read every 256 pauses only. */
-static unsigned spin_while(atomic_uint *v, unsigned val)
+/* A new published job: gen even and not `seen`. */
+static inline int is_new(unsigned g, unsigned seen) { return g != seen && !(g & 1u); }
+
+/* Spin up to RUN_POOL_SPIN_NS for a new job; returns the last gen seen (maybe not new). The
+ * clock is read every 256 pauses only. */
+static unsigned spin_for_job(atomic_uint *v, unsigned seen)
 {
     unsigned g;
     uint32_t n = 0;
     uint64_t const t0 = mono_ns();
-    while ((g = atomic_load_explicit(v, memory_order_acquire)) == val) {
+    while (!is_new(g = atomic_load_explicit(v, memory_order_acquire), seen)) {
         cpu_relax();
         if ((++n & 255u) == 0 && mono_ns() - t0 > RUN_POOL_SPIN_NS) break;
     }
     return g;
 }
-
 
 typedef struct run_worker {
     struct run_pool *pool;
@@ -64,12 +80,32 @@ struct run_pool {
     uint32_t n_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;           /* bumped for each job and for shutdown */
-    atomic_uint pending;       /* workers that have not finished the current job */
+    atomic_uint gen;           /* odd while a job is being written, even once published */
+    atomic_uint pending;       /* fixed jobs: workers that have not finished */
     atomic_int stop;
-    run_task_fn fn;
-    void *arg;
+    /* the current job; written only while gen is odd */
+    _Atomic(run_task_fn) fn;   /* a fixed job, or NULL for a range job */
+    _Atomic(run_range_fn) rfn;
+    _Atomic(void *) arg;
+    _Atomic uint64_t n_items, grain;
+    _Atomic uint64_t next;     /* range job: (gen << 32) | next chunk */
+    _Atomic uint64_t done;     /* range job: chunks finished */
 };
+
+/* Take and run chunks of the range job published as gen g until none is left. */
+static void range_work(run_pool *p, unsigned g, run_range_fn fn, void *arg, uint64_t n_items, uint64_t grain, uint32_t idx)
+{
+    uint64_t const n_chunks = (n_items + grain - 1) / grain;
+    uint64_t v = atomic_load_explicit(&p->next, memory_order_acquire);
+    for (;;) {
+        if ((v >> 32) != g || (v & 0xffffffffu) >= n_chunks) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->next, &v, v + 1, memory_order_acq_rel, memory_order_acquire)) continue;
+        uint64_t const lo = (v & 0xffffffffu) * grain, hi = lo + grain < n_items ? lo + grain : n_items;
+        fn(arg, idx, lo, hi);
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel);
+        v = atomic_load_explicit(&p->next, memory_order_acquire);
+    }
+}
 
 static void *worker_main(void *p)
 {
@@ -79,17 +115,27 @@ static void *worker_main(void *p)
      * this thread got scheduled is still seen as new. */
     unsigned seen = 0;
     for (;;) {
-        unsigned g = spin_while(&pool->gen, seen);
-        if (g == seen) {
+        unsigned g = spin_for_job(&pool->gen, seen);
+        if (!is_new(g, seen)) {
             pthread_mutex_lock(&pool->mu);
-            while ((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) == seen)
-                pthread_cond_wait(&pool->cv, &pool->mu);
+            while (!is_new(g = atomic_load_explicit(&pool->gen, memory_order_acquire), seen)) pthread_cond_wait(&pool->cv, &pool->mu);
             pthread_mutex_unlock(&pool->mu);
         }
-        seen = g;
         if (atomic_load_explicit(&pool->stop, memory_order_acquire)) return NULL;
-        pool->fn(pool->arg, me->idx, pool->n);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
+        run_task_fn const fn = atomic_load_explicit(&pool->fn, memory_order_relaxed);
+        run_range_fn const rfn = atomic_load_explicit(&pool->rfn, memory_order_relaxed);
+        void *const arg = atomic_load_explicit(&pool->arg, memory_order_relaxed);
+        uint64_t const n_items = atomic_load_explicit(&pool->n_items, memory_order_relaxed);
+        uint64_t const grain = atomic_load_explicit(&pool->grain, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        seen = g;
+        if (atomic_load_explicit(&pool->gen, memory_order_relaxed) != g) continue; /* a range job replaced meanwhile */
+        if (fn) {
+            fn(arg, me->idx, pool->n);
+            atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
+        } else {
+            range_work(pool, g, rfn, arg, n_items, grain, me->idx);
+        }
     }
 }
 
@@ -106,6 +152,13 @@ int run_pool_new(uint32_t n_threads, run_pool **out, trit_err *err)
     atomic_init(&p->gen, 0);
     atomic_init(&p->pending, 0);
     atomic_init(&p->stop, 0);
+    atomic_init(&p->fn, NULL);
+    atomic_init(&p->rfn, NULL);
+    atomic_init(&p->arg, NULL);
+    atomic_init(&p->n_items, 0);
+    atomic_init(&p->grain, 1);
+    atomic_init(&p->next, 0);
+    atomic_init(&p->done, 0);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     if (n_threads > 1) {
@@ -134,7 +187,7 @@ void run_pool_free(run_pool *p)
     if (p->n_started) {
         pthread_mutex_lock(&p->mu);
         atomic_store_explicit(&p->stop, 1, memory_order_release);
-        atomic_fetch_add_explicit(&p->gen, 1, memory_order_acq_rel);
+        atomic_fetch_add_explicit(&p->gen, 2, memory_order_acq_rel);
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
         for (uint32_t i = 0; i < p->n_started; i++) pthread_join(p->w[i].th, NULL);
@@ -147,19 +200,53 @@ void run_pool_free(run_pool *p)
 
 uint32_t run_pool_size(const run_pool *p) { return p ? p->n : 1; }
 
+static int pool_usable(const run_pool *p) { return p && p->n > 1 && p->n_started + 1 == p->n; }
+
+/* Make the fields written since gen went odd visible: gen even again, sleepers woken. */
+static unsigned publish(run_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    unsigned const g = atomic_fetch_add_explicit(&p->gen, 1, memory_order_acq_rel) + 1u;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return g;
+}
+
 void run_pool_run(run_pool *p, run_task_fn fn, void *arg)
 {
-    if (!p || p->n <= 1 || p->n_started + 1 < p->n) {
+    if (!pool_usable(p)) {
         fn(arg, 0, 1);
         return;
     }
-    p->fn = fn;
-    p->arg = arg;
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_release);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_acq_rel);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_acq_rel); /* odd: writing */
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    publish(p);
     fn(arg, 0, p->n);
     while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) cpu_relax();
+}
+
+void run_pool_range(run_pool *p, run_range_fn fn, void *arg, uint64_t n_items, uint64_t grain)
+{
+    if (n_items == 0) return;
+    if (grain == 0) grain = 1;
+    if (n_items / grain >= 0xffffffffu) grain = n_items / 0xfffffffeu + 1; /* chunk numbers fit 32 bits */
+    if (!pool_usable(p) || grain >= n_items) {
+        fn(arg, 0, 0, n_items);
+        return;
+    }
+    unsigned const odd = atomic_fetch_add_explicit(&p->gen, 1, memory_order_acq_rel) + 1u;
+    unsigned const g = odd + 1u;   /* the gen publish() makes */
+    atomic_store_explicit(&p->fn, NULL, memory_order_relaxed);
+    atomic_store_explicit(&p->rfn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&p->n_items, n_items, memory_order_relaxed);
+    atomic_store_explicit(&p->grain, grain, memory_order_relaxed);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->next, (uint64_t)g << 32, memory_order_relaxed);
+    publish(p);
+    range_work(p, g, fn, arg, n_items, grain, 0);
+    uint64_t const n_chunks = (n_items + grain - 1) / grain;
+    while (atomic_load_explicit(&p->done, memory_order_acquire) != n_chunks) cpu_relax();
 }

@@ -19,6 +19,7 @@ void run_stats_print(const run_stats *s, const run_ctx *c, int json, FILE *f)
                 (unsigned long long)s->prefill_tokens, s->prefill_s, rate(s->prefill_tokens, s->prefill_s));
         fprintf(f, "\"decode_tokens\":%llu,\"decode_seconds\":%.6f,\"decode_tok_s\":%.3f,", (unsigned long long)s->decode_tokens,
                 s->decode_s, rate(s->decode_tokens, s->decode_s));
+        fprintf(f, "\"prefill_cpu_seconds\":%.6f,\"decode_cpu_seconds\":%.6f,", s->prefill_cpu_s, s->decode_cpu_s);
         fprintf(f, "\"dense_bytes_per_token\":%llu,\"expert_bytes_per_decode_token\":%.0f,\"weight_bytes_per_decode_token\":%.0f,",
                 (unsigned long long)s->dense_bytes, exp_dec, (double)s->dense_bytes + exp_dec);
         fprintf(f, "\"expert_cache\":{\"policy\":\"%s\",\"budget\":%llu,\"hits\":%llu,\"misses\":%llu,\"hit_rate\":%.4f,",

@@ -9,7 +9,8 @@
  * multiple of 128) must be bit-identical, and float dot products (f32, f16, bf16) must agree
  * to rounding. The GEMV entries: float rows (1..9 rows, so 4-row tiles and their tails) must
  * have the bits of the same set's dot product on each row and agree with the reference to
- * rounding; int8 rows (odd lengths, the -128 and +-127 extremes) must equal the reference.
+ * rounding; int8 rows (odd lengths, the -128 and +-127 extremes) must equal the reference; the
+ * rows x tokens t2 product must give every (row, token) the reference's t2 dot product.
  */
 #ifndef RUN_KERN_CHECK_H
 #define RUN_KERN_CHECK_H
@@ -237,6 +238,43 @@ static void kc_i8(kc_state *s, const run_kern *ref, const run_kern *k)
             }
 }
 
+/* t2_gemm (rows x tokens, prefill): every output equals the reference's t2_dot of its row and
+ * token, on odd row and token counts (tile tails), a row stride of 1..13 blocks, an output
+ * stride wider than the rows, and the extremes (codes 3, q +-127). */
+static void kc_gemm(kc_state *s, const run_kern *ref, const run_kern *k)
+{
+    static const unsigned blocks[] = {1, 3, 13};
+    static const unsigned rowss[] = {1, 3, 4, 5, 8, 9, 17};
+    static const unsigned toks[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33};
+    for (unsigned bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++)
+        for (unsigned ri = 0; ri < sizeof rowss / sizeof rowss[0]; ri++)
+            for (unsigned ti = 0; ti < sizeof toks / sizeof toks[0]; ti++) {
+                unsigned const nb = blocks[bi], rows = rowss[ri], nt = toks[ti], qs = 128 * nb + 64, ld = rows + 3;
+                uint8_t *codes = malloc(32u * nb * rows);
+                int8_t *q = malloc((size_t)qs * nt);
+                int32_t *o = malloc(sizeof *o * ld * nt);
+                int const extreme = (ri + ti) % 5 == 0;
+                for (unsigned i = 0; i < 32 * nb * rows; i++) codes[i] = extreme ? 0xff : (uint8_t)kc_next(s);
+                for (unsigned i = 0; i < qs * nt; i++) q[i] = (int8_t)(extreme ? (i % 3 ? 127 : -127) : (int)(kc_next(s) % 255) - 127);
+                for (unsigned i = 0; i < ld * nt; i++) o[i] = -7;
+                k->t2_gemm(codes, rows, nb, q, qs, nt, o, ld);
+                s->checks++;
+                for (unsigned t = 0; t < nt; t++)
+                    for (unsigned r = 0; r < ld; r++) {
+                        int32_t const want = r < rows ? ref->t2_dot(codes + 32u * nb * r, q + (size_t)qs * t, nb) : -7;
+                        if (o[t * ld + r] != want) {
+                            kc_fail(s, "%s: t2_gemm row %u of %u, token %u of %u: %d vs %d (%u blocks)", k->name, r, rows, t, nt,
+                                    (int)o[t * ld + r], (int)want, nb);
+                            t = nt;
+                            break;
+                        }
+                    }
+                free(codes);
+                free(q);
+                free(o);
+            }
+}
+
 /* Run every check of kernel set k against ref; returns the number of failures. */
 static unsigned kern_check_all(const run_kern *ref, const run_kern *k, kc_state *s)
 {
@@ -246,6 +284,7 @@ static unsigned kern_check_all(const run_kern *ref, const run_kern *k, kc_state 
     kc_rows(s, ref, k);
     kc_gemv_float(s, ref, k);
     kc_i8(s, ref, k);
+    kc_gemm(s, ref, k);
     return s->failures;
 }
 

@@ -2,13 +2,15 @@
  * output projection is written with one scale per row and recomputes from token_embd by the
  * spec's formula; the runner's logits with it stay close to the F16 head's (same top token),
  * are bit-identical across thread counts; a per-row i8 record is accepted and other scaled
- * i8 records refused; GGUF export refuses the file by name. */
+ * i8 records refused; GGUF export refuses the file by name; `trit run --reference` on it matches
+ * the source bit for bit; inspect shows its values with their row scales. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cvt.h"
 #include "exg.h"
+#include "insp.h"
 #include "gen/gen.h"
 #include "run.h"
 #include "test.h"
@@ -185,4 +187,60 @@ TEST(format_i8_scale_layouts)
     t.scale_layout = TRIT_SCALE_ROW;
     t.group_size = 0;
     CHECK_EQ_INT(trit_tensor_layout(&t, &err), TRIT_E_CORRUPT);
+}
+
+/* `trit run --reference SRC` on a q8-head container builds the source's head the same way (the
+ * container's int8 output.weight says it was converted with --output-head q8), so the logits are
+ * bit-identical; the F16 container against the same source too. */
+TEST(run_head_q8_reference_matches)
+{
+    char f16[512], q8[512];
+    uint32_t V;
+    trit_reader *r;
+    if (make_pair(f16, q8, sizeof f16, &V, &r)) return;
+    trit_reader_close(r);
+    const char *files[2] = {q8, f16};
+    for (int i = 0; i < 2; i++) {
+        char cmd[2048], *out = NULL;
+        snprintf(cmd, sizeof cmd, "%s run --tokens 7,300,12,5 -n 3 --ignore-eos --reference %s %s 2>&1", test_trit_bin(),
+                 tpath("q8src.gguf"), files[i]);
+        int const rc = test_run(cmd, &out);
+        if (rc != 0 || !out || !strstr(out, "bit-identical"))
+            test_fail_(__FILE__, __LINE__, "%s: status %d, output: %s", files[i], rc, out ? out : "(none)");
+        free(out);
+    }
+}
+
+/* `trit inspect --stats` shows the q8 head's values (codes times their row scales), so its range
+ * and mean |x| are the embedding's within int8 rounding, not the codes' -127..127. */
+TEST(run_head_q8_inspect_scaled)
+{
+    char f16[512], q8[512];
+    uint32_t V;
+    trit_reader *r;
+    if (make_pair(f16, q8, sizeof f16, &V, &r)) return;
+    trit_reader_close(r);
+    insp_model m;
+    memset(&m, 0, sizeof m);
+    trit_err err;
+    CHECK_OK_E(insp_open(q8, &m, &err), &err);
+    insp_stats se, so;
+    int found = 0;
+    memset(&se, 0, sizeof se);
+    memset(&so, 0, sizeof so);
+    for (uint64_t i = 0; i < m.n_tensors; i++) {
+        if (!strcmp(m.tensors[i].name, "token_embd.weight")) CHECK_OK_E(insp_tensor_stats(&m, i, &se, &err), &err);
+        if (!strcmp(m.tensors[i].name, "output.weight")) {
+            CHECK_OK_E(insp_tensor_stats(&m, i, &so, &err), &err);
+            found = 1;
+        }
+    }
+    CHECK(found);
+    CHECK(se.max > 0 && se.max < 10);
+    /* the row of the largest |w| is stored exactly as 127 * (max|w| / 127) */
+    if (fabs(so.max - se.max) > 1e-3 * se.max || fabs(so.min - se.min) > 1e-3 * fabs(se.min) ||
+        fabs(so.mean_abs - se.mean_abs) > 0.02 * se.mean_abs)
+        test_fail_(__FILE__, __LINE__, "q8 head min/max/mean|x| %g/%g/%g, embedding %g/%g/%g", so.min, so.max, so.mean_abs, se.min,
+                   se.max, se.mean_abs);
+    insp_model_free(&m);
 }

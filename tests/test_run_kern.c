@@ -44,6 +44,7 @@ TEST(run_kern_best_order)
     const run_kern *want = run_kern_avx512();
     if (!want) want = run_kern_avxvnni();
     if (!want) want = run_kern_avx2();
+    if (!want) want = run_kern_neoni8mm();
     if (!want) want = run_kern_neondot();
     if (!want) want = run_kern_neon();
     if (!want) want = run_kern_ref();
@@ -83,6 +84,14 @@ static void broken_i8(const int8_t *w, uint64_t n_rows, uint64_t cols, const int
     if (cols > 64) out[n_rows - 1] += 1;
 }
 
+/* a tiled kernel that drops the last token of a tile of more than four */
+static void broken_gemm(const uint8_t *codes, uint64_t n_rows, uint64_t n_blocks, const int8_t *q, uint64_t q_stride, uint32_t n_tok,
+                        int32_t *out, uint64_t ld_out)
+{
+    run_kern_ref()->t2_gemm(codes, n_rows, n_blocks, q, q_stride, n_tok, out, ld_out);
+    if (n_tok > 4) out[(n_tok - 1) * ld_out + n_rows - 1] = 0;
+}
+
 TEST(run_kern_check_catches_errors)
 {
     run_kern bad = *run_kern_ref();
@@ -98,6 +107,10 @@ TEST(run_kern_check_catches_errors)
     bad.i8_gemv = broken_i8;
     CHECK(kern_check_all(run_kern_ref(), &bad, &s) > 0);
     CHECK(strstr(s.first, "i8_gemv") != NULL);
+    bad = *run_kern_ref();
+    bad.t2_gemm = broken_gemm;
+    CHECK(kern_check_all(run_kern_ref(), &bad, &s) > 0);
+    CHECK(strstr(s.first, "t2_gemm") != NULL);
 }
 
 TEST(run_kern_neon_qemu)
@@ -108,7 +121,7 @@ TEST(run_kern_neon_qemu)
     char cmd[512];
     char *out = NULL;
     int rc = test_cross_build("kern_aarch64",
-                              "tests/cross/run_kern_main.c runner/run_kern_ref.c runner/run_kern_neon.c runner/run_kern_neondot.c "
+                              "tests/cross/run_kern_main.c runner/run_kern_ref.c runner/run_kern_neon.c runner/run_kern_neondot.c runner/run_kern_neoni8mm.c "
                               "runner/run_kern_avx2.c runner/run_kern_avxvnni.c runner/run_kern_avx512.c runner/run_ops.c "
                               "runner/run_act_lin.c runner/run_pool.c runner/run_blk_lin.c runner/run_blk_ref.c runner/run_blk_neon.c "
                               "runner/run_blk_avx2.c runner/run_kern16_ref.c runner/run_kern16_avx2.c runner/run_b3.c runner/run_kern_b3_ref.c runner/run_kern_b3_x86.c "
@@ -117,7 +130,7 @@ TEST(run_kern_neon_qemu)
     if (rc != 0) test_fail_(__FILE__, __LINE__, "cross build failed: %s", out ? out : "");
     free(out);
     if (rc != 0) return;
-    /* -cpu max: every extension qemu emulates (dot product, i8mm), so both sets run; then a
+    /* -cpu max: every extension qemu emulates (dot product, i8mm), so all three sets run; then a
      * CPU without the dot product (cortex-a53, ARMv8.0): the baseline set alone is picked */
     static const char *const cpus[2] = {"max", "cortex-a53"};
     for (int i = 0; i < 2; i++) {
@@ -126,8 +139,9 @@ TEST(run_kern_neon_qemu)
         rc = test_run(cmd, &out);
         int const want_dot = i == 0;
         if (rc != 0 || !out || !strstr(out, "kernel set neon: ") || strstr(out, " 0 failed") == NULL ||
-            (want_dot ? !strstr(out, "kernel set neondot: ") || strstr(out, "neondot: absent")
-                      : !strstr(out, "neondot: absent")))
+            (want_dot ? !strstr(out, "kernel set neondot: ") || strstr(out, "neondot: absent") ||
+                            !strstr(out, "kernel set neoni8mm: ") || strstr(out, "neoni8mm: absent")
+                      : !strstr(out, "neondot: absent") || !strstr(out, "neoni8mm: absent")))
             test_fail_(__FILE__, __LINE__, "qemu -cpu %s: status %d, output: %s", cpus[i], rc, out ? out : "(none)");
         free(out);
     }

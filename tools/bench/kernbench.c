@@ -137,7 +137,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: kernbench [EMBD FF VOCAB ROUNDS]\n");
         return 2;
     }
-    const run_kern *sets[] = {run_kern_ref(), run_kern_avx2(), run_kern_avxvnni(), run_kern_avx512(), run_kern_neon(), run_kern_neondot()};
+    const run_kern *sets[] = {run_kern_ref(), run_kern_avx2(), run_kern_avxvnni(), run_kern_avx512(), run_kern_neon(), run_kern_neondot(),
+                              run_kern_neoni8mm()};
     int const nset = (int)(sizeof sets / sizeof sets[0]);
     uint64_t const nb = (embd + 127) / 128, t2_bytes = ff * nb * 32;
     uint8_t *codes = malloc(t2_bytes);
