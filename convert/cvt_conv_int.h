@@ -154,7 +154,7 @@ struct cvt_tscan;
 /* The end of a float scan: p's type, layout and scale from the whole tensor's scan state. */
 int cvt__scan_result(cvt_conv *c, cvt_plan_t *p, const struct cvt_tscan *sc, int *any_ternary, trit_err *err);
 /* Pass 1 for the tensors of source file `file` that one sequential read can scan (plain
- * floats, rows taken in order: cvt__walkable): the file's xxh3 into c->file_xxh3[file] and
+ * floats, packed U8, GGUF code blocks; rows taken in order: cvt__walkable): the file's xxh3 into c->file_xxh3[file] and
  * their scans from that same read (cvt_walk.c). plans: those tensors, n of them. */
 int cvt__walk_file(cvt_conv *c, uint32_t file, cvt_plan_t **plans, uint32_t n, trit_err *err);
 /* 1 when p's scan can ride on its file's sequential read. */

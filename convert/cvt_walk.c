@@ -1,7 +1,8 @@
 /*
  * cvt_walk.c - pass 1's one read of a source file: the file is read once, front to back; every
  * byte goes into its provenance xxh3, and the bytes of the projections stored as plain floats
- * (F32, F16, BF16) are scanned from that same buffer (before, the hash and each scan read the
+ * (F32, F16, BF16), BitNet packed U8 or GGUF code blocks (TQ2_0, TQ1_0, I2_S: decoded to t2 and
+ * fed to the code-domain scan, cvt_cscan) are scanned from that same buffer (before, the hash and each scan read the
  * file on their own: up to twice the source's bytes, and most of a float conversion's system
  * time on tmpfs).
  *
