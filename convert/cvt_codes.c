@@ -89,19 +89,83 @@ void cvt__t2_hist(const uint8_t *q, uint64_t nbytes, uint64_t n_codes, uint64_t 
     hist[1] += n_codes - n0 - n2;
 }
 
+void cvt__cscan_init(cvt_cscan *s, const cvt_plan_t *p)
+{
+    memset(s, 0, sizeof *s);
+    uint64_t const B = blk_elems(p);
+    /* group scopes wider than a block (narrower ones hold inside every block) */
+    for (uint64_t g = 16; g < p->cols && s->ng < CVT_TSCAN_MAX_SCOPES - 2; g *= 2) {
+        if (!s->finest_group) s->finest_group = (int)g;
+        if (g > B) {
+            s->G[s->ng] = g;
+            s->gok[s->ng] = 1;
+            s->ng++;
+        }
+    }
+    s->tens_ok = s->row_ok = s->all_zero = 1;
+}
+
+void cvt__cscan_feed(cvt_cscan *s, const cvt_plan_t *p, const uint8_t *t2, const float *f, uint64_t nr, uint64_t bad)
+{
+    uint64_t const B = blk_elems(p), nbr = p->cols / B, rb = row_bytes(p), bb = blk_bytes(p);
+    if (bad) s->bail = 1;
+    for (uint64_t rr = 0; rr < nr && !s->bail; rr++) {
+        float rmag = 0;
+        for (uint64_t b = 0; b < nbr; b++) {
+            float const mv = block_mag(p, p->codes.block ? f[rr * nbr + b] : p->codes.factor);
+            if (!isfinite(mv)) {
+                s->bail = 1;
+                break;
+            }
+            for (int k = 0; k < s->ng; k++)
+                if ((b * B) % s->G[k] == 0) s->gmag[k] = 0;   /* a group starts */
+            if (mv == 0.0f || !any_nonzero(t2 + rr * rb + b * bb, bb)) continue;
+            float const m = fabsf(mv);
+            s->all_zero = 0;
+            if (s->tmag == 0) s->tmag = m;
+            else if (s->tmag != m) s->tens_ok = 0;
+            if (rmag == 0) rmag = m;
+            else if (rmag != m) s->row_ok = 0;
+            for (int k = 0; k < s->ng; k++) {
+                if (!s->gok[k]) continue;
+                if (s->gmag[k] == 0) s->gmag[k] = m;
+                else if (s->gmag[k] != m) s->gok[k] = 0;
+            }
+        }
+    }
+}
+
+int cvt__cscan_result(cvt_plan_t *p, const cvt_cscan *s)
+{
+    uint64_t const B = blk_elems(p);
+    if (s->bail || s->all_zero || p->rows * p->cols < 16) return 0;
+    p->ternary = 1;
+    p->tensor_scale = 0;
+    if (s->tens_ok) {
+        p->layout = TRIT_SCALE_TENSOR;
+        p->tensor_scale = s->tmag;
+    } else if (s->row_ok) {
+        p->layout = TRIT_SCALE_ROW;
+    } else {
+        uint64_t g = 0;
+        for (int k = s->ng - 1; k >= 0 && !g; k--)
+            if (s->gok[k]) g = s->G[k];
+        if (!g) g = B < p->cols ? B : 0;   /* the widest group inside a block */
+        while (g && g >= p->cols) g /= 2;
+        if (!g || g < (uint64_t)s->finest_group || g < B) {   /* finer than a block: the float path decides */
+            p->ternary = 0;
+            return 0;
+        }
+        p->layout = TRIT_SCALE_GROUP;
+        p->group = (uint32_t)g;
+    }
+    return 1;
+}
+
 int cvt__codes_scan(cvt_conv *c, cvt_plan_t *p, int *ok, trit_err *err)
 {
     *ok = 0;
-    uint64_t const B = blk_elems(p), nbr = p->cols / B, rb = row_bytes(p), bb = blk_bytes(p), cr = chunk_rows(p);
-    /* group scopes wider than a block (narrower ones hold inside every block) */
-    uint64_t G[CVT_TSCAN_MAX_SCOPES];
-    float gmag[CVT_TSCAN_MAX_SCOPES];
-    int gok[CVT_TSCAN_MAX_SCOPES];
-    int ng = 0, finest_group = 0;
-    for (uint64_t g = 16; g < p->cols && ng < CVT_TSCAN_MAX_SCOPES - 2; g *= 2) {
-        if (!finest_group) finest_group = (int)g;
-        if (g > B) { G[ng] = g; gok[ng] = 1; gmag[ng] = 0; ng++; }
-    }
+    uint64_t const nbr = p->cols / blk_elems(p), rb = row_bytes(p), cr = chunk_rows(p);
     uint8_t *t2 = malloc((size_t)(cr * rb));
     float *f = p->codes.block ? malloc((size_t)(cr * nbr) * sizeof *f) : NULL;
     if (!t2 || (p->codes.block && !f)) {
@@ -109,61 +173,19 @@ int cvt__codes_scan(cvt_conv *c, cvt_plan_t *p, int *ok, trit_err *err)
         free(f);
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, p->name, "out of memory");
     }
-    int tens_ok = 1, row_ok = 1, all_zero = 1, bail = 0;
-    float tmag = 0;
-    uint64_t bad = 0;
+    cvt_cscan s;
+    cvt__cscan_init(&s, p);
     int rc = TRIT_OK;
-    for (uint64_t r = 0; r < p->rows && rc == TRIT_OK && !bail; r += cr) {
+    for (uint64_t r = 0; r < p->rows && rc == TRIT_OK && !s.bail; r += cr) {
         uint64_t const nr = p->rows - r < cr ? p->rows - r : cr;
+        uint64_t bad = 0;
         rc = rows_codes(c, p, r, nr, t2, f, &bad, err);
-        if (rc || bad) { bail = 1; break; }
-        for (uint64_t rr = 0; rr < nr && !bail; rr++) {
-            float rmag = 0;
-            for (uint64_t b = 0; b < nbr; b++) {
-                float const mv = block_mag(p, p->codes.block ? f[rr * nbr + b] : p->codes.factor);
-                if (!isfinite(mv)) { bail = 1; break; }
-                for (int k = 0; k < ng; k++)
-                    if ((b * B) % G[k] == 0) gmag[k] = 0;   /* a group starts */
-                if (mv == 0.0f || !any_nonzero(t2 + rr * rb + b * bb, bb)) continue;
-                float const m = fabsf(mv);
-                all_zero = 0;
-                if (tmag == 0) tmag = m;
-                else if (tmag != m) tens_ok = 0;
-                if (rmag == 0) rmag = m;
-                else if (rmag != m) row_ok = 0;
-                for (int k = 0; k < ng; k++) {
-                    if (!gok[k]) continue;
-                    if (gmag[k] == 0) gmag[k] = m;
-                    else if (gmag[k] != m) gok[k] = 0;
-                }
-            }
-        }
+        if (rc == TRIT_OK) cvt__cscan_feed(&s, p, t2, f, nr, bad);
     }
     free(t2);
     free(f);
-    if (rc || bail || all_zero || p->rows * p->cols < 16) return rc;
-    p->ternary = 1;
-    p->tensor_scale = 0;
-    if (tens_ok) {
-        p->layout = TRIT_SCALE_TENSOR;
-        p->tensor_scale = tmag;
-    } else if (row_ok) {
-        p->layout = TRIT_SCALE_ROW;
-    } else {
-        uint64_t g = 0;
-        for (int k = ng - 1; k >= 0 && !g; k--)
-            if (gok[k]) g = G[k];
-        if (!g) g = B < p->cols ? B : 0;   /* the widest group inside a block */
-        while (g && g >= p->cols) g /= 2;
-        if (!g || g < (uint64_t)finest_group || g < B) {   /* finer than a block: the float path decides */
-            p->ternary = 0;
-            return TRIT_OK;
-        }
-        p->layout = TRIT_SCALE_GROUP;
-        p->group = (uint32_t)g;
-    }
-    *ok = 1;
-    return TRIT_OK;
+    if (rc == TRIT_OK) *ok = cvt__cscan_result(p, &s);
+    return rc;
 }
 
 int cvt__codes_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *scales,

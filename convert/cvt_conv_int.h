@@ -7,6 +7,7 @@
 
 #include "cvt.h"
 #include "cvt_arch.h"
+#include "cvt_ternary.h"
 #include "cvt_tok.h"
 
 #define CVT_CHUNK_VALUES (1u << 18)
@@ -123,6 +124,20 @@ void cvt__absmean_err(cvt_plan_t *p, double sq, double max);
 /* Decide p's t2 layout from its codes and block factors. *ok = 0: the float path must decide
  * (a code 3, a non-finite factor, all zero ...). */
 int cvt__codes_scan(cvt_conv *c, cvt_plan_t *p, int *ok, trit_err *err);
+/* The same scan fed in pieces (a file's one read, cvt_walk.c): init, then every row of p in
+ * order as t2 rows and their block factors (nr rows a call; bad: codes 3 met in them), then the
+ * result: 1 with p's layout set, or 0 (the float path decides). */
+typedef struct cvt_cscan {
+    uint64_t G[CVT_TSCAN_MAX_SCOPES];   /* group scopes wider than a block */
+    float gmag[CVT_TSCAN_MAX_SCOPES];
+    int gok[CVT_TSCAN_MAX_SCOPES];
+    int ng, finest_group;
+    int tens_ok, row_ok, all_zero, bail;
+    float tmag;
+} cvt_cscan;
+void cvt__cscan_init(cvt_cscan *s, const cvt_plan_t *p);
+void cvt__cscan_feed(cvt_cscan *s, const cvt_plan_t *p, const uint8_t *t2, const float *f, uint64_t nr, uint64_t bad);
+int cvt__cscan_result(cvt_plan_t *p, const cvt_cscan *s);
 /* cvt__emit_rows for a tensor cvt__codes_scan accepted. */
 int cvt__codes_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *scales,
                     trit_err *err);
@@ -142,7 +157,7 @@ struct cvt_tscan;
 /* The end of a float scan: p's type, layout and scale from the whole tensor's scan state. */
 int cvt__scan_result(cvt_conv *c, cvt_plan_t *p, const struct cvt_tscan *sc, int *any_ternary, trit_err *err);
 /* Pass 1 for the tensors of source file `file` that one sequential read can scan (plain
- * floats, rows taken in order: cvt__walkable): the file's xxh3 into c->file_xxh3[file] and
+ * floats, packed U8, GGUF code blocks; rows taken in order: cvt__walkable): the file's xxh3 into c->file_xxh3[file] and
  * their scans from that same read (cvt_walk.c). plans: those tensors, n of them. */
 int cvt__walk_file(cvt_conv *c, uint32_t file, cvt_plan_t **plans, uint32_t n, trit_err *err);
 /* 1 when p's scan can ride on its file's sequential read. */

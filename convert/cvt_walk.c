@@ -1,7 +1,8 @@
 /*
  * cvt_walk.c - pass 1's one read of a source file: the file is read once, front to back; every
  * byte goes into its provenance xxh3, and the bytes of the projections stored as plain floats
- * (F32, F16, BF16) are scanned from that same buffer (before, the hash and each scan read the
+ * (F32, F16, BF16), BitNet packed U8 or GGUF code blocks (TQ2_0, TQ1_0, I2_S: decoded to t2 and
+ * fed to the code-domain scan, cvt_cscan) are scanned from that same buffer (before, the hash and each scan read the
  * file on their own: up to twice the source's bytes, and most of a float conversion's system
  * time on tmpfs).
  *
@@ -41,11 +42,20 @@ static int packed_u8(const cvt_plan_t *p)
     return p->codes.kind == SRC_CODES_BITNET_U8 && !p->codes.block;
 }
 
-/* Bytes per element of p's source as the walk reads it: a packed U8 byte holds four rows' codes
- * of one column, so its rows are cols bytes. */
-static uint32_t walk_es(const cvt_conv *c, const cvt_plan_t *p)
+/* A GGUF code tensor (TQ2_0, TQ1_0, I2_S): its blocks are decoded to t2 from the walk's bytes
+ * and fed to the code-domain scan (cvt_codes.c) in row order. */
+static int gguf_codes(const cvt_plan_t *p)
 {
-    return packed_u8(p) ? 1 : src_plain_float_bytes(c->src, p->src);
+    return p->codes.kind == SRC_CODES_TQ2_0 || p->codes.kind == SRC_CODES_TQ1_0 || p->codes.kind == SRC_CODES_I2_S;
+}
+
+/* Bytes of one source row of p as the walk reads it: a packed U8 byte holds four rows' codes of
+ * one column, so its rows are cols bytes; code blocks as stored. */
+static uint64_t walk_row_bytes(const cvt_conv *c, const cvt_plan_t *p)
+{
+    if (packed_u8(p)) return p->cols;
+    if (gguf_codes(p)) return src_codes_row_bytes(&p->codes, p->cols);
+    return p->cols * src_plain_float_bytes(c->src, p->src);
 }
 
 int cvt__walkable(const cvt_conv *c, const cvt_plan_t *p)
@@ -53,15 +63,20 @@ int cvt__walkable(const cvt_conv *c, const cvt_plan_t *p)
     /* rows in source order (no un-permute, no rebuilt tensor), no folded multiplier, plain
      * floats or packed U8, a row that fits a chunk */
     if (!c->hash_files || !cvt__is_projection(p->role) || !cvt__rows_from_source(p) || p->permute_heads ||
-        p->mult != 1.0f || !p->cols || p->cols > CVT_CHUNK_VALUES)
+        !p->cols || p->cols > CVT_CHUNK_VALUES)
         return 0;
+    /* the code scan applies a folded multiplier itself; the float scan here does not */
+    if (gguf_codes(p)) return src_codes_row_bytes(&p->codes, p->cols) != 0;
+    if (p->mult != 1.0f) return 0;
     if (packed_u8(p)) return p->src_row0 == 0 && p->rows % 4 == 0;
     return !p->codes.kind && src_plain_float_bytes(c->src, p->src) != 0;
 }
 
-/* One walked tensor's scan: the float scan's state, or the packed bytes' two facts. */
+/* One walked tensor's scan: the float scan's state, the code scan's, or the packed bytes' two
+ * facts. */
 typedef struct walk_state {
     cvt_tscan sc;
+    cvt_cscan cs;
     uint8_t bad, nonzero;      /* OR of (pair & pair >> 1) and of (byte ^ 0x55), low bits of pairs */
 } walk_state;
 
@@ -104,6 +119,24 @@ static void slot_run(trit_pool_job *j)
         }
         s->scans[0].bad |= b;
         s->scans[0].nonzero |= z;
+        return;
+    }
+    if (gguf_codes(s->plans[0])) {   /* t2 rows, then their factors, in the float buffer */
+        cvt_plan_t const *p0 = s->plans[0];
+        uint8_t *t2 = (uint8_t *)(void *)s->fl;
+        uint64_t const rb = s->cols / 4;   /* cols is a multiple of 128 (align) */
+        float *f = s->fl + CVT_CHUNK_VALUES / 4;
+        uint64_t const fr = p0->codes.block ? s->cols / p0->codes.block : 0, srb = walk_row_bytes(s->c, p0);
+        for (uint32_t k = 0; k < s->n_plans; k++) {   /* each plan's rows of this chunk */
+            cvt_plan_t const *p = s->plans[k];
+            uint64_t const a = p->src_row0 > s->row0 ? p->src_row0 : s->row0;
+            uint64_t const b0 = p->src_row0 + p->rows, b1 = s->row0 + s->nrows, b = b0 < b1 ? b0 : b1;
+            if (a >= b) continue;
+            uint64_t const o = a - s->row0;
+            uint64_t bad = 0;   /* codes 3 in this plan's rows: it takes the float path */
+            src_codes_from_raw(&p->codes, s->raw + o * srb, b - a, s->cols, t2 + o * rb, f + o * fr, &bad);
+            cvt__cscan_feed(&s->scans[k].cs, p, t2 + o * rb, f + o * fr, b - a, bad);
+        }
         return;
     }
     const float *fl = s->fl;
@@ -173,8 +206,7 @@ static int walk(cvt_conv *c, int fd, const char *path, uint64_t size, const entr
         uint32_t j = i + 1;
         while (j < n && e[j].p->src == e[i].p->src) j++;
         cvt_plan_t const *p = e[i].p;
-        uint32_t const es = walk_es(c, p);
-        uint64_t const row_bytes = p->cols * es, rows = row_bytes ? e[i].nbytes / row_bytes : 0;
+        uint64_t const row_bytes = walk_row_bytes(c, p), rows = row_bytes ? e[i].nbytes / row_bytes : 0;
         uint64_t const cr = cvt__chunk_rows(p);
         if ((rc = hash_span(fd, path, h, gap, pos, e[i].off, err))) break;
         for (uint64_t r = 0; r < rows && rc == TRIT_OK; r += cr) {
@@ -237,6 +269,17 @@ static int packed_result(cvt_conv *c, cvt_plan_t *p, const walk_state *w, float 
     return cvt__scan_float(c, p, buf, &any, err);
 }
 
+/* A GGUF code tensor: the code scan's answer, or (a code 3, a non-finite factor, all zero, a
+ * layout finer than a block) the float path decides on its own read, as cvt__codes_scan's
+ * caller does. */
+static int codes_result(cvt_conv *c, cvt_plan_t *p, const walk_state *w, float *buf, trit_err *err)
+{
+    if (cvt__cscan_result(p, &w->cs)) return TRIT_OK;
+    int any = 0;
+    p->codes.kind = SRC_CODES_NONE;
+    return cvt__scan_float(c, p, buf, &any, err);
+}
+
 int cvt__walk_file(cvt_conv *c, uint32_t file, cvt_plan_t **plans, uint32_t n, trit_err *err)
 {
     const char *path = src_file_path(c->src, file);
@@ -263,7 +306,8 @@ int cvt__walk_file(cvt_conv *c, uint32_t file, cvt_plan_t **plans, uint32_t n, t
         qsort(e, n, sizeof *e, cmp_entry);
         for (uint32_t k = 0; k < n; k++) {
             pp[k] = e[k].p;
-            cvt_tscan_init(&scans[k].sc, e[k].p->cols);
+            if (gguf_codes(e[k].p)) cvt__cscan_init(&scans[k].cs, e[k].p);
+            else cvt_tscan_init(&scans[k].sc, e[k].p->cols);
         }
     }
     int fd = -1;
@@ -306,8 +350,9 @@ int cvt__walk_file(cvt_conv *c, uint32_t file, cvt_plan_t **plans, uint32_t n, t
         c->file_xxh3[file] = XXH3_64bits_digest(h);
         int any = 0;
         for (uint32_t k = 0; rc == TRIT_OK && k < n; k++)
-            rc = packed_u8(pp[k]) ? packed_result(c, pp[k], &scans[k], sl[0].fl, err)
-                                  : cvt__scan_result(c, pp[k], &scans[k].sc, &any, err);
+            rc = packed_u8(pp[k])    ? packed_result(c, pp[k], &scans[k], sl[0].fl, err)
+                 : gguf_codes(pp[k]) ? codes_result(c, pp[k], &scans[k], sl[0].fl, err)
+                                     : cvt__scan_result(c, pp[k], &scans[k].sc, &any, err);
     }
     if (fd >= 0) close(fd);
     for (int k = 0; k < 2; k++) {

@@ -322,6 +322,14 @@ int src_codes_of(const struct src_ckpt *s, uint32_t i, src_codes *out, trit_err 
     return TRIT_OK;
 }
 
+/* m GGUF code blocks (TQ2_0/TQ1_0: 256 elements, I2_S: 128) from raw into t2 (and factors into f) */
+static void codes_decode(int kind, const uint8_t *raw, uint64_t m, uint8_t *t2, float *f, uint64_t *bad)
+{
+    if (kind == SRC_CODES_TQ2_0) src_ggml_tq2_to_t2(raw, m, t2, f, bad);
+    else if (kind == SRC_CODES_TQ1_0) src_ggml_tq1_to_t2(raw, m, t2, f);
+    else src_ggml_i2s_to_t2(raw, m, t2, bad);
+}
+
 int src_codes_rows(const struct src_ckpt *s, uint32_t i, const src_codes *k, uint64_t cols, uint64_t row,
                    uint64_t n, uint8_t *t2, float *f, uint64_t *bad, trit_err *err)
 {
@@ -352,12 +360,24 @@ int src_codes_rows(const struct src_ckpt *s, uint32_t i, const src_codes *k, uin
             free(raw);
             return rc;
         }
-        if (k->kind == SRC_CODES_TQ2_0) src_ggml_tq2_to_t2(raw, m, t2 + b * 64, f + b, bad);
-        else if (k->kind == SRC_CODES_TQ1_0) src_ggml_tq1_to_t2(raw, m, t2 + b * 64, f + b);
-        else src_ggml_i2s_to_t2(raw, m, t2 + b * 32, bad);
+        codes_decode(k->kind, raw, m, t2 + b * (be / 4), f ? f + b : NULL, bad);
     }
     free(raw);
     return TRIT_OK;
+}
+
+uint64_t src_codes_row_bytes(const src_codes *k, uint64_t cols)
+{
+    uint64_t const bs = k->kind == SRC_CODES_TQ2_0 ? 66 : k->kind == SRC_CODES_TQ1_0 ? 54 : k->kind == SRC_CODES_I2_S ? 32 : 0;
+    uint64_t const be = k->kind == SRC_CODES_I2_S ? 128 : 256;
+    return bs && k->align && cols % k->align == 0 ? cols / be * bs : 0;
+}
+
+void src_codes_from_raw(const src_codes *k, const uint8_t *raw, uint64_t rows, uint64_t cols, uint8_t *t2, float *f,
+                        uint64_t *bad)
+{
+    uint64_t const be = k->kind == SRC_CODES_I2_S ? 128 : 256;
+    codes_decode(k->kind, raw, rows * (cols / be), t2, f, bad);
 }
 
 uint32_t src_plain_float_bytes(const struct src_ckpt *s, uint32_t i)

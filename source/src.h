@@ -91,6 +91,14 @@ int src_codes_of(const struct src_ckpt *s, uint32_t i, src_codes *out, trit_err 
 int src_codes_rows(const struct src_ckpt *s, uint32_t i, const src_codes *k, uint64_t cols, uint64_t row,
                    uint64_t n, uint8_t *t2, float *f, uint64_t *bad, trit_err *err);
 
+/* GGUF code kinds (TQ2_0, TQ1_0, I2_S; 0 for others): bytes of one source row of cols elements,
+ * its blocks as stored (an I2_S tensor's trailing factor excluded). */
+uint64_t src_codes_row_bytes(const src_codes *k, uint64_t cols);
+/* src_codes_rows from bytes already read: rows * src_codes_row_bytes(k, cols) raw bytes into
+ * t2 rows (and block factors into f, for block kinds). */
+void src_codes_from_raw(const src_codes *k, const uint8_t *raw, uint64_t rows, uint64_t cols, uint8_t *t2, float *f,
+                        uint64_t *bad);
+
 /* n raw bytes of tensor i from byte_off (the file's own encoding; not for BitNet packed views).
  * Thread-safe. */
 int src_raw(const struct src_ckpt *s, uint32_t i, uint64_t byte_off, void *buf, uint64_t n, trit_err *err);
