@@ -2,6 +2,7 @@
  * one (trit_reader_verify): for every byte of the sample containers flipped (two masks), and
  * for damage behind a valid checksum (code 3, padding), both give the same verdict and the
  * same error (code, offset, file, object, message) whatever the piece sizes. */
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,4 +201,33 @@ TEST(verify_stream_refuses_misuse_and_short_input)
     free(b);
     trit_reader_close(r);
     free(orig);
+}
+
+/* Every input of the reader and verify fuzz corpora (past crashes and seeds) through both. */
+TEST(verify_stream_agrees_on_fuzz_corpora)
+{
+    static const char *const dirs[] = {"reader", "verify"};
+    uint64_t files = 0, refused = 0;
+    for (int k = 0; k < 2; k++) {
+        const char *root = getenv("TRIT_CORPUS");
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", test_path(root && *root ? root : "tests/fuzz/corpus", dirs[k]));
+        DIR *d = opendir(dir);
+        CHECK(d != NULL);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            size_t len = 0;
+            uint8_t *buf = test_read_file(test_path(dir, e->d_name), &len);
+            if (!buf) continue;
+            CHECK(agree(buf, len, (uint32_t)len, 1, &refused));
+            files++;
+            free(buf);
+        }
+        closedir(d);
+    }
+    fprintf(stderr, "     %llu corpus files, %llu opened and refused by verify\n", (unsigned long long)files,
+            (unsigned long long)refused);
+    CHECK(files >= 10);
 }
