@@ -51,8 +51,7 @@ static int check_t2_byte(const trit_tensor_info *t, uint64_t row_bytes, uint64_t
  * any sub-range, so expert units can be checked while they stream through the decoder.
  * `off` is the file offset reported for byte q0. Whole blocks go through the vectorized scan;
  * only a row's last block, when the row ends inside it, is looked at byte by byte. */
-static int check_t2_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off,
-                          trit_err *err)
+int trit__check_t2_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off, trit_err *err)
 {
     uint64_t const cols = t->n_dims ? t->dims[t->n_dims - 1] : 1;
     uint64_t const row_bytes = trit_div_ceil(cols, TRIT_T2_BLOCK_ELEMS) * TRIT_T2_BLOCK_BYTES;
@@ -127,8 +126,7 @@ static int check_b3_range(const trit_tensor_info *t, const uint8_t *p, uint64_t 
     return TRIT_OK;
 }
 
-/* Codes of either ternary type (other types: nothing to check). */
-static int sum_mismatch(const trit_tensor_info *t, uint64_t sum, uint64_t off, trit_err *err)
+int trit__sum_mismatch(const trit_tensor_info *t, uint64_t sum, uint64_t off, trit_err *err)
 {
     char where[96];
     return trit_err_set(err, TRIT_E_CHECKSUM, off, trit__where_tensor(where, sizeof where, t->name),
@@ -168,7 +166,7 @@ static int check_blk_range(const trit_tensor_info *t, const uint8_t *p, uint64_t
 
 /* The value checks of a tensor's bytes [q0, q0+n) by type: t2 codes, b3 bytes and padding
  * digits, block-type scales. member: the bytes belong to an expert unit (off is the unit's). */
-static int check_codes_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off,
+int trit__check_codes_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off,
                              int member, trit_err *err)
 {
     if (t->type == TRIT_TYPE_T2) return check_t2_range(t, p, q0, n, off, err);
@@ -185,7 +183,8 @@ static int check_tensor_sum(const trit_reader *r, const trit_tensor_info *t, uin
     char where[96];
     trit__where_tensor(where, sizeof where, t->name);
     XXH3_64bits_reset(xs);
-    trit_err code_err;
+    trit_err code_err; /* cleared: it is copied whole, and trit_err_set leaves the file name alone */
+    trit_err_clear(&code_err);
     int code_rc = TRIT_OK;
     for (uint64_t done = 0; done < t->size;) {
         size_t const k = t->size - done < VERIFY_PIECE ? (size_t)(t->size - done) : VERIFY_PIECE;
@@ -193,11 +192,11 @@ static int check_tensor_sum(const trit_reader *r, const trit_tensor_info *t, uin
         const uint8_t *p = file_piece(r, buf, t->offset + done, k, where, &rc, err);
         if (!p) return rc;
         XXH3_64bits_update(xs, p, k);
-        if (code_rc == TRIT_OK) code_rc = check_codes_range(t, p, done, k, t->offset + done, 0, &code_err);
+        if (code_rc == TRIT_OK) code_rc = trit__check_codes_range(t, p, done, k, t->offset + done, 0, &code_err);
         done += k;
     }
     uint64_t const sum = XXH3_64bits_digest(xs);
-    if (sum != t->xxh3) return sum_mismatch(t, sum, t->offset, err);
+    if (sum != t->xxh3) return trit__sum_mismatch(t, sum, t->offset, err);
     if (code_rc != TRIT_OK && err) *err = code_err;
     return code_rc;
 }
@@ -237,7 +236,7 @@ int trit_reader_tensor_verify(const trit_reader *r, uint32_t i, trit_err *err)
         XXH3_freeState(xs);
         free(buf);
     }
-    if (rc == TRIT_OK && sum != t->xxh3) rc = sum_mismatch(t, sum, t->offset, err);
+    if (rc == TRIT_OK && sum != t->xxh3) rc = trit__sum_mismatch(t, sum, t->offset, err);
     if (rc != TRIT_OK) trit_err_file(err, r->path);
     return rc;
 }
@@ -272,14 +271,14 @@ static int walk_feed(unit_walk *w, const uint8_t *p, uint64_t n, trit_err *err)
         uint64_t const take = t->size - in < n ? t->size - in : n;
         if (in == 0) XXH3_64bits_reset(w->xs);
         XXH3_64bits_update(w->xs, p, (size_t)take);
-        int const crc = check_codes_range(t, p, in, take, w->off, 1, err);
+        int const crc = trit__check_codes_range(t, p, in, take, w->off, 1, err);
         if (crc) return crc;
         p += take;
         n -= take;
         w->pos += take;
         if (in + take == t->size) {
             uint64_t const sum = XXH3_64bits_digest(w->xs);
-            if (sum != t->xxh3) return sum_mismatch(t, sum, w->off, err);
+            if (sum != t->xxh3) return trit__sum_mismatch(t, sum, w->off, err);
             w->k++;
         }
     }
@@ -287,7 +286,7 @@ static int walk_feed(unit_walk *w, const uint8_t *p, uint64_t n, trit_err *err)
 }
 
 /* stored: the unit's stored bytes (read by the caller). */
-static int verify_unit(const trit_reader *r, uint32_t u, const uint8_t *stored, trit_err *err)
+int trit__verify_unit(const trit_reader *r, uint32_t u, const uint8_t *stored, trit_err *err)
 {
     trit_unit_info const *un = &r->units[u];
     unit_walk w;
@@ -397,7 +396,7 @@ int trit_reader_verify(const trit_reader *r, trit_err *err)
             rc = trit_reader_section_data(r, p->idx, &d, &n, err);
         } else {
             const uint8_t *stored = unit_bytes(r, p->idx, &ubuf, &ucap, &rc, err);
-            if (stored) rc = verify_unit(r, p->idx, stored, err);
+            if (stored) rc = trit__verify_unit(r, p->idx, stored, err);
         }
         pos = p->end;
     }
@@ -407,7 +406,7 @@ int trit_reader_verify(const trit_reader *r, trit_err *err)
     uint64_t const empty = trit_xxh3("", 0);
     for (uint32_t i = 0; rc == TRIT_OK && i < fi->n_tensors; i++) {
         trit_tensor_info const *t = &r->tensors[i];
-        if (t->unit == TRIT_NONE32 && t->size == 0 && t->xxh3 != empty) rc = sum_mismatch(t, empty, t->offset, err);
+        if (t->unit == TRIT_NONE32 && t->size == 0 && t->xxh3 != empty) rc = trit__sum_mismatch(t, empty, t->offset, err);
     }
     for (uint32_t s = 0; rc == TRIT_OK && s < fi->n_sections; s++)
         if (r->sections[s].size == 0 && r->sections[s].xxh3 != empty) {

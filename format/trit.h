@@ -375,6 +375,22 @@ TRIT_API void trit_reader_close(trit_reader *r);
 /* Whole-file checks beyond open: every object's checksum, every unit decoded and sized, every
  * padding byte zero, every T2 code valid. Stops at the first failure. */
 TRIT_API int trit_reader_verify(const trit_reader *r, trit_err *err);
+/* trit_reader_verify over bytes the caller already has in hand (a copy or hash pass that
+ * reads the file anyway), so the file is not read a second time. Feed the file's bytes
+ * [0, file_size) in order, in pieces of any size: piece k starts at `off` = the bytes fed so
+ * far. The header and index bytes must equal those r opened (else TRIT_E_CORRUPT: the file
+ * changed); every object, padding gap and unit is checked as its last byte arrives. The first
+ * failure is sticky and is the same error (code, offset, object, message) trit_reader_verify
+ * gives for the same bytes, whatever the piece sizes. Holds one expert unit's stored bytes at
+ * most (when a unit is split across pieces). Not thread-safe per stream; r must outlive it.
+ * *out is owned by the caller: trit_verify_stream_free. */
+typedef struct trit_verify_stream trit_verify_stream;
+TRIT_API int trit_verify_stream_new(const trit_reader *r, trit_verify_stream **out, trit_err *err);
+TRIT_API int trit_verify_stream_feed(trit_verify_stream *v, uint64_t off, const void *p, size_t n, trit_err *err);
+/* After the last piece: TRIT_E_TRUNCATED if fewer than file_size bytes came, else the checks
+ * that need no bytes (objects of size 0); the verdict, as trit_reader_verify's. */
+TRIT_API int trit_verify_stream_finish(trit_verify_stream *v, trit_err *err);
+TRIT_API void trit_verify_stream_free(trit_verify_stream *v);
 /* The xxh3 of dense tensor i's bytes against its record: TRIT_E_CHECKSUM naming the tensor (at
  * its offset), TRIT_E_USAGE for an expert member. Thread-safe: a runtime spreads the dense
  * tensors over its threads (runner/run_weights_trit.c). */

@@ -104,6 +104,20 @@ const char *trit__where_tensor(char *buf, size_t n, const char *name);
  * unit), else TRIT_OK with *out set. Shared by the data and checksum accessors. */
 int trit__dense_tensor(const trit_reader *r, uint32_t i, const trit_tensor_info **out, trit_err *err);
 
+/* Shared by the whole-file verifier (reader_verify.c) and its streaming form
+ * (reader_vstream.c), so both give the same error for the same damage. Codes of t2 tensor t in
+ * its bytes [q0, q0+n) at p (file offset off): no code 3, zero row padding, zero gap before the
+ * scales. */
+int trit__check_t2_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off, trit_err *err);
+/* The value checks of any type's bytes [q0, q0+n): t2 codes, b3 bytes and padding digits,
+ * block-type scales (member: the bytes are an expert unit's, off is the unit's offset). */
+int trit__check_codes_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off,
+                            int member, trit_err *err);
+/* TRIT_E_CHECKSUM naming tensor t (at off). */
+int trit__sum_mismatch(const trit_tensor_info *t, uint64_t sum, uint64_t off, trit_err *err);
+/* Unit u's stored bytes (all stored_size of them at stored): checksum, decode, members. */
+int trit__verify_unit(const trit_reader *r, uint32_t u, const uint8_t *stored, trit_err *err);
+
 /* Size in bytes of a scalar KV type, 0 for string/array/unknown. */
 uint32_t trit__kv_scalar_size(uint32_t type);
 

@@ -1,6 +1,7 @@
 /* pack_create.c - `trit pack`: containers in, one signed, deterministic bundle out.
  *
- * 1. Every input is opened with full verification (a bundle never ships a broken container).
+ * 1. Every input is opened (header and index); its full verification runs on the windows
+ *    that carry its bytes below (trit_verify_stream): a bundle never ships a broken container.
  * 2. With a base bundle, each input that has a file of the same name in the base gets a delta
  *    plan (pack_delta.c).
  * 3. A delta input gets one streaming pass that computes its digests (chunks and root) and
@@ -37,6 +38,7 @@ typedef struct in_file {
     int fd;                    /* for streaming */
     uint64_t size;
     int pfd;                   /* delta: unlinked temp file with the carried bytes, or -1 */
+    int verified;              /* trit_reader_verify's checks passed over the bytes packed */
 } in_file;
 
 typedef struct cctx {
@@ -49,12 +51,8 @@ typedef struct cctx {
     trit_pool *pool;           /* hashes chunks; runs the inputs' verification */
     uint32_t threads;
     trit_sys_atomic at;        /* the bundle's temp file (trit_sys.h) */
-    /* the full verification of every input (trit_reader_verify) runs as a pool job while the
-     * inputs are hashed and copied; its verdict is awaited before anything is published */
-    trit_pool_job vjob;
-    int vstarted;              /* vjob was submitted (wait for it) */
-    int vrc;                   /* its result: TRIT_OK or the first failure, in verr */
-    trit_err verr;
+    int opened;                /* every input is open (so each can be verified) */
+    int vfailed;               /* the run's error is a verification failure */
 } cctx;
 
 static int cmp_name(const void *a, const void *b)
@@ -108,7 +106,7 @@ static int open_inputs(cctx *c)
         if (i && strcmp(name, pack_basename(c->in[i - 1].path)) == 0)
             return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, f->path, "two inputs are called '%s'", name);
         if (!(m->files[i].file.name = strdup(name))) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
-        /* structure, header and index now; every object's bytes on the verify thread */
+        /* structure, header and index now; every object's bytes as they are packed (trit_verify_stream) */
         int rc = trit_reader_open(f->path, NULL, &f->r, err);
         if (rc != TRIT_OK) return rc;
         trit_file_info const *const fi = trit_reader_file_info(f->r);
@@ -172,6 +170,52 @@ static int plan(cctx *c, uint32_t i)
 static int changed(cctx *c, uint32_t i, uint64_t at)
 {
     return trit_err_set(c->err, TRIT_E_IO, at, c->in[i].path, "the file changed while it was being packed");
+}
+
+/* The full verification of every input (trit_reader_verify's checks) runs on the windows that
+ * carry its bytes to the digests and the archive (trit_verify_stream), one pool job per window:
+ * the input is read once, and what is checked is exactly what is packed. */
+static int verify_attach(cctx *c, uint32_t i, pack_stream *h, trit_verify_stream **vs)
+{
+    int const rc = trit_verify_stream_new(c->in[i].r, vs, c->err);
+    if (rc == TRIT_OK) pack_stream_verify(h, *vs);
+    return rc;
+}
+
+/* A verification failure of input i. The inputs used to be verified in name order before any
+ * was packed: an earlier input not verified yet (a whole one, while a delta input is being
+ * planned) that is broken too is the one reported, so the error does not depend on the kind
+ * of pass an input gets. */
+static int first_broken(cctx *c, uint32_t i, int rc)
+{
+    for (uint32_t j = 0; j < i; j++) {
+        if (c->in[j].verified) continue;
+        trit_err e;
+        trit_err_clear(&e);
+        int const r = trit_reader_verify(c->in[j].r, &e);
+        if (r != TRIT_OK) {
+            trit_err_file(&e, c->in[j].path);
+            if (c->err) *c->err = e;
+            return r;
+        }
+        c->in[j].verified = 1;
+    }
+    return rc;
+}
+
+/* After input i's stream (rc: how it ended; vfail: the stream saw a verification failure):
+ * the verifier's verdict, vs freed. */
+static int verify_done(cctx *c, uint32_t i, int vfail, trit_verify_stream *vs, int rc)
+{
+    if (rc == TRIT_OK && vs && (rc = trit_verify_stream_finish(vs, c->err)) != TRIT_OK) vfail = 1;
+    trit_verify_stream_free(vs);
+    if (vfail) {
+        c->vfailed = 1;
+        trit_err_file(c->err, c->in[i].path);
+        return first_broken(c, i, rc);
+    }
+    if (rc == TRIT_OK && vs) c->in[i].verified = 1;
+    return rc;
 }
 
 /* Walk k bytes at file offset pos through the delta extents. */
@@ -266,10 +310,14 @@ static int hash_input(cctx *c, uint32_t i)
     pack_stream hf;
     walk w;
     memset(&w, 0, sizeof w);
+    trit_verify_stream *vs = NULL;
     int rc = pack_stream_init(&hf, c->pool, c->threads, c->m->schema == PACK_MANIFEST_V1, c->m->chunk_size, pf->file.size, NULL,
                               pf->file.chunks, NULL, NULL, pf->file.name, c->err);
+    if (rc == TRIT_OK) rc = verify_attach(c, i, &hf, &vs);
     if (rc == TRIT_OK) rc = hash_stream(c, i, &hf, &w);
+    int const vfail = pack_stream_verify_failed(&hf);
     pack_stream_release(&hf);
+    rc = verify_done(c, i, vfail, vs, rc);
     if (w.has_hd) pack_stream_release(&w.hd);
     XXH3_freeState(w.xs);
     return rc;
@@ -337,6 +385,8 @@ static int put_member(cctx *c, struct archive *a, uint32_t i)
     pack_stream h;
     rc = pack_stream_init(&h, c->pool, c->threads, c->m->schema == PACK_MANIFEST_V1, c->m->chunk_size, b->size,
                           pf->is_delta ? b : NULL, pf->is_delta ? NULL : pf->file.chunks, put_side, &pc, b->name, c->err);
+    trit_verify_stream *vs = NULL;   /* a whole input is verified here (a delta input was, in hash_input) */
+    if (rc == TRIT_OK && !pf->is_delta) rc = verify_attach(c, i, &h, &vs);
     for (uint64_t pos = 0; rc == TRIT_OK && pos < b->size;) {
         uint8_t *p;
         size_t room;
@@ -352,7 +402,9 @@ static int put_member(cctx *c, struct archive *a, uint32_t i)
     /* a delta member failing its digests was changed under us; an input that grew or changed is
      * caught by the size and mtime check after the archive is complete */
     if (rc == TRIT_OK) rc = pack_stream_final(&h, d, c->err);
+    int const vfail = pack_stream_verify_failed(&h);
     pack_stream_release(&h);
+    rc = verify_done(c, i, vfail, vs, rc);
     if (rc == PACK_E_DIGEST || rc == PACK_E_OVERSIZE) return changed(c, i, 0);
     if (rc != TRIT_OK) return rc;
     if (!pf->is_delta) memcpy(pf->file.digest, d, sizeof d);
@@ -383,35 +435,14 @@ static int sign(const uint8_t *seed, const char *raw, size_t n, uint8_t sig[PACK
     return rc;
 }
 
-static void verify_main(trit_pool_job *job)
+/* Every input's verification ran to its end over the bytes packed (never ship one that did
+ * not: a guard against a path that streams an input without its verifier). */
+static int all_verified(cctx *c)
 {
-    cctx *const c = (cctx *)((char *)job - offsetof(cctx, vjob));
-    for (uint32_t i = 0; i < c->n && c->vrc == TRIT_OK; i++) {
-        c->vrc = trit_reader_verify(c->in[i].r, &c->verr);
-        if (c->vrc != TRIT_OK) trit_err_file(&c->verr, c->in[i].path);
-    }
-}
-
-/* Start verifying every input on the pool (its first job: it runs beside the hashing). */
-static int verify_start(cctx *c)
-{
-    trit_err_clear(&c->verr);
-    c->vrc = TRIT_OK;
-    c->vjob.fn = verify_main;
-    trit_pool_submit(c->pool, &c->vjob);
-    c->vstarted = 1;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (!c->in[i].verified)
+            return trit_err_set(c->err, TRIT_E_USAGE, TRIT_NO_OFFSET, c->in[i].path, "internal error: not verified");
     return TRIT_OK;
-}
-
-/* The verdict: a broken input fails the run, whatever else happened (never ships). */
-static int verify_wait(cctx *c)
-{
-    if (c->vstarted) {
-        trit_pool_wait(c->pool, &c->vjob);
-        c->vstarted = 0;
-    }
-    if (c->vrc != TRIT_OK && c->err) *c->err = c->verr;
-    return c->vrc;
 }
 
 /* The manifest as it ships: serialized, re-parsed by our own reader (never ship one it would
@@ -494,7 +525,7 @@ static int write_bundle(cctx *c, pack_create_info *info)
     if (rc == TRIT_OK && archive_write_close(a) != ARCHIVE_OK)
         rc = trit_err_set(err, TRIT_E_IO, TRIT_NO_OFFSET, c->o->out, "cannot finish the archive: %s", archive_error_string(a));
     if (a) archive_write_free(a);
-    if (rc == TRIT_OK) rc = verify_wait(c);
+    if (rc == TRIT_OK) rc = all_verified(c);
     if (rc == TRIT_OK) rc = inputs_unchanged(c);
     if (rc == TRIT_OK) rc = put_manifest(c, fd, ph, ph_len, man_off, sig_off);
     free(ph);
@@ -522,7 +553,7 @@ static int write_bundle(cctx *c, pack_create_info *info)
 static int run(cctx *c, pack_create_info *info)
 {
     int rc = open_inputs(c);
-    if (rc == TRIT_OK) rc = verify_start(c);
+    c->opened = rc == TRIT_OK;
     if (rc == TRIT_OK && c->o->base) {
         rc = pack_base_open(c->o->base, c->pool, c->threads, &c->base, c->err);
         if (rc == TRIT_OK && strcmp(c->base->m->model_id, c->m->model_id) != 0)
@@ -542,7 +573,7 @@ static int run(cctx *c, pack_create_info *info)
          * or any input of a dry run, is hashed here */
         if (rc == TRIT_OK && (pf->is_delta || c->o->dry_run)) rc = hash_input(c, i);
     }
-    if (rc == TRIT_OK && c->o->dry_run) rc = verify_wait(c);
+    if (rc == TRIT_OK && c->o->dry_run) rc = all_verified(c);
     if (rc == TRIT_OK && c->o->dry_run) {
         char *raw = NULL;
         size_t raw_len = 0;
@@ -576,17 +607,16 @@ int pack_create(const pack_create_opts *o, pack_create_info *info, trit_err *err
     c.m = calloc(1, sizeof *c.m);
     if (c.m) c.m->files = calloc(o->n_inputs, sizeof *c.m->files);
     if (c.m) c.m->schema = o->manifest_version ? o->manifest_version : PACK_MANIFEST_V2;
-    for (uint32_t i = 0; c.in && i < c.n; i++) c.in[i] = (in_file){o->inputs[i], NULL, -1, 0, -1};
+    for (uint32_t i = 0; c.in && i < c.n; i++) c.in[i] = (in_file){o->inputs[i], NULL, -1, 0, -1, 0};
     if (!c.in || !c.m || !c.m->files) rc = trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     else rc = trit_pool_new(c.threads, &c.pool, err);
     if (rc == TRIT_OK) {
         c.m->n_files = o->n_inputs;
         rc = run(&c, info);
-        /* a verification failure outranks what failed after it started */
-        if (c.vstarted || c.vrc != TRIT_OK) {
-            int const vrc = verify_wait(&c);
-            if (vrc != TRIT_OK) rc = vrc;
-        }
+        /* A verification failure outranks what failed before it was seen (a delta input's
+         * copied range not matching, a base refused, a write failing): the inputs not verified
+         * yet are, in name order, on this failure path only. */
+        if (rc != TRIT_OK && c.opened && !c.vfailed) rc = first_broken(&c, c.n, rc);
     }
     trit_sys_atomic_abort(&c.at);
     for (uint32_t i = 0; c.in && i < c.n; i++) {

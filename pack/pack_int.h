@@ -170,6 +170,16 @@ typedef struct pack_stream {
     pack_side_fn sink;         /* may be NULL */
     void *sink_ctx;
     const char *what;
+    /* optional: the container's full verification fed from the same windows (a pool job per
+     * window, in order), so a container is read once for its digests, its copy and its checks */
+    trit_verify_stream *vs;    /* borrowed; NULL: none */
+    trit_pool_job vjob;
+    int vbusy;                 /* vjob submitted, not yet waited for */
+    const uint8_t *vp;         /* the window vjob reads */
+    size_t vn;
+    uint64_t voff, at;         /* vjob's stream offset; the current window's */
+    int vrc;                   /* the verifier's verdict so far (its error in verr) */
+    trit_err verr;
 } pack_stream;
 
 int pack_stream_init(pack_stream *s, trit_pool *pool, uint32_t threads, int v1, uint64_t chunk_size, uint64_t size,
@@ -182,6 +192,10 @@ int pack_stream_space(pack_stream *s, uint8_t **p, size_t *room, trit_err *err);
 void pack_stream_commit(pack_stream *s, size_t n);
 /* Copy n bytes in. */
 int pack_stream_put(pack_stream *s, const void *p, size_t n, trit_err *err);
+/* Feed every window to vs as well (before the first byte). A verification failure is returned
+ * by the stream call that sees it, with vs's error; pack_stream_verify_failed says which. */
+void pack_stream_verify(pack_stream *s, trit_verify_stream *vs);
+int pack_stream_verify_failed(const pack_stream *s);
 /* Hand on what is left, wait, and give the file digest (as pack_digester_final). */
 int pack_stream_final(pack_stream *s, uint8_t digest[PACK_SHA256_BYTES], trit_err *err);
 

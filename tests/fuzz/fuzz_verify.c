@@ -47,6 +47,37 @@ static int only_empty_checksums(const vfy_report *rep, const uint8_t *data, size
     return ok;
 }
 
+/* The streaming verifier (trit_verify_stream) over the same bytes in pieces of sizes drawn
+ * from the input itself: the same verdict and the same error as trit_reader_verify. */
+static void stream_agrees(const uint8_t *data, size_t size)
+{
+    trit_reader *r = NULL;
+    if (trit_reader_open_mem(data, size, "fuzz", NULL, &r, NULL) != TRIT_OK) return;
+    trit_err e0, e1;
+    trit_err_clear(&e0);
+    trit_err_clear(&e1);
+    int const w = trit_reader_verify(r, &e0);
+    trit_verify_stream *v = NULL;
+    int s = trit_verify_stream_new(r, &v, &e1);
+    uint32_t x = (uint32_t)size * 2654435761u | 1u;
+    for (size_t i = 0; i < size && i < 64; i++) x = (x ^ data[i]) * 16777619u;
+    for (size_t off = 0; s == TRIT_OK && off < size;) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        size_t n = (x & 3) == 0 ? size : 1 + (x >> 4) % 4099;   /* whole, or 1..4099 bytes */
+        if (n > size - off) n = size - off;
+        s = trit_verify_stream_feed(v, off, data + off, n, &e1);
+        off += n;
+    }
+    if (s == TRIT_OK) s = trit_verify_stream_finish(v, &e1);
+    trit_verify_stream_free(v);
+    trit_reader_close(r);
+    if (w == TRIT_E_NOMEM || s == TRIT_E_NOMEM) return;
+    FUZZ_ASSERT(w == s);
+    if (w != TRIT_OK)
+        FUZZ_ASSERT(e0.code == e1.code && e0.offset == e1.offset && strcmp(e0.where, e1.where) == 0 &&
+                    strcmp(e0.msg, e1.msg) == 0 && strcmp(e0.file, e1.file) == 0);
+}
+
 FUZZ_TARGET(verify)
 {
     if (size > FUZZ_MAX_INPUT) return 0;
@@ -71,5 +102,6 @@ FUZZ_TARGET(verify)
     cJSON_Delete(j);
     free(s);
     vfy_report_release(&rep);
+    stream_agrees(data, size);
     return 0;
 }
