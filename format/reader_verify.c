@@ -169,7 +169,7 @@ static int check_blk_range(const trit_tensor_info *t, const uint8_t *p, uint64_t
 int trit__check_codes_range(const trit_tensor_info *t, const uint8_t *p, uint64_t q0, uint64_t n, uint64_t off,
                              int member, trit_err *err)
 {
-    if (t->type == TRIT_TYPE_T2) return check_t2_range(t, p, q0, n, off, err);
+    if (t->type == TRIT_TYPE_T2) return trit__check_t2_range(t, p, q0, n, off, err);
     if (t->type == TRIT_TYPE_B3) return check_b3_range(t, p, q0, n, off, err);
     if (trit_type_is_block(t->type)) return check_blk_range(t, p, q0, n, off, member, err);
     return TRIT_OK;
