@@ -20,6 +20,7 @@
 #include "src_safetensors.h"
 #include "test.h"
 #include "test_config_edit.h"
+#include "trit.h"
 
 #define cli(out, fmt, ...) test_runf(out, "'%s' " fmt " 2>&1", test_trit_bin(), __VA_ARGS__)
 
@@ -219,6 +220,81 @@ TEST(gptoss_release_and_gguf_twin)
         free(b);
         free(c);
     }
+}
+
+/* Every expert member of container path is mxfp4 and holds the GGUF twin's blocks of that
+ * expert bit for bit: the release's gate/up are its interleaved stack's even/odd rows copied,
+ * not decoded to F32 (which a float fallback would do). Returns the members checked. */
+static uint32_t members_are_twin_blocks(const char *path, const char *twin)
+{
+    trit_err err;
+    trit_reader *r = NULL;
+    src_gguf *g = NULL;
+    uint32_t n_ok = 0;
+    CHECK_OK_E(trit_reader_open(path, NULL, &r, &err), &err);
+    CHECK_OK_E(src_gguf_open(twin, NULL, &g, &err), &err);
+    for (uint32_t u = 0; r && g && u < trit_reader_n_units(r); u++) {
+        void *buf = NULL;
+        uint64_t size = 0, nm = 0;
+        uint32_t n = 0;
+        const uint32_t *m = trit_reader_unit_members(r, u, &n);
+        CHECK_OK_E(trit_reader_unit_load(r, u, &buf, &size, &err), &err);
+        for (uint32_t k = 0; buf && k < n; k++) {
+            const trit_tensor_info *t = trit_reader_tensor(r, m[k]);
+            unsigned L = 0, e = 0;
+            char which[8] = "", gname[64];
+            if (t->type != TRIT_TYPE_MXFP4 || sscanf(t->name, "blk.%u.ffn_%4[a-z].%u.weight", &L, which, &e) != 3) {
+                test_fail_(__FILE__, __LINE__, "%s: expert member %s is %s, not mxfp4", path, t->name, trit_type_name(t->type));
+                continue;
+            }
+            snprintf(gname, sizeof gname, "blk.%u.ffn_%s_exps.weight", L, which);
+            int64_t const gi = src_gguf_find_tensor(g, gname);
+            const src_gguf_tensor_info *gt = gi >= 0 ? src_gguf_tensor(g, (uint64_t)gi) : NULL;
+            uint64_t const per = gt && gt->ne[2] ? gt->nbytes / gt->ne[2] : 0;
+            uint8_t *want = per == t->size && t->offset + t->size <= size ? malloc((size_t)per) : NULL;
+            if (!want) {
+                test_fail_(__FILE__, __LINE__, "%s: %s has %llu bytes, the twin's %s expert %u has %llu", path, t->name,
+                           (unsigned long long)t->size, gname, e, (unsigned long long)per);
+                continue;
+            }
+            CHECK_OK_E(src_gguf_read(g, (uint64_t)gi, e * per, want, per, &err), &err);
+            if (memcmp(want, (const uint8_t *)buf + t->offset, (size_t)per) != 0)
+                test_fail_(__FILE__, __LINE__, "%s: %s is not the twin's %s expert %u bit for bit", path, t->name, gname, e);
+            else
+                n_ok++;
+            nm++;
+            free(want);
+        }
+        CHECK_EQ_U64(nm, 3);   /* gate, up and down in every unit */
+        trit_free(buf);
+    }
+    src_gguf_close(g);
+    trit_reader_close(r);
+    return n_ok;
+}
+
+TEST(gptoss_experts_stay_mxfp4)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    char hf[4096], tw[4096], hfo[4200], two[4200], *msg = NULL;
+    if (gptoss_src(GEN_LAYOUT_GPT_OSS, "go-blk", NULL, 0, hf, sizeof hf) ||
+        gptoss_src(GEN_LAYOUT_GGUF_GPT_OSS, "go-blk.gguf", NULL, 0, tw, sizeof tw))
+        return;
+    snprintf(hfo, sizeof hfo, "%s.trit", hf);
+    snprintf(two, sizeof two, "%s.trit", tw);
+    const char *const src[2] = {hf, tw}, *const dst[2] = {hfo, two};
+    for (int i = 0; i < 2; i++) {
+        int const rc = cli(&msg, "convert -q -f '%s' -o '%s'", src[i], dst[i]);
+        if (rc != 0) test_fail_(__FILE__, __LINE__, "convert %s: exit %d: %s", src[i], rc, msg ? msg : "");
+        free(msg);
+        msg = NULL;
+        /* 2 layers x 4 experts x (gate, up, down), the trit-gen defaults */
+        CHECK_EQ_U64(members_are_twin_blocks(dst[i], tw), 2 * 4 * 3);
+    }
+    /* and the two containers' units are the same bytes (stored the same way) */
+    cli(&msg, "diff '%s' '%s'", hfo, two);
+    CHECK(msg && strstr(msg, "59 tensors: 59 same, 0 differ"));
+    free(msg);
 }
 
 /* A scale of 255 (NaN) in the source: refused naming the tensor, from safetensors and GGUF. */
