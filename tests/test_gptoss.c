@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "gen/gen.h"
 #include "src.h"
 #include "src_ggml_types.h"
@@ -294,6 +296,82 @@ TEST(gptoss_experts_stay_mxfp4)
     /* and the two containers' units are the same bytes (stored the same way) */
     cli(&msg, "diff '%s' '%s'", hfo, two);
     CHECK(msg && strstr(msg, "59 tensors: 59 same, 0 differ"));
+    free(msg);
+}
+
+/* inspect --stats of the container's MXFP4 members against the generator's own values (the
+ * release's expert e: gate = even rows of gate_up, up = odd rows, down as is), and diff of the
+ * container against the all-F32 twin's: every tensor the same values, none left uncompared. */
+TEST(gptoss_mxfp4_stats_and_diff)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    char hf[4096], tw[4096], hfo[4200], two[4200], *msg = NULL;
+    if (gptoss_src(GEN_LAYOUT_GPT_OSS, "go-st", NULL, 0, hf, sizeof hf) ||
+        gptoss_src(GEN_LAYOUT_GGUF_GPT_OSS, "go-st32.gguf", NULL, 1, tw, sizeof tw))
+        return;
+    snprintf(hfo, sizeof hfo, "%s.trit", hf);
+    snprintf(two, sizeof two, "%s.trit", tw);
+    CHECK_EQ_INT(cli(&msg, "convert -q -f '%s' -o '%s'", hf, hfo), 0);
+    free(msg);
+    CHECK_EQ_INT(cli(&msg, "convert -q -f '%s' -o '%s'", tw, two), 0);
+    free(msg);
+    msg = NULL;
+    CHECK_EQ_INT(test_runf(&msg, "'%s' inspect --stats --json '%s'", test_trit_bin(), hfo), 0);
+    cJSON *j = msg ? cJSON_Parse(msg) : NULL;
+    free(msg);
+    msg = NULL;
+    gen_opts o;
+    gen_opts_default(&o, GEN_LAYOUT_GPT_OSS);
+    gen_plan p;
+    trit_err err;
+    CHECK_OK_E(gen_plan_build(&o, &p, &err), &err);
+    uint32_t n_checked = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(j, "tensors"))
+    {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
+        unsigned L = 0, e = 0;
+        char which[8] = "", hn[128];
+        if (!name || sscanf(name, "blk.%u.ffn_%4[a-z].%u.weight", &L, which, &e) != 3) continue;
+        CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "type")), "mxfp4"));
+        int const down = !strcmp(which, "down"), half = !strcmp(which, "up");
+        snprintf(hn, sizeof hn, "model.layers.%u.mlp.experts.%s_blocks", L, down ? "down_proj" : "gate_up_proj");
+        const gen_tensor *g = NULL;
+        for (uint32_t i = 0; i < p.n; i++)
+            if (!strcmp(p.t[i].name, hn)) g = &p.t[i];
+        CHECK(g != NULL);
+        if (!g) continue;
+        /* the logical [E, R, C] stack: C = blocks x 32 */
+        uint64_t const R = g->shape[1], C = g->shape[2] * 32, rows = down ? R : R / 2;
+        double mn = INFINITY, mx = -INFINITY, sa = 0;
+        uint64_t zeros = 0;
+        for (uint64_t r = 0; r < rows; r++)
+            for (uint64_t c = 0; c < C; c++) {
+                uint64_t const sr = down ? r : 2 * r + (uint64_t)half;
+                double const v = gen_value(g, ((uint64_t)e * R + sr) * C + c);
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+                sa += fabs(v);
+                zeros += v == 0;
+            }
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(t, "stats");
+        double const jmin = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "min"));
+        double const jmax = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "max"));
+        double const jma = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "mean_abs"));
+        double const jz = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "zero_fraction"));
+        double const n = (double)(rows * C);
+        if (jmin != mn || jmax != mx || fabs(jma - sa / n) > 1e-6 * (sa / n) || jz != (double)zeros / n)
+            test_fail_(__FILE__, __LINE__, "%s: stats min %g max %g mean|x| %.9g zeros %g, the generator's %g %g %.9g %g", name,
+                       jmin, jmax, jma, jz, mn, mx, sa / n, (double)zeros / n);
+        else
+            n_checked++;
+    }
+    CHECK_EQ_U64(n_checked, 2 * 4 * 3);
+    cJSON_Delete(j);
+    gen_plan_release(&p);
+    /* the MXFP4 container against the all-F32 one: decoded values compared, nothing skipped */
+    cli(&msg, "diff '%s' '%s'", hfo, two);
+    CHECK(msg && strstr(msg, "59 tensors: 59 same, 0 differ, 0 shape, 0 only in a, 0 only in b, 0 not compared; 59 stored in another type"));
     free(msg);
 }
 
