@@ -375,6 +375,54 @@ TEST(gptoss_mxfp4_stats_and_diff)
     free(msg);
 }
 
+/* The release directory as inspect and diff see it: each MXFP4 pair one tensor of type MXFP4 and
+ * logical shape, the interleaved gate/up stack and its bias split as convert splits them, the
+ * description keys as convert writes them: the release, its container and its GGUF twin are
+ * one model to `trit diff`. */
+TEST(gptoss_hf_view_matches_container)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    char hf[4096], tw[4096], hfo[4200], *msg = NULL;
+    if (gptoss_src(GEN_LAYOUT_GPT_OSS, "go-view2", NULL, 0, hf, sizeof hf) ||
+        gptoss_src(GEN_LAYOUT_GGUF_GPT_OSS, "go-view2.gguf", NULL, 0, tw, sizeof tw))
+        return;
+    snprintf(hfo, sizeof hfo, "%s.trit", hf);
+    CHECK_EQ_INT(cli(&msg, "convert -q -f '%s' -o '%s'", hf, hfo), 0);
+    free(msg);
+    msg = NULL;
+    CHECK_EQ_INT(test_runf(&msg, "'%s' inspect --json '%s'", test_trit_bin(), hf), 0);
+    cJSON *j = msg ? cJSON_Parse(msg) : NULL;
+    free(msg);
+    msg = NULL;
+    uint32_t n_mx = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(j, "tensors"))
+    {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "type"));
+        const cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
+        if (!name || !strstr(name, "_blocks")) continue;
+        int const gu = strstr(name, "gate_up_proj") != NULL;
+        CHECK(type && !strcmp(type, "MXFP4") && cJSON_GetArraySize(shape) == 3 &&
+              cJSON_GetNumberValue(cJSON_GetArrayItem(shape, 0)) == 4 &&
+              cJSON_GetNumberValue(cJSON_GetArrayItem(shape, 1)) == (gu ? 128 : 64) &&
+              cJSON_GetNumberValue(cJSON_GetArrayItem(shape, 2)) == 64);
+        n_mx++;
+    }
+    CHECK_EQ_U64(n_mx, 4);
+    cJSON_Delete(j);
+    const char *const pairs[3][2] = {{hf, hfo}, {hfo, hf}, {hf, tw}};
+    for (int k = 0; k < 3; k++) {
+        int const rc = cli(&msg, "diff '%s' '%s'", pairs[k][0], pairs[k][1]);
+        /* the GGUF twin only adds general.name and the tokenizer's bos id: tensors compared */
+        if (!msg || !strstr(msg, "59 tensors: 59 same, 0 differ, 0 shape, 0 only in a, 0 only in b, 0 not compared") ||
+            (k < 2 && (rc != 0 || !strstr(msg, "metadata: 0 changed, 0 only in a, 0 only in b"))))
+            test_fail_(__FILE__, __LINE__, "diff %s %s: exit %d: %s", pairs[k][0], pairs[k][1], rc, msg ? msg : "");
+        free(msg);
+        msg = NULL;
+    }
+}
+
 /* A scale of 255 (NaN) in the source: refused naming the tensor, from safetensors and GGUF. */
 TEST(gptoss_nan_scale_refused)
 {
