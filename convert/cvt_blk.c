@@ -5,7 +5,7 @@
  * back. Other ggml types keep the float fallback (decoded to f32).
  *
  * A tensor is kept when its rows are one source tensor's rows (rope un-permuting moves whole
- * rows, expert slicing picks whole rows: both stay copies), nothing is folded into its values
+ * rows, expert slicing and gpt-oss's even/odd gate/up split pick whole rows: all stay copies), nothing is folded into its values
  * (a BitNet .scale), it is a matrix whose rows are whole blocks, and it is not headed for t2
  * (a ternary model's projections, --ternarize) or for the int8 output head. */
 #include <stdlib.h>
@@ -31,7 +31,10 @@ void cvt__blk_plan(cvt_conv *c)
     for (uint32_t i = 0; i < c->n; i++) {
         cvt_plan_t *p = &c->p[i];
         p->blk = 0;
-        if (c->o->decode_float || !cvt__rows_from_source(p) || p->mult != 1.0f || p->q8 || p->n_dims < 2) continue;
+        /* whole source rows: consecutive, rope-permuted or every row_step-th (gpt-oss's interleaved
+         * gate/up, cvt__src_row); a column stride or built rows (config values, kv_b) are not */
+        int const whole_rows = !p->values && !p->mla_nope && p->col_step <= 1;
+        if (c->o->decode_float || !whole_rows || p->mult != 1.0f || p->q8 || p->n_dims < 2) continue;
         if (t2_projections && cvt__is_projection(p->role)) continue;
         uint32_t const ty = cvt__blk_type_of(src_at(c->src, p->src)->type);
         uint32_t be, bb;
@@ -48,11 +51,28 @@ uint64_t cvt__blk_row_bytes(const cvt_plan_t *p)
     return p->cols / be * bb;
 }
 
+/* Copied blocks are not decoded, so their scales are checked here: a block whose scale is NaN or
+ * infinite (spec 6.3) is refused at the source, naming the tensor and the byte's file offset
+ * (a GGUF's raw bytes are its file bytes; an HF pair's scales are checked by src_raw already). */
+static int check_scales(cvt_conv *c, const cvt_plan_t *p, uint64_t q0, const uint8_t *b, uint64_t n, trit_err *err)
+{
+    uint64_t const q = trit_blk_find_bad(p->blk, b, q0, n);
+    if (q >= q0 + n) return TRIT_OK;
+    uint32_t file = 0, be = 1, bb = 1;
+    uint64_t off = 0, nbytes = 0;
+    src_extent(c->src, p->src, &file, &off, &nbytes);
+    trit_type_geometry(p->blk, &be, &bb);
+    int const mx = p->blk == TRIT_TYPE_MXFP4;
+    return trit_err_set(err, TRIT_E_CORRUPT, off + q, src_at(c->src, p->src)->name, "%s block %llu has %s",
+                        mx ? "MXFP4" : trit_type_name(p->blk), (unsigned long long)(q / bb),
+                        mx ? "the E8M0 scale 255, which is NaN" : "an infinite or NaN f16 scale");
+}
+
 int cvt__blk_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, trit_err *err)
 {
     uint64_t const rb = cvt__blk_row_bytes(p);
-    /* runs of rows that are consecutive in the source (all of them unless heads are permuted),
-     * at most about CVT_CHUNK_VALUES floats' worth of bytes per read */
+    /* runs of rows that are consecutive in the source (all of them unless heads are permuted or
+     * rows strided), at most about CVT_CHUNK_VALUES floats' worth of bytes per read */
     uint64_t const cap_rows = rb >= CVT_CHUNK_VALUES * sizeof(float) ? 1 : CVT_CHUNK_VALUES * sizeof(float) / rb;
     int rc = TRIT_OK;
     for (uint64_t r = r0; r < r0 + nr && rc == TRIT_OK;) {
@@ -66,6 +86,7 @@ int cvt__blk_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, ui
         uint8_t *const out = direct ? direct : own ? malloc((size_t)rb) : (uint8_t *)e->buf;
         if (!out) return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, p->name, "out of memory");
         rc = src_raw(c->src, p->src, s0 * rb, out, k * rb, err);
+        if (rc == TRIT_OK) rc = check_scales(c, p, s0 * rb, out, k * rb, err);
         if (rc == TRIT_OK && !direct) rc = e->sink(e->sink_ctx, out, k * rb, err);
         if (own) free(out);
         r += k;

@@ -105,7 +105,7 @@ int cvt__emit(cvt_conv *c, cvt_emit *e, cvt_plan_t *p, const trit_tensor_info *t
 int cvt__emit_rows(cvt_conv *c, cvt_emit *e, const cvt_plan_t *p, uint64_t r0, uint64_t nr, float *scales,
                    trit_err *err);
 int cvt__t2_tail(cvt_emit *e, const cvt_plan_t *p, const trit_tensor_info *t, float *scales, trit_err *err);
-/* Source row holding output row r of p (rope un-permute, expert slicing). */
+/* Source row holding output row r of p (rope un-permute, expert slicing, row_step). */
 uint64_t cvt__src_row(const cvt_plan_t *p, uint64_t r);
 int cvt__emit_init(cvt_emit *e, trit_err *err);
 void cvt__emit_free(cvt_emit *e);

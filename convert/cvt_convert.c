@@ -31,9 +31,11 @@ int cvt__is_projection(int role)
            role == CVT_ROLE_EXPERT_STACK_GATE_UP || role == CVT_ROLE_EXPERT_STACK_GATE_UP_IL;
 }
 
-/* Source row that holds output row r of p (rope un-permute and expert slicing). */
+/* Source row that holds output row r of p (rope un-permute, expert slicing, every row_step-th
+ * row of gpt-oss's interleaved gate/up; the planners never combine the last with un-permuting). */
 uint64_t cvt__src_row(const cvt_plan_t *p, uint64_t r)
 {
+    if (p->row_step > 1) return p->src_row0 + r * p->row_step;
     if (!p->permute_heads) return p->src_row0 + r;
     /* GGUF stores head h's row (i2, j) [i2 in {0,1}, j < hd/2] at h*hd + 2j + i2; the neox (HF)
      * order puts it at h*hd + i2*hd/2 + j (convert_hf_to_gguf.py permute, inverted). */

@@ -4,8 +4,12 @@
  * Tensors are matched by canonical name (insp_canon_name). A GGUF 3-D expert stack
  * blk.L.ffn_X_exps.weight [E, rows, cols] becomes E views blk.L.ffn_X.E.weight, slices of it,
  * so it compares with per-expert tensors of HF files and .trit units; a fused
- * ffn_gate_up_exps becomes gate and up views. A BitNet weight_scale tensor is folded into its
- * packed weight (the inspect model already reads the weight as ternary / scale).
+ * ffn_gate_up_exps becomes gate and up views. gpt-oss's interleaved stack (gate_up_proj,
+ * canonical ffn_gate_up_il_exps) becomes per-expert gate views of its even rows and up views of
+ * its odd rows, and its bias [E, 2F] the gate and up biases of its even and odd columns, as
+ * convert splits them (conversion/gpt_oss.py). A BitNet weight_scale tensor is folded into its
+ * packed weight (the inspect model already reads the weight as ternary / scale), and an MXFP4
+ * pair's "_scales" into its "_blocks" (insp_safetensors.c reads the pair as one tensor).
  *
  * GGUF llama files hold attn_q / attn_k with the rows of each head permuted (formats.md 1.10:
  * llama.cpp's converter interleaves the two rotate-half halves). When such a file meets a file
@@ -39,6 +43,8 @@ typedef struct view {
     int readable;
     int permuted;              /* GGUF llama attn_q/attn_k: rows interleaved per head */
     uint32_t heads;            /* heads of the permutation */
+    uint64_t run;              /* step > 1: the view's values are runs of `run` values ... */
+    uint32_t step;             /* ... that start step * run apart in the tensor (interleaved) */
 } view;
 
 typedef struct side {
@@ -107,6 +113,47 @@ static int folded_scale(const insp_model *m, const char *name)
     return 0;
 }
 
+/* 1 if `name` is the "_scales" of an MXFP4 pair whose "_blocks" the model reads as MXFP4. */
+static int folded_mxfp4_scales(const insp_model *m, const char *name)
+{
+    size_t const l = strlen(name);
+    if (l < 7 || strcmp(name + l - 7, "_scales") != 0) return 0;
+    for (uint64_t i = 0; i < m->n_tensors; i++) {
+        const char *b = m->tensors[i].name;
+        if (strncmp(b, name, l - 6) == 0 && strcmp(b + l - 6, "blocks") == 0 && strcmp(m->tensors[i].type, "MXFP4") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* gpt-oss's interleaved gate/up stack [E, 2F, cols] (rows 2r gate, 2r + 1 up) as per-expert
+ * gate and up views, or its bias [E, 2F] as gate and up bias views [E, F]. */
+static int add_interleaved(side *s, uint64_t i, uint32_t layer, int bias)
+{
+    insp_tensor const *t = &s->m.tensors[i];
+    int rc = TRIT_OK;
+    if (bias) {
+        for (int k = 0; rc == TRIT_OK && k < 2; k++) {
+            char name[96];
+            snprintf(name, sizeof name, "blk.%u.ffn_%s_exps.bias", layer, k ? "up" : "gate");
+            uint64_t const dims[2] = {t->dims[0], t->dims[1] / 2};
+            rc = add_view(s, name, i, (uint64_t)k, 2, dims);
+            if (rc == TRIT_OK) s->v[s->n - 1].run = 1, s->v[s->n - 1].step = 2;
+        }
+        return rc;
+    }
+    uint64_t const rows = t->dims[1] / 2, cols = t->dims[2];
+    for (uint64_t e = 0; rc == TRIT_OK && e < t->dims[0] && e < TRIT_NONE32; e++)
+        for (int k = 0; rc == TRIT_OK && k < 2; k++) {
+            char name[96];
+            snprintf(name, sizeof name, "blk.%u.ffn_%s.%llu.weight", layer, k ? "up" : "gate", (unsigned long long)e);
+            uint64_t const dims[2] = {rows, cols};
+            rc = add_view(s, name, i, (e * 2 * rows + (uint64_t)k) * cols, 2, dims);
+            if (rc == TRIT_OK) s->v[s->n - 1].run = cols, s->v[s->n - 1].step = 2;
+        }
+    return rc;
+}
+
 static int cmp_view(const void *a, const void *b)
 {
     return strcmp(((const view *)a)->canon, ((const view *)b)->canon);
@@ -117,19 +164,27 @@ static int build_views(side *s)
 {
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(s->m.metadata, "general.architecture");
     s->llama_gguf = strcmp(s->m.format, "gguf") == 0 && cJSON_IsString(arch) && strcmp(arch->valuestring, "llama") == 0;
+    /* llama.cpp's gpt-oss names the pre-FFN norm post_attention_norm */
+    int const gptoss_gguf = strcmp(s->m.format, "gguf") == 0 && cJSON_IsString(arch) && strcmp(arch->valuestring, "gpt-oss") == 0;
     uint32_t const n_head = meta_u32(&s->m, "llama.attention.head_count", 0);
     uint32_t const n_head_kv = meta_u32(&s->m, "llama.attention.head_count_kv", n_head);
     for (uint64_t i = 0; i < s->m.n_tensors; i++) {
         insp_tensor const *t = &s->m.tensors[i];
-        if (folded_scale(&s->m, t->name)) continue;
+        if (folded_scale(&s->m, t->name) || folded_mxfp4_scales(&s->m, t->name)) continue;
         size_t const cap = strlen(t->name) + 64;
         char *canon = malloc(cap);
         if (!canon) return TRIT_E_NOMEM;
         uint32_t layer;
         insp_canon_name(t->name, canon, cap, &layer, NULL);
         const char *rest = layer != TRIT_NONE32 ? strchr(canon + 4, '.') : NULL;
+        if (gptoss_gguf && rest && strcmp(rest, ".post_attention_norm.weight") == 0)
+            snprintf(canon, cap, "blk.%u.ffn_norm.weight", layer);   /* convert's name (cvt_gptoss.c) */
         int rc = TRIT_OK;
-        if (rest && t->n_dims == 3 &&
+        int const il_w = rest && t->n_dims == 3 && strcmp(rest, ".ffn_gate_up_il_exps.weight") == 0;
+        int const il_b = rest && t->n_dims == 2 && strcmp(rest, ".ffn_gate_up_il_exps.bias") == 0;
+        if ((il_w || il_b) && t->dims[1] % 2 == 0 && t->dims[1]) {
+            rc = add_interleaved(s, i, layer, il_b);
+        } else if (rest && t->n_dims == 3 &&
             (strcmp(rest, ".ffn_gate_exps.weight") == 0 || strcmp(rest, ".ffn_up_exps.weight") == 0 ||
              strcmp(rest, ".ffn_down_exps.weight") == 0 || strcmp(rest, ".ffn_gate_up_exps.weight") == 0)) {
             /* [E, rows, cols] -> E slices (a fused gate_up: gate rows first, then up) */
@@ -174,6 +229,16 @@ static void free_side(side *s)
  * un-permuting) is read row by row through the head interleave of formats.md 1.10. */
 static int read_view(side *s, const view *v, int unpermute, uint64_t first, uint64_t n, float *out, trit_err *err)
 {
+    if (v->step > 1 && v->run) {   /* interleaved: run by run (never permuted as well) */
+        for (uint64_t k = 0; k < n;) {
+            uint64_t const e = first + k, g = e / v->run, c = e % v->run;
+            uint64_t const take = v->run - c < n - k ? v->run - c : n - k;
+            int const rc = s->m.read_f32(s->m.ctx, v->idx, v->first + g * v->run * v->step + c, take, out + k, err);
+            if (rc != TRIT_OK) return rc;
+            k += take;
+        }
+        return TRIT_OK;
+    }
     if (!unpermute) return s->m.read_f32(s->m.ctx, v->idx, v->first + first, n, out, err);
     uint64_t const cols = v->n_dims >= 2 ? v->dims[v->n_dims - 1] : 1;
     uint64_t const rows = v->n_dims ? v->dims[0] : 1;   /* 1-D bias: one value per row */

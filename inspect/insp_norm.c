@@ -50,6 +50,8 @@ static cJSON *convert(const trit_mt_key *k, const cJSON *v)
         return NULL;
     }
     if (k->conv == TRIT_MT_ARCH && cJSON_IsString(v)) {
+        /* HF "gpt_oss" is llama.cpp's "gpt-oss" (LLM_ARCH_OPENAI_MOE), as convert maps it */
+        if (strcmp(v->valuestring, "gpt_oss") == 0) return cJSON_CreateString("gpt-oss");
         /* HF model_type "qwen3_moe" names GGUF's "qwen3moe": drop '_' and lowercase */
         char buf[64];
         size_t o = 0;
@@ -151,6 +153,16 @@ cJSON *insp_norm_meta(const char *format, const cJSON *meta, cJSON **consumed)
     const cJSON *oarch = cJSON_GetObjectItemCaseSensitive(out, "general.architecture");
     if (!cJSON_IsString(oarch) || strcmp(oarch->valuestring, "phimoe") != 0)
         cJSON_DeleteItemFromObjectCaseSensitive(out, "moe.jitter_eps");
+    /* GptOssExperts computes its own clamped GLU (alpha 1.702) whatever config.hidden_act says
+     * ("silu" in the release): convert describes it as swiglu_oai, llama.cpp's name */
+    if (cJSON_IsString(oarch) && strcmp(oarch->valuestring, "gpt-oss") == 0 && strcmp(format, "safetensors") == 0 &&
+        cJSON_GetObjectItemCaseSensitive(out, "model.hidden_act")) {
+        cJSON *act = cJSON_CreateString("swiglu_oai");
+        if (!act || !cJSON_ReplaceItemInObjectCaseSensitive(out, "model.hidden_act", act)) {
+            cJSON_Delete(act);
+            goto fail;
+        }
+    }
     if (consumed) *consumed = used;
     return out;
 fail:
@@ -309,7 +321,8 @@ cJSON *insp_derive(const cJSON *hp, const insp_tref *t, uint64_t n)
     int const phimoe = cJSON_IsString(arch) && strcmp(arch->valuestring, "phimoe") == 0;
     if (absent(hp, "moe.gating")) put_str(d, &ok, "moe.gating", phimoe ? "sparsemixer" : "softmax");
     if (absent(hp, "moe.norm_topk") && cJSON_IsString(arch) &&
-        (strcmp(arch->valuestring, "mixtral") == 0 || strcmp(arch->valuestring, "qwen3moe") == 0))
+        (strcmp(arch->valuestring, "mixtral") == 0 || strcmp(arch->valuestring, "qwen3moe") == 0 ||
+         strcmp(arch->valuestring, "gpt-oss") == 0))   /* GptOssTopKRouter: softmax over the top k */
         put_bool(d, &ok, "moe.norm_topk", 1);
     if (absent(hp, "moe.norm_topk") && phimoe) put_bool(d, &ok, "moe.norm_topk", 0);
     return derived(d, ok);

@@ -5,6 +5,12 @@
  * BitNet b1.58 packed weights (U8 [out/4, in] + weight_scale) are shown as what they mean:
  * type "U8(bitnet-packed)", the logical shape [out, in], and --stats decode (code-1)/scale, so
  * the ternary check sees -1/0/+1 times one magnitude instead of raw bytes.
+ *
+ * MXFP4 pairs of a release that says quant_method "mxfp4" (gpt-oss: U8 "<name>_blocks"
+ * [..., n/32, 16] beside U8 "<name>_scales" [..., n/32], source/src_mxfp4.h) are shown the same
+ * way: the blocks tensor as type "MXFP4" of the logical shape [..., n], --stats and diff decode
+ * it; the scales tensor stays listed as its raw bytes (diff leaves it out: it is part of the
+ * blocks' values).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "src_mxfp4.h"
 #include "src_safetensors.h"
 #include "insp.h"
 #include "insp_json.h"
@@ -22,6 +29,7 @@ typedef struct st_ctx {
     uint64_t n_rows;
     src_st_bitnet *bn;     /* per row (row i is cvt tensor i) */
     uint8_t *is_bn;        /* 1 if row i is read through bn[i] */
+    src_mxfp4_pair *mx;    /* per row: rows > 0 for an MXFP4 blocks tensor */
 } st_ctx;
 
 static void st_ctx_free(void *p)
@@ -31,6 +39,7 @@ static void st_ctx_free(void *p)
     src_st_close(c->h);
     free(c->bn);
     free(c->is_bn);
+    free(c->mx);
     free(c);
 }
 
@@ -40,6 +49,7 @@ static int st_read_f32(void *p, uint64_t i, uint64_t first, uint64_t n, float *o
     if (i >= c->n_rows) return trit_err_set(err, TRIT_E_USAGE, TRIT_NO_OFFSET, NULL, "no tensor %llu",
                                             (unsigned long long)i);
     if (c->is_bn[i]) return src_st_bitnet_to_f32(c->h, &c->bn[i], first, n, out, err);
+    if (c->mx[i].rows) return src_mxfp4_pair_f32(c->h, (uint32_t)i, &c->mx[i], first, n, out, err);
     return src_st_to_f32(c->h, (uint32_t)i, first, n, out, err);
 }
 
@@ -116,8 +126,9 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
         c->n_rows = n;
         c->bn = trit_mallocarray(n ? n : 1, sizeof *c->bn);
         c->is_bn = calloc(n ? n : 1, 1);
+        c->mx = calloc(n ? n : 1, sizeof *c->mx);
     }
-    if (!c || !c->bn || !c->is_bn) {
+    if (!c || !c->bn || !c->is_bn || !c->mx) {
         if (c) st_ctx_free(c); else src_st_close(h);
         return trit_err_set(err, TRIT_E_NOMEM, TRIT_NO_OFFSET, NULL, "out of memory");
     }
@@ -127,6 +138,17 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
     snprintf(m->format, sizeof m->format, "safetensors");
     m->version[0] = '\0';
     if (!(m->path = strdup(path))) { rc = TRIT_E_NOMEM; goto nomem; }
+    /* blocks and scales that do not pair (convert refuses them) are shown as their raw bytes
+     * with a warning, so the file can still be inspected */
+    char mx_warning[512] = "";
+    if ((rc = src_mxfp4_find_pairs(h, n, c->mx, err)) == TRIT_E_IO || rc == TRIT_E_NOMEM) {
+        insp_model_free(m);
+        return rc;
+    } else if (rc != TRIT_OK) {
+        trit_err_format(err, mx_warning, sizeof mx_warning);
+        trit_err_clear(err);
+        memset(c->mx, 0, (size_t)(n ? n : 1) * sizeof *c->mx);
+    }
 
     for (uint32_t i = 0; i < n; i++) {
         const src_st_tensor *t = src_st_tensor_at(h, i);
@@ -140,6 +162,14 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
         row->file_index = (int)t->shard;
         row->readable = src_st_dtype_decodable(t->dtype);
         src_st_name_layer_expert(t->name, &row->layer, &row->expert);
+        if (c->mx[i].rows) {
+            snprintf(row->type, sizeof row->type, "MXFP4");
+            row->n_dims = t->n_dims - 1;
+            row->dims[t->n_dims - 2] = c->mx[i].groups * SRC_MXFP4_BLOCK;
+            row->dims[t->n_dims - 1] = 0;
+            row->readable = 1;
+            continue;
+        }
         rc = src_st_bitnet_view(h, i, &c->bn[i], err);
         if (rc == TRIT_OK) {
             c->is_bn[i] = 1;
@@ -172,6 +202,10 @@ int insp_open_safetensors(const char *path, insp_model *m, trit_err *err)
         rc = TRIT_OK;
     }
     if (fill_metadata(h, m) != TRIT_OK || fill_header(h, m, n_bitnet) != TRIT_OK) {
+        rc = TRIT_E_NOMEM;
+        goto nomem;
+    }
+    if (mx_warning[0] && !cJSON_AddStringToObject(m->header, "mxfp4_warning", mx_warning)) {
         rc = TRIT_E_NOMEM;
         goto nomem;
     }

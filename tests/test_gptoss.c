@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "gen/gen.h"
 #include "src.h"
 #include "src_ggml_types.h"
@@ -20,6 +22,7 @@
 #include "src_safetensors.h"
 #include "test.h"
 #include "test_config_edit.h"
+#include "trit.h"
 
 #define cli(out, fmt, ...) test_runf(out, "'%s' " fmt " 2>&1", test_trit_bin(), __VA_ARGS__)
 
@@ -218,6 +221,205 @@ TEST(gptoss_release_and_gguf_twin)
         free(a);
         free(b);
         free(c);
+    }
+}
+
+/* Every expert member of container path is mxfp4 and holds the GGUF twin's blocks of that
+ * expert bit for bit: the release's gate/up are its interleaved stack's even/odd rows copied,
+ * not decoded to F32 (which a float fallback would do). Returns the members checked. */
+static uint32_t members_are_twin_blocks(const char *path, const char *twin)
+{
+    trit_err err;
+    trit_reader *r = NULL;
+    src_gguf *g = NULL;
+    uint32_t n_ok = 0;
+    CHECK_OK_E(trit_reader_open(path, NULL, &r, &err), &err);
+    CHECK_OK_E(src_gguf_open(twin, NULL, &g, &err), &err);
+    for (uint32_t u = 0; r && g && u < trit_reader_n_units(r); u++) {
+        void *buf = NULL;
+        uint64_t size = 0, nm = 0;
+        uint32_t n = 0;
+        const uint32_t *m = trit_reader_unit_members(r, u, &n);
+        CHECK_OK_E(trit_reader_unit_load(r, u, &buf, &size, &err), &err);
+        for (uint32_t k = 0; buf && k < n; k++) {
+            const trit_tensor_info *t = trit_reader_tensor(r, m[k]);
+            unsigned L = 0, e = 0;
+            char which[8] = "", gname[64];
+            if (t->type != TRIT_TYPE_MXFP4 || sscanf(t->name, "blk.%u.ffn_%4[a-z].%u.weight", &L, which, &e) != 3) {
+                test_fail_(__FILE__, __LINE__, "%s: expert member %s is %s, not mxfp4", path, t->name, trit_type_name(t->type));
+                continue;
+            }
+            snprintf(gname, sizeof gname, "blk.%u.ffn_%s_exps.weight", L, which);
+            int64_t const gi = src_gguf_find_tensor(g, gname);
+            const src_gguf_tensor_info *gt = gi >= 0 ? src_gguf_tensor(g, (uint64_t)gi) : NULL;
+            uint64_t const per = gt && gt->ne[2] ? gt->nbytes / gt->ne[2] : 0;
+            uint8_t *want = per == t->size && t->offset + t->size <= size ? malloc((size_t)per) : NULL;
+            if (!want) {
+                test_fail_(__FILE__, __LINE__, "%s: %s has %llu bytes, the twin's %s expert %u has %llu", path, t->name,
+                           (unsigned long long)t->size, gname, e, (unsigned long long)per);
+                continue;
+            }
+            CHECK_OK_E(src_gguf_read(g, (uint64_t)gi, e * per, want, per, &err), &err);
+            if (memcmp(want, (const uint8_t *)buf + t->offset, (size_t)per) != 0)
+                test_fail_(__FILE__, __LINE__, "%s: %s is not the twin's %s expert %u bit for bit", path, t->name, gname, e);
+            else
+                n_ok++;
+            nm++;
+            free(want);
+        }
+        CHECK_EQ_U64(nm, 3);   /* gate, up and down in every unit */
+        trit_free(buf);
+    }
+    src_gguf_close(g);
+    trit_reader_close(r);
+    return n_ok;
+}
+
+TEST(gptoss_experts_stay_mxfp4)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    char hf[4096], tw[4096], hfo[4200], two[4200], *msg = NULL;
+    if (gptoss_src(GEN_LAYOUT_GPT_OSS, "go-blk", NULL, 0, hf, sizeof hf) ||
+        gptoss_src(GEN_LAYOUT_GGUF_GPT_OSS, "go-blk.gguf", NULL, 0, tw, sizeof tw))
+        return;
+    snprintf(hfo, sizeof hfo, "%s.trit", hf);
+    snprintf(two, sizeof two, "%s.trit", tw);
+    const char *const src[2] = {hf, tw}, *const dst[2] = {hfo, two};
+    for (int i = 0; i < 2; i++) {
+        int const rc = cli(&msg, "convert -q -f '%s' -o '%s'", src[i], dst[i]);
+        if (rc != 0) test_fail_(__FILE__, __LINE__, "convert %s: exit %d: %s", src[i], rc, msg ? msg : "");
+        free(msg);
+        msg = NULL;
+        /* 2 layers x 4 experts x (gate, up, down), the trit-gen defaults */
+        CHECK_EQ_U64(members_are_twin_blocks(dst[i], tw), 2 * 4 * 3);
+    }
+    /* and the two containers' units are the same bytes (stored the same way) */
+    cli(&msg, "diff '%s' '%s'", hfo, two);
+    CHECK(msg && strstr(msg, "59 tensors: 59 same, 0 differ"));
+    free(msg);
+}
+
+/* inspect --stats of the container's MXFP4 members against the generator's own values (the
+ * release's expert e: gate = even rows of gate_up, up = odd rows, down as is), and diff of the
+ * container against the all-F32 twin's: every tensor the same values, none left uncompared. */
+TEST(gptoss_mxfp4_stats_and_diff)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    char hf[4096], tw[4096], hfo[4200], two[4200], *msg = NULL;
+    if (gptoss_src(GEN_LAYOUT_GPT_OSS, "go-st", NULL, 0, hf, sizeof hf) ||
+        gptoss_src(GEN_LAYOUT_GGUF_GPT_OSS, "go-st32.gguf", NULL, 1, tw, sizeof tw))
+        return;
+    snprintf(hfo, sizeof hfo, "%s.trit", hf);
+    snprintf(two, sizeof two, "%s.trit", tw);
+    CHECK_EQ_INT(cli(&msg, "convert -q -f '%s' -o '%s'", hf, hfo), 0);
+    free(msg);
+    CHECK_EQ_INT(cli(&msg, "convert -q -f '%s' -o '%s'", tw, two), 0);
+    free(msg);
+    msg = NULL;
+    CHECK_EQ_INT(test_runf(&msg, "'%s' inspect --stats --json '%s'", test_trit_bin(), hfo), 0);
+    cJSON *j = msg ? cJSON_Parse(msg) : NULL;
+    free(msg);
+    msg = NULL;
+    gen_opts o;
+    gen_opts_default(&o, GEN_LAYOUT_GPT_OSS);
+    gen_plan p;
+    trit_err err;
+    CHECK_OK_E(gen_plan_build(&o, &p, &err), &err);
+    uint32_t n_checked = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(j, "tensors"))
+    {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
+        unsigned L = 0, e = 0;
+        char which[8] = "", hn[128];
+        if (!name || sscanf(name, "blk.%u.ffn_%4[a-z].%u.weight", &L, which, &e) != 3) continue;
+        CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "type")), "mxfp4"));
+        int const down = !strcmp(which, "down"), half = !strcmp(which, "up");
+        snprintf(hn, sizeof hn, "model.layers.%u.mlp.experts.%s_blocks", L, down ? "down_proj" : "gate_up_proj");
+        const gen_tensor *g = NULL;
+        for (uint32_t i = 0; i < p.n; i++)
+            if (!strcmp(p.t[i].name, hn)) g = &p.t[i];
+        CHECK(g != NULL);
+        if (!g) continue;
+        /* the logical [E, R, C] stack: C = blocks x 32 */
+        uint64_t const R = g->shape[1], C = g->shape[2] * 32, rows = down ? R : R / 2;
+        double mn = INFINITY, mx = -INFINITY, sa = 0;
+        uint64_t zeros = 0;
+        for (uint64_t r = 0; r < rows; r++)
+            for (uint64_t c = 0; c < C; c++) {
+                uint64_t const sr = down ? r : 2 * r + (uint64_t)half;
+                double const v = gen_value(g, ((uint64_t)e * R + sr) * C + c);
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+                sa += fabs(v);
+                zeros += v == 0;
+            }
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(t, "stats");
+        double const jmin = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "min"));
+        double const jmax = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "max"));
+        double const jma = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "mean_abs"));
+        double const jz = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "zero_fraction"));
+        double const n = (double)(rows * C);
+        if (jmin != mn || jmax != mx || fabs(jma - sa / n) > 1e-6 * (sa / n) || jz != (double)zeros / n)
+            test_fail_(__FILE__, __LINE__, "%s: stats min %g max %g mean|x| %.9g zeros %g, the generator's %g %g %.9g %g", name,
+                       jmin, jmax, jma, jz, mn, mx, sa / n, (double)zeros / n);
+        else
+            n_checked++;
+    }
+    CHECK_EQ_U64(n_checked, 2 * 4 * 3);
+    cJSON_Delete(j);
+    gen_plan_release(&p);
+    /* the MXFP4 container against the all-F32 one: decoded values compared, nothing skipped */
+    cli(&msg, "diff '%s' '%s'", hfo, two);
+    CHECK(msg && strstr(msg, "59 tensors: 59 same, 0 differ, 0 shape, 0 only in a, 0 only in b, 0 not compared; 59 stored in another type"));
+    free(msg);
+}
+
+/* The release directory as inspect and diff see it: each MXFP4 pair one tensor of type MXFP4 and
+ * logical shape, the interleaved gate/up stack and its bias split as convert splits them, the
+ * description keys as convert writes them: the release, its container and its GGUF twin are
+ * one model to `trit diff`. */
+TEST(gptoss_hf_view_matches_container)
+{
+    if (access(test_trit_bin(), X_OK) != 0) SKIP("trit binary not built");
+    char hf[4096], tw[4096], hfo[4200], *msg = NULL;
+    if (gptoss_src(GEN_LAYOUT_GPT_OSS, "go-view2", NULL, 0, hf, sizeof hf) ||
+        gptoss_src(GEN_LAYOUT_GGUF_GPT_OSS, "go-view2.gguf", NULL, 0, tw, sizeof tw))
+        return;
+    snprintf(hfo, sizeof hfo, "%s.trit", hf);
+    CHECK_EQ_INT(cli(&msg, "convert -q -f '%s' -o '%s'", hf, hfo), 0);
+    free(msg);
+    msg = NULL;
+    CHECK_EQ_INT(test_runf(&msg, "'%s' inspect --json '%s'", test_trit_bin(), hf), 0);
+    cJSON *j = msg ? cJSON_Parse(msg) : NULL;
+    free(msg);
+    msg = NULL;
+    uint32_t n_mx = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(j, "tensors"))
+    {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "type"));
+        const cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
+        if (!name || !strstr(name, "_blocks")) continue;
+        int const gu = strstr(name, "gate_up_proj") != NULL;
+        CHECK(type && !strcmp(type, "MXFP4") && cJSON_GetArraySize(shape) == 3 &&
+              cJSON_GetNumberValue(cJSON_GetArrayItem(shape, 0)) == 4 &&
+              cJSON_GetNumberValue(cJSON_GetArrayItem(shape, 1)) == (gu ? 128 : 64) &&
+              cJSON_GetNumberValue(cJSON_GetArrayItem(shape, 2)) == 64);
+        n_mx++;
+    }
+    CHECK_EQ_U64(n_mx, 4);
+    cJSON_Delete(j);
+    const char *const pairs[3][2] = {{hf, hfo}, {hfo, hf}, {hf, tw}};
+    for (int k = 0; k < 3; k++) {
+        int const rc = cli(&msg, "diff '%s' '%s'", pairs[k][0], pairs[k][1]);
+        /* the GGUF twin only adds general.name and the tokenizer's bos id: tensors compared */
+        if (!msg || !strstr(msg, "59 tensors: 59 same, 0 differ, 0 shape, 0 only in a, 0 only in b, 0 not compared") ||
+            (k < 2 && (rc != 0 || !strstr(msg, "metadata: 0 changed, 0 only in a, 0 only in b"))))
+            test_fail_(__FILE__, __LINE__, "diff %s %s: exit %d: %s", pairs[k][0], pairs[k][1], rc, msg ? msg : "");
+        free(msg);
+        msg = NULL;
     }
 }
 

@@ -15,7 +15,10 @@
  *   GptOssExperts: gate_up = x @ gate_up_proj + bias ([E, hidden, 2F]: the blocks' rows are its
  *   columns), gate = [::2], up = [1::2], gate.clamp(max = limit), up.clamp(-limit, limit),
  *   glu = gate * sigmoid(gate * 1.702), out = ((up + 1) * glu) @ down_proj + bias, summed with the
- *   router's weights; lm_head after model.norm.
+ *   router's weights; lm_head after model.norm. The container keeps the experts MXFP4 and the
+ *   runner multiplies them with q8_0 activations as llama.cpp does, so the compared reference
+ *   (r.w.quant) quantizes the experts' inputs the same way (q8_0_view); the release's float math
+ *   is printed as "the unquantized reference".
  *
  * Negative controls, each the reference with one piece of the release's math left out: no sinks,
  * no window, no clamp, no router bias, llama.cpp's truncated YaRN range. Each must be far from the
@@ -33,6 +36,7 @@
 #include "test.h"
 #include "test_config_edit.h"
 #include "test_ref.h"
+#include "trit.h"
 
 enum { CTL_NONE = 0, CTL_NO_SINKS, CTL_NO_WINDOW, CTL_NO_CLAMP, CTL_NO_ROUTER_BIAS, CTL_TRUNCATE, CTL_N };
 
@@ -136,6 +140,23 @@ static void attend(const goref *r, uint32_t L, const double *sinks, double *att,
     }
 }
 
+/* The input an MXFP4 expert matrix sees in the runner, as in llama.cpp: x quantized to q8_0
+ * (ggml's quantize_row_q8_0_ref, per 32 values: d = amax / 127 in f32, q = roundf(x / d) with
+ * id = 1 / d, d stored as f16), and the MXFP4 dot is exact on q * f16(d). With r->quant 0,
+ * x unchanged (the release's float math). */
+static const double *q8_0_view(const goref *r, const double *x, uint32_t n, double *xq)
+{
+    if (!r->w.quant || n % 32) return x;
+    for (uint32_t b = 0; b < n; b += 32) {
+        float amax = 0.0f;
+        for (uint32_t j = 0; j < 32; j++) amax = fmaxf(amax, fabsf((float)x[b + j]));
+        float const d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        double const dh = trit_f16_to_f32(trit_f32_to_f16(d));
+        for (uint32_t j = 0; j < 32; j++) xq[b + j] = roundf((float)x[b + j] * id) * dh;
+    }
+    return xq;
+}
+
 /* GptOssMLP on x into y. */
 static int mlp(goref *r, uint32_t L, const double *x, double *y, double *gu, double *act)
 {
@@ -170,7 +191,9 @@ static int mlp(goref *r, uint32_t L, const double *x, double *y, double *gu, dou
     for (uint32_t j = 0; j < r->K; j++) {
         uint32_t const e = idx[j];
         /* gate_up_proj [hidden, 2F] of expert e is the blocks' [2F, hidden] transposed */
-        test_ref_matvec(gu, Wgu + (size_t)e * 2 * F * E, x, 2 * F, E);
+        double xq[4096], aq[4096];
+        if (E > 4096 || F > 4096) return -1;
+        test_ref_matvec(gu, Wgu + (size_t)e * 2 * F * E, q8_0_view(r, x, E, xq), 2 * F, E);
         for (uint32_t i = 0; i < 2 * F; i++) gu[i] += bgu[(size_t)e * 2 * F + i];
         for (uint32_t i = 0; i < F; i++) {
             double gate = gu[2 * i], up = gu[2 * i + 1];
@@ -181,7 +204,7 @@ static int mlp(goref *r, uint32_t L, const double *x, double *y, double *gu, dou
         }
         double out[4096];
         if (E > 4096) return -1;
-        test_ref_matvec(out, Wd + (size_t)e * E * F, act, E, F);
+        test_ref_matvec(out, Wd + (size_t)e * E * F, q8_0_view(r, act, F, aq), E, F);
         for (uint32_t i = 0; i < E; i++) y[i] += (out[i] + bd[(size_t)e * E + i]) * (top[j] / sum);
     }
     return 0;

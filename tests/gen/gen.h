@@ -139,7 +139,8 @@ typedef struct gen_opts {
     uint32_t gguf_tq;       /* GEN_TQ_* */
     int latent;             /* MoE and gguf layouts: random float projections, not ternary */
     int f32;                /* safetensors: float tensors F32 instead of the layout's BF16/F16 (not a
-                               release layout: a twin for float-path conformance) */
+                               release layout: a twin for float-path conformance); 2 (gguf-gpt-oss
+                               only): F32 but the MXFP4 experts kept */
     float embd_std;         /* spread of the token embedding (0: 0.02, the HF initializer_range) */
     /* Activation outliers as trained LLMs show them (gen_values.c): n_outlier hidden channels
      * (the same in every layer, gen_outlier_channel) whose pre-attention and pre-FFN norm

@@ -22,7 +22,8 @@
  * release's 64 x 64 != 2880), 2 KV heads, 4 experts of width 64, top-2, window 4 (the release's
  * 128 scaled to the test sequences); max_position_embeddings 131072 and yarn factor 32 over 4096
  * as released. --f32 on gguf-gpt-oss writes every tensor F32 (experts dequantized, as the
- * converter does for a BF16 release): the same values, llama.cpp's float reference.
+ * converter does for a BF16 release): the same values, llama.cpp's float reference; --f32-dense
+ * the same but the experts MXFP4, the math trit's runner computes (F32 weights, MXFP4 x q8_0).
  */
 #include <stdio.h>
 #include <string.h>
@@ -48,7 +49,8 @@ static gen_tensor *one(twin *w, uint32_t L, uint32_t kind, uint32_t hf_dt, uint3
         if (t) t->std = std;
         return t;
     }
-    if (w->b->o->f32) gg_dt = GEN_DT_F32;   /* the F32 twin: llama.cpp's float reference run */
+    /* the F32 twin: llama.cpp's float reference run; f32 2 keeps the experts' MXFP4 blocks */
+    if (w->b->o->f32 && !(w->b->o->f32 == 2 && gg_dt == GEN_DT_MXFP4)) gg_dt = GEN_DT_F32;
     uint64_t sh[4] = {shape[0], n > 1 ? shape[1] : 0, n > 2 ? shape[2] : 0, 0};
     if (il_half) sh[1] /= 2;
     gen_tensor *t = gen__add(w->b, gg_dt, kind, L, GEN_NONE, n, sh, gg);

@@ -277,6 +277,7 @@ int gen_opts_check(const gen_opts *o, trit_err *err)
         return BAD("outlier and massive scales must be in (0, 10000]");
     if (o->latent && !moe && o->layout != GEN_LAYOUT_GGUF)
         return BAD("--latent applies to the MoE layouts, gguf and gguf-moe only");
+    if (o->f32 == 2 && o->layout != GEN_LAYOUT_GGUF_GPT_OSS) return BAD("--f32-dense applies to gguf-gpt-oss only");
     if (o->layout == GEN_LAYOUT_BITNET || o->layout == GEN_LAYOUT_BITNET_BITLINEAR ||
         o->layout == GEN_LAYOUT_LLAMA158) {
         uint32_t const kv = gen_head_dim(o) * o->n_head_kv, q = gen_head_dim(o) * o->n_head;

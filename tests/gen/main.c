@@ -62,6 +62,8 @@ static void usage(FILE *f)
             "  --latent              MoE/gguf: random float projections instead of ternary x scale\n"
             "  --f32                 safetensors: float tensors F32 instead of the release's BF16 (a\n"
             "                        conformance twin: llama.cpp rounds activations for BF16 weights)\n"
+            "  --f32-dense           gguf-gpt-oss: --f32 but the experts stay MXFP4 (llama.cpp then\n"
+            "                        computes what trit computes: F32 weights, MXFP4 x q8_0)\n"
             "  --embd-std X          spread of the token embedding (default 0.02, the layers'\n"
             "                        own); larger makes the residual stream dominate each layer's\n"
             "                        update: steadier logits, but the layers matter less\n"
@@ -133,7 +135,7 @@ static void print_plan(const gen_plan *p)
 
 int main(int argc, char **argv)
 {
-    enum { O_SEED = 256, O_PRESET, O_TQ, O_LATENT, O_F32, O_EMBD_STD, O_OUTLIERS, O_OUTLIER_SCALE, O_MASSIVE,
+    enum { O_SEED = 256, O_PRESET, O_TQ, O_LATENT, O_F32, O_F32_DENSE, O_EMBD_STD, O_OUTLIERS, O_OUTLIER_SCALE, O_MASSIVE,
            O_MASSIVE_SCALE, O_FORCE, O_DRY, O_LIST, O_DIM0 };
     struct option lopts[N_DIMS + 17];
     size_t k = 0;
@@ -144,6 +146,7 @@ int main(int argc, char **argv)
     lopts[k++] = (struct option){"tq", required_argument, NULL, O_TQ};
     lopts[k++] = (struct option){"latent", no_argument, NULL, O_LATENT};
     lopts[k++] = (struct option){"f32", no_argument, NULL, O_F32};
+    lopts[k++] = (struct option){"f32-dense", no_argument, NULL, O_F32_DENSE};
     lopts[k++] = (struct option){"embd-std", required_argument, NULL, O_EMBD_STD};
     lopts[k++] = (struct option){"outliers", required_argument, NULL, O_OUTLIERS};
     lopts[k++] = (struct option){"outlier-scale", required_argument, NULL, O_OUTLIER_SCALE};
@@ -185,6 +188,7 @@ int main(int argc, char **argv)
             break;
         case O_LATENT: latent = 1; break;
         case O_F32: f32 = 1; break;
+        case O_F32_DENSE: f32 = 2; break;
         case O_EMBD_STD: {
             char *end = NULL;
             embd_std = strtof(optarg, &end);
