@@ -272,10 +272,7 @@ int cvt__gptoss_check_gguf_key(const src_gguf *g, uint64_t i, const char *k, con
                : grefuse_(k, err, "llama.cpp does not read it and computes yarn betas 32 / 1");
     }
     if (!strcmp(sfx, "rope.freq_base_swa")) {
-        int64_t fb = -1;
-        char key[96];
-        snprintf(key, sizeof key, "gpt-oss.rope.freq_base");
-        fb = src_gguf_find_kv(g, key);
+        int64_t const fb = src_gguf_find_kv(g, "gpt-oss.rope.freq_base");
         double b;
         return src_gguf_kv_f64(g, i, &d) == TRIT_OK && fb >= 0 && src_gguf_kv_f64(g, (uint64_t)fb, &b) == TRIT_OK && b == d
                    ? TRIT_OK
@@ -283,8 +280,11 @@ int cvt__gptoss_check_gguf_key(const src_gguf *g, uint64_t i, const char *k, con
     }
     if (!strcmp(sfx, "expert_gating_func"))   /* the graph passes SOFTMAX_WEIGHT (3) whatever the file says */
         return src_gguf_kv_u64(g, i, &u) == TRIT_OK && u == 3 ? TRIT_OK : grefuse_(k, err, "gpt-oss computes softmax over the selected logits (3)");
-    if (!strcmp(sfx, "expert_weights_norm"))
-        return grefuse_(k, err, "the graph does not normalize expert weights whatever the file says");
+    if (!strcmp(sfx, "expert_weights_norm")) {   /* false says what the graph does; true asks for what it ignores */
+        int b;
+        return src_gguf_kv_bool(g, i, &b) == TRIT_OK && !b ? TRIT_OK
+               : grefuse_(k, err, "the graph does not normalize expert weights whatever the file says");
+    }
     return 1;
 }
 
